@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The README's test command: install what is missing, build, run every test binary through ctest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+OMP_NUM_THREADS=2 ctest --preset release -j 1 "$@"

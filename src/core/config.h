@@ -1,0 +1,240 @@
+// Declare-once configuration (style.md §7): each field is declared once with its key, help text and
+// validation; TOML loading, `--set a.b=c` overrides, printing and error messages derive from that.
+// Entry points: ConfigSchema<S>::Field / Rule, LoadConfig, ApplyOverride, PrintConfig, ParseSize.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/check.h"
+
+namespace toml {
+inline namespace v3 {
+class node;
+}
+}  // namespace toml
+
+namespace ot {
+
+// Parses a count with an optional suffix: "4096", "16K", "16M", "1.5B" (decimal: K=1e3, M=1e6, B=G=1e9,
+// T=1e12). Throws Error naming `what` on anything else.
+int64_t ParseSize(const std::string& text, const std::string& what);
+std::string FormatSize(int64_t n);  // 16000000 -> "16M", 1500000000 -> "1.5B", 12345 -> "12345"
+
+// An integer field that also accepts size suffixes in TOML ("16M"); printed with its suffix.
+struct Size {
+  int64_t value = 0;
+  operator int64_t() const { return value; }
+};
+
+// The value type of one field, as TOML sees it. Internal to config.cc and the templates below.
+using ConfigValueSetter = std::function<std::string(const toml::node&)>;  // "" or expected-type text
+
+template <typename S>
+class ConfigSchema {
+ public:
+  struct FieldDecl {
+    std::string key, help, type;
+    std::function<std::string(S&, const toml::node&)> set;   // returns "" or "expects <type>"
+    std::function<std::string(const S&)> print;              // TOML literal of the current value
+    std::function<std::string(const S&)> check;              // returns "" or the expectation
+  };
+  struct RuleDecl {
+    std::vector<std::string> keys;
+    std::function<std::string(const S&)> check;
+  };
+
+  // Declares one field. `get` returns a reference to the member; `check` (optional) returns "" when the
+  // value is fine, else what was expected ("expected >= 1").
+  template <typename Get, typename Check = std::nullptr_t>
+  ConfigSchema& Field(std::string key, std::string help, Get get, Check check = nullptr);
+
+  // A cross-field rule over several keys, checked after loading and overrides.
+  ConfigSchema& Rule(std::vector<std::string> keys, std::function<std::string(const S&)> check) {
+    rules_.push_back({std::move(keys), std::move(check)});
+    return *this;
+  }
+
+  const std::vector<FieldDecl>& fields() const { return fields_; }
+  const std::vector<RuleDecl>& rules() const { return rules_; }
+  const FieldDecl* Find(const std::string& key) const {
+    for (const auto& f : fields_)
+      if (f.key == key) return &f;
+    return nullptr;
+  }
+
+ private:
+  std::vector<FieldDecl> fields_;
+  std::vector<RuleDecl> rules_;
+};
+
+// Validators, composable as lambdas returning "" or the expectation.
+std::function<std::string(double)> AtLeast(double lo);
+std::function<std::string(double)> Above(double lo);
+std::function<std::string(double)> Between(double lo, double hi);
+std::function<std::string(const std::string&)> OneOf(std::vector<std::string> choices);
+
+namespace config_detail {
+// Conversions between TOML nodes and field types; return "" or the expected-type text.
+std::string Set(const toml::node& n, bool& out);
+std::string Set(const toml::node& n, int& out);
+std::string Set(const toml::node& n, int64_t& out);
+std::string Set(const toml::node& n, Size& out);
+std::string Set(const toml::node& n, double& out);
+std::string Set(const toml::node& n, float& out);
+std::string Set(const toml::node& n, std::string& out);
+std::string Set(const toml::node& n, std::vector<double>& out);
+std::string Set(const toml::node& n, std::vector<int64_t>& out);
+std::string Set(const toml::node& n, std::vector<Size>& out);
+std::string Set(const toml::node& n, std::vector<std::string>& out);
+std::string Print(bool v);
+std::string Print(int v);
+std::string Print(int64_t v);
+std::string Print(Size v);
+std::string Print(double v);
+std::string Print(float v);
+std::string Print(const std::string& v);
+std::string Print(const std::vector<double>& v);
+std::string Print(const std::vector<int64_t>& v);
+std::string Print(const std::vector<Size>& v);
+std::string Print(const std::vector<std::string>& v);
+template <typename T>
+std::string RunCheck(const T& v, const std::nullptr_t&) {
+  return "";
+}
+template <typename T, typename C>
+std::string RunCheck(const T& v, const C& check) {
+  if constexpr (std::is_same_v<T, Size>) {
+    return check(static_cast<double>(v.value));
+  } else if constexpr (std::is_same_v<T, std::vector<double>> || std::is_same_v<T, std::vector<int64_t>> ||
+                       std::is_same_v<T, std::vector<Size>>) {
+    for (const auto& x : v) {
+      std::string e = check(static_cast<double>(static_cast<int64_t>(x)));
+      if constexpr (std::is_same_v<T, std::vector<double>>) e = check(x);
+      if (!e.empty()) return e + " (each element)";
+    }
+    return "";
+  } else {
+    return check(v);
+  }
+}
+
+// Walks a parsed TOML document: calls leaf(key, node, line) for every non-table value.
+struct LeafVisitor {
+  std::function<void(const std::string& key, const toml::node& node, int line)> leaf;
+};
+void ParseAndVisit(const std::string& path, const LeafVisitor& visitor);
+// Parses `value` as a TOML value (falls back to a string) and calls leaf("", node, 0).
+void ParseOverrideValue(const std::string& value, const LeafVisitor& visitor);
+}  // namespace config_detail
+
+template <typename S>
+template <typename Get, typename Check>
+ConfigSchema<S>& ConfigSchema<S>::Field(std::string key, std::string help, Get get, Check check) {
+  using T = std::remove_reference_t<decltype(get(std::declval<S&>()))>;
+  FieldDecl f;
+  f.key = key;
+  f.help = std::move(help);
+  f.set = [get](S& s, const toml::node& n) { return config_detail::Set(n, get(s)); };
+  f.print = [get](const S& s) { return config_detail::Print(get(const_cast<S&>(s))); };
+  f.check = [get, check](const S& s) {
+    return config_detail::RunCheck<T>(get(const_cast<S&>(s)), check);
+  };
+  fields_.push_back(std::move(f));
+  return *this;
+}
+
+// Where each key's value came from, for messages: "run.toml:12", "--set", or "default".
+using ConfigOrigins = std::map<std::string, std::string>;
+
+// Applies one TOML file to `s`. Unknown keys, wrong types and failed checks throw Error with file:line.
+template <typename S>
+void ApplyFile(const ConfigSchema<S>& schema, const std::string& path, S& s, ConfigOrigins& origins) {
+  config_detail::LeafVisitor v;
+  v.leaf = [&](const std::string& key, const toml::node& node, int line) {
+    const std::string where = path + ":" + std::to_string(line);
+    const auto* f = schema.Find(key);
+    if (!f) throw Error(where + ": unknown key '" + key + "'");
+    std::string e = f->set(s, node);
+    if (!e.empty()) throw Error(where + ": key '" + key + "' " + e);
+    origins[key] = where;
+  };
+  config_detail::ParseAndVisit(path, v);
+}
+
+// Applies one `key=value` override (from --set).
+template <typename S>
+void ApplyOverride(const ConfigSchema<S>& schema, const std::string& assignment, S& s,
+                   ConfigOrigins& origins) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos)
+    throw Error("--set '" + assignment + "': expected the form section.key=value");
+  const std::string key = assignment.substr(0, eq), value = assignment.substr(eq + 1);
+  const auto* f = schema.Find(key);
+  if (!f) throw Error("--set: unknown key '" + key + "'");
+  config_detail::LeafVisitor v;
+  v.leaf = [&](const std::string&, const toml::node& node, int) {
+    std::string e = f->set(s, node);
+    if (!e.empty()) throw Error("--set: key '" + key + "' " + e);
+  };
+  config_detail::ParseOverrideValue(value, v);
+  origins[key] = "--set";
+}
+
+// Runs every field check and rule; throws Error naming the origin and key of the first failure.
+template <typename S>
+void ValidateConfig(const ConfigSchema<S>& schema, const S& s, const ConfigOrigins& origins) {
+  auto origin = [&](const std::string& key) {
+    auto it = origins.find(key);
+    return it == origins.end() ? std::string("default") : it->second;
+  };
+  for (const auto& f : schema.fields()) {
+    std::string e = f.check(s);
+    if (!e.empty())
+      throw Error(origin(f.key) + ": key '" + f.key + "' = " + f.print(s) + " is invalid: " + e);
+  }
+  for (const auto& r : schema.rules()) {
+    std::string e = r.check(s);
+    if (!e.empty()) {
+      std::string where = origin(r.keys.empty() ? "" : r.keys.front());
+      std::string keys;
+      for (const auto& k : r.keys) keys += (keys.empty() ? "'" : ", '") + k + "'";
+      throw Error(where + ": keys " + keys + ": " + e);
+    }
+  }
+}
+
+// Loads defaults ← file (optional, "" for none) ← overrides, then validates.
+template <typename S>
+S LoadConfig(const ConfigSchema<S>& schema, const std::string& path,
+             const std::vector<std::string>& overrides, S defaults = S{}) {
+  S s = std::move(defaults);
+  ConfigOrigins origins;
+  if (!path.empty()) ApplyFile(schema, path, s, origins);
+  for (const auto& o : overrides) ApplyOverride(schema, o, s, origins);
+  ValidateConfig(schema, s, origins);
+  return s;
+}
+
+// The fully resolved config as TOML, grouped by section, each field preceded by its help as a comment.
+template <typename S>
+std::string PrintConfig(const ConfigSchema<S>& schema, const S& s) {
+  std::string out, section = "\x01";
+  for (const auto& f : schema.fields()) {
+    const auto dot = f.key.rfind('.');
+    const std::string sec = dot == std::string::npos ? "" : f.key.substr(0, dot);
+    const std::string name = dot == std::string::npos ? f.key : f.key.substr(dot + 1);
+    if (sec != section) {
+      if (!sec.empty()) out += (out.empty() ? "[" : "\n[") + sec + "]\n";
+      section = sec;
+    }
+    out += "# " + f.help + "\n" + name + " = " + f.print(s) + "\n";
+  }
+  return out;
+}
+
+}  // namespace ot
