@@ -1,0 +1,78 @@
+// AdamW step over flat arenas; see optimizer.h for the update written out.
+#include "optim/optimizer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/check.h"
+
+namespace ot {
+
+AdamW::AdamW(int64_t total, const AdamWConfig& config, std::vector<DecaySegment> segments)
+    : config_(config), m_(total, 0.0f), v_(total, 0.0f) {
+  OT_CHECK(total >= 0) << "total = " << total;
+  std::sort(segments.begin(), segments.end(),
+            [](const DecaySegment& a, const DecaySegment& b) { return a.offset < b.offset; });
+  // Fill gaps with no-decay segments so the step loop visits every element exactly once.
+  int64_t pos = 0;
+  for (const auto& s : segments) {
+    OT_CHECK(s.offset >= pos && s.size >= 0 && s.offset + s.size <= total)
+        << "decay segment [" << s.offset << ", " << s.offset + s.size << ") overlaps or exceeds "
+        << total;
+    if (s.offset > pos) segments_.push_back({pos, s.offset - pos, false});
+    if (s.size > 0) segments_.push_back(s);
+    pos = s.offset + s.size;
+  }
+  if (pos < total) segments_.push_back({pos, total - pos, false});
+}
+
+void AdamW::Step(std::span<float> params, std::span<const float> grads, double lr) {
+  const int64_t n = static_cast<int64_t>(m_.size());
+  OT_CHECK(static_cast<int64_t>(params.size()) == n && static_cast<int64_t>(grads.size()) == n)
+      << "arena sizes: params " << params.size() << ", grads " << grads.size() << ", state " << n;
+  ++step_count_;
+  const double t = static_cast<double>(step_count_);
+  const double bc1 = 1.0 - std::pow(config_.beta1, t), bc2 = 1.0 - std::pow(config_.beta2, t);
+  const float b1 = static_cast<float>(config_.beta1), b2 = static_cast<float>(config_.beta2);
+  const float one_minus_b1 = static_cast<float>(1.0 - config_.beta1);
+  const float one_minus_b2 = static_cast<float>(1.0 - config_.beta2);
+  const float step_size = static_cast<float>(lr / bc1);
+  const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
+  const float eps = static_cast<float>(config_.eps);
+  const float decay_factor = static_cast<float>(1.0 - lr * config_.weight_decay);
+  float* p = params.data();
+  const float* g = grads.data();
+  float* m = m_.data();
+  float* v = v_.data();
+  for (const auto& seg : segments_) {
+    const float keep = seg.decay ? decay_factor : 1.0f;
+    const int64_t end = seg.offset + seg.size;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = seg.offset; i < end; ++i) {
+      const float gi = g[i];
+      m[i] = b1 * m[i] + one_minus_b1 * gi;
+      v[i] = b2 * v[i] + one_minus_b2 * gi * gi;
+      const float denom = std::sqrt(v[i]) * inv_sqrt_bc2 + eps;
+      p[i] = p[i] * keep - step_size * (m[i] / denom);
+    }
+  }
+}
+
+std::vector<OptimizerState> AdamW::State() {
+  return {{"exp_avg", std::span<float>(m_)}, {"exp_avg_sq", std::span<float>(v_)}};
+}
+
+void AdamW::Reset() {
+  std::fill(m_.begin(), m_.end(), 0.0f);
+  std::fill(v_.begin(), v_.end(), 0.0f);
+  step_count_ = 0;
+}
+
+std::unique_ptr<Optimizer> MakeOptimizer(const std::string& kind, int64_t total,
+                                         const AdamWConfig& config,
+                                         std::vector<DecaySegment> segments) {
+  if (kind == "adamw") return std::make_unique<AdamW>(total, config, std::move(segments));
+  throw Error("optim.kind: '" + kind + "' is not an optimizer; expected one of: adamw");
+}
+
+}  // namespace ot
