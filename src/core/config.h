@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/check.h"
@@ -102,6 +103,27 @@ std::string Print(const std::vector<double>& v);
 std::string Print(const std::vector<int64_t>& v);
 std::string Print(const std::vector<Size>& v);
 std::string Print(const std::vector<std::string>& v);
+// Enum fields: specialise `EnumNames<E>` (a static array `names`, in enumerator order) next to the enum;
+// the field then reads and prints as one of those strings (e.g. model.norm = "rmsnorm").
+template <typename E>
+struct EnumNames;
+template <typename E>
+  requires std::is_enum_v<E>
+std::string Set(const toml::node& n, E& out) {
+  std::string text;
+  if (std::string e = Set(n, text); !e.empty()) return e;
+  std::string list;
+  for (size_t i = 0; i < std::size(EnumNames<E>::names); ++i) {
+    if (text == EnumNames<E>::names[i]) return out = static_cast<E>(i), "";
+    list += (i ? ", " : "") + std::string(EnumNames<E>::names[i]);
+  }
+  return "expects one of: " + list + "; got '" + text + "'";
+}
+template <typename E>
+  requires std::is_enum_v<E>
+std::string Print(E v) {
+  return Print(std::string(EnumNames<E>::names[static_cast<size_t>(v)]));
+}
 template <typename T>
 std::string RunCheck(const T& v, const std::nullptr_t&) {
   return "";

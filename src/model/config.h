@@ -1,0 +1,126 @@
+// ModelConfig: the blueprint of an OLMo-style decoder (a plain struct), its named presets, validation, JSON
+// round trip, and DeclareModelFields (the [model] section declared once for any config schema).
+// Entry points: ModelConfig::{FromPreset, Validate, NumParams, ToJson, FromJson}, DeclareModelFields,
+// LoadConfigWithModelPreset.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+
+namespace ot {
+
+// LayerNorm here is OLMo's non-parametric LayerNorm (no gain, no bias); RMSNorm has a gain (init 1).
+enum class NormKind { kRmsNorm, kLayerNorm };
+const char* NormName(NormKind kind);  // "rmsnorm", "layernorm"
+
+template <>
+struct config_detail::EnumNames<NormKind> {
+  static constexpr const char* names[] = {"rmsnorm", "layernorm"};
+};
+
+// Shape letters used in every comment of ops/ and model/: B batch, T time, C = d_model, NH heads,
+// HS = C / NH head size, F = d_ff (SwiGLU width per branch), V vocabulary, L layers, N = B*T rows.
+struct ModelConfig {
+  std::string preset = "custom";
+  int vocab_size = 4096, d_model = 64, n_layers = 2, n_heads = 2;
+  // SwiGLU hidden width per branch (gate and up are each (F,C)). 0 => derived: 8*d/3 rounded up to a
+  // multiple of 16 (Llama's choice: the MLP then has 8*d^2 weights like a GPT-2 4x GELU MLP, so the
+  // performance.md shapes keep their FLOPs). The olmo-* presets set F = 4d explicitly (OLMo's mlp_ratio 8,
+  // which counts both branches).
+  int d_ff = 0;
+  int max_seq_len = 128;
+  NormKind norm = NormKind::kRmsNorm;
+  bool tied_head = true;
+  double rope_theta = 10000.0, init_std = 0.02, norm_eps = 1e-5;
+
+  // nano: V 4096, d 64, L 2, H 2, T 64, tied (0.36M parameters, 0.26M of them the embedding: the quick
+  // study's SentencePiece vocabulary is 4096, which sets the floor). tiny/small/medium: performance.md's
+  // shapes with SwiGLU. olmo-15m/30m/90m: d 256/384/640, L 6/8/10, F = 4d, V 32000 tied, T 1024 (the
+  // paper's sizes counting the embedding; for GPU runs later).
+  static ModelConfig Nano();
+  static ModelConfig Tiny();
+  static ModelConfig Small();
+  static ModelConfig Medium();
+  static ModelConfig Olmo15M();
+  static ModelConfig Olmo30M();
+  static ModelConfig Olmo90M();
+  static ModelConfig FromPreset(const std::string& name);  // throws Error listing the valid names
+  static std::vector<std::string> PresetNames();
+
+  int ff_dim() const;     // d_ff, or the derived width when d_ff == 0
+  int head_size() const;  // d_model / n_heads
+  // Throws Error with one sentence naming the field and the expectation, e.g.
+  // "model.n_heads = 3 must divide model.d_model = 64".
+  void Validate() const;
+  int64_t NumParams() const;
+  // Matmul FLOPs of one training step per token, 6*N_matmul + 12*L*T*d for causal attention (fwd+bwd,
+  // performance.md's count), at sequence length T.
+  double TrainFlopsPerToken(int T) const;
+
+  nlohmann::json ToJson() const;
+  static ModelConfig FromJson(const nlohmann::json& j);  // throws Error on missing/invalid fields
+  bool operator==(const ModelConfig&) const = default;
+};
+
+// Returns "" when `c` is valid, else the sentence Validate() would throw (used by schema rules).
+std::string ModelConfigProblem(const ModelConfig& c);
+
+// Declares the [model] section (model.preset, model.vocab_size, ...) into a schema whose struct S holds a
+// ModelConfig reachable as get_model(S&). The preset field only names the base; to start from the named
+// preset's values use LoadConfigWithModelPreset (explicit fields override the preset).
+template <typename S, typename Get>
+void DeclareModelFields(ConfigSchema<S>& schema, Get get_model) {
+  auto m = [get_model](S& s) -> ModelConfig& { return get_model(s); };
+  std::vector<std::string> presets = ModelConfig::PresetNames();
+  presets.push_back("custom");
+  schema
+      .Field("model.preset", "model preset the other [model] fields start from (custom = defaults)",
+             [m](S& s) -> std::string& { return m(s).preset; }, OneOf(presets))
+      .Field("model.vocab_size", "vocabulary size V", [m](S& s) -> int& { return m(s).vocab_size; },
+             AtLeast(1))
+      .Field("model.d_model", "residual width d (C)", [m](S& s) -> int& { return m(s).d_model; },
+             AtLeast(1))
+      .Field("model.n_layers", "number of decoder blocks L", [m](S& s) -> int& { return m(s).n_layers; },
+             AtLeast(1))
+      .Field("model.n_heads", "attention heads NH (must divide d_model)",
+             [m](S& s) -> int& { return m(s).n_heads; }, AtLeast(1))
+      .Field("model.d_ff", "SwiGLU width per branch F; 0 = 8*d/3 rounded up to 16",
+             [m](S& s) -> int& { return m(s).d_ff; }, AtLeast(0))
+      .Field("model.max_seq_len", "longest sequence T the model is built for",
+             [m](S& s) -> int& { return m(s).max_seq_len; }, AtLeast(1))
+      .Field("model.norm", "rmsnorm (with gain) or layernorm (OLMo's non-parametric)",
+             [m](S& s) -> NormKind& { return m(s).norm; })
+      .Field("model.tied_head", "LM head shares the embedding matrix",
+             [m](S& s) -> bool& { return m(s).tied_head; })
+      .Field("model.rope_theta", "RoPE base", [m](S& s) -> double& { return m(s).rope_theta; },
+             Above(0))
+      .Field("model.init_std", "std of the truncated (3 sigma) normal init",
+             [m](S& s) -> double& { return m(s).init_std; }, AtLeast(0))
+      .Field("model.norm_eps", "epsilon inside the norms", [m](S& s) -> double& { return m(s).norm_eps; },
+             Above(0))
+      .Rule({"model.n_heads", "model.d_model"},
+            [m](const S& s) { return ModelConfigProblem(m(const_cast<S&>(s))); });
+}
+
+// LoadConfig where the [model] fields start from model.preset's values: a first pass reads the preset
+// name (file, then overrides), a second loads file and overrides over defaults whose model is that preset.
+template <typename S, typename Get>
+S LoadConfigWithModelPreset(const ConfigSchema<S>& schema, const std::string& path,
+                            const std::vector<std::string>& overrides, S defaults, Get get_model) {
+  S probe = defaults;
+  ConfigOrigins origins;
+  if (!path.empty()) ApplyFile(schema, path, probe, origins);
+  for (const auto& o : overrides) ApplyOverride(schema, o, probe, origins);
+  const std::string preset = get_model(probe).preset;
+  if (preset != "custom") {
+    ModelConfig base = ModelConfig::FromPreset(preset);  // throws naming the valid presets
+    get_model(defaults) = base;
+  }
+  return LoadConfig(schema, path, overrides, std::move(defaults));
+}
+
+}  // namespace ot
