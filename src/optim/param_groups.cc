@@ -1,0 +1,32 @@
+// Decay segments from the layout's groups (see param_groups.h).
+#include "optim/param_groups.h"
+
+#include <algorithm>
+
+#include "core/check.h"
+
+namespace ot {
+
+std::vector<std::string> DefaultDecayGroups() { return {"embed", "attn", "mlp", "head"}; }
+
+std::vector<DecaySegment> DecaySegmentsFor(const ParamLayout& layout,
+                                           const std::vector<std::string>& decay_groups,
+                                           const std::string& what) {
+  const ParamGroup all[] = {ParamGroup::kEmbed, ParamGroup::kAttn, ParamGroup::kMlp, ParamGroup::kNorm,
+                            ParamGroup::kHead};
+  for (const auto& g : decay_groups) {
+    const bool known = std::any_of(std::begin(all), std::end(all),
+                                   [&](ParamGroup p) { return g == GroupName(p); });
+    if (!known)
+      throw Error(what + ": '" + g + "' is not a parameter group; expected embed, attn, mlp, norm or head");
+  }
+  std::vector<DecaySegment> segments;
+  ForEachTensor(layout, [&](const TensorInfo& t) {
+    const bool decay = std::find(decay_groups.begin(), decay_groups.end(), GroupName(t.group)) !=
+                       decay_groups.end();
+    segments.push_back({t.offset, t.size, decay});
+  });
+  return segments;
+}
+
+}  // namespace ot
