@@ -20,6 +20,7 @@ static_assert(std::endian::native == std::endian::little, "safetensors is little
 namespace {
 
 using Json = nlohmann::json;
+using OrderedJson = nlohmann::ordered_json;  // safetensors headers keep their key order
 
 struct DTypeInfo {
   DType dtype;
@@ -42,13 +43,14 @@ const DTypeInfo& Info(DType dtype) {
 }
 
 // Reads a non-negative JSON integer that fits in uint64 (negative, fractional and huge numbers fail).
-bool AsUnsigned(const Json& value, uint64_t* out) {
+template <typename J>
+bool AsUnsigned(const J& value, uint64_t* out) {
   if (value.is_number_unsigned()) {
-    *out = value.get<uint64_t>();
+    *out = value.template get<uint64_t>();
     return true;
   }
-  if (value.is_number_integer() && value.get<int64_t>() >= 0) {
-    *out = static_cast<uint64_t>(value.get<int64_t>());
+  if (value.is_number_integer() && value.template get<int64_t>() >= 0) {
+    *out = static_cast<uint64_t>(value.template get<int64_t>());
     return true;
   }
   return false;
@@ -76,7 +78,7 @@ std::string ShapeText(const std::vector<int64_t>& shape) {
   return text + "]";
 }
 
-SafetensorsEntry ParseEntry(const std::string& what, const std::string& name, const Json& info) {
+SafetensorsEntry ParseEntry(const std::string& what, const std::string& name, const OrderedJson& info) {
   const std::string where = what + ": tensor '" + name + "'";
   if (!info.is_object()) throw Error(where + ": expected an object {dtype, shape, data_offsets}");
   for (const auto& [key, unused] : info.items())
@@ -118,6 +120,104 @@ SafetensorsEntry ParseEntry(const std::string& what, const std::string& name, co
 
 }  // namespace
 
+// --- Strict JSON ---
+
+namespace {
+
+// A SAX pass that finds the first duplicate key in any object (nlohmann's DOM parser keeps the last one).
+class DuplicateKeyFinder : public nlohmann::json_sax<Json> {
+ public:
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override {
+    keys_.emplace_back();
+    return true;
+  }
+  bool key(string_t& key) override {
+    if (!keys_.back().insert(key).second) {
+      duplicate_ = key;
+      return false;
+    }
+    return true;
+  }
+  bool end_object() override {
+    keys_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+  const std::optional<std::string>& duplicate() const { return duplicate_; }
+
+ private:
+  std::vector<std::set<std::string>> keys_;
+  std::optional<std::string> duplicate_;
+};
+
+
+}  // namespace
+
+std::optional<size_t> FindInvalidUtf8(std::string_view text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  size_t i = 0;
+  while (i < n) {
+    const unsigned char c = s[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xc2 && c <= 0xdf) {
+      len = 2, cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3, cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4, cp = c & 0x07;
+    } else {
+      return i;  // continuation byte, overlong lead (C0/C1) or > F4
+    }
+    if (i + len > n) return i;
+    for (size_t k = 1; k < len; ++k) {
+      if ((s[i + k] & 0xc0) != 0x80) return i;
+      cp = (cp << 6) | (s[i + k] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+      return i;
+    i += len;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+template <typename J>
+J ParseJsonStrictAs(std::string_view text, const std::string& what) {
+  DuplicateKeyFinder finder;
+  Json::sax_parse(text, &finder, nlohmann::detail::input_format_t::json, /*strict=*/true);
+  if (finder.duplicate()) throw Error(what + ": duplicate key '" + *finder.duplicate() + "'");
+  try {
+    return J::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(what + ": invalid JSON (" + e.what() + ")");
+  }
+}
+
+}  // namespace
+
+Json ParseJsonStrict(std::string_view text, const std::string& what) {
+  return ParseJsonStrictAs<Json>(text, what);
+}
+
 size_t DTypeSize(DType dtype) { return Info(dtype).size; }
 std::string_view DTypeName(DType dtype) { return Info(dtype).name; }
 std::optional<DType> ParseDType(std::string_view name) {
@@ -143,7 +243,7 @@ SafetensorsHeader ParseSafetensorsHeader(std::span<const std::byte> file, const 
   if (auto bad = FindInvalidUtf8(text))
     throw Error(what + ": header is not valid UTF-8 (byte " + std::to_string(*bad) + " of the header)");
   if (text.empty() || text[0] != '{') throw Error(what + ": header must be a JSON object starting with '{'");
-  Json header = ParseJsonStrict(text, what + ": header");
+  OrderedJson header = ParseJsonStrictAs<OrderedJson>(text, what + ": header");
   if (!header.is_object()) throw Error(what + ": header must be a JSON object");
 
   SafetensorsHeader out;
@@ -361,94 +461,6 @@ uint64_t WriteSafetensors(FileWriter& writer, const std::vector<TensorToWrite>& 
 void WriteSafetensorsFile(const fs::path& path, const std::vector<TensorToWrite>& tensors,
                           const std::map<std::string, std::string>& metadata) {
   WriteFileAtomic(path, SerializeSafetensors(tensors, metadata));
-}
-
-// --- Strict JSON ---
-
-namespace {
-
-// A SAX pass that finds the first duplicate key in any object (nlohmann's DOM parser keeps the last one).
-class DuplicateKeyFinder : public nlohmann::json_sax<Json> {
- public:
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_integer(number_integer_t) override { return true; }
-  bool number_unsigned(number_unsigned_t) override { return true; }
-  bool number_float(number_float_t, const string_t&) override { return true; }
-  bool string(string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
-  bool start_object(std::size_t) override {
-    keys_.emplace_back();
-    return true;
-  }
-  bool key(string_t& key) override {
-    if (!keys_.back().insert(key).second) {
-      duplicate_ = key;
-      return false;
-    }
-    return true;
-  }
-  bool end_object() override {
-    keys_.pop_back();
-    return true;
-  }
-  bool start_array(std::size_t) override { return true; }
-  bool end_array() override { return true; }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
-    return false;
-  }
-  const std::optional<std::string>& duplicate() const { return duplicate_; }
-
- private:
-  std::vector<std::set<std::string>> keys_;
-  std::optional<std::string> duplicate_;
-};
-
-}  // namespace
-
-std::optional<size_t> FindInvalidUtf8(std::string_view text) {
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t n = text.size();
-  size_t i = 0;
-  while (i < n) {
-    const unsigned char c = s[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-      len = 2, cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      len = 3, cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      len = 4, cp = c & 0x07;
-    } else {
-      return i;  // continuation byte, overlong lead (C0/C1) or > F4
-    }
-    if (i + len > n) return i;
-    for (size_t k = 1; k < len; ++k) {
-      if ((s[i + k] & 0xc0) != 0x80) return i;
-      cp = (cp << 6) | (s[i + k] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-      return i;
-    i += len;
-  }
-  return std::nullopt;
-}
-
-Json ParseJsonStrict(std::string_view text, const std::string& what) {
-  DuplicateKeyFinder finder;
-  Json::sax_parse(text, &finder, nlohmann::detail::input_format_t::json, /*strict=*/true);
-  if (finder.duplicate()) throw Error(what + ": duplicate key '" + *finder.duplicate() + "'");
-  try {
-    return Json::parse(text);
-  } catch (const Json::exception& e) {
-    throw Error(what + ": invalid JSON (" + e.what() + ")");
-  }
 }
 
 // --- Sharded index ---
