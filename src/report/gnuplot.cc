@@ -1,0 +1,232 @@
+// Figure → gnuplot script + data file → PNG and SVG, via posix_spawn (see gnuplot.h).
+#include "report/gnuplot.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "core/check.h"
+
+extern char** environ;
+
+namespace ot {
+namespace {
+
+// Color 0 is black (base models); the rest are the Okabe-Ito colour-blind-safe palette.
+constexpr const char* kPalette[] = {"#000000", "#0072B2", "#D55E00", "#009E73", "#CC79A7",
+                                    "#E69F00", "#56B4E9", "#8C564B", "#999999"};
+constexpr int kPaletteSize = sizeof(kPalette) / sizeof(kPalette[0]);
+
+const char* Color(int index) {
+  if (index <= 0) return kPalette[0];
+  return kPalette[1 + (index - 1) % (kPaletteSize - 1)];
+}
+
+// A gnuplot double-quoted string literal (escape sequences such as \n stay active).
+std::string Quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + '"';
+}
+std::string QuoteKeepNewline(const std::string& s) {  // for tic labels that contain a real '\n'
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + '"';
+}
+
+std::string Num(double v) { return std::isfinite(v) ? fmt::format("{:.10g}", v) : "NaN"; }
+
+// Data blocks are numbered in the order they are written; the script refers to them by `index`.
+struct Blocks {
+  std::ostringstream data;
+  int count = 0;
+  int Add(const std::string& body, const std::string& comment) {
+    data << "# block " << count << ": " << comment << "\n" << body << "\n\n";
+    return count++;
+  }
+};
+
+std::string PanelCommands(const Figure& fig, const PlotPanel& panel, Blocks& blocks) {
+  std::ostringstream gp;
+  gp << "set title " << Quote(panel.title) << "\n";
+  gp << "set xlabel " << Quote(panel.xlabel) << "\nset ylabel " << Quote(panel.ylabel) << "\n";
+  gp << "unset logscale\n";
+  if (panel.logx) gp << "set logscale x 2\n";
+  if (panel.logy) gp << "set logscale y 10\n";
+  if (panel.xtics.empty()) {
+    gp << "set xtics autofreq\n";
+  } else {
+    gp << "set xtics (";
+    for (size_t i = 0; i < panel.xtics.size(); ++i)
+      gp << (i ? ", " : "") << QuoteKeepNewline(panel.xtics[i].second) << " " << Num(panel.xtics[i].first);
+    gp << ")\n";
+  }
+  // Keep markers and labels inside the frame: pad the x range by a fraction of a tick on log axes.
+  double lo = INFINITY, hi = -INFINITY;
+  for (const auto& s : panel.series)
+    for (double x : s.x) lo = std::min(lo, x), hi = std::max(hi, x);
+  if (std::isfinite(lo) && hi > lo) {
+    if (panel.logx && lo > 0) {
+      const double pad = std::pow(hi / lo, 0.04);
+      gp << "set xrange [" << Num(lo / pad) << ":" << Num(hi * pad) << "]\n";
+    } else {
+      const double pad = 0.04 * (hi - lo);
+      gp << "set xrange [" << Num(lo - pad) << ":" << Num(hi + pad) << "]\n";
+    }
+  } else {
+    gp << "set autoscale x\n";
+  }
+  gp << "set autoscale y\n";
+
+  std::vector<std::string> plots;
+  for (const auto& s : panel.series) {
+    if (s.x.empty()) continue;
+    const bool bars = !s.se.empty();
+    std::ostringstream body;
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      body << Num(s.x[i]) << " " << Num(s.y[i]);
+      if (bars) body << " " << Num(std::isfinite(s.se[i]) ? s.se[i] : 0.0);
+      body << "\n";
+    }
+    const int index = blocks.Add(body.str(), s.title);
+    const std::string style = fmt::format("lc rgb '{}' dt {} lw 1.5", Color(s.color), s.dashed ? 2 : 1);
+    const std::string with = bars ? "yerrorlines" : s.points ? "linespoints" : "lines";
+    plots.push_back(fmt::format("'{}.dat' index {} using 1:2{} with {} {} pt 7 ps 0.6 title {}", fig.name,
+                                index, bars ? ":3" : "", with, style, Quote(s.title)));
+    if (s.marker && *s.marker < s.x.size()) {
+      const size_t m = *s.marker;
+      const int mi = blocks.Add(fmt::format("{} {} {}\n", Num(s.x[m]), Num(s.y[m]), Quote(s.marker_label)),
+                                s.title + " minimum");
+      plots.push_back(fmt::format("'{}.dat' index {} using 1:2 with points lc rgb '{}' pt 7 ps 1.6 notitle",
+                                  fig.name, mi, Color(s.color)));
+      if (!s.marker_label.empty())
+        plots.push_back(fmt::format(
+            "'{}.dat' index {} using 1:2:3 with labels offset char 0,1.1 tc rgb '{}' font ',8' notitle",
+            fig.name, mi, Color(s.color)));
+    }
+  }
+  if (plots.empty()) {
+    // An empty panel still needs a plot command for the multiplot layout; draw nothing visible.
+    gp << "set xrange [1:2]\nset yrange [0:1]\nunset logscale\nset label 1 'no data' at 1.5,0.5 center\n"
+       << "plot NaN notitle\nunset label 1\nset autoscale y\n";
+    return gp.str();
+  }
+  gp << "plot ";
+  for (size_t i = 0; i < plots.size(); ++i) gp << (i ? ", \\\n     " : "") << plots[i];
+  gp << "\n";
+  return gp.str();
+}
+
+int Spawn(const std::vector<std::string>& args, const std::filesystem::path& cwd,
+          const std::filesystem::path& log, int& spawn_errno) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  spawn_errno = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawn_errno != 0) return -1;
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+std::string ReadTail(const std::filesystem::path& path, size_t max_chars) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  if (s.size() > max_chars) s = "..." + s.substr(s.size() - max_chars);
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+std::string GnuplotBinary() {
+  const char* env = std::getenv("OVERTRAIN_GNUPLOT");
+  return env && *env ? env : "gnuplot";
+}
+
+void RenderFigure(const Figure& fig, const std::filesystem::path& dir) {
+  OT_CHECK(!fig.panels.empty()) << "figure " << fig.name << " has no panels";
+  std::filesystem::create_directories(dir);
+  const int n = static_cast<int>(fig.panels.size());
+  const int width = fig.panel_width * n;
+
+  Blocks blocks;
+  std::ostringstream body;
+  body << "set encoding utf8\nset grid\nset key top right samplen 2 spacing 1.1 font ',9'\n"
+       << "set bars small\nset datafile missing 'NaN'\n";
+  body << "set multiplot layout 1," << n;
+  if (!fig.title.empty()) body << " title " << Quote(fig.title);
+  body << "\n";
+  for (const auto& panel : fig.panels) body << PanelCommands(fig, panel, blocks);
+  body << "unset multiplot\n";
+
+  std::ostringstream gp;
+  gp << "# " << fig.name << ": written by `overtrain report`; data in " << fig.name << ".dat.\n"
+     << "# Rerun from this directory: gnuplot " << fig.name << ".gp\n";
+  gp << "set terminal png noenhanced size " << width << "," << fig.height << "\nset output '" << fig.name
+     << ".png'\n"
+     << body.str() << "unset output\nreset\n";
+  gp << "set terminal svg noenhanced size " << width << "," << fig.height
+     << " dynamic font 'sans,11' background rgb 'white'\nset output '" << fig.name << ".svg'\n"
+     << body.str() << "unset output\n";
+
+  const auto script = dir / (fig.name + ".gp");
+  const auto data = dir / (fig.name + ".dat");
+  for (const auto& [path, text] : {std::pair{script, gp.str()}, std::pair{data, blocks.data.str()}}) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.close();
+    if (!out) throw Error(fmt::format("{}: could not be written", path.string()));
+  }
+
+  const auto log = std::filesystem::absolute(dir / (fig.name + ".log"));
+  int spawn_errno = 0;
+  const std::string binary = GnuplotBinary();
+  const int rc = Spawn({binary, fig.name + ".gp"}, std::filesystem::absolute(dir), log, spawn_errno);
+  if (rc < 0)
+    throw Error(fmt::format(
+        "{}: could not run '{}' ({}); install gnuplot-nox or set OVERTRAIN_GNUPLOT to its path",
+        script.string(), binary, std::strerror(spawn_errno ? spawn_errno : errno)));
+  if (rc != 0)
+    throw Error(fmt::format("{}: gnuplot exited with status {}: {}", script.string(), rc,
+                            ReadTail(log, 800)));
+  for (const char* ext : {".png", ".svg"}) {
+    const auto image = dir / (fig.name + ext);
+    std::error_code ec;
+    if (!std::filesystem::exists(image) || std::filesystem::file_size(image, ec) == 0)
+      throw Error(fmt::format("{}: gnuplot exited 0 but wrote no {} ({})", script.string(),
+                              image.filename().string(), ReadTail(log, 400)));
+  }
+  std::filesystem::remove(log);  // gnuplot's chatter is kept only when something went wrong
+}
+
+}  // namespace ot

@@ -1,0 +1,77 @@
+// The result files `overtrain report` reads (docs/formats.md): results/study.json and the JSON-lines files
+// pretrain / perturb / finetune / theory. Entry point: LoadStudyResults. A malformed row is an ot::Error
+// naming the file, line and key; a missing (or empty) .jsonl file leaves its std::optional empty.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ot {
+
+struct StudyInfo {
+  std::string name, preset;
+  int64_t params = 0;                  // non-embedding + embedding
+  int64_t train_tokens_per_epoch = 0;  // size of the general training set in tokens
+  int64_t seeds = 0;
+  std::vector<std::string> tasks;
+  std::vector<double> gammas, lrs;
+};
+
+struct PretrainRow {
+  int64_t tokens = 0;
+  double epochs = 0;
+  int64_t seed = 0;
+  double base_loss = 0, base_ppl = 0;
+  std::optional<double> c4_loss;
+};
+
+struct PerturbRow {
+  int64_t tokens = 0;
+  double epochs = 0;
+  int64_t seed = 0;
+  double gamma = 0;
+  int64_t draw = 0;
+  std::string group;  // "all" = every tensor with sigma_init > 0
+  double loss = 0, base_loss = 0, delta = 0;
+};
+
+struct FinetuneRow {
+  int64_t tokens = 0;
+  double epochs = 0;
+  int64_t seed = 0;
+  std::string task;
+  double lr = 0;
+  double id_loss = 0, ood_loss = 0;
+  std::optional<double> c4_loss, accuracy;
+  double base_id_loss = 0, base_ood_loss = 0;
+};
+
+// One row of the linear-network lab; which fields are meaningful depends on `kind`.
+struct TheoryRow {
+  std::string kind;  // "base" | "perturb" | "finetune"
+  int64_t step = 0;
+  double loss_a = 0;
+  std::vector<double> singular_values;                   // base
+  double gamma = 0, loss_a_se = 0, loss_a_closed = 0;    // perturb
+  double lr = 0, lambda = 0, loss_b = 0;                 // finetune
+  double base_loss = 0;                                  // perturb, finetune
+};
+
+struct StudyResults {
+  std::filesystem::path results_dir;
+  StudyInfo study;
+  std::optional<std::vector<PretrainRow>> pretrain;
+  std::optional<std::vector<PerturbRow>> perturb;
+  std::optional<std::vector<FinetuneRow>> finetune;
+  std::optional<std::vector<TheoryRow>> theory;
+};
+
+// Reads <results_dir>/study.json (required) and every *.jsonl present. Blank lines are skipped; unknown
+// keys are ignored; a missing key, a wrong type or an out-of-range value throws Error "<file>:<line>: key
+// '<key>' ...".
+StudyResults LoadStudyResults(const std::filesystem::path& results_dir);
+
+}  // namespace ot

@@ -1,0 +1,302 @@
+// WriteReport end to end on synthetic result files with known shapes (synthetic_study.h): figures exist
+// and are real PNG/SVG, CSV tables have their schema, the verdict says what the data say, absent kinds
+// are omitted with a line, malformed rows and a missing gnuplot are errors naming the culprit.
+#include "report/report.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/check.h"
+#include "report/synthetic_study.h"
+
+namespace ot {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path TempStudy(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("ot_report_test_" + std::to_string(getpid())) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string Read(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string FirstLine(const fs::path& p) {
+  std::ifstream in(p);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+size_t DataRows(const fs::path& p) {
+  std::ifstream in(p);
+  std::string line;
+  size_t n = 0;
+  while (std::getline(in, line)) ++n;
+  return n - 1;
+}
+
+std::string Joined(const ReportOutput& out) {
+  std::string all;
+  for (const auto& v : out.verdict) all += v + "\n";
+  return all;
+}
+
+void ExpectImage(const fs::path& figures, const std::string& stem) {
+  const std::string png = Read(figures / (stem + ".png"));
+  const std::string svg = Read(figures / (stem + ".svg"));
+  ASSERT_GT(png.size(), 1000u) << stem;
+  EXPECT_EQ(png.substr(0, 4), "\x89PNG") << stem;
+  ASSERT_GT(svg.size(), 1000u) << stem;
+  EXPECT_NE(svg.find("<svg"), std::string::npos) << stem;
+  EXPECT_TRUE(fs::exists(figures / (stem + ".gp"))) << stem;
+  EXPECT_TRUE(fs::exists(figures / (stem + ".dat"))) << stem;
+  EXPECT_FALSE(fs::exists(figures / (stem + ".log"))) << stem;
+}
+
+class FullReport : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    study_ = new fs::path(TempStudy("full"));
+    testing::WriteSyntheticStudy(*study_);
+    out_ = new ReportOutput(WriteReport(*study_));
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*study_);
+    delete out_;
+    delete study_;
+  }
+  static fs::path* study_;
+  static ReportOutput* out_;
+};
+fs::path* FullReport::study_ = nullptr;
+ReportOutput* FullReport::out_ = nullptr;
+
+TEST_F(FullReport, FiguresAreProduced) {
+  const fs::path figures = *study_ / "report" / "figures";
+  const std::vector<std::string> expected = {"fig1_base_vs_modified", "fig2_perturb", "fig3_finetune_sst",
+                                             "fig4_tuned_lr", "fig5_theory"};
+  EXPECT_EQ(out_->figures, expected);
+  for (const auto& stem : expected) ExpectImage(figures, stem);
+  // The minimum of γ = 0.1 (8M tokens) is marked with a label in the figure's data.
+  EXPECT_NE(Read(figures / "fig2_perturb.dat").find("8000000 3.607"), std::string::npos);
+  EXPECT_NE(Read(figures / "fig2_perturb.dat").find("\"min 8M\""), std::string::npos);
+}
+
+TEST_F(FullReport, TablesHaveTheirSchema) {
+  const fs::path t = *study_ / "report" / "tables";
+  EXPECT_EQ(FirstLine(t / "budgets.csv"), "tokens,epochs,tokens_per_param");
+  EXPECT_EQ(FirstLine(t / "pretrain.csv"),
+            "tokens,epochs,tokens_per_param,seed,base_loss,base_ppl,c4_loss");
+  EXPECT_EQ(FirstLine(t / "pretrain_summary.csv"),
+            "tokens,epochs,tokens_per_param,n,base_loss_mean,base_loss_se,base_ppl_mean,base_ppl_se,"
+            "c4_loss_mean,c4_loss_se");
+  EXPECT_EQ(FirstLine(t / "perturb.csv"),
+            "tokens,epochs,tokens_per_param,seed,gamma,draw,group,loss,base_loss,delta");
+  EXPECT_EQ(FirstLine(t / "perturb_summary.csv"),
+            "tokens,epochs,tokens_per_param,group,gamma,n,loss_mean,loss_se,delta_mean,delta_se,"
+            "base_loss_mean");
+  EXPECT_EQ(FirstLine(t / "finetune.csv"),
+            "tokens,epochs,tokens_per_param,seed,task,lr,id_loss,ood_loss,c4_loss,accuracy,base_id_loss,"
+            "base_ood_loss");
+  const std::string ft_summary =
+      "tokens,epochs,tokens_per_param,task,lr,n,id_loss_mean,id_loss_se,ood_loss_mean,ood_loss_se,"
+      "c4_loss_mean,c4_loss_se,accuracy_mean,accuracy_se,base_id_loss_mean,base_ood_loss_mean";
+  EXPECT_EQ(FirstLine(t / "finetune_summary.csv"), ft_summary);
+  std::string tuned = ft_summary;
+  tuned.replace(tuned.find(",lr,"), 4, ",best_lr,");
+  EXPECT_EQ(FirstLine(t / "finetune_tuned.csv"), tuned);
+  EXPECT_EQ(FirstLine(t / "finetune_optimal_lr.csv"), "task,tokens,epochs,tokens_per_param,optimal_lr");
+  EXPECT_EQ(FirstLine(t / "theory.csv"),
+            "kind,step,gamma,lr,lambda,loss_a,loss_a_se,loss_a_closed,loss_b,base_loss");
+  EXPECT_EQ(FirstLine(t / "inflections.csv"),
+            "figure,panel,curve,param,x_unit,x_min,epochs,tokens_per_param,y_min,interior,u_shaped,shape,"
+            "monotone_increasing,monotone_decreasing,distinguishable,plausible_x_lo,plausible_x_hi,fall,"
+            "rise");
+  EXPECT_EQ(DataRows(t / "budgets.csv"), 6u);
+  EXPECT_EQ(DataRows(t / "pretrain.csv"), 12u);             // 6 budgets x 2 seeds
+  EXPECT_EQ(DataRows(t / "perturb.csv"), 6u * 3 * 2 * 4);   // budgets x γ x seeds x draws
+  EXPECT_EQ(DataRows(t / "perturb_summary.csv"), 18u);      // budgets x γ
+  EXPECT_EQ(DataRows(t / "finetune_summary.csv"), 12u);     // budgets x lr
+  EXPECT_EQ(DataRows(t / "finetune_tuned.csv"), 6u);
+  EXPECT_EQ(DataRows(t / "theory.csv"), 6u * 5);            // steps x (base + 2 γ + 2 λ)
+
+  // Aggregates: mean over 8 draws x seeds of Δ = 0.05 * 2^3 at 8M for γ = 0.1, with its s.e.
+  const std::string summary = Read(t / "perturb_summary.csv");
+  EXPECT_NE(summary.find("8000000,1,8,all,0.1,8,3.6071068,"), std::string::npos) << summary;
+  // Budget table: epochs and tokens/param of every budget.
+  EXPECT_NE(Read(t / "budgets.csv").find("\n32000000,4,32\n"), std::string::npos);
+  // Optimal LR: 1e-3 up to 4M, then 1e-4.
+  const std::string opt = Read(t / "finetune_optimal_lr.csv");
+  EXPECT_NE(opt.find("sst,4000000,0.5,4,0.001\n"), std::string::npos) << opt;
+  EXPECT_NE(opt.find("sst,8000000,1,8,0.0001\n"), std::string::npos) << opt;
+  // The inflection table records the known minima.
+  const std::string infl = Read(t / "inflections.csv");
+  EXPECT_NE(infl.find("fig2_perturb,perturbed loss,γ = 0.1,0.1,tokens,8000000,1,8,"), std::string::npos)
+      << infl;
+  EXPECT_NE(infl.find("fig2_perturb,perturbed loss,γ = 0.05,0.05,tokens,16000000,2,16,"),
+            std::string::npos);
+  EXPECT_NE(infl.find("fig5_theory,perturbed L_A,γ = 0.1,0.1,steps,400,"), std::string::npos);
+}
+
+TEST_F(FullReport, VerdictSaysWhatTheDataSay) {
+  const std::string v = Joined(*out_);
+  EXPECT_NE(v.find("Δ grows monotonically with tokens for all γ (0.01, 0.05 and 0.1)"), std::string::npos)
+      << v;
+  EXPECT_NE(v.find("The perturbed loss turns upward after 16M tokens (2 epochs, 16 tokens/param) for "
+                   "γ = 0.05 and 8M tokens (1 epochs, 8 tokens/param) for γ = 0.1, i.e. for γ ≥ 0.05."),
+            std::string::npos)
+      << v;
+  EXPECT_NE(v.find("Larger γ moves the minimum to fewer tokens"), std::string::npos) << v;
+  EXPECT_NE(v.find("No inflection inside the range for γ = 0.01: still decreasing at the largest budget"),
+            std::string::npos)
+      << v;
+  EXPECT_NE(v.find("The base model keeps improving"), std::string::npos) << v;
+  EXPECT_NE(v.find("each point averages n = 8 draws × seeds"), std::string::npos) << v;
+  EXPECT_NE(v.find("After fine-tuning on sst at a fixed LR, the OOD loss turns upward after 8M tokens"),
+            std::string::npos)
+      << v;
+  EXPECT_NE(v.find("lr = 0.0001: still decreasing at the largest budget"), std::string::npos) << v;
+  EXPECT_NE(v.find("for sst it decreases from 0.001 to 0.0001 (1 grid step(s))"), std::string::npos) << v;
+  EXPECT_NE(v.find("the perturbed L_A turns upward after step 400 for γ = 0.1"), std::string::npos) << v;
+  EXPECT_NE(v.find("λ = 0.1 leaves no inflection inside the range (still decreasing at the last step)"),
+            std::string::npos)
+      << v;
+  EXPECT_TRUE(out_->omitted.empty());
+}
+
+TEST_F(FullReport, MarkdownAndHtmlEmbedTheFigures) {
+  const std::string md = Read(*study_ / "report" / "report.md");
+  const std::string html = Read(*study_ / "report" / "index.html");
+  EXPECT_NE(md.find("# overtrain report: synthetic"), std::string::npos);
+  EXPECT_NE(md.find("![perturbation: delta and perturbed loss per gamma](figures/fig2_perturb.svg)"),
+            std::string::npos);
+  EXPECT_NE(md.find("| budget | tokens | epochs | tokens/param |"), std::string::npos);
+  EXPECT_NE(md.find("| 8M | 8000000 | 1 | 8 |"), std::string::npos);
+  EXPECT_NE(md.find(out_->verdict.front()), std::string::npos);
+  for (const auto& stem : out_->figures) {
+    EXPECT_NE(html.find("<img src=\"figures/" + stem + ".svg\""), std::string::npos) << stem;
+    EXPECT_NE(html.find("<a href=\"figures/" + stem + ".png\">"), std::string::npos) << stem;
+  }
+  EXPECT_NE(html.find("<h2>Verdict</h2>"), std::string::npos);
+}
+
+TEST(Report, AbsentKindsAreOmittedWithALine) {
+  const fs::path study = TempStudy("partial");
+  testing::WriteSyntheticStudy(study, {.pretrain = true, .perturb = true, .finetune = false,
+                                       .theory = false});
+  // A stale figure from an earlier report must not survive.
+  fs::create_directories(study / "report" / "figures");
+  std::ofstream(study / "report" / "figures" / "fig5_theory.png") << "stale";
+  const ReportOutput out = WriteReport(study);
+  EXPECT_EQ(out.figures, (std::vector<std::string>{"fig1_base_vs_modified", "fig2_perturb"}));
+  EXPECT_EQ(out.omitted, (std::vector<std::string>{"finetune.jsonl", "theory.jsonl"}));
+  EXPECT_FALSE(fs::exists(study / "report" / "figures" / "fig5_theory.png"));
+  EXPECT_FALSE(fs::exists(study / "report" / "tables" / "finetune.csv"));
+  const std::string md = Read(study / "report" / "report.md");
+  EXPECT_NE(md.find("`results/finetune.jsonl` is absent or empty: no fine-tuning sections"),
+            std::string::npos);
+  EXPECT_NE(md.find("`results/theory.jsonl` is absent or empty: no theory section."), std::string::npos);
+  EXPECT_NE(Joined(out).find("Δ grows monotonically with tokens for all γ"), std::string::npos);
+  fs::remove_all(study);
+}
+
+TEST(Report, NoUShapeIsSaidPlainly) {
+  // Only the smallest perturbation: every perturbed-loss curve keeps decreasing.
+  const fs::path study = TempStudy("no_u");
+  testing::WriteSyntheticStudy(study, {.pretrain = true, .perturb = false, .finetune = false,
+                                       .theory = false});
+  std::ofstream f(study / "results" / "perturb.jsonl");
+  for (int u = 0; u < 6; ++u)
+    for (int draw = 0; draw < 3; ++draw) {
+      const double delta = 0.001 * (u + 1) + 0.0001 * draw;
+      f << "{\"tokens\": " << (int64_t(1000000) << u) << ", \"epochs\": " << ((1 << u) / 8.0)
+        << ", \"seed\": 0, \"gamma\": 0.01, \"draw\": " << draw << ", \"group\": \"all\", \"loss\": "
+        << testing::SynthBase(u) + delta << ", \"base_loss\": " << testing::SynthBase(u)
+        << ", \"delta\": " << delta << "}\n";
+    }
+  f.close();
+  const std::string v = Joined(WriteReport(study));
+  EXPECT_NE(v.find("The perturbed loss is not U-shaped within the range for any γ: no inflection inside "
+                   "the range (γ = 0.01: still decreasing at the largest budget)."),
+            std::string::npos)
+      << v;
+  EXPECT_EQ(v.find("turns upward"), std::string::npos) << v;
+  fs::remove_all(study);
+}
+
+TEST(Report, MalformedRowNamesFileLineAndKey) {
+  const fs::path study = TempStudy("malformed");
+  testing::WriteSyntheticStudy(study, {.pretrain = true, .perturb = false, .finetune = false,
+                                       .theory = false});
+  std::ofstream f(study / "results" / "perturb.jsonl");
+  f << R"({"tokens": 1000000, "epochs": 0.125, "seed": 0, "gamma": 0.1, "draw": 0, "group": "all", )"
+    << R"("loss": 4.5, "base_loss": 4.4, "delta": 0.1})" << "\n\n"
+    << R"({"tokens": 2000000, "epochs": 0.25, "seed": 0, "gamma": 0.1, "draw": 0, "group": "all", )"
+    << R"("loss": 4.5, "base_loss": 4.4})" << "\n";
+  f.close();
+  try {
+    WriteReport(study);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("perturb.jsonl:3: key 'delta' is missing"), std::string::npos) << what;
+  }
+  fs::remove_all(study);
+}
+
+TEST(Report, MissingGnuplotIsAnError) {
+  const fs::path study = TempStudy("no_gnuplot");
+  testing::WriteSyntheticStudy(study, {.pretrain = true, .perturb = false, .finetune = false,
+                                       .theory = false});
+  setenv("OVERTRAIN_GNUPLOT", "/nonexistent/gnuplot", 1);
+  try {
+    WriteReport(study);
+    unsetenv("OVERTRAIN_GNUPLOT");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    unsetenv("OVERTRAIN_GNUPLOT");
+    const std::string what = e.what();
+    EXPECT_NE(what.find("fig1_base_vs_modified.gp: could not run '/nonexistent/gnuplot'"),
+              std::string::npos)
+        << what;
+  }
+  // The tables were written before the figures failed.
+  EXPECT_TRUE(fs::exists(study / "report" / "tables" / "pretrain.csv"));
+  fs::remove_all(study);
+}
+
+TEST(Report, GnuplotFailureIsAnError) {
+  const fs::path study = TempStudy("bad_gnuplot");
+  testing::WriteSyntheticStudy(study, {.pretrain = true, .perturb = false, .finetune = false,
+                                       .theory = false});
+  setenv("OVERTRAIN_GNUPLOT", "false", 1);  // runs, exits 1
+  EXPECT_THROW(
+      {
+        try {
+          WriteReport(study);
+        } catch (const Error& e) {
+          EXPECT_NE(std::string(e.what()).find("gnuplot exited with status 1"), std::string::npos)
+              << e.what();
+          throw;
+        }
+      },
+      Error);
+  unsetenv("OVERTRAIN_GNUPLOT");
+  fs::remove_all(study);
+}
+
+}  // namespace
+}  // namespace ot
