@@ -1,0 +1,187 @@
+// Decoder (see decoder.h): the model's forward as a sequence of ops/cpu kernels, and its backward as the
+// same sequence in reverse. q,k,v and gate,up are adjacent in the arena (layout.h), so each runs as one GEMM.
+#include "model/decoder.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/check.h"
+#include "ops/cpu/kernels.h"
+
+namespace ot {
+
+Decoder::Decoder(const ModelConfig& config, int max_batch, int max_seq)
+    : config_(config), layout_(ParamLayout::ForModel(config)), max_b_(max_batch), max_t_(max_seq) {
+  OT_CHECK(max_batch >= 1 && max_seq >= 1) << "max_batch " << max_batch << " max_seq " << max_seq;
+  if (max_seq > config.max_seq_len)
+    throw Error("decoder: max_seq = " + std::to_string(max_seq) + " exceeds model.max_seq_len = " +
+                std::to_string(config.max_seq_len));
+  const int64_t C = config.d_model, F = config.ff_dim(), V = config.vocab_size, NH = config.n_heads;
+  const int64_t HS = C / NH, L = config.n_layers, T = max_seq, N = (int64_t)max_batch * max_seq;
+  // Head row block: ~2 MB of logits per block (L2/L3-resident), at least 64 rows for GEMM efficiency.
+  head_block_rows_ = static_cast<int>(std::clamp<int64_t>((1 << 19) / V, 64, 1024));
+  head_block_rows_ = static_cast<int>(std::min<int64_t>(head_block_rows_, N));
+  const int threads = attn_threads_ = omp_get_max_threads();
+
+  // Plan every buffer as (pointer slot, floats), then allocate one arena.
+  std::vector<std::pair<float**, int64_t>> plan;
+  layers_.resize(L);
+  for (auto& a : layers_) {
+    plan.insert(plan.end(), {{&a.x, N * C},          {&a.n1, N * C},         {&a.mean1, N},
+                             {&a.rstd1, N},          {&a.qkv, N * 3 * C},    {&a.probs, N * NH * T},
+                             {&a.att, N * C},        {&a.x_mid, N * C},      {&a.n2, N * C},
+                             {&a.mean2, N},          {&a.rstd2, N},          {&a.gu, N * 2 * F},
+                             {&a.h, N * F}});
+  }
+  plan.insert(plan.end(),
+              {{&x_final_, N * C}, {&nf_, N * C}, {&meanf_, N}, {&rstdf_, N}, {&logprob_, N},
+               {&dnf_, N * C}, {&dhead_, V * C}, {&rope_cos_, T * HS / 2}, {&rope_sin_, T * HS / 2},
+               {&head_scratch_, (int64_t)head_block_rows_ * V},
+               {&attn_scratch_, threads * cpu::AttentionScratchSize(T, HS)}, {&dres_, N * C},
+               {&dn_, N * C}, {&dqkv_, N * 3 * C}, {&datt_, N * C}, {&dgu_, N * 2 * F}, {&dh_, N * F}});
+  int64_t total = 0;
+  for (auto& [slot, n] : plan) total += (n + 15) / 16 * 16;  // 64-byte aligned offsets
+  arena_.assign(total, 0.0f);
+  int64_t off = 0;
+  for (auto& [slot, n] : plan) {
+    *slot = arena_.data() + off;
+    off += (n + 15) / 16 * 16;
+  }
+  inputs_.resize(N);
+  cpu::RopeTable(rope_cos_, rope_sin_, max_seq, HS, config.rope_theta);
+}
+
+int64_t Decoder::ActivationBytes() const {
+  return static_cast<int64_t>(arena_.size() * sizeof(float) + inputs_.size() * sizeof(int32_t));
+}
+
+void Decoder::CheckArgs(std::span<const float> params, const int32_t* inputs, const int32_t* targets,
+                        int B, int T) const {
+  OT_CHECK(static_cast<int64_t>(params.size()) == layout_.total())
+      << "params has " << params.size() << " floats, the layout " << layout_.total();
+  OT_CHECK(B >= 1 && B <= max_b_ && T >= 1 && T <= max_t_)
+      << "B=" << B << " T=" << T << " exceed the decoder's max " << max_b_ << "x" << max_t_;
+  const int V = config_.vocab_size;
+  for (int64_t i = 0; i < (int64_t)B * T; ++i) {
+    if (inputs[i] < 0 || inputs[i] >= V)
+      throw Error("decoder: input token " + std::to_string(inputs[i]) + " at position " +
+                  std::to_string(i) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
+    if (targets[i] >= V)
+      throw Error("decoder: target token " + std::to_string(targets[i]) + " at position " +
+                  std::to_string(i) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
+  }
+}
+
+void Decoder::Norm(float* out, float* mean, float* rstd, const float* x, const float* gain, int N) const {
+  const float eps = static_cast<float>(config_.norm_eps);
+  if (config_.norm == NormKind::kRmsNorm) {
+    cpu::RmsNormForward(out, rstd, x, gain, N, config_.d_model, eps);
+  } else {
+    cpu::LayerNormForward(out, mean, rstd, x, N, config_.d_model, eps);
+  }
+}
+
+void Decoder::NormBackward(float* dx, float* dgain, const float* dout, const float* x, const float* gain,
+                           const float* mean, const float* rstd, int N) const {
+  if (config_.norm == NormKind::kRmsNorm) {
+    cpu::RmsNormBackward(dx, dgain, dout, x, gain, rstd, N, config_.d_model);
+  } else {
+    cpu::LayerNormBackward(dx, dout, x, mean, rstd, N, config_.d_model);
+  }
+}
+
+float Decoder::RunForward(const float* p, const int32_t* inputs, const int32_t* targets, int B, int T,
+                          bool head_backward, float* logprobs) {
+  const int C = config_.d_model, F = config_.ff_dim(), NH = config_.n_heads, HS = C / NH;
+  const int N = B * T, L = config_.n_layers;
+  auto gain = [&](int64_t off) { return off < 0 ? nullptr : p + off; };
+  cpu::EmbeddingForward(layers_[0].x, inputs, p + layout_.embed_offset(), N, C);
+  for (int l = 0; l < L; ++l) {
+    const BlockOffsets& o = layout_.block(l);
+    LayerActs& a = layers_[l];
+    float* y = l + 1 < L ? layers_[l + 1].x : x_final_;  // (N,C) block output
+    Norm(a.n1, a.mean1, a.rstd1, a.x, gain(o.attn_norm), N);
+    cpu::MatmulForward(a.qkv, a.n1, p + o.q, N, C, 3 * C);  // W_qkv (3C,C): q,k,v adjacent
+    cpu::RopeApply(a.qkv, rope_cos_, rope_sin_, B, T, 2 * NH, HS, 3 * C, false);
+    cpu::AttentionForward(a.att, a.probs, a.qkv, B, T, NH, HS);
+    std::memcpy(a.x_mid, a.x, sizeof(float) * N * C);
+    cpu::MatmulForward(a.x_mid, a.att, p + o.o, N, C, C, 1.0f);  // x_mid = x + att W_o^T
+    Norm(a.n2, a.mean2, a.rstd2, a.x_mid, gain(o.mlp_norm), N);
+    cpu::MatmulForward(a.gu, a.n2, p + o.gate, N, C, 2 * F);  // W_gu (2F,C): gate,up adjacent
+    cpu::SwiGluForward(a.h, a.gu, N, F);
+    std::memcpy(y, a.x_mid, sizeof(float) * N * C);
+    cpu::MatmulForward(y, a.h, p + o.down, N, F, C, 1.0f);  // y = x_mid + h W_down^T
+  }
+  Norm(nf_, meanf_, rstdf_, x_final_, gain(layout_.final_norm_offset()), N);
+  return cpu::LmHeadXent(logprobs, head_backward ? dnf_ : nullptr, head_backward ? dhead_ : nullptr, nf_,
+                         p + layout_.head_offset(), targets, N, C, config_.vocab_size, head_scratch_,
+                         std::min(head_block_rows_, N), &count_, /*dW_overwrite=*/true);
+}
+
+float Decoder::Forward(std::span<const float> params, const int32_t* inputs, const int32_t* targets,
+                       int B, int T) {
+  CheckArgs(params, inputs, targets, B, T);
+  B_ = B;
+  T_ = T;
+  std::copy_n(inputs, (int64_t)B * T, inputs_.begin());
+  const float loss = RunForward(params.data(), inputs, targets, B, T, true, logprob_);
+  have_forward_ = true;
+  return loss;
+}
+
+float Decoder::Loss(std::span<const float> params, const int32_t* inputs, const int32_t* targets, int B,
+                    int T) {
+  CheckArgs(params, inputs, targets, B, T);
+  have_forward_ = false;
+  return RunForward(params.data(), inputs, targets, B, T, false, logprob_);
+}
+
+void Decoder::LogProbs(std::span<const float> params, const int32_t* inputs, const int32_t* targets,
+                       int B, int T, float* logprobs) {
+  CheckArgs(params, inputs, targets, B, T);
+  have_forward_ = false;
+  RunForward(params.data(), inputs, targets, B, T, false, logprobs);
+}
+
+void Decoder::Backward(std::span<const float> params, std::span<float> grads) {
+  OT_CHECK(have_forward_) << "Decoder::Backward must follow a Forward";
+  OT_CHECK(static_cast<int64_t>(grads.size()) == layout_.total()) << "grads size " << grads.size();
+  const float* p = params.data();
+  float* g = grads.data();
+  const int C = config_.d_model, F = config_.ff_dim(), NH = config_.n_heads, HS = C / NH;
+  const int B = B_, T = T_, N = B * T, L = config_.n_layers, V = config_.vocab_size;
+  auto gain = [&](int64_t off) { return off < 0 ? nullptr : p + off; };
+  auto ggain = [&](int64_t off) { return off < 0 ? nullptr : g + off; };
+  OT_CHECK(omp_get_max_threads() <= attn_threads_)
+      << "OpenMP threads grew from " << attn_threads_ << " after the Decoder was built";
+  if (count_ == 0) return;  // nothing counted: the loss is the constant 0
+
+  // Head: Forward left dnf_ = d loss / d nf and dhead_ = d loss / d W_head.
+  float* gh = g + layout_.head_offset();
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < (int64_t)V * C; ++i) gh[i] += dhead_[i];
+  std::memset(dres_, 0, sizeof(float) * N * C);
+  NormBackward(dres_, ggain(layout_.final_norm_offset()), dnf_, x_final_,
+               gain(layout_.final_norm_offset()), meanf_, rstdf_, N);
+  for (int l = L - 1; l >= 0; --l) {
+    const BlockOffsets& o = layout_.block(l);
+    LayerActs& a = layers_[l];
+    // dres_ = d block output; through the MLP branch (the residual passes dres_ to x_mid unchanged).
+    cpu::MatmulBackward(dh_, g + o.down, dres_, a.h, p + o.down, N, F, C, 0.0f);
+    cpu::SwiGluBackward(dgu_, dh_, a.gu, N, F);
+    cpu::MatmulBackward(dn_, g + o.gate, dgu_, a.n2, p + o.gate, N, C, 2 * F, 0.0f);
+    NormBackward(dres_, ggain(o.mlp_norm), dn_, a.x_mid, gain(o.mlp_norm), a.mean2, a.rstd2, N);
+    // dres_ = d x_mid; through the attention branch.
+    cpu::MatmulBackward(datt_, g + o.o, dres_, a.att, p + o.o, N, C, C, 0.0f);
+    cpu::AttentionBackward(dqkv_, datt_, a.probs, a.qkv, B, T, NH, HS, attn_scratch_);
+    cpu::RopeApply(dqkv_, rope_cos_, rope_sin_, B, T, 2 * NH, HS, 3 * C, true);
+    cpu::MatmulBackward(dn_, g + o.q, dqkv_, a.n1, p + o.q, N, C, 3 * C, 0.0f);
+    NormBackward(dres_, ggain(o.attn_norm), dn_, a.x, gain(o.attn_norm), a.mean1, a.rstd1, N);
+  }
+  cpu::EmbeddingBackward(g + layout_.embed_offset(), dres_, inputs_.data(), N, C);
+  have_forward_ = false;
+}
+
+}  // namespace ot

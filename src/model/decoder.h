@@ -1,0 +1,81 @@
+// The fast CPU decoder (float32): forward, backward and forward-only log-probs of the OLMo-style model
+// over a flat parameter arena, composed from ops/cpu kernels. All activations and scratch are allocated in
+// the constructor from (max_batch, max_seq); a training step allocates nothing.
+// Entry points: Decoder::{Forward, Backward, LogProbs, Loss}.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "model/config.h"
+#include "model/layout.h"
+
+namespace ot {
+
+class Decoder {
+ public:
+  Decoder(const ModelConfig& config, int max_batch, int max_seq);
+
+  // inputs, targets: (B,T) int32 row-major; target < 0 means "ignored". Returns the mean cross-entropy
+  // (nats) over non-ignored targets (0 if none) and keeps what Backward needs. For speed the LM head's
+  // backward is fused into this call (its GEMMs run while the logits block is hot), so Forward costs
+  // ~3x the head's forward: for loss-only evaluation call Loss or LogProbs instead.
+  float Forward(std::span<const float> params, const int32_t* inputs, const int32_t* targets, int B,
+                int T);
+  // d(mean loss)/d(params) ACCUMULATED into grads (caller zeroes). Must follow a Forward with the same
+  // params.
+  void Backward(std::span<const float> params, std::span<float> grads);
+  // Forward only: log p(target_t | inputs_<=t) into logprobs (B,T) (0 where target < 0). Rows are
+  // independent: results do not depend on B or on the other rows. Invalidates Forward's state.
+  void LogProbs(std::span<const float> params, const int32_t* inputs, const int32_t* targets, int B, int T,
+                float* logprobs);
+  // Forward only: the mean NLL Forward would return, without the head's backward.
+  float Loss(std::span<const float> params, const int32_t* inputs, const int32_t* targets, int B, int T);
+
+  int64_t CountedTokensLast() const { return count_; }  // non-ignored targets in the last forward
+  const ModelConfig& config() const { return config_; }
+  const ParamLayout& layout() const { return layout_; }
+  int max_batch() const { return max_b_; }
+  int max_seq() const { return max_t_; }
+  int64_t ActivationBytes() const;  // everything allocated by the constructor
+
+ private:
+  struct LayerActs {   // N = B*T rows
+    float* x;          // (N,C) block input (residual stream)
+    float* n1;         // (N,C) attention-norm output
+    float* mean1;      // (N) LayerNorm only
+    float* rstd1;      // (N)
+    float* qkv;        // (N,3C) after RoPE on q,k
+    float* probs;      // (B,NH,T,T)
+    float* att;        // (N,C) attention output (pre o_proj)
+    float* x_mid;      // (N,C) x + o_proj(att)
+    float* n2;         // (N,C)
+    float* mean2;      // (N)
+    float* rstd2;      // (N)
+    float* gu;         // (N,2F) [gate | up]
+    float* h;          // (N,F) silu(gate) * up
+  };
+  float RunForward(const float* params, const int32_t* inputs, const int32_t* targets, int B, int T,
+                   bool head_backward, float* logprobs);
+  void CheckArgs(std::span<const float> params, const int32_t* inputs, const int32_t* targets, int B,
+                 int T) const;
+  void Norm(float* out, float* mean, float* rstd, const float* x, const float* gain, int N) const;
+  void NormBackward(float* dx, float* dgain, const float* dout, const float* x, const float* gain,
+                    const float* mean, const float* rstd, int N) const;
+
+  ModelConfig config_;
+  ParamLayout layout_;
+  int max_b_, max_t_, head_block_rows_, attn_threads_;
+  int B_ = 0, T_ = 0;
+  bool have_forward_ = false;
+  int64_t count_ = 0;
+  std::vector<float> arena_;  // every activation and scratch buffer below points into it
+  std::vector<LayerActs> layers_;
+  float *x_final_, *nf_, *meanf_, *rstdf_, *logprob_, *dnf_, *dhead_;
+  float *rope_cos_, *rope_sin_, *head_scratch_, *attn_scratch_;
+  float *dres_, *dn_, *dqkv_, *datt_, *dgu_, *dh_;
+  std::vector<int32_t> inputs_;  // (N) copy of the last Forward's inputs for the embedding backward
+};
+
+}  // namespace ot

@@ -1,0 +1,85 @@
+// Fast float32 CPU kernels (the reference in ops/reference/ops.h is their specification): GEMMs through
+// OpenBLAS (OpenMP build: BLAS and our loops share one pool), everything else fused OpenMP loops over rows.
+// Determinism: every loop of ours gives each output element to one thread with a fixed summation order,
+// so results are bit-identical at any thread count (BLAS may differ; see tests/ops/cpu_parity_test.cc).
+// Conventions as in the reference (outputs, inputs, dims; shapes N, C, F, V, T, NH, HS), except that input
+// gradients say whether they overwrite or accumulate (named below), to avoid zero fills.
+// Entry points: Matmul*, Embedding*, RmsNorm*, LayerNorm*, RopeTable/RopeApply, Attention*, SwiGlu*,
+// LmHeadXent, FastExp.
+#pragma once
+
+#include <bit>
+#include <cstdint>
+
+namespace ot::cpu {
+
+// exp(x) for float, vectorisable (Cephes expf: range reduction by ln 2, degree-6 polynomial); relative
+// error < 3e-7 on [-87, 88]; inputs below -87.3 return ~1e-38 (not 0), above 88.3 saturate (2e38).
+inline float FastExp(float x) {
+  x = x < -87.3f ? -87.3f : x;
+  x = x > 88.3f ? 88.3f : x;  // keeps 2^k finite (k <= 127)
+  const float k = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+  const float r = x - k * 0.693359375f + k * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  return p * std::bit_cast<float>((static_cast<int32_t>(k) + 127) << 23);
+}
+
+// out = in @ W^T: out (N,O) (overwritten), in (N,I), W (O,I). beta = 1 adds to out instead.
+void MatmulForward(float* out, const float* in, const float* W, int N, int I, int O, float beta = 0);
+// din (N,I) = dout @ W (+= if din_beta = 1; skipped if din == nullptr); dW (O,I) += dout^T @ in.
+void MatmulBackward(float* din, float* dW, const float* dout, const float* in, const float* W, int N,
+                    int I, int O, float din_beta);
+
+// out (N,C) = table[ids] ; dtable (V,C) += scatter of dout (parallel over channel blocks: deterministic).
+void EmbeddingForward(float* out, const int32_t* ids, const float* table, int N, int C);
+void EmbeddingBackward(float* dtable, const float* dout, const int32_t* ids, int N, int C);
+
+// RMSNorm with optional gain (null = none). Backward: dx (N,C) ACCUMULATES (it is the residual stream's
+// gradient); dgain (C) accumulates (parallel over channel blocks, rows in order).
+void RmsNormForward(float* out, float* rstd, const float* x, const float* gain, int N, int C, float eps);
+void RmsNormBackward(float* dx, float* dgain, const float* dout, const float* x, const float* gain,
+                     const float* rstd, int N, int C);
+// Non-parametric LayerNorm; dx ACCUMULATES.
+void LayerNormForward(float* out, float* mean, float* rstd, const float* x, int N, int C, float eps);
+void LayerNormBackward(float* dx, const float* dout, const float* x, const float* mean, const float* rstd,
+                       int N, int C);
+
+// cos/sin tables (T, HS/2) for RoPE, computed in double: angle(t, i) = t * theta^(-2i/HS).
+void RopeTable(float* cos, float* sin, int T, int HS, double theta);
+// In-place rotate-half RoPE of `heads` consecutive heads of size HS at the start of each row of x
+// (B*T rows of `stride` floats; row b*T+t has position t). inverse = true applies the transpose (the
+// backward). For a packed (B,T,3C) qkv buffer, heads = 2*NH covers q and k in one call.
+void RopeApply(float* x, const float* cos, const float* sin, int B, int T, int heads, int HS,
+               int64_t stride, bool inverse);
+
+// Causal attention over a packed qkv (B,T,3C) buffer ([q | k | v] per row, heads contiguous inside each).
+// out (B,T,C) overwritten; probs (B,NH,T,T) saved (entries above the diagonal are not all written and must
+// not be read). Parallel over (b,h) pairs; each pair runs single-threaded GEMMs on row blocks of the
+// lower triangle. scratch: AttentionScratchSize floats per OpenMP thread (omp_get_max_threads()).
+int64_t AttentionScratchSize(int T, int HS);
+void AttentionForward(float* out, float* probs, const float* qkv, int B, int T, int NH, int HS);
+// dqkv (B,T,3C) overwritten from dout (B,T,C), probs, qkv.
+void AttentionBackward(float* dqkv, const float* dout, const float* probs, const float* qkv, int B, int T,
+                       int NH, int HS, float* scratch);
+
+// SwiGLU on a packed gu (N,2F) buffer ([gate | up] per row): h (N,F) = silu(gate) * up.
+void SwiGluForward(float* h, const float* gu, int N, int F);
+// dgu (N,2F) overwritten.
+void SwiGluBackward(float* dgu, const float* dh, const float* gu, int N, int F);
+
+// Fused LM head + log-softmax + NLL in blocks of `block_rows` rows, so the (N,V) logits never exist:
+// per block, logits = x W^T (one GEMM into `scratch` (block_rows, V)), then per row max / sum-exp /
+// log-prob. logprob (N): log p(target) (0 where target < 0). Returns the mean NLL over counted rows
+// (summed in row order, in double); *count gets their number. If dx != nullptr, also the backward of the
+// mean NLL: dx (N,C) overwritten, dW (V,C) += (its first block overwrites when dW_beta0 is true).
+float LmHeadXent(float* logprob, float* dx, float* dW, const float* x, const float* W,
+                 const int32_t* targets, int N, int C, int V, float* scratch, int block_rows,
+                 int64_t* count, bool dW_overwrite = false);
+
+}  // namespace ot::cpu

@@ -1,0 +1,219 @@
+// Fast float32 kernels (ops/cpu) against the double reference (ops/reference) element by element, and
+// bit-identity of our own (non-BLAS-threaded) kernels at 1 vs 2 OpenMP threads.
+// Tolerance reasoning: inputs are the same floats; the reference runs in double, so the difference is the
+// kernel's own float32 rounding: ~K * 6e-8 relative for a length-K reduction plus FastExp's < 3e-7.
+// We bound |fast - ref| <= tol * max|ref| per output with tol = 2e-6 (K <= 130 here), 1e-5 for the LM
+// head (V = 300 classes, log of a sum).
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <functional>
+#include <random>
+#include <vector>
+
+#include "ops/cpu/kernels.h"
+#include "ops/reference/ops.h"
+
+namespace ot {
+namespace {
+
+std::vector<float> Rand(size_t n, float scale, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(gen);
+  return v;
+}
+std::vector<double> D(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+
+void ExpectClose(const std::vector<float>& fast, const std::vector<double>& ref, double tol,
+                 const char* what) {
+  ASSERT_EQ(fast.size(), ref.size()) << what;
+  double scale = 0, err = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    scale = std::max(scale, std::abs(ref[i]));
+    err = std::max(err, std::abs(fast[i] - ref[i]));
+  }
+  std::printf("  cpu vs ref %-28s max err / max|ref| = %.2e\n", what, err / std::max(scale, 1e-30));
+  EXPECT_LE(err, tol * scale) << what;
+}
+
+// Runs fn at 1 and at 2 threads; returns whether the outputs are bitwise equal.
+bool SameAtOneAndTwoThreads(const std::function<std::vector<float>()>& fn) {
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const auto a = fn();
+  omp_set_num_threads(2);
+  const auto b = fn();
+  omp_set_num_threads(saved);
+  return a == b;
+}
+
+TEST(CpuKernels, FastExp) {
+  double worst = 0;
+  for (float x = -87.0f; x < 88.0f; x += 0.0137f) {
+    const double e = std::exp(static_cast<double>(x));
+    worst = std::max(worst, std::abs(cpu::FastExp(x) - e) / e);
+  }
+  std::printf("  FastExp max relative error %.2e\n", worst);
+  EXPECT_LT(worst, 3e-7);
+  EXPECT_EQ(cpu::FastExp(0.0f), 1.0f);
+  EXPECT_LT(cpu::FastExp(-1000.0f), 1e-37f);
+  EXPECT_TRUE(std::isfinite(cpu::FastExp(1000.0f)));
+}
+
+TEST(CpuKernels, NormsMatchReferenceAndThreadCounts) {
+  const int N = 37, C = 48;
+  auto x = Rand(N * C, 2.0f, 1), gain = Rand(C, 0.3f, 2), dy = Rand(N * C, 1.0f, 3);
+  for (auto& g : gain) g += 1;
+  auto xd = D(x), gd = D(gain), dyd = D(dy);
+  // RMSNorm forward + backward.
+  std::vector<float> out(N * C), rstd(N), dx(N * C, 0.5f), dg(C, 0.25f);
+  std::vector<double> outd(N * C), rstdd(N), dxd(N * C, 0.5), dgd(C, 0.25);
+  cpu::RmsNormForward(out.data(), rstd.data(), x.data(), gain.data(), N, C, 1e-5f);
+  cpu::RmsNormBackward(dx.data(), dg.data(), dy.data(), x.data(), gain.data(), rstd.data(), N, C);
+  ref::RmsNormForward(outd.data(), rstdd.data(), xd.data(), gd.data(), N, C, 1e-5);
+  ref::RmsNormBackward(dxd.data(), dgd.data(), dyd.data(), xd.data(), gd.data(), rstdd.data(), N, C);
+  ExpectClose(out, outd, 2e-6, "rmsnorm out");
+  ExpectClose(dx, dxd, 2e-6, "rmsnorm dx (accumulated)");
+  ExpectClose(dg, dgd, 2e-6, "rmsnorm dgain (accumulated)");
+  // LayerNorm.
+  std::vector<float> mean(N), dxl(N * C, 0.0f);
+  std::vector<double> meand(N), dxld(N * C, 0.0);
+  cpu::LayerNormForward(out.data(), mean.data(), rstd.data(), x.data(), N, C, 1e-5f);
+  cpu::LayerNormBackward(dxl.data(), dy.data(), x.data(), mean.data(), rstd.data(), N, C);
+  ref::LayerNormForward(outd.data(), meand.data(), rstdd.data(), xd.data(), N, C, 1e-5);
+  ref::LayerNormBackward(dxld.data(), dyd.data(), xd.data(), meand.data(), rstdd.data(), N, C);
+  ExpectClose(out, outd, 2e-6, "layernorm out");
+  ExpectClose(dxl, dxld, 2e-6, "layernorm dx");
+  EXPECT_TRUE(SameAtOneAndTwoThreads([&] {
+    std::vector<float> o(N * C), r(N), d(N * C, 0.0f), g(C, 0.0f);
+    cpu::RmsNormForward(o.data(), r.data(), x.data(), gain.data(), N, C, 1e-5f);
+    cpu::RmsNormBackward(d.data(), g.data(), dy.data(), x.data(), gain.data(), r.data(), N, C);
+    o.insert(o.end(), d.begin(), d.end());
+    o.insert(o.end(), g.begin(), g.end());
+    return o;
+  }));
+}
+
+TEST(CpuKernels, EmbeddingRopeSwiGluMatchReference) {
+  const int V = 13, C = 40, N = 50, B = 2, T = 25, NH = 5, HS = 8;  // C = NH * HS
+  std::vector<int32_t> ids(N);
+  for (int i = 0; i < N; ++i) ids[i] = (i * 7) % V;
+  auto table = Rand(V * C, 1.0f, 4), dout = Rand(N * C, 1.0f, 5);
+  std::vector<float> emb(N * C), dtable(V * C, 0.0f);
+  std::vector<double> embd(N * C), dtabled(V * C, 0.0);
+  cpu::EmbeddingForward(emb.data(), ids.data(), table.data(), N, C);
+  cpu::EmbeddingBackward(dtable.data(), dout.data(), ids.data(), N, C);
+  ref::EmbeddingForward(embd.data(), ids.data(), D(table).data(), N, C);
+  ref::EmbeddingBackward(dtabled.data(), D(dout).data(), ids.data(), N, C);
+  ExpectClose(emb, embd, 0, "embedding");
+  ExpectClose(dtable, dtabled, 2e-6, "embedding dtable");
+  // RoPE on q,k of a packed qkv buffer, forward and inverse.
+  const int64_t stride = 3 * C;
+  auto qkv = Rand(N * stride, 1.0f, 6);
+  std::vector<float> cs(T * HS / 2), sn(T * HS / 2), r = qkv;
+  cpu::RopeTable(cs.data(), sn.data(), T, HS, 10000.0);
+  cpu::RopeApply(r.data(), cs.data(), sn.data(), B, T, 2 * NH, HS, stride, false);
+  std::vector<double> rd = D(qkv), src = D(qkv);
+  ref::RopeForward(rd.data(), src.data(), B, T, 2 * NH, HS, stride, 10000.0);
+  ExpectClose(r, rd, 2e-6, "rope");
+  std::vector<double> back(N * stride, 0.0), rdd(rd.begin(), rd.end());
+  cpu::RopeApply(r.data(), cs.data(), sn.data(), B, T, 2 * NH, HS, stride, true);
+  ref::RopeBackward(back.data(), rdd.data(), B, T, 2 * NH, HS, stride, 10000.0);
+  for (int64_t i = 0; i < N * stride; ++i)
+    if (i % stride >= 2 * C) back[i] = rdd[i];  // v is untouched by RoPE
+  ExpectClose(r, back, 2e-6, "rope inverse");
+  ExpectClose(r, D(qkv), 2e-6, "rope inverse(forward) = id");
+  // SwiGLU.
+  const int F = 33;
+  auto gu = Rand(N * 2 * F, 2.0f, 7), dh = Rand(N * F, 1.0f, 8);
+  std::vector<float> h(N * F), dgu(N * 2 * F);
+  std::vector<double> hd(N * F), dgud(N * 2 * F, 0.0), gud = D(gu);
+  cpu::SwiGluForward(h.data(), gu.data(), N, F);
+  cpu::SwiGluBackward(dgu.data(), dh.data(), gu.data(), N, F);
+  ref::SwiGluForward(hd.data(), gud.data(), gud.data() + F, N, F, 2 * F);
+  ref::SwiGluBackward(dgud.data(), dgud.data() + F, D(dh).data(), gud.data(), gud.data() + F, N, F,
+                      2 * F);
+  ExpectClose(h, hd, 2e-6, "swiglu");
+  ExpectClose(dgu, dgud, 2e-6, "swiglu dgate|dup");
+  EXPECT_TRUE(SameAtOneAndTwoThreads([&] {
+    std::vector<float> d(V * C, 0.0f), x = qkv, o(N * F), g(N * 2 * F);
+    cpu::EmbeddingBackward(d.data(), dout.data(), ids.data(), N, C);
+    cpu::RopeApply(x.data(), cs.data(), sn.data(), B, T, 2 * NH, HS, stride, false);
+    cpu::SwiGluForward(o.data(), gu.data(), N, F);
+    cpu::SwiGluBackward(g.data(), dh.data(), gu.data(), N, F);
+    for (auto* v : {&x, &o, &g}) d.insert(d.end(), v->begin(), v->end());
+    return d;
+  }));
+}
+
+TEST(CpuKernels, AttentionMatchesReferenceAcrossRowBlocks) {
+  for (int T : {5, 64, 130}) {  // one partial block, exactly one block, three blocks (64 + 64 + 2)
+    const int B = 2, NH = 3, HS = 8, C = NH * HS, N = B * T;
+    auto qkv = Rand(N * 3 * C, 1.5f, 9 + T), dout = Rand(N * C, 1.0f, 10 + T);
+    std::vector<float> out(N * C), probs(B * NH * T * T), dqkv(N * 3 * C),
+        scratch(omp_get_max_threads() * cpu::AttentionScratchSize(T, HS));
+    cpu::AttentionForward(out.data(), probs.data(), qkv.data(), B, T, NH, HS);
+    cpu::AttentionBackward(dqkv.data(), dout.data(), probs.data(), qkv.data(), B, T, NH, HS,
+                           scratch.data());
+    std::vector<double> qd = D(qkv), outd(N * C), pd(B * NH * T * T), dqd(N * 3 * C, 0.0);
+    ref::AttentionForward(outd.data(), pd.data(), qd.data(), qd.data() + C, qd.data() + 2 * C, B, T, NH,
+                          HS, 3 * C);
+    ref::AttentionBackward(dqd.data(), dqd.data() + C, dqd.data() + 2 * C, D(dout).data(), pd.data(),
+                           qd.data(), qd.data() + C, qd.data() + 2 * C, B, T, NH, HS, 3 * C);
+    ExpectClose(out, outd, 2e-6, ("attention out T=" + std::to_string(T)).c_str());
+    ExpectClose(dqkv, dqd, 2e-6, ("attention dqkv T=" + std::to_string(T)).c_str());
+    // Single-threaded GEMMs per (b,h) pair: identical at any thread count.
+    EXPECT_TRUE(SameAtOneAndTwoThreads([&] {
+      std::vector<float> o(N * C), p(B * NH * T * T), d(N * 3 * C), s(2 * cpu::AttentionScratchSize(T, HS));
+      cpu::AttentionForward(o.data(), p.data(), qkv.data(), B, T, NH, HS);
+      cpu::AttentionBackward(d.data(), dout.data(), p.data(), qkv.data(), B, T, NH, HS, s.data());
+      o.insert(o.end(), d.begin(), d.end());
+      return o;
+    }));
+  }
+}
+
+TEST(CpuKernels, MatmulAndLmHeadXentMatchReference) {
+  const int N = 70, C = 24, V = 300, O = 40;
+  auto x = Rand(N * C, 1.0f, 20), W = Rand(O * C, 0.5f, 21), dout = Rand(N * O, 1.0f, 22);
+  std::vector<float> out(N * O), din(N * C), dW(O * C, 0.5f);
+  std::vector<double> outd(N * O), dind(N * C, 0.0), dWd(O * C, 0.5);
+  cpu::MatmulForward(out.data(), x.data(), W.data(), N, C, O);
+  cpu::MatmulBackward(din.data(), dW.data(), dout.data(), x.data(), W.data(), N, C, O, 0.0f);
+  ref::MatmulForward(outd.data(), D(x).data(), D(W).data(), N, C, O);
+  ref::MatmulBackward(dind.data(), dWd.data(), D(dout).data(), D(x).data(), D(W).data(), N, C, O);
+  ExpectClose(out, outd, 2e-6, "matmul out");
+  ExpectClose(din, dind, 2e-6, "matmul din");
+  ExpectClose(dW, dWd, 2e-6, "matmul dW (accumulated)");
+  // LM head + xent, several block sizes (block boundaries must not matter), some ignored targets.
+  auto Wh = Rand(V * C, 1.0f, 23);
+  std::vector<int32_t> tg(N);
+  for (int i = 0; i < N; ++i) tg[i] = i % 5 == 2 ? -1 : (i * 37) % V;
+  std::vector<double> lpd(N), dxd(N * C, 0.0), dWhd(V * C, 0.0);
+  int64_t cnt_ref = 0;
+  const double loss_ref =
+      ref::LmHeadXentForward(lpd.data(), D(x).data(), D(Wh).data(), tg.data(), N, C, V, &cnt_ref);
+  ref::LmHeadXentBackward(dxd.data(), dWhd.data(), 1.0, D(x).data(), D(Wh).data(), tg.data(), N, C, V);
+  for (int block : {16, 64, 70}) {
+    std::vector<float> lp(N), dx(N * C), dWh(V * C, 7.0f), scratch(block * V);
+    int64_t cnt = 0;
+    const float loss = cpu::LmHeadXent(lp.data(), dx.data(), dWh.data(), x.data(), Wh.data(), tg.data(), N,
+                                       C, V, scratch.data(), block, &cnt, /*dW_overwrite=*/true);
+    EXPECT_EQ(cnt, cnt_ref);
+    EXPECT_NEAR(loss, loss_ref, 1e-6 * loss_ref);
+    ExpectClose(lp, lpd, 1e-5, "lmhead logprob");
+    ExpectClose(dx, dxd, 1e-5, "lmhead dx");
+    ExpectClose(dWh, dWhd, 1e-5, "lmhead dW (overwritten)");
+    std::vector<float> lp2(N);
+    const float loss2 = cpu::LmHeadXent(lp2.data(), nullptr, nullptr, x.data(), Wh.data(), tg.data(), N, C,
+                                        V, scratch.data(), block, &cnt);
+    EXPECT_EQ(loss2, loss);  // the forward-only path computes the same log-probs
+    EXPECT_EQ(lp2, lp);
+  }
+}
+
+}  // namespace
+}  // namespace ot
