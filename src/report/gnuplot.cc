@@ -6,6 +6,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -67,7 +68,12 @@ struct Blocks {
 std::string PanelCommands(const Figure& fig, const PlotPanel& panel, Blocks& blocks) {
   std::ostringstream gp;
   gp << "set title " << Quote(panel.title) << "\n";
-  gp << "set xlabel " << Quote(panel.xlabel) << "\nset ylabel " << Quote(panel.ylabel) << "\n";
+  const bool two_line_tics = std::any_of(panel.xtics.begin(), panel.xtics.end(), [](const auto& t) {
+    return t.second.find('\n') != std::string::npos;
+  });
+  gp << "set xlabel " << Quote(panel.xlabel) << (two_line_tics ? " offset 0,-1" : " offset 0,0") << "\n";
+  gp << "set ylabel " << Quote(panel.ylabel) << "\nset format y " << (panel.logy ? "'%g'" : "'% h'")
+     << "\n";
   gp << "unset logscale\n";
   if (panel.logx) gp << "set logscale x 2\n";
   if (panel.logy) gp << "set logscale y 10\n";
@@ -181,8 +187,9 @@ void RenderFigure(const Figure& fig, const std::filesystem::path& dir) {
 
   Blocks blocks;
   std::ostringstream body;
-  body << "set encoding utf8\nset grid\nset key top right samplen 2 spacing 1.1 font ',9'\n"
-       << "set bars small\nset datafile missing 'NaN'\n";
+  // Keys below the plot never hide a curve; the y offsets keep markers and labels off the frame.
+  body << "set encoding utf8\nset grid\nset key below samplen 2 spacing 1.1 font ',9'\n"
+       << "set offsets 0, 0, graph 0.06, graph 0.04\nset bars small\nset datafile missing 'NaN'\n";
   body << "set multiplot layout 1," << n;
   if (!fig.title.empty()) body << " title " << Quote(fig.title);
   body << "\n";
@@ -192,8 +199,10 @@ void RenderFigure(const Figure& fig, const std::filesystem::path& dir) {
   std::ostringstream gp;
   gp << "# " << fig.name << ": written by `overtrain report`; data in " << fig.name << ".dat.\n"
      << "# Rerun from this directory: gnuplot " << fig.name << ".gp\n";
-  gp << "set terminal png noenhanced size " << width << "," << fig.height << "\nset output '" << fig.name
-     << ".png'\n"
+  // pngcairo (antialiased, dashed lines) where this gnuplot has it; libgd `png` otherwise (always built).
+  gp << "if (strstrt(GPVAL_TERMINALS, ' pngcairo ') > 0) {\n  set terminal pngcairo noenhanced size "
+     << width << "," << fig.height << " font 'sans,10'\n} else {\n  set terminal png noenhanced size "
+     << width << "," << fig.height << "\n}\nset output '" << fig.name << ".png'\n"
      << body.str() << "unset output\nreset\n";
   gp << "set terminal svg noenhanced size " << width << "," << fig.height
      << " dynamic font 'sans,11' background rgb 'white'\nset output '" << fig.name << ".svg'\n"

@@ -1,7 +1,7 @@
 // Figures drawn by gnuplot as a subprocess: a Figure (panels of series) becomes <name>.gp + <name>.dat in
-// the figures directory; gnuplot renders <name>.png (libgd `png` terminal, present in gnuplot-nox) and
-// <name>.svg. Entry points: RenderFigure, GnuplotBinary. The script is self-contained: rerun it with
-// `cd figures && gnuplot <name>.gp`.
+// the figures directory; gnuplot renders <name>.png (pngcairo if built in, else libgd `png`, which
+// gnuplot-nox always has) and <name>.svg. Entry points: RenderFigure, GnuplotBinary.
+// The script is self-contained: rerun it with `cd figures && gnuplot <name>.gp`.
 #pragma once
 
 #include <filesystem>
@@ -33,7 +33,7 @@ struct Figure {
   std::string name;  // file stem: figures/<name>.{gp,dat,png,svg}
   std::string title; // overall title (multiplot) or empty
   std::vector<PlotPanel> panels;  // laid out side by side
-  int panel_width = 620, height = 460;
+  int panel_width = 620, height = 500;
 };
 
 // Path of the gnuplot executable: $OVERTRAIN_GNUPLOT if set, else "gnuplot" (looked up on PATH).

@@ -115,7 +115,8 @@ InflectionResult FindInflection(std::span<const double> x, std::span<const doubl
   } else if (r.shape == CurveShape::kFlat) {
     r.uncertainty = fmt::format("all changes along the curve are within {} s.e.", zs);
   } else {
-    r.uncertainty = fmt::format("the minimum sits at the {} end of the range ({} s.e. test)",
+    r.uncertainty = fmt::format("the minimum is at the {} end of the range, and the change along the "
+                                "curve exceeds {} s.e.",
                                 m == 0 ? "low" : "high", zs);
   }
   return r;

@@ -99,7 +99,7 @@ std::vector<std::pair<double, std::string>> TokenTics(const Summaries& s) {
   for (size_t i = 0; i < s.budgets.size(); ++i) {
     const Budget& b = s.budgets[i];
     XAxis axis{&s};
-    tics.push_back({double(b.tokens), i % stride == 0 ? fmt::format("{}\n{:.2g} ep",
+    tics.push_back({double(b.tokens), i % stride == 0 ? fmt::format("{}\n{:.3g} ep",
                                                                     axis.Short(double(b.tokens)), b.epochs)
                                                       : std::string()});
   }
@@ -115,7 +115,7 @@ PlotPanel TokenPanel(const Ctx& ctx, std::string title, std::string ylabel) {
   return p;
 }
 
-Figure NewFigure(std::string name, std::string title, int panel_width = 620, int height = 460) {
+Figure NewFigure(std::string name, std::string title, int panel_width = 620, int height = 520) {
   Figure f;
   f.name = std::move(name);
   f.title = std::move(title);
@@ -200,7 +200,7 @@ void BaseSection(Ctx& ctx) {
     ctx.body.Paragraph("No base-model losses (pretrain.jsonl and perturb.jsonl absent): no figure.");
     return;
   }
-  Figure fig = NewFigure("fig1_base_vs_modified", "", 900, 520);
+  Figure fig = NewFigure("fig1_base_vs_modified", "", 900, 600);
   PlotPanel panel = TokenPanel(ctx, "base vs modified models", "loss on the general validation set (nats)");
   const Finding& fb = Record(ctx, fig.name, "base vs modified", base, ctx.tokens);
   std::vector<const Finding*> shown{&fb};
@@ -441,8 +441,8 @@ void TunedSection(Ctx& ctx) {
                           FormatParam(*std::min_element(y.begin(), y.end())),
                           FormatParam(*std::max_element(y.begin(), y.end())));
     lr_sentences.push_back(fmt::format("for {} it {}", task, trend));
-    tuned_sentences.push_back(fmt::format("on {} the OOD loss is {} and the ID loss is {}", task,
-                                          DescribeCurve(fo), DescribeCurve(fi)));
+    tuned_sentences.push_back(fmt::format("on {} the OOD loss {}, and the ID loss {}", task,
+                                          DescribeCurvePredicate(fo), DescribeCurvePredicate(fi)));
   }
   fig.panels = {plr, po, pi};
   Draw(ctx, std::move(fig), "tuned-LR view: optimal LR, OOD and ID loss at the tuned LR");
@@ -464,13 +464,17 @@ void TheorySection(Ctx& ctx) {
     return;
   }
   bool positive = true;
-  for (const auto& p : ctx.s.theory) positive = positive && p.step > 0;
+  std::vector<double> steps;
+  for (const auto& p : ctx.s.theory) positive = positive && p.step > 0, steps.push_back(double(p.step));
+  steps = Distinct(steps);
   auto panel = [&](std::string title) {
     PlotPanel p;
     p.title = std::move(title);
     p.xlabel = "pre-training step";
     p.ylabel = "L_A (pre-training loss)";
     p.logx = positive;
+    if (steps.size() <= 12)
+      for (double x : steps) p.xtics.push_back({x, fmt::format("{:g}", x)});
     return p;
   };
   Figure fig =

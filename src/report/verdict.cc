@@ -51,9 +51,11 @@ std::string FormatParam(double v) { return fmt::format("{:g}", v); }
 std::string XAxis::Format(double x) const {
   if (!budgets) return fmt::format("step {:g}", x);
   for (const Budget& b : budgets->budgets)
-    if (double(b.tokens) == x)
-      return fmt::format("{} tokens ({:.3g} epochs, {:.3g} tokens/param)", TokenLabel(x), b.epochs,
-                         b.tokens_per_param);
+    if (double(b.tokens) == x) {
+      const std::string e = fmt::format("{:.3g}", b.epochs);
+      return fmt::format("{} tokens ({} epoch{}, {:.3g} tokens/param)", TokenLabel(x), e,
+                         e == "1" ? "" : "s", b.tokens_per_param);
+    }
   return TokenLabel(x) + " tokens";
 }
 std::string XAxis::Short(double x) const { return budgets ? TokenLabel(x) : fmt::format("{:g}", x); }
@@ -81,7 +83,9 @@ std::string NoInflectionReason(const Finding& f) {
       return fmt::format("the rise after the minimum at {} is within the uncertainty",
                          f.axis.Short(r.x_min));
     case CurveShape::kIncreasing:
-      if (!r.interior) return "rising from " + f.axis.Smallest();
+      if (!r.interior)
+        return std::string(r.monotone_increasing ? "rising monotonically from " : "rising from ") +
+               f.axis.Smallest();
       return fmt::format("the fall before the minimum at {} is within the uncertainty",
                          f.axis.Short(r.x_min));
     case CurveShape::kFlat:
@@ -94,6 +98,11 @@ std::string DescribeCurve(const Finding& f) {
   const auto& r = f.result;
   if (r.u_shaped) return "U-shaped: minimum at " + f.axis.Format(r.x_min);
   return "no inflection inside the range (" + NoInflectionReason(f) + ")";
+}
+
+std::string DescribeCurvePredicate(const Finding& f) {
+  if (f.result.u_shaped) return "is U-shaped with its minimum at " + f.axis.Format(f.result.x_min);
+  return "has no inflection inside the range (" + NoInflectionReason(f) + ")";
 }
 
 std::string FamilyVerdict(const std::string& what, const std::string& param,
@@ -112,7 +121,7 @@ std::string FamilyVerdict(const std::string& what, const std::string& param,
                                   [](const Finding* f) { return f->result.u_shaped; });
     if (u.size() == family.size() && family.size() > 1) {
       out += fmt::format(" (every {})", param);
-    } else if (tail && family.size() > 1) {
+    } else if (tail && u.size() >= 2) {
       out += fmt::format(", i.e. for {} ≥ {}", param, FormatParam(u.front()->curve.param));
     }
     out += ".";
@@ -159,8 +168,8 @@ std::string FamilyVerdict(const std::string& what, const std::string& param,
     return !f->result.has_uncertainty && f->curve.x.size() >= 3;
   });
   if (any_without)
-    out += " (Some of these curves come from a single draw/seed, so their minima are not tested "
-           "against noise.)";
+    out += " (Some of these curves carry no standard errors — a single draw/seed or a deterministic run — "
+           "so their minima are not tested against noise.)";
   return out;
 }
 

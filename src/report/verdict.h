@@ -34,6 +34,8 @@ Finding Analyze(std::string figure, std::string panel, Curve curve, const XAxis&
 // "U-shaped: minimum at 64M tokens (2 epochs, ...)" or "no inflection inside the range (still decreasing
 // at the largest budget)".
 std::string DescribeCurve(const Finding& f);
+// The same as a predicate: "is U-shaped with its minimum at ..." / "has no inflection inside the range (...)".
+std::string DescribeCurvePredicate(const Finding& f);
 // Why a non-U curve has no inflection inside the range ("still decreasing at the largest budget", ...).
 std::string NoInflectionReason(const Finding& f);
 

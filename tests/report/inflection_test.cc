@@ -78,7 +78,7 @@ TEST(Inflection, MonotoneIncreasingHasNoInflectionInsideTheRange) {
   EXPECT_EQ(r.shape, CurveShape::kIncreasing);
   EXPECT_TRUE(r.monotone_increasing);
   const Finding f = Analyze("fig", "panel", Curve{"c", 0, x, y, {}}, XAxis{}, {});
-  EXPECT_EQ(NoInflectionReason(f), "rising from the first step");
+  EXPECT_EQ(NoInflectionReason(f), "rising monotonically from the first step");
 }
 
 TEST(Inflection, NoisyFlatCurveIsNotUShaped) {

@@ -156,7 +156,7 @@ TEST_F(FullReport, VerdictSaysWhatTheDataSay) {
   EXPECT_NE(v.find("Δ grows monotonically with tokens for all γ (0.01, 0.05 and 0.1)"), std::string::npos)
       << v;
   EXPECT_NE(v.find("The perturbed loss turns upward after 16M tokens (2 epochs, 16 tokens/param) for "
-                   "γ = 0.05 and 8M tokens (1 epochs, 8 tokens/param) for γ = 0.1, i.e. for γ ≥ 0.05."),
+                   "γ = 0.05 and 8M tokens (1 epoch, 8 tokens/param) for γ = 0.1, i.e. for γ ≥ 0.05."),
             std::string::npos)
       << v;
   EXPECT_NE(v.find("Larger γ moves the minimum to fewer tokens"), std::string::npos) << v;
@@ -169,6 +169,10 @@ TEST_F(FullReport, VerdictSaysWhatTheDataSay) {
             std::string::npos)
       << v;
   EXPECT_NE(v.find("lr = 0.0001: still decreasing at the largest budget"), std::string::npos) << v;
+  EXPECT_NE(v.find("With the LR tuned per checkpoint for the best ID loss: on sst the OOD loss has no "
+                   "inflection inside the range (still decreasing at the largest budget)"),
+            std::string::npos)
+      << v;
   EXPECT_NE(v.find("for sst it decreases from 0.001 to 0.0001 (1 grid step(s))"), std::string::npos) << v;
   EXPECT_NE(v.find("the perturbed L_A turns upward after step 400 for γ = 0.1"), std::string::npos) << v;
   EXPECT_NE(v.find("λ = 0.1 leaves no inflection inside the range (still decreasing at the last step)"),
