@@ -1,0 +1,47 @@
+// Executes a Plan on this machine with a small process pool: each run is a child process of the same
+// binary (`overtrain <stage> --config <dir>/run.toml --out <dir>`), so a study survives being killed —
+// completed runs carry a status.json with their id and are skipped; an interrupted run is started again in
+// its directory (pretraining resumes from its newest valid checkpoint). Also emits Slurm array scripts.
+// Entry points: ExecOptions, ExecutePlan, IsComplete, EmitSlurm.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "study/plan.h"
+
+namespace ot {
+
+struct ExecOptions {
+  std::filesystem::path study_dir;
+  std::string binary;            // path of the overtrain executable (default: /proc/self/exe)
+  int jobs = 1;                  // runs at a time
+  int threads_per_job = 2;       // OMP_NUM_THREADS of each child
+  std::vector<std::string> only; // run names to execute (empty = all); their deps must be complete
+  bool quiet = false;            // no progress line
+};
+
+bool IsComplete(const std::filesystem::path& run_dir, const Run& run);
+
+// Writes <dir>/run.toml for every run (idempotent) — the Slurm script and the pool both read it.
+void WriteRunConfigs(const Plan& plan, const std::filesystem::path& study_dir);
+
+struct ExecSummary {
+  int total = 0, skipped = 0, done = 0, failed = 0;
+  std::vector<std::string> failures;  // "name: last lines of its log"
+};
+
+// Runs every incomplete run whose dependencies are complete. A failed run stops its dependents; others
+// continue. Progress: runs done / total and an ETA from the cost estimates.
+ExecSummary ExecutePlan(const Plan& plan, const ExecOptions& options);
+
+// Writes <study>/slurm/{submit.sh, wave-<k>.txt, run-array.sh}: one array job per dependency wave (one index
+// per run, afterok dependencies between waves, --requeue), each index calling
+// `overtrain study --config <study config> --only <run>`.
+std::filesystem::path EmitSlurm(const Plan& plan, const std::filesystem::path& study_dir,
+                                const std::string& binary, const std::string& study_config_path,
+                                const std::vector<std::string>& overrides);
+
+}  // namespace ot

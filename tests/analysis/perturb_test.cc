@@ -1,0 +1,96 @@
+// Perturbation: γ = 0 is exact, keyed noise is thread-count independent, seeds differ, the empirical
+// std per tensor matches γ·σ_init, the base arena is untouched, groups and constant tensors are respected
+// (reliability.md case 11).
+#include "analysis/perturb.h"
+
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+
+#include "model/init.h"
+
+namespace ot {
+namespace {
+
+struct Fixture {
+  ModelConfig config = ModelConfig::Nano();
+  ParamLayout layout = ParamLayout::ForModel(config);
+  std::vector<float> base;
+  Fixture() {
+    base.resize(layout.total());
+    InitParams(layout, base, 3);
+  }
+};
+
+TEST(Perturb, GammaZeroIsExact) {
+  Fixture f;
+  std::vector<float> out(f.base.size());
+  PerturbedCopy(f.layout, f.base, out, {.gamma = 0.0, .seed = 1, .draw = 0});
+  EXPECT_EQ(out, f.base);
+}
+
+TEST(Perturb, SameSeedSameNoiseAtOneAndTwoThreads) {
+  Fixture f;
+  std::vector<float> a(f.base.size()), b(f.base.size()), c(f.base.size());
+  const NoiseSpec spec{.gamma = 0.5, .seed = 9, .draw = 2};
+  omp_set_num_threads(1);
+  PerturbedCopy(f.layout, f.base, a, spec);
+  omp_set_num_threads(2);
+  PerturbedCopy(f.layout, f.base, b, spec);
+  EXPECT_EQ(a, b);
+  NoiseSpec other = spec;
+  other.seed = 10;
+  PerturbedCopy(f.layout, f.base, c, other);
+  EXPECT_NE(a, c);
+  other = spec;
+  other.draw = 3;
+  PerturbedCopy(f.layout, f.base, c, other);
+  EXPECT_NE(a, c);
+}
+
+TEST(Perturb, EmpiricalStdMatchesGammaTimesInitStd) {
+  Fixture f;
+  std::vector<float> out(f.base.size());
+  const double gamma = 0.3;
+  PerturbedCopy(f.layout, f.base, out, {.gamma = gamma, .seed = 5, .draw = 0});
+  for (const auto& t : f.layout.tensors()) {
+    double ss = 0;
+    for (int64_t i = 0; i < t.size; ++i) {
+      const double d = out[t.offset + i] - f.base[t.offset + i];
+      ss += d * d;
+    }
+    const double std = std::sqrt(ss / t.size);
+    if (t.init_std == 0) {
+      EXPECT_EQ(std, 0.0) << t.name << " is constant-initialised and must not be perturbed";
+    } else {
+      // Relative sampling error of a std estimate is ~1/sqrt(2n); n >= 4096 here, so 5% is > 4 sigma.
+      EXPECT_NEAR(std, gamma * t.init_std, 0.05 * gamma * t.init_std) << t.name;
+    }
+  }
+}
+
+TEST(Perturb, GroupsSelectTensorsAndRelativeNormScales) {
+  Fixture f;
+  std::vector<float> out(f.base.size());
+  PerturbedCopy(f.layout, f.base, out, {.gamma = 1.0, .seed = 1, .draw = 0, .groups = {"mlp"}});
+  for (const auto& t : f.layout.tensors()) {
+    const bool changed = !std::equal(out.begin() + t.offset, out.begin() + t.offset + t.size,
+                                     f.base.begin() + t.offset);
+    EXPECT_EQ(changed, t.group == ParamGroup::kMlp) << t.name;
+  }
+  const NoiseSpec rel{.gamma = 0.1, .seed = 1, .draw = 0, .scale = NoiseScale::kRelativeNorm};
+  PerturbedCopy(f.layout, f.base, out, rel);
+  const TensorInfo& e = f.layout.Get("model.embed_tokens.weight");
+  double noise = 0, norm = 0;
+  for (int64_t i = 0; i < e.size; ++i) {
+    const double d = out[e.offset + i] - f.base[e.offset + i];
+    noise += d * d;
+    norm += static_cast<double>(f.base[e.offset + i]) * f.base[e.offset + i];
+  }
+  EXPECT_NEAR(std::sqrt(noise / norm), 0.1, 0.005);
+  EXPECT_THROW(ParseNoiseScale("huge"), Error);
+}
+
+}  // namespace
+}  // namespace ot

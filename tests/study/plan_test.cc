@@ -1,0 +1,112 @@
+// The run graph: stable ids, local re-planning, and the pool executor with a stand-in stage binary
+// (skips completed runs, stops dependents of a failure, restarts interrupted runs).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/fileio.h"
+#include "study/execute.h"
+
+namespace ot {
+namespace {
+namespace fs = std::filesystem;
+
+Plan Diamond(const std::string& b_config) {
+  Plan p;
+  p.Add({.stage = "ok", .name = "a", .config_toml = "x = 1\n"});
+  p.Add({.stage = "ok", .name = "b", .config_toml = b_config, .deps = {"a"}});
+  p.Add({.stage = "ok", .name = "c", .config_toml = "x = 3\n", .deps = {"a"}});
+  p.Add({.stage = "ok", .name = "d", .config_toml = "x = 4\n", .deps = {"b", "c"}});
+  return p;
+}
+
+TEST(Plan, IdsAreStableAndChangesPropagateOnlyDownstream) {
+  Plan p1 = Diamond("x = 2\n"), p2 = Diamond("x = 2\n"), p3 = Diamond("x = 22\n");
+  for (size_t i = 0; i < p1.runs().size(); ++i) EXPECT_EQ(p1.runs()[i].id, p2.runs()[i].id);
+  EXPECT_EQ(p1.Find("a")->id, p3.Find("a")->id);
+  EXPECT_EQ(p1.Find("c")->id, p3.Find("c")->id);
+  EXPECT_NE(p1.Find("b")->id, p3.Find("b")->id);
+  EXPECT_NE(p1.Find("d")->id, p3.Find("d")->id);  // d depends on b
+  EXPECT_EQ(HashHex("abc").size(), 16u);
+}
+
+fs::path TempDir() {
+  static int n = 0;
+  fs::path d = fs::temp_directory_path() / ("ot_study_test_" + std::to_string(getpid()) + "_" + std::to_string(n++));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+// A stand-in for the overtrain binary: `stage --config CFG --out DIR`. Stage "ok" records the call;
+// stage "fail" exits 3.
+std::string FakeBinary(const fs::path& dir) {
+  const fs::path bin = dir / "fake.sh";
+  std::ofstream(bin) << "#!/bin/sh\necho \"$1 $5\" >> " << (dir / "calls.txt").string()
+                     << "\n[ \"$1\" = fail ] && { echo boom; exit 3; }\nexit 0\n";
+  fs::permissions(bin, fs::perms::owner_all);
+  return bin.string();
+}
+
+int CountCalls(const fs::path& dir) {
+  std::ifstream in(dir / "calls.txt");
+  int n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
+
+TEST(Execute, RunsEverythingOnceThenSkipsCompletedRuns) {
+  const fs::path dir = TempDir();
+  Plan p = Diamond("x = 2\n");
+  ExecOptions opt{.study_dir = dir, .binary = FakeBinary(dir), .jobs = 2, .quiet = true};
+  auto s1 = ExecutePlan(p, opt);
+  EXPECT_EQ(s1.done, 4);
+  EXPECT_EQ(s1.failed, 0);
+  EXPECT_EQ(CountCalls(dir), 4);
+  for (const auto& r : p.runs()) EXPECT_TRUE(IsComplete(p.DirOf(dir, r), r)) << r.name;
+  auto s2 = ExecutePlan(p, opt);
+  EXPECT_EQ(s2.skipped, 4);
+  EXPECT_EQ(CountCalls(dir), 4);
+  // Changing b re-runs b and d only.
+  Plan p3 = Diamond("x = 22\n");
+  auto s3 = ExecutePlan(p3, opt);
+  EXPECT_EQ(s3.done, 2);
+  EXPECT_EQ(CountCalls(dir), 6);
+  fs::remove_all(dir);
+}
+
+TEST(Execute, FailureStopsDependentsAndIsReported) {
+  const fs::path dir = TempDir();
+  Plan p;
+  p.Add({.stage = "ok", .name = "a", .config_toml = ""});
+  p.Add({.stage = "fail", .name = "b", .config_toml = "", .deps = {"a"}});
+  p.Add({.stage = "ok", .name = "c", .config_toml = "", .deps = {"b"}});
+  p.Add({.stage = "ok", .name = "e", .config_toml = "", .deps = {"a"}});
+  auto s = ExecutePlan(p, {.study_dir = dir, .binary = FakeBinary(dir), .jobs = 1, .quiet = true});
+  EXPECT_EQ(s.done, 2);
+  EXPECT_EQ(s.failed, 2);
+  ASSERT_FALSE(s.failures.empty());
+  EXPECT_NE(s.failures[0].find("boom"), std::string::npos) << s.failures[0];
+  EXPECT_FALSE(IsComplete(p.DirOf(dir, *p.Find("c")), *p.Find("c")));
+  fs::remove_all(dir);
+}
+
+TEST(Execute, SlurmScriptsHaveOneArrayPerWave) {
+  const fs::path dir = TempDir();
+  Plan p = Diamond("x = 2\n");
+  const fs::path submit = EmitSlurm(p, dir, "/usr/bin/overtrain", "study.toml", {"a.b=1"});
+  const std::string text = ReadFile(submit);
+  EXPECT_NE(text.find("--array=1-1"), std::string::npos);
+  EXPECT_NE(text.find("--array=1-2"), std::string::npos);  // b and c share wave 1
+  EXPECT_NE(text.find("afterok"), std::string::npos);
+  EXPECT_EQ(ReadFile(dir / "slurm" / "wave-1.txt"), "b\nc\n");
+  const std::string array = ReadFile(dir / "slurm" / "run-array.sh");
+  EXPECT_NE(array.find("--requeue"), std::string::npos);
+  EXPECT_NE(array.find("--only \"$run\""), std::string::npos);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace ot
