@@ -36,8 +36,10 @@ void AttentionForward(float* out, float* probs, const float* qkv, int B, int T, 
       for (int t = r0; t < r1; ++t) {
         float* p = P + (int64_t)t * T;
         float mx = p[0];
+#pragma omp simd reduction(max : mx)
         for (int s = 1; s <= t; ++s) mx = std::max(mx, p[s]);
         float sum = 0;
+#pragma omp simd reduction(+ : sum)
         for (int s = 0; s <= t; ++s) {
           p[s] = FastExp(p[s] - mx);
           sum += p[s];
@@ -78,6 +80,7 @@ void AttentionBackward(float* dqkv, const float* dout, const float* probs, const
         const float* p = P + (int64_t)t * T;
         float* d = dS + (int64_t)t * T;
         float dot = 0;
+#pragma omp simd reduction(+ : dot)
         for (int s = 0; s <= t; ++s) dot += p[s] * d[s];
         for (int s = 0; s <= t; ++s) d[s] = p[s] * (d[s] - dot) * scale;
         for (int s = t + 1; s < r1; ++s) d[s] = 0;

@@ -51,6 +51,7 @@ void RmsNormForward(float* out, float* rstd, const float* x, const float* gain, 
     const float* xr = x + (int64_t)n * C;
     float* o = out + (int64_t)n * C;
     float ss = 0;
+#pragma omp simd reduction(+ : ss)
     for (int c = 0; c < C; ++c) ss += xr[c] * xr[c];
     const float r = 1.0f / std::sqrt(ss / C + eps);
     rstd[n] = r;
@@ -75,10 +76,12 @@ void RmsNormBackward(float* dx, float* dgain, const float* dout, const float* x,
       const float r = rstd[n];
       float dot = 0;
       if (gain) {
+#pragma omp simd reduction(+ : dot)
         for (int c = 0; c < C; ++c) dot += gain[c] * dy[c] * xr[c];
         const float k = r * r * r * dot * inv_c;
         for (int c = 0; c < C; ++c) d[c] += r * gain[c] * dy[c] - k * xr[c];
       } else {
+#pragma omp simd reduction(+ : dot)
         for (int c = 0; c < C; ++c) dot += dy[c] * xr[c];
         const float k = r * r * r * dot * inv_c;
         for (int c = 0; c < C; ++c) d[c] += r * dy[c] - k * xr[c];
@@ -107,9 +110,11 @@ void LayerNormForward(float* out, float* mean, float* rstd, const float* x, int 
     const float* xr = x + (int64_t)n * C;
     float* o = out + (int64_t)n * C;
     float m = 0;
+#pragma omp simd reduction(+ : m)
     for (int c = 0; c < C; ++c) m += xr[c];
     m /= C;
     float v = 0;
+#pragma omp simd reduction(+ : v)
     for (int c = 0; c < C; ++c) v += (xr[c] - m) * (xr[c] - m);
     const float r = 1.0f / std::sqrt(v / C + eps);
     mean[n] = m;
@@ -127,6 +132,7 @@ void LayerNormBackward(float* dx, const float* dout, const float* x, const float
     float* d = dx + (int64_t)n * C;
     const float m = mean[n], r = rstd[n];
     float mdy = 0, mdyx = 0;
+#pragma omp simd reduction(+ : mdy, mdyx)
     for (int c = 0; c < C; ++c) {
       mdy += dy[c];
       mdyx += dy[c] * (xr[c] - m);
