@@ -98,14 +98,14 @@ const ConfigSchema<TheoryConfig>& TheorySchema() {
         .Field(
             "data.label_noise", "label noise std σ (finite sample only)",
             [](C& c) -> double& { return c.label_noise; }, AtLeast(0))
-        .Rule({"teacher.values", "teacher.spectrum", "teacher.d"},
+        .Rule({"teacher.spectrum", "teacher.values", "teacher.d"},
               [](const C& c) -> std::string {
                 if (c.spectrum == "list" && static_cast<int>(c.values.size()) != c.d)
                   return fmt::format("spectrum = \"list\" needs d = {} values, got {}", c.d,
                                      c.values.size());
                 return "";
               })
-        .Rule({"finetune.values", "finetune.teacher", "teacher.d"},
+        .Rule({"finetune.teacher", "finetune.values", "teacher.d"},
               [](const C& c) -> std::string {
                 if (c.ft_teacher == "list" && static_cast<int>(c.ft_values.size()) != c.d)
                   return fmt::format("teacher = \"list\" needs d = {} values, got {}", c.d,

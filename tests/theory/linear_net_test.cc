@@ -172,5 +172,23 @@ TEST(LinearNet, FlowMatchesSmallStepDescent) {
   EXPECT_LT(PopulationLoss(flow4, t.a), 0.5 * t.a.squaredNorm());
 }
 
+// Finite sample with label noise: from small init, GD converges to the least-squares fit P* = C Σ⁻¹
+// (n > d so Σ is invertible), not to the teacher; its population loss is then above zero.
+TEST(LinearNet, FiniteSampleConvergesToLeastSquares) {
+  TheoryConfig c = Small(5, 5);
+  c.samples = 40;
+  c.label_noise = 0.2;
+  c.spectrum = "list";
+  c.values = {1.0, 0.8, 0.6, 0.5, 0.4};
+  const Teachers t = MakeTeachers(c);
+  const Objective obj = TrainingObjective(c, t.a, 0);
+  Student w = InitStudent(c);
+  Advance(w, obj, 0.05, 6000, false, 1);
+  const MatrixXd least_squares = obj.cross * obj.sigma.inverse();
+  EXPECT_LT((w.Product() - least_squares).norm(), 1e-6);
+  EXPECT_GT(PopulationLoss(w, t.a), 1e-4);
+  EXPECT_LT(obj.Loss(w.Product()), obj.Loss(t.a));  // fits its sample better than the teacher does
+}
+
 }  // namespace
 }  // namespace ot::theory
