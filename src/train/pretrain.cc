@@ -1,0 +1,336 @@
+// The pretrain stage and its ladder modes (see pretrain.h).
+#include "train/pretrain.h"
+
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "core/check.h"
+#include "core/fileio.h"
+#include "model/init.h"
+#include "optim/clip.h"
+#include "optim/param_groups.h"
+
+namespace ot {
+
+int64_t StepsForTokens(int64_t tokens, int batch_size, int seq_len) {
+  const int64_t per_step = int64_t{batch_size} * seq_len;
+  return (tokens + per_step - 1) / per_step;
+}
+
+ScheduleConfig ScheduleFor(const PretrainConfig& c) {
+  ScheduleConfig s;
+  s.kind = ParseScheduleKind(c.optim.schedule);
+  s.lr_peak = c.optim.lr;
+  s.lr_min = c.optim.lr_min;
+  s.total = StepsForTokens(c.train.budget, c.train.batch_size, c.train.seq_len);
+  s.warmup = c.optim.warmup.value > 0
+                 ? StepsForTokens(c.optim.warmup.value, c.train.batch_size, c.train.seq_len)
+                 : static_cast<int64_t>(std::llround(c.optim.warmup_fraction * static_cast<double>(s.total)));
+  s.warmup = std::min(s.warmup, s.total);
+  s.decay = s.kind == ScheduleKind::kWsd ? WsdDecaySteps(s.total, c.optim.wsd_decay_fraction) : 0;
+  return s;
+}
+
+BatchSource LoaderBatchSource(data::TokenLoader& loader) {
+  BatchSource s;
+  s.next = [&loader](std::span<int32_t> in, std::span<int32_t> tg) { loader.Next(in, tg); };
+  s.save = [&loader] { return data::CursorToJson(loader.cursor()); };
+  s.load = [&loader](const nlohmann::json& j) { loader.SetCursor(data::CursorFromJson(j)); };
+  s.epoch = [&loader] { return loader.Epochs(); };
+  return s;
+}
+
+double MeanLoss(Decoder& decoder, std::span<const float> params, const data::TokenLoader& loader,
+                int batch_size, int seq_len, int batches) {
+  const int64_t n = std::min<int64_t>(batches, loader.batches_per_epoch());
+  OT_CHECK(n > 0) << "the evaluation file holds no full batch";
+  std::vector<int32_t> in(int64_t{batch_size} * seq_len), tg(in.size());
+  double sum = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    loader.Batch({0, k}, in, tg);
+    sum += decoder.Loss(params, in.data(), tg.data(), batch_size, seq_len);
+  }
+  return sum / static_cast<double>(n);
+}
+
+nlohmann::json HfConfigJson(const ModelConfig& m) {
+  const bool olmo = m.norm == NormKind::kLayerNorm;
+  nlohmann::json j = {
+      {"architectures", {olmo ? "OlmoForCausalLM" : "LlamaForCausalLM"}},
+      {"model_type", olmo ? "olmo" : "llama"},
+      {"vocab_size", m.vocab_size},
+      {"hidden_size", m.d_model},
+      {"intermediate_size", m.ff_dim()},
+      {"num_hidden_layers", m.n_layers},
+      {"num_attention_heads", m.n_heads},
+      {"num_key_value_heads", m.n_heads},
+      {"max_position_embeddings", m.max_seq_len},
+      {"rope_theta", m.rope_theta},
+      {"tie_word_embeddings", m.tied_head},
+      {"initializer_range", m.init_std},
+      {"hidden_act", "silu"},
+      {"attention_bias", false},
+      {"torch_dtype", "float32"},
+      {"overtrain", m.ToJson()}};
+  if (olmo)
+    j["clip_qkv"] = nullptr;
+  else
+    j["rms_norm_eps"] = m.norm_eps;
+  return j;
+}
+
+namespace {
+constexpr const char* kOptimPrefixSep = ".";  // optimizer tensors: "<state>.<param name>"
+}
+
+void SaveTrainingCheckpoint(const fs::path& dir, const ModelConfig& model, const ParamLayout& layout,
+                            std::span<const float> params, Optimizer& optimizer, const TrainState& state,
+                            const nlohmann::json& extra_state, const std::string& run_config_toml) {
+  if (!AllFinite(params))
+    throw Error(dir.string() + ": refusing to save a checkpoint whose parameters contain NaN or Inf");
+  CheckpointContents c;
+  for (const auto& t : layout.tensors())
+    c.model.push_back({t.name, t.shape, params.subspan(t.offset, t.size)});
+  for (const auto& s : optimizer.State())
+    for (const auto& t : layout.tensors())
+      c.optimizer.push_back({s.name + kOptimPrefixSep + t.name, t.shape, s.data.subspan(t.offset, t.size)});
+  c.config = HfConfigJson(model);
+  c.state = state.ToJson();
+  c.state["optimizer"] = {{"kind", optimizer.Name()}, {"step", optimizer.step_count()}};
+  for (const auto& [k, v] : extra_state.items()) c.state[k] = v;
+  c.metadata["overtrain_config"] = model.ToJson().dump();
+  if (!run_config_toml.empty()) c.metadata["overtrain_run_config"] = run_config_toml;
+  SaveCheckpoint(dir, c);
+}
+
+TrainState LoadTrainingCheckpoint(const fs::path& dir, const ParamLayout& layout, std::span<float> params,
+                                  Optimizer* optimizer) {
+  LoadedCheckpoint ck = LoadCheckpoint(dir, optimizer != nullptr);
+  std::vector<std::string> problems;
+  auto copy = [&](const std::map<std::string, LoadedTensor>& from, const std::string& name,
+                  const TensorInfo& t, std::span<float> to) {
+    auto it = from.find(name);
+    if (it == from.end()) {
+      problems.push_back("tensor '" + name + "' is missing");
+      return;
+    }
+    if (it->second.shape != t.shape) {
+      problems.push_back(fmt::format("tensor '{}' has shape [{}] in the checkpoint, the model expects [{}]",
+                                     name, fmt::join(it->second.shape, ", "), fmt::join(t.shape, ", ")));
+      return;
+    }
+    std::copy(it->second.data.begin(), it->second.data.end(), to.begin() + t.offset);
+  };
+  for (const auto& t : layout.tensors()) copy(ck.model, t.name, t, params);
+  if (ck.model.size() != layout.tensors().size())
+    problems.push_back(fmt::format("the checkpoint holds {} model tensors, the model has {}", ck.model.size(),
+                                   layout.tensors().size()));
+  if (!problems.empty()) {
+    std::string all;
+    for (const auto& p : problems) all += (all.empty() ? "" : "; ") + p;
+    throw Error(dir.string() + ": the model shape changed; refusing to resume: " + all);
+  }
+  if (optimizer) {
+    for (const auto& s : optimizer->State())
+      for (const auto& t : layout.tensors()) copy(ck.optimizer, s.name + kOptimPrefixSep + t.name, t, s.data);
+    if (!problems.empty())
+      throw Error(dir.string() + "/" + kOptimizerFile + ": " + problems.front());
+    const auto& o = ck.state.at("optimizer");
+    if (o.at("kind").get<std::string>() != optimizer->Name())
+      throw Error(dir.string() + "/" + kStateFile + ": optimizer '" + o.at("kind").get<std::string>() +
+                  "' in the checkpoint, '" + optimizer->Name() + "' configured");
+    optimizer->set_step_count(o.at("step").get<int64_t>());
+  }
+  return TrainState::FromJson(ck.state);
+}
+
+namespace {
+
+// Step indices (completed-step counts) at which to save, from token counts.
+std::set<int64_t> SaveSteps(const PretrainConfig& c, int64_t total_steps) {
+  std::set<int64_t> steps = {total_steps};
+  for (const auto& t : c.train.ladder)
+    steps.insert(std::min(total_steps, StepsForTokens(t, c.train.batch_size, c.train.seq_len)));
+  return steps;
+}
+
+}  // namespace
+
+PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir, const PretrainHooks& hooks,
+                           const fs::path& init_from) {
+  const auto& c = config;
+  if (c.data.train.empty()) throw Error("data.train: no training token file given");
+  if (c.train.threads > 0) omp_set_num_threads(c.train.threads);
+  fs::create_directories(run_dir);
+  const fs::path config_path = run_dir / "config.toml", ckpt_root = run_dir / "ckpt";
+  const fs::path metrics_path = run_dir / "metrics.jsonl";
+
+  // Resume guard: the saved config must agree on everything that shapes the weights.
+  if (fs::exists(config_path)) {
+    const PretrainConfig saved = LoadPretrainConfig(config_path.string(), {});
+    const std::string problem = ResumeProblem(saved, c);
+    if (!problem.empty()) throw Error(config_path.string() + ": " + problem);
+  }
+  const std::string config_toml = PrintConfig(PretrainSchema(), c);
+  WriteFileAtomic(config_path, config_toml);
+  CleanPartialCheckpoints(ckpt_root);
+
+  const ParamLayout layout = ParamLayout::ForModel(c.model);
+  std::vector<float> params(layout.total());
+  InitParams(layout, params, static_cast<uint64_t>(c.train.seed));
+  AdamWConfig adam;
+  adam.beta1 = c.optim.beta1;
+  adam.beta2 = c.optim.beta2;
+  adam.eps = c.optim.eps;
+  adam.weight_decay = c.optim.weight_decay;
+  auto optimizer = MakeOptimizer(c.optim.kind, layout.total(), adam, DecaySegmentsFor(layout, c.optim.decay_groups));
+
+  data::TokenLoader loader(c.data.train, c.train.batch_size, c.train.seq_len, static_cast<uint64_t>(c.train.seed));
+  if (loader.file().info().vocab_size > static_cast<uint32_t>(c.model.vocab_size))
+    throw Error(c.data.train + ": token vocabulary " + std::to_string(loader.file().info().vocab_size) +
+                " exceeds model.vocab_size = " + std::to_string(c.model.vocab_size));
+  std::unique_ptr<data::TokenLoader> val;
+  if (!c.data.val.empty())
+    val = std::make_unique<data::TokenLoader>(c.data.val, c.train.batch_size, c.train.seq_len,
+                                              static_cast<uint64_t>(c.train.seed), /*shuffle=*/false);
+  Decoder decoder(c.model, c.train.batch_size, c.train.seq_len);
+
+  TrainerOptions opt;
+  opt.batch_size = c.train.batch_size;
+  opt.seq_len = c.train.seq_len;
+  opt.schedule = ScheduleFor(c);
+  opt.total_steps = opt.schedule.total;
+  opt.clip = c.optim.clip;
+  opt.nan_policy = ParseNanPolicy(c.train.nan_policy);
+  opt.spike_sigma = c.train.spike_sigma;
+  opt.log_every = c.train.log_every;
+  opt.eval_every = c.train.eval_every;
+  opt.quiet = c.train.quiet;
+
+  // Find the starting point before opening the metrics file (a resume first drops rows logged after it).
+  PretrainResult result;
+  std::optional<fs::path> start = NewestValidCheckpoint(ckpt_root);
+  if (!start && !init_from.empty()) start = init_from;
+  TrainState restored;
+  if (start) {
+    restored = LoadTrainingCheckpoint(*start, layout, params, optimizer.get());
+    result.resumed_from_tokens = restored.tokens;
+  }
+  TruncateMetrics(metrics_path, restored.step);
+  MetricsWriter metrics(metrics_path);
+
+  const std::set<int64_t> save_steps = SaveSteps(c, opt.total_steps);
+  const int64_t per_step = int64_t{c.train.batch_size} * c.train.seq_len;
+  const int64_t periodic =
+      c.train.checkpoint_every.value > 0 ? StepsForTokens(c.train.checkpoint_every, c.train.batch_size, c.train.seq_len) : 0;
+
+  TrainerHooks th;
+  th.after_backward = hooks.after_backward;
+  if (val)
+    th.evaluate = [&] { return MeanLoss(decoder, params, *val, c.train.batch_size, c.train.seq_len, c.train.eval_batches); };
+  Trainer* trainer_ptr = nullptr;
+  th.after_step = [&](const StepInfo& info) {
+    Trainer& trainer = *trainer_ptr;
+    if (save_steps.count(info.step) || (periodic > 0 && info.step % periodic == 0)) {
+      const TrainState state = trainer.CaptureState();
+      const ScheduleConfig& s = opt.schedule;
+      nlohmann::json extra = {
+          {"schedule",
+           {{"kind", ScheduleKindName(s.kind)}, {"step", state.step}, {"total", s.total}, {"warmup", s.warmup},
+            {"decay", s.decay}, {"lr_peak", s.lr_peak}, {"lr_min", s.lr_min},
+            {"lr_next", LearningRate(s, state.step)}}},
+          {"rng", {{"seed", c.train.seed}, {"init_stream", "init"}, {"data_cursor", state.data}}},
+          {"tokens_per_step", per_step},
+          {"budget", c.train.budget.value}};
+      const fs::path dir = ckpt_root / CheckpointDirName(state.tokens);
+      SaveTrainingCheckpoint(dir, c.model, layout, params, trainer.optimizer(), state, extra, config_toml);
+      result.checkpoints.push_back(dir);
+    }
+    if (hooks.after_step) hooks.after_step(info, trainer);
+  };
+
+  Trainer trainer(decoder, params, *optimizer, LoaderBatchSource(loader), opt, metrics, th);
+  trainer_ptr = &trainer;
+  if (start) trainer.RestoreState(restored);
+  if (!c.train.quiet && start)
+    std::fprintf(stderr, "resuming %s from %s (step %lld)\n", run_dir.c_str(), start->c_str(),
+                 static_cast<long long>(restored.step));
+  trainer.Run();
+  result.steps = trainer.state().step;
+  result.tokens = trainer.state().tokens;
+  result.val_loss = trainer.last_val_loss();
+  result.wall_s = trainer.CaptureState().wall_s;
+  const auto rows = ReadMetrics(metrics_path);
+  for (auto it = rows.rbegin(); it != rows.rend(); ++it)
+    if (it->contains("train/loss") && !it->contains("event")) {
+      result.final_loss = (*it)["train/loss"].is_number() ? (*it)["train/loss"].get<double>() : NAN;
+      break;
+    }
+  return result;
+}
+
+std::vector<PretrainResult> RunPretrainLadder(const PretrainConfig& config, const fs::path& out_dir,
+                                              const PretrainHooks& hooks) {
+  const auto& mode = config.train.ladder_mode;
+  if (mode == "series" || config.train.ladder.empty()) return {RunPretrain(config, out_dir, hooks)};
+  std::vector<int64_t> budgets;
+  for (const auto& t : config.train.ladder) budgets.push_back(t.value);
+  std::sort(budgets.begin(), budgets.end());
+  budgets.erase(std::unique(budgets.begin(), budgets.end()), budgets.end());
+  std::vector<PretrainResult> results;
+  fs::create_directories(out_dir);
+  if (mode == "runs") {
+    // One run per budget, the schedule laid out over that budget.
+    for (int64_t n : budgets) {
+      PretrainConfig sub = config;
+      sub.train.budget.value = n;
+      sub.train.ladder.clear();
+      sub.train.ladder_mode = "series";
+      results.push_back(RunPretrain(sub, out_dir / ("budget-" + FormatSize(n)), hooks));
+    }
+    return results;
+  }
+  OT_CHECK(mode == "wsd") << mode;
+  // A warmup-stable trunk saved at each branch point; branch N decays over the last
+  // wsd_decay_fraction of its own N tokens, starting from the trunk's checkpoint at the branch point.
+  // Warmup is fixed in steps (from train.budget) so the trunk and every branch share it exactly.
+  const int B = config.train.batch_size, T = config.train.seq_len;
+  const int64_t per_step = int64_t{B} * T;
+  const int64_t warmup_steps = ScheduleFor(config).warmup;
+  std::vector<int64_t> branch_steps;
+  for (int64_t n : budgets) {
+    const int64_t total = StepsForTokens(n, B, T);
+    const int64_t point = total - WsdDecaySteps(total, config.optim.wsd_decay_fraction);
+    if (point < warmup_steps)
+      throw Error(fmt::format("train.ladder: the branch for {} tokens would start its decay at step {}, "
+                              "inside the {}-step warmup; use larger budgets or a shorter warmup",
+                              FormatSize(n), point, warmup_steps));
+    branch_steps.push_back(point);
+  }
+  PretrainConfig trunk = config;
+  trunk.optim.schedule = "wsd";
+  trunk.optim.wsd_decay_fraction = 0;
+  trunk.optim.warmup.value = warmup_steps * per_step;
+  trunk.train.budget.value = *std::max_element(branch_steps.begin(), branch_steps.end()) * per_step;
+  trunk.train.ladder.clear();
+  for (int64_t s : branch_steps) trunk.train.ladder.push_back(Size{s * per_step});
+  trunk.train.ladder_mode = "series";
+  results.push_back(RunPretrain(trunk, out_dir / "trunk", hooks));
+  for (size_t i = 0; i < budgets.size(); ++i) {
+    PretrainConfig branch = config;
+    branch.optim.schedule = "wsd";
+    branch.optim.warmup.value = warmup_steps * per_step;
+    branch.train.budget.value = budgets[i];
+    branch.train.ladder.clear();
+    branch.train.ladder_mode = "series";
+    const fs::path from = out_dir / "trunk" / "ckpt" / CheckpointDirName(branch_steps[i] * per_step);
+    results.push_back(RunPretrain(branch, out_dir / ("branch-" + FormatSize(budgets[i])), hooks, from));
+  }
+  return results;
+}
+
+}  // namespace ot

@@ -1,0 +1,88 @@
+// The pretrain stage: a run directory (config.toml, metrics.jsonl, ckpt/tokens-<N>/) trained to its token
+// budget with checkpoints at ladder points and periodically, resumed bit-exactly from the newest valid
+// checkpoint. Ladder modes (train.ladder_mode): series (one run, checkpoints at each ladder point), runs
+// (one run per ladder budget, each with its own schedule, in <out>/budget-<N>), wsd (a warmup-stable trunk
+// in <out>/trunk with a cooldown branch per budget in <out>/branch-<N>, started from the trunk's checkpoint
+// at the branch point). Entry points: RunPretrain, RunPretrainLadder, PretrainHooks, PretrainResult, and
+// the pieces fine-tuning reuses: LoaderBatchSource, MeanLoss, SaveTrainingCheckpoint, LoadTrainingCheckpoint.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "data/loader.h"
+#include "model/decoder.h"
+#include "optim/optimizer.h"
+#include "train/checkpoint.h"
+#include "train/pretrain_config.h"
+#include "train/trainer.h"
+
+namespace ot {
+
+struct PretrainHooks {
+  // Passed to the trainer (e.g. NaN injection in tests).
+  std::function<void(int64_t step, float& loss, std::span<float> grads)> after_backward;
+  // Called after each step, after any checkpoint of that step was written (kill tests, custom stops).
+  std::function<void(const StepInfo&, Trainer&)> after_step;
+};
+
+struct PretrainResult {
+  int64_t steps = 0, tokens = 0;
+  int64_t resumed_from_tokens = -1;  // -1: started fresh
+  double final_loss = 0, val_loss = 0, wall_s = 0;
+  std::vector<fs::path> checkpoints;  // written in this session, in order
+};
+
+// Trains one run directory to config.train.budget (series mode: checkpoints at every config.train.ladder
+// point, every train.checkpoint_every tokens and at the end). If `run_dir` holds a config.toml the config
+// must agree with it (ResumeProblem); training then continues from the newest valid checkpoint.
+// `init_from` (optional): a checkpoint of another run to start from when run_dir has none (WSD branches).
+PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir,
+                           const PretrainHooks& hooks = {}, const fs::path& init_from = {});
+
+// Dispatches on train.ladder_mode (series → RunPretrain on out_dir). Returns one result per run.
+std::vector<PretrainResult> RunPretrainLadder(const PretrainConfig& config, const fs::path& out_dir,
+                                              const PretrainHooks& hooks = {});
+
+// --- Reusable pieces (fine-tuning builds on these). ---
+
+// Steps of a run: ceil(tokens / (B*T)).
+int64_t StepsForTokens(int64_t tokens, int batch_size, int seq_len);
+// The optimizer-step schedule of `config` laid out over its own budget.
+ScheduleConfig ScheduleFor(const PretrainConfig& config);
+
+// A BatchSource over a TokenLoader (its cursor is the saved state).
+BatchSource LoaderBatchSource(data::TokenLoader& loader);
+
+// Mean loss of `decoder` over the first `batches` batches of an unshuffled loader (evaluation).
+double MeanLoss(Decoder& decoder, std::span<const float> params, const data::TokenLoader& loader,
+                int batch_size, int seq_len, int batches);
+
+// HF-compatible config.json fields (Llama for RMSNorm, OLMo for non-parametric LayerNorm) plus the
+// overtrain ModelConfig under "overtrain".
+nlohmann::json HfConfigJson(const ModelConfig& model);
+
+// Saves params + optimizer state + trainer state as a checkpoint directory (refuses non-finite params).
+// `extra_state` is merged into state.json (schedule, rng, config text, ...).
+void SaveTrainingCheckpoint(const fs::path& dir, const ModelConfig& model, const ParamLayout& layout,
+                            std::span<const float> params, Optimizer& optimizer, const TrainState& state,
+                            const nlohmann::json& extra_state, const std::string& run_config_toml);
+
+// Loads a checkpoint into params (and, if `optimizer` is non-null, its state and step count); checks
+// every tensor's name and shape against `layout` (a mismatch is a "model shape changed" error).
+// Returns the TrainState from state.json.
+TrainState LoadTrainingCheckpoint(const fs::path& dir, const ParamLayout& layout, std::span<float> params,
+                                  Optimizer* optimizer);
+
+}  // namespace ot
+
+namespace ot {
+// `overtrain pretrain`: loads the config (file ← --set overrides), prints it and returns with
+// print_config, else runs the ladder into `out` (default runs/pretrain/<config stem>). Returns the exit
+// code; user errors throw Error.
+int PretrainMain(const std::string& config_path, const std::vector<std::string>& overrides,
+                 const std::string& out, bool print_config);
+}  // namespace ot

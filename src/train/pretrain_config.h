@@ -1,0 +1,64 @@
+// The `overtrain pretrain` configuration: one struct, declared once (core/config.h) — TOML loading,
+// --set overrides, --print-config and file:line errors all derive from PretrainSchema().
+// Entry points: PretrainConfig, PretrainSchema, LoadPretrainConfig, ResumeProblem.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "model/config.h"
+
+namespace ot {
+
+struct PretrainConfig {
+  ModelConfig model = ModelConfig::Nano();
+  struct Data {
+    std::string train;  // token file (docs/formats.md "Token files")
+    std::string val;    // optional held-out token file for val/loss
+  } data;
+  struct Train {
+    int batch_size = 16;
+    int seq_len = 64;
+    Size budget{2000000};          // tokens of this run (the schedule is laid out over it)
+    int64_t seed = 1;
+    std::vector<Size> ladder;      // token counts to checkpoint at (series) / budgets (runs, wsd)
+    std::string ladder_mode = "series";  // series | runs | wsd
+    Size checkpoint_every{0};      // tokens between periodic checkpoints; 0 = ladder and end only
+    int64_t log_every = 10;        // steps between metrics rows
+    int64_t eval_every = 0;        // steps between val evaluations; 0 = at the end only
+    int eval_batches = 4;          // val batches per evaluation
+    std::string nan_policy = "abort";  // abort | skip-step
+    double spike_sigma = 6.0;      // loss-spike threshold in running std devs; 0 disables
+    int threads = 0;               // OpenMP threads; 0 = OMP_NUM_THREADS / all cores
+    bool quiet = false;            // no progress output
+  } train;
+  struct Optim {
+    std::string kind = "adamw";
+    double lr = 3e-3, lr_min = 0.0;
+    double beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
+    double weight_decay = 0.1;
+    std::vector<std::string> decay_groups{"embed", "attn", "mlp", "head"};
+    double clip = 1.0;
+    Size warmup{0};                // warmup tokens; 0 = use warmup_fraction
+    double warmup_fraction = 0.05; // of the run's budget (when warmup = 0)
+    std::string schedule = "cosine";  // cosine | constant | linear | wsd
+    double wsd_decay_fraction = 0.2;  // WSD: share of the budget spent in the final decay
+  } optim;
+};
+
+const ConfigSchema<PretrainConfig>& PretrainSchema();
+
+// defaults ← config file (optional) ← --set overrides; model fields start from model.preset's values.
+PretrainConfig LoadPretrainConfig(const std::string& path, const std::vector<std::string>& overrides);
+
+// Keys that may differ between a run directory's saved config and the one it is resumed with without
+// changing the trained weights (logging, evaluation, checkpoint cadence, threads, progress output).
+const std::vector<std::string>& ResumeMutableKeys();
+
+// "" when `resumed` may continue a run started with `saved`, else one sentence naming the first key that
+// differs (a changed model shape is called out as such).
+std::string ResumeProblem(const PretrainConfig& saved, const PretrainConfig& resumed);
+
+}  // namespace ot

@@ -1,0 +1,31 @@
+// `overtrain pretrain` entry point (the CLI parses, this resolves the config and runs the ladder).
+#include <cstdio>
+
+#include "train/pretrain.h"
+
+namespace ot {
+
+int PretrainMain(const std::string& config_path, const std::vector<std::string>& overrides,
+                 const std::string& out, bool print_config) {
+  const PretrainConfig config = LoadPretrainConfig(config_path, overrides);
+  if (print_config) {
+    std::fputs(PrintConfig(PretrainSchema(), config).c_str(), stdout);
+    return 0;
+  }
+  fs::path dir = out;
+  if (dir.empty()) {
+    const std::string stem = config_path.empty() ? "default" : fs::path(config_path).stem().string();
+    dir = fs::path("runs") / "pretrain" / stem;
+  }
+  const auto results = RunPretrainLadder(config, dir);
+  for (const auto& r : results) {
+    std::printf("run: %lld steps, %lld tokens, final loss %.4f", static_cast<long long>(r.steps),
+                static_cast<long long>(r.tokens), r.final_loss);
+    if (r.val_loss > 0) std::printf(", val loss %.4f", r.val_loss);
+    std::printf(", %.1f s; %zu checkpoints written\n", r.wall_s, r.checkpoints.size());
+  }
+  std::printf("run directory: %s\n", dir.c_str());
+  return 0;
+}
+
+}  // namespace ot
