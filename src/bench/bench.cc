@@ -1,0 +1,195 @@
+// The benchmark loop: per config, warm up both systems, then rounds of (overtrain steps, PyTorch steps,
+// the step's GEMMs alone), and one table (see bench.h).
+#include "bench/bench.h"
+
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+
+#include "bench/gemm_trace.h"
+#include "bench/torch_reference.h"
+#include "core/check.h"
+#include "core/rng.h"
+#include "model/config.h"
+#include "model/decoder.h"
+#include "model/init.h"
+#include "model/layout.h"
+#include "optim/optimizer.h"
+#include "optim/param_groups.h"
+
+namespace ot {
+
+namespace {
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+TokensPerSecond Summarise(std::vector<double> step_seconds, double tokens) {
+  OT_CHECK(!step_seconds.empty()) << "no timed steps";
+  std::sort(step_seconds.begin(), step_seconds.end());
+  const size_t n = step_seconds.size();
+  const double median_s =
+      n % 2 ? step_seconds[n / 2] : 0.5 * (step_seconds[n / 2 - 1] + step_seconds[n / 2]);
+  return {tokens / median_s, tokens / step_seconds.back(), tokens / step_seconds.front()};
+}
+
+// The engine's training step exactly as the trainer runs it, minus data loading and logging.
+class EngineStep {
+ public:
+  EngineStep(const ModelConfig& config, int B, int T, uint64_t seed)
+      : config_(config), B_(B), T_(T), layout_(ParamLayout::ForModel(config)) {
+    params_.assign(layout_.total(), 0.0f);
+    grads_.assign(layout_.total(), 0.0f);
+    InitParams(layout_, params_, seed);
+    optimizer_ = std::make_unique<AdamW>(layout_.total(), AdamWConfig{},
+                                         DecaySegmentsFor(layout_, DefaultDecayGroups()));
+    const uint64_t key = RngKey(seed, StreamId("bench-tokens"));
+    tokens_.resize(static_cast<size_t>(B) * (T + 1));
+    for (size_t i = 0; i < tokens_.size(); ++i)
+      tokens_[i] = static_cast<int32_t>(UniformAt(key, i) * config.vocab_size) % config.vocab_size;
+    inputs_.resize(static_cast<size_t>(B) * T);
+    targets_.resize(inputs_.size());
+    for (int b = 0; b < B; ++b)
+      for (int t = 0; t < T; ++t) {
+        inputs_[b * T + t] = tokens_[b * (T + 1) + t];
+        targets_[b * T + t] = tokens_[b * (T + 1) + t + 1];
+      }
+    decoder_ = std::make_unique<Decoder>(config, B, T);
+  }
+
+  float Step() {
+    std::fill(grads_.begin(), grads_.end(), 0.0f);
+    const float loss = decoder_->Forward(params_, inputs_.data(), targets_.data(), B_, T_);
+    decoder_->Backward(params_, grads_);
+    optimizer_->Step(params_, grads_, 1e-4);
+    return loss;
+  }
+
+  std::vector<double> TimeSteps(int n) {
+    std::vector<double> out;
+    for (int i = 0; i < n; ++i) {
+      const double t0 = Now();
+      Step();
+      out.push_back(Now() - t0);
+    }
+    return out;
+  }
+
+  int64_t num_params() const { return layout_.total(); }
+  double activation_bytes() const { return static_cast<double>(decoder_->ActivationBytes()); }
+
+ private:
+  ModelConfig config_;
+  int B_, T_;
+  ParamLayout layout_;
+  std::vector<float> params_, grads_;
+  std::vector<int32_t> tokens_, inputs_, targets_;
+  std::unique_ptr<AdamW> optimizer_;
+  std::unique_ptr<Decoder> decoder_;
+};
+
+}  // namespace
+
+void BenchShapeFor(const std::string& preset, int* B, int* T) {
+  if (preset == "nano") *B = 32, *T = 64;
+  else if (preset == "tiny" || preset == "small") *B = 32, *T = 128;
+  else if (preset == "medium") *B = 16, *T = 256;
+  else *B = 8, *T = ModelConfig::FromPreset(preset).max_seq_len;
+}
+
+std::vector<BenchRow> RunBench(const BenchOptions& options, std::FILE* log) {
+  if (options.steps < 1) throw Error("bench --steps = " + std::to_string(options.steps) + " must be >= 1");
+  if (options.rounds < 1 || options.rounds > options.steps)
+    throw Error("bench --rounds = " + std::to_string(options.rounds) + " must be in [1, --steps]");
+  if (options.threads < 1) throw Error("bench --threads must be >= 1");
+  for (const auto& name : options.configs) ModelConfig::FromPreset(name);  // fail before any work
+  omp_set_num_threads(options.threads);
+  std::vector<BenchRow> rows;
+  for (const auto& name : options.configs) {
+    BenchRow row;
+    row.config = name;
+    const ModelConfig config = ModelConfig::FromPreset(name);
+    BenchShapeFor(name, &row.B, &row.T);
+    const double tokens = static_cast<double>(row.B) * row.T;
+    row.flops_per_token = config.TrainFlopsPerToken(row.T);
+    if (log) std::fprintf(log, "bench %s: B %d x T %d, building and warming up...\n", name.c_str(), row.B, row.T);
+
+    EngineStep engine(config, row.B, row.T, options.seed);
+    row.params = engine.num_params();
+    row.arena_bytes = 4.0 * 4.0 * static_cast<double>(row.params);
+    row.activation_bytes = engine.activation_bytes();
+    std::unique_ptr<TorchBenchProcess> torch;
+    if (options.torch)
+      torch = std::make_unique<TorchBenchProcess>(config, row.B, row.T, options.threads, options.warmup);
+    engine.TimeSteps(options.warmup);
+    GemmTrace gemms = GemmTrace::Record([&] { engine.Step(); });
+    row.gemm_calls = static_cast<int64_t>(gemms.calls().size());
+    row.gemm_flops_per_token = gemms.Flops() / tokens;
+    gemms.Replay(1);
+
+    std::vector<double> ours_s, torch_s, gemm_s;
+    double peak = 0;
+    for (int r = 0; r < options.rounds; ++r) {
+      const int n = options.steps / options.rounds + (r < options.steps % options.rounds ? 1 : 0);
+      for (double t : engine.TimeSteps(n)) ours_s.push_back(t);
+      if (torch)
+        for (double t : torch->Run(n)) torch_s.push_back(t);
+      for (double t : gemms.Replay(n)) gemm_s.push_back(t);
+      peak = std::max(peak, SgemmPeakGflops(options.peak_n, 1));
+      if (log) {
+        const auto ours = Summarise(ours_s, tokens);
+        std::fprintf(log, "  round %d/%d: overtrain %.0f tok/s%s, GEMM ceiling %.0f tok/s\n", r + 1,
+                     options.rounds, ours.median,
+                     torch ? fmt::format(", PyTorch {:.0f} tok/s", Summarise(torch_s, tokens).median).c_str()
+                           : "",
+                     Summarise(gemm_s, tokens).median);
+      }
+    }
+    row.ours = Summarise(ours_s, tokens);
+    if (torch) row.torch = Summarise(torch_s, tokens);
+    row.ceiling = Summarise(gemm_s, tokens);
+    row.sgemm_peak_gflops = peak;
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+std::string FormatBenchTable(const std::vector<BenchRow>& rows, const BenchOptions& options) {
+  std::string out = fmt::format(
+      "| config | B x T | params | overtrain tok/s (min-max) | PyTorch tok/s (min-max) | vs PyTorch | "
+      "GFLOP/s | % SGEMM peak (PyTorch) | GEMM ceiling tok/s | % of ceiling | memory MB (arenas + act.) |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (const auto& r : rows) {
+    const bool has_torch = r.torch.median > 0;
+    out += fmt::format(
+        "| {} | {} x {} | {:.2f}M | {:.0f} ({:.0f}-{:.0f}) | {} | {} | {:.1f} | {:.0f}% ({}) | {:.0f} | "
+        "{:.0f}% | {:.1f} + {:.1f} |\n",
+        r.config, r.B, r.T, r.params * 1e-6, r.ours.median, r.ours.min, r.ours.max,
+        has_torch ? fmt::format("{:.0f} ({:.0f}-{:.0f})", r.torch.median, r.torch.min, r.torch.max) : "-",
+        has_torch ? fmt::format("{:.2f}x", r.ours.median / r.torch.median) : "-", r.OursGflops(),
+        100.0 * r.OursGflops() / r.sgemm_peak_gflops,
+        has_torch ? fmt::format("{:.0f}%", 100.0 * r.TorchGflops() / r.sgemm_peak_gflops) : "-",
+        r.ceiling.median, 100.0 * r.ours.median / r.ceiling.median, r.arena_bytes / 1048576.0,
+        r.activation_bytes / 1048576.0);
+  }
+  double peak = 0;
+  for (const auto& r : rows) peak = std::max(peak, r.sgemm_peak_gflops);
+  out += fmt::format(
+      "\nthreads {}, {} timed steps per system in {} alternating rounds (overtrain, PyTorch, GEMMs alone) after "
+      "{} warm-up steps; medians. SGEMM peak (square {}) {:.0f} GFLOP/s in this run. FLOPs per token = "
+      "6 N_matmul + 12 L T d. GEMM ceiling = tokens/s if only the step's own SGEMM calls (recorded from one "
+      "real step, replayed alone with the same shapes and threading) took time.\n",
+      options.threads, options.steps, options.rounds, options.warmup, options.peak_n, peak);
+  for (const auto& r : rows)
+    out += fmt::format("{}: {} SGEMM calls per step computing {:.1f} MFLOP/token (formula {:.1f}); GEMMs alone "
+                       "{:.1f} GFLOP/s\n",
+                       r.config, r.gemm_calls, r.gemm_flops_per_token * 1e-6, r.flops_per_token * 1e-6,
+                       r.ceiling.median * r.gemm_flops_per_token * 1e-9);
+  return out;
+}
+
+}  // namespace ot

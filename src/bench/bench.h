@@ -1,0 +1,55 @@
+// `overtrain bench`: training throughput of the engine against the PyTorch reference (bench/reference.py)
+// and against the GEMM-bound ceiling, measured alternately in one run (performance.md's method).
+// Entry points: BenchOptions, BenchRow, BenchShapeFor, RunBench, FormatBenchTable.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace ot {
+
+struct BenchOptions {
+  std::vector<std::string> configs = {"tiny", "small", "medium"};  // model presets
+  int steps = 20;   // measured training steps per system and config (split over the rounds)
+  int rounds = 5;   // alternations: each round runs overtrain, PyTorch, GEMMs-alone in turn
+  int warmup = 3;   // untimed steps per system before the first round
+  int threads = 2;  // OpenMP threads for overtrain, BLAS and torch.set_num_threads
+  bool torch = true;  // false: skip the PyTorch reference (no ratio column)
+  int peak_n = 2048;  // square SGEMM size for the peak
+  uint64_t seed = 1;
+};
+
+// A distribution of per-step throughputs.
+struct TokensPerSecond {
+  double median = 0, min = 0, max = 0;
+};
+
+struct BenchRow {
+  std::string config;
+  int B = 0, T = 0;
+  int64_t params = 0;
+  double flops_per_token = 0;     // 6 N_matmul + 12 L T d
+  double gemm_flops_per_token = 0;  // what the engine's SGEMM calls actually compute (causal blocks skipped)
+  int64_t gemm_calls = 0;         // cblas_sgemm calls per step
+  TokensPerSecond ours, torch;    // torch all zero when not measured
+  TokensPerSecond ceiling;        // B*T / (time of the step's GEMMs alone)
+  double sgemm_peak_gflops = 0;   // best square SGEMM in this run
+  double arena_bytes = 0;         // params x 4 arenas (weights, grads, AdamW m and v)
+  double activation_bytes = 0;    // resident growth of the decoder's scratch (activations) over a step
+  double OursGflops() const { return ours.median * flops_per_token * 1e-9; }
+  double TorchGflops() const { return torch.median * flops_per_token * 1e-9; }
+};
+
+// The batch each preset is benchmarked at: performance.md's shapes (tiny/small B 32 x T 128, medium
+// B 16 x T 256); nano 32 x 64; anything else 8 x max_seq_len.
+void BenchShapeFor(const std::string& preset, int* B, int* T);
+
+// Runs the benchmark; progress lines go to `log` (may be null).
+std::vector<BenchRow> RunBench(const BenchOptions& options, std::FILE* log);
+
+// The table printed by `overtrain bench` (Markdown, one row per config) plus a legend.
+std::string FormatBenchTable(const std::vector<BenchRow>& rows, const BenchOptions& options);
+
+}  // namespace ot

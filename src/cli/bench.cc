@@ -1,0 +1,45 @@
+// `overtrain bench`: training throughput vs the PyTorch reference and the GEMM-bound ceiling (bench/bench.h).
+#include <cstdio>
+
+#include "bench/bench.h"
+#include "cli/command.h"
+#include "core/check.h"
+
+namespace {
+
+std::vector<std::string> SplitComma(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t end = std::min(text.find(',', start), text.size());
+    if (end > start) out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+std::function<int()> SetupBench(CLI::App& app) {
+  app.description("Training tokens/s of overtrain vs the PyTorch reference (bench/reference.py, run alternately) "
+                   "and vs the GEMM-bound ceiling; prints a Markdown table");
+  auto configs = std::make_shared<std::string>("tiny,small,medium");
+  auto options = std::make_shared<ot::BenchOptions>();
+  app.add_option("--configs", *configs, "comma-separated model presets")->capture_default_str();
+  app.add_option("--steps", options->steps, "timed training steps per system and config")
+      ->capture_default_str();
+  app.add_option("--rounds", options->rounds, "alternations of overtrain / PyTorch / GEMMs alone")
+      ->capture_default_str();
+  app.add_option("--warmup", options->warmup, "untimed steps per system first")->capture_default_str();
+  app.add_option("--threads", options->threads, "OpenMP / BLAS / torch threads")->capture_default_str();
+  app.add_flag("!--no-torch", options->torch, "skip the PyTorch reference");
+  return [configs, options] {
+    options->configs = SplitComma(*configs);
+    if (options->configs.empty()) throw ot::Error("bench --configs: expected at least one preset name");
+    const auto rows = ot::RunBench(*options, stderr);
+    std::fputs(ot::FormatBenchTable(rows, *options).c_str(), stdout);
+    return 0;
+  };
+}
+
+}  // namespace
+
+OT_COMMAND("bench", SetupBench);
