@@ -74,23 +74,41 @@ double LogLikelihood(LogProbModel& model, const LoglikRequest& request) {
   return BatchLogLikelihoods(model, std::span(&request, 1), 1)[0].logprob;
 }
 
-RollingResult RollingLogLikelihood(LogProbModel& model, std::span<const int32_t> doc, int batch) {
-  const int T = model.max_seq_len();
-  RollingResult result;
-  if (doc.size() < 2) return result;
+std::vector<RollingResult> BatchRollingLogLikelihoods(LogProbModel& model,
+                                                      std::span<const std::vector<int32_t>> docs,
+                                                      std::span<const size_t> first_targets, int batch) {
+  OT_CHECK(docs.size() == first_targets.size()) << "one first_target per document";
+  const size_t T = static_cast<size_t>(model.max_seq_len());
   std::vector<Row> rows;
-  // Predict targets doc[p+1 .. p+len] for disjoint windows; each row starts up to T-len tokens earlier.
-  for (size_t p = 0; p + 1 < doc.size(); p += T) {
-    const size_t len = std::min<size_t>(T, doc.size() - 1 - p);
-    const size_t begin = p + len >= static_cast<size_t>(T) ? p + len - T : 0;
-    Row row;
-    row.tokens.assign(doc.begin() + begin, doc.begin() + p + len + 1);
-    row.first_scored = static_cast<int>(p - begin);
-    rows.push_back(std::move(row));
-    result.tokens += static_cast<int64_t>(len);
+  std::vector<size_t> owner;
+  std::vector<RollingResult> results(docs.size());
+  for (size_t d = 0; d < docs.size(); ++d) {
+    const auto& doc = docs[d];
+    const size_t first = first_targets[d];
+    OT_CHECK(first >= 1) << "the first token of a document has no context";
+    // Targets doc[q+1 .. q+len] for disjoint windows starting at q = first-1; each row starts up to
+    // T-len tokens earlier so every window sees T inputs when the document allows.
+    for (size_t q = first - 1; q + 1 < doc.size(); q += T) {
+      const size_t len = std::min(T, doc.size() - 1 - q);
+      const size_t begin = q + len >= T ? q + len - T : 0;
+      Row row;
+      row.tokens.assign(doc.begin() + begin, doc.begin() + q + len + 1);
+      row.first_scored = static_cast<int>(q - begin);
+      rows.push_back(std::move(row));
+      owner.push_back(d);
+      results[d].tokens += static_cast<int64_t>(len);
+    }
   }
-  for (double s : ScoreRows(model, rows, batch)) result.logprob += s;
-  return result;
+  const auto sums = ScoreRows(model, rows, batch);
+  for (size_t r = 0; r < rows.size(); ++r) results[owner[r]].logprob += sums[r];
+  return results;
+}
+
+RollingResult RollingLogLikelihood(LogProbModel& model, std::span<const int32_t> doc, int batch,
+                                   size_t first_target) {
+  std::vector<std::vector<int32_t>> docs{{doc.begin(), doc.end()}};
+  std::vector<size_t> firsts{first_target};
+  return BatchRollingLogLikelihoods(model, docs, firsts, batch)[0];
 }
 
 }  // namespace ot

@@ -39,13 +39,19 @@ std::vector<LoglikResult> BatchLogLikelihoods(LogProbModel& model, std::span<con
 
 double LogLikelihood(LogProbModel& model, const LoglikRequest& request);
 
-// Sum of log p over every token of `doc` after the first, scored in disjoint prediction windows of the
-// model's length, each window conditioned on up to max_seq_len preceding tokens (lm-eval's rolling
-// log-likelihood with full-context windows). Returns {sum logprob, tokens scored}.
+// Sum of log p over the tokens doc[first_target..] (first_target >= 1), scored in disjoint prediction
+// windows of the model's length, each window conditioned on up to max_seq_len preceding tokens (lm-eval's
+// rolling log-likelihood with full-context windows). With first_target = |context| it is the
+// log-likelihood of a continuation of any length. Returns {sum logprob, tokens scored}.
 struct RollingResult {
   double logprob = 0;
   int64_t tokens = 0;
 };
-RollingResult RollingLogLikelihood(LogProbModel& model, std::span<const int32_t> doc, int batch);
+RollingResult RollingLogLikelihood(LogProbModel& model, std::span<const int32_t> doc, int batch,
+                                   size_t first_target = 1);
+// Many documents at once (rows of all documents share batches): one result per document.
+std::vector<RollingResult> BatchRollingLogLikelihoods(LogProbModel& model,
+                                                      std::span<const std::vector<int32_t>> docs,
+                                                      std::span<const size_t> first_targets, int batch);
 
 }  // namespace ot

@@ -89,3 +89,30 @@ TEST(Metrics, RollingScoresEveryTokenOnce) {
 
 }  // namespace
 }  // namespace ot
+
+namespace ot {
+namespace {
+// A model whose log p depends on the context: log p(target) = -0.01 * (number of visible inputs), so a
+// wrong window start (less context than promised) changes the score.
+class ContextModel : public LogProbModel {
+ public:
+  int max_seq_len() const override { return 4; }
+  int max_batch() const override { return 8; }
+  void LogProbs(const int32_t* inputs, const int32_t* targets, int B, int T, float* out) override {
+    for (int b = 0; b < B; ++b)
+      for (int t = 0; t < T; ++t) out[b * T + t] = targets[b * T + t] < 0 ? 0.0f : -0.01f * (t + 1);
+  }
+};
+
+TEST(Metrics, RollingFromAnOffsetUsesFullContextWindows) {
+  ContextModel m;
+  std::vector<int32_t> doc(12, 1);  // targets doc[3..11]: 9 tokens from first_target = 3
+  auto r = RollingLogLikelihood(m, doc, 3, 3);
+  EXPECT_EQ(r.tokens, 9);
+  // Windows: targets 3..6 (q=2, rows start at 0 -> positions 2..5? no: begin = 2+4-4 = 2, positions 0..3)
+  // each window of 4 predictions sees contexts 1..4 -> -0.10; second window targets 7..10 -> -0.10;
+  // last target 11: begin = 10+1-4 = 7, scored at position 3 -> -0.04.
+  EXPECT_NEAR(r.logprob, -0.24, 1e-6);
+}
+}  // namespace
+}  // namespace ot

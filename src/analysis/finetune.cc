@@ -1,0 +1,170 @@
+// One fine-tuning run: fresh AdamW over the pre-trained arena, task batches, evaluation.
+#include "analysis/finetune.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "core/check.h"
+#include "core/fileio.h"
+#include "data/loader.h"
+#include "data/task_tokens.h"
+#include "optim/optimizer.h"
+#include "optim/param_groups.h"
+#include "train/metrics.h"
+#include "train/trainer.h"
+
+namespace ot {
+namespace fs = std::filesystem;
+
+const ConfigSchema<FinetuneConfig>& FinetuneSchema() {
+  static const ConfigSchema<FinetuneConfig> schema = [] {
+    using C = FinetuneConfig;
+    ConfigSchema<C> s;
+    s.Field("checkpoint", "pre-trained checkpoint directory", [](C& c) -> std::string& { return c.checkpoint; });
+    DeclareEvalFields(s, [](C& c) -> EvalSuiteConfig& { return c.suite; });
+    s.Field("finetune.task", "task to fine-tune on (docs/tasks.md)", [](C& c) -> std::string& { return c.ft.task; })
+        .Field("finetune.lr", "peak learning rate", [](C& c) -> double& { return c.ft.lr; }, Above(0))
+        .Field("finetune.tokens", "fine-tuning budget in tokens (B*T per step)",
+               [](C& c) -> Size& { return c.ft.tokens; }, AtLeast(1))
+        .Field("finetune.batch_size", "rows per step", [](C& c) -> int& { return c.ft.batch_size; }, AtLeast(1))
+        .Field("finetune.seq_len", "row length; 0 = the model's max_seq_len",
+               [](C& c) -> int& { return c.ft.seq_len; }, AtLeast(0))
+        .Field("finetune.schedule", "lr schedule after warmup", [](C& c) -> std::string& { return c.ft.schedule; },
+               OneOf({"cosine", "constant", "linear"}))
+        .Field("finetune.warmup_fraction", "share of steps in linear warmup",
+               [](C& c) -> double& { return c.ft.warmup_fraction; }, Between(0, 1))
+        .Field("finetune.lr_min", "floor of the decay", [](C& c) -> double& { return c.ft.lr_min; }, AtLeast(0))
+        .Field("finetune.beta1", "AdamW β1", [](C& c) -> double& { return c.ft.beta1; }, Between(0, 0.999999))
+        .Field("finetune.beta2", "AdamW β2", [](C& c) -> double& { return c.ft.beta2; }, Between(0, 0.999999))
+        .Field("finetune.eps", "AdamW ε", [](C& c) -> double& { return c.ft.eps; }, Above(0))
+        .Field("finetune.weight_decay", "decoupled weight decay", [](C& c) -> double& { return c.ft.weight_decay; },
+               AtLeast(0))
+        .Field("finetune.clip", "max global grad norm (0 = off)", [](C& c) -> double& { return c.ft.clip; }, AtLeast(0))
+        .Field("finetune.seed", "batch order seed", [](C& c) -> int64_t& { return c.ft.seed; }, AtLeast(0))
+        .Field("finetune.l2sp", "λ of the L2-SP pull toward the pre-trained weights (0 = off)",
+               [](C& c) -> double& { return c.ft.l2sp; }, AtLeast(0))
+        .Field("finetune.replay", "fraction of steps on pre-training batches (0 = off)",
+               [](C& c) -> double& { return c.ft.replay; }, Between(0, 0.99))
+        .Field("finetune.wise_alphas", "WiSE-FT: evaluate α·θ_ft + (1−α)·θ_pre for each α",
+               [](C& c) -> std::vector<double>& { return c.ft.wise_alphas; }, Between(0, 1))
+        .Field("finetune.evals_during", "general-loss evaluations during training",
+               [](C& c) -> int& { return c.ft.evals_during; }, AtLeast(0))
+        .Rule({"checkpoint"}, [](const C& c) { return c.checkpoint.empty() ? "expected a checkpoint directory" : ""; })
+        .Rule({"finetune.task"}, [](const C& c) { return c.ft.task.empty() ? "expected a task name" : ""; });
+    return s;
+  }();
+  return schema;
+}
+
+void ApplyL2SpProximal(std::span<float> params, std::span<const float> anchor, double lr, double lambda) {
+  OT_CHECK(params.size() == anchor.size()) << "anchor arena size mismatch";
+  const float shrink = static_cast<float>(1.0 / (1.0 + lr * lambda));
+  const int64_t n = static_cast<int64_t>(params.size());
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) params[i] = anchor[i] + (params[i] - anchor[i]) * shrink;
+}
+
+void Interpolate(std::span<const float> a, std::span<const float> b, double alpha, std::span<float> out) {
+  OT_CHECK(a.size() == b.size() && a.size() == out.size()) << "arena size mismatch";
+  const int64_t n = static_cast<int64_t>(a.size());
+  if (alpha == 1.0 || alpha == 0.0) {  // exact ends (no rounding through the blend)
+    std::copy(alpha == 1.0 ? a.begin() : b.begin(), alpha == 1.0 ? a.end() : b.end(), out.begin());
+    return;
+  }
+  const float fa = static_cast<float>(alpha), fb = static_cast<float>(1.0 - alpha);
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) out[i] = fa * a[i] + fb * b[i];
+}
+
+int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
+  LoadedModel model = LoadModel(config.checkpoint);
+  const auto& ft = config.ft;
+  const int B = ft.batch_size, T = ft.seq_len > 0 ? ft.seq_len : model.config.max_seq_len;
+  if (T > model.config.max_seq_len)
+    throw Error(fmt::format("finetune.seq_len = {} exceeds the model's max_seq_len {}", T, model.config.max_seq_len));
+  const fs::path data_dir = config.suite.data_dir;
+  const data::TaskSplit train = data::ReadTaskSplit(data_dir / "tasks", ft.task, "train");
+  data::FinetuneBatcher batcher(train, B, T, static_cast<uint64_t>(ft.seed));
+  std::unique_ptr<data::TokenLoader> replay;
+  if (ft.replay > 0)
+    replay = std::make_unique<data::TokenLoader>(data_dir / "general.train.tok", B, T,
+                                                 static_cast<uint64_t>(ft.seed) + 7919);
+
+  EvalSuiteConfig suite_config = config.suite;
+  if (std::find(suite_config.tasks.begin(), suite_config.tasks.end(), ft.task) == suite_config.tasks.end())
+    suite_config.tasks.push_back(ft.task);
+  EvalSuite suite(suite_config, model.config);
+
+  const std::vector<float> anchor = model.params;  // θ_pre: L2-SP anchor and WiSE-FT's other end
+  Decoder decoder(model.config, B, T);
+  auto optimizer = MakeOptimizer("adamw", model.layout.total(),
+                                 {.beta1 = ft.beta1, .beta2 = ft.beta2, .eps = ft.eps, .weight_decay = ft.weight_decay},
+                                 DecaySegmentsFor(model.layout, DefaultDecayGroups()));
+  const int64_t steps = std::max<int64_t>(1, (ft.tokens.value + int64_t{B} * T - 1) / (int64_t{B} * T));
+
+  int64_t source_step = 0;
+  BatchSource source;
+  source.next = [&](std::span<int32_t> inputs, std::span<int32_t> targets) {
+    // Step k replays when floor((k+1)·r) > floor(k·r): exactly a fraction r of steps, evenly spread.
+    const bool from_pretrain = replay && std::floor((source_step + 1) * ft.replay) > std::floor(source_step * ft.replay);
+    ++source_step;
+    if (from_pretrain) replay->Next(inputs, targets);
+    else batcher.Next(inputs, targets);
+  };
+  source.save = [&] { return nlohmann::json{{"task", data::CursorToJson(batcher.cursor())}, {"step", source_step}}; };
+  source.load = [&](const nlohmann::json& j) {
+    batcher.SetCursor(data::CursorFromJson(j.at("task")));
+    source_step = j.at("step").get<int64_t>();
+  };
+  source.epoch = [&] { return batcher.Epochs(); };
+
+  TrainerOptions options;
+  options.batch_size = B;
+  options.seq_len = T;
+  options.total_steps = steps;
+  options.clip = ft.clip;
+  options.schedule = {.kind = ParseScheduleKind(ft.schedule),
+                      .lr_peak = ft.lr,
+                      .lr_min = ft.lr_min,
+                      .warmup = static_cast<int64_t>(std::round(ft.warmup_fraction * steps)),
+                      .total = steps};
+  options.log_every = std::max<int64_t>(1, steps / 20);
+  options.eval_every = ft.evals_during > 0 ? std::max<int64_t>(1, steps / (ft.evals_during + 1)) : 0;
+  options.quiet = true;
+  fs::create_directories(out);
+  fs::remove(out / "metrics.jsonl");  // a restarted run starts over (fine-tuning runs are short)
+  MetricsWriter metrics(out / "metrics.jsonl");
+  TrainerHooks hooks;
+  hooks.evaluate = [&] { return suite.GeneralLoss(model.params).loss; };
+  if (ft.l2sp > 0)
+    hooks.after_step = [&](const StepInfo& info) { ApplyL2SpProximal(model.params, anchor, info.lr, ft.l2sp); };
+  Trainer trainer(decoder, model.params, *optimizer, source, options, metrics, hooks);
+  trainer.Run();
+
+  nlohmann::json result = suite.Run(model.params);
+  result["checkpoint"] = {{"dir", fs::absolute(model.dir).string()},
+                          {"tokens", model.tokens},
+                          {"epochs", EpochsOf(model.tokens, suite.train_tokens_per_epoch())}};
+  result["finetune"] = {{"task", ft.task},
+                        {"lr", ft.lr},
+                        {"steps", steps},
+                        {"tokens", steps * B * T},
+                        {"task_epochs", batcher.Epochs()},
+                        {"optimizer", "fresh AdamW: the pre-training optimizer state was reset"}};
+  result["config"] = PrintConfig(FinetuneSchema(), config);
+  if (!ft.wise_alphas.empty()) {
+    std::vector<float> blend(model.params.size());
+    for (double alpha : ft.wise_alphas) {
+      Interpolate(model.params, anchor, alpha, blend);
+      result["wise"][fmt::format("{}", alpha)] = suite.Run(blend)["results"];
+    }
+  }
+  WriteFileAtomic(out / "eval.json", result.dump(2) + "\n");
+  std::fprintf(stderr, "finetune: %s lr %g from %lld tokens: ID loss %.4f, OOD loss %.4f\n", ft.task.c_str(), ft.lr,
+               static_cast<long long>(model.tokens), result["results"][ft.task]["loss"].get<double>(),
+               result["results"]["general"]["loss"].get<double>());
+  return 0;
+}
+
+}  // namespace ot

@@ -1,0 +1,47 @@
+// A checkpoint as evaluation sees it: the model blueprint, its layout and one parameter arena, plus the
+// adapter that turns the fast Decoder into a LogProbModel (forward only). Entry points: LoadedModel,
+// LoadModel, DecoderScorer, CheckpointTokens.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <vector>
+
+#include "analysis/scoring.h"
+#include "model/config.h"
+#include "model/decoder.h"
+#include "model/layout.h"
+
+namespace ot {
+
+struct LoadedModel {
+  ModelConfig config;
+  ParamLayout layout;
+  std::vector<float> params;
+  int64_t tokens = 0;  // pre-training tokens seen (state.json)
+  std::filesystem::path dir;
+};
+
+// Reads config.json ("overtrain" block) and the model tensors; verifies the manifest. Throws Error.
+LoadedModel LoadModel(const std::filesystem::path& checkpoint_dir);
+
+// Scores with the fast Decoder over a parameter span the caller owns (and may change between calls:
+// perturbation and WiSE-FT evaluate many arenas with one scorer). Windows are the model's max_seq_len.
+class DecoderScorer : public LogProbModel {
+ public:
+  DecoderScorer(const ModelConfig& config, int batch, int seq_len = 0);
+  void set_params(std::span<const float> params) { params_ = params; }
+  int max_seq_len() const override { return seq_len_; }
+  int max_batch() const override { return batch_; }
+  void LogProbs(const int32_t* inputs, const int32_t* targets, int B, int T, float* logprobs) override;
+  Decoder& decoder() { return *decoder_; }
+
+ private:
+  int batch_, seq_len_;
+  std::unique_ptr<Decoder> decoder_;
+  std::span<const float> params_;
+};
+
+}  // namespace ot

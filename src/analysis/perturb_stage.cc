@@ -1,0 +1,77 @@
+// The perturbation sweep of one checkpoint.
+#include "analysis/perturb_stage.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "analysis/perturb.h"
+#include "core/fileio.h"
+
+namespace ot {
+namespace fs = std::filesystem;
+
+const ConfigSchema<PerturbConfig>& PerturbSchema() {
+  static const ConfigSchema<PerturbConfig> schema = [] {
+    ConfigSchema<PerturbConfig> s;
+    s.Field("checkpoint", "checkpoint directory to perturb",
+            [](PerturbConfig& c) -> std::string& { return c.checkpoint; });
+    DeclareEvalFields(s, [](PerturbConfig& c) -> EvalSuiteConfig& { return c.suite; });
+    s.Field("perturb.gammas", "noise scales γ (noise std = γ·σ_init per tensor)",
+            [](PerturbConfig& c) -> std::vector<double>& { return c.gammas; }, AtLeast(0))
+        .Field("perturb.draws", "noise draws per γ (mean ± standard error)",
+               [](PerturbConfig& c) -> int& { return c.draws; }, AtLeast(1))
+        .Field("perturb.seed", "noise seed", [](PerturbConfig& c) -> int64_t& { return c.seed; }, AtLeast(0))
+        .Field("perturb.groups", "conditions: \"all\" or one group (embed, attn, mlp, norm, head) each",
+               [](PerturbConfig& c) -> std::vector<std::string>& { return c.groups; })
+        .Field("perturb.scale", "per-tensor noise scale", [](PerturbConfig& c) -> std::string& { return c.scale; },
+               OneOf({"init-std", "relative-norm"}))
+        .Rule({"checkpoint"}, [](const PerturbConfig& c) {
+          return c.checkpoint.empty() ? "expected a checkpoint directory" : "";
+        })
+        .Rule({"perturb.groups"}, [](const PerturbConfig& c) -> std::string {
+          for (const auto& g : c.groups)
+            if (g != "all" && g != "embed" && g != "attn" && g != "mlp" && g != "norm" && g != "head")
+              return "'" + g + "' is not one of all, embed, attn, mlp, norm, head";
+          return c.groups.empty() ? "expected at least one condition" : "";
+        });
+    return s;
+  }();
+  return schema;
+}
+
+int RunPerturbStage(const PerturbConfig& config, const fs::path& out) {
+  const LoadedModel model = LoadModel(config.checkpoint);
+  EvalSuiteConfig suite_config = config.suite;
+  suite_config.tasks.clear();  // the probe is the general validation set
+  EvalSuite suite(suite_config, model.config);
+  const double epochs = EpochsOf(model.tokens, suite.train_tokens_per_epoch());
+  const PerplexityResult base = suite.GeneralLoss(model.params);
+  std::vector<float> work(model.params.size());
+  std::string rows;
+  for (const auto& group : config.groups) {
+    for (double gamma : config.gammas) {
+      for (int draw = 0; draw < config.draws; ++draw) {
+        NoiseSpec spec{.gamma = gamma,
+                       .seed = static_cast<uint64_t>(config.seed),
+                       .draw = draw,
+                       .groups = group == "all" ? std::vector<std::string>{} : std::vector<std::string>{group},
+                       .scale = ParseNoiseScale(config.scale)};
+        PerturbedCopy(model.layout, model.params, work, spec);
+        const PerplexityResult r = suite.GeneralLoss(work);
+        nlohmann::json row = {{"tokens", model.tokens}, {"epochs", epochs},        {"seed", config.seed},
+                              {"gamma", gamma},         {"draw", draw},            {"group", group},
+                              {"loss", r.loss},         {"base_loss", base.loss},  {"delta", r.loss - base.loss},
+                              {"scale", config.scale},  {"eval_tokens", r.tokens}};
+        rows += row.dump() + "\n";
+        std::fprintf(stderr, "perturb: tokens %lld (%.2f epochs) group %s gamma %g draw %d: loss %.4f (base %.4f)\n",
+                     static_cast<long long>(model.tokens), epochs, group.c_str(), gamma, draw, r.loss, base.loss);
+      }
+    }
+  }
+  fs::create_directories(out);
+  WriteFileAtomic(out / "results.jsonl", rows);
+  return 0;
+}
+
+}  // namespace ot

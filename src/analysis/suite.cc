@@ -1,0 +1,171 @@
+// The shared evaluation suite and the `overtrain eval` stage.
+#include "analysis/suite.h"
+
+#include <cmath>
+#include <fmt/format.h>
+
+#include "core/check.h"
+#include "core/fileio.h"
+#include "data/tokenizer.h"
+
+namespace ot {
+namespace fs = std::filesystem;
+
+double EpochsOf(int64_t tokens, int64_t train_tokens_per_epoch) {
+  return train_tokens_per_epoch > 0 ? static_cast<double>(tokens) / train_tokens_per_epoch : 0.0;
+}
+
+static std::vector<int32_t> ReadTokens(const fs::path& path) {
+  return data::TokenFile::Open(path).ReadAll();
+}
+
+EvalSuite::EvalSuite(const EvalSuiteConfig& config, const ModelConfig& model)
+    : config_(config), scorer_(model, config.batch, config.seq_len) {
+  const fs::path dir = config.data_dir;
+  if (config.data_dir.empty()) throw Error("data.dir: expected a prepared data directory, got nothing");
+  if (!fs::exists(dir / "general.val.tok"))
+    throw Error("data.dir = '" + config.data_dir + "': no general.val.tok; run `overtrain data prepare` first");
+  general_ = ReadTokens(dir / "general.val.tok");
+  if (fs::exists(dir / "general.train.tok"))
+    train_tokens_ = static_cast<int64_t>(data::ReadTokenHeader(dir / "general.train.tok").tokens);
+  if (config.c4 && fs::exists(dir / "c4.val.tok")) c4_ = ReadTokens(dir / "c4.val.tok");
+  for (const auto& v : {std::cref(general_), std::cref(c4_)})
+    for (int32_t t : v.get())
+      if (t >= model.vocab_size)
+        throw Error("data.dir = '" + config.data_dir + "': token " + std::to_string(t) +
+                    " >= the model's vocab_size " + std::to_string(model.vocab_size));
+  if (config.tasks.empty()) return;
+  const data::Tokenizer tokenizer = data::Tokenizer::Load(dir / "tokenizer.model");
+  auto bytes_of = [&](const std::vector<std::vector<int32_t>>& choices) {
+    std::vector<int> out;
+    for (const auto& c : choices) out.push_back(static_cast<int>(tokenizer.Decode(c).size()));
+    return out;
+  };
+  for (const auto& task : config.tasks) {
+    data::TaskSplit split = data::ReadTaskSplit(dir / "tasks", task, "val");
+    if (split.vocab_size > model.vocab_size)
+      throw Error(fmt::format("task '{}' was tokenized with vocab {} but the model has {}", task,
+                              split.vocab_size, model.vocab_size));
+    choice_bytes_.push_back(bytes_of(split.labels));
+    auto& per_example = example_choice_bytes_[task];
+    for (const auto& r : split.records) per_example.push_back(bytes_of(r.choices));
+    tasks_.push_back(std::move(split));
+  }
+}
+
+PerplexityResult EvalSuite::GeneralLoss(std::span<const float> params) {
+  scorer_.set_params(params);
+  return StreamPerplexity(scorer_, general_, config_.batch, config_.windows);
+}
+
+static nlohmann::json PerplexityJson(const PerplexityResult& r) {
+  return {{"loss", r.loss},       {"loss_stderr", r.loss_stderr}, {"ppl", r.ppl},
+          {"tokens", r.tokens},   {"samples", r.windows}};
+}
+
+nlohmann::json EvalSuite::ScoreTask(const data::TaskSplit& split) {
+  const size_t n = config_.max_examples > 0 ? std::min<size_t>(split.records.size(), config_.max_examples)
+                                            : split.records.size();
+  OT_CHECK(n > 0) << "task " << split.task << " has no validation examples";
+  // ID loss: nats per target token (target + end-of-document, the fine-tuning loss) given the prompt.
+  std::vector<std::vector<int32_t>> docs(n);
+  std::vector<size_t> firsts(n);
+  for (size_t i = 0; i < n; ++i) {
+    auto prompt = split.Prompt(i);
+    auto target = split.Target(i);
+    auto& doc = docs[i];
+    if (prompt.empty()) doc.push_back(split.eod_id);  // whole-document tasks: condition on a document start
+    doc.insert(doc.end(), prompt.begin(), prompt.end());
+    doc.insert(doc.end(), target.begin(), target.end());
+    doc.push_back(split.eod_id);
+    firsts[i] = prompt.empty() ? 1 : prompt.size();
+  }
+  const auto scored = BatchRollingLogLikelihoods(scorer_, docs, firsts, config_.batch);
+  double nll = 0;
+  int64_t tokens = 0;
+  std::vector<double> per_example(n);
+  for (size_t i = 0; i < n; ++i) {
+    nll -= scored[i].logprob;
+    tokens += scored[i].tokens;
+    per_example[i] = -scored[i].logprob / std::max<int64_t>(1, scored[i].tokens);
+  }
+  nlohmann::json out = {{"loss", nll / tokens},
+                        {"loss_stderr", MeanStderr(per_example).second},
+                        {"ppl", std::exp(nll / tokens)},
+                        {"tokens", tokens},
+                        {"samples", n}};
+  // Accuracy by log-likelihood of each choice after the prompt.
+  const size_t task_index = &split - tasks_.data();
+  std::vector<McItem> items;
+  for (size_t i = 0; i < n; ++i) {
+    if (split.records[i].gold < 0) continue;
+    const auto& choices = split.Choices(i);
+    if (choices.size() < 2) continue;
+    McItem item;
+    auto prompt = split.Prompt(i);
+    item.context.assign(prompt.begin(), prompt.end());
+    if (item.context.empty()) item.context.push_back(split.eod_id);
+    item.choices = choices;
+    item.choice_bytes = split.records[i].choices.empty() ? choice_bytes_[task_index]
+                                                          : example_choice_bytes_[split.task][i];
+    item.gold = split.records[i].gold;
+    items.push_back(std::move(item));
+  }
+  if (!items.empty()) {
+    const McScores mc = MultipleChoice(scorer_, items, config_.batch);
+    out["acc"] = mc.acc;
+    out["acc_stderr"] = mc.acc_stderr;
+    out["acc_norm"] = mc.acc_norm;
+    out["acc_norm_stderr"] = mc.acc_norm_stderr;
+    out["mc_samples"] = mc.n;
+  }
+  return out;
+}
+
+nlohmann::json EvalSuite::Run(std::span<const float> params) {
+  scorer_.set_params(params);
+  nlohmann::json results;
+  results["general"] = PerplexityJson(StreamPerplexity(scorer_, general_, config_.batch, config_.windows));
+  if (!c4_.empty()) results["c4"] = PerplexityJson(StreamPerplexity(scorer_, c4_, config_.batch, 0));
+  for (const auto& split : tasks_) results[split.task] = ScoreTask(split);
+  return {{"results", results},
+          {"definitions",
+           {{"general", PerplexityResult::kDefinition},
+            {"c4", PerplexityResult::kDefinition},
+            {"task loss",
+             "nats per target token (target and its end-of-document token) given the prompt; rolling "
+             "full-context windows when longer than the window; first max_examples validation examples"},
+            {"acc", "argmax of the summed log-likelihood of each choice after the prompt (lm-eval acc)"},
+            {"acc_norm", "argmax of log-likelihood divided by the choice's UTF-8 byte length"}}},
+          {"window", scorer_.max_seq_len()}};
+}
+
+const ConfigSchema<EvalConfig>& EvalSchema() {
+  static const ConfigSchema<EvalConfig> schema = [] {
+    ConfigSchema<EvalConfig> s;
+    s.Field("checkpoint", "checkpoint directory to evaluate",
+            [](EvalConfig& c) -> std::string& { return c.checkpoint; });
+    DeclareEvalFields(s, [](EvalConfig& c) -> EvalSuiteConfig& { return c.suite; });
+    s.Rule({"checkpoint"}, [](const EvalConfig& c) {
+      return c.checkpoint.empty() ? "expected a checkpoint directory" : "";
+    });
+    return s;
+  }();
+  return schema;
+}
+
+int RunEvalStage(const EvalConfig& config, const fs::path& out) {
+  LoadedModel model = LoadModel(config.checkpoint);
+  EvalSuite suite(config.suite, model.config);
+  nlohmann::json j = suite.Run(model.params);
+  j["checkpoint"] = {{"dir", fs::absolute(model.dir).string()},
+                     {"tokens", model.tokens},
+                     {"epochs", EpochsOf(model.tokens, suite.train_tokens_per_epoch())},
+                     {"params", model.config.NumParams()}};
+  j["config"] = {{"model", model.config.ToJson()}, {"eval", PrintConfig(EvalSchema(), config)}};
+  fs::create_directories(out);
+  WriteFileAtomic(out / "eval.json", j.dump(2) + "\n");
+  return 0;
+}
+
+}  // namespace ot

@@ -1,0 +1,84 @@
+// The evaluation suite every stage shares: general-validation perplexity (the OOD probe that plays C4's
+// role), the real C4 sample's perplexity, and per task the ID loss on held-out targets and multiple-choice /
+// label accuracy. Results in lm-evaluation-harness shape (task → metric → value, *_stderr, samples).
+// Entry points: EvalSuiteConfig, DeclareEvalFields, EvalSuite::Run, EvalConfig, RunEvalStage.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "analysis/metrics.h"
+#include "analysis/model_io.h"
+#include "core/config.h"
+#include "data/task_tokens.h"
+#include "data/token_file.h"
+
+namespace ot {
+
+struct EvalSuiteConfig {
+  std::string data_dir;            // a prepared data directory (overtrain data prepare)
+  int batch = 16;                  // rows per forward pass
+  int seq_len = 0;                 // window; 0 = the model's max_seq_len
+  int64_t windows = 64;            // general-validation windows scored (0 = all)
+  bool c4 = true;                  // also the C4 sample (c4.val.tok) when the data dir has it
+  std::vector<std::string> tasks;  // task suites: ID loss + accuracy where the task has choices
+  int64_t max_examples = 200;      // per task (0 = all)
+};
+
+// Declares data.dir and the [eval] section into any schema whose struct holds an EvalSuiteConfig.
+template <typename S, typename Get>
+void DeclareEvalFields(ConfigSchema<S>& schema, Get get) {
+  auto g = [get](S& s) -> EvalSuiteConfig& { return get(s); };
+  schema
+      .Field("data.dir", "prepared data directory (overtrain data prepare --out)",
+             [g](S& s) -> std::string& { return g(s).data_dir; })
+      .Field("eval.batch", "rows per forward pass", [g](S& s) -> int& { return g(s).batch; }, AtLeast(1))
+      .Field("eval.seq_len", "window length; 0 = the model's max_seq_len",
+             [g](S& s) -> int& { return g(s).seq_len; }, AtLeast(0))
+      .Field("eval.windows", "general-validation windows scored (0 = all)",
+             [g](S& s) -> int64_t& { return g(s).windows; }, AtLeast(0))
+      .Field("eval.c4", "also score the C4 sample (c4.val.tok) when present",
+             [g](S& s) -> bool& { return g(s).c4; })
+      .Field("eval.tasks", "task suites to score (ID loss, accuracy)",
+             [g](S& s) -> std::vector<std::string>& { return g(s).tasks; })
+      .Field("eval.max_examples", "examples per task (0 = all)",
+             [g](S& s) -> int64_t& { return g(s).max_examples; }, AtLeast(0));
+}
+
+// Holds the data once (validation tokens, task splits, tokenizer byte lengths) and scores any arena.
+class EvalSuite {
+ public:
+  EvalSuite(const EvalSuiteConfig& config, const ModelConfig& model);
+  // Full suite for the given parameters: {"results": {...}, "definitions": {...}}.
+  nlohmann::json Run(std::span<const float> params);
+  // Only the general-validation loss (the perturbation probe).
+  PerplexityResult GeneralLoss(std::span<const float> params);
+  int64_t train_tokens_per_epoch() const { return train_tokens_; }
+
+ private:
+  nlohmann::json ScoreTask(const data::TaskSplit& split);
+  EvalSuiteConfig config_;
+  DecoderScorer scorer_;
+  std::vector<int32_t> general_, c4_;
+  std::vector<data::TaskSplit> tasks_;
+  std::vector<std::vector<int>> choice_bytes_;  // per task: byte length of each shared label
+  std::map<std::string, std::vector<std::vector<int>>> example_choice_bytes_;
+  int64_t train_tokens_ = 0;
+};
+
+// `overtrain eval`: a checkpoint + a suite → <out>/eval.json.
+struct EvalConfig {
+  std::string checkpoint;
+  EvalSuiteConfig suite;
+};
+const ConfigSchema<EvalConfig>& EvalSchema();
+int RunEvalStage(const EvalConfig& config, const std::filesystem::path& out);
+
+// Pre-training epochs of `tokens` for the data directory (tokens / general.train.tok size).
+double EpochsOf(int64_t tokens, int64_t train_tokens_per_epoch);
+
+}  // namespace ot
