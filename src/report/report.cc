@@ -176,10 +176,8 @@ std::vector<double> Distinct(const std::vector<double>& v) {
   return out;
 }
 
-Curve BaseCurve(const Ctx& ctx) {
-  if (!ctx.s.pretrain.empty())
-    return MakeCurve("base model", 0, ctx.s.pretrain, [](auto&) { return true; },
-                     [](const PretrainPoint& p) { return p.base_loss; });
+// The base model as the perturbation rows saw it (the reference of every Δ).
+Curve PerturbBaseCurve(const Ctx& ctx) {
   const std::string group = MainGroup(ctx.s);
   std::map<int64_t, std::vector<double>> by;
   for (const auto& p : ctx.s.perturb)
@@ -191,6 +189,21 @@ Curve BaseCurve(const Ctx& ctx) {
     c.se.push_back(kNaN);
   }
   return c;
+}
+
+// The base model from pretrain.jsonl (mean ± s.e. over seeds), else from the perturbation rows.
+Curve BaseCurve(const Ctx& ctx) {
+  if (!ctx.s.pretrain.empty())
+    return MakeCurve("base model", 0, ctx.s.pretrain, [](auto&) { return true; },
+                     [](const PretrainPoint& p) { return p.base_loss; });
+  return PerturbBaseCurve(ctx);
+}
+
+std::vector<double> PerturbGammas(const Summaries& s, const std::string& group) {
+  std::vector<double> gammas;
+  for (const auto& p : s.perturb)
+    if (p.group == group) gammas.push_back(p.gamma);
+  return Distinct(gammas);
 }
 
 void BaseSection(Ctx& ctx) {
@@ -207,7 +220,7 @@ void BaseSection(Ctx& ctx) {
   panel.series.push_back(Series(base, 0, true, &fb));
   int color = 1;
   const std::string group = MainGroup(ctx.s);
-  for (double gamma : ctx.results.study.gammas) {
+  for (double gamma : PerturbGammas(ctx.s, group)) {
     Curve c = MakeCurve(fmt::format("perturbed, γ = {}", FormatParam(gamma)), gamma, ctx.s.perturb,
                         [&](const PerturbPoint& p) { return p.group == group && p.gamma == gamma; },
                         [](const PerturbPoint& p) { return p.loss; });
@@ -247,10 +260,7 @@ void PerturbSection(Ctx& ctx) {
     return;
   }
   const std::string group = MainGroup(ctx.s);
-  std::vector<double> gammas;
-  for (const auto& p : ctx.s.perturb)
-    if (p.group == group) gammas.push_back(p.gamma);
-  gammas = Distinct(gammas);
+  const std::vector<double> gammas = PerturbGammas(ctx.s, group);
   Figure fig = NewFigure("fig2_perturb", fmt::format("Gaussian perturbation θ + γ·σ_init·z (group '{}')", group));
   PlotPanel pd = TokenPanel(ctx, "Δ = perturbed − base loss", "Δ loss (nats)");
   PlotPanel pl = TokenPanel(ctx, "perturbed loss (base dashed)", "loss (nats)");
@@ -271,7 +281,7 @@ void PerturbSection(Ctx& ctx) {
     losses.push_back(&fl);
     ++color;
   }
-  Curve base = BaseCurve(ctx);
+  Curve base = PerturbBaseCurve(ctx);
   base.se.clear();
   pl.series.insert(pl.series.begin(), Series(base, 0, true, nullptr));
   fig.panels = {pd, pl};
@@ -519,12 +529,12 @@ void TheorySection(Ctx& ctx) {
   }
   color = 1;
   for (double lr : lrs) {
-    const Finding& f = Record(
-        ctx, fig.name, fmt::format("fine-tuned L_A (λ = {})", FormatParam(lambda0)),
-        TheoryCurve(ctx, "η_ft = " + FormatParam(lr), lr, "finetune",
-                    [&](auto& p) { return p.lr == lr && p.lambda == lambda0; },
-                    [](auto& p) { return p.loss_a; }, false),
-        ctx.steps);
+    Curve c = TheoryCurve(ctx, "η_ft = " + FormatParam(lr), lr, "finetune",
+                          [&](auto& p) { return p.lr == lr && p.lambda == lambda0; },
+                          [](auto& p) { return p.loss_a; }, false);
+    if (c.x.empty()) continue;  // this η_ft was only run with λ > 0
+    const Finding& f =
+        Record(ctx, fig.name, fmt::format("fine-tuned L_A (λ = {})", FormatParam(lambda0)), c, ctx.steps);
     pf.series.push_back(Series(f.curve, color++, false, &f));
     fam_lr.push_back(&f);
   }

@@ -71,18 +71,26 @@ class FullReport : public ::testing::Test {
   static void SetUpTestSuite() {
     study_ = new fs::path(TempStudy("full"));
     testing::WriteSyntheticStudy(*study_);
-    out_ = new ReportOutput(WriteReport(*study_));
+    try {
+      out_ = new ReportOutput(WriteReport(*study_));
+    } catch (const Error& e) {
+      error_ = new std::string(e.what());
+    }
   }
+  void SetUp() override { ASSERT_NE(out_, nullptr) << "WriteReport failed: " << *error_; }
   static void TearDownTestSuite() {
     fs::remove_all(*study_);
     delete out_;
     delete study_;
+    delete error_;
   }
   static fs::path* study_;
   static ReportOutput* out_;
+  static std::string* error_;
 };
 fs::path* FullReport::study_ = nullptr;
 ReportOutput* FullReport::out_ = nullptr;
+std::string* FullReport::error_ = nullptr;
 
 TEST_F(FullReport, FiguresAreProduced) {
   const fs::path figures = *study_ / "report" / "figures";
