@@ -20,8 +20,9 @@ Decoder::Decoder(const ModelConfig& config, int max_batch, int max_seq)
                 std::to_string(config.max_seq_len));
   const int64_t C = config.d_model, F = config.ff_dim(), V = config.vocab_size, NH = config.n_heads;
   const int64_t HS = C / NH, L = config.n_layers, T = max_seq, N = (int64_t)max_batch * max_seq;
-  // Head row block: ~2 MB of logits per block (L2/L3-resident), at least 64 rows for GEMM efficiency.
-  head_block_rows_ = static_cast<int>(std::clamp<int64_t>((1 << 19) / V, 64, 1024));
+  // Head row block: ~4 MB of logits per block (L3-resident), at least 128 rows so the dW GEMM (K = rows)
+  // stays efficient; 128-256 rows measured best at V 4096 (64 was 30% slower, 512 20% slower).
+  head_block_rows_ = static_cast<int>(std::clamp<int64_t>((1 << 20) / V, 128, 1024));
   head_block_rows_ = static_cast<int>(std::min<int64_t>(head_block_rows_, N));
   const int threads = attn_threads_ = omp_get_max_threads();
 
