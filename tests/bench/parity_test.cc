@@ -14,10 +14,7 @@
 #include "core/rng.h"
 #include "core/safetensors.h"
 #include "model/config.h"
-#if __has_include("model/decoder.h")  // TODO(bench): unconditional once the fast decoder lands
 #include "model/decoder.h"
-#define OT_HAVE_DECODER 1
-#endif
 #include "model/init.h"
 #include "model/layout.h"
 #include "model/reference_decoder.h"
@@ -198,7 +195,6 @@ TEST_P(ParityTest, LossGradientsAndAdamWStepMatchPyTorch) {
     std::vector<float> gf(g.begin(), g.end());
     ExpectParity("reference (double)", f, torch, loss, gf, 1e-12, 1e-6, 1e-7);
   }
-#ifdef OT_HAVE_DECODER
   {
     SCOPED_TRACE("Decoder (fast, float32)");
     Decoder decoder(f.config, f.B, f.T);
@@ -207,7 +203,6 @@ TEST_P(ParityTest, LossGradientsAndAdamWStepMatchPyTorch) {
     decoder.Backward(f.params, grads);
     ExpectParity("fast decoder (float32)", f, torch, loss, grads, 1e-5, 1e-4, 1e-5);
   }
-#endif
 }
 
 INSTANTIATE_TEST_SUITE_P(Variants, ParityTest,
