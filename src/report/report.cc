@@ -306,10 +306,16 @@ void PerturbSection(Ctx& ctx) {
                                     ctx.results.study.preset, FormatSize(ctx.results.study.params),
                                     RangeText(ctx), GrowthVerdict("Δ", "γ", deltas),
                                     FamilyVerdict("the perturbed loss", "γ", losses)));
-  ctx.verdict.push_back(fmt::format(
-      "Perturbation uncertainty: each point averages n = {} draws × seeds; a change counts only beyond "
-      "{:g} combined standard errors.",
-      n_text, ctx.options.inflection.z));
+  if (n_hi < 2)
+    ctx.verdict.push_back(
+        "Perturbation uncertainty: each point is a single draw of a single seed, so there are no standard "
+        "errors and the minima above are not tested against noise.");
+  else
+    ctx.verdict.push_back(fmt::format(
+        "Perturbation uncertainty: each point averages n = {} draws × seeds; a change counts only beyond "
+        "{:g} combined standard errors{}.",
+        n_text, ctx.options.inflection.z,
+        n_lo < 2 ? " (points with n = 1 carry no standard error)" : ""));
 }
 
 std::string SafeName(const std::string& s) {
@@ -584,6 +590,10 @@ void TheorySection(Ctx& ctx) {
                      FormatParam(last_loss_b.front().first), last_loss_b.back().second,
                      FormatParam(last_loss_b.back().first));
   }
+  bool deterministic_ft = false;
+  for (const auto* f : fam_lr) deterministic_ft = deterministic_ft || !f->result.has_uncertainty;
+  if (deterministic_ft)
+    v += " (Fine-tuning in the lab is a single deterministic run per condition: no error bars.)";
   ctx.verdict.push_back(v);
 }
 

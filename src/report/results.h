@@ -70,8 +70,8 @@ struct StudyResults {
 };
 
 // Reads <results_dir>/study.json (required) and every *.jsonl present. Blank lines are skipped; unknown
-// keys are ignored; a missing key, a wrong type or an out-of-range value throws Error "<file>:<line>: key
-// '<key>' ...".
+// keys (and theory rows of a kind newer than this reader) are ignored; a missing key, a wrong type or an
+// out-of-range value throws Error "<file>:<line>: key '<key>' ...".
 StudyResults LoadStudyResults(const std::filesystem::path& results_dir);
 
 }  // namespace ot

@@ -164,12 +164,6 @@ std::string FamilyVerdict(const std::string& what, const std::string& param,
     if (f->result.has_uncertainty && !f->result.distinguishable)
       out += fmt::format(" For {} = {} the minimum's location is uncertain: {}.", param,
                          FormatParam(f->curve.param), f->result.uncertainty);
-  const bool any_without = std::any_of(family.begin(), family.end(), [](const Finding* f) {
-    return !f->result.has_uncertainty && f->curve.x.size() >= 3;
-  });
-  if (any_without)
-    out += " (Some of these curves carry no standard errors — a single draw/seed or a deterministic run — "
-           "so their minima are not tested against noise.)";
   return out;
 }
 

@@ -41,7 +41,8 @@ std::string NoInflectionReason(const Finding& f);
 
 // Sentences about where `what` ("the perturbed loss") turns upward across a family of curves indexed by
 // `param` ("γ"), ordered by Curve::param: which members are U-shaped and where, whether a larger
-// parameter moves the minimum earlier, which have no inflection inside the range and why, and how sure.
+// parameter moves the minimum earlier, which have no inflection inside the range and why, and how sure
+// (curves without standard errors are the caller's to mention once).
 std::string FamilyVerdict(const std::string& what, const std::string& param,
                           const std::vector<const Finding*>& family);
 

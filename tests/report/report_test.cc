@@ -249,6 +249,23 @@ TEST(Report, NoUShapeIsSaidPlainly) {
   fs::remove_all(study);
 }
 
+TEST(Report, SingleDrawAndSeedIsSaidToBeUntested) {
+  const fs::path study = TempStudy("one_seed");
+  testing::WriteSyntheticStudy(study, {.pretrain = true, .perturb = true, .finetune = true,
+                                       .theory = false, .draws = 1, .seeds = 1});
+  const ReportOutput out = WriteReport(study);
+  const std::string v = Joined(out);
+  EXPECT_NE(v.find("each point is a single draw of a single seed, so there are no standard errors"),
+            std::string::npos)
+      << v;
+  EXPECT_NE(v.find("Fine-tuning results come from a single seed"), std::string::npos) << v;
+  // One row per point (draw 0 of seed 0 has noise -0.01): the s.e. cells are empty, not zero.
+  const std::string summary = Read(study / "report" / "tables" / "perturb_summary.csv");
+  EXPECT_NE(summary.find("\n1000000,0.125,1,all,0.01,1,4.4905,,-0.0095,,4.5\n"), std::string::npos)
+      << summary;
+  fs::remove_all(study);
+}
+
 TEST(Report, MalformedRowNamesFileLineAndKey) {
   const fs::path study = TempStudy("malformed");
   testing::WriteSyntheticStudy(study, {.pretrain = true, .perturb = false, .finetune = false,
