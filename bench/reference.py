@@ -12,7 +12,7 @@ Modes:
       `bench.model` (architecture JSON) and `bench.optim` (AdamW JSON: lr, beta1, beta2, eps,
       weight_decay, decay = [tensor names that get weight decay]). OUT gets `loss` (F32, shape []),
       `grad.<name>` and `step.<name>` (weights after one AdamW step) for every parameter.
-  reference.py --bench --model JSON --batch B --seq T [--threads 2]
+  reference.py --bench --model JSON --batch B --seq T [--threads 2] [--clock wall|cpu]
       Builds the same model in float32 with random weights and tokens, then serves a line protocol on
       stdin/stdout so the caller can alternate with its own timing: `run N` -> one JSON line
       {"step_s": [...]} (each step: zero_grad, forward, backward, AdamW step); `quit` ends.
@@ -217,6 +217,8 @@ def run_bench(args):
            "decay": [n for n, p in params.items() if p.dim() == 2]}
     adamw = make_adamw(params, opt)
 
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+
     def step():
         adamw.zero_grad(set_to_none=True)
         loss = forward_loss(params, cfg, inputs, targets, rope)
@@ -238,9 +240,9 @@ def run_bench(args):
             sys.exit(f"reference.py: unknown command {line!r}; expected 'run N' or 'quit'")
         times = []
         for _ in range(int(cmd[1])):
-            t0 = time.perf_counter()
+            t0 = clock()
             loss = step()
-            times.append(time.perf_counter() - t0)
+            times.append(clock() - t0)
         print(json.dumps({"step_s": times, "loss": loss.item()}), flush=True)
 
 
@@ -255,6 +257,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--clock", default="wall", choices=["wall", "cpu"],
+                    help="bench step times: wall clock, or this process's CPU time (all threads)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

@@ -24,10 +24,6 @@ namespace ot {
 
 namespace {
 
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 TokensPerSecond Summarise(std::vector<double> step_seconds, double tokens) {
   OT_CHECK(!step_seconds.empty()) << "no timed steps";
   std::sort(step_seconds.begin(), step_seconds.end());
@@ -69,12 +65,12 @@ class EngineStep {
     return loss;
   }
 
-  std::vector<double> TimeSteps(int n) {
+  std::vector<double> TimeSteps(int n, BenchClock clock) {
     std::vector<double> out;
     for (int i = 0; i < n; ++i) {
-      const double t0 = Now();
+      const double t0 = ReadClock(clock);
       Step();
-      out.push_back(Now() - t0);
+      out.push_back(ReadClock(clock) - t0);
     }
     return out;
   }
@@ -124,8 +120,9 @@ std::vector<BenchRow> RunBench(const BenchOptions& options, std::FILE* log) {
     row.activation_bytes = engine.activation_bytes();
     std::unique_ptr<TorchBenchProcess> torch;
     if (options.torch)
-      torch = std::make_unique<TorchBenchProcess>(config, row.B, row.T, options.threads, options.warmup);
-    engine.TimeSteps(options.warmup);
+      torch = std::make_unique<TorchBenchProcess>(config, row.B, row.T, options.threads, options.warmup,
+                                                  options.clock == BenchClock::kCpu);
+    engine.TimeSteps(options.warmup, options.clock);
     GemmTrace gemms = GemmTrace::Record([&] { engine.Step(); });
     row.gemm_calls = static_cast<int64_t>(gemms.calls().size());
     row.gemm_flops_per_token = gemms.Flops() / tokens;
@@ -135,11 +132,11 @@ std::vector<BenchRow> RunBench(const BenchOptions& options, std::FILE* log) {
     double peak = 0;
     for (int r = 0; r < options.rounds; ++r) {
       const int n = options.steps / options.rounds + (r < options.steps % options.rounds ? 1 : 0);
-      for (double t : engine.TimeSteps(n)) ours_s.push_back(t);
+      for (double t : engine.TimeSteps(n, options.clock)) ours_s.push_back(t);
       if (torch)
         for (double t : torch->Run(n)) torch_s.push_back(t);
-      for (double t : gemms.Replay(n)) gemm_s.push_back(t);
-      peak = std::max(peak, SgemmPeakGflops(options.peak_n, 1));
+      for (double t : gemms.Replay(n, options.clock)) gemm_s.push_back(t);
+      peak = std::max(peak, SgemmPeakGflops(options.peak_n, 1, options.clock));
       if (log) {
         const auto ours = Summarise(ours_s, tokens);
         std::fprintf(log, "  round %d/%d: overtrain %.0f tok/s%s, GEMM ceiling %.0f tok/s\n", r + 1,
@@ -179,10 +176,11 @@ std::string FormatBenchTable(const std::vector<BenchRow>& rows, const BenchOptio
   double peak = 0;
   for (const auto& r : rows) peak = std::max(peak, r.sgemm_peak_gflops);
   out += fmt::format(
-      "\nthreads {}, {} timed steps per system in {} alternating rounds (overtrain, PyTorch, GEMMs alone) after "
+      "\n{}threads {}, {} timed steps per system in {} alternating rounds (overtrain, PyTorch, GEMMs alone) after "
       "{} warm-up steps; medians. SGEMM peak (square {}) {:.0f} GFLOP/s in this run. FLOPs per token = "
       "6 N_matmul + 12 L T d. GEMM ceiling = tokens/s if only the step's own SGEMM calls (recorded from one "
       "real step, replayed alone with the same shapes and threading) took time.\n",
+      options.clock == BenchClock::kCpu ? "CPU-time clock (tokens per CPU-second of each process), " : "wall clock, ",
       options.threads, options.steps, options.rounds, options.warmup, options.peak_n, peak);
   for (const auto& r : rows)
     out += fmt::format("{}: {} SGEMM calls per step computing {:.1f} MFLOP/token (formula {:.1f}); GEMMs alone "

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/gemm_trace.h"
+
 namespace ot {
 
 struct BenchOptions {
@@ -19,6 +21,7 @@ struct BenchOptions {
   bool torch = true;  // false: skip the PyTorch reference (no ratio column)
   int peak_n = 2048;  // square SGEMM size for the peak
   uint64_t seed = 1;
+  BenchClock clock = BenchClock::kWall;  // kCpu: tokens per CPU-second (for oversubscribed machines)
 };
 
 // A distribution of per-step throughputs.

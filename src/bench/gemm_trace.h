@@ -14,6 +14,12 @@
 
 namespace ot {
 
+// What the benchmark measures: wall time, or this process's CPU time (all its threads). On a shared,
+// oversubscribed machine wall time measures the neighbours; at --threads 1, CPU time is the throughput of
+// one uncontended core.
+enum class BenchClock { kWall, kCpu };
+double ReadClock(BenchClock clock);  // seconds
+
 struct GemmCall {
   bool trans_a = false, trans_b = false;
   int m = 0, n = 0, k = 0, lda = 0, ldb = 0, ldc = 0;
@@ -33,7 +39,7 @@ class GemmTrace {
   double Flops() const;
   // Seconds of each of `reps` replays of the whole trace (top-level calls in order; each parallel region
   // as an omp parallel team of its recorded size, every thread replaying its own calls in order).
-  std::vector<double> Replay(int reps);
+  std::vector<double> Replay(int reps, BenchClock clock = BenchClock::kWall);
 
  private:
   void Allocate();
@@ -43,6 +49,6 @@ class GemmTrace {
 
 // GFLOP/s of a square n x n x n row-major sgemm at the current thread count, best of `reps` after one
 // warm-up call.
-double SgemmPeakGflops(int n, int reps);
+double SgemmPeakGflops(int n, int reps, BenchClock clock = BenchClock::kWall);
 
 }  // namespace ot

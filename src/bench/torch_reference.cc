@@ -88,7 +88,8 @@ void RunReferenceParity(const fs::path& in, const fs::path& out, const std::stri
     throw Error("bench/reference.py --parity failed (exit " + std::to_string(status) + "): " + Tail(output));
 }
 
-TorchBenchProcess::TorchBenchProcess(const ModelConfig& config, int B, int T, int threads, int warmup) {
+TorchBenchProcess::TorchBenchProcess(const ModelConfig& config, int B, int T, int threads, int warmup,
+                                     bool cpu_clock) {
   CheckPythonTorch();
   std::signal(SIGPIPE, SIG_IGN);  // a crashed child must surface as an Error, not kill the benchmark
   const std::string script = FindReferenceScript();
@@ -96,7 +97,8 @@ TorchBenchProcess::TorchBenchProcess(const ModelConfig& config, int B, int T, in
   std::vector<std::string> args = {kReferencePython, script,        "--bench",     "--model",
                                    model,            "--batch",     std::to_string(B),
                                    "--seq",          std::to_string(T), "--threads", std::to_string(threads),
-                                   "--warmup",       std::to_string(warmup)};
+                                   "--warmup",       std::to_string(warmup),
+                                   "--clock",        cpu_clock ? "cpu" : "wall"};
   int down[2], up[2];  // down: parent -> child stdin; up: child stdout -> parent
   OT_CHECK(pipe(down) == 0 && pipe(up) == 0) << std::strerror(errno);
   pid_ = fork();

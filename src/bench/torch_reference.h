@@ -33,11 +33,12 @@ void RunReferenceParity(const std::filesystem::path& in, const std::filesystem::
                         const std::string& dtype = "float64", int threads = 2);
 
 // `reference.py --bench` as a child process: built and warmed up in the constructor, then Run(n) times n
-// training steps (zero-grad, forward, backward, AdamW) and returns their seconds. The child blocks on a
+// training steps (zero-grad, forward, backward, AdamW) and returns their seconds (wall, or the child's
+// process CPU time with cpu_clock). The child blocks on a
 // pipe between calls, so it uses no CPU while the caller measures itself.
 class TorchBenchProcess {
  public:
-  TorchBenchProcess(const ModelConfig& config, int B, int T, int threads, int warmup);
+  TorchBenchProcess(const ModelConfig& config, int B, int T, int threads, int warmup, bool cpu_clock = false);
   ~TorchBenchProcess();
   TorchBenchProcess(const TorchBenchProcess&) = delete;
   TorchBenchProcess& operator=(const TorchBenchProcess&) = delete;

@@ -31,7 +31,13 @@ std::function<int()> SetupBench(CLI::App& app) {
   app.add_option("--warmup", options->warmup, "untimed steps per system first")->capture_default_str();
   app.add_option("--threads", options->threads, "OpenMP / BLAS / torch threads")->capture_default_str();
   app.add_flag("!--no-torch", options->torch, "skip the PyTorch reference");
-  return [configs, options] {
+  auto clock = std::make_shared<std::string>("wall");
+  app.add_option("--clock", *clock, "wall, or cpu: tokens per CPU-second of each process (for a busy machine; "
+                 "use with --threads 1)")
+      ->check(CLI::IsMember({"wall", "cpu"}))
+      ->capture_default_str();
+  return [configs, options, clock] {
+    options->clock = *clock == "cpu" ? ot::BenchClock::kCpu : ot::BenchClock::kWall;
     options->configs = SplitComma(*configs);
     if (options->configs.empty()) throw ot::Error("bench --configs: expected at least one preset name");
     const auto rows = ot::RunBench(*options, stderr);
