@@ -1,11 +1,14 @@
-// `overtrain report <study dir>`: tables, gnuplot figures, report.md and index.html from results/ only.
+// `overtrain report <study dir>`: tables, gnuplot figures, report.md and index.html from results/
+// only.
+#include "report/report.h"
+
 #include <fmt/format.h>
 
 #include "cli/command.h"
-#include "report/report.h"
 
 OT_COMMAND("report", [](CLI::App& app) {
-  app.description("Write <study>/report/{report.md, index.html, figures/, tables/} from <study>/results/");
+  app.description(
+      "Write <study>/report/{report.md, index.html, figures/, tables/} from <study>/results/");
   auto study_dir = std::make_shared<std::string>();
   auto z = std::make_shared<double>(2.0);
   app.add_option("study_dir", *study_dir, "study directory (holds results/)")->required();

@@ -19,7 +19,8 @@ void Document::Table(std::vector<std::string> header, std::vector<std::vector<st
   blocks_.push_back({Block::kTable, 0, {}, std::move(rows)});
 }
 void Document::Image(std::string svg_path, std::string png_path, std::string alt) {
-  blocks_.push_back({Block::kImage, 0, {std::move(svg_path), std::move(png_path), std::move(alt)}, {}});
+  blocks_.push_back(
+      {Block::kImage, 0, {std::move(svg_path), std::move(png_path), std::move(alt)}, {}});
 }
 void Document::Append(const Document& other) {
   blocks_.insert(blocks_.end(), other.blocks_.begin(), other.blocks_.end());
@@ -29,7 +30,8 @@ namespace {
 
 std::string MdCell(const std::string& s) {
   std::string out;
-  for (char c : s) out += c == '|' ? std::string("\\|") : c == '\n' ? std::string(" ") : std::string(1, c);
+  for (char c : s)
+    out += c == '|' ? std::string("\\|") : c == '\n' ? std::string(" ") : std::string(1, c);
   return out;
 }
 
@@ -37,11 +39,20 @@ std::string Escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -104,11 +115,15 @@ std::string Document::Markdown() const {
 
 std::string Document::Html(const std::string& title) const {
   std::ostringstream h;
-  h << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" << Escape(title)
-    << "</title>\n<style>\nbody{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;"
-       "line-height:1.45}\ntable{border-collapse:collapse;margin:1em 0}\ntd,th{border:1px solid #bbb;"
+  h << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>"
+    << Escape(title)
+    << "</title>\n<style>\nbody{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 "
+       "1em;"
+       "line-height:1.45}\ntable{border-collapse:collapse;margin:1em 0}\ntd,th{border:1px solid "
+       "#bbb;"
        "padding:3px 8px;text-align:left;font-size:0.92em}\nth{background:#eee}\nimg{max-width:100%;"
-       "border:1px solid #ddd}\ncode{background:#f3f3f3;padding:0 3px}\n</style>\n</head>\n<body>\n";
+       "border:1px solid #ddd}\ncode{background:#f3f3f3;padding:0 "
+       "3px}\n</style>\n</head>\n<body>\n";
   for (const auto& b : blocks_) {
     switch (b.kind) {
       case Block::kHeading:
@@ -127,7 +142,8 @@ std::string Document::Html(const std::string& title) const {
         for (size_t r = 0; r < b.rows.size(); ++r) {
           const char* tag = r == 0 ? "th" : "td";
           h << "<tr>";
-          for (const auto& cell : b.rows[r]) h << "<" << tag << ">" << Inline(cell) << "</" << tag << ">";
+          for (const auto& cell : b.rows[r])
+            h << "<" << tag << ">" << Inline(cell) << "</" << tag << ">";
           h << "</tr>\n";
         }
         h << "</table>\n";

@@ -1,6 +1,6 @@
-// A tiny document model rendered twice: report.md (Markdown) and index.html (the same blocks as HTML).
-// Entry points: Document::{Heading, Paragraph, Bullets, Table, Image, Append}, Markdown(), Html().
-// Text is plain; `backticks` mark code (file names) in both renderings.
+// A tiny document model rendered twice: report.md (Markdown) and index.html (the same blocks as
+// HTML). Entry points: Document::{Heading, Paragraph, Bullets, Table, Image, Append}, Markdown(),
+// Html(). Text is plain; `backticks` mark code (file names) in both renderings.
 #pragma once
 
 #include <string>
@@ -26,8 +26,8 @@ class Document {
   struct Block {
     enum Kind { kHeading, kParagraph, kBullets, kTable, kImage } kind;
     int level = 0;
-    std::vector<std::string> items;               // heading/paragraph: items[0]; image: svg, png, alt
-    std::vector<std::vector<std::string>> rows;   // table: header first
+    std::vector<std::string> items;  // heading/paragraph: items[0]; image: svg, png, alt
+    std::vector<std::vector<std::string>> rows;  // table: header first
   };
   std::vector<Block> blocks_;
 };

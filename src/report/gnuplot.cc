@@ -71,7 +71,8 @@ std::string PanelCommands(const Figure& fig, const PlotPanel& panel, Blocks& blo
   const bool two_line_tics = std::any_of(panel.xtics.begin(), panel.xtics.end(), [](const auto& t) {
     return t.second.find('\n') != std::string::npos;
   });
-  gp << "set xlabel " << Quote(panel.xlabel) << (two_line_tics ? " offset 0,-1" : " offset 0,0") << "\n";
+  gp << "set xlabel " << Quote(panel.xlabel) << (two_line_tics ? " offset 0,-1" : " offset 0,0")
+     << "\n";
   gp << "set ylabel " << Quote(panel.ylabel) << "\nset format y " << (panel.logy ? "'%g'" : "'% h'")
      << "\n";
   gp << "unset logscale\n";
@@ -82,7 +83,8 @@ std::string PanelCommands(const Figure& fig, const PlotPanel& panel, Blocks& blo
   } else {
     gp << "set xtics (";
     for (size_t i = 0; i < panel.xtics.size(); ++i)
-      gp << (i ? ", " : "") << QuoteKeepNewline(panel.xtics[i].second) << " " << Num(panel.xtics[i].first);
+      gp << (i ? ", " : "") << QuoteKeepNewline(panel.xtics[i].second) << " "
+         << Num(panel.xtics[i].first);
     gp << ")\n";
   }
   // Keep markers and labels inside the frame: pad the x range by a fraction of a tick on log axes.
@@ -113,25 +115,30 @@ std::string PanelCommands(const Figure& fig, const PlotPanel& panel, Blocks& blo
       body << "\n";
     }
     const int index = blocks.Add(body.str(), s.title);
-    const std::string style = fmt::format("lc rgb '{}' dt {} lw 1.5", Color(s.color), s.dashed ? 2 : 1);
+    const std::string style =
+        fmt::format("lc rgb '{}' dt {} lw 1.5", Color(s.color), s.dashed ? 2 : 1);
     const std::string with = bars ? "yerrorlines" : s.points ? "linespoints" : "lines";
-    plots.push_back(fmt::format("'{}.dat' index {} using 1:2{} with {} {} pt 7 ps 0.6 title {}", fig.name,
-                                index, bars ? ":3" : "", with, style, Quote(s.title)));
+    plots.push_back(fmt::format("'{}.dat' index {} using 1:2{} with {} {} pt 7 ps 0.6 title {}",
+                                fig.name, index, bars ? ":3" : "", with, style, Quote(s.title)));
     if (s.marker && *s.marker < s.x.size()) {
       const size_t m = *s.marker;
-      const int mi = blocks.Add(fmt::format("{} {} {}\n", Num(s.x[m]), Num(s.y[m]), Quote(s.marker_label)),
-                                s.title + " minimum");
-      plots.push_back(fmt::format("'{}.dat' index {} using 1:2 with points lc rgb '{}' pt 7 ps 1.6 notitle",
-                                  fig.name, mi, Color(s.color)));
+      const int mi =
+          blocks.Add(fmt::format("{} {} {}\n", Num(s.x[m]), Num(s.y[m]), Quote(s.marker_label)),
+                     s.title + " minimum");
+      plots.push_back(
+          fmt::format("'{}.dat' index {} using 1:2 with points lc rgb '{}' pt 7 ps 1.6 notitle",
+                      fig.name, mi, Color(s.color)));
       if (!s.marker_label.empty())
-        plots.push_back(fmt::format(
-            "'{}.dat' index {} using 1:2:3 with labels offset char 0,1.1 tc rgb '{}' font ',8' notitle",
-            fig.name, mi, Color(s.color)));
+        plots.push_back(
+            fmt::format("'{}.dat' index {} using 1:2:3 with labels offset char 0,1.1 tc rgb '{}' "
+                        "font ',8' notitle",
+                        fig.name, mi, Color(s.color)));
     }
   }
   if (plots.empty()) {
     // An empty panel still needs a plot command for the multiplot layout; draw nothing visible.
-    gp << "set xrange [1:2]\nset yrange [0:1]\nunset logscale\nset label 1 'no data' at 1.5,0.5 center\n"
+    gp << "set xrange [1:2]\nset yrange [0:1]\nunset logscale\nset label 1 'no data' at 1.5,0.5 "
+          "center\n"
        << "plot NaN notitle\nunset label 1\nset autoscale y\n";
     return gp.str();
   }
@@ -199,10 +206,13 @@ void RenderFigure(const Figure& fig, const std::filesystem::path& dir) {
   std::ostringstream gp;
   gp << "# " << fig.name << ": written by `overtrain report`; data in " << fig.name << ".dat.\n"
      << "# Rerun from this directory: gnuplot " << fig.name << ".gp\n";
-  // pngcairo (antialiased, dashed lines) where this gnuplot has it; libgd `png` otherwise (always built).
-  gp << "if (strstrt(GPVAL_TERMINALS, ' pngcairo ') > 0) {\n  set terminal pngcairo noenhanced size "
-     << width << "," << fig.height << " font 'sans,10'\n} else {\n  set terminal png noenhanced size "
-     << width << "," << fig.height << "\n}\nset output '" << fig.name << ".png'\n"
+  // pngcairo (antialiased, dashed lines) where this gnuplot has it; libgd `png` otherwise (always
+  // built).
+  gp << "if (strstrt(GPVAL_TERMINALS, ' pngcairo ') > 0) {\n  set terminal pngcairo noenhanced "
+        "size "
+     << width << "," << fig.height
+     << " font 'sans,10'\n} else {\n  set terminal png noenhanced size " << width << ","
+     << fig.height << "\n}\nset output '" << fig.name << ".png'\n"
      << body.str() << "unset output\nreset\n";
   gp << "set terminal svg noenhanced size " << width << "," << fig.height
      << " dynamic font 'sans,11' background rgb 'white'\nset output '" << fig.name << ".svg'\n"
@@ -210,7 +220,8 @@ void RenderFigure(const Figure& fig, const std::filesystem::path& dir) {
 
   const auto script = dir / (fig.name + ".gp");
   const auto data = dir / (fig.name + ".dat");
-  for (const auto& [path, text] : {std::pair{script, gp.str()}, std::pair{data, blocks.data.str()}}) {
+  for (const auto& [path, text] :
+       {std::pair{script, gp.str()}, std::pair{data, blocks.data.str()}}) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << text;
     out.close();
@@ -220,7 +231,8 @@ void RenderFigure(const Figure& fig, const std::filesystem::path& dir) {
   const auto log = std::filesystem::absolute(dir / (fig.name + ".log"));
   int spawn_errno = 0;
   const std::string binary = GnuplotBinary();
-  const int rc = Spawn({binary, fig.name + ".gp"}, std::filesystem::absolute(dir), log, spawn_errno);
+  const int rc =
+      Spawn({binary, fig.name + ".gp"}, std::filesystem::absolute(dir), log, spawn_errno);
   if (rc < 0)
     throw Error(fmt::format(
         "{}: could not run '{}' ({}); install gnuplot-nox or set OVERTRAIN_GNUPLOT to its path",

@@ -1,6 +1,6 @@
-// Figures drawn by gnuplot as a subprocess: a Figure (panels of series) becomes <name>.gp + <name>.dat in
-// the figures directory; gnuplot renders <name>.png (pngcairo if built in, else libgd `png`, which
-// gnuplot-nox always has) and <name>.svg. Entry points: RenderFigure, GnuplotBinary.
+// Figures drawn by gnuplot as a subprocess: a Figure (panels of series) becomes <name>.gp +
+// <name>.dat in the figures directory; gnuplot renders <name>.png (pngcairo if built in, else libgd
+// `png`, which gnuplot-nox always has) and <name>.svg. Entry points: RenderFigure, GnuplotBinary.
 // The script is self-contained: rerun it with `cd figures && gnuplot <name>.gp`.
 #pragma once
 
@@ -25,13 +25,14 @@ struct PlotSeries {
 struct PlotPanel {
   std::string title, xlabel, ylabel;
   bool logx = true, logy = false;
-  std::vector<std::pair<double, std::string>> xtics;  // explicit tics (value, label); empty = automatic
+  std::vector<std::pair<double, std::string>>
+      xtics;  // explicit tics (value, label); empty = automatic
   std::vector<PlotSeries> series;
 };
 
 struct Figure {
-  std::string name;  // file stem: figures/<name>.{gp,dat,png,svg}
-  std::string title; // overall title (multiplot) or empty
+  std::string name;               // file stem: figures/<name>.{gp,dat,png,svg}
+  std::string title;              // overall title (multiplot) or empty
   std::vector<PlotPanel> panels;  // laid out side by side
   int panel_width = 620, height = 500;
 };
@@ -39,8 +40,8 @@ struct Figure {
 // Path of the gnuplot executable: $OVERTRAIN_GNUPLOT if set, else "gnuplot" (looked up on PATH).
 std::string GnuplotBinary();
 
-// Writes the script and data, runs gnuplot in `dir`, checks its exit status and that both images exist
-// and are non-empty. Throws Error naming the script and gnuplot's stderr on failure.
+// Writes the script and data, runs gnuplot in `dir`, checks its exit status and that both images
+// exist and are non-empty. Throws Error naming the script and gnuplot's stderr on failure.
 void RenderFigure(const Figure& figure, const std::filesystem::path& dir);
 
 }  // namespace ot

@@ -45,7 +45,9 @@ InflectionResult FindInflection(std::span<const double> x, std::span<const doubl
         std::max(floor, options.z * std::sqrt(se_at(hi) * se_at(hi) + se_at(lo) * se_at(lo)));
     return y[hi] - y[lo] > threshold;
   };
-  auto fmt_x = [&](double v) { return options.format_x ? options.format_x(v) : fmt::format("{:g}", v); };
+  auto fmt_x = [&](double v) {
+    return options.format_x ? options.format_x(v) : fmt::format("{:g}", v);
+  };
 
   InflectionResult r;
   for (size_t i = 1; i < n; ++i)
@@ -95,13 +97,15 @@ InflectionResult FindInflection(std::span<const double> x, std::span<const doubl
     r.uncertainty = fmt::format("only {} point(s): an inflection cannot be located", n);
   } else if (!r.has_uncertainty) {
     r.uncertainty =
-        "no standard errors (a single draw/seed): the minimum's location is not tested against noise";
+        "no standard errors (a single draw/seed): the minimum's location is not tested against "
+        "noise";
   } else if (r.u_shaped && r.distinguishable) {
     r.uncertainty = fmt::format("the minimum at {} lies more than {} s.e. below both neighbours",
                                 fmt_x(r.x_min), zs);
   } else if (r.u_shaped) {
     r.uncertainty = fmt::format(
-        "the curve is U-shaped beyond {} s.e., but within {} s.e. the minimum could lie anywhere from {} "
+        "the curve is U-shaped beyond {} s.e., but within {} s.e. the minimum could lie anywhere "
+        "from {} "
         "to {}",
         zs, zs, fmt_x(x[r.plausible_lo]), fmt_x(x[r.plausible_hi]));
   } else if (r.interior && fall_sig) {
@@ -110,14 +114,16 @@ InflectionResult FindInflection(std::span<const double> x, std::span<const doubl
         fmt_x(r.x_min), r.rise, zs);
   } else if (r.interior && rise_sig) {
     r.uncertainty = fmt::format(
-        "the fall before the minimum at {} ({:.3g}) is within {} s.e.: not a significant inflection",
+        "the fall before the minimum at {} ({:.3g}) is within {} s.e.: not a significant "
+        "inflection",
         fmt_x(r.x_min), r.fall, zs);
   } else if (r.shape == CurveShape::kFlat) {
     r.uncertainty = fmt::format("all changes along the curve are within {} s.e.", zs);
   } else {
-    r.uncertainty = fmt::format("the minimum is at the {} end of the range, and the change along the "
-                                "curve exceeds {} s.e.",
-                                m == 0 ? "low" : "high", zs);
+    r.uncertainty = fmt::format(
+        "the minimum is at the {} end of the range, and the change along the "
+        "curve exceeds {} s.e.",
+        m == 0 ? "low" : "high", zs);
   }
   return r;
 }

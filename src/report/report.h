@@ -13,15 +13,16 @@
 namespace ot {
 
 struct ReportOptions {
-  InflectionOptions inflection;  // significance rule for minima and U-shapes (z = 2 s.e. by default)
+  InflectionOptions
+      inflection;  // significance rule for minima and U-shapes (z = 2 s.e. by default)
 };
 
 struct ReportOutput {
-  std::filesystem::path dir;          // <study>/report
-  std::vector<std::string> figures;   // figure stems written (each has .png, .svg, .gp, .dat)
-  std::vector<std::string> tables;    // CSV file names under tables/
-  std::vector<std::string> verdict;   // the verdict bullets, as in report.md
-  std::vector<std::string> omitted;   // one line per result kind that was absent
+  std::filesystem::path dir;         // <study>/report
+  std::vector<std::string> figures;  // figure stems written (each has .png, .svg, .gp, .dat)
+  std::vector<std::string> tables;   // CSV file names under tables/
+  std::vector<std::string> verdict;  // the verdict bullets, as in report.md
+  std::vector<std::string> omitted;  // one line per result kind that was absent
 };
 
 // Throws ot::Error for a missing study.json, a malformed row (file:line, key) or a gnuplot failure.

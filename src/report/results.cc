@@ -1,4 +1,5 @@
-// Reading and validating the study's result files (docs/formats.md, "Result files read by overtrain report").
+// Reading and validating the study's result files (docs/formats.md, "Result files read by overtrain
+// report").
 #include "report/results.h"
 
 #include <fmt/format.h>
@@ -76,10 +77,12 @@ class Fields {
     std::vector<T> out;
     for (const json& e : v) {
       if constexpr (std::is_same_v<T, std::string>) {
-        if (!e.is_string()) Fail(key, fmt::format("expected an array of strings, got {}", v.dump()));
+        if (!e.is_string())
+          Fail(key, fmt::format("expected an array of strings, got {}", v.dump()));
         out.push_back(e.get<std::string>());
       } else {
-        if (!e.is_number()) Fail(key, fmt::format("expected an array of numbers, got {}", v.dump()));
+        if (!e.is_number())
+          Fail(key, fmt::format("expected an array of numbers, got {}", v.dump()));
         out.push_back(e.get<double>());
       }
     }
@@ -94,7 +97,8 @@ class Fields {
   std::string where_;
 };
 
-// Calls parse(fields) for every non-blank line of a JSON-lines file; nullopt if the file is absent or empty.
+// Calls parse(fields) for every non-blank line of a JSON-lines file; nullopt if the file is absent
+// or empty.
 template <typename Row, typename Parse>
 std::optional<std::vector<Row>> ReadJsonl(const std::filesystem::path& path, Parse parse) {
   if (!std::filesystem::exists(path)) return std::nullopt;
@@ -121,8 +125,9 @@ std::optional<std::vector<Row>> ReadJsonl(const std::filesystem::path& path, Par
 StudyInfo ReadStudyInfo(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in)
-    throw Error(fmt::format("{}: missing; the study writes it (docs/formats.md) and the report needs it",
-                            path.string()));
+    throw Error(
+        fmt::format("{}: missing; the study writes it (docs/formats.md) and the report needs it",
+                    path.string()));
   std::stringstream text;
   text << in.rdbuf();
   json object;

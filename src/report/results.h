@@ -1,6 +1,7 @@
-// The result files `overtrain report` reads (docs/formats.md): results/study.json and the JSON-lines files
-// pretrain / perturb / finetune / theory. Entry point: LoadStudyResults. A malformed row is an ot::Error
-// naming the file, line and key; a missing (or empty) .jsonl file leaves its std::optional empty.
+// The result files `overtrain report` reads (docs/formats.md): results/study.json and the
+// JSON-lines files pretrain / perturb / finetune / theory. Entry point: LoadStudyResults. A
+// malformed row is an ot::Error naming the file, line and key; a missing (or empty) .jsonl file
+// leaves its std::optional empty.
 #pragma once
 
 #include <cstdint>
@@ -54,10 +55,10 @@ struct TheoryRow {
   std::string kind;  // "base" | "perturb" | "finetune"
   int64_t step = 0;
   double loss_a = 0;
-  std::vector<double> singular_values;                   // base
-  double gamma = 0, loss_a_se = 0, loss_a_closed = 0;    // perturb
-  double lr = 0, lambda = 0, loss_b = 0;                 // finetune
-  double base_loss = 0;                                  // perturb, finetune
+  std::vector<double> singular_values;                 // base
+  double gamma = 0, loss_a_se = 0, loss_a_closed = 0;  // perturb
+  double lr = 0, lambda = 0, loss_b = 0;               // finetune
+  double base_loss = 0;                                // perturb, finetune
 };
 
 struct StudyResults {
@@ -69,9 +70,9 @@ struct StudyResults {
   std::optional<std::vector<TheoryRow>> theory;
 };
 
-// Reads <results_dir>/study.json (required) and every *.jsonl present. Blank lines are skipped; unknown
-// keys (and theory rows of a kind newer than this reader) are ignored; a missing key, a wrong type or an
-// out-of-range value throws Error "<file>:<line>: key '<key>' ...".
+// Reads <results_dir>/study.json (required) and every *.jsonl present. Blank lines are skipped;
+// unknown keys (and theory rows of a kind newer than this reader) are ignored; a missing key, a
+// wrong type or an out-of-range value throws Error "<file>:<line>: key '<key>' ...".
 StudyResults LoadStudyResults(const std::filesystem::path& results_dir);
 
 }  // namespace ot

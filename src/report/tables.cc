@@ -67,8 +67,7 @@ Summaries Summarize(const StudyResults& results) {
   if (results.finetune)
     for (const auto& r : *results.finetune) epochs[r.tokens].push_back(r.epochs);
   for (const auto& [tokens, e] : epochs)
-    s.budgets.push_back(
-        {tokens, MeanAndSe(e).mean, double(tokens) / double(results.study.params)});
+    s.budgets.push_back({tokens, MeanAndSe(e).mean, double(tokens) / double(results.study.params)});
 
   if (results.pretrain) {
     std::map<int64_t, std::vector<const PretrainRow*>> by;
@@ -116,7 +115,8 @@ Summaries Summarize(const StudyResults& results) {
   if (results.theory) {
     using Key = std::tuple<std::string, double, double, double, int64_t>;
     std::map<Key, std::vector<const TheoryRow*>> by;
-    for (const auto& r : *results.theory) by[{r.kind, r.gamma, r.lr, r.lambda, r.step}].push_back(&r);
+    for (const auto& r : *results.theory)
+      by[{r.kind, r.gamma, r.lr, r.lambda, r.step}].push_back(&r);
     for (const auto& [key, rows] : by) {
       TheoryPoint p;
       std::tie(p.kind, p.gamma, p.lr, p.lambda, p.step) = key;
@@ -135,7 +135,8 @@ Summaries Summarize(const StudyResults& results) {
   return s;
 }
 
-// ---------------------------------------------------------------------------------------------------- CSV
+// ----------------------------------------------------------------------------------------------------
+// CSV
 
 CsvWriter::CsvWriter(const std::filesystem::path& path, const std::vector<std::string>& header)
     : path_(path), columns_(header.size()) {
@@ -154,7 +155,9 @@ CsvWriter& CsvWriter::Cell(const std::string& v) {
   }
   return *this;
 }
-CsvWriter& CsvWriter::Cell(double v) { return Cell(std::isfinite(v) ? fmt::format("{:.8g}", v) : ""); }
+CsvWriter& CsvWriter::Cell(double v) {
+  return Cell(std::isfinite(v) ? fmt::format("{:.8g}", v) : "");
+}
 CsvWriter& CsvWriter::Cell(int64_t v) { return Cell(fmt::format("{}", v)); }
 
 void CsvWriter::EndRow() {
@@ -241,8 +244,8 @@ std::vector<std::string> WriteTables(const StudyResults& results, const Summarie
     a.Close();
   }
   if (results.perturb) {
-    CsvWriter w(track("perturb.csv"), {"tokens", "epochs", "tokens_per_param", "seed", "gamma", "draw",
-                                       "group", "loss", "base_loss", "delta"});
+    CsvWriter w(track("perturb.csv"), {"tokens", "epochs", "tokens_per_param", "seed", "gamma",
+                                       "draw", "group", "loss", "base_loss", "delta"});
     for (const auto& r : *results.perturb) {
       w.Cell(r.tokens).Cell(r.epochs).Cell(s.At(r.tokens).tokens_per_param).Cell(r.seed);
       w.Cell(r.gamma).Cell(r.draw).Cell(r.group).Cell(r.loss).Cell(r.base_loss).Cell(r.delta);
@@ -250,8 +253,8 @@ std::vector<std::string> WriteTables(const StudyResults& results, const Summarie
     }
     w.Close();
     CsvWriter a(track("perturb_summary.csv"),
-                {"tokens", "epochs", "tokens_per_param", "group", "gamma", "n", "loss_mean", "loss_se",
-                 "delta_mean", "delta_se", "base_loss_mean"});
+                {"tokens", "epochs", "tokens_per_param", "group", "gamma", "n", "loss_mean",
+                 "loss_se", "delta_mean", "delta_se", "base_loss_mean"});
     for (const auto& p : s.perturb) {
       BudgetCells(a, s, p.tokens);
       a.Cell(p.group).Cell(p.gamma).Cell(p.loss.n);
@@ -264,8 +267,8 @@ std::vector<std::string> WriteTables(const StudyResults& results, const Summarie
   }
   if (results.finetune) {
     CsvWriter w(track("finetune.csv"),
-                {"tokens", "epochs", "tokens_per_param", "seed", "task", "lr", "id_loss", "ood_loss",
-                 "c4_loss", "accuracy", "base_id_loss", "base_ood_loss"});
+                {"tokens", "epochs", "tokens_per_param", "seed", "task", "lr", "id_loss",
+                 "ood_loss", "c4_loss", "accuracy", "base_id_loss", "base_ood_loss"});
     for (const auto& r : *results.finetune) {
       w.Cell(r.tokens).Cell(r.epochs).Cell(s.At(r.tokens).tokens_per_param).Cell(r.seed);
       w.Cell(r.task).Cell(r.lr).Cell(r.id_loss).Cell(r.ood_loss).Cell(Opt(r.c4_loss));
@@ -286,8 +289,8 @@ std::vector<std::string> WriteTables(const StudyResults& results, const Summarie
     o.Close();
   }
   if (results.theory) {
-    CsvWriter w(track("theory.csv"), {"kind", "step", "gamma", "lr", "lambda", "loss_a", "loss_a_se",
-                                      "loss_a_closed", "loss_b", "base_loss"});
+    CsvWriter w(track("theory.csv"), {"kind", "step", "gamma", "lr", "lambda", "loss_a",
+                                      "loss_a_se", "loss_a_closed", "loss_b", "base_loss"});
     for (const auto& p : s.theory) {
       const bool pert = p.kind == "perturb", ft = p.kind == "finetune";
       w.Cell(p.kind).Cell(p.step).Cell(pert ? p.gamma : kNaN).Cell(ft ? p.lr : kNaN);

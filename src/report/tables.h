@@ -1,6 +1,6 @@
-// Aggregates of the result rows (mean ± standard error over draws and seeds) and the tidy CSV tables.
-// Entry points: Summarize (rows → per-budget aggregates), WriteTables (every CSV under report/tables/),
-// Curve helpers used by the figures and the verdict.
+// Aggregates of the result rows (mean ± standard error over draws and seeds) and the tidy CSV
+// tables. Entry points: Summarize (rows → per-budget aggregates), WriteTables (every CSV under
+// report/tables/), Curve helpers used by the figures and the verdict.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +17,8 @@ namespace ot {
 
 inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// Mean and standard error (sample sd / sqrt(n)) of n values; se is NaN when n < 2, mean NaN when n = 0.
+// Mean and standard error (sample sd / sqrt(n)) of n values; se is NaN when n < 2, mean NaN when n
+// = 0.
 struct MeanSe {
   double mean = kNaN, se = kNaN;
   int64_t n = 0;
@@ -57,18 +58,18 @@ struct TheoryPoint {
 struct Summaries {
   std::vector<Budget> budgets;  // every token budget seen in any file, increasing
   std::vector<PretrainPoint> pretrain;
-  std::vector<PerturbPoint> perturb;   // sorted by (group, gamma, tokens)
-  std::vector<FinetunePoint> finetune; // sorted by (task, lr, tokens)
-  std::vector<FinetunePoint> tuned;    // per (task, tokens): the lr with the lowest mean id_loss
-  std::vector<TheoryPoint> theory;     // sorted by (kind, gamma, lr, lambda, step)
+  std::vector<PerturbPoint> perturb;    // sorted by (group, gamma, tokens)
+  std::vector<FinetunePoint> finetune;  // sorted by (task, lr, tokens)
+  std::vector<FinetunePoint> tuned;     // per (task, tokens): the lr with the lowest mean id_loss
+  std::vector<TheoryPoint> theory;      // sorted by (kind, gamma, lr, lambda, step)
   const Budget& At(int64_t tokens) const;
 };
 Summaries Summarize(const StudyResults& results);
 
 // One line of a figure / one curve of the verdict: y(x) with optional standard errors.
 struct Curve {
-  std::string label;   // "γ = 0.1", "lr = 1e-4", "base"
-  double param = 0;    // the family parameter (γ, lr, λ), for ordering
+  std::string label;             // "γ = 0.1", "lr = 1e-4", "base"
+  double param = 0;              // the family parameter (γ, lr, λ), for ordering
   std::vector<double> x, y, se;  // se empty or NaN where unknown
 };
 
@@ -78,7 +79,8 @@ struct Curve {
 std::vector<std::string> WriteTables(const StudyResults& results, const Summaries& summaries,
                                      const std::filesystem::path& tables_dir);
 
-// A small CSV writer: header first, then rows; doubles with 8 significant digits, NaN as an empty cell.
+// A small CSV writer: header first, then rows; doubles with 8 significant digits, NaN as an empty
+// cell.
 class CsvWriter {
  public:
   CsvWriter(const std::filesystem::path& path, const std::vector<std::string>& header);

@@ -34,7 +34,8 @@ std::string ParamList(const std::vector<const Finding*>& family) {
   return JoinAnd(v);
 }
 
-// Compact token count: exact suffix form when it is short ("16M"), else 3 significant digits ("1.05M").
+// Compact token count: exact suffix form when it is short ("16M"), else 3 significant digits
+// ("1.05M").
 std::string TokenLabel(double tokens) {
   const std::string exact = FormatSize(static_cast<int64_t>(std::llround(tokens)));
   if (exact.size() <= 5 || tokens < 1e4) return exact;
@@ -58,7 +59,9 @@ std::string XAxis::Format(double x) const {
     }
   return TokenLabel(x) + " tokens";
 }
-std::string XAxis::Short(double x) const { return budgets ? TokenLabel(x) : fmt::format("{:g}", x); }
+std::string XAxis::Short(double x) const {
+  return budgets ? TokenLabel(x) : fmt::format("{:g}", x);
+}
 std::string XAxis::Unit() const { return budgets ? "tokens" : "steps"; }
 std::string XAxis::Largest() const { return budgets ? "the largest budget" : "the last step"; }
 std::string XAxis::Smallest() const { return budgets ? "the smallest budget" : "the first step"; }
@@ -131,8 +134,8 @@ std::string FamilyVerdict(const std::string& what, const std::string& param,
         non_increasing = non_increasing && u[i]->result.x_min <= u[i - 1]->result.x_min;
       const double first = u.front()->result.x_min, last = u.back()->result.x_min;
       if (non_increasing && last < first)
-        out += fmt::format(" Larger {} moves the minimum to fewer {}, as the paper predicts.", param,
-                           u.front()->axis.Unit());
+        out += fmt::format(" Larger {} moves the minimum to fewer {}, as the paper predicts.",
+                           param, u.front()->axis.Unit());
       else if (non_increasing)
         out += fmt::format(" The minimum sits at the same place for every U-shaped {}.", param);
       else
@@ -145,7 +148,8 @@ std::string FamilyVerdict(const std::string& what, const std::string& param,
     std::vector<std::pair<std::string, std::vector<std::string>>> groups;
     for (const auto* f : rest) {
       const std::string reason = NoInflectionReason(*f);
-      auto it = std::find_if(groups.begin(), groups.end(), [&](auto& g) { return g.first == reason; });
+      auto it =
+          std::find_if(groups.begin(), groups.end(), [&](auto& g) { return g.first == reason; });
       if (it == groups.end()) groups.push_back({reason, {}}), it = groups.end() - 1;
       it->second.push_back(FormatParam(f->curve.param));
     }
@@ -153,9 +157,10 @@ std::string FamilyVerdict(const std::string& what, const std::string& param,
     for (const auto& [reason, params] : groups)
       parts.push_back(fmt::format("{} = {}: {}", param, JoinAnd(params), reason));
     if (u.empty())
-      out += fmt::format("{} is not U-shaped within the range for any {}: no inflection inside the range "
-                         "({}).",
-                         Capitalize(what), param, fmt::join(parts, "; "));
+      out += fmt::format(
+          "{} is not U-shaped within the range for any {}: no inflection inside the range "
+          "({}).",
+          Capitalize(what), param, fmt::join(parts, "; "));
     else
       out += fmt::format(" No inflection inside the range for {}.", fmt::join(parts, "; "));
   }
@@ -174,17 +179,17 @@ std::string GrowthVerdict(const std::string& what, const std::string& param,
   for (const auto* f : family) (f->result.monotone_increasing ? grow : other).push_back(f);
   const std::string unit = family.front()->axis.Unit();
   if (other.empty())
-    return fmt::format("{} grows monotonically with {} for all {} ({}).", Capitalize(what), unit, param,
-                       ParamList(family));
+    return fmt::format("{} grows monotonically with {} for all {} ({}).", Capitalize(what), unit,
+                       param, ParamList(family));
   std::vector<std::string> shapes;
   for (const auto* f : other)
-    shapes.push_back(fmt::format("{} = {}: {}", param, FormatParam(f->curve.param),
-                                 ShapeName(f->result.shape)));
+    shapes.push_back(
+        fmt::format("{} = {}: {}", param, FormatParam(f->curve.param), ShapeName(f->result.shape)));
   if (grow.empty())
-    return fmt::format("{} does not grow monotonically with {} for any {} ({}).", Capitalize(what), unit,
-                       param, fmt::format("{}", fmt::join(shapes, "; ")));
-  return fmt::format("{} grows monotonically with {} for {} = {}, but not for {}.", Capitalize(what), unit,
-                     param, ParamList(grow), fmt::join(shapes, "; "));
+    return fmt::format("{} does not grow monotonically with {} for any {} ({}).", Capitalize(what),
+                       unit, param, fmt::format("{}", fmt::join(shapes, "; ")));
+  return fmt::format("{} grows monotonically with {} for {} = {}, but not for {}.",
+                     Capitalize(what), unit, param, ParamList(grow), fmt::join(shapes, "; "));
 }
 
 }  // namespace ot

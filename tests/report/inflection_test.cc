@@ -1,5 +1,6 @@
-// FindInflection on curves whose answer is known by construction: U-shapes, monotone curves, noisy flat
-// curves, ties with the neighbours, and the relative floor that keeps float noise from being a "rise".
+// FindInflection on curves whose answer is known by construction: U-shapes, monotone curves, noisy
+// flat curves, ties with the neighbours, and the relative floor that keeps float noise from being a
+// "rise".
 #include "report/inflection.h"
 
 #include <gtest/gtest.h>
@@ -66,7 +67,8 @@ TEST(Inflection, MonotoneDecreasingHasNoInflectionInsideTheRange) {
   Summaries s;  // DescribeCurve words it for the report
   for (double t : x) s.budgets.push_back({int64_t(t), t / 8e6, t / 1e6});
   const Finding f = Analyze("fig", "panel", Curve{"c", 0, x, y, se}, XAxis{&s}, {});
-  EXPECT_EQ(DescribeCurve(f), "no inflection inside the range (still decreasing at the largest budget)");
+  EXPECT_EQ(DescribeCurve(f),
+            "no inflection inside the range (still decreasing at the largest budget)");
 }
 
 TEST(Inflection, MonotoneIncreasingHasNoInflectionInsideTheRange) {
@@ -88,8 +90,8 @@ TEST(Inflection, NoisyFlatCurveIsNotUShaped) {
   const std::vector<double> se(6, 0.02);
   const InflectionResult r = FindInflection(x, y, se);
   EXPECT_EQ(r.argmin, 2u);
-  EXPECT_TRUE(r.interior);  // the raw argmin is interior...
-  EXPECT_FALSE(r.u_shaped); // ...but the U is not beyond the noise
+  EXPECT_TRUE(r.interior);   // the raw argmin is interior...
+  EXPECT_FALSE(r.u_shaped);  // ...but the U is not beyond the noise
   EXPECT_EQ(r.shape, CurveShape::kFlat);
   EXPECT_FALSE(r.monotone_increasing);
   EXPECT_FALSE(r.monotone_decreasing);
@@ -122,7 +124,8 @@ TEST(Inflection, ShallowMinimumIsUShapedButItsLocationIsUncertain) {
   EXPECT_FALSE(r.distinguishable);
   EXPECT_EQ(r.plausible_lo, 2u);
   EXPECT_EQ(r.plausible_hi, 4u);
-  EXPECT_NE(r.uncertainty.find("anywhere from 4e+06 to 1.6e+07"), std::string::npos) << r.uncertainty;
+  EXPECT_NE(r.uncertainty.find("anywhere from 4e+06 to 1.6e+07"), std::string::npos)
+      << r.uncertainty;
 }
 
 TEST(Inflection, LargerZMakesTheSameCurveNotSignificant) {

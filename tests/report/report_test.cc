@@ -1,6 +1,7 @@
-// WriteReport end to end on synthetic result files with known shapes (synthetic_study.h): figures exist
-// and are real PNG/SVG, CSV tables have their schema, the verdict says what the data say, absent kinds
-// are omitted with a line, malformed rows and a missing gnuplot are errors naming the culprit.
+// WriteReport end to end on synthetic result files with known shapes (synthetic_study.h): figures
+// exist and are real PNG/SVG, CSV tables have their schema, the verdict says what the data say,
+// absent kinds are omitted with a line, malformed rows and a missing gnuplot are errors naming the
+// culprit.
 #include "report/report.h"
 
 #include <gtest/gtest.h>
@@ -20,7 +21,8 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path TempStudy(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("ot_report_test_" + std::to_string(getpid())) / name;
+  const fs::path dir =
+      fs::temp_directory_path() / ("ot_report_test_" + std::to_string(getpid())) / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
@@ -94,8 +96,8 @@ std::string* FullReport::error_ = nullptr;
 
 TEST_F(FullReport, FiguresAreProduced) {
   const fs::path figures = *study_ / "report" / "figures";
-  const std::vector<std::string> expected = {"fig1_base_vs_modified", "fig2_perturb", "fig3_finetune_sst",
-                                             "fig4_tuned_lr", "fig5_theory"};
+  const std::vector<std::string> expected = {"fig1_base_vs_modified", "fig2_perturb",
+                                             "fig3_finetune_sst", "fig4_tuned_lr", "fig5_theory"};
   EXPECT_EQ(out_->figures, expected);
   for (const auto& stem : expected) ExpectImage(figures, stem);
   // The minimum of γ = 0.1 (8M tokens) is marked with a label in the figure's data.
@@ -108,17 +110,19 @@ TEST_F(FullReport, TablesHaveTheirSchema) {
   EXPECT_EQ(FirstLine(t / "budgets.csv"), "tokens,epochs,tokens_per_param");
   EXPECT_EQ(FirstLine(t / "pretrain.csv"),
             "tokens,epochs,tokens_per_param,seed,base_loss,base_ppl,c4_loss");
-  EXPECT_EQ(FirstLine(t / "pretrain_summary.csv"),
-            "tokens,epochs,tokens_per_param,n,base_loss_mean,base_loss_se,base_ppl_mean,base_ppl_se,"
-            "c4_loss_mean,c4_loss_se");
+  EXPECT_EQ(
+      FirstLine(t / "pretrain_summary.csv"),
+      "tokens,epochs,tokens_per_param,n,base_loss_mean,base_loss_se,base_ppl_mean,base_ppl_se,"
+      "c4_loss_mean,c4_loss_se");
   EXPECT_EQ(FirstLine(t / "perturb.csv"),
             "tokens,epochs,tokens_per_param,seed,gamma,draw,group,loss,base_loss,delta");
   EXPECT_EQ(FirstLine(t / "perturb_summary.csv"),
             "tokens,epochs,tokens_per_param,group,gamma,n,loss_mean,loss_se,delta_mean,delta_se,"
             "base_loss_mean");
-  EXPECT_EQ(FirstLine(t / "finetune.csv"),
-            "tokens,epochs,tokens_per_param,seed,task,lr,id_loss,ood_loss,c4_loss,accuracy,base_id_loss,"
-            "base_ood_loss");
+  EXPECT_EQ(
+      FirstLine(t / "finetune.csv"),
+      "tokens,epochs,tokens_per_param,seed,task,lr,id_loss,ood_loss,c4_loss,accuracy,base_id_loss,"
+      "base_ood_loss");
   const std::string ft_summary =
       "tokens,epochs,tokens_per_param,task,lr,n,id_loss_mean,id_loss_se,ood_loss_mean,ood_loss_se,"
       "c4_loss_mean,c4_loss_se,accuracy_mean,accuracy_se,base_id_loss_mean,base_ood_loss_mean";
@@ -126,20 +130,22 @@ TEST_F(FullReport, TablesHaveTheirSchema) {
   std::string tuned = ft_summary;
   tuned.replace(tuned.find(",lr,"), 4, ",best_lr,");
   EXPECT_EQ(FirstLine(t / "finetune_tuned.csv"), tuned);
-  EXPECT_EQ(FirstLine(t / "finetune_optimal_lr.csv"), "task,tokens,epochs,tokens_per_param,optimal_lr");
+  EXPECT_EQ(FirstLine(t / "finetune_optimal_lr.csv"),
+            "task,tokens,epochs,tokens_per_param,optimal_lr");
   EXPECT_EQ(FirstLine(t / "theory.csv"),
             "kind,step,gamma,lr,lambda,loss_a,loss_a_se,loss_a_closed,loss_b,base_loss");
-  EXPECT_EQ(FirstLine(t / "inflections.csv"),
-            "figure,panel,curve,param,x_unit,x_min,epochs,tokens_per_param,y_min,interior,u_shaped,shape,"
-            "monotone_increasing,monotone_decreasing,distinguishable,plausible_x_lo,plausible_x_hi,fall,"
-            "rise");
+  EXPECT_EQ(
+      FirstLine(t / "inflections.csv"),
+      "figure,panel,curve,param,x_unit,x_min,epochs,tokens_per_param,y_min,interior,u_shaped,shape,"
+      "monotone_increasing,monotone_decreasing,distinguishable,plausible_x_lo,plausible_x_hi,fall,"
+      "rise");
   EXPECT_EQ(DataRows(t / "budgets.csv"), 6u);
-  EXPECT_EQ(DataRows(t / "pretrain.csv"), 12u);             // 6 budgets x 2 seeds
-  EXPECT_EQ(DataRows(t / "perturb.csv"), 6u * 3 * 2 * 4);   // budgets x γ x seeds x draws
-  EXPECT_EQ(DataRows(t / "perturb_summary.csv"), 18u);      // budgets x γ
-  EXPECT_EQ(DataRows(t / "finetune_summary.csv"), 12u);     // budgets x lr
+  EXPECT_EQ(DataRows(t / "pretrain.csv"), 12u);            // 6 budgets x 2 seeds
+  EXPECT_EQ(DataRows(t / "perturb.csv"), 6u * 3 * 2 * 4);  // budgets x γ x seeds x draws
+  EXPECT_EQ(DataRows(t / "perturb_summary.csv"), 18u);     // budgets x γ
+  EXPECT_EQ(DataRows(t / "finetune_summary.csv"), 12u);    // budgets x lr
   EXPECT_EQ(DataRows(t / "finetune_tuned.csv"), 6u);
-  EXPECT_EQ(DataRows(t / "theory.csv"), 6u * 5);            // steps x (base + 2 γ + 2 λ)
+  EXPECT_EQ(DataRows(t / "theory.csv"), 6u * 5);  // steps x (base + 2 γ + 2 λ)
 
   // Aggregates: mean over 8 draws x seeds of Δ = 0.05 * 2^3 at 8M for γ = 0.1, with its s.e.
   const std::string summary = Read(t / "perturb_summary.csv");
@@ -152,7 +158,8 @@ TEST_F(FullReport, TablesHaveTheirSchema) {
   EXPECT_NE(opt.find("sst,8000000,1,8,0.0001\n"), std::string::npos) << opt;
   // The inflection table records the known minima.
   const std::string infl = Read(t / "inflections.csv");
-  EXPECT_NE(infl.find("fig2_perturb,perturbed loss,γ = 0.1,0.1,tokens,8000000,1,8,"), std::string::npos)
+  EXPECT_NE(infl.find("fig2_perturb,perturbed loss,γ = 0.1,0.1,tokens,8000000,1,8,"),
+            std::string::npos)
       << infl;
   EXPECT_NE(infl.find("fig2_perturb,perturbed loss,γ = 0.05,0.05,tokens,16000000,2,16,"),
             std::string::npos);
@@ -161,30 +168,38 @@ TEST_F(FullReport, TablesHaveTheirSchema) {
 
 TEST_F(FullReport, VerdictSaysWhatTheDataSay) {
   const std::string v = Joined(*out_);
-  EXPECT_NE(v.find("Δ grows monotonically with tokens for all γ (0.01, 0.05 and 0.1)"), std::string::npos)
-      << v;
-  EXPECT_NE(v.find("The perturbed loss turns upward after 16M tokens (2 epochs, 16 tokens/param) for "
-                   "γ = 0.05 and 8M tokens (1 epoch, 8 tokens/param) for γ = 0.1, i.e. for γ ≥ 0.05."),
+  EXPECT_NE(v.find("Δ grows monotonically with tokens for all γ (0.01, 0.05 and 0.1)"),
             std::string::npos)
+      << v;
+  EXPECT_NE(
+      v.find("The perturbed loss turns upward after 16M tokens (2 epochs, 16 tokens/param) for "
+             "γ = 0.05 and 8M tokens (1 epoch, 8 tokens/param) for γ = 0.1, i.e. for γ ≥ 0.05."),
+      std::string::npos)
       << v;
   EXPECT_NE(v.find("Larger γ moves the minimum to fewer tokens"), std::string::npos) << v;
-  EXPECT_NE(v.find("No inflection inside the range for γ = 0.01: still decreasing at the largest budget"),
-            std::string::npos)
+  EXPECT_NE(
+      v.find("No inflection inside the range for γ = 0.01: still decreasing at the largest budget"),
+      std::string::npos)
       << v;
   EXPECT_NE(v.find("The base model keeps improving"), std::string::npos) << v;
   EXPECT_NE(v.find("each point averages n = 8 draws × seeds"), std::string::npos) << v;
-  EXPECT_NE(v.find("After fine-tuning on sst at a fixed LR, the OOD loss turns upward after 8M tokens"),
-            std::string::npos)
+  EXPECT_NE(
+      v.find("After fine-tuning on sst at a fixed LR, the OOD loss turns upward after 8M tokens"),
+      std::string::npos)
       << v;
   EXPECT_NE(v.find("lr = 0.0001: still decreasing at the largest budget"), std::string::npos) << v;
-  EXPECT_NE(v.find("With the LR tuned per checkpoint for the best ID loss: on sst the OOD loss has no "
-                   "inflection inside the range (still decreasing at the largest budget)"),
-            std::string::npos)
+  EXPECT_NE(
+      v.find("With the LR tuned per checkpoint for the best ID loss: on sst the OOD loss has no "
+             "inflection inside the range (still decreasing at the largest budget)"),
+      std::string::npos)
       << v;
-  EXPECT_NE(v.find("for sst it decreases from 0.001 to 0.0001 (1 grid step(s))"), std::string::npos) << v;
-  EXPECT_NE(v.find("the perturbed L_A turns upward after step 400 for γ = 0.1"), std::string::npos) << v;
-  EXPECT_NE(v.find("λ = 0.1 leaves no inflection inside the range (still decreasing at the last step)"),
-            std::string::npos)
+  EXPECT_NE(v.find("for sst it decreases from 0.001 to 0.0001 (1 grid step(s))"), std::string::npos)
+      << v;
+  EXPECT_NE(v.find("the perturbed L_A turns upward after step 400 for γ = 0.1"), std::string::npos)
+      << v;
+  EXPECT_NE(
+      v.find("λ = 0.1 leaves no inflection inside the range (still decreasing at the last step)"),
+      std::string::npos)
       << v;
   EXPECT_TRUE(out_->omitted.empty());
 }
@@ -193,8 +208,9 @@ TEST_F(FullReport, MarkdownAndHtmlEmbedTheFigures) {
   const std::string md = Read(*study_ / "report" / "report.md");
   const std::string html = Read(*study_ / "report" / "index.html");
   EXPECT_NE(md.find("# overtrain report: synthetic"), std::string::npos);
-  EXPECT_NE(md.find("![perturbation: delta and perturbed loss per gamma](figures/fig2_perturb.svg)"),
-            std::string::npos);
+  EXPECT_NE(
+      md.find("![perturbation: delta and perturbed loss per gamma](figures/fig2_perturb.svg)"),
+      std::string::npos);
   EXPECT_NE(md.find("| budget | tokens | epochs | tokens/param |"), std::string::npos);
   EXPECT_NE(md.find("| 8M | 8000000 | 1 | 8 |"), std::string::npos);
   EXPECT_NE(md.find(out_->verdict.front()), std::string::npos);
@@ -207,8 +223,8 @@ TEST_F(FullReport, MarkdownAndHtmlEmbedTheFigures) {
 
 TEST(Report, AbsentKindsAreOmittedWithALine) {
   const fs::path study = TempStudy("partial");
-  testing::WriteSyntheticStudy(study, {.pretrain = true, .perturb = true, .finetune = false,
-                                       .theory = false});
+  testing::WriteSyntheticStudy(
+      study, {.pretrain = true, .perturb = true, .finetune = false, .theory = false});
   // A stale figure from an earlier report must not survive.
   fs::create_directories(study / "report" / "figures");
   std::ofstream(study / "report" / "figures" / "fig5_theory.png") << "stale";
@@ -220,7 +236,8 @@ TEST(Report, AbsentKindsAreOmittedWithALine) {
   const std::string md = Read(study / "report" / "report.md");
   EXPECT_NE(md.find("`results/finetune.jsonl` is absent or empty: no fine-tuning sections"),
             std::string::npos);
-  EXPECT_NE(md.find("`results/theory.jsonl` is absent or empty: no theory section."), std::string::npos);
+  EXPECT_NE(md.find("`results/theory.jsonl` is absent or empty: no theory section."),
+            std::string::npos);
   EXPECT_NE(Joined(out).find("Δ grows monotonically with tokens for all γ"), std::string::npos);
   fs::remove_all(study);
 }
@@ -228,22 +245,23 @@ TEST(Report, AbsentKindsAreOmittedWithALine) {
 TEST(Report, NoUShapeIsSaidPlainly) {
   // Only the smallest perturbation: every perturbed-loss curve keeps decreasing.
   const fs::path study = TempStudy("no_u");
-  testing::WriteSyntheticStudy(study, {.pretrain = true, .perturb = false, .finetune = false,
-                                       .theory = false});
+  testing::WriteSyntheticStudy(
+      study, {.pretrain = true, .perturb = false, .finetune = false, .theory = false});
   std::ofstream f(study / "results" / "perturb.jsonl");
   for (int u = 0; u < 6; ++u)
     for (int draw = 0; draw < 3; ++draw) {
       const double delta = 0.001 * (u + 1) + 0.0001 * draw;
       f << "{\"tokens\": " << (int64_t(1000000) << u) << ", \"epochs\": " << ((1 << u) / 8.0)
-        << ", \"seed\": 0, \"gamma\": 0.01, \"draw\": " << draw << ", \"group\": \"all\", \"loss\": "
-        << testing::SynthBase(u) + delta << ", \"base_loss\": " << testing::SynthBase(u)
-        << ", \"delta\": " << delta << "}\n";
+        << ", \"seed\": 0, \"gamma\": 0.01, \"draw\": " << draw
+        << ", \"group\": \"all\", \"loss\": " << testing::SynthBase(u) + delta
+        << ", \"base_loss\": " << testing::SynthBase(u) << ", \"delta\": " << delta << "}\n";
     }
   f.close();
   const std::string v = Joined(WriteReport(study));
-  EXPECT_NE(v.find("The perturbed loss is not U-shaped within the range for any γ: no inflection inside "
-                   "the range (γ = 0.01: still decreasing at the largest budget)."),
-            std::string::npos)
+  EXPECT_NE(
+      v.find("The perturbed loss is not U-shaped within the range for any γ: no inflection inside "
+             "the range (γ = 0.01: still decreasing at the largest budget)."),
+      std::string::npos)
       << v;
   EXPECT_EQ(v.find("turns upward"), std::string::npos) << v;
   fs::remove_all(study);
@@ -251,8 +269,12 @@ TEST(Report, NoUShapeIsSaidPlainly) {
 
 TEST(Report, SingleDrawAndSeedIsSaidToBeUntested) {
   const fs::path study = TempStudy("one_seed");
-  testing::WriteSyntheticStudy(study, {.pretrain = true, .perturb = true, .finetune = true,
-                                       .theory = false, .draws = 1, .seeds = 1});
+  testing::WriteSyntheticStudy(study, {.pretrain = true,
+                                       .perturb = true,
+                                       .finetune = true,
+                                       .theory = false,
+                                       .draws = 1,
+                                       .seeds = 1});
   const ReportOutput out = WriteReport(study);
   const std::string v = Joined(out);
   EXPECT_NE(v.find("each point is a single draw of a single seed, so there are no standard errors"),
@@ -268,13 +290,15 @@ TEST(Report, SingleDrawAndSeedIsSaidToBeUntested) {
 
 TEST(Report, MalformedRowNamesFileLineAndKey) {
   const fs::path study = TempStudy("malformed");
-  testing::WriteSyntheticStudy(study, {.pretrain = true, .perturb = false, .finetune = false,
-                                       .theory = false});
+  testing::WriteSyntheticStudy(
+      study, {.pretrain = true, .perturb = false, .finetune = false, .theory = false});
   std::ofstream f(study / "results" / "perturb.jsonl");
   f << R"({"tokens": 1000000, "epochs": 0.125, "seed": 0, "gamma": 0.1, "draw": 0, "group": "all", )"
-    << R"("loss": 4.5, "base_loss": 4.4, "delta": 0.1})" << "\n\n"
+    << R"("loss": 4.5, "base_loss": 4.4, "delta": 0.1})"
+    << "\n\n"
     << R"({"tokens": 2000000, "epochs": 0.25, "seed": 0, "gamma": 0.1, "draw": 0, "group": "all", )"
-    << R"("loss": 4.5, "base_loss": 4.4})" << "\n";
+    << R"("loss": 4.5, "base_loss": 4.4})"
+    << "\n";
   f.close();
   try {
     WriteReport(study);
@@ -288,8 +312,8 @@ TEST(Report, MalformedRowNamesFileLineAndKey) {
 
 TEST(Report, MissingGnuplotIsAnError) {
   const fs::path study = TempStudy("no_gnuplot");
-  testing::WriteSyntheticStudy(study, {.pretrain = true, .perturb = false, .finetune = false,
-                                       .theory = false});
+  testing::WriteSyntheticStudy(
+      study, {.pretrain = true, .perturb = false, .finetune = false, .theory = false});
   setenv("OVERTRAIN_GNUPLOT", "/nonexistent/gnuplot", 1);
   try {
     WriteReport(study);
@@ -309,8 +333,8 @@ TEST(Report, MissingGnuplotIsAnError) {
 
 TEST(Report, GnuplotFailureIsAnError) {
   const fs::path study = TempStudy("bad_gnuplot");
-  testing::WriteSyntheticStudy(study, {.pretrain = true, .perturb = false, .finetune = false,
-                                       .theory = false});
+  testing::WriteSyntheticStudy(
+      study, {.pretrain = true, .perturb = false, .finetune = false, .theory = false});
   setenv("OVERTRAIN_GNUPLOT", "false", 1);  // runs, exits 1
   EXPECT_THROW(
       {

@@ -1,4 +1,5 @@
-// LoadStudyResults: the docs/formats.md contracts, absent files, and errors naming file:line and key.
+// LoadStudyResults: the docs/formats.md contracts, absent files, and errors naming file:line and
+// key.
 #include "report/results.h"
 
 #include <gtest/gtest.h>
@@ -23,12 +24,14 @@ class Results : public ::testing::Test {
              ("ot_results_test_" + std::to_string(getpid()) + "_" +
               ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(study_);
-    testing::WriteSyntheticStudy(study_, {.pretrain = true, .perturb = false, .finetune = false,
-                                          .theory = false});
+    testing::WriteSyntheticStudy(
+        study_, {.pretrain = true, .perturb = false, .finetune = false, .theory = false});
   }
   void TearDown() override { fs::remove_all(study_); }
   fs::path results() const { return study_ / "results"; }
-  void Write(const std::string& file, const std::string& text) { std::ofstream(results() / file) << text; }
+  void Write(const std::string& file, const std::string& text) {
+    std::ofstream(results() / file) << text;
+  }
   std::string ErrorOf() {
     try {
       LoadStudyResults(results());
@@ -76,24 +79,28 @@ TEST_F(Results, MissingStudyJsonIsAnError) {
 }
 
 TEST_F(Results, StudyJsonKeyErrors) {
-  Write("study.json", R"({"name": "x", "preset": "nano", "params": "big", "train_tokens_per_epoch": 1,
+  Write("study.json",
+        R"({"name": "x", "preset": "nano", "params": "big", "train_tokens_per_epoch": 1,
                           "seeds": 1, "tasks": [], "gammas": [], "lrs": []})");
   EXPECT_NE(ErrorOf().find("study.json: key 'params' expected an integer >= 1, got \"big\""),
             std::string::npos)
       << ErrorOf();
   Write("study.json", R"({"name": "x", "preset": "nano", "params": 10, "train_tokens_per_epoch": 1,
                           "seeds": 1, "tasks": [1], "gammas": [], "lrs": []})");
-  EXPECT_NE(ErrorOf().find("key 'tasks' expected an array of strings"), std::string::npos) << ErrorOf();
+  EXPECT_NE(ErrorOf().find("key 'tasks' expected an array of strings"), std::string::npos)
+      << ErrorOf();
 }
 
 TEST_F(Results, MissingKeyNamesFileLineAndKey) {
-  Write("pretrain.jsonl",
-        R"({"tokens": 1000000, "epochs": 0.1, "seed": 0, "base_loss": 3, "base_ppl": 20, "c4_loss": null})"
-        "\n\n"
-        R"({"tokens": 2000000, "epochs": 0.2, "seed": 0, "base_ppl": 20, "c4_loss": null})"
-        "\n");
+  Write(
+      "pretrain.jsonl",
+      R"({"tokens": 1000000, "epochs": 0.1, "seed": 0, "base_loss": 3, "base_ppl": 20, "c4_loss": null})"
+      "\n\n"
+      R"({"tokens": 2000000, "epochs": 0.2, "seed": 0, "base_ppl": 20, "c4_loss": null})"
+      "\n");
   const std::string e = ErrorOf();
-  EXPECT_NE(e.find("pretrain.jsonl:3: key 'base_loss' is missing; expected a number"), std::string::npos)
+  EXPECT_NE(e.find("pretrain.jsonl:3: key 'base_loss' is missing; expected a number"),
+            std::string::npos)
       << e;
 }
 
@@ -101,7 +108,8 @@ TEST_F(Results, WrongTypesAndRangesNameTheKey) {
   const std::string row =
       R"({"tokens": TOK, "epochs": 0.1, "seed": 0, "task": "t", "lr": LR, "id_loss": 2, "ood_loss": 3,
           "c4_loss": C4, "accuracy": null, "base_id_loss": 2, "base_ood_loss": 3})";
-  auto with = [&](const std::string& lr, const std::string& c4, const std::string& tokens = "1000000") {
+  auto with = [&](const std::string& lr, const std::string& c4,
+                  const std::string& tokens = "1000000") {
     std::string s = row;
     s.replace(s.find("TOK"), 3, tokens);
     s.replace(s.find("LR"), 2, lr);
@@ -110,11 +118,13 @@ TEST_F(Results, WrongTypesAndRangesNameTheKey) {
     return s + "\n";
   };
   Write("finetune.jsonl", with("0.001", "null") + with("-1", "null"));
-  EXPECT_NE(ErrorOf().find("finetune.jsonl:2: key 'lr' expected a number > 0, got -1"), std::string::npos)
+  EXPECT_NE(ErrorOf().find("finetune.jsonl:2: key 'lr' expected a number > 0, got -1"),
+            std::string::npos)
       << ErrorOf();
   Write("finetune.jsonl", with("0.001", "\"high\""));
-  EXPECT_NE(ErrorOf().find("finetune.jsonl:1: key 'c4_loss' expected a number or null, got \"high\""),
-            std::string::npos)
+  EXPECT_NE(
+      ErrorOf().find("finetune.jsonl:1: key 'c4_loss' expected a number or null, got \"high\""),
+      std::string::npos)
       << ErrorOf();
   Write("finetune.jsonl", with("0.001", "1") + with("0.001", "1", "1.5e6"));
   EXPECT_EQ(ErrorOf(), "no error");  // 1.5e6 is a whole number of tokens
@@ -126,23 +136,24 @@ TEST_F(Results, WrongTypesAndRangesNameTheKey) {
 
 TEST_F(Results, InvalidJsonNamesTheLine) {
   Write("perturb.jsonl", "{\"tokens\": 1,\n");
-  EXPECT_NE(ErrorOf().find("perturb.jsonl:1: not a valid JSON object"), std::string::npos) << ErrorOf();
+  EXPECT_NE(ErrorOf().find("perturb.jsonl:1: not a valid JSON object"), std::string::npos)
+      << ErrorOf();
   Write("perturb.jsonl", "[1, 2]\n");
   EXPECT_NE(ErrorOf().find("perturb.jsonl:1: expected a JSON object per line"), std::string::npos);
 }
 
 TEST_F(Results, TheoryKindSpecificKeysAndUnknownKinds) {
-  Write("theory.jsonl",
-        R"({"kind": "perturb", "step": 10, "gamma": 0.1, "loss_a": 1, "loss_a_se": 0.1, "base_loss": 0.5})"
-        "\n");
+  Write(
+      "theory.jsonl",
+      R"({"kind": "perturb", "step": 10, "gamma": 0.1, "loss_a": 1, "loss_a_se": 0.1, "base_loss": 0.5})"
+      "\n");
   EXPECT_NE(ErrorOf().find("theory.jsonl:1: key 'loss_a_closed' is missing"), std::string::npos)
       << ErrorOf();
   // A kind newer than this reader is skipped, like an unknown key.
-  Write("theory.jsonl",
-        R"({"kind": "sharpness", "step": 10, "loss_a": 1})"
-        "\n"
-        R"({"kind": "base", "step": 10, "loss_a": 1, "singular_values": []})"
-        "\n");
+  Write("theory.jsonl", R"({"kind": "sharpness", "step": 10, "loss_a": 1})"
+                        "\n"
+                        R"({"kind": "base", "step": 10, "loss_a": 1, "singular_values": []})"
+                        "\n");
   const StudyResults r = LoadStudyResults(results());
   ASSERT_TRUE(r.theory.has_value());
   EXPECT_EQ(r.theory->size(), 1u);

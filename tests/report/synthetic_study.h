@@ -1,19 +1,18 @@
-// Writes a synthetic study's results/ (docs/formats.md) whose curves have known shapes, for the report
-// tests. Budgets 1M..32M tokens (8M tokens per epoch, 1M params). By construction:
+// Writes a synthetic study's results/ (docs/formats.md) whose curves have known shapes, for the
+// report tests. Budgets 1M..32M tokens (8M tokens per epoch, 1M params). By construction:
 //   base loss decreases monotonically; Δ grows monotonically for every γ;
 //   perturbed loss: γ = 0.1 minimum at 8M, γ = 0.05 minimum at 16M, γ = 0.01 still decreasing;
-//   fine-tune OOD: lr = 1e-3 minimum at 8M, lr = 1e-4 decreasing; optimal lr 1e-3 up to 4M, then 1e-4;
-//   theory: perturbed L_A U-shaped for γ = 0.1 (minimum at step 400), decreasing for γ = 0.02;
-//   fine-tuned L_A U-shaped at λ = 0 (minimum at step 400), decreasing at λ = 0.1.
+//   fine-tune OOD: lr = 1e-3 minimum at 8M, lr = 1e-4 decreasing; optimal lr 1e-3 up to 4M, then
+//   1e-4; theory: perturbed L_A U-shaped for γ = 0.1 (minimum at step 400), decreasing for γ =
+//   0.02; fine-tuned L_A U-shaped at λ = 0 (minimum at step 400), decreasing at λ = 0.1.
 #pragma once
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace ot::testing {
 
@@ -22,19 +21,23 @@ struct SyntheticOptions {
   int draws = 4, seeds = 2;
 };
 
-inline double SynthBase(int u) { return 2.5 + 2.0 * std::pow(2.0, -u / 2.0); }  // u = log2(tokens / 1M)
+inline double SynthBase(int u) {
+  return 2.5 + 2.0 * std::pow(2.0, -u / 2.0);
+}  // u = log2(tokens / 1M)
 // Deterministic "noise" of ±0.01 that averages to zero over draws and seeds.
 inline double SynthNoise(int draw, int seed) { return 0.01 * (((draw + seed) % 2) ? 1 : -1); }
 
-inline void WriteSyntheticStudy(const std::filesystem::path& study, const SyntheticOptions& o = {}) {
+inline void WriteSyntheticStudy(const std::filesystem::path& study,
+                                const SyntheticOptions& o = {}) {
   using nlohmann::json;
   const auto dir = study / "results";
   std::filesystem::create_directories(dir);
   const std::vector<double> gammas = {0.01, 0.05, 0.1}, lrs = {1e-4, 1e-3};
   std::ofstream(dir / "study.json")
-      << json{{"name", "synthetic"}, {"preset", "nano"}, {"params", 1000000},
-              {"train_tokens_per_epoch", 8000000}, {"seeds", o.seeds}, {"tasks", {"sst"}},
-              {"gammas", gammas}, {"lrs", lrs}}
+      << json{{"name", "synthetic"}, {"preset", "nano"},
+              {"params", 1000000},   {"train_tokens_per_epoch", 8000000},
+              {"seeds", o.seeds},    {"tasks", {"sst"}},
+              {"gammas", gammas},    {"lrs", lrs}}
              .dump()
       << "\n";
   auto tokens = [](int u) { return int64_t(1000000) << u; };
@@ -44,8 +47,8 @@ inline void WriteSyntheticStudy(const std::filesystem::path& study, const Synthe
     for (int u = 0; u < 6; ++u)
       for (int seed = 0; seed < o.seeds; ++seed) {
         const double loss = SynthBase(u) + 0.5 * SynthNoise(0, seed);
-        f << json{{"tokens", tokens(u)}, {"epochs", epochs(u)}, {"seed", seed}, {"base_loss", loss},
-                  {"base_ppl", std::exp(loss)}, {"c4_loss", nullptr}}
+        f << json{{"tokens", tokens(u)}, {"epochs", epochs(u)},        {"seed", seed},
+                  {"base_loss", loss},   {"base_ppl", std::exp(loss)}, {"c4_loss", nullptr}}
                  .dump()
           << "\n";
       }
@@ -58,9 +61,15 @@ inline void WriteSyntheticStudy(const std::filesystem::path& study, const Synthe
         for (int seed = 0; seed < o.seeds; ++seed)
           for (int draw = 0; draw < o.draws; ++draw) {
             const double delta = scale[g] * std::pow(2.0, u) + SynthNoise(draw, seed);
-            f << json{{"tokens", tokens(u)}, {"epochs", epochs(u)}, {"seed", seed}, {"gamma", gammas[g]},
-                      {"draw", draw}, {"group", "all"}, {"loss", SynthBase(u) + delta},
-                      {"base_loss", SynthBase(u)}, {"delta", delta}}
+            f << json{{"tokens", tokens(u)},
+                      {"epochs", epochs(u)},
+                      {"seed", seed},
+                      {"gamma", gammas[g]},
+                      {"draw", draw},
+                      {"group", "all"},
+                      {"loss", SynthBase(u) + delta},
+                      {"base_loss", SynthBase(u)},
+                      {"delta", delta}}
                      .dump()
               << "\n";
           }
@@ -73,10 +82,17 @@ inline void WriteSyntheticStudy(const std::filesystem::path& study, const Synthe
           const bool big = lr > 5e-4;
           const double ood = SynthBase(u) + (big ? 0.05 : 0.0005) * std::pow(2.0, u);
           const double id = 1.5 + 0.5 * std::pow(2.0, -u / 2.0) + (big ? 0.02 * u : 0.05);
-          f << json{{"tokens", tokens(u)}, {"epochs", epochs(u)}, {"seed", seed}, {"task", "sst"},
-                    {"lr", lr}, {"id_loss", id + SynthNoise(0, seed) * 0.1},
-                    {"ood_loss", ood + SynthNoise(1, seed) * 0.1}, {"c4_loss", nullptr},
-                    {"accuracy", 0.7}, {"base_id_loss", 2.5}, {"base_ood_loss", SynthBase(u)}}
+          f << json{{"tokens", tokens(u)},
+                    {"epochs", epochs(u)},
+                    {"seed", seed},
+                    {"task", "sst"},
+                    {"lr", lr},
+                    {"id_loss", id + SynthNoise(0, seed) * 0.1},
+                    {"ood_loss", ood + SynthNoise(1, seed) * 0.1},
+                    {"c4_loss", nullptr},
+                    {"accuracy", 0.7},
+                    {"base_id_loss", 2.5},
+                    {"base_ood_loss", SynthBase(u)}}
                    .dump()
             << "\n";
         }
@@ -86,19 +102,23 @@ inline void WriteSyntheticStudy(const std::filesystem::path& study, const Synthe
     for (int k = 0; k < 6; ++k) {
       const int64_t step = int64_t(100) << k;  // 100 .. 3200
       const double base = 0.5 + 1.0 * std::pow(2.0, -k);
-      f << json{{"kind", "base"}, {"step", step}, {"loss_a", base}, {"singular_values", {1.0, 0.5}}}.dump()
+      f << json{{"kind", "base"}, {"step", step}, {"loss_a", base}, {"singular_values", {1.0, 0.5}}}
+               .dump()
         << "\n";
       for (double g : {0.02, 0.1}) {
-        const double la = base + (g > 0.05 ? 0.05 : 0.001) * std::pow(2.0, k);  // γ = 0.1: minimum k = 2
-        f << json{{"kind", "perturb"}, {"step", step}, {"gamma", g}, {"loss_a", la}, {"loss_a_se", 0.005},
-                  {"loss_a_closed", la + 0.002}, {"base_loss", base}}
+        const double la =
+            base + (g > 0.05 ? 0.05 : 0.001) * std::pow(2.0, k);  // γ = 0.1: minimum k = 2
+        f << json{{"kind", "perturb"}, {"step", step},       {"gamma", g},
+                  {"loss_a", la},      {"loss_a_se", 0.005}, {"loss_a_closed", la + 0.002},
+                  {"base_loss", base}}
                  .dump()
           << "\n";
       }
       for (double lambda : {0.0, 0.1}) {
         const double la = base + (lambda == 0 ? 0.05 * std::pow(2.0, k) : 0.0);
-        f << json{{"kind", "finetune"}, {"step", step}, {"lr", 0.05}, {"lambda", lambda}, {"loss_a", la},
-                  {"loss_b", 0.2 + lambda}, {"base_loss", base}}
+        f << json{{"kind", "finetune"}, {"step", step}, {"lr", 0.05},
+                  {"lambda", lambda},   {"loss_a", la}, {"loss_b", 0.2 + lambda},
+                  {"base_loss", base}}
                  .dump()
           << "\n";
       }

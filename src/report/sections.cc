@@ -1,0 +1,284 @@
+// Shared section helpers (sections.h) and the first two sections: base vs modified loss,
+// perturbation.
+#include "report/sections.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "core/check.h"
+#include "core/config.h"
+
+namespace ot::report_detail {
+
+const Finding& Record(Ctx& ctx, std::string figure, std::string panel, Curve curve,
+                      const XAxis& axis) {
+  ctx.findings.push_back(
+      Analyze(std::move(figure), std::move(panel), std::move(curve), axis, ctx.options.inflection));
+  return ctx.findings.back();
+}
+
+PlotSeries Series(const Curve& c, int color, bool dashed, const Finding* f) {
+  PlotSeries ps;
+  ps.title = c.label;
+  ps.x = c.x;
+  ps.y = c.y;
+  const bool any_se = std::any_of(c.se.begin(), c.se.end(), [](double v) { return v > 0; });
+  if (any_se) ps.se = c.se;
+  ps.color = color;
+  ps.dashed = dashed;
+  if (f && !c.x.empty()) {
+    ps.marker = f->result.argmin;
+    if (f->result.u_shaped)
+      ps.marker_label = "min " + f->axis.Short(f->result.x_min);
+    else if (f->result.interior)
+      ps.marker_label = f->axis.Short(f->result.x_min) + " (n.s.)";
+  }
+  return ps;
+}
+
+std::vector<std::pair<double, std::string>> TokenTics(const Summaries& s) {
+  std::vector<std::pair<double, std::string>> tics;
+  const size_t stride = (s.budgets.size() + 7) / 8;  // at most ~8 labelled tics per panel
+  for (size_t i = 0; i < s.budgets.size(); ++i) {
+    const Budget& b = s.budgets[i];
+    XAxis axis{&s};
+    tics.push_back({double(b.tokens),
+                    i % stride == 0
+                        ? fmt::format("{}\n{:.3g} ep", axis.Short(double(b.tokens)), b.epochs)
+                        : std::string()});
+  }
+  return tics;
+}
+
+PlotPanel TokenPanel(const Ctx& ctx, std::string title, std::string ylabel) {
+  PlotPanel p;
+  p.title = std::move(title);
+  p.xlabel = "pre-training tokens (epochs)";
+  p.ylabel = std::move(ylabel);
+  p.xtics = TokenTics(ctx.s);
+  return p;
+}
+
+Figure NewFigure(std::string name, std::string title, int panel_width, int height) {
+  Figure f;
+  f.name = std::move(name);
+  f.title = std::move(title);
+  f.panel_width = panel_width;
+  f.height = height;
+  return f;
+}
+
+void Draw(Ctx& ctx, Figure fig, const std::string& alt) {
+  RenderFigure(fig, ctx.figure_dir);
+  ctx.figures.push_back(fig.name);
+  ctx.body.Image("figures/" + fig.name + ".svg", "figures/" + fig.name + ".png", alt);
+}
+
+void FindingsTable(Ctx& ctx, const std::vector<const Finding*>& findings) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto* f : findings) {
+    const auto& r = f->result;
+    std::string epochs = "–", tpp = "–";
+    if (f->axis.budgets) {
+      const Budget& b = ctx.s.At(static_cast<int64_t>(r.x_min));
+      epochs = fmt::format("{:.3g}", b.epochs);
+      tpp = fmt::format("{:.3g}", b.tokens_per_param);
+    }
+    rows.push_back({f->panel, f->curve.label, f->axis.Short(r.x_min), epochs, tpp,
+                    r.u_shaped ? "yes" : "no", DescribeCurve(*f), r.uncertainty});
+  }
+  ctx.body.Table({"panel", "curve", "minimum at", "epochs", "tokens/param", "U-shaped", "finding",
+                  "uncertainty"},
+                 std::move(rows));
+}
+
+std::string Lower(std::string s) {
+  if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z') s[0] = char(s[0] - 'A' + 'a');
+  return s;
+}
+
+std::string RangeText(const Ctx& ctx) {
+  const auto& b = ctx.s.budgets;
+  if (b.empty()) return "";
+  return fmt::format("{}–{} tokens, {:.3g}–{:.3g} epochs",
+                     ctx.tokens.Short(double(b.front().tokens)),
+                     ctx.tokens.Short(double(b.back().tokens)), b.front().epochs, b.back().epochs);
+}
+
+std::vector<double> Distinct(const std::vector<double>& v) {
+  std::vector<double> out = v;
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+namespace {
+
+// The perturbation group drawn in the figures: "all" when present.
+std::string MainGroup(const Summaries& s) {
+  for (const auto& p : s.perturb)
+    if (p.group == "all") return "all";
+  return s.perturb.empty() ? "all" : s.perturb.front().group;
+}
+
+// The base model as the perturbation rows saw it (the reference of every Δ).
+Curve PerturbBaseCurve(const Ctx& ctx) {
+  const std::string group = MainGroup(ctx.s);
+  std::map<int64_t, std::vector<double>> by;
+  for (const auto& p : ctx.s.perturb)
+    if (p.group == group) by[p.tokens].push_back(p.base_loss.mean);
+  Curve c{"base model", 0, {}, {}, {}};
+  for (const auto& [tokens, v] : by) {
+    c.x.push_back(double(tokens));
+    c.y.push_back(MeanAndSe(v).mean);
+    c.se.push_back(kNaN);
+  }
+  return c;
+}
+
+// The base model from pretrain.jsonl (mean ± s.e. over seeds), else from the perturbation rows.
+Curve BaseCurve(const Ctx& ctx) {
+  if (!ctx.s.pretrain.empty())
+    return MakeCurve(
+        "base model", 0, ctx.s.pretrain, [](auto&) { return true; },
+        [](const PretrainPoint& p) { return p.base_loss; });
+  return PerturbBaseCurve(ctx);
+}
+
+std::vector<double> PerturbGammas(const Summaries& s, const std::string& group) {
+  std::vector<double> gammas;
+  for (const auto& p : s.perturb)
+    if (p.group == group) gammas.push_back(p.gamma);
+  return Distinct(gammas);
+}
+
+}  // namespace
+
+void BaseSection(Ctx& ctx) {
+  ctx.body.Heading(2, "1. Base vs modified loss against tokens");
+  const Curve base = BaseCurve(ctx);
+  if (base.x.empty()) {
+    ctx.body.Paragraph(
+        "No base-model losses (pretrain.jsonl and perturb.jsonl absent): no figure.");
+    return;
+  }
+  Figure fig = NewFigure("fig1_base_vs_modified", "", 900, 600);
+  PlotPanel panel =
+      TokenPanel(ctx, "base vs modified models", "loss on the general validation set (nats)");
+  const Finding& fb = Record(ctx, fig.name, "base vs modified", base, ctx.tokens);
+  std::vector<const Finding*> shown{&fb};
+  panel.series.push_back(Series(base, 0, true, &fb));
+  int color = 1;
+  const std::string group = MainGroup(ctx.s);
+  for (double gamma : PerturbGammas(ctx.s, group)) {
+    Curve c = MakeCurve(
+        fmt::format("perturbed, γ = {}", FormatParam(gamma)), gamma, ctx.s.perturb,
+        [&](const PerturbPoint& p) { return p.group == group && p.gamma == gamma; },
+        [](const PerturbPoint& p) { return p.loss; });
+    if (c.x.empty()) continue;
+    Finding f = Analyze(fig.name, "", c, ctx.tokens, ctx.options.inflection);
+    panel.series.push_back(Series(c, color++, false, &f));
+  }
+  std::set<std::string> tasks;
+  for (const auto& p : ctx.s.tuned) tasks.insert(p.task);
+  for (const auto& task : tasks) {
+    Curve c = MakeCurve(
+        "fine-tuned on " + task + " (tuned lr), OOD", 0, ctx.s.tuned,
+        [&](const FinetunePoint& p) { return p.task == task; },
+        [](const FinetunePoint& p) { return p.ood_loss; });
+    Finding f = Analyze(fig.name, "", c, ctx.tokens, ctx.options.inflection);
+    panel.series.push_back(Series(c, color++, false, &f));
+  }
+  fig.panels.push_back(std::move(panel));
+  ctx.body.Paragraph(
+      "Base model (dashed) and modified models: Gaussian-perturbed (section 2) and fine-tuned with "
+      "the "
+      "LR tuned per checkpoint, measured out of domain (section 4). Error bars: ±1 s.e.");
+  Draw(ctx, std::move(fig), "base vs modified loss against pre-training tokens");
+  FindingsTable(ctx, shown);
+  if (fb.result.monotone_decreasing)
+    ctx.verdict.push_back(fmt::format(
+        "The base model keeps improving: its loss decreases monotonically with tokens ({}).",
+        RangeText(ctx)));
+  else
+    ctx.verdict.push_back("The base model's loss is " + std::string(ShapeName(fb.result.shape)) +
+                          " in tokens: " + DescribeCurve(fb) + ".");
+}
+
+void PerturbSection(Ctx& ctx) {
+  ctx.body.Heading(2, "2. Gaussian perturbation");
+  if (ctx.s.perturb.empty()) {
+    ctx.body.Paragraph("`results/perturb.jsonl` is absent or empty: no perturbation section.");
+    ctx.omitted.push_back("perturb.jsonl");
+    return;
+  }
+  const std::string group = MainGroup(ctx.s);
+  const std::vector<double> gammas = PerturbGammas(ctx.s, group);
+  Figure fig = NewFigure("fig2_perturb",
+                         fmt::format("Gaussian perturbation θ + γ·σ_init·z (group '{}')", group));
+  PlotPanel pd = TokenPanel(ctx, "Δ = perturbed − base loss", "Δ loss (nats)");
+  PlotPanel pl = TokenPanel(ctx, "perturbed loss (base dashed)", "loss (nats)");
+  std::vector<const Finding*> deltas, losses;
+  int color = 1;
+  for (double g : gammas) {
+    auto keep = [&](const PerturbPoint& p) { return p.group == group && p.gamma == g; };
+    const std::string label = fmt::format("γ = {}", FormatParam(g));
+    const Finding& fd = Record(
+        ctx, fig.name, "Δ loss",
+        MakeCurve(label, g, ctx.s.perturb, keep, [](auto& p) { return p.delta; }), ctx.tokens);
+    const Finding& fl = Record(
+        ctx, fig.name, "perturbed loss",
+        MakeCurve(label, g, ctx.s.perturb, keep, [](auto& p) { return p.loss; }), ctx.tokens);
+    pd.series.push_back(Series(fd.curve, color, false, &fd));
+    pl.series.push_back(Series(fl.curve, color, false, &fl));
+    deltas.push_back(&fd);
+    losses.push_back(&fl);
+    ++color;
+  }
+  Curve base = PerturbBaseCurve(ctx);
+  base.se.clear();
+  pl.series.insert(pl.series.begin(), Series(base, 0, true, nullptr));
+  fig.panels = {pd, pl};
+  int64_t n_lo = INT64_MAX, n_hi = 0;
+  for (const auto& p : ctx.s.perturb)
+    n_lo = std::min(n_lo, p.loss.n), n_hi = std::max(n_hi, p.loss.n);
+  const std::string n_text =
+      n_lo == n_hi ? fmt::format("{}", n_lo) : fmt::format("{}–{}", n_lo, n_hi);
+  ctx.body.Paragraph(
+      fmt::format("Mean ± 1 s.e. over draws × seeds (n = {} per point). Each curve's minimum is "
+                  "marked; '(n.s.)' marks "
+                  "an interior minimum that is not significant.",
+                  n_text));
+  Draw(ctx, std::move(fig), "perturbation: delta and perturbed loss per gamma");
+  std::vector<const Finding*> all = deltas;
+  all.insert(all.end(), losses.begin(), losses.end());
+  FindingsTable(ctx, all);
+  std::set<std::string> others;
+  for (const auto& p : ctx.s.perturb)
+    if (p.group != group) others.insert(p.group);
+  if (!others.empty())
+    ctx.body.Paragraph(
+        fmt::format("Other perturbation groups ({}) are in `tables/perturb_summary.csv`.",
+                    fmt::join(others, ", ")));
+  ctx.verdict.push_back(fmt::format("At this scale ({}, {} parameters, {}), {} {}",
+                                    ctx.results.study.preset, FormatSize(ctx.results.study.params),
+                                    RangeText(ctx), GrowthVerdict("Δ", "γ", deltas),
+                                    FamilyVerdict("the perturbed loss", "γ", losses)));
+  if (n_hi < 2)
+    ctx.verdict.push_back(
+        "Perturbation uncertainty: each point is a single draw of a single seed, so there are no "
+        "standard "
+        "errors and the minima above are not tested against noise.");
+  else
+    ctx.verdict.push_back(
+        fmt::format("Perturbation uncertainty: each point averages n = {} draws × seeds; a change "
+                    "counts only beyond "
+                    "{:g} combined standard errors{}.",
+                    n_text, ctx.options.inflection.z,
+                    n_lo < 2 ? " (points with n = 1 carry no standard error)" : ""));
+}
+
+}  // namespace ot::report_detail

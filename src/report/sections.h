@@ -1,0 +1,83 @@
+// Internal to the report layer: the state shared by the report's sections and the helpers that turn
+// summaries into curves, findings, figures and tables. Entry points: the *Section functions, each
+// of which appends its part of report.md to Ctx::body and its sentences to Ctx::verdict.
+#pragma once
+
+#include <cmath>
+#include <deque>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "report/document.h"
+#include "report/gnuplot.h"
+#include "report/report.h"
+#include "report/results.h"
+#include "report/tables.h"
+#include "report/verdict.h"
+
+namespace ot::report_detail {
+
+struct Ctx {
+  Ctx(const StudyResults& r, const Summaries& summaries, const ReportOptions& o,
+      std::filesystem::path dir)
+      : results(r), s(summaries), options(o), figure_dir(std::move(dir)) {}
+  const StudyResults& results;
+  const Summaries& s;
+  ReportOptions options;
+  std::filesystem::path figure_dir;
+  XAxis tokens{nullptr}, steps{nullptr};
+  std::deque<Finding> findings;  // deque: Finding pointers handed out stay valid
+  Document body;
+  std::vector<std::string> verdict, omitted, figures;
+};
+
+template <typename Points, typename Keep, typename Get>
+Curve MakeCurve(std::string label, double param, const Points& points, Keep keep, Get get) {
+  Curve c{std::move(label), param, {}, {}, {}};
+  for (const auto& p : points) {
+    if (!keep(p)) continue;
+    const MeanSe m = get(p);
+    if (!std::isfinite(m.mean)) continue;
+    c.x.push_back(double(p.tokens));
+    c.y.push_back(m.mean);
+    c.se.push_back(m.se);
+  }
+  return c;
+}
+
+// Theory points of one kind and condition, against step.
+template <typename Keep, typename Get>
+Curve TheoryCurve(const Ctx& ctx, std::string label, double param, const std::string& kind,
+                  Keep keep, Get get_y, bool with_se) {
+  Curve c{std::move(label), param, {}, {}, {}};
+  for (const auto& p : ctx.s.theory) {
+    if (p.kind != kind || !keep(p)) continue;
+    c.x.push_back(double(p.step));
+    c.y.push_back(get_y(p));
+    if (with_se) c.se.push_back(p.loss_a_se);
+  }
+  return c;
+}
+
+// Analyses a curve and keeps the finding (for the tables and tables/inflections.csv).
+const Finding& Record(Ctx& ctx, std::string figure, std::string panel, Curve curve,
+                      const XAxis& axis);
+// A curve for a figure, with its minimum marked (labelled when it is inside the range).
+PlotSeries Series(const Curve& c, int color, bool dashed, const Finding* f);
+PlotPanel TokenPanel(const Ctx& ctx, std::string title, std::string ylabel);
+Figure NewFigure(std::string name, std::string title, int panel_width = 620, int height = 520);
+void Draw(Ctx& ctx, Figure fig, const std::string& alt);  // renders and embeds it in the body
+void FindingsTable(Ctx& ctx, const std::vector<const Finding*>& findings);
+std::string Lower(std::string s);
+std::string RangeText(const Ctx& ctx);                       // "1M–32M tokens, 0.125–4 epochs"
+std::vector<double> Distinct(const std::vector<double>& v);  // sorted, duplicates removed
+
+void BaseSection(Ctx& ctx);      // figure 1: base vs modified loss against tokens
+void PerturbSection(Ctx& ctx);   // figure 2: Δ and perturbed loss per γ
+void FinetuneSection(Ctx& ctx);  // figure 3: OOD, OOD degradation and ID per LR, per task
+void TunedSection(Ctx& ctx);     // figure 4: optimal LR, OOD and ID at the tuned LR
+void TheorySection(Ctx& ctx);    // figure 5: linear-network lab panels
+
+}  // namespace ot::report_detail
