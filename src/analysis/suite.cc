@@ -73,11 +73,13 @@ nlohmann::json EvalSuite::ScoreTask(const data::TaskSplit& split) {
   for (size_t i = 0; i < n; ++i) {
     auto prompt = split.Prompt(i);
     auto target = split.Target(i);
+    const bool cut = config_.max_target_tokens > 0 && static_cast<int64_t>(target.size()) >= config_.max_target_tokens;
+    if (cut) target = target.first(config_.max_target_tokens);
     auto& doc = docs[i];
     if (prompt.empty()) doc.push_back(split.eod_id);  // whole-document tasks: condition on a document start
     doc.insert(doc.end(), prompt.begin(), prompt.end());
     doc.insert(doc.end(), target.begin(), target.end());
-    doc.push_back(split.eod_id);
+    if (!cut) doc.push_back(split.eod_id);
     firsts[i] = prompt.empty() ? 1 : prompt.size();
   }
   const auto scored = BatchRollingLogLikelihoods(scorer_, docs, firsts, config_.batch);
@@ -126,7 +128,7 @@ nlohmann::json EvalSuite::Run(std::span<const float> params) {
   scorer_.set_params(params);
   nlohmann::json results;
   results["general"] = PerplexityJson(StreamPerplexity(scorer_, general_, config_.batch, config_.windows));
-  if (!c4_.empty()) results["c4"] = PerplexityJson(StreamPerplexity(scorer_, c4_, config_.batch, 0));
+  if (!c4_.empty()) results["c4"] = PerplexityJson(StreamPerplexity(scorer_, c4_, config_.batch, config_.c4_windows));
   for (const auto& split : tasks_) results[split.task] = ScoreTask(split);
   return {{"results", results},
           {"definitions",
@@ -134,7 +136,8 @@ nlohmann::json EvalSuite::Run(std::span<const float> params) {
             {"c4", PerplexityResult::kDefinition},
             {"task loss",
              "nats per target token (target and its end-of-document token) given the prompt; rolling "
-             "full-context windows when longer than the window; first max_examples validation examples"},
+             "full-context windows when longer than the window; first max_examples validation examples, "
+             "first max_target_tokens target tokens of each"},
             {"acc", "argmax of the summed log-likelihood of each choice after the prompt (lm-eval acc)"},
             {"acc_norm", "argmax of log-likelihood divided by the choice's UTF-8 byte length"}}},
           {"window", scorer_.max_seq_len()}};
@@ -161,7 +164,8 @@ int RunEvalStage(const EvalConfig& config, const fs::path& out) {
   j["checkpoint"] = {{"dir", fs::absolute(model.dir).string()},
                      {"tokens", model.tokens},
                      {"epochs", EpochsOf(model.tokens, suite.train_tokens_per_epoch())},
-                     {"params", model.config.NumParams()}};
+                     {"params", model.config.NumParams()},
+                     {"train_tokens_per_epoch", suite.train_tokens_per_epoch()}};
   j["config"] = {{"model", model.config.ToJson()}, {"eval", PrintConfig(EvalSchema(), config)}};
   fs::create_directories(out);
   WriteFileAtomic(out / "eval.json", j.dump(2) + "\n");

@@ -25,8 +25,10 @@ struct EvalSuiteConfig {
   int seq_len = 0;                 // window; 0 = the model's max_seq_len
   int64_t windows = 64;            // general-validation windows scored (0 = all)
   bool c4 = true;                  // also the C4 sample (c4.val.tok) when the data dir has it
+  int64_t c4_windows = 64;         // C4 windows scored (0 = all)
   std::vector<std::string> tasks;  // task suites: ID loss + accuracy where the task has choices
   int64_t max_examples = 200;      // per task (0 = all)
+  int64_t max_target_tokens = 256; // per example: only the first N target tokens are scored (0 = all)
 };
 
 // Declares data.dir and the [eval] section into any schema whose struct holds an EvalSuiteConfig.
@@ -43,6 +45,10 @@ void DeclareEvalFields(ConfigSchema<S>& schema, Get get) {
              [g](S& s) -> int64_t& { return g(s).windows; }, AtLeast(0))
       .Field("eval.c4", "also score the C4 sample (c4.val.tok) when present",
              [g](S& s) -> bool& { return g(s).c4; })
+      .Field("eval.c4_windows", "C4 windows scored (0 = all)",
+             [g](S& s) -> int64_t& { return g(s).c4_windows; }, AtLeast(0))
+      .Field("eval.max_target_tokens", "target tokens scored per task example (0 = all)",
+             [g](S& s) -> int64_t& { return g(s).max_target_tokens; }, AtLeast(0))
       .Field("eval.tasks", "task suites to score (ID loss, accuracy)",
              [g](S& s) -> std::vector<std::string>& { return g(s).tasks; })
       .Field("eval.max_examples", "examples per task (0 = all)",

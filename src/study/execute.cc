@@ -72,8 +72,16 @@ pid_t Spawn(const ExecOptions& opt, const Run& run, const fs::path& dir) {
       close(fd);
     }
     setenv("OMP_NUM_THREADS", threads.c_str(), 1);
-    execl(opt.binary.c_str(), opt.binary.c_str(), run.stage.c_str(), "--config", cfg.c_str(), "--out",
-          out.c_str(), static_cast<char*>(nullptr));
+    std::vector<std::string> args = run.argv;
+    if (args.empty()) args = {run.stage, "--config", "{config}", "--out", "{out}"};
+    std::vector<char*> cargs{const_cast<char*>(opt.binary.c_str())};
+    for (auto& a : args) {
+      if (a == "{config}") a = cfg;
+      if (a == "{out}") a = out;
+      cargs.push_back(a.data());
+    }
+    cargs.push_back(nullptr);
+    execv(opt.binary.c_str(), cargs.data());
     std::perror("exec");
     _exit(127);
   }

@@ -16,6 +16,9 @@ struct Run {
   std::string stage;              // "data", "pretrain", "eval", "perturb", "finetune", "theory"
   std::string name;               // readable, unique within the study: "pretrain/tokens-2M"
   std::string config_toml;        // the stage's fully resolved config, written to <dir>/run.toml
+  // Arguments after the binary; "{config}" and "{out}" are replaced by <dir>/run.toml and <dir>.
+  // Empty = {stage, "--config", "{config}", "--out", "{out}"}.
+  std::vector<std::string> argv;
   std::vector<std::string> deps;  // names of runs that must be complete first
   std::string id;                 // filled by Plan::Add: hash(stage, config, deps' ids)
   double cost_tokens = 0;         // estimated tokens processed (train + eval), for --dry-run and ETA

@@ -1,0 +1,106 @@
+// Run outputs → results/*.jsonl.
+#include "study/collect.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/fileio.h"
+#include "study/execute.h"
+
+namespace ot {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+json ReadJson(const fs::path& path) {
+  try {
+    return json::parse(ReadFile(path));
+  } catch (const json::exception& e) {
+    throw Error(path.string() + ": not valid JSON (" + e.what() + ")");
+  }
+}
+
+json NumberOrNull(const json& obj, const char* key) {
+  return obj.contains(key) && obj[key].is_number() ? obj[key] : json(nullptr);
+}
+
+}  // namespace
+
+int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& study_dir) {
+  const Plan& plan = sp.plan;
+  int skipped = 0;
+  auto done_dir = [&](const std::string& name) -> std::optional<fs::path> {
+    const Run* run = plan.Find(name);
+    if (!run) return std::nullopt;
+    const fs::path dir = plan.DirOf(study_dir, *run);
+    if (!IsComplete(dir, *run)) {
+      ++skipped;
+      return std::nullopt;
+    }
+    return dir;
+  };
+  std::string pretrain_rows, perturb_rows, finetune_rows;
+  int64_t params = 0, per_epoch = 0;
+  for (const auto& ck : sp.checkpoints) {
+    json base;
+    if (auto dir = done_dir(ck.eval_run)) {
+      base = ReadJson(*dir / "eval.json");
+      const json& r = base["results"];
+      params = base["checkpoint"].value("params", int64_t{0});
+      per_epoch = base["checkpoint"].value("train_tokens_per_epoch", int64_t{0});
+      json row = {{"tokens", base["checkpoint"]["tokens"]}, {"epochs", base["checkpoint"]["epochs"]},
+                  {"seed", ck.seed},
+                  {"budget", ck.budget},
+                  {"base_loss", r["general"]["loss"]},
+                  {"base_loss_stderr", r["general"]["loss_stderr"]},
+                  {"base_ppl", r["general"]["ppl"]},
+                  {"c4_loss", r.contains("c4") ? r["c4"]["loss"] : json(nullptr)}};
+      for (const auto& task : c.finetune.tasks)
+        if (r.contains(task)) row["task/" + task + "/loss"] = r[task]["loss"];
+      pretrain_rows += row.dump() + "\n";
+    }
+    if (auto dir = done_dir(ck.perturb_run)) {
+      std::ifstream in(*dir / "results.jsonl");
+      for (std::string line; std::getline(in, line);)
+        if (!line.empty()) perturb_rows += line + "\n";
+    }
+    for (const auto& name : ck.finetune_runs) {
+      auto dir = done_dir(name);
+      if (!dir || base.is_null()) continue;
+      const json ft = ReadJson(*dir / "eval.json");
+      const std::string task = ft["finetune"]["task"];
+      const json& r = ft["results"];
+      const json& b = base["results"];
+      json row = {{"tokens", ft["checkpoint"]["tokens"]},
+                  {"epochs", ft["checkpoint"]["epochs"]},
+                  {"seed", ck.seed},
+                  {"task", task},
+                  {"lr", ft["finetune"]["lr"]},
+                  {"id_loss", r[task]["loss"]},
+                  {"ood_loss", r["general"]["loss"]},
+                  {"c4_loss", r.contains("c4") ? r["c4"]["loss"] : json(nullptr)},
+                  {"accuracy", NumberOrNull(r[task], "acc")},
+                  {"base_id_loss", b.contains(task) ? b[task]["loss"] : json(nullptr)},
+                  {"base_ood_loss", b["general"]["loss"]}};
+      finetune_rows += row.dump() + "\n";
+    }
+  }
+  const fs::path results = study_dir / "results";
+  fs::create_directories(results);
+  std::vector<double> lrs = c.finetune.lrs;
+  json study = {{"name", c.study.name},          {"preset", c.model.preset},
+                {"params", params},              {"train_tokens_per_epoch", per_epoch},
+                {"seeds", c.study.seeds.size()}, {"tasks", c.finetune.tasks},
+                {"gammas", c.perturb.gammas},    {"lrs", lrs},
+                {"pretrain_mode", c.pretrain.mode}};
+  WriteFileAtomic(results / "study.json", study.dump(2) + "\n");
+  WriteFileAtomic(results / "pretrain.jsonl", pretrain_rows);
+  WriteFileAtomic(results / "perturb.jsonl", perturb_rows);
+  WriteFileAtomic(results / "finetune.jsonl", finetune_rows);
+  if (!sp.theory_run.empty())
+    if (auto dir = done_dir(sp.theory_run)) WriteFileAtomic(results / "theory.jsonl", ReadFile(*dir / "results.jsonl"));
+  return skipped;
+}
+
+}  // namespace ot

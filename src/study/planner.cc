@@ -1,0 +1,184 @@
+// Study config → stage configs → run graph.
+#include "study/planner.h"
+
+#include <fmt/format.h>
+
+#include "analysis/finetune.h"
+#include "analysis/perturb_stage.h"
+#include "analysis/suite.h"
+#include "core/fileio.h"
+#include "data/prepare.h"
+#include "train/checkpoint.h"
+#include "train/pretrain_config.h"
+
+namespace ot {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Checkpoint directory name the trainer uses for a token target (it saves after the first step that
+// reaches it; steps hold B*T tokens).
+std::string CkptName(int64_t tokens, int B, int T) {
+  const int64_t per_step = int64_t{B} * T;
+  return CheckpointDirName((tokens + per_step - 1) / per_step * per_step);
+}
+
+std::string DataConfigText(const StudyConfig& c) {
+  std::vector<std::string> sets = c.data.set;
+  sets.push_back("data.vocab_size=" + std::to_string(c.model.vocab_size));
+  if (!c.data.data_dir.empty()) sets.push_back("data.data_dir=\"" + fs::absolute(c.data.data_dir).string() + "\"");
+  if (!c.data.cache_dir.empty()) sets.push_back("data.cache_dir=\"" + fs::absolute(c.data.cache_dir).string() + "\"");
+  const data::DataConfig d = LoadConfig(data::DataConfigSchema(), c.data.config, sets);
+  return PrintConfig(data::DataConfigSchema(), d);
+}
+
+PretrainConfig PretrainFor(const StudyConfig& c, const fs::path& data_dir, int64_t seed) {
+  PretrainConfig p;
+  p.model = c.model;
+  p.data.train = (data_dir / "general.train.tok").string();
+  p.data.val = (data_dir / "general.val.tok").string();
+  p.train.batch_size = c.pretrain.batch_size;
+  p.train.seq_len = c.pretrain.seq_len;
+  p.train.seed = seed;
+  p.train.log_every = 20;
+  p.train.quiet = true;
+  p.optim.lr = c.pretrain.lr;
+  p.optim.lr_min = c.pretrain.lr_min;
+  p.optim.weight_decay = c.pretrain.weight_decay;
+  p.optim.clip = c.pretrain.clip;
+  p.optim.warmup_fraction = c.pretrain.warmup_fraction;
+  p.optim.beta1 = c.pretrain.beta1;
+  p.optim.beta2 = c.pretrain.beta2;
+  p.optim.schedule = c.pretrain.schedule;
+  p.optim.wsd_decay_fraction = c.pretrain.wsd_decay_fraction;
+  return p;
+}
+
+EvalSuiteConfig SuiteFor(const StudyConfig& c, const fs::path& data_dir) {
+  EvalSuiteConfig e;
+  e.data_dir = data_dir.string();
+  e.batch = c.eval.batch;
+  e.seq_len = c.pretrain.seq_len;
+  e.windows = c.eval.windows;
+  e.c4_windows = c.eval.c4_windows;
+  e.max_examples = c.eval.max_examples;
+  e.max_target_tokens = c.eval.max_target_tokens;
+  e.tasks = c.finetune.tasks;
+  return e;
+}
+
+std::string LrLabel(double lr) { return fmt::format("{:g}", lr); }
+
+}  // namespace
+
+StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
+  StudyPlan sp;
+  Plan& plan = sp.plan;
+  const double eval_tokens = static_cast<double>(c.eval.windows + c.eval.c4_windows) * c.pretrain.seq_len;
+
+  // Data: fetch (idempotent, cached outside the study) then prepare.
+  Run fetch{.stage = "data-fetch", .name = "data/fetch", .config_toml = "# fetch the registry sources\n"};
+  fetch.argv = {"data", "fetch"};
+  if (!c.data.cache_dir.empty()) fetch.argv.insert(fetch.argv.end(), {"--cache", fs::absolute(c.data.cache_dir).string()});
+  plan.Add(fetch);
+  Run prepare{.stage = "data", .name = "data/prepare", .config_toml = DataConfigText(c), .deps = {"data/fetch"}};
+  prepare.argv = {"data", "prepare", "--config", "{config}", "--out", "{out}"};
+  prepare.cost_tokens = 2e6;
+  const fs::path data_dir = plan.DirOf(study_dir, plan.Add(prepare));
+  sp.data_run = "data/prepare";
+
+  const int B = c.pretrain.batch_size, T = c.pretrain.seq_len;
+  for (int64_t seed : c.study.seeds) {
+    const std::string seed_tag = c.study.seeds.size() > 1 ? fmt::format("seed-{}/", seed) : "";
+    PretrainConfig base = PretrainFor(c, data_dir, seed);
+    auto add_pretrain = [&](const std::string& name, PretrainConfig p, double cost) {
+      Run r{.stage = "pretrain", .name = name, .config_toml = PrintConfig(PretrainSchema(), p),
+            .deps = {"data/prepare"}, .cost_tokens = cost};
+      return plan.DirOf(study_dir, plan.Add(r));
+    };
+    std::vector<StudyCheckpoint> ckpts;
+    if (c.pretrain.mode == "runs") {
+      for (const Size& n : c.pretrain.ladder) {
+        PretrainConfig p = base;
+        p.train.budget = n;
+        p.train.ladder_mode = "series";
+        const std::string name = "pretrain/" + seed_tag + "budget-" + FormatSize(n.value);
+        const fs::path dir = add_pretrain(name, p, static_cast<double>(n.value));
+        ckpts.push_back({seed, n.value, name, dir / "ckpt" / CkptName(n.value, B, T)});
+      }
+    } else {
+      int64_t max_budget = 0;
+      for (const Size& n : c.pretrain.ladder) max_budget = std::max(max_budget, n.value);
+      PretrainConfig p = base;
+      p.train.budget.value = max_budget;
+      p.train.ladder = c.pretrain.ladder;
+      p.train.ladder_mode = c.pretrain.mode;
+      const std::string name = "pretrain/" + seed_tag + c.pretrain.mode;
+      double cost = static_cast<double>(max_budget);
+      if (c.pretrain.mode == "wsd")
+        for (const Size& n : c.pretrain.ladder) cost += c.pretrain.wsd_decay_fraction * n.value;
+      const fs::path dir = add_pretrain(name, p, cost);
+      for (const Size& n : c.pretrain.ladder) {
+        const fs::path ckpt = c.pretrain.mode == "series"
+                                  ? dir / "ckpt" / CkptName(n.value, B, T)
+                                  : dir / ("branch-" + FormatSize(n.value)) / "ckpt" / CkptName(n.value, B, T);
+        ckpts.push_back({seed, n.value, name, ckpt});
+      }
+    }
+    for (auto& ck : ckpts) {
+      const std::string tag = seed_tag + "tokens-" + FormatSize(ck.budget);
+      const EvalSuiteConfig suite = SuiteFor(c, data_dir);
+      EvalConfig ev{.checkpoint = ck.dir.string(), .suite = suite};
+      ck.eval_run = "eval/" + tag;
+      plan.Add({.stage = "eval", .name = ck.eval_run, .config_toml = PrintConfig(EvalSchema(), ev),
+                .deps = {ck.pretrain_run}, .cost_tokens = eval_tokens});
+      PerturbConfig pc{.checkpoint = ck.dir.string(), .suite = suite, .gammas = c.perturb.gammas,
+                       .draws = c.perturb.draws, .seed = ck.seed, .groups = c.perturb.groups,
+                       .scale = c.perturb.scale};
+      pc.suite.tasks.clear();
+      ck.perturb_run = "perturb/" + tag;
+      plan.Add({.stage = "perturb", .name = ck.perturb_run, .config_toml = PrintConfig(PerturbSchema(), pc),
+                .deps = {ck.pretrain_run},
+                .cost_tokens = c.perturb.gammas.size() * c.perturb.draws * c.perturb.groups.size() *
+                               static_cast<double>(c.eval.windows * T) / 3.0});
+      for (const auto& task : c.finetune.tasks) {
+        for (double lr : c.finetune.lrs) {
+          FinetuneConfig fc;
+          fc.checkpoint = ck.dir.string();
+          fc.suite = suite;
+          fc.suite.tasks = {task};
+          fc.ft.task = task;
+          fc.ft.lr = lr;
+          fc.ft.tokens = c.finetune.tokens;
+          fc.ft.batch_size = c.finetune.batch_size;
+          fc.ft.seq_len = T;
+          fc.ft.schedule = c.finetune.schedule;
+          fc.ft.warmup_fraction = c.finetune.warmup_fraction;
+          fc.ft.weight_decay = c.finetune.weight_decay;
+          fc.ft.seed = ck.seed;
+          fc.ft.l2sp = c.finetune.l2sp;
+          fc.ft.replay = c.finetune.replay;
+          const std::string name = "finetune/" + tag + "/" + task + "/lr-" + LrLabel(lr);
+          plan.Add({.stage = "finetune", .name = name, .config_toml = PrintConfig(FinetuneSchema(), fc),
+                    .deps = {ck.pretrain_run},
+                    .cost_tokens = static_cast<double>(c.finetune.tokens.value) + eval_tokens});
+          ck.finetune_runs.push_back(name);
+        }
+      }
+      sp.checkpoints.push_back(ck);
+    }
+  }
+  if (!c.theory.config.empty()) {
+    std::string text;
+    try {
+      text = ReadFile(c.theory.config);
+    } catch (const Error&) {
+      throw Error("theory.config = '" + c.theory.config + "': cannot read the theory config file");
+    }
+    plan.Add({.stage = "theory", .name = "theory", .config_toml = text, .cost_tokens = 1e5});
+    sp.theory_run = "theory";
+  }
+  return sp;
+}
+
+}  // namespace ot

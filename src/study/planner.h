@@ -1,0 +1,33 @@
+// Turns a StudyConfig into the run graph: data fetch → data prepare → pretrain (one run per budget, one
+// series, or WSD branches) → per checkpoint: eval (base), perturb, finetune per (task, lr); and theory.
+// Each run's config is the stage's own declared schema printed in full, so a run id changes exactly
+// when something that run reads changes. Entry points: StudyCheckpoint, BuildStudyPlan.
+#pragma once
+
+#include <filesystem>
+#include <vector>
+
+#include "study/plan.h"
+#include "study/study_config.h"
+
+namespace ot {
+
+// One pre-trained checkpoint of the ladder and the runs measured on it.
+struct StudyCheckpoint {
+  int64_t seed = 0;
+  int64_t budget = 0;        // nominal ladder entry
+  std::string pretrain_run;  // producing run
+  std::filesystem::path dir; // the checkpoint directory
+  std::string eval_run, perturb_run;
+  std::vector<std::string> finetune_runs;
+};
+
+struct StudyPlan {
+  Plan plan;
+  std::string data_run, theory_run;
+  std::vector<StudyCheckpoint> checkpoints;
+};
+
+StudyPlan BuildStudyPlan(const StudyConfig& config, const std::filesystem::path& study_dir);
+
+}  // namespace ot

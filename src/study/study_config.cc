@@ -1,0 +1,99 @@
+// The study schema.
+#include "study/study_config.h"
+
+namespace ot {
+
+const ConfigSchema<StudyConfig>& StudySchema() {
+  static const ConfigSchema<StudyConfig> schema = [] {
+    using C = StudyConfig;
+    ConfigSchema<C> s;
+    s.Field("study.name", "study name (names the default output directory)",
+            [](C& c) -> std::string& { return c.study.name; })
+        .Field("study.out", "study directory (\"\" = runs/<name>)", [](C& c) -> std::string& { return c.study.out; })
+        .Field("study.seeds", "pre-training seeds (one ladder per seed)",
+               [](C& c) -> std::vector<int64_t>& { return c.study.seeds; }, AtLeast(0))
+        .Field("study.jobs", "runs at a time (0 = cores / threads_per_job)", [](C& c) -> int& { return c.study.jobs; },
+               AtLeast(0))
+        .Field("study.threads_per_job", "OpenMP threads per run (0 = 1 for nano, else 2)",
+               [](C& c) -> int& { return c.study.threads_per_job; }, AtLeast(0))
+        .Field("data.config", "data prepare config file (\"\" = defaults)",
+               [](C& c) -> std::string& { return c.data.config; })
+        .Field("data.set", "extra data.* overrides for prepare, e.g. [\"data.vocab_size=4096\"]",
+               [](C& c) -> std::vector<std::string>& { return c.data.set; })
+        .Field("data.data_dir", "real task files and C4 (shared/data); \"\" = registry data only",
+               [](C& c) -> std::string& { return c.data.data_dir; })
+        .Field("data.cache_dir", "fetched sources (\"\" = $OVERTRAIN_CACHE or ~/.cache/overtrain)",
+               [](C& c) -> std::string& { return c.data.cache_dir; });
+    DeclareModelFields(s, [](C& c) -> ModelConfig& { return c.model; });
+    s.Field("pretrain.mode", "runs: one run per budget (schedule over its own budget); series: one run "
+                             "saved at each budget; wsd: warmup-stable trunk with decay branches",
+            [](C& c) -> std::string& { return c.pretrain.mode; }, OneOf({"runs", "series", "wsd"}))
+        .Field("pretrain.ladder", "token budgets", [](C& c) -> std::vector<Size>& { return c.pretrain.ladder; },
+               AtLeast(1))
+        .Field("pretrain.batch_size", "sequences per step", [](C& c) -> int& { return c.pretrain.batch_size; },
+               AtLeast(1))
+        .Field("pretrain.seq_len", "tokens per sequence", [](C& c) -> int& { return c.pretrain.seq_len; }, AtLeast(1))
+        .Field("pretrain.lr", "peak learning rate", [](C& c) -> double& { return c.pretrain.lr; }, Above(0))
+        .Field("pretrain.lr_min", "final learning rate", [](C& c) -> double& { return c.pretrain.lr_min; }, AtLeast(0))
+        .Field("pretrain.weight_decay", "decoupled weight decay",
+               [](C& c) -> double& { return c.pretrain.weight_decay; }, AtLeast(0))
+        .Field("pretrain.clip", "max global grad norm (0 = off)", [](C& c) -> double& { return c.pretrain.clip; },
+               AtLeast(0))
+        .Field("pretrain.warmup_fraction", "warmup share of each budget",
+               [](C& c) -> double& { return c.pretrain.warmup_fraction; }, Between(0, 1))
+        .Field("pretrain.beta1", "AdamW β1", [](C& c) -> double& { return c.pretrain.beta1; }, Between(0, 0.999999))
+        .Field("pretrain.beta2", "AdamW β2", [](C& c) -> double& { return c.pretrain.beta2; }, Between(0, 0.999999))
+        .Field("pretrain.schedule", "cosine | constant | linear | wsd",
+               [](C& c) -> std::string& { return c.pretrain.schedule; }, OneOf({"cosine", "constant", "linear", "wsd"}))
+        .Field("pretrain.wsd_decay_fraction", "WSD: share of a budget in the final decay",
+               [](C& c) -> double& { return c.pretrain.wsd_decay_fraction; }, Between(0, 1))
+        .Field("perturb.gammas", "noise scales γ", [](C& c) -> std::vector<double>& { return c.perturb.gammas; },
+               AtLeast(0))
+        .Field("perturb.draws", "draws per γ", [](C& c) -> int& { return c.perturb.draws; }, AtLeast(1))
+        .Field("perturb.groups", "conditions: \"all\" or a group name each",
+               [](C& c) -> std::vector<std::string>& { return c.perturb.groups; })
+        .Field("perturb.scale", "init-std | relative-norm", [](C& c) -> std::string& { return c.perturb.scale; },
+               OneOf({"init-std", "relative-norm"}))
+        .Field("finetune.tasks", "tasks (docs/tasks.md)", [](C& c) -> std::vector<std::string>& { return c.finetune.tasks; })
+        .Field("finetune.lrs", "learning-rate grid", [](C& c) -> std::vector<double>& { return c.finetune.lrs; },
+               Above(0))
+        .Field("finetune.tokens", "tokens per fine-tuning run", [](C& c) -> Size& { return c.finetune.tokens; },
+               AtLeast(1))
+        .Field("finetune.batch_size", "rows per step", [](C& c) -> int& { return c.finetune.batch_size; }, AtLeast(1))
+        .Field("finetune.schedule", "cosine | constant | linear",
+               [](C& c) -> std::string& { return c.finetune.schedule; }, OneOf({"cosine", "constant", "linear"}))
+        .Field("finetune.warmup_fraction", "warmup share", [](C& c) -> double& { return c.finetune.warmup_fraction; },
+               Between(0, 1))
+        .Field("finetune.weight_decay", "decoupled weight decay",
+               [](C& c) -> double& { return c.finetune.weight_decay; }, AtLeast(0))
+        .Field("finetune.l2sp", "L2-SP λ toward the pre-trained weights", [](C& c) -> double& { return c.finetune.l2sp; },
+               AtLeast(0))
+        .Field("finetune.replay", "fraction of steps on pre-training batches",
+               [](C& c) -> double& { return c.finetune.replay; }, Between(0, 0.99))
+        .Field("eval.batch", "rows per forward pass", [](C& c) -> int& { return c.eval.batch; }, AtLeast(1))
+        .Field("eval.windows", "general-validation windows", [](C& c) -> int64_t& { return c.eval.windows; }, AtLeast(0))
+        .Field("eval.c4_windows", "C4 windows", [](C& c) -> int64_t& { return c.eval.c4_windows; }, AtLeast(0))
+        .Field("eval.max_examples", "task examples scored", [](C& c) -> int64_t& { return c.eval.max_examples; },
+               AtLeast(0))
+        .Field("eval.max_target_tokens", "target tokens scored per example",
+               [](C& c) -> int64_t& { return c.eval.max_target_tokens; }, AtLeast(0))
+        .Field("theory.config", "theory config file (\"\" = no theory panels)",
+               [](C& c) -> std::string& { return c.theory.config; })
+        .Rule({"model.preset", "model.vocab_size"}, [](const C& c) { return ModelConfigProblem(c.model); })
+        .Rule({"pretrain.seq_len", "model.max_seq_len"}, [](const C& c) -> std::string {
+          return c.pretrain.seq_len <= c.model.max_seq_len ? "" : "pretrain.seq_len must be <= model.max_seq_len";
+        })
+        .Rule({"pretrain.ladder"}, [](const C& c) -> std::string {
+          return c.pretrain.ladder.empty() ? "expected at least one token budget" : "";
+        });
+    return s;
+  }();
+  return schema;
+}
+
+StudyConfig LoadStudyConfig(const std::string& path, const std::vector<std::string>& overrides) {
+  return LoadConfigWithModelPreset(StudySchema(), path, overrides, StudyConfig{},
+                                   [](StudyConfig& c) -> ModelConfig& { return c.model; });
+}
+
+}  // namespace ot

@@ -1,0 +1,66 @@
+// The study config (declared once): data, model preset, the token-budget ladder and how it is produced
+// (separate runs per budget / one series / WSD branches), schedule, seeds, the perturbation grid, the
+// fine-tuning grid, evaluation sizes and the theory configuration. Entry points: StudyConfig,
+// StudySchema, LoadStudyConfig.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "model/config.h"
+
+namespace ot {
+
+struct StudyConfig {
+  struct Study {
+    std::string name = "quick";
+    std::string out;              // study directory; "" = runs/<name>
+    std::vector<int64_t> seeds{1};
+    int jobs = 0;                 // runs at a time; 0 = cores / threads_per_job
+    int threads_per_job = 0;      // OMP threads per run; 0 = 1 for the nano preset, else 2
+  } study;
+  struct Data {
+    std::string config;           // data prepare config file ("" = defaults)
+    std::vector<std::string> set; // extra data.* overrides, e.g. ["data.vocab_size=4096"]
+    std::string data_dir;         // real task files and C4 (shared/data); "" = registry data only
+    std::string cache_dir;        // fetched sources; "" = $OVERTRAIN_CACHE or ~/.cache/overtrain
+  } data;
+  ModelConfig model = ModelConfig::Nano();
+  struct Pretrain {
+    std::string mode = "runs";    // runs (one cosine run per budget) | series (one run) | wsd (branches)
+    std::vector<Size> ladder{Size{500000}, Size{1000000}, Size{2000000}, Size{4000000}};
+    int batch_size = 16, seq_len = 64;
+    double lr = 3e-3, lr_min = 0.0, weight_decay = 0.1, clip = 1.0, warmup_fraction = 0.05;
+    double beta1 = 0.9, beta2 = 0.95;
+    std::string schedule = "cosine";
+    double wsd_decay_fraction = 0.2;
+  } pretrain;
+  struct Perturb {
+    std::vector<double> gammas{0.1, 0.2, 0.4};
+    int draws = 5;
+    std::vector<std::string> groups{"all"};
+    std::string scale = "init-std";
+  } perturb;
+  struct Finetune {
+    std::vector<std::string> tasks{"sentiment", "code"};
+    std::vector<double> lrs{1e-4, 1e-3, 1e-2};
+    Size tokens{200000};
+    int batch_size = 16;
+    std::string schedule = "cosine";
+    double warmup_fraction = 0.1, weight_decay = 0.1, l2sp = 0.0, replay = 0.0;
+  } finetune;
+  struct Eval {
+    int batch = 16;
+    int64_t windows = 64, c4_windows = 64, max_examples = 200, max_target_tokens = 256;
+  } eval;
+  struct Theory {
+    std::string config = "configs/theory/reference.toml";  // "" = no theory panels
+  } theory;
+};
+
+const ConfigSchema<StudyConfig>& StudySchema();
+// Defaults ← the model preset named in the file ← the file ← overrides; validated.
+StudyConfig LoadStudyConfig(const std::string& path, const std::vector<std::string>& overrides);
+
+}  // namespace ot
