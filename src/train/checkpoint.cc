@@ -204,8 +204,20 @@ void SaveCheckpoint(const fs::path& dir, const CheckpointContents& contents) {
     SyncDirectory(tmp);
     if (fs::exists(dir)) {
       // Swap atomically so that `dir` is never absent, then delete the old contents (now at `tmp`).
-      if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) != 0)
-        throw Error(dir.string() + ": cannot replace the existing checkpoint: " + std::strerror(errno));
+      if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) != 0) {
+        if (errno != EINVAL && errno != ENOSYS)
+          throw Error(dir.string() + ": cannot replace the existing checkpoint: " + std::strerror(errno));
+        // No atomic exchange on this file system: move the old one aside (a temp name), then rename.
+        const fs::path old = tmp.string() + "-old";
+        if (::rename(dir.c_str(), old.c_str()) != 0)
+          throw Error(dir.string() + ": cannot move the existing checkpoint aside: " + std::strerror(errno));
+        if (::rename(tmp.c_str(), dir.c_str()) != 0) {
+          const int err = errno;
+          ::rename(old.c_str(), dir.c_str());  // put the previous checkpoint back
+          throw Error(dir.string() + ": cannot replace the existing checkpoint: " + std::strerror(err));
+        }
+        fs::remove_all(old, ec);
+      }
     } else if (::rename(tmp.c_str(), dir.c_str()) != 0) {
       throw Error(dir.string() + ": rename from " + tmp.filename().string() + " failed: " + std::strerror(errno));
     }
