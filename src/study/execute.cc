@@ -219,6 +219,10 @@ fs::path EmitSlurm(const Plan& plan, const fs::path& study_dir, const std::strin
         "echo \"wave {}: job $prev ({} runs)\"\n",
         n, w, file, w, n);
   }
+  submit += fmt::format(
+      "# All runs complete: collect the results and write the report (nothing is re-run).\n"
+      "sbatch --dependency=afterok:$prev --job-name=overtrain-report --wrap \"{} study --config {}{}\"\n",
+      binary, fs::absolute(study_config_path).string(), sets);
   const std::string array = fmt::format(
       "#!/usr/bin/env bash\n"
       "#SBATCH --requeue\n#SBATCH --cpus-per-task=2\n#SBATCH --output=%x-%A_%a.out\n"

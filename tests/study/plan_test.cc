@@ -101,6 +101,7 @@ TEST(Execute, SlurmScriptsHaveOneArrayPerWave) {
   EXPECT_NE(text.find("--array=1-1"), std::string::npos);
   EXPECT_NE(text.find("--array=1-2"), std::string::npos);  // b and c share wave 1
   EXPECT_NE(text.find("afterok"), std::string::npos);
+  EXPECT_NE(text.find("overtrain-report"), std::string::npos);  // the final collect + report job
   EXPECT_EQ(ReadFile(dir / "slurm" / "wave-1.txt"), "b\nc\n");
   const std::string array = ReadFile(dir / "slurm" / "run-array.sh");
   EXPECT_NE(array.find("--requeue"), std::string::npos);
