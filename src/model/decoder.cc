@@ -1,5 +1,6 @@
-// Decoder (see decoder.h): the model's forward as a sequence of ops/cpu kernels, and its backward as the
-// same sequence in reverse. q,k,v and gate,up are adjacent in the arena (layout.h), so each runs as one GEMM.
+// Decoder (see decoder.h): the model's forward as a sequence of ops/cpu kernels, and its backward
+// as the same sequence in reverse. q,k,v and gate,up are adjacent in the arena (layout.h), so each
+// runs as one GEMM.
 #include "model/decoder.h"
 
 #include <omp.h>
@@ -16,32 +17,68 @@ Decoder::Decoder(const ModelConfig& config, int max_batch, int max_seq)
     : config_(config), layout_(ParamLayout::ForModel(config)), max_b_(max_batch), max_t_(max_seq) {
   OT_CHECK(max_batch >= 1 && max_seq >= 1) << "max_batch " << max_batch << " max_seq " << max_seq;
   if (max_seq > config.max_seq_len)
-    throw Error("decoder: max_seq = " + std::to_string(max_seq) + " exceeds model.max_seq_len = " +
-                std::to_string(config.max_seq_len));
+    throw Error("decoder: max_seq = " + std::to_string(max_seq) +
+                " exceeds model.max_seq_len = " + std::to_string(config.max_seq_len));
   const int64_t C = config.d_model, F = config.ff_dim(), V = config.vocab_size, NH = config.n_heads;
   const int64_t HS = C / NH, L = config.n_layers, T = max_seq, N = (int64_t)max_batch * max_seq;
-  // Head row block: ~4 MB of logits per block (L3-resident), at least 128 rows so the dW GEMM (K = rows)
-  // stays efficient; 128-256 rows measured best at V 4096 (64 was 30% slower, 512 20% slower).
+  // Head row block: ~4 MB of logits per block (L3-resident), at least 128 rows so the dW GEMM (K =
+  // rows) stays efficient; 128-256 rows measured best at V 4096 (64 was 30% slower, 512 20%
+  // slower).
   head_block_rows_ = static_cast<int>(std::clamp<int64_t>((1 << 20) / V, 128, 1024));
+  // LogProbs' per-sequence head blocks: min(seq_head_rows_, T) rows, a function of V and T only.
+  seq_head_rows_ = head_block_rows_;
   head_block_rows_ = static_cast<int>(std::min<int64_t>(head_block_rows_, N));
   const int threads = attn_threads_ = omp_get_max_threads();
+  const int64_t seq_head = std::min<int64_t>(seq_head_rows_, T);
 
   // Plan every buffer as (pointer slot, floats), then allocate one arena.
   std::vector<std::pair<float**, int64_t>> plan;
   layers_.resize(L);
   for (auto& a : layers_) {
-    plan.insert(plan.end(), {{&a.x, N * C},          {&a.n1, N * C},         {&a.mean1, N},
-                             {&a.rstd1, N},          {&a.qkv, N * 3 * C},    {&a.probs, N * NH * T},
-                             {&a.att, N * C},        {&a.x_mid, N * C},      {&a.n2, N * C},
-                             {&a.mean2, N},          {&a.rstd2, N},          {&a.gu, N * 2 * F},
+    plan.insert(plan.end(), {{&a.x, N * C},
+                             {&a.n1, N * C},
+                             {&a.mean1, N},
+                             {&a.rstd1, N},
+                             {&a.qkv, N * 3 * C},
+                             {&a.probs, N * NH * T},
+                             {&a.att, N * C},
+                             {&a.x_mid, N * C},
+                             {&a.n2, N * C},
+                             {&a.mean2, N},
+                             {&a.rstd2, N},
+                             {&a.gu, N * 2 * F},
                              {&a.h, N * F}});
   }
-  plan.insert(plan.end(),
-              {{&x_final_, N * C}, {&nf_, N * C}, {&meanf_, N}, {&rstdf_, N}, {&logprob_, N},
-               {&dnf_, N * C}, {&dhead_, V * C}, {&rope_cos_, T * HS / 2}, {&rope_sin_, T * HS / 2},
-               {&head_scratch_, (int64_t)head_block_rows_ * V},
-               {&attn_scratch_, threads * cpu::AttentionScratchSize(T, HS)}, {&dres_, N * C},
-               {&dn_, N * C}, {&dqkv_, N * 3 * C}, {&datt_, N * C}, {&dgu_, N * 2 * F}, {&dh_, N * F}});
+  plan.insert(plan.end(), {{&x_final_, N * C},
+                           {&nf_, N * C},
+                           {&meanf_, N},
+                           {&rstdf_, N},
+                           {&logprob_, N},
+                           {&dnf_, N * C},
+                           {&dhead_, V * C},
+                           {&rope_cos_, T * HS / 2},
+                           {&rope_sin_, T * HS / 2},
+                           {&head_scratch_, (int64_t)head_block_rows_ * V},
+                           {&attn_scratch_, threads * cpu::AttentionScratchSize(T, HS)},
+                           {&dres_, N * C},
+                           {&dn_, N * C},
+                           {&dqkv_, N * 3 * C},
+                           {&datt_, N * C},
+                           {&dgu_, N * 2 * F},
+                           {&dh_, N * F}});
+  seq_.resize(threads);
+  for (auto& s : seq_) {
+    plan.insert(plan.end(), {{&s.x, T * C},
+                             {&s.n, T * C},
+                             {&s.mean, T},
+                             {&s.rstd, T},
+                             {&s.qkv, T * 3 * C},
+                             {&s.probs, NH * T * T},
+                             {&s.att, T * C},
+                             {&s.gu, T * 2 * F},
+                             {&s.h, T * F},
+                             {&s.head, seq_head * V}});
+  }
   int64_t total = 0;
   for (auto& [slot, n] : plan) total += (n + 15) / 16 * 16;  // 64-byte aligned offsets
   arena_.assign(total, 0.0f);
@@ -58,8 +95,8 @@ int64_t Decoder::ActivationBytes() const {
   return static_cast<int64_t>(arena_.size() * sizeof(float) + inputs_.size() * sizeof(int32_t));
 }
 
-void Decoder::CheckArgs(std::span<const float> params, const int32_t* inputs, const int32_t* targets,
-                        int B, int T) const {
+void Decoder::CheckArgs(std::span<const float> params, const int32_t* inputs,
+                        const int32_t* targets, int B, int T) const {
   OT_CHECK(static_cast<int64_t>(params.size()) == layout_.total())
       << "params has " << params.size() << " floats, the layout " << layout_.total();
   OT_CHECK(B >= 1 && B <= max_b_ && T >= 1 && T <= max_t_)
@@ -75,7 +112,8 @@ void Decoder::CheckArgs(std::span<const float> params, const int32_t* inputs, co
   }
 }
 
-void Decoder::Norm(float* out, float* mean, float* rstd, const float* x, const float* gain, int N) const {
+void Decoder::Norm(float* out, float* mean, float* rstd, const float* x, const float* gain,
+                   int N) const {
   const float eps = static_cast<float>(config_.norm_eps);
   if (config_.norm == NormKind::kRmsNorm) {
     cpu::RmsNormForward(out, rstd, x, gain, N, config_.d_model, eps);
@@ -84,8 +122,8 @@ void Decoder::Norm(float* out, float* mean, float* rstd, const float* x, const f
   }
 }
 
-void Decoder::NormBackward(float* dx, float* dgain, const float* dout, const float* x, const float* gain,
-                           const float* mean, const float* rstd, int N) const {
+void Decoder::NormBackward(float* dx, float* dgain, const float* dout, const float* x,
+                           const float* gain, const float* mean, const float* rstd, int N) const {
   if (config_.norm == NormKind::kRmsNorm) {
     cpu::RmsNormBackward(dx, dgain, dout, x, gain, rstd, N, config_.d_model);
   } else {
@@ -93,8 +131,8 @@ void Decoder::NormBackward(float* dx, float* dgain, const float* dout, const flo
   }
 }
 
-float Decoder::RunForward(const float* p, const int32_t* inputs, const int32_t* targets, int B, int T,
-                          bool head_backward, float* logprobs) {
+float Decoder::RunForward(const float* p, const int32_t* inputs, const int32_t* targets, int B,
+                          int T, bool head_backward, float* logprobs) {
   const int C = config_.d_model, F = config_.ff_dim(), NH = config_.n_heads, HS = C / NH;
   const int N = B * T, L = config_.n_layers;
   auto gain = [&](int64_t off) { return off < 0 ? nullptr : p + off; };
@@ -116,9 +154,10 @@ float Decoder::RunForward(const float* p, const int32_t* inputs, const int32_t* 
     cpu::MatmulForward(y, a.h, p + o.down, N, F, C, 1.0f);  // y = x_mid + h W_down^T
   }
   Norm(nf_, meanf_, rstdf_, x_final_, gain(layout_.final_norm_offset()), N);
-  return cpu::LmHeadXent(logprobs, head_backward ? dnf_ : nullptr, head_backward ? dhead_ : nullptr, nf_,
-                         p + layout_.head_offset(), targets, N, C, config_.vocab_size, head_scratch_,
-                         std::min(head_block_rows_, N), &count_, /*dW_overwrite=*/true);
+  return cpu::LmHeadXent(logprobs, head_backward ? dnf_ : nullptr, head_backward ? dhead_ : nullptr,
+                         nf_, p + layout_.head_offset(), targets, N, C, config_.vocab_size,
+                         head_scratch_, std::min(head_block_rows_, N), &count_,
+                         /*dW_overwrite=*/true);
 }
 
 float Decoder::Forward(std::span<const float> params, const int32_t* inputs, const int32_t* targets,
@@ -132,18 +171,64 @@ float Decoder::Forward(std::span<const float> params, const int32_t* inputs, con
   return loss;
 }
 
-float Decoder::Loss(std::span<const float> params, const int32_t* inputs, const int32_t* targets, int B,
-                    int T) {
+float Decoder::Loss(std::span<const float> params, const int32_t* inputs, const int32_t* targets,
+                    int B, int T) {
   CheckArgs(params, inputs, targets, B, T);
   have_forward_ = false;
   return RunForward(params.data(), inputs, targets, B, T, false, logprob_);
+}
+
+int64_t Decoder::SequenceLogProbs(const float* p, const int32_t* inputs, const int32_t* targets,
+                                  int T, const SeqScratch& s, float* logprobs) const {
+  const int C = config_.d_model, F = config_.ff_dim(), NH = config_.n_heads, HS = C / NH;
+  auto gain = [&](int64_t off) { return off < 0 ? nullptr : p + off; };
+  // The ops below are those of RunForward with B = 1, the residual stream updated in place.
+  cpu::EmbeddingForward(s.x, inputs, p + layout_.embed_offset(), T, C);
+  for (int l = 0; l < config_.n_layers; ++l) {
+    const BlockOffsets& o = layout_.block(l);
+    Norm(s.n, s.mean, s.rstd, s.x, gain(o.attn_norm), T);
+    cpu::MatmulForward(s.qkv, s.n, p + o.q, T, C, 3 * C);
+    cpu::RopeApply(s.qkv, rope_cos_, rope_sin_, 1, T, 2 * NH, HS, 3 * C, false);
+    cpu::AttentionForward(s.att, s.probs, s.qkv, 1, T, NH, HS);
+    cpu::MatmulForward(s.x, s.att, p + o.o, T, C, C, 1.0f);  // x += att W_o^T
+    Norm(s.n, s.mean, s.rstd, s.x, gain(o.mlp_norm), T);
+    cpu::MatmulForward(s.gu, s.n, p + o.gate, T, C, 2 * F);
+    cpu::SwiGluForward(s.h, s.gu, T, F);
+    cpu::MatmulForward(s.x, s.h, p + o.down, T, F, C, 1.0f);  // x += h W_down^T
+  }
+  Norm(s.n, s.mean, s.rstd, s.x, gain(layout_.final_norm_offset()), T);
+  int64_t count = 0;
+  cpu::LmHeadXent(logprobs, nullptr, nullptr, s.n, p + layout_.head_offset(), targets, T, C,
+                  config_.vocab_size, s.head, std::min(seq_head_rows_, T), &count);
+  return count;
 }
 
 void Decoder::LogProbs(std::span<const float> params, const int32_t* inputs, const int32_t* targets,
                        int B, int T, float* logprobs) {
   CheckArgs(params, inputs, targets, B, T);
   have_forward_ = false;
-  RunForward(params.data(), inputs, targets, B, T, false, logprobs);
+  int64_t count = 0;
+  const int threads = std::min({omp_get_max_threads(), static_cast<int>(seq_.size()), B});
+  // Each thread first sets its own nthreads ICV to 1, so every kernel's nested parallel loop and
+  // every OpenBLAS call (OpenMP build: it reads omp_get_max_threads()) in the row runs
+  // single-threaded, whatever the team size or nesting settings: each row follows the same code
+  // path at any B and thread count. Rows go to threads dynamically (padding rows are skipped).
+#pragma omp parallel num_threads(threads) reduction(+ : count)
+  {
+    omp_set_num_threads(1);
+    const SeqScratch& s = seq_[omp_get_thread_num()];
+#pragma omp for schedule(dynamic, 1)
+    for (int b = 0; b < B; ++b) {
+      const int32_t* tg = targets + (int64_t)b * T;
+      float* lp = logprobs + (int64_t)b * T;
+      if (std::none_of(tg, tg + T, [](int32_t x) { return x >= 0; })) {
+        std::fill(lp, lp + T, 0.0f);
+        continue;
+      }
+      count += SequenceLogProbs(params.data(), inputs + (int64_t)b * T, tg, T, s, lp);
+    }
+  }
+  count_ = count;
 }
 
 void Decoder::Backward(std::span<const float> params, std::span<float> grads) {
@@ -169,7 +254,8 @@ void Decoder::Backward(std::span<const float> params, std::span<float> grads) {
   for (int l = L - 1; l >= 0; --l) {
     const BlockOffsets& o = layout_.block(l);
     LayerActs& a = layers_[l];
-    // dres_ = d block output; through the MLP branch (the residual passes dres_ to x_mid unchanged).
+    // dres_ = d block output; through the MLP branch (the residual passes dres_ to x_mid
+    // unchanged).
     cpu::MatmulBackward(dh_, g + o.down, dres_, a.h, p + o.down, N, F, C, 0.0f);
     cpu::SwiGluBackward(dgu_, dh_, a.gu, N, F);
     cpu::MatmulBackward(dn_, g + o.gate, dgu_, a.n2, p + o.gate, N, C, 2 * F, 0.0f);

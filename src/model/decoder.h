@@ -1,7 +1,9 @@
-// The fast CPU decoder (float32): forward, backward and forward-only log-probs of the OLMo-style model
-// over a flat parameter arena, composed from ops/cpu kernels. All activations and scratch are allocated in
-// the constructor from (max_batch, max_seq); a training step allocates nothing.
-// Entry points: Decoder::{Forward, Backward, LogProbs, Loss}.
+// The fast CPU decoder (float32): forward, backward and forward-only log-probs of the OLMo-style
+// model over a flat parameter arena, composed from ops/cpu kernels. All activations and scratch are
+// allocated in the constructor from (max_batch, max_seq); a training step allocates nothing.
+// LogProbs runs each sequence on its own (one per OpenMP thread, single-threaded GEMMs of T rows),
+// so its results are bit-identical whatever the batch size, the row's position and the thread count
+// (reliability.md case 24). Entry points: Decoder::{Forward, Backward, LogProbs, Loss}.
 #pragma once
 
 #include <cstdint>
@@ -17,21 +19,28 @@ class Decoder {
  public:
   Decoder(const ModelConfig& config, int max_batch, int max_seq);
 
-  // inputs, targets: (B,T) int32 row-major; target < 0 means "ignored". Returns the mean cross-entropy
-  // (nats) over non-ignored targets (0 if none) and keeps what Backward needs. For speed the LM head's
-  // backward is fused into this call (its GEMMs run while the logits block is hot), so Forward costs
-  // ~3x the head's forward: for loss-only evaluation call Loss or LogProbs instead.
+  // inputs, targets: (B,T) int32 row-major; target < 0 means "ignored". Returns the mean
+  // cross-entropy (nats) over non-ignored targets (0 if none) and keeps what Backward needs. For
+  // speed the LM head's backward is fused into this call (its GEMMs run while the logits block is
+  // hot), so Forward costs ~3x the head's forward: for loss-only evaluation call Loss or LogProbs
+  // instead.
   float Forward(std::span<const float> params, const int32_t* inputs, const int32_t* targets, int B,
                 int T);
-  // d(mean loss)/d(params) ACCUMULATED into grads (caller zeroes). Must follow a Forward with the same
-  // params.
+  // d(mean loss)/d(params) ACCUMULATED into grads (caller zeroes). Must follow a Forward with the
+  // same params.
   void Backward(std::span<const float> params, std::span<float> grads);
-  // Forward only: log p(target_t | inputs_<=t) into logprobs (B,T) (0 where target < 0). Rows are
-  // independent: results do not depend on B or on the other rows. Invalidates Forward's state.
-  void LogProbs(std::span<const float> params, const int32_t* inputs, const int32_t* targets, int B, int T,
-                float* logprobs);
-  // Forward only: the mean NLL Forward would return, without the head's backward.
-  float Loss(std::span<const float> params, const int32_t* inputs, const int32_t* targets, int B, int T);
+  // Forward only: log p(target_t | inputs_<=t) into logprobs (B,T) (0 where target < 0). Each row
+  // is computed alone (an OpenMP loop over rows, each with its own scratch and single-threaded
+  // GEMMs of T rows), so a row's results depend only on its own tokens, T and params: bit-identical
+  // at any B, any position in the batch and any thread count. Rows with no target >= 0 are skipped
+  // (all 0). Uses at most as many threads as omp_get_max_threads() when the Decoder was built.
+  // Invalidates Forward's state.
+  void LogProbs(std::span<const float> params, const int32_t* inputs, const int32_t* targets, int B,
+                int T, float* logprobs);
+  // Forward only: the mean NLL Forward would return (same bits: the batched path of Forward),
+  // without the head's backward.
+  float Loss(std::span<const float> params, const int32_t* inputs, const int32_t* targets, int B,
+             int T);
 
   int64_t CountedTokensLast() const { return count_; }  // non-ignored targets in the last forward
   const ModelConfig& config() const { return config_; }
@@ -41,32 +50,40 @@ class Decoder {
   int64_t ActivationBytes() const;  // everything allocated by the constructor
 
  private:
-  struct LayerActs {   // N = B*T rows
-    float* x;          // (N,C) block input (residual stream)
-    float* n1;         // (N,C) attention-norm output
-    float* mean1;      // (N) LayerNorm only
-    float* rstd1;      // (N)
-    float* qkv;        // (N,3C) after RoPE on q,k
-    float* probs;      // (B,NH,T,T)
-    float* att;        // (N,C) attention output (pre o_proj)
-    float* x_mid;      // (N,C) x + o_proj(att)
-    float* n2;         // (N,C)
-    float* mean2;      // (N)
-    float* rstd2;      // (N)
-    float* gu;         // (N,2F) [gate | up]
-    float* h;          // (N,F) silu(gate) * up
+  struct LayerActs {  // N = B*T rows
+    float* x;         // (N,C) block input (residual stream)
+    float* n1;        // (N,C) attention-norm output
+    float* mean1;     // (N) LayerNorm only
+    float* rstd1;     // (N)
+    float* qkv;       // (N,3C) after RoPE on q,k
+    float* probs;     // (B,NH,T,T)
+    float* att;       // (N,C) attention output (pre o_proj)
+    float* x_mid;     // (N,C) x + o_proj(att)
+    float* n2;        // (N,C)
+    float* mean2;     // (N)
+    float* rstd2;     // (N)
+    float* gu;        // (N,2F) [gate | up]
+    float* h;         // (N,F) silu(gate) * up
+  };
+  // Forward-only scratch for one sequence of up to max_seq rows (LogProbs: one per thread).
+  struct SeqScratch {
+    float *x, *n, *mean, *rstd, *qkv, *probs, *att, *gu, *h, *head;
   };
   float RunForward(const float* params, const int32_t* inputs, const int32_t* targets, int B, int T,
                    bool head_backward, float* logprobs);
-  void CheckArgs(std::span<const float> params, const int32_t* inputs, const int32_t* targets, int B,
-                 int T) const;
+  // One sequence (T rows) through the whole model into logprobs (T); returns its counted targets.
+  // Called inside LogProbs' parallel region, so every kernel and GEMM in it runs single-threaded.
+  int64_t SequenceLogProbs(const float* params, const int32_t* inputs, const int32_t* targets,
+                           int T, const SeqScratch& s, float* logprobs) const;
+  void CheckArgs(std::span<const float> params, const int32_t* inputs, const int32_t* targets,
+                 int B, int T) const;
   void Norm(float* out, float* mean, float* rstd, const float* x, const float* gain, int N) const;
   void NormBackward(float* dx, float* dgain, const float* dout, const float* x, const float* gain,
                     const float* mean, const float* rstd, int N) const;
 
   ModelConfig config_;
   ParamLayout layout_;
-  int max_b_, max_t_, head_block_rows_, attn_threads_;
+  int max_b_, max_t_, head_block_rows_, seq_head_rows_, attn_threads_;
   int B_ = 0, T_ = 0;
   bool have_forward_ = false;
   int64_t count_ = 0;
@@ -75,6 +92,7 @@ class Decoder {
   float *x_final_, *nf_, *meanf_, *rstdf_, *logprob_, *dnf_, *dhead_;
   float *rope_cos_, *rope_sin_, *head_scratch_, *attn_scratch_;
   float *dres_, *dn_, *dqkv_, *datt_, *dgu_, *dh_;
+  std::vector<SeqScratch> seq_;  // LogProbs: one per OpenMP thread (at construction)
   std::vector<int32_t> inputs_;  // (N) copy of the last Forward's inputs for the embedding backward
 };
 
