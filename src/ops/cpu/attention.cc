@@ -36,8 +36,9 @@ void AttentionForward(float* out, float* probs, const float* qkv, int B, int T, 
       for (int t = r0; t < r1; ++t) {
         float* p = P + (int64_t)t * T;
         float mx = p[0];
+        // A compare (vmaxps): GCC 12 does not vectorise the std::max form of this reduction.
 #pragma omp simd reduction(max : mx)
-        for (int s = 1; s <= t; ++s) mx = std::max(mx, p[s]);
+        for (int s = 1; s <= t; ++s) mx = mx > p[s] ? mx : p[s];
         float sum = 0;
 #pragma omp simd reduction(+ : sum)
         for (int s = 0; s <= t; ++s) {

@@ -33,8 +33,9 @@ float LmHeadXent(float* logprob, float* dx, float* dW, const float* x, const flo
         continue;
       }
       float mx = row[0];
+      // Written as a compare (vmaxps): GCC 12 does not vectorise the std::max form of this reduction.
 #pragma omp simd reduction(max : mx)
-      for (int j = 0; j < V; ++j) mx = std::max(mx, row[j]);
+      for (int j = 0; j < V; ++j) mx = mx > row[j] ? mx : row[j];
       const float target_logit = row[tgt];
       float sum = 0;
       if (dx) {
