@@ -150,6 +150,7 @@ std::vector<BenchRow> RunBench(const BenchOptions& options, std::FILE* log) {
     if (torch) row.torch = Summarise(torch_s, tokens);
     row.ceiling = Summarise(gemm_s, tokens);
     row.sgemm_peak_gflops = peak;
+    if (options.gemm_detail) row.gemm_detail = gemms.TimeByShape(std::max(3, options.rounds), options.clock);
     rows.push_back(row);
   }
   return rows;
@@ -187,6 +188,16 @@ std::string FormatBenchTable(const std::vector<BenchRow>& rows, const BenchOptio
                        "{:.1f} GFLOP/s\n",
                        r.config, r.gemm_calls, r.gemm_flops_per_token * 1e-6, r.flops_per_token * 1e-6,
                        r.ceiling.median * r.gemm_flops_per_token * 1e-9);
+  for (const auto& r : rows) {
+    if (r.gemm_detail.empty()) continue;
+    double total = 0;
+    for (const auto& g : r.gemm_detail) total += g.seconds;
+    out += fmt::format("\n{}: the ceiling's {:.1f} ms per step by GEMM shape (row-major, op(A) op(B), M x N x K)\n",
+                       r.config, total * 1e3);
+    for (const auto& g : r.gemm_detail)
+      out += fmt::format("  {:5.1f}% {:8.2f} ms {:6.1f} GFLOP/s {:5d} calls  {}\n", 100 * g.seconds / total,
+                         g.seconds * 1e3, g.flops / g.seconds * 1e-9, g.calls_per_step, g.shape);
+  }
   return out;
 }
 

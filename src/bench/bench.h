@@ -21,7 +21,8 @@ struct BenchOptions {
   bool torch = true;  // false: skip the PyTorch reference (no ratio column)
   int peak_n = 2048;  // square SGEMM size for the peak
   uint64_t seed = 1;
-  BenchClock clock = BenchClock::kWall;  // kCpu: tokens per CPU-second (for oversubscribed machines)
+  BenchClock clock = BenchClock::kWall;
+  bool gemm_detail = false;  // also print the ceiling's time per GEMM shape  // kCpu: tokens per CPU-second (for oversubscribed machines)
 };
 
 // A distribution of per-step throughputs.
@@ -40,7 +41,8 @@ struct BenchRow {
   TokensPerSecond ceiling;        // B*T / (time of the step's GEMMs alone)
   double sgemm_peak_gflops = 0;   // best square SGEMM in this run
   double arena_bytes = 0;         // params x 4 arenas (weights, grads, AdamW m and v)
-  double activation_bytes = 0;    // resident growth of the decoder's scratch (activations) over a step
+  double activation_bytes = 0;    // the decoder's activations and scratch (Decoder::ActivationBytes)
+  std::vector<GemmTrace::ShapeTime> gemm_detail;  // with BenchOptions::gemm_detail
   double OursGflops() const { return ours.median * flops_per_token * 1e-9; }
   double TorchGflops() const { return torch.median * flops_per_token * 1e-9; }
 };

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
+#include <string>
 #include <ctime>
 #include <mutex>
 
@@ -145,6 +147,56 @@ std::vector<double> GemmTrace::Replay(int reps, BenchClock clock) {
     times.push_back(ReadClock(clock) - t0);
   }
   return times;
+}
+
+std::vector<GemmTrace::ShapeTime> GemmTrace::TimeByShape(int reps, BenchClock clock) {
+  auto name = [](const GemmCall& c) {
+    return std::string(c.trans_a ? "T" : "N") + (c.trans_b ? "T" : "N") + " " + std::to_string(c.m) + "x" +
+           std::to_string(c.n) + "x" + std::to_string(c.k);
+  };
+  std::map<std::string, ShapeTime> groups;
+  std::map<std::string, std::vector<double>> samples;  // per group: seconds of each replay
+  const int64_t n = static_cast<int64_t>(calls_.size());
+  for (int r = 0; r < reps; ++r) {
+    std::map<std::string, double> this_rep;
+    for (int64_t i = 0; i < n;) {
+      const GemmCall& first = calls_[i];
+      int64_t end = i + 1;
+      if (first.region >= 0)
+        while (end < n && calls_[end].region == first.region) ++end;
+      const std::string key =
+          first.region < 0 ? name(first) : "parallel region (" + std::to_string(end - i) + " calls) from " + name(first);
+      const double t0 = ReadClock(clock);
+      if (first.region < 0) {
+        Run(first, a_[0].data(), b_[0].data(), c_[0].data());
+      } else {
+#pragma omp parallel num_threads(first.team)
+        {
+          const int t = omp_get_thread_num();
+          for (int64_t j = i; j < end; ++j)
+            if (calls_[j].thread == t) Run(calls_[j], a_[t].data(), b_[t].data(), c_[t].data());
+        }
+      }
+      this_rep[key] += ReadClock(clock) - t0;
+      if (r == 0) {
+        ShapeTime& g = groups[key];
+        g.shape = key;
+        g.calls_per_step += end - i;
+        for (int64_t j = i; j < end; ++j) g.flops += calls_[j].Flops();
+      }
+      i = end;
+    }
+    for (const auto& [key, sec] : this_rep) samples[key].push_back(sec);
+  }
+  std::vector<ShapeTime> out;
+  for (auto& [key, g] : groups) {
+    auto& v = samples[key];
+    std::sort(v.begin(), v.end());
+    g.seconds = v[v.size() / 2];
+    out.push_back(g);
+  }
+  std::sort(out.begin(), out.end(), [](const ShapeTime& a, const ShapeTime& b) { return a.seconds > b.seconds; });
+  return out;
 }
 
 double SgemmPeakGflops(int n, int reps, BenchClock clock) {

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace ot {
@@ -40,6 +41,15 @@ class GemmTrace {
   // Seconds of each of `reps` replays of the whole trace (top-level calls in order; each parallel region
   // as an omp parallel team of its recorded size, every thread replaying its own calls in order).
   std::vector<double> Replay(int reps, BenchClock clock = BenchClock::kWall);
+
+  // Where the ceiling's time goes: top-level calls grouped by shape (ta, tb, m, n, k), and parallel
+  // regions grouped by their first call's shape; seconds per step (median over `reps` replays) and FLOPs.
+  struct ShapeTime {
+    std::string shape;  // e.g. "NT 256x4096x64" or "region x64 NT 64x128x32 ..."
+    int64_t calls_per_step = 0;
+    double flops = 0, seconds = 0;
+  };
+  std::vector<ShapeTime> TimeByShape(int reps, BenchClock clock = BenchClock::kWall);
 
  private:
   void Allocate();

@@ -31,6 +31,7 @@ std::function<int()> SetupBench(CLI::App& app) {
   app.add_option("--warmup", options->warmup, "untimed steps per system first")->capture_default_str();
   app.add_option("--threads", options->threads, "OpenMP / BLAS / torch threads")->capture_default_str();
   app.add_flag("!--no-torch", options->torch, "skip the PyTorch reference");
+  app.add_flag("--gemm-detail", options->gemm_detail, "also print the GEMM ceiling's time per GEMM shape");
   auto clock = std::make_shared<std::string>("wall");
   app.add_option("--clock", *clock, "wall, or cpu: tokens per CPU-second of each process (for a busy machine; "
                  "use with --threads 1)")
