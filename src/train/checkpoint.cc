@@ -102,7 +102,9 @@ std::vector<std::string> CheckFile(const fs::path& path, std::span<const std::by
         if (file.Find(tensor) == nullptr)
           problems.push_back(path.string() + ": tensor " + Quote(tensor) + " from the manifest is missing");
     } catch (const Error& e) {
-      problems.push_back(std::string("header damaged: ") + e.what());
+      std::string message = e.what();  // starts with the path
+      if (message.rfind(path.string() + ": ", 0) == 0) message = message.substr(path.string().size() + 2);
+      problems.push_back(path.string() + ": header damaged: " + message);
     }
   }
   if (problems.empty())
