@@ -113,12 +113,20 @@ std::vector<TaskExample> ParseGsm8k(std::string_view jsonl, const std::string& w
   return out;
 }
 
-std::vector<TaskExample> ParseSiqa(std::string_view jsonl, std::string_view labels, const std::string& where) {
-  const auto lines = Lines(jsonl);
-  const auto gold = ParseLabels(labels, 1, 3, where + " labels");
+// Labels of a JSONL file of multiple-choice items (one label per line, in [lo, hi]); the two files must have
+// the same number of lines.
+static std::vector<int> AlignedLabels(const std::vector<std::string_view>& lines, std::string_view labels, int lo,
+                                      int hi, const std::string& where) {
+  auto gold = ParseLabels(labels, lo, hi, where + " labels");
   if (gold.size() != lines.size())
     throw Error(where + ": " + std::to_string(lines.size()) + " items but " + std::to_string(gold.size()) +
                 " labels; the files must be aligned");
+  return gold;
+}
+
+std::vector<TaskExample> ParseSiqa(std::string_view jsonl, std::string_view labels, const std::string& where) {
+  const auto lines = Lines(jsonl);
+  const auto gold = AlignedLabels(lines, labels, 1, 3, where);
   std::vector<TaskExample> out;
   for (size_t i = 0; i < lines.size(); ++i) {
     const auto j = ParseLine(lines[i], where, i);
@@ -136,10 +144,7 @@ std::vector<TaskExample> ParseSiqa(std::string_view jsonl, std::string_view labe
 
 std::vector<TaskExample> ParsePiqa(std::string_view jsonl, std::string_view labels, const std::string& where) {
   const auto lines = Lines(jsonl);
-  const auto gold = ParseLabels(labels, 0, 1, where + " labels");
-  if (gold.size() != lines.size())
-    throw Error(where + ": " + std::to_string(lines.size()) + " items but " + std::to_string(gold.size()) +
-                " labels; the files must be aligned");
+  const auto gold = AlignedLabels(lines, labels, 0, 1, where);
   std::vector<TaskExample> out;
   for (size_t i = 0; i < lines.size(); ++i) {
     const auto j = ParseLine(lines[i], where, i);
