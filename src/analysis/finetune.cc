@@ -148,6 +148,7 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
                           {"epochs", EpochsOf(model.tokens, suite.train_tokens_per_epoch())}};
   result["finetune"] = {{"task", ft.task},
                         {"lr", ft.lr},
+                        {"seed", ft.seed},
                         {"steps", steps},
                         {"tokens", steps * B * T},
                         {"task_epochs", batcher.Epochs()},

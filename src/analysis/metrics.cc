@@ -23,13 +23,16 @@ std::pair<double, double> MeanStderr(std::span<const double> values) {
 PerplexityResult StreamPerplexity(LogProbModel& model, std::span<const int32_t> tokens, int batch,
                                   int64_t max_windows) {
   const int T = model.max_seq_len();
-  int64_t windows = tokens.size() > static_cast<size_t>(T) ? (tokens.size() - 1) / T : 0;
-  if (max_windows > 0) windows = std::min(windows, max_windows);
+  const int64_t available = tokens.size() > static_cast<size_t>(T) ? (tokens.size() - 1) / T : 0;
+  const int64_t windows = max_windows > 0 ? std::min(available, max_windows) : available;
   OT_CHECK(windows > 0) << "token stream of " << tokens.size() << " tokens is shorter than one window of "
                         << T + 1;
   std::vector<LoglikRequest> requests(windows);
   for (int64_t w = 0; w < windows; ++w) {
-    const auto* p = tokens.data() + w * T;
+    // Window w of `windows` spread evenly over the whole stream (the same ones for every checkpoint and
+    // condition), so the probe represents the set rather than its first documents.
+    const int64_t index = w * available / windows;
+    const auto* p = tokens.data() + index * T;
     requests[w].context.assign(p, p + 1);
     requests[w].continuation.assign(p + 1, p + T + 1);
   }

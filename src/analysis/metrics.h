@@ -20,8 +20,9 @@ struct PerplexityResult {
   // Stated in every results file (reliability.md case 25).
   static constexpr const char* kDefinition =
       "token-level: documents packed with end-of-document tokens, non-overlapping windows of T+1 tokens "
-      "(stride T, no context carried across windows), every target token of a window scored, "
-      "ppl = exp(mean nats per token)";
+      "(stride T, no context carried across windows), every target token of a window scored; when fewer "
+      "windows than the stream holds are asked for, window w of n is the (w * available / n)-th, spread "
+      "evenly over the whole stream; ppl = exp(mean nats per token)";
 };
 
 // Scores the first `max_windows` windows (all when <= 0) of length T = model.max_seq_len().

@@ -1,6 +1,8 @@
 // The perturbation sweep of one checkpoint.
 #include "analysis/perturb_stage.h"
 
+#include "core/result_rows.h"
+
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -59,10 +61,11 @@ int RunPerturbStage(const PerturbConfig& config, const fs::path& out) {
                        .scale = ParseNoiseScale(config.scale)};
         PerturbedCopy(model.layout, model.params, work, spec);
         const PerplexityResult r = suite.GeneralLoss(work);
-        nlohmann::json row = {{"tokens", model.tokens}, {"epochs", epochs},        {"seed", config.seed},
-                              {"gamma", gamma},         {"draw", draw},            {"group", group},
-                              {"loss", r.loss},         {"base_loss", base.loss},  {"delta", r.loss - base.loss},
-                              {"scale", config.scale},  {"eval_tokens", r.tokens}};
+        nlohmann::json row = ToJson(PerturbRow{.tokens = model.tokens, .epochs = epochs, .seed = config.seed,
+                                               .gamma = gamma, .draw = draw, .group = group, .loss = r.loss,
+                                               .base_loss = base.loss, .delta = r.loss - base.loss});
+        row["scale"] = config.scale;
+        row["eval_tokens"] = r.tokens;
         rows += row.dump() + "\n";
         std::fprintf(stderr, "perturb: tokens %lld (%.2f epochs) group %s gamma %g draw %d: loss %.4f (base %.4f)\n",
                      static_cast<long long>(model.tokens), epochs, group.c_str(), gamma, draw, r.loss, base.loss);

@@ -2,6 +2,7 @@
 #include "analysis/suite.h"
 
 #include <cmath>
+#include <map>
 #include <fmt/format.h>
 
 #include "core/check.h"
@@ -114,6 +115,21 @@ nlohmann::json EvalSuite::ScoreTask(const data::TaskSplit& split) {
     items.push_back(std::move(item));
   }
   if (!items.empty()) {
+    double chance = 0;
+    for (const auto& item : items) chance += 1.0 / static_cast<double>(item.choices.size());
+    out["chance_acc"] = chance / static_cast<double>(items.size());
+    if (!split.labels.empty()) {
+      // The ID loss a model reaches by learning only the label frequencies: the label entropy spread over
+      // the scored tokens (the other target tokens, e.g. end-of-document, cost ~0 once learned).
+      std::map<int, double> counts;
+      for (const auto& item : items) counts[item.gold] += 1;
+      double entropy = 0;
+      for (const auto& [label, count] : counts) {
+        const double p = count / static_cast<double>(items.size());
+        entropy -= p * std::log(p);
+      }
+      out["label_prior_loss"] = entropy * static_cast<double>(n) / static_cast<double>(tokens);
+    }
     const McScores mc = MultipleChoice(scorer_, items, config_.batch);
     out["acc"] = mc.acc;
     out["acc_stderr"] = mc.acc_stderr;
@@ -139,7 +155,11 @@ nlohmann::json EvalSuite::Run(std::span<const float> params) {
              "full-context windows when longer than the window; first max_examples validation examples, "
              "first max_target_tokens target tokens of each"},
             {"acc", "argmax of the summed log-likelihood of each choice after the prompt (lm-eval acc)"},
-            {"acc_norm", "argmax of log-likelihood divided by the choice's UTF-8 byte length"}}},
+            {"acc_norm", "argmax of log-likelihood divided by the choice's UTF-8 byte length"},
+            {"chance_acc", "mean over examples of 1 / number of choices"},
+            {"label_prior_loss",
+             "label entropy of the scored examples x examples / scored tokens: the task loss of a model "
+             "that learned only the label frequencies"}}},
           {"window", scorer_.max_seq_len()}};
 }
 

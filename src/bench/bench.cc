@@ -91,7 +91,7 @@ class EngineStep {
 }  // namespace
 
 void BenchShapeFor(const std::string& preset, int* B, int* T) {
-  if (preset == "nano") *B = 32, *T = 64;
+  if (preset == "nano" || preset.starts_with("pico")) *B = 32, *T = 64;
   else if (preset == "tiny" || preset == "small") *B = 32, *T = 128;
   else if (preset == "medium") *B = 16, *T = 256;
   else *B = 8, *T = ModelConfig::FromPreset(preset).max_seq_len;

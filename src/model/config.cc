@@ -24,6 +24,9 @@ ModelConfig Make(const char* preset, int V, int d, int L, int H, int T, int F = 
 }  // namespace
 
 ModelConfig ModelConfig::Nano() { return Make("nano", 4096, 64, 2, 2, 64); }
+ModelConfig ModelConfig::Pico16() { return Make("pico-16", 512, 16, 2, 2, 64); }
+ModelConfig ModelConfig::Pico32() { return Make("pico-32", 512, 32, 2, 2, 64); }
+ModelConfig ModelConfig::Pico48() { return Make("pico-48", 512, 48, 2, 2, 64); }
 ModelConfig ModelConfig::Tiny() { return Make("tiny", 4096, 64, 2, 2, 128); }
 ModelConfig ModelConfig::Small() { return Make("small", 4096, 128, 4, 4, 128); }
 ModelConfig ModelConfig::Medium() { return Make("medium", 8192, 256, 6, 8, 256); }
@@ -32,11 +35,14 @@ ModelConfig ModelConfig::Olmo30M() { return Make("olmo-30m", 32000, 384, 8, 6, 1
 ModelConfig ModelConfig::Olmo90M() { return Make("olmo-90m", 32000, 640, 10, 10, 1024, 2560); }
 
 std::vector<std::string> ModelConfig::PresetNames() {
-  return {"nano", "tiny", "small", "medium", "olmo-15m", "olmo-30m", "olmo-90m"};
+  return {"pico-16", "pico-32", "pico-48", "nano", "tiny", "small", "medium", "olmo-15m", "olmo-30m", "olmo-90m"};
 }
 
 ModelConfig ModelConfig::FromPreset(const std::string& name) {
   if (name == "nano") return Nano();
+  if (name == "pico-16") return Pico16();
+  if (name == "pico-32") return Pico32();
+  if (name == "pico-48") return Pico48();
   if (name == "tiny") return Tiny();
   if (name == "small") return Small();
   if (name == "medium") return Medium();

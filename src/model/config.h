@@ -41,6 +41,12 @@ struct ModelConfig {
   // study's SentencePiece vocabulary is 4096, which sets the floor). tiny/small/medium: performance.md's
   // shapes with SwiGLU. olmo-15m/30m/90m: d 256/384/640, L 6/8/10, F = 4d, V 32000 tied, T 1024 (the
   // paper's sizes counting the embedding; for GPU runs later).
+  // pico-16/32/48: V 512, d 16/32/48, L 2, H 2, T 64, tied (15K / 43K / 80K parameters). With a 512-token
+  // vocabulary the default registry corpus holds ≈ 44M training tokens, so these reach 500+ tokens per
+  // parameter inside one epoch: the deep-overtraining regime on a CPU (protocol.md §7).
+  static ModelConfig Pico16();
+  static ModelConfig Pico32();
+  static ModelConfig Pico48();
   static ModelConfig Nano();
   static ModelConfig Tiny();
   static ModelConfig Small();

@@ -18,6 +18,8 @@ const char* ShapeName(CurveShape shape) {
       return "decreasing";
     case CurveShape::kIncreasing:
       return "increasing";
+    case CurveShape::kNotTested:
+      return "not tested";
     case CurveShape::kFlat:
       return "flat";
   }
@@ -56,7 +58,12 @@ InflectionResult FindInflection(std::span<const double> x, std::span<const doubl
   r.x_min = x[m];
   r.y_min = y[m];
   r.interior = m > 0 && m + 1 < n;
-  for (size_t i = 0; i < n; ++i) r.has_uncertainty = r.has_uncertainty || se_at(i) > 0;
+  r.tested = true;
+  for (size_t i = 0; i < n; ++i) {
+    r.has_uncertainty = r.has_uncertainty || se_at(i) > 0;
+    r.tested = r.tested && se_at(i) > 0;
+  }
+  r.tested = r.tested || options.deterministic;
 
   // The highest point on each side of the minimum: a U needs both to stand out of the noise.
   size_t left = m, right = m;
@@ -92,13 +99,20 @@ InflectionResult FindInflection(std::span<const double> x, std::span<const doubl
       r.plausible_hi = std::max(r.plausible_hi, i);
     }
 
+  if (!r.tested) {  // descriptive argmin and interior only; no shape, no monotonicity claimed
+    r.u_shaped = r.monotone_increasing = r.monotone_decreasing = r.distinguishable = false;
+    r.shape = CurveShape::kNotTested;
+  }
   const std::string zs = fmt::format("{:g}", options.z);
   if (n < 3) {
     r.uncertainty = fmt::format("only {} point(s): an inflection cannot be located", n);
-  } else if (!r.has_uncertainty) {
+  } else if (!r.tested) {
     r.uncertainty =
-        "no standard errors (a single draw/seed): the minimum's location is not tested against "
-        "noise";
+        "not tested: some points have no standard error (a single draw/seed), so no shape is "
+        "claimed";
+  } else if (options.deterministic && !r.has_uncertainty) {
+    r.uncertainty = fmt::format("exact curve (no sampling noise): the minimum is at {}",
+                                fmt_x(r.x_min));
   } else if (r.u_shaped && r.distinguishable) {
     r.uncertainty = fmt::format("the minimum at {} lies more than {} s.e. below both neighbours",
                                 fmt_x(r.x_min), zs);

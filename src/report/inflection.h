@@ -17,8 +17,10 @@ enum class CurveShape {
   kDecreasing,  // only a significant fall (minimum at, or indistinguishable from, the right end)
   kIncreasing,  // only a significant rise (minimum at, or indistinguishable from, the left end)
   kFlat,        // neither a significant fall nor a significant rise
+  kNotTested,   // some point has no standard error (and the curve is not exact): no shape is claimed
 };
-const char* ShapeName(CurveShape shape);  // "U-shaped", "decreasing", "increasing", "flat"
+// "U-shaped", "decreasing", "increasing", "flat", "not tested"
+const char* ShapeName(CurveShape shape);
 
 struct InflectionOptions {
   double z = 2.0;  // a difference is significant if > z * sqrt(se_i^2 + se_j^2) (~95%)
@@ -26,6 +28,10 @@ struct InflectionOptions {
       1e-3;  // ...and > this fraction of max|y| (loss changes below 0.1% are noise)
   std::function<std::string(double)>
       format_x;  // how the uncertainty sentence prints x (default %g)
+  // The curve is computed without noise (the linear-network lab's gradient descent): differences
+  // beyond the relative floor are real, so no standard errors are needed. Otherwise a curve with any
+  // point lacking a standard error is "not tested" (protocol.md §6: no uncertainty, no claim).
+  bool deterministic = false;
 };
 
 struct InflectionResult {
@@ -40,6 +46,7 @@ struct InflectionResult {
       false;                     // some significant fall, and no significant rise between any i < j
   double fall = 0, rise = 0;     // max(y before argmin) - y_min, max(y after argmin) - y_min
   bool has_uncertainty = false;  // some se > 0 was given
+  bool tested = false;           // deterministic, or every point has a standard error > 0
   bool distinguishable = false;  // y_min significantly below each existing neighbour
   size_t plausible_lo = 0, plausible_hi = 0;  // index range of points not significantly above y_min
   std::string uncertainty;  // one plain-language sentence about how sure the minimum's location is

@@ -116,7 +116,7 @@ std::optional<std::vector<Row>> ReadJsonl(const std::filesystem::path& path, Par
       throw Error(fmt::format("{}: not a valid JSON object ({})", where, e.what()));
     }
     if (!object.is_object()) throw Error(fmt::format("{}: expected a JSON object per line", where));
-    rows.push_back(parse(Fields(object, where)));
+    rows.push_back(parse(object, where));
   }
   if (rows.empty()) return std::nullopt;
   return rows;
@@ -156,45 +156,12 @@ StudyResults LoadStudyResults(const std::filesystem::path& results_dir) {
   StudyResults r;
   r.results_dir = results_dir;
   r.study = ReadStudyInfo(results_dir / "study.json");
-  r.pretrain = ReadJsonl<PretrainRow>(results_dir / "pretrain.jsonl", [](const Fields& f) {
-    PretrainRow row;
-    row.tokens = f.Int("tokens", 1);
-    row.epochs = f.NonNegative("epochs");
-    row.seed = f.Int("seed", INT64_MIN);
-    row.base_loss = f.Num("base_loss");
-    row.base_ppl = f.NonNegative("base_ppl");
-    row.c4_loss = f.NumOrNull("c4_loss");
-    return row;
-  });
-  r.perturb = ReadJsonl<PerturbRow>(results_dir / "perturb.jsonl", [](const Fields& f) {
-    PerturbRow row;
-    row.tokens = f.Int("tokens", 1);
-    row.epochs = f.NonNegative("epochs");
-    row.seed = f.Int("seed", INT64_MIN);
-    row.gamma = f.NonNegative("gamma");
-    row.draw = f.Int("draw", 0);
-    row.group = f.Str("group");
-    row.loss = f.Num("loss");
-    row.base_loss = f.Num("base_loss");
-    row.delta = f.Num("delta");
-    return row;
-  });
-  r.finetune = ReadJsonl<FinetuneRow>(results_dir / "finetune.jsonl", [](const Fields& f) {
-    FinetuneRow row;
-    row.tokens = f.Int("tokens", 1);
-    row.epochs = f.NonNegative("epochs");
-    row.seed = f.Int("seed", INT64_MIN);
-    row.task = f.Str("task");
-    row.lr = f.Positive("lr");
-    row.id_loss = f.Num("id_loss");
-    row.ood_loss = f.Num("ood_loss");
-    row.c4_loss = f.NumOrNull("c4_loss");
-    row.accuracy = f.NumOrNull("accuracy");
-    row.base_id_loss = f.Num("base_id_loss");
-    row.base_ood_loss = f.Num("base_ood_loss");
-    return row;
-  });
-  r.theory = ReadJsonl<TheoryRow>(results_dir / "theory.jsonl", [](const Fields& f) {
+  r.pretrain = ReadJsonl<PretrainRow>(results_dir / "pretrain.jsonl", PretrainRowFromJson);
+  r.perturb = ReadJsonl<PerturbRow>(results_dir / "perturb.jsonl", PerturbRowFromJson);
+  r.finetune = ReadJsonl<FinetuneRow>(results_dir / "finetune.jsonl", FinetuneRowFromJson);
+  r.theory = ReadJsonl<TheoryRow>(results_dir / "theory.jsonl", [](const json& object,
+                                                                    const std::string& where) {
+    const Fields f(object, where);
     TheoryRow row;
     row.kind = f.Str("kind");
     row.step = f.Int("step", 0);

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "core/result_rows.h"
+
 namespace ot {
 
 struct StudyInfo {
@@ -19,35 +21,6 @@ struct StudyInfo {
   int64_t seeds = 0;
   std::vector<std::string> tasks;
   std::vector<double> gammas, lrs;
-};
-
-struct PretrainRow {
-  int64_t tokens = 0;
-  double epochs = 0;
-  int64_t seed = 0;
-  double base_loss = 0, base_ppl = 0;
-  std::optional<double> c4_loss;
-};
-
-struct PerturbRow {
-  int64_t tokens = 0;
-  double epochs = 0;
-  int64_t seed = 0;
-  double gamma = 0;
-  int64_t draw = 0;
-  std::string group;  // "all" = every tensor with sigma_init > 0
-  double loss = 0, base_loss = 0, delta = 0;
-};
-
-struct FinetuneRow {
-  int64_t tokens = 0;
-  double epochs = 0;
-  int64_t seed = 0;
-  std::string task;
-  double lr = 0;
-  double id_loss = 0, ood_loss = 0;
-  std::optional<double> c4_loss, accuracy;
-  double base_id_loss = 0, base_ood_loss = 0;
 };
 
 // One row of the linear-network lab; which fields are meaningful depends on `kind`.

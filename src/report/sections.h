@@ -58,6 +58,7 @@ Curve TheoryCurve(const Ctx& ctx, std::string label, double param, const std::st
     c.y.push_back(get_y(p));
     if (with_se) c.se.push_back(p.loss_a_se);
   }
+  c.exact = !with_se;  // gradient descent from a fixed init: no sampling noise
   return c;
 }
 

@@ -71,6 +71,7 @@ struct Curve {
   std::string label;             // "γ = 0.1", "lr = 1e-4", "base"
   double param = 0;              // the family parameter (γ, lr, λ), for ordering
   std::vector<double> x, y, se;  // se empty or NaN where unknown
+  bool exact = false;            // computed without sampling noise (InflectionOptions::deterministic)
 };
 
 // Writes tables/{budgets, pretrain, pretrain_summary, perturb, perturb_summary, finetune,

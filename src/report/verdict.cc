@@ -71,6 +71,7 @@ Finding Analyze(std::string figure, std::string panel, Curve curve, const XAxis&
   Finding f{std::move(figure), std::move(panel), std::move(curve), {}, axis};
   InflectionOptions o = options;
   o.format_x = [axis](double x) { return axis.Short(x); };
+  o.deterministic = o.deterministic || f.curve.exact;
   f.result = FindInflection(f.curve.x, f.curve.y, f.curve.se, o);
   return f;
 }
@@ -93,6 +94,8 @@ std::string NoInflectionReason(const Finding& f) {
                          f.axis.Short(r.x_min));
     case CurveShape::kFlat:
       return "flat within the uncertainty";
+    case CurveShape::kNotTested:
+      return "not tested: no standard errors";
   }
   return "";
 }

@@ -4,7 +4,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include <fmt/format.h>
+
 #include "core/fileio.h"
+#include "core/result_rows.h"
 #include "study/execute.h"
 
 namespace ot {
@@ -21,9 +24,12 @@ json ReadJson(const fs::path& path) {
   }
 }
 
-json NumberOrNull(const json& obj, const char* key) {
-  return obj.contains(key) && obj[key].is_number() ? obj[key] : json(nullptr);
+std::optional<double> OptionalNumber(const json& obj, const char* key) {
+  if (obj.contains(key) && obj[key].is_number()) return obj[key].get<double>();
+  return std::nullopt;
 }
+
+constexpr double kNoBase = 0;  // never written: a missing base task is an error below
 
 }  // namespace
 
@@ -49,13 +55,15 @@ int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& st
       const json& r = base["results"];
       params = base["checkpoint"].value("params", int64_t{0});
       per_epoch = base["checkpoint"].value("train_tokens_per_epoch", int64_t{0});
-      json row = {{"tokens", base["checkpoint"]["tokens"]}, {"epochs", base["checkpoint"]["epochs"]},
-                  {"seed", ck.seed},
-                  {"budget", ck.budget},
-                  {"base_loss", r["general"]["loss"]},
-                  {"base_loss_stderr", r["general"]["loss_stderr"]},
-                  {"base_ppl", r["general"]["ppl"]},
-                  {"c4_loss", r.contains("c4") ? r["c4"]["loss"] : json(nullptr)}};
+      PretrainRow typed{.tokens = base["checkpoint"]["tokens"].get<int64_t>(),
+                        .epochs = base["checkpoint"]["epochs"].get<double>(),
+                        .seed = ck.seed,
+                        .base_loss = r["general"]["loss"].get<double>(),
+                        .base_ppl = r["general"]["ppl"].get<double>(),
+                        .base_loss_stderr = OptionalNumber(r["general"], "loss_stderr"),
+                        .c4_loss = r.contains("c4") ? OptionalNumber(r["c4"], "loss") : std::nullopt};
+      json row = ToJson(typed);
+      row["budget"] = ck.budget;
       for (const auto& task : c.finetune.tasks)
         if (r.contains(task)) row["task/" + task + "/loss"] = r[task]["loss"];
       pretrain_rows += row.dump() + "\n";
@@ -72,17 +80,22 @@ int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& st
       const std::string task = ft["finetune"]["task"];
       const json& r = ft["results"];
       const json& b = base["results"];
-      json row = {{"tokens", ft["checkpoint"]["tokens"]},
-                  {"epochs", ft["checkpoint"]["epochs"]},
-                  {"seed", ck.seed},
-                  {"task", task},
-                  {"lr", ft["finetune"]["lr"]},
-                  {"id_loss", r[task]["loss"]},
-                  {"ood_loss", r["general"]["loss"]},
-                  {"c4_loss", r.contains("c4") ? r["c4"]["loss"] : json(nullptr)},
-                  {"accuracy", NumberOrNull(r[task], "acc")},
-                  {"base_id_loss", b.contains(task) ? b[task]["loss"] : json(nullptr)},
-                  {"base_ood_loss", b["general"]["loss"]}};
+      FinetuneRow typed{.tokens = ft["checkpoint"]["tokens"].get<int64_t>(),
+                        .epochs = ft["checkpoint"]["epochs"].get<double>(),
+                        .seed = ck.seed,
+                        .ft_seed = ft["finetune"].value("seed", int64_t{0}),
+                        .task = task,
+                        .lr = ft["finetune"]["lr"].get<double>(),
+                        .id_loss = r[task]["loss"].get<double>(),
+                        .ood_loss = r["general"]["loss"].get<double>(),
+                        .c4_loss = r.contains("c4") ? OptionalNumber(r["c4"], "loss") : std::nullopt,
+                        .accuracy = OptionalNumber(r[task], "acc"),
+                        .chance_accuracy = OptionalNumber(r[task], "chance_acc"),
+                        .label_prior_loss = OptionalNumber(r[task], "label_prior_loss"),
+                        .base_id_loss = b.contains(task) ? b[task]["loss"].get<double>() : kNoBase,
+                        .base_ood_loss = b["general"]["loss"].get<double>()};
+      if (!b.contains(task)) throw Error(fmt::format("{}: the base evaluation has no task '{}'", ck.eval_run, task));
+      json row = ToJson(typed);
       finetune_rows += row.dump() + "\n";
     }
   }

@@ -47,6 +47,7 @@ PretrainConfig PretrainFor(const StudyConfig& c, const fs::path& data_dir, int64
   p.optim.weight_decay = c.pretrain.weight_decay;
   p.optim.clip = c.pretrain.clip;
   p.optim.warmup_fraction = c.pretrain.warmup_fraction;
+  p.optim.warmup = c.pretrain.warmup;
   p.optim.beta1 = c.pretrain.beta1;
   p.optim.beta2 = c.pretrain.beta2;
   p.optim.schedule = c.pretrain.schedule;
@@ -141,28 +142,32 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
                 .deps = {ck.pretrain_run},
                 .cost_tokens = c.perturb.gammas.size() * c.perturb.draws * c.perturb.groups.size() *
                                static_cast<double>(c.eval.windows * T) / 3.0});
+      const int64_t ft_tokens = FinetuneTokens(c);
       for (const auto& task : c.finetune.tasks) {
         for (double lr : c.finetune.lrs) {
-          FinetuneConfig fc;
-          fc.checkpoint = ck.dir.string();
-          fc.suite = suite;
-          fc.suite.tasks = {task};
-          fc.ft.task = task;
-          fc.ft.lr = lr;
-          fc.ft.tokens = c.finetune.tokens;
-          fc.ft.batch_size = c.finetune.batch_size;
-          fc.ft.seq_len = T;
-          fc.ft.schedule = c.finetune.schedule;
-          fc.ft.warmup_fraction = c.finetune.warmup_fraction;
-          fc.ft.weight_decay = c.finetune.weight_decay;
-          fc.ft.seed = ck.seed;
-          fc.ft.l2sp = c.finetune.l2sp;
-          fc.ft.replay = c.finetune.replay;
-          const std::string name = "finetune/" + tag + "/" + task + "/lr-" + LrLabel(lr);
-          plan.Add({.stage = "finetune", .name = name, .config_toml = PrintConfig(FinetuneSchema(), fc),
-                    .deps = {ck.pretrain_run},
-                    .cost_tokens = static_cast<double>(c.finetune.tokens.value) + eval_tokens});
-          ck.finetune_runs.push_back(name);
+          for (int64_t ft_seed : c.finetune.seeds) {
+            FinetuneConfig fc;
+            fc.checkpoint = ck.dir.string();
+            fc.suite = suite;
+            fc.suite.tasks = {task};
+            fc.ft.task = task;
+            fc.ft.lr = lr;
+            fc.ft.tokens = Size{ft_tokens};
+            fc.ft.batch_size = c.finetune.batch_size;
+            fc.ft.seq_len = T;
+            fc.ft.schedule = c.finetune.schedule;
+            fc.ft.warmup_fraction = c.finetune.warmup_fraction;
+            fc.ft.weight_decay = c.finetune.weight_decay;
+            fc.ft.seed = ft_seed;  // the data order; the checkpoint carries the pre-training seed
+            fc.ft.l2sp = c.finetune.l2sp;
+            fc.ft.replay = c.finetune.replay;
+            std::string name = "finetune/" + tag + "/" + task + "/lr-" + LrLabel(lr);
+            if (c.finetune.seeds.size() > 1) name += fmt::format("/seed-{}", ft_seed);
+            plan.Add({.stage = "finetune", .name = name, .config_toml = PrintConfig(FinetuneSchema(), fc),
+                      .deps = {ck.pretrain_run},
+                      .cost_tokens = static_cast<double>(ft_tokens) + eval_tokens});
+            ck.finetune_runs.push_back(name);
+          }
         }
       }
       sp.checkpoints.push_back(ck);

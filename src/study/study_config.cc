@@ -1,6 +1,9 @@
 // The study schema.
 #include "study/study_config.h"
 
+#include <algorithm>
+#include <climits>
+
 namespace ot {
 
 const ConfigSchema<StudyConfig>& StudySchema() {
@@ -41,6 +44,8 @@ const ConfigSchema<StudyConfig>& StudySchema() {
                AtLeast(0))
         .Field("pretrain.warmup_fraction", "warmup share of each budget",
                [](C& c) -> double& { return c.pretrain.warmup_fraction; }, Between(0, 1))
+        .Field("pretrain.warmup", "warmup tokens, the same for every budget (0 = warmup_fraction of each budget)",
+               [](C& c) -> Size& { return c.pretrain.warmup; })
         .Field("pretrain.beta1", "AdamW β1", [](C& c) -> double& { return c.pretrain.beta1; }, Between(0, 0.999999))
         .Field("pretrain.beta2", "AdamW β2", [](C& c) -> double& { return c.pretrain.beta2; }, Between(0, 0.999999))
         .Field("pretrain.schedule", "cosine | constant | linear | wsd",
@@ -57,8 +62,10 @@ const ConfigSchema<StudyConfig>& StudySchema() {
         .Field("finetune.tasks", "tasks (docs/tasks.md)", [](C& c) -> std::vector<std::string>& { return c.finetune.tasks; })
         .Field("finetune.lrs", "learning-rate grid", [](C& c) -> std::vector<double>& { return c.finetune.lrs; },
                Above(0))
-        .Field("finetune.tokens", "tokens per fine-tuning run", [](C& c) -> Size& { return c.finetune.tokens; },
-               AtLeast(1))
+        .Field("finetune.tokens", "tokens per fine-tuning run (0 = 10% of the smallest pre-training budget)",
+               [](C& c) -> Size& { return c.finetune.tokens; })
+        .Field("finetune.seeds", "data-order seeds per (checkpoint, task, lr): >= 2 give standard errors",
+               [](C& c) -> std::vector<int64_t>& { return c.finetune.seeds; }, AtLeast(0))
         .Field("finetune.batch_size", "rows per step", [](C& c) -> int& { return c.finetune.batch_size; }, AtLeast(1))
         .Field("finetune.schedule", "cosine | constant | linear",
                [](C& c) -> std::string& { return c.finetune.schedule; }, OneOf({"cosine", "constant", "linear"}))
@@ -85,10 +92,25 @@ const ConfigSchema<StudyConfig>& StudySchema() {
         })
         .Rule({"pretrain.ladder"}, [](const C& c) -> std::string {
           return c.pretrain.ladder.empty() ? "expected at least one token budget" : "";
+        })
+        .Rule({"finetune.seeds"}, [](const C& c) -> std::string {
+          if (c.finetune.seeds.empty()) return "expected at least one seed";
+          for (size_t i = 0; i < c.finetune.seeds.size(); ++i)
+            for (size_t j = i + 1; j < c.finetune.seeds.size(); ++j)
+              if (c.finetune.seeds[i] == c.finetune.seeds[j])
+                return "seed " + std::to_string(c.finetune.seeds[i]) + " is listed twice";
+          return "";
         });
     return s;
   }();
   return schema;
+}
+
+int64_t FinetuneTokens(const StudyConfig& c) {
+  if (c.finetune.tokens.value > 0) return c.finetune.tokens.value;
+  int64_t smallest = INT64_MAX;
+  for (const Size& n : c.pretrain.ladder) smallest = std::min(smallest, n.value);
+  return std::max<int64_t>(1, smallest / 10);
 }
 
 StudyConfig LoadStudyConfig(const std::string& path, const std::vector<std::string>& overrides) {

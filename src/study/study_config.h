@@ -32,6 +32,7 @@ struct StudyConfig {
     std::vector<Size> ladder{Size{500000}, Size{1000000}, Size{2000000}, Size{4000000}};
     int batch_size = 16, seq_len = 64;
     double lr = 3e-3, lr_min = 0.0, weight_decay = 0.1, clip = 1.0, warmup_fraction = 0.05;
+    Size warmup{0};  // warmup tokens shared by every budget (the paper's controlled setting); 0 = fraction
     double beta1 = 0.9, beta2 = 0.95;
     std::string schedule = "cosine";
     double wsd_decay_fraction = 0.2;
@@ -45,14 +46,15 @@ struct StudyConfig {
   struct Finetune {
     std::vector<std::string> tasks{"sentiment", "code"};
     std::vector<double> lrs{1e-4, 1e-3, 1e-2};
-    Size tokens{200000};
+    Size tokens{0};               // per run; 0 = 10% of the smallest pre-training budget
+    std::vector<int64_t> seeds{1, 2, 3};  // data-order seeds: each point's standard error comes from these
     int batch_size = 16;
     std::string schedule = "cosine";
     double warmup_fraction = 0.1, weight_decay = 0.1, l2sp = 0.0, replay = 0.0;
   } finetune;
   struct Eval {
     int batch = 16;
-    int64_t windows = 64, c4_windows = 64, max_examples = 200, max_target_tokens = 256;
+    int64_t windows = 256, c4_windows = 256, max_examples = 200, max_target_tokens = 256;
   } eval;
   struct Theory {
     std::string config = "configs/theory/reference.toml";  // "" = no theory panels
@@ -60,6 +62,8 @@ struct StudyConfig {
 };
 
 const ConfigSchema<StudyConfig>& StudySchema();
+// finetune.tokens, or 10% of the smallest pre-training budget when it is 0.
+int64_t FinetuneTokens(const StudyConfig& c);
 // Defaults ← the model preset named in the file ← the file ← overrides; validated.
 StudyConfig LoadStudyConfig(const std::string& path, const std::vector<std::string>& overrides);
 

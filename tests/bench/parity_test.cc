@@ -132,11 +132,6 @@ double RelInfError(std::span<const float> a, std::span<const float> b) {
   return scale > 0 ? diff / scale : diff;
 }
 
-double MaxAbsError(std::span<const float> a, std::span<const float> b) {
-  double diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff = std::max(diff, std::abs(double(a[i]) - double(b[i])));
-  return diff;
-}
 
 // Every bound below is derived from the arithmetic, so it holds on any CPU, -march level and OpenBLAS kernel.
 //

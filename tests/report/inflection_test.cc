@@ -47,9 +47,45 @@ TEST(Inflection, AsymmetricUShapeMinimumOffCentre) {
   const std::vector<double> y = {4.55, 4.014, 3.7, 3.607, 3.8, 4.454};
   const InflectionResult r = FindInflection(x, y);
   EXPECT_EQ(r.argmin, 3u);
+  EXPECT_TRUE(r.interior);
+  // No standard errors: no claim (protocol.md §6), whatever the curve looks like...
+  EXPECT_FALSE(r.u_shaped);
+  EXPECT_FALSE(r.tested);
+  EXPECT_EQ(r.shape, CurveShape::kNotTested);
+  EXPECT_NE(r.uncertainty.find("not tested"), std::string::npos) << r.uncertainty;
+  // ...unless the curve is exact (the linear-network lab's gradient descent has no sampling noise).
+  InflectionOptions exact;
+  exact.deterministic = true;
+  const InflectionResult d = FindInflection(x, y, {}, exact);
+  EXPECT_TRUE(d.u_shaped);
+  EXPECT_TRUE(d.tested);
+  EXPECT_NE(d.uncertainty.find("exact curve"), std::string::npos) << d.uncertainty;
+}
+
+// A synthetic U with a known minimum and Gaussian noise of known s.e. on every point is found at its
+// minimum; the same curve with its s.e. withheld is not claimed.
+TEST(Inflection, NoisyUWithKnownMinimumIsFound) {
+  const auto x = Ladder(7);
+  const double noise[] = {0.004, -0.007, 0.003, -0.002, 0.006, -0.004, 0.001};  // |noise| < 1 s.e.
+  std::vector<double> y, se(7, 0.008);
+  for (int i = 0; i < 7; ++i) y.push_back(3.0 + 0.05 * (i - 2) * (i - 2) + noise[i]);  // minimum at 4M
+  const InflectionResult r = FindInflection(x, y, se);
   EXPECT_TRUE(r.u_shaped);
-  EXPECT_FALSE(r.has_uncertainty);
-  EXPECT_NE(r.uncertainty.find("no standard errors"), std::string::npos);
+  EXPECT_EQ(r.argmin, 2u);
+  EXPECT_DOUBLE_EQ(r.x_min, 4e6);
+  EXPECT_FALSE(FindInflection(x, y).u_shaped);
+}
+
+// Some points with a standard error and some without: still not tested (a claim would rest on the
+// points that have none).
+TEST(Inflection, PartlyMissingStandardErrorsAreNotTested) {
+  const auto x = Ladder(5);
+  const std::vector<double> y = {3.2, 3.1, 3.0, 3.1, 3.2};
+  const std::vector<double> se = {0.001, 0.001, 0.001, std::nan(""), 0.001};
+  const InflectionResult r = FindInflection(x, y, se);
+  EXPECT_FALSE(r.tested);
+  EXPECT_FALSE(r.u_shaped);
+  EXPECT_EQ(r.shape, CurveShape::kNotTested);
 }
 
 TEST(Inflection, MonotoneDecreasingHasNoInflectionInsideTheRange) {
@@ -79,8 +115,10 @@ TEST(Inflection, MonotoneIncreasingHasNoInflectionInsideTheRange) {
   EXPECT_FALSE(r.interior);
   EXPECT_EQ(r.shape, CurveShape::kIncreasing);
   EXPECT_TRUE(r.monotone_increasing);
-  const Finding f = Analyze("fig", "panel", Curve{"c", 0, x, y, {}}, XAxis{}, {});
+  const Finding f = Analyze("fig", "panel", Curve{"c", 0, x, y, std::vector<double>(5, 0.001)}, XAxis{}, {});
   EXPECT_EQ(NoInflectionReason(f), "rising monotonically from the first step");
+  const Finding untested = Analyze("fig", "panel", Curve{"c", 0, x, y, {}}, XAxis{}, {});
+  EXPECT_EQ(NoInflectionReason(untested), "not tested: no standard errors");
 }
 
 TEST(Inflection, NoisyFlatCurveIsNotUShaped) {
@@ -98,8 +136,11 @@ TEST(Inflection, NoisyFlatCurveIsNotUShaped) {
   EXPECT_FALSE(r.distinguishable);
   EXPECT_EQ(r.plausible_lo, 0u);
   EXPECT_EQ(r.plausible_hi, 5u);
-  // The same numbers without standard errors are a (fragile) U: the uncertainty is what decides.
-  EXPECT_TRUE(FindInflection(x, y).u_shaped);
+  // The same numbers without standard errors are not tested; exact, they would be a (fragile) U.
+  EXPECT_FALSE(FindInflection(x, y).u_shaped);
+  InflectionOptions exact;
+  exact.deterministic = true;
+  EXPECT_TRUE(FindInflection(x, y, {}, exact).u_shaped);
 }
 
 TEST(Inflection, RiseWithinNoiseIsNotAnInflection) {
@@ -141,7 +182,9 @@ TEST(Inflection, LargerZMakesTheSameCurveNotSignificant) {
 TEST(Inflection, RelativeFloorIgnoresFloatNoise) {
   const auto x = Ladder(3);
   const std::vector<double> y = {1.0, 1.0 - 1e-7, 1.0};
-  const InflectionResult r = FindInflection(x, y);
+  InflectionOptions exact;
+  exact.deterministic = true;
+  const InflectionResult r = FindInflection(x, y, {}, exact);
   EXPECT_EQ(r.argmin, 1u);
   EXPECT_FALSE(r.u_shaped);
   EXPECT_EQ(r.shape, CurveShape::kFlat);
@@ -152,8 +195,10 @@ TEST(Inflection, NaNStandardErrorsAreUnknownNotPoison) {
   const std::vector<double> y = {3.2, 3.1, 3.0, 3.1, 3.2};
   const double nan = std::nan("");
   const InflectionResult r = FindInflection(x, y, std::vector<double>{nan, nan, nan, nan, nan});
-  EXPECT_TRUE(r.u_shaped);
+  EXPECT_FALSE(r.u_shaped);  // unknown, so not tested...
+  EXPECT_EQ(r.shape, CurveShape::kNotTested);
   EXPECT_FALSE(r.has_uncertainty);
+  EXPECT_EQ(r.argmin, 2u);  // ...and NaN does not poison the descriptive argmin
 }
 
 TEST(Inflection, TooFewPoints) {
@@ -163,7 +208,9 @@ TEST(Inflection, TooFewPoints) {
   EXPECT_FALSE(one.interior);
   EXPECT_FALSE(one.u_shaped);
   const std::vector<double> x2 = {1e6, 2e6}, y2 = {3.0, 2.0};
-  const InflectionResult two = FindInflection(x2, y2);
+  InflectionOptions exact;
+  exact.deterministic = true;
+  const InflectionResult two = FindInflection(x2, y2, {}, exact);
   EXPECT_EQ(two.argmin, 1u);
   EXPECT_EQ(two.shape, CurveShape::kDecreasing);
   EXPECT_NE(two.uncertainty.find("cannot be located"), std::string::npos);

@@ -106,7 +106,7 @@ TEST_F(Results, MissingKeyNamesFileLineAndKey) {
 
 TEST_F(Results, WrongTypesAndRangesNameTheKey) {
   const std::string row =
-      R"({"tokens": TOK, "epochs": 0.1, "seed": 0, "task": "t", "lr": LR, "id_loss": 2, "ood_loss": 3,
+      R"({"tokens": TOK, "epochs": 0.1, "seed": 0, "ft_seed": 1, "task": "t", "lr": LR, "id_loss": 2, "ood_loss": 3,
           "c4_loss": C4, "accuracy": null, "base_id_loss": 2, "base_ood_loss": 3})";
   auto with = [&](const std::string& lr, const std::string& c4,
                   const std::string& tokens = "1000000") {

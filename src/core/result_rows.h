@@ -1,0 +1,60 @@
+// The study's result rows, declared once: each row type lists its fields in one Visit function, and the
+// writers (perturb stage, study collector, test fixtures) and the reader (overtrain report) both go
+// through it, so a key cannot drift between them. Entry points: PretrainRow, PerturbRow, FinetuneRow,
+// ToJson, FromJson (strict: an error names "<where>: key '<key>'"). Layout: docs/formats.md.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace ot {
+
+// One evaluated base checkpoint (results/pretrain.jsonl).
+struct PretrainRow {
+  int64_t tokens = 0;
+  double epochs = 0;
+  int64_t seed = 0;
+  double base_loss = 0, base_ppl = 0;
+  std::optional<double> base_loss_stderr;  // over evaluation windows (the probe's sampling error)
+  std::optional<double> c4_loss;
+};
+
+// One perturbation draw (results/perturb.jsonl, written by `overtrain perturb`).
+struct PerturbRow {
+  int64_t tokens = 0;
+  double epochs = 0;
+  int64_t seed = 0;
+  double gamma = 0;
+  int64_t draw = 0;
+  std::string group;  // "all" = every tensor with sigma_init > 0
+  double loss = 0, base_loss = 0, delta = 0;
+};
+
+// One fine-tuning run (results/finetune.jsonl).
+struct FinetuneRow {
+  int64_t tokens = 0;
+  double epochs = 0;
+  int64_t seed = 0;     // pre-training seed
+  int64_t ft_seed = 0;  // fine-tuning data order
+  std::string task;
+  double lr = 0;
+  double id_loss = 0, ood_loss = 0;
+  std::optional<double> c4_loss, accuracy;
+  std::optional<double> chance_accuracy;  // 1 / number of choices, when the task has choices
+  std::optional<double> label_prior_loss;  // ID loss of predicting only the label prior (label tasks)
+  double base_id_loss = 0, base_ood_loss = 0;
+};
+
+nlohmann::json ToJson(const PretrainRow& row);
+nlohmann::json ToJson(const PerturbRow& row);
+nlohmann::json ToJson(const FinetuneRow& row);
+
+// `where` names the row in errors ("results/perturb.jsonl:12"). Unknown keys are ignored; optional
+// fields may be absent or null.
+PretrainRow PretrainRowFromJson(const nlohmann::json& object, const std::string& where);
+PerturbRow PerturbRowFromJson(const nlohmann::json& object, const std::string& where);
+FinetuneRow FinetuneRowFromJson(const nlohmann::json& object, const std::string& where);
+
+}  // namespace ot
