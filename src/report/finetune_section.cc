@@ -79,6 +79,9 @@ void FinetuneSection(Ctx& ctx) {
       pdg.series.push_back(Series(fd.curve, color, false, &fd));
       pi.series.push_back(Series(fi.curve, color, false, &fi));
       ood.push_back(&fo), deg.push_back(&fd), id.push_back(&fi);
+      ctx.families["ft." + task + ".ood"].push_back(&fo);
+      ctx.families["ft." + task + ".deg"].push_back(&fd);
+      ctx.families["ft." + task + ".id"].push_back(&fi);
       ++color;
     }
     fig.panels = {po, pdg, pi};
@@ -131,6 +134,8 @@ void TunedSection(Ctx& ctx) {
     po.series.push_back(Series(fo.curve, color, false, &fo));
     pi.series.push_back(Series(fi.curve, color, false, &fi));
     shown.push_back(&fo), shown.push_back(&fi);
+    ctx.families["tuned." + task + ".ood"].push_back(&fo);
+    ctx.families["tuned." + task + ".id"].push_back(&fi);
     ++color;
     // How the optimal LR moves with tokens (the paper's Fig. 5 classification), in grid steps.
     std::vector<double> grid;

@@ -96,6 +96,24 @@ ReportOutput WriteReport(const fs::path& study_dir, const ReportOptions& options
       st.tasks.empty() ? "none" : fmt::format("{}", fmt::join(st.tasks, ", ")),
       st.gammas.empty() ? "none" : fmt::format("{}", fmt::join(st.gammas, ", ")),
       st.lrs.empty() ? "none" : fmt::format("{}", fmt::join(st.lrs, ", ")), options.inflection.z));
+  doc.Heading(2, "The paper's claims at this scale");
+  {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& c : report_detail::Claims(ctx)) {
+      rows.push_back({c.id, c.claim, "**" + c.verdict + "**", c.evidence, c.range});
+      out.claims.push_back(fmt::format("{} {}: {}", c.id, c.verdict, c.claim));
+    }
+    doc.Table({"claim", "statement", "verdict", "evidence (mean ± 1 s.e.)", "rests on"}, std::move(rows));
+    doc.Paragraph(fmt::format(
+        "Verdicts: reproduced / not at this scale / contradicted / not measured; 'not tested' where a curve "
+        "has no standard errors. A rise or fall counts only beyond {:g} combined standard errors.",
+        options.inflection.z));
+  }
+  const std::vector<std::string> flags = report_detail::Flags(ctx);
+  if (!flags.empty()) {
+    doc.Heading(3, "Flags: results that cannot carry the science");
+    doc.Bullets(flags);
+  }
   doc.Heading(2, "Verdict");
   doc.Bullets(ctx.verdict);
   if (!ctx.omitted.empty())
@@ -106,8 +124,10 @@ ReportOutput WriteReport(const fs::path& study_dir, const ReportOptions& options
     std::vector<std::vector<std::string>> rows;
     for (const auto& b : s.budgets)
       rows.push_back({ctx.tokens.Short(double(b.tokens)), fmt::format("{}", b.tokens),
-                      fmt::format("{:.3g}", b.epochs), fmt::format("{:.3g}", b.tokens_per_param)});
-    doc.Table({"budget", "tokens", "epochs", "tokens/param"}, std::move(rows));
+                      fmt::format("{:.3g}", b.epochs), fmt::format("{:.3g}", b.tokens_per_param),
+                      b.tokens_per_nonembed_param > 0 ? fmt::format("{:.3g}", b.tokens_per_nonembed_param)
+                                                      : std::string("–")});
+    doc.Table({"budget", "tokens", "epochs", "tokens/param", "tokens/non-embedding param"}, std::move(rows));
   }
   doc.Append(ctx.body);
   doc.Heading(2, "Tables");

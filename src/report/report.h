@@ -22,6 +22,7 @@ struct ReportOutput {
   std::vector<std::string> figures;  // figure stems written (each has .png, .svg, .gp, .dat)
   std::vector<std::string> tables;   // CSV file names under tables/
   std::vector<std::string> verdict;  // the verdict bullets, as in report.md
+  std::vector<std::string> claims;   // "C1 reproduced: <claim>", one per claim of the paper
   std::vector<std::string> omitted;  // one line per result kind that was absent
 };
 

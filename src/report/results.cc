@@ -147,6 +147,8 @@ StudyInfo ReadStudyInfo(const std::filesystem::path& path) {
   s.tasks = f.Array<std::string>("tasks");
   s.gammas = f.Array<double>("gammas");
   s.lrs = f.Array<double>("lrs");
+  if (object.contains("vocab_size")) s.vocab_size = f.Int("vocab_size", 1);
+  if (object.contains("embedding_params")) s.embedding_params = f.Int("embedding_params", 0);
   return s;
 }
 

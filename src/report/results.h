@@ -17,6 +17,8 @@ namespace ot {
 struct StudyInfo {
   std::string name, preset;
   int64_t params = 0;                  // non-embedding + embedding
+  int64_t embedding_params = 0;        // token embedding (+ untied head); 0 = not recorded
+  int64_t vocab_size = 0;              // 0 = not recorded
   int64_t train_tokens_per_epoch = 0;  // size of the general training set in tokens
   int64_t seeds = 0;
   std::vector<std::string> tasks;

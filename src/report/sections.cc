@@ -236,6 +236,8 @@ void PerturbSection(Ctx& ctx) {
     pl.series.push_back(Series(fl.curve, color, false, &fl));
     deltas.push_back(&fd);
     losses.push_back(&fl);
+    ctx.families["perturb.delta"].push_back(&fd);
+    ctx.families["perturb.loss"].push_back(&fl);
     ++color;
   }
   Curve base = PerturbBaseCurve(ctx);

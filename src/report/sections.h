@@ -3,6 +3,8 @@
 // of which appends its part of report.md to Ctx::body and its sentences to Ctx::verdict.
 #pragma once
 
+#include <map>
+
 #include <cmath>
 #include <deque>
 #include <filesystem>
@@ -31,6 +33,9 @@ struct Ctx {
   std::deque<Finding> findings;  // deque: Finding pointers handed out stay valid
   Document body;
   std::vector<std::string> verdict, omitted, figures;
+  // Curve families by role, for the claims table: "perturb.delta", "perturb.loss" (one curve per γ);
+  // "ft.<task>.ood", "ft.<task>.deg", "ft.<task>.id" (per LR); "tuned.<task>.ood", "tuned.<task>.id".
+  std::map<std::string, std::vector<const Finding*>> families;
 };
 
 template <typename Points, typename Keep, typename Get>
@@ -80,5 +85,13 @@ void PerturbSection(Ctx& ctx);   // figure 2: Δ and perturbed loss per γ
 void FinetuneSection(Ctx& ctx);  // figure 3: OOD, OOD degradation and ID per LR, per task
 void TunedSection(Ctx& ctx);     // figure 4: optimal LR, OOD and ID at the tuned LR
 void TheorySection(Ctx& ctx);    // figure 5: linear-network lab panels
+
+// The paper's claims C1-C8 (protocol.md §6), each with a verdict, its evidence and the tokens/param range
+// it rests on; and the flags on results that cannot carry the science. Run after every section.
+struct ClaimRow {
+  std::string id, claim, verdict, evidence, range;
+};
+std::vector<ClaimRow> Claims(const Ctx& ctx);
+std::vector<std::string> Flags(const Ctx& ctx);
 
 }  // namespace ot::report_detail

@@ -67,15 +67,22 @@ Summaries Summarize(const StudyResults& results) {
   if (results.finetune)
     for (const auto& r : *results.finetune) epochs[r.tokens].push_back(r.epochs);
   for (const auto& [tokens, e] : epochs)
-    s.budgets.push_back({tokens, MeanAndSe(e).mean, double(tokens) / double(results.study.params)});
+    s.budgets.push_back({tokens, MeanAndSe(e).mean, double(tokens) / double(results.study.params),
+                         results.study.embedding_params > 0 && results.study.params > results.study.embedding_params
+                             ? double(tokens) / double(results.study.params - results.study.embedding_params)
+                             : 0.0});
 
   if (results.pretrain) {
     std::map<int64_t, std::vector<const PretrainRow*>> by;
     for (const auto& r : *results.pretrain) by[r.tokens].push_back(&r);
-    for (const auto& [tokens, rows] : by)
-      s.pretrain.push_back({tokens, OverAll(rows, [](auto& r) { return r.base_loss; }),
-                            OverAll(rows, [](auto& r) { return r.base_ppl; }),
-                            OverPresent(rows, [](auto& r) { return r.c4_loss; })});
+    for (const auto& [tokens, rows] : by) {
+      PretrainPoint p{tokens, OverAll(rows, [](auto& r) { return r.base_loss; }),
+                      OverAll(rows, [](auto& r) { return r.base_ppl; }),
+                      OverPresent(rows, [](auto& r) { return r.c4_loss; })};
+      // One seed: the evaluation's own sampling error over windows is the uncertainty there is.
+      if (rows.size() == 1 && rows[0]->base_loss_stderr) p.base_loss.se = *rows[0]->base_loss_stderr;
+      s.pretrain.push_back(p);
+    }
   }
   if (results.perturb) {
     std::map<std::tuple<std::string, double, int64_t>, std::vector<const PerturbRow*>> by;
@@ -102,6 +109,8 @@ Summaries Summarize(const StudyResults& results) {
       p.accuracy = OverPresent(rows, [](auto& r) { return r.accuracy; });
       p.base_id_loss = OverAll(rows, [](auto& r) { return r.base_id_loss; });
       p.base_ood_loss = OverAll(rows, [](auto& r) { return r.base_ood_loss; });
+      p.chance_accuracy = OverPresent(rows, [](auto& r) { return r.chance_accuracy; });
+      p.label_prior_loss = OverPresent(rows, [](auto& r) { return r.label_prior_loss; });
       s.finetune.push_back(p);
     }
     // Tuned-LR view: per (task, tokens) the lr whose mean ID loss is lowest (ties: the smaller lr).

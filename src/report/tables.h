@@ -29,6 +29,7 @@ struct Budget {
   int64_t tokens = 0;
   double epochs = 0;            // mean of the rows' epochs at this budget
   double tokens_per_param = 0;  // tokens / study params
+  double tokens_per_nonembed_param = 0;  // tokens / (params - embedding params); 0 = unknown
 };
 
 struct PretrainPoint {
@@ -46,6 +47,7 @@ struct FinetunePoint {
   std::string task;
   double lr = 0;
   MeanSe id_loss, ood_loss, c4_loss, accuracy, base_id_loss, base_ood_loss;  // over seeds
+  MeanSe chance_accuracy, label_prior_loss;  // present for tasks with choices / shared labels
 };
 // Theory rows averaged per condition and step (duplicates, if any, are averaged; se from the rows).
 struct TheoryPoint {

@@ -62,6 +62,7 @@ void TheorySection(Ctx& ctx) {
     pp.series.push_back(Series(closed, color, true, nullptr));
     pp.series.back().points = false;
     fam_gamma.push_back(&f);
+    ctx.families["theory.gamma"].push_back(&f);
     ++color;
   }
   // η_ft panel at the smallest λ (0 = plain fine-tuning); λ panel at the η_ft with the most λ
@@ -86,6 +87,7 @@ void TheorySection(Ctx& ctx) {
         ctx, fig.name, fmt::format("fine-tuned L_A (λ = {})", FormatParam(lambda0)), c, ctx.steps);
     pf.series.push_back(Series(f.curve, color++, false, &f));
     fam_lr.push_back(&f);
+    ctx.families["theory.eta"].push_back(&f);
   }
   color = 1;
   std::vector<std::pair<double, double>> last_loss_b;  // (λ, L_B at the last step)
@@ -104,6 +106,7 @@ void TheorySection(Ctx& ctx) {
     pl.series.push_back(Series(f.curve, color, false, &f));
     pl.series.push_back(Series(cb, color, true, nullptr));
     fam_lambda.push_back(&f);
+    ctx.families["theory.lambda"].push_back(&f);
     ++color;
   }
   fig.panels = {pp, pf, pl};

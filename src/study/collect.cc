@@ -106,7 +106,9 @@ int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& st
                 {"params", params},              {"train_tokens_per_epoch", per_epoch},
                 {"seeds", c.study.seeds.size()}, {"tasks", c.finetune.tasks},
                 {"gammas", c.perturb.gammas},    {"lrs", lrs},
-                {"pretrain_mode", c.pretrain.mode}};
+                {"pretrain_mode", c.pretrain.mode},
+                {"vocab_size", c.model.vocab_size},
+                {"embedding_params", int64_t{c.model.vocab_size} * c.model.d_model * (c.model.tied_head ? 1 : 2)}};
   WriteFileAtomic(results / "study.json", study.dump(2) + "\n");
   WriteFileAtomic(results / "pretrain.jsonl", pretrain_rows);
   WriteFileAtomic(results / "perturb.jsonl", perturb_rows);

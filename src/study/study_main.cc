@@ -89,6 +89,8 @@ int StudyMain(const StudyOptions& opt) {
   const int missing = CollectResults(config, sp, study_dir);
   const ReportOutput report = WriteReport(study_dir);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("\nclaims:\n");
+  for (const auto& line : report.claims) std::printf("- %s\n", line.c_str());
   std::printf("\nverdict:\n");
   for (const auto& line : report.verdict) std::printf("- %s\n", line.c_str());
   std::printf("\nstudy: %d runs done now, %d were already complete, %d failed, %d incomplete in the report; %.0f s\n",

@@ -5,6 +5,8 @@
 #include "report/report.h"
 
 #include <gtest/gtest.h>
+
+#include <map>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -285,6 +287,49 @@ TEST(Report, SingleDrawAndSeedIsSaidToBeUntested) {
   const std::string summary = Read(study / "report" / "tables" / "perturb_summary.csv");
   EXPECT_NE(summary.find("\n1000000,0.125,1,all,0.01,1,4.4905,,-0.0095,,4.5\n"), std::string::npos)
       << summary;
+  fs::remove_all(study);
+}
+
+// The claims table on the synthetic study, whose shapes are known by construction (synthetic_study.h).
+TEST_F(FullReport, ClaimsTableGivesEachClaimItsVerdict) {
+  std::map<std::string, std::string> verdict;
+  for (const auto& line : out_->claims) verdict[line.substr(0, 2)] = line;
+  auto is = [&](const std::string& id, const std::string& v) {
+    EXPECT_EQ(verdict[id].rfind(id + " " + v + ":", 0), 0u) << verdict[id];
+  };
+  is("C1", "reproduced");  // Δ = scale · 2^u for every γ
+  is("C2", "reproduced");  // minima at 8M (γ 0.1) and 16M (γ 0.05), still falling for γ 0.01
+  is("C3", "reproduced");  // OOD degradation grows for both LRs
+  is("C4", "reproduced");  // lr 1e-3 minimum at 8M, lr 1e-4 still falling
+  is("C7", "reproduced");  // perturbed L_A: γ 0.1 U-shaped, γ 0.02 still falling
+  const std::string md = Read(*study_ / "report" / "report.md");
+  EXPECT_NE(md.find("The paper's claims at this scale"), std::string::npos);
+  EXPECT_LT(md.find("The paper's claims at this scale"), md.find("## Verdict"));  // the report leads with it
+  EXPECT_NE(md.find("tokens/non-embedding param"), std::string::npos);
+  // Two LRs: every tuned LR is at an edge of the grid, and the report says so.
+  EXPECT_NE(md.find("sst: the tuned LR sits at the edge of the grid [0.0001, 0.001]"), std::string::npos) << md;
+}
+
+// One draw and one seed: no claim rests on curves without standard errors.
+TEST(Report, ClaimsWithoutUncertaintyAreNotTested) {
+  const fs::path study = TempStudy("claims_one_seed");
+  testing::WriteSyntheticStudy(study, {.theory = false, .draws = 1, .seeds = 1});
+  const ReportOutput out = WriteReport(study);
+  for (const auto& line : out.claims)
+    if (line.rfind("C1", 0) == 0 || line.rfind("C2", 0) == 0 || line.rfind("C3", 0) == 0 ||
+        line.rfind("C4", 0) == 0)
+      EXPECT_NE(line.find(" not tested:"), std::string::npos) << line;
+  fs::remove_all(study);
+}
+
+// Flags: accuracy at chance and data repeated beyond one epoch are named.
+TEST(Report, FlagsNameResultsThatCannotCarryTheScience) {
+  const fs::path study = TempStudy("flags");
+  testing::WriteSyntheticStudy(study, {.theory = false, .accuracy = 0.5});
+  WriteReport(study);
+  const std::string md = Read(study / "report" / "report.md");
+  EXPECT_NE(md.find("sst: accuracy at chance"), std::string::npos) << md;
+  EXPECT_NE(md.find("data repeated: 16M tokens is 2 epochs"), std::string::npos) << md;
   fs::remove_all(study);
 }
 

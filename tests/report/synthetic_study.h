@@ -21,6 +21,7 @@ namespace ot::testing {
 struct SyntheticOptions {
   bool pretrain = true, perturb = true, finetune = true, theory = true;
   int draws = 4, seeds = 2;
+  double accuracy = 0.7;  // fine-tuned accuracy (chance is 0.5)
 };
 
 inline double SynthBase(int u) {
@@ -80,7 +81,7 @@ inline void WriteSyntheticStudy(const std::filesystem::path& study,
           const double id = 1.5 + 0.5 * std::pow(2.0, -u / 2.0) + (big ? 0.02 * u : 0.05);
           f << ToJson(FinetuneRow{.tokens = tokens(u), .epochs = epochs(u), .seed = 1, .ft_seed = seed,
                                   .task = "sst", .lr = lr, .id_loss = id + SynthNoise(0, seed) * 0.1,
-                                  .ood_loss = ood + SynthNoise(1, seed) * 0.1, .accuracy = 0.7,
+                                  .ood_loss = ood + SynthNoise(1, seed) * 0.1, .accuracy = o.accuracy,
                                   .chance_accuracy = 0.5, .base_id_loss = 2.5, .base_ood_loss = SynthBase(u)})
                    .dump()
             << "\n";
