@@ -91,18 +91,31 @@ std::string PanelCommands(const Figure& fig, const PlotPanel& panel, Blocks& blo
   double lo = INFINITY, hi = -INFINITY;
   for (const auto& s : panel.series)
     for (double x : s.x) lo = std::min(lo, x), hi = std::max(hi, x);
+  std::string range;  // "[a:b]" when fixed
   if (std::isfinite(lo) && hi > lo) {
     if (panel.logx && lo > 0) {
       const double pad = std::pow(hi / lo, 0.04);
-      gp << "set xrange [" << Num(lo / pad) << ":" << Num(hi * pad) << "]\n";
+      range = "[" + Num(lo / pad) + ":" + Num(hi * pad) + "]";
     } else {
       const double pad = 0.04 * (hi - lo);
-      gp << "set xrange [" << Num(lo - pad) << ":" << Num(hi + pad) << "]\n";
+      range = "[" + Num(lo - pad) + ":" + Num(hi + pad) + "]";
     }
+    gp << "set xrange " << range << "\n";
   } else {
     gp << "set autoscale x\n";
   }
   gp << "set autoscale y\n";
+  // The secondary axis spans the same range (gnuplot cannot link a log axis), labelled at the same x.
+  if (panel.x2tics.empty() || range.empty()) {
+    gp << "unset x2tics\nunset x2label\nset tmargin\nset xtics mirror\n";
+  } else {
+    gp << "set xtics nomirror\nset tmargin 5\nset x2range " << range << "\n";
+    if (panel.logx) gp << "set logscale x2 2\n";
+    gp << "set x2tics (";
+    for (size_t i = 0; i < panel.x2tics.size(); ++i)
+      gp << (i ? ", " : "") << Quote(panel.x2tics[i].second) << " " << Num(panel.x2tics[i].first);
+    gp << ")\nset x2label " << Quote(panel.x2label) << " offset 0,-0.5\n";
+  }
 
   std::vector<std::string> plots;
   for (const auto& s : panel.series) {

@@ -27,6 +27,9 @@ struct PlotPanel {
   bool logx = true, logy = false;
   std::vector<std::pair<double, std::string>>
       xtics;  // explicit tics (value, label); empty = automatic
+  // A secondary x axis on top with the same positions (e.g. tokens per parameter); empty = none.
+  std::vector<std::pair<double, std::string>> x2tics;
+  std::string x2label;
   std::vector<PlotSeries> series;
 };
 

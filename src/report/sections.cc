@@ -59,6 +59,10 @@ PlotPanel TokenPanel(const Ctx& ctx, std::string title, std::string ylabel) {
   p.xlabel = "pre-training tokens (epochs)";
   p.ylabel = std::move(ylabel);
   p.xtics = TokenTics(ctx.s);
+  const size_t stride = (ctx.s.budgets.size() + 7) / 8;
+  for (size_t i = 0; i < ctx.s.budgets.size(); i += stride)
+    p.x2tics.push_back({double(ctx.s.budgets[i].tokens), fmt::format("{:.3g}", ctx.s.budgets[i].tokens_per_param)});
+  p.x2label = "tokens per parameter";
   return p;
 }
 
@@ -75,6 +79,21 @@ void Draw(Ctx& ctx, Figure fig, const std::string& alt) {
   RenderFigure(fig, ctx.figure_dir);
   ctx.figures.push_back(fig.name);
   ctx.body.Image("figures/" + fig.name + ".svg", "figures/" + fig.name + ".png", alt);
+}
+
+void SmallMultiples(Ctx& ctx, const std::string& name, const std::string& title, const std::string& what,
+                    const std::vector<const Finding*>& family, const Curve& reference) {
+  if (family.size() < 2) return;
+  Figure fig = NewFigure(name, title, family.size() > 4 ? 330 : 400, 420);
+  int color = 1;
+  for (const Finding* f : family) {
+    PlotPanel p = TokenPanel(ctx, f->curve.label, what);
+    p.x2tics.clear();  // narrow panels: tokens/param is on the main figure
+    if (!reference.x.empty()) p.series.push_back(Series(reference, 0, true, nullptr));
+    p.series.push_back(Series(f->curve, color++, false, f));
+    fig.panels.push_back(std::move(p));
+  }
+  Draw(ctx, std::move(fig), title);
 }
 
 void FindingsTable(Ctx& ctx, const std::vector<const Finding*>& findings) {
@@ -165,38 +184,34 @@ void BaseSection(Ctx& ctx) {
         "No base-model losses (pretrain.jsonl and perturb.jsonl absent): no figure.");
     return;
   }
-  Figure fig = NewFigure("fig1_base_vs_modified", "", 900, 600);
-  PlotPanel panel =
-      TokenPanel(ctx, "base vs modified models", "loss on the general validation set (nats)");
+  // One panel per kind of model, each on its own scale (a diverged fine-tuning run must not squash the
+  // base curve): the base model, then per task the OOD loss after fine-tuning at the tuned LR with the base
+  // dashed. The perturbed models have their own figures (section 2).
+  Figure fig = NewFigure("fig1_base_vs_modified", "base vs modified models against pre-training tokens", 520, 520);
+  PlotPanel panel = TokenPanel(ctx, "base model", "loss on the general validation set (nats)");
   const Finding& fb = Record(ctx, fig.name, "base vs modified", base, ctx.tokens);
   std::vector<const Finding*> shown{&fb};
-  panel.series.push_back(Series(base, 0, true, &fb));
-  int color = 1;
-  const std::string group = MainGroup(ctx.s);
-  for (double gamma : PerturbGammas(ctx.s, group)) {
-    Curve c = MakeCurve(
-        fmt::format("perturbed, γ = {}", FormatParam(gamma)), gamma, ctx.s.perturb,
-        [&](const PerturbPoint& p) { return p.group == group && p.gamma == gamma; },
-        [](const PerturbPoint& p) { return p.loss; });
-    if (c.x.empty()) continue;
-    Finding f = Analyze(fig.name, "", c, ctx.tokens, ctx.options.inflection);
-    panel.series.push_back(Series(c, color++, false, &f));
-  }
+  panel.series.push_back(Series(base, 0, false, &fb));
+  fig.panels.push_back(std::move(panel));
   std::set<std::string> tasks;
   for (const auto& p : ctx.s.tuned) tasks.insert(p.task);
+  int color = 1;
   for (const auto& task : tasks) {
+    PlotPanel pt = TokenPanel(ctx, "fine-tuned on " + task + " (tuned LR), OOD", "loss (nats)");
     Curve c = MakeCurve(
-        "fine-tuned on " + task + " (tuned lr), OOD", 0, ctx.s.tuned,
-        [&](const FinetunePoint& p) { return p.task == task; },
+        "fine-tuned", 0, ctx.s.tuned, [&](const FinetunePoint& p) { return p.task == task; },
         [](const FinetunePoint& p) { return p.ood_loss; });
     Finding f = Analyze(fig.name, "", c, ctx.tokens, ctx.options.inflection);
-    panel.series.push_back(Series(c, color++, false, &f));
+    Curve b = base;
+    b.se.clear();
+    pt.series.push_back(Series(b, 0, true, nullptr));
+    pt.series.push_back(Series(c, color++, false, &f));
+    fig.panels.push_back(std::move(pt));
   }
-  fig.panels.push_back(std::move(panel));
   ctx.body.Paragraph(
-      "Base model (dashed) and modified models: Gaussian-perturbed (section 2) and fine-tuned with "
-      "the "
-      "LR tuned per checkpoint, measured out of domain (section 4). Error bars: ±1 s.e.");
+      "Base model, and the OOD loss after fine-tuning with the LR tuned per checkpoint (section 4) with the "
+      "base dashed, each panel on its own scale. The Gaussian-perturbed models are in section 2. Error "
+      "bars: ±1 s.e. (the base model's over evaluation windows when there is one pre-training seed).");
   Draw(ctx, std::move(fig), "base vs modified loss against pre-training tokens");
   FindingsTable(ctx, shown);
   if (fb.result.monotone_decreasing)
@@ -255,6 +270,8 @@ void PerturbSection(Ctx& ctx) {
                   "an interior minimum that is not significant.",
                   n_text));
   Draw(ctx, std::move(fig), "perturbation: delta and perturbed loss per gamma");
+  SmallMultiples(ctx, "fig2b_perturb_per_gamma", "perturbed loss per γ, each on its own scale (base dashed)",
+                 "loss (nats)", losses, base);
   std::vector<const Finding*> all = deltas;
   all.insert(all.end(), losses.begin(), losses.end());
   FindingsTable(ctx, all);

@@ -75,6 +75,10 @@ PlotSeries Series(const Curve& c, int color, bool dashed, const Finding* f);
 PlotPanel TokenPanel(const Ctx& ctx, std::string title, std::string ylabel);
 Figure NewFigure(std::string name, std::string title, int panel_width = 620, int height = 520);
 void Draw(Ctx& ctx, Figure fig, const std::string& alt);  // renders and embeds it in the body
+// One panel per curve of `family` (each on its own y scale, the reference curve dashed in each), so a
+// curve that diverges cannot squash the others: "<what>, <curve label>" per panel.
+void SmallMultiples(Ctx& ctx, const std::string& name, const std::string& title, const std::string& what,
+                    const std::vector<const Finding*>& family, const Curve& reference);
 void FindingsTable(Ctx& ctx, const std::vector<const Finding*>& findings);
 std::string Lower(std::string s);
 std::string RangeText(const Ctx& ctx);                       // "1M–32M tokens, 0.125–4 epochs"

@@ -98,10 +98,14 @@ std::string* FullReport::error_ = nullptr;
 
 TEST_F(FullReport, FiguresAreProduced) {
   const fs::path figures = *study_ / "report" / "figures";
-  const std::vector<std::string> expected = {"fig1_base_vs_modified", "fig2_perturb",
-                                             "fig3_finetune_sst", "fig4_tuned_lr", "fig5_theory"};
+  // Each family also gets small multiples (one panel per curve, own y scale) so no curve squashes another.
+  const std::vector<std::string> expected = {"fig1_base_vs_modified", "fig2_perturb", "fig2b_perturb_per_gamma",
+                                             "fig3_finetune_sst",     "fig3b_finetune_ood_sst",
+                                             "fig4_tuned_lr",         "fig5_theory"};
   EXPECT_EQ(out_->figures, expected);
   for (const auto& stem : expected) ExpectImage(figures, stem);
+  // Token panels carry tokens per parameter on a secondary axis.
+  EXPECT_NE(Read(figures / "fig2_perturb.gp").find("set x2label \"tokens per parameter\""), std::string::npos);
   // The minimum of γ = 0.1 (8M tokens) is marked with a label in the figure's data.
   EXPECT_NE(Read(figures / "fig2_perturb.dat").find("8000000 3.607"), std::string::npos);
   EXPECT_NE(Read(figures / "fig2_perturb.dat").find("\"min 8M\""), std::string::npos);
@@ -231,7 +235,8 @@ TEST(Report, AbsentKindsAreOmittedWithALine) {
   fs::create_directories(study / "report" / "figures");
   std::ofstream(study / "report" / "figures" / "fig5_theory.png") << "stale";
   const ReportOutput out = WriteReport(study);
-  EXPECT_EQ(out.figures, (std::vector<std::string>{"fig1_base_vs_modified", "fig2_perturb"}));
+  EXPECT_EQ(out.figures,
+            (std::vector<std::string>{"fig1_base_vs_modified", "fig2_perturb", "fig2b_perturb_per_gamma"}));
   EXPECT_EQ(out.omitted, (std::vector<std::string>{"finetune.jsonl", "theory.jsonl"}));
   EXPECT_FALSE(fs::exists(study / "report" / "figures" / "fig5_theory.png"));
   EXPECT_FALSE(fs::exists(study / "report" / "tables" / "finetune.csv"));
