@@ -79,6 +79,7 @@ void Interpolate(std::span<const float> a, std::span<const float> b, double alph
 
 int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
   LoadedModel model = LoadModel(config.checkpoint);
+  ApplyThreadPolicy(0, model.config);
   const auto& ft = config.ft;
   const int B = ft.batch_size, T = ft.seq_len > 0 ? ft.seq_len : model.config.max_seq_len;
   if (T > model.config.max_seq_len)

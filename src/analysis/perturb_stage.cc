@@ -9,6 +9,7 @@
 
 #include "analysis/perturb.h"
 #include "core/fileio.h"
+#include "train/trainer.h"
 
 namespace ot {
 namespace fs = std::filesystem;
@@ -44,6 +45,7 @@ const ConfigSchema<PerturbConfig>& PerturbSchema() {
 
 int RunPerturbStage(const PerturbConfig& config, const fs::path& out) {
   const LoadedModel model = LoadModel(config.checkpoint);
+  ApplyThreadPolicy(0, model.config);
   EvalSuiteConfig suite_config = config.suite;
   suite_config.tasks.clear();  // the probe is the general validation set
   EvalSuite suite(suite_config, model.config);

@@ -7,6 +7,7 @@
 
 #include "core/check.h"
 #include "core/fileio.h"
+#include "train/trainer.h"
 #include "data/tokenizer.h"
 
 namespace ot {
@@ -179,6 +180,7 @@ const ConfigSchema<EvalConfig>& EvalSchema() {
 
 int RunEvalStage(const EvalConfig& config, const fs::path& out) {
   LoadedModel model = LoadModel(config.checkpoint);
+  ApplyThreadPolicy(0, model.config);
   EvalSuite suite(config.suite, model.config);
   nlohmann::json j = suite.Run(model.params);
   j["checkpoint"] = {{"dir", fs::absolute(model.dir).string()},

@@ -21,7 +21,7 @@ std::vector<std::string> SplitComma(const std::string& text) {
 std::function<int()> SetupBench(CLI::App& app) {
   app.description("Training tokens/s of overtrain vs the PyTorch reference (bench/reference.py, run alternately) "
                    "and vs the GEMM-bound ceiling; prints a Markdown table");
-  auto configs = std::make_shared<std::string>("tiny,small,medium");
+  auto configs = std::make_shared<std::string>("pico-32,tiny,small,medium");
   auto options = std::make_shared<ot::BenchOptions>();
   app.add_option("--configs", *configs, "comma-separated model presets")->capture_default_str();
   app.add_option("--steps", options->steps, "timed training steps per system and config")

@@ -10,6 +10,7 @@
 #include <map>
 
 #include "core/fileio.h"
+#include "data/token_file.h"
 #include "report/report.h"
 #include "study/collect.h"
 #include "study/execute.h"
@@ -19,6 +20,59 @@ namespace ot {
 namespace fs = std::filesystem;
 
 namespace {
+
+// Training tokens of the prepared data, when data/prepare has run (epochs need it).
+int64_t PreparedTrainTokens(const StudyPlan& sp, const fs::path& study_dir) {
+  const Run* prepare = sp.plan.Find(sp.data_run);
+  if (!prepare) return 0;
+  const fs::path tok = sp.plan.DirOf(study_dir, *prepare) / "general.train.tok";
+  if (!fs::exists(tok)) return 0;
+  try {
+    return static_cast<int64_t>(data::ReadTokenHeader(tok).tokens);
+  } catch (const Error&) {
+    return 0;
+  }
+}
+
+// The ladder in tokens, tokens/param (all and non-embedding), epochs; and a wall-time estimate from the
+// planned token counts: training at kTrainFlops per core, forward passes at 3x the training token rate.
+void PrintLadder(const StudyConfig& c, const StudyPlan& sp, const fs::path& study_dir, int jobs) {
+  const ModelConfig& m = c.model;
+  const int64_t params = m.NumParams();
+  const int64_t embed = int64_t{m.vocab_size} * m.d_model * (m.tied_head ? 1 : 2);
+  const int64_t per_epoch = PreparedTrainTokens(sp, study_dir);
+  std::printf("\nmodel %s: %s parameters (%s non-embedding), vocabulary %d\n", m.preset.c_str(),
+              FormatSize(params).c_str(), FormatSize(params - embed).c_str(), m.vocab_size);
+  std::printf("%-10s %12s %16s %10s\n", "budget", "tokens/param", "non-embed t/p", "epochs");
+  for (const Size& n : c.pretrain.ladder) {
+    const std::string epochs = per_epoch > 0 ? fmt::format("{:.3g}", double(n.value) / per_epoch) : "?";
+    std::printf("%-10s %12.3g %16.3g %10s\n", FormatSize(n.value).c_str(), double(n.value) / params,
+                double(n.value) / std::max<int64_t>(1, params - embed), epochs.c_str());
+  }
+  if (per_epoch == 0)
+    std::printf("(epochs after `data prepare`: the default corpus holds ~44M training tokens at V 512, "
+                "~22M at V 8192)\n");
+  // Calibrated on this project's machines (docs/performance.md): pico-32 trains 190K tokens/s on one core,
+  // i.e. ~58 GFLOP/s of 6N+attention FLOPs; larger models reach more, so this errs long for them.
+  constexpr double kTrainFlops = 58e9;
+  const double train_rate = kTrainFlops / m.TrainFlopsPerToken(c.pretrain.seq_len);  // tokens/s per job
+  double work = 0, longest_pretrain = 0;
+  for (const auto& run : sp.plan.runs()) {
+    if (IsComplete(sp.plan.DirOf(study_dir, run), run)) continue;
+    const bool forward_only = run.stage == "eval" || run.stage == "perturb";
+    const double seconds = run.cost_tokens / (forward_only ? 3 * train_rate : train_rate) +
+                           (run.stage == "finetune" || forward_only ? 1.0 : 0.0);  // process + data load
+    if (run.stage == "pretrain") longest_pretrain = std::max(longest_pretrain, seconds);
+    if (run.stage != "data" && run.stage != "data-fetch") work += seconds;
+  }
+  const double data_s = IsComplete(sp.plan.DirOf(study_dir, *sp.plan.Find(sp.data_run)), *sp.plan.Find(sp.data_run))
+                            ? 0.0
+                            : 240.0;  // fetch (network) + prepare, measured ~2-4 minutes
+  const double wall = data_s + std::max(longest_pretrain, work / std::max(1, jobs));
+  std::printf("estimated wall time: %.0f min at %d job(s) at a time (%.0f CPU-min of runs; training ~%.0fK "
+              "tokens/s per job)\n",
+              wall / 60, jobs, work / 60, train_rate / 1e3);
+}
 
 void PrintPlan(const StudyPlan& sp, const fs::path& study_dir) {
   std::map<std::string, std::pair<int, double>> by_stage;
@@ -55,6 +109,12 @@ int StudyMain(const StudyOptions& opt) {
   const StudyPlan sp = BuildStudyPlan(config, study_dir);
   if (opt.dry_run) {
     PrintPlan(sp, study_dir);
+    const int cores = std::max(1, omp_get_num_procs());
+    const int threads = config.study.threads_per_job > 0 ? config.study.threads_per_job
+                        : config.model.d_model <= 64   ? 1
+                                                       : std::min(cores, 2);
+    PrintLadder(config, sp, study_dir,
+                opt.jobs > 0 ? opt.jobs : config.study.jobs > 0 ? config.study.jobs : std::max(1, cores / threads));
     return 0;
   }
   fs::create_directories(study_dir);

@@ -164,7 +164,7 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
                            const fs::path& init_from) {
   const auto& c = config;
   if (c.data.train.empty()) throw Error("data.train: no training token file given");
-  if (c.train.threads > 0) omp_set_num_threads(c.train.threads);
+  ApplyThreadPolicy(c.train.threads, c.model);
   fs::create_directories(run_dir);
   const fs::path config_path = run_dir / "config.toml", ckpt_root = run_dir / "ckpt";
   const fs::path metrics_path = run_dir / "metrics.jsonl";

@@ -39,7 +39,7 @@ const ConfigSchema<PretrainConfig>& PretrainSchema() {
                [](C& c) -> std::string& { return c.train.nan_policy; }, OneOf({"abort", "skip-step"}))
         .Field("train.spike_sigma", "loss-spike threshold in running std devs (0 = off)",
                [](C& c) -> double& { return c.train.spike_sigma; }, AtLeast(0))
-        .Field("train.threads", "OpenMP threads (0 = OMP_NUM_THREADS or all cores)",
+        .Field("train.threads", "OpenMP threads (0 = OMP_NUM_THREADS, else 1 for d_model <= 64, else all cores)",
                [](C& c) -> int& { return c.train.threads; }, AtLeast(0))
         .Field("train.quiet", "no progress output", [](C& c) -> bool& { return c.train.quiet; })
         .Field("optim.kind", "optimizer", [](C& c) -> std::string& { return c.optim.kind; }, OneOf({"adamw"}))

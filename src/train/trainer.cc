@@ -1,6 +1,10 @@
 // The shared training loop (see trainer.h).
 #include "train/trainer.h"
 
+#include <omp.h>
+
+#include <cstdlib>
+
 #include <fmt/format.h>
 
 #include <chrono>
@@ -10,6 +14,13 @@
 #include "optim/clip.h"
 
 namespace ot {
+
+int ApplyThreadPolicy(int requested, const ModelConfig& model) {
+  int threads = requested;
+  if (threads <= 0 && std::getenv("OMP_NUM_THREADS") == nullptr && model.d_model <= 64) threads = 1;
+  if (threads > 0) omp_set_num_threads(threads);
+  return threads > 0 ? threads : omp_get_max_threads();
+}
 namespace {
 double NowSeconds() {
   using namespace std::chrono;
