@@ -72,6 +72,12 @@ std::string LrLabel(double lr) { return fmt::format("{:g}", lr); }
 
 }  // namespace
 
+StudyPlan PlanForSize(const StudyPlan& plan, const std::string& size) {
+  StudyPlan out = plan;
+  std::erase_if(out.checkpoints, [&](const StudyCheckpoint& ck) { return ck.size != size; });
+  return out;
+}
+
 StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
   StudyPlan sp;
   Plan& plan = sp.plan;
@@ -89,9 +95,12 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
   sp.data_run = "data/prepare";
 
   const int B = c.pretrain.batch_size, T = c.pretrain.seq_len;
+  for (const std::string& size : StudySizes(c)) {
+  const StudyConfig cs = ConfigForSize(c, size);
+  const std::string size_tag = c.study.sizes.empty() ? "" : "size-" + size + "/";
   for (int64_t seed : c.study.seeds) {
-    const std::string seed_tag = c.study.seeds.size() > 1 ? fmt::format("seed-{}/", seed) : "";
-    PretrainConfig base = PretrainFor(c, data_dir, seed);
+    const std::string seed_tag = size_tag + (c.study.seeds.size() > 1 ? fmt::format("seed-{}/", seed) : "");
+    PretrainConfig base = PretrainFor(cs, data_dir, seed);
     auto add_pretrain = [&](const std::string& name, PretrainConfig p, double cost) {
       Run r{.stage = "pretrain", .name = name, .config_toml = PrintConfig(PretrainSchema(), p),
             .deps = {"data/prepare"}, .cost_tokens = cost};
@@ -105,7 +114,7 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
         p.train.ladder_mode = "series";
         const std::string name = "pretrain/" + seed_tag + "budget-" + FormatSize(n.value);
         const fs::path dir = add_pretrain(name, p, static_cast<double>(n.value));
-        ckpts.push_back({seed, n.value, name, dir / "ckpt" / CkptName(n.value, B, T)});
+        ckpts.push_back({seed, n.value, name, dir / "ckpt" / CkptName(n.value, B, T), size});
       }
     } else {
       int64_t max_budget = 0;
@@ -123,7 +132,7 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
         const fs::path ckpt = c.pretrain.mode == "series"
                                   ? dir / "ckpt" / CkptName(n.value, B, T)
                                   : dir / ("branch-" + FormatSize(n.value)) / "ckpt" / CkptName(n.value, B, T);
-        ckpts.push_back({seed, n.value, name, ckpt});
+        ckpts.push_back({seed, n.value, name, ckpt, size});
       }
     }
     for (auto& ck : ckpts) {
@@ -172,6 +181,7 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
       }
       sp.checkpoints.push_back(ck);
     }
+  }
   }
   if (!c.theory.config.empty()) {
     std::string text;

@@ -18,6 +18,7 @@ struct StudyCheckpoint {
   int64_t budget = 0;        // nominal ladder entry
   std::string pretrain_run;  // producing run
   std::filesystem::path dir; // the checkpoint directory
+  std::string size;          // model preset of this ladder when the study compares sizes, else ""
   std::string eval_run, perturb_run;
   std::vector<std::string> finetune_runs;
 };
@@ -29,5 +30,8 @@ struct StudyPlan {
 };
 
 StudyPlan BuildStudyPlan(const StudyConfig& config, const std::filesystem::path& study_dir);
+
+// The study restricted to one model size (its checkpoints and the shared data and theory runs).
+StudyPlan PlanForSize(const StudyPlan& plan, const std::string& size);
 
 }  // namespace ot

@@ -15,6 +15,8 @@ const ConfigSchema<StudyConfig>& StudySchema() {
         .Field("study.out", "study directory (\"\" = runs/<name>)", [](C& c) -> std::string& { return c.study.out; })
         .Field("study.seeds", "pre-training seeds (one ladder per seed)",
                [](C& c) -> std::vector<int64_t>& { return c.study.seeds; }, AtLeast(0))
+        .Field("study.sizes", "model presets compared side by side, one ladder each (empty = [model])",
+               [](C& c) -> std::vector<std::string>& { return c.study.sizes; })
         .Field("study.jobs", "runs at a time (0 = cores / threads_per_job)", [](C& c) -> int& { return c.study.jobs; },
                AtLeast(0))
         .Field("study.threads_per_job", "OpenMP threads per run (0 = 1 for nano, else 2)",
@@ -93,6 +95,18 @@ const ConfigSchema<StudyConfig>& StudySchema() {
         .Rule({"pretrain.ladder"}, [](const C& c) -> std::string {
           return c.pretrain.ladder.empty() ? "expected at least one token budget" : "";
         })
+        .Rule({"study.sizes"}, [](const C& c) -> std::string {
+          for (size_t i = 0; i < c.study.sizes.size(); ++i) {
+            const std::string& name = c.study.sizes[i];
+            std::string known;
+            bool ok = false;
+            for (const auto& n : ModelConfig::PresetNames()) ok |= n == name, known += (known.empty() ? "" : ", ") + n;
+            if (!ok) return "'" + name + "' is not a model preset; expected one of: " + known;
+            for (size_t j = 0; j < i; ++j)
+              if (c.study.sizes[j] == name) return "'" + name + "' is listed twice";
+          }
+          return "";
+        })
         .Rule({"finetune.seeds"}, [](const C& c) -> std::string {
           if (c.finetune.seeds.empty()) return "expected at least one seed";
           for (size_t i = 0; i < c.finetune.seeds.size(); ++i)
@@ -104,6 +118,18 @@ const ConfigSchema<StudyConfig>& StudySchema() {
     return s;
   }();
   return schema;
+}
+
+std::vector<std::string> StudySizes(const StudyConfig& c) {
+  return c.study.sizes.empty() ? std::vector<std::string>{c.model.preset} : c.study.sizes;
+}
+
+StudyConfig ConfigForSize(const StudyConfig& c, const std::string& size) {
+  if (c.study.sizes.empty()) return c;
+  StudyConfig out = c;
+  out.model = ModelConfig::FromPreset(size);
+  out.model.vocab_size = c.model.vocab_size;
+  return out;
 }
 
 int64_t FinetuneTokens(const StudyConfig& c) {

@@ -17,6 +17,7 @@ struct StudyConfig {
     std::string name = "quick";
     std::string out;              // study directory; "" = runs/<name>
     std::vector<int64_t> seeds{1};
+    std::vector<std::string> sizes;  // model presets compared side by side (one ladder each); empty = [model]
     int jobs = 0;                 // runs at a time; 0 = cores / threads_per_job
     int threads_per_job = 0;      // OMP threads per run; 0 = 1 for the nano preset, else 2
   } study;
@@ -62,6 +63,12 @@ struct StudyConfig {
 };
 
 const ConfigSchema<StudyConfig>& StudySchema();
+// The model presets of the study: study.sizes, or the one [model] (named by its preset) when empty.
+std::vector<std::string> StudySizes(const StudyConfig& c);
+// The study with [model] set to `size`'s preset (keeping [model]'s vocabulary, which the data shares);
+// `size` = the [model] preset itself returns c unchanged.
+StudyConfig ConfigForSize(const StudyConfig& c, const std::string& size);
+
 // finetune.tokens, or 10% of the smallest pre-training budget when it is 0.
 int64_t FinetuneTokens(const StudyConfig& c);
 // Defaults ← the model preset named in the file ← the file ← overrides; validated.
