@@ -7,6 +7,7 @@
 
 #include "core/check.h"
 #include "core/fileio.h"
+#include "core/run_lock.h"
 #include "data/loader.h"
 #include "data/task_tokens.h"
 #include "optim/optimizer.h"
@@ -133,7 +134,8 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
   options.log_every = std::max<int64_t>(1, steps / 20);
   options.eval_every = ft.evals_during > 0 ? std::max<int64_t>(1, steps / (ft.evals_during + 1)) : 0;
   options.quiet = true;
-  fs::create_directories(out);
+  const RunDirLock lock =
+      RunDirLock::Acquire(out, "finetune run");  // one process per run (case 32)
   fs::remove(out / "metrics.jsonl");  // a restarted run starts over (fine-tuning runs are short)
   MetricsWriter metrics(out / "metrics.jsonl");
   TrainerHooks hooks;

@@ -1,5 +1,6 @@
 // `overtrain ckpt inspect <dir>` (summary: config, state, tensors, norms per group) and
-// `overtrain ckpt verify <dir>...` (exit 1 if any checkpoint has a problem). Logic: train/checkpoint.h.
+// `overtrain ckpt verify <dir>...` (hashes, then the full structural parse of loading; exit 1 if
+// any checkpoint has a problem). Logic: train/checkpoint.h.
 #include <fmt/format.h>
 
 #include <iostream>
@@ -16,7 +17,9 @@ OT_COMMAND("ckpt", [](CLI::App& app) {
   auto dirs = std::make_shared<std::vector<std::string>>();
   CLI::App* inspect = app.add_subcommand("inspect", "print config, state, tensors and norms per group");
   inspect->add_option("dir", *dir, "checkpoint directory (tokens-<N>)")->required();
-  CLI::App* verify = app.add_subcommand("verify", "check manifest, sizes and xxh3 of every file and tensor");
+  CLI::App* verify = app.add_subcommand("verify",
+                                        "check manifest, sizes and xxh3 of every file and tensor, "
+                                        "then every structural check of loading");
   verify->add_option("dirs", *dirs, "checkpoint directories")->required();
   return [=]() -> int {
     if (inspect->parsed()) {

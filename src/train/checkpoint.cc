@@ -3,6 +3,7 @@
 #include "train/checkpoint.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -11,11 +12,11 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fmt/format.h>
 
 #include "core/check.h"
 #include "core/fileio.h"
 #include "core/safetensors.h"
+#include "train/checkpoint_layout.h"
 
 namespace ot {
 namespace {
@@ -127,13 +128,20 @@ MappedFile MapVerified(const fs::path& dir, const char* name, const Json& manife
   return mapped;
 }
 
+// The first tensor that is not F32, as an error sentence naming the file; "" when all are F32.
+std::string NonF32Problem(const SafetensorsFile& file, const fs::path& path) {
+  for (const TensorView& t : file.tensors())
+    if (t.dtype != DType::kF32)
+      return path.string() + ": tensor " + Quote(t.name) + " has dtype " +
+             std::string(DTypeName(t.dtype)) + ", checkpoints hold F32";
+  return "";
+}
+
 void LoadTensors(const MappedFile& mapped, const fs::path& path, std::map<std::string, LoadedTensor>* out,
                  std::vector<std::string>* order, std::map<std::string, std::string>* metadata) {
   SafetensorsFile file = SafetensorsFile::Parse(mapped.bytes(), path.string());
+  if (const std::string problem = NonF32Problem(file, path); !problem.empty()) throw Error(problem);
   for (const TensorView& t : file.tensors()) {
-    if (t.dtype != DType::kF32)
-      throw Error(path.string() + ": tensor " + Quote(t.name) + " has dtype " + std::string(DTypeName(t.dtype)) +
-                  ", checkpoints hold F32");
     (*out)[t.name] = {t.shape, ToF32(t)};
     order->push_back(t.name);
   }
@@ -256,6 +264,10 @@ std::vector<std::string> VerifyCheckpoint(const fs::path& dir) {
     return {e.what()};
   }
   std::vector<std::string> problems;
+  // What the structural pass needs from files whose bytes match the manifest.
+  TensorShapes shapes[2];  // model, optimizer
+  bool parsed[2] = {false, false};
+  Json config;
   for (const auto& [name, unused] : manifest["files"].items()) {
     if (name.find('/') != std::string::npos || name == "..") {
       problems.push_back((dir / kManifestFile).string() + ": file name " + Quote(name) + " is not a plain name");
@@ -268,11 +280,32 @@ std::vector<std::string> VerifyCheckpoint(const fs::path& dir) {
     }
     try {
       MappedFile mapped(path);
-      for (auto& p : CheckFile(path, mapped.bytes(), manifest)) problems.push_back(std::move(p));
+      auto file_problems = CheckFile(path, mapped.bytes(), manifest);
+      if (!file_problems.empty()) {
+        for (auto& p : file_problems) problems.push_back(std::move(p));
+        continue;
+      }
+      // Hashes match; now the checks loading makes, so that a file whose manifest was regenerated
+      // after damage (or that was written wrong) is caught here and not at load.
+      if (name == kModelFile || name == kOptimizerFile) {
+        const int k = name == kModelFile ? 0 : 1;
+        SafetensorsFile file = SafetensorsFile::Parse(mapped.bytes(), path.string());
+        if (std::string problem = NonF32Problem(file, path); !problem.empty())
+          problems.push_back(problem);
+        for (const TensorView& t : file.tensors()) shapes[k].emplace_back(t.name, t.shape);
+        parsed[k] = true;
+      } else if (name == kConfigFile || name == kStateFile) {
+        Json j = ParseVerifiedJson(mapped, path);
+        if (!j.is_object()) problems.push_back(path.string() + ": expected a JSON object");
+        if (name == kConfigFile) config = std::move(j);
+      }
     } catch (const Error& e) {
       problems.push_back(e.what());
     }
   }
+  if (parsed[0] && parsed[1])
+    for (auto& p : CheckpointLayoutProblems(dir, config, shapes[0], shapes[1]))
+      problems.push_back(std::move(p));
   return problems;
 }
 
@@ -301,10 +334,14 @@ std::vector<CheckpointEntry> ListCheckpoints(const fs::path& root) {
   return out;
 }
 
-std::optional<fs::path> NewestValidCheckpoint(const fs::path& root) {
+std::optional<fs::path> NewestValidCheckpoint(const fs::path& root,
+                                              std::vector<SkippedCheckpoint>* skipped) {
   auto list = ListCheckpoints(root);
-  for (auto it = list.rbegin(); it != list.rend(); ++it)
-    if (VerifyCheckpoint(it->dir).empty()) return it->dir;
+  for (auto it = list.rbegin(); it != list.rend(); ++it) {
+    auto problems = VerifyCheckpoint(it->dir);
+    if (problems.empty()) return it->dir;
+    if (skipped != nullptr) skipped->push_back({it->dir, std::move(problems)});
+  }
   return std::nullopt;
 }
 
@@ -357,16 +394,22 @@ std::string TensorGroupFromName(std::string_view name) {
 }
 
 bool InspectCheckpoint(const fs::path& dir, std::ostream& out) {
-  const auto problems = VerifyCheckpoint(dir);
-  out << "checkpoint " << dir.string() << "\n";
+  auto problems = VerifyCheckpoint(dir);
+  LoadedCheckpoint ckpt;
   if (problems.empty()) {
-    out << "verify: ok\n";
-  } else {
+    try {  // verification makes the loader's checks, so this fails only if a file changes meanwhile
+      ckpt = LoadCheckpoint(dir, /*with_optimizer=*/true);
+    } catch (const Error& e) {
+      problems.push_back(e.what());
+    }
+  }
+  out << "checkpoint " << dir.string() << "\n";
+  if (!problems.empty()) {
     out << "verify: " << problems.size() << " problem(s)\n";
     for (const auto& p : problems) out << "  - " << p << "\n";
     return false;
   }
-  const LoadedCheckpoint ckpt = LoadCheckpoint(dir, /*with_optimizer=*/true);
+  out << "verify: ok\n";
   out << "state: " << ckpt.state.dump() << "\n";
   out << "config: " << ckpt.config.dump() << "\n";
   out << "metadata:\n";

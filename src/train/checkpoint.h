@@ -67,8 +67,12 @@ struct LoadedCheckpoint {
 // the file (and the tensor, for a damaged payload) on the first problem found.
 LoadedCheckpoint LoadCheckpoint(const fs::path& dir, bool with_optimizer = true);
 
-// Every problem with `dir`, one sentence each naming the file (and tensor); empty when the checkpoint is
-// valid. Re-hashes every file.
+// Every problem with `dir`, one sentence each naming the file (and tensor); empty when the
+// checkpoint is valid. Re-hashes every file, then makes the structural checks of loading on the
+// files whose hashes match (reliability.md case 36): safetensors headers parse (offsets, layout,
+// sizes), tensors are F32, config.json and state.json are JSON objects, and the tensors match the
+// model config.json describes (CheckpointLayoutProblems). A checkpoint that verifies therefore
+// loads.
 std::vector<std::string> VerifyCheckpoint(const fs::path& dir);
 
 // Checkpoint directories are named tokens-<N> (N = tokens seen).
@@ -81,8 +85,16 @@ struct CheckpointEntry {
 };
 // All tokens-<N> directories under `root` (valid or not), ascending by N; temp dirs excluded.
 std::vector<CheckpointEntry> ListCheckpoints(const fs::path& root);
+// A tokens-<N> directory passed over because it does not verify, with its problems.
+struct SkippedCheckpoint {
+  fs::path dir;
+  std::vector<std::string> problems;
+};
 // The tokens-<N> directory with the largest N that verifies; nullopt if none (or root is missing).
-std::optional<fs::path> NewestValidCheckpoint(const fs::path& root);
+// Each newer directory that failed verification is appended to `skipped` (when given), newest
+// first, so that the caller can say which checkpoint it skipped and why.
+std::optional<fs::path> NewestValidCheckpoint(const fs::path& root,
+                                              std::vector<SkippedCheckpoint>* skipped = nullptr);
 // Removes `*.tmp-<pid>` directories left by interrupted saves (not those of other live processes).
 // Returns what it removed.
 std::vector<fs::path> CleanPartialCheckpoints(const fs::path& root);

@@ -4,7 +4,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <fstream>
+#include <cerrno>
+#include <cstring>
 
 #include "core/check.h"
 #include "core/config.h"
@@ -16,9 +17,11 @@ bool IsWallClockKey(const std::string& key) {
   return key.rfind("perf/", 0) == 0 || key.rfind("time/", 0) == 0;
 }
 
-MetricsWriter::MetricsWriter(const std::filesystem::path& path) {
+MetricsWriter::MetricsWriter(const std::filesystem::path& path) : path_(path) {
   file_ = std::fopen(path.c_str(), "ab");
-  if (!file_) throw Error(path.string() + ": cannot open the metrics file for appending");
+  if (!file_)
+    throw Error(path.string() +
+                ": cannot open the metrics file for appending: " + std::strerror(errno));
 }
 
 MetricsWriter::~MetricsWriter() {
@@ -28,19 +31,46 @@ MetricsWriter::~MetricsWriter() {
 void MetricsWriter::Write(const nlohmann::json& row) {
   if (!file_) return;
   const std::string line = row.dump() + "\n";
-  std::fwrite(line.data(), 1, line.size(), file_);
-  std::fflush(file_);
+  errno = 0;
+  const bool ok =
+      std::fwrite(line.data(), 1, line.size(), file_) == line.size() && std::fflush(file_) == 0;
+  if (ok) return;
+  const int err = errno;
+  std::fclose(file_);  // drop what is still buffered: the row must not land later, after newer ones
+  file_ = nullptr;
+  throw Error(path_.string() +
+              ": cannot append a metrics row: " + (err != 0 ? std::strerror(err) : "write failed") +
+              "; stopping so that no row is lost silently");
+}
+
+void MetricsWriter::Sync() {
+  if (!file_) return;
+  if (std::fflush(file_) != 0 || ::fsync(fileno(file_)) != 0)
+    throw Error(path_.string() + ": cannot sync the metrics file: " + std::strerror(errno));
 }
 
 std::vector<nlohmann::json> ReadMetrics(const std::filesystem::path& path) {
   std::vector<nlohmann::json> rows;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
+  if (!std::filesystem::exists(path)) return rows;  // a run that has not logged yet
+  const std::string text = ReadFile(path);
+  size_t begin = 0;
+  for (int64_t line_no = 1; begin < text.size(); ++line_no) {
+    const size_t newline = text.find('\n', begin);
+    const bool terminated = newline != std::string::npos;
+    const std::string_view line(text.data() + begin, (terminated ? newline : text.size()) - begin);
+    begin = terminated ? newline + 1 : text.size();
     if (line.empty()) continue;
     auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) continue;  // a torn last line of a killed run
-    rows.push_back(std::move(j));
+    if (j.is_object()) {
+      rows.push_back(std::move(j));
+      continue;
+    }
+    // A write cut short by a crash leaves the last line without its newline; nothing else is
+    // tolerated.
+    if (!terminated) break;
+    throw Error(path.string() + ":" + std::to_string(line_no) +
+                ": not a JSON object; the metrics file is damaged (only a crash-torn last line is "
+                "tolerated)");
   }
   return rows;
 }

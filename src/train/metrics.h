@@ -1,6 +1,7 @@
-// metrics.jsonl writer (one JSON object per line, slash-named keys such as "train/loss", flushed per row)
-// and the progress display (a live line on a terminal, plain periodic lines otherwise).
-// Entry points: MetricsWriter, TruncateMetrics, ReadMetrics, Progress.
+// metrics.jsonl writer (one JSON object per line, slash-named keys such as "train/loss", flushed
+// per row, every write checked: reliability.md case 33) and the progress display (a live line on a
+// terminal, plain periodic lines otherwise). Entry points: MetricsWriter, TruncateMetrics,
+// ReadMetrics, Progress.
 #pragma once
 
 #include <cstdint>
@@ -22,9 +23,17 @@ class MetricsWriter {
   ~MetricsWriter();
   MetricsWriter(const MetricsWriter&) = delete;
   MetricsWriter& operator=(const MetricsWriter&) = delete;
+  // Appends one row and flushes it to the kernel. A failed write or flush (disk full, I/O error)
+  // throws Error naming the file: a run must stop rather than lose rows silently. After a failure
+  // the writer is disabled (a half-written row may be in the file; it can only be its last line).
   void Write(const nlohmann::json& row);
+  // fsync: every row written so far survives a power loss. Called before each checkpoint, so the
+  // rows a resume keeps are as durable as the checkpoint it resumes from. Throws Error naming the
+  // file.
+  void Sync();
 
  private:
+  std::filesystem::path path_;
   std::FILE* file_ = nullptr;
 };
 
@@ -32,7 +41,9 @@ class MetricsWriter {
 // its last checkpoint, so the file ends up as an uninterrupted run's). Also drops a torn last line.
 void TruncateMetrics(const std::filesystem::path& path, int64_t max_step);
 
-// All rows of a metrics file (for tests and reports).
+// All rows of a metrics file (for tests and reports). A line that is not a JSON object throws Error
+// naming the file and line, unless it is the last line and lacks its newline: the torn tail of a
+// crashed write. A missing file has no rows.
 std::vector<nlohmann::json> ReadMetrics(const std::filesystem::path& path);
 
 class Progress {

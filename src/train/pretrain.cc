@@ -10,6 +10,7 @@
 
 #include "core/check.h"
 #include "core/fileio.h"
+#include "core/run_lock.h"
 #include "model/init.h"
 #include "optim/clip.h"
 #include "optim/param_groups.h"
@@ -150,6 +151,27 @@ TrainState LoadTrainingCheckpoint(const fs::path& dir, const ParamLayout& layout
 
 namespace {
 
+std::string JoinProblems(const std::vector<std::string>& problems) {
+  std::string out;
+  for (const auto& p : problems) out += (out.empty() ? "" : "; ") + p;
+  return out;
+}
+
+// What pruning keeps (case 6, issue 10 defect 11): the ladder and final checkpoints, plus the
+// newest `keep_periodic` others (periodic saves) present under `root`.
+std::set<int64_t> KeptCheckpoints(const fs::path& root, const std::set<int64_t>& ladder_tokens,
+                                  int keep_periodic) {
+  std::set<int64_t> keep = ladder_tokens;
+  const auto list = ListCheckpoints(root);
+  int periodic = 0;
+  for (auto it = list.rbegin(); it != list.rend() && periodic < keep_periodic; ++it)
+    if (!ladder_tokens.count(it->tokens)) {
+      keep.insert(it->tokens);
+      ++periodic;
+    }
+  return keep;
+}
+
 // Step indices (completed-step counts) at which to save, from token counts.
 std::set<int64_t> SaveSteps(const PretrainConfig& c, int64_t total_steps) {
   std::set<int64_t> steps = {total_steps};
@@ -164,20 +186,38 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
                            const fs::path& init_from) {
   const auto& c = config;
   if (c.data.train.empty()) throw Error("data.train: no training token file given");
+<<<<<<< HEAD
   ApplyThreadPolicy(c.train.threads, c.model);
   fs::create_directories(run_dir);
+=======
+  if (c.train.threads > 0) omp_set_num_threads(c.train.threads);
+  // One process per run directory (reliability.md case 32), held until this function returns.
+  const RunDirLock lock = RunDirLock::Acquire(run_dir, "pretrain run");
+>>>>>>> h-train
   const fs::path config_path = run_dir / "config.toml", ckpt_root = run_dir / "ckpt";
   const fs::path metrics_path = run_dir / "metrics.jsonl";
+  CleanPartialCheckpoints(ckpt_root);
 
-  // Resume guard: the saved config must agree on everything that shapes the weights.
-  if (fs::exists(config_path)) {
+  // The newest checkpoint that fully verifies; newer damaged ones are reported, never skipped
+  // silently.
+  std::vector<SkippedCheckpoint> skipped;
+  std::optional<fs::path> start = NewestValidCheckpoint(ckpt_root, &skipped);
+  for (const auto& s : skipped)
+    std::fprintf(stderr, "pretrain: skipping checkpoint %s, which fails verification: %s; %s\n",
+                 s.dir.c_str(), JoinProblems(s.problems).c_str(),
+                 start ? ("resuming from " + start->string() + " instead").c_str()
+                       : "no older checkpoint verifies");
+
+  // Resume guard: once a checkpoint exists, the saved config must agree on everything that shapes
+  // the weights. Before that nothing is locked in (case 35): a start that failed (bad data, a
+  // diverging lr) leaves a config.toml that the corrected retry simply replaces.
+  if (start && fs::exists(config_path)) {
     const PretrainConfig saved = LoadPretrainConfig(config_path.string(), {});
     const std::string problem = ResumeProblem(saved, c);
     if (!problem.empty()) throw Error(config_path.string() + ": " + problem);
   }
   const std::string config_toml = PrintConfig(PretrainSchema(), c);
   WriteFileAtomic(config_path, config_toml);
-  CleanPartialCheckpoints(ckpt_root);
 
   const ParamLayout layout = ParamLayout::ForModel(c.model);
   std::vector<float> params(layout.total());
@@ -213,7 +253,6 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
 
   // Find the starting point before opening the metrics file (a resume first drops rows logged after it).
   PretrainResult result;
-  std::optional<fs::path> start = NewestValidCheckpoint(ckpt_root);
   if (!start && !init_from.empty()) start = init_from;
   TrainState restored;
   if (start) {
@@ -222,9 +261,17 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
   }
   TruncateMetrics(metrics_path, restored.step);
   MetricsWriter metrics(metrics_path);
+  for (const auto& s : skipped)
+    metrics.Write({{"step", restored.step},
+                   {"event", "checkpoint_skipped"},
+                   {"checkpoint", s.dir.string()},
+                   {"problems", s.problems}});
 
   const std::set<int64_t> save_steps = SaveSteps(c, opt.total_steps);
   const int64_t per_step = int64_t{c.train.batch_size} * c.train.seq_len;
+  std::set<int64_t>
+      ladder_tokens;  // token counts of the ladder and final checkpoints: never pruned
+  for (int64_t step : save_steps) ladder_tokens.insert(step * per_step);
   const int64_t periodic =
       c.train.checkpoint_every.value > 0 ? StepsForTokens(c.train.checkpoint_every, c.train.batch_size, c.train.seq_len) : 0;
 
@@ -247,8 +294,13 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
           {"tokens_per_step", per_step},
           {"budget", c.train.budget.value}};
       const fs::path dir = ckpt_root / CheckpointDirName(state.tokens);
+      metrics
+          .Sync();  // the rows a resume from this checkpoint keeps are as durable as the checkpoint
       SaveTrainingCheckpoint(dir, c.model, layout, params, trainer.optimizer(), state, extra, config_toml);
       result.checkpoints.push_back(dir);
+      if (periodic > 0 && c.train.keep_periodic > 0)
+        PruneCheckpoints(ckpt_root,
+                         KeptCheckpoints(ckpt_root, ladder_tokens, c.train.keep_periodic));
     }
     if (hooks.after_step) hooks.after_step(info, trainer);
   };
@@ -282,7 +334,8 @@ std::vector<PretrainResult> RunPretrainLadder(const PretrainConfig& config, cons
   std::sort(budgets.begin(), budgets.end());
   budgets.erase(std::unique(budgets.begin(), budgets.end()), budgets.end());
   std::vector<PretrainResult> results;
-  fs::create_directories(out_dir);
+  // The ladder's directory as a whole (each sub-run also locks its own directory).
+  const RunDirLock lock = RunDirLock::Acquire(out_dir, "pretrain ladder");
   if (mode == "runs") {
     // One run per budget, the schedule laid out over that budget.
     for (int64_t n : budgets) {

@@ -36,10 +36,15 @@ struct PretrainResult {
   std::vector<fs::path> checkpoints;  // written in this session, in order
 };
 
-// Trains one run directory to config.train.budget (series mode: checkpoints at every config.train.ladder
-// point, every train.checkpoint_every tokens and at the end). If `run_dir` holds a config.toml the config
-// must agree with it (ResumeProblem); training then continues from the newest valid checkpoint.
-// `init_from` (optional): a checkpoint of another run to start from when run_dir has none (WSD branches).
+// Trains one run directory to config.train.budget (series mode: checkpoints at every
+// config.train.ladder point, every train.checkpoint_every tokens and at the end; after each
+// periodic save, only the newest train.keep_periodic periodic checkpoints are kept besides the
+// ladder and final ones). Holds
+// `<run_dir>/.lock` (RunDirLock) while it runs. Training continues from the newest checkpoint that
+// verifies; each newer one that does not is named with its problems on stderr and in a
+// "checkpoint_skipped" metrics row. Once a valid checkpoint exists, the config must agree with the
+// saved config.toml (ResumeProblem); before that, a new start replaces config.toml. `init_from`
+// (optional): a checkpoint of another run to start from when run_dir has none (WSD branches).
 PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir,
                            const PretrainHooks& hooks = {}, const fs::path& init_from = {});
 

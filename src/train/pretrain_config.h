@@ -26,6 +26,8 @@ struct PretrainConfig {
     std::vector<Size> ladder;      // token counts to checkpoint at (series) / budgets (runs, wsd)
     std::string ladder_mode = "series";  // series | runs | wsd
     Size checkpoint_every{0};      // tokens between periodic checkpoints; 0 = ladder and end only
+    int keep_periodic =
+        2;  // newest periodic checkpoints kept (ladder and final ones always); 0 = all
     int64_t log_every = 10;        // steps between metrics rows
     int64_t eval_every = 0;        // steps between val evaluations; 0 = at the end only
     int eval_batches = 4;          // val batches per evaluation

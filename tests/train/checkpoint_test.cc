@@ -17,6 +17,7 @@
 #include "core/check.h"
 #include "core/fileio.h"
 #include "core/safetensors.h"
+#include "train_fixture.h"
 
 namespace ot {
 namespace {
@@ -327,6 +328,78 @@ TEST_F(CheckpointTest, PruneKeepsRequestedAndNewestValid) {
   for (int64_t t : {200, 400, 500}) EXPECT_TRUE(VerifyCheckpoint(Dir(t)).empty());
 }
 
+// Case 36: headers whose manifest hashes match (regenerated after the damage) are still refused by
+// verify, with the loader's own messages; resume's choice falls back to the older checkpoint and
+// names the skipped one; inspect does not claim "verify: ok".
+TEST_F(CheckpointTest, VerifyMakesTheStructuralChecksOfLoading) {
+  using Entries = std::vector<std::pair<std::string, nlohmann::json*>>;
+  auto by_offset = [](nlohmann::json& header) {  // tensor entries sorted by data_offsets begin
+    Entries out;
+    for (auto& [name, value] : header.items())
+      if (name != "__metadata__") out.emplace_back(name, &value);
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+      return (*a.second)["data_offsets"][0].template get<uint64_t>() <
+             (*b.second)["data_offsets"][0].template get<uint64_t>();
+    });
+    return out;
+  };
+  struct Case {
+    const char* what;
+    const char* file;
+    std::function<void(nlohmann::json&)> edit;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"overlapping offsets", kModelFile,
+       [&](nlohmann::json& h) {
+         Entries e = by_offset(h);
+         auto& second = (*e[1].second)["data_offsets"];
+         const uint64_t size = second[1].get<uint64_t>() - second[0].get<uint64_t>();
+         const uint64_t begin = (*e[0].second)["data_offsets"][0].get<uint64_t>();
+         second = {begin, begin + size};
+       },
+       "overlap"},
+      {"out-of-range offsets", kOptimizerFile,
+       [&](nlohmann::json& h) {
+         Entries e = by_offset(h);
+         auto& last = (*e.back().second)["data_offsets"];
+         const uint64_t size = last[1].get<uint64_t>() - last[0].get<uint64_t>();
+         last = {last[1].get<uint64_t>(), last[1].get<uint64_t>() + size};
+       },
+       "is beyond the byte buffer"},
+      {"I32 dtype", kModelFile, [](nlohmann::json& h) { h["lm_head.weight"]["dtype"] = "I32"; },
+       "tensor 'lm_head.weight' has dtype I32, checkpoints hold F32"},
+  };
+  Fixture old_ckpt(1.0f), new_ckpt(2.0f);
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+    SaveCheckpoint(Dir(100), old_ckpt.contents);
+    SaveCheckpoint(Dir(200), new_ckpt.contents);
+    const fs::path path = Dir(200) / c.file;
+    testing::RewriteSafetensorsHeader(path, c.edit);
+    testing::ResealManifest(Dir(200));
+    ASSERT_NE(LoadError(Dir(200)), "") << "the crafted file must be one that loading refuses";
+
+    const auto problems = VerifyCheckpoint(Dir(200));
+    ASSERT_EQ(problems.size(), 1u) << Joined(problems);
+    EXPECT_EQ(problems[0].rfind(path.string(), 0), 0u) << problems[0];
+    EXPECT_NE(problems[0].find(c.expected), std::string::npos) << problems[0];
+
+    std::vector<SkippedCheckpoint> skipped;
+    EXPECT_EQ(NewestValidCheckpoint(root_, &skipped), Dir(100));
+    ASSERT_EQ(skipped.size(), 1u);
+    EXPECT_EQ(skipped[0].dir, Dir(200));
+    EXPECT_EQ(skipped[0].problems, problems);
+
+    std::ostringstream out;
+    EXPECT_FALSE(InspectCheckpoint(Dir(200), out));
+    EXPECT_EQ(out.str().find("verify: ok"), std::string::npos) << out.str();
+    EXPECT_NE(out.str().find(c.expected), std::string::npos) << out.str();
+  }
+}
+
 TEST_F(CheckpointTest, NewestValidSkipsInvalidAndTempDirs) {
   EXPECT_EQ(NewestValidCheckpoint(root_ / "absent"), std::nullopt);
   EXPECT_EQ(NewestValidCheckpoint(root_), std::nullopt);
@@ -403,6 +476,15 @@ TEST_F(CheckpointTest, CliVerifyExitCodes) {
                             .c_str()),
             0);
   EXPECT_EQ(std::system((std::string(bin) + " ckpt inspect " + Dir(100).string() + quiet).c_str()), 0);
+  // Hashes that match a malformed header (case 36): both commands fail.
+  SaveCheckpoint(Dir(300), f.contents);
+  testing::RewriteSafetensorsHeader(
+      Dir(300) / kModelFile, [](nlohmann::json& h) { h["lm_head.weight"]["dtype"] = "I32"; });
+  testing::ResealManifest(Dir(300));
+  EXPECT_NE(std::system((std::string(bin) + " ckpt verify " + Dir(300).string() + quiet).c_str()),
+            0);
+  EXPECT_NE(std::system((std::string(bin) + " ckpt inspect " + Dir(300).string() + quiet).c_str()),
+            0);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@ TEST(NanPolicy, AbortStopsWithAClearMessageAndSavesNoNan) {
   const fs::path root = TempDir("nan_abort");
   PretrainConfig c = TinyConfig(root);
   c.train.checkpoint_every.value = kTokensPerStep;  // a checkpoint after every good step
+  c.train.keep_periodic = 0;                        // all of them kept, to check each
   PretrainHooks hooks;
   hooks.after_backward = [](int64_t step, float& loss, std::span<float> grads) {
     if (step == 6) grads[123] = std::numeric_limits<float>::quiet_NaN();  // the 7th step

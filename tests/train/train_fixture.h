@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "core/fileio.h"
 #include "core/rng.h"
 #include "data/token_file.h"
 #include "train/checkpoint.h"
@@ -108,6 +111,37 @@ inline std::vector<nlohmann::json> DeterministicMetrics(const fs::path& run) {
     rows.push_back(row);
   }
   return rows;
+}
+
+// Rewrites the JSON header of a safetensors file through `edit` (the byte buffer is kept; the
+// header is re-padded to a multiple of 8), to craft malformed files that still hash consistently
+// after ResealManifest.
+inline void RewriteSafetensorsHeader(const fs::path& file,
+                                     const std::function<void(nlohmann::json&)>& edit) {
+  const std::string bytes = ReadFile(file);
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  nlohmann::json header = nlohmann::json::parse(bytes.substr(8, n));
+  edit(header);
+  std::string text = header.dump();
+  while ((8 + text.size()) % 8 != 0) text += ' ';
+  const uint64_t n2 = text.size();
+  std::string out(8, '\0');
+  std::memcpy(out.data(), &n2, 8);
+  WriteFileAtomic(file, out + text + bytes.substr(8 + n));
+}
+
+// Re-records every file's size and xxh3 in the manifest, as if
+// the damaged files had been written that way: the hashes then match and only structural checks can
+// fail.
+inline void ResealManifest(const fs::path& dir) {
+  nlohmann::json manifest = nlohmann::json::parse(ReadFile(dir / kManifestFile));
+  for (auto& [name, entry] : manifest["files"].items()) {
+    const std::string bytes = ReadFile(dir / name);
+    entry["size"] = bytes.size();
+    entry["xxh3"] = Xxh3Hex(bytes);
+  }
+  WriteFileAtomic(dir / kManifestFile, manifest.dump(2));
 }
 
 }  // namespace ot::testing
