@@ -186,14 +186,9 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
                            const fs::path& init_from) {
   const auto& c = config;
   if (c.data.train.empty()) throw Error("data.train: no training token file given");
-<<<<<<< HEAD
   ApplyThreadPolicy(c.train.threads, c.model);
-  fs::create_directories(run_dir);
-=======
-  if (c.train.threads > 0) omp_set_num_threads(c.train.threads);
   // One process per run directory (reliability.md case 32), held until this function returns.
   const RunDirLock lock = RunDirLock::Acquire(run_dir, "pretrain run");
->>>>>>> h-train
   const fs::path config_path = run_dir / "config.toml", ckpt_root = run_dir / "ckpt";
   const fs::path metrics_path = run_dir / "metrics.jsonl";
   CleanPartialCheckpoints(ckpt_root);
