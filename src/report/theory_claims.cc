@@ -204,7 +204,7 @@ ClaimVerdict C8Verdict(const TheoryClaims& t) {
   const bool has_u = Majority(none.u_shaped, none.Seeds());
   if (none.Seeds() < kMinSeeds) {
     // One seed's argmin was once read as "L2-SP moves the minimum earlier"; it was noise.
-    v.verdict = "not measured";
+    v.verdict = "not tested";
     v.evidence += fmt::format(" Robustness across seeds is not tested ({} seed(s); {} needed).",
                               none.Seeds(), kMinSeeds);
   } else if (!has_u) {

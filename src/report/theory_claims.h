@@ -22,8 +22,8 @@ inline constexpr double kFlatSpread = 0.05;
 inline constexpr double kConvergedTolerance = 0.05;
 
 struct ClaimVerdict {
-  std::string verdict =
-      "not measured";    // reproduced | not at this scale | contradicted | not measured
+  // reproduced | not at this scale | contradicted | not measured | not tested (too few seeds)
+  std::string verdict = "not measured";
   std::string evidence;  // one or two sentences with the numbers behind it
 };
 
