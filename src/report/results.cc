@@ -21,6 +21,7 @@ class Fields {
  public:
   Fields(const json& object, std::string where) : object_(object), where_(std::move(where)) {}
 
+  bool Has(const char* key) const { return object_.contains(key); }
   const json& Get(const char* key, const char* expected) const {
     auto it = object_.find(key);
     if (it == object_.end()) Fail(key, fmt::format("is missing; expected {}", expected));
@@ -166,6 +167,7 @@ StudyResults LoadStudyResults(const std::filesystem::path& results_dir) {
     const Fields f(object, where);
     TheoryRow row;
     row.kind = f.Str("kind");
+    row.seed = f.Has("seed") ? f.Int("seed", 0) : 0;
     row.step = f.Int("step", 0);
     row.loss_a = f.Num("loss_a");
     if (row.kind == "base") {
@@ -175,7 +177,8 @@ StudyResults LoadStudyResults(const std::filesystem::path& results_dir) {
       row.loss_a_se = f.NonNegative("loss_a_se");
       row.loss_a_closed = f.Num("loss_a_closed");
       row.base_loss = f.Num("base_loss");
-    } else if (row.kind == "finetune") {
+    } else if (row.kind == "finetune" || row.kind == "l2sp") {
+      row.ft_steps = f.Has("ft_steps") ? f.Int("ft_steps", 0) : 0;
       row.lr = f.Positive("lr");
       row.lambda = f.NonNegative("lambda");
       row.loss_b = f.Num("loss_b");
@@ -185,7 +188,8 @@ StudyResults LoadStudyResults(const std::filesystem::path& results_dir) {
   });
   if (r.theory) {
     std::erase_if(*r.theory, [](const TheoryRow& row) {
-      return row.kind != "base" && row.kind != "perturb" && row.kind != "finetune";
+      return row.kind != "base" && row.kind != "perturb" && row.kind != "finetune" &&
+             row.kind != "l2sp";
     });
     if (r.theory->empty()) r.theory.reset();
   }

@@ -27,13 +27,15 @@ struct StudyInfo {
 
 // One row of the linear-network lab; which fields are meaningful depends on `kind`.
 struct TheoryRow {
-  std::string kind;  // "base" | "perturb" | "finetune"
+  std::string kind;  // "base" | "perturb" | "finetune" | "l2sp" (the C8 sweep: finetune's fields)
+  int64_t seed = 0;  // the replicate's seed; 0 when absent (files written before seeds)
   int64_t step = 0;
   double loss_a = 0;
   std::vector<double> singular_values;                 // base
   double gamma = 0, loss_a_se = 0, loss_a_closed = 0;  // perturb
-  double lr = 0, lambda = 0, loss_b = 0;               // finetune
-  double base_loss = 0;                                // perturb, finetune
+  double lr = 0, lambda = 0, loss_b = 0;               // finetune, l2sp
+  int64_t ft_steps = 0;                                // finetune, l2sp; 0 when absent
+  double base_loss = 0;                                // perturb, finetune, l2sp
 };
 
 struct StudyResults {

@@ -301,7 +301,7 @@ std::vector<std::string> WriteTables(const StudyResults& results, const Summarie
     CsvWriter w(track("theory.csv"), {"kind", "step", "gamma", "lr", "lambda", "loss_a",
                                       "loss_a_se", "loss_a_closed", "loss_b", "base_loss"});
     for (const auto& p : s.theory) {
-      const bool pert = p.kind == "perturb", ft = p.kind == "finetune";
+      const bool pert = p.kind == "perturb", ft = p.kind == "finetune" || p.kind == "l2sp";
       w.Cell(p.kind).Cell(p.step).Cell(pert ? p.gamma : kNaN).Cell(ft ? p.lr : kNaN);
       w.Cell(ft ? p.lambda : kNaN).Cell(p.loss_a).Cell(pert ? p.loss_a_se : kNaN);
       w.Cell(pert ? p.loss_a_closed : kNaN).Cell(ft ? p.loss_b : kNaN);

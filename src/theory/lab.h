@@ -1,5 +1,6 @@
 // The theory lab: pre-train the linear network, measure every checkpoint (learned spectrum,
-// perturbed loss, fine-tuning with/without L2-SP), find the inflection points, write results.jsonl
+// perturbed loss, fine-tuning with/without L2-SP, the L2-SP sweep of claim C8), once per seed, find
+// the inflection points, write results.jsonl
 // (docs/formats.md). Entry points: RunTheory, FindInflection, WriteTheoryResults,
 // FormatTheoryTable, TheoryMain (the CLI's call).
 #pragma once
@@ -26,18 +27,21 @@ struct FinetuneResult {
 };
 
 struct CheckpointResult {
+  int64_t seed = 0;  // the replicate's seed (TheoryConfig::seed + replicate index)
   int64_t step = 0;
   double base_loss = 0;                  // L_A = ½‖W₂W₁ − A‖²
   VectorXd singular_values;              // of W₂W₁, descending
   double w1_sq = 0, w2_sq = 0;           // ‖W₁‖², ‖W₂‖²
   std::vector<PerturbResult> perturb;    // one per γ
   std::vector<FinetuneResult> finetune;  // one per (lr, λ), lr-major
+  std::vector<FinetuneResult> l2sp;      // one per l2sp.lambdas entry, on teacher l2sp.teacher
 };
 
 // The minimum of one curve over the checkpoints. `inside` is false when the minimum sits at either
 // end of the checkpoint list ("no inflection inside the range").
 struct Inflection {
-  std::string curve;  // "perturb" (Monte-Carlo), "perturb_closed", "finetune"
+  std::string curve;  // "perturb" (Monte-Carlo), "perturb_closed", "finetune", "l2sp"
+  int64_t seed = 0;
   double gamma = 0, lr = 0, lambda = 0;
   int64_t min_step = 0;
   double min_value = 0;
@@ -49,8 +53,8 @@ struct Inflection {
 struct TheoryResults {
   TheoryConfig config;
   VectorXd teacher_spectrum;
-  std::vector<CheckpointResult> checkpoints;
-  std::vector<Inflection> inflections;
+  std::vector<CheckpointResult> checkpoints;  // seed-major, then ascending step
+  std::vector<Inflection> inflections;        // seed-major
 };
 
 TheoryResults RunTheory(const TheoryConfig& config);
@@ -63,7 +67,8 @@ Inflection FindInflection(std::span<const int64_t> steps, std::span<const double
 // atomically.
 void WriteTheoryResults(const TheoryResults& results, const std::string& dir);
 
-// A short text table (one line per checkpoint) followed by the inflection points.
+// A short text table (one line per checkpoint of the first seed) followed by the inflection
+// points (per seed when there are several).
 std::string FormatTheoryTable(const TheoryResults& results);
 
 // `overtrain theory`: load config (+ overrides), print it or run, write results, print the table.

@@ -21,6 +21,9 @@ const ConfigSchema<TheoryConfig>& TheorySchema() {
          "seed", "keys teacher vectors, init, noise draws and samples",
          [](C& c) -> int64_t& { return c.seed; }, AtLeast(0))
         .Field(
+            "num_seeds", "independent replicates: seeds seed .. seed+num_seeds-1 (rows carry it)",
+            [](C& c) -> int& { return c.num_seeds; }, Between(1, 1000))
+        .Field(
             "teacher.d", "input = output dimension d", [](C& c) -> int& { return c.d; },
             Between(1, 512))
         .Field(
@@ -74,9 +77,12 @@ const ConfigSchema<TheoryConfig>& TheorySchema() {
             "perturb.draws", "Monte-Carlo draws K per checkpoint",
             [](C& c) -> int& { return c.draws; }, AtLeast(2))
         .Field(
-            "finetune.teacher", "teacher B: reversed | rotated | list",
+            "finetune.teacher", "teacher B: reversed | rotated | list | bottom-scaled",
             [](C& c) -> std::string& { return c.ft_teacher; },
-            OneOf({"reversed", "rotated", "list"}))
+            OneOf({"reversed", "rotated", "list", "bottom-scaled"}))
+        .Field(
+            "finetune.bottom_scale", "bottom-scaled: factor on A's bottom-half singular values",
+            [](C& c) -> double& { return c.ft_bottom_scale; }, AtLeast(0))
         .Field("finetune.angle",
                "rotated: Givens angle in degrees on vector pairs (1,2), (3,4), ...",
                [](C& c) -> double& { return c.ft_angle; })
@@ -92,6 +98,22 @@ const ConfigSchema<TheoryConfig>& TheorySchema() {
         .Field(
             "finetune.lambdas", "L2-SP strengths λ (0 = none)",
             [](C& c) -> std::vector<double>& { return c.ft_lambdas; }, AtLeast(0))
+        .Field(
+            "l2sp.teacher", "teacher of the L2-SP sweep (claim C8): reversed | bottom-scaled",
+            [](C& c) -> std::string& { return c.l2sp_teacher; },
+            OneOf({"reversed", "bottom-scaled"}))
+        .Field(
+            "l2sp.bottom_scale", "bottom-scaled: factor on A's bottom-half singular values",
+            [](C& c) -> double& { return c.l2sp_bottom_scale; }, AtLeast(0))
+        .Field(
+            "l2sp.lr", "L2-SP sweep: fine-tuning step size",
+            [](C& c) -> double& { return c.l2sp_lr; }, Above(0))
+        .Field(
+            "l2sp.steps", "L2-SP sweep: fine-tuning steps",
+            [](C& c) -> int& { return c.l2sp_steps; }, AtLeast(0))
+        .Field(
+            "l2sp.lambdas", "L2-SP sweep: strengths λ (empty = no sweep)",
+            [](C& c) -> std::vector<double>& { return c.l2sp_lambdas; }, AtLeast(0))
         .Field(
             "data.samples", "finite sample size n (0 = whitened population loss)",
             [](C& c) -> int& { return c.samples; }, AtLeast(0))
@@ -185,9 +207,16 @@ Teachers MakeTeachers(const TheoryConfig& c) {
     t.v = RandomOrthogonal(c.d, RngKey(c.seed, StreamId("theory.teacher"), 1));
   }
   t.a = t.u * t.s.asDiagonal() * t.v.transpose();
+  const auto with_values = [&](const VectorXd& vals) -> MatrixXd {
+    return t.u * vals.asDiagonal() * t.v.transpose();
+  };
+  t.b_l2sp = c.l2sp_teacher == "reversed"
+                 ? with_values(t.s.reverse())
+                 : with_values(BottomScaledSpectrum(t.s, c.l2sp_bottom_scale));
   if (c.ft_teacher == "reversed") {
-    const VectorXd rev = t.s.reverse();
-    t.b = t.u * rev.asDiagonal() * t.v.transpose();
+    t.b = with_values(t.s.reverse());
+  } else if (c.ft_teacher == "bottom-scaled") {
+    t.b = with_values(BottomScaledSpectrum(t.s, c.ft_bottom_scale));
   } else if (c.ft_teacher == "list") {
     const VectorXd vals = Eigen::Map<const VectorXd>(c.ft_values.data(), c.d);
     t.b = t.u * vals.asDiagonal() * t.v.transpose();
@@ -201,6 +230,12 @@ Teachers MakeTeachers(const TheoryConfig& c) {
     t.b = (t.u * g) * t.s.asDiagonal() * (t.v * g).transpose();
   }
   return t;
+}
+
+VectorXd BottomScaledSpectrum(const VectorXd& s, double scale) {
+  VectorXd out = s;
+  out.tail(s.size() / 2) *= scale;  // odd d: the middle value stays in the (unchanged) top half
+  return out;
 }
 
 Student InitStudent(const TheoryConfig& c) {

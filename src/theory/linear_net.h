@@ -19,6 +19,9 @@ using Eigen::VectorXd;
 // Everything `overtrain theory` reads; declared once in TheorySchema().
 struct TheoryConfig {
   int64_t seed = 0;
+  // Independent replicates: seeds seed, seed+1, ..., seed+num_seeds−1, each re-drawing teacher
+  // vectors, init, noise and samples (the spectra stay fixed). Rows carry their seed.
+  int num_seeds = 1;
   // Teacher A (d×d).
   int d = 16;
   std::string spectrum =
@@ -43,14 +46,23 @@ struct TheoryConfig {
   std::vector<double> gammas{0.1, 0.05, 0.02};
   int draws = 200;
   // Fine-tuning on teacher B from every checkpoint.
-  std::string ft_teacher =
-      "reversed";          // reversed: U diag(s reversed) Vᵀ; rotated: U G diag(s) (V G)ᵀ; list
+  // reversed: U diag(s reversed) Vᵀ; rotated: U G diag(s) (V G)ᵀ; list; bottom-scaled: U diag(s
+  // with its bottom half × bottom_scale) Vᵀ.
+  std::string ft_teacher = "reversed";
   double ft_angle = 45.0;  // rotated: Givens angle (degrees) on column pairs (1,2), (3,4), ...
+  double ft_bottom_scale = 4.0;  // bottom-scaled: factor on s_i for i > d/2
   std::vector<double>
       ft_values;  // list: B = U diag(values) Vᵀ (values in the order of A's vectors)
   std::vector<double> ft_lrs{0.05, 0.01};
   int ft_steps = 200;
   std::vector<double> ft_lambdas{0.0};  // L2-SP strengths: + λ/2 (‖W₁−W₁pre‖² + ‖W₂−W₂pre‖²)
+  // A second fine-tuning sweep for Thm 4.7 (claim C8), on its own teacher so the C7 sweep above
+  // keeps the protocol's reversed spectrum. Empty lambdas = off. Rows of kind "l2sp".
+  std::string l2sp_teacher = "bottom-scaled";  // reversed | bottom-scaled (l2sp.bottom_scale)
+  double l2sp_bottom_scale = 4.0;
+  double l2sp_lr = 0.05;
+  int l2sp_steps = 200;
+  std::vector<double> l2sp_lambdas;
   // Optional finite sample (0 = whitened population, the default): n inputs x ~ N(0, I), y = Tx +
   // σε.
   int samples = 0;
@@ -67,9 +79,10 @@ std::vector<int64_t> CheckpointSteps(const TheoryConfig& c);
 VectorXd TeacherSpectrum(const TheoryConfig& c);
 
 struct Teachers {
-  MatrixXd u, v;  // d×d orthogonal singular vectors of A
-  VectorXd s;     // A's singular values, descending
-  MatrixXd a, b;  // pre-training teacher A and fine-tuning teacher B (d×d)
+  MatrixXd u, v;    // d×d orthogonal singular vectors of A
+  VectorXd s;       // A's singular values, descending
+  MatrixXd a, b;    // pre-training teacher A and fine-tuning teacher B (d×d)
+  MatrixXd b_l2sp;  // the L2-SP sweep's teacher (d×d; = b's construction with l2sp.* settings)
 };
 Teachers MakeTeachers(const TheoryConfig& c);
 
@@ -78,6 +91,10 @@ struct Student {
   MatrixXd w2;                                  // (d, k)
   MatrixXd Product() const { return w2 * w1; }  // (d, d)
 };
+
+// A's singular values with the bottom half (i > d/2, 1-based, descending order) multiplied by
+// `scale`: the top half is unchanged, so B agrees with A where pre-training learns first.
+VectorXd BottomScaledSpectrum(const VectorXd& s, double scale);
 
 // W₁, W₂ i.i.d. N(0, init_std²), keyed by (seed, "theory.init").
 Student InitStudent(const TheoryConfig& c);
