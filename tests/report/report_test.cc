@@ -309,7 +309,9 @@ TEST_F(FullReport, ClaimsTableGivesEachClaimItsVerdict) {
   is("C2", "reproduced");  // minima at 8M (γ 0.1) and 16M (γ 0.05), still falling for γ 0.01
   is("C3", "reproduced");  // OOD degradation grows for both LRs
   is("C4", "reproduced");  // lr 1e-3 minimum at 8M, lr 1e-4 still falling
-  is("C7", "reproduced");  // perturbed L_A: γ 0.1 U-shaped, γ 0.02 still falling
+  // C7 and C8 come from theory_claims (tested in theory_claims_test.cc); here only that the rows exist.
+  EXPECT_FALSE(verdict["C7"].empty());
+  EXPECT_FALSE(verdict["C8"].empty());
   const std::string md = Read(*study_ / "report" / "report.md");
   EXPECT_NE(md.find("The paper's claims at this scale"), std::string::npos);
   EXPECT_LT(md.find("The paper's claims at this scale"), md.find("## Verdict"));  // the report leads with it

@@ -4,7 +4,8 @@
 //   perturbed loss: γ = 0.1 minimum at 8M, γ = 0.05 minimum at 16M, γ = 0.01 still decreasing;
 //   fine-tune OOD: lr = 1e-3 minimum at 8M, lr = 1e-4 decreasing; optimal lr 1e-3 up to 4M, then
 //   1e-4; theory: perturbed L_A U-shaped for γ = 0.1 (minimum at step 400), decreasing for γ =
-//   0.02; fine-tuned L_A U-shaped at λ = 0 (minimum at step 400), decreasing at λ = 0.1.
+//   0.02; fine-tuned L_A U-shaped at λ = 0 (minimum at step 400), decreasing at λ = 0.1; singular
+//   values learned largest first.
 #pragma once
 
 #include <cmath>
@@ -92,7 +93,7 @@ inline void WriteSyntheticStudy(const std::filesystem::path& study,
     for (int k = 0; k < 6; ++k) {
       const int64_t step = int64_t(100) << k;  // 100 .. 3200
       const double base = 0.5 + 1.0 * std::pow(2.0, -k);
-      f << json{{"kind", "base"}, {"step", step}, {"loss_a", base}, {"singular_values", {1.0, 0.5}}}
+      f << json{{"kind", "base"}, {"step", step}, {"loss_a", base}, {"singular_values", {1.0 - std::exp(-1.0 - k), 0.5 * (1.0 - std::exp(-k / 3.0))}}}
                .dump()
         << "\n";
       for (double g : {0.02, 0.1}) {
