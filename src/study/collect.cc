@@ -33,7 +33,8 @@ constexpr double kNoBase = 0;  // never written: a missing base task is an error
 
 }  // namespace
 
-int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& study_dir) {
+int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& study_dir,
+                   const fs::path& results_root) {
   const Plan& plan = sp.plan;
   int skipped = 0;
   auto done_dir = [&](const std::string& name) -> std::optional<fs::path> {
@@ -99,7 +100,7 @@ int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& st
       finetune_rows += row.dump() + "\n";
     }
   }
-  const fs::path results = study_dir / "results";
+  const fs::path results = (results_root.empty() ? study_dir : results_root) / "results";
   fs::create_directories(results);
   std::vector<double> lrs = c.finetune.lrs;
   json study = {{"name", c.study.name},          {"preset", c.model.preset},

@@ -11,6 +11,8 @@ namespace ot {
 
 // Writes <study>/results/{study.json, pretrain.jsonl, perturb.jsonl, finetune.jsonl, theory.jsonl} from the
 // complete runs (incomplete ones are skipped and counted). Returns the number of runs skipped.
-int CollectResults(const StudyConfig& config, const StudyPlan& plan, const std::filesystem::path& study_dir);
+// Writes <results_root>/results (results_root "" = study_dir); run directories are under study_dir.
+int CollectResults(const StudyConfig& config, const StudyPlan& plan, const std::filesystem::path& study_dir,
+                   const std::filesystem::path& results_root = {});
 
 }  // namespace ot

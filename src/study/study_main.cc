@@ -12,6 +12,7 @@
 #include "core/fileio.h"
 #include "data/token_file.h"
 #include "report/report.h"
+#include "report/sizes.h"
 #include "study/collect.h"
 #include "study/execute.h"
 #include "study/planner.h"
@@ -36,42 +37,52 @@ int64_t PreparedTrainTokens(const StudyPlan& sp, const fs::path& study_dir) {
 
 // The ladder in tokens, tokens/param (all and non-embedding), epochs; and a wall-time estimate from the
 // planned token counts: training at kTrainFlops per core, forward passes at 3x the training token rate.
-void PrintLadder(const StudyConfig& c, const StudyPlan& sp, const fs::path& study_dir, int jobs) {
-  const ModelConfig& m = c.model;
-  const int64_t params = m.NumParams();
-  const int64_t embed = int64_t{m.vocab_size} * m.d_model * (m.tied_head ? 1 : 2);
+void PrintLadder(const StudyConfig& config, const StudyPlan& sp, const fs::path& study_dir, int jobs) {
   const int64_t per_epoch = PreparedTrainTokens(sp, study_dir);
-  std::printf("\nmodel %s: %s parameters (%s non-embedding), vocabulary %d\n", m.preset.c_str(),
-              FormatSize(params).c_str(), FormatSize(params - embed).c_str(), m.vocab_size);
-  std::printf("%-10s %12s %16s %10s\n", "budget", "tokens/param", "non-embed t/p", "epochs");
-  for (const Size& n : c.pretrain.ladder) {
-    const std::string epochs = per_epoch > 0 ? fmt::format("{:.3g}", double(n.value) / per_epoch) : "?";
-    std::printf("%-10s %12.3g %16.3g %10s\n", FormatSize(n.value).c_str(), double(n.value) / params,
-                double(n.value) / std::max<int64_t>(1, params - embed), epochs.c_str());
+  // Calibrated on this project's machines (docs/performance.md): pico-32 trains 190K tokens/s on one core,
+  // i.e. ~58 GFLOP/s of 6N+attention FLOPs; larger models reach more, so this errs long for them.
+  constexpr double kTrainFlops = 58e9;
+  std::map<std::string, double> rate;  // training tokens/s per job, by size tag ("" = the one model)
+  for (const std::string& size : StudySizes(config)) {
+    const ModelConfig& m = ConfigForSize(config, size).model;
+    const int64_t params = m.NumParams();
+    const int64_t embed = int64_t{m.vocab_size} * m.d_model * (m.tied_head ? 1 : 2);
+    std::printf("\nmodel %s: %s parameters (%s non-embedding), vocabulary %d\n", m.preset.c_str(),
+                FormatSize(params).c_str(), FormatSize(params - embed).c_str(), m.vocab_size);
+    std::printf("%-10s %12s %16s %10s\n", "budget", "tokens/param", "non-embed t/p", "epochs");
+    for (const Size& n : config.pretrain.ladder) {
+      const std::string epochs = per_epoch > 0 ? fmt::format("{:.3g}", double(n.value) / per_epoch) : "?";
+      std::printf("%-10s %12.3g %16.3g %10s\n", FormatSize(n.value).c_str(), double(n.value) / params,
+                  double(n.value) / std::max<int64_t>(1, params - embed), epochs.c_str());
+    }
+    rate[config.study.sizes.empty() ? "" : "size-" + size + "/"] =
+        kTrainFlops / m.TrainFlopsPerToken(config.pretrain.seq_len);
   }
   if (per_epoch == 0)
     std::printf("(epochs after `data prepare`: the default corpus holds ~44M training tokens at V 512, "
                 "~22M at V 8192)\n");
-  // Calibrated on this project's machines (docs/performance.md): pico-32 trains 190K tokens/s on one core,
-  // i.e. ~58 GFLOP/s of 6N+attention FLOPs; larger models reach more, so this errs long for them.
-  constexpr double kTrainFlops = 58e9;
-  const double train_rate = kTrainFlops / m.TrainFlopsPerToken(c.pretrain.seq_len);  // tokens/s per job
+  auto rate_of = [&](const std::string& name) {
+    for (const auto& [tag, r] : rate)
+      if (!tag.empty() && name.find(tag) != std::string::npos) return r;
+    return rate.begin()->second;
+  };
   double work = 0, longest_pretrain = 0;
   for (const auto& run : sp.plan.runs()) {
-    if (IsComplete(sp.plan.DirOf(study_dir, run), run)) continue;
+    if (run.stage == "data" || run.stage == "data-fetch" || IsComplete(sp.plan.DirOf(study_dir, run), run)) continue;
     const bool forward_only = run.stage == "eval" || run.stage == "perturb";
-    const double seconds = run.cost_tokens / (forward_only ? 3 * train_rate : train_rate) +
+    const double r = rate_of(run.name);
+    const double seconds = run.cost_tokens / (forward_only ? 3 * r : r) +
                            (run.stage == "finetune" || forward_only ? 1.0 : 0.0);  // process + data load
     if (run.stage == "pretrain") longest_pretrain = std::max(longest_pretrain, seconds);
-    if (run.stage != "data" && run.stage != "data-fetch") work += seconds;
+    work += seconds;
   }
-  const double data_s = IsComplete(sp.plan.DirOf(study_dir, *sp.plan.Find(sp.data_run)), *sp.plan.Find(sp.data_run))
+  const Run* prepare = sp.plan.Find(sp.data_run);
+  const double data_s = prepare && IsComplete(sp.plan.DirOf(study_dir, *prepare), *prepare)
                             ? 0.0
                             : 240.0;  // fetch (network) + prepare, measured ~2-4 minutes
   const double wall = data_s + std::max(longest_pretrain, work / std::max(1, jobs));
-  std::printf("estimated wall time: %.0f min at %d job(s) at a time (%.0f CPU-min of runs; training ~%.0fK "
-              "tokens/s per job)\n",
-              wall / 60, jobs, work / 60, train_rate / 1e3);
+  std::printf("estimated wall time: %.0f min at %d job(s) at a time (%.0f CPU-min of runs, data %.0f min)\n",
+              wall / 60, jobs, work / 60, data_s / 60);
 }
 
 void PrintPlan(const StudyPlan& sp, const fs::path& study_dir) {
@@ -146,11 +157,27 @@ int StudyMain(const StudyOptions& opt) {
   for (const auto& f : summary.failures) std::fprintf(stderr, "[study] FAILED %s\n", f.c_str());
   if (!opt.only.empty()) return summary.failed ? 1 : 0;
 
-  const int missing = CollectResults(config, sp, study_dir);
-  const ReportOutput report = WriteReport(study_dir);
+  int missing = 0;
+  ReportOutput report;
+  if (config.study.sizes.empty()) {
+    missing = CollectResults(config, sp, study_dir);
+    report = WriteReport(study_dir);
+    std::printf("\nclaims:\n");
+    for (const auto& line : report.claims) std::printf("- %s\n", line.c_str());
+  } else {  // one ordinary report per size, then the comparison
+    std::vector<SizeReport> sizes;
+    for (const std::string& size : config.study.sizes) {
+      const fs::path dir = study_dir / ("size-" + size);
+      missing += CollectResults(ConfigForSize(config, size), PlanForSize(sp, size), study_dir, dir);
+      sizes.push_back({size, dir, WriteReport(dir)});
+      std::printf("\nclaims, %s:\n", size.c_str());
+      for (const auto& line : sizes.back().report.claims) std::printf("- %s\n", line.c_str());
+    }
+    const fs::path comparison = WriteSizeComparison(study_dir, sizes);
+    report = sizes.back().report;
+    report.dir = comparison.parent_path();
+  }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("\nclaims:\n");
-  for (const auto& line : report.claims) std::printf("- %s\n", line.c_str());
   std::printf("\nverdict:\n");
   for (const auto& line : report.verdict) std::printf("- %s\n", line.c_str());
   std::printf("\nstudy: %d runs done now, %d were already complete, %d failed, %d incomplete in the report; %.0f s\n",
