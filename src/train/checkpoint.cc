@@ -185,7 +185,7 @@ void SaveCheckpoint(const fs::path& dir, const CheckpointContents& contents) {
       Json& hashes = tensors[file] = Json::object();
       for (const auto& t : *list) hashes[t.name] = Xxh3Hex(t.bytes);
       const auto& meta = std::string_view(file) == kModelFile ? metadata : std::map<std::string, std::string>{{"format", "pt"}};
-      WriteAndRecord(tmp / file, [&](FileWriter& w) { WriteSafetensors(w, *list, meta); }, &files);
+      WriteAndRecord(tmp / file, [&, list = list](FileWriter& w) { WriteSafetensors(w, *list, meta); }, &files);
     }
     const std::string config_text = (contents.config.is_null() ? Json::object() : contents.config).dump(2) + "\n";
     WriteAndRecord(tmp / kConfigFile, [&](FileWriter& w) { w.Write(config_text); }, &files);
