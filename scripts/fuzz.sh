@@ -46,6 +46,10 @@ for t in "${targets[@]}"; do
     failed+=("$t")
   fi
 done
+# A crashed target skips its exit cleanup: drop the scratch dirs (fuzz/fuzz_util.h) of dead processes.
+for d in /dev/shm/overtrain-fuzz-* "${TMPDIR:-/tmp}"/overtrain-fuzz-*; do
+  if [[ -d $d ]] && ! kill -0 "${d##*-}" 2>/dev/null; then rm -rf "$d"; fi
+done
 if ((${#failed[@]})); then
   echo "fuzz: crashes in ${failed[*]}; inputs in $build/crashes/"
   exit 1
