@@ -39,7 +39,7 @@ std::string FormatSize(int64_t n) {
   const std::pair<int64_t, const char*> units[] = {{1000000000000, "T"}, {1000000000, "B"},
                                                    {1000000, "M"}, {1000, "K"}};
   for (const auto& [u, s] : units) {
-    if (n >= u && (n * 100) % u == 0) {
+    if (n >= u && n % (u / 100) == 0) {  // two decimals at most; n * 100 would overflow near 9.2e18
       std::string x = fmt::format("{:.2f}", static_cast<double>(n) / u);
       while (x.back() == '0') x.pop_back();
       if (x.back() == '.') x.pop_back();

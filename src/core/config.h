@@ -135,8 +135,9 @@ std::string RunCheck(const T& v, const C& check) {
   } else if constexpr (std::is_same_v<T, std::vector<double>> || std::is_same_v<T, std::vector<int64_t>> ||
                        std::is_same_v<T, std::vector<Size>>) {
     for (const auto& x : v) {
-      std::string e = check(static_cast<double>(static_cast<int64_t>(x)));
+      std::string e;  // doubles as they are: a cast to int64_t is undefined beyond its range
       if constexpr (std::is_same_v<T, std::vector<double>>) e = check(x);
+      else e = check(static_cast<double>(static_cast<int64_t>(x)));
       if (!e.empty()) return e + " (each element)";
     }
     return "";

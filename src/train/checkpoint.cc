@@ -79,6 +79,9 @@ Json ReadManifest(const fs::path& dir) {
 std::vector<std::string> CheckFile(const fs::path& path, std::span<const std::byte> bytes, const Json& manifest) {
   const std::string name = path.filename().string();
   const Json& entry = manifest["files"][name];
+  if (!entry.is_object() || !entry.contains("size") || !entry["size"].is_number_unsigned() ||
+      !entry.contains("xxh3") || !entry["xxh3"].is_string())
+    return {path.string() + ": its manifest entry is not {size, xxh3}"};
   const uint64_t want_size = entry["size"].get<uint64_t>();
   if (bytes.size() != want_size)
     return {fmt::format("{}: size is {} bytes but the manifest records {} (truncated or modified)", path.string(),
@@ -94,9 +97,11 @@ std::vector<std::string> CheckFile(const fs::path& path, std::span<const std::by
       for (const TensorView& t : file.tensors()) {
         if (!hashes.contains(t.name)) {
           problems.push_back(path.string() + ": tensor " + Quote(t.name) + " is not in the manifest");
-        } else if (Xxh3Hex(t.bytes) != hashes[t.name].get<std::string>()) {
+        } else if (const Json& recorded = hashes[t.name]; !recorded.is_string() ||
+                   Xxh3Hex(t.bytes) != recorded.get<std::string>()) {
           problems.push_back(fmt::format("{}: tensor '{}' payload is damaged (xxh3 {} but the manifest records {})",
-                                         path.string(), t.name, Xxh3Hex(t.bytes), hashes[t.name].get<std::string>()));
+                                         path.string(), t.name, Xxh3Hex(t.bytes),
+                                         recorded.is_string() ? recorded.get<std::string>() : recorded.dump()));
         }
       }
       for (const auto& [tensor, unused] : hashes.items())
@@ -193,7 +198,7 @@ void SaveCheckpoint(const fs::path& dir, const CheckpointContents& contents) {
       Json& hashes = tensors[file] = Json::object();
       for (const auto& t : *list) hashes[t.name] = Xxh3Hex(t.bytes);
       const auto& meta = std::string_view(file) == kModelFile ? metadata : std::map<std::string, std::string>{{"format", "pt"}};
-      WriteAndRecord(tmp / file, [&](FileWriter& w) { WriteSafetensors(w, *list, meta); }, &files);
+      WriteAndRecord(tmp / file, [&, list = list](FileWriter& w) { WriteSafetensors(w, *list, meta); }, &files);
     }
     const std::string config_text = (contents.config.is_null() ? Json::object() : contents.config).dump(2) + "\n";
     WriteAndRecord(tmp / kConfigFile, [&](FileWriter& w) { w.Write(config_text); }, &files);

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# CI's fuzz smoke pass: every libFuzzer target for ~20 s (scripts/fuzz.sh) when clang++ is installed;
+# without clang it says so and succeeds (the fuzz build needs clang's -fsanitize=fuzzer). A crash fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v "${FUZZ_CXX:-clang++}" >/dev/null; then
+  echo "fuzz-smoke: skipped: ${FUZZ_CXX:-clang++} not found (apt-get install clang to run the fuzz targets)"
+  exit 0
+fi
+# clang without its libFuzzer runtime (libclang-rt-dev) cannot build the targets either.
+probe=$(mktemp -d)
+trap 'rm -rf "$probe"' EXIT
+echo 'extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long) { return 0; }' >"$probe/p.cc"
+if ! "${FUZZ_CXX:-clang++}" -fsanitize=fuzzer,address,undefined "$probe/p.cc" -o "$probe/p" 2>"$probe/err"; then
+  echo "fuzz-smoke: skipped: ${FUZZ_CXX:-clang++} cannot link -fsanitize=fuzzer ($(head -1 "$probe/err"))"
+  exit 0
+fi
+bash scripts/fuzz.sh "${FUZZ_SMOKE_SECONDS:-20}"
