@@ -12,9 +12,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Generous bounds that only a hung Python reaches: importing torch takes seconds, a parity run or a benchmark
-// reply (warm-up, or n steps of a small model) well under a few minutes.
-constexpr double kImportTimeoutS = 120, kParityTimeoutS = 600, kReplyTimeoutS = 1800, kQuitTimeoutS = 10;
+// Generous bounds that only a hung Python reaches: importing torch takes seconds, a parity run or a
+// benchmark reply (warm-up, or n steps of a small model) well under a few minutes.
+constexpr double kImportTimeoutS = 120, kParityTimeoutS = 600, kReplyTimeoutS = 1800,
+                 kQuitTimeoutS = 10;
 
 }  // namespace
 
@@ -43,7 +44,7 @@ fs::path FindReferenceScript() {
 }
 
 void CheckPythonTorch(const std::string& python) {
-  // Importing torch takes seconds: each interpreter is checked once per process (callers are one thread).
+  // Importing torch takes seconds: each interpreter is checked once per process (one caller thread).
   static std::set<std::string> checked;
   if (checked.count(python)) return;
   ProcessResult result;
@@ -53,11 +54,13 @@ void CheckPythonTorch(const std::string& python) {
     result.status.code = 127;
     result.output = e.what();
   }
-  const std::string output = result.output + (result.status.ok() ? "" : " (" + result.status.Describe() + ")");
+  const std::string output =
+      result.output + (result.status.ok() ? "" : " (" + result.status.Describe() + ")");
   if (!result.status.ok())
-    throw Error(python + " cannot import torch and numpy (the PyTorch reference needs them): run " +
-                "scripts/setup.sh, which installs Debian's python3-torch and python3-numpy. Python said: " +
-                TailOf(output, 400));
+    throw Error(
+        python + " cannot import torch and numpy (the PyTorch reference needs them): run " +
+        "scripts/setup.sh, which installs Debian's python3-torch and python3-numpy. Python said: " +
+        TailOf(output, 400));
   checked.insert(python);
 }
 
@@ -69,9 +72,11 @@ nlohmann::json ReferenceModelJson(const ModelConfig& c) {
 
 void RunReferenceParity(const fs::path& in, const fs::path& out, const std::string& dtype, int threads) {
   CheckPythonTorch();
-  Child child = Child::Spawn({.argv = {kReferencePython, FindReferenceScript().string(), "--parity", in.string(),
-                                       out.string(), "--dtype", dtype, "--threads", std::to_string(threads)}});
-  if (!child.Wait(kParityTimeoutS).ok()) throw Error("bench/reference.py --parity: " + child.FailureMessage(3000));
+  Child child = Child::Spawn(
+      {.argv = {kReferencePython, FindReferenceScript().string(), "--parity", in.string(),
+                out.string(), "--dtype", dtype, "--threads", std::to_string(threads)}});
+  if (!child.Wait(kParityTimeoutS).ok())
+    throw Error("bench/reference.py --parity: " + child.FailureMessage(3000));
 }
 
 TorchBenchProcess::TorchBenchProcess(const ModelConfig& config, int B, int T, int threads, int warmup,
@@ -79,11 +84,12 @@ TorchBenchProcess::TorchBenchProcess(const ModelConfig& config, int B, int T, in
   CheckPythonTorch();
   const std::string script = FindReferenceScript();
   const std::string model = ReferenceModelJson(config).dump();
-  child_ = Child::Spawn({.argv = {kReferencePython, script, "--bench", "--model", model, "--batch", std::to_string(B),
-                                  "--seq", std::to_string(T), "--threads", std::to_string(threads), "--warmup",
-                                  std::to_string(warmup), "--clock", cpu_clock ? "cpu" : "wall"},
-                         .stdin_pipe = true,
-                         .output = ChildOutput::kPipe});
+  child_ = Child::Spawn(
+      {.argv = {kReferencePython, script, "--bench", "--model", model, "--batch", std::to_string(B),
+                "--seq", std::to_string(T), "--threads", std::to_string(threads), "--warmup",
+                std::to_string(warmup), "--clock", cpu_clock ? "cpu" : "wall"},
+       .stdin_pipe = true,
+       .output = ChildOutput::kPipe});
   const nlohmann::json ready = ReadReply();
   if (!ready.value("ready", false)) throw Error("bench/reference.py --bench: unexpected reply " + ready.dump());
   num_params_ = ready.value("params", int64_t{0});

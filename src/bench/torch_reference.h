@@ -27,7 +27,8 @@ void CheckPythonTorch(const std::string& python = kReferencePython);
 // The architecture as reference.py reads it (resolved d_ff, norm name, ...).
 nlohmann::json ReferenceModelJson(const ModelConfig& config);
 
-// Runs `reference.py --parity in out --dtype dtype`; throws Error with how it ended and its stderr tail.
+// Runs `reference.py --parity in out --dtype dtype`; throws Error with how it ended and its stderr
+// tail.
 void RunReferenceParity(const std::filesystem::path& in, const std::filesystem::path& out,
                         const std::string& dtype = "float64", int threads = 2);
 
@@ -47,7 +48,8 @@ class TorchBenchProcess {
 
  private:
   nlohmann::json ReadReply();
-  std::optional<Child> child_;  // stdin: commands; stdout: one JSON reply per line; stderr: kept for errors
+  // stdin: commands; stdout: one JSON reply per line; stderr: kept for errors.
+  std::optional<Child> child_;
   int64_t num_params_ = 0;
 };
 

@@ -1,5 +1,5 @@
-// fork + execve with PDEATHSIG, a process group, close-on-exec error reporting, pidfd-driven waiting and
-// bounded output capture (see subprocess.h).
+// fork + execve with PDEATHSIG, a process group, close-on-exec error reporting, pidfd-driven
+// waiting and bounded output capture (see subprocess.h).
 #include "core/subprocess.h"
 
 #include <fcntl.h>
@@ -43,8 +43,9 @@ constexpr int kFallbackPollMs = 10;
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
-// argv[0] as execvp would find it, resolved in the parent (PATH search allocates, which a forked child of a
-// multi-threaded parent must not do). A name with a '/' is taken relative to the parent's directory.
+// argv[0] as execvp would find it, resolved in the parent (PATH search allocates, which a forked
+// child of a multi-threaded parent must not do). A name with a '/' is taken relative to the
+// parent's directory.
 std::string ResolveProgram(const std::string& name) {
   if (name.find('/') != std::string::npos) return fs::absolute(name).string();
   const char* env_path = std::getenv("PATH");
@@ -52,11 +53,13 @@ std::string ResolveProgram(const std::string& name) {
   size_t start = 0;
   for (;;) {
     const size_t end = path.find(':', start);
-    const std::string_view dir =
-        std::string_view(path).substr(start, end == std::string::npos ? std::string::npos : end - start);
-    const std::string candidate = fmt::format("{}/{}", dir.empty() ? std::string_view(".") : dir, name);
+    const std::string_view dir = std::string_view(path).substr(
+        start, end == std::string::npos ? std::string::npos : end - start);
+    const std::string candidate =
+        fmt::format("{}/{}", dir.empty() ? std::string_view(".") : dir, name);
     struct stat st {};
-    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        ::access(candidate.c_str(), X_OK) == 0)
       return candidate;
     if (end == std::string::npos) break;
     start = end + 1;
@@ -109,7 +112,8 @@ void MoveFd(int fd, int target) {
 }
 
 int MillisUntil(Clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
   return static_cast<int>(std::clamp<int64_t>(left, 0, 1 << 30));
 }
 
@@ -195,7 +199,9 @@ Child Child::Spawn(const ProcessSpec& spec) {
     ::execve(program.c_str(), c_args.data(), c_env.data());
     ChildFail(report[1], kStageExec);
   }
-  ::setpgid(pid, pid);  // also here, so a Kill right after Spawn reaches the group (EACCES after exec is fine)
+  ::setpgid(
+      pid,
+      pid);  // also here, so a Kill right after Spawn reaches the group (EACCES after exec is fine)
   child.pid_ = pid;
   CloseFd(in_fd[0]);
   CloseFd(out_fd[1]);
@@ -284,8 +290,10 @@ bool Child::Pump(int timeout_ms) {
   std::vector<pollfd> fds;
   for (int fd : {out_fd_, err_fd_, reaped_ ? -1 : pidfd_})
     if (fd >= 0) fds.push_back({fd, POLLIN, 0});
-  if (reaped_) timeout_ms = 0;  // only leftovers to read; a grandchild may hold the pipes open forever
-  if (!reaped_ && pidfd_ < 0 && (timeout_ms < 0 || timeout_ms > kFallbackPollMs)) timeout_ms = kFallbackPollMs;
+  if (reaped_)
+    timeout_ms = 0;  // only leftovers to read; a grandchild may hold the pipes open forever
+  if (!reaped_ && pidfd_ < 0 && (timeout_ms < 0 || timeout_ms > kFallbackPollMs))
+    timeout_ms = kFallbackPollMs;
   const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
   if (ready < 0 && errno != EINTR) OT_CHECK(false) << "poll: " << ErrnoText(errno);
   // Read what is there; after the exit, read once more so nothing the child wrote is left behind.
@@ -320,8 +328,9 @@ bool Child::Pump(int timeout_ms) {
 }
 
 ExitStatus Child::Wait(double timeout_s) {
-  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                           std::chrono::duration<double>(timeout_s > 0 ? timeout_s : 0));
+  const auto deadline =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                         std::chrono::duration<double>(timeout_s > 0 ? timeout_s : 0));
   while (!reaped_) {
     if (timeout_s > 0 && Clock::now() >= deadline) {
       Kill(SIGKILL);
@@ -370,8 +379,8 @@ void Child::Write(std::string_view text) {
   if (err != 0) {
     Wait(1.0);
     throw Error("cannot write to `" + FormatCommand(argv_) + "` (" + ErrnoText(err) + "), it " +
-                (reaped_ ? "ended with " + status_.Describe() : std::string("is not reading")) + ": " +
-                OutputTail(1000));
+                (reaped_ ? "ended with " + status_.Describe() : std::string("is not reading")) +
+                ": " + OutputTail(1000));
   }
 }
 
@@ -379,8 +388,9 @@ void Child::CloseStdin() { CloseFd(stdin_fd_); }
 
 std::optional<std::string> Child::ReadLine(double timeout_s) {
   OT_CHECK(out_fd_ >= 0 || out_eof_ || reaped_) << "Child::ReadLine needs ChildOutput::kPipe";
-  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                           std::chrono::duration<double>(timeout_s > 0 ? timeout_s : 0));
+  const auto deadline =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                         std::chrono::duration<double>(timeout_s > 0 ? timeout_s : 0));
   for (;;) {
     const size_t newline = line_buffer_.find('\n');
     if (newline != std::string::npos) {
@@ -388,13 +398,15 @@ std::optional<std::string> Child::ReadLine(double timeout_s) {
       line_buffer_.erase(0, newline + 1);
       return line;
     }
-    // End of output: EOF, or the child is gone and its pipe drained (a grandchild may still hold it open).
+    // End of output: EOF, or the child is gone and its pipe drained (a grandchild may still hold it
+    // open).
     if (out_eof_ || out_fd_ < 0 || reaped_) {
       if (line_buffer_.empty()) return std::nullopt;
       return std::exchange(line_buffer_, std::string());
     }
     if (timeout_s > 0 && Clock::now() >= deadline)
-      throw Error("`" + FormatCommand(argv_) + fmt::format("` printed no complete line within {:g} s: ", timeout_s) +
+      throw Error("`" + FormatCommand(argv_) +
+                  fmt::format("` printed no complete line within {:g} s: ", timeout_s) +
                   OutputTail(1000));
     Pump(timeout_s > 0 ? MillisUntil(deadline) : -1);
   }
@@ -422,8 +434,9 @@ std::string Child::FailureMessage(size_t max_bytes) const {
 }
 
 size_t WaitAny(std::span<Child* const> children) {
-  OT_CHECK(std::any_of(children.begin(), children.end(), [](const Child* c) { return !c->reaped(); }))
-      << "WaitAny needs a running child";
+  OT_CHECK(std::any_of(children.begin(), children.end(), [](const Child* c) {
+    return !c->reaped();
+  })) << "WaitAny needs a running child";
   for (;;) {
     std::vector<pollfd> fds;
     bool fallback = false;

@@ -1,4 +1,5 @@
-// SHA-1 / SHA-256 (FIPS 180-4), external commands (core/subprocess), gzip reads via zlib, encoding helpers, shuffles.
+// SHA-1 / SHA-256 (FIPS 180-4), external commands (core/subprocess), gzip reads via zlib, encoding
+// helpers, shuffles.
 #include "data/util.h"
 
 #include <zlib.h>

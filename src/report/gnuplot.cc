@@ -1,4 +1,5 @@
-// Figure → gnuplot script + data file → PNG and SVG, gnuplot run through core/subprocess (see gnuplot.h).
+// Figure → gnuplot script + data file → PNG and SVG, gnuplot run through core/subprocess (see
+// gnuplot.h).
 #include "report/gnuplot.h"
 
 #include <fmt/format.h>
@@ -211,10 +212,12 @@ void RenderFigure(const Figure& fig, const std::filesystem::path& dir) {
   const std::string binary = GnuplotBinary();
   std::optional<Child> gnuplot;
   try {
-    gnuplot = Child::Spawn({.argv = {binary, fig.name + ".gp"}, .cwd = std::filesystem::absolute(dir)});
+    gnuplot =
+        Child::Spawn({.argv = {binary, fig.name + ".gp"}, .cwd = std::filesystem::absolute(dir)});
   } catch (const Error& e) {
-    throw Error(fmt::format("{}: could not run '{}' ({}); install gnuplot-nox or set OVERTRAIN_GNUPLOT to its path",
-                            script.string(), binary, e.what()));
+    throw Error(fmt::format(
+        "{}: could not run '{}' ({}); install gnuplot-nox or set OVERTRAIN_GNUPLOT to its path",
+        script.string(), binary, e.what()));
   }
   const ExitStatus status = gnuplot->Wait(kGnuplotTimeoutS);
   if (!status.ok())

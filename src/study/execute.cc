@@ -43,7 +43,8 @@ void WriteRunConfigs(const Plan& plan, const fs::path& study_dir) {
 
 namespace {
 
-// The error a failed run printed: its last "error: ..." line (the CLI's one sentence), else the last lines.
+// The error a failed run printed: its last "error: ..." line (the CLI's one sentence), else the
+// last lines.
 std::string RunError(const Child& child) {
   const std::string tail = child.OutputTail(4000);
   const size_t at = tail.rfind("error: ");
@@ -61,11 +62,12 @@ std::string Indent(const std::string& text) {
   return out;
 }
 
-// Starts `binary stage --config dir/run.toml --out dir`, output appended to dir/log.txt. Dies with the
-// parent (core/subprocess). Throws Error when it cannot start.
+// Starts `binary stage --config dir/run.toml --out dir`, output appended to dir/log.txt. Dies with
+// the parent (core/subprocess). Throws Error when it cannot start.
 Child Spawn(const ExecOptions& opt, const Run& run, const fs::path& dir) {
   std::vector<std::string> args = {opt.binary};
-  for (const auto& a : run.argv.empty() ? std::vector<std::string>{run.stage, "--config", "{config}", "--out", "{out}"}
+  for (const auto& a : run.argv.empty() ? std::vector<std::string>{run.stage, "--config",
+                                                                   "{config}", "--out", "{out}"}
                                         : run.argv)
     args.push_back(a == "{config}" ? (dir / "run.toml").string() : a == "{out}" ? dir.string() : a);
   return Child::Spawn({.argv = args,
@@ -74,10 +76,11 @@ Child Spawn(const ExecOptions& opt, const Run& run, const fs::path& dir) {
                        .log = dir / "log.txt"});
 }
 
-// status.json of a run that ended. A failed run's record is best effort: on a full disk it cannot be
-// written, and the run is retried next time either way (only "done" with the run's id counts as complete).
-void WriteStatus(const fs::path& dir, const Run& run, const std::string& state, const std::string& error,
-                 const std::string& ended) {
+// status.json of a run that ended. A failed run's record is best effort: on a full disk it cannot
+// be written, and the run is retried next time either way (only "done" with the run's id counts as
+// complete).
+void WriteStatus(const fs::path& dir, const Run& run, const std::string& state,
+                 const std::string& error, const std::string& ended) {
   nlohmann::json st = {{"state", state}, {"id", run.id}, {"stage", run.stage}, {"name", run.name}};
   if (!error.empty()) st["error"] = error;
   if (!ended.empty()) st["ended"] = ended;
@@ -128,9 +131,10 @@ ExecSummary ExecutePlan(const Plan& plan, const ExecOptions& opt_in) {
     if (tty && event.rfind("failed", 0) == 0) std::fprintf(stderr, "\n");
     std::fflush(stderr);
   };
-  // A failed run: recorded in its status.json (best effort), in the summary, and its dependents skipped.
-  // `ended`: how its process ended ("exit code 1"), empty when it never ran.
-  auto fail = [&](const Run& run, const std::string& error, const std::string& ended, const std::string& detail) {
+  // A failed run: recorded in its status.json (best effort), in the summary, and its dependents
+  // skipped. `ended`: how its process ended ("exit code 1"), empty when it never ran.
+  auto fail = [&](const Run& run, const std::string& error, const std::string& ended,
+                  const std::string& detail) {
     const fs::path dir = plan.DirOf(opt.study_dir, run);
     std::string entry = fmt::format("{}: {}", run.name, error);
     if (!ended.empty()) entry += fmt::format(" ({})", ended);
@@ -188,8 +192,10 @@ ExecSummary ExecutePlan(const Plan& plan, const ExecOptions& opt_in) {
     if (child.status().ok()) {
       try {
         WriteStatus(dir, run, "done", "", "");
-      } catch (const Error& e) {  // a full disk: the run's work is kept, it is redone after a restart
-        fail(run, "finished, but its completion could not be recorded: " + std::string(e.what()), "", "");
+      } catch (
+          const Error& e) {  // a full disk: the run's work is kept, it is redone after a restart
+        fail(run, "finished, but its completion could not be recorded: " + std::string(e.what()),
+             "", "");
         continue;
       }
       complete.insert(run.name);
@@ -234,14 +240,19 @@ fs::path EmitSlurm(const Plan& plan, const fs::path& study_dir, const std::strin
   }
   const fs::path dir = fs::absolute(study_dir / "slurm").lexically_normal();
   fs::create_directories(dir);
-  // Jobs start where the study was emitted: its relative paths (data configs, study.out) resolve from here.
+  // Jobs start where the study was emitted: its relative paths (data configs, study.out) resolve
+  // from here.
   const std::string root = ShellQuote(fs::current_path().string());
-  std::string study = ShellQuote(binary) + " study --config " + ShellQuote(fs::absolute(study_config_path).string());
+  std::string study = ShellQuote(binary) + " study --config " +
+                      ShellQuote(fs::absolute(study_config_path).string());
   for (const auto& o : overrides) study += " --set " + ShellQuote(o);
-  const std::string threads = fmt::format("export OMP_NUM_THREADS=${{SLURM_CPUS_PER_TASK:-{}}}", threads_per_job);
-  const std::string job_options = fmt::format("--requeue --cpus-per-task={} --chdir={}", threads_per_job, root);
+  const std::string threads =
+      fmt::format("export OMP_NUM_THREADS=${{SLURM_CPUS_PER_TASK:-{}}}", threads_per_job);
+  const std::string job_options =
+      fmt::format("--requeue --cpus-per-task={} --chdir={}", threads_per_job, root);
   std::string submit = fmt::format(
-      "#!/usr/bin/env bash\n# Submits the study as one Slurm array job per dependency wave; every job runs in\n"
+      "#!/usr/bin/env bash\n# Submits the study as one Slurm array job per dependency wave; every "
+      "job runs in\n"
       "# {} (where the study was emitted) and logs to {}.\nset -euo pipefail\nprev=\"\"\n",
       fs::current_path().string(), dir.string());
   for (int w = 0; w < waves; ++w) {
@@ -253,20 +264,25 @@ fs::path EmitSlurm(const Plan& plan, const fs::path& study_dir, const std::strin
     WriteFileAtomic(file, list);
     submit += fmt::format(
         "dep=${{prev:+--dependency=afterok:$prev}}\n"
-        "prev=$(sbatch --parsable $dep --array=1-{} --job-name=overtrain-w{} {} --output={} {} {})\n"
+        "prev=$(sbatch --parsable $dep --array=1-{} --job-name=overtrain-w{} {} --output={} {} "
+        "{})\n"
         "echo \"wave {}: job $prev ({} runs)\"\n",
-        n, w, job_options, ShellQuote((dir / "%x-%A_%a.out").string()), ShellQuote((dir / "run-array.sh").string()),
-        ShellQuote(file.string()), w, n);
+        n, w, job_options, ShellQuote((dir / "%x-%A_%a.out").string()),
+        ShellQuote((dir / "run-array.sh").string()), ShellQuote(file.string()), w, n);
   }
   submit += fmt::format(
       "# All runs complete: collect the results and write the report (nothing is re-run).\n"
-      "sbatch --parsable --dependency=afterok:$prev --job-name=overtrain-report {} --output={} --wrap {}\n",
-      job_options, ShellQuote((dir / "%x-%j.out").string()), ShellQuote(threads + "; exec " + study));
+      "sbatch --parsable --dependency=afterok:$prev --job-name=overtrain-report {} --output={} "
+      "--wrap {}\n",
+      job_options, ShellQuote((dir / "%x-%j.out").string()),
+      ShellQuote(threads + "; exec " + study));
   const std::string array = fmt::format(
       "#!/usr/bin/env bash\n"
       "#SBATCH --requeue\n#SBATCH --cpus-per-task={}\n"
-      "# One array index = one run of the study; a requeued index resumes that run (completed runs are "
-      "skipped).\n# $1: the wave's list of run names. submit.sh passes --chdir; the cd covers a hand-made sbatch.\n"
+      "# One array index = one run of the study; a requeued index resumes that run (completed runs "
+      "are "
+      "skipped).\n# $1: the wave's list of run names. submit.sh passes --chdir; the cd covers a "
+      "hand-made sbatch.\n"
       "set -euo pipefail\n"
       "run=$(sed -n \"${{SLURM_ARRAY_TASK_ID}}p\" \"$1\")\n"
       "cd {}\n{}\n"

@@ -101,18 +101,22 @@ void PrintPlan(const StudyPlan& sp, const fs::path& study_dir) {
   }
 }
 
-// The failure summary: every failed or skipped run with its error, and what to do about a full disk.
+// The failure summary: every failed or skipped run with its error, and what to do about a full
+// disk.
 void PrintFailures(const ExecSummary& summary) {
   if (summary.failures.empty()) return;
-  std::fprintf(stderr, "[study] %d of %d runs failed or could not run:\n", summary.failed, summary.total);
+  std::fprintf(stderr, "[study] %d of %d runs failed or could not run:\n", summary.failed,
+               summary.total);
   bool disk_full = false;
   for (const auto& f : summary.failures) {
     std::fprintf(stderr, "[study] FAILED %s\n", f.c_str());
     disk_full |= f.find("No space left on device") != std::string::npos;
   }
   if (disk_full)
-    std::fprintf(stderr, "[study] the disk is full: free space and run the same command again; finished runs "
-                         "are kept and skipped\n");
+    std::fprintf(
+        stderr,
+        "[study] the disk is full: free space and run the same command again; finished runs "
+        "are kept and skipped\n");
 }
 
 }  // namespace
@@ -145,7 +149,8 @@ int StudyMain(const StudyOptions& opt) {
   if (opt.emit == "slurm") {
     const fs::path submit =
         EmitSlurm(sp.plan, study_dir, binary, opt.config_path, opt.overrides, exec.threads_per_job);
-    std::printf("wrote %s (submit with: bash %s)\n", submit.string().c_str(), submit.string().c_str());
+    std::printf("wrote %s (submit with: bash %s)\n", submit.string().c_str(),
+                submit.string().c_str());
     return 0;
   }
   if (!opt.emit.empty()) throw Error("--emit '" + opt.emit + "': expected slurm");

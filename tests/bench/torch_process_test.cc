@@ -1,7 +1,8 @@
-// The PyTorch reference's child processes go through core/subprocess: argv (paths with quotes and spaces
-// reach the script verbatim, no shell), and a script that dies is an Error quoting its stderr and how it
-// ended, for the one-shot parity run and for the long-lived benchmark process. Stand-in scripts replace
-// bench/reference.py (OVERTRAIN_REFERENCE); /usr/bin/python3 must import torch (scripts/setup.sh).
+// The PyTorch reference's child processes go through core/subprocess: argv (paths with quotes and
+// spaces reach the script verbatim, no shell), and a script that dies is an Error quoting its
+// stderr and how it ended, for the one-shot parity run and for the long-lived benchmark process.
+// Stand-in scripts replace bench/reference.py (OVERTRAIN_REFERENCE); /usr/bin/python3 must import
+// torch (scripts/setup.sh).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -40,11 +41,14 @@ TEST_F(TorchProcess, ParityArgumentsArriveVerbatim) {
   UseScript("import sys\nopen(sys.argv[3], 'w').write('|'.join(sys.argv[1:]))\n");
   const fs::path in = dir_ / "in $HOME.safetensors", out = dir_ / "out.txt";
   RunReferenceParity(in, out, "float64", 1);
-  EXPECT_EQ(ReadFile(out), "--parity|" + in.string() + "|" + out.string() + "|--dtype|float64|--threads|1");
+  EXPECT_EQ(ReadFile(out),
+            "--parity|" + in.string() + "|" + out.string() + "|--dtype|float64|--threads|1");
 }
 
 TEST_F(TorchProcess, ParityFailureQuotesStderrAndExitCode) {
-  UseScript("import sys\nprint('Traceback: RuntimeError: shapes differ', file=sys.stderr)\nsys.exit(3)\n");
+  UseScript(
+      "import sys\nprint('Traceback: RuntimeError: shapes differ', "
+      "file=sys.stderr)\nsys.exit(3)\n");
   try {
     RunReferenceParity(dir_ / "in", dir_ / "out", "float64", 1);
     FAIL() << "no Error";

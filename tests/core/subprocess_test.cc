@@ -1,5 +1,6 @@
-// The child-process helper: exit codes, signals, timeouts that kill the whole process group, stderr quoted
-// in errors, pipes both ways, a pool waiting on several children, and children that die with their parent.
+// The child-process helper: exit codes, signals, timeouts that kill the whole process group, stderr
+// quoted in errors, pipes both ways, a pool waiting on several children, and children that die with
+// their parent.
 #include "core/subprocess.h"
 
 #include <gtest/gtest.h>
@@ -67,13 +68,16 @@ TEST(Subprocess, ReportsTheKillingSignal) {
 
 TEST(Subprocess, TimeoutKillsTheWholeProcessGroup) {
   // The shell starts a grandchild that would outlive it if only the shell were killed.
-  const fs::path pid_file = fs::temp_directory_path() / ("ot_sub_grandchild_" + std::to_string(getpid()));
+  const fs::path pid_file =
+      fs::temp_directory_path() / ("ot_sub_grandchild_" + std::to_string(getpid()));
   const auto start = Clock::now();
-  const ProcessResult r = RunProcess(Sh("sleep 30 & echo $! > " + pid_file.string() + "; wait"), 0.5);
+  const ProcessResult r =
+      RunProcess(Sh("sleep 30 & echo $! > " + pid_file.string() + "; wait"), 0.5);
   EXPECT_LT(Seconds(start), 10.0);
   EXPECT_TRUE(r.status.timed_out);
   EXPECT_FALSE(r.status.ok());
-  EXPECT_NE(r.status.Describe().find("timed out after 0.5 s"), std::string::npos) << r.status.Describe();
+  EXPECT_NE(r.status.Describe().find("timed out after 0.5 s"), std::string::npos)
+      << r.status.Describe();
   std::ifstream in(pid_file);
   pid_t grandchild = 0;
   in >> grandchild;
@@ -83,8 +87,9 @@ TEST(Subprocess, TimeoutKillsTheWholeProcessGroup) {
 }
 
 TEST(Subprocess, FailureMessageQuotesABoundedStderrTail) {
-  ProcessSpec spec = Sh("i=0; while [ $i -lt 2000 ]; do echo noise $i >&2; i=$((i+1)); done; "
-                        "echo 'the real reason' >&2; exit 4");
+  ProcessSpec spec =
+      Sh("i=0; while [ $i -lt 2000 ]; do echo noise $i >&2; i=$((i+1)); done; "
+         "echo 'the real reason' >&2; exit 4");
   try {
     RunChecked(spec);
     FAIL() << "no Error";
@@ -112,30 +117,34 @@ TEST(Subprocess, MissingProgramOrDirectoryIsAClearError) {
     Child::Spawn({.argv = {"no-such-program-ot"}});
     FAIL() << "no Error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("cannot start `no-such-program-ot`: no such program on PATH"),
-              std::string::npos)
+    EXPECT_NE(
+        std::string(e.what()).find("cannot start `no-such-program-ot`: no such program on PATH"),
+        std::string::npos)
         << e.what();
   }
   try {
     Child::Spawn({.argv = {"true"}, .cwd = "/no/such/dir-ot"});
     FAIL() << "no Error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("working directory /no/such/dir-ot"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("working directory /no/such/dir-ot"), std::string::npos)
+        << e.what();
   }
 }
 
 TEST(Subprocess, CwdAndEnvironmentReachTheChild) {
   const fs::path dir = fs::canonical(fs::temp_directory_path());
-  const ProcessResult r =
-      RunProcess({.argv = {"sh", "-c", "pwd; echo $OT_SUB_TEST"}, .cwd = dir, .env = {"OT_SUB_TEST=42"}});
+  const ProcessResult r = RunProcess(
+      {.argv = {"sh", "-c", "pwd; echo $OT_SUB_TEST"}, .cwd = dir, .env = {"OT_SUB_TEST=42"}});
   EXPECT_EQ(r.output, dir.string() + "\n42\n");
 }
 
 TEST(Subprocess, PipesBothWaysAndQuotesStderrOfAChildThatDied) {
-  Child child = Child::Spawn({.argv = {"sh", "-c", "while read x; do [ \"$x\" = bye ] && { echo dying >&2; exit 5; }; "
-                                                   "echo \"got $x\"; done"},
-                              .stdin_pipe = true,
-                              .output = ChildOutput::kPipe});
+  Child child =
+      Child::Spawn({.argv = {"sh", "-c",
+                             "while read x; do [ \"$x\" = bye ] && { echo dying >&2; exit 5; }; "
+                             "echo \"got $x\"; done"},
+                    .stdin_pipe = true,
+                    .output = ChildOutput::kPipe});
   child.Write("one\n");
   EXPECT_EQ(child.ReadLine(10), "got one");
   child.Write("two\n");
@@ -158,8 +167,10 @@ TEST(Subprocess, WaitAnyReturnsTheFirstToFinishAndLogsToAFile) {
   fs::remove(log);
   std::vector<std::unique_ptr<Child>> pool;
   pool.push_back(std::make_unique<Child>(Child::Spawn(Sh("sleep 30"))));
-  pool.push_back(std::make_unique<Child>(
-      Child::Spawn({.argv = {"sh", "-c", "echo out; echo err >&2; exit 2"}, .output = ChildOutput::kFile, .log = log})));
+  pool.push_back(
+      std::make_unique<Child>(Child::Spawn({.argv = {"sh", "-c", "echo out; echo err >&2; exit 2"},
+                                            .output = ChildOutput::kFile,
+                                            .log = log})));
   std::vector<Child*> running = {pool[0].get(), pool[1].get()};
   EXPECT_EQ(WaitAny(running), 1u);
   EXPECT_EQ(pool[1]->status().code, 2);
@@ -173,8 +184,9 @@ TEST(Subprocess, WaitAnyReturnsTheFirstToFinishAndLogsToAFile) {
 }
 
 TEST(Subprocess, ChildDiesWithItsParent) {
-  // A parent process spawns a sleeping child, reports its pid, and is killed with SIGKILL: the child must
-  // not outlive it. We become the subreaper, so the orphan is reparented to us and we can see how it died.
+  // A parent process spawns a sleeping child, reports its pid, and is killed with SIGKILL: the
+  // child must not outlive it. We become the subreaper, so the orphan is reparented to us and we
+  // can see how it died.
   ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
   int report[2];
   ASSERT_EQ(pipe(report), 0);

@@ -1,6 +1,6 @@
-// Faults at study level: a failing run records its error in status.json while unrelated runs go on and its
-// dependents are skipped; a disk that fills up mid-study (a real 512 KiB tmpfs) loses no finished run, and
-// after space is freed the same call continues where it stopped.
+// Faults at study level: a failing run records its error in status.json while unrelated runs go on
+// and its dependents are skipped; a disk that fills up mid-study (a real 512 KiB tmpfs) loses no
+// finished run, and after space is freed the same call continues where it stopped.
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -19,7 +19,8 @@ namespace {
 namespace fs = std::filesystem;
 
 // `stage --config CFG --out DIR`. "ok" writes DIR/result.txt; "bad" fails as the CLI does, with one
-// "error: ..." sentence; "fill" writes 2 MB when the file $OT_FILL_FLAG exists (more than the disk holds).
+// "error: ..." sentence; "fill" writes 2 MB when the file $OT_FILL_FLAG exists (more than the disk
+// holds).
 std::string FakeStages(const fs::path& dir) {
   return testing::WriteScript(dir / "fake.sh", R"(out="$5"
 case "$1" in
@@ -49,7 +50,8 @@ TEST(StudyFaults, AFailedRunRecordsItsErrorDependentsAreSkippedOthersGoOn) {
   p.Add({.stage = "ok", .name = "c", .config_toml = "", .deps = {"b"}});
   p.Add({.stage = "ok", .name = "e", .config_toml = "", .deps = {"a"}});
   p.Add({.stage = "ok", .name = "f", .config_toml = ""});
-  const auto s = ExecutePlan(p, {.study_dir = dir, .binary = FakeStages(dir), .jobs = 2, .quiet = true});
+  const auto s =
+      ExecutePlan(p, {.study_dir = dir, .binary = FakeStages(dir), .jobs = 2, .quiet = true});
   EXPECT_EQ(s.done, 3);
   EXPECT_EQ(s.failed, 2);
   const auto b = Status(p, dir, "b");
@@ -57,12 +59,15 @@ TEST(StudyFaults, AFailedRunRecordsItsErrorDependentsAreSkippedOthersGoOn) {
   EXPECT_EQ(b.value("id", ""), p.Find("b")->id);
   EXPECT_EQ(b.value("error", ""), "configs/x.toml: lr = inf is out of range (0, 1]");
   EXPECT_EQ(b.value("ended", ""), "exit code 1");
-  EXPECT_TRUE(Contains(s.failures, "b: configs/x.toml: lr = inf is out of range (0, 1] (exit code 1)"));
+  EXPECT_TRUE(
+      Contains(s.failures, "b: configs/x.toml: lr = inf is out of range (0, 1] (exit code 1)"));
   EXPECT_TRUE(Contains(s.failures, "c: not run, a dependency failed"));
-  for (const char* name : {"a", "e", "f"}) EXPECT_TRUE(IsComplete(p.DirOf(dir, *p.Find(name)), *p.Find(name)));
+  for (const char* name : {"a", "e", "f"})
+    EXPECT_TRUE(IsComplete(p.DirOf(dir, *p.Find(name)), *p.Find(name)));
   EXPECT_FALSE(fs::exists(p.DirOf(dir, *p.Find("c")) / "result.txt"));
   // The log keeps both streams of the failed attempt.
-  EXPECT_NE(ReadFile(p.DirOf(dir, *p.Find("b")) / "log.txt").find("reading data..."), std::string::npos);
+  EXPECT_NE(ReadFile(p.DirOf(dir, *p.Find("b")) / "log.txt").find("reading data..."),
+            std::string::npos);
   fs::remove_all(dir);
 }
 
@@ -99,10 +104,12 @@ TEST(StudyFaults, DiskFullKeepsFinishedRunsAndARestartContinues) {
   const auto full = ExecutePlan(p, opt);
   EXPECT_EQ(full.done, 1);  // a, before the disk filled
   EXPECT_EQ(full.failed, 3);
-  EXPECT_TRUE(Contains(full.failures, "No space left on device")) << ::testing::PrintToString(full.failures);
+  EXPECT_TRUE(Contains(full.failures, "No space left on device"))
+      << ::testing::PrintToString(full.failures);
   const ot::Run& a = *p.Find("a");
   EXPECT_TRUE(IsComplete(p.DirOf(study, a), a));
-  EXPECT_EQ(ReadFile(p.DirOf(study, a) / "result.txt"), "result of " + p.DirOf(study, a).string() + "\n");
+  EXPECT_EQ(ReadFile(p.DirOf(study, a) / "result.txt"),
+            "result of " + p.DirOf(study, a).string() + "\n");
 
   // Space freed (b's partial file gone, b no longer too big): the same call finishes the study.
   fs::remove(p.DirOf(study, *p.Find("b")) / "big");

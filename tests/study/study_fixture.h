@@ -12,8 +12,9 @@ namespace ot::testing {
 // A fresh, empty directory under the system temp dir, unique to this process and call.
 inline std::filesystem::path StudyTempDir() {
   static int n = 0;
-  const std::filesystem::path d = std::filesystem::temp_directory_path() /
-                                  ("ot_study_test_" + std::to_string(getpid()) + "_" + std::to_string(n++));
+  const std::filesystem::path d =
+      std::filesystem::temp_directory_path() /
+      ("ot_study_test_" + std::to_string(getpid()) + "_" + std::to_string(n++));
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);
   return d;
