@@ -1,12 +1,8 @@
 // Child processes running bench/reference.py (see torch_reference.h).
 #include "bench/torch_reference.h"
 
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <csignal>
 #include <cstdlib>
-#include <cstring>
+#include <set>
 
 #include "core/check.h"
 
@@ -16,27 +12,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// Runs a shell command, returns (exit status, stdout+stderr).
-std::pair<int, std::string> RunCapture(const std::string& command) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) throw Error("bench: cannot start `" + command + "`: " + std::strerror(errno));
-  std::string output;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
-
-std::string Tail(const std::string& text, size_t max_chars = 3000) {
-  return text.size() <= max_chars ? text : "..." + text.substr(text.size() - max_chars);
-}
+// Generous bounds that only a hung Python reaches: importing torch takes seconds, a parity run or a
+// benchmark reply (warm-up, or n steps of a small model) well under a few minutes.
+constexpr double kImportTimeoutS = 120, kParityTimeoutS = 600, kReplyTimeoutS = 1800,
+                 kQuitTimeoutS = 10;
 
 }  // namespace
 
@@ -65,11 +44,24 @@ fs::path FindReferenceScript() {
 }
 
 void CheckPythonTorch(const std::string& python) {
-  const auto [status, output] = RunCapture(ShellQuote(python) + " -c 'import torch, numpy'");
-  if (status != 0)
-    throw Error(python + " cannot import torch and numpy (the PyTorch reference needs them): run " +
-                "scripts/setup.sh, which installs Debian's python3-torch and python3-numpy. Python said: " +
-                Tail(output, 400));
+  // Importing torch takes seconds: each interpreter is checked once per process (one caller thread).
+  static std::set<std::string> checked;
+  if (checked.count(python)) return;
+  ProcessResult result;
+  try {
+    result = RunProcess({.argv = {python, "-c", "import torch, numpy"}}, kImportTimeoutS);
+  } catch (const Error& e) {
+    result.status.code = 127;
+    result.output = e.what();
+  }
+  const std::string output =
+      result.output + (result.status.ok() ? "" : " (" + result.status.Describe() + ")");
+  if (!result.status.ok())
+    throw Error(
+        python + " cannot import torch and numpy (the PyTorch reference needs them): run " +
+        "scripts/setup.sh, which installs Debian's python3-torch and python3-numpy. Python said: " +
+        TailOf(output, 400));
+  checked.insert(python);
 }
 
 nlohmann::json ReferenceModelJson(const ModelConfig& c) {
@@ -80,75 +72,55 @@ nlohmann::json ReferenceModelJson(const ModelConfig& c) {
 
 void RunReferenceParity(const fs::path& in, const fs::path& out, const std::string& dtype, int threads) {
   CheckPythonTorch();
-  const std::string command = ShellQuote(kReferencePython) + " " + ShellQuote(FindReferenceScript()) +
-                              " --parity " + ShellQuote(in) + " " + ShellQuote(out) + " --dtype " +
-                              ShellQuote(dtype) + " --threads " + std::to_string(threads);
-  const auto [status, output] = RunCapture(command);
-  if (status != 0)
-    throw Error("bench/reference.py --parity failed (exit " + std::to_string(status) + "): " + Tail(output));
+  Child child = Child::Spawn(
+      {.argv = {kReferencePython, FindReferenceScript().string(), "--parity", in.string(),
+                out.string(), "--dtype", dtype, "--threads", std::to_string(threads)}});
+  if (!child.Wait(kParityTimeoutS).ok())
+    throw Error("bench/reference.py --parity: " + child.FailureMessage(3000));
 }
 
 TorchBenchProcess::TorchBenchProcess(const ModelConfig& config, int B, int T, int threads, int warmup,
                                      bool cpu_clock) {
   CheckPythonTorch();
-  std::signal(SIGPIPE, SIG_IGN);  // a crashed child must surface as an Error, not kill the benchmark
   const std::string script = FindReferenceScript();
   const std::string model = ReferenceModelJson(config).dump();
-  std::vector<std::string> args = {kReferencePython, script,        "--bench",     "--model",
-                                   model,            "--batch",     std::to_string(B),
-                                   "--seq",          std::to_string(T), "--threads", std::to_string(threads),
-                                   "--warmup",       std::to_string(warmup),
-                                   "--clock",        cpu_clock ? "cpu" : "wall"};
-  int down[2], up[2];  // down: parent -> child stdin; up: child stdout -> parent
-  OT_CHECK(pipe(down) == 0 && pipe(up) == 0) << std::strerror(errno);
-  pid_ = fork();
-  OT_CHECK(pid_ >= 0) << "fork: " << std::strerror(errno);
-  if (pid_ == 0) {
-    dup2(down[0], STDIN_FILENO);
-    dup2(up[1], STDOUT_FILENO);
-    close(down[0]), close(down[1]), close(up[0]), close(up[1]);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    std::fprintf(stderr, "bench: exec %s failed: %s\n", argv[0], std::strerror(errno));
-    _exit(127);
-  }
-  close(down[0]);
-  close(up[1]);
-  to_child_ = fdopen(down[1], "w");
-  from_child_ = fdopen(up[0], "r");
+  child_ = Child::Spawn(
+      {.argv = {kReferencePython, script, "--bench", "--model", model, "--batch", std::to_string(B),
+                "--seq", std::to_string(T), "--threads", std::to_string(threads), "--warmup",
+                std::to_string(warmup), "--clock", cpu_clock ? "cpu" : "wall"},
+       .stdin_pipe = true,
+       .output = ChildOutput::kPipe});
   const nlohmann::json ready = ReadReply();
   if (!ready.value("ready", false)) throw Error("bench/reference.py --bench: unexpected reply " + ready.dump());
   num_params_ = ready.value("params", int64_t{0});
 }
 
 TorchBenchProcess::~TorchBenchProcess() {
-  if (to_child_) {
-    std::fputs("quit\n", to_child_);
-    std::fclose(to_child_);
+  if (!child_ || child_->reaped()) return;
+  try {
+    child_->Write("quit\n");
+    child_->CloseStdin();
+  } catch (const Error&) {  // already gone: the destructor below reaps it
   }
-  if (from_child_) std::fclose(from_child_);
-  if (pid_ > 0) waitpid(pid_, nullptr, 0);
+  child_->Wait(kQuitTimeoutS);
 }
 
 nlohmann::json TorchBenchProcess::ReadReply() {
-  std::string line;
-  int c;
-  while ((c = std::fgetc(from_child_)) != EOF && c != '\n') line += static_cast<char>(c);
-  if (line.empty())
-    throw Error("bench/reference.py --bench exited early (its error is printed above); run it by hand: " +
-                std::string(kReferencePython) + " bench/reference.py --help");
+  const std::optional<std::string> got = child_->ReadLine(kReplyTimeoutS);
+  if (!got) {
+    child_->Wait(kQuitTimeoutS);
+    throw Error("bench/reference.py --bench ended early: " + child_->FailureMessage(3000));
+  }
+  const std::string& line = *got;
   try {
     return nlohmann::json::parse(line);
   } catch (const nlohmann::json::exception&) {
-    throw Error("bench/reference.py --bench printed a line that is not JSON: " + Tail(line, 300));
+    throw Error("bench/reference.py --bench printed a line that is not JSON: " + TailOf(line, 300));
   }
 }
 
 std::vector<double> TorchBenchProcess::Run(int steps) {
-  std::fprintf(to_child_, "run %d\n", steps);
-  std::fflush(to_child_);
+  child_->Write("run " + std::to_string(steps) + "\n");
   const nlohmann::json reply = ReadReply();
   if (!reply.contains("step_s")) throw Error("bench/reference.py --bench: unexpected reply " + reply.dump());
   return reply.at("step_s").get<std::vector<double>>();

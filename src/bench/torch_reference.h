@@ -4,14 +4,13 @@
 // TorchBenchProcess, ReferenceModelJson.
 #pragma once
 
-#include <sys/types.h>
-
-#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/subprocess.h"
 #include "model/config.h"
 
 namespace ot {
@@ -28,7 +27,8 @@ void CheckPythonTorch(const std::string& python = kReferencePython);
 // The architecture as reference.py reads it (resolved d_ff, norm name, ...).
 nlohmann::json ReferenceModelJson(const ModelConfig& config);
 
-// Runs `reference.py --parity in out --dtype dtype`; throws Error with the script's stderr on failure.
+// Runs `reference.py --parity in out --dtype dtype`; throws Error with how it ended and its stderr
+// tail.
 void RunReferenceParity(const std::filesystem::path& in, const std::filesystem::path& out,
                         const std::string& dtype = "float64", int threads = 2);
 
@@ -48,9 +48,8 @@ class TorchBenchProcess {
 
  private:
   nlohmann::json ReadReply();
-  pid_t pid_ = -1;
-  FILE* to_child_ = nullptr;
-  FILE* from_child_ = nullptr;
+  // stdin: commands; stdout: one JSON reply per line; stderr: kept for errors.
+  std::optional<Child> child_;
   int64_t num_params_ = 0;
 };
 

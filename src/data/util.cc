@@ -1,10 +1,7 @@
-// SHA-1 / SHA-256 (FIPS 180-4), posix_spawn wrapper, gzip reads via zlib, encoding helpers, shuffles.
+// SHA-1 / SHA-256 (FIPS 180-4), external commands (core/subprocess), gzip reads via zlib, encoding
+// helpers, shuffles.
 #include "data/util.h"
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <array>
@@ -13,8 +10,7 @@
 
 #include "core/check.h"
 #include "core/rng.h"
-
-extern char** environ;
+#include "core/subprocess.h"
 
 namespace ot::data {
 namespace {
@@ -110,51 +106,21 @@ std::string Sha256Hex(std::string_view bytes) {
   return Hex(h);
 }
 
-int RunCommand(const std::vector<std::string>& argv, const fs::path& cwd, std::string* output) {
+int RunCommand(const std::vector<std::string>& argv, const fs::path& cwd, std::string* output,
+               double timeout_s) {
   OT_CHECK(!argv.empty()) << "RunCommand needs a program";
-  int pipe_fd[2];
-  if (pipe(pipe_fd) != 0) return 127;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fd[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fd[1], 2);
-  posix_spawn_file_actions_addclose(&actions, pipe_fd[0]);
-  posix_spawn_file_actions_addclose(&actions, pipe_fd[1]);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  const std::string dir = cwd.string();
-  if (!dir.empty()) posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  close(pipe_fd[1]);
-  std::string captured;
-  char buf[4096];
-  for (;;) {
-    const ssize_t got = read(pipe_fd[0], buf, sizeof(buf));
-    if (got > 0) {
-      captured.append(buf, got);
-    } else if (got < 0 && errno == EINTR) {
-      continue;
-    } else {
-      break;
+  try {
+    ProcessResult result = RunProcess({.argv = argv, .cwd = cwd}, timeout_s);
+    if (output) {
+      *output = std::move(result.output);
+      if (!result.status.ok())
+        *output += (output->empty() ? "(" : "\n(") + result.status.Describe() + ")";
     }
-  }
-  close(pipe_fd[0]);
-  if (output) *output = std::move(captured);
-  if (rc != 0) {
-    if (output) *output = std::string("cannot start ") + argv[0] + ": " + std::strerror(rc);
+    return result.status.ShellCode();
+  } catch (const Error& e) {  // it could not start
+    if (output) *output = e.what();
     return 127;
   }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return 127;
-  }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 127;
 }
 
 std::string ReadMaybeGzip(const fs::path& path) {

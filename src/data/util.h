@@ -16,9 +16,12 @@ namespace fs = std::filesystem;
 std::string Sha1Hex(std::string_view bytes);
 std::string Sha256Hex(std::string_view bytes);
 
-// Runs argv[0] (searched in PATH) with the given arguments in `cwd`; stdout+stderr are captured into
-// `output` (if not null). Returns the exit status (128+signal when killed, 127 when it could not start).
-int RunCommand(const std::vector<std::string>& argv, const fs::path& cwd, std::string* output = nullptr);
+// Runs argv[0] (searched in PATH) with the given arguments in `cwd` (core/subprocess.h);
+// stdout+stderr are captured into `output` (if not null; on failure it ends with how the command
+// ended). Returns the exit status (128+signal when killed or timed out, 127 when it could not
+// start). `timeout_s` 0 = none.
+int RunCommand(const std::vector<std::string>& argv, const fs::path& cwd,
+               std::string* output = nullptr, double timeout_s = 0);
 
 // Reads a whole file; if it starts with the gzip magic (1f 8b), decompresses it (zlib). Throws Error
 // naming the path on a missing file or corrupt gzip data.

@@ -1,10 +1,8 @@
-// Figure → gnuplot script + data file → PNG and SVG, via posix_spawn (see gnuplot.h).
+// Figure → gnuplot script + data file → PNG and SVG, gnuplot run through core/subprocess (see
+// gnuplot.h).
 #include "report/gnuplot.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -15,8 +13,7 @@
 #include <sstream>
 
 #include "core/check.h"
-
-extern char** environ;
+#include "core/subprocess.h"
 
 namespace ot {
 namespace {
@@ -161,37 +158,6 @@ std::string PanelCommands(const Figure& fig, const PlotPanel& panel, Blocks& blo
   return gp.str();
 }
 
-int Spawn(const std::vector<std::string>& args, const std::filesystem::path& cwd,
-          const std::filesystem::path& log, int& spawn_errno) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  spawn_errno = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (spawn_errno != 0) return -1;
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) return -1;
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-}
-
-std::string ReadTail(const std::filesystem::path& path, size_t max_chars) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  if (s.size() > max_chars) s = "..." + s.substr(s.size() - max_chars);
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 }  // namespace
 
 std::string GnuplotBinary() {
@@ -241,26 +207,29 @@ void RenderFigure(const Figure& fig, const std::filesystem::path& dir) {
     if (!out) throw Error(fmt::format("{}: could not be written", path.string()));
   }
 
-  const auto log = std::filesystem::absolute(dir / (fig.name + ".log"));
-  int spawn_errno = 0;
+  // gnuplot renders a figure in well under a second; a hung one must not hang the report.
+  constexpr double kGnuplotTimeoutS = 120;
   const std::string binary = GnuplotBinary();
-  const int rc =
-      Spawn({binary, fig.name + ".gp"}, std::filesystem::absolute(dir), log, spawn_errno);
-  if (rc < 0)
+  std::optional<Child> gnuplot;
+  try {
+    gnuplot =
+        Child::Spawn({.argv = {binary, fig.name + ".gp"}, .cwd = std::filesystem::absolute(dir)});
+  } catch (const Error& e) {
     throw Error(fmt::format(
         "{}: could not run '{}' ({}); install gnuplot-nox or set OVERTRAIN_GNUPLOT to its path",
-        script.string(), binary, std::strerror(spawn_errno ? spawn_errno : errno)));
-  if (rc != 0)
-    throw Error(fmt::format("{}: gnuplot exited with status {}: {}", script.string(), rc,
-                            ReadTail(log, 800)));
+        script.string(), binary, e.what()));
+  }
+  const ExitStatus status = gnuplot->Wait(kGnuplotTimeoutS);
+  if (!status.ok())
+    throw Error(fmt::format("{}: gnuplot failed ({}): {}", script.string(), status.Describe(),
+                            gnuplot->OutputTail(800)));
   for (const char* ext : {".png", ".svg"}) {
     const auto image = dir / (fig.name + ext);
     std::error_code ec;
     if (!std::filesystem::exists(image) || std::filesystem::file_size(image, ec) == 0)
       throw Error(fmt::format("{}: gnuplot exited 0 but wrote no {} ({})", script.string(),
-                              image.filename().string(), ReadTail(log, 400)));
+                              image.filename().string(), gnuplot->OutputTail(400)));
   }
-  std::filesystem::remove(log);  // gnuplot's chatter is kept only when something went wrong
 }
 
 }  // namespace ot

@@ -43,8 +43,9 @@ struct Figure {
 // Path of the gnuplot executable: $OVERTRAIN_GNUPLOT if set, else "gnuplot" (looked up on PATH).
 std::string GnuplotBinary();
 
-// Writes the script and data, runs gnuplot in `dir`, checks its exit status and that both images
-// exist and are non-empty. Throws Error naming the script and gnuplot's stderr on failure.
+// Writes the script and data, runs gnuplot in `dir` (killed after 120 s), checks its exit status
+// and that both images exist and are non-empty. Throws Error naming the script, how gnuplot ended
+// and the tail of its stderr on failure.
 void RenderFigure(const Figure& figure, const std::filesystem::path& dir);
 
 }  // namespace ot

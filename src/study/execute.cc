@@ -1,23 +1,20 @@
 // The local process pool, run status files and Slurm emission.
 #include "study/execute.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include <fmt/format.h>
-
 #include "core/check.h"
 #include "core/fileio.h"
+#include "core/subprocess.h"
 
 namespace ot {
 namespace fs = std::filesystem;
@@ -46,46 +43,48 @@ void WriteRunConfigs(const Plan& plan, const fs::path& study_dir) {
 
 namespace {
 
-std::string LogTail(const fs::path& log, size_t lines) {
-  std::ifstream in(log);
-  std::vector<std::string> all;
-  for (std::string line; std::getline(in, line);) all.push_back(line);
-  std::string out;
-  for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) out += "    " + all[i] + "\n";
+// The error a failed run printed: its last "error: ..." line (the CLI's one sentence), else the
+// last lines.
+std::string RunError(const Child& child) {
+  const std::string tail = child.OutputTail(4000);
+  const size_t at = tail.rfind("error: ");
+  if (at != std::string::npos && (at == 0 || tail[at - 1] == '\n')) {
+    const size_t end = tail.find('\n', at);
+    return tail.substr(at + 7, end == std::string::npos ? std::string::npos : end - at - 7);
+  }
+  return TailOf(tail, 800);
+}
+
+// Indents each line of `text` by four spaces (the summary's block under a run's name).
+std::string Indent(const std::string& text) {
+  std::string out = "    ";
+  for (char c : text) out += c == '\n' ? std::string("\n    ") : std::string(1, c);
   return out;
 }
 
-// Starts `binary stage --config dir/run.toml --out dir`, output to dir/log.txt. Dies with the parent.
-pid_t Spawn(const ExecOptions& opt, const Run& run, const fs::path& dir) {
-  const std::string cfg = (dir / "run.toml").string(), out = dir.string(), log = (dir / "log.txt").string();
-  const std::string threads = std::to_string(opt.threads_per_job);
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  OT_CHECK(pid >= 0) << "fork failed";
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);  // a killed study leaves no orphan writing into its run dirs
-    if (getppid() != parent) _exit(127);
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      close(fd);
-    }
-    setenv("OMP_NUM_THREADS", threads.c_str(), 1);
-    std::vector<std::string> args = run.argv;
-    if (args.empty()) args = {run.stage, "--config", "{config}", "--out", "{out}"};
-    std::vector<char*> cargs{const_cast<char*>(opt.binary.c_str())};
-    for (auto& a : args) {
-      if (a == "{config}") a = cfg;
-      if (a == "{out}") a = out;
-      cargs.push_back(a.data());
-    }
-    cargs.push_back(nullptr);
-    execv(opt.binary.c_str(), cargs.data());
-    std::perror("exec");
-    _exit(127);
-  }
-  return pid;
+// Starts `binary stage --config dir/run.toml --out dir`, output appended to dir/log.txt. Dies with
+// the parent (core/subprocess). Throws Error when it cannot start.
+Child Spawn(const ExecOptions& opt, const Run& run, const fs::path& dir) {
+  std::vector<std::string> args = {opt.binary};
+  for (const auto& a : run.argv.empty() ? std::vector<std::string>{run.stage, "--config",
+                                                                   "{config}", "--out", "{out}"}
+                                        : run.argv)
+    args.push_back(a == "{config}" ? (dir / "run.toml").string() : a == "{out}" ? dir.string() : a);
+  return Child::Spawn({.argv = args,
+                       .env = {"OMP_NUM_THREADS=" + std::to_string(opt.threads_per_job)},
+                       .output = ChildOutput::kFile,
+                       .log = dir / "log.txt"});
+}
+
+// status.json of a run that ended. A failed run's record is best effort: on a full disk it cannot
+// be written, and the run is retried next time either way (only "done" with the run's id counts as
+// complete).
+void WriteStatus(const fs::path& dir, const Run& run, const std::string& state,
+                 const std::string& error, const std::string& ended) {
+  nlohmann::json st = {{"state", state}, {"id", run.id}, {"stage", run.stage}, {"name", run.name}};
+  if (!error.empty()) st["error"] = error;
+  if (!ended.empty()) st["ended"] = ended;
+  WriteFileAtomic(dir / "status.json", st.dump(2) + "\n");
 }
 
 std::string FormatDuration(double s) {
@@ -114,7 +113,11 @@ ExecSummary ExecutePlan(const Plan& plan, const ExecOptions& opt_in) {
     }
   }
   summary.total = static_cast<int>(plan.runs().size());
-  std::map<pid_t, const Run*> running;
+  struct Running {
+    std::unique_ptr<Child> child;
+    const Run* run;
+  };
+  std::vector<Running> running;
   const auto start = std::chrono::steady_clock::now();
   const bool tty = isatty(STDERR_FILENO) && !opt.quiet;
   auto progress = [&](const std::string& event) {
@@ -127,6 +130,24 @@ ExecSummary ExecutePlan(const Plan& plan, const ExecOptions& opt_in) {
     std::fprintf(stderr, tty ? "\r\033[K%s" : "%s\n", line.c_str());
     if (tty && event.rfind("failed", 0) == 0) std::fprintf(stderr, "\n");
     std::fflush(stderr);
+  };
+  // A failed run: recorded in its status.json (best effort), in the summary, and its dependents
+  // skipped. `ended`: how its process ended ("exit code 1"), empty when it never ran.
+  auto fail = [&](const Run& run, const std::string& error, const std::string& ended,
+                  const std::string& detail) {
+    const fs::path dir = plan.DirOf(opt.study_dir, run);
+    std::string entry = fmt::format("{}: {}", run.name, error);
+    if (!ended.empty()) entry += fmt::format(" ({})", ended);
+    try {
+      WriteStatus(dir, run, "failed", error, ended);
+    } catch (const Error& e) {
+      entry += " (its status.json could not be written either: " + std::string(e.what()) + ")";
+    }
+    failed.insert(run.name);
+    ++summary.failed;
+    if (!detail.empty()) entry += fmt::format("\n{}", Indent(detail));
+    summary.failures.push_back(entry);
+    progress("failed " + run.name);
   };
   while (true) {
     // Launch every ready run while there are free slots.
@@ -152,32 +173,38 @@ ExecSummary ExecutePlan(const Plan& plan, const ExecOptions& opt_in) {
       if (dep_pending) continue;
       const fs::path dir = plan.DirOf(opt.study_dir, run);
       todo.erase(run.name);
-      running[Spawn(opt, run, dir)] = &run;
+      try {
+        running.push_back({std::make_unique<Child>(Spawn(opt, run, dir)), &run});
+      } catch (const Error& e) {
+        fail(run, e.what(), "", "");
+        continue;
+      }
       progress("started " + run.name);
     }
     if (running.empty()) break;
-    int status = 0;
-    const pid_t pid = waitpid(-1, &status, 0);
-    if (pid < 0) continue;
-    auto it = running.find(pid);
-    if (it == running.end()) continue;
-    const Run& run = *it->second;
-    running.erase(it);
+    std::vector<Child*> children;
+    for (const auto& r : running) children.push_back(r.child.get());
+    const size_t index = WaitAny(children);
+    const Child child = std::move(*running[index].child);
+    const Run& run = *running[index].run;
+    running.erase(running.begin() + static_cast<std::ptrdiff_t>(index));
     const fs::path dir = plan.DirOf(opt.study_dir, run);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-      nlohmann::json st = {{"state", "done"}, {"id", run.id}, {"stage", run.stage}, {"name", run.name}};
-      WriteFileAtomic(dir / "status.json", st.dump(2) + "\n");
+    if (child.status().ok()) {
+      try {
+        WriteStatus(dir, run, "done", "", "");
+      } catch (
+          const Error& e) {  // a full disk: the run's work is kept, it is redone after a restart
+        fail(run, "finished, but its completion could not be recorded: " + std::string(e.what()),
+             "", "");
+        continue;
+      }
       complete.insert(run.name);
       cost_done += run.cost_tokens;
       ++summary.done;
       progress("finished " + run.name);
     } else {
-      failed.insert(run.name);
-      ++summary.failed;
-      summary.failures.push_back(fmt::format("{} (exit {}), log {}:\n{}", run.name,
-                                             WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
-                                             (dir / "log.txt").string(), LogTail(dir / "log.txt", 8)));
-      progress("failed " + run.name);
+      fail(run, RunError(child), child.status().Describe(),
+           "log " + (dir / "log.txt").string() + ":\n" + child.OutputTail(800));
     }
   }
   // Runs left in todo could not start (their dependencies are outside --only and incomplete).
@@ -187,8 +214,20 @@ ExecSummary ExecutePlan(const Plan& plan, const ExecOptions& opt_in) {
   return summary;
 }
 
+namespace {
+
+// 'text' for bash: single quotes, an embedded ' as '\''.
+std::string ShellQuote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+}  // namespace
+
 fs::path EmitSlurm(const Plan& plan, const fs::path& study_dir, const std::string& binary,
-                   const std::string& study_config_path, const std::vector<std::string>& overrides) {
+                   const std::string& study_config_path, const std::vector<std::string>& overrides,
+                   int threads_per_job) {
   WriteRunConfigs(plan, study_dir);
   // Wave of a run = 1 + max wave of its deps.
   std::map<std::string, int> wave;
@@ -199,39 +238,56 @@ fs::path EmitSlurm(const Plan& plan, const fs::path& study_dir, const std::strin
     wave[run.name] = w;
     waves = std::max(waves, w + 1);
   }
-  const fs::path dir = study_dir / "slurm";
+  const fs::path dir = fs::absolute(study_dir / "slurm").lexically_normal();
   fs::create_directories(dir);
-  std::string sets;
-  for (const auto& o : overrides) sets += " --set '" + o + "'";
-  std::string submit =
-      "#!/usr/bin/env bash\n# Submits the study as one Slurm array job per dependency wave.\nset -euo pipefail\n"
-      "cd \"$(dirname \"$0\")\"\nprev=\"\"\n";
+  // Jobs start where the study was emitted: its relative paths (data configs, study.out) resolve
+  // from here.
+  const std::string root = ShellQuote(fs::current_path().string());
+  std::string study = ShellQuote(binary) + " study --config " +
+                      ShellQuote(fs::absolute(study_config_path).string());
+  for (const auto& o : overrides) study += " --set " + ShellQuote(o);
+  const std::string threads =
+      fmt::format("export OMP_NUM_THREADS=${{SLURM_CPUS_PER_TASK:-{}}}", threads_per_job);
+  const std::string job_options =
+      fmt::format("--requeue --cpus-per-task={} --chdir={}", threads_per_job, root);
+  std::string submit = fmt::format(
+      "#!/usr/bin/env bash\n# Submits the study as one Slurm array job per dependency wave; every "
+      "job runs in\n"
+      "# {} (where the study was emitted) and logs to {}.\nset -euo pipefail\nprev=\"\"\n",
+      fs::current_path().string(), dir.string());
   for (int w = 0; w < waves; ++w) {
     std::string list;
     int n = 0;
     for (const auto& run : plan.runs())
       if (wave[run.name] == w) list += run.name + "\n", ++n;
-    const std::string file = fmt::format("wave-{}.txt", w);
-    WriteFileAtomic(dir / file, list);
+    const fs::path file = dir / fmt::format("wave-{}.txt", w);
+    WriteFileAtomic(file, list);
     submit += fmt::format(
         "dep=${{prev:+--dependency=afterok:$prev}}\n"
-        "prev=$(sbatch --parsable $dep --array=1-{} --job-name=overtrain-w{} run-array.sh {})\n"
+        "prev=$(sbatch --parsable $dep --array=1-{} --job-name=overtrain-w{} {} --output={} {} "
+        "{})\n"
         "echo \"wave {}: job $prev ({} runs)\"\n",
-        n, w, file, w, n);
+        n, w, job_options, ShellQuote((dir / "%x-%A_%a.out").string()),
+        ShellQuote((dir / "run-array.sh").string()), ShellQuote(file.string()), w, n);
   }
   submit += fmt::format(
       "# All runs complete: collect the results and write the report (nothing is re-run).\n"
-      "sbatch --dependency=afterok:$prev --job-name=overtrain-report --wrap \"{} study --config {}{}\"\n",
-      binary, fs::absolute(study_config_path).string(), sets);
+      "sbatch --parsable --dependency=afterok:$prev --job-name=overtrain-report {} --output={} "
+      "--wrap {}\n",
+      job_options, ShellQuote((dir / "%x-%j.out").string()),
+      ShellQuote(threads + "; exec " + study));
   const std::string array = fmt::format(
       "#!/usr/bin/env bash\n"
-      "#SBATCH --requeue\n#SBATCH --cpus-per-task=2\n#SBATCH --output=%x-%A_%a.out\n"
-      "# One array index = one run of the study; a requeued index resumes that run (completed runs are "
-      "skipped).\nset -euo pipefail\n"
+      "#SBATCH --requeue\n#SBATCH --cpus-per-task={}\n"
+      "# One array index = one run of the study; a requeued index resumes that run (completed runs "
+      "are "
+      "skipped).\n# $1: the wave's list of run names. submit.sh passes --chdir; the cd covers a "
+      "hand-made sbatch.\n"
+      "set -euo pipefail\n"
       "run=$(sed -n \"${{SLURM_ARRAY_TASK_ID}}p\" \"$1\")\n"
-      "export OMP_NUM_THREADS=${{SLURM_CPUS_PER_TASK:-2}}\n"
-      "exec {} study --config {}{} --only \"$run\"\n",
-      binary, fs::absolute(study_config_path).string(), sets);
+      "cd {}\n{}\n"
+      "exec {} --only \"$run\"\n",
+      threads_per_job, root, threads, study);
   WriteFileAtomic(dir / "submit.sh", submit);
   WriteFileAtomic(dir / "run-array.sh", array);
   fs::permissions(dir / "submit.sh", fs::perms::owner_exec, fs::perm_options::add);

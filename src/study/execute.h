@@ -29,19 +29,24 @@ bool IsComplete(const std::filesystem::path& run_dir, const Run& run);
 void WriteRunConfigs(const Plan& plan, const std::filesystem::path& study_dir);
 
 struct ExecSummary {
-  int total = 0, skipped = 0, done = 0, failed = 0;
-  std::vector<std::string> failures;  // "name: last lines of its log"
+  int total = 0, skipped = 0, done = 0,
+      failed = 0;                     // failed counts the runs skipped for a failed dependency
+  std::vector<std::string> failures;  // "name: error (how it ended)" + the indented tail of its log
 };
 
-// Runs every incomplete run whose dependencies are complete. A failed run stops its dependents; others
-// continue. Progress: runs done / total and an ETA from the cost estimates.
+// Runs every incomplete run whose dependencies are complete. A failed run writes status.json with
+// state "failed" and its error (best effort) and stops its dependents; others continue. A run whose
+// completion cannot be recorded (disk full) counts as failed and is redone on the next call;
+// completed runs are never touched. Progress: runs done / total and an ETA from the cost estimates.
 ExecSummary ExecutePlan(const Plan& plan, const ExecOptions& options);
 
-// Writes <study>/slurm/{submit.sh, wave-<k>.txt, run-array.sh}: one array job per dependency wave (one index
-// per run, afterok dependencies between waves, --requeue), each index calling
-// `overtrain study --config <study config> --only <run>`.
+// Writes <study>/slurm/{submit.sh, wave-<k>.txt, run-array.sh}: one array job per dependency wave
+// (one index per run, afterok dependencies between waves, --requeue), each index calling `overtrain
+// study --config <study config> --only <run>` with --cpus-per-task = `threads_per_job`. Every job
+// runs in the directory the study was emitted from (--chdir, an absolute path), so the study's
+// relative paths (data configs, study.out) resolve as they did here; job logs go to <study>/slurm/.
 std::filesystem::path EmitSlurm(const Plan& plan, const std::filesystem::path& study_dir,
                                 const std::string& binary, const std::string& study_config_path,
-                                const std::vector<std::string>& overrides);
+                                const std::vector<std::string>& overrides, int threads_per_job);
 
 }  // namespace ot

@@ -112,6 +112,24 @@ void PrintPlan(const StudyPlan& sp, const fs::path& study_dir) {
   }
 }
 
+// The failure summary: every failed or skipped run with its error, and what to do about a full
+// disk.
+void PrintFailures(const ExecSummary& summary) {
+  if (summary.failures.empty()) return;
+  std::fprintf(stderr, "[study] %d of %d runs failed or could not run:\n", summary.failed,
+               summary.total);
+  bool disk_full = false;
+  for (const auto& f : summary.failures) {
+    std::fprintf(stderr, "[study] FAILED %s\n", f.c_str());
+    disk_full |= f.find("No space left on device") != std::string::npos;
+  }
+  if (disk_full)
+    std::fprintf(
+        stderr,
+        "[study] the disk is full: free space and run the same command again; finished runs "
+        "are kept and skipped\n");
+}
+
 }  // namespace
 
 int StudyMain(const StudyOptions& opt) {
@@ -131,13 +149,6 @@ int StudyMain(const StudyOptions& opt) {
   fs::create_directories(study_dir);
   WriteFileAtomic(study_dir / "study.toml", PrintConfig(StudySchema(), config));
   const std::string binary = fs::read_symlink("/proc/self/exe").string();
-  if (opt.emit == "slurm") {
-    const fs::path submit = EmitSlurm(sp.plan, study_dir, binary, opt.config_path, opt.overrides);
-    std::printf("wrote %s (submit with: bash %s)\n", submit.string().c_str(), submit.string().c_str());
-    return 0;
-  }
-  if (!opt.emit.empty()) throw Error("--emit '" + opt.emit + "': expected slurm");
-
   const int cores = std::max(1, omp_get_num_procs());
   ExecOptions exec;
   exec.study_dir = study_dir;
@@ -146,6 +157,15 @@ int StudyMain(const StudyOptions& opt) {
   exec.threads_per_job = config.study.threads_per_job > 0 ? config.study.threads_per_job
                          : config.model.d_model <= 64  ? 1
                                                         : std::min(cores, 2);
+  if (opt.emit == "slurm") {
+    const fs::path submit =
+        EmitSlurm(sp.plan, study_dir, binary, opt.config_path, opt.overrides, exec.threads_per_job);
+    std::printf("wrote %s (submit with: bash %s)\n", submit.string().c_str(),
+                submit.string().c_str());
+    return 0;
+  }
+  if (!opt.emit.empty()) throw Error("--emit '" + opt.emit + "': expected slurm");
+
   exec.jobs = opt.jobs > 0 ? opt.jobs
               : config.study.jobs > 0 ? config.study.jobs
                                       : std::max(1, cores / exec.threads_per_job);
@@ -154,7 +174,7 @@ int StudyMain(const StudyOptions& opt) {
   std::fprintf(stderr, "[study] %s: %zu runs, %d at a time x %d threads\n", study_dir.string().c_str(),
                sp.plan.runs().size(), exec.jobs, exec.threads_per_job);
   const ExecSummary summary = ExecutePlan(sp.plan, exec);
-  for (const auto& f : summary.failures) std::fprintf(stderr, "[study] FAILED %s\n", f.c_str());
+  PrintFailures(summary);
   if (!opt.only.empty()) return summary.failed ? 1 : 0;
 
   int missing = 0;

@@ -83,6 +83,11 @@ TEST(DataUtil, RunCommandReportsExitCodes) {
   EXPECT_EQ(RunCommand({"pwd"}, dir, &out), 0);
   EXPECT_EQ(out, fs::canonical(dir).string() + "\n");
   EXPECT_EQ(RunCommand({"no-such-program-ot"}, "", &out), 127);
+  EXPECT_NE(out.find("no-such-program-ot"), std::string::npos) << out;
+  EXPECT_EQ(RunCommand({"sh", "-c", "kill -9 $$"}, "", &out), 128 + 9);
+  EXPECT_NE(out.find("killed by signal 9"), std::string::npos) << out;
+  EXPECT_EQ(RunCommand({"sleep", "30"}, "", &out, 0.2), 128 + 9);  // a hung command is killed
+  EXPECT_NE(out.find("timed out"), std::string::npos) << out;
   fs::remove_all(dir);
 }
 

@@ -396,12 +396,32 @@ TEST(Report, GnuplotFailureIsAnError) {
         try {
           WriteReport(study);
         } catch (const Error& e) {
-          EXPECT_NE(std::string(e.what()).find("gnuplot exited with status 1"), std::string::npos)
+          EXPECT_NE(std::string(e.what()).find("gnuplot failed (exit code 1)"), std::string::npos)
               << e.what();
           throw;
         }
       },
       Error);
+  unsetenv("OVERTRAIN_GNUPLOT");
+  fs::remove_all(study);
+}
+
+TEST(Report, GnuplotKilledBySignalIsQuotedWithItsStderr) {
+  const fs::path study = TempStudy("crashing_gnuplot");
+  testing::WriteSyntheticStudy(
+      study, {.pretrain = true, .perturb = false, .finetune = false, .theory = false});
+  const fs::path fake = study / "fake-gnuplot.sh";
+  std::ofstream(fake) << "#!/bin/sh\necho 'line 7: undefined variable: foo' >&2\nkill -ABRT $$\n";
+  fs::permissions(fake, fs::perms::owner_all);
+  setenv("OVERTRAIN_GNUPLOT", fake.c_str(), 1);
+  try {
+    WriteReport(study);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("gnuplot failed (killed by signal 6"), std::string::npos) << what;
+    EXPECT_NE(what.find("line 7: undefined variable: foo"), std::string::npos) << what;
+  }
   unsetenv("OVERTRAIN_GNUPLOT");
   fs::remove_all(study);
 }

@@ -8,6 +8,7 @@
 
 #include "core/fileio.h"
 #include "study/execute.h"
+#include "study/study_fixture.h"
 
 namespace ot {
 namespace {
@@ -32,13 +33,7 @@ TEST(Plan, IdsAreStableAndChangesPropagateOnlyDownstream) {
   EXPECT_EQ(HashHex("abc").size(), 16u);
 }
 
-fs::path TempDir() {
-  static int n = 0;
-  fs::path d = fs::temp_directory_path() / ("ot_study_test_" + std::to_string(getpid()) + "_" + std::to_string(n++));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+fs::path TempDir() { return testing::StudyTempDir(); }
 
 // A stand-in for the overtrain binary: `stage --config CFG --out DIR`. Stage "ok" records the call;
 // stage "fail" exits 3.
@@ -96,7 +91,7 @@ TEST(Execute, FailureStopsDependentsAndIsReported) {
 TEST(Execute, SlurmScriptsHaveOneArrayPerWave) {
   const fs::path dir = TempDir();
   Plan p = Diamond("x = 2\n");
-  const fs::path submit = EmitSlurm(p, dir, "/usr/bin/overtrain", "study.toml", {"a.b=1"});
+  const fs::path submit = EmitSlurm(p, dir, "/usr/bin/overtrain", "study.toml", {"a.b=1"}, 1);
   const std::string text = ReadFile(submit);
   EXPECT_NE(text.find("--array=1-1"), std::string::npos);
   EXPECT_NE(text.find("--array=1-2"), std::string::npos);  // b and c share wave 1
@@ -106,6 +101,8 @@ TEST(Execute, SlurmScriptsHaveOneArrayPerWave) {
   const std::string array = ReadFile(dir / "slurm" / "run-array.sh");
   EXPECT_NE(array.find("--requeue"), std::string::npos);
   EXPECT_NE(array.find("--only \"$run\""), std::string::npos);
+  EXPECT_NE(array.find("--cpus-per-task=1\n"), std::string::npos) << "nano runs want one thread";
+  EXPECT_NE(text.find("--chdir='" + fs::current_path().string() + "'"), std::string::npos) << text;
   fs::remove_all(dir);
 }
 
