@@ -99,9 +99,13 @@ void ExpectTaskResultSchema(const nlohmann::json& r, const std::string& task, bo
   }
   // Every metric comes with its standard error (lm-eval's "<metric>_stderr"), and no key is
   // unknown.
-  const std::set<std::string> known = {
-      "loss", "loss_stderr", "ppl",      "tokens",          "samples",
-      "acc",  "acc_stderr",  "acc_norm", "acc_norm_stderr", "mc_samples"};
+  // Reference values that are not measurements carry no stderr: chance_acc, label_prior_loss.
+  const std::set<std::string> known = {"loss",       "loss_stderr", "ppl",
+                                       "tokens",     "samples",     "acc",
+                                       "acc_stderr", "acc_norm",    "acc_norm_stderr",
+                                       "mc_samples", "chance_acc",  "label_prior_loss"};
+  for (const char* key : {"chance_acc", "label_prior_loss"})
+    if (r.contains(key)) EXPECT_TRUE(r[key].is_number()) << key;
   for (const auto& [key, value] : r.items()) {
     EXPECT_TRUE(known.count(key)) << "unknown metric key '" << key << "'";
     if (key == "loss" || key == "acc" || key == "acc_norm") {
