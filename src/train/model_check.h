@@ -29,9 +29,8 @@ std::vector<std::string> LayoutMismatches(const ParamLayout& layout,
 // Parses only the header of <dir>/model.safetensors (nothing is sized from config.json, no payload
 // is read) and throws one Error listing every LayoutMismatches problem, naming the file and
 // `model_source`
-// ("the model in config.json", "the configured model"). When the header does not parse or does not
-// match and VerifyCheckpoint finds the checkpoint damaged, the damage is reported instead: it is
-// the cause.
+// ("the model in config.json", "the configured model"). When the header does not parse and
+// VerifyCheckpoint finds the checkpoint damaged, the damage is reported instead: it is the cause.
 void CheckCheckpointLayout(const std::filesystem::path& dir, const ParamLayout& layout,
                            const std::string& model_source);
 
