@@ -28,9 +28,10 @@ const ConfigSchema<FinetuneConfig>& FinetuneSchema() {
         .Field("finetune.lr", "peak learning rate", [](C& c) -> double& { return c.ft.lr; }, Above(0))
         .Field("finetune.tokens", "fine-tuning budget in tokens (B*T per step)",
                [](C& c) -> Size& { return c.ft.tokens; }, AtLeast(1))
-        .Field("finetune.batch_size", "rows per step", [](C& c) -> int& { return c.ft.batch_size; }, AtLeast(1))
+        .Field("finetune.batch_size", "rows per step", [](C& c) -> int& { return c.ft.batch_size; },
+               Between(1, kMaxBatchSize))
         .Field("finetune.seq_len", "row length; 0 = the model's max_seq_len",
-               [](C& c) -> int& { return c.ft.seq_len; }, AtLeast(0))
+               [](C& c) -> int& { return c.ft.seq_len; }, Between(0, kMaxSeqLen))
         .Field("finetune.schedule", "lr schedule after warmup", [](C& c) -> std::string& { return c.ft.schedule; },
                OneOf({"cosine", "constant", "linear"}))
         .Field("finetune.warmup_fraction", "share of steps in linear warmup",
@@ -79,9 +80,16 @@ void Interpolate(std::span<const float> a, std::span<const float> b, double alph
 }
 
 int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
-  LoadedModel model = LoadModel(config.checkpoint);
-  ApplyThreadPolicy(0, model.config);
   const auto& ft = config.ft;
+  const bool wise = !ft.wise_alphas.empty();
+  LoadedModel model = LoadModel(
+      config.checkpoint,
+      {.arenas = wise ? 5 : 4,
+       .arenas_what = wise ? "anchor, gradients, AdamW m and v, WiSE-FT blend"
+                           : "anchor, gradients, AdamW m and v",
+       .decoders = {{ft.batch_size, ft.seq_len, "finetune.batch_size", "finetune.seq_len"},
+                    {config.suite.batch, config.suite.seq_len, "eval.batch", "eval.seq_len"}}});
+  ApplyThreadPolicy(0, model.config);
   const int B = ft.batch_size, T = ft.seq_len > 0 ? ft.seq_len : model.config.max_seq_len;
   if (T > model.config.max_seq_len)
     throw Error(fmt::format("finetune.seq_len = {} exceeds the model's max_seq_len {}", T, model.config.max_seq_len));
@@ -155,7 +163,9 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
                         {"steps", steps},
                         {"tokens", steps * B * T},
                         {"task_epochs", batcher.Epochs()},
-                        {"optimizer", "fresh AdamW: the pre-training optimizer state was reset"}};
+                        {"optimizer", "fresh AdamW: the pre-training optimizer state was reset"},
+                        {"optimizer_reset", true},
+                        {"pretrain_steps", model.step}};  // the steps whose AdamW moments were discarded
   result["config"] = PrintConfig(FinetuneSchema(), config);
   if (!ft.wise_alphas.empty()) {
     std::vector<float> blend(model.params.size());

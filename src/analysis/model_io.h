@@ -13,6 +13,7 @@
 #include "model/config.h"
 #include "model/decoder.h"
 #include "model/layout.h"
+#include "model/memory_plan.h"
 
 namespace ot {
 
@@ -21,11 +22,18 @@ struct LoadedModel {
   ParamLayout layout;
   std::vector<float> params;
   int64_t tokens = 0;  // pre-training tokens seen (state.json)
+  int64_t step = 0;    // pre-training steps completed (state.json)
   std::filesystem::path dir;
 };
 
-// Reads config.json ("overtrain" block) and the model tensors; verifies the manifest. Throws Error.
-LoadedModel LoadModel(const std::filesystem::path& checkpoint_dir);
+// Loads a checkpoint for evaluation, validating before it allocates (reliability.md case 34): config.json's
+// "overtrain" block is parsed and bounds-checked, model.safetensors' header is checked against the layout
+// it implies (every missing, unexpected, wrong-shaped or non-F32 tensor in one error), and the memory of
+// the whole stage — the parameters, the copy read while loading, `stage`'s extra arenas and decoders (a
+// DecoderPlan seq of 0 means the model's max_seq_len) — is checked against available memory. Only then
+// is the arena allocated and filled (manifest and hashes verified); NaN/Inf weights are refused, naming
+// the tensor. Throws Error naming the file.
+LoadedModel LoadModel(const std::filesystem::path& checkpoint_dir, MemoryPlan stage = {});
 
 // Scores with the fast Decoder over a parameter span the caller owns (and may change between calls:
 // perturbation and WiSE-FT evaluate many arenas with one scorer). Windows are the model's max_seq_len.

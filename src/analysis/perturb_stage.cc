@@ -44,7 +44,11 @@ const ConfigSchema<PerturbConfig>& PerturbSchema() {
 }
 
 int RunPerturbStage(const PerturbConfig& config, const fs::path& out) {
-  const LoadedModel model = LoadModel(config.checkpoint);
+  const LoadedModel model = LoadModel(
+      config.checkpoint,
+      {.arenas = 1,
+       .arenas_what = "the perturbed copy",
+       .decoders = {{config.suite.batch, config.suite.seq_len, "eval.batch", "eval.seq_len"}}});
   ApplyThreadPolicy(0, model.config);
   EvalSuiteConfig suite_config = config.suite;
   suite_config.tasks.clear();  // the probe is the general validation set

@@ -179,7 +179,11 @@ const ConfigSchema<EvalConfig>& EvalSchema() {
 }
 
 int RunEvalStage(const EvalConfig& config, const fs::path& out) {
-  LoadedModel model = LoadModel(config.checkpoint);
+  LoadedModel model = LoadModel(
+      config.checkpoint,
+      {.arenas = 0,
+       .arenas_what = "",
+       .decoders = {{config.suite.batch, config.suite.seq_len, "eval.batch", "eval.seq_len"}}});
   ApplyThreadPolicy(0, model.config);
   EvalSuite suite(config.suite, model.config);
   nlohmann::json j = suite.Run(model.params);

@@ -38,9 +38,10 @@ void DeclareEvalFields(ConfigSchema<S>& schema, Get get) {
   schema
       .Field("data.dir", "prepared data directory (overtrain data prepare --out)",
              [g](S& s) -> std::string& { return g(s).data_dir; })
-      .Field("eval.batch", "rows per forward pass", [g](S& s) -> int& { return g(s).batch; }, AtLeast(1))
+      .Field("eval.batch", "rows per forward pass", [g](S& s) -> int& { return g(s).batch; },
+             Between(1, kMaxBatchSize))
       .Field("eval.seq_len", "window length; 0 = the model's max_seq_len",
-             [g](S& s) -> int& { return g(s).seq_len; }, AtLeast(0))
+             [g](S& s) -> int& { return g(s).seq_len; }, Between(0, kMaxSeqLen))
       .Field("eval.windows", "general-validation windows scored (0 = all)",
              [g](S& s) -> int64_t& { return g(s).windows; }, AtLeast(0))
       .Field("eval.c4", "also score the C4 sample (c4.val.tok) when present",

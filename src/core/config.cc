@@ -2,6 +2,7 @@
 #include "core/config.h"
 
 #include <cmath>
+#include <filesystem>
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
@@ -71,6 +72,8 @@ std::function<std::string(const std::string&)> OneOf(std::vector<std::string> ch
 }
 
 namespace config_detail {
+
+std::string FiniteProblem(double v) { return std::isfinite(v) ? "" : "expected a finite number"; }
 
 static std::string TypeName(const toml::node& n) {
   switch (n.type()) {
@@ -202,6 +205,12 @@ static void Visit(const toml::table& t, const std::string& prefix, const LeafVis
 }
 
 void ParseAndVisit(const std::string& path, const LeafVisitor& visitor) {
+  // toml++ reads a directory or an empty file as an empty document; the errors that follow (a missing
+  // required key, a default used unawares) would not name the real mistake.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory, expected a TOML file");
+  if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) == 0 && !ec)
+    throw Error(path + ": is empty, expected a TOML file");
   toml::table doc;
   try {
     doc = toml::parse_file(path);

@@ -50,7 +50,9 @@ class ConfigSchema {
   };
 
   // Declares one field. `get` returns a reference to the member; `check` (optional) returns "" when the
-  // value is fine, else what was expected ("expected >= 1").
+  // value is fine, else what was expected ("expected >= 1"). Floating-point fields (double, float and
+  // arrays of double) must also be finite: TOML's inf and nan are refused before `check` runs, since no
+  // learning rate, epsilon or scale is meaningful at infinity (eps = inf once trained 500 steps).
   template <typename Get, typename Check = std::nullptr_t>
   ConfigSchema& Field(std::string key, std::string help, Get get, Check check = nullptr);
 
@@ -124,12 +126,25 @@ template <typename E>
 std::string Print(E v) {
   return Print(std::string(EnumNames<E>::names[static_cast<size_t>(v)]));
 }
+// "" when every floating-point value of `v` is finite (other types always are), else the expectation.
+std::string FiniteProblem(double v);
+template <typename T>
+std::string CheckFinite(const T& v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return FiniteProblem(static_cast<double>(v));
+  } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+    for (double x : v)
+      if (std::string e = FiniteProblem(x); !e.empty()) return e + " (each element)";
+  }
+  return "";
+}
 template <typename T>
 std::string RunCheck(const T& v, const std::nullptr_t&) {
-  return "";
+  return CheckFinite(v);
 }
 template <typename T, typename C>
 std::string RunCheck(const T& v, const C& check) {
+  if (std::string e = CheckFinite(v); !e.empty()) return e;
   if constexpr (std::is_same_v<T, Size>) {
     return check(static_cast<double>(v.value));
   } else if constexpr (std::is_same_v<T, std::vector<double>> || std::is_same_v<T, std::vector<int64_t>> ||

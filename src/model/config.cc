@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+#include <type_traits>
+
 namespace ot {
 
 const char* NormName(NormKind kind) {
@@ -56,21 +59,28 @@ ModelConfig ModelConfig::FromPreset(const std::string& name) {
 
 int ModelConfig::ff_dim() const {
   if (d_ff > 0) return d_ff;
-  const int raw = (8 * d_model + 2) / 3;  // ceil(8d/3)
-  return (raw + 15) / 16 * 16;
+  const int64_t raw = (8 * int64_t{d_model} + 2) / 3;  // ceil(8d/3), in int64: 8d overflows int past 2^28
+  return static_cast<int>((raw + 15) / 16 * 16);
 }
 
 int ModelConfig::head_size() const { return n_heads > 0 ? d_model / n_heads : 0; }
 
 std::string ModelConfigProblem(const ModelConfig& c) {
-  auto at_least = [](const char* key, double v, double lo) {
-    return v >= lo ? std::string() : fmt::format("model.{} = {} must be >= {}", key, v, lo);
+  auto in_range = [](const char* key, int64_t v, int64_t lo, int64_t hi) {
+    if (v < lo) return fmt::format("model.{} = {} must be >= {}", key, v, lo);
+    if (v > hi) return fmt::format("model.{} = {} must be <= {} (the supported maximum)", key, v, hi);
+    return std::string();
   };
-  for (std::string e : {at_least("vocab_size", c.vocab_size, 1), at_least("d_model", c.d_model, 1),
-                        at_least("n_layers", c.n_layers, 1), at_least("n_heads", c.n_heads, 1),
-                        at_least("d_ff", c.d_ff, 0), at_least("max_seq_len", c.max_seq_len, 1),
-                        at_least("init_std", c.init_std, 0)})
+  auto finite = [](const char* key, double v) {
+    return std::isfinite(v) ? std::string() : fmt::format("model.{} = {} must be a finite number", key, v);
+  };
+  for (std::string e :
+       {in_range("vocab_size", c.vocab_size, 1, kMaxVocabSize), in_range("d_model", c.d_model, 1, kMaxDModel),
+        in_range("n_layers", c.n_layers, 1, kMaxLayers), in_range("n_heads", c.n_heads, 1, kMaxHeads),
+        in_range("d_ff", c.d_ff, 0, kMaxFf), in_range("max_seq_len", c.max_seq_len, 1, kMaxSeqLen),
+        finite("rope_theta", c.rope_theta), finite("init_std", c.init_std), finite("norm_eps", c.norm_eps)})
     if (!e.empty()) return e;
+  if (!(c.init_std >= 0)) return fmt::format("model.init_std = {} must be >= 0", c.init_std);
   if (c.d_model % c.n_heads != 0)
     return fmt::format("model.n_heads = {} must divide model.d_model = {}", c.n_heads, c.d_model);
   if (c.head_size() % 2 != 0)
@@ -118,12 +128,23 @@ nlohmann::json ModelConfig::ToJson() const {
 ModelConfig ModelConfig::FromJson(const nlohmann::json& j) {
   ModelConfig c;
   auto get = [&](const char* key, auto& out) {
-    if (!j.is_object() || !j.contains(key))
-      throw Error(std::string("model config JSON: field '") + key + "' is missing");
-    try {
-      j.at(key).get_to(out);
-    } catch (const nlohmann::json::exception&) {
-      throw Error(std::string("model config JSON: field '") + key + "' has the wrong type");
+    const std::string field = std::string("model config JSON: field '") + key + "'";
+    if (!j.is_object() || !j.contains(key)) throw Error(field + " is missing");
+    const nlohmann::json& v = j.at(key);
+    if constexpr (std::is_same_v<std::remove_reference_t<decltype(out)>, int>) {
+      // nlohmann narrows 1e10 (or 1e9 written as a float) to int silently: read integers only, in range.
+      if (!v.is_number_integer()) throw Error(field + " has the wrong type; expected an integer");
+      const bool fits = v.is_number_unsigned()
+                            ? v.get<uint64_t>() <= INT32_MAX
+                            : v.get<int64_t>() >= INT32_MIN && v.get<int64_t>() <= INT32_MAX;
+      if (!fits) throw Error(field + " = " + v.dump() + " is out of range for a 32-bit integer");
+      out = v.get<int>();
+    } else {
+      try {
+        v.get_to(out);
+      } catch (const nlohmann::json::exception&) {
+        throw Error(field + " has the wrong type");
+      }
     }
   };
   std::string norm;

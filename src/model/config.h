@@ -22,6 +22,17 @@ struct config_detail::EnumNames<NormKind> {
   static constexpr const char* names[] = {"rmsnorm", "layernorm"};
 };
 
+// Upper bounds of the size fields. They catch a misplaced digit before anything is allocated and keep
+// every derived size in range (8*d_model and B*T fit in int, which the kernels and CBLAS index with);
+// whether a config that is within them fits this machine is checked separately (model/memory_plan.h).
+inline constexpr int kMaxVocabSize = 1 << 20;  // 1,048,576: 4x the largest published vocabulary (256K)
+inline constexpr int kMaxDModel = 1 << 16;     // 65,536: 2.5x the widest published decoder
+inline constexpr int kMaxLayers = 1024;        // 8x the deepest published decoder (126)
+inline constexpr int kMaxHeads = 1024;         // head size >= 2 (RoPE pairs) already implies <= d/2
+inline constexpr int kMaxFf = 1 << 18;         // 262,144 = 4 * kMaxDModel
+inline constexpr int kMaxSeqLen = 1 << 20;     // 1,048,576 tokens
+inline constexpr int kMaxBatchSize = 1 << 16;  // sequences per step or forward pass (any stage's batch)
+
 // Shape letters used in every comment of ops/ and model/: B batch, T time, C = d_model, NH heads,
 // HS = C / NH head size, F = d_ff (SwiGLU width per branch), V vocabulary, L layers, N = B*T rows.
 struct ModelConfig {
@@ -87,17 +98,17 @@ void DeclareModelFields(ConfigSchema<S>& schema, Get get_model) {
       .Field("model.preset", "model preset the other [model] fields start from (custom = defaults)",
              [m](S& s) -> std::string& { return m(s).preset; }, OneOf(presets))
       .Field("model.vocab_size", "vocabulary size V", [m](S& s) -> int& { return m(s).vocab_size; },
-             AtLeast(1))
+             Between(1, kMaxVocabSize))
       .Field("model.d_model", "residual width d (C)", [m](S& s) -> int& { return m(s).d_model; },
-             AtLeast(1))
+             Between(1, kMaxDModel))
       .Field("model.n_layers", "number of decoder blocks L", [m](S& s) -> int& { return m(s).n_layers; },
-             AtLeast(1))
+             Between(1, kMaxLayers))
       .Field("model.n_heads", "attention heads NH (must divide d_model)",
-             [m](S& s) -> int& { return m(s).n_heads; }, AtLeast(1))
+             [m](S& s) -> int& { return m(s).n_heads; }, Between(1, kMaxHeads))
       .Field("model.d_ff", "SwiGLU width per branch F; 0 = 8*d/3 rounded up to 16",
-             [m](S& s) -> int& { return m(s).d_ff; }, AtLeast(0))
+             [m](S& s) -> int& { return m(s).d_ff; }, Between(0, kMaxFf))
       .Field("model.max_seq_len", "longest sequence T the model is built for",
-             [m](S& s) -> int& { return m(s).max_seq_len; }, AtLeast(1))
+             [m](S& s) -> int& { return m(s).max_seq_len; }, Between(1, kMaxSeqLen))
       .Field("model.norm", "rmsnorm (with gain) or layernorm (OLMo's non-parametric)",
              [m](S& s) -> NormKind& { return m(s).norm; })
       .Field("model.tied_head", "LM head shares the embedding matrix",

@@ -95,6 +95,28 @@ int64_t Decoder::ActivationBytes() const {
   return static_cast<int64_t>(arena_.size() * sizeof(float) + inputs_.size() * sizeof(int32_t));
 }
 
+int64_t Decoder::PlannedActivationBytes(const ModelConfig& config, int max_batch, int max_seq, int threads) {
+  // The constructor's plan, buffer by buffer (each rounded up to 16 floats); a test keeps the two equal.
+  const int64_t C = config.d_model, F = config.ff_dim(), V = config.vocab_size, NH = config.n_heads;
+  const int64_t HS = C / NH, L = config.n_layers, T = max_seq, N = int64_t{max_batch} * max_seq;
+  const int64_t seq_rows = std::clamp<int64_t>((1 << 20) / V, 128, 1024);
+  const int64_t head_rows = std::min<int64_t>(seq_rows, N), seq_head = std::min<int64_t>(seq_rows, T);
+  auto sum = [](std::initializer_list<int64_t> sizes) {
+    int64_t total = 0;
+    for (int64_t n : sizes) total += (n + 15) / 16 * 16;
+    return total;
+  };
+  const int64_t layer = sum({N * C, N * C, N, N, N * 3 * C, N * NH * T, N * C, N * C, N * C, N, N,
+                             N * 2 * F, N * F});
+  const int64_t shared = sum({N * C, N * C, N, N, N, N * C, V * C, T * HS / 2, T * HS / 2, head_rows * V,
+                              threads * cpu::AttentionScratchSize(static_cast<int>(T), static_cast<int>(HS)),
+                              N * C, N * C, N * 3 * C, N * C, N * 2 * F, N * F});
+  const int64_t per_thread =
+      sum({T * C, T * C, T, T, T * 3 * C, NH * T * T, T * C, T * 2 * F, T * F, seq_head * V});
+  const int64_t floats = L * layer + shared + threads * per_thread;
+  return floats * static_cast<int64_t>(sizeof(float)) + N * static_cast<int64_t>(sizeof(int32_t));
+}
+
 void Decoder::CheckArgs(std::span<const float> params, const int32_t* inputs,
                         const int32_t* targets, int B, int T) const {
   OT_CHECK(static_cast<int64_t>(params.size()) == layout_.total())

@@ -48,6 +48,9 @@ class Decoder {
   int max_batch() const { return max_b_; }
   int max_seq() const { return max_t_; }
   int64_t ActivationBytes() const;  // everything allocated by the constructor
+  // What ActivationBytes() will be for Decoder(config, max_batch, max_seq) built with `threads` OpenMP
+  // threads, computed in int64 without allocating (memory planning before any allocation).
+  static int64_t PlannedActivationBytes(const ModelConfig& config, int max_batch, int max_seq, int threads);
 
  private:
   struct LayerActs {  // N = B*T rows

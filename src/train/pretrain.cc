@@ -12,8 +12,10 @@
 #include "core/fileio.h"
 #include "core/run_lock.h"
 #include "model/init.h"
+#include "model/memory_plan.h"
 #include "optim/clip.h"
 #include "optim/param_groups.h"
+#include "train/model_check.h"
 
 namespace ot {
 
@@ -110,6 +112,8 @@ void SaveTrainingCheckpoint(const fs::path& dir, const ModelConfig& model, const
 
 TrainState LoadTrainingCheckpoint(const fs::path& dir, const ParamLayout& layout, std::span<float> params,
                                   Optimizer* optimizer) {
+  // Headers first: a mismatched checkpoint is refused before its payload is read into memory.
+  CheckCheckpointLayout(dir, layout, "the configured model");
   LoadedCheckpoint ck = LoadCheckpoint(dir, optimizer != nullptr);
   std::vector<std::string> problems;
   auto copy = [&](const std::map<std::string, LoadedTensor>& from, const std::string& name,
@@ -127,19 +131,17 @@ TrainState LoadTrainingCheckpoint(const fs::path& dir, const ParamLayout& layout
     std::copy(it->second.data.begin(), it->second.data.end(), to.begin() + t.offset);
   };
   for (const auto& t : layout.tensors()) copy(ck.model, t.name, t, params);
-  if (ck.model.size() != layout.tensors().size())
-    problems.push_back(fmt::format("the checkpoint holds {} model tensors, the model has {}", ck.model.size(),
-                                   layout.tensors().size()));
-  if (!problems.empty()) {
-    std::string all;
-    for (const auto& p : problems) all += (all.empty() ? "" : "; ") + p;
-    throw Error(dir.string() + ": the model shape changed; refusing to resume: " + all);
-  }
+  OT_CHECK(problems.empty()) << "model tensors passed CheckCheckpointLayout, then failed: " << problems[0];
+  if (std::string bad = NonFiniteTensors(layout, params); !bad.empty())
+    throw Error((dir / kModelFile).string() + ": " + bad + "; a checkpoint's weights must be finite");
   if (optimizer) {
     for (const auto& s : optimizer->State())
       for (const auto& t : layout.tensors()) copy(ck.optimizer, s.name + kOptimPrefixSep + t.name, t, s.data);
     if (!problems.empty())
       throw Error(dir.string() + "/" + kOptimizerFile + ": " + problems.front());
+    for (const auto& s : optimizer->State())
+      if (std::string bad = NonFiniteTensors(layout, s.data, s.name + kOptimPrefixSep); !bad.empty())
+        throw Error((dir / kOptimizerFile).string() + ": " + bad + "; optimizer state must be finite");
     const auto& o = ck.state.at("optimizer");
     if (o.at("kind").get<std::string>() != optimizer->Name())
       throw Error(dir.string() + "/" + kStateFile + ": optimizer '" + o.at("kind").get<std::string>() +
@@ -187,6 +189,13 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
   const auto& c = config;
   if (c.data.train.empty()) throw Error("data.train: no training token file given");
   ApplyThreadPolicy(c.train.threads, c.model);
+  // Before anything is written or allocated: the steady state of training (a resume briefly also
+  // holds the checkpoint's copy, which this does not count).
+  CheckMemoryPlan(c.model,
+                  {.arenas = 4,
+                   .arenas_what = "parameters, gradients, AdamW m and v",
+                   .decoders = {{c.train.batch_size, c.train.seq_len, "train.batch_size", "train.seq_len"}}},
+                  run_dir.string() + ": pretraining");
   // One process per run directory (reliability.md case 32), held until this function returns.
   const RunDirLock lock = RunDirLock::Acquire(run_dir, "pretrain run");
   const fs::path config_path = run_dir / "config.toml", ckpt_root = run_dir / "ckpt";

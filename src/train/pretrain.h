@@ -76,9 +76,10 @@ void SaveTrainingCheckpoint(const fs::path& dir, const ModelConfig& model, const
                             std::span<const float> params, Optimizer& optimizer, const TrainState& state,
                             const nlohmann::json& extra_state, const std::string& run_config_toml);
 
-// Loads a checkpoint into params (and, if `optimizer` is non-null, its state and step count); checks
-// every tensor's name and shape against `layout` (a mismatch is a "model shape changed" error).
-// Returns the TrainState from state.json.
+// Loads a checkpoint into params (and, if `optimizer` is non-null, its state and step count). Before
+// reading any payload, checks the tensor headers against `layout` (CheckCheckpointLayout: every missing,
+// unexpected, wrong-shaped or non-F32 tensor in one error); after, refuses NaN/Inf weights or moments,
+// naming the tensors. Returns the TrainState from state.json.
 TrainState LoadTrainingCheckpoint(const fs::path& dir, const ParamLayout& layout, std::span<float> params,
                                   Optimizer* optimizer);
 

@@ -15,10 +15,10 @@ const ConfigSchema<PretrainConfig>& PretrainSchema() {
                [](C& c) -> std::string& { return c.data.val; })
         .Field(
             "train.batch_size", "sequences per step B",
-            [](C& c) -> int& { return c.train.batch_size; }, AtLeast(1))
+            [](C& c) -> int& { return c.train.batch_size; }, Between(1, kMaxBatchSize))
         .Field(
             "train.seq_len", "tokens per sequence T (<= model.max_seq_len)",
-            [](C& c) -> int& { return c.train.seq_len; }, AtLeast(1))
+            [](C& c) -> int& { return c.train.seq_len; }, Between(1, kMaxSeqLen))
         .Field(
             "train.budget", "training tokens of this run; the schedule spans it",
             [](C& c) -> Size& { return c.train.budget; }, Above(0))

@@ -16,6 +16,7 @@ struct Demo {
   std::string norm = "rms";
   Size budget{1000};
   std::vector<double> gammas{0.1};
+  double scale = 1.0;  // declared without a check: finiteness still applies
 };
 
 ConfigSchema<Demo> DemoSchema() {
@@ -25,6 +26,7 @@ ConfigSchema<Demo> DemoSchema() {
       .Field("model.norm", "norm kind", [](Demo& d) -> std::string& { return d.norm; },
              OneOf({"rms", "layernorm"}))
       .Field("optim.lr", "peak lr", [](Demo& d) -> double& { return d.lr; }, Above(0))
+      .Field("optim.scale", "unchecked scale", [](Demo& d) -> double& { return d.scale; })
       .Field("train.budget", "tokens", [](Demo& d) -> Size& { return d.budget; })
       .Field("perturb.gammas", "noise scales", [](Demo& d) -> std::vector<double>& { return d.gammas; },
              AtLeast(0))
@@ -42,9 +44,10 @@ std::string WriteToml(const std::string& text) {
   return path.string();
 }
 
+// An empty `text` means no config file at all (an empty file is itself an error).
 std::string ErrorOf(const std::string& text, std::vector<std::string> overrides = {}) {
   try {
-    LoadConfig(DemoSchema(), WriteToml(text), overrides);
+    LoadConfig(DemoSchema(), text.empty() ? "" : WriteToml(text), overrides);
   } catch (const Error& e) {
     return e.what();
   }
@@ -75,6 +78,45 @@ TEST(Config, OutOfRangeNamesLineAndExpectation) {
   EXPECT_NE(e.find(":2: key 'optim.lr' = -0.1 is invalid: expected > 0"), std::string::npos) << e;
   e = ErrorOf("[model]\nnorm = \"batch\"\n");
   EXPECT_NE(e.find("expected one of: rms, layernorm"), std::string::npos) << e;
+}
+
+TEST(Config, NonFiniteFloatsAreRefusedForEveryFloatField) {
+  // TOML spells them inf, +inf, -inf, nan; `inf > 0` passed the lr check before (eps = inf trained).
+  std::string e = ErrorOf("[optim]\nlr = inf\n");
+  EXPECT_NE(e.find(":2: key 'optim.lr' = inf is invalid: expected a finite number"), std::string::npos) << e;
+  e = ErrorOf("[optim]\nscale = nan\n");
+  EXPECT_NE(e.find("key 'optim.scale' = nan is invalid: expected a finite number"), std::string::npos) << e;
+  e = ErrorOf("[optim]\nscale = -inf\n");
+  EXPECT_NE(e.find("key 'optim.scale' = -inf is invalid: expected a finite number"), std::string::npos) << e;
+  e = ErrorOf("[perturb]\ngammas = [0.1, inf]\n");
+  EXPECT_NE(e.find("key 'perturb.gammas'"), std::string::npos) << e;
+  EXPECT_NE(e.find("expected a finite number (each element)"), std::string::npos) << e;
+  e = ErrorOf("", {"optim.lr=inf"});
+  EXPECT_NE(e.find("--set: key 'optim.lr' = inf is invalid: expected a finite number"), std::string::npos)
+      << e;
+  EXPECT_EQ(ErrorOf("[optim]\nscale = 1e300\n"), "");  // large but finite is the field's own business
+}
+
+TEST(Config, DirectoryOrEmptyFileIsNotAConfig) {
+  const auto dir = std::filesystem::temp_directory_path() / ("ot_config_dir_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::string e;
+  try {
+    LoadConfig(DemoSchema(), dir.string(), {});
+  } catch (const Error& err) {
+    e = err.what();
+  }
+  EXPECT_EQ(e, dir.string() + ": is a directory, expected a TOML file");
+  std::filesystem::remove_all(dir);
+  const std::string empty = WriteToml("");
+  e.clear();
+  try {
+    LoadConfig(DemoSchema(), empty, {});
+  } catch (const Error& err) {
+    e = err.what();
+  }
+  EXPECT_EQ(e, empty + ": is empty, expected a TOML file");
+  EXPECT_EQ(ErrorOf("# only a comment: every default\n"), "");  // a deliberate all-defaults file loads
 }
 
 TEST(Config, CrossFieldRule) {

@@ -1,4 +1,5 @@
 // ModelConfig presets, validation messages, JSON round trip, DeclareModelFields; ParamLayout; InitParams.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -66,6 +67,65 @@ TEST(ModelConfig, InvalidValuesNameFieldAndExpectation) {
   }
 }
 
+TEST(ModelConfig, EverySizeFieldHasAnUpperBound) {
+  // vocab_size = 1e9 gave std::bad_alloc and n_layers = 60000 allocated 3.3 GB before dying.
+  struct Case {
+    int ModelConfig::*field;
+    const char* key;
+    int max;
+  };
+  for (const Case& k : {Case{&ModelConfig::vocab_size, "vocab_size", kMaxVocabSize},
+                        Case{&ModelConfig::d_model, "d_model", kMaxDModel},
+                        Case{&ModelConfig::n_layers, "n_layers", kMaxLayers},
+                        Case{&ModelConfig::n_heads, "n_heads", kMaxHeads},
+                        Case{&ModelConfig::d_ff, "d_ff", kMaxFf},
+                        Case{&ModelConfig::max_seq_len, "max_seq_len", kMaxSeqLen}}) {
+    ModelConfig c;
+    c.*k.field = k.max + 1;
+    EXPECT_EQ(ProblemOf(c), fmt::format("model.{} = {} must be <= {} (the supported maximum)", k.key,
+                                        k.max + 1, k.max));
+  }
+  ModelConfig c;
+  c.n_layers = 60000;
+  EXPECT_EQ(ProblemOf(c), "model.n_layers = 60000 must be <= 1024 (the supported maximum)");
+  // At the largest width the derived SwiGLU width is computed without int overflow (8d > 2^31 at d = 2^28).
+  c = ModelConfig();
+  c.d_model = kMaxDModel;
+  c.n_heads = 512;
+  EXPECT_EQ(ProblemOf(c), "");
+  EXPECT_EQ(c.ff_dim(), 174768);  // ceil(8 * 65536 / 3) = 174763 -> 174768
+  EXPECT_GT(c.NumParams(), int64_t{1} << 31);
+  // Non-finite floats are refused too (config.json cannot hold inf, a struct can).
+  c = ModelConfig();
+  c.norm_eps = INFINITY;
+  EXPECT_EQ(ProblemOf(c), "model.norm_eps = inf must be a finite number");
+  c = ModelConfig();
+  c.init_std = NAN;
+  EXPECT_EQ(ProblemOf(c), "model.init_std = nan must be a finite number");
+}
+
+TEST(ModelConfig, FromJsonRefusesIntegersThatDoNotFit) {
+  nlohmann::json j = ModelConfig().ToJson();
+  j["vocab_size"] = int64_t{4294967296 + 64};  // wrapped to 64 before
+  try {
+    ModelConfig::FromJson(j);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(),
+                 "model config JSON: field 'vocab_size' = 4294967360 is out of range for a 32-bit integer");
+  }
+  j = ModelConfig().ToJson();
+  j["d_model"] = 1e9;  // a float where an integer belongs
+  EXPECT_THROW(ModelConfig::FromJson(j), Error);
+  j["d_model"] = 1000000000;
+  try {
+    ModelConfig::FromJson(j);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "model.d_model = 1000000000 must be <= 65536 (the supported maximum)");
+  }
+}
+
 TEST(ModelConfig, JsonRoundTrip) {
   ModelConfig c = ModelConfig::Small();
   c.norm = NormKind::kLayerNorm;
@@ -119,6 +179,12 @@ TEST(ModelConfig, SchemaLoadsPresetThenOverrides) {
   EXPECT_NE(load_error({"model.norm=\"batch\""}).find("expects one of: rmsnorm, layernorm"),
             std::string::npos);
   EXPECT_NE(load_error({"model.preset=\"huge\""}).find("huge"), std::string::npos);
+  EXPECT_NE(load_error({"model.vocab_size=1000000000"})
+                .find("key 'model.vocab_size' = 1000000000 is invalid: expected a value in [1, 1048576]"),
+            std::string::npos);
+  EXPECT_NE(load_error({"model.norm_eps=inf"})
+                .find("key 'model.norm_eps' = inf is invalid: expected a finite number"),
+            std::string::npos);
   std::filesystem::remove_all(dir);
 }
 

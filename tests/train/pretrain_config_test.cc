@@ -97,6 +97,31 @@ TEST_F(PretrainConfigTest, RejectionsNameFileLineAndKey) {
   EXPECT_NE(e.find("train.nan_policy"), std::string::npos) << e;
 }
 
+TEST_F(PretrainConfigTest, NonFiniteOptimizerValuesAndOversizedBatchesAreRefused) {
+  // eps = inf once trained 500 steps to loss 8.32 and exited 0.
+  for (std::string key : {"optim.lr", "optim.eps", "optim.weight_decay", "optim.clip", "train.spike_sigma"}) {
+    const size_t dot = key.find('.');
+    const auto path =
+        WriteToml(dir_, "[" + key.substr(0, dot) + "]\n" + key.substr(dot + 1) + " = inf\n");
+    const std::string e = ErrorOf(path);
+    EXPECT_NE(e.find(path + ":2: key '" + key + "' = inf is invalid: expected a finite number"),
+              std::string::npos)
+        << e;
+  }
+  std::string e = ErrorOf("", {"train.batch_size=1000000"});
+  EXPECT_NE(e.find("key 'train.batch_size' = 1000000 is invalid: expected a value in [1, 65536]"),
+            std::string::npos)
+      << e;
+  e = ErrorOf("", {"train.seq_len=2000000"});
+  EXPECT_NE(e.find("key 'train.seq_len' = 2000000 is invalid"), std::string::npos) << e;
+}
+
+TEST_F(PretrainConfigTest, ADirectoryOrEmptyFileIsNotAConfig) {
+  EXPECT_EQ(ErrorOf(dir_.string()), dir_.string() + ": is a directory, expected a TOML file");
+  const auto empty = WriteToml(dir_, "");
+  EXPECT_EQ(ErrorOf(empty), empty + ": is empty, expected a TOML file");
+}
+
 TEST_F(PretrainConfigTest, ResumeProblemAllowsOnlyLoggingChanges) {
   PretrainConfig a;
   PretrainConfig b = a;

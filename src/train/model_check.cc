@@ -1,0 +1,107 @@
+// Checkpoint-vs-model checks (see model_check.h).
+#include "train/model_check.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <map>
+
+#include "core/check.h"
+#include "core/safetensors.h"
+#include "train/checkpoint.h"
+
+namespace ot {
+namespace {
+
+constexpr size_t kListed = 10;  // names listed per kind of problem; the rest are counted
+
+// "3 tensors missing: 'a', 'b', 'c'" (at most kListed items, then "and N more").
+std::string Listed(const std::string& what_one, const std::string& what_many,
+                   const std::vector<std::string>& items) {
+  std::string s = fmt::format("{} {}: ", items.size(), items.size() == 1 ? what_one : what_many);
+  for (size_t i = 0; i < items.size() && i < kListed; ++i) s += (i ? ", " : "") + items[i];
+  if (items.size() > kListed) s += fmt::format(" and {} more", items.size() - kListed);
+  return s;
+}
+
+std::string Shape(const std::vector<int64_t>& shape) {
+  return fmt::format("[{}]", fmt::join(shape, ", "));
+}
+
+}  // namespace
+
+std::vector<std::string> LayoutMismatches(const ParamLayout& layout,
+                                          std::span<const TensorHeader> tensors) {
+  std::map<std::string, const TensorHeader*> by_name;
+  for (const auto& t : tensors) by_name[t.name] = &t;
+  std::vector<std::string> missing, unexpected, shapes, dtypes;
+  for (const auto& t : layout.tensors()) {
+    auto it = by_name.find(t.name);
+    if (it == by_name.end()) {
+      missing.push_back("'" + t.name + "'");
+      continue;
+    }
+    if (it->second->dtype != "F32")
+      dtypes.push_back(fmt::format("'{}' is {}", t.name, it->second->dtype));
+    if (it->second->shape != t.shape)
+      shapes.push_back(
+          fmt::format("'{}' is {}, expected {}", t.name, Shape(it->second->shape), Shape(t.shape)));
+  }
+  for (const auto& t : tensors)
+    if (layout.Find(t.name) == nullptr) unexpected.push_back("'" + t.name + "'");
+  std::vector<std::string> out;
+  if (!missing.empty()) out.push_back(Listed("tensor missing", "tensors missing", missing));
+  if (!unexpected.empty())
+    out.push_back(Listed("unexpected tensor", "unexpected tensors", unexpected));
+  if (!shapes.empty())
+    out.push_back(Listed("tensor with the wrong shape", "tensors with the wrong shape", shapes));
+  if (!dtypes.empty()) out.push_back(Listed("tensor not F32", "tensors not F32", dtypes));
+  return out;
+}
+
+void CheckCheckpointLayout(const std::filesystem::path& dir, const ParamLayout& layout,
+                           const std::string& model_source) {
+  const std::filesystem::path path = dir / kModelFile;
+  // A damaged checkpoint explains any header problem better than the problem itself does.
+  auto throw_damage_if_any = [&] {
+    const std::vector<std::string> damage = VerifyCheckpoint(dir);
+    if (damage.empty()) return;
+    std::string all;
+    for (const auto& d : damage) all += (all.empty() ? "" : "; ") + d;
+    throw Error(all);
+  };
+  std::vector<TensorHeader> headers;
+  try {
+    const SafetensorsFile file = SafetensorsFile::Open(path);
+    for (const TensorView& t : file.tensors())
+      headers.push_back({t.name, std::string(DTypeName(t.dtype)), t.shape});
+  } catch (const Error&) {
+    throw_damage_if_any();
+    throw;
+  }
+  const std::vector<std::string> problems = LayoutMismatches(layout, headers);
+  if (problems.empty()) return;
+  // Not VerifyCheckpoint here: it now reports this same disagreement (config.json vs tensors) one
+  // sentence per tensor; this message groups it by kind and caps each list. Byte damage in a header
+  // that still parses surfaces as a mismatch naming the file, or at LoadCheckpoint's hash check.
+  std::string all;
+  for (const auto& p : problems) all += (all.empty() ? "" : "; ") + p;
+  throw Error(fmt::format("{}: the model shape changed: its tensors do not match {}: {}",
+                          path.string(), model_source, all));
+}
+
+std::string NonFiniteTensors(const ParamLayout& layout, std::span<const float> arena,
+                             const std::string& prefix) {
+  OT_CHECK(static_cast<int64_t>(arena.size()) == layout.total()) << "arena size " << arena.size();
+  std::vector<std::string> bad;
+  for (const auto& t : layout.tensors()) {
+    int64_t count = 0;
+    for (float v : arena.subspan(t.offset, t.size)) count += !std::isfinite(v);
+    if (count > 0)
+      bad.push_back(fmt::format("'{}{}' ({} of {} values)", prefix, t.name, count, t.size));
+  }
+  if (bad.empty()) return "";
+  return Listed("tensor holds NaN or Inf", "tensors hold NaN or Inf", bad);
+}
+
+}  // namespace ot

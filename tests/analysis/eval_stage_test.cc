@@ -1,0 +1,197 @@
+// The evaluation and fine-tuning stages end to end on a tiny prepared data directory
+// (reliability.md cases 9, 25, 26): eval.json validates against its schema (required keys and
+// types, lm-eval-style metric keys, each metric with its *_stderr) and states the perplexity
+// definition; uniform logits (all-zero weights) give ppl == vocab; fine-tuning from a checkpoint
+// records that the optimizer was reset.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+
+#include "analysis/checkpoint_fixture.h"
+#include "analysis/finetune.h"
+#include "analysis/suite.h"
+#include "data/task_tokens.h"
+#include "data/tasks.h"
+#include "data/token_file.h"
+#include "data/tokenizer.h"
+#include "train/metrics.h"
+
+namespace ot {
+namespace {
+
+using namespace ot::testing;
+
+// A data directory as `overtrain data prepare` leaves it: tokenizer.model, general.{train,val}.tok
+// and a sentiment task (label choices " negative" / " positive"). Built once per test binary.
+struct PreparedData {
+  fs::path dir;
+  int vocab = 0;
+};
+const PreparedData& Data() {
+  static const PreparedData data = [] {
+    PreparedData d;
+    d.dir = TempDir("data");
+    std::vector<std::string> texts;
+    for (int i = 0; i < 40; ++i)
+      texts.push_back("Review: the film was good and the plot was dull " + std::to_string(i) +
+                      "\nSentiment: positive negative");
+    std::vector<std::string_view> views(texts.begin(), texts.end());
+    data::TokenizerOptions o;
+    o.vocab_size = 300;
+    o.num_threads = 1;
+    const std::string model = data::TrainTokenizer(views, o);
+    WriteFileAtomic(d.dir / "tokenizer.model", model);
+    const data::Tokenizer tok = data::Tokenizer::FromModel(model, "eval-stage-test");
+    d.vocab = tok.vocab_size();
+    std::vector<int32_t> stream;
+    for (int i = 0; stream.size() < 600; ++i) {
+      for (int32_t t : tok.Encode(texts[i % texts.size()])) stream.push_back(t);
+      stream.push_back(tok.eod_id());
+    }
+    data::WriteTokenFile(d.dir / "general.val.tok", stream, d.vocab, tok.eod_id());
+    data::WriteTokenFile(d.dir / "general.train.tok", stream, d.vocab, tok.eod_id());
+    std::vector<data::Document> reviews;
+    for (int i = 0; i < 12; ++i)
+      reviews.push_back(
+          {i % 2 ? "the film was good" : "the plot was dull", "r" + std::to_string(i), i % 2});
+    const auto examples = data::SentimentExamples(reviews);
+    for (const char* split : {"train", "val"})
+      data::WriteTaskSplit(d.dir / "tasks", data::TokenizeTask("sentiment", split, examples,
+                                                               {" negative", " positive"}, tok));
+    return d;
+  }();
+  return data;
+}
+
+ModelConfig DataModel() {
+  ModelConfig m = TinyModel();
+  m.vocab_size = Data().vocab;
+  m.max_seq_len = 32;
+  return m;
+}
+
+// Schema of a per-task result (lm-evaluation-harness shape: metric → value, metric_stderr,
+// samples).
+void ExpectTaskResultSchema(const nlohmann::json& r, const std::string& task, bool with_choices) {
+  SCOPED_TRACE(task);
+  ASSERT_TRUE(r.is_object());
+  for (const char* key : {"loss", "loss_stderr", "ppl"}) {
+    ASSERT_TRUE(r.contains(key)) << key;
+    EXPECT_TRUE(r[key].is_number_float()) << key << " = " << r[key];
+    EXPECT_TRUE(std::isfinite(r[key].get<double>())) << key;
+  }
+  for (const char* key : {"tokens", "samples"}) {
+    ASSERT_TRUE(r.contains(key)) << key;
+    EXPECT_TRUE(r[key].is_number_integer()) << key;
+    EXPECT_GT(r[key].get<int64_t>(), 0) << key;
+  }
+  EXPECT_NEAR(r["ppl"].get<double>(), std::exp(r["loss"].get<double>()),
+              1e-9 * r["ppl"].get<double>());
+  if (with_choices) {
+    for (const char* key : {"acc", "acc_norm"}) {
+      ASSERT_TRUE(r.contains(key)) << key;
+      ASSERT_TRUE(r.contains(std::string(key) + "_stderr")) << key;
+      EXPECT_GE(r[key].get<double>(), 0.0);
+      EXPECT_LE(r[key].get<double>(), 1.0);
+    }
+    EXPECT_TRUE(r["mc_samples"].is_number_integer());
+  }
+  // Every metric comes with its standard error (lm-eval's "<metric>_stderr"), and no key is
+  // unknown.
+  // Reference values that are not measurements carry no stderr: chance_acc, label_prior_loss.
+  const std::set<std::string> known = {"loss",       "loss_stderr", "ppl",
+                                       "tokens",     "samples",     "acc",
+                                       "acc_stderr", "acc_norm",    "acc_norm_stderr",
+                                       "mc_samples", "chance_acc",  "label_prior_loss"};
+  for (const char* key : {"chance_acc", "label_prior_loss"})
+    if (r.contains(key)) EXPECT_TRUE(r[key].is_number()) << key;
+  for (const auto& [key, value] : r.items()) {
+    EXPECT_TRUE(known.count(key)) << "unknown metric key '" << key << "'";
+    if (key == "loss" || key == "acc" || key == "acc_norm") {
+      EXPECT_TRUE(r.contains(key + "_stderr")) << key;
+    }
+  }
+}
+
+// Schema of an eval.json (reliability.md case 26): required keys and types.
+void ExpectEvalJsonSchema(const nlohmann::json& j, const std::vector<std::string>& tasks) {
+  for (const char* key : {"results", "definitions", "window", "checkpoint", "config"})
+    ASSERT_TRUE(j.contains(key)) << "eval.json lacks '" << key << "'";
+  EXPECT_TRUE(j["window"].is_number_integer());
+  ExpectTaskResultSchema(j["results"]["general"], "general", false);
+  for (const auto& t : tasks) ExpectTaskResultSchema(j["results"][t], t, true);
+  ASSERT_TRUE(j["definitions"].is_object());
+  for (const auto& [key, value] : j["definitions"].items()) EXPECT_TRUE(value.is_string()) << key;
+  // Case 25: the perplexity definition is stated in the results file itself.
+  EXPECT_EQ(j["definitions"]["general"], PerplexityResult::kDefinition);
+  for (const char* key : {"task loss", "acc", "acc_norm"})
+    EXPECT_TRUE(j["definitions"].contains(key)) << key;
+  const auto& ck = j["checkpoint"];
+  EXPECT_TRUE(ck["dir"].is_string());
+  EXPECT_TRUE(ck["tokens"].is_number_integer());
+  EXPECT_TRUE(ck["epochs"].is_number());
+  EXPECT_TRUE(j["config"].is_object() || j["config"].is_string());
+}
+
+TEST(EvalStage, EvalJsonFollowsItsSchemaAndUniformLogitsGivePerplexityVocab) {
+  const fs::path root = TempDir("eval");
+  const ModelConfig m = DataModel();
+  // All-zero weights: every hidden state and logit is 0, so p = 1/V for every token.
+  const std::vector<float> zeros(ParamLayout::ForModel(m).total(), 0.0f);
+  const fs::path ck = SaveModelCheckpoint(root / "ck", m, m, zeros);
+  EvalConfig config;
+  config.checkpoint = ck.string();
+  config.suite.data_dir = Data().dir.string();
+  config.suite.batch = 4;
+  config.suite.windows = 8;
+  config.suite.tasks = {"sentiment"};
+  config.suite.max_examples = 6;
+  ASSERT_EQ(RunEvalStage(config, root / "out"), 0);
+  const nlohmann::json j = nlohmann::json::parse(ReadFile(root / "out" / "eval.json"));
+  ExpectEvalJsonSchema(j, {"sentiment"});
+  EXPECT_EQ(j["window"], 32);
+  EXPECT_EQ(j["checkpoint"]["tokens"], 1234);
+  EXPECT_EQ(j["results"]["general"]["samples"], 8);
+  EXPECT_EQ(j["results"]["general"]["tokens"], 8 * 32);
+  EXPECT_NEAR(j["results"]["general"]["ppl"].get<double>(), m.vocab_size, 1e-4 * m.vocab_size);
+  EXPECT_NEAR(j["results"]["sentiment"]["ppl"].get<double>(), m.vocab_size, 1e-4 * m.vocab_size);
+  EXPECT_DOUBLE_EQ(j["results"]["general"]["loss_stderr"].get<double>(),
+                   0.0);  // every window is ln V
+  fs::remove_all(root);
+}
+
+TEST(FinetuneStage, RecordsThatTheOptimizerWasResetAndWritesAValidEvalJson) {
+  const fs::path root = TempDir("finetune");
+  const ModelConfig m = DataModel();
+  const fs::path ck = SaveModelCheckpoint(root / "ck", m, m, InitFor(m));
+  FinetuneConfig config;
+  config.checkpoint = ck.string();
+  config.suite.data_dir = Data().dir.string();
+  config.suite.batch = 4;
+  config.suite.windows = 4;
+  config.suite.max_examples = 4;
+  config.ft.task = "sentiment";
+  config.ft.lr = 1e-3;
+  config.ft.batch_size = 4;
+  config.ft.tokens.value = 4 * 32 * 3;  // 3 steps
+  config.ft.evals_during = 0;
+  ASSERT_EQ(RunFinetuneStage(config, root / "out"), 0);
+  const nlohmann::json j = nlohmann::json::parse(ReadFile(root / "out" / "eval.json"));
+  ExpectEvalJsonSchema(j, {"sentiment"});
+  ASSERT_TRUE(j.contains("finetune"));
+  EXPECT_EQ(j["finetune"]["steps"], 3);
+  const std::string optimizer = j["finetune"]["optimizer"].get<std::string>();
+  EXPECT_NE(optimizer.find("reset"), std::string::npos) << optimizer;
+  EXPECT_EQ(j["finetune"]["optimizer_reset"], true);
+  EXPECT_EQ(j["finetune"]["pretrain_steps"], 20);  // the checkpoint's optimizer had taken 20 steps
+  // The fine-tuning run counts its own steps from 1: nothing of the pre-training optimizer carried
+  // over.
+  const auto rows = ReadMetrics(root / "out" / "metrics.jsonl");
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows.front()["step"], 1);
+  fs::remove_all(root);
+}
+
+}  // namespace
+}  // namespace ot
