@@ -88,7 +88,9 @@ void SmallMultiples(Ctx& ctx, const std::string& name, const std::string& title,
   int color = 1;
   for (const Finding* f : family) {
     PlotPanel p = TokenPanel(ctx, f->curve.label, what);
-    p.x2tics.clear();  // narrow panels: tokens/param is on the main figure
+    p.x2tics.clear();  // narrow panels: tokens/param and epochs are on the main figure
+    for (auto& [x, label] : p.xtics) label = label.substr(0, label.find('\n'));
+    p.xlabel = "pre-training tokens";
     if (!reference.x.empty()) p.series.push_back(Series(reference, 0, true, nullptr));
     p.series.push_back(Series(f->curve, color++, false, f));
     fig.panels.push_back(std::move(p));
