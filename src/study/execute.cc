@@ -14,6 +14,7 @@
 
 #include "core/check.h"
 #include "core/fileio.h"
+#include "core/run_lock.h"
 #include "core/subprocess.h"
 
 namespace ot {
@@ -98,6 +99,10 @@ std::string FormatDuration(double s) {
 ExecSummary ExecutePlan(const Plan& plan, const ExecOptions& opt_in) {
   ExecOptions opt = opt_in;
   if (opt.binary.empty()) opt.binary = fs::read_symlink("/proc/self/exe").string();
+  // One local pool per study (reliability.md case 32). `--only` runs (Slurm array tasks of one study,
+  // running side by side) rely on the per-run locks of their stages instead.
+  RunDirLock study_lock;
+  if (opt.only.empty()) study_lock = RunDirLock::Acquire(opt.study_dir, "study");
   WriteRunConfigs(plan, opt.study_dir);
   ExecSummary summary;
   const std::set<std::string> only(opt.only.begin(), opt.only.end());

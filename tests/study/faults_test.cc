@@ -11,6 +11,8 @@
 #include <optional>
 
 #include "core/fileio.h"
+#include "core/check.h"
+#include "core/run_lock.h"
 #include "study/execute.h"
 #include "study/study_fixture.h"
 
@@ -68,6 +70,25 @@ TEST(StudyFaults, AFailedRunRecordsItsErrorDependentsAreSkippedOthersGoOn) {
   // The log keeps both streams of the failed attempt.
   EXPECT_NE(ReadFile(p.DirOf(dir, *p.Find("b")) / "log.txt").find("reading data..."),
             std::string::npos);
+  fs::remove_all(dir);
+}
+
+// Two local pools on one study: the second is refused with the holder named; --only runs are not.
+TEST(StudyFaults, ASecondStudyProcessIsRefusedNamingTheHolder) {
+  const fs::path dir = testing::StudyTempDir();
+  Plan p;
+  p.Add({.stage = "ok", .name = "a", .config_toml = ""});
+  const RunDirLock held = RunDirLock::Acquire(dir, "study");
+  try {
+    ExecutePlan(p, {.study_dir = dir, .binary = FakeStages(dir), .jobs = 1, .quiet = true});
+    FAIL() << "a second pool ran on a locked study";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("in use by pid " + std::to_string(getpid())), std::string::npos)
+        << e.what();
+  }
+  const auto s = ExecutePlan(
+      p, {.study_dir = dir, .binary = FakeStages(dir), .jobs = 1, .only = {"a"}, .quiet = true});
+  EXPECT_EQ(s.done, 1);
   fs::remove_all(dir);
 }
 
