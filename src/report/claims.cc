@@ -46,16 +46,21 @@ bool AllTested(const std::vector<const Finding*>& fam) {
   return std::all_of(fam.begin(), fam.end(), [](const Finding* f) { return f->result.tested; });
 }
 
+// True (with `row` filled) when the family is absent (not measured) or has a curve without standard errors
+// (not tested): the shared preamble of every claim about curves over tokens.
+bool Untestable(const std::vector<const Finding*>* fam, ClaimRow& row) {
+  if (!fam) return true;
+  if (AllTested(*fam)) return false;
+  row.verdict = kNotTested;
+  row.evidence = "some curves carry no standard errors (one draw or one seed): no claim";
+  return true;
+}
+
 // C1 / C3: a Δ that rises monotonically with tokens (beyond the noise) for every member of the family.
 ClaimRow Growth(const Ctx& ctx, std::string id, std::string claim, const std::vector<const Finding*>* fam,
                 const std::string& param, const std::string& what) {
   ClaimRow row{std::move(id), std::move(claim), kNotMeasured, "no results", TppRange(ctx)};
-  if (!fam) return row;
-  if (!AllTested(*fam)) {
-    row.verdict = kNotTested;
-    row.evidence = "some curves carry no standard errors (one draw or one seed): no claim";
-    return row;
-  }
+  if (Untestable(fam, row)) return row;
   std::vector<std::string> grow, flat, fall;
   for (const auto* f : *fam) {
     const std::string p = FormatParam(f->curve.param);
@@ -95,12 +100,7 @@ std::optional<double> MinimumPosition(const Finding& f) {
 ClaimRow UShape(const Ctx& ctx, std::string id, std::string claim, const std::vector<const Finding*>* fam,
                 const std::string& param) {
   ClaimRow row{std::move(id), std::move(claim), kNotMeasured, "no results", TppRange(ctx)};
-  if (!fam) return row;
-  if (!AllTested(*fam)) {
-    row.verdict = kNotTested;
-    row.evidence = "some curves carry no standard errors (one draw or one seed): no claim";
-    return row;
-  }
+  if (Untestable(fam, row)) return row;
   std::vector<std::string> parts;
   std::vector<double> positions;  // in family (parameter) order, known ones only
   int u = 0;

@@ -192,7 +192,6 @@ void TheorySection(Ctx& ctx) {
     pl.series.push_back(Series(f.curve, color, false, &f));
     pl.series.push_back(Series(cb, color, true, nullptr));
     fam_lambda.push_back(&f);
-    ctx.families["theory.lambda"].push_back(&f);
     ++color;
   }
   fig.panels = {pp, pf, pl};
