@@ -1,28 +1,61 @@
 // TOML conversions, validators and size parsing behind config.h.
 #include "core/config.h"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 #include <filesystem>
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
 namespace ot {
 
+namespace {
+
+// Exact decimal parsing of "<digits>[.<digits>]" scaled by 10^scale_digits, or nullopt when the text is
+// not of that form (e.g. "1e6") or the count does not fit int64. No double on this path: a count printed
+// by FormatSize must parse back to the same integer at any magnitude (doubles hold 53 bits).
+std::optional<int64_t> ExactDecimal(const std::string& num, int scale_digits) {
+  const size_t dot = num.find('.');
+  const std::string whole = num.substr(0, dot);
+  std::string frac = dot == std::string::npos ? "" : num.substr(dot + 1);
+  if (whole.empty() && frac.empty()) return std::nullopt;
+  auto digits = [](const std::string& t) {
+    return std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!digits(whole) || !digits(frac)) return std::nullopt;
+  while (!frac.empty() && frac.back() == '0') frac.pop_back();
+  if (static_cast<int>(frac.size()) > scale_digits) return std::nullopt;  // not a whole count
+  frac.append(static_cast<size_t>(scale_digits) - frac.size(), '0');
+  int64_t total = 0;
+  for (char c : whole + frac) {
+    if (__builtin_mul_overflow(total, int64_t{10}, &total) ||
+        __builtin_add_overflow(total, int64_t{c - '0'}, &total))
+      return std::nullopt;
+  }
+  return total;
+}
+
+}  // namespace
+
 int64_t ParseSize(const std::string& text, const std::string& what) {
   auto fail = [&] {
     return Error(what + ": '" + text + "' is not a count; expected e.g. 4096, 16M or 1.5B");
   };
   if (text.empty()) throw fail();
-  double mult = 1;
+  int scale = 0;
   std::string num = text;
   switch (text.back()) {
-    case 'K': case 'k': mult = 1e3; break;
-    case 'M': case 'm': mult = 1e6; break;
-    case 'B': case 'b': case 'G': case 'g': mult = 1e9; break;
-    case 'T': case 't': mult = 1e12; break;
+    case 'K': case 'k': scale = 3; break;
+    case 'M': case 'm': scale = 6; break;
+    case 'B': case 'b': case 'G': case 'g': scale = 9; break;
+    case 'T': case 't': scale = 12; break;
     default: break;
   }
-  if (mult != 1) num.pop_back();
+  if (scale != 0) num.pop_back();
+  if (const auto exact = ExactDecimal(num, scale)) return *exact;
+  // Other spellings ("1e6", "2.5e3K") go through a double: exact below 2^53, and the printed config shows
+  // the integer actually used above it.
   size_t used = 0;
   double v = 0;
   try {
@@ -30,6 +63,7 @@ int64_t ParseSize(const std::string& text, const std::string& what) {
   } catch (...) {
     throw fail();
   }
+  const double mult = std::pow(10.0, scale);
   if (used != num.size() || !std::isfinite(v) || v < 0) throw fail();
   const double total = std::round(v * mult);
   if (total > 9.2e18 || std::fabs(total - v * mult) > 1e-6 * std::max(1.0, v * mult)) throw fail();
@@ -40,8 +74,8 @@ std::string FormatSize(int64_t n) {
   const std::pair<int64_t, const char*> units[] = {{1000000000000, "T"}, {1000000000, "B"},
                                                    {1000000, "M"}, {1000, "K"}};
   for (const auto& [u, s] : units) {
-    if (n >= u && n % (u / 100) == 0) {  // two decimals at most; n * 100 would overflow near 9.2e18
-      std::string x = fmt::format("{:.2f}", static_cast<double>(n) / u);
+    if (n >= u && n % (u / 100) == 0) {  // two decimals at most, in integers (exact at any magnitude)
+      std::string x = fmt::format("{}.{:02d}", n / u, (n % u) / (u / 100));
       while (x.back() == '0') x.pop_back();
       if (x.back() == '.') x.pop_back();
       return x + s;

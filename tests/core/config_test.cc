@@ -152,6 +152,11 @@ TEST(Config, ParseSize) {
   EXPECT_THROW(ParseSize("1.5", "x"), Error);
   EXPECT_THROW(ParseSize("-3M", "x"), Error);
   EXPECT_THROW(ParseSize("M", "x"), Error);
+  EXPECT_THROW(ParseSize("1.2345K", "x"), Error);               // not a whole count
+  EXPECT_THROW(ParseSize("9223372036854775808", "x"), Error);   // int64 max + 1
+  EXPECT_EQ(ParseSize("9223372036854775807", "x"), 9223372036854775807);
+  EXPECT_EQ(ParseSize("1e6", "x"), 1000000);
+  EXPECT_EQ(ParseSize(".5K", "x"), 500);
   EXPECT_EQ(FormatSize(2500000), "2.5M");
   EXPECT_EQ(FormatSize(12345), "12345");
 }

@@ -37,8 +37,14 @@ TEST(FuzzRegressions, FormatSizeNearInt64Max) {
   EXPECT_EQ(FormatSize(9200000000000000000), "9200000T");
   EXPECT_EQ(FormatSize(9223372036854775807), "9223372036854775807");
   EXPECT_EQ(FormatSize(1500000000), "1.5B");
+  // FormatSize then divided in double, which holds 53 bits: 9223372036854593780 printed as
+  // "9223372036854594K", a different count (above int64 when parsed back). Integers now, both ways.
+  EXPECT_EQ(FormatSize(9223372036854593780), "9223372036854593.78K");
+  EXPECT_EQ(ParseSize("9223372036854593.78K", "x"), 9223372036854593780);
+  EXPECT_EQ(FormatSize(9007199254740993000), "9007199254740993K");  // 2^53 + 1 thousands
   for (const char* input : {"[train]\nbudget = \"9.2e18\"\n",              // format-size-overflow.toml
-                            "[train]\nbudget = 9223372036854775807\n"}) {  // format-size-int64-max.toml
+                            "[train]\nbudget = 9223372036854775807\n",    // format-size-int64-max.toml
+                            "[train]\nbudget = 9223372036854593780\n"}) {  // format-size-double.toml
     const auto path = WriteToml(input);
     const Budget b = LoadConfig(BudgetSchema(), path.string(), {});
     const std::string printed = PrintConfig(BudgetSchema(), b);
