@@ -25,24 +25,12 @@ const ConfigSchema<FinetuneConfig>& FinetuneSchema() {
     s.Field("checkpoint", "pre-trained checkpoint directory", [](C& c) -> std::string& { return c.checkpoint; });
     DeclareEvalFields(s, [](C& c) -> EvalSuiteConfig& { return c.suite; });
     s.Field("finetune.task", "task to fine-tune on (docs/tasks.md)", [](C& c) -> std::string& { return c.ft.task; })
-        .Field("finetune.lr", "peak learning rate", [](C& c) -> double& { return c.ft.lr; }, Above(0))
         .Field("finetune.tokens", "fine-tuning budget in tokens (B*T per step)",
                [](C& c) -> Size& { return c.ft.tokens; }, AtLeast(1))
         .Field("finetune.batch_size", "rows per step", [](C& c) -> int& { return c.ft.batch_size; },
                Between(1, kMaxBatchSize))
         .Field("finetune.seq_len", "row length; 0 = the model's max_seq_len",
                [](C& c) -> int& { return c.ft.seq_len; }, Between(0, kMaxSeqLen))
-        .Field("finetune.schedule", "lr schedule after warmup", [](C& c) -> std::string& { return c.ft.schedule; },
-               OneOf({"cosine", "constant", "linear"}))
-        .Field("finetune.warmup_fraction", "share of steps in linear warmup",
-               [](C& c) -> double& { return c.ft.warmup_fraction; }, Between(0, 1))
-        .Field("finetune.lr_min", "floor of the decay", [](C& c) -> double& { return c.ft.lr_min; }, AtLeast(0))
-        .Field("finetune.beta1", "AdamW β1", [](C& c) -> double& { return c.ft.beta1; }, Between(0, 0.999999))
-        .Field("finetune.beta2", "AdamW β2", [](C& c) -> double& { return c.ft.beta2; }, Between(0, 0.999999))
-        .Field("finetune.eps", "AdamW ε", [](C& c) -> double& { return c.ft.eps; }, Above(0))
-        .Field("finetune.weight_decay", "decoupled weight decay", [](C& c) -> double& { return c.ft.weight_decay; },
-               AtLeast(0))
-        .Field("finetune.clip", "max global grad norm (0 = off)", [](C& c) -> double& { return c.ft.clip; }, AtLeast(0))
         .Field("finetune.seed", "batch order seed", [](C& c) -> int64_t& { return c.ft.seed; }, AtLeast(0))
         .Field("finetune.l2sp", "λ of the L2-SP pull toward the pre-trained weights (0 = off)",
                [](C& c) -> double& { return c.ft.l2sp; }, AtLeast(0))
@@ -54,6 +42,7 @@ const ConfigSchema<FinetuneConfig>& FinetuneSchema() {
                [](C& c) -> int& { return c.ft.evals_during; }, AtLeast(0))
         .Rule({"checkpoint"}, [](const C& c) { return c.checkpoint.empty() ? "expected a checkpoint directory" : ""; })
         .Rule({"finetune.task"}, [](const C& c) { return c.ft.task.empty() ? "expected a task name" : ""; });
+    DeclareOptimFields(s, "finetune", [](C& c) -> OptimConfig& { return c.ft.optim; });
     return s;
   }();
   return schema;
@@ -84,9 +73,8 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
   const bool wise = !ft.wise_alphas.empty();
   LoadedModel model = LoadModel(
       config.checkpoint,
-      {.arenas = wise ? 5 : 4,
-       .arenas_what = wise ? "anchor, gradients, AdamW m and v, WiSE-FT blend"
-                           : "anchor, gradients, AdamW m and v",
+      {.arenas = 2 + OptimizerStateArenas(ft.optim) + (wise ? 1 : 0),
+       .arenas_what = "anchor, gradients, " + ft.optim.kind + " state" + (wise ? ", WiSE-FT blend" : ""),
        .decoders = {{ft.batch_size, ft.seq_len, "finetune.batch_size", "finetune.seq_len"},
                     {config.suite.batch, config.suite.seq_len, "eval.batch", "eval.seq_len"}}});
   ApplyThreadPolicy(0, model.config);
@@ -108,9 +96,7 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
 
   const std::vector<float> anchor = model.params;  // θ_pre: L2-SP anchor and WiSE-FT's other end
   Decoder decoder(model.config, B, T);
-  auto optimizer = MakeOptimizer("adamw", model.layout.total(),
-                                 {.beta1 = ft.beta1, .beta2 = ft.beta2, .eps = ft.eps, .weight_decay = ft.weight_decay},
-                                 DecaySegmentsFor(model.layout, DefaultDecayGroups()));
+  auto optimizer = MakeOptimizer(ft.optim, model.layout, "finetune");
   const int64_t steps = std::max<int64_t>(1, (ft.tokens.value + int64_t{B} * T - 1) / (int64_t{B} * T));
 
   int64_t source_step = 0;
@@ -133,12 +119,8 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
   options.batch_size = B;
   options.seq_len = T;
   options.total_steps = steps;
-  options.clip = ft.clip;
-  options.schedule = {.kind = ParseScheduleKind(ft.schedule),
-                      .lr_peak = ft.lr,
-                      .lr_min = ft.lr_min,
-                      .warmup = static_cast<int64_t>(std::round(ft.warmup_fraction * steps)),
-                      .total = steps};
+  options.clip = ft.optim.clip;
+  options.schedule = ScheduleFor(ft.optim, steps, int64_t{B} * T);
   options.log_every = std::max<int64_t>(1, steps / 20);
   options.eval_every = ft.evals_during > 0 ? std::max<int64_t>(1, steps / (ft.evals_during + 1)) : 0;
   options.quiet = true;
@@ -158,7 +140,7 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
                           {"tokens", model.tokens},
                           {"epochs", EpochsOf(model.tokens, suite.train_tokens_per_epoch())}};
   result["finetune"] = {{"task", ft.task},
-                        {"lr", ft.lr},
+                        {"lr", ft.optim.lr},
                         {"seed", ft.seed},
                         {"steps", steps},
                         {"tokens", steps * B * T},
@@ -175,7 +157,7 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
     }
   }
   WriteFileAtomic(out / "eval.json", result.dump(2) + "\n");
-  std::fprintf(stderr, "finetune: %s lr %g from %lld tokens: ID loss %.4f, OOD loss %.4f\n", ft.task.c_str(), ft.lr,
+  std::fprintf(stderr, "finetune: %s lr %g from %lld tokens: ID loss %.4f, OOD loss %.4f\n", ft.task.c_str(), ft.optim.lr,
                static_cast<long long>(model.tokens), result["results"][ft.task]["loss"].get<double>(),
                result["results"]["general"]["loss"].get<double>());
   return 0;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "analysis/suite.h"
+#include "optim/optim_config.h"
 
 namespace ot {
 
@@ -20,15 +21,11 @@ struct FinetuneConfig {
   EvalSuiteConfig suite;
   struct Ft {
     std::string task;
-    double lr = 1e-4;
+    // finetune.*: optimizer, schedule, regularisers (optim/optim_config.h), fine-tuning's own defaults.
+    OptimConfig optim{.lr = 1e-4, .warmup_fraction = 0.1};
     Size tokens{200000};          // fine-tuning budget (B*T per step, padding included)
     int batch_size = 16;
     int seq_len = 0;              // 0 = the model's max_seq_len
-    std::string schedule = "cosine";  // cosine | constant | linear
-    double warmup_fraction = 0.1;
-    double lr_min = 0.0;
-    double beta1 = 0.9, beta2 = 0.95, eps = 1e-8, weight_decay = 0.1;
-    double clip = 1.0;
     int64_t seed = 0;
     double l2sp = 0.0;            // λ of λ/2‖θ − θ_pre‖², applied as a proximal step after each update
     double replay = 0.0;          // fraction of steps that train on pre-training batches instead

@@ -5,26 +5,32 @@
 #include <cmath>
 
 #include "core/check.h"
+#include "optim/optim_config.h"
+#include "optim/param_groups.h"
+#include "optim/sam.h"
 
 namespace ot {
 
-AdamW::AdamW(int64_t total, const AdamWConfig& config, std::vector<DecaySegment> segments)
-    : config_(config), m_(total, 0.0f), v_(total, 0.0f) {
+std::vector<DecaySegment> CoverSegments(int64_t total, std::vector<DecaySegment> segments) {
   OT_CHECK(total >= 0) << "total = " << total;
   std::sort(segments.begin(), segments.end(),
             [](const DecaySegment& a, const DecaySegment& b) { return a.offset < b.offset; });
-  // Fill gaps with no-decay segments so the step loop visits every element exactly once.
+  std::vector<DecaySegment> out;
   int64_t pos = 0;
   for (const auto& s : segments) {
     OT_CHECK(s.offset >= pos && s.size >= 0 && s.offset + s.size <= total)
         << "decay segment [" << s.offset << ", " << s.offset + s.size << ") overlaps or exceeds "
         << total;
-    if (s.offset > pos) segments_.push_back({pos, s.offset - pos, false});
-    if (s.size > 0) segments_.push_back(s);
+    if (s.offset > pos) out.push_back({pos, s.offset - pos, false});
+    if (s.size > 0) out.push_back(s);
     pos = s.offset + s.size;
   }
-  if (pos < total) segments_.push_back({pos, total - pos, false});
+  if (pos < total) out.push_back({pos, total - pos, false});
+  return out;
 }
+
+AdamW::AdamW(int64_t total, const AdamWConfig& config, std::vector<DecaySegment> segments)
+    : config_(config), segments_(CoverSegments(total, std::move(segments))), m_(total, 0.0f), v_(total, 0.0f) {}
 
 void AdamW::Step(std::span<float> params, std::span<const float> grads, double lr) {
   const int64_t n = static_cast<int64_t>(m_.size());
@@ -68,11 +74,20 @@ void AdamW::Reset() {
   step_count_ = 0;
 }
 
-std::unique_ptr<Optimizer> MakeOptimizer(const std::string& kind, int64_t total,
-                                         const AdamWConfig& config,
-                                         std::vector<DecaySegment> segments) {
-  if (kind == "adamw") return std::make_unique<AdamW>(total, config, std::move(segments));
-  throw Error("optim.kind: '" + kind + "' is not an optimizer; expected one of: adamw");
+std::unique_ptr<Optimizer> MakeOptimizer(const OptimConfig& c, const ParamLayout& layout,
+                                         const std::string& prefix) {
+  std::vector<DecaySegment> segments = DecaySegmentsFor(layout, c.decay_groups, prefix + ".decay_groups");
+  const AdamWConfig adam{.beta1 = c.beta1, .beta2 = c.beta2, .eps = c.eps, .weight_decay = c.weight_decay};
+  std::unique_ptr<Optimizer> base;
+  if (c.kind == "adamw") {
+    base = std::make_unique<AdamW>(layout.total(), adam, std::move(segments));
+  } else {
+    std::string kinds;
+    for (const auto& k : OptimKinds()) kinds += (kinds.empty() ? "" : ", ") + k;
+    throw Error(prefix + ".kind: '" + c.kind + "' is not an optimizer; expected one of: " + kinds);
+  }
+  if (c.sam_rho > 0) return std::make_unique<Sam>(std::move(base), SamConfig{c.sam_rho, c.sam_adaptive});
+  return base;
 }
 
 }  // namespace ot

@@ -42,16 +42,8 @@ PretrainConfig PretrainFor(const StudyConfig& c, const fs::path& data_dir, int64
   p.train.seed = seed;
   p.train.log_every = 20;
   p.train.quiet = true;
-  p.optim.lr = c.pretrain.lr;
-  p.optim.lr_min = c.pretrain.lr_min;
-  p.optim.weight_decay = c.pretrain.weight_decay;
-  p.optim.clip = c.pretrain.clip;
-  p.optim.warmup_fraction = c.pretrain.warmup_fraction;
-  p.optim.warmup = c.pretrain.warmup;
-  p.optim.beta1 = c.pretrain.beta1;
-  p.optim.beta2 = c.pretrain.beta2;
-  p.optim.schedule = c.pretrain.schedule;
-  p.optim.wsd_decay_fraction = c.pretrain.wsd_decay_fraction;
+  p.train.nan_policy = c.pretrain.nan_policy;
+  p.optim = c.pretrain.optim;  // every optimizer knob, declared once (optim/optim_config.h)
   return p;
 }
 
@@ -126,7 +118,7 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
       const std::string name = "pretrain/" + seed_tag + c.pretrain.mode;
       double cost = static_cast<double>(max_budget);
       if (c.pretrain.mode == "wsd")
-        for (const Size& n : c.pretrain.ladder) cost += c.pretrain.wsd_decay_fraction * n.value;
+        for (const Size& n : c.pretrain.ladder) cost += c.pretrain.optim.wsd_decay_fraction * n.value;
       const fs::path dir = add_pretrain(name, p, cost);
       for (const Size& n : c.pretrain.ladder) {
         const fs::path ckpt = c.pretrain.mode == "series"
@@ -160,16 +152,15 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
             fc.suite = suite;
             fc.suite.tasks = {task};
             fc.ft.task = task;
-            fc.ft.lr = lr;
+            fc.ft.optim = c.finetune.optim;
+            fc.ft.optim.lr = lr;
             fc.ft.tokens = Size{ft_tokens};
             fc.ft.batch_size = c.finetune.batch_size;
             fc.ft.seq_len = T;
-            fc.ft.schedule = c.finetune.schedule;
-            fc.ft.warmup_fraction = c.finetune.warmup_fraction;
-            fc.ft.weight_decay = c.finetune.weight_decay;
             fc.ft.seed = ft_seed;  // the data order; the checkpoint carries the pre-training seed
             fc.ft.l2sp = c.finetune.l2sp;
             fc.ft.replay = c.finetune.replay;
+            fc.ft.wise_alphas = c.finetune.wise_alphas;
             std::string name = "finetune/" + tag + "/" + task + "/lr-" + LrLabel(lr);
             if (c.finetune.seeds.size() > 1) name += fmt::format("/seed-{}", ft_seed);
             plan.Add({.stage = "finetune", .name = name, .config_toml = PrintConfig(FinetuneSchema(), fc),

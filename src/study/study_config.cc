@@ -38,22 +38,8 @@ const ConfigSchema<StudyConfig>& StudySchema() {
         .Field("pretrain.batch_size", "sequences per step", [](C& c) -> int& { return c.pretrain.batch_size; },
                AtLeast(1))
         .Field("pretrain.seq_len", "tokens per sequence", [](C& c) -> int& { return c.pretrain.seq_len; }, AtLeast(1))
-        .Field("pretrain.lr", "peak learning rate", [](C& c) -> double& { return c.pretrain.lr; }, Above(0))
-        .Field("pretrain.lr_min", "final learning rate", [](C& c) -> double& { return c.pretrain.lr_min; }, AtLeast(0))
-        .Field("pretrain.weight_decay", "decoupled weight decay",
-               [](C& c) -> double& { return c.pretrain.weight_decay; }, AtLeast(0))
-        .Field("pretrain.clip", "max global grad norm (0 = off)", [](C& c) -> double& { return c.pretrain.clip; },
-               AtLeast(0))
-        .Field("pretrain.warmup_fraction", "warmup share of each budget",
-               [](C& c) -> double& { return c.pretrain.warmup_fraction; }, Between(0, 1))
-        .Field("pretrain.warmup", "warmup tokens, the same for every budget (0 = warmup_fraction of each budget)",
-               [](C& c) -> Size& { return c.pretrain.warmup; })
-        .Field("pretrain.beta1", "AdamW β1", [](C& c) -> double& { return c.pretrain.beta1; }, Between(0, 0.999999))
-        .Field("pretrain.beta2", "AdamW β2", [](C& c) -> double& { return c.pretrain.beta2; }, Between(0, 0.999999))
-        .Field("pretrain.schedule", "cosine | constant | linear | wsd",
-               [](C& c) -> std::string& { return c.pretrain.schedule; }, OneOf({"cosine", "constant", "linear", "wsd"}))
-        .Field("pretrain.wsd_decay_fraction", "WSD: share of a budget in the final decay",
-               [](C& c) -> double& { return c.pretrain.wsd_decay_fraction; }, Between(0, 1))
+        .Field("pretrain.nan_policy", "on a NaN/Inf loss or gradient: abort or skip-step",
+               [](C& c) -> std::string& { return c.pretrain.nan_policy; }, OneOf({"abort", "skip-step"}))
         .Field("perturb.gammas", "noise scales γ", [](C& c) -> std::vector<double>& { return c.perturb.gammas; },
                AtLeast(0))
         .Field("perturb.draws", "draws per γ", [](C& c) -> int& { return c.perturb.draws; }, AtLeast(1))
@@ -69,16 +55,12 @@ const ConfigSchema<StudyConfig>& StudySchema() {
         .Field("finetune.seeds", "data-order seeds per (checkpoint, task, lr): >= 2 give standard errors",
                [](C& c) -> std::vector<int64_t>& { return c.finetune.seeds; }, AtLeast(0))
         .Field("finetune.batch_size", "rows per step", [](C& c) -> int& { return c.finetune.batch_size; }, AtLeast(1))
-        .Field("finetune.schedule", "cosine | constant | linear",
-               [](C& c) -> std::string& { return c.finetune.schedule; }, OneOf({"cosine", "constant", "linear"}))
-        .Field("finetune.warmup_fraction", "warmup share", [](C& c) -> double& { return c.finetune.warmup_fraction; },
-               Between(0, 1))
-        .Field("finetune.weight_decay", "decoupled weight decay",
-               [](C& c) -> double& { return c.finetune.weight_decay; }, AtLeast(0))
         .Field("finetune.l2sp", "L2-SP λ toward the pre-trained weights", [](C& c) -> double& { return c.finetune.l2sp; },
                AtLeast(0))
         .Field("finetune.replay", "fraction of steps on pre-training batches",
                [](C& c) -> double& { return c.finetune.replay; }, Between(0, 0.99))
+        .Field("finetune.wise_alphas", "WiSE-FT: also evaluate a*theta_ft + (1-a)*theta_pre for each a",
+               [](C& c) -> std::vector<double>& { return c.finetune.wise_alphas; }, Between(0, 1))
         .Field("eval.batch", "rows per forward pass", [](C& c) -> int& { return c.eval.batch; }, AtLeast(1))
         .Field("eval.windows", "general-validation windows", [](C& c) -> int64_t& { return c.eval.windows; }, AtLeast(0))
         .Field("eval.c4_windows", "C4 windows", [](C& c) -> int64_t& { return c.eval.c4_windows; }, AtLeast(0))
@@ -115,6 +97,8 @@ const ConfigSchema<StudyConfig>& StudySchema() {
                 return "seed " + std::to_string(c.finetune.seeds[i]) + " is listed twice";
           return "";
         });
+    DeclareOptimFields(s, "pretrain", [](C& c) -> OptimConfig& { return c.pretrain.optim; });
+    DeclareOptimFields(s, "finetune", [](C& c) -> OptimConfig& { return c.finetune.optim; }, {"lr"});
     return s;
   }();
   return schema;

@@ -9,6 +9,7 @@
 
 #include "core/config.h"
 #include "model/config.h"
+#include "optim/optim_config.h"
 
 namespace ot {
 
@@ -32,11 +33,8 @@ struct StudyConfig {
     std::string mode = "runs";    // runs (one cosine run per budget) | series (one run) | wsd (branches)
     std::vector<Size> ladder{Size{500000}, Size{1000000}, Size{2000000}, Size{4000000}};
     int batch_size = 16, seq_len = 64;
-    double lr = 3e-3, lr_min = 0.0, weight_decay = 0.1, clip = 1.0, warmup_fraction = 0.05;
-    Size warmup{0};  // warmup tokens shared by every budget (the paper's controlled setting); 0 = fraction
-    double beta1 = 0.9, beta2 = 0.95;
-    std::string schedule = "cosine";
-    double wsd_decay_fraction = 0.2;
+    std::string nan_policy = "abort";  // abort | skip-step
+    OptimConfig optim;            // pretrain.*: every optimizer/schedule knob of the pretrain stage
   } pretrain;
   struct Perturb {
     std::vector<double> gammas{0.1, 0.2, 0.4};
@@ -46,12 +44,13 @@ struct StudyConfig {
   } perturb;
   struct Finetune {
     std::vector<std::string> tasks{"sentiment", "code"};
-    std::vector<double> lrs{1e-4, 1e-3, 1e-2};
+    std::vector<double> lrs{1e-4, 1e-3, 1e-2};  // the grid: each run's finetune.lr
     Size tokens{0};               // per run; 0 = 10% of the smallest pre-training budget
     std::vector<int64_t> seeds{1, 2, 3};  // data-order seeds: each point's standard error comes from these
     int batch_size = 16;
-    std::string schedule = "cosine";
-    double warmup_fraction = 0.1, weight_decay = 0.1, l2sp = 0.0, replay = 0.0;
+    double l2sp = 0.0, replay = 0.0;
+    std::vector<double> wise_alphas;  // WiSE-FT blends evaluated per run
+    OptimConfig optim{.lr = 1e-4, .warmup_fraction = 0.1};  // finetune.* (all but lr, which the grid sets)
   } finetune;
   struct Eval {
     int batch = 16;

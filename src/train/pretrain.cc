@@ -25,17 +25,8 @@ int64_t StepsForTokens(int64_t tokens, int batch_size, int seq_len) {
 }
 
 ScheduleConfig ScheduleFor(const PretrainConfig& c) {
-  ScheduleConfig s;
-  s.kind = ParseScheduleKind(c.optim.schedule);
-  s.lr_peak = c.optim.lr;
-  s.lr_min = c.optim.lr_min;
-  s.total = StepsForTokens(c.train.budget, c.train.batch_size, c.train.seq_len);
-  s.warmup = c.optim.warmup.value > 0
-                 ? StepsForTokens(c.optim.warmup.value, c.train.batch_size, c.train.seq_len)
-                 : static_cast<int64_t>(std::llround(c.optim.warmup_fraction * static_cast<double>(s.total)));
-  s.warmup = std::min(s.warmup, s.total);
-  s.decay = s.kind == ScheduleKind::kWsd ? WsdDecaySteps(s.total, c.optim.wsd_decay_fraction) : 0;
-  return s;
+  const int64_t per_step = int64_t{c.train.batch_size} * c.train.seq_len;
+  return ScheduleFor(c.optim, StepsForTokens(c.train.budget, c.train.batch_size, c.train.seq_len), per_step);
 }
 
 BatchSource LoaderBatchSource(data::TokenLoader& loader) {
@@ -192,8 +183,8 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
   // Before anything is written or allocated: the steady state of training (a resume briefly also
   // holds the checkpoint's copy, which this does not count).
   CheckMemoryPlan(c.model,
-                  {.arenas = 4,
-                   .arenas_what = "parameters, gradients, AdamW m and v",
+                  {.arenas = 2 + OptimizerStateArenas(c.optim),
+                   .arenas_what = "parameters, gradients and " + c.optim.kind + " state",
                    .decoders = {{c.train.batch_size, c.train.seq_len, "train.batch_size", "train.seq_len"}}},
                   run_dir.string() + ": pretraining");
   // One process per run directory (reliability.md case 32), held until this function returns.
@@ -226,12 +217,7 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
   const ParamLayout layout = ParamLayout::ForModel(c.model);
   std::vector<float> params(layout.total());
   InitParams(layout, params, static_cast<uint64_t>(c.train.seed));
-  AdamWConfig adam;
-  adam.beta1 = c.optim.beta1;
-  adam.beta2 = c.optim.beta2;
-  adam.eps = c.optim.eps;
-  adam.weight_decay = c.optim.weight_decay;
-  auto optimizer = MakeOptimizer(c.optim.kind, layout.total(), adam, DecaySegmentsFor(layout, c.optim.decay_groups));
+  auto optimizer = MakeOptimizer(c.optim, layout, "optim");
 
   data::TokenLoader loader(c.data.train, c.train.batch_size, c.train.seq_len, static_cast<uint64_t>(c.train.seed));
   if (loader.file().info().vocab_size > static_cast<uint32_t>(c.model.vocab_size))

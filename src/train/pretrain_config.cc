@@ -61,42 +61,6 @@ const ConfigSchema<PretrainConfig>& PretrainSchema() {
             "train.threads", "OpenMP threads (0 = OMP_NUM_THREADS, else 1 for d_model <= 64, else all cores)",
             [](C& c) -> int& { return c.train.threads; }, AtLeast(0))
         .Field("train.quiet", "no progress output", [](C& c) -> bool& { return c.train.quiet; })
-        .Field(
-            "optim.kind", "optimizer", [](C& c) -> std::string& { return c.optim.kind; },
-            OneOf({"adamw"}))
-        .Field(
-            "optim.lr", "peak learning rate", [](C& c) -> double& { return c.optim.lr; }, Above(0))
-        .Field(
-            "optim.lr_min", "final learning rate of cosine/linear/wsd decay",
-            [](C& c) -> double& { return c.optim.lr_min; }, AtLeast(0))
-        .Field(
-            "optim.beta1", "AdamW beta1", [](C& c) -> double& { return c.optim.beta1; },
-            Between(0, 0.999999))
-        .Field(
-            "optim.beta2", "AdamW beta2", [](C& c) -> double& { return c.optim.beta2; },
-            Between(0, 0.999999))
-        .Field(
-            "optim.eps", "AdamW epsilon", [](C& c) -> double& { return c.optim.eps; }, Above(0))
-        .Field(
-            "optim.weight_decay", "decoupled weight decay",
-            [](C& c) -> double& { return c.optim.weight_decay; }, AtLeast(0))
-        .Field("optim.decay_groups", "parameter groups that get weight decay",
-               [](C& c) -> std::vector<std::string>& { return c.optim.decay_groups; })
-        .Field(
-            "optim.clip", "max global gradient norm (0 = off)",
-            [](C& c) -> double& { return c.optim.clip; }, AtLeast(0))
-        .Field("optim.warmup", "warmup tokens (0 = use warmup_fraction)",
-               [](C& c) -> Size& { return c.optim.warmup; })
-        .Field(
-            "optim.warmup_fraction", "warmup as a share of the budget (when warmup = 0)",
-            [](C& c) -> double& { return c.optim.warmup_fraction; }, Between(0, 1))
-        .Field(
-            "optim.schedule", "cosine | constant | linear | wsd",
-            [](C& c) -> std::string& { return c.optim.schedule; },
-            OneOf({"cosine", "constant", "linear", "wsd"}))
-        .Field(
-            "optim.wsd_decay_fraction", "WSD: share of the budget in the final decay",
-            [](C& c) -> double& { return c.optim.wsd_decay_fraction; }, Between(0, 1))
         .Rule({"train.seq_len", "model.max_seq_len"},
               [](const C& c) {
                 return c.train.seq_len <= c.model.max_seq_len
@@ -119,17 +83,8 @@ const ConfigSchema<PretrainConfig>& PretrainSchema() {
                     return "ladder point " + FormatSize(t.value) + " exceeds train.budget = " +
                            FormatSize(c.train.budget.value);
                 return std::string();
-              })
-        .Rule({"optim.lr_min", "optim.lr"},
-              [](const C& c) {
-                return c.optim.lr_min <= c.optim.lr ? "" : "optim.lr_min must be <= optim.lr";
-              })
-        .Rule({"optim.decay_groups"}, [](const C& c) {
-          for (const auto& g : c.optim.decay_groups)
-            if (g != "embed" && g != "attn" && g != "mlp" && g != "norm" && g != "head")
-              return "'" + g + "' is not a parameter group; expected embed, attn, mlp, norm or head";
-          return std::string();
-        });
+              });
+    DeclareOptimFields(s, "optim", [](C& c) -> OptimConfig& { return c.optim; });
     return s;
   }();
   return schema;

@@ -9,6 +9,7 @@
 
 #include "core/config.h"
 #include "model/config.h"
+#include "optim/optim_config.h"
 
 namespace ot {
 
@@ -36,18 +37,7 @@ struct PretrainConfig {
     int threads = 0;               // OpenMP threads; 0 = OMP_NUM_THREADS / all cores
     bool quiet = false;            // no progress output
   } train;
-  struct Optim {
-    std::string kind = "adamw";
-    double lr = 3e-3, lr_min = 0.0;
-    double beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
-    double weight_decay = 0.1;
-    std::vector<std::string> decay_groups{"embed", "attn", "mlp", "head"};
-    double clip = 1.0;
-    Size warmup{0};                // warmup tokens; 0 = use warmup_fraction
-    double warmup_fraction = 0.05; // of the run's budget (when warmup = 0)
-    std::string schedule = "cosine";  // cosine | constant | linear | wsd
-    double wsd_decay_fraction = 0.2;  // WSD: share of the budget spent in the final decay
-  } optim;
+  OptimConfig optim;  // optim.*: optimizer, schedule, regularisers, numerics (optim/optim_config.h)
 };
 
 const ConfigSchema<PretrainConfig>& PretrainSchema();

@@ -172,7 +172,7 @@ TEST(FinetuneStage, RecordsThatTheOptimizerWasResetAndWritesAValidEvalJson) {
   config.suite.windows = 4;
   config.suite.max_examples = 4;
   config.ft.task = "sentiment";
-  config.ft.lr = 1e-3;
+  config.ft.optim.lr = 1e-3;
   config.ft.batch_size = 4;
   config.ft.tokens.value = 4 * 32 * 3;  // 3 steps
   config.ft.evals_during = 0;

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "core/check.h"
+#include "model/layout.h"
+#include "optim/optim_config.h"
 
 namespace ot {
 namespace {
@@ -105,9 +107,22 @@ TEST(AdamW, SameBitsAtOneAndTwoThreads) {
   EXPECT_EQ(results[0], results[1]);
 }
 
-TEST(AdamW, UnknownKindRejected) {
-  EXPECT_THROW(MakeOptimizer("adam_typo", 4, AdamWConfig{}, {}), Error);
-  EXPECT_EQ(MakeOptimizer("adamw", 4, AdamWConfig{}, {})->Name(), "adamw");
+TEST(MakeOptimizer, UnknownKindRejectedNamingTheKey) {
+  const ParamLayout layout = ParamLayout::ForModel(ModelConfig::FromPreset("pico-16"));
+  OptimConfig c;
+  c.kind = "adam_typo";
+  try {
+    MakeOptimizer(c, layout, "finetune");
+    ADD_FAILURE() << "an unknown kind was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("finetune.kind: 'adam_typo'"), std::string::npos) << e.what();
+  }
+  c.kind = "adamw";
+  EXPECT_EQ(MakeOptimizer(c, layout)->Name(), "adamw");
+  c.sam_rho = 0.05;
+  const auto sam = MakeOptimizer(c, layout);
+  EXPECT_EQ(sam->Name(), "sam+adamw");
+  EXPECT_EQ(sam->PassesPerStep(), 2);
 }
 
 }  // namespace
