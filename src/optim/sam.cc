@@ -43,7 +43,12 @@ void Sam::StepWithOracle(std::span<float> params, std::span<float> grads, double
     e_sq += static_cast<double>(e) * e;
   }
   last_norm_ = std::sqrt(e_sq);
-  again(params, grads);  // g' = ∇L(θ + e), reduced and clipped like the first pass
+  try {
+    again(params, grads);  // g' = ∇L(θ + e), reduced and clipped like the first pass
+  } catch (...) {          // a non-finite second pass: θ as it was, the caller's NaN policy decides
+    std::copy(origin_.begin(), origin_.end(), params.begin());
+    throw;
+  }
   std::copy(origin_.begin(), origin_.end(), params.begin());
   base_->Step(params, grads, lr);
   step_count_ = base_->step_count();

@@ -98,35 +98,65 @@ void Trainer::RestoreState(const TrainState& state) {
   last_log_tokens_ = state.tokens;
 }
 
+namespace {
+// A non-finite loss or gradient inside a multi-pass step (SAM's second pass): unwinds the optimizer (which
+// restores θ) back to Step, where the NaN policy decides.
+struct NonFinitePass : Error {
+  using Error::Error;
+};
+}  // namespace
+
 StepInfo Trainer::Step() {
   const int B = options_.batch_size, T = options_.seq_len;
   source_.next(inputs_, targets_);
-  std::fill(grads_.begin(), grads_.end(), 0.0f);
-  float loss = decoder_.Forward(params_, inputs_.data(), targets_.data(), B, T);
-  decoder_.Backward(params_, grads_);
-  if (hooks_.after_backward) hooks_.after_backward(state_.step, loss, grads_);
-
+  // One forward/backward on this step's batch: the gradient-reduction hook (data parallel), then
+  // clipping. Returns the loss and the norm before clipping.
+  auto pass = [&](std::span<const float> at, std::span<float> grads, float& loss) {
+    std::fill(grads.begin(), grads.end(), 0.0f);
+    loss = decoder_.Forward(at, inputs_.data(), targets_.data(), B, T);
+    decoder_.Backward(at, grads);
+    if (hooks_.reduce_gradients) hooks_.reduce_gradients(loss, grads);
+    if (hooks_.after_backward) hooks_.after_backward(state_.step, loss, grads);
+    return ClipGradNorm(grads, options_.clip);  // NaN/Inf propagate into the norm
+  };
   StepInfo info;
+  float loss = 0;
+  info.grad_norm = pass(params_, grads_, loss);
   info.loss = loss;
   info.lr = LearningRate(options_.schedule, state_.step);
-  info.grad_norm = ClipGradNorm(grads_, options_.clip);  // NaN/Inf propagate into the norm
+  std::string bad_pass;  // why the step cannot update (non-finite loss or gradient)
   if (!std::isfinite(loss) || !std::isfinite(info.grad_norm)) {
-    const std::string what =
-        fmt::format("non-finite {} at step {} (tokens {}): loss = {}, grad norm = {}",
-                    std::isfinite(loss) ? "gradient" : "loss", state_.step + 1,
-                    state_.tokens + int64_t{B} * T, loss, info.grad_norm);
+    bad_pass = fmt::format("non-finite {} at step {} (tokens {}): loss = {}, grad norm = {}",
+                           std::isfinite(loss) ? "gradient" : "loss", state_.step + 1,
+                           state_.tokens + int64_t{B} * T, loss, info.grad_norm);
+  } else {
+    const LossAndGrad again = [&](std::span<const float> at, std::span<float> grads) {
+      float l = 0;
+      const double norm = pass(at, grads, l);
+      if (!std::isfinite(l) || !std::isfinite(norm))
+        throw NonFinitePass(fmt::format("non-finite {} in the second pass of step {} (tokens {}): loss = {}, "
+                                        "grad norm = {}",
+                                        std::isfinite(l) ? "gradient" : "loss", state_.step + 1,
+                                        state_.tokens + int64_t{B} * T, l, norm));
+      return l;
+    };
+    try {
+      optimizer_.StepWithOracle(params_, grads_, info.lr, again);
+    } catch (const NonFinitePass& e) {
+      bad_pass = e.what();
+    }
+  }
+  if (!bad_pass.empty()) {
     if (options_.nan_policy == NanPolicy::kAbort) {
       metrics_.Write({{"step", state_.step + 1}, {"event", "nan_abort"}, {"train/tokens", state_.tokens}});
       progress_.Finish();
-      throw Error("train: " + what +
+      throw Error("train: " + bad_pass +
                   "; stopped without saving (train.nan_policy = abort); the newest checkpoint is the last "
                   "good state");
     }
     info.skipped = true;
     ++state_.skipped_steps;
-    progress_.Message("warning: " + what + "; step skipped, weights unchanged (skip-step)");
-  } else {
-    optimizer_.Step(params_, grads_, info.lr);
+    progress_.Message("warning: " + bad_pass + "; step skipped, weights unchanged (skip-step)");
   }
   ++state_.step;
   state_.tokens += int64_t{B} * T;

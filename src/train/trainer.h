@@ -1,5 +1,6 @@
-// The training loop shared by pre-training and fine-tuning: batch → Decoder forward/backward → NaN
-// policy → global-norm clip → schedule → optimizer step → spike monitor → metrics / eval / progress →
+// The training loop shared by pre-training and fine-tuning: batch → Decoder forward/backward → gradient
+// reduction → global-norm clip → NaN policy → schedule → optimizer step (a multi-pass optimizer such as SAM
+// calls the step's gradient oracle for more passes on the same batch) → spike monitor → metrics / eval / progress →
 // the stage's after-step hook (checkpoints). Generic over the batch source, so fine-tuning passes task
 // batches with target = -1 on prompt tokens. Entry points: BatchSource, TrainerOptions, TrainState,
 // TrainerHooks, Trainer.
@@ -70,7 +71,11 @@ struct StepInfo {
 };
 
 struct TrainerHooks {
-  // Test hook: may modify the loss and the gradients after backward (NaN injection).
+  // Data parallel's seam (MPI later): called after every backward, before clipping, to all-reduce the
+  // loss and gradients across ranks. Absent: one process.
+  std::function<void(float& loss, std::span<float> grads)> reduce_gradients;
+  // Test hook: may modify the loss and the gradients after backward (NaN injection); every pass of a
+  // multi-pass step (SAM) goes through it.
   std::function<void(int64_t step, float& loss, std::span<float> grads)> after_backward;
   // Returns the validation loss (e.g. mean cross-entropy on fixed val batches); optional.
   std::function<double()> evaluate;

@@ -87,6 +87,17 @@ TEST(Sam, RefusesToStepWithoutASecondGradient) {
   EXPECT_THROW(sam.Step(p, g, 0.1), Error);
 }
 
+TEST(Sam, AFailedSecondPassLeavesTheParametersAsTheyWere) {
+  Sam sam(std::make_unique<Recording>(), {.rho = 0.05});
+  std::vector<float> p = {1, -2}, g = {1, -6};
+  const LossAndGrad failing = [](std::span<const float>, std::span<float>) -> float {
+    throw Error("non-finite second pass");
+  };
+  EXPECT_THROW(sam.StepWithOracle(p, g, 0.1, failing), Error);
+  EXPECT_EQ(p, (std::vector<float>{1, -2}));
+  EXPECT_EQ(sam.step_count(), 0);
+}
+
 TEST(Sam, StepCountReachesTheBaseForResume) {
   auto base = std::make_unique<Recording>();
   Recording* rec = base.get();
