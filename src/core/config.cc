@@ -257,6 +257,20 @@ void ParseAndVisit(const std::string& path, const LeafVisitor& visitor) {
   Visit(doc, "", visitor);
 }
 
+std::string Literal(const toml::node& n) {
+  // Numbers in their shortest round-trip form (0.1, not toml++'s 0.10000000000000001); strings and
+  // everything else through the TOML printer, which quotes and escapes.
+  if (const auto* d = n.as_floating_point()) return Print(d->get());
+  if (const auto* a = n.as_array()) {
+    std::string out = "[";
+    for (size_t i = 0; i < a->size(); ++i) out += (i ? ", " : "") + Literal(*a->get(i));
+    return out + "]";
+  }
+  std::ostringstream os;
+  n.visit([&](const auto& v) { os << v; });
+  return os.str();
+}
+
 void ParseOverrideValue(const std::string& value, const LeafVisitor& visitor) {
   toml::table doc;
   try {

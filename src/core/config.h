@@ -48,6 +48,15 @@ class ConfigSchema {
     std::vector<std::string> keys;
     std::function<std::string(const S&)> check;
   };
+  // Free-form keys under `prefix` (e.g. "arms." for a study's `[arms.<name>]` tables of overrides):
+  // `set` receives the rest of the key and the value as a TOML literal (typed and escaped by the TOML
+  // printer, never concatenated from raw text) and returns "" or the expectation; `print` returns the
+  // TOML text of all of them (its own [table] headers), "" when there are none.
+  struct TableDecl {
+    std::string prefix, help;
+    std::function<std::string(S&, const std::string& subkey, const std::string& literal)> set;
+    std::function<std::string(const S&)> print;
+  };
 
   // Declares one field. `get` returns a reference to the member; `check` (optional) returns "" when the
   // value is fine, else what was expected ("expected >= 1"). Floating-point fields (double, float and
@@ -62,8 +71,19 @@ class ConfigSchema {
     return *this;
   }
 
+  ConfigSchema& Table(TableDecl table) {
+    tables_.push_back(std::move(table));
+    return *this;
+  }
+
   const std::vector<FieldDecl>& fields() const { return fields_; }
   const std::vector<RuleDecl>& rules() const { return rules_; }
+  const std::vector<TableDecl>& tables() const { return tables_; }
+  const TableDecl* FindTable(const std::string& key) const {
+    for (const auto& t : tables_)
+      if (key.size() > t.prefix.size() && key.compare(0, t.prefix.size(), t.prefix) == 0) return &t;
+    return nullptr;
+  }
   const FieldDecl* Find(const std::string& key) const {
     for (const auto& f : fields_)
       if (f.key == key) return &f;
@@ -73,6 +93,7 @@ class ConfigSchema {
  private:
   std::vector<FieldDecl> fields_;
   std::vector<RuleDecl> rules_;
+  std::vector<TableDecl> tables_;
 };
 
 // Validators, composable as lambdas returning "" or the expectation.
@@ -168,6 +189,8 @@ struct LeafVisitor {
 void ParseAndVisit(const std::string& path, const LeafVisitor& visitor);
 // Parses `value` as a TOML value (falls back to a string) and calls leaf("", node, 0).
 void ParseOverrideValue(const std::string& value, const LeafVisitor& visitor);
+// The node as a TOML literal ("sgd" quoted and escaped, [1, 2], 0.1), for table entries.
+std::string Literal(const toml::node& n);
 }  // namespace config_detail
 
 template <typename S>
@@ -196,7 +219,14 @@ void ApplyFile(const ConfigSchema<S>& schema, const std::string& path, S& s, Con
   v.leaf = [&](const std::string& key, const toml::node& node, int line) {
     const std::string where = path + ":" + std::to_string(line);
     const auto* f = schema.Find(key);
-    if (!f) throw Error(where + ": unknown key '" + key + "'");
+    if (!f) {
+      const auto* t = schema.FindTable(key);
+      if (!t) throw Error(where + ": unknown key '" + key + "'");
+      std::string e = t->set(s, key.substr(t->prefix.size()), config_detail::Literal(node));
+      if (!e.empty()) throw Error(where + ": key '" + key + "' " + e);
+      origins[key] = where;
+      return;
+    }
     std::string e = f->set(s, node);
     if (!e.empty()) throw Error(where + ": key '" + key + "' " + e);
     origins[key] = where;
@@ -213,10 +243,11 @@ void ApplyOverride(const ConfigSchema<S>& schema, const std::string& assignment,
     throw Error("--set '" + assignment + "': expected the form section.key=value");
   const std::string key = assignment.substr(0, eq), value = assignment.substr(eq + 1);
   const auto* f = schema.Find(key);
-  if (!f) throw Error("--set: unknown key '" + key + "'");
+  const auto* t = f ? nullptr : schema.FindTable(key);
+  if (!f && !t) throw Error("--set: unknown key '" + key + "'");
   config_detail::LeafVisitor v;
   v.leaf = [&](const std::string&, const toml::node& node, int) {
-    std::string e = f->set(s, node);
+    std::string e = f ? f->set(s, node) : t->set(s, key.substr(t->prefix.size()), config_detail::Literal(node));
     if (!e.empty()) throw Error("--set: key '" + key + "' " + e);
   };
   config_detail::ParseOverrideValue(value, v);
@@ -258,20 +289,26 @@ S LoadConfig(const ConfigSchema<S>& schema, const std::string& path,
   return s;
 }
 
-// The fully resolved config as TOML, grouped by section, each field preceded by its help as a comment.
+// The fully resolved config as TOML, grouped by section (in order of each section's first field, so a
+// section declared in two places, e.g. a study's [pretrain] keys and its embedded optimizer knobs, is
+// still one TOML table), each field preceded by its help as a comment.
 template <typename S>
 std::string PrintConfig(const ConfigSchema<S>& schema, const S& s) {
-  std::string out, section = "\x01";
+  std::vector<std::string> order;
+  std::map<std::string, std::string> body;
   for (const auto& f : schema.fields()) {
     const auto dot = f.key.rfind('.');
     const std::string sec = dot == std::string::npos ? "" : f.key.substr(0, dot);
     const std::string name = dot == std::string::npos ? f.key : f.key.substr(dot + 1);
-    if (sec != section) {
-      if (!sec.empty()) out += (out.empty() ? "[" : "\n[") + sec + "]\n";
-      section = sec;
-    }
-    out += "# " + f.help + "\n" + name + " = " + f.print(s) + "\n";
+    if (!body.count(sec)) order.push_back(sec);
+    body[sec] += "# " + f.help + "\n" + name + " = " + f.print(s) + "\n";
   }
+  std::string out;
+  if (body.count("")) out += body[""];  // top-level keys must precede every [table]
+  for (const auto& sec : order)
+    if (!sec.empty()) out += (out.empty() ? "[" : "\n[") + sec + "]\n" + body[sec];
+  for (const auto& t : schema.tables())
+    if (const std::string text = t.print(s); !text.empty()) out += "\n# " + t.help + "\n" + text;
   return out;
 }
 

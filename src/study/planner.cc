@@ -64,16 +64,15 @@ std::string LrLabel(double lr) { return fmt::format("{:g}", lr); }
 
 }  // namespace
 
-StudyPlan PlanForSize(const StudyPlan& plan, const std::string& size) {
+StudyPlan PlanForVariant(const StudyPlan& plan, const std::string& tag) {
   StudyPlan out = plan;
-  std::erase_if(out.checkpoints, [&](const StudyCheckpoint& ck) { return ck.size != size; });
+  std::erase_if(out.checkpoints, [&](const StudyCheckpoint& ck) { return ck.variant != tag; });
   return out;
 }
 
 StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
   StudyPlan sp;
   Plan& plan = sp.plan;
-  const double eval_tokens = static_cast<double>(c.eval.windows + c.eval.c4_windows) * c.pretrain.seq_len;
 
   // Data: fetch (idempotent, cached outside the study) then prepare.
   Run fetch{.stage = "data-fetch", .name = "data/fetch", .config_toml = "# fetch the registry sources\n"};
@@ -86,83 +85,84 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
   const fs::path data_dir = plan.DirOf(study_dir, plan.Add(prepare));
   sp.data_run = "data/prepare";
 
-  const int B = c.pretrain.batch_size, T = c.pretrain.seq_len;
-  for (const std::string& size : StudySizes(c)) {
-  const StudyConfig cs = ConfigForSize(c, size);
-  const std::string size_tag = c.study.sizes.empty() ? "" : "size-" + size + "/";
+  for (const StudyVariant& variant : StudyVariants(c)) {
+    const StudyConfig& cs = variant.config;  // everything below reads the variant's own config
+    const int B = cs.pretrain.batch_size, T = cs.pretrain.seq_len;
+    const double eval_tokens = static_cast<double>(cs.eval.windows + cs.eval.c4_windows) * T;
   for (int64_t seed : c.study.seeds) {
-    const std::string seed_tag = size_tag + (c.study.seeds.size() > 1 ? fmt::format("seed-{}/", seed) : "");
+    const std::string seed_tag = variant.tag + (c.study.seeds.size() > 1 ? fmt::format("seed-{}/", seed) : "");
     PretrainConfig base = PretrainFor(cs, data_dir, seed);
     auto add_pretrain = [&](const std::string& name, PretrainConfig p, double cost) {
       Run r{.stage = "pretrain", .name = name, .config_toml = PrintConfig(PretrainSchema(), p),
-            .deps = {"data/prepare"}, .cost_tokens = cost};
+            .deps = {"data/prepare"}, .cost_tokens = cost * (p.optim.sam_rho > 0 ? 2.0 : 1.0)};
       return plan.DirOf(study_dir, plan.Add(r));
     };
     std::vector<StudyCheckpoint> ckpts;
-    if (c.pretrain.mode == "runs") {
-      for (const Size& n : c.pretrain.ladder) {
+    if (cs.pretrain.mode == "runs") {
+      for (const Size& n : cs.pretrain.ladder) {
         PretrainConfig p = base;
         p.train.budget = n;
         p.train.ladder_mode = "series";
         const std::string name = "pretrain/" + seed_tag + "budget-" + FormatSize(n.value);
         const fs::path dir = add_pretrain(name, p, static_cast<double>(n.value));
-        ckpts.push_back({seed, n.value, name, dir / "ckpt" / CkptName(n.value, B, T), size});
+        ckpts.push_back({seed, n.value, name, dir / "ckpt" / CkptName(n.value, B, T), variant.size, variant.arm,
+                         variant.tag});
       }
     } else {
       int64_t max_budget = 0;
-      for (const Size& n : c.pretrain.ladder) max_budget = std::max(max_budget, n.value);
+      for (const Size& n : cs.pretrain.ladder) max_budget = std::max(max_budget, n.value);
       PretrainConfig p = base;
       p.train.budget.value = max_budget;
-      p.train.ladder = c.pretrain.ladder;
-      p.train.ladder_mode = c.pretrain.mode;
-      const std::string name = "pretrain/" + seed_tag + c.pretrain.mode;
+      p.train.ladder = cs.pretrain.ladder;
+      p.train.ladder_mode = cs.pretrain.mode;
+      const std::string name = "pretrain/" + seed_tag + cs.pretrain.mode;
       double cost = static_cast<double>(max_budget);
-      if (c.pretrain.mode == "wsd")
-        for (const Size& n : c.pretrain.ladder) cost += c.pretrain.optim.wsd_decay_fraction * n.value;
+      if (cs.pretrain.mode == "wsd")
+        for (const Size& n : cs.pretrain.ladder) cost += cs.pretrain.optim.wsd_decay_fraction * n.value;
       const fs::path dir = add_pretrain(name, p, cost);
-      for (const Size& n : c.pretrain.ladder) {
-        const fs::path ckpt = c.pretrain.mode == "series"
+      for (const Size& n : cs.pretrain.ladder) {
+        const fs::path ckpt = cs.pretrain.mode == "series"
                                   ? dir / "ckpt" / CkptName(n.value, B, T)
                                   : dir / ("branch-" + FormatSize(n.value)) / "ckpt" / CkptName(n.value, B, T);
-        ckpts.push_back({seed, n.value, name, ckpt, size});
+        ckpts.push_back({seed, n.value, name, ckpt, variant.size, variant.arm, variant.tag});
       }
     }
     for (auto& ck : ckpts) {
       const std::string tag = seed_tag + "tokens-" + FormatSize(ck.budget);
-      const EvalSuiteConfig suite = SuiteFor(c, data_dir);
+      const EvalSuiteConfig suite = SuiteFor(cs, data_dir);
       EvalConfig ev{.checkpoint = ck.dir.string(), .suite = suite};
       ck.eval_run = "eval/" + tag;
       plan.Add({.stage = "eval", .name = ck.eval_run, .config_toml = PrintConfig(EvalSchema(), ev),
                 .deps = {ck.pretrain_run}, .cost_tokens = eval_tokens});
-      PerturbConfig pc{.checkpoint = ck.dir.string(), .suite = suite, .gammas = c.perturb.gammas,
-                       .draws = c.perturb.draws, .seed = ck.seed, .groups = c.perturb.groups,
-                       .scale = c.perturb.scale};
+      PerturbConfig pc{.checkpoint = ck.dir.string(), .suite = suite, .gammas = cs.perturb.gammas,
+                       .draws = cs.perturb.draws, .seed = ck.seed, .groups = cs.perturb.groups,
+                       .scale = cs.perturb.scale};
       pc.suite.tasks.clear();
       ck.perturb_run = "perturb/" + tag;
       plan.Add({.stage = "perturb", .name = ck.perturb_run, .config_toml = PrintConfig(PerturbSchema(), pc),
                 .deps = {ck.pretrain_run},
-                .cost_tokens = c.perturb.gammas.size() * c.perturb.draws * c.perturb.groups.size() *
-                               static_cast<double>(c.eval.windows * T) / 3.0});
-      const int64_t ft_tokens = FinetuneTokens(c);
-      for (const auto& task : c.finetune.tasks) {
-        for (double lr : c.finetune.lrs) {
-          for (int64_t ft_seed : c.finetune.seeds) {
+                .cost_tokens = cs.perturb.gammas.size() * cs.perturb.draws * cs.perturb.groups.size() *
+                               static_cast<double>(cs.eval.windows * T) / 3.0});
+      const int64_t ft_tokens = FinetuneTokens(cs);
+      for (const auto& task : cs.finetune.tasks) {
+        for (double lr : cs.finetune.lrs) {
+          for (int64_t ft_seed : cs.finetune.seeds) {
             FinetuneConfig fc;
             fc.checkpoint = ck.dir.string();
             fc.suite = suite;
             fc.suite.tasks = {task};
             fc.ft.task = task;
-            fc.ft.optim = c.finetune.optim;
+            fc.ft.optim = cs.finetune.optim;
             fc.ft.optim.lr = lr;
             fc.ft.tokens = Size{ft_tokens};
-            fc.ft.batch_size = c.finetune.batch_size;
+            fc.ft.batch_size = cs.finetune.batch_size;
             fc.ft.seq_len = T;
             fc.ft.seed = ft_seed;  // the data order; the checkpoint carries the pre-training seed
-            fc.ft.l2sp = c.finetune.l2sp;
-            fc.ft.replay = c.finetune.replay;
-            fc.ft.wise_alphas = c.finetune.wise_alphas;
+            fc.ft.l2sp = cs.finetune.l2sp;
+            fc.ft.replay = cs.finetune.replay;
+            fc.ft.wise_alphas = cs.finetune.wise_alphas;
             std::string name = "finetune/" + tag + "/" + task + "/lr-" + LrLabel(lr);
-            if (c.finetune.seeds.size() > 1) name += fmt::format("/seed-{}", ft_seed);
+            if (cs.finetune.seeds.size() > 1) name += fmt::format("/seed-{}", ft_seed);
             plan.Add({.stage = "finetune", .name = name, .config_toml = PrintConfig(FinetuneSchema(), fc),
                       .deps = {ck.pretrain_run},
                       .cost_tokens = static_cast<double>(ft_tokens) + eval_tokens});

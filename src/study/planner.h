@@ -19,6 +19,8 @@ struct StudyCheckpoint {
   std::string pretrain_run;  // producing run
   std::filesystem::path dir; // the checkpoint directory
   std::string size;          // model preset of this ladder when the study compares sizes, else ""
+  std::string arm;           // the arm of this ladder when the study compares arms, else ""
+  std::string variant;       // StudyVariant::tag: "", "arm-sgd/", "size-pico-32/", "arm-sgd/size-pico-32/"
   std::string eval_run, perturb_run;
   std::vector<std::string> finetune_runs;
 };
@@ -31,7 +33,7 @@ struct StudyPlan {
 
 StudyPlan BuildStudyPlan(const StudyConfig& config, const std::filesystem::path& study_dir);
 
-// The study restricted to one model size (its checkpoints and the shared data and theory runs).
-StudyPlan PlanForSize(const StudyPlan& plan, const std::string& size);
+// The study restricted to one variant (its checkpoints and the shared data and theory runs), by tag.
+StudyPlan PlanForVariant(const StudyPlan& plan, const std::string& tag);
 
 }  // namespace ot

@@ -2,9 +2,84 @@
 #include "study/study_config.h"
 
 #include <algorithm>
+#include <cctype>
 #include <climits>
 
 namespace ot {
+
+namespace {
+
+bool IsArmName(const std::string& name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.';
+  });
+}
+
+// arms.<name>.<key> = value: one override of `name`; a later value of the same key replaces the earlier.
+std::string SetArmEntry(StudyConfig& c, const std::string& subkey, const std::string& literal) {
+  const auto dot = subkey.find('.');
+  const std::string name = subkey.substr(0, dot);
+  if (dot == std::string::npos || dot + 1 >= subkey.size() || !IsArmName(name))
+    return "expects arms.<name>.<study key>, the name of letters, digits, '-', '_' or '.'";
+  const std::string key = subkey.substr(dot + 1);
+  auto& sets = c.arm_sets[name];
+  for (auto& [k, v] : sets)
+    if (k == key) return v = literal, "";
+  sets.emplace_back(key, literal);
+  return "";
+}
+
+std::string PrintArms(const StudyConfig& c) {
+  std::string out;
+  for (const auto& [name, sets] : c.arm_sets) {
+    out += "[arms." + name + "]\n";
+    for (const auto& [key, literal] : sets) out += key + " = " + literal + "\n";
+  }
+  return out;
+}
+
+StudyConfig WithoutArms(StudyConfig c) {
+  c.study.arms.clear();
+  c.arm_sets.clear();
+  return c;
+}
+
+std::string ArmsProblem(const StudyConfig& c) {
+  for (size_t i = 0; i < c.study.arms.size(); ++i) {
+    const std::string& name = c.study.arms[i];
+    if (!IsArmName(name)) return "arm name '" + name + "': expected letters, digits, '-', '_' or '.'";
+    for (size_t j = 0; j < i; ++j)
+      if (c.study.arms[j] == name) return "arm '" + name + "' is listed twice";
+  }
+  for (const auto& [name, sets] : c.arm_sets) {
+    if (std::find(c.study.arms.begin(), c.study.arms.end(), name) == c.study.arms.end())
+      return "[arms." + name + "] has overrides but '" + name + "' is not in study.arms";
+    for (const auto& [key, literal] : sets)
+      for (const char* shared : {"study.", "arms.", "data.", "theory.", "model.vocab_size"})
+        if (key.rfind(shared, 0) == 0)
+          return "arm '" + name + "': key '" + key + "' cannot vary per arm (the study's data, vocabulary, "
+                 "theory and study.* settings are shared by all arms)";
+  }
+  // Identical arms would run the same ladder twice under two names.
+  std::map<std::vector<std::pair<std::string, std::string>>, std::string> seen;
+  for (const auto& name : c.study.arms) {
+    auto it = c.arm_sets.find(name);
+    auto sets = it == c.arm_sets.end() ? std::vector<std::pair<std::string, std::string>>{} : it->second;
+    std::sort(sets.begin(), sets.end());
+    if (auto [at, fresh] = seen.emplace(sets, name); !fresh)
+      return "arms '" + at->second + "' and '" + name + "' have identical overrides";
+  }
+  for (const auto& name : c.study.arms) {
+    try {
+      (void)ConfigForArm(c, name);
+    } catch (const Error& e) {
+      return e.what();
+    }
+  }
+  return "";
+}
+
+}  // namespace
 
 const ConfigSchema<StudyConfig>& StudySchema() {
   static const ConfigSchema<StudyConfig> schema = [] {
@@ -17,6 +92,10 @@ const ConfigSchema<StudyConfig>& StudySchema() {
                [](C& c) -> std::vector<int64_t>& { return c.study.seeds; }, AtLeast(0))
         .Field("study.sizes", "model presets compared side by side, one ladder each (empty = [model])",
                [](C& c) -> std::vector<std::string>& { return c.study.sizes; })
+        .Field("study.arms",
+               "named arms compared side by side, one ladder each; [arms.<name>] holds an arm's overrides "
+               "(an arm without a table is the baseline)",
+               [](C& c) -> std::vector<std::string>& { return c.study.arms; })
         .Field("study.jobs", "runs at a time (0 = cores / threads_per_job)", [](C& c) -> int& { return c.study.jobs; },
                AtLeast(0))
         .Field("study.threads_per_job", "OpenMP threads per run (0 = 1 for nano, else 2)",
@@ -97,6 +176,11 @@ const ConfigSchema<StudyConfig>& StudySchema() {
                 return "seed " + std::to_string(c.finetune.seeds[i]) + " is listed twice";
           return "";
         });
+    s.Table({.prefix = "arms.",
+             .help = "arm overrides: [arms.<name>] key = value, any study key but study.* (study.arms lists the arms)",
+             .set = SetArmEntry,
+             .print = PrintArms})
+        .Rule({"study.arms"}, ArmsProblem);
     DeclareOptimFields(s, "pretrain", [](C& c) -> OptimConfig& { return c.pretrain.optim; });
     DeclareOptimFields(s, "finetune", [](C& c) -> OptimConfig& { return c.finetune.optim; }, {"lr"});
     return s;
@@ -113,6 +197,35 @@ StudyConfig ConfigForSize(const StudyConfig& c, const std::string& size) {
   StudyConfig out = c;
   out.model = ModelConfig::FromPreset(size);
   out.model.vocab_size = c.model.vocab_size;
+  return out;
+}
+
+StudyConfig ConfigForArm(const StudyConfig& c, const std::string& arm) {
+  StudyConfig out = WithoutArms(c);
+  const auto it = c.arm_sets.find(arm);
+  if (it == c.arm_sets.end()) return out;
+  ConfigOrigins origins;
+  try {
+    for (const auto& [key, literal] : it->second) ApplyOverride(StudySchema(), key + "=" + literal, out, origins);
+    ValidateConfig(StudySchema(), out, origins);
+  } catch (const Error& e) {
+    throw Error("arm '" + arm + "': " + e.what());
+  }
+  return out;
+}
+
+std::vector<StudyVariant> StudyVariants(const StudyConfig& c) {
+  std::vector<StudyVariant> out;
+  const std::vector<std::string> arms = c.study.arms.empty() ? std::vector<std::string>{""} : c.study.arms;
+  for (const std::string& arm : arms) {
+    const StudyConfig ca = arm.empty() ? c : ConfigForArm(c, arm);
+    for (const std::string& size : StudySizes(ca)) {
+      StudyVariant v{.arm = arm, .size = ca.study.sizes.empty() ? "" : size};
+      v.tag = (arm.empty() ? "" : "arm-" + arm + "/") + (v.size.empty() ? "" : "size-" + size + "/");
+      v.config = ConfigForSize(ca, size);
+      out.push_back(std::move(v));
+    }
+  }
   return out;
 }
 

@@ -4,7 +4,9 @@
 // StudySchema, LoadStudyConfig.
 #pragma once
 
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/config.h"
@@ -19,6 +21,7 @@ struct StudyConfig {
     std::string out;              // study directory; "" = runs/<name>
     std::vector<int64_t> seeds{1};
     std::vector<std::string> sizes;  // model presets compared side by side (one ladder each); empty = [model]
+    std::vector<std::string> arms;   // named variants compared side by side (one ladder each); see arm_sets
     int jobs = 0;                 // runs at a time; 0 = cores / threads_per_job
     int threads_per_job = 0;      // OMP threads per run; 0 = 1 for the nano preset, else 2
   } study;
@@ -59,7 +62,22 @@ struct StudyConfig {
   struct Theory {
     std::string config = "configs/theory/reference.toml";  // "" = no theory panels
   } theory;
+  // [arms.<name>] tables: each arm's overrides of this study's own keys, as (key, TOML literal) in file
+  // order, e.g. arms.sgd = {pretrain.kind = "sgd", pretrain.lr = 0.1}. An arm listed in study.arms with
+  // no table is the baseline (no overrides).
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> arm_sets;
 };
+
+// One ladder of the study: an arm, a model size, both or neither.
+struct StudyVariant {
+  std::string arm, size;  // "" when the study has no arms / no sizes
+  std::string tag;        // run-name prefix and directory: "", "arm-sgd/", "size-pico-32/", "arm-sgd/size-pico-32/"
+  StudyConfig config;     // the study with the arm's overrides and the size's model applied
+};
+// Every (arm, size) of the study, arms outermost, in declaration order.
+std::vector<StudyVariant> StudyVariants(const StudyConfig& c);
+// The study with `arm`'s overrides applied and validated; throws Error naming the arm and key.
+StudyConfig ConfigForArm(const StudyConfig& c, const std::string& arm);
 
 const ConfigSchema<StudyConfig>& StudySchema();
 // The model presets of the study: study.sizes, or the one [model] (named by its preset) when empty.

@@ -43,20 +43,20 @@ void PrintLadder(const StudyConfig& config, const StudyPlan& sp, const fs::path&
   // i.e. ~58 GFLOP/s of 6N+attention FLOPs; larger models reach more, so this errs long for them.
   constexpr double kTrainFlops = 58e9;
   std::map<std::string, double> rate;  // training tokens/s per job, by size tag ("" = the one model)
-  for (const std::string& size : StudySizes(config)) {
-    const ModelConfig& m = ConfigForSize(config, size).model;
+  for (const StudyVariant& v : StudyVariants(config)) {
+    const ModelConfig& m = v.config.model;
     const int64_t params = m.NumParams();
     const int64_t embed = int64_t{m.vocab_size} * m.d_model * (m.tied_head ? 1 : 2);
-    std::printf("\nmodel %s: %s parameters (%s non-embedding), vocabulary %d\n", m.preset.c_str(),
-                FormatSize(params).c_str(), FormatSize(params - embed).c_str(), m.vocab_size);
+    std::printf("\n%smodel %s: %s parameters (%s non-embedding), vocabulary %d\n",
+                v.arm.empty() ? "" : ("arm " + v.arm + ", ").c_str(), m.preset.c_str(), FormatSize(params).c_str(),
+                FormatSize(params - embed).c_str(), m.vocab_size);
     std::printf("%-10s %12s %16s %10s\n", "budget", "tokens/param", "non-embed t/p", "epochs");
-    for (const Size& n : config.pretrain.ladder) {
+    for (const Size& n : v.config.pretrain.ladder) {
       const std::string epochs = per_epoch > 0 ? fmt::format("{:.3g}", double(n.value) / per_epoch) : "?";
       std::printf("%-10s %12.3g %16.3g %10s\n", FormatSize(n.value).c_str(), double(n.value) / params,
                   double(n.value) / std::max<int64_t>(1, params - embed), epochs.c_str());
     }
-    rate[config.study.sizes.empty() ? "" : "size-" + size + "/"] =
-        kTrainFlops / m.TrainFlopsPerToken(config.pretrain.seq_len);
+    rate[v.tag] = kTrainFlops / m.TrainFlopsPerToken(v.config.pretrain.seq_len);
   }
   if (per_epoch == 0)
     std::printf("(epochs after `data prepare`: the default corpus holds ~44M training tokens at V 512, "
@@ -179,18 +179,20 @@ int StudyMain(const StudyOptions& opt) {
 
   int missing = 0;
   ReportOutput report;
-  if (config.study.sizes.empty()) {
+  const std::vector<StudyVariant> variants = StudyVariants(config);
+  if (variants.size() == 1 && variants.front().tag.empty()) {
     missing = CollectResults(config, sp, study_dir);
     report = WriteReport(study_dir);
     std::printf("\nclaims:\n");
     for (const auto& line : report.claims) std::printf("- %s\n", line.c_str());
-  } else {  // one ordinary report per size, then the comparison
+  } else {  // one ordinary report per variant (arm and/or size), then the comparison
     std::vector<SizeReport> sizes;
-    for (const std::string& size : config.study.sizes) {
-      const fs::path dir = study_dir / ("size-" + size);
-      missing += CollectResults(ConfigForSize(config, size), PlanForSize(sp, size), study_dir, dir);
-      sizes.push_back({size, dir, WriteReport(dir)});
-      std::printf("\nclaims, %s:\n", size.c_str());
+    for (const StudyVariant& v : variants) {
+      const std::string label = v.tag.substr(0, v.tag.size() - 1);  // "arm-sgd/size-pico-32"
+      const fs::path dir = study_dir / label;
+      missing += CollectResults(v.config, PlanForVariant(sp, v.tag), study_dir, dir);
+      sizes.push_back({label, dir, WriteReport(dir)});
+      std::printf("\nclaims, %s:\n", label.c_str());
       for (const auto& line : sizes.back().report.claims) std::printf("- %s\n", line.c_str());
     }
     const fs::path comparison = WriteSizeComparison(study_dir, sizes);

@@ -1,0 +1,130 @@
+// Study arms: [arms.<name>] override tables load, print and reload; bad arms are refused naming the arm
+// and key; each arm gets its own ladder of runs with the arm's stage configs; every optimizer knob of the
+// stage reaches its runs (declared once, assigned whole).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "analysis/finetune.h"
+#include "study/planner.h"
+#include "study/study_config.h"
+#include "train/pretrain_config.h"
+
+namespace ot {
+namespace {
+namespace fs = std::filesystem;
+
+fs::path WriteToml(const std::string& text) {
+  static int n = 0;
+  const fs::path p = fs::temp_directory_path() /
+                     ("ot_arms_" + std::to_string(getpid()) + "_" + std::to_string(n++) + ".toml");
+  std::ofstream(p) << text;
+  return p;
+}
+
+const char* kArms = R"(
+[study]
+arms = ["adamw", "sgd", "sam"]
+[pretrain]
+ladder = ["100K", "200K"]
+[arms.sgd]
+pretrain.kind = "sgd"
+pretrain.lr = 0.1
+pretrain.momentum = 0.9
+[arms.sam]
+pretrain.sam_rho = 0.05
+finetune.eps = 1e-6
+)";
+
+std::string LoadError(const std::string& text, const std::vector<std::string>& sets = {}) {
+  try {
+    LoadStudyConfig(WriteToml(text).string(), sets);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(StudyArms, LoadPrintAndReloadToTheSameConfig) {
+  const StudyConfig c = LoadStudyConfig(WriteToml(kArms).string(), {});
+  ASSERT_EQ(c.study.arms.size(), 3u);
+  ASSERT_EQ(c.arm_sets.at("sgd").size(), 3u);
+  // Typed values, printed by the TOML printer (a literal string: no escaping can go wrong).
+  EXPECT_EQ(c.arm_sets.at("sgd")[0], (std::pair<std::string, std::string>{"pretrain.kind", "'sgd'"}));
+  const std::string printed = PrintConfig(StudySchema(), c);
+  EXPECT_NE(printed.find("[arms.sgd]\npretrain.kind = 'sgd'\npretrain.lr = 0.1\n"), std::string::npos) << printed;
+  const StudyConfig again = LoadStudyConfig(WriteToml(printed).string(), {});
+  EXPECT_EQ(PrintConfig(StudySchema(), again), printed);
+  // --set reaches arm tables too, typed like any value.
+  const StudyConfig set = LoadStudyConfig(WriteToml(kArms).string(), {"arms.sgd.pretrain.lr=0.2"});
+  EXPECT_EQ(ConfigForArm(set, "sgd").pretrain.optim.lr, 0.2);
+}
+
+TEST(StudyArms, EachArmAppliesItsOverridesToTheStudy) {
+  const StudyConfig c = LoadStudyConfig(WriteToml(kArms).string(), {});
+  const auto variants = StudyVariants(c);
+  ASSERT_EQ(variants.size(), 3u);
+  EXPECT_EQ(variants[0].tag, "arm-adamw/");
+  EXPECT_EQ(variants[0].config.pretrain.optim.kind, "adamw");
+  EXPECT_EQ(variants[1].config.pretrain.optim.kind, "sgd");
+  EXPECT_EQ(variants[1].config.pretrain.optim.lr, 0.1);
+  EXPECT_EQ(variants[2].config.pretrain.optim.sam_rho, 0.05);
+  EXPECT_EQ(variants[2].config.finetune.optim.eps, 1e-6);
+  EXPECT_TRUE(variants[2].config.study.arms.empty());
+}
+
+TEST(StudyArms, PlanHasOneLadderPerArmWithTheArmsStageConfigs) {
+  StudyConfig c = LoadStudyConfig(WriteToml(kArms).string(), {"theory.config=\"\"", "finetune.seeds=[1]",
+                                                               "finetune.lrs=[0.001]", "finetune.tasks=[\"code\"]"});
+  const StudyPlan sp = BuildStudyPlan(c, fs::temp_directory_path() / "ot_arms_plan");
+  ASSERT_EQ(sp.checkpoints.size(), 6u);  // 3 arms x 2 budgets
+  int sgd_runs = 0, sam_ft = 0;
+  for (const auto& run : sp.plan.runs()) {
+    if (run.stage == "pretrain" && run.name.rfind("pretrain/arm-sgd/", 0) == 0) {
+      const PretrainConfig p = LoadPretrainConfig(WriteToml(run.config_toml).string(), {});
+      EXPECT_EQ(p.optim.kind, "sgd");
+      EXPECT_EQ(p.optim.lr, 0.1);
+      ++sgd_runs;
+    }
+    if (run.stage == "finetune" && run.name.find("arm-sam/") != std::string::npos) {
+      const FinetuneConfig f = LoadConfig(FinetuneSchema(), WriteToml(run.config_toml).string(), {});
+      EXPECT_EQ(f.ft.optim.eps, 1e-6);  // a knob no study could reach before one declaration
+      EXPECT_EQ(f.ft.optim.lr, 0.001);  // the grid's
+      ++sam_ft;
+    }
+  }
+  EXPECT_EQ(sgd_runs, 2);
+  EXPECT_EQ(sam_ft, 2);
+  EXPECT_EQ(PlanForVariant(sp, "arm-sam/").checkpoints.size(), 2u);
+}
+
+TEST(StudyArms, BadArmsAreRefusedNamingTheArmAndKey) {
+  const std::string base = "[study]\narms = [\"a\", \"b\"]\n[pretrain]\nladder = [\"100K\"]\n";
+  EXPECT_NE(LoadError(base + "[arms.a]\npretrain.lr = 0.1\n[arms.b]\npretrain.lr = 0.1\n")
+                .find("arms 'a' and 'b' have identical overrides"),
+            std::string::npos);
+  EXPECT_NE(LoadError(base).find("identical overrides"), std::string::npos);  // two baselines
+  EXPECT_NE(LoadError("[study]\narms = [\"a\", \"a\"]\n").find("arm 'a' is listed twice"), std::string::npos);
+  EXPECT_NE(LoadError(base + "[arms.c]\npretrain.lr = 0.1\n").find("'c' is not in study.arms"), std::string::npos);
+  EXPECT_NE(LoadError(base + "[arms.a]\npretrain.lrr = 0.1\n").find("arm 'a': --set: unknown key 'pretrain.lrr'"),
+            std::string::npos)
+      << LoadError(base + "[arms.a]\npretrain.lrr = 0.1\n");
+  EXPECT_NE(LoadError(base + "[arms.a]\ndata.config = \"x\"\n").find("cannot vary per arm"), std::string::npos);
+  EXPECT_NE(LoadError(base + "[arms.a]\npretrain.rho = 0.1\n").find("unknown key 'pretrain.rho'"), std::string::npos);
+}
+
+TEST(OptimKnobs, AKnobOfAnotherOptimizerIsRefusedNamingTheKey) {
+  const std::string e = LoadError("[pretrain]\nmomentum = 0.5\n");
+  EXPECT_NE(e.find("pretrain.momentum is set but applies to pretrain.kind = sgd only, and pretrain.kind is 'adamw'"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(LoadError("[pretrain]\nsam_adaptive = true\n").find("SAM is off"), std::string::npos);
+  EXPECT_NE(LoadError("[pretrain]\nkind = \"adam\"\n").find("expected one of: adamw, sgd, lion, muon"),
+            std::string::npos);
+  EXPECT_EQ(LoadError("[pretrain]\nkind = \"sgd\"\nmomentum = 0.5\nnesterov = true\n"), "");
+}
+
+}  // namespace
+}  // namespace ot
