@@ -1,4 +1,6 @@
-// `overtrain eval`, `overtrain perturb`, `overtrain finetune`: the measurement stages (src/analysis).
+// `overtrain eval`, `overtrain perturb`, `overtrain finetune`, `overtrain diagnose`: the
+// measurement stages (src/analysis).
+#include "analysis/diagnose.h"
 #include "analysis/finetune.h"
 #include "analysis/perturb_stage.h"
 #include "analysis/suite.h"
@@ -16,3 +18,10 @@ OT_COMMAND("finetune", ot::cli::StageCommand<ot::FinetuneConfig>(
                            "Fine-tune a checkpoint on a task at one learning rate, then evaluate ID and OOD "
                            "(metrics.jsonl, eval.json)",
                            &ot::FinetuneSchema, &ot::RunFinetuneStage, "runs/finetune"));
+OT_COMMAND(
+    "diagnose",
+    ot::cli::StageCommand<ot::DiagnoseConfig>(
+        "Curvature diagnostics of a checkpoint: top Hessian eigenvalue (with its convergence), "
+        "Hessian trace, predicted perturbation loss change, parameter norms, logit scale "
+        "(diagnostics.json)",
+        &ot::DiagnoseSchema, &ot::RunDiagnoseStage, "runs/diagnose"));

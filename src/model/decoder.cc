@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "core/check.h"
@@ -153,8 +154,7 @@ void Decoder::NormBackward(float* dx, float* dgain, const float* dout, const flo
   }
 }
 
-float Decoder::RunForward(const float* p, const int32_t* inputs, const int32_t* targets, int B,
-                          int T, bool head_backward, float* logprobs) {
+void Decoder::RunTrunk(const float* p, const int32_t* inputs, int B, int T) {
   const int C = config_.d_model, F = config_.ff_dim(), NH = config_.n_heads, HS = C / NH;
   const int N = B * T, L = config_.n_layers;
   auto gain = [&](int64_t off) { return off < 0 ? nullptr : p + off; };
@@ -176,6 +176,12 @@ float Decoder::RunForward(const float* p, const int32_t* inputs, const int32_t* 
     cpu::MatmulForward(y, a.h, p + o.down, N, F, C, 1.0f);  // y = x_mid + h W_down^T
   }
   Norm(nf_, meanf_, rstdf_, x_final_, gain(layout_.final_norm_offset()), N);
+}
+
+float Decoder::RunForward(const float* p, const int32_t* inputs, const int32_t* targets, int B,
+                          int T, bool head_backward, float* logprobs) {
+  const int C = config_.d_model, N = B * T;
+  RunTrunk(p, inputs, B, T);
   return cpu::LmHeadXent(logprobs, head_backward ? dnf_ : nullptr, head_backward ? dhead_ : nullptr,
                          nf_, p + layout_.head_offset(), targets, N, C, config_.vocab_size,
                          head_scratch_, std::min(head_block_rows_, N), &count_,
@@ -198,6 +204,31 @@ float Decoder::Loss(std::span<const float> params, const int32_t* inputs, const 
   CheckArgs(params, inputs, targets, B, T);
   have_forward_ = false;
   return RunForward(params.data(), inputs, targets, B, T, false, logprob_);
+}
+
+void Decoder::LogitStats(std::span<const float> params, const int32_t* inputs, int B, int T,
+                         double* max_logit, double* log_z) {
+  CheckArgs(params, inputs, inputs, B, T);  // inputs are in-vocabulary targets too
+  have_forward_ = false;
+  const float* p = params.data();
+  RunTrunk(p, inputs, B, T);
+  const int C = config_.d_model, V = config_.vocab_size, N = B * T;
+  const int rows = std::min(head_block_rows_, N);
+  for (int r0 = 0; r0 < N; r0 += rows) {
+    const int n = std::min(rows, N - r0);
+    // (n,V) logits of rows r0..r0+n
+    cpu::MatmulForward(head_scratch_, nf_ + (int64_t)r0 * C, p + layout_.head_offset(), n, C, V);
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < n; ++r) {
+      const float* z = head_scratch_ + (int64_t)r * V;
+      double m = z[0];
+      for (int v = 1; v < V; ++v) m = std::max(m, static_cast<double>(z[v]));
+      double sum = 0;
+      for (int v = 0; v < V; ++v) sum += std::exp(z[v] - m);
+      max_logit[r0 + r] = m;
+      log_z[r0 + r] = m + std::log(sum);
+    }
+  }
 }
 
 int64_t Decoder::SequenceLogProbs(const float* p, const int32_t* inputs, const int32_t* targets,

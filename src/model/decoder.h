@@ -3,7 +3,7 @@
 // allocated in the constructor from (max_batch, max_seq); a training step allocates nothing.
 // LogProbs runs each sequence on its own (one per OpenMP thread, single-threaded GEMMs of T rows),
 // so its results are bit-identical whatever the batch size, the row's position and the thread count
-// (reliability.md case 24). Entry points: Decoder::{Forward, Backward, LogProbs, Loss}.
+// (reliability.md case 24). Entry points: Decoder::{Forward, Backward, LogProbs, Loss, LogitStats}.
 #pragma once
 
 #include <cstdint>
@@ -42,6 +42,12 @@ class Decoder {
   float Loss(std::span<const float> params, const int32_t* inputs, const int32_t* targets, int B,
              int T);
 
+  // Forward only: per position the largest logit and the log-partition log Z = log Σ_v exp(logit_v)
+  // of the next-token distribution, each (B,T), in double from the float logits. Batched path (the
+  // trunk of Forward/Loss). Invalidates Forward's state.
+  void LogitStats(std::span<const float> params, const int32_t* inputs, int B, int T,
+                  double* max_logit, double* log_z);
+
   int64_t CountedTokensLast() const { return count_; }  // non-ignored targets in the last forward
   const ModelConfig& config() const { return config_; }
   const ParamLayout& layout() const { return layout_; }
@@ -74,6 +80,8 @@ class Decoder {
   };
   float RunForward(const float* params, const int32_t* inputs, const int32_t* targets, int B, int T,
                    bool head_backward, float* logprobs);
+  // Embedding, blocks and final norm into nf_ (N,C): what every batched forward shares.
+  void RunTrunk(const float* params, const int32_t* inputs, int B, int T);
   // One sequence (T rows) through the whole model into logprobs (T); returns its counted targets.
   // Called inside LogProbs' parallel region, so every kernel and GEMM in it runs single-threaded.
   int64_t SequenceLogProbs(const float* params, const int32_t* inputs, const int32_t* targets,

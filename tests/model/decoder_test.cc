@@ -241,5 +241,41 @@ TEST(Decoder, OverfitsOneBatch) {
   EXPECT_LT(loss, 0.05f);
 }
 
+// LogitStats against an oracle derived from LogProbs: with head row v0 zeroed, logit_v0 = 0
+// exactly, so log Z = −log p(v0); and max logit = log Z + max_v log p(v). Fails on a missing max
+// shift, a wrong row block or a transposed head.
+TEST(Decoder, LogitStatsMatchLogProbs) {
+  const ModelConfig config = Small(NormKind::kRmsNorm, /*tied=*/false);
+  const int B = 2, T = 30, V = config.vocab_size, v0 = 5;
+  Decoder d(config, B, T);
+  std::vector<float> p = Params(d.layout(), 11, 6.0f);  // scaled up: logits of a few units
+  std::fill_n(p.begin() + d.layout().head_offset() + (int64_t)v0 * config.d_model, config.d_model,
+              0.0f);
+  const auto in = Tokens(B * T, V, 12);
+  std::vector<double> max_logit(B * T), log_z(B * T);
+  d.LogitStats(p, in.data(), B, T, max_logit.data(), log_z.data());
+  std::vector<double> best(B * T, -INFINITY), z0(B * T);
+  std::vector<float> lp(B * T);
+  for (int v = 0; v < V; ++v) {
+    std::vector<int32_t> tg(B * T, v);
+    d.LogProbs(p, in.data(), tg.data(), B, T, lp.data());
+    for (int i = 0; i < B * T; ++i) {
+      best[i] = std::max(best[i], (double)lp[i]);
+      if (v == v0) z0[i] = -lp[i];
+    }
+  }
+  double spread = 0;
+  for (int i = 0; i < B * T; ++i) {
+    // Float logits through two GEMM paths (batched vs per-row) and FastExp: ~1e-6 relative; 1e-5
+    // margin.
+    EXPECT_NEAR(log_z[i], z0[i], 1e-5 * (1 + std::abs(z0[i]))) << i;
+    EXPECT_NEAR(max_logit[i], z0[i] + best[i], 1e-5 * (1 + std::abs(max_logit[i]))) << i;
+    EXPECT_LE(max_logit[i], log_z[i]);
+    EXPECT_LE(log_z[i], max_logit[i] + std::log(V) + 1e-9);
+    spread = std::max(spread, std::abs(max_logit[i]));
+  }
+  EXPECT_GT(spread, 0.5);  // the oracle is not vacuous: logits are not all ~0
+}
+
 }  // namespace
 }  // namespace ot
