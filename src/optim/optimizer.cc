@@ -6,9 +6,12 @@
 
 #include "core/check.h"
 #include "optim/adamw_update.h"
+#include "optim/lion.h"
+#include "optim/muon.h"
 #include "optim/optim_config.h"
 #include "optim/param_groups.h"
 #include "optim/sam.h"
+#include "optim/sgd.h"
 
 namespace ot {
 
@@ -61,6 +64,17 @@ std::unique_ptr<Optimizer> MakeOptimizer(const OptimConfig& c, const ParamLayout
   std::unique_ptr<Optimizer> base;
   if (c.kind == "adamw") {
     base = std::make_unique<AdamW>(layout.total(), adam, std::move(segments));
+  } else if (c.kind == "sgd") {
+    if (c.nesterov && c.momentum <= 0)
+      throw Error(prefix + ".nesterov = true needs " + prefix + ".momentum > 0 (as torch.optim.SGD)");
+    const SgdConfig sgd{.momentum = c.momentum, .nesterov = c.nesterov, .weight_decay = c.weight_decay};
+    base = std::make_unique<Sgd>(layout.total(), sgd, std::move(segments));
+  } else if (c.kind == "lion") {
+    const LionConfig lion{.beta1 = c.beta1, .beta2 = c.beta2, .weight_decay = c.weight_decay};
+    base = std::make_unique<Lion>(layout.total(), lion, std::move(segments));
+  } else if (c.kind == "muon") {
+    const MuonConfig muon{.momentum = c.muon_momentum, .ns_steps = c.muon_ns_steps, .adamw = adam};
+    base = std::make_unique<Muon>(layout, muon, std::move(segments));
   } else {
     std::string kinds;
     for (const auto& k : OptimKinds()) kinds += (kinds.empty() ? "" : ", ") + k;
