@@ -15,8 +15,10 @@ void Lion::Step(std::span<float> params, std::span<const float> grads, double lr
   OT_CHECK(static_cast<int64_t>(params.size()) == n && static_cast<int64_t>(grads.size()) == n)
       << "arena sizes: params " << params.size() << ", grads " << grads.size() << ", state " << n;
   ++step_count_;
-  const float b1 = static_cast<float>(config_.beta1), one_minus_b1 = static_cast<float>(1.0 - config_.beta1);
-  const float b2 = static_cast<float>(config_.beta2), one_minus_b2 = static_cast<float>(1.0 - config_.beta2);
+  const float b1 = static_cast<float>(config_.beta1),
+              one_minus_b1 = static_cast<float>(1.0 - config_.beta1);
+  const float b2 = static_cast<float>(config_.beta2),
+              one_minus_b2 = static_cast<float>(1.0 - config_.beta2);
   const float lr_f = static_cast<float>(lr);
   const float decay_factor = static_cast<float>(1.0 - lr * config_.weight_decay);
   float* p = params.data();

@@ -21,11 +21,11 @@ void NewtonSchulz5(float* out, const float* g, int rows, int cols, int steps, fl
   const bool transpose = rows > cols;  // iterate on the wide orientation: A = XXᵀ is the small Gram
   const int r = transpose ? cols : rows, c = transpose ? rows : cols;
   const int64_t n = static_cast<int64_t>(r) * c;
-  float* X = scratch;       // (r, c)
-  float* X_next = X + n;    // (r, c)
-  float* A = X_next + n;    // (r, r)
+  float* X = scratch;             // (r, c)
+  float* X_next = X + n;          // (r, c)
+  float* A = X_next + n;          // (r, r)
   float* B = A + int64_t{r} * r;  // (r, r)
-  double sq = 0;  // fixed order: the same bits at any thread count
+  double sq = 0;                  // fixed order: the same bits at any thread count
   for (int64_t i = 0; i < n; ++i) sq += static_cast<double>(g[i]) * g[i];
   const float inv = static_cast<float>(1.0 / (std::sqrt(sq) + 1e-7));  // Jordan's X / (‖X‖ + 1e-7)
   if (transpose) {
@@ -43,8 +43,8 @@ void NewtonSchulz5(float* out, const float* g, int rows, int cols, int steps, fl
                 kNewtonSchulzB, B, r);
     // X_next = a·X + B·X (r, c)
     std::copy(X, X + n, X_next);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, c, r, 1.0f, B, r, X, c, kNewtonSchulzA,
-                X_next, c);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, c, r, 1.0f, B, r, X, c,
+                kNewtonSchulzA, X_next, c);
     std::swap(X, X_next);
   }
   if (transpose) {
@@ -59,7 +59,9 @@ bool Muon::IsHiddenMatrix(const TensorInfo& t) {
   return t.shape.size() == 2 && (t.group == ParamGroup::kAttn || t.group == ParamGroup::kMlp);
 }
 
-double Muon::UpdateScale(int rows, int cols) { return 0.2 * std::sqrt(static_cast<double>(std::max(rows, cols))); }
+double Muon::UpdateScale(int rows, int cols) {
+  return 0.2 * std::sqrt(static_cast<double>(std::max(rows, cols)));
+}
 
 Muon::Muon(const ParamLayout& layout, const MuonConfig& config, std::vector<DecaySegment> segments)
     : config_(config), total_(layout.total()) {
@@ -73,18 +75,22 @@ Muon::Muon(const ParamLayout& layout, const MuonConfig& config, std::vector<Deca
     });
     OT_CHECK(seg != covered.end() && t.offset + t.size <= seg->offset + seg->size)
         << "a decay segment boundary cuts the matrix " << t.name;
-    matrices_.push_back({t.offset, static_cast<int>(t.shape[0]), static_cast<int>(t.shape[1]), seg->decay});
-    scratch_size_ = std::max(scratch_size_, 2 * t.size + NewtonSchulzScratchSize(matrices_.back().rows,
-                                                                                   matrices_.back().cols));
+    matrices_.push_back(
+        {t.offset, static_cast<int>(t.shape[0]), static_cast<int>(t.shape[1]), seg->decay});
+    scratch_size_ = std::max(
+        scratch_size_,
+        2 * t.size + NewtonSchulzScratchSize(matrices_.back().rows, matrices_.back().cols));
   }
-  std::sort(matrices_.begin(), matrices_.end(), [](const Matrix& a, const Matrix& b) { return a.offset < b.offset; });
+  std::sort(matrices_.begin(), matrices_.end(),
+            [](const Matrix& a, const Matrix& b) { return a.offset < b.offset; });
   // The AdamW part: every covered segment with the matrices cut out.
   size_t k = 0;
   for (const auto& s : covered) {
     int64_t pos = s.offset;
     const int64_t end = s.offset + s.size;
     for (; k < matrices_.size() && matrices_[k].offset < end; ++k) {
-      if (matrices_[k].offset > pos) adam_segments_.push_back({pos, matrices_[k].offset - pos, s.decay});
+      if (matrices_[k].offset > pos)
+        adam_segments_.push_back({pos, matrices_[k].offset - pos, s.decay});
       pos = matrices_[k].offset + int64_t{matrices_[k].rows} * matrices_[k].cols;
     }
     if (pos < end) adam_segments_.push_back({pos, end - pos, s.decay});
@@ -95,14 +101,17 @@ Muon::Muon(const ParamLayout& layout, const MuonConfig& config, std::vector<Deca
 }
 
 void Muon::Step(std::span<float> params, std::span<const float> grads, double lr) {
-  OT_CHECK(static_cast<int64_t>(params.size()) == total_ && static_cast<int64_t>(grads.size()) == total_)
-      << "arena sizes: params " << params.size() << ", grads " << grads.size() << ", state " << total_;
+  OT_CHECK(static_cast<int64_t>(params.size()) == total_ &&
+           static_cast<int64_t>(grads.size()) == total_)
+      << "arena sizes: params " << params.size() << ", grads " << grads.size() << ", state "
+      << total_;
   ++step_count_;
   float* p = params.data();
   const float* g = grads.data();
   const AdamWScalars adam = AdamWScalars::For(config_.adamw, lr, step_count_);
   for (const auto& seg : adam_segments_)
-    AdamWUpdateRange(adam, seg.decay, seg.offset, seg.offset + seg.size, p, g, m_.data(), v_.data());
+    AdamWUpdateRange(adam, seg.decay, seg.offset, seg.offset + seg.size, p, g, m_.data(),
+                     v_.data());
 
   const size_t threads = static_cast<size_t>(omp_get_max_threads());
   if (scratch_.size() < threads) scratch_.resize(threads);  // once per thread count, then reused
@@ -115,8 +124,8 @@ void Muon::Step(std::span<float> params, std::span<const float> grads, double lr
     if (static_cast<int64_t>(ws.size()) < scratch_size_) ws.resize(scratch_size_);
     const Matrix& mat = matrices_[k];
     const int64_t n = int64_t{mat.rows} * mat.cols;
-    float* u = ws.data();   // (rows, cols) Nesterov direction
-    float* o = u + n;       // (rows, cols) its orthogonalisation
+    float* u = ws.data();  // (rows, cols) Nesterov direction
+    float* o = u + n;      // (rows, cols) its orthogonalisation
     float* buf = buf_.data() + mat.offset;
     const float* gk = g + mat.offset;
     for (int64_t i = 0; i < n; ++i) {

@@ -38,11 +38,13 @@ namespace ot {
 struct MuonConfig {
   double momentum = 0.95;  // μ of the hidden matrices' Nesterov momentum
   int ns_steps = 5;        // Newton-Schulz iterations
-  AdamWConfig adamw;       // the other tensors; adamw.weight_decay is also the matrices' (decoupled) decay
+  // The other tensors; adamw.weight_decay is also the matrices' (decoupled) decay.
+  AdamWConfig adamw;
 };
 
 // Jordan's quintic coefficients.
-inline constexpr float kNewtonSchulzA = 3.4445f, kNewtonSchulzB = -4.7750f, kNewtonSchulzC = 2.0315f;
+inline constexpr float kNewtonSchulzA = 3.4445f, kNewtonSchulzB = -4.7750f,
+                       kNewtonSchulzC = 2.0315f;
 
 // Floats of scratch NewtonSchulz5 needs for a (rows, cols) matrix.
 int64_t NewtonSchulzScratchSize(int rows, int cols);
@@ -75,7 +77,8 @@ class Muon final : public Optimizer {
   std::vector<Matrix> matrices_;             // sorted by offset
   std::vector<DecaySegment> adam_segments_;  // the arena minus the matrices
   std::vector<float> buf_, m_, v_;           // (total,)
-  std::vector<std::vector<float>> scratch_;  // per OpenMP thread: U, O and the Newton-Schulz scratch
+  // Per OpenMP thread: U, O and the Newton-Schulz scratch.
+  std::vector<std::vector<float>> scratch_;
   int64_t scratch_size_ = 0;
 };
 

@@ -15,11 +15,14 @@ Sgd::Sgd(int64_t total, const SgdConfig& config, std::vector<DecaySegment> segme
 }
 
 void Sgd::Step(std::span<float> params, std::span<const float> grads, double lr) {
-  OT_CHECK(static_cast<int64_t>(params.size()) == total_ && static_cast<int64_t>(grads.size()) == total_)
-      << "arena sizes: params " << params.size() << ", grads " << grads.size() << ", state " << total_;
+  OT_CHECK(static_cast<int64_t>(params.size()) == total_ &&
+           static_cast<int64_t>(grads.size()) == total_)
+      << "arena sizes: params " << params.size() << ", grads " << grads.size() << ", state "
+      << total_;
   ++step_count_;
   // torch casts its Python-float scalars to the tensor's dtype: one rounding each, as here.
-  const float mu = static_cast<float>(config_.momentum), wd = static_cast<float>(config_.weight_decay);
+  const float mu = static_cast<float>(config_.momentum),
+              wd = static_cast<float>(config_.weight_decay);
   const float neg_lr = static_cast<float>(-lr);
   const bool momentum = !buf_.empty(), nesterov = config_.nesterov;
   float* p = params.data();

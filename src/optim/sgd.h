@@ -16,7 +16,7 @@ namespace ot {
 struct SgdConfig {
   double momentum = 0.9;
   bool nesterov = false;
-  double weight_decay = 0.0;  // coupled: added to the gradient before the momentum (torch.optim.SGD)
+  double weight_decay = 0.0;  // coupled: added to g before the momentum (torch.optim.SGD)
 };
 
 class Sgd final : public Optimizer {

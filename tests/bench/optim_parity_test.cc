@@ -35,7 +35,9 @@ struct Bounded {
   double v = 0, e = 0;
 };
 Bounded Add(Bounded a, Bounded b) { return {a.v + b.v, a.e + b.e + kU * std::abs(a.v + b.v)}; }
-Bounded Scale(double alpha, Bounded a) { return {alpha * a.v, std::abs(alpha) * a.e + 2 * kU * std::abs(alpha * a.v)}; }
+Bounded Scale(double alpha, Bounded a) {
+  return {alpha * a.v, std::abs(alpha) * a.e + 2 * kU * std::abs(alpha * a.v)};
+}
 // The reference computes in double and returns float32: + u·|v| for that rounding, + 1e-14·|v| for its own
 // double rounding over the handful of operations per step (each 2^-53).
 double ReferenceSlack(double v) { return (kU + 1e-14) * std::abs(v); }
@@ -55,7 +57,7 @@ struct Fixture {
   ParamLayout layout = ParamLayout::ForModel(SmallConfig());
   std::vector<float> params;
   std::vector<std::vector<float>> grads;  // per step
-  std::vector<std::string> decay;          // names of tensors that decay (default groups)
+  std::vector<std::string> decay;         // names of tensors that decay (default groups)
 };
 
 Fixture MakeFixture(int steps) {
@@ -66,13 +68,15 @@ Fixture MakeFixture(int steps) {
     const uint64_t key = RngKey(21, StreamId("optim-parity"), s);
     std::vector<float> g(f.layout.total());
     for (size_t i = 0; i < g.size(); ++i) g[i] = static_cast<float>(0.01 * NormalAt(key, i));
-    for (const auto& t : f.layout.tensors())  // exact zeros: sign(0) for Lion, an idle buffer for SGD
+    for (const auto& t :
+         f.layout.tensors())  // exact zeros: sign(0) for Lion, an idle buffer for SGD
       for (int64_t i = 0; i < 3 && i < t.size; ++i) g[t.offset + i] = 0.0f;
     f.grads.push_back(g);
   }
   const auto groups = DefaultDecayGroups();
   for (const auto& t : f.layout.tensors())
-    if (std::find(groups.begin(), groups.end(), GroupName(t.group)) != groups.end()) f.decay.push_back(t.name);
+    if (std::find(groups.begin(), groups.end(), GroupName(t.group)) != groups.end())
+      f.decay.push_back(t.name);
   return f;
 }
 
@@ -80,7 +84,8 @@ class TempDir {
  public:
   TempDir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() / ("ot_optim_parity_" + std::to_string(getpid()) + "_" + info->name());
+    path_ = fs::temp_directory_path() /
+            ("ot_optim_parity_" + std::to_string(getpid()) + "_" + info->name());
     fs::remove_all(path_);
     fs::create_directories(path_);
   }
@@ -103,7 +108,8 @@ SafetensorsFile RunReference(const Fixture& f, nlohmann::json optim, const fs::p
   optim["decay"] = f.decay;
   std::vector<TensorToWrite> tensors;
   for (const auto& t : f.layout.tensors()) {
-    tensors.push_back(F32Tensor("param." + t.name, t.shape, std::span(f.params).subspan(t.offset, t.size)));
+    tensors.push_back(
+        F32Tensor("param." + t.name, t.shape, std::span(f.params).subspan(t.offset, t.size)));
     for (size_t k = 0; k < f.grads.size(); ++k)
       tensors.push_back(F32Tensor("grad." + std::to_string(k) + "." + t.name, t.shape,
                                   std::span(f.grads[k]).subspan(t.offset, t.size)));
@@ -134,10 +140,15 @@ TEST(OptimParity, SgdMatchesTorch) {
     SCOPED_TRACE("momentum " + std::to_string(var.momentum) + (var.nesterov ? " nesterov" : ""));
     TempDir dir;
     const Fixture f = MakeFixture(3);
-    const SafetensorsFile ref = RunReference(
-        f, {{"kind", "sgd"}, {"lr", lr}, {"weight_decay", wd}, {"momentum", var.momentum}, {"nesterov", var.nesterov}},
-        dir.path());
-    Sgd sgd(f.layout.total(), SgdConfig{var.momentum, var.nesterov, wd}, DecaySegmentsFor(f.layout, DefaultDecayGroups()));
+    const SafetensorsFile ref = RunReference(f,
+                                             {{"kind", "sgd"},
+                                              {"lr", lr},
+                                              {"weight_decay", wd},
+                                              {"momentum", var.momentum},
+                                              {"nesterov", var.nesterov}},
+                                             dir.path());
+    Sgd sgd(f.layout.total(), SgdConfig{var.momentum, var.nesterov, wd},
+            DecaySegmentsFor(f.layout, DefaultDecayGroups()));
     std::vector<float> p = f.params;
     std::vector<Bounded> bp(p.size()), bbuf(p.size());
     for (size_t i = 0; i < p.size(); ++i) bp[i] = {f.params[i], 0};
@@ -175,8 +186,10 @@ TEST(OptimParity, LionMatchesFloat64Rule) {
   TempDir dir;
   const Fixture f = MakeFixture(3);
   const SafetensorsFile ref = RunReference(
-      f, {{"kind", "lion"}, {"lr", lr}, {"weight_decay", wd}, {"beta1", b1}, {"beta2", b2}}, dir.path());
-  Lion lion(f.layout.total(), LionConfig{b1, b2, wd}, DecaySegmentsFor(f.layout, DefaultDecayGroups()));
+      f, {{"kind", "lion"}, {"lr", lr}, {"weight_decay", wd}, {"beta1", b1}, {"beta2", b2}},
+      dir.path());
+  Lion lion(f.layout.total(), LionConfig{b1, b2, wd},
+            DecaySegmentsFor(f.layout, DefaultDecayGroups()));
   std::vector<float> p = f.params;
   std::vector<Bounded> bp(p.size()), bm(p.size());
   for (size_t i = 0; i < p.size(); ++i) bp[i] = {f.params[i], 0};
@@ -204,7 +217,8 @@ TEST(OptimParity, LionMatchesFloat64Rule) {
       }
     }
   }
-  std::printf("  lion: worst error %.3f of its float32 bound (%d signs within rounding of 0)\n", worst, uncertain);
+  std::printf("  lion: worst error %.3f of its float32 bound (%d signs within rounding of 0)\n",
+              worst, uncertain);
 }
 
 // Muon's hidden matrices against the float64 rule (Moonshot's code with Jordan's Newton–Schulz), 2 steps
@@ -221,8 +235,14 @@ TEST(OptimParity, MuonMatricesMatchFloat64Rule) {
   for (const auto& t : f.layout.tensors())
     if (Muon::IsHiddenMatrix(t)) matrices.push_back(t.name);
   const SafetensorsFile ref = RunReference(f,
-                                           {{"kind", "muon"}, {"lr", lr}, {"weight_decay", wd}, {"muon_momentum", mu},
-                                            {"ns_steps", ns_steps}, {"beta1", 0.9}, {"beta2", 0.95}, {"eps", 1e-8},
+                                           {{"kind", "muon"},
+                                            {"lr", lr},
+                                            {"weight_decay", wd},
+                                            {"muon_momentum", mu},
+                                            {"ns_steps", ns_steps},
+                                            {"beta1", 0.9},
+                                            {"beta2", 0.95},
+                                            {"eps", 1e-8},
                                             {"matrices", matrices}},
                                            dir.path());
   const MuonConfig config{mu, ns_steps, AdamWConfig{0.9, 0.95, 1e-8, wd}};
@@ -237,7 +257,8 @@ TEST(OptimParity, MuonMatricesMatchFloat64Rule) {
     for (const auto& t : f.layout.tensors()) {
       if (!Muon::IsHiddenMatrix(t)) continue;
       const int rows = static_cast<int>(t.shape[0]), cols = static_cast<int>(t.shape[1]);
-      const double keep = Decays(f, t.name) ? 1 - lr * wd : 1.0, step = lr * Muon::UpdateScale(rows, cols);
+      const double keep = Decays(f, t.name) ? 1 - lr * wd : 1.0,
+                   step = lr * Muon::UpdateScale(rows, cols);
       double du_sq = 0, u_sq = 0, p_sq = 0;
       for (int64_t i = t.offset; i < t.offset + t.size; ++i) {
         const Bounded g{f.grads[k][i], 0};

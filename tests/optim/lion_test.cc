@@ -25,7 +25,8 @@ namespace {
 // Tolerances: a few float32 roundings of values below 3 (2^-24·3 ≈ 1.8e-7 each) → 1e-6 on p; m is below
 // 0.01, so 1e-9.
 TEST(Lion, TwoStepsMatchHandComputation) {
-  Lion opt(4, LionConfig{.beta1 = 0.9, .beta2 = 0.99, .weight_decay = 0.5}, {{0, 2, true}, {2, 2, false}});
+  Lion opt(4, LionConfig{.beta1 = 0.9, .beta2 = 0.99, .weight_decay = 0.5},
+           {{0, 2, true}, {2, 2, false}});
   std::vector<float> p = {1.0f, -2.0f, 0.5f, 3.0f};
   opt.Step(p, std::vector<float>{0.1f, -0.2f, 0.0f, 1.0f}, 0.1);
   const float p1[] = {0.85f, -1.8f, 0.5f, 2.9f}, m1[] = {0.001f, -0.002f, 0.0f, 0.01f};

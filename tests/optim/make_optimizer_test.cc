@@ -14,8 +14,10 @@ namespace {
 
 TEST(MakeOptimizer, BuildsEveryKindAndSamWrapsIt) {
   const ParamLayout layout = ParamLayout::ForModel(ModelConfig::FromPreset("pico-16"));
-  const std::vector<std::string> state_names[] = {
-      {"exp_avg", "exp_avg_sq"}, {"momentum_buffer"}, {"exp_avg"}, {"momentum_buffer", "exp_avg", "exp_avg_sq"}};
+  const std::vector<std::string> state_names[] = {{"exp_avg", "exp_avg_sq"},
+                                                  {"momentum_buffer"},
+                                                  {"exp_avg"},
+                                                  {"momentum_buffer", "exp_avg", "exp_avg_sq"}};
   ASSERT_EQ(OptimKinds().size(), 4u);
   for (size_t k = 0; k < OptimKinds().size(); ++k) {
     OptimConfig c;

@@ -55,7 +55,9 @@ template <typename T>
 std::vector<double> SingularValues(const T* x, int rows, int cols) {
   const bool tall = rows > cols;
   const int r = tall ? cols : rows, c = tall ? rows : cols;
-  const auto at = [&](int i, int k) { return double(tall ? x[int64_t{k} * cols + i] : x[int64_t{i} * cols + k]); };
+  const auto at = [&](int i, int k) {
+    return double(tall ? x[int64_t{k} * cols + i] : x[int64_t{i} * cols + k]);
+  };
   std::vector<double> gram(int64_t{r} * r, 0.0);
   for (int i = 0; i < r; ++i)
     for (int j = 0; j < r; ++j)
@@ -84,18 +86,21 @@ DoubleNs NewtonSchulzDouble(const std::vector<float>& g, int rows, int cols, int
   const int r = tall ? cols : rows, n = tall ? rows : cols;
   std::vector<double> X(int64_t{r} * n);
   for (int i = 0; i < rows; ++i)
-    for (int j = 0; j < cols; ++j) (tall ? X[int64_t{j} * n + i] : X[int64_t{i} * n + j]) = g[int64_t{i} * cols + j];
+    for (int j = 0; j < cols; ++j)
+      (tall ? X[int64_t{j} * n + i] : X[int64_t{i} * n + j]) = g[int64_t{i} * cols + j];
   const double norm = Frobenius(X);
   for (double& v : X) v /= norm + 1e-7;
   DoubleNs res;
   double spectral = SingularValues(X.data(), r, n).back();
-  const auto matmul = [](const std::vector<double>& P, const std::vector<double>& Q, int m, int k, int q,
-                         bool q_transposed) {
+  const auto matmul = [](const std::vector<double>& P, const std::vector<double>& Q, int m, int k,
+                         int q, bool q_transposed) {
     std::vector<double> out(int64_t{m} * q, 0.0);
     for (int i = 0; i < m; ++i)
       for (int j = 0; j < q; ++j) {
         double s = 0;
-        for (int l = 0; l < k; ++l) s += P[int64_t{i} * k + l] * (q_transposed ? Q[int64_t{j} * k + l] : Q[int64_t{l} * q + j]);
+        for (int l = 0; l < k; ++l)
+          s += P[int64_t{i} * k + l] *
+               (q_transposed ? Q[int64_t{j} * k + l] : Q[int64_t{l} * q + j]);
         out[int64_t{i} * q + j] = s;
       }
     return out;
@@ -108,7 +113,8 @@ DoubleNs NewtonSchulzDouble(const std::vector<float>& g, int rows, int cols, int
     const std::vector<double> BX = matmul(B, X, r, r, n, false);
     std::vector<double> next(X.size());
     for (size_t i = 0; i < X.size(); ++i) next[i] = a * X[i] + BX[i];
-    t.x = Frobenius(X), t.a = Frobenius(A), t.a2 = Frobenius(A2), t.b = Frobenius(B), t.bx = Frobenius(BX);
+    t.x = Frobenius(X), t.a = Frobenius(A), t.a2 = Frobenius(A2), t.b = Frobenius(B),
+    t.bx = Frobenius(BX);
     t.x_next = Frobenius(next);
     const auto abs = [](std::vector<double> m) {
       for (double& v : m) v = std::abs(v);
@@ -124,7 +130,8 @@ DoubleNs NewtonSchulzDouble(const std::vector<float>& g, int rows, int cols, int
   }
   res.out.assign(int64_t{rows} * cols, 0.0);
   for (int i = 0; i < rows; ++i)
-    for (int j = 0; j < cols; ++j) res.out[int64_t{i} * cols + j] = tall ? X[int64_t{j} * n + i] : X[int64_t{i} * n + j];
+    for (int j = 0; j < cols; ++j)
+      res.out[int64_t{i} * cols + j] = tall ? X[int64_t{j} * n + i] : X[int64_t{i} * n + j];
   return res;
 }
 
@@ -139,10 +146,11 @@ std::vector<float> RunNewtonSchulz(const std::vector<float>& g, int rows, int co
 struct NsCheck {
   double error = 0, bound = 0;
 };
-NsCheck CheckAgainstDouble(const std::vector<float>& ours, const std::vector<float>& g, int rows, int cols,
-                           const DoubleNs& exact) {
+NsCheck CheckAgainstDouble(const std::vector<float>& ours, const std::vector<float>& g, int rows,
+                           int cols, const DoubleNs& exact) {
   double err = 0;
-  for (size_t i = 0; i < ours.size(); ++i) err += (ours[i] - exact.out[i]) * (ours[i] - exact.out[i]);
+  for (size_t i = 0; i < ours.size(); ++i)
+    err += (ours[i] - exact.out[i]) * (ours[i] - exact.out[i]);
   return {std::sqrt(err), NewtonSchulzErrorBound(exact.its, rows, cols, 2 * std::ldexp(1.0, -24))};
 }
 
@@ -161,12 +169,14 @@ TEST(NewtonSchulz, DiagonalMatchesScalarIterationByHand) {
     g[0] = 3.0f;
     g[s.cols + 1] = 4.0f;
     const std::vector<float> o = RunNewtonSchulz(g, s.rows, s.cols);
-    const NsCheck check = CheckAgainstDouble(o, g, s.rows, s.cols, NewtonSchulzDouble(g, s.rows, s.cols, 5));
+    const NsCheck check =
+        CheckAgainstDouble(o, g, s.rows, s.cols, NewtonSchulzDouble(g, s.rows, s.cols, 5));
     const double tol = check.bound + 1e-7;  // + the hand values' 7-digit rounding
     for (int i = 0; i < s.rows; ++i)
       for (int j = 0; j < s.cols; ++j) {
         const double want = i == 0 && j == 0 ? 0.7228762 : i == 1 && j == 1 ? 1.1192039 : 0.0;
-        EXPECT_NEAR(o[i * s.cols + j], want, tol) << s.rows << "x" << s.cols << " (" << i << "," << j << ")";
+        EXPECT_NEAR(o[i * s.cols + j], want, tol)
+            << s.rows << "x" << s.cols << " (" << i << "," << j << ")";
       }
   }
 }
@@ -201,7 +211,8 @@ TEST(NewtonSchulz, SingularValuesInTheQuinticBand) {
       EXPECT_GT(predicted.front(), 0.01);
     }
     for (double& sigma : predicted)
-      for (int k = 0; k < 5; ++k) sigma = 3.4445 * sigma - 4.7750 * std::pow(sigma, 3) + 2.0315 * std::pow(sigma, 5);
+      for (int k = 0; k < 5; ++k)
+        sigma = 3.4445 * sigma - 4.7750 * std::pow(sigma, 3) + 2.0315 * std::pow(sigma, 5);
     std::sort(predicted.begin(), predicted.end());
     const std::vector<double> got = SingularValues(o.data(), s.rows, s.cols);
     // |σ_i(O) − σ_i(O_exact)| <= ‖δO‖_2 <= ‖δO‖_F (Weyl); the double Jacobi adds ~1e-15.
@@ -212,11 +223,12 @@ TEST(NewtonSchulz, SingularValuesInTheQuinticBand) {
     }
     lo = std::min(lo, got.front());
     hi = std::max(hi, got.back());
-    std::printf("  %dx%d: sigma(O) in [%.4f, %.4f]; |O - O_double|_F = %.2e, bound %.2e\n", s.rows, s.cols,
-                got.front(), got.back(), check.error, check.bound);
+    std::printf("  %dx%d: sigma(O) in [%.4f, %.4f]; |O - O_double|_F = %.2e, bound %.2e\n", s.rows,
+                s.cols, got.front(), got.back(), check.error, check.bound);
   }
-  std::printf("  worst Newton-Schulz error %.2e of its bound; sigma(O) over all shapes in [%.4f, %.4f]\n",
-              worst, lo, hi);
+  std::printf(
+      "  worst Newton-Schulz error %.2e of its bound; sigma(O) over all shapes in [%.4f, %.4f]\n",
+      worst, lo, hi);
 }
 
 // The model the Muon tests step: pico-16, two layers, tied head.
@@ -243,8 +255,9 @@ MuonConfig TestConfig() {
 // Matrices with zero gradient get U = 0 → O = 0: decay only, and none when their group does not decay.
 TEST(Muon, HiddenMatrixStepMatchesHandComputation) {
   const ParamLayout& layout = Pico();
-  for (const char* name : {"model.layers.0.self_attn.q_proj.weight", "model.layers.1.mlp.gate_proj.weight",
-                           "model.layers.0.mlp.down_proj.weight"}) {
+  for (const char* name :
+       {"model.layers.0.self_attn.q_proj.weight", "model.layers.1.mlp.gate_proj.weight",
+        "model.layers.0.mlp.down_proj.weight"}) {
     SCOPED_TRACE(name);
     const TensorInfo& t = layout.Get(name);
     const int rows = static_cast<int>(t.shape[0]), cols = static_cast<int>(t.shape[1]);
@@ -277,8 +290,10 @@ TEST(Muon, HiddenMatrixStepMatchesHandComputation) {
     g[t.offset] = -0.5f;
     opt.Step(p, g, 0.01);
     const double want2 = want1 * keep - 0.01 * scale * o2;
-    EXPECT_NEAR(p[t.offset], want2, 2 * o_tol + rounding1 + 3 * std::ldexp(std::abs(want2) + 0.01 * scale, -24));
-    EXPECT_NEAR(opt.State()[0].data[t.offset], 0.45f, 1e-7);  // momentum_buffer: 0.95·1 − 0.5, one rounding
+    EXPECT_NEAR(p[t.offset], want2,
+                2 * o_tol + rounding1 + 3 * std::ldexp(std::abs(want2) + 0.01 * scale, -24));
+    EXPECT_NEAR(opt.State()[0].data[t.offset], 0.45f,
+                1e-7);  // momentum_buffer: 0.95·1 − 0.5, one rounding
     // Every other entry of every hidden matrix: decay only (twice), or untouched without decay.
     for (const auto& other : layout.tensors()) {
       if (!Muon::IsHiddenMatrix(other)) continue;

@@ -68,7 +68,8 @@ inline double NewtonSchulzErrorBound(const std::vector<NsIterationNorms>& its, i
     const double e_a = gamma(c) * t.abs_xx;
     const double e_a2 = gamma(r) * t.abs_aa + 2 * t.x_spectral * t.x_spectral * e_a;
     const double e_b = cb * e_a + cc * e_a2 + 3 * u * (cb * t.a + cc * t.a2) + u * t.b;
-    const double e_x = gamma(r) * t.abs_bx + e_b * t.x_spectral + 3 * u * (ca * t.x + t.bx) + u * t.x_next;
+    const double e_x =
+        gamma(r) * t.abs_bx + e_b * t.x_spectral + 3 * u * (ca * t.x + t.bx) + u * t.x_next;
     total += (i + 1 < n ? QuinticSlopeSup(n - 1 - i, t.x_next_spectral) : 1.0) * e_x;
   }
   return total;

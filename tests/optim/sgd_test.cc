@@ -32,14 +32,21 @@ struct Case {
 
 TEST(Sgd, TwoStepsMatchHandComputation) {
   const Case cases[] = {
-      {false, {0.94f, -1.88f, 0.5f, 2.9f}, {0.6f, -1.2f, 0.0f, 1.0f}, {0.819f, -1.698f, 0.54f, 2.71f},
+      {false,
+       {0.94f, -1.88f, 0.5f, 2.9f},
+       {0.6f, -1.2f, 0.0f, 1.0f},
+       {0.819f, -1.698f, 0.54f, 2.71f},
        {1.21f, -1.82f, -0.4f, 1.9f}},
-      {true, {0.886f, -1.772f, 0.5f, 2.81f}, {0.6f, -1.2f, 0.0f, 1.0f}, {0.71523f, -1.54446f, 0.576f, 2.539f},
+      {true,
+       {0.886f, -1.772f, 0.5f, 2.81f},
+       {0.6f, -1.2f, 0.0f, 1.0f},
+       {0.71523f, -1.54446f, 0.576f, 2.539f},
        {1.183f, -1.766f, -0.4f, 1.9f}},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.nesterov ? "nesterov" : "plain");
-    Sgd opt(4, SgdConfig{.momentum = 0.9, .nesterov = c.nesterov, .weight_decay = 0.5}, {{0, 2, true}});
+    Sgd opt(4, SgdConfig{.momentum = 0.9, .nesterov = c.nesterov, .weight_decay = 0.5},
+            {{0, 2, true}});
     std::vector<float> p = {1.0f, -2.0f, 0.5f, 3.0f};
     opt.Step(p, std::vector<float>{0.1f, -0.2f, 0.0f, 1.0f}, 0.1);
     for (int i = 0; i < 4; ++i) {
@@ -92,7 +99,8 @@ TEST(Sgd, SameBitsAtOneAndTwoThreads) {
   std::vector<float> results[2];
   for (int threads = 1; threads <= 2; ++threads) {
     omp_set_num_threads(threads);
-    Sgd opt(n, SgdConfig{.momentum = 0.9, .nesterov = true, .weight_decay = 0.1}, {{0, n / 2, true}});
+    Sgd opt(n, SgdConfig{.momentum = 0.9, .nesterov = true, .weight_decay = 0.1},
+            {{0, n / 2, true}});
     std::vector<float> p = p0;
     for (int s = 0; s < 3; ++s) opt.Step(p, g, 1e-2);
     results[threads - 1] = p;
