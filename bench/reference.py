@@ -12,6 +12,13 @@ Modes:
       `bench.model` (architecture JSON) and `bench.optim` (AdamW JSON: lr, beta1, beta2, eps,
       weight_decay, decay = [tensor names that get weight decay]). OUT gets `loss` (F32, shape []),
       `grad.<name>` and `step.<name>` (weights after one AdamW step) for every parameter.
+  reference.py --optim-parity IN.safetensors OUT.safetensors
+      The optimizers other than AdamW, written from their published rules in float64 (tests/bench/
+      optim_parity_test.cc). IN holds `param.<name>` and `grad.<k>.<name>` (step k = 0..steps-1) for any
+      named tensors and metadata `optim` (JSON: kind sgd|lion|muon, lr, steps, weight_decay, decay = [names
+      that decay]; sgd: momentum, nesterov; lion: beta1, beta2; muon: muon_momentum, ns_steps, beta1, beta2,
+      eps, matrices = [names Muon orthogonalises]). OUT gets `step.<k>.<name>` (weights after step k), and
+      for muon `ns.<k>.<name>`: per Newton-Schulz iteration the norms the float32 error bound needs.
   reference.py --bench --model JSON --batch B --seq T [--threads 2] [--clock wall|cpu]
       Builds the same model in float32 with random weights and tokens, then serves a line protocol on
       stdin/stdout so the caller can alternate with its own timing: `run N` -> one JSON line
@@ -165,6 +172,91 @@ def make_adamw(params, opt):
 
 
 # ----------------------------------------------------------------------------------------------------
+# Optimizers other than AdamW, in float64, from their published rules.
+
+NS_COEFFS = (3.4445, -4.7750, 2.0315)  # Jordan's quintic (github.com/KellerJordan/Muon)
+
+
+def newton_schulz5(G, steps):
+    """Jordan's zeropower_via_newtonschulz5 in float64; also returns, per iteration, the Frobenius norms of
+    X, A = XX^T, A^2, B = bA + cA^2, BX, X', of |X||X|^T, |A||A|, |B||X|, and the spectral norms of X, X'."""
+    a, b, c = NS_COEFFS
+    X = G.double()
+    if G.size(0) > G.size(1):
+        X = X.T
+    X = X / (X.norm() + 1e-7)
+    norms = []
+    for _ in range(steps):
+        A = X @ X.T
+        A2 = A @ A
+        B = b * A + c * A2
+        BX = B @ X
+        Xn = a * X + BX
+        f = lambda M: M.norm().item()  # noqa: E731
+        spectral = lambda M: torch.linalg.matrix_norm(M, ord=2).item()  # noqa: E731
+        norms.append([f(X), f(A), f(A2), f(B), f(BX), f(Xn), f(X.abs() @ X.abs().T), f(A.abs() @ A.abs()),
+                      f(B.abs() @ X.abs()), spectral(X), spectral(Xn)])
+        X = Xn
+    if G.size(0) > G.size(1):
+        X = X.T
+    return X, np.array(norms, dtype=np.float32)
+
+
+def run_optim_parity(args):
+    tensors, meta = read_safetensors(args.optim_parity[0])
+    opt = json.loads(meta["optim"])
+    names = sorted(n[len("param."):] for n in tensors if n.startswith("param."))
+    params = {n: torch.tensor(tensors["param." + n], dtype=torch.float64) for n in names}
+    decay = set(opt["decay"])
+    lr, wd, kind = opt["lr"], opt["weight_decay"], opt["kind"]
+    out = {}
+    state = {n: {} for n in names}
+    if kind == "sgd":  # torch.optim.SGD itself (dampening 0), decay and no-decay groups
+        for p in params.values():
+            p.requires_grad_(True)
+        groups = [{"params": [params[n] for n in names if n in decay], "weight_decay": wd},
+                  {"params": [params[n] for n in names if n not in decay], "weight_decay": 0.0}]
+        sgd = torch.optim.SGD([g for g in groups if g["params"]], lr=lr, momentum=opt["momentum"],
+                              nesterov=opt["nesterov"], foreach=False)
+    if kind == "muon":  # the AdamW part: torch.optim.AdamW itself, as Moonshot's Muon does for 1-D/embed/head
+        others = {n: params[n].requires_grad_(True) for n in names if n not in opt["matrices"]}
+        adamw = make_adamw(others, opt) if others else None
+    for k in range(opt["steps"]):
+        grads = {n: torch.tensor(tensors[f"grad.{k}.{n}"], dtype=torch.float64) for n in names}
+        if kind == "sgd":
+            for n in names:
+                params[n].grad = grads[n]
+            sgd.step()
+        elif kind == "lion":  # Chen et al. 2023, Algorithm 2
+            b1, b2 = opt["beta1"], opt["beta2"]
+            for n in names:
+                m = state[n].setdefault("exp_avg", torch.zeros_like(params[n]))
+                c = b1 * m + (1 - b1) * grads[n]
+                keep = 1 - lr * wd if n in decay else 1.0
+                params[n] = params[n] * keep - lr * torch.sign(c)
+                state[n]["exp_avg"] = b2 * m + (1 - b2) * grads[n]
+        elif kind == "muon":  # Moonshot's Muon (github.com/MoonshotAI/Moonlight, examples/toy_train.py)
+            mu = opt["muon_momentum"]
+            with torch.no_grad():
+                for n in opt["matrices"]:
+                    g, p = grads[n], params[n]
+                    buf = state[n].setdefault("momentum_buffer", torch.zeros_like(g))
+                    buf.mul_(mu).add_(g)
+                    u = g.add(buf, alpha=mu)  # nesterov
+                    O, norms = newton_schulz5(u, opt["ns_steps"])
+                    adjusted_lr = lr * 0.2 * math.sqrt(max(p.shape[0], p.shape[1]))
+                    keep = 1 - lr * wd if n in decay else 1.0
+                    p.mul_(keep).add_(O, alpha=-adjusted_lr)
+                    out[f"ns.{k}.{n}"] = norms
+            if adamw is not None:
+                for n in others:
+                    others[n].grad = grads[n]
+                adamw.step()
+        else:
+            sys.exit(f"reference.py: --optim-parity kind {kind!r}; expected sgd, lion or muon")
+        for n in names:
+            out[f"step.{k}.{n}"] = params[n].detach().numpy().astype(np.float32)
+    write_safetensors(args.optim_parity[1], out)
 
 
 def run_parity(args):
@@ -249,6 +341,7 @@ def run_bench(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--parity", nargs=2, metavar=("IN", "OUT"))
+    ap.add_argument("--optim-parity", nargs=2, metavar=("IN", "OUT"))
     ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     ap.add_argument("--bench", action="store_true")
     ap.add_argument("--model", help="architecture JSON (bench mode)")
@@ -264,10 +357,12 @@ def main():
     torch.manual_seed(args.seed)
     if args.parity:
         run_parity(args)
+    elif args.optim_parity:
+        run_optim_parity(args)
     elif args.bench:
         run_bench(args)
     else:
-        ap.error("choose --parity IN OUT or --bench")
+        ap.error("choose --parity IN OUT, --optim-parity IN OUT or --bench")
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@
 #include "model/decoder.h"
 #include "model/init.h"
 #include "model/layout.h"
+#include "optim/optim_config.h"
 #include "optim/optimizer.h"
-#include "optim/param_groups.h"
 
 namespace ot {
 
@@ -41,8 +41,7 @@ class EngineStep {
     params_.assign(layout_.total(), 0.0f);
     grads_.assign(layout_.total(), 0.0f);
     InitParams(layout_, params_, seed);
-    optimizer_ = std::make_unique<AdamW>(layout_.total(), AdamWConfig{},
-                                         DecaySegmentsFor(layout_, DefaultDecayGroups()));
+    optimizer_ = MakeOptimizer(OptimConfig{}, layout_);  // AdamW, the defaults
     const uint64_t key = RngKey(seed, StreamId("bench-tokens"));
     tokens_.resize(static_cast<size_t>(B) * (T + 1));
     for (size_t i = 0; i < tokens_.size(); ++i)
@@ -57,25 +56,35 @@ class EngineStep {
     decoder_ = std::make_unique<Decoder>(config, B, T);
   }
 
-  float Step() {
-    std::fill(grads_.begin(), grads_.end(), 0.0f);
-    const float loss = decoder_->Forward(params_, inputs_.data(), targets_.data(), B_, T_);
-    decoder_->Backward(params_, grads_);
-    optimizer_->Step(params_, grads_, 1e-4);
+  // One forward/backward pass: the trainer's gradient oracle.
+  float Pass(std::span<const float> params, std::span<float> grads) {
+    std::fill(grads.begin(), grads.end(), 0.0f);
+    const float loss = decoder_->Forward(params, inputs_.data(), targets_.data(), B_, T_);
+    decoder_->Backward(params, grads);
     return loss;
   }
 
-  std::vector<double> TimeSteps(int n, BenchClock clock) {
+  // A step with `optimizer` (default: this engine's AdamW); SAM takes its second pass through the oracle.
+  float Step(Optimizer* optimizer = nullptr) {
+    const float loss = Pass(params_, grads_);
+    (optimizer ? *optimizer : *optimizer_)
+        .StepWithOracle(params_, grads_, 1e-4,
+                        [this](std::span<const float> p, std::span<float> g) { return Pass(p, g); });
+    return loss;
+  }
+
+  std::vector<double> TimeSteps(int n, BenchClock clock, Optimizer* optimizer = nullptr) {
     std::vector<double> out;
     for (int i = 0; i < n; ++i) {
       const double t0 = ReadClock(clock);
-      Step();
+      Step(optimizer);
       out.push_back(ReadClock(clock) - t0);
     }
     return out;
   }
 
   int64_t num_params() const { return layout_.total(); }
+  const ParamLayout& layout() const { return layout_; }
   double activation_bytes() const { return static_cast<double>(decoder_->ActivationBytes()); }
 
  private:
@@ -84,9 +93,18 @@ class EngineStep {
   ParamLayout layout_;
   std::vector<float> params_, grads_;
   std::vector<int32_t> tokens_, inputs_, targets_;
-  std::unique_ptr<AdamW> optimizer_;
+  std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<Decoder> decoder_;
 };
+
+// The optimizer a --optim entry names: a kind, or "sam+<kind>" for SAM at radius `sam_rho`.
+std::unique_ptr<Optimizer> BenchOptimizer(const std::string& entry, double sam_rho, const ParamLayout& layout) {
+  OptimConfig c;
+  const bool sam = entry.starts_with("sam+");
+  c.kind = sam ? entry.substr(4) : entry;
+  if (sam) c.sam_rho = sam_rho;
+  return MakeOptimizer(c, layout, "bench --optim");
+}
 
 }  // namespace
 
@@ -103,6 +121,10 @@ std::vector<BenchRow> RunBench(const BenchOptions& options, std::FILE* log) {
     throw Error("bench --rounds = " + std::to_string(options.rounds) + " must be in [1, --steps]");
   if (options.threads < 1) throw Error("bench --threads must be >= 1");
   for (const auto& name : options.configs) ModelConfig::FromPreset(name);  // fail before any work
+  if (!options.optims.empty() && !(options.sam_rho > 0))
+    throw Error("bench --sam-rho = " + std::to_string(options.sam_rho) + " must be > 0");
+  for (const auto& entry : options.optims)
+    BenchOptimizer(entry, options.sam_rho, ParamLayout::ForModel(ModelConfig::FromPreset("pico-16")));
   omp_set_num_threads(options.threads);
   std::vector<BenchRow> rows;
   for (const auto& name : options.configs) {
@@ -123,6 +145,12 @@ std::vector<BenchRow> RunBench(const BenchOptions& options, std::FILE* log) {
       torch = std::make_unique<TorchBenchProcess>(config, row.B, row.T, options.threads, options.warmup,
                                                   options.clock == BenchClock::kCpu);
     engine.TimeSteps(options.warmup, options.clock);
+    std::vector<std::unique_ptr<Optimizer>> optims;
+    std::vector<std::vector<double>> optim_s(options.optims.size());
+    for (const auto& entry : options.optims) {
+      optims.push_back(BenchOptimizer(entry, options.sam_rho, engine.layout()));
+      engine.TimeSteps(options.warmup, options.clock, optims.back().get());
+    }
     GemmTrace gemms = GemmTrace::Record([&] { engine.Step(); });
     row.gemm_calls = static_cast<int64_t>(gemms.calls().size());
     row.gemm_flops_per_token = gemms.Flops() / tokens;
@@ -136,6 +164,8 @@ std::vector<BenchRow> RunBench(const BenchOptions& options, std::FILE* log) {
       if (torch)
         for (double t : torch->Run(n)) torch_s.push_back(t);
       for (double t : gemms.Replay(n, options.clock)) gemm_s.push_back(t);
+      for (size_t o = 0; o < optims.size(); ++o)
+        for (double t : engine.TimeSteps(n, options.clock, optims[o].get())) optim_s[o].push_back(t);
       peak = std::max(peak, SgemmPeakGflops(options.peak_n, 1, options.clock));
       if (log) {
         const auto ours = Summarise(ours_s, tokens);
@@ -150,6 +180,8 @@ std::vector<BenchRow> RunBench(const BenchOptions& options, std::FILE* log) {
     if (torch) row.torch = Summarise(torch_s, tokens);
     row.ceiling = Summarise(gemm_s, tokens);
     row.sgemm_peak_gflops = peak;
+    for (size_t o = 0; o < optims.size(); ++o)
+      row.optims.push_back({optims[o]->Name(), optims[o]->PassesPerStep(), Summarise(optim_s[o], tokens)});
     if (options.gemm_detail) row.gemm_detail = gemms.TimeByShape(std::max(3, options.rounds), options.clock);
     rows.push_back(row);
   }
@@ -188,6 +220,20 @@ std::string FormatBenchTable(const std::vector<BenchRow>& rows, const BenchOptio
                        "{:.1f} GFLOP/s\n",
                        r.config, r.gemm_calls, r.gemm_flops_per_token * 1e-6, r.flops_per_token * 1e-6,
                        r.ceiling.median * r.gemm_flops_per_token * 1e-9);
+  for (const auto& r : rows) {
+    if (r.optims.empty()) continue;
+    // ms per step from tokens/s: B*T tokens per step; min-max of the step time come from max-min tok/s.
+    const double tokens = static_cast<double>(r.B) * r.T;
+    out += fmt::format("\n{}: training step time by optimizer (same engine, same rounds; vs the AdamW step "
+                       "above)\n| optimizer | passes | step ms (min-max) | vs adamw |\n|---|---|---|---|\n",
+                       r.config);
+    const auto line = [&](const std::string& name, int passes, const TokensPerSecond& t) {
+      return fmt::format("| {} | {} | {:.2f} ({:.2f}-{:.2f}) | {:.2f}x |\n", name, passes, 1e3 * tokens / t.median,
+                         1e3 * tokens / t.max, 1e3 * tokens / t.min, r.ours.median / t.median);
+    };
+    out += line("adamw (table above)", 1, r.ours);
+    for (const auto& o : r.optims) out += line(o.name, o.passes, o.tokens);
+  }
   for (const auto& r : rows) {
     if (r.gemm_detail.empty()) continue;
     double total = 0;

@@ -1,6 +1,6 @@
 // `overtrain bench`: training throughput of the engine against the PyTorch reference (bench/reference.py)
 // and against the GEMM-bound ceiling, measured alternately in one run (performance.md's method).
-// Entry points: BenchOptions, BenchRow, BenchShapeFor, RunBench, FormatBenchTable.
+// Entry points: BenchOptions, OptimStepTime, BenchRow, BenchShapeFor, RunBench, FormatBenchTable.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +11,11 @@
 #include "bench/gemm_trace.h"
 
 namespace ot {
+
+// A distribution of per-step throughputs.
+struct TokensPerSecond {
+  double median = 0, min = 0, max = 0;
+};
 
 struct BenchOptions {
   std::vector<std::string> configs = {"tiny", "small", "medium"};  // model presets
@@ -23,11 +28,18 @@ struct BenchOptions {
   uint64_t seed = 1;
   BenchClock clock = BenchClock::kWall;
   bool gemm_detail = false;  // also print the ceiling's time per GEMM shape  // kCpu: tokens per CPU-second (for oversubscribed machines)
+  // Optimizers to time next to AdamW (OptimKinds, or "sam+<kind>" for SAM at radius sam_rho): each gets the
+  // same engine step through MakeOptimizer and StepWithOracle, in the same rounds. Empty: AdamW only, and
+  // no optimizer table.
+  std::vector<std::string> optims;
+  double sam_rho = 0.05;
 };
 
-// A distribution of per-step throughputs.
-struct TokensPerSecond {
-  double median = 0, min = 0, max = 0;
+// One optimizer's training step (forward, backward, update; SAM: two passes) in one config.
+struct OptimStepTime {
+  std::string name;  // Optimizer::Name(): "sgd", "sam+adamw", ...
+  int passes = 1;
+  TokensPerSecond tokens;
 };
 
 struct BenchRow {
@@ -43,6 +55,7 @@ struct BenchRow {
   double arena_bytes = 0;         // params x 4 arenas (weights, grads, AdamW m and v)
   double activation_bytes = 0;    // the decoder's activations and scratch (Decoder::ActivationBytes)
   std::vector<GemmTrace::ShapeTime> gemm_detail;  // with BenchOptions::gemm_detail
+  std::vector<OptimStepTime> optims;              // with BenchOptions::optims
   double OursGflops() const { return ours.median * flops_per_token * 1e-9; }
   double TorchGflops() const { return torch.median * flops_per_token * 1e-9; }
 };

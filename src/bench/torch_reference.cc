@@ -79,6 +79,14 @@ void RunReferenceParity(const fs::path& in, const fs::path& out, const std::stri
     throw Error("bench/reference.py --parity: " + child.FailureMessage(3000));
 }
 
+void RunReferenceOptimParity(const fs::path& in, const fs::path& out) {
+  CheckPythonTorch();
+  Child child = Child::Spawn({.argv = {kReferencePython, FindReferenceScript().string(), "--optim-parity",
+                                       in.string(), out.string(), "--threads", "1"}});
+  if (!child.Wait(kParityTimeoutS).ok())
+    throw Error("bench/reference.py --optim-parity: " + child.FailureMessage(3000));
+}
+
 TorchBenchProcess::TorchBenchProcess(const ModelConfig& config, int B, int T, int threads, int warmup,
                                      bool cpu_clock) {
   CheckPythonTorch();

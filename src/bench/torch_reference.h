@@ -1,7 +1,7 @@
 // Running the PyTorch reference (bench/reference.py under Debian's /usr/bin/python3) from C++: finding the
 // script, a one-shot parity run, and a long-lived benchmark process driven over pipes so the caller can
 // alternate timings with its own. Entry points: FindReferenceScript, CheckPythonTorch, RunReferenceParity,
-// TorchBenchProcess, ReferenceModelJson.
+// RunReferenceOptimParity, TorchBenchProcess, ReferenceModelJson.
 #pragma once
 
 #include <filesystem>
@@ -31,6 +31,9 @@ nlohmann::json ReferenceModelJson(const ModelConfig& config);
 // tail.
 void RunReferenceParity(const std::filesystem::path& in, const std::filesystem::path& out,
                         const std::string& dtype = "float64", int threads = 2);
+
+// Runs `reference.py --optim-parity in out` (float64 SGD, Lion, Muon); throws Error as RunReferenceParity.
+void RunReferenceOptimParity(const std::filesystem::path& in, const std::filesystem::path& out);
 
 // `reference.py --bench` as a child process: built and warmed up in the constructor, then Run(n) times n
 // training steps (zero-grad, forward, backward, AdamW) and returns their seconds (wall, or the child's

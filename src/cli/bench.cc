@@ -32,12 +32,19 @@ std::function<int()> SetupBench(CLI::App& app) {
   app.add_option("--threads", options->threads, "OpenMP / BLAS / torch threads")->capture_default_str();
   app.add_flag("!--no-torch", options->torch, "skip the PyTorch reference");
   app.add_flag("--gemm-detail", options->gemm_detail, "also print the GEMM ceiling's time per GEMM shape");
+  auto optims = std::make_shared<std::string>();
+  app.add_option("--optim", *optims,
+                 "comma-separated optimizers to time next to AdamW: adamw, sgd, lion, muon, or sam+<kind> "
+                 "(SAM: two passes per step); prints a table of step times per config");
+  app.add_option("--sam-rho", options->sam_rho, "SAM radius for the sam+<kind> entries of --optim")
+      ->capture_default_str();
   auto clock = std::make_shared<std::string>("wall");
   app.add_option("--clock", *clock, "wall, or cpu: tokens per CPU-second of each process (for a busy machine; "
                  "use with --threads 1)")
       ->check(CLI::IsMember({"wall", "cpu"}))
       ->capture_default_str();
-  return [configs, options, clock] {
+  return [configs, options, clock, optims] {
+    options->optims = SplitComma(*optims);
     options->clock = *clock == "cpu" ? ot::BenchClock::kCpu : ot::BenchClock::kWall;
     options->configs = SplitComma(*configs);
     if (options->configs.empty()) throw ot::Error("bench --configs: expected at least one preset name");

@@ -1,13 +1,17 @@
-// AdamW step over flat arenas; see optimizer.h for the update written out.
+// AdamW step over flat arenas (see optimizer.h for the update written out) and MakeOptimizer.
 #include "optim/optimizer.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "core/check.h"
+#include "optim/adamw_update.h"
+#include "optim/lion.h"
+#include "optim/muon.h"
 #include "optim/optim_config.h"
 #include "optim/param_groups.h"
 #include "optim/sam.h"
+#include "optim/sgd.h"
 
 namespace ot {
 
@@ -37,31 +41,10 @@ void AdamW::Step(std::span<float> params, std::span<const float> grads, double l
   OT_CHECK(static_cast<int64_t>(params.size()) == n && static_cast<int64_t>(grads.size()) == n)
       << "arena sizes: params " << params.size() << ", grads " << grads.size() << ", state " << n;
   ++step_count_;
-  const double t = static_cast<double>(step_count_);
-  const double bc1 = 1.0 - std::pow(config_.beta1, t), bc2 = 1.0 - std::pow(config_.beta2, t);
-  const float b1 = static_cast<float>(config_.beta1), b2 = static_cast<float>(config_.beta2);
-  const float one_minus_b1 = static_cast<float>(1.0 - config_.beta1);
-  const float one_minus_b2 = static_cast<float>(1.0 - config_.beta2);
-  const float step_size = static_cast<float>(lr / bc1);
-  const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
-  const float eps = static_cast<float>(config_.eps);
-  const float decay_factor = static_cast<float>(1.0 - lr * config_.weight_decay);
-  float* p = params.data();
-  const float* g = grads.data();
-  float* m = m_.data();
-  float* v = v_.data();
-  for (const auto& seg : segments_) {
-    const float keep = seg.decay ? decay_factor : 1.0f;
-    const int64_t end = seg.offset + seg.size;
-#pragma omp parallel for schedule(static)
-    for (int64_t i = seg.offset; i < end; ++i) {
-      const float gi = g[i];
-      m[i] = b1 * m[i] + one_minus_b1 * gi;
-      v[i] = b2 * v[i] + one_minus_b2 * gi * gi;
-      const float denom = std::sqrt(v[i]) * inv_sqrt_bc2 + eps;
-      p[i] = p[i] * keep - step_size * (m[i] / denom);
-    }
-  }
+  const AdamWScalars s = AdamWScalars::For(config_, lr, step_count_);
+  for (const auto& seg : segments_)
+    AdamWUpdateRange(s, seg.decay, seg.offset, seg.offset + seg.size, params.data(), grads.data(),
+                     m_.data(), v_.data());
 }
 
 std::vector<OptimizerState> AdamW::State() {
@@ -81,6 +64,17 @@ std::unique_ptr<Optimizer> MakeOptimizer(const OptimConfig& c, const ParamLayout
   std::unique_ptr<Optimizer> base;
   if (c.kind == "adamw") {
     base = std::make_unique<AdamW>(layout.total(), adam, std::move(segments));
+  } else if (c.kind == "sgd") {
+    if (c.nesterov && c.momentum <= 0)
+      throw Error(prefix + ".nesterov = true needs " + prefix + ".momentum > 0 (as torch.optim.SGD)");
+    const SgdConfig sgd{.momentum = c.momentum, .nesterov = c.nesterov, .weight_decay = c.weight_decay};
+    base = std::make_unique<Sgd>(layout.total(), sgd, std::move(segments));
+  } else if (c.kind == "lion") {
+    const LionConfig lion{.beta1 = c.beta1, .beta2 = c.beta2, .weight_decay = c.weight_decay};
+    base = std::make_unique<Lion>(layout.total(), lion, std::move(segments));
+  } else if (c.kind == "muon") {
+    const MuonConfig muon{.momentum = c.muon_momentum, .ns_steps = c.muon_ns_steps, .adamw = adam};
+    base = std::make_unique<Muon>(layout, muon, std::move(segments));
   } else {
     std::string kinds;
     for (const auto& k : OptimKinds()) kinds += (kinds.empty() ? "" : ", ") + k;
