@@ -1,11 +1,11 @@
-// Fast float32 CPU kernels (the reference in ops/reference/ops.h is their specification): GEMMs through
-// OpenBLAS (OpenMP build: BLAS and our loops share one pool), everything else fused OpenMP loops over rows.
-// Determinism: every loop of ours gives each output element to one thread with a fixed summation order,
-// so results are bit-identical at any thread count (BLAS may differ; see tests/ops/cpu_parity_test.cc).
-// Conventions as in the reference (outputs, inputs, dims; shapes N, C, F, V, T, NH, HS), except that input
-// gradients say whether they overwrite or accumulate (named below), to avoid zero fills.
-// Entry points: Matmul*, Embedding*, RmsNorm*, LayerNorm*, RopeTable/RopeApply, Attention*, SwiGlu*,
-// LmHeadXent, FastExp.
+// Fast float32 CPU kernels (the reference in ops/reference/ops.h is their specification): GEMMs
+// through OpenBLAS (OpenMP build: BLAS and our loops share one pool), everything else fused OpenMP
+// loops over rows. Determinism: every loop of ours gives each output element to one thread with a
+// fixed summation order, so results are bit-identical at any thread count (BLAS may differ; see
+// tests/ops/cpu_parity_test.cc). Conventions as in the reference (outputs, inputs, dims; shapes N,
+// C, F, V, T, NH, HS), except that input gradients say whether they overwrite or accumulate (named
+// below), to avoid zero fills. Entry points: Matmul*, Embedding*, RmsNorm*, LayerNorm*,
+// RopeTable/RopeApply, Attention*, SwiGlu*, LmHeadXent, FastExp, RoundToBf16.
 #pragma once
 
 #include <bit>
@@ -29,6 +29,22 @@ inline float FastExp(float x) {
   p = p * r * r + r + 1.0f;
   return p * std::bit_cast<float>((static_cast<int32_t>(k) + 127) << 23);
 }
+
+// x rounded to the nearest bfloat16 (8 significant bits; ties to even), returned as the float with
+// the same value (its low 16 bits zero). Finite values beyond the largest bf16 round to +-Inf as in
+// IEEE RNE; Inf stays Inf; NaN stays NaN (quieted, sign and high payload kept). Branch-free, so
+// loops of it vectorise.
+inline float RoundToBf16(float x) {
+  const uint32_t u = std::bit_cast<uint32_t>(x);
+  // Adding 0x7fff plus the kept part's lowest bit rounds half to even; a carry into the exponent is
+  // the correct rounding up (to the next binade, or from the largest finite to Inf).
+  const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  const uint32_t nan = (u | 0x00400000u) & 0xffff0000u;  // quiet bit: a low-payload NaN stays NaN
+  return std::bit_cast<float>((u & 0x7fffffffu) > 0x7f800000u ? nan : rounded);
+}
+// In place x[i] = RoundToBf16(x[i]), or out[i] = RoundToBf16(in[i]), for i < n (OpenMP chunks).
+void RoundToBf16(float* x, int64_t n);
+void RoundToBf16(float* out, const float* in, int64_t n);
 
 // out = in @ W^T: out (N,O) (overwritten), in (N,I), W (O,I). beta = 1 adds to out instead.
 void MatmulForward(float* out, const float* in, const float* W, int N, int I, int O, float beta = 0);
