@@ -29,7 +29,8 @@ struct DecoderNumerics {
   // backward, attention's Q K^T / P V and their gradients, the LM head's logits and d logits) is
   // rounded to bfloat16 (round to nearest even, cpu::RoundToBf16) while products accumulate in
   // float32, as on tensor cores; master weights, gradients, norms, softmax, residual stream and the
-  // optimizer stay float32. This reproduces the arithmetic, not the speed: the GEMMs still run as
+  // optimizer stay float32, and so does the embedding lookup (not a GEMM; a tied head's GEMM reads
+  // the rounded table). This reproduces the arithmetic, not the speed: the GEMMs still run as
   // SGEMM, plus a rounding pass over their inputs. Weights are rounded once per Forward into a copy
   // of the parameter arena (allocated by set_numerics, counted in ActivationBytes).
   bool bf16_matmul = false;
@@ -70,9 +71,9 @@ class Decoder {
              int T);
 
   // Means over the counted targets of the last Forward or Loss (LogProbs leaves them alone), summed
-  // in row order in double. Forward returns cross_entropy + z_loss.
+  // in row order in double. Forward returns cross_entropy + z_loss (to float rounding).
   struct HeadStats {
-    float cross_entropy = 0;   // mean CE: train/loss (Loss returns the same for the same numerics)
+    float cross_entropy = 0;   // mean CE, train/loss: Loss's bits when bf16_matmul is off
     float z_loss = 0;          // numerics().z_loss * mean log^2 Z: what z-loss adds (0 when off)
     float mean_log_z = 0;      // mean log Z (logsumexp of the logits row)
     float mean_max_logit = 0;  // mean of the row's largest logit
