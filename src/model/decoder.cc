@@ -1,6 +1,9 @@
 // Decoder (see decoder.h): the model's forward as a sequence of ops/cpu kernels, and its backward
 // as the same sequence in reverse. q,k,v and gate,up are adjacent in the arena (layout.h), so each
-// runs as one GEMM.
+// runs as one GEMM. bf16 emulation (DecoderNumerics) rounds each GEMM input where it is made:
+// weights once per Forward into weights_bf16_, activations in place (every rounded buffer is read
+// only by GEMMs), the residual-stream gradient into a free scratch (dn_) before the GEMMs that read
+// it.
 #include "model/decoder.h"
 
 #include <omp.h>
@@ -55,6 +58,8 @@ Decoder::Decoder(const ModelConfig& config, int max_batch, int max_seq)
                            {&meanf_, N},
                            {&rstdf_, N},
                            {&logprob_, N},
+                           {&log_z_, N},
+                           {&max_logit_, N},
                            {&dnf_, N * C},
                            {&dhead_, V * C},
                            {&rope_cos_, T * HS / 2},
@@ -93,10 +98,23 @@ Decoder::Decoder(const ModelConfig& config, int max_batch, int max_seq)
 }
 
 int64_t Decoder::ActivationBytes() const {
-  return static_cast<int64_t>(arena_.size() * sizeof(float) + inputs_.size() * sizeof(int32_t));
+  return static_cast<int64_t>((arena_.size() + weights_bf16_.size()) * sizeof(float) +
+                              inputs_.size() * sizeof(int32_t));
 }
 
-int64_t Decoder::PlannedActivationBytes(const ModelConfig& config, int max_batch, int max_seq, int threads) {
+void Decoder::set_numerics(const DecoderNumerics& numerics) {
+  OT_CHECK(numerics.z_loss >= 0 && std::isfinite(numerics.z_loss)) << "z_loss " << numerics.z_loss;
+  numerics_ = numerics;
+  have_forward_ = false;
+  if (numerics.bf16_matmul) {
+    weights_bf16_.resize(layout_.total());
+  } else {
+    std::vector<float>().swap(weights_bf16_);
+  }
+}
+
+int64_t Decoder::PlannedActivationBytes(const ModelConfig& config, int max_batch, int max_seq,
+                                        int threads, const DecoderNumerics& numerics) {
   // The constructor's plan, buffer by buffer (each rounded up to 16 floats); a test keeps the two equal.
   const int64_t C = config.d_model, F = config.ff_dim(), V = config.vocab_size, NH = config.n_heads;
   const int64_t HS = C / NH, L = config.n_layers, T = max_seq, N = int64_t{max_batch} * max_seq;
@@ -109,12 +127,14 @@ int64_t Decoder::PlannedActivationBytes(const ModelConfig& config, int max_batch
   };
   const int64_t layer = sum({N * C, N * C, N, N, N * 3 * C, N * NH * T, N * C, N * C, N * C, N, N,
                              N * 2 * F, N * F});
-  const int64_t shared = sum({N * C, N * C, N, N, N, N * C, V * C, T * HS / 2, T * HS / 2, head_rows * V,
-                              threads * cpu::AttentionScratchSize(static_cast<int>(T), static_cast<int>(HS)),
-                              N * C, N * C, N * 3 * C, N * C, N * 2 * F, N * F});
+  const int64_t shared =
+      sum({N * C, N * C, N, N, N, N, N, N * C, V * C, T * HS / 2, T * HS / 2, head_rows * V,
+           threads * cpu::AttentionScratchSize(static_cast<int>(T), static_cast<int>(HS)), N * C,
+           N * C, N * 3 * C, N * C, N * 2 * F, N * F});
   const int64_t per_thread =
       sum({T * C, T * C, T, T, T * 3 * C, NH * T * T, T * C, T * 2 * F, T * F, seq_head * V});
-  const int64_t floats = L * layer + shared + threads * per_thread;
+  const int64_t weights_bf16 = numerics.bf16_matmul ? ParamLayout::ForModel(config).total() : 0;
+  const int64_t floats = L * layer + shared + threads * per_thread + weights_bf16;
   return floats * static_cast<int64_t>(sizeof(float)) + N * static_cast<int64_t>(sizeof(int32_t));
 }
 
@@ -154,38 +174,66 @@ void Decoder::NormBackward(float* dx, float* dgain, const float* dout, const flo
   }
 }
 
-void Decoder::RunTrunk(const float* p, const int32_t* inputs, int B, int T) {
+void Decoder::RunTrunk(const float* p, const float* w, const int32_t* inputs, int B, int T, bool bf16) {
   const int C = config_.d_model, F = config_.ff_dim(), NH = config_.n_heads, HS = C / NH;
   const int N = B * T, L = config_.n_layers;
   auto gain = [&](int64_t off) { return off < 0 ? nullptr : p + off; };
+  // bf16 emulation: rounds x (n floats), which only GEMMs read from here on.
+  auto gemm_input = [&](float* x, int64_t n) {
+    if (bf16) cpu::RoundToBf16(x, n);
+  };
   cpu::EmbeddingForward(layers_[0].x, inputs, p + layout_.embed_offset(), N, C);
   for (int l = 0; l < L; ++l) {
     const BlockOffsets& o = layout_.block(l);
     LayerActs& a = layers_[l];
     float* y = l + 1 < L ? layers_[l + 1].x : x_final_;  // (N,C) block output
     Norm(a.n1, a.mean1, a.rstd1, a.x, gain(o.attn_norm), N);
-    cpu::MatmulForward(a.qkv, a.n1, p + o.q, N, C, 3 * C);  // W_qkv (3C,C): q,k,v adjacent
+    gemm_input(a.n1, (int64_t)N * C);
+    cpu::MatmulForward(a.qkv, a.n1, w + o.q, N, C, 3 * C);  // W_qkv (3C,C): q,k,v adjacent
     cpu::RopeApply(a.qkv, rope_cos_, rope_sin_, B, T, 2 * NH, HS, 3 * C, false);
-    cpu::AttentionForward(a.att, a.probs, a.qkv, B, T, NH, HS);
+    gemm_input(a.qkv, (int64_t)N * 3 * C);
+    cpu::AttentionForward(a.att, a.probs, a.qkv, B, T, NH, HS, bf16);
+    gemm_input(a.att, (int64_t)N * C);
     std::memcpy(a.x_mid, a.x, sizeof(float) * N * C);
-    cpu::MatmulForward(a.x_mid, a.att, p + o.o, N, C, C, 1.0f);  // x_mid = x + att W_o^T
+    cpu::MatmulForward(a.x_mid, a.att, w + o.o, N, C, C, 1.0f);  // x_mid = x + att W_o^T
     Norm(a.n2, a.mean2, a.rstd2, a.x_mid, gain(o.mlp_norm), N);
-    cpu::MatmulForward(a.gu, a.n2, p + o.gate, N, C, 2 * F);  // W_gu (2F,C): gate,up adjacent
+    gemm_input(a.n2, (int64_t)N * C);
+    cpu::MatmulForward(a.gu, a.n2, w + o.gate, N, C, 2 * F);  // W_gu (2F,C): gate,up adjacent
     cpu::SwiGluForward(a.h, a.gu, N, F);
+    gemm_input(a.h, (int64_t)N * F);
     std::memcpy(y, a.x_mid, sizeof(float) * N * C);
-    cpu::MatmulForward(y, a.h, p + o.down, N, F, C, 1.0f);  // y = x_mid + h W_down^T
+    cpu::MatmulForward(y, a.h, w + o.down, N, F, C, 1.0f);  // y = x_mid + h W_down^T
   }
   Norm(nf_, meanf_, rstdf_, x_final_, gain(layout_.final_norm_offset()), N);
 }
 
-float Decoder::RunForward(const float* p, const int32_t* inputs, const int32_t* targets, int B,
-                          int T, bool head_backward, float* logprobs) {
+float Decoder::RunForward(const float* p, const float* w, const int32_t* inputs,
+                          const int32_t* targets, int B, int T, bool head_backward, double z_loss,
+                          bool bf16, float* logprobs) {
   const int C = config_.d_model, N = B * T;
-  RunTrunk(p, inputs, B, T);
-  return cpu::LmHeadXent(logprobs, head_backward ? dnf_ : nullptr, head_backward ? dhead_ : nullptr,
-                         nf_, p + layout_.head_offset(), targets, N, C, config_.vocab_size,
-                         head_scratch_, std::min(head_block_rows_, N), &count_,
-                         /*dW_overwrite=*/true);
+  RunTrunk(p, w, inputs, B, T, bf16);
+  if (bf16) cpu::RoundToBf16(nf_, (int64_t)N * C);
+  cpu::XentOptions xent{
+      .z_loss = static_cast<float>(z_loss), .log_z = log_z_, .max_logit = max_logit_, .bf16 = bf16};
+  const float objective = cpu::LmHeadXent(
+      logprobs, head_backward ? dnf_ : nullptr, head_backward ? dhead_ : nullptr, nf_,
+      w + layout_.head_offset(), targets, N, C, config_.vocab_size, head_scratch_,
+      std::min(head_block_rows_, N), &count_, /*dW_overwrite=*/true, xent);
+  // The split for logging, in the kernel's order (ignored rows hold 0), so cross_entropy has the
+  // bits the objective has when z_loss = 0.
+  double ce = 0, lz = 0, lz2 = 0, mx = 0;
+  for (int n = 0; n < N; ++n) {
+    ce -= logprobs[n];
+    lz += log_z_[n];
+    lz2 += static_cast<double>(log_z_[n]) * log_z_[n];
+    mx += max_logit_[n];
+  }
+  const double inv = count_ ? 1.0 / static_cast<double>(count_) : 0.0;
+  head_stats_ = {.cross_entropy = count_ ? static_cast<float>(ce / count_) : 0.0f,
+                 .z_loss = static_cast<float>(xent.z_loss * lz2 * inv),
+                 .mean_log_z = static_cast<float>(lz * inv),
+                 .mean_max_logit = static_cast<float>(mx * inv)};
+  return objective;
 }
 
 float Decoder::Forward(std::span<const float> params, const int32_t* inputs, const int32_t* targets,
@@ -194,16 +242,20 @@ float Decoder::Forward(std::span<const float> params, const int32_t* inputs, con
   B_ = B;
   T_ = T;
   std::copy_n(inputs, (int64_t)B * T, inputs_.begin());
-  const float loss = RunForward(params.data(), inputs, targets, B, T, true, logprob_);
+  const bool bf16 = numerics_.bf16_matmul;
+  if (bf16) cpu::RoundToBf16(weights_bf16_.data(), params.data(), layout_.total());
+  const float objective = RunForward(params.data(), bf16 ? weights_bf16_.data() : params.data(),
+                                     inputs, targets, B, T, true, numerics_.z_loss, bf16, logprob_);
   have_forward_ = true;
-  return loss;
+  return objective;
 }
 
 float Decoder::Loss(std::span<const float> params, const int32_t* inputs, const int32_t* targets,
                     int B, int T) {
   CheckArgs(params, inputs, targets, B, T);
   have_forward_ = false;
-  return RunForward(params.data(), inputs, targets, B, T, false, logprob_);
+  return RunForward(params.data(), params.data(), inputs, targets, B, T, false, 0.0, false,
+                    logprob_);
 }
 
 void Decoder::LogitStats(std::span<const float> params, const int32_t* inputs, int B, int T,
@@ -211,7 +263,7 @@ void Decoder::LogitStats(std::span<const float> params, const int32_t* inputs, i
   CheckArgs(params, inputs, inputs, B, T);  // inputs are in-vocabulary targets too
   have_forward_ = false;
   const float* p = params.data();
-  RunTrunk(p, inputs, B, T);
+  RunTrunk(p, p, inputs, B, T, /*bf16=*/false);
   const int C = config_.d_model, V = config_.vocab_size, N = B * T;
   const int rows = std::min(head_block_rows_, N);
   for (int r0 = 0; r0 < N; r0 += rows) {
@@ -288,11 +340,24 @@ void Decoder::Backward(std::span<const float> params, std::span<float> grads) {
   OT_CHECK(have_forward_) << "Decoder::Backward must follow a Forward";
   OT_CHECK(static_cast<int64_t>(grads.size()) == layout_.total()) << "grads size " << grads.size();
   const float* p = params.data();
+  const bool bf16 = numerics_.bf16_matmul;
+  const float* w = bf16 ? weights_bf16_.data() : p;  // GEMM weights, as in the Forward
   float* g = grads.data();
   const int C = config_.d_model, F = config_.ff_dim(), NH = config_.n_heads, HS = C / NH;
   const int B = B_, T = T_, N = B * T, L = config_.n_layers, V = config_.vocab_size;
   auto gain = [&](int64_t off) { return off < 0 ? nullptr : p + off; };
   auto ggain = [&](int64_t off) { return off < 0 ? nullptr : g + off; };
+  // bf16 emulation: rounds x (n floats), which only GEMMs read from here on.
+  auto gemm_input = [&](float* x, int64_t n) {
+    if (bf16) cpu::RoundToBf16(x, n);
+  };
+  // The residual-stream gradient keeps accumulating in float32: GEMMs read a rounded copy in dn_
+  // (free at both uses: its last value was consumed by the NormBackward before).
+  auto residual_gemm_input = [&]() -> const float* {
+    if (!bf16) return dres_;
+    cpu::RoundToBf16(dn_, dres_, (int64_t)N * C);
+    return dn_;
+  };
   OT_CHECK(omp_get_max_threads() <= attn_threads_)
       << "OpenMP threads grew from " << attn_threads_ << " after the Decoder was built";
   if (count_ == 0) return;  // nothing counted: the loss is the constant 0
@@ -309,15 +374,18 @@ void Decoder::Backward(std::span<const float> params, std::span<float> grads) {
     LayerActs& a = layers_[l];
     // dres_ = d block output; through the MLP branch (the residual passes dres_ to x_mid
     // unchanged).
-    cpu::MatmulBackward(dh_, g + o.down, dres_, a.h, p + o.down, N, F, C, 0.0f);
+    cpu::MatmulBackward(dh_, g + o.down, residual_gemm_input(), a.h, w + o.down, N, F, C, 0.0f);
     cpu::SwiGluBackward(dgu_, dh_, a.gu, N, F);
-    cpu::MatmulBackward(dn_, g + o.gate, dgu_, a.n2, p + o.gate, N, C, 2 * F, 0.0f);
+    gemm_input(dgu_, (int64_t)N * 2 * F);
+    cpu::MatmulBackward(dn_, g + o.gate, dgu_, a.n2, w + o.gate, N, C, 2 * F, 0.0f);
     NormBackward(dres_, ggain(o.mlp_norm), dn_, a.x_mid, gain(o.mlp_norm), a.mean2, a.rstd2, N);
     // dres_ = d x_mid; through the attention branch.
-    cpu::MatmulBackward(datt_, g + o.o, dres_, a.att, p + o.o, N, C, C, 0.0f);
-    cpu::AttentionBackward(dqkv_, datt_, a.probs, a.qkv, B, T, NH, HS, attn_scratch_);
+    cpu::MatmulBackward(datt_, g + o.o, residual_gemm_input(), a.att, w + o.o, N, C, C, 0.0f);
+    gemm_input(datt_, (int64_t)N * C);
+    cpu::AttentionBackward(dqkv_, datt_, a.probs, a.qkv, B, T, NH, HS, attn_scratch_, bf16);
     cpu::RopeApply(dqkv_, rope_cos_, rope_sin_, B, T, 2 * NH, HS, 3 * C, true);
-    cpu::MatmulBackward(dn_, g + o.q, dqkv_, a.n1, p + o.q, N, C, 3 * C, 0.0f);
+    gemm_input(dqkv_, (int64_t)N * 3 * C);
+    cpu::MatmulBackward(dn_, g + o.q, dqkv_, a.n1, w + o.q, N, C, 3 * C, 0.0f);
     NormBackward(dres_, ggain(o.attn_norm), dn_, a.x, gain(o.attn_norm), a.mean1, a.rstd1, N);
   }
   cpu::EmbeddingBackward(g + layout_.embed_offset(), dres_, inputs_.data(), N, C);

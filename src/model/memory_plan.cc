@@ -50,7 +50,8 @@ int64_t CgroupNumber(const char* path) {
 int64_t PlannedBytes(const ModelConfig& model, const MemoryPlan& plan, int threads) {
   int64_t bytes = int64_t{plan.arenas} * model.NumParams() * static_cast<int64_t>(sizeof(float));
   for (const auto& d : plan.decoders)
-    bytes += Decoder::PlannedActivationBytes(model, d.batch, d.seq, threads);
+    bytes += Decoder::PlannedActivationBytes(model, d.batch, d.seq, threads,
+                                             {.bf16_matmul = d.bf16_matmul});
   return bytes;
 }
 
@@ -74,8 +75,8 @@ std::string MemoryPlanProblem(const ModelConfig& model, const MemoryPlan& plan,
   double activations = 0, largest_decoder = -1;
   const DecoderPlan* biggest = nullptr;
   for (const auto& d : plan.decoders) {
-    const double a =
-        static_cast<double>(Decoder::PlannedActivationBytes(model, d.batch, d.seq, threads));
+    const double a = static_cast<double>(Decoder::PlannedActivationBytes(
+        model, d.batch, d.seq, threads, {.bf16_matmul = d.bf16_matmul}));
     activations += a;
     if (a > largest_decoder) largest_decoder = a, biggest = &d;
   }

@@ -17,6 +17,8 @@ namespace ot {
 struct DecoderPlan {
   int batch = 1, seq = 1;
   std::string batch_key, seq_key;  // e.g. "train.batch_size", "train.seq_len"
+  // DecoderNumerics::bf16_matmul the stage will set: adds the decoder's bf16 weight copy.
+  bool bf16_matmul = false;
 };
 
 struct MemoryPlan {

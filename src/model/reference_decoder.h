@@ -1,6 +1,7 @@
-// The reference decoder: the whole model composed from ops/reference (plain loops), templated on the
-// scalar so it runs in double. It is the oracle for the fast Decoder and the subject of the whole-model
-// gradient check. Slow; tests only. Entry point: ReferenceDecoder<R>::{Forward, Backward}.
+// The reference decoder: the whole model composed from ops/reference (plain loops), templated on
+// the scalar so it runs in double. It is the oracle for the fast Decoder and the subject of the
+// whole-model gradient check. Slow; tests only.
+// Entry point: ReferenceDecoder<R>::{Forward, Backward, set_z_loss}.
 #pragma once
 
 #include <cstdint>
@@ -19,8 +20,12 @@ class ReferenceDecoder {
   explicit ReferenceDecoder(const ModelConfig& config)
       : config_(config), layout_(ParamLayout::ForModel(config)) {}
 
+  // z-loss coefficient (DecoderNumerics::z_loss): Forward returns mean CE + z mean log^2 Z.
+  void set_z_loss(R z_loss) { z_loss_ = z_loss; }
+
   // params: the flat arena (layout order) in R. inputs, targets (B,T); target < 0 ignored.
-  // Returns the mean NLL over counted targets; keeps every activation for Backward.
+  // Returns the mean NLL (plus the z-loss term) over counted targets; keeps every activation for
+  // Backward.
   R Forward(const R* params, const int32_t* inputs, const int32_t* targets, int B, int T) {
     const int C = config_.d_model, F = config_.ff_dim(), NH = config_.n_heads, HS = C / NH;
     const int N = B * T, L = config_.n_layers;
@@ -60,8 +65,10 @@ class ReferenceDecoder {
     Norm(nf_.data(), meanf_.data(), rstdf_.data(), x_.data() + (int64_t)L * N * C,
          Gain(params, layout_.final_norm_offset()), N, C);
     logprobs_.assign(N, 0);
+    log_z_.assign(N, 0);
     return ref::LmHeadXentForward(logprobs_.data(), nf_.data(), params + layout_.head_offset(),
-                                  targets, N, C, config_.vocab_size, &count_);
+                                  targets, N, C, config_.vocab_size, &count_, z_loss_,
+                                  log_z_.data());
   }
 
   // d(mean loss)/d(params) accumulated into grads (layout order). Must follow a Forward.
@@ -70,7 +77,8 @@ class ReferenceDecoder {
     const int B = B_, T = T_, N = B * T, L = config_.n_layers;
     std::vector<R> dx((int64_t)N * C, 0), dn((int64_t)N * C, 0);
     ref::LmHeadXentBackward(dn.data(), grads + layout_.head_offset(), R(1), nf_.data(),
-                            params + layout_.head_offset(), targets_.data(), N, C, config_.vocab_size);
+                            params + layout_.head_offset(), targets_.data(), N, C,
+                            config_.vocab_size, z_loss_);
     NormBack(dx.data(), GainGrad(grads, layout_.final_norm_offset()), dn.data(),
              x_.data() + (int64_t)L * N * C, Gain(params, layout_.final_norm_offset()), meanf_.data(),
              rstdf_.data(), N, C);
@@ -107,6 +115,12 @@ class ReferenceDecoder {
   }
 
   const std::vector<R>& logprobs() const { return logprobs_; }  // (B,T) from the last Forward
+  const std::vector<R>& log_z() const { return log_z_; }  // (B,T) log Z per row (0 where ignored)
+  R cross_entropy() const {  // mean CE over counted targets of the last Forward (no z-loss)
+    R s = 0;
+    for (R lp : logprobs_) s -= lp;
+    return count_ ? s / R(count_) : R(0);
+  }
   int64_t count() const { return count_; }
   const ParamLayout& layout() const { return layout_; }
 
@@ -145,9 +159,10 @@ class ReferenceDecoder {
   ParamLayout layout_;
   int B_ = 0, T_ = 0;
   int64_t count_ = 0;
+  R z_loss_ = 0;
   std::vector<int32_t> inputs_, targets_;
   std::vector<Acts> acts_;
-  std::vector<R> x_, nf_, meanf_, rstdf_, logprobs_;  // x_: (L+1, N, C) residual stream
+  std::vector<R> x_, nf_, meanf_, rstdf_, logprobs_, log_z_;  // x_: (L+1, N, C) residual stream
 };
 
 }  // namespace ot

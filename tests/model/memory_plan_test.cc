@@ -21,10 +21,18 @@ TEST(MemoryPlan, PlannedActivationsEqualTheDecodersAllocation) {
       c.n_layers = 2;
       c.max_seq_len = 32;
       c.norm = norm;
-      const Decoder d(c, B, T);
+      Decoder d(c, B, T);
       EXPECT_EQ(Decoder::PlannedActivationBytes(c, B, T, omp_get_max_threads()),
                 d.ActivationBytes())
           << V << " " << B << " " << T;
+      d.set_numerics({.bf16_matmul = true});  // adds the bf16 weight copy
+      EXPECT_EQ(Decoder::PlannedActivationBytes(c, B, T, omp_get_max_threads(), d.numerics()),
+                d.ActivationBytes())
+          << V << " " << B << " " << T << " bf16";
+      MemoryPlan plan;
+      plan.decoders.push_back(
+          DecoderPlan{.batch = B, .seq = T, .batch_key = "", .seq_key = "", .bf16_matmul = true});
+      EXPECT_EQ(PlannedBytes(c, plan, omp_get_max_threads()), d.ActivationBytes());
     }
   }
 }

@@ -1,6 +1,7 @@
-// Gradient-check ladder, rungs 2-3: one decoder block (L = 1) and the whole model (L = 2) in double,
-// analytic (ReferenceDecoder::Backward) vs central differences of the loss, for RMSNorm/LayerNorm and
-// tied/untied heads, with some ignored targets. Also: ignored targets change nothing.
+// Gradient-check ladder, rungs 2-3: one decoder block (L = 1) and the whole model (L = 2) in
+// double, analytic (ReferenceDecoder::Backward) vs central differences of the loss, for
+// RMSNorm/LayerNorm and tied/untied heads, with some ignored targets, and with z-loss. Also:
+// ignored targets change nothing.
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -84,6 +85,34 @@ INSTANTIATE_TEST_SUITE_P(Ladder, ReferenceDecoderGrad,
                                            Case{2, NormKind::kRmsNorm, false},
                                            Case{2, NormKind::kLayerNorm, true},
                                            Case{2, NormKind::kLayerNorm, false}));
+
+// Rung 3 with z-loss: the whole model's objective (CE + z log^2 Z) against central differences, z =
+// 0.1 (large so the term's gradient is a visible share of the total), and the term's value.
+TEST(ReferenceDecoder, ZLossMatchesCentralDifferences) {
+  for (bool tied : {true, false}) {
+    const ModelConfig config = Micro(2, NormKind::kRmsNorm, tied);
+    ReferenceDecoder<double> model(config);
+    const int B = 2, T = 5;
+    const std::vector<int32_t> inputs = {1, 4, 4, 9, 0, 10, 2, 7, 3, 3};
+    const std::vector<int32_t> targets = {4, 4, 9, -1, 2, 2, 7, -1, 3, 5};
+    std::vector<double> params = InitDouble(model.layout(), 4, 0.5);
+    const double ce = model.Forward(params.data(), inputs.data(), targets.data(), B, T);
+    model.set_z_loss(0.1);
+    const double objective = model.Forward(params.data(), inputs.data(), targets.data(), B, T);
+    double lz2 = 0;
+    for (double lz : model.log_z()) lz2 += lz * lz;
+    EXPECT_NEAR(objective, ce + 0.1 * lz2 / 8, 1e-14);
+    EXPECT_NEAR(model.cross_entropy(), ce, 1e-14);
+    EXPECT_GT(objective - ce, 1e-3);  // the term is not negligible here
+    std::vector<double> grads(params.size(), 0.0);
+    model.Backward(params.data(), grads.data());
+    auto loss = [&] { return model.Forward(params.data(), inputs.data(), targets.data(), B, T); };
+    auto r = testing::CheckGradient(params, grads, loss);
+    testing::PrintGradCheck(std::string("model+z L=2 ") + (tied ? "tied" : "untied"), r);
+    EXPECT_LT(r.max_err, 1e-6);  // grad_check.h: expected ~1e-9
+    EXPECT_GT(r.cosine, 1 - 1e-9);
+  }
+}
 
 TEST(ReferenceDecoder, IgnoredTargetValuesChangeNothing) {
   const ModelConfig config = Micro(2, NormKind::kRmsNorm, false);

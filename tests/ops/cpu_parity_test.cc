@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <random>
@@ -213,6 +214,60 @@ TEST(CpuKernels, MatmulAndLmHeadXentMatchReference) {
     EXPECT_EQ(loss2, loss);  // the forward-only path computes the same log-probs
     EXPECT_EQ(lp2, lp);
   }
+}
+
+// z-loss in the fused head: objective, log Z, max logit, dx and dW against the double reference
+// (same 1e-5 as the plain head: the z term adds one log and a scale per row), over block sizes; the
+// default options and explicit z = 0 with the statistics outputs give the plain kernel's bits.
+TEST(CpuKernels, LmHeadXentZLossMatchesReference) {
+  const int N = 70, C = 24, V = 300;
+  auto x = Rand(N * C, 1.0f, 30), Wh = Rand(V * C, 1.0f, 31);
+  for (int i = 0; i < N; ++i) x[i * C] += 2.0f;  // log Z well away from 0 and from log V
+  std::vector<int32_t> tg(N);
+  for (int i = 0; i < N; ++i) tg[i] = i % 7 == 3 ? -1 : (i * 53) % V;
+  const double z = 0.05;
+  std::vector<double> lpd(N), lzd(N), dxd(N * C, 0.0), dWd(V * C, 0.0);
+  int64_t cnt_ref = 0;
+  const double obj_ref = ref::LmHeadXentForward(lpd.data(), D(x).data(), D(Wh).data(), tg.data(), N,
+                                                C, V, &cnt_ref, z, lzd.data());
+  ref::LmHeadXentBackward(dxd.data(), dWd.data(), 1.0, D(x).data(), D(Wh).data(), tg.data(), N, C,
+                          V, z);
+  std::vector<double> mxd(N, 0.0);
+  for (int n = 0; n < N; ++n) {
+    if (tg[n] < 0) continue;
+    std::vector<double> logits(V);
+    ref::MatmulForward(logits.data(), D(x).data() + n * C, D(Wh).data(), 1, C, V);
+    mxd[n] = *std::max_element(logits.begin(), logits.end());
+  }
+  for (int block : {16, 70}) {
+    std::vector<float> lp(N), lz(N), mx(N), dx(N * C), dW(V * C), scratch(block * V);
+    int64_t cnt = 0;
+    const cpu::XentOptions opt{
+        .z_loss = static_cast<float>(z), .log_z = lz.data(), .max_logit = mx.data()};
+    const float obj = cpu::LmHeadXent(lp.data(), dx.data(), dW.data(), x.data(), Wh.data(),
+                                      tg.data(), N, C, V, scratch.data(), block, &cnt, true, opt);
+    EXPECT_EQ(cnt, cnt_ref);
+    EXPECT_NEAR(obj, obj_ref, 1e-6 * obj_ref);
+    ExpectClose(lp, lpd, 1e-5, "lmhead+z logprob");
+    ExpectClose(lz, lzd, 1e-6, "lmhead+z log Z");
+    ExpectClose(mx, mxd, 1e-6, "lmhead+z max logit");
+    ExpectClose(dx, dxd, 1e-5, "lmhead+z dx");
+    ExpectClose(dW, dWd, 1e-5, "lmhead+z dW");
+  }
+  // z = 0: the same bits as the plain call, whether or not the statistics are asked for.
+  const int block = 16;
+  std::vector<float> lp0(N), dx0(N * C), dW0(V * C), lp1(N), dx1(N * C), dW1(V * C), lz(N), mx(N),
+      scratch(block * V);
+  int64_t cnt = 0;
+  const float plain = cpu::LmHeadXent(lp0.data(), dx0.data(), dW0.data(), x.data(), Wh.data(),
+                                      tg.data(), N, C, V, scratch.data(), block, &cnt, true);
+  const float zero = cpu::LmHeadXent(lp1.data(), dx1.data(), dW1.data(), x.data(), Wh.data(),
+                                     tg.data(), N, C, V, scratch.data(), block, &cnt, true,
+                                     {.z_loss = 0, .log_z = lz.data(), .max_logit = mx.data()});
+  EXPECT_EQ(plain, zero);
+  EXPECT_EQ(lp0, lp1);
+  EXPECT_EQ(dx0, dx1);
+  EXPECT_EQ(dW0, dW1);
 }
 
 }  // namespace

@@ -197,5 +197,39 @@ TEST(ReferenceGrad, LmHeadXentWithIgnoredTargets) {
   EXPECT_EQ(count, 0);
 }
 
+// z-loss (PaLM section 5): the objective adds z log^2 Z per counted row. Central differences of the
+// whole objective at three magnitudes and two z (0.01 is the usual 1e-4 scaled up so the term is
+// not lost under the NLL's gradient; 1 makes it dominate), plus the value: objective(z) -
+// objective(0) = z mean log^2 Z.
+TEST(ReferenceGrad, LmHeadXentZLoss) {
+  const int N = 6, C = 4, V = 11;
+  std::vector<int32_t> targets = {3, -1, 0, 10, -100, 3};
+  for (double z : {0.01, 1.0}) {
+    for (double s : kScales) {
+      Vec x = RandomVector(N * C, s, 22), W = RandomVector(V * C, s, 23), lp(N), log_z(N),
+          dx(N * C, 0), dW(V * C, 0);
+      for (int c = 0; c < C; ++c) x[c] += 1.0;  // a mean logit offset: log Z away from log V
+      int64_t count = 0;
+      auto f = [&] {
+        return ref::LmHeadXentForward(lp.data(), x.data(), W.data(), targets.data(), N, C, V,
+                                      &count, z, log_z.data());
+      };
+      const double objective = f();
+      double z_term = 0;
+      for (int n = 0; n < N; ++n) z_term += z * log_z[n] * log_z[n];
+      EXPECT_EQ(log_z[1], 0.0);
+      const double nll =
+          ref::LmHeadXentForward(lp.data(), x.data(), W.data(), targets.data(), N, C, V, &count);
+      EXPECT_NEAR(objective - nll, z_term / 4, 1e-14 * (1 + objective));
+      ref::LmHeadXentBackward(dx.data(), dW.data(), 1.0, x.data(), W.data(), targets.data(), N, C,
+                              V, z);
+      for (int c = 0; c < C; ++c) EXPECT_EQ(dx[1 * C + c], 0.0);  // ignored rows get no gradient
+      const std::string tag = " z=" + std::to_string(z) + " s=" + std::to_string(s);
+      Expect("lmhead-xent+z x" + tag, x, dx, f);
+      Expect("lmhead-xent+z W" + tag, W, dW, f);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ot

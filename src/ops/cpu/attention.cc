@@ -17,7 +17,8 @@ constexpr int kBlock = 64;  // rows per block: large enough for an efficient GEM
 
 int64_t AttentionScratchSize(int T, int HS) { return (int64_t)T * T; }
 
-void AttentionForward(float* out, float* probs, const float* qkv, int B, int T, int NH, int HS) {
+void AttentionForward(float* out, float* probs, const float* qkv, int B, int T, int NH, int HS,
+                      bool bf16) {
   const int C = NH * HS, ld = 3 * C;
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
 #pragma omp parallel for schedule(static)
@@ -47,6 +48,8 @@ void AttentionForward(float* out, float* probs, const float* qkv, int B, int T, 
         }
         const float inv = 1.0f / sum;
         for (int s = 0; s <= t; ++s) p[s] *= inv;
+        if (bf16)
+          for (int s = 0; s <= t; ++s) p[s] = RoundToBf16(p[s]);  // an operand of P V below
         for (int s = t + 1; s < r1; ++s) p[s] = 0;
       }
       // O[r0:r1] = P[r0:r1, 0:r1] V[0:r1]
@@ -56,8 +59,8 @@ void AttentionForward(float* out, float* probs, const float* qkv, int B, int T, 
   }
 }
 
-void AttentionBackward(float* dqkv, const float* dout, const float* probs, const float* qkv, int B, int T,
-                       int NH, int HS, float* scratch) {
+void AttentionBackward(float* dqkv, const float* dout, const float* probs, const float* qkv, int B,
+                       int T, int NH, int HS, float* scratch, bool bf16) {
   const int C = NH * HS, ld = 3 * C;
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
 #pragma omp parallel for schedule(static)
@@ -84,6 +87,8 @@ void AttentionBackward(float* dqkv, const float* dout, const float* probs, const
 #pragma omp simd reduction(+ : dot)
         for (int s = 0; s <= t; ++s) dot += p[s] * d[s];
         for (int s = 0; s <= t; ++s) d[s] = p[s] * (d[s] - dot) * scale;
+        if (bf16)
+          for (int s = 0; s <= t; ++s) d[s] = RoundToBf16(d[s]);  // an operand of dQ and dK
         for (int s = t + 1; s < r1; ++s) d[s] = 0;
       }
       // dQ[r0:r1] = dS[r0:r1, 0:r1] K[0:r1]

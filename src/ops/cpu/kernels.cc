@@ -1,5 +1,5 @@
-// Fast float32 kernels: GEMM wrappers, embedding, norms, RoPE, SwiGLU (see kernels.h). Attention and the
-// fused LM-head cross-entropy live in attention.cc and xent.cc.
+// Fast float32 kernels: GEMM wrappers, bf16 rounding, embedding, norms, RoPE, SwiGLU (see
+// kernels.h). Attention and the fused LM-head cross-entropy live in attention.cc and xent.cc.
 #include "ops/cpu/kernels.h"
 
 #include <cblas.h>
@@ -21,6 +21,19 @@ void MatmulBackward(float* din, float* dW, const float* dout, const float* in, c
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, I, O, 1.0f, dout, O, W, I, din_beta, din,
                 I);
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, N, 1.0f, dout, O, in, I, 1.0f, dW, I);
+}
+
+// Elementwise and memory-bound: chunks of 4096 floats per iteration amortise the scheduling.
+void RoundToBf16(float* x, int64_t n) { RoundToBf16(x, x, n); }
+
+void RoundToBf16(float* out, const float* in, int64_t n) {
+  constexpr int64_t kChunk = 4096;
+#pragma omp parallel for schedule(static) if (n > 4 * kChunk)
+  for (int64_t i0 = 0; i0 < n; i0 += kChunk) {
+    const int64_t i1 = std::min(n, i0 + kChunk);
+#pragma omp simd
+    for (int64_t i = i0; i < i1; ++i) out[i] = RoundToBf16(in[i]);
+  }
 }
 
 void EmbeddingForward(float* out, const int32_t* ids, const float* table, int N, int C) {

@@ -1,11 +1,11 @@
-// Fast float32 CPU kernels (the reference in ops/reference/ops.h is their specification): GEMMs through
-// OpenBLAS (OpenMP build: BLAS and our loops share one pool), everything else fused OpenMP loops over rows.
-// Determinism: every loop of ours gives each output element to one thread with a fixed summation order,
-// so results are bit-identical at any thread count (BLAS may differ; see tests/ops/cpu_parity_test.cc).
-// Conventions as in the reference (outputs, inputs, dims; shapes N, C, F, V, T, NH, HS), except that input
-// gradients say whether they overwrite or accumulate (named below), to avoid zero fills.
-// Entry points: Matmul*, Embedding*, RmsNorm*, LayerNorm*, RopeTable/RopeApply, Attention*, SwiGlu*,
-// LmHeadXent, FastExp.
+// Fast float32 CPU kernels (the reference in ops/reference/ops.h is their specification): GEMMs
+// through OpenBLAS (OpenMP build: BLAS and our loops share one pool), everything else fused OpenMP
+// loops over rows. Determinism: every loop of ours gives each output element to one thread with a
+// fixed summation order, so results are bit-identical at any thread count (BLAS may differ; see
+// tests/ops/cpu_parity_test.cc). Conventions as in the reference (outputs, inputs, dims; shapes N,
+// C, F, V, T, NH, HS), except that input gradients say whether they overwrite or accumulate (named
+// below), to avoid zero fills. Entry points: Matmul*, Embedding*, RmsNorm*, LayerNorm*,
+// RopeTable/RopeApply, Attention*, SwiGlu*, LmHeadXent, FastExp, RoundToBf16.
 #pragma once
 
 #include <bit>
@@ -29,6 +29,22 @@ inline float FastExp(float x) {
   p = p * r * r + r + 1.0f;
   return p * std::bit_cast<float>((static_cast<int32_t>(k) + 127) << 23);
 }
+
+// x rounded to the nearest bfloat16 (8 significant bits; ties to even), returned as the float with
+// the same value (its low 16 bits zero). Finite values beyond the largest bf16 round to +-Inf as in
+// IEEE RNE; Inf stays Inf; NaN stays NaN (quieted, sign and high payload kept). Branch-free, so
+// loops of it vectorise.
+inline float RoundToBf16(float x) {
+  const uint32_t u = std::bit_cast<uint32_t>(x);
+  // Adding 0x7fff plus the kept part's lowest bit rounds half to even; a carry into the exponent is
+  // the correct rounding up (to the next binade, or from the largest finite to Inf).
+  const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  const uint32_t nan = (u | 0x00400000u) & 0xffff0000u;  // quiet bit: a low-payload NaN stays NaN
+  return std::bit_cast<float>((u & 0x7fffffffu) > 0x7f800000u ? nan : rounded);
+}
+// In place x[i] = RoundToBf16(x[i]), or out[i] = RoundToBf16(in[i]), for i < n (OpenMP chunks).
+void RoundToBf16(float* x, int64_t n);
+void RoundToBf16(float* out, const float* in, int64_t n);
 
 // out = in @ W^T: out (N,O) (overwritten), in (N,I), W (O,I). beta = 1 adds to out instead.
 void MatmulForward(float* out, const float* in, const float* W, int N, int I, int O, float beta = 0);
@@ -58,28 +74,45 @@ void RopeTable(float* cos, float* sin, int T, int HS, double theta);
 void RopeApply(float* x, const float* cos, const float* sin, int B, int T, int heads, int HS,
                int64_t stride, bool inverse);
 
-// Causal attention over a packed qkv (B,T,3C) buffer ([q | k | v] per row, heads contiguous inside each).
-// out (B,T,C) overwritten; probs (B,NH,T,T) saved (entries above the diagonal are not all written and must
-// not be read). Parallel over (b,h) pairs; each pair runs single-threaded GEMMs on row blocks of the
-// lower triangle. scratch: AttentionScratchSize floats per OpenMP thread (omp_get_max_threads()).
+// Causal attention over a packed qkv (B,T,3C) buffer ([q | k | v] per row, heads contiguous inside
+// each). out (B,T,C) overwritten; probs (B,NH,T,T) saved (entries above the diagonal are not all
+// written and must not be read). Parallel over (b,h) pairs; each pair runs single-threaded GEMMs on
+// row blocks of the lower triangle. scratch: AttentionScratchSize floats per OpenMP thread
+// (omp_get_max_threads()). bf16 = true rounds the operands the kernel itself makes for its GEMMs to
+// bf16 (RoundToBf16): the probabilities before P V (so probs holds the rounded values) and, in the
+// backward, d scores before dQ and dK; q, k, v and dout are the caller's to round (bf16 emulation,
+// model/decoder.h).
 int64_t AttentionScratchSize(int T, int HS);
-void AttentionForward(float* out, float* probs, const float* qkv, int B, int T, int NH, int HS);
+void AttentionForward(float* out, float* probs, const float* qkv, int B, int T, int NH, int HS,
+                      bool bf16 = false);
 // dqkv (B,T,3C) overwritten from dout (B,T,C), probs, qkv.
-void AttentionBackward(float* dqkv, const float* dout, const float* probs, const float* qkv, int B, int T,
-                       int NH, int HS, float* scratch);
+void AttentionBackward(float* dqkv, const float* dout, const float* probs, const float* qkv, int B,
+                       int T, int NH, int HS, float* scratch, bool bf16 = false);
 
 // SwiGLU on a packed gu (N,2F) buffer ([gate | up] per row): h (N,F) = silu(gate) * up.
 void SwiGluForward(float* h, const float* gu, int N, int F);
 // dgu (N,2F) overwritten.
 void SwiGluBackward(float* dgu, const float* dh, const float* gu, int N, int F);
 
-// Fused LM head + log-softmax + NLL in blocks of `block_rows` rows, so the (N,V) logits never exist:
-// per block, logits = x W^T (one GEMM into `scratch` (block_rows, V)), then per row max / sum-exp /
-// log-prob. logprob (N): log p(target) (0 where target < 0). Returns the mean NLL over counted rows
-// (summed in row order, in double); *count gets their number. If dx != nullptr, also the backward of the
-// mean NLL: dx (N,C) overwritten, dW (V,C) += (its first block overwrites when dW_beta0 is true).
+// Options of LmHeadXent beyond the plain mean NLL; the defaults change nothing (same bits).
+struct XentOptions {
+  // z-loss (PaLM, Chowdhery et al. 2022, section 5): the objective per counted row becomes
+  // NLL + z_loss * log^2 Z, log Z = logsumexp of the row's logits; its logits gradient adds
+  // 2 z_loss log Z softmax. Requires log_z.
+  float z_loss = 0;
+  float* log_z = nullptr;      // (N) out: log Z per row (0 where target < 0)
+  float* max_logit = nullptr;  // (N) out: max logit per row (0 where target < 0)
+  bool bf16 = false;  // round d logits to bf16 before the dx and dW GEMMs (x, W: the caller's)
+};
+
+// Fused LM head + log-softmax + NLL in blocks of `block_rows` rows, so the (N,V) logits never
+// exist: per block, logits = x W^T (one GEMM into `scratch` (block_rows, V)), then per row max /
+// sum-exp / log-prob. logprob (N): log p(target) (0 where target < 0). Returns the mean over
+// counted rows of NLL + z_loss log^2 Z (summed in row order, in double; the mean NLL when z_loss =
+// 0); *count gets their number. If dx != nullptr, also the backward of that mean: dx (N,C)
+// overwritten, dW (V,C) += (its first block overwrites when dW_overwrite is true).
 float LmHeadXent(float* logprob, float* dx, float* dW, const float* x, const float* W,
                  const int32_t* targets, int N, int C, int V, float* scratch, int block_rows,
-                 int64_t* count, bool dW_overwrite = false);
+                 int64_t* count, bool dW_overwrite = false, const XentOptions& options = {});
 
 }  // namespace ot::cpu

@@ -1,6 +1,7 @@
-// Fused LM head + log-softmax + NLL (+ its backward) over row blocks (see kernels.h): per block one GEMM
-// for the logits, one fused pass (max, exp, sum, log-prob, softmax - onehot in place), then two GEMMs for
-// dx and dW. The (N,V) logits and log-probs are never materialised; no fills.
+// Fused LM head + log-softmax + NLL (+ its backward) over row blocks (see kernels.h): per block one
+// GEMM for the logits, one fused pass (max, exp, sum, log-prob, softmax - onehot in place,
+// optionally the z-loss term and bf16 rounding), then two GEMMs for dx and dW. The (N,V) logits and
+// log-probs are never materialised; no fills.
 #include <cblas.h>
 
 #include <algorithm>
@@ -13,11 +14,14 @@ namespace ot::cpu {
 
 float LmHeadXent(float* logprob, float* dx, float* dW, const float* x, const float* W,
                  const int32_t* targets, int N, int C, int V, float* scratch, int block_rows,
-                 int64_t* count, bool dW_overwrite) {
+                 int64_t* count, bool dW_overwrite, const XentOptions& options) {
   int64_t cnt = 0;
   for (int n = 0; n < N; ++n) cnt += targets[n] >= 0;
   *count = cnt;
   const float inv = cnt ? 1.0f / static_cast<float>(cnt) : 0.0f;
+  const float z = options.z_loss;
+  float* const log_z = options.log_z;
+  float* const max_logit = options.max_logit;
   for (int r0 = 0; r0 < N; r0 += block_rows) {
     const int m = std::min(block_rows, N - r0);
     // logits (m,V) = x[r0:r0+m] (m,C) @ W^T
@@ -29,6 +33,8 @@ float LmHeadXent(float* logprob, float* dx, float* dW, const float* x, const flo
       const int n = r0 + i, tgt = targets[n];
       if (tgt < 0) {
         logprob[n] = 0;
+        if (log_z) log_z[n] = 0;
+        if (max_logit) max_logit[n] = 0;
         if (dx) std::memset(row, 0, sizeof(float) * V);
         continue;
       }
@@ -44,15 +50,27 @@ float LmHeadXent(float* logprob, float* dx, float* dW, const float* x, const flo
           row[j] = FastExp(row[j] - mx);
           sum += row[j];
         }
-        const float k = inv / sum;
-#pragma omp simd
-        for (int j = 0; j < V; ++j) row[j] *= k;
-        row[tgt] -= inv;  // d(mean NLL)/d logits = (softmax - onehot) / count
       } else {
 #pragma omp simd reduction(+ : sum)
         for (int j = 0; j < V; ++j) sum += FastExp(row[j] - mx);
       }
-      logprob[n] = target_logit - mx - std::log(sum);
+      const float log_sum = std::log(sum), lz = mx + log_sum;  // log Z = logsumexp(logits)
+      logprob[n] = target_logit - mx - log_sum;
+      if (log_z) log_z[n] = lz;
+      if (max_logit) max_logit[n] = mx;
+      if (dx) {
+        // d(mean objective)/d logits = ((1 + 2 z log Z) softmax - onehot) / count; z = 0 keeps the
+        // plain NLL's bits (the branch, not a multiplication by 1, so no NaN from 0 * inf).
+        const float k = (z != 0 ? inv * (1.0f + 2.0f * z * lz) : inv) / sum;
+#pragma omp simd
+        for (int j = 0; j < V; ++j) row[j] *= k;
+        row[tgt] -= inv;
+        if (options.bf16) {
+#pragma omp simd
+          for (int j = 0; j < V; ++j)
+            row[j] = RoundToBf16(row[j]);  // an operand of both GEMMs below
+        }
+      }
     }
     if (dx) {
       // dx[r0:r0+m] = dlogits @ W ; dW += dlogits^T @ x[r0:r0+m]
@@ -65,6 +83,11 @@ float LmHeadXent(float* logprob, float* dx, float* dW, const float* x, const flo
   }
   double total = 0;  // row order, double: thread-count independent
   for (int n = 0; n < N; ++n) total -= logprob[n];
+  if (z != 0) {
+    double z_total = 0;
+    for (int n = 0; n < N; ++n) z_total += static_cast<double>(log_z[n]) * log_z[n];
+    total += z * z_total;
+  }
   return cnt ? static_cast<float>(total / cnt) : 0.0f;
 }
 

@@ -246,17 +246,20 @@ void SwiGluBackward(R* dgate, R* dup, const R* dout, const R* gate, const R* up,
     }
 }
 
-// Fused LM head + softmax cross-entropy: logits = x @ W^T (V per row), logprob[n] = log softmax(logits)
-// [target[n]]. Rows with target < 0 are ignored (logprob 0, no gradient). Returns the mean NLL over the
-// counted rows (0 if none); *count receives their number.
+// Fused LM head + softmax cross-entropy: logits = x @ W^T (V per row), logprob[n] = log
+// softmax(logits) [target[n]]. Rows with target < 0 are ignored (logprob 0, no gradient). Returns
+// the mean over the counted rows (0 if none) of NLL + z_loss * log^2 Z, log Z = logsumexp(logits)
+// (z-loss, PaLM section 5; z_loss = 0: the mean NLL); *count receives their number; log_z (N), if
+// given, receives log Z (0 where ignored).
 template <typename R>
 R LmHeadXentForward(R* logprob, const R* x, const R* W, const int32_t* targets, int N, int C, int V,
-                    int64_t* count) {
+                    int64_t* count, R z_loss = 0, R* log_z = nullptr) {
   // logprob (N), x (N,C), W (V,C), targets (N)
   std::vector<R> logits(V);
   R total = 0;
   int64_t cnt = 0;
   for (int n = 0; n < N; ++n) {
+    if (log_z) log_z[n] = 0;
     if (targets[n] < 0) {
       logprob[n] = 0;
       continue;
@@ -266,17 +269,20 @@ R LmHeadXentForward(R* logprob, const R* x, const R* W, const int32_t* targets, 
     for (int j = 1; j < V; ++j) mx = std::max(mx, logits[j]);
     R sum = 0;
     for (int j = 0; j < V; ++j) sum += std::exp(logits[j] - mx);
+    const R lz = mx + std::log(sum);
     logprob[n] = logits[targets[n]] - mx - std::log(sum);
-    total -= logprob[n];
+    if (log_z) log_z[n] = lz;
+    total += -logprob[n] + z_loss * lz * lz;
     ++cnt;
   }
   *count = cnt;
   return cnt ? total / R(cnt) : R(0);
 }
-// Gradient of dloss * (mean NLL) w.r.t. x and W (accumulated).
+// Gradient of dloss * (the mean Forward returns, with the same z_loss) w.r.t. x and W
+// (accumulated): d/d logits = (softmax * (1 + 2 z_loss log Z) - onehot) / count.
 template <typename R>
-void LmHeadXentBackward(R* dx, R* dW, R dloss, const R* x, const R* W, const int32_t* targets, int N,
-                        int C, int V) {
+void LmHeadXentBackward(R* dx, R* dW, R dloss, const R* x, const R* W, const int32_t* targets,
+                        int N, int C, int V, R z_loss = 0) {
   // dx (N,C), dW (V,C)
   int64_t cnt = 0;
   for (int n = 0; n < N; ++n) cnt += targets[n] >= 0;
@@ -289,7 +295,9 @@ void LmHeadXentBackward(R* dx, R* dW, R dloss, const R* x, const R* W, const int
     for (int j = 1; j < V; ++j) mx = std::max(mx, logits[j]);
     R sum = 0;
     for (int j = 0; j < V; ++j) sum += (logits[j] = std::exp(logits[j] - mx));
-    for (int j = 0; j < V; ++j) logits[j] = (logits[j] / sum - (j == targets[n])) * dloss / R(cnt);
+    const R zscale = R(1) + R(2) * z_loss * (mx + std::log(sum));
+    for (int j = 0; j < V; ++j)
+      logits[j] = (logits[j] / sum * zscale - (j == targets[n])) * dloss / R(cnt);
     MatmulBackward(dx + (int64_t)n * C, dW, logits.data(), x + (int64_t)n * C, W, 1, C, V);
   }
 }
