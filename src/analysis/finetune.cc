@@ -75,7 +75,8 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
       config.checkpoint,
       {.arenas = 2 + OptimizerStateArenas(ft.optim) + (wise ? 1 : 0),
        .arenas_what = "anchor, gradients, " + ft.optim.kind + " state" + (wise ? ", WiSE-FT blend" : ""),
-       .decoders = {{ft.batch_size, ft.seq_len, "finetune.batch_size", "finetune.seq_len"},
+       .decoders = {{ft.batch_size, ft.seq_len, "finetune.batch_size", "finetune.seq_len",
+                     ft.optim.precision == "bf16"},
                     {config.suite.batch, config.suite.seq_len, "eval.batch", "eval.seq_len"}}});
   ApplyThreadPolicy(0, model.config);
   const int B = ft.batch_size, T = ft.seq_len > 0 ? ft.seq_len : model.config.max_seq_len;
@@ -96,6 +97,7 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
 
   const std::vector<float> anchor = model.params;  // θ_pre: L2-SP anchor and WiSE-FT's other end
   Decoder decoder(model.config, B, T);
+  decoder.set_numerics(NumericsFor(ft.optim));
   auto optimizer = MakeOptimizer(ft.optim, model.layout, "finetune");
   const int64_t steps = std::max<int64_t>(1, (ft.tokens.value + int64_t{B} * T - 1) / (int64_t{B} * T));
 

@@ -56,7 +56,7 @@ ScheduleConfig ScheduleFor(const OptimConfig& c, int64_t total_steps, int64_t to
 }
 
 int OptimizerStateArenas(const OptimConfig& c) {
-  const int base = c.kind == "adamw" || c.kind == "muon" ? 2 : 1;
+  const int base = c.kind == "muon" ? 3 : c.kind == "adamw" ? 2 : 1;  // muon: its momentum + AdamW's m, v
   return base + (c.sam_rho > 0 ? 1 : 0);
 }
 

@@ -46,8 +46,8 @@ std::string KindProblem(const OptimConfig& c, const std::string& prefix);
 // The schedule of a run of `total_steps` updates of `tokens_per_step` tokens each.
 ScheduleConfig ScheduleFor(const OptimConfig& c, int64_t total_steps, int64_t tokens_per_step);
 
-// Float arenas (beyond parameters and gradients) the optimizer of `c` holds: 2 for adamw and muon (whose
-// matrices use one), 1 for sgd and lion; SAM adds one (the perturbation). For memory plans.
+// Float arenas (beyond parameters and gradients) the optimizer of `c` holds: 2 for adamw, 3 for muon (its
+// momentum plus AdamW's m and v, each a full arena), 1 for sgd and lion; SAM adds one (the perturbation). For memory plans.
 int OptimizerStateArenas(const OptimConfig& c);
 
 // Declares every OptimConfig knob as `<prefix>.<name>` in `s`, minus `skip` (a study's fine-tuning grid

@@ -185,7 +185,8 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
   CheckMemoryPlan(c.model,
                   {.arenas = 2 + OptimizerStateArenas(c.optim),
                    .arenas_what = "parameters, gradients and " + c.optim.kind + " state",
-                   .decoders = {{c.train.batch_size, c.train.seq_len, "train.batch_size", "train.seq_len"}}},
+                   .decoders = {{c.train.batch_size, c.train.seq_len, "train.batch_size", "train.seq_len",
+                                 c.optim.precision == "bf16"}}},
                   run_dir.string() + ": pretraining");
   // One process per run directory (reliability.md case 32), held until this function returns.
   const RunDirLock lock = RunDirLock::Acquire(run_dir, "pretrain run");
@@ -228,6 +229,7 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
     val = std::make_unique<data::TokenLoader>(c.data.val, c.train.batch_size, c.train.seq_len,
                                               static_cast<uint64_t>(c.train.seed), /*shuffle=*/false);
   Decoder decoder(c.model, c.train.batch_size, c.train.seq_len);
+  decoder.set_numerics(NumericsFor(c.optim));
 
   TrainerOptions opt;
   opt.batch_size = c.train.batch_size;

@@ -21,6 +21,10 @@ int ApplyThreadPolicy(int requested, const ModelConfig& model) {
   if (threads > 0) omp_set_num_threads(threads);
   return threads > 0 ? threads : omp_get_max_threads();
 }
+DecoderNumerics NumericsFor(const OptimConfig& c) {
+  return {.z_loss = c.z_loss, .bf16_matmul = c.precision == "bf16"};
+}
+
 namespace {
 double NowSeconds() {
   using namespace std::chrono;
@@ -123,6 +127,11 @@ StepInfo Trainer::Step() {
   float loss = 0;
   info.grad_norm = pass(params_, grads_, loss);
   info.loss = loss;
+  info.log_z = decoder_.HeadStatsLast().mean_log_z;
+  if (decoder_.numerics().z_loss > 0) {  // log the cross-entropy (comparable across arms) and the z term
+    info.loss = decoder_.HeadStatsLast().cross_entropy;
+    info.z_loss = decoder_.HeadStatsLast().z_loss;
+  }
   info.lr = LearningRate(options_.schedule, state_.step);
   std::string bad_pass;  // why the step cannot update (non-finite loss or gradient)
   if (!std::isfinite(loss) || !std::isfinite(info.grad_norm)) {
@@ -194,10 +203,12 @@ void Trainer::LogRow(const StepInfo& info, bool eval_now) {
   const double now = NowSeconds();
   nlohmann::json row = {{"step", info.step},
                         {"train/loss", info.loss},
+                        {"train/log_z", info.log_z},
                         {"train/lr", info.lr},
                         {"train/grad_norm", info.grad_norm},
                         {"train/tokens", info.tokens},
                         {"train/epoch", source_.epoch ? source_.epoch() : 0.0}};
+  if (info.z_loss > 0) row["train/z_loss"] = info.z_loss;
   for (const auto& [group, norm] : GroupNorms(decoder_.layout(), params_))
     row["train/param_norm/" + group] = norm;
   if (eval_now) {

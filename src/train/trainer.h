@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "model/decoder.h"
+#include "optim/optim_config.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
 #include "train/metrics.h"
@@ -26,6 +27,9 @@ namespace ot {
 // study sets it per job); else 1 for models of d_model <= 64 (measured: pico-32 trains 190K tokens/s on one
 // thread and 100K on two, since its GEMMs are too small to split), else all cores. Applies it and returns it.
 int ApplyThreadPolicy(int requested, const ModelConfig& model);
+
+// The decoder numerics a stage's optimizer config asks for: z-loss weight, bf16 matmul emulation.
+DecoderNumerics NumericsFor(const OptimConfig& c);
 
 // Where the batches come from: next() fills (B,T) inputs and targets (int32, row-major; target < 0 =
 // ignored). save/load serialise its position so a resumed run sees the same batches; epoch() is the
@@ -66,7 +70,9 @@ struct TrainState {
 struct StepInfo {
   int64_t step = 0;  // completed steps after this one
   int64_t tokens = 0;
-  double loss = 0, lr = 0, grad_norm = 0;
+  double loss = 0, lr = 0, grad_norm = 0;  // loss: the cross-entropy (the objective minus any z-loss)
+  double z_loss = 0;                         // the z-loss term of the objective (0 when off)
+  double log_z = 0;                          // mean log-partition of the step's batch (first pass)
   bool skipped = false, spike = false;
 };
 

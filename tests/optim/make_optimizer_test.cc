@@ -31,11 +31,8 @@ TEST(MakeOptimizer, BuildsEveryKindAndSamWrapsIt) {
       EXPECT_EQ(static_cast<int64_t>(s.data.size()), layout.total()) << c.kind << " " << s.name;
     }
     EXPECT_EQ(names, state_names[k]) << c.kind;
-    // OptimizerStateArenas counts muon as 2 (its matrices need one arena, the rest two); Muon keeps all
-    // three full-arena so a checkpoint stores every state under one layout (reported on issue 12).
-    if (c.kind != "muon") {
-      EXPECT_EQ(static_cast<int>(names.size()), OptimizerStateArenas(c)) << c.kind;
-    }
+    // The memory plan's count is the state the optimizer really holds (muon: three full arenas).
+    EXPECT_EQ(static_cast<int>(names.size()), OptimizerStateArenas(c)) << c.kind;
     // One step moves the parameters (a kind wired to the wrong class or no-op would not).
     std::vector<float> p(layout.total(), 0.5f), g(layout.total(), 0.01f);
     opt->Step(p, g, 1e-2);
