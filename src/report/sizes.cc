@@ -3,7 +3,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
+#include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "core/check.h"
 #include "core/config.h"
@@ -27,17 +31,69 @@ std::string MinimumText(const Finding& f, const Summaries& s) {
   return out + ")";
 }
 
+// "3.412 ± 0.004" / "3.412" / "–".
+std::string Num(const MeanSe& m) {
+  if (!(m.n > 0) || std::isnan(m.mean)) return "–";
+  return std::isnan(m.se) || m.n < 2 ? fmt::format("{:.4g}", m.mean) : fmt::format("{:.4g} ± {:.2g}", m.mean, m.se);
+}
+
+// λ_max at a budget from results/diagnostics.jsonl: the value, or why there is none.
+std::string Sharpness(const fs::path& results, int64_t tokens) {
+  const fs::path file = results / "diagnostics.jsonl";
+  if (!fs::exists(file)) return "not run";
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    const nlohmann::json d = nlohmann::json::parse(line);
+    if (d.value("budget", int64_t{-1}) != tokens) continue;
+    const auto& e = d["lambda_max"];
+    if (!e.value("converged", false))
+      return fmt::format("not converged (residual {:.2g})", e.value("residual", 0.0));
+    return fmt::format("{:.4g}", e["value"].get<double>());
+  }
+  return "not run";
+}
+
+// One row per variant: at the smallest and largest budget, the base loss, Δ at the reference γ (the
+// grid's median), λ_max, and the fine-tuned OOD loss at the tuned LR (per task, the LR with the lowest ID
+// loss). The mechanism in numbers: sharper checkpoints should lose more to the same noise.
+std::vector<std::vector<std::string>> AtAGlance(const SizeReport& v, const Summaries& s, double* reference_gamma) {
+  std::vector<std::vector<std::string>> rows;
+  if (s.budgets.empty()) return rows;
+  std::vector<double> gammas;
+  for (const auto& p : s.perturb)
+    if (p.group == "all" && std::find(gammas.begin(), gammas.end(), p.gamma) == gammas.end()) gammas.push_back(p.gamma);
+  std::sort(gammas.begin(), gammas.end());
+  const double gamma = gammas.empty() ? kNaN : gammas[gammas.size() / 2];
+  *reference_gamma = gamma;
+  for (const int64_t tokens : {s.budgets.front().tokens, s.budgets.back().tokens}) {
+    std::string base = "–", delta = "–", tuned;
+    for (const auto& p : s.pretrain)
+      if (p.tokens == tokens) base = Num(p.base_loss);
+    for (const auto& p : s.perturb)
+      if (p.group == "all" && p.gamma == gamma && p.tokens == tokens) delta = Num(p.delta);
+    for (const auto& t : s.tuned)
+      if (t.tokens == tokens)
+        tuned += (tuned.empty() ? "" : "; ") + fmt::format("{} {} (lr {:g})", t.task, Num(t.ood_loss), t.lr);
+    rows.push_back({v.size, FormatSize(tokens), fmt::format("{:.3g}", s.At(tokens).tokens_per_param), base, delta,
+                    Sharpness(v.study_dir / "results", tokens), tuned.empty() ? "–" : tuned});
+    if (s.budgets.size() == 1) break;
+  }
+  return rows;
+}
+
 }  // namespace
 
 fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeReport>& sizes,
                              const ReportOptions& options) {
   Document doc;
-  doc.Heading(1, "overtrain report: " + study_dir.filename().string() + " (model sizes compared)");
+  doc.Heading(1, "overtrain report: " + study_dir.filename().string() + " (ladders compared)");
   doc.Paragraph(
-      "One ladder per model size on the same data; each size has its own full report (linked below). "
+      "One ladder per arm and/or model size on the same data; each has its own full report (linked below). "
       "Minima count only when the rise after them exceeds " + fmt::format("{:g}", options.inflection.z) +
       " combined standard errors; t/p = tokens per parameter (all parameters; non-embedding in brackets).");
-  std::vector<std::vector<std::string>> info, perturb, finetune, claims;
+  std::vector<std::vector<std::string>> info, perturb, finetune, claims, glance;
+  double reference_gamma = kNaN;
   std::vector<std::string> claim_ids;
   for (const auto& sz : sizes) {
     const StudyResults r = LoadStudyResults(sz.study_dir / "results");
@@ -50,7 +106,8 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
                     b.empty() ? none
                               : fmt::format("{:.3g}–{:.3g}", b.front().tokens_per_param, b.back().tokens_per_param),
                     b.empty() ? none : fmt::format("{:.2g}–{:.2g}", b.front().epochs, b.back().epochs),
-                    fmt::format("[report](../size-{}/report/report.md)", sz.size)});
+                    fmt::format("[report](../{}/report/report.md)", sz.size)});
+    for (auto& row : AtAGlance(sz, s, &reference_gamma)) glance.push_back(std::move(row));
     std::map<double, Curve> by_gamma;
     for (const auto& p : s.perturb) {
       if (p.group != "all") continue;
@@ -80,10 +137,18 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
     }
     claims.push_back(std::move(row));
   }
-  doc.Heading(2, "Sizes");
-  doc.Table({"size", "parameters", "non-embedding", "tokens/param", "epochs", "full report"}, std::move(info));
-  doc.Heading(2, "The paper's claims per size");
-  std::vector<std::string> header{"size"};
+  doc.Heading(2, "Ladders");
+  doc.Table({"ladder", "parameters", "non-embedding", "tokens/param", "epochs", "full report"}, std::move(info));
+  doc.Heading(2, "At a glance: smallest and largest budget");
+  doc.Paragraph(fmt::format(
+      "Base validation loss, the perturbation's Δ at the reference γ = {:g} (the grid's median; mean ± s.e. over "
+      "draws and seeds), the training loss's top Hessian eigenvalue λ_max (`overtrain diagnose`; \"not run\" when "
+      "the study does not diagnose), and the fine-tuned OOD loss at the tuned LR (the LR with the lowest ID loss).",
+      reference_gamma));
+  doc.Table({"ladder", "tokens", "t/p", "base loss", "Δ at ref. γ", "λ_max", "fine-tuned OOD at tuned LR"},
+            std::move(glance));
+  doc.Heading(2, "The paper's claims per ladder");
+  std::vector<std::string> header{"ladder"};
   header.insert(header.end(), claim_ids.begin(), claim_ids.end());
   doc.Table(header, std::move(claims));
   doc.Paragraph(
@@ -91,9 +156,9 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
       "with tokens at a fixed LR; C4 fine-tuned OOD U-shaped, earlier for larger LR; C5 tuned LR: ID improves "
       "while OOD degrades; C6 optimal LR falls; C7/C8 the linear-network lab (shared by all sizes).");
   doc.Heading(2, "Where the perturbed loss turns upward");
-  doc.Table({"size", "γ", "minimum at", "uncertainty"}, std::move(perturb));
+  doc.Table({"ladder", "γ", "minimum at", "uncertainty"}, std::move(perturb));
   doc.Heading(2, "Where the fine-tuned OOD loss turns upward");
-  doc.Table({"size", "task", "lr", "minimum at"}, std::move(finetune));
+  doc.Table({"ladder", "task", "lr", "minimum at"}, std::move(finetune));
   const fs::path out = study_dir / "report" / "report.md";
   fs::create_directories(out.parent_path());
   WriteFileAtomic(out, doc.Markdown());

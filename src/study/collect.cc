@@ -47,7 +47,7 @@ int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& st
     }
     return dir;
   };
-  std::string pretrain_rows, perturb_rows, finetune_rows;
+  std::string pretrain_rows, perturb_rows, finetune_rows, diagnose_rows;
   int64_t params = 0, per_epoch = 0;
   for (const auto& ck : sp.checkpoints) {
     json base;
@@ -74,6 +74,13 @@ int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& st
       for (std::string line; std::getline(in, line);)
         if (!line.empty()) perturb_rows += line + "\n";
     }
+    if (!ck.diagnose_run.empty())
+      if (auto dir = done_dir(ck.diagnose_run)) {
+        json d = ReadJson(*dir / "diagnostics.json");  // docs/formats.md: one object per checkpoint
+        d["budget"] = ck.budget;
+        d["seed"] = ck.seed;
+        diagnose_rows += d.dump() + "\n";
+      }
     for (const auto& name : ck.finetune_runs) {
       auto dir = done_dir(name);
       if (!dir || base.is_null()) continue;
@@ -114,6 +121,7 @@ int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& st
   WriteFileAtomic(results / "pretrain.jsonl", pretrain_rows);
   WriteFileAtomic(results / "perturb.jsonl", perturb_rows);
   WriteFileAtomic(results / "finetune.jsonl", finetune_rows);
+  WriteFileAtomic(results / "diagnostics.jsonl", diagnose_rows);
   if (!sp.theory_run.empty())
     if (auto dir = done_dir(sp.theory_run)) WriteFileAtomic(results / "theory.jsonl", ReadFile(*dir / "results.jsonl"));
   return skipped;

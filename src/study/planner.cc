@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "analysis/diagnose.h"
 #include "analysis/finetune.h"
 #include "analysis/perturb_stage.h"
 #include "analysis/suite.h"
@@ -143,6 +144,17 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
                 .deps = {ck.pretrain_run},
                 .cost_tokens = cs.perturb.gammas.size() * cs.perturb.draws * cs.perturb.groups.size() *
                                static_cast<double>(cs.eval.windows * T) / 3.0});
+      if (cs.diagnose.enabled) {
+        DiagnoseConfig dc{.checkpoint = ck.dir.string(), .suite = suite, .batches = cs.diagnose.batches,
+                          .max_iters = cs.diagnose.max_iters, .probes = cs.diagnose.probes, .seed = ck.seed,
+                          .gammas = cs.perturb.gammas};
+        dc.suite.tasks.clear();
+        ck.diagnose_run = "diagnose/" + tag;
+        const double hvp_passes = 1 + 2.0 * cs.diagnose.max_iters + 4.0 * cs.diagnose.probes;
+        plan.Add({.stage = "diagnose", .name = ck.diagnose_run, .config_toml = PrintConfig(DiagnoseSchema(), dc),
+                  .deps = {ck.pretrain_run},
+                  .cost_tokens = hvp_passes * cs.diagnose.batches * cs.eval.batch * T});
+      }
       const int64_t ft_tokens = FinetuneTokens(cs);
       for (const auto& task : cs.finetune.tasks) {
         for (double lr : cs.finetune.lrs) {

@@ -21,7 +21,7 @@ struct StudyCheckpoint {
   std::string size;          // model preset of this ladder when the study compares sizes, else ""
   std::string arm;           // the arm of this ladder when the study compares arms, else ""
   std::string variant;       // StudyVariant::tag: "", "arm-sgd/", "size-pico-32/", "arm-sgd/size-pico-32/"
-  std::string eval_run, perturb_run;
+  std::string eval_run, perturb_run, diagnose_run;  // diagnose_run "" when the study does not diagnose
   std::vector<std::string> finetune_runs;
 };
 

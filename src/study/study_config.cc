@@ -11,7 +11,7 @@ namespace {
 
 bool IsArmName(const std::string& name) {
   return !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
-    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.';
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_';
   });
 }
 
@@ -20,7 +20,7 @@ std::string SetArmEntry(StudyConfig& c, const std::string& subkey, const std::st
   const auto dot = subkey.find('.');
   const std::string name = subkey.substr(0, dot);
   if (dot == std::string::npos || dot + 1 >= subkey.size() || !IsArmName(name))
-    return "expects arms.<name>.<study key>, the name of letters, digits, '-', '_' or '.'";
+    return "expects arms.<name>.<study key>, the name of letters, digits, '-' or '_'";
   const std::string key = subkey.substr(dot + 1);
   auto& sets = c.arm_sets[name];
   for (auto& [k, v] : sets)
@@ -47,7 +47,7 @@ StudyConfig WithoutArms(StudyConfig c) {
 std::string ArmsProblem(const StudyConfig& c) {
   for (size_t i = 0; i < c.study.arms.size(); ++i) {
     const std::string& name = c.study.arms[i];
-    if (!IsArmName(name)) return "arm name '" + name + "': expected letters, digits, '-', '_' or '.'";
+    if (!IsArmName(name)) return "arm name '" + name + "': expected letters, digits, '-' or '_'";
     for (size_t j = 0; j < i; ++j)
       if (c.study.arms[j] == name) return "arm '" + name + "' is listed twice";
   }
@@ -140,6 +140,13 @@ const ConfigSchema<StudyConfig>& StudySchema() {
                [](C& c) -> double& { return c.finetune.replay; }, Between(0, 0.99))
         .Field("finetune.wise_alphas", "WiSE-FT: also evaluate a*theta_ft + (1-a)*theta_pre for each a",
                [](C& c) -> std::vector<double>& { return c.finetune.wise_alphas; }, Between(0, 1))
+        .Field("diagnose.enabled", "run `overtrain diagnose` (Hessian top eigenvalue, traces, logit scale) on every checkpoint",
+               [](C& c) -> bool& { return c.diagnose.enabled; })
+        .Field("diagnose.batches", "training batches the Hessian's loss averages", [](C& c) -> int& { return c.diagnose.batches; },
+               AtLeast(1))
+        .Field("diagnose.max_iters", "power-iteration steps for the top eigenvalue",
+               [](C& c) -> int& { return c.diagnose.max_iters; }, AtLeast(1))
+        .Field("diagnose.probes", "Hutchinson probes per trace", [](C& c) -> int& { return c.diagnose.probes; }, AtLeast(1))
         .Field("eval.batch", "rows per forward pass", [](C& c) -> int& { return c.eval.batch; }, AtLeast(1))
         .Field("eval.windows", "general-validation windows", [](C& c) -> int64_t& { return c.eval.windows; }, AtLeast(0))
         .Field("eval.c4_windows", "C4 windows", [](C& c) -> int64_t& { return c.eval.c4_windows; }, AtLeast(0))

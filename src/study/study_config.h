@@ -55,6 +55,10 @@ struct StudyConfig {
     std::vector<double> wise_alphas;  // WiSE-FT blends evaluated per run
     OptimConfig optim{.lr = 1e-4, .warmup_fraction = 0.1};  // finetune.* (all but lr, which the grid sets)
   } finetune;
+  struct Diagnose {  // curvature per checkpoint (`overtrain diagnose`, analysis/diagnose.h)
+    bool enabled = false;
+    int batches = 4, max_iters = 30, probes = 8;
+  } diagnose;
   struct Eval {
     int batch = 16;
     int64_t windows = 256, c4_windows = 256, max_examples = 200, max_target_tokens = 256;
