@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/fileio.h"
 #include "report/document.h"
+#include "report/gnuplot.h"
 #include "report/results.h"
 #include "report/tables.h"
 #include "report/verdict.h"
@@ -54,6 +55,43 @@ std::string Sharpness(const fs::path& results, int64_t tokens) {
   return "not run";
 }
 
+// λ_max per budget (converged values only; a non-converged estimate is not a number to plot).
+std::map<int64_t, double> SharpnessByTokens(const fs::path& results) {
+  std::map<int64_t, double> out;
+  std::ifstream in(results / "diagnostics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    const nlohmann::json d = nlohmann::json::parse(line);
+    if (d["lambda_max"].value("converged", false)) out[d.value("budget", int64_t{0})] = d["lambda_max"]["value"];
+  }
+  return out;
+}
+
+// The four panels of the comparison figure, one series per ladder, against pre-training tokens.
+struct ComparisonPanels {
+  PlotPanel base{.title = "base validation loss", .xlabel = "pre-training tokens", .ylabel = "loss"};
+  PlotPanel delta{.title = "Δ at the reference γ", .xlabel = "pre-training tokens", .ylabel = "perturbed − base loss"};
+  PlotPanel sharp{.title = "sharpness λ_max (training loss)", .xlabel = "pre-training tokens", .ylabel = "λ_max",
+                  .logy = true};
+  PlotPanel tuned{.title = "fine-tuned OOD loss at the tuned LR", .xlabel = "pre-training tokens", .ylabel = "loss"};
+
+  void Add(const SizeReport& v, const Summaries& s, double gamma, int color) {
+    PlotSeries b{.title = v.size, .color = color}, d = b, h = b, t = b;
+    for (const auto& p : s.pretrain) b.x.push_back(double(p.tokens)), b.y.push_back(p.base_loss.mean), b.se.push_back(p.base_loss.se);
+    for (const auto& p : s.perturb)
+      if (p.group == "all" && p.gamma == gamma) d.x.push_back(double(p.tokens)), d.y.push_back(p.delta.mean), d.se.push_back(p.delta.se);
+    for (const auto& [tokens, lambda] : SharpnessByTokens(v.study_dir / "results"))
+      h.x.push_back(double(tokens)), h.y.push_back(lambda);
+    std::string task;
+    for (const auto& p : s.tuned) {
+      if (task.empty()) task = p.task;
+      if (p.task == task) t.x.push_back(double(p.tokens)), t.y.push_back(p.ood_loss.mean), t.se.push_back(p.ood_loss.se);
+    }
+    for (auto [panel, series] : {std::pair{&base, &b}, {&delta, &d}, {&sharp, &h}, {&tuned, &t}})
+      if (!series->x.empty()) panel->series.push_back(*series);
+  }
+};
+
 // One row per variant: at the smallest and largest budget, the base loss, Δ at the reference γ (the
 // grid's median), λ_max, and the fine-tuned OOD loss at the tuned LR (per task, the LR with the lowest ID
 // loss). The mechanism in numbers: sharper checkpoints should lose more to the same noise.
@@ -94,6 +132,8 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
       " combined standard errors; t/p = tokens per parameter (all parameters; non-embedding in brackets).");
   std::vector<std::vector<std::string>> info, perturb, finetune, claims, glance;
   double reference_gamma = kNaN;
+  ComparisonPanels panels;
+  int color = 0;
   std::vector<std::string> claim_ids;
   for (const auto& sz : sizes) {
     const StudyResults r = LoadStudyResults(sz.study_dir / "results");
@@ -108,6 +148,7 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
                     b.empty() ? none : fmt::format("{:.2g}–{:.2g}", b.front().epochs, b.back().epochs),
                     fmt::format("[report](../{}/report/report.md)", sz.size)});
     for (auto& row : AtAGlance(sz, s, &reference_gamma)) glance.push_back(std::move(row));
+    panels.Add(sz, s, reference_gamma, color++);
     std::map<double, Curve> by_gamma;
     for (const auto& p : s.perturb) {
       if (p.group != "all") continue;
@@ -147,6 +188,17 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
       reference_gamma));
   doc.Table({"ladder", "tokens", "t/p", "base loss", "Δ at ref. γ", "λ_max", "fine-tuned OOD at tuned LR"},
             std::move(glance));
+  Figure fig{.name = "ladders", .title = "ladders compared against pre-training tokens", .panel_width = 430,
+             .height = 430};
+  for (PlotPanel* p : {&panels.base, &panels.delta, &panels.sharp, &panels.tuned})
+    if (!p->series.empty()) fig.panels.push_back(*p);
+  if (!fig.panels.empty()) {
+    fs::create_directories(study_dir / "report" / "figures");
+    RenderFigure(fig, study_dir / "report" / "figures");
+    doc.Image("figures/ladders.svg", "figures/ladders.png",
+              "base loss, Δ at the reference γ, λ_max and the tuned fine-tuned OOD loss per ladder against tokens "
+              "(error bars: ± s.e.)");
+  }
   doc.Heading(2, "The paper's claims per ladder");
   std::vector<std::string> header{"ladder"};
   header.insert(header.end(), claim_ids.begin(), claim_ids.end());

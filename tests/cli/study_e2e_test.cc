@@ -14,6 +14,7 @@
 #include <map>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 namespace {
 namespace fs = std::filesystem;
@@ -30,17 +31,20 @@ std::string ReadAll(const fs::path& p) {
   return ss.str();
 }
 
-// Runs the study into `out`; returns the exit code. Output goes to <out>.log.
-pid_t StartStudy(const fs::path& out) {
+// Runs the study into `out` (plus extra --set overrides); returns its pid. Output goes to <out>.log.
+pid_t StartStudy(const fs::path& out, const std::vector<std::string>& sets = {}) {
   const std::string bin = Env("OVERTRAIN_BIN"), src = Env("OVERTRAIN_SOURCE_DIR");
   const pid_t pid = fork();
   if (pid == 0) {
     if (chdir(src.c_str()) != 0) _exit(126);
     const std::string log = out.string() + ".log";
     if (!freopen(log.c_str(), "a", stdout) || !freopen(log.c_str(), "a", stderr)) _exit(125);
-    const std::string set = "study.out=" + out.string();
-    execl(bin.c_str(), bin.c_str(), "study", "--config", "configs/ci.toml", "--set", set.c_str(),
-          static_cast<char*>(nullptr));
+    std::vector<std::string> args = {bin, "study", "--config", "configs/ci.toml", "--set", "study.out=" + out.string()};
+    for (const auto& s : sets) args.insert(args.end(), {"--set", s});
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(bin.c_str(), argv.data());
     _exit(127);
   }
   return pid;
@@ -113,6 +117,27 @@ TEST_F(StudyE2E, RunsToAReportResumesAfterKillAndMatchesUninterrupted) {
   for (const auto& [dir, t] : survived) EXPECT_EQ(after.at(dir), t) << dir << " was redone";
   for (const char* f : {"results/perturb.jsonl", "results/finetune.jsonl", "results/pretrain.jsonl"})
     EXPECT_EQ(ReadAll(a / f), ReadAll(b / f)) << f << " differs from the uninterrupted study";
+}
+
+// Two arms (AdamW and SAM around it) with diagnostics: one ladder and report per arm, and the comparison
+// report with the at-a-glance table (λ_max from `overtrain diagnose`) and the ladders figure.
+TEST_F(StudyE2E, ArmsGetTheirOwnLaddersAndAComparison) {
+  const fs::path a = root_ / "arms";
+  ASSERT_EQ(Wait(StartStudy(a, {"study.arms=[\"adamw\", \"sam\"]", "arms.sam.pretrain.sam_rho=0.05",
+                                "pretrain.ladder=[\"60K\", \"120K\"]", "theory.config=\"\"",
+                                "finetune.lrs=[3e-3]", "finetune.seeds=[1, 2]", "diagnose.enabled=true",
+                                "diagnose.batches=1", "diagnose.max_iters=8", "diagnose.probes=2"})),
+            0)
+      << ReadAll(a.string() + ".log");
+  for (const char* arm : {"arm-adamw", "arm-sam"}) {
+    EXPECT_TRUE(fs::exists(a / arm / "report" / "report.md")) << arm;
+    EXPECT_GT(fs::file_size(a / arm / "results" / "diagnostics.jsonl"), 0u) << arm;
+  }
+  const std::string report = ReadAll(a / "report" / "report.md");
+  EXPECT_NE(report.find("At a glance"), std::string::npos) << report;
+  EXPECT_NE(report.find("| arm-sam | 120K |"), std::string::npos) << report;
+  EXPECT_NE(report.find("| arm-adamw | 60K |"), std::string::npos) << report;
+  EXPECT_TRUE(fs::exists(a / "report" / "figures" / "ladders.png"));
 }
 
 }  // namespace
