@@ -21,6 +21,9 @@
 
 namespace ot::report_detail {
 
+// Explicit x tics at the study's budgets: "<tokens>\n<epochs> ep", at most ~8 labelled.
+std::vector<std::pair<double, std::string>> TokenTics(const Summaries& s);
+
 struct Ctx {
   Ctx(const StudyResults& r, const Summaries& summaries, const ReportOptions& o,
       std::filesystem::path dir)

@@ -15,6 +15,7 @@
 #include "report/document.h"
 #include "report/gnuplot.h"
 #include "report/results.h"
+#include "report/sections.h"
 #include "report/tables.h"
 #include "report/verdict.h"
 
@@ -46,7 +47,7 @@ std::string Sharpness(const fs::path& results, int64_t tokens) {
   for (std::string line; std::getline(in, line);) {
     if (line.empty()) continue;
     const nlohmann::json d = nlohmann::json::parse(line);
-    if (d.value("budget", int64_t{-1}) != tokens) continue;
+    if (d.value("tokens", int64_t{-1}) != tokens) continue;  // the checkpoint's own count, as the budgets
     const auto& e = d["lambda_max"];
     if (!e.value("converged", false))
       return fmt::format("not converged (residual {:.2g})", e.value("residual", 0.0));
@@ -62,7 +63,7 @@ std::map<int64_t, double> SharpnessByTokens(const fs::path& results) {
   for (std::string line; std::getline(in, line);) {
     if (line.empty()) continue;
     const nlohmann::json d = nlohmann::json::parse(line);
-    if (d["lambda_max"].value("converged", false)) out[d.value("budget", int64_t{0})] = d["lambda_max"]["value"];
+    if (d["lambda_max"].value("converged", false)) out[d.value("tokens", int64_t{0})] = d["lambda_max"]["value"];
   }
   return out;
 }
@@ -134,6 +135,7 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
   double reference_gamma = kNaN;
   ComparisonPanels panels;
   int color = 0;
+  std::vector<std::pair<double, std::string>> tics;  // the first ladder's budgets (ladders share them)
   std::vector<std::string> claim_ids;
   for (const auto& sz : sizes) {
     const StudyResults r = LoadStudyResults(sz.study_dir / "results");
@@ -149,6 +151,7 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
                     fmt::format("[report](../{}/report/report.md)", sz.size)});
     for (auto& row : AtAGlance(sz, s, &reference_gamma)) glance.push_back(std::move(row));
     panels.Add(sz, s, reference_gamma, color++);
+    if (tics.empty()) tics = report_detail::TokenTics(s);
     std::map<double, Curve> by_gamma;
     for (const auto& p : s.perturb) {
       if (p.group != "all") continue;
@@ -192,6 +195,7 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
              .height = 430};
   for (PlotPanel* p : {&panels.base, &panels.delta, &panels.sharp, &panels.tuned})
     if (!p->series.empty()) fig.panels.push_back(*p);
+  for (PlotPanel& p : fig.panels) p.xtics = tics;
   if (!fig.panels.empty()) {
     fs::create_directories(study_dir / "report" / "figures");
     RenderFigure(fig, study_dir / "report" / "figures");
@@ -206,7 +210,8 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
   doc.Paragraph(
       "C1 Δ rises with tokens; C2 perturbed loss U-shaped, earlier for larger γ; C3 OOD degradation rises "
       "with tokens at a fixed LR; C4 fine-tuned OOD U-shaped, earlier for larger LR; C5 tuned LR: ID improves "
-      "while OOD degrades; C6 optimal LR falls; C7/C8 the linear-network lab (shared by all sizes).");
+      "while OOD degrades; C6 optimal LR falls; C7/C8 the linear-network lab (shared by all ladders; \"not measured\" "
+      "when the study runs no theory).");
   doc.Heading(2, "Where the perturbed loss turns upward");
   doc.Table({"ladder", "γ", "minimum at", "uncertainty"}, std::move(perturb));
   doc.Heading(2, "Where the fine-tuned OOD loss turns upward");

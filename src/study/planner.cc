@@ -146,7 +146,8 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
                                static_cast<double>(cs.eval.windows * T) / 3.0});
       if (cs.diagnose.enabled) {
         DiagnoseConfig dc{.checkpoint = ck.dir.string(), .suite = suite, .batches = cs.diagnose.batches,
-                          .max_iters = cs.diagnose.max_iters, .probes = cs.diagnose.probes, .seed = ck.seed,
+                          .max_iters = cs.diagnose.max_iters, .tol = cs.diagnose.tol, .probes = cs.diagnose.probes,
+                          .seed = ck.seed,
                           .gammas = cs.perturb.gammas};
         dc.suite.tasks.clear();
         ck.diagnose_run = "diagnose/" + tag;

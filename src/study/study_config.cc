@@ -146,6 +146,8 @@ const ConfigSchema<StudyConfig>& StudySchema() {
                AtLeast(1))
         .Field("diagnose.max_iters", "power-iteration steps for the top eigenvalue",
                [](C& c) -> int& { return c.diagnose.max_iters; }, AtLeast(1))
+        .Field("diagnose.tol", "power iteration converges when the residual (a bound on the eigenvalue's relative error) is below it",
+               [](C& c) -> double& { return c.diagnose.tol; }, Between(1e-12, 0.5))
         .Field("diagnose.probes", "Hutchinson probes per trace", [](C& c) -> int& { return c.diagnose.probes; }, AtLeast(1))
         .Field("eval.batch", "rows per forward pass", [](C& c) -> int& { return c.eval.batch; }, AtLeast(1))
         .Field("eval.windows", "general-validation windows", [](C& c) -> int64_t& { return c.eval.windows; }, AtLeast(0))

@@ -58,6 +58,7 @@ struct StudyConfig {
   struct Diagnose {  // curvature per checkpoint (`overtrain diagnose`, analysis/diagnose.h)
     bool enabled = false;
     int batches = 4, max_iters = 30, probes = 8;
+    double tol = 1e-3;  // power iteration: converged when ‖Hv − λv‖/|λ| (≥ λ's relative error) is below it
   } diagnose;
   struct Eval {
     int batch = 16;

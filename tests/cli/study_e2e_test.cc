@@ -135,8 +135,9 @@ TEST_F(StudyE2E, ArmsGetTheirOwnLaddersAndAComparison) {
   }
   const std::string report = ReadAll(a / "report" / "report.md");
   EXPECT_NE(report.find("At a glance"), std::string::npos) << report;
-  EXPECT_NE(report.find("| arm-sam | 120K |"), std::string::npos) << report;
-  EXPECT_NE(report.find("| arm-adamw | 60K |"), std::string::npos) << report;
+  EXPECT_NE(report.find("| arm-sam | "), std::string::npos) << report;
+  EXPECT_NE(report.find("| arm-adamw | "), std::string::npos) << report;
+  EXPECT_EQ(report.find("| not run |"), std::string::npos) << "every checkpoint was diagnosed:\n" << report;
   EXPECT_TRUE(fs::exists(a / "report" / "figures" / "ladders.png"));
 }
 
