@@ -93,6 +93,35 @@ struct ComparisonPanels {
   }
 };
 
+// Curvature against sensitivity: at the grid's smallest γ, the measured Δ next to the quadratic prediction
+// ½γ²·tr(Σ_init H) from `overtrain diagnose` (both mean ± s.e.), per budget. Empty without diagnostics.
+std::vector<std::vector<std::string>> CurvatureRows(const SizeReport& v, const Summaries& s) {
+  std::vector<std::pair<int64_t, std::vector<std::string>>> keyed;  // by tokens
+  std::ifstream in(v.study_dir / "results" / "diagnostics.jsonl");
+  double gamma = kNaN;
+  for (const auto& p : s.perturb)
+    if (p.group == "all" && !(p.gamma >= gamma)) gamma = p.gamma;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    const nlohmann::json d = nlohmann::json::parse(line);
+    const int64_t tokens = d.value("tokens", int64_t{0});
+    std::string measured = "–", predicted = "–";
+    for (const auto& p : s.perturb)
+      if (p.group == "all" && p.gamma == gamma && p.tokens == tokens) measured = Num(p.delta);
+    for (const auto& q : d["predicted_delta"])
+      if (q["gamma"].get<double>() == gamma)
+        predicted = fmt::format("{:.4g} ± {:.2g}", q["delta"].get<double>(), q["delta_stderr"].get<double>());
+    keyed.push_back({tokens,
+                     {v.size, FormatSize(tokens), fmt::format("{:g}", gamma), measured, predicted,
+                      fmt::format("{:.4g} ± {:.2g}", d["trace"]["mean"].get<double>(), d["trace"]["stderr"].get<double>()),
+                      Sharpness(v.study_dir / "results", tokens)}});
+  }
+  std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::vector<std::string>> rows;
+  for (auto& [tokens, row] : keyed) rows.push_back(std::move(row));
+  return rows;
+}
+
 // One row per variant: at the smallest and largest budget, the base loss, Δ at the reference γ (the
 // grid's median), λ_max, and the fine-tuned OOD loss at the tuned LR (per task, the LR with the lowest ID
 // loss). The mechanism in numbers: sharper checkpoints should lose more to the same noise.
@@ -131,7 +160,7 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
       "One ladder per arm and/or model size on the same data; each has its own full report (linked below). "
       "Minima count only when the rise after them exceeds " + fmt::format("{:g}", options.inflection.z) +
       " combined standard errors; t/p = tokens per parameter (all parameters; non-embedding in brackets).");
-  std::vector<std::vector<std::string>> info, perturb, finetune, claims, glance;
+  std::vector<std::vector<std::string>> info, perturb, finetune, claims, glance, curvature;
   double reference_gamma = kNaN;
   ComparisonPanels panels;
   int color = 0;
@@ -150,6 +179,7 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
                     b.empty() ? none : fmt::format("{:.2g}–{:.2g}", b.front().epochs, b.back().epochs),
                     fmt::format("[report](../{}/report/report.md)", sz.size)});
     for (auto& row : AtAGlance(sz, s, &reference_gamma)) glance.push_back(std::move(row));
+    for (auto& row : CurvatureRows(sz, s)) curvature.push_back(std::move(row));
     panels.Add(sz, s, reference_gamma, color++);
     if (tics.empty()) tics = report_detail::TokenTics(s);
     std::map<double, Curve> by_gamma;
@@ -202,6 +232,17 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
     doc.Image("figures/ladders.svg", "figures/ladders.png",
               "base loss, Δ at the reference γ, λ_max and the tuned fine-tuned OOD loss per ladder against tokens "
               "(error bars: ± s.e.)");
+  }
+  if (!curvature.empty()) {
+    doc.Heading(2, "Curvature and sensitivity");
+    doc.Paragraph(
+        "For small noise the perturbation's expected loss change is quadratic in γ: E[Δ] ≈ ½γ²·tr(Σ_init H), with H the "
+        "Hessian of the training loss (Hutchinson estimate with probes scaled by each tensor's init std). Where the "
+        "measured Δ at the smallest γ matches the prediction, the growth of Δ with tokens is the growth of the "
+        "curvature the noise sees; where it does not, γ is past the quadratic regime (or training and validation "
+        "loss curve differently).");
+    doc.Table({"ladder", "tokens", "γ", "measured Δ", "predicted ½γ²·tr(Σ_init H)", "tr(H)", "λ_max"},
+              std::move(curvature));
   }
   doc.Heading(2, "The paper's claims per ladder");
   std::vector<std::string> header{"ladder"};
