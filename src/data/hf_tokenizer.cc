@@ -100,9 +100,13 @@ std::string WithSpaces(std::string_view pattern, std::string_view body) {
     if (c == '\\' && i + 1 < pattern.size()) {
       const char e = pattern[++i];
       if (e == 's') {
-        out += in_class ? std::string(body) : "[" + std::string(body) + "]";
+        out += in_class ? "" : "[";
+        out += body;
+        out += in_class ? "" : "]";
       } else if (e == 'S' && !in_class) {
-        out += "[^" + std::string(body) + "]";
+        out += "[^";
+        out += body;
+        out += ']';
       } else {
         out += c;
         out += e;

@@ -115,7 +115,8 @@ std::string RandomString(std::mt19937& rng, bool plain) {
       "العربية", "हिन्दी", "ภาษาไทย", "🙂", "👍🏽", "👨‍👩‍👧", "🇩🇪", "∑x²", "½", "Ⅻ", "٣٤٥", "x=1;", "f(a,b)",
       "for (int i = 0; i < n; ++i) {", "}", "\tdef f(x):\n\t\treturn x**2", "#include <vector>", "a->b", "==",
       "https://example.com/a?b=c&d=e", "foo@bar.org", "$12.50", "3.14159", "1,000,000", "2024-05-01", "...",
-      "!!!", "¿Qué?", "«quote»", "“smart”", "—", "é"};
+      "!!!", "¿Qué?", "«quote»", "“smart”", "—", "é", "it'ſ", "'S'T'RE'VE'M'LL'D",
+      std::string(300, 'a'), "abcdefghijklmnopqrstuvwxyz" + std::string(40, 'z'), std::string(50, '7')};
   static const std::vector<std::string> specials = {"<|endoftext|>", "<|padding|>", "|||EMAIL_ADDRESS|||",
                                                     "|||PHONE_NUMBER|||", "|||IP_ADDRESS|||", "<|im_start|>",
                                                     "<|fim_middle|>", "<|extra_id_1|>"};
@@ -139,7 +140,8 @@ std::string RandomString(std::mt19937& rng, bool plain) {
       const auto [lo, hi] = ranges[rng() % ranges.size()];
       for (int c = 1 + rng() % 5; c > 0; --c) s += Utf8(lo + rng() % (hi - lo + 1));
     } else if (kind < 16 && !plain) {
-      s += rng() % 2 ? "e\u0301" : "\u1100\u1161";  // decomposed é and 가 (NFC composes them)
+      const char* not_nfc[] = {"e\u0301", "\u1100\u1161", "\u212a"};  // é, 가 decomposed; Kelvin sign -> K
+      s += not_nfc[rng() % 3];
     } else if (kind < 17 && !plain) {
       const char bad[] = {'\xff', '\xc3', '\xe2', '\x82', '\xf0', '\x9f', '\x80', '\xed'};
       for (int c = 1 + rng() % 3; c > 0; --c) s += bad[rng() % 8];
