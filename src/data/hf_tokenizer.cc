@@ -1,6 +1,7 @@
-// Hugging Face tokenizer.json loader and byte-level BPE encoder (see hf_tokenizer.h for what is supported).
-// The pipeline follows the JS library `@huggingface/tokenizers` step by step, which the tests use as oracle:
-// added tokens -> normalizer -> added (normalized) tokens -> regex splits -> byte map -> BPE by merge rank.
+// Hugging Face tokenizer.json loader and byte-level BPE encoder (see hf_tokenizer.h for what is
+// supported). The pipeline follows the JS library `@huggingface/tokenizers` step by step, which the
+// tests use as oracle: added tokens -> normalizer -> added (normalized) tokens -> regex splits ->
+// byte map -> BPE by merge rank.
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "data/hf_tokenizer.h"
 
@@ -27,18 +28,20 @@ using json = nlohmann::json;
 constexpr std::string_view kGpt2Pattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
-// What `\s` means differs between regex engines, and the JS oracle uses two meanings: its hard-coded
-// ByteLevel pattern is an ECMAScript regex (\s = WhiteSpace + LineTerminator: U+FEFF in, U+0085 out), while
-// Split patterns are rewritten to \p{White_Space} (U+0085 in, U+FEFF out; as Rust's Oniguruma). PCRE2's own
-// UCP \s is neither, so each set is spelled out and substituted for \s / \S.
+// What `\s` means differs between regex engines, and the JS oracle uses two meanings: its
+// hard-coded ByteLevel pattern is an ECMAScript regex (\s = WhiteSpace + LineTerminator: U+FEFF in,
+// U+0085 out), while Split patterns are rewritten to \p{White_Space} (U+0085 in, U+FEFF out; as
+// Rust's Oniguruma). PCRE2's own UCP \s is neither, so each set is spelled out and substituted for
+// \s / \S.
 constexpr std::string_view kJsSpaceClassBody =
     R"(\t\n\x{0b}\f\r\x{20}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}\x{feff})";
 constexpr std::string_view kWhiteSpaceClassBody =
     R"(\t\n\x{0b}\f\r\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000})";
 
 bool IsJsSpace(char32_t c) {
-  return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
-         c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000 || c == 0xfeff;
+  return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0xa0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f ||
+         c == 0x3000 || c == 0xfeff;
 }
 
 void AppendUtf8(char32_t c, std::string& out) {
@@ -113,18 +116,22 @@ std::string WithSpaces(std::string_view pattern, std::string_view body) {
       }
       continue;
     }
-    if (c == '[' && !in_class) in_class = true;
-    else if (c == ']' && in_class) in_class = false;
+    if (c == '[' && !in_class)
+      in_class = true;
+    else if (c == ']' && in_class)
+      in_class = false;
     out += c;
   }
   return out;
 }
 
-// GPT-2's reversible byte -> code point map (printable Latin-1 bytes map to themselves, the rest to 256+n).
+// GPT-2's reversible byte -> code point map (printable Latin-1 bytes map to themselves, the rest to
+// 256+n).
 std::array<char32_t, 256> BytesToUnicode() {
   std::array<char32_t, 256> map{};
   std::array<bool, 256> direct{};
-  for (int b = 0; b < 256; ++b) direct[b] = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+  for (int b = 0; b < 256; ++b)
+    direct[b] = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
   int n = 0;
   for (int b = 0; b < 256; ++b) map[b] = direct[b] ? char32_t(b) : char32_t(256 + n++);
   return map;
@@ -135,8 +142,8 @@ struct Pcre2Deleter {
 };
 using Pcre2Code = std::unique_ptr<pcre2_code, Pcre2Deleter>;
 
-// Added tokens of one kind (not normalized / normalized), matched longest-first at each position as the JS
-// DictionarySplitter does.
+// Added tokens of one kind (not normalized / normalized), matched longest-first at each position as
+// the JS DictionarySplitter does.
 struct AddedSplitter {
   std::array<std::vector<std::string>, 256> by_first_byte;  // each sorted by length, longest first
 
@@ -144,10 +151,12 @@ struct AddedSplitter {
     if (content.empty()) return;
     auto& list = by_first_byte[static_cast<unsigned char>(content[0])];
     list.push_back(content);
-    std::stable_sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+    std::stable_sort(list.begin(), list.end(),
+                     [](const auto& a, const auto& b) { return a.size() > b.size(); });
   }
   bool empty() const {
-    return std::all_of(by_first_byte.begin(), by_first_byte.end(), [](const auto& l) { return l.empty(); });
+    return std::all_of(by_first_byte.begin(), by_first_byte.end(),
+                       [](const auto& l) { return l.empty(); });
   }
   std::vector<std::string> Split(const std::string& text) const {
     std::vector<std::string> sections;
@@ -186,17 +195,18 @@ struct HfTokenizer::Impl {
   std::vector<Pcre2Code> splits;  // applied in order; each keeps only its matches
   bool ignore_merges = false;
 
-  std::unordered_map<std::string, int32_t> vocab;     // byte-mapped token -> id
-  std::vector<std::string> id_to_token;               // id -> token as in the file
-  std::vector<bool> is_added;                         // id -> an added token (decoded verbatim)
-  std::unordered_map<std::string, int32_t> added_ids; // content (and normalized content) -> id
+  std::unordered_map<std::string, int32_t> vocab;      // byte-mapped token -> id
+  std::vector<std::string> id_to_token;                // id -> token as in the file
+  std::vector<bool> is_added;                          // id -> an added token (decoded verbatim)
+  std::unordered_map<std::string, int32_t> added_ids;  // content (and normalized content) -> id
   std::unordered_map<std::string, AddedFlags> added_flags;  // content -> lstrip/rstrip
   AddedSplitter unnormalized, normalized;
 
   std::array<char32_t, 256> byte_to_char = BytesToUnicode();
   std::unordered_map<char32_t, uint8_t> char_to_byte;
   std::array<int32_t, 256> byte_id{};  // id of each single-byte token (-1: byte not in UTF-8)
-  std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merges;  // (left id, right id) -> (rank, merged)
+  std::unordered_map<uint64_t, std::pair<int32_t, int32_t>>
+      merges;  // (left id, right id) -> (rank, merged)
 
   [[noreturn]] void Fail(const std::string& what) const { throw Error(file + ": " + what); }
   std::string Normalize(const std::string& s) const;
@@ -219,7 +229,8 @@ void HfTokenizer::Impl::AddSplit(std::string_view pattern, std::string_view spac
     Fail("pre-tokenizer regex '" + std::string(pattern) + "' does not compile at offset " +
          std::to_string(offset) + ": " + reinterpret_cast<char*>(message) + ".");
   }
-  pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // optional speed-up; the interpreter is used if it fails
+  pcre2_jit_compile(code,
+                    PCRE2_JIT_COMPLETE);  // optional speed-up; the interpreter is used if it fails
   splits.emplace_back(code);
 }
 
@@ -237,11 +248,15 @@ void HfTokenizer::Impl::ParsePreTokenizer(const json& p, bool top) {
       Fail("pre-tokenizer Sequence must end with ByteLevel.");
   } else if (type == "Split" && !top) {
     if (!p.value("invert", false) || p.value("behavior", "") != "Removed")
-      Fail("pre-tokenizer Split is supported only with invert=true and behavior Removed (keep the matches).");
-    if (!p.at("pattern").contains("Regex")) Fail("pre-tokenizer Split is supported only with a Regex pattern.");
+      Fail(
+          "pre-tokenizer Split is supported only with invert=true and behavior Removed (keep the "
+          "matches).");
+    if (!p.at("pattern").contains("Regex"))
+      Fail("pre-tokenizer Split is supported only with a Regex pattern.");
     AddSplit(p.at("pattern").at("Regex").get<std::string>(), kWhiteSpaceClassBody);
   } else if (type == "ByteLevel") {
-    if (p.value("add_prefix_space", false)) Fail("pre-tokenizer ByteLevel with add_prefix_space=true is not supported.");
+    if (p.value("add_prefix_space", false))
+      Fail("pre-tokenizer ByteLevel with add_prefix_space=true is not supported.");
     if (p.value("use_regex", true)) AddSplit(kGpt2Pattern, kJsSpaceClassBody);
   } else {
     Fail("pre-tokenizer type '" + (type.empty() ? p.dump() : type) +
@@ -250,7 +265,8 @@ void HfTokenizer::Impl::ParsePreTokenizer(const json& p, bool top) {
 }
 
 std::string HfTokenizer::Impl::Normalize(const std::string& s) const {
-  if (!nfc || std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; }))
+  if (!nfc ||
+      std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; }))
     return s;
   UErrorCode status = U_ZERO_ERROR;
   const icu::Normalizer2* n = icu::Normalizer2::getNFCInstance(status);
@@ -264,7 +280,8 @@ std::string HfTokenizer::Impl::Normalize(const std::string& s) const {
   return out;
 }
 
-// The JS library trims whitespace next to an lstrip / rstrip added token off its neighbouring sections.
+// The JS library trims whitespace next to an lstrip / rstrip added token off its neighbouring
+// sections.
 void HfTokenizer::Impl::TrimAround(std::vector<std::string>& sections) const {
   const auto& flags = added_flags;
   for (size_t i = 0; i < sections.size(); ++i) {
@@ -312,8 +329,10 @@ std::string SanitizeUtf8(std::string_view s) {
       ++j;
       ++got;
     }
-    if (got == need) out.append(s.substr(i, j - i));
-    else out += "\xEF\xBF\xBD";  // the maximal subpart i..j is one replacement character
+    if (got == need)
+      out.append(s.substr(i, j - i));
+    else
+      out += "\xEF\xBF\xBD";  // the maximal subpart i..j is one replacement character
     i = j;
   }
   return out;
@@ -336,10 +355,13 @@ void HfTokenizer::Impl::Bpe(std::string_view piece, std::vector<int32_t>& out) c
     next[i] = i + 1 < n ? i + 1 : -1;
     prev[i] = i - 1;
   }
-  // Min-heap on (rank, position of the left symbol): the lowest-ranked merge first, leftmost on ties.
+  // Min-heap on (rank, position of the left symbol): the lowest-ranked merge first, leftmost on
+  // ties.
   struct Candidate {
     int32_t rank, pos, left, right;
-    bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
+    bool operator>(const Candidate& o) const {
+      return rank != o.rank ? rank > o.rank : pos > o.pos;
+    }
   };
   std::vector<Candidate> heap;
   auto push = [&](int pos) {
@@ -357,7 +379,8 @@ void HfTokenizer::Impl::Bpe(std::string_view piece, std::vector<int32_t>& out) c
     const Candidate c = heap.back();
     heap.pop_back();
     const int right = next[c.pos];
-    if (!alive[c.pos] || ids[c.pos] != c.left || right < 0 || ids[right] != c.right) continue;  // stale
+    if (!alive[c.pos] || ids[c.pos] != c.left || right < 0 || ids[right] != c.right)
+      continue;  // stale
     ids[c.pos] = merges.at((uint64_t(uint32_t(c.left)) << 32) | uint32_t(c.right)).second;
     alive[right] = false;
     next[c.pos] = next[right];
@@ -377,8 +400,8 @@ void HfTokenizer::Impl::EncodeSection(const std::string& text, std::vector<int32
     for (std::string_view piece : pieces) {
       PCRE2_SIZE start = 0;
       while (start < piece.size()) {
-        const int rc = pcre2_match(code.get(), reinterpret_cast<PCRE2_SPTR>(piece.data()), piece.size(), start,
-                                   PCRE2_NO_UTF_CHECK, md, nullptr);
+        const int rc = pcre2_match(code.get(), reinterpret_cast<PCRE2_SPTR>(piece.data()),
+                                   piece.size(), start, PCRE2_NO_UTF_CHECK, md, nullptr);
         if (rc == PCRE2_ERROR_NOMATCH) break;
         OT_CHECK(rc > 0) << "pcre2_match failed with code " << rc;
         const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
@@ -387,7 +410,8 @@ void HfTokenizer::Impl::EncodeSection(const std::string& text, std::vector<int32
           start = ov[1];
         } else {  // empty match (JS drops it): step over one character
           start = ov[0] + 1;
-          while (start < piece.size() && (static_cast<unsigned char>(piece[start]) & 0xc0) == 0x80) ++start;
+          while (start < piece.size() && (static_cast<unsigned char>(piece[start]) & 0xc0) == 0x80)
+            ++start;
         }
       }
     }
@@ -410,30 +434,35 @@ HfTokenizer HfTokenizer::Load(const std::filesystem::path& path) {
   try {
     j = json::parse(ReadMaybeGzip(path));
   } catch (const json::exception& e) {
-    t.Fail(std::string("not a readable tokenizer.json (truncated or corrupt JSON: ") + e.what() + ").");
+    t.Fail(std::string("not a readable tokenizer.json (truncated or corrupt JSON: ") + e.what() +
+           ").");
   }
   try {
     // Normalizer.
     const json& norm = j.at("normalizer");
     if (!norm.is_null()) {
       const std::string type = norm.value("type", "");
-      if (type != "NFC") t.Fail("normalizer type '" + type + "' is not supported (only NFC or none).");
+      if (type != "NFC")
+        t.Fail("normalizer type '" + type + "' is not supported (only NFC or none).");
       t.nfc = true;
     }
     // Pre-tokenizer.
     const json& pre = j.at("pre_tokenizer");
-    if (pre.is_null()) t.Fail("pre_tokenizer is null; only byte-level BPE tokenizers are supported.");
+    if (pre.is_null())
+      t.Fail("pre_tokenizer is null; only byte-level BPE tokenizers are supported.");
     t.ParsePreTokenizer(pre, true);
     for (const char* key : {"decoder", "post_processor"}) {
       const json& d = j.at(key);
       if (!d.is_null() && d.value("type", "") != "ByteLevel")
-        t.Fail(std::string(key) + " type '" + d.value("type", "") + "' is not supported (only ByteLevel).");
+        t.Fail(std::string(key) + " type '" + d.value("type", "") +
+               "' is not supported (only ByteLevel).");
     }
     // Model.
     const json& model = j.at("model");
     const std::string type = model.value("type", "");
     if (type != "BPE") t.Fail("model type '" + type + "' is not supported (only BPE).");
-    if (model.contains("dropout") && !model["dropout"].is_null() && model["dropout"].get<double>() != 0)
+    if (model.contains("dropout") && !model["dropout"].is_null() &&
+        model["dropout"].get<double>() != 0)
       t.Fail("BPE dropout is not supported.");
     if (model.value("byte_fallback", false)) t.Fail("BPE byte_fallback is not supported.");
     for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
@@ -470,15 +499,18 @@ HfTokenizer HfTokenizer::Load(const std::filesystem::path& path) {
       } else {
         const std::string m = merges[r].get<std::string>();
         const size_t sp = m.find(' ');
-        if (sp == std::string::npos) t.Fail("merge " + std::to_string(r) + " '" + m + "' has no space.");
+        if (sp == std::string::npos)
+          t.Fail("merge " + std::to_string(r) + " '" + m + "' has no space.");
         left = m.substr(0, sp);
         right = m.substr(sp + 1);
       }
       const auto l = t.vocab.find(left), rr = t.vocab.find(right), m = t.vocab.find(left + right);
       if (l == t.vocab.end() || rr == t.vocab.end() || m == t.vocab.end())
-        t.Fail("merge " + std::to_string(r) + " ('" + left + "' '" + right + "') uses a token not in the vocab.");
+        t.Fail("merge " + std::to_string(r) + " ('" + left + "' '" + right +
+               "') uses a token not in the vocab.");
       const uint64_t key = (uint64_t(uint32_t(l->second)) << 32) | uint32_t(rr->second);
-      t.merges.try_emplace(key, static_cast<int32_t>(r), m->second);  // the first (lowest) rank wins
+      t.merges.try_emplace(key, static_cast<int32_t>(r),
+                           m->second);  // the first (lowest) rank wins
     }
     // Added tokens (JS AddedToken: normalized defaults to !special).
     auto& flags = t.added_flags;
@@ -518,13 +550,15 @@ std::vector<int32_t> HfTokenizer::Encode(std::string_view text) const {
       continue;
     }
     const std::string normalized = t.Normalize(section);
-    std::vector<std::string> subs =
-        t.normalized.empty() ? std::vector<std::string>{normalized} : t.normalized.Split(normalized);
+    std::vector<std::string> subs = t.normalized.empty() ? std::vector<std::string>{normalized}
+                                                         : t.normalized.Split(normalized);
     t.TrimAround(subs);
     for (const std::string& sub : subs) {
       if (sub.empty()) continue;
-      if (const auto it = t.added_ids.find(sub); it != t.added_ids.end()) out.push_back(it->second);
-      else t.EncodeSection(sub, out);
+      if (const auto it = t.added_ids.find(sub); it != t.added_ids.end())
+        out.push_back(it->second);
+      else
+        t.EncodeSection(sub, out);
     }
   }
   return out;
@@ -545,8 +579,10 @@ std::string HfTokenizer::Decode(std::span<const int32_t> ids) const {
     for (size_t i = 0; i < token.size();) {
       const char32_t c = NextCodePoint(token, i);
       const auto it = t.char_to_byte.find(c);
-      if (it != t.char_to_byte.end()) out += static_cast<char>(it->second);
-      else AppendUtf8(c, out);  // not a byte-level character: kept as text
+      if (it != t.char_to_byte.end())
+        out += static_cast<char>(it->second);
+      else
+        AppendUtf8(c, out);  // not a byte-level character: kept as text
     }
   }
   return out;

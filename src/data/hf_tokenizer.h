@@ -1,6 +1,7 @@
-// A Hugging Face tokenizer.json (plain or .gz) of model type BPE with byte-level pre-tokenization: GPT-2,
-// GPT-NeoX / Pythia / OLMo-1, OLMo-2 dolma2. Ids equal those of the `@huggingface/tokenizers` JS library.
-// Entry points: HfTokenizer::Load, Encode, Decode, TokenId, vocab_size.
+// A Hugging Face tokenizer.json (plain or .gz) of model type BPE with byte-level pre-tokenization:
+// GPT-2, GPT-NeoX / Pythia / OLMo-1, OLMo-2 dolma2. Ids equal those of the
+// `@huggingface/tokenizers` JS library. Entry points: HfTokenizer::Load, Encode, Decode, TokenId,
+// vocab_size.
 #pragma once
 
 #include <cstdint>
@@ -15,21 +16,24 @@
 namespace ot::data {
 
 // What is supported (anything else is an Error naming the file and the type):
-//   normalizer     null | NFC
-//   pre_tokenizer  ByteLevel(add_prefix_space=false) | Sequence[Split(Regex, invert=true, Removed)...,
-//                  ByteLevel(use_regex=false)]
-//   model          BPE (no dropout, no byte fallback, no subword prefix/suffix; ignore_merges honoured)
-//   decoder        null | ByteLevel;  post_processor null | ByteLevel (adds nothing to the ids)
-// Added tokens are split out first (longest match, as the JS library does): the not-normalized ones on the
-// raw text, the normalized ones after the normalizer; lstrip/rstrip trim neighbouring whitespace.
+//   normalizer      null | NFC
+//   pre_tokenizer   ByteLevel(add_prefix_space=false)
+//                   | Sequence[Split(Regex, invert=true, Removed)..., ByteLevel(use_regex=false)]
+//   model           BPE (no dropout, byte fallback, subword prefix/suffix; ignore_merges honoured)
+//   decoder         null | ByteLevel
+//   post_processor  null | ByteLevel (adds nothing to the ids)
+// Added tokens are split out first (longest match, as the JS library does): the not-normalized ones
+// on the raw text, the normalized ones after the normalizer; lstrip/rstrip trim neighbouring
+// whitespace.
 //
-// Input that is not valid UTF-8 is first decoded as a browser / Node does (WHATWG: each maximal invalid
-// subsequence becomes U+FFFD), which is what the JS oracle sees for the same bytes. So Decode(Encode(x)) == x
-// holds for valid UTF-8 x that the normalizer leaves unchanged and that has no whitespace next to an
-// lstrip/rstrip token.
+// Input that is not valid UTF-8 is first decoded as a browser / Node does (WHATWG: each maximal
+// invalid subsequence becomes U+FFFD), which is what the JS oracle sees for the same bytes. So
+// Decode(Encode(x)) == x holds for valid UTF-8 x that the normalizer leaves unchanged and that has
+// no whitespace next to an lstrip/rstrip token.
 class HfTokenizer {
  public:
-  // Throws ot::Error naming `path` on a missing, truncated or corrupt file and on an unsupported type.
+  // Throws ot::Error naming `path` on a missing, truncated or corrupt file and on an unsupported
+  // type.
   static HfTokenizer Load(const std::filesystem::path& path);
 
   HfTokenizer(HfTokenizer&&) noexcept;
@@ -38,8 +42,8 @@ class HfTokenizer {
 
   // No special tokens are added (GPT-2/NeoX/dolma2 post-processors add none).
   std::vector<int32_t> Encode(std::string_view text) const;
-  // ByteLevel decoder: vocab tokens map back to bytes, added tokens give their content. The result can be
-  // invalid UTF-8 when `ids` cut a character. Throws Error on an id outside [0, vocab_size).
+  // ByteLevel decoder: vocab tokens map back to bytes, added tokens give their content. The result
+  // can be invalid UTF-8 when `ids` cut a character. Throws Error on an id outside [0, vocab_size).
   std::string Decode(std::span<const int32_t> ids) const;
 
   // Id of a vocab or added token given as written in tokenizer.json (e.g. "<|endoftext|>", "Ġthe").

@@ -1,6 +1,7 @@
-// HfTokenizer on the four byte-level BPE tokenizer.json files in shared/data/tokenizers: ids equal to the JS
-// `@huggingface/tokenizers` oracle (npm pack, run by node) on generated strings, decode round trip, published
-// ids checked by hand (these run without node), and one-sentence errors naming the file.
+// HfTokenizer on the four byte-level BPE tokenizer.json files in shared/data/tokenizers: ids equal
+// to the JS
+// `@huggingface/tokenizers` oracle (npm pack, run by node) on generated strings, decode round trip,
+// published ids checked by hand (these run without node), and one-sentence errors naming the file.
 #include "data/hf_tokenizer.h"
 
 #include <gtest/gtest.h>
@@ -20,13 +21,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Pinned oracle: the pure-JS tokenizers of transformers.js (no dependencies, no network once packed).
+// Pinned oracle: the pure-JS tokenizers of transformers.js (no dependencies, no network once
+// packed).
 constexpr const char* kOraclePackage = "@huggingface/tokenizers@0.2.0";
-constexpr const char* kOracleSha1 = "3913cd936b6e5cbc24e20d0c81dc3ec0f97b8eb0";  // npm view ... dist.shasum
+constexpr const char* kOracleSha1 =
+    "3913cd936b6e5cbc24e20d0c81dc3ec0f97b8eb0";  // npm view ... dist.shasum
 
-const std::vector<std::string> kFiles = {"gpt2/tokenizer.json.gz", "allenai_gpt-neox-olmo-dolma-v1_5.json.gz",
-                                         "allenai_eleuther-ai-gpt-neox-20b-pii-special.json.gz",
-                                         "allenai_dolma2.json.gz"};
+const std::vector<std::string> kFiles = {
+    "gpt2/tokenizer.json.gz", "allenai_gpt-neox-olmo-dolma-v1_5.json.gz",
+    "allenai_eleuther-ai-gpt-neox-20b-pii-special.json.gz", "allenai_dolma2.json.gz"};
 
 bool InCi() {
   const char* ci = std::getenv("CI");
@@ -44,21 +47,23 @@ fs::path TokenizerDir() {
   return {};
 }
 
-// Missing inputs: a failure under CI=true (the CI machine has them), a skip with the reason elsewhere.
-#define OT_REQUIRE(cond, why)                          \
-  if (!(cond)) {                                       \
-    if (InCi()) FAIL() << why << " (CI=true)";         \
-    GTEST_SKIP() << why;                               \
+// Missing inputs: a failure under CI=true (the CI machine has them), a skip with the reason
+// elsewhere.
+#define OT_REQUIRE(cond, why)                  \
+  if (!(cond)) {                               \
+    if (InCi()) FAIL() << why << " (CI=true)"; \
+    GTEST_SKIP() << why;                       \
   }
 
 // Build tree (OVERTRAIN_BIN's folder under ctest), else the working directory.
 fs::path CacheDir() {
-  if (const char* bin = std::getenv("OVERTRAIN_BIN"); bin && *bin) return fs::path(bin).parent_path() / "test_cache";
+  if (const char* bin = std::getenv("OVERTRAIN_BIN"); bin && *bin)
+    return fs::path(bin).parent_path() / "test_cache";
   return fs::current_path() / "test_cache";
 }
 
-// npm pack the pinned package into the cache once (sha1 checked, unpacked, renamed into place); "" on failure
-// with the reason in *why.
+// npm pack the pinned package into the cache once (sha1 checked, unpacked, renamed into place); ""
+// on failure with the reason in *why.
 fs::path FetchOracle(std::string* why) {
   const fs::path dir = CacheDir() / "hf-tokenizers-0.2.0";
   if (fs::exists(dir / "package" / "dist" / "tokenizers.mjs")) return dir / "package";
@@ -100,32 +105,102 @@ std::string Utf8(char32_t c) {
   } else if (c < 0x10000) {
     s += char(0xe0 | (c >> 12)), s += char(0x80 | ((c >> 6) & 0x3f)), s += char(0x80 | (c & 0x3f));
   } else {
-    s += char(0xf0 | (c >> 18)), s += char(0x80 | ((c >> 12) & 0x3f)), s += char(0x80 | ((c >> 6) & 0x3f));
+    s += char(0xf0 | (c >> 18)), s += char(0x80 | ((c >> 12) & 0x3f)),
+        s += char(0x80 | ((c >> 6) & 0x3f));
     s += char(0x80 | (c & 0x3f));
   }
   return s;
 }
 
-// Generated test strings. `plain` keeps to text that survives Encode/Decode unchanged for every file: no
-// added tokens, no decomposed sequences (NFC), no invalid bytes.
+// Generated test strings. `plain` keeps to text that survives Encode/Decode unchanged for every
+// file: no added tokens, no decomposed sequences (NFC), no invalid bytes.
 std::string RandomString(std::mt19937& rng, bool plain) {
   static const std::vector<std::string> words = {
-      "Hello", "world", "the", "The", "don't", "I'm", "we'll", "they've", "she'd", "it's", "YOU'RE", "'S", "'ll",
-      "naïve", "café", "Straße", "Ελληνικά", "русский", "日本語", "東京タワー", "한국어", "中文字符", "עברית",
-      "العربية", "हिन्दी", "ภาษาไทย", "🙂", "👍🏽", "👨‍👩‍👧", "🇩🇪", "∑x²", "½", "Ⅻ", "٣٤٥", "x=1;", "f(a,b)",
-      "for (int i = 0; i < n; ++i) {", "}", "\tdef f(x):\n\t\treturn x**2", "#include <vector>", "a->b", "==",
-      "https://example.com/a?b=c&d=e", "foo@bar.org", "$12.50", "3.14159", "1,000,000", "2024-05-01", "...",
-      "!!!", "¿Qué?", "«quote»", "“smart”", "—", "é", "it'ſ", "'S'T'RE'VE'M'LL'D",
-      std::string(300, 'a'), "abcdefghijklmnopqrstuvwxyz" + std::string(40, 'z'), std::string(50, '7')};
-  static const std::vector<std::string> specials = {"<|endoftext|>", "<|padding|>", "|||EMAIL_ADDRESS|||",
-                                                    "|||PHONE_NUMBER|||", "|||IP_ADDRESS|||", "<|im_start|>",
-                                                    "<|fim_middle|>", "<|extra_id_1|>"};
-  static const std::vector<std::string> spaces = {" ", " ", " ", "", "  ", "   ", "\n", "\n\n", "\r\n", "\t",
-                                                  " \n ", "\u00a0", "\u3000", "\u2028", "\ufeff", "\u0085",
-                                                  std::string(30, ' '), std::string(7, ' ') + "\n"};
+      "Hello",
+      "world",
+      "the",
+      "The",
+      "don't",
+      "I'm",
+      "we'll",
+      "they've",
+      "she'd",
+      "it's",
+      "YOU'RE",
+      "'S",
+      "'ll",
+      "naïve",
+      "café",
+      "Straße",
+      "Ελληνικά",
+      "русский",
+      "日本語",
+      "東京タワー",
+      "한국어",
+      "中文字符",
+      "עברית",
+      "العربية",
+      "हिन्दी",
+      "ภาษาไทย",
+      "🙂",
+      "👍🏽",
+      "👨‍👩‍👧",
+      "🇩🇪",
+      "∑x²",
+      "½",
+      "Ⅻ",
+      "٣٤٥",
+      "x=1;",
+      "f(a,b)",
+      "for (int i = 0; i < n; ++i) {",
+      "}",
+      "\tdef f(x):\n\t\treturn x**2",
+      "#include <vector>",
+      "a->b",
+      "==",
+      "https://example.com/a?b=c&d=e",
+      "foo@bar.org",
+      "$12.50",
+      "3.14159",
+      "1,000,000",
+      "2024-05-01",
+      "...",
+      "!!!",
+      "¿Qué?",
+      "«quote»",
+      "“smart”",
+      "—",
+      "é",
+      "it'ſ",
+      "'S'T'RE'VE'M'LL'D",
+      std::string(300, 'a'),
+      "abcdefghijklmnopqrstuvwxyz" + std::string(40, 'z'),
+      std::string(50, '7')};
+  static const std::vector<std::string> specials = {
+      "<|endoftext|>",    "<|padding|>",  "|||EMAIL_ADDRESS|||", "|||PHONE_NUMBER|||",
+      "|||IP_ADDRESS|||", "<|im_start|>", "<|fim_middle|>",      "<|extra_id_1|>"};
+  static const std::vector<std::string> spaces = {" ",
+                                                  " ",
+                                                  " ",
+                                                  "",
+                                                  "  ",
+                                                  "   ",
+                                                  "\n",
+                                                  "\n\n",
+                                                  "\r\n",
+                                                  "\t",
+                                                  " \n ",
+                                                  "\u00a0",
+                                                  "\u3000",
+                                                  "\u2028",
+                                                  "\ufeff",
+                                                  "\u0085",
+                                                  std::string(30, ' '),
+                                                  std::string(7, ' ') + "\n"};
   static const std::vector<std::pair<char32_t, char32_t>> ranges = {
-      {0x20, 0x7e}, {0xa0, 0x24f}, {0x370, 0x3ff}, {0x400, 0x4ff}, {0x590, 0x6ff}, {0x900, 0x97f},
-      {0xe00, 0xe7f}, {0x3040, 0x30ff}, {0x4e00, 0x4fff}, {0xac00, 0xad00}, {0x1f300, 0x1f64f}, {0x2000, 0x206f}};
+      {0x20, 0x7e},     {0xa0, 0x24f},    {0x370, 0x3ff},     {0x400, 0x4ff},
+      {0x590, 0x6ff},   {0x900, 0x97f},   {0xe00, 0xe7f},     {0x3040, 0x30ff},
+      {0x4e00, 0x4fff}, {0xac00, 0xad00}, {0x1f300, 0x1f64f}, {0x2000, 0x206f}};
   std::string s;
   const int n = 1 + rng() % 24;
   for (int k = 0; k < n; ++k) {
@@ -140,7 +215,8 @@ std::string RandomString(std::mt19937& rng, bool plain) {
       const auto [lo, hi] = ranges[rng() % ranges.size()];
       for (int c = 1 + rng() % 5; c > 0; --c) s += Utf8(lo + rng() % (hi - lo + 1));
     } else if (kind < 16 && !plain) {
-      const char* not_nfc[] = {"e\u0301", "\u1100\u1161", "\u212a"};  // é, 가 decomposed; Kelvin sign -> K
+      const char* not_nfc[] = {"e\u0301", "\u1100\u1161",
+                               "\u212a"};  // é, 가 decomposed; Kelvin sign -> K
       s += not_nfc[rng() % 3];
     } else if (kind < 17 && !plain) {
       const char bad[] = {'\xff', '\xc3', '\xe2', '\x82', '\xf0', '\x9f', '\x80', '\xed'};
@@ -183,9 +259,14 @@ TEST(HfTokenizer, PublishedIdsByHand) {
   EXPECT_EQ(dolma2.Encode("Hello world"), (V{9906, 1917}));
   EXPECT_EQ(dolma2.Encode("<|endoftext|>"), V{100257});
   // Invalid UTF-8 is decoded as Node does: "\xff" and the truncated "\xe2\x82" are one U+FFFD each.
-  EXPECT_EQ(gpt2.Encode("a\xff\xe2\x82" "b"), (V{64, 6353, 65}));
+  EXPECT_EQ(gpt2.Encode("a\xff\xe2\x82"
+                        "b"),
+            (V{64, 6353, 65}));
   EXPECT_EQ(gpt2.Decode(gpt2.Encode("\xff")), "\uFFFD");
-  EXPECT_EQ(SanitizeUtf8("a\xf0\x9f\x99" "b\xed\xa0\x80"), "a\uFFFD" "b\uFFFD\uFFFD\uFFFD");
+  EXPECT_EQ(SanitizeUtf8("a\xf0\x9f\x99"
+                         "b\xed\xa0\x80"),
+            "a\uFFFD"
+            "b\uFFFD\uFFFD\uFFFD");
 }
 
 TEST(HfTokenizer, DecodeRoundTripsPlainText) {
@@ -214,7 +295,8 @@ TEST(HfTokenizer, IdsEqualTheJsOracle) {
   const fs::path package = FetchOracle(&why);
   OT_REQUIRE(!package.empty(), why);
 
-  constexpr int kStrings = 3000;  // per file; with the 4 files ~10 s of node, most of it loading the JSON
+  constexpr int kStrings =
+      3000;  // per file; with the 4 files ~10 s of node, most of it loading the JSON
   std::mt19937 rng(2024);
   std::vector<std::string> texts;
   for (int i = 0; i < kStrings; ++i) texts.push_back(RandomString(rng, /*plain=*/false));
@@ -237,7 +319,8 @@ TEST(HfTokenizer, IdsEqualTheJsOracle) {
     size_t bytes = 0;
     double seconds = 0;
     for (size_t i = 0; i < texts.size(); ++i) {
-      ASSERT_TRUE(std::getline(result, line)) << file << ": the oracle wrote fewer lines than strings";
+      ASSERT_TRUE(std::getline(result, line))
+          << file << ": the oracle wrote fewer lines than strings";
       std::vector<int32_t> want;
       std::istringstream ls(line);
       for (int32_t id; ls >> id;) want.push_back(id);
@@ -246,12 +329,12 @@ TEST(HfTokenizer, IdsEqualTheJsOracle) {
       seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       bytes += texts[i].size();
       if (got != want && ++mismatches <= 5)
-        ADD_FAILURE() << file << ": string " << i << " (hex " << Hex(texts[i]) << ") oracle '" << line
-                      << "', ours " << ::testing::PrintToString(got);
+        ADD_FAILURE() << file << ": string " << i << " (hex " << Hex(texts[i]) << ") oracle '"
+                      << line << "', ours " << ::testing::PrintToString(got);
     }
     EXPECT_EQ(mismatches, 0) << file;
-    std::printf("[ oracle   ] %s: %d strings, %d mismatches, encode %.1f MB/s\n", file.c_str(), kStrings,
-                mismatches, bytes / seconds / 1e6);
+    std::printf("[ oracle   ] %s: %d strings, %d mismatches, encode %.1f MB/s\n", file.c_str(),
+                kStrings, mismatches, bytes / seconds / 1e6);
   }
   fs::remove_all(tmp);
 }
@@ -259,9 +342,7 @@ TEST(HfTokenizer, IdsEqualTheJsOracle) {
 // Writes `text` to a temp file named `name` and returns the Error message Load gives for it.
 std::string LoadError(const std::string& name, const std::string& text) {
   const fs::path p = fs::temp_directory_path() / (std::to_string(getpid()) + "_" + name);
-  {
-    std::ofstream(p, std::ios::binary) << text;
-  }
+  { std::ofstream(p, std::ios::binary) << text; }
   std::string message = "no error";
   try {
     HfTokenizer::Load(p);
@@ -273,7 +354,8 @@ std::string LoadError(const std::string& name, const std::string& text) {
 }
 
 TEST(HfTokenizer, ErrorsNameTheFileAndTheType) {
-  const std::string base = R"({"added_tokens": [], "normalizer": null, "post_processor": null, "decoder": null,
+  const std::string base =
+      R"({"added_tokens": [], "normalizer": null, "post_processor": null, "decoder": null,
       "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true},
       "model": {"type": "BPE", "vocab": {}, "merges": []}})";
   auto with = [&](const std::string& from, const std::string& to) {
@@ -286,10 +368,14 @@ TEST(HfTokenizer, ErrorsNameTheFileAndTheType) {
   EXPECT_NE(m.find("model type 'WordPiece' is not supported"), std::string::npos) << m;
   m = LoadError("nfkc.json", with(R"("normalizer": null)", R"("normalizer": {"type": "NFKC"})"));
   EXPECT_NE(m.find("nfkc.json: normalizer type 'NFKC' is not supported"), std::string::npos) << m;
-  m = LoadError("meta.json", with(R"("type": "ByteLevel", "add_prefix_space": false)", R"("type": "Metaspace")"));
-  EXPECT_NE(m.find("meta.json: pre-tokenizer type 'Metaspace' is not supported"), std::string::npos) << m;
+  m = LoadError("meta.json", with(R"("type": "ByteLevel", "add_prefix_space": false)",
+                                  R"("type": "Metaspace")"));
+  EXPECT_NE(m.find("meta.json: pre-tokenizer type 'Metaspace' is not supported"), std::string::npos)
+      << m;
   m = LoadError("nobytes.json", base);  // an empty vocab lacks the 256 byte tokens
-  EXPECT_NE(m.find("nobytes.json: the vocab lacks the byte-level token for byte 0"), std::string::npos) << m;
+  EXPECT_NE(m.find("nobytes.json: the vocab lacks the byte-level token for byte 0"),
+            std::string::npos)
+      << m;
   m = LoadError("truncated.json", base.substr(0, base.size() / 2));
   EXPECT_NE(m.find("truncated.json: not a readable tokenizer.json"), std::string::npos) << m;
   m = LoadError("corrupt.json.gz", std::string("\x1f\x8b\x08\x00garbage", 12));
