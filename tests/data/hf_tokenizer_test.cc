@@ -9,7 +9,9 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 
@@ -282,6 +284,69 @@ TEST(HfTokenizer, DecodeRoundTripsPlainText) {
       ASSERT_EQ(tok.Decode(ids), s) << file << " on '" << s << "'";
     }
     EXPECT_THROW(tok.Decode(std::vector<int32_t>{tok.vocab_size()}), Error);
+  }
+}
+
+std::vector<uint8_t> Base64(std::string_view s) {
+  std::vector<uint8_t> out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : s) {
+    const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char* p = c ? std::strchr(alphabet, c) : nullptr;
+    if (!p) continue;  // '=' padding
+    acc = (acc << 6) | uint32_t(p - alphabet);
+    if ((bits += 6) >= 8) out.push_back(uint8_t(acc >> (bits -= 8)));
+  }
+  return out;
+}
+
+// Published reference: Paloma's C4-100-domains documents ship GPT-2 ids (base64 of big-endian
+// uint16) made by the Rust library; our encoding of `text` must give them back.
+TEST(HfTokenizer, GptTwoIdsOfPalomaDocuments) {
+  const fs::path dir = TokenizerDir();
+  OT_REQUIRE(!dir.empty(), "no shared/data/tokenizers folder (set OVERTRAIN_DATA_DIR)");
+  const fs::path paloma =
+      dir / ".." / "c4" / "c4_100_domains_5_www.theguardian.com_00000000.jsonl.gz";
+  OT_REQUIRE(fs::exists(paloma), "no shared/data/c4 Paloma file");
+  const HfTokenizer gpt2 = HfTokenizer::Load(dir / kFiles[0]);
+  std::istringstream lines(ReadMaybeGzip(paloma));
+  size_t docs = 0, tokens = 0;
+  for (std::string line; std::getline(lines, line);) {
+    const auto j = nlohmann::json::parse(line);
+    const std::vector<uint8_t> b = Base64(j.at("tokens").get<std::string>());
+    std::vector<int32_t> want;
+    for (size_t i = 0; i + 1 < b.size(); i += 2) want.push_back(int32_t(b[i]) << 8 | b[i + 1]);
+    EXPECT_EQ(gpt2.Encode(j.at("text").get<std::string>()), want) << "document " << docs;
+    ++docs;
+    tokens += want.size();
+  }
+  EXPECT_EQ(docs, 10u);
+  EXPECT_EQ(tokens, 6885u);  // shared/data/c4/README.md
+}
+
+// Encode throughput on the 2.3 MB C4 sample (printed, not asserted: the machine is shared).
+TEST(HfTokenizer, EncodeThroughputOnC4) {
+  const fs::path dir = TokenizerDir();
+  OT_REQUIRE(!dir.empty(), "no shared/data/tokenizers folder (set OVERTRAIN_DATA_DIR)");
+  const fs::path c4 = dir / ".." / "c4" / "c4-sample.00000-of-00001.json.gz";
+  OT_REQUIRE(fs::exists(c4), "no shared/data/c4 sample");
+  std::vector<std::string> texts;
+  std::istringstream lines(ReadMaybeGzip(c4));
+  size_t bytes = 0;
+  for (std::string line; std::getline(lines, line);) {
+    texts.push_back(nlohmann::json::parse(line).at("text").get<std::string>());
+    bytes += texts.back().size();
+  }
+  for (const auto& file : {kFiles[0], kFiles[3]}) {
+    const HfTokenizer tok = HfTokenizer::Load(dir / file);
+    size_t n = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (const auto& t : texts) n += tok.Encode(t).size();
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_GT(n, bytes / 8) << file;  // English BPE: ~4 bytes per token
+    std::printf("[ speed    ] %s: %zu bytes -> %zu tokens, %.1f MB/s\n", file.c_str(), bytes, n,
+                bytes / s / 1e6);
   }
 }
 
