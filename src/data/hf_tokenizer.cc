@@ -472,10 +472,14 @@ HfTokenizer HfTokenizer::Load(const std::filesystem::path& path) {
 
     int32_t max_id = -1;
     for (const auto& [token, id] : model.at("vocab").items()) {
+      if (id.get<int32_t>() < 0) t.Fail("vocab token '" + token + "' has a negative id.");
       t.vocab[token] = id.get<int32_t>();
       max_id = std::max(max_id, id.get<int32_t>());
     }
-    for (const auto& a : j.at("added_tokens")) max_id = std::max(max_id, a.at("id").get<int32_t>());
+    for (const auto& a : j.at("added_tokens")) {
+      if (a.at("id").get<int32_t>() < 0) t.Fail("an added token has a negative id.");
+      max_id = std::max(max_id, a.at("id").get<int32_t>());
+    }
     t.id_to_token.assign(max_id + 1, "");
     t.is_added.assign(max_id + 1, false);
     for (const auto& [token, id] : t.vocab) t.id_to_token[id] = token;

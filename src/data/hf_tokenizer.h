@@ -40,7 +40,8 @@ class HfTokenizer {
   HfTokenizer& operator=(HfTokenizer&&) noexcept;
   ~HfTokenizer();
 
-  // No special tokens are added (GPT-2/NeoX/dolma2 post-processors add none).
+  // No special tokens are added (GPT-2/NeoX/dolma2 post-processors add none). Encode and Decode
+  // keep no state: several threads may call them on one tokenizer.
   std::vector<int32_t> Encode(std::string_view text) const;
   // ByteLevel decoder: vocab tokens map back to bytes, added tokens give their content. The result
   // can be invalid UTF-8 when `ids` cut a character. Throws Error on an id outside [0, vocab_size).

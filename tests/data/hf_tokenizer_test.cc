@@ -449,6 +449,8 @@ TEST(HfTokenizer, ErrorsNameTheFileAndTheType) {
   EXPECT_NE(m.find("nobytes.json: the vocab lacks the byte-level token for byte 0"),
             std::string::npos)
       << m;
+  m = LoadError("negative.json", with(R"("vocab": {})", R"("vocab": {"a": -1})"));
+  EXPECT_NE(m.find("negative.json: vocab token 'a' has a negative id"), std::string::npos) << m;
   m = LoadError("truncated.json", base.substr(0, base.size() / 2));
   EXPECT_NE(m.find("truncated.json: not a readable tokenizer.json"), std::string::npos) << m;
   m = LoadError("corrupt.json.gz", std::string("\x1f\x8b\x08\x00garbage", 12));
