@@ -11,6 +11,8 @@
 #include "model/layout.h"
 #include "optim/optim_config.h"
 
+#include "thread_invariance.h"
+
 namespace ot {
 namespace {
 
@@ -89,22 +91,9 @@ TEST(AdamW, StateExposedByNameAndReset) {
 }
 
 TEST(AdamW, SameBitsAtOneAndTwoThreads) {
-  const int n = 50000;
-  std::vector<float> g(n), p0(n);
-  for (int i = 0; i < n; ++i) {
-    g[i] = std::sin(0.37f * i);
-    p0[i] = std::cos(0.11f * i);
-  }
-  std::vector<float> results[2];
-  for (int threads = 1; threads <= 2; ++threads) {
-    omp_set_num_threads(threads);
-    AdamW opt(n, AdamWConfig{}, {{0, n / 2, true}});
-    std::vector<float> p = p0;
-    for (int s = 0; s < 3; ++s) opt.Step(p, g, 1e-3);
-    results[threads - 1] = p;
-  }
-  omp_set_num_threads(2);
-  EXPECT_EQ(results[0], results[1]);
+  ot::testing::ExpectSameBitsAtOneAndTwoThreads(
+      [](int64_t n, std::vector<DecaySegment> s) { return std::make_unique<AdamW>(n, AdamWConfig{}, std::move(s)); },
+      1e-3);
 }
 
 TEST(MakeOptimizer, UnknownKindRejectedNamingTheKey) {

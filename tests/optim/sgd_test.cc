@@ -8,6 +8,8 @@
 #include <cmath>
 #include <vector>
 
+#include "thread_invariance.h"
+
 namespace ot {
 namespace {
 
@@ -90,23 +92,12 @@ TEST(Sgd, StateExposedByNameAndReset) {
 }
 
 TEST(Sgd, SameBitsAtOneAndTwoThreads) {
-  const int n = 50000;
-  std::vector<float> g(n), p0(n);
-  for (int i = 0; i < n; ++i) {
-    g[i] = std::sin(0.37f * i);
-    p0[i] = std::cos(0.11f * i);
-  }
-  std::vector<float> results[2];
-  for (int threads = 1; threads <= 2; ++threads) {
-    omp_set_num_threads(threads);
-    Sgd opt(n, SgdConfig{.momentum = 0.9, .nesterov = true, .weight_decay = 0.1},
-            {{0, n / 2, true}});
-    std::vector<float> p = p0;
-    for (int s = 0; s < 3; ++s) opt.Step(p, g, 1e-2);
-    results[threads - 1] = p;
-  }
-  omp_set_num_threads(2);
-  EXPECT_EQ(results[0], results[1]);
+  ot::testing::ExpectSameBitsAtOneAndTwoThreads(
+      [](int64_t n, std::vector<DecaySegment> s) {
+        return std::make_unique<Sgd>(n, SgdConfig{.momentum = 0.9, .nesterov = true, .weight_decay = 0.1},
+                                     std::move(s));
+      },
+      1e-2);
 }
 
 }  // namespace
