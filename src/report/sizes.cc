@@ -39,33 +39,27 @@ std::string Num(const MeanSe& m) {
   return std::isnan(m.se) || m.n < 2 ? fmt::format("{:.4g}", m.mean) : fmt::format("{:.4g} ± {:.2g}", m.mean, m.se);
 }
 
-// λ_max at a budget from results/diagnostics.jsonl: the value, or why there is none.
-std::string Sharpness(const fs::path& results, int64_t tokens) {
-  const fs::path file = results / "diagnostics.jsonl";
-  if (!fs::exists(file)) return "not run";
-  std::ifstream in(file);
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    const nlohmann::json d = nlohmann::json::parse(line);
-    if (d.value("tokens", int64_t{-1}) != tokens) continue;  // the checkpoint's own count, as the budgets
-    const auto& e = d["lambda_max"];
-    if (!e.value("converged", false))
-      return fmt::format("not converged (residual {:.2g})", e.value("residual", 0.0));
-    return fmt::format("{:.4g}", e["value"].get<double>());
-  }
-  return "not run";
+// results/diagnostics.jsonl of one ladder by the checkpoint's own token count (as the budgets are keyed);
+// empty when the study did not diagnose. Read once per ladder.
+using Diagnostics = std::map<int64_t, nlohmann::json>;
+Diagnostics ReadDiagnostics(const fs::path& results) {
+  Diagnostics out;
+  std::ifstream in(results / "diagnostics.jsonl");
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) {
+      nlohmann::json d = nlohmann::json::parse(line);
+      out[d.value("tokens", int64_t{0})] = std::move(d);
+    }
+  return out;
 }
 
-// λ_max per budget (converged values only; a non-converged estimate is not a number to plot).
-std::map<int64_t, double> SharpnessByTokens(const fs::path& results) {
-  std::map<int64_t, double> out;
-  std::ifstream in(results / "diagnostics.jsonl");
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    const nlohmann::json d = nlohmann::json::parse(line);
-    if (d["lambda_max"].value("converged", false)) out[d.value("tokens", int64_t{0})] = d["lambda_max"]["value"];
-  }
-  return out;
+// λ_max at a budget: the value, or why there is none.
+std::string Sharpness(const Diagnostics& diag, int64_t tokens) {
+  const auto it = diag.find(tokens);
+  if (it == diag.end()) return "not run";
+  const auto& e = it->second["lambda_max"];
+  if (!e.value("converged", false)) return fmt::format("not converged (residual {:.2g})", e.value("residual", 0.0));
+  return fmt::format("{:.4g}", e["value"].get<double>());
 }
 
 // The four panels of the comparison figure, one series per ladder, against pre-training tokens.
@@ -76,13 +70,14 @@ struct ComparisonPanels {
                   .logy = true};
   PlotPanel tuned{.title = "fine-tuned OOD loss at the tuned LR", .xlabel = "pre-training tokens", .ylabel = "loss"};
 
-  void Add(const SizeReport& v, const Summaries& s, double gamma, int color) {
+  void Add(const SizeReport& v, const Summaries& s, const Diagnostics& diag, double gamma, int color) {
     PlotSeries b{.title = v.size, .color = color}, d = b, h = b, t = b;
     for (const auto& p : s.pretrain) b.x.push_back(double(p.tokens)), b.y.push_back(p.base_loss.mean), b.se.push_back(p.base_loss.se);
     for (const auto& p : s.perturb)
       if (p.group == "all" && p.gamma == gamma) d.x.push_back(double(p.tokens)), d.y.push_back(p.delta.mean), d.se.push_back(p.delta.se);
-    for (const auto& [tokens, lambda] : SharpnessByTokens(v.study_dir / "results"))
-      h.x.push_back(double(tokens)), h.y.push_back(lambda);
+    for (const auto& [tokens, d] : diag)  // converged values only: an unconverged estimate is not a point
+      if (d["lambda_max"].value("converged", false))
+        h.x.push_back(double(tokens)), h.y.push_back(d["lambda_max"]["value"].get<double>());
     std::string task;
     for (const auto& p : s.tuned) {
       if (task.empty()) task = p.task;
@@ -95,37 +90,31 @@ struct ComparisonPanels {
 
 // Curvature against sensitivity: at the grid's smallest γ, the measured Δ next to the quadratic prediction
 // ½γ²·tr(Σ_init H) from `overtrain diagnose` (both mean ± s.e.), per budget. Empty without diagnostics.
-std::vector<std::vector<std::string>> CurvatureRows(const SizeReport& v, const Summaries& s) {
-  std::vector<std::pair<int64_t, std::vector<std::string>>> keyed;  // by tokens
-  std::ifstream in(v.study_dir / "results" / "diagnostics.jsonl");
+std::vector<std::vector<std::string>> CurvatureRows(const SizeReport& v, const Summaries& s,
+                                                   const Diagnostics& diag) {
+  std::vector<std::vector<std::string>> rows;  // in token order: the map's
   double gamma = kNaN;
   for (const auto& p : s.perturb)
     if (p.group == "all" && !(p.gamma >= gamma)) gamma = p.gamma;
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    const nlohmann::json d = nlohmann::json::parse(line);
-    const int64_t tokens = d.value("tokens", int64_t{0});
+  for (const auto& [tokens, d] : diag) {
     std::string measured = "–", predicted = "–";
     for (const auto& p : s.perturb)
       if (p.group == "all" && p.gamma == gamma && p.tokens == tokens) measured = Num(p.delta);
     for (const auto& q : d["predicted_delta"])
       if (q["gamma"].get<double>() == gamma)
         predicted = fmt::format("{:.4g} ± {:.2g}", q["delta"].get<double>(), q["delta_stderr"].get<double>());
-    keyed.push_back({tokens,
-                     {v.size, FormatSize(tokens), fmt::format("{:g}", gamma), measured, predicted,
-                      fmt::format("{:.4g} ± {:.2g}", d["trace"]["mean"].get<double>(), d["trace"]["stderr"].get<double>()),
-                      Sharpness(v.study_dir / "results", tokens)}});
+    rows.push_back({v.size, FormatSize(tokens), fmt::format("{:g}", gamma), measured, predicted,
+                    fmt::format("{:.4g} ± {:.2g}", d["trace"]["mean"].get<double>(), d["trace"]["stderr"].get<double>()),
+                    Sharpness(diag, tokens)});
   }
-  std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<std::vector<std::string>> rows;
-  for (auto& [tokens, row] : keyed) rows.push_back(std::move(row));
   return rows;
 }
 
 // One row per variant: at the smallest and largest budget, the base loss, Δ at the reference γ (the
 // grid's median), λ_max, and the fine-tuned OOD loss at the tuned LR (per task, the LR with the lowest ID
 // loss). The mechanism in numbers: sharper checkpoints should lose more to the same noise.
-std::vector<std::vector<std::string>> AtAGlance(const SizeReport& v, const Summaries& s, double* reference_gamma) {
+std::vector<std::vector<std::string>> AtAGlance(const SizeReport& v, const Summaries& s, const Diagnostics& diag,
+                                               double* reference_gamma) {
   std::vector<std::vector<std::string>> rows;
   if (s.budgets.empty()) return rows;
   std::vector<double> gammas;
@@ -144,7 +133,7 @@ std::vector<std::vector<std::string>> AtAGlance(const SizeReport& v, const Summa
       if (t.tokens == tokens)
         tuned += (tuned.empty() ? "" : "; ") + fmt::format("{} {} (lr {:g})", t.task, Num(t.ood_loss), t.lr);
     rows.push_back({v.size, FormatSize(tokens), fmt::format("{:.3g}", s.At(tokens).tokens_per_param), base, delta,
-                    Sharpness(v.study_dir / "results", tokens), tuned.empty() ? "–" : tuned});
+                    Sharpness(diag, tokens), tuned.empty() ? "–" : tuned});
     if (s.budgets.size() == 1) break;
   }
   return rows;
@@ -178,9 +167,10 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
                               : fmt::format("{:.3g}–{:.3g}", b.front().tokens_per_param, b.back().tokens_per_param),
                     b.empty() ? none : fmt::format("{:.2g}–{:.2g}", b.front().epochs, b.back().epochs),
                     fmt::format("[report](../{}/report/report.md)", sz.size)});
-    for (auto& row : AtAGlance(sz, s, &reference_gamma)) glance.push_back(std::move(row));
-    for (auto& row : CurvatureRows(sz, s)) curvature.push_back(std::move(row));
-    panels.Add(sz, s, reference_gamma, color++);
+    const Diagnostics diag = ReadDiagnostics(sz.study_dir / "results");
+    for (auto& row : AtAGlance(sz, s, diag, &reference_gamma)) glance.push_back(std::move(row));
+    for (auto& row : CurvatureRows(sz, s, diag)) curvature.push_back(std::move(row));
+    panels.Add(sz, s, diag, reference_gamma, color++);
     if (tics.empty()) tics = report_detail::TokenTics(s);
     std::map<double, Curve> by_gamma;
     for (const auto& p : s.perturb) {
