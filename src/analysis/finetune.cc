@@ -76,7 +76,7 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
       {.arenas = 2 + OptimizerStateArenas(ft.optim) + (wise ? 1 : 0),
        .arenas_what = "anchor, gradients, " + ft.optim.kind + " state" + (wise ? ", WiSE-FT blend" : ""),
        .decoders = {{ft.batch_size, ft.seq_len, "finetune.batch_size", "finetune.seq_len",
-                     ft.optim.precision == "bf16"},
+                     NumericsFor(ft.optim).bf16_matmul},
                     {config.suite.batch, config.suite.seq_len, "eval.batch", "eval.seq_len"}}});
   ApplyThreadPolicy(0, model.config);
   const int B = ft.batch_size, T = ft.seq_len > 0 ? ft.seq_len : model.config.max_seq_len;

@@ -186,7 +186,7 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
                   {.arenas = 2 + OptimizerStateArenas(c.optim),
                    .arenas_what = "parameters, gradients and " + c.optim.kind + " state",
                    .decoders = {{c.train.batch_size, c.train.seq_len, "train.batch_size", "train.seq_len",
-                                 c.optim.precision == "bf16"}}},
+                                 NumericsFor(c.optim).bf16_matmul}}},
                   run_dir.string() + ": pretraining");
   // One process per run directory (reliability.md case 32), held until this function returns.
   const RunDirLock lock = RunDirLock::Acquire(run_dir, "pretrain run");
