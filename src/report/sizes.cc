@@ -48,7 +48,8 @@ Diagnostics ReadDiagnostics(const fs::path& results) {
   for (std::string line; std::getline(in, line);)
     if (!line.empty()) {
       nlohmann::json d = nlohmann::json::parse(line);
-      out[d.value("tokens", int64_t{0})] = std::move(d);
+      const int64_t tokens = d.value("tokens", int64_t{0});  // before the move: json's operator= takes its
+      out[tokens] = std::move(d);                             // argument by value, built first (C++17)
     }
   return out;
 }
