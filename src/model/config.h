@@ -13,13 +13,35 @@
 
 namespace ot {
 
-// LayerNorm here is OLMo's non-parametric LayerNorm (no gain, no bias); RMSNorm has a gain (init 1).
-enum class NormKind { kRmsNorm, kLayerNorm };
-const char* NormName(NormKind kind);  // "rmsnorm", "layernorm"
+// layernorm is OLMo's non-parametric LayerNorm (no gain, no bias); rmsnorm has a gain (init 1);
+// layernorm_affine has a gain (init 1) and a bias (init 0), as torch.nn.LayerNorm (GPT-NeoX/Pythia).
+enum class NormKind { kRmsNorm, kLayerNorm, kLayerNormAffine };
+const char* NormName(NormKind kind);  // "rmsnorm", "layernorm", "layernorm_affine"
 
 template <>
 struct config_detail::EnumNames<NormKind> {
-  static constexpr const char* names[] = {"rmsnorm", "layernorm"};
+  static constexpr const char* names[] = {"rmsnorm", "layernorm", "layernorm_affine"};
+};
+
+// Where a block's norms sit. pre: x + f(norm(x)) (Llama, OLMo, GPT-NeoX). post: x + norm(f(x)), the
+// block input un-normalised (OLMo-2's "reordered norm": post_attention_layernorm and
+// post_feedforward_layernorm).
+enum class NormPlacement { kPre, kPost };
+const char* NormPlacementName(NormPlacement placement);  // "pre", "post"
+
+template <>
+struct config_detail::EnumNames<NormPlacement> {
+  static constexpr const char* names[] = {"pre", "post"};
+};
+
+// The MLP. swiglu: down(silu(gate x) * up x) (Llama, OLMo). gelu: down(gelu(up x)) with the exact
+// (erf) GELU, torch's default (GPT-NeoX hidden_act "gelu").
+enum class MlpKind { kSwiGlu, kGelu };
+const char* MlpName(MlpKind kind);  // "swiglu", "gelu"
+
+template <>
+struct config_detail::EnumNames<MlpKind> {
+  static constexpr const char* names[] = {"swiglu", "gelu"};
 };
 
 // Upper bounds of the size fields. They catch a misplaced digit before anything is allocated and keep
@@ -34,7 +56,8 @@ inline constexpr int kMaxSeqLen = 1 << 20;     // 1,048,576 tokens
 inline constexpr int kMaxBatchSize = 1 << 16;  // sequences per step or forward pass (any stage's batch)
 
 // Shape letters used in every comment of ops/ and model/: B batch, T time, C = d_model, NH heads,
-// HS = C / NH head size, F = d_ff (SwiGLU width per branch), V vocabulary, L layers, N = B*T rows.
+// HS = C / NH head size, KH key/value heads (KH divides NH; KH = NH is plain multi-head attention),
+// KV = KH * HS, F = d_ff (MLP width; per branch under SwiGLU), V vocabulary, L layers, N = B*T rows.
 struct ModelConfig {
   std::string preset = "custom";
   int vocab_size = 4096, d_model = 64, n_layers = 2, n_heads = 2;
@@ -47,6 +70,21 @@ struct ModelConfig {
   NormKind norm = NormKind::kRmsNorm;
   bool tied_head = true;
   double rope_theta = 10000.0, init_std = 0.02, norm_eps = 1e-5;
+
+  // Architecture switches: the defaults are the OLMo-style decoder overtrain pre-trains; the other
+  // values describe the imported Hugging Face families (llama, olmo, olmo2, gpt_neox) as data, one
+  // forward and backward for all of them.
+  int n_kv_heads = 0;                             // KH; 0 => n_heads. Grouped-query attention when < NH
+  NormPlacement norm_placement = NormPlacement::kPre;
+  MlpKind mlp = MlpKind::kSwiGlu;
+  bool attn_bias = false;                         // biases on q, k, v and o (GPT-NeoX; Llama attention_bias)
+  bool mlp_bias = false;                          // biases on every MLP linear (GPT-NeoX; Llama mlp_bias)
+  bool qk_norm = false;                           // RMSNorm with gain over the whole q (C) and k (KV)
+                                                  // projections before RoPE (OLMo-2)
+  bool parallel_residual = false;                 // x + attn(norm1 x) + mlp(norm2 x) (GPT-NeoX)
+  double rotary_pct = 1.0;                        // RoPE rotates the first rotary_pct * HS dims of each
+                                                  // head (GPT-NeoX rotary_pct), rotate-half within them
+  double clip_qkv = 0;                            // clamp the q, k, v projections to [-c, c] (OLMo-1); 0 off
 
   // nano: V 4096, d 64, L 2, H 2, T 64, tied (0.36M parameters, 0.26M of them the embedding: the quick
   // study's SentencePiece vocabulary is 4096, which sets the floor). tiny/small/medium: performance.md's
@@ -68,8 +106,14 @@ struct ModelConfig {
   static ModelConfig FromPreset(const std::string& name);  // throws Error listing the valid names
   static std::vector<std::string> PresetNames();
 
-  int ff_dim() const;     // d_ff, or the derived width when d_ff == 0
-  int head_size() const;  // d_model / n_heads
+  int ff_dim() const;      // d_ff, or the derived width when d_ff == 0 (4d under gelu)
+  int head_size() const;   // d_model / n_heads
+  int kv_heads() const;    // n_kv_heads, or n_heads when 0
+  int kv_dim() const;      // KV = kv_heads() * head_size()
+  int qkv_dim() const;     // C + 2 KV: the width of the fused q|k|v projection
+  int rotary_dims() const; // int(rotary_pct * head_size()) (HF's int() truncation), even
+  // The model's default architecture apart from sizes: what overtrain pre-trains and exports as Llama.
+  bool IsLlamaCompatible() const;
   // Throws Error with one sentence naming the field and the expectation, e.g.
   // "model.n_heads = 3 must divide model.d_model = 64".
   void Validate() const;
@@ -109,8 +153,25 @@ void DeclareModelFields(ConfigSchema<S>& schema, Get get_model) {
              [m](S& s) -> int& { return m(s).d_ff; }, Between(0, kMaxFf))
       .Field("model.max_seq_len", "longest sequence T the model is built for",
              [m](S& s) -> int& { return m(s).max_seq_len; }, Between(1, kMaxSeqLen))
-      .Field("model.norm", "rmsnorm (with gain) or layernorm (OLMo's non-parametric)",
+      .Field("model.norm", "rmsnorm (with gain), layernorm (OLMo's non-parametric) or layernorm_affine",
              [m](S& s) -> NormKind& { return m(s).norm; })
+      .Field("model.n_kv_heads", "key/value heads KH for grouped-query attention; 0 = n_heads",
+             [m](S& s) -> int& { return m(s).n_kv_heads; }, Between(0, kMaxHeads))
+      .Field("model.norm_placement", "pre (x + f(norm x)) or post (x + norm(f x), OLMo-2)",
+             [m](S& s) -> NormPlacement& { return m(s).norm_placement; })
+      .Field("model.mlp", "swiglu or gelu (exact-erf GELU, GPT-NeoX)",
+             [m](S& s) -> MlpKind& { return m(s).mlp; })
+      .Field("model.attn_bias", "biases on the q, k, v and o projections",
+             [m](S& s) -> bool& { return m(s).attn_bias; })
+      .Field("model.mlp_bias", "biases on the MLP projections", [m](S& s) -> bool& { return m(s).mlp_bias; })
+      .Field("model.qk_norm", "RMSNorm over the q and k projections before RoPE (OLMo-2)",
+             [m](S& s) -> bool& { return m(s).qk_norm; })
+      .Field("model.parallel_residual", "attention and MLP read the same block input (GPT-NeoX)",
+             [m](S& s) -> bool& { return m(s).parallel_residual; })
+      .Field("model.rotary_pct", "fraction of each head's dims RoPE rotates",
+             [m](S& s) -> double& { return m(s).rotary_pct; }, Between(0.0, 1.0))
+      .Field("model.clip_qkv", "clamp q, k, v projections to [-c, c] (OLMo-1); 0 = off",
+             [m](S& s) -> double& { return m(s).clip_qkv; }, AtLeast(0))
       .Field("model.tied_head", "LM head shares the embedding matrix",
              [m](S& s) -> bool& { return m(s).tied_head; })
       .Field("model.rope_theta", "RoPE base", [m](S& s) -> double& { return m(s).rope_theta; },
@@ -119,7 +180,7 @@ void DeclareModelFields(ConfigSchema<S>& schema, Get get_model) {
              [m](S& s) -> double& { return m(s).init_std; }, AtLeast(0))
       .Field("model.norm_eps", "epsilon inside the norms", [m](S& s) -> double& { return m(s).norm_eps; },
              Above(0))
-      .Rule({"model.n_heads", "model.d_model"},
+      .Rule({"model.n_heads", "model.d_model", "model.n_kv_heads", "model.rotary_pct"},
             [m](const S& s) { return ModelConfigProblem(m(const_cast<S&>(s))); });
 }
 

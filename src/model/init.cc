@@ -14,10 +14,8 @@ void InitParams(const ParamLayout& layout, std::span<float> params, uint64_t see
   for (size_t k = 0; k < tensors.size(); ++k) {
     const TensorInfo& t = tensors[k];
     std::span<float> view = params.subspan(t.offset, t.size);
-    if (t.group == ParamGroup::kNorm) {
-      for (float& x : view) x = 1.0f;
-    } else if (t.init_std == 0) {
-      for (float& x : view) x = 0.0f;
+    if (t.init_std == 0) {
+      for (float& x : view) x = t.init_const;
     } else {
       FillNormal(view, RngKey(seed, stream, k), 0, 0.0f, t.init_std, 3.0f);
     }

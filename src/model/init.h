@@ -1,5 +1,5 @@
 // Parameter initialisation: N(0, std) truncated at 3 sigma per tensor (OLMo's "normal" init, no extra
-// scaling of output projections), norm gains = 1. Keyed RNG: identical at any thread count.
+// scaling of output projections), norm gains = 1, biases = 0 (TensorInfo::init_const). Keyed RNG: identical at any thread count.
 // Entry point: InitParams.
 #pragma once
 

@@ -1,6 +1,8 @@
 // ParamLayout construction (see layout.h).
 #include "model/layout.h"
 
+#include <tuple>
+
 #include "core/check.h"
 
 namespace ot {
@@ -12,6 +14,7 @@ const char* GroupName(ParamGroup group) {
     case ParamGroup::kMlp: return "mlp";
     case ParamGroup::kNorm: return "norm";
     case ParamGroup::kHead: return "head";
+    case ParamGroup::kBias: return "bias";
   }
   return "?";
 }
@@ -19,34 +22,67 @@ const char* GroupName(ParamGroup group) {
 ParamLayout ParamLayout::ForModel(const ModelConfig& config) {
   config.Validate();
   ParamLayout p;
-  const int64_t V = config.vocab_size, C = config.d_model, F = config.ff_dim();
+  const int64_t V = config.vocab_size, C = config.d_model, F = config.ff_dim(), KV = config.kv_dim();
   const float std = static_cast<float>(config.init_std);
-  const bool gains = config.norm == NormKind::kRmsNorm;
-  auto add = [&](std::string name, std::vector<int64_t> shape, float init_std, ParamGroup group) {
-    TensorInfo t{std::move(name), std::move(shape), p.total_, 1, init_std, group};
+  const bool gains = config.norm != NormKind::kLayerNorm, norm_bias = config.norm == NormKind::kLayerNormAffine;
+  const bool swiglu = config.mlp == MlpKind::kSwiGlu, post = config.norm_placement == NormPlacement::kPost;
+  auto add = [&](std::string name, std::vector<int64_t> shape, float init_std, ParamGroup group,
+                 float init_const = 0) {
+    TensorInfo t{std::move(name), std::move(shape), p.total_, 1, init_std, group, init_const};
     for (int64_t s : t.shape) t.size *= s;
     p.total_ += t.size;
     p.tensors_.push_back(std::move(t));
     return p.tensors_.back().offset;
   };
-  p.embed_ = add("model.embed_tokens.weight", {V, C}, std, ParamGroup::kEmbed);
+  auto weight = [&](const std::string& name, std::vector<int64_t> shape, ParamGroup group) {
+    return add(name + ".weight", std::move(shape), std, group);
+  };
+  auto bias = [&](const std::string& name, int64_t n) { return add(name + ".bias", {n}, 0, ParamGroup::kBias); };
+  // A norm's gain and bias (either may be absent): {gain offset, bias offset}.
+  auto norm = [&](const std::string& name) {
+    std::pair<int64_t, int64_t> o{-1, -1};
+    if (gains) o.first = add(name + ".weight", {C}, 0, ParamGroup::kNorm, 1.0f);
+    if (norm_bias) o.second = add(name + ".bias", {C}, 0, ParamGroup::kNorm, 0.0f);
+    return o;
+  };
+  p.embed_ = weight("model.embed_tokens", {V, C}, ParamGroup::kEmbed);
   for (int i = 0; i < config.n_layers; ++i) {
     const std::string pre = "model.layers." + std::to_string(i) + ".";
     BlockOffsets b;
-    if (gains) b.attn_norm = add(pre + "input_layernorm.weight", {C}, 0, ParamGroup::kNorm);
-    b.q = add(pre + "self_attn.q_proj.weight", {C, C}, std, ParamGroup::kAttn);
-    b.k = add(pre + "self_attn.k_proj.weight", {C, C}, std, ParamGroup::kAttn);
-    b.v = add(pre + "self_attn.v_proj.weight", {C, C}, std, ParamGroup::kAttn);
-    b.o = add(pre + "self_attn.o_proj.weight", {C, C}, std, ParamGroup::kAttn);
-    if (gains) b.mlp_norm = add(pre + "post_attention_layernorm.weight", {C}, 0, ParamGroup::kNorm);
-    b.gate = add(pre + "mlp.gate_proj.weight", {F, C}, std, ParamGroup::kMlp);
-    b.up = add(pre + "mlp.up_proj.weight", {F, C}, std, ParamGroup::kMlp);
-    b.down = add(pre + "mlp.down_proj.weight", {C, F}, std, ParamGroup::kMlp);
-    OT_CHECK(b.k == b.q + C * C && b.v == b.k + C * C && b.up == b.gate + F * C) << "adjacency";
+    if (!post) std::tie(b.attn_norm, b.attn_norm_bias) = norm(pre + "input_layernorm");
+    b.q = weight(pre + "self_attn.q_proj", {C, C}, ParamGroup::kAttn);
+    b.k = weight(pre + "self_attn.k_proj", {KV, C}, ParamGroup::kAttn);
+    b.v = weight(pre + "self_attn.v_proj", {KV, C}, ParamGroup::kAttn);
+    if (config.attn_bias) {
+      b.qkv_bias = bias(pre + "self_attn.q_proj", C);
+      const int64_t kb = bias(pre + "self_attn.k_proj", KV), vb = bias(pre + "self_attn.v_proj", KV);
+      OT_CHECK(kb == b.qkv_bias + C && vb == kb + KV) << "qkv bias adjacency";
+    }
+    if (config.qk_norm) {
+      b.q_norm = add(pre + "self_attn.q_norm.weight", {C}, 0, ParamGroup::kNorm, 1.0f);
+      b.k_norm = add(pre + "self_attn.k_norm.weight", {KV}, 0, ParamGroup::kNorm, 1.0f);
+    }
+    b.o = weight(pre + "self_attn.o_proj", {C, C}, ParamGroup::kAttn);
+    if (config.attn_bias) b.o_bias = bias(pre + "self_attn.o_proj", C);
+    if (post) {
+      std::tie(b.attn_norm, b.attn_norm_bias) = norm(pre + "post_attention_layernorm");
+    } else {
+      std::tie(b.mlp_norm, b.mlp_norm_bias) = norm(pre + "post_attention_layernorm");
+    }
+    if (swiglu) b.gate = weight(pre + "mlp.gate_proj", {F, C}, ParamGroup::kMlp);
+    b.up = weight(pre + "mlp.up_proj", {F, C}, ParamGroup::kMlp);
+    if (config.mlp_bias) {
+      b.mlp_in_bias = swiglu ? bias(pre + "mlp.gate_proj", F) : bias(pre + "mlp.up_proj", F);
+      if (swiglu) OT_CHECK(bias(pre + "mlp.up_proj", F) == b.mlp_in_bias + F) << "gate/up bias adjacency";
+    }
+    b.down = weight(pre + "mlp.down_proj", {C, F}, ParamGroup::kMlp);
+    if (config.mlp_bias) b.down_bias = bias(pre + "mlp.down_proj", C);
+    if (post) std::tie(b.mlp_norm, b.mlp_norm_bias) = norm(pre + "post_feedforward_layernorm");
+    OT_CHECK(b.k == b.q + C * C && b.v == b.k + KV * C && (!swiglu || b.up == b.gate + F * C)) << "adjacency";
     p.blocks_.push_back(b);
   }
-  if (gains) p.final_norm_ = add("model.norm.weight", {C}, 0, ParamGroup::kNorm);
-  p.head_ = config.tied_head ? p.embed_ : add("lm_head.weight", {V, C}, std, ParamGroup::kHead);
+  std::tie(p.final_norm_, p.final_norm_bias_) = norm("model.norm");
+  p.head_ = config.tied_head ? p.embed_ : weight("lm_head", {V, C}, ParamGroup::kHead);
   return p;
 }
 

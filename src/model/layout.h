@@ -12,30 +12,48 @@
 
 namespace ot {
 
-enum class ParamGroup { kEmbed, kAttn, kMlp, kNorm, kHead };
-const char* GroupName(ParamGroup group);  // "embed", "attn", "mlp", "norm", "head"
+// kNorm: norm gains and biases; kBias: the biases of linear layers (init 0, not decayed by default).
+enum class ParamGroup { kEmbed, kAttn, kMlp, kNorm, kHead, kBias };
+const char* GroupName(ParamGroup group);  // "embed", "attn", "mlp", "norm", "head", "bias"
+inline constexpr ParamGroup kAllParamGroups[] = {ParamGroup::kEmbed, ParamGroup::kAttn, ParamGroup::kMlp,
+                                                 ParamGroup::kNorm,  ParamGroup::kHead, ParamGroup::kBias};
 
 struct TensorInfo {
   std::string name;
   std::vector<int64_t> shape;
   int64_t offset = 0, size = 0;
-  float init_std = 0;  // 0 for constant-initialised tensors (norm gains = 1)
+  float init_std = 0;    // 0 for constant-initialised tensors
   ParamGroup group = ParamGroup::kEmbed;
+  float init_const = 0;  // the constant when init_std == 0: 1 for norm gains, 0 for biases
 };
 
-// Offsets of one block's tensors (-1 where absent: norm gains under non-parametric LayerNorm).
-// q,k,v are adjacent (one (3C,C) matrix) and gate,up are adjacent (one (2F,C) matrix): the fast decoder
-// runs each pair/triple as one GEMM.
+// Offsets of one block's tensors (-1 where absent). attn_norm / mlp_norm are the norms of the
+// attention and MLP branches: before the branch under pre-norm, after it under post-norm; their
+// gains are absent under non-parametric LayerNorm, their biases unless layernorm_affine.
+// q,k,v are adjacent (one (C+2KV, C) matrix, and their biases one (C+2KV) vector) and gate,up are
+// adjacent (one (2F,C) matrix; gate = -1 under the GELU MLP, whose first linear is up alone): the
+// fast decoder runs each pair/triple as one GEMM.
 struct BlockOffsets {
-  int64_t attn_norm = -1, q = 0, k = 0, v = 0, o = 0, mlp_norm = -1, gate = 0, up = 0, down = 0;
+  int64_t attn_norm = -1, attn_norm_bias = -1, q = 0, k = 0, v = 0, qkv_bias = -1, q_norm = -1,
+          k_norm = -1, o = 0, o_bias = -1, mlp_norm = -1, mlp_norm_bias = -1, gate = -1, up = 0,
+          mlp_in_bias = -1, down = 0, down_bias = -1;
+  int64_t mlp_in() const { return gate >= 0 ? gate : up; }  // the first MLP GEMM's weights
 };
 
 class ParamLayout {
  public:
-  // Order: model.embed_tokens.weight (V,C); per layer i: model.layers.{i}.input_layernorm.weight (C)
-  // [RMSNorm only], self_attn.{q,k,v,o}_proj.weight (C,C) [out,in], post_attention_layernorm.weight (C)
-  // [RMSNorm only], mlp.{gate,up}_proj.weight (F,C), mlp.down_proj.weight (C,F); model.norm.weight (C)
-  // [RMSNorm only]; lm_head.weight (V,C) [untied only].
+  // Order (Hugging Face Llama / OLMo-2 names, whatever family the model came from):
+  // model.embed_tokens.weight (V,C); per layer i, prefix model.layers.{i}.:
+  //   pre-norm:  input_layernorm.{weight,bias} (C) [gain unless layernorm; bias if layernorm_affine];
+  //   self_attn.q_proj.weight (C,C), k_proj.weight (KV,C), v_proj.weight (KV,C) [out,in];
+  //   self_attn.{q,k,v}_proj.bias (C),(KV),(KV) [attn_bias]; self_attn.q_norm.weight (C),
+  //   self_attn.k_norm.weight (KV) [qk_norm]; self_attn.o_proj.weight (C,C), o_proj.bias [attn_bias];
+  //   post-norm: post_attention_layernorm.{weight,bias} (the attention branch's norm);
+  //   pre-norm:  post_attention_layernorm.{weight,bias} (the MLP branch's norm, Llama's name);
+  //   mlp.gate_proj.weight (F,C) [swiglu], mlp.up_proj.weight (F,C), mlp.{gate,up}_proj.bias [mlp_bias],
+  //   mlp.down_proj.weight (C,F), mlp.down_proj.bias (C) [mlp_bias];
+  //   post-norm: post_feedforward_layernorm.{weight,bias} (the MLP branch's norm);
+  // model.norm.{weight,bias} (C); lm_head.weight (V,C) [untied only].
   static ParamLayout ForModel(const ModelConfig& config);
 
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
@@ -46,13 +64,14 @@ class ParamLayout {
   // Offsets the decoders use (no string lookups in the hot path).
   int64_t embed_offset() const { return embed_; }
   int64_t final_norm_offset() const { return final_norm_; }  // -1 under LayerNorm
+  int64_t final_norm_bias_offset() const { return final_norm_bias_; }  // -1 unless layernorm_affine
   int64_t head_offset() const { return head_; }              // == embed_offset() when tied
   const BlockOffsets& block(int layer) const { return blocks_[layer]; }
 
  private:
   std::vector<TensorInfo> tensors_;
   std::vector<BlockOffsets> blocks_;
-  int64_t total_ = 0, embed_ = 0, final_norm_ = -1, head_ = 0;
+  int64_t total_ = 0, embed_ = 0, final_norm_ = -1, final_norm_bias_ = -1, head_ = 0;
 };
 
 template <typename Fn>

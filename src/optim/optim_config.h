@@ -96,8 +96,8 @@ void DeclareOptimFields(ConfigSchema<S>& s, const std::string& prefix, Get get,
   });
   s.Rule({key("decay_groups")}, [get](const S& c) {
     for (const auto& g : get(const_cast<S&>(c)).decay_groups)
-      if (g != "embed" && g != "attn" && g != "mlp" && g != "norm" && g != "head")
-        return "'" + g + "' is not a parameter group; expected embed, attn, mlp, norm or head";
+      if (g != "embed" && g != "attn" && g != "mlp" && g != "norm" && g != "head" && g != "bias")
+        return "'" + g + "' is not a parameter group; expected embed, attn, mlp, norm, head or bias";
     return std::string();
   });
   s.Rule({key("kind")}, [get, prefix](const S& c) { return KindProblem(get(const_cast<S&>(c)), prefix); });

@@ -12,13 +12,11 @@ std::vector<std::string> DefaultDecayGroups() { return {"embed", "attn", "mlp", 
 std::vector<DecaySegment> DecaySegmentsFor(const ParamLayout& layout,
                                            const std::vector<std::string>& decay_groups,
                                            const std::string& what) {
-  const ParamGroup all[] = {ParamGroup::kEmbed, ParamGroup::kAttn, ParamGroup::kMlp, ParamGroup::kNorm,
-                            ParamGroup::kHead};
   for (const auto& g : decay_groups) {
-    const bool known = std::any_of(std::begin(all), std::end(all),
+    const bool known = std::any_of(std::begin(kAllParamGroups), std::end(kAllParamGroups),
                                    [&](ParamGroup p) { return g == GroupName(p); });
     if (!known)
-      throw Error(what + ": '" + g + "' is not a parameter group; expected embed, attn, mlp, norm or head");
+      throw Error(what + ": '" + g + "' is not a parameter group; expected embed, attn, mlp, norm, head or bias");
   }
   std::vector<DecaySegment> segments;
   ForEachTensor(layout, [&](const TensorInfo& t) {
