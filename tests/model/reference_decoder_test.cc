@@ -204,9 +204,9 @@ std::vector<double> RandomParams(const ParamLayout& layout, uint32_t seed, doubl
 
 // clip_qkv: some but not all projection entries clip (else neither the clamp nor its pass-through
 // would be exercised), and none lies within 2e-4 of a bound: a central-difference step (h = 1e-5
-// max(1,|p|)) moves a projection entry by ~h |input| <= 1e-5 sqrt(C) = 4e-5 (a normalised row of width
-// C = 16 has entries <= sqrt(C); upstream parameters reach it through a norm and a matmul of no larger
-// gain), so with 5x margin no step crosses a bound.
+// max(1,|p|)) moves a projection entry by ~h |input| <= 1e-5 sqrt(C) = 4e-5 (a normalised row of
+// width C = 16 has entries <= sqrt(C); upstream parameters reach it through a norm and a matmul of
+// no larger gain), so with 5x margin no step crosses a bound.
 void ExpectPartialClipping(const ReferenceDecoder<double>& model, const ModelConfig& c) {
   int64_t clipped = 0, total = 0;
   double margin = INFINITY;
@@ -229,10 +229,11 @@ void ExpectPartialClipping(const ReferenceDecoder<double>& model, const ModelCon
 class ReferenceDecoderArch : public ::testing::TestWithParam<std::string> {};
 
 // Central differences tensor by tensor, at weight scales 0.1 and 0.5. Per tensor: max |analytic -
-// numeric| < 1e-6 max(that tensor's max |numeric|, 1e-3): relative to the tensor's own scale, floored
-// at an absolute 1e-9, 10x grad_check.h's ~1e-10 central-difference error at h = 1e-5 (at w = 0.1 the
-// attention is nearly uniform and the q/k gradients are ~1e-4); cosine > 1 - 1e-9; and the tensor's max
-// |gradient| > 1e-5 (10^4 x that absolute error), so no tensor passes by being disconnected.
+// numeric| < 1e-6 max(that tensor's max |numeric|, 1e-3): relative to the tensor's own scale,
+// floored at an absolute 1e-9, 10x grad_check.h's ~1e-10 central-difference error at h = 1e-5 (at w
+// = 0.1 the attention is nearly uniform and the q/k gradients are ~1e-4); cosine > 1 - 1e-9; and
+// the tensor's max |gradient| > 1e-5 (10^4 x that absolute error), so no tensor passes by being
+// disconnected.
 TEST_P(ReferenceDecoderArch, EveryTensorMatchesCentralDifferences) {
   const ModelConfig config = Family(GetParam());
   ReferenceDecoder<double> model(config);

@@ -92,8 +92,8 @@ TEST(ReferenceGrad, LayerNorm) {
 }
 
 // LayerNorm with gain and bias (GPT-NeoX, torch.nn.LayerNorm): x, gain and bias gradients; with the
-// parameters null it is the non-parametric LayerNorm bit for bit, and gain g, bias b give g * xhat + b
-// of it to rounding.
+// parameters null it is the non-parametric LayerNorm bit for bit, and gain g, bias b give g * xhat
+// + b of it to rounding.
 TEST(ReferenceGrad, LayerNormAffine) {
   const int N = 4, C = 6;
   for (double s : kScales) {
