@@ -1,6 +1,6 @@
 // Decoder::LogProbs is bit-identical whatever the batch size, the row's position in the batch and
 // the OpenMP thread count (reliability.md case 24): the same 8 sequences scored at B = 1, 3, 8 in
-// shuffled positions, between padding rows, at 1 and 2 threads, for both norm kinds. EXPECT_EQ on
+// shuffled positions, between padding rows, at 1 and 2 threads, for every architecture family. EXPECT_EQ on
 // floats.
 #include <gtest/gtest.h>
 #include <omp.h>
@@ -12,6 +12,7 @@
 
 #include "model/decoder.h"
 #include "model/init.h"
+#include "model/families.h"
 
 namespace ot {
 namespace {
@@ -28,8 +29,8 @@ std::vector<float> Params(const ParamLayout& layout) {
   std::vector<float> p(layout.total());
   InitParams(layout, p, 17);
   for (const auto& t : layout.tensors())
-    if (t.group != ParamGroup::kNorm)
-      for (int64_t i = 0; i < t.size; ++i) p[t.offset + i] *= 4.0f;
+    for (int64_t i = 0; i < t.size; ++i)
+      p[t.offset + i] = t.init_std == 0 ? t.init_const + 0.1f * ((i % 5) - 2) : p[t.offset + i] * 4.0f;
   return p;
 }
 
@@ -83,11 +84,15 @@ std::vector<std::vector<float>> Score(Decoder& d, const std::vector<float>& p,
   return out;
 }
 
-class EvalDeterminism : public ::testing::TestWithParam<NormKind> {};
+class EvalDeterminism : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(EvalDeterminism, BitIdenticalAcrossBatchSizesPositionsAndThreads) {
   ModelConfig config = ModelConfig::Nano();
-  config.norm = GetParam();
+  if (GetParam() == "layernorm") {
+    config.norm = NormKind::kLayerNorm;
+  } else if (GetParam() != "rmsnorm") {
+    config = WithFamily(config, GetParam());
+  }
   const int T = config.max_seq_len;
   const std::vector<float> p = Params(ParamLayout::ForModel(config));
   const auto seqs = Sequences(T, config.vocab_size);
@@ -145,9 +150,14 @@ TEST_P(EvalDeterminism, BitIdenticalAcrossBatchSizesPositionsAndThreads) {
   omp_set_num_threads(saved);
 }
 
-INSTANTIATE_TEST_SUITE_P(Norms, EvalDeterminism,
-                         ::testing::Values(NormKind::kRmsNorm, NormKind::kLayerNorm),
-                         [](const auto& info) { return std::string(NormName(info.param)); });
+INSTANTIATE_TEST_SUITE_P(Architectures, EvalDeterminism,
+                         ::testing::Values("rmsnorm", "layernorm", "llama-gqa-bias", "olmo-clip", "olmo2", "neox",
+                                           "neox-sequential"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
 
 // The per-sequence path computes the same function as the batched one (Loss/Forward): their
 // log-probs agree to float rounding, and LogProbs leaves CountedTokensLast as Loss does.

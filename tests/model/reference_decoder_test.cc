@@ -176,10 +176,10 @@ ModelConfig Family(const std::string& name) {
     c.attn_bias = c.mlp_bias = true;
     c.rotary_pct = 0.5;
   } else if (name == "every_pre_switch") {  // all switches a pre-norm block can combine, at once
+    // (clip_qkv with qk_norm is refused by ModelConfig: no family has both; olmo2 covers qk_norm)
     c.n_kv_heads = 2;
     c.norm = NormKind::kLayerNormAffine;
     c.clip_qkv = kOlmoClip;
-    c.qk_norm = true;
     c.rotary_pct = 0.5;
     c.attn_bias = c.mlp_bias = true;
     c.mlp = MlpKind::kGelu;
