@@ -3,6 +3,7 @@
 // Entry points: ConfigSchema<S>::Field / Rule, LoadConfig, ApplyOverride, PrintConfig, ParseSize.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -126,6 +127,22 @@ std::string Print(const std::vector<double>& v);
 std::string Print(const std::vector<int64_t>& v);
 std::string Print(const std::vector<Size>& v);
 std::string Print(const std::vector<std::string>& v);
+// A field type of its own (e.g. an array of inline tables): T declares
+//   static std::string SetFromToml(const toml::node&, T&)  ("" or the expected-type text) and
+//   static std::string PrintToml(const T&)                 (its TOML literal).
+template <typename T>
+concept CustomConfigValue = requires(const toml::node& n, T& t) {
+  { T::SetFromToml(n, t) } -> std::same_as<std::string>;
+  { T::PrintToml(t) } -> std::same_as<std::string>;
+};
+template <CustomConfigValue T>
+std::string Set(const toml::node& n, T& out) {
+  return T::SetFromToml(n, out);
+}
+template <CustomConfigValue T>
+std::string Print(const T& v) {
+  return T::PrintToml(v);
+}
 // Enum fields: specialise `EnumNames<E>` (a static array `names`, in enumerator order) next to the enum;
 // the field then reads and prints as one of those strings (e.g. model.norm = "rmsnorm").
 template <typename E>

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <climits>
+#include <toml++/toml.hpp>
 
 namespace ot {
 
@@ -79,7 +80,67 @@ std::string ArmsProblem(const StudyConfig& c) {
   return "";
 }
 
+std::string SeriesProblem(const StudyConfig& c) {
+  const auto& e = c.checkpoints.series.entries;
+  if (e.empty()) return "";
+  for (size_t i = 0; i < e.size(); ++i) {
+    if (e[i].dir.empty()) return "entry " + std::to_string(i + 1) + ": dir is empty";
+    if (e[i].tokens.value <= 0) return "entry " + std::to_string(i + 1) + " (" + e[i].dir + "): tokens must be > 0";
+    for (size_t j = 0; j < i; ++j) {
+      if (e[j].tokens.value == e[i].tokens.value)
+        return "entries " + std::to_string(j + 1) + " and " + std::to_string(i + 1) + " have the same tokens (" +
+               FormatSize(e[i].tokens.value) + "); each checkpoint is one point of the token axis";
+      if (e[j].dir == e[i].dir) return "'" + e[i].dir + "' is listed twice";
+    }
+  }
+  if (!c.study.sizes.empty()) return "cannot be combined with study.sizes (the checkpoints fix the model)";
+  if (c.study.seeds.size() > 1) return "cannot be combined with several study.seeds (pre-training seeds)";
+  for (const auto& [name, sets] : c.arm_sets)
+    for (const auto& [key, literal] : sets)
+      if (key.rfind("pretrain.", 0) == 0 || key.rfind("model.", 0) == 0)
+        return "arm '" + name + "' sets '" + key + "', but the checkpoints replace pre-training and fix the model";
+  return "";
+}
+
 }  // namespace
+
+std::string CheckpointSeries::SetFromToml(const toml::node& n, CheckpointSeries& out) {
+  const char* expect = "expects an array of tables {dir = \"<model directory>\", tokens = <count, e.g. \"16M\">}";
+  const auto* arr = n.as_array();
+  if (!arr) return expect;
+  CheckpointSeries s;
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const auto* t = arr->get(i)->as_table();
+    if (!t) return expect;
+    SeriesCheckpoint e;
+    bool have_dir = false, have_tokens = false;
+    for (const auto& [k, v] : *t) {
+      const std::string key(k.str());
+      if (key == "dir" && v.is_string()) {
+        e.dir = v.as_string()->get();
+        have_dir = true;
+      } else if (key == "tokens") {
+        if (std::string err = config_detail::Set(v, e.tokens); !err.empty())
+          return "entry " + std::to_string(i + 1) + ": tokens " + err;
+        have_tokens = true;
+      } else {
+        return "entry " + std::to_string(i + 1) + ": unknown or mistyped key '" + key + "'; " + expect;
+      }
+    }
+    if (!have_dir || !have_tokens) return "entry " + std::to_string(i + 1) + " " + expect;
+    s.entries.push_back(std::move(e));
+  }
+  out = std::move(s);
+  return "";
+}
+
+std::string CheckpointSeries::PrintToml(const CheckpointSeries& v) {
+  std::string out = "[";
+  for (size_t i = 0; i < v.entries.size(); ++i)
+    out += (i ? ", " : "") + std::string("{dir = ") + config_detail::Print(v.entries[i].dir) +
+           ", tokens = " + config_detail::Print(v.entries[i].tokens) + "}";
+  return out + "]";
+}
 
 const ConfigSchema<StudyConfig>& StudySchema() {
   static const ConfigSchema<StudyConfig> schema = [] {
@@ -158,6 +219,11 @@ const ConfigSchema<StudyConfig>& StudySchema() {
                [](C& c) -> int64_t& { return c.eval.max_target_tokens; }, AtLeast(0))
         .Field("theory.config", "theory config file (\"\" = no theory panels)",
                [](C& c) -> std::string& { return c.theory.config; })
+        .Field("checkpoints.series",
+               "published checkpoints replacing pre-training: [{dir = \"<Hugging Face model dir>\", tokens = "
+               "\"<tokens seen>\"}, ...] (empty = pre-train the ladder)",
+               [](C& c) -> CheckpointSeries& { return c.checkpoints.series; })
+        .Rule({"checkpoints.series", "study.sizes", "study.seeds"}, SeriesProblem)
         .Rule({"model.preset", "model.vocab_size"}, [](const C& c) { return ModelConfigProblem(c.model); })
         .Rule({"pretrain.seq_len", "model.max_seq_len"}, [](const C& c) -> std::string {
           return c.pretrain.seq_len <= c.model.max_seq_len ? "" : "pretrain.seq_len must be <= model.max_seq_len";
@@ -238,10 +304,20 @@ std::vector<StudyVariant> StudyVariants(const StudyConfig& c) {
   return out;
 }
 
+std::vector<int64_t> StudyBudgets(const StudyConfig& c) {
+  std::vector<int64_t> out;
+  if (!c.checkpoints.series.empty()) {
+    for (const auto& e : c.checkpoints.series.entries) out.push_back(e.tokens.value);
+  } else {
+    for (const Size& n : c.pretrain.ladder) out.push_back(n.value);
+  }
+  return out;
+}
+
 int64_t FinetuneTokens(const StudyConfig& c) {
   if (c.finetune.tokens.value > 0) return c.finetune.tokens.value;
   int64_t smallest = INT64_MAX;
-  for (const Size& n : c.pretrain.ladder) smallest = std::min(smallest, n.value);
+  for (int64_t n : StudyBudgets(c)) smallest = std::min(smallest, n);
   return std::max<int64_t>(1, smallest / 10);
 }
 

@@ -15,6 +15,20 @@
 
 namespace ot {
 
+// [checkpoints] series = [{dir = "...", tokens = "..."}, ...]: a study over published checkpoints
+// (e.g. Pythia or OLMo revisions, Hugging Face model directories) instead of pre-training its own.
+struct SeriesCheckpoint {
+  std::string dir;  // a model directory (Hugging Face or overtrain checkpoint)
+  Size tokens;      // the pre-training tokens it has seen
+  bool operator==(const SeriesCheckpoint&) const = default;
+};
+struct CheckpointSeries {
+  std::vector<SeriesCheckpoint> entries;
+  bool empty() const { return entries.empty(); }
+  static std::string SetFromToml(const toml::node& n, CheckpointSeries& out);
+  static std::string PrintToml(const CheckpointSeries& v);
+};
+
 struct StudyConfig {
   struct Study {
     std::string name = "quick";
@@ -67,6 +81,9 @@ struct StudyConfig {
   struct Theory {
     std::string config = "configs/theory/reference.toml";  // "" = no theory panels
   } theory;
+  struct Checkpoints {
+    CheckpointSeries series;  // non-empty: these checkpoints replace pre-training (the paper's section 2)
+  } checkpoints;
   // [arms.<name>] tables: each arm's overrides of this study's own keys, as (key, TOML literal) in file
   // order, e.g. arms.sgd = {pretrain.kind = "sgd", pretrain.lr = 0.1}. An arm listed in study.arms with
   // no table is the baseline (no overrides).
@@ -91,7 +108,9 @@ std::vector<std::string> StudySizes(const StudyConfig& c);
 // `size` = the [model] preset itself returns c unchanged.
 StudyConfig ConfigForSize(const StudyConfig& c, const std::string& size);
 
-// finetune.tokens, or 10% of the smallest pre-training budget when it is 0.
+// The study's token budgets: checkpoints.series' tokens when it is set, else pretrain.ladder.
+std::vector<int64_t> StudyBudgets(const StudyConfig& c);
+// finetune.tokens, or 10% of the smallest budget (StudyBudgets) when it is 0.
 int64_t FinetuneTokens(const StudyConfig& c);
 // Defaults ← the model preset named in the file ← the file ← overrides; validated.
 StudyConfig LoadStudyConfig(const std::string& path, const std::vector<std::string>& overrides);
