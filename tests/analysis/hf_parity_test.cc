@@ -42,7 +42,8 @@ std::vector<HfTensor> Tensors(const std::string& type, const ModelConfig& c) {
   };
   const int64_t C = c.d_model, F = c.ff_dim(), V = c.vocab_size;
   if (type != "gpt_neox") {
-    for (const auto& info : ParamLayout::ForModel(c).tensors())
+    const ParamLayout layout = ParamLayout::ForModel(c);
+    for (const auto& info : layout.tensors())
       add(info.name, info.shape, info.group == ParamGroup::kNorm);
     return t;
   }
