@@ -47,10 +47,12 @@ void LoadOvertrainCheckpoint(LoadedModel& m, const MemoryPlan& stage) {
   const std::filesystem::path& dir = m.dir;
   m.layout = ParamLayout::ForModel(m.config);
   CheckCheckpointLayout(dir, m.layout, "the model in " + (dir / kConfigFile).string());
-  // Two checks, not one sum: the copy read from the file is freed before the stage builds its decoders.
+  // Two checks, not one sum: the copy read from the file is freed before the stage builds its
+  // decoders.
   const std::string what = dir.string() + ": loading this checkpoint";
   CheckMemoryPlan(
-      m.config, {.arenas = 2, .arenas_what = "parameters and the copy read from the file", .decoders = {}},
+      m.config,
+      {.arenas = 2, .arenas_what = "parameters and the copy read from the file", .decoders = {}},
       what);
   CheckMemoryPlan(m.config, WithParameters(stage, m.config), what);
   m.params.assign(m.layout.total(), 0.0f);
@@ -59,7 +61,8 @@ void LoadOvertrainCheckpoint(LoadedModel& m, const MemoryPlan& stage) {
   m.step = state.step;
 }
 
-// A Hugging Face directory: weights straight from the mapped safetensors into the arena (no read copy).
+// A Hugging Face directory: weights straight from the mapped safetensors into the arena (no read
+// copy).
 void LoadHfModel(LoadedModel& m, const MemoryPlan& stage) {
   const std::filesystem::path& dir = m.dir;
   m.layout = ParamLayout::ForModel(m.config);
@@ -78,13 +81,15 @@ LoadedModel LoadModel(const std::filesystem::path& dir, MemoryPlan stage) {
   LoadedModel m;
   m.dir = dir;
   const auto cfg_path = dir / kConfigFile;
-  // Ours when it has a manifest or an "overtrain" block; then damage explains a bad config.json best.
+  // Ours when it has a manifest or an "overtrain" block; then damage explains a bad config.json
+  // best.
   const bool ours = std::filesystem::exists(dir / kManifestFile);
   nlohmann::json hf;
   try {
     hf = ReadConfigJson(cfg_path);
     if (ours && !(hf.is_object() && hf.contains("overtrain")))
-      throw Error(cfg_path.string() + ": no \"overtrain\" block; expected a checkpoint written by overtrain");
+      throw Error(cfg_path.string() +
+                  ": no \"overtrain\" block; expected a checkpoint written by overtrain");
   } catch (const Error&) {
     if (!ours) throw;
     const std::vector<std::string> damage = VerifyCheckpoint(dir);
@@ -102,12 +107,14 @@ LoadedModel LoadModel(const std::filesystem::path& dir, MemoryPlan stage) {
     LoadOvertrainCheckpoint(m, stage);
   } else if (hf.is_object() && hf.contains("model_type")) {
     m.config = FromHfConfig(hf, cfg_path.string());
-    m.hf_model_type = hf["model_type"].get<std::string>();  // FromHfConfig checked it is a known string
+    m.hf_model_type =
+        hf["model_type"].get<std::string>();  // FromHfConfig checked it is a known string
     LoadHfModel(m, stage);
   } else {
-    throw Error(cfg_path.string() +
-                ": neither an \"overtrain\" block nor a \"model_type\"; expected a checkpoint written by "
-                "overtrain or a Hugging Face model directory");
+    throw Error(
+        cfg_path.string() +
+        ": neither an \"overtrain\" block nor a \"model_type\"; expected a checkpoint written by "
+        "overtrain or a Hugging Face model directory");
   }
   if (std::filesystem::exists(dir / "tokenizer.json")) m.tokenizer_json = dir / "tokenizer.json";
   return m;
@@ -115,11 +122,13 @@ LoadedModel LoadModel(const std::filesystem::path& dir, MemoryPlan stage) {
 
 DecoderScorer::DecoderScorer(const ModelConfig& config, int batch, int seq_len)
     : batch_(batch), seq_len_(seq_len > 0 ? seq_len : config.max_seq_len) {
-  OT_CHECK(seq_len_ <= config.max_seq_len) << "window " << seq_len_ << " > model max " << config.max_seq_len;
+  OT_CHECK(seq_len_ <= config.max_seq_len)
+      << "window " << seq_len_ << " > model max " << config.max_seq_len;
   decoder_ = std::make_unique<Decoder>(config, batch_, seq_len_);
 }
 
-void DecoderScorer::LogProbs(const int32_t* inputs, const int32_t* targets, int B, int T, float* logprobs) {
+void DecoderScorer::LogProbs(const int32_t* inputs, const int32_t* targets, int B, int T,
+                             float* logprobs) {
   OT_CHECK(!params_.empty()) << "DecoderScorer used before set_params";
   decoder_->LogProbs(params_, inputs, targets, B, T, logprobs);
 }

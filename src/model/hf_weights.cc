@@ -1,5 +1,5 @@
-// HF tensor names -> arena blocks, the header check and the mapped load (see hf_weights.h). GPT-NeoX
-// names and the query_key_value view follow transformers' modeling_gpt_neox.py.
+// HF tensor names -> arena blocks, the header check and the mapped load (see hf_weights.h).
+// GPT-NeoX names and the query_key_value view follow transformers' modeling_gpt_neox.py.
 #include "model/hf_weights.h"
 
 #include <fmt/format.h>
@@ -14,14 +14,17 @@ namespace {
 
 constexpr size_t kListed = 10;  // names listed per kind of problem; the rest are counted
 
-std::string Listed(const std::string& one, const std::string& many, const std::vector<std::string>& items) {
+std::string Listed(const std::string& one, const std::string& many,
+                   const std::vector<std::string>& items) {
   std::string s = fmt::format("{} {}: ", items.size(), items.size() == 1 ? one : many);
   for (size_t i = 0; i < items.size() && i < kListed; ++i) s += (i ? ", " : "") + items[i];
   if (items.size() > kListed) s += fmt::format(" and {} more", items.size() - kListed);
   return s;
 }
 
-std::string Shape(const std::vector<int64_t>& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
+std::string Shape(const std::vector<int64_t>& shape) {
+  return fmt::format("[{}]", fmt::join(shape, ", "));
+}
 
 bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
@@ -31,8 +34,8 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 // attention.dense, post_attention_layernorm, mlp.dense_h_to_4h, mlp.dense_4h_to_h},
 // gpt_neox.final_layer_norm, embed_out (untied). Norms are always pre-norm LayerNorm with a bias.
 std::vector<HfTensorSource> NeoxSources(const ModelConfig& c, const ParamLayout& layout) {
-  OT_CHECK(c.norm == NormKind::kLayerNormAffine && c.mlp == MlpKind::kGelu && c.kv_heads() == c.n_heads &&
-           c.norm_placement == NormPlacement::kPre && !c.qk_norm)
+  OT_CHECK(c.norm == NormKind::kLayerNormAffine && c.mlp == MlpKind::kGelu &&
+           c.kv_heads() == c.n_heads && c.norm_placement == NormPlacement::kPre && !c.qk_norm)
       << "not a GPT-NeoX config";
   const int64_t C = c.d_model, F = c.ff_dim(), V = c.vocab_size;
   std::vector<HfTensorSource> s;
@@ -43,7 +46,8 @@ std::vector<HfTensorSource> NeoxSources(const ModelConfig& c, const ParamLayout&
     s.push_back({pre + "input_layernorm.weight", {C}, b.attn_norm});
     s.push_back({pre + "input_layernorm.bias", {C}, b.attn_norm_bias});
     s.push_back({pre + "attention.query_key_value.weight", {3 * C, C}, b.q, c.n_heads});
-    if (c.attn_bias) s.push_back({pre + "attention.query_key_value.bias", {3 * C}, b.qkv_bias, c.n_heads});
+    if (c.attn_bias)
+      s.push_back({pre + "attention.query_key_value.bias", {3 * C}, b.qkv_bias, c.n_heads});
     s.push_back({pre + "attention.dense.weight", {C, C}, b.o});
     if (c.attn_bias) s.push_back({pre + "attention.dense.bias", {C}, b.o_bias});
     s.push_back({pre + "post_attention_layernorm.weight", {C}, b.mlp_norm});
@@ -61,7 +65,8 @@ std::vector<HfTensorSource> NeoxSources(const ModelConfig& c, const ParamLayout&
 
 }  // namespace
 
-std::vector<HfTensorSource> HfTensorSources(const ModelConfig& config, const std::string& model_type,
+std::vector<HfTensorSource> HfTensorSources(const ModelConfig& config,
+                                            const std::string& model_type,
                                             const ParamLayout& layout) {
   std::vector<HfTensorSource> s;
   if (model_type == "gpt_neox") {
@@ -84,7 +89,8 @@ std::vector<HfTensorSource> HfTensorSources(const ModelConfig& config, const std
     OT_CHECK(offset == cursor) << "HF tensor blocks leave a gap or overlap at " << offset;
     cursor += n;
   }
-  OT_CHECK(cursor == layout.total()) << "HF tensor blocks cover " << cursor << " of " << layout.total();
+  OT_CHECK(cursor == layout.total())
+      << "HF tensor blocks cover " << cursor << " of " << layout.total();
   return s;
 }
 
@@ -105,9 +111,10 @@ HfWeightFiles HfWeightFiles::Open(const std::filesystem::path& dir) {
     f.single_ = std::make_unique<SafetensorsFile>(SafetensorsFile::Open(single));
     for (const TensorView& t : f.single_->tensors()) f.tensors_[t.name] = &t;
   } else {
-    throw Error(dir.string() +
-                ": no model.safetensors or model.safetensors.index.json; expected a Hugging Face model "
-                "directory with safetensors weights (pytorch_model.bin is not read)");
+    throw Error(
+        dir.string() +
+        ": no model.safetensors or model.safetensors.index.json; expected a Hugging Face model "
+        "directory with safetensors weights (pytorch_model.bin is not read)");
   }
   return f;
 }
@@ -128,24 +135,28 @@ std::vector<std::string> HfWeightMismatches(std::span<const HfTensorSource> sour
     if (t.dtype != DType::kF32 && t.dtype != DType::kBF16 && t.dtype != DType::kF16)
       dtypes.push_back(fmt::format("'{}' is {}", s.name, DTypeName(t.dtype)));
     if (t.shape != s.shape)
-      shapes.push_back(fmt::format("'{}' is {}, expected {}", s.name, Shape(t.shape), Shape(s.shape)));
+      shapes.push_back(
+          fmt::format("'{}' is {}, expected {}", s.name, Shape(t.shape), Shape(s.shape)));
   }
   for (const auto& [name, view] : tensors) {
     // Tied: transformers overwrites a saved lm_head.weight with the embedding after loading.
     const bool tied_copy = tied_head && name == "lm_head.weight";
-    if (!expected.count(name) && !IsHfBuffer(name) && !tied_copy) unexpected.push_back("'" + name + "'");
+    if (!expected.count(name) && !IsHfBuffer(name) && !tied_copy)
+      unexpected.push_back("'" + name + "'");
   }
   std::vector<std::string> out;
   if (!missing.empty()) out.push_back(Listed("tensor missing", "tensors missing", missing));
-  if (!unexpected.empty()) out.push_back(Listed("unexpected tensor", "unexpected tensors", unexpected));
-  if (!shapes.empty()) out.push_back(Listed("tensor with the wrong shape", "tensors with the wrong shape", shapes));
+  if (!unexpected.empty())
+    out.push_back(Listed("unexpected tensor", "unexpected tensors", unexpected));
+  if (!shapes.empty())
+    out.push_back(Listed("tensor with the wrong shape", "tensors with the wrong shape", shapes));
   if (!dtypes.empty())
     out.push_back(Listed("tensor not F32, BF16 or F16", "tensors not F32, BF16 or F16", dtypes));
   return out;
 }
 
-void CheckHfWeights(const HfWeightFiles& files, std::span<const HfTensorSource> sources, bool tied_head,
-                    const std::string& model_source) {
+void CheckHfWeights(const HfWeightFiles& files, std::span<const HfTensorSource> sources,
+                    bool tied_head, const std::string& model_source) {
   const std::vector<std::string> problems = HfWeightMismatches(sources, files.tensors(), tied_head);
   if (problems.empty()) return;
   std::string all;
@@ -153,7 +164,8 @@ void CheckHfWeights(const HfWeightFiles& files, std::span<const HfTensorSource> 
   throw Error(fmt::format("{}: its tensors do not match {}: {}", files.what(), model_source, all));
 }
 
-void LoadHfWeights(const HfWeightFiles& files, std::span<const HfTensorSource> sources, std::span<float> arena) {
+void LoadHfWeights(const HfWeightFiles& files, std::span<const HfTensorSource> sources,
+                   std::span<float> arena) {
   std::vector<std::string> bad;
   for (const auto& s : sources) {
     const TensorView& t = *files.tensors().at(s.name);
@@ -177,7 +189,8 @@ void LoadHfWeights(const HfWeightFiles& files, std::span<const HfTensorSource> s
     if (count > 0) bad.push_back(fmt::format("'{}' ({} of {} values)", s.name, count, n));
   }
   if (!bad.empty())
-    throw Error(files.what() + ": " + Listed("tensor holds NaN or Inf", "tensors hold NaN or Inf", bad));
+    throw Error(files.what() + ": " +
+                Listed("tensor holds NaN or Inf", "tensors hold NaN or Inf", bad));
 }
 
 }  // namespace ot

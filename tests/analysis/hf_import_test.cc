@@ -1,7 +1,8 @@
-// LoadModel on a Hugging Face model directory: our own checkpoint, exported (config.json without the
-// overtrain block, the same model.safetensors), loads back as the same model and scores identically;
-// imports say where they came from (model_type, tokenizer.json, no pre-training tokens); BF16 shards
-// load; bad directories fail in one sentence naming the file; the stage's memory is checked first.
+// LoadModel on a Hugging Face model directory: our own checkpoint, exported (config.json without
+// the overtrain block, the same model.safetensors), loads back as the same model and scores
+// identically; imports say where they came from (model_type, tokenizer.json, no pre-training
+// tokens); BF16 shards load; bad directories fail in one sentence naming the file; the stage's
+// memory is checked first.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -47,8 +48,8 @@ TEST(LoadHfModel, OurExportedCheckpointLoadsBackAndScoresIdentically) {
   untied.tied_head = false;
   ModelConfig olmo = TinyModel();
   olmo.norm = NormKind::kLayerNorm;
-  for (const auto& [m, type] :
-       std::vector<std::pair<ModelConfig, std::string>>{{TinyModel(), "llama"}, {untied, "llama"}, {olmo, "olmo"}}) {
+  for (const auto& [m, type] : std::vector<std::pair<ModelConfig, std::string>>{
+           {TinyModel(), "llama"}, {untied, "llama"}, {olmo, "olmo"}}) {
     const std::vector<float> p = InitFor(m);
     const fs::path ck = SaveModelCheckpoint(root / (type + std::to_string(m.tied_head)), m, m, p);
     const fs::path hf = ExportAsHf(ck, root / ("hf_" + type + std::to_string(m.tied_head)));
@@ -71,10 +72,14 @@ TEST(LoadHfModel, OurExportedCheckpointLoadsBackAndScoresIdentically) {
 
 TEST(LoadHfModel, ShardedBf16DirectoryWithTokenizerLoads) {
   const fs::path dir = HfTempDir("sharded");
-  const nlohmann::json config = {{"model_type", "llama"},      {"vocab_size", 40},
-                                 {"hidden_size", 16},          {"intermediate_size", 24},
-                                 {"num_hidden_layers", 2},     {"num_attention_heads", 2},
-                                 {"max_position_embeddings", 8}, {"tie_word_embeddings", false},
+  const nlohmann::json config = {{"model_type", "llama"},
+                                 {"vocab_size", 40},
+                                 {"hidden_size", 16},
+                                 {"intermediate_size", 24},
+                                 {"num_hidden_layers", 2},
+                                 {"num_attention_heads", 2},
+                                 {"max_position_embeddings", 8},
+                                 {"tie_word_embeddings", false},
                                  {"torch_dtype", "bfloat16"}};
   const ModelConfig c = FromHfConfig(config, "config.json");
   const ParamLayout layout = ParamLayout::ForModel(c);
@@ -108,8 +113,10 @@ TEST(LoadHfModel, BadDirectoriesFailInOneSentenceNamingTheFile) {
   nlohmann::json edited = config;
   edited["model_type"] = "qwen2";
   WriteFileAtomic(hf / "config.json", edited.dump());
-  EXPECT_EQ(ErrorOf([&] { LoadModel(hf); }),
-            cfg + ": model_type = 'qwen2' is not supported; expected one of llama, olmo, olmo2, gpt_neox");
+  EXPECT_EQ(
+      ErrorOf([&] { LoadModel(hf); }),
+      cfg +
+          ": model_type = 'qwen2' is not supported; expected one of llama, olmo, olmo2, gpt_neox");
   edited = config;
   edited["rope_scaling"] = {{"type", "dynamic"}, {"factor", 2}};
   WriteFileAtomic(hf / "config.json", edited.dump());
@@ -117,9 +124,11 @@ TEST(LoadHfModel, BadDirectoriesFailInOneSentenceNamingTheFile) {
   edited = config;
   edited.erase("model_type");
   WriteFileAtomic(hf / "config.json", edited.dump());
-  EXPECT_EQ(ErrorOf([&] { LoadModel(hf); }),
-            cfg + ": neither an \"overtrain\" block nor a \"model_type\"; expected a checkpoint written by "
-                  "overtrain or a Hugging Face model directory");
+  EXPECT_EQ(
+      ErrorOf([&] { LoadModel(hf); }),
+      cfg +
+          ": neither an \"overtrain\" block nor a \"model_type\"; expected a checkpoint written by "
+          "overtrain or a Hugging Face model directory");
   WriteFileAtomic(hf / "config.json", "{\"model_type\": ");
   EXPECT_EQ(ErrorOf([&] { LoadModel(hf); }).rfind(cfg + ": not valid JSON", 0), 0u);
 
@@ -127,7 +136,8 @@ TEST(LoadHfModel, BadDirectoriesFailInOneSentenceNamingTheFile) {
   edited["num_hidden_layers"] = 2;  // the file holds one layer
   WriteFileAtomic(hf / "config.json", edited.dump());
   const std::string e = ErrorOf([&] { LoadModel(hf); });
-  EXPECT_EQ(e.rfind((hf / "model.safetensors").string() + ": its tensors do not match the llama model in " + cfg +
+  EXPECT_EQ(e.rfind((hf / "model.safetensors").string() +
+                        ": its tensors do not match the llama model in " + cfg +
                         ": 9 tensors missing: 'model.layers.1.input_layernorm.weight', ",
                     0),
             0u)
@@ -144,7 +154,8 @@ TEST(LoadHfModel, StagePlanBeyondAvailableMemoryIsRefusedBeforeAllocating) {
   const fs::path root = TempDir("hf_plan");
   const ModelConfig m = TinyModel();
   const fs::path hf = ExportAsHf(SaveModelCheckpoint(root / "ck", m, m, InitFor(m)), root / "hf");
-  const MemoryPlan plan{.arenas = 0, .arenas_what = "", .decoders = {{1 << 26, 0, "eval.batch", "eval.seq_len"}}};
+  const MemoryPlan plan{
+      .arenas = 0, .arenas_what = "", .decoders = {{1 << 26, 0, "eval.batch", "eval.seq_len"}}};
   const std::string e = ErrorOf([&] { LoadModel(hf, plan); });
   EXPECT_EQ(e.rfind(hf.string() + ": loading this model: the model needs about ", 0), 0u) << e;
   EXPECT_NE(e.find("eval.batch = 67108864 × eval.seq_len = 16"), std::string::npos) << e;

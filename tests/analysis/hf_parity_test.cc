@@ -1,9 +1,10 @@
-// Imported models score like transformers would: for each family a tiny HF directory (its own tensor
-// names and config keys) is loaded with LoadModel and scored by DecoderScorer, and the log-probs are
-// compared with hf_reference.py, a float64 torch forward written from the families' modeling files
-// that reads the directory by HF names (GPT-NeoX's fused q|k|v viewed per head as transformers does).
-// This checks the config mapping, the tensor mapping and the decoder together against an oracle that
-// shares none of them. Fails (never skips) without python3-torch, like the bench parity test.
+// Imported models score like transformers would: for each family a tiny HF directory (its own
+// tensor names and config keys) is loaded with LoadModel and scored by DecoderScorer, and the
+// log-probs are compared with hf_reference.py, a float64 torch forward written from the families'
+// modeling files that reads the directory by HF names (GPT-NeoX's fused q|k|v viewed per head as
+// transformers does). This checks the config mapping, the tensor mapping and the decoder together
+// against an oracle that shares none of them. Fails (never skips) without python3-torch, like the
+// bench parity test.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -24,14 +25,19 @@ using Json = nlohmann::json;
 constexpr int kB = 2, kT = 8;
 
 Json BaseConfig(const std::string& type) {
-  return {{"model_type", type},          {"vocab_size", 48},           {"hidden_size", 32},
-          {"intermediate_size", 48},     {"num_hidden_layers", 2},     {"num_attention_heads", 4},
-          {"max_position_embeddings", kT}, {"tie_word_embeddings", false}};
+  return {{"model_type", type},
+          {"vocab_size", 48},
+          {"hidden_size", 32},
+          {"intermediate_size", 48},
+          {"num_hidden_layers", 2},
+          {"num_attention_heads", 4},
+          {"max_position_embeddings", kT},
+          {"tie_word_embeddings", false}};
 }
 
-// The HF tensors of `config`: our layout's names for the Llama-named families; for gpt_neox the layout
-// is only used for the count (the names below are transformers'). Weights ~ U{-1/4..1/4}, norm gains
-// 1 + U{-1/4..1/4}, so every path contributes and no activation saturates.
+// The HF tensors of `config`: our layout's names for the Llama-named families; for gpt_neox the
+// layout is only used for the count (the names below are transformers'). Weights ~ U{-1/4..1/4},
+// norm gains 1 + U{-1/4..1/4}, so every path contributes and no activation saturates.
 std::vector<HfTensor> Tensors(const std::string& type, const ModelConfig& c) {
   std::vector<HfTensor> t;
   uint64_t salt = 100;

@@ -1,14 +1,16 @@
-// The Hugging Face config mapping both ways: each family's config.json (real key names, transformers
-// 4.x and 5.x RoPE spellings, absent keys taking the family defaults) maps to the expected ModelConfig;
-// every unsupported feature is refused in one sentence naming the key; export writes the family that
-// computes our tensors (num_key_value_heads = kv_heads()) and round-trips through the import.
+// The Hugging Face config mapping both ways: each family's config.json (real key names,
+// transformers 4.x and 5.x RoPE spellings, absent keys taking the family defaults) maps to the
+// expected ModelConfig; every unsupported feature is refused in one sentence naming the key; export
+// writes the family that computes our tensors (num_key_value_heads = kv_heads()) and round-trips
+// through the import.
+#include "model/hf_config.h"
+
 #include <gtest/gtest.h>
 
 #include <functional>
 #include <string>
 
 #include "core/check.h"
-#include "model/hf_config.h"
 
 namespace ot {
 namespace {
@@ -134,8 +136,9 @@ TEST(FromHfConfig, GptNeoxIsParallelAffineLayerNormGeluWithBiasesAndPartialRotar
 
 TEST(FromHfConfig, AbsentKeysTakeTheFamilyDefaults) {
   Json neox = NeoxJson();
-  for (const char* k : {"rotary_pct", "rotary_emb_base", "layer_norm_eps", "use_parallel_residual",
-                        "tie_word_embeddings", "hidden_act", "max_position_embeddings", "initializer_range"})
+  for (const char* k :
+       {"rotary_pct", "rotary_emb_base", "layer_norm_eps", "use_parallel_residual",
+        "tie_word_embeddings", "hidden_act", "max_position_embeddings", "initializer_range"})
     neox.erase(k);
   const ModelConfig n = FromHfConfig(neox, "cfg");
   EXPECT_EQ(n.rotary_pct, 0.25);
@@ -147,8 +150,8 @@ TEST(FromHfConfig, AbsentKeysTakeTheFamilyDefaults) {
   EXPECT_EQ(n.max_seq_len, 2048);
   EXPECT_EQ(n.init_std, 0.02);
   Json llama = LlamaJson();
-  for (const char* k : {"num_key_value_heads", "rms_norm_eps", "rope_theta", "attention_bias", "mlp_bias",
-                        "head_dim", "tie_word_embeddings"})
+  for (const char* k : {"num_key_value_heads", "rms_norm_eps", "rope_theta", "attention_bias",
+                        "mlp_bias", "head_dim", "tie_word_embeddings"})
     llama.erase(k);
   const ModelConfig l = FromHfConfig(llama, "cfg");
   EXPECT_EQ(l.kv_heads(), 4);
@@ -164,7 +167,8 @@ TEST(FromHfConfig, ReadsTransformers5RopeParameters) {
   Json neox = NeoxJson();
   neox.erase("rotary_pct");
   neox.erase("rotary_emb_base");
-  neox["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", 20000.0}, {"partial_rotary_factor", 0.5}};
+  neox["rope_parameters"] = {
+      {"rope_type", "default"}, {"rope_theta", 20000.0}, {"partial_rotary_factor", 0.5}};
   const ModelConfig n = FromHfConfig(neox, "cfg");
   EXPECT_EQ(n.rope_theta, 20000.0);
   EXPECT_EQ(n.rotary_pct, 0.5);
@@ -174,10 +178,13 @@ TEST(FromHfConfig, ReadsTransformers5RopeParameters) {
   EXPECT_EQ(FromHfConfig(llama, "cfg").rope_theta, 123.0);
   llama["rope_parameters"]["rope_type"] = "llama3";
   EXPECT_EQ(ErrorOf([&] { FromHfConfig(llama, "cfg"); }),
-            "cfg: rope_parameters.rope_type = \"llama3\" is not supported (overtrain runs unscaled RoPE); "
+            "cfg: rope_parameters.rope_type = \"llama3\" is not supported (overtrain runs unscaled "
+            "RoPE); "
             "expected \"default\"");
   llama["rope_parameters"] = {{"rope_type", "default"}, {"partial_rotary_factor", 0.5}};
-  EXPECT_NE(ErrorOf([&] { FromHfConfig(llama, "cfg"); }).find("rope_parameters.partial_rotary_factor = 0.5"),
+  EXPECT_NE(ErrorOf([&] {
+              FromHfConfig(llama, "cfg");
+            }).find("rope_parameters.partial_rotary_factor = 0.5"),
             std::string::npos);
 }
 
@@ -190,25 +197,34 @@ TEST(FromHfConfig, UnsupportedFeaturesAreRefusedNamingTheKey) {
   };
   const std::vector<Case> cases = {
       {LlamaJson, [](Json& j) { j["model_type"] = "mistral"; },
-       "cfg: model_type = 'mistral' is not supported; expected one of llama, olmo, olmo2, gpt_neox"},
+       "cfg: model_type = 'mistral' is not supported; expected one of llama, olmo, olmo2, "
+       "gpt_neox"},
       {LlamaJson, [](Json& j) { j.erase("model_type"); },
        "cfg: model_type is missing; expected one of llama, olmo, olmo2, gpt_neox"},
-      {LlamaJson, [](Json& j) { j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 2.0}}; },
-       "cfg: rope_scaling = {\"factor\":2.0,\"rope_type\":\"linear\"} is not supported (overtrain runs "
+      {LlamaJson,
+       [](Json& j) {
+         j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 2.0}};
+       },
+       "cfg: rope_scaling = {\"factor\":2.0,\"rope_type\":\"linear\"} is not supported (overtrain "
+       "runs "
        "unscaled RoPE); expected null"},
       {LlamaJson, [](Json& j) { j["sliding_window"] = 4096; },
-       "cfg: sliding_window = 4096 is not supported (overtrain attends over the whole causal prefix); "
+       "cfg: sliding_window = 4096 is not supported (overtrain attends over the whole causal "
+       "prefix); "
        "expected null"},
       {LlamaJson, [](Json& j) { j["use_sliding_window"] = true; },
-       "cfg: use_sliding_window = true is not supported (overtrain attends over the whole causal prefix)"},
+       "cfg: use_sliding_window = true is not supported (overtrain attends over the whole causal "
+       "prefix)"},
       {LlamaJson, [](Json& j) { j["num_local_experts"] = 8; },
        "cfg: num_local_experts = 8 is not supported (mixture-of-experts MLPs are not implemented)"},
       {LlamaJson, [](Json& j) { j["head_dim"] = 8; },
        "cfg: head_dim = 8 is not supported; overtrain needs hidden_size / num_attention_heads = 4"},
       {LlamaJson, [](Json& j) { j["hidden_act"] = "relu"; },
-       "cfg: hidden_act = 'relu' is not supported for model_type 'llama'; expected 'silu (the SwiGLU MLP)'"},
+       "cfg: hidden_act = 'relu' is not supported for model_type 'llama'; expected 'silu (the "
+       "SwiGLU MLP)'"},
       {NeoxJson, [](Json& j) { j["hidden_act"] = "gelu_new"; },
-       "cfg: hidden_act = 'gelu_new' is not supported for model_type 'gpt_neox'; expected 'gelu (the exact "
+       "cfg: hidden_act = 'gelu_new' is not supported for model_type 'gpt_neox'; expected 'gelu "
+       "(the exact "
        "erf GELU)'"},
       {OlmoJson, [](Json& j) { j["mlp_bias"] = true; },
        "cfg: mlp_bias = true is not supported for model_type 'olmo' (its MLP has no biases)"},
@@ -221,11 +237,13 @@ TEST(FromHfConfig, UnsupportedFeaturesAreRefusedNamingTheKey) {
        "cfg: num_key_value_heads = 3 must divide num_attention_heads = 4"},
       {LlamaJson, [](Json& j) { j.erase("hidden_size"); },
        "cfg: hidden_size is missing; expected a positive integer"},
-      {LlamaJson, [](Json& j) { j["vocab_size"] = 4.5; }, "cfg: vocab_size = 4.5 must be an integer"},
+      {LlamaJson, [](Json& j) { j["vocab_size"] = 4.5; },
+       "cfg: vocab_size = 4.5 must be an integer"},
       {LlamaJson, [](Json& j) { j["tie_word_embeddings"] = "yes"; },
        "cfg: tie_word_embeddings = \"yes\" must be true or false"},
       {NeoxJson, [](Json& j) { j["rotary_pct"] = 0.375; },
-       "cfg: as a model: model.rotary_pct = 0.375 rotates 3 of the 8 dims of a head; RoPE rotates pairs, so "
+       "cfg: as a model: model.rotary_pct = 0.375 rotates 3 of the 8 dims of a head; RoPE rotates "
+       "pairs, so "
        "that count must be even"},
   };
   for (const auto& c : cases) {

@@ -1,6 +1,6 @@
 // Tiny Hugging Face model directories written from C++ for the import tests: config.json with each
-// family's real key names, and the weights in that family's tensor names as F32, BF16 or F16, in one
-// model.safetensors or sharded behind model.safetensors.index.json. Values are k/64 for integer
+// family's real key names, and the weights in that family's tensor names as F32, BF16 or F16, in
+// one model.safetensors or sharded behind model.safetensors.index.json. Values are k/64 for integer
 // |k| <= 64, exact in all three dtypes, so a loaded value equals the written one bit for bit.
 #pragma once
 
@@ -25,7 +25,8 @@ struct HfTensor {
   std::string name;
   std::vector<int64_t> shape;
   std::vector<float> values;
-  DType dtype = DType::kF32;  // kF32 here means "the directory's dtype"; others are written as given
+  DType dtype =
+      DType::kF32;  // kF32 here means "the directory's dtype"; others are written as given
 };
 
 inline fs::path HfTempDir(const std::string& tag) {
@@ -41,7 +42,8 @@ inline fs::path HfTempDir(const std::string& tag) {
 inline std::vector<float> ExactValues(int64_t n, uint64_t salt) {
   std::vector<float> v(n);
   for (int64_t i = 0; i < n; ++i) {
-    uint64_t h = (salt + 1) * 0x9E3779B97F4A7C15ull ^ (static_cast<uint64_t>(i) * 0xBF58476D1CE4E5B9ull);
+    uint64_t h =
+        (salt + 1) * 0x9E3779B97F4A7C15ull ^ (static_cast<uint64_t>(i) * 0xBF58476D1CE4E5B9ull);
     h ^= h >> 31;
     v[i] = static_cast<float>(static_cast<int>(h % 129) - 64) / 64.0f;
   }
@@ -87,7 +89,8 @@ inline std::string EncodeAs(const std::vector<float>& v, DType dtype) {
 // model.safetensors when shards == 1, else model-0000k-of-0000n.safetensors split round-robin plus
 // the index. Returns the shard file names.
 inline std::vector<std::string> WriteHfModel(const fs::path& dir, const nlohmann::json& config,
-                                             const std::vector<HfTensor>& tensors, DType dtype, int shards = 1) {
+                                             const std::vector<HfTensor>& tensors, DType dtype,
+                                             int shards = 1) {
   WriteFileAtomic(dir / "config.json", config.dump(2));
   std::vector<std::string> bytes(tensors.size()), files;
   std::vector<std::vector<TensorToWrite>> per_shard(shards);
@@ -109,10 +112,12 @@ inline std::vector<std::string> WriteHfModel(const fs::path& dir, const nlohmann
     weight_map[tensors[i].name] = files[s];
     total += bytes[i].size();
   }
-  for (int s = 0; s < shards; ++s) WriteSafetensorsFile(dir / files[s], per_shard[s], {{"format", "pt"}});
+  for (int s = 0; s < shards; ++s)
+    WriteSafetensorsFile(dir / files[s], per_shard[s], {{"format", "pt"}});
   if (shards > 1)
-    WriteFileAtomic(dir / "model.safetensors.index.json",
-                    nlohmann::json{{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}}.dump(2));
+    WriteFileAtomic(
+        dir / "model.safetensors.index.json",
+        nlohmann::json{{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}}.dump(2));
   return files;
 }
 

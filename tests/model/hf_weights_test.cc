@@ -1,8 +1,10 @@
-// Loading Hugging Face weights into our layout: for each family a tiny model written in the family's
-// own tensor names (spelled out here, independently of layout.cc), in F32, BF16 and F16 and sharded;
-// every canonical tensor equals what was written (NeoX's per-head q|k|v split checked element-wise
-// against an index computation of its own); header problems are listed together, ten of each kind;
-// a truncated shard names its file; NaN/Inf is refused naming the tensor.
+// Loading Hugging Face weights into our layout: for each family a tiny model written in the
+// family's own tensor names (spelled out here, independently of layout.cc), in F32, BF16 and F16
+// and sharded; every canonical tensor equals what was written (NeoX's per-head q|k|v split checked
+// element-wise against an index computation of its own); header problems are listed together, ten
+// of each kind; a truncated shard names its file; NaN/Inf is refused naming the tensor.
+#include "model/hf_weights.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,7 +13,6 @@
 
 #include "core/check.h"
 #include "model/hf_config.h"
-#include "model/hf_weights.h"
 #include "model/hf_fixture.h"
 
 namespace ot {
@@ -21,9 +22,14 @@ using namespace ot::testing;
 using Json = nlohmann::json;
 
 Json Config(const std::string& type) {
-  Json j = {{"model_type", type},       {"vocab_size", 40},         {"hidden_size", 16},
-            {"intermediate_size", 24},  {"num_hidden_layers", 2},   {"num_attention_heads", 4},
-            {"max_position_embeddings", 32}, {"tie_word_embeddings", false}};
+  Json j = {{"model_type", type},
+            {"vocab_size", 40},
+            {"hidden_size", 16},
+            {"intermediate_size", 24},
+            {"num_hidden_layers", 2},
+            {"num_attention_heads", 4},
+            {"max_position_embeddings", 32},
+            {"tie_word_embeddings", false}};
   if (type == "llama") {
     j["num_key_value_heads"] = 2;
     j["attention_bias"] = true;
@@ -45,7 +51,9 @@ std::vector<HfTensor> HfTensors(const std::string& type, const ModelConfig& c) {
   const int64_t C = c.d_model, KV = c.kv_dim(), F = c.ff_dim(), V = c.vocab_size;
   std::vector<HfTensor> t;
   uint64_t salt = 0;
-  auto add = [&](const std::string& name, std::vector<int64_t> shape) { t.push_back(MakeTensor(name, shape, ++salt)); };
+  auto add = [&](const std::string& name, std::vector<int64_t> shape) {
+    t.push_back(MakeTensor(name, shape, ++salt));
+  };
   if (type == "gpt_neox") {
     add("gpt_neox.embed_in.weight", {V, C});
     for (int i = 0; i < c.n_layers; ++i) {
@@ -124,19 +132,24 @@ Where Canonical(const std::string& hf, int64_t e, const ModelConfig& c) {
     return {hf, e};  // llama, olmo, olmo2: transformers' names are ours
   }
   const size_t dot = hf.find('.', 16);
-  const std::string pre = "model.layers." + hf.substr(16, dot - 16) + ".", rest = hf.substr(dot + 1);
+  const std::string pre = "model.layers." + hf.substr(16, dot - 16) + ".",
+                    rest = hf.substr(dot + 1);
   if (rest.rfind("attention.query_key_value.", 0) == 0) {
     const int64_t C = c.d_model, HS = c.head_size();
     const bool weight = rest.ends_with("weight");
     const int64_t row = weight ? e / C : e, col = weight ? e % C : 0;
-    const int64_t head = row / (3 * HS), part = (row % (3 * HS)) / HS, d = row % HS;  // view (NH, 3, HS)
+    const int64_t head = row / (3 * HS), part = (row % (3 * HS)) / HS,
+                  d = row % HS;  // view (NH, 3, HS)
     const std::string proj = part == 0 ? "q" : part == 1 ? "k" : "v";
     const int64_t out_row = head * HS + d;
-    return {pre + "self_attn." + proj + "_proj." + (weight ? "weight" : "bias"), weight ? out_row * C + col : out_row};
+    return {pre + "self_attn." + proj + "_proj." + (weight ? "weight" : "bias"),
+            weight ? out_row * C + col : out_row};
   }
   const std::vector<std::pair<std::string, std::string>> renames = {
-      {"input_layernorm.", "input_layernorm."}, {"post_attention_layernorm.", "post_attention_layernorm."},
-      {"attention.dense.", "self_attn.o_proj."}, {"mlp.dense_h_to_4h.", "mlp.up_proj."},
+      {"input_layernorm.", "input_layernorm."},
+      {"post_attention_layernorm.", "post_attention_layernorm."},
+      {"attention.dense.", "self_attn.o_proj."},
+      {"mlp.dense_h_to_4h.", "mlp.up_proj."},
       {"mlp.dense_4h_to_h.", "mlp.down_proj."}};
   for (const auto& [from, to] : renames)
     if (rest.rfind(from, 0) == 0) return {pre + to + rest.substr(from.size()), e};
@@ -160,22 +173,26 @@ void ExpectLoadedExactly(const std::string& type, DType dtype, int shards) {
       const TensorInfo* info = layout.Find(w.name);
       ASSERT_NE(info, nullptr) << w.name;
       ASSERT_LT(w.index, info->size);
-      ASSERT_EQ(arena[info->offset + w.index], t.values[e]) << t.name << "[" << e << "] -> " << w.name;
+      ASSERT_EQ(arena[info->offset + w.index], t.values[e])
+          << t.name << "[" << e << "] -> " << w.name;
       ++checked;
     }
-  EXPECT_EQ(checked, layout.total());  // each HF element lands once and the arena has no other element
+  EXPECT_EQ(checked,
+            layout.total());  // each HF element lands once and the arena has no other element
   for (float v : arena) ASSERT_TRUE(std::isfinite(v));
   fs::remove_all(dir);
 }
 
 TEST(HfWeights, EveryFamilyLoadsExactlyInEveryDtypeAndSharded) {
   for (const char* type : kHfModelTypes)
-    for (DType dtype : {DType::kF32, DType::kBF16, DType::kF16}) ExpectLoadedExactly(type, dtype, 1);
+    for (DType dtype : {DType::kF32, DType::kBF16, DType::kF16})
+      ExpectLoadedExactly(type, dtype, 1);
   ExpectLoadedExactly("gpt_neox", DType::kBF16, 3);
   ExpectLoadedExactly("llama", DType::kF16, 2);
 }
 
-// The split against a second spelling of the rule: q_h = rows [3h HS, 3h HS + HS) of query_key_value.
+// The split against a second spelling of the rule: q_h = rows [3h HS, 3h HS + HS) of
+// query_key_value.
 TEST(HfWeights, NeoxQueryKeyValueSplitsPerHead) {
   const Json config = Config("gpt_neox");
   const ModelConfig c = FromHfConfig(config, "config.json");
@@ -184,22 +201,26 @@ TEST(HfWeights, NeoxQueryKeyValueSplitsPerHead) {
   for (auto& t : tensors)  // row-identifying values: weight row r col j = r + j/64, bias r = r
     if (t.name.find("query_key_value") != std::string::npos)
       for (int64_t e = 0; e < static_cast<int64_t>(t.values.size()); ++e)
-        t.values[e] = t.shape.size() == 2 ? static_cast<float>(e / C) + static_cast<float>(e % C) / 64.0f
-                                          : static_cast<float>(e);
+        t.values[e] = t.shape.size() == 2
+                          ? static_cast<float>(e / C) + static_cast<float>(e % C) / 64.0f
+                          : static_cast<float>(e);
   const fs::path dir = HfTempDir("neox_split");
   WriteHfModel(dir, config, tensors, DType::kF32);
   const std::vector<float> arena = Load(dir, "gpt_neox", c);
   const ParamLayout layout = ParamLayout::ForModel(c);
   const char* parts[] = {"q", "k", "v"};
   for (int p = 0; p < 3; ++p) {
-    const TensorInfo& w = layout.Get(std::string("model.layers.1.self_attn.") + parts[p] + "_proj.weight");
-    const TensorInfo& b = layout.Get(std::string("model.layers.1.self_attn.") + parts[p] + "_proj.bias");
+    const TensorInfo& w =
+        layout.Get(std::string("model.layers.1.self_attn.") + parts[p] + "_proj.weight");
+    const TensorInfo& b =
+        layout.Get(std::string("model.layers.1.self_attn.") + parts[p] + "_proj.bias");
     for (int64_t h = 0; h < NH; ++h)
       for (int64_t d = 0; d < HS; ++d) {
         const float src_row = static_cast<float>(h * 3 * HS + p * HS + d);
         EXPECT_EQ(arena[b.offset + h * HS + d], src_row);
         for (int64_t j = 0; j < C; ++j)
-          ASSERT_EQ(arena[w.offset + (h * HS + d) * C + j], src_row + static_cast<float>(j) / 64.0f);
+          ASSERT_EQ(arena[w.offset + (h * HS + d) * C + j],
+                    src_row + static_cast<float>(j) / 64.0f);
       }
   }
 }
@@ -246,12 +267,14 @@ TEST(HfWeights, MissingUnexpectedWrongShapeAndDtypeAreListedTogetherTenOfEach) {
   const ModelConfig c = FromHfConfig(config, "config.json");
   std::vector<HfTensor> tensors, all = HfTensors("llama", c);
   for (auto& t : all) {
-    if (t.name.ends_with("q_proj.weight")) continue;                                    // 12 missing
-    if (t.name.ends_with("k_proj.weight")) t = MakeTensor(t.name, {c.d_model, 3}, 1);  // 12 wrong shapes
-    if (t.name.ends_with("o_proj.bias")) t.dtype = DType::kI8;                         // 12 wrong dtypes
+    if (t.name.ends_with("q_proj.weight")) continue;  // 12 missing
+    if (t.name.ends_with("k_proj.weight"))
+      t = MakeTensor(t.name, {c.d_model, 3}, 1);                // 12 wrong shapes
+    if (t.name.ends_with("o_proj.bias")) t.dtype = DType::kI8;  // 12 wrong dtypes
     tensors.push_back(t);
   }
-  for (int i = 0; i < 11; ++i) tensors.push_back(MakeTensor("extra." + std::to_string(i), {2}, 5));  // 11 unexpected
+  for (int i = 0; i < 11; ++i)
+    tensors.push_back(MakeTensor("extra." + std::to_string(i), {2}, 5));  // 11 unexpected
   const fs::path dir = HfTempDir("listing");
   WriteHfModel(dir, config, tensors, DType::kBF16);
   const std::string e = ErrorOf([&] { Load(dir, "llama", c); });
@@ -263,11 +286,14 @@ TEST(HfWeights, MissingUnexpectedWrongShapeAndDtypeAreListedTogetherTenOfEach) {
       << e;
   for (const char* part :
        {"'model.layers.9.self_attn.q_proj.weight' and 2 more; 11 unexpected tensors: 'extra.0', ",
-        "'extra.8' and 1 more; 12 tensors with the wrong shape: 'model.layers.0.self_attn.k_proj.weight' is "
+        "'extra.8' and 1 more; 12 tensors with the wrong shape: "
+        "'model.layers.0.self_attn.k_proj.weight' is "
         "[16, 3], expected [8, 16], ",
-        " and 2 more; 12 tensors not F32, BF16 or F16: 'model.layers.0.self_attn.o_proj.bias' is I8, "})
+        " and 2 more; 12 tensors not F32, BF16 or F16: 'model.layers.0.self_attn.o_proj.bias' is "
+        "I8, "})
     EXPECT_NE(e.find(part), std::string::npos) << part << "\n" << e;
-  EXPECT_EQ(e.find("model.layers.10.self_attn.q_proj.weight"), std::string::npos);  // the 11th is counted
+  EXPECT_EQ(e.find("model.layers.10.self_attn.q_proj.weight"),
+            std::string::npos);  // the 11th is counted
   EXPECT_TRUE(e.ends_with(" and 2 more")) << e;
 }
 
@@ -301,14 +327,16 @@ TEST(HfWeights, NonFiniteWeightsAreRefusedNamingTheTensor) {
   const ModelConfig c = FromHfConfig(config, "config.json");
   std::vector<HfTensor> tensors = HfTensors("gpt_neox", c);
   for (auto& t : tensors) {
-    if (t.name == "gpt_neox.layers.1.attention.query_key_value.weight") t.values[5] = std::numeric_limits<float>::infinity();
+    if (t.name == "gpt_neox.layers.1.attention.query_key_value.weight")
+      t.values[5] = std::numeric_limits<float>::infinity();
     if (t.name == "gpt_neox.final_layer_norm.bias") t.values[0] = t.values[1] = std::nanf("");
   }
   const fs::path dir = HfTempDir("nan");
   WriteHfModel(dir, config, tensors, DType::kBF16);  // BF16 keeps Inf and NaN
   EXPECT_EQ(ErrorOf([&] { Load(dir, "gpt_neox", c); }),
             (dir / "model.safetensors").string() +
-                ": 2 tensors hold NaN or Inf: 'gpt_neox.layers.1.attention.query_key_value.weight' (1 of 768 "
+                ": 2 tensors hold NaN or Inf: 'gpt_neox.layers.1.attention.query_key_value.weight' "
+                "(1 of 768 "
                 "values), 'gpt_neox.final_layer_norm.bias' (2 of 16 values)");
 }
 
