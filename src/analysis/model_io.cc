@@ -1,10 +1,12 @@
-// Checkpoint → arena for evaluation, and the Decoder-backed scorer.
+// Checkpoint or Hugging Face directory → arena for evaluation, and the Decoder-backed scorer.
 #include "analysis/model_io.h"
 
 #include <algorithm>
 
 #include "core/check.h"
 #include "core/fileio.h"
+#include "model/hf_config.h"
+#include "model/hf_weights.h"
 #include "train/checkpoint.h"
 #include "train/model_check.h"
 #include "train/pretrain.h"
@@ -13,63 +15,120 @@ namespace ot {
 
 namespace {
 
-// The model blueprint of config.json, parsed and bounds-checked. A problem here may come from a damaged
-// file; the checkpoint's own verification then names the real cause.
-ModelConfig ReadModelConfig(const std::filesystem::path& dir) {
-  const auto cfg_path = dir / kConfigFile;
+// config.json, parsed. A problem here may come from a damaged checkpoint of ours; its verification
+// then names the real cause.
+nlohmann::json ReadConfigJson(const std::filesystem::path& cfg_path) {
   try {
-    nlohmann::json hf;
-    try {
-      hf = nlohmann::json::parse(ReadFile(cfg_path));
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(cfg_path.string() + ": not valid JSON (" + e.what() + ")");
-    }
-    if (!hf.is_object() || !hf.contains("overtrain"))
-      throw Error(cfg_path.string() + ": no \"overtrain\" block; expected a checkpoint written by overtrain");
-    try {
-      return ModelConfig::FromJson(hf["overtrain"]);  // validates, size bounds included
-    } catch (const Error& e) {
-      throw Error(cfg_path.string() + ": \"overtrain\" block: " + e.what());
-    }
-  } catch (const Error&) {
-    const std::vector<std::string> damage = VerifyCheckpoint(dir);
-    if (!damage.empty()) throw Error(damage.front());
-    throw;
+    return nlohmann::json::parse(ReadFile(cfg_path));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(cfg_path.string() + ": not valid JSON (" + e.what() + ")");
   }
+}
+
+// Our checkpoint's model blueprint, from the "overtrain" block, parsed and bounds-checked.
+ModelConfig ReadOvertrainConfig(const std::filesystem::path& cfg_path, const nlohmann::json& hf) {
+  try {
+    return ModelConfig::FromJson(hf["overtrain"]);  // validates, size bounds included
+  } catch (const Error& e) {
+    throw Error(cfg_path.string() + ": \"overtrain\" block: " + e.what());
+  }
+}
+
+// `stage` plus the parameters themselves, with each decoder's seq 0 resolved to the model's.
+MemoryPlan WithParameters(MemoryPlan stage, const ModelConfig& config) {
+  stage.arenas += 1;
+  stage.arenas_what = "parameters" + (stage.arenas_what.empty() ? "" : ", " + stage.arenas_what);
+  for (auto& d : stage.decoders)
+    d.seq = d.seq > 0 ? std::min(d.seq, config.max_seq_len) : config.max_seq_len;
+  return stage;
+}
+
+void LoadOvertrainCheckpoint(LoadedModel& m, const MemoryPlan& stage) {
+  const std::filesystem::path& dir = m.dir;
+  m.layout = ParamLayout::ForModel(m.config);
+  CheckCheckpointLayout(dir, m.layout, "the model in " + (dir / kConfigFile).string());
+  // Two checks, not one sum: the copy read from the file is freed before the stage builds its
+  // decoders.
+  const std::string what = dir.string() + ": loading this checkpoint";
+  CheckMemoryPlan(
+      m.config,
+      {.arenas = 2, .arenas_what = "parameters and the copy read from the file", .decoders = {}},
+      what);
+  CheckMemoryPlan(m.config, WithParameters(stage, m.config), what);
+  m.params.assign(m.layout.total(), 0.0f);
+  const TrainState state = LoadTrainingCheckpoint(dir, m.layout, m.params, nullptr);
+  m.tokens = state.tokens;
+  m.step = state.step;
+}
+
+// A Hugging Face directory: weights straight from the mapped safetensors into the arena (no read
+// copy).
+void LoadHfModel(LoadedModel& m, const MemoryPlan& stage) {
+  const std::filesystem::path& dir = m.dir;
+  m.layout = ParamLayout::ForModel(m.config);
+  const HfWeightFiles files = HfWeightFiles::Open(dir);
+  const std::vector<HfTensorSource> sources = HfTensorSources(m.config, m.hf_model_type, m.layout);
+  CheckHfWeights(files, sources, m.config.tied_head,
+                 "the " + m.hf_model_type + " model in " + (dir / kConfigFile).string());
+  CheckMemoryPlan(m.config, WithParameters(stage, m.config), dir.string() + ": loading this model");
+  m.params.assign(m.layout.total(), 0.0f);
+  LoadHfWeights(files, sources, m.params);
 }
 
 }  // namespace
 
 LoadedModel LoadModel(const std::filesystem::path& dir, MemoryPlan stage) {
   LoadedModel m;
-  m.config = ReadModelConfig(dir);
-  m.layout = ParamLayout::ForModel(m.config);
-  CheckCheckpointLayout(dir, m.layout, "the model in " + (dir / kConfigFile).string());
-  // Two checks, not one sum: the copy read from the file is freed before the stage builds its decoders.
-  const std::string what = dir.string() + ": loading this checkpoint";
-  CheckMemoryPlan(
-      m.config, {.arenas = 2, .arenas_what = "parameters and the copy read from the file", .decoders = {}},
-      what);
-  stage.arenas += 1;
-  stage.arenas_what = "parameters" + (stage.arenas_what.empty() ? "" : ", " + stage.arenas_what);
-  for (auto& d : stage.decoders)
-    d.seq = d.seq > 0 ? std::min(d.seq, m.config.max_seq_len) : m.config.max_seq_len;
-  CheckMemoryPlan(m.config, stage, what);
-  m.params.assign(m.layout.total(), 0.0f);
-  const TrainState state = LoadTrainingCheckpoint(dir, m.layout, m.params, nullptr);
-  m.tokens = state.tokens;
-  m.step = state.step;
   m.dir = dir;
+  const auto cfg_path = dir / kConfigFile;
+  // Ours when it has a manifest or an "overtrain" block; then damage explains a bad config.json
+  // best.
+  const bool ours = std::filesystem::exists(dir / kManifestFile);
+  nlohmann::json hf;
+  try {
+    hf = ReadConfigJson(cfg_path);
+    if (ours && !(hf.is_object() && hf.contains("overtrain")))
+      throw Error(cfg_path.string() +
+                  ": no \"overtrain\" block; expected a checkpoint written by overtrain");
+  } catch (const Error&) {
+    if (!ours) throw;
+    const std::vector<std::string> damage = VerifyCheckpoint(dir);
+    if (!damage.empty()) throw Error(damage.front());
+    throw;
+  }
+  if (hf.is_object() && hf.contains("overtrain")) {
+    try {
+      m.config = ReadOvertrainConfig(cfg_path, hf);
+    } catch (const Error&) {
+      const std::vector<std::string> damage = VerifyCheckpoint(dir);
+      if (!damage.empty()) throw Error(damage.front());
+      throw;
+    }
+    LoadOvertrainCheckpoint(m, stage);
+  } else if (hf.is_object() && hf.contains("model_type")) {
+    m.config = FromHfConfig(hf, cfg_path.string());
+    m.hf_model_type =
+        hf["model_type"].get<std::string>();  // FromHfConfig checked it is a known string
+    LoadHfModel(m, stage);
+  } else {
+    throw Error(
+        cfg_path.string() +
+        ": neither an \"overtrain\" block nor a \"model_type\"; expected a checkpoint written by "
+        "overtrain or a Hugging Face model directory");
+  }
+  if (std::filesystem::exists(dir / "tokenizer.json")) m.tokenizer_json = dir / "tokenizer.json";
   return m;
 }
 
 DecoderScorer::DecoderScorer(const ModelConfig& config, int batch, int seq_len)
     : batch_(batch), seq_len_(seq_len > 0 ? seq_len : config.max_seq_len) {
-  OT_CHECK(seq_len_ <= config.max_seq_len) << "window " << seq_len_ << " > model max " << config.max_seq_len;
+  OT_CHECK(seq_len_ <= config.max_seq_len)
+      << "window " << seq_len_ << " > model max " << config.max_seq_len;
   decoder_ = std::make_unique<Decoder>(config, batch_, seq_len_);
 }
 
-void DecoderScorer::LogProbs(const int32_t* inputs, const int32_t* targets, int B, int T, float* logprobs) {
+void DecoderScorer::LogProbs(const int32_t* inputs, const int32_t* targets, int B, int T,
+                             float* logprobs) {
   OT_CHECK(!params_.empty()) << "DecoderScorer used before set_params";
   decoder_->LogProbs(params_, inputs, targets, B, T, logprobs);
 }

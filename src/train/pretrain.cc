@@ -11,6 +11,7 @@
 #include "core/check.h"
 #include "core/fileio.h"
 #include "core/run_lock.h"
+#include "model/hf_config.h"
 #include "model/init.h"
 #include "model/memory_plan.h"
 #include "optim/clip.h"
@@ -49,32 +50,6 @@ double MeanLoss(Decoder& decoder, std::span<const float> params, const data::Tok
     sum += decoder.Loss(params, in.data(), tg.data(), batch_size, seq_len);
   }
   return sum / static_cast<double>(n);
-}
-
-nlohmann::json HfConfigJson(const ModelConfig& m) {
-  const bool olmo = m.norm == NormKind::kLayerNorm;
-  nlohmann::json j = {
-      {"architectures", {olmo ? "OlmoForCausalLM" : "LlamaForCausalLM"}},
-      {"model_type", olmo ? "olmo" : "llama"},
-      {"vocab_size", m.vocab_size},
-      {"hidden_size", m.d_model},
-      {"intermediate_size", m.ff_dim()},
-      {"num_hidden_layers", m.n_layers},
-      {"num_attention_heads", m.n_heads},
-      {"num_key_value_heads", m.n_heads},
-      {"max_position_embeddings", m.max_seq_len},
-      {"rope_theta", m.rope_theta},
-      {"tie_word_embeddings", m.tied_head},
-      {"initializer_range", m.init_std},
-      {"hidden_act", "silu"},
-      {"attention_bias", false},
-      {"torch_dtype", "float32"},
-      {"overtrain", m.ToJson()}};
-  if (olmo)
-    j["clip_qkv"] = nullptr;
-  else
-    j["rms_norm_eps"] = m.norm_eps;
-  return j;
 }
 
 namespace {

@@ -66,10 +66,6 @@ BatchSource LoaderBatchSource(data::TokenLoader& loader);
 double MeanLoss(Decoder& decoder, std::span<const float> params, const data::TokenLoader& loader,
                 int batch_size, int seq_len, int batches);
 
-// HF-compatible config.json fields (Llama for RMSNorm, OLMo for non-parametric LayerNorm) plus the
-// overtrain ModelConfig under "overtrain".
-nlohmann::json HfConfigJson(const ModelConfig& model);
-
 // Saves params + optimizer state + trainer state as a checkpoint directory (refuses non-finite params).
 // `extra_state` is merged into state.json (schedule, rng, config text, ...).
 void SaveTrainingCheckpoint(const fs::path& dir, const ModelConfig& model, const ParamLayout& layout,

@@ -13,6 +13,7 @@
 
 #include "core/fileio.h"
 #include "core/safetensors.h"
+#include "model/hf_config.h"
 #include "model/init.h"
 #include "model/layout.h"
 #include "train/checkpoint.h"
