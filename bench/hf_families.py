@@ -300,7 +300,8 @@ def family_of(cfg):
         family, allowed = "gpt_neox", dict(norm="layernorm_affine", mlp="gelu", mlp_bias=True, qk_norm=False,
                                            clip_qkv=0)
         if kv_heads(cfg) != cfg["n_heads"]:
-            raise ValueError("gpt_neox has no grouped-query attention: n_kv_heads must equal n_heads")
+            raise ValueError(f"model.n_kv_heads = {cfg['n_kv_heads']} with these switches would be gpt_neox, "
+                             "which has no grouped-query attention (n_kv_heads must be 0 or n_heads)")
     elif cfg["norm"] == "layernorm":
         family, allowed = "olmo", dict(mlp="swiglu", mlp_bias=False, qk_norm=False, parallel_residual=False,
                                        rotary_pct=1.0)
