@@ -111,6 +111,8 @@ std::string ModelConfigProblem(const ModelConfig& c) {
                        "that count must be even",
                        c.rotary_pct, c.rotary_dims(), c.head_size());
   if (!(c.clip_qkv >= 0)) return fmt::format("model.clip_qkv = {} must be >= 0 (0 = off)", c.clip_qkv);
+  if (c.clip_qkv > 0 && c.qk_norm)
+    return "model.clip_qkv > 0 with model.qk_norm = true is not supported (no Hugging Face family uses both)";
   if (c.parallel_residual && c.norm_placement == NormPlacement::kPost)
     return "model.parallel_residual = true needs model.norm_placement = pre (a post-norm block has no "
            "shared normalised input)";

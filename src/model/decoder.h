@@ -1,5 +1,7 @@
 // The fast CPU decoder (float32): forward, backward and forward-only log-probs of the OLMo-style
-// model over a flat parameter arena, composed from ops/cpu kernels. All activations and scratch are
+// model, and of every architecture the ModelConfig switches describe (GQA, norm placement, biases,
+// QK-norm, parallel residual, partial rotary, clip_qkv, GELU MLP), over a flat parameter arena,
+// composed from ops/cpu kernels (blocks in decoder_block.cc). All activations and scratch are
 // allocated in the constructor from (max_batch, max_seq); a training step allocates nothing.
 // LogProbs runs each sequence on its own (one per OpenMP thread, single-threaded GEMMs of T rows),
 // so its results are bit-identical whatever the batch size, the row's position and the thread count
@@ -98,42 +100,83 @@ class Decoder {
                                         int threads, const DecoderNumerics& numerics = {});
 
  private:
-  struct LayerActs {  // N = B*T rows
-    float* x;         // (N,C) block input (residual stream)
-    float* n1;        // (N,C) attention-norm output
-    float* mean1;     // (N) LayerNorm only
-    float* rstd1;     // (N)
-    float* qkv;       // (N,3C) after RoPE on q,k
-    float* probs;     // (B,NH,T,T)
-    float* att;       // (N,C) attention output (pre o_proj)
-    float* x_mid;     // (N,C) x + o_proj(att)
-    float* n2;        // (N,C)
-    float* mean2;     // (N)
-    float* rstd2;     // (N)
-    float* gu;        // (N,2F) [gate | up]
-    float* h;         // (N,F) silu(gate) * up
+  // One block's activations, N = B*T rows (QKV = C + 2KV; G = 2F under SwiGLU, F under GELU). A null
+  // pointer marks a buffer this architecture does not have. The batched path keeps one per layer (y is
+  // the next layer's x); LogProbs' per-sequence scratch reuses one for every layer.
+  struct BlockActs {
+    float* x;        // (N,C) block input (residual stream)
+    float* n1;       // (N,C) the qkv GEMM's input: pre-norm norm_a(x); post-norm: x rounded to bf16
+                     // (bf16 only; else null and the GEMM reads x)
+    float* mean1;    // (N) attention-branch norm statistics (LayerNorm mean; post-norm: of o_out)
+    float* rstd1;    // (N)
+    float* qkv_raw;  // (N,QKV) projections (+ bias) before clip_qkv / QK-norm [clip_qkv or qk_norm]
+    float* qk_rstd;  // (2,N) QK-norm rstd of the q rows, then of the k rows [qk_norm]
+    float* qkv;      // (N,QKV) q,k after RoPE (and clip / QK-norm), v
+    float* probs;    // (B,NH,T,T)
+    float* att;      // (N,C) attention output (pre o_proj)
+    float* o_out;    // (N,C) o_proj(att) (+ bias) before the post-norm [post-norm]
+    float* x_mid;    // (N,C) x + attention branch
+    float* n2;       // (N,C) the MLP's first GEMM input: pre-norm norm_m(x_mid), or norm_m(x) under
+                     // parallel_residual; post-norm: x_mid rounded to bf16 (bf16 only, else null)
+    float* mean2;    // (N)
+    float* rstd2;    // (N)
+    float* gu;       // (N,G) [gate | up] (SwiGLU) or up (GELU), biases added
+    float* h;        // (N,F) MLP activation
+    float* m_out;    // (N,C) down_proj(h) (+ bias) before the post-norm [post-norm]
+    float* y;        // (N,C) block output
   };
   // Forward-only scratch for one sequence of up to max_seq rows (LogProbs: one per thread).
   struct SeqScratch {
-    float *x, *n, *mean, *rstd, *qkv, *probs, *att, *gu, *h, *head;
+    BlockActs block;  // x and y alternate between x_a and x_b, layer by layer
+    float *x_a, *x_b, *nf, *meanf, *rstdf, *head;
   };
-  // params: master weights (embedding, gains); weights: what the GEMMs read (params, or their bf16
-  // copy). z_loss and bf16 as in DecoderNumerics, passed per call so Loss can use the plain ones.
+  // Every activation and scratch buffer, as pointers into one arena (PlanBuffers lays them out).
+  struct Buffers {
+    std::vector<BlockActs> layers;
+    float *x_final, *nf, *meanf, *rstdf, *logprob, *log_z, *max_logit, *dnf, *dhead;
+    float *rope_cos, *rope_sin, *head_scratch, *attn_scratch;
+    float *dres, *dn, *dqkv, *datt, *dgu, *dh;
+    float* dbranch;   // (N,C) d o_out / d m_out [post-norm]
+    float* dpar;      // (N,C) the MLP branch's d x [parallel_residual]
+    float* dqkv_raw;  // (N,QKV) d qkv_raw [qk_norm]
+    std::vector<SeqScratch> seq;
+  };
+  // Lays out every buffer of a Decoder(config, max_batch, max_seq) built with `threads` OpenMP threads:
+  // calls slot(pointer, floats) for each (in one fixed order), leaving absent buffers null. The
+  // constructor and PlannedActivationBytes both use it, so the plan and the allocation agree.
+  template <typename Slot>
+  static void PlanBuffers(const ModelConfig& config, int max_batch, int max_seq, int threads, Buffers& b,
+                          Slot slot);
+
+  // params: master weights (embedding, gains, biases); weights: what the GEMMs read (params, or
+  // their bf16 copy). z_loss and bf16 as in DecoderNumerics, passed per call so Loss can use the
+  // plain ones.
   float RunForward(const float* params, const float* weights, const int32_t* inputs,
                    const int32_t* targets, int B, int T, bool head_backward, double z_loss,
                    bool bf16, float* logprobs);
-  // Embedding, blocks and final norm into nf_ (N,C): what every batched forward shares (GEMM inputs
-  // rounded to bf16 when `bf16`; nf_ itself is left in fp32 for the head to round).
+  // Embedding, blocks and final norm into nf (N,C): what every batched forward shares (GEMM inputs
+  // rounded to bf16 when `bf16`; nf itself is left in fp32 for the head to round).
   void RunTrunk(const float* params, const float* weights, const int32_t* inputs, int B, int T, bool bf16);
+  // One block forward over B sequences of T rows into a.y (decoder_block.cc). Also runs inside
+  // LogProbs' parallel region (B = 1), where every kernel and GEMM runs single-threaded.
+  void BlockForward(const BlockActs& a, const BlockOffsets& o, const float* p, const float* w, int B,
+                    int T, bool bf16) const;
+  // The block's backward: dres (N,C) holds d(block output) on entry, d(block input) on return;
+  // parameter gradients accumulate into g (decoder_block.cc).
+  void BlockBackward(const BlockActs& a, const BlockOffsets& o, const float* p, const float* w, float* g,
+                     int B, int T, bool bf16);
   // One sequence (T rows) through the whole model into logprobs (T); returns its counted targets.
   // Called inside LogProbs' parallel region, so every kernel and GEMM in it runs single-threaded.
   int64_t SequenceLogProbs(const float* params, const int32_t* inputs, const int32_t* targets,
-                           int T, const SeqScratch& s, float* logprobs) const;
+                           int T, SeqScratch& s, float* logprobs) const;
   void CheckArgs(std::span<const float> params, const int32_t* inputs, const int32_t* targets,
                  int B, int T) const;
-  void Norm(float* out, float* mean, float* rstd, const float* x, const float* gain, int N) const;
-  void NormBackward(float* dx, float* dgain, const float* dout, const float* x, const float* gain,
-                    const float* mean, const float* rstd, int N) const;
+  // The model's norm (rmsnorm / layernorm / layernorm_affine) over N rows of C; gain and bias are
+  // null where the norm has none. Backward: dx ACCUMULATES, dgain / dbias accumulate.
+  void Norm(float* out, float* mean, float* rstd, const float* x, const float* gain, const float* bias,
+            int N) const;
+  void NormBackward(float* dx, float* dgain, float* dbias, const float* dout, const float* x,
+                    const float* gain, const float* mean, const float* rstd, int N) const;
 
   ModelConfig config_;
   ParamLayout layout_;
@@ -144,12 +187,8 @@ class Decoder {
   DecoderNumerics numerics_;
   HeadStats head_stats_;
   std::vector<float> weights_bf16_;  // bf16_matmul: params rounded to bf16 at Forward (else empty)
-  std::vector<float> arena_;  // every activation and scratch buffer below points into it
-  std::vector<LayerActs> layers_;
-  float *x_final_, *nf_, *meanf_, *rstdf_, *logprob_, *log_z_, *max_logit_, *dnf_, *dhead_;
-  float *rope_cos_, *rope_sin_, *head_scratch_, *attn_scratch_;
-  float *dres_, *dn_, *dqkv_, *datt_, *dgu_, *dh_;
-  std::vector<SeqScratch> seq_;  // LogProbs: one per OpenMP thread (at construction)
+  std::vector<float> arena_;         // every buffer of buf_ points into it
+  Buffers buf_;
   std::vector<int32_t> inputs_;  // (N) copy of the last Forward's inputs for the embedding backward
 };
 

@@ -156,8 +156,8 @@ TEST(CpuKernels, AttentionMatchesReferenceAcrossRowBlocks) {
     auto qkv = Rand(N * 3 * C, 1.5f, 9 + T), dout = Rand(N * C, 1.0f, 10 + T);
     std::vector<float> out(N * C), probs(B * NH * T * T), dqkv(N * 3 * C),
         scratch(omp_get_max_threads() * cpu::AttentionScratchSize(T, HS));
-    cpu::AttentionForward(out.data(), probs.data(), qkv.data(), B, T, NH, HS);
-    cpu::AttentionBackward(dqkv.data(), dout.data(), probs.data(), qkv.data(), B, T, NH, HS,
+    cpu::AttentionForward(out.data(), probs.data(), qkv.data(), B, T, NH, NH, HS);
+    cpu::AttentionBackward(dqkv.data(), dout.data(), probs.data(), qkv.data(), B, T, NH, NH, HS,
                            scratch.data());
     std::vector<double> qd = D(qkv), outd(N * C), pd(B * NH * T * T), dqd(N * 3 * C, 0.0);
     ref::AttentionForward(outd.data(), pd.data(), qd.data(), qd.data() + C, qd.data() + 2 * C, B, T, NH,
@@ -169,8 +169,8 @@ TEST(CpuKernels, AttentionMatchesReferenceAcrossRowBlocks) {
     // Single-threaded GEMMs per (b,h) pair: identical at any thread count.
     EXPECT_TRUE(SameAtOneAndTwoThreads([&] {
       std::vector<float> o(N * C), p(B * NH * T * T), d(N * 3 * C), s(2 * cpu::AttentionScratchSize(T, HS));
-      cpu::AttentionForward(o.data(), p.data(), qkv.data(), B, T, NH, HS);
-      cpu::AttentionBackward(d.data(), dout.data(), p.data(), qkv.data(), B, T, NH, HS, s.data());
+      cpu::AttentionForward(o.data(), p.data(), qkv.data(), B, T, NH, NH, HS);
+      cpu::AttentionBackward(d.data(), dout.data(), p.data(), qkv.data(), B, T, NH, NH, HS, s.data());
       o.insert(o.end(), d.begin(), d.end());
       return o;
     }));

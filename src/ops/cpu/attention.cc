@@ -1,7 +1,8 @@
-// Causal multi-head attention, forward and backward (see kernels.h). One (batch, head) pair per OpenMP
-// iteration; inside, single-threaded SGEMMs (OpenBLAS runs one thread when called in a parallel region) on
-// row blocks of kBlock rows, so only the lower block triangle of Q K^T is computed (3/4 of the square at
-// T = 128, 5/8 at T = 256). Fixed order per pair: identical results at any thread count.
+// Causal multi-head or grouped-query attention, forward and backward (see kernels.h). One (batch,
+// head) pair per OpenMP iteration in the forward, one (batch, kv head) pair in the backward; inside,
+// single-threaded SGEMMs (OpenBLAS runs one thread when called in a parallel region) on row blocks of
+// kBlock rows, so only the lower block triangle of Q K^T is computed (3/4 of the square at T = 128, 5/8
+// at T = 256). Fixed order per pair: identical results at any thread count.
 #include <cblas.h>
 #include <omp.h>
 
@@ -17,16 +18,16 @@ constexpr int kBlock = 64;  // rows per block: large enough for an efficient GEM
 
 int64_t AttentionScratchSize(int T, int HS) { return (int64_t)T * T; }
 
-void AttentionForward(float* out, float* probs, const float* qkv, int B, int T, int NH, int HS,
+void AttentionForward(float* out, float* probs, const float* qkv, int B, int T, int NH, int KH, int HS,
                       bool bf16) {
-  const int C = NH * HS, ld = 3 * C;
+  const int C = NH * HS, KV = KH * HS, ld = C + 2 * KV, group = NH / KH;
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
 #pragma omp parallel for schedule(static)
   for (int bh = 0; bh < B * NH; ++bh) {
     const int b = bh / NH, h = bh % NH;
     const float* q = qkv + (int64_t)b * T * ld + h * HS;  // (T,HS) with row stride ld
-    const float* k = q + C;
-    const float* v = q + 2 * C;
+    const float* k = qkv + (int64_t)b * T * ld + C + (h / group) * HS;
+    const float* v = k + KV;
     float* P = probs + (int64_t)bh * T * T;  // (T,T)
     float* o = out + (int64_t)b * T * C + h * HS;
     for (int r0 = 0; r0 < T; r0 += kBlock) {
@@ -60,48 +61,52 @@ void AttentionForward(float* out, float* probs, const float* qkv, int B, int T, 
 }
 
 void AttentionBackward(float* dqkv, const float* dout, const float* probs, const float* qkv, int B,
-                       int T, int NH, int HS, float* scratch, bool bf16) {
-  const int C = NH * HS, ld = 3 * C;
+                       int T, int NH, int KH, int HS, float* scratch, bool bf16) {
+  const int C = NH * HS, KV = KH * HS, ld = C + 2 * KV, group = NH / KH;
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
 #pragma omp parallel for schedule(static)
-  for (int bh = 0; bh < B * NH; ++bh) {
-    const int b = bh / NH, h = bh % NH;
+  for (int bg = 0; bg < B * KH; ++bg) {
+    const int b = bg / KH, g = bg % KH;
     float* dS = scratch + (int64_t)omp_get_thread_num() * AttentionScratchSize(T, HS);  // (T,T)
-    const float* q = qkv + (int64_t)b * T * ld + h * HS;
-    const float* k = q + C;
-    const float* v = q + 2 * C;
-    float* dq = dqkv + (int64_t)b * T * ld + h * HS;
-    float* dk = dq + C;
-    float* dv = dq + 2 * C;
-    const float* P = probs + (int64_t)bh * T * T;
-    const float* dO = dout + (int64_t)b * T * C + h * HS;  // (T,HS) with row stride C
-    for (int r0 = 0; r0 < T; r0 += kBlock) {
-      const int r1 = std::min(T, r0 + kBlock), m = r1 - r0;
-      // dP[r0:r1, 0:r1] = dO[r0:r1] V[0:r1]^T
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, r1, HS, 1.0f, dO + (int64_t)r0 * C, C, v,
-                  ld, 0.0f, dS + (int64_t)r0 * T, T);
-      for (int t = r0; t < r1; ++t) {
-        const float* p = P + (int64_t)t * T;
-        float* d = dS + (int64_t)t * T;
-        float dot = 0;
+    const float* k = qkv + (int64_t)b * T * ld + C + g * HS;  // (T,HS) with row stride ld
+    const float* v = k + KV;
+    float* dk = dqkv + (int64_t)b * T * ld + C + g * HS;
+    float* dv = dk + KV;
+    for (int j = 0; j < group; ++j) {  // the query heads reading kv head g, in order
+      const int h = g * group + j;
+      const float beta = j == 0 ? 0.0f : 1.0f;  // the first head writes dK, dV; the others add
+      const float* q = qkv + (int64_t)b * T * ld + h * HS;
+      float* dq = dqkv + (int64_t)b * T * ld + h * HS;
+      const float* P = probs + ((int64_t)b * NH + h) * T * T;
+      const float* dO = dout + (int64_t)b * T * C + h * HS;  // (T,HS) with row stride C
+      for (int r0 = 0; r0 < T; r0 += kBlock) {
+        const int r1 = std::min(T, r0 + kBlock), m = r1 - r0;
+        // dP[r0:r1, 0:r1] = dO[r0:r1] V[0:r1]^T
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, r1, HS, 1.0f, dO + (int64_t)r0 * C, C, v,
+                    ld, 0.0f, dS + (int64_t)r0 * T, T);
+        for (int t = r0; t < r1; ++t) {
+          const float* p = P + (int64_t)t * T;
+          float* d = dS + (int64_t)t * T;
+          float dot = 0;
 #pragma omp simd reduction(+ : dot)
-        for (int s = 0; s <= t; ++s) dot += p[s] * d[s];
-        for (int s = 0; s <= t; ++s) d[s] = p[s] * (d[s] - dot) * scale;
-        if (bf16)
-          for (int s = 0; s <= t; ++s) d[s] = RoundToBf16(d[s]);  // an operand of dQ and dK
-        for (int s = t + 1; s < r1; ++s) d[s] = 0;
+          for (int s = 0; s <= t; ++s) dot += p[s] * d[s];
+          for (int s = 0; s <= t; ++s) d[s] = p[s] * (d[s] - dot) * scale;
+          if (bf16)
+            for (int s = 0; s <= t; ++s) d[s] = RoundToBf16(d[s]);  // an operand of dQ and dK
+          for (int s = t + 1; s < r1; ++s) d[s] = 0;
+        }
+        // dQ[r0:r1] = dS[r0:r1, 0:r1] K[0:r1]
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, HS, r1, 1.0f, dS + (int64_t)r0 * T, T, k,
+                    ld, 0.0f, dq + (int64_t)r0 * ld, ld);
       }
-      // dQ[r0:r1] = dS[r0:r1, 0:r1] K[0:r1]
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, HS, r1, 1.0f, dS + (int64_t)r0 * T, T, k,
-                  ld, 0.0f, dq + (int64_t)r0 * ld, ld);
-    }
-    for (int c0 = 0; c0 < T; c0 += kBlock) {
-      const int c1 = std::min(T, c0 + kBlock), m = c1 - c0, rows = T - c0;
-      // dK[c0:c1] = dS[c0:T, c0:c1]^T Q[c0:T];  dV[c0:c1] = P[c0:T, c0:c1]^T dO[c0:T]
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, HS, rows, 1.0f, dS + (int64_t)c0 * T + c0,
-                  T, q + (int64_t)c0 * ld, ld, 0.0f, dk + (int64_t)c0 * ld, ld);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, HS, rows, 1.0f, P + (int64_t)c0 * T + c0, T,
-                  dO + (int64_t)c0 * C, C, 0.0f, dv + (int64_t)c0 * ld, ld);
+      for (int c0 = 0; c0 < T; c0 += kBlock) {
+        const int c1 = std::min(T, c0 + kBlock), m = c1 - c0, rows = T - c0;
+        // dK[c0:c1] (+)= dS[c0:T, c0:c1]^T Q[c0:T];  dV[c0:c1] (+)= P[c0:T, c0:c1]^T dO[c0:T]
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, HS, rows, 1.0f, dS + (int64_t)c0 * T + c0,
+                    T, q + (int64_t)c0 * ld, ld, beta, dk + (int64_t)c0 * ld, ld);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, HS, rows, 1.0f, P + (int64_t)c0 * T + c0, T,
+                    dO + (int64_t)c0 * C, C, beta, dv + (int64_t)c0 * ld, ld);
+      }
     }
   }
 }

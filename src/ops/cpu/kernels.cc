@@ -156,19 +156,20 @@ void LayerNormBackward(float* dx, const float* dout, const float* x, const float
   }
 }
 
-void RopeTable(float* cos, float* sin, int T, int HS, double theta) {
-  const int h2 = HS / 2;
+void RopeTable(float* cos, float* sin, int T, int R, double theta) {
+  const int h2 = R / 2;
   for (int t = 0; t < T; ++t)
     for (int i = 0; i < h2; ++i) {
-      const double ang = t * std::pow(theta, -2.0 * i / HS);
+      const double ang = t * std::pow(theta, -2.0 * i / R);
       cos[(int64_t)t * h2 + i] = static_cast<float>(std::cos(ang));
       sin[(int64_t)t * h2 + i] = static_cast<float>(std::sin(ang));
     }
 }
 
-void RopeApply(float* x, const float* cos, const float* sin, int B, int T, int heads, int HS,
+void RopeApply(float* x, const float* cos, const float* sin, int B, int T, int heads, int HS, int R,
                int64_t stride, bool inverse) {
-  const int h2 = HS / 2;
+  const int h2 = R / 2;
+  if (h2 == 0) return;
   const float sign = inverse ? -1.0f : 1.0f;
 #pragma omp parallel for schedule(static)
   for (int64_t row = 0; row < (int64_t)B * T; ++row) {

@@ -66,16 +66,23 @@ void LayerNormForward(float* out, float* mean, float* rstd, const float* x, int 
 void LayerNormBackward(float* dx, const float* dout, const float* x, const float* mean, const float* rstd,
                        int N, int C);
 
-// cos/sin tables (T, HS/2) for RoPE, computed in double: angle(t, i) = t * theta^(-2i/HS).
-void RopeTable(float* cos, float* sin, int T, int HS, double theta);
-// In-place rotate-half RoPE of `heads` consecutive heads of size HS at the start of each row of x
-// (B*T rows of `stride` floats; row b*T+t has position t). inverse = true applies the transpose (the
-// backward). For a packed (B,T,3C) qkv buffer, heads = 2*NH covers q and k in one call.
-void RopeApply(float* x, const float* cos, const float* sin, int B, int T, int heads, int HS,
+// cos/sin tables (T, R/2) for RoPE over R rotated dims, computed in double: angle(t, i) = t *
+// theta^(-2i/R). R = HS for full rotary.
+void RopeTable(float* cos, float* sin, int T, int R, double theta);
+// In-place rotate-half RoPE of the first R dims of `heads` consecutive heads of size HS at the start of
+// each row of x (B*T rows of `stride` floats; row b*T+t has position t); dims R..HS pass through.
+// inverse = true applies the transpose (the backward). For a packed (B,T,C+2KV) qkv buffer, heads =
+// NH + KH covers q and k in one call. Tables from RopeTable(.., R, ..).
+void RopeApply(float* x, const float* cos, const float* sin, int B, int T, int heads, int HS, int R,
                int64_t stride, bool inverse);
+inline void RopeApply(float* x, const float* cos, const float* sin, int B, int T, int heads, int HS,
+                      int64_t stride, bool inverse) {
+  RopeApply(x, cos, sin, B, T, heads, HS, HS, stride, inverse);
+}
 
-// Causal attention over a packed qkv (B,T,3C) buffer ([q | k | v] per row, heads contiguous inside
-// each). out (B,T,C) overwritten; probs (B,NH,T,T) saved (entries above the diagonal are not all
+// Causal attention over a packed qkv (B,T,C+2KV) buffer ([q | k | v] per row, heads contiguous inside
+// each; q has NH heads, k and v KH heads, KH divides NH, query head h reads kv head h / (NH/KH)).
+// out (B,T,C) overwritten; probs (B,NH,T,T) saved (entries above the diagonal are not all
 // written and must not be read). Parallel over (b,h) pairs; each pair runs single-threaded GEMMs on
 // row blocks of the lower triangle. scratch: AttentionScratchSize floats per OpenMP thread
 // (omp_get_max_threads()). bf16 = true rounds the operands the kernel itself makes for its GEMMs to
@@ -83,11 +90,37 @@ void RopeApply(float* x, const float* cos, const float* sin, int B, int T, int h
 // backward, d scores before dQ and dK; q, k, v and dout are the caller's to round (bf16 emulation,
 // model/decoder.h).
 int64_t AttentionScratchSize(int T, int HS);
-void AttentionForward(float* out, float* probs, const float* qkv, int B, int T, int NH, int HS,
+void AttentionForward(float* out, float* probs, const float* qkv, int B, int T, int NH, int KH, int HS,
                       bool bf16 = false);
-// dqkv (B,T,3C) overwritten from dout (B,T,C), probs, qkv.
+// dqkv (B,T,C+2KV) overwritten from dout (B,T,C), probs, qkv. Parallel over (b, kv head) pairs; a kv
+// head's dK, dV sum its query heads in head order (fixed: thread-count independent).
 void AttentionBackward(float* dqkv, const float* dout, const float* probs, const float* qkv, int B,
-                       int T, int NH, int HS, float* scratch, bool bf16 = false);
+                       int T, int NH, int KH, int HS, float* scratch, bool bf16 = false);
+
+// --- Architecture switches (model/config.h): arch_kernels.cc ---
+
+// LayerNorm with gain and bias (torch.nn.LayerNorm): out = (x - mean) * rstd * gain + bias. Backward:
+// dx (N,C) ACCUMULATES; dgain, dbias (C) accumulate (channel blocks, rows in order).
+void LayerNormAffineForward(float* out, float* mean, float* rstd, const float* x, const float* gain,
+                            const float* bias, int N, int C, float eps);
+void LayerNormAffineBackward(float* dx, float* dgain, float* dbias, const float* dout, const float* x,
+                             const float* gain, const float* mean, const float* rstd, int N, int C);
+// RMSNorm with gain over the first C floats of rows with strides: x rows ldx apart, out ldo, dout ldd,
+// dx ldx_out (QK-norm over the q or k part of a packed qkv row). Same arithmetic as RmsNormForward.
+// Backward: dx OVERWRITTEN; dgain accumulates.
+void RmsNormStridedForward(float* out, int64_t ldo, float* rstd, const float* x, int64_t ldx,
+                           const float* gain, int N, int C, float eps);
+void RmsNormStridedBackward(float* dx, int64_t lddx, float* dgain, const float* dout, int64_t ldd,
+                            const float* x, int64_t ldx, const float* gain, const float* rstd, int N, int C);
+// out (N,O) += bias (O) per row; dbias (O) += column sums of dout (N,O) (channel blocks, rows in order).
+void BiasForward(float* out, const float* bias, int N, int O);
+void BiasBackward(float* dbias, const float* dout, int N, int O);
+// out = clamp(x, -c, c) (n floats); backward: d[i] = 0 where |x[i]| > c (in place), as torch.clamp.
+void ClampForward(float* out, const float* x, int64_t n, float c);
+void ClampBackward(float* d, const float* x, int64_t n, float c);
+// Exact GELU, 0.5 u (1 + erf(u / sqrt 2)): h (N,F) from u (N,F); du (N,F) overwritten from dh.
+void GeluForward(float* h, const float* u, int N, int F);
+void GeluBackward(float* du, const float* dh, const float* u, int N, int F);
 
 // SwiGLU on a packed gu (N,2F) buffer ([gate | up] per row): h (N,F) = silu(gate) * up.
 void SwiGluForward(float* h, const float* gu, int N, int F);
