@@ -1,7 +1,7 @@
 // The reference decoder: the whole model composed from ops/reference (plain loops), templated on
-// the scalar so it runs in double. It is the oracle for the fast Decoder and the subject of the
-// whole-model gradient check. Slow; tests only.
-// Entry point: ReferenceDecoder<R>::{Forward, Backward, set_z_loss}.
+// the scalar so it runs in double, for every architecture switch of ModelConfig. It is the oracle
+// for the fast Decoder and the subject of the whole-model gradient check. Slow; tests only. Entry
+// point: ReferenceDecoder<R>::{Forward, Backward, set_z_loss, block_acts}.
 #pragma once
 
 #include <cstdint>
@@ -14,9 +14,35 @@
 
 namespace ot {
 
+// One block, as transformers' modeling files (na = the attention branch's norm, nm = the MLP's):
+//   pre-norm, sequential:        h = x + attn(na(x));  y = h + mlp(nm(h))          (Llama, OLMo)
+//   pre-norm, parallel_residual: h = x + attn(na(x));  y = h + mlp(nm(x))          (GPT-NeoX)
+//   post-norm:                   h = x + na(attn(x));  y = h + nm(mlp(h))          (OLMo-2)
+// attn(n): q|k|v = n W^T (+ bias); clamp each to [-clip_qkv, clip_qkv] (if > 0); q = RMSNorm_C(q)
+// q_norm, k = RMSNorm_KV(k) k_norm (if qk_norm); RoPE on the first rotary_dims() dims of each head;
+// causal grouped-query softmax attention; o_proj (+ bias). mlp(n): down(silu(gate n) * up n) under
+// swiglu, down(gelu(up n)) under gelu (+ biases under mlp_bias). Then final norm and LM head.
 template <typename R>
 class ReferenceDecoder {
  public:
+  // One block's activations from the last Forward (N = B*T rows). A stage whose switch is off holds
+  // a copy of its input (q_clip == q_proj without clip_qkv, q_normed == q_clip without qk_norm).
+  struct BlockActs {
+    std::vector<R> an, an_mean,
+        an_rstd;  // (N,C),(N),(N) attention branch's norm: of x (pre), of o (post)
+    std::vector<R> q_proj, k_proj,
+        v_proj;                        // (N,C),(N,KV),(N,KV) projections + biases, before the clip
+    std::vector<R> q_clip, k_clip, v;  // after clip_qkv (v's last stage)
+    std::vector<R> q_normed, k_normed, q_rstd, k_rstd;  // after qk_norm; rstd (N)
+    std::vector<R> q, k;                                // after RoPE
+    std::vector<R> probs, att, o;  // (B,NH,T,T), (N,C) attention output, (N,C) o_proj(att) + o_bias
+    std::vector<R> x_mid;          // (N,C) x + the attention branch
+    std::vector<R> mn, mn_mean,
+        mn_rstd;             // MLP branch's norm: of x_mid (pre), x (parallel), mlp_out (post)
+    std::vector<R> g, u, h;  // (N,F) gate (swiglu only), up (+ biases), hidden
+    std::vector<R> mlp_out;  // (N,C) down(h) + down bias
+  };
+
   explicit ReferenceDecoder(const ModelConfig& config)
       : config_(config), layout_(ParamLayout::ForModel(config)) {}
 
@@ -27,8 +53,7 @@ class ReferenceDecoder {
   // Returns the mean NLL (plus the z-loss term) over counted targets; keeps every activation for
   // Backward.
   R Forward(const R* params, const int32_t* inputs, const int32_t* targets, int B, int T) {
-    const int C = config_.d_model, F = config_.ff_dim(), NH = config_.n_heads, HS = C / NH;
-    const int N = B * T, L = config_.n_layers;
+    const int C = config_.d_model, N = B * T, L = config_.n_layers;
     B_ = B;
     T_ = T;
     inputs_.assign(inputs, inputs + N);
@@ -36,34 +61,15 @@ class ReferenceDecoder {
     acts_.assign(L, {});
     x_.assign((int64_t)(L + 1) * N * C, 0);
     ref::EmbeddingForward(x_.data(), inputs, params + layout_.embed_offset(), N, C);
-    for (int l = 0; l < L; ++l) {
-      const BlockOffsets& o = layout_.block(l);
-      Acts& a = acts_[l];
-      const R* x = x_.data() + (int64_t)l * N * C;
-      R* y = x_.data() + (int64_t)(l + 1) * N * C;
-      Resize(a, N, C, F, B, NH, T);
-      Norm(a.n1.data(), a.mean1.data(), a.rstd1.data(), x, Gain(params, o.attn_norm), N, C);
-      ref::MatmulForward(a.q_pre.data(), a.n1.data(), params + o.q, N, C, C);
-      ref::MatmulForward(a.k_pre.data(), a.n1.data(), params + o.k, N, C, C);
-      ref::MatmulForward(a.v.data(), a.n1.data(), params + o.v, N, C, C);
-      ref::RopeForward(a.q.data(), a.q_pre.data(), B, T, NH, HS, C, config_.rope_theta);
-      ref::RopeForward(a.k.data(), a.k_pre.data(), B, T, NH, HS, C, config_.rope_theta);
-      ref::AttentionForward(a.att.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), B, T, NH,
-                            HS, C);
-      ref::MatmulForward(a.x_mid.data(), a.att.data(), params + o.o, N, C, C);
-      for (int64_t i = 0; i < (int64_t)N * C; ++i) a.x_mid[i] += x[i];
-      Norm(a.n2.data(), a.mean2.data(), a.rstd2.data(), a.x_mid.data(), Gain(params, o.mlp_norm), N, C);
-      ref::MatmulForward(a.g.data(), a.n2.data(), params + o.gate, N, C, F);
-      ref::MatmulForward(a.u.data(), a.n2.data(), params + o.up, N, C, F);
-      ref::SwiGluForward(a.h.data(), a.g.data(), a.u.data(), N, F, F);
-      ref::MatmulForward(y, a.h.data(), params + o.down, N, F, C);
-      for (int64_t i = 0; i < (int64_t)N * C; ++i) y[i] += a.x_mid[i];
-    }
+    for (int l = 0; l < L; ++l)
+      BlockForward(x_.data() + (int64_t)(l + 1) * N * C, acts_[l], x_.data() + (int64_t)l * N * C,
+                   params, layout_.block(l));
     nf_.assign((int64_t)N * C, 0);
     meanf_.assign(N, 0);
     rstdf_.assign(N, 0);
     Norm(nf_.data(), meanf_.data(), rstdf_.data(), x_.data() + (int64_t)L * N * C,
-         Gain(params, layout_.final_norm_offset()), N, C);
+         At(params, layout_.final_norm_offset()), At(params, layout_.final_norm_bias_offset()), N,
+         C);
     logprobs_.assign(N, 0);
     log_z_.assign(N, 0);
     return ref::LmHeadXentForward(logprobs_.data(), nf_.data(), params + layout_.head_offset(),
@@ -73,44 +79,16 @@ class ReferenceDecoder {
 
   // d(mean loss)/d(params) accumulated into grads (layout order). Must follow a Forward.
   void Backward(const R* params, R* grads) {
-    const int C = config_.d_model, F = config_.ff_dim(), NH = config_.n_heads, HS = C / NH;
-    const int B = B_, T = T_, N = B * T, L = config_.n_layers;
+    const int C = config_.d_model, N = B_ * T_, L = config_.n_layers;
     std::vector<R> dx((int64_t)N * C, 0), dn((int64_t)N * C, 0);
     ref::LmHeadXentBackward(dn.data(), grads + layout_.head_offset(), R(1), nf_.data(),
                             params + layout_.head_offset(), targets_.data(), N, C,
                             config_.vocab_size, z_loss_);
-    NormBack(dx.data(), GainGrad(grads, layout_.final_norm_offset()), dn.data(),
-             x_.data() + (int64_t)L * N * C, Gain(params, layout_.final_norm_offset()), meanf_.data(),
-             rstdf_.data(), N, C);
-    for (int l = L - 1; l >= 0; --l) {
-      const BlockOffsets& o = layout_.block(l);
-      Acts& a = acts_[l];
-      const R* x = x_.data() + (int64_t)l * N * C;
-      // dx holds d(block output); the residual passes it to x_mid unchanged.
-      std::vector<R> dmid = dx, dh((int64_t)N * F, 0), dg((int64_t)N * F, 0), du((int64_t)N * F, 0);
-      ref::MatmulBackward(dh.data(), grads + o.down, dx.data(), a.h.data(), params + o.down, N, F, C);
-      ref::SwiGluBackward(dg.data(), du.data(), dh.data(), a.g.data(), a.u.data(), N, F, F);
-      std::vector<R> dn2((int64_t)N * C, 0);
-      ref::MatmulBackward(dn2.data(), grads + o.gate, dg.data(), a.n2.data(), params + o.gate, N, C, F);
-      ref::MatmulBackward(dn2.data(), grads + o.up, du.data(), a.n2.data(), params + o.up, N, C, F);
-      NormBack(dmid.data(), GainGrad(grads, o.mlp_norm), dn2.data(), a.x_mid.data(),
-               Gain(params, o.mlp_norm), a.mean2.data(), a.rstd2.data(), N, C);
-      // dmid = d(x_mid); residual to x, and through o_proj / attention / rope / qkv / norm1.
-      std::vector<R> datt((int64_t)N * C, 0), dq((int64_t)N * C, 0), dk((int64_t)N * C, 0),
-          dv((int64_t)N * C, 0), dqp((int64_t)N * C, 0), dkp((int64_t)N * C, 0),
-          dn1((int64_t)N * C, 0);
-      ref::MatmulBackward(datt.data(), grads + o.o, dmid.data(), a.att.data(), params + o.o, N, C, C);
-      ref::AttentionBackward(dq.data(), dk.data(), dv.data(), datt.data(), a.probs.data(), a.q.data(),
-                             a.k.data(), a.v.data(), B, T, NH, HS, C);
-      ref::RopeBackward(dqp.data(), dq.data(), B, T, NH, HS, C, config_.rope_theta);
-      ref::RopeBackward(dkp.data(), dk.data(), B, T, NH, HS, C, config_.rope_theta);
-      ref::MatmulBackward(dn1.data(), grads + o.q, dqp.data(), a.n1.data(), params + o.q, N, C, C);
-      ref::MatmulBackward(dn1.data(), grads + o.k, dkp.data(), a.n1.data(), params + o.k, N, C, C);
-      ref::MatmulBackward(dn1.data(), grads + o.v, dv.data(), a.n1.data(), params + o.v, N, C, C);
-      dx = dmid;
-      NormBack(dx.data(), GainGrad(grads, o.attn_norm), dn1.data(), x, Gain(params, o.attn_norm),
-               a.mean1.data(), a.rstd1.data(), N, C);
-    }
+    NormBack(dx.data(), At(grads, layout_.final_norm_offset()),
+             At(grads, layout_.final_norm_bias_offset()), dn.data(), x_.data() + (int64_t)L * N * C,
+             At(params, layout_.final_norm_offset()), meanf_.data(), rstdf_.data(), N, C);
+    for (int l = L - 1; l >= 0; --l)
+      BlockBackward(dx, grads, acts_[l], x_.data() + (int64_t)l * N * C, params, layout_.block(l));
     ref::EmbeddingBackward(grads + layout_.embed_offset(), dx.data(), inputs_.data(), N, C);
   }
 
@@ -123,35 +101,223 @@ class ReferenceDecoder {
   }
   int64_t count() const { return count_; }
   const ParamLayout& layout() const { return layout_; }
+  const BlockActs& block_acts(int layer) const { return acts_[layer]; }  // from the last Forward
 
  private:
-  struct Acts {
-    std::vector<R> n1, mean1, rstd1, q_pre, k_pre, q, k, v, probs, att, x_mid, n2, mean2, rstd2, g, u, h;
-  };
-  static void Resize(Acts& a, int N, int C, int F, int B, int NH, int T) {
-    for (auto* v : {&a.n1, &a.q_pre, &a.k_pre, &a.q, &a.k, &a.v, &a.att, &a.x_mid, &a.n2})
-      v->assign((int64_t)N * C, 0);
-    for (auto* v : {&a.mean1, &a.rstd1, &a.mean2, &a.rstd2}) v->assign(N, 0);
-    for (auto* v : {&a.g, &a.u, &a.h}) v->assign((int64_t)N * F, 0);
-    a.probs.assign((int64_t)B * NH * T * T, 0);
-  }
-  const R* Gain(const R* params, int64_t offset) const {
-    return offset < 0 ? nullptr : params + offset;
-  }
-  R* GainGrad(R* grads, int64_t offset) const { return offset < 0 ? nullptr : grads + offset; }
-  void Norm(R* out, R* mean, R* rstd, const R* x, const R* gain, int N, int C) const {
-    if (config_.norm == NormKind::kRmsNorm) {
-      ref::RmsNormForward(out, rstd, x, gain, N, C, config_.norm_eps);
+  bool pre() const { return config_.norm_placement == NormPlacement::kPre; }
+  bool swiglu() const { return config_.mlp == MlpKind::kSwiGlu; }
+
+  // y (N,C) = block(x (N,C)); fills a.
+  void BlockForward(R* y, BlockActs& a, const R* x, const R* p, const BlockOffsets& o) {
+    const int B = B_, T = T_, N = B * T, C = config_.d_model, KV = config_.kv_dim(),
+              F = config_.ff_dim();
+    const int NH = config_.n_heads, KH = config_.kv_heads(), HS = config_.head_size();
+    Resize(a);
+    // Attention branch.
+    const R* ain = x;  // (N,C) the attention's input
+    if (pre()) {
+      Norm(a.an.data(), a.an_mean.data(), a.an_rstd.data(), x, At(p, o.attn_norm),
+           At(p, o.attn_norm_bias), N, C);
+      ain = a.an.data();
+    }
+    Linear(a.q_proj.data(), ain, p + o.q, At(p, o.qkv_bias), N, C, C);
+    Linear(a.k_proj.data(), ain, p + o.k, At(p, o.qkv_bias, C), N, C, KV);
+    Linear(a.v_proj.data(), ain, p + o.v, At(p, o.qkv_bias, C + KV), N, C, KV);
+    Clip(a.q_clip, a.q_proj, N, C);
+    Clip(a.k_clip, a.k_proj, N, KV);
+    Clip(a.v, a.v_proj, N, KV);
+    QkNorm(a.q_normed, a.q_rstd, a.q_clip, At(p, o.q_norm), N, C);
+    QkNorm(a.k_normed, a.k_rstd, a.k_clip, At(p, o.k_norm), N, KV);
+    ref::RopeForward(a.q.data(), a.q_normed.data(), B, T, NH, HS, C, config_.rope_theta,
+                     config_.rotary_dims());
+    ref::RopeForward(a.k.data(), a.k_normed.data(), B, T, KH, HS, KV, config_.rope_theta,
+                     config_.rotary_dims());
+    ref::AttentionForward(a.att.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), B, T,
+                          NH, KH, HS, C, KV);
+    Linear(a.o.data(), a.att.data(), p + o.o, At(p, o.o_bias), N, C, C);
+    const R* attn = a.o.data();  // (N,C) what the residual adds
+    if (!pre()) {
+      Norm(a.an.data(), a.an_mean.data(), a.an_rstd.data(), a.o.data(), At(p, o.attn_norm),
+           At(p, o.attn_norm_bias), N, C);
+      attn = a.an.data();
+    }
+    for (int64_t i = 0; i < (int64_t)N * C; ++i) a.x_mid[i] = attn[i] + x[i];
+    // MLP branch.
+    const R* min = a.x_mid.data();  // (N,C) the MLP's input
+    if (pre()) {
+      Norm(a.mn.data(), a.mn_mean.data(), a.mn_rstd.data(),
+           config_.parallel_residual ? x : a.x_mid.data(), At(p, o.mlp_norm),
+           At(p, o.mlp_norm_bias), N, C);
+      min = a.mn.data();
+    }
+    if (swiglu()) {
+      Linear(a.g.data(), min, p + o.gate, At(p, o.mlp_in_bias), N, C, F);
+      Linear(a.u.data(), min, p + o.up, At(p, o.mlp_in_bias, F), N, C, F);
+      ref::SwiGluForward(a.h.data(), a.g.data(), a.u.data(), N, F, F);
     } else {
-      ref::LayerNormForward(out, mean, rstd, x, N, C, config_.norm_eps);
+      Linear(a.u.data(), min, p + o.up, At(p, o.mlp_in_bias), N, C, F);
+      ref::GeluForward(a.h.data(), a.u.data(), N, F);
+    }
+    Linear(a.mlp_out.data(), a.h.data(), p + o.down, At(p, o.down_bias), N, F, C);
+    const R* mlp = a.mlp_out.data();
+    if (!pre()) {
+      Norm(a.mn.data(), a.mn_mean.data(), a.mn_rstd.data(), a.mlp_out.data(), At(p, o.mlp_norm),
+           At(p, o.mlp_norm_bias), N, C);
+      mlp = a.mn.data();
+    }
+    for (int64_t i = 0; i < (int64_t)N * C; ++i) y[i] = mlp[i] + a.x_mid[i];
+  }
+
+  // dx (N,C): d(block output) on entry, d(block input) on return; accumulates the block's grads.
+  void BlockBackward(std::vector<R>& dx, R* g, const BlockActs& a, const R* x, const R* p,
+                     const BlockOffsets& o) {
+    const int B = B_, T = T_, N = B * T, C = config_.d_model, KV = config_.kv_dim(),
+              F = config_.ff_dim();
+    const int NH = config_.n_heads, KH = config_.kv_heads(), HS = config_.head_size();
+    const int64_t NC = (int64_t)N * C, NKV = (int64_t)N * KV, NF = (int64_t)N * F;
+    // MLP branch; the residual passes dx to x_mid unchanged.
+    std::vector<R> dmid = dx, dmlp(NC, 0), dh(NF, 0), dgate(NF, 0), dup(NF, 0), dmin(NC, 0);
+    if (pre()) {
+      dmlp = dx;
+    } else {
+      NormBack(dmlp.data(), At(g, o.mlp_norm), At(g, o.mlp_norm_bias), dx.data(), a.mlp_out.data(),
+               At(p, o.mlp_norm), a.mn_mean.data(), a.mn_rstd.data(), N, C);
+    }
+    LinearBack(dh.data(), g + o.down, At(g, o.down_bias), dmlp.data(), a.h.data(), p + o.down, N, F,
+               C);
+    const R* min = pre() ? a.mn.data() : a.x_mid.data();
+    if (swiglu()) {
+      ref::SwiGluBackward(dgate.data(), dup.data(), dh.data(), a.g.data(), a.u.data(), N, F, F);
+      LinearBack(dmin.data(), g + o.gate, At(g, o.mlp_in_bias), dgate.data(), min, p + o.gate, N, C,
+                 F);
+      LinearBack(dmin.data(), g + o.up, At(g, o.mlp_in_bias, F), dup.data(), min, p + o.up, N, C,
+                 F);
+    } else {
+      ref::GeluBackward(dup.data(), dh.data(), a.u.data(), N, F);
+      LinearBack(dmin.data(), g + o.up, At(g, o.mlp_in_bias), dup.data(), min, p + o.up, N, C, F);
+    }
+    std::vector<R> dpar(config_.parallel_residual ? NC : 0, 0);  // d x through the parallel MLP
+    if (pre()) {
+      const bool par = config_.parallel_residual;
+      NormBack(par ? dpar.data() : dmid.data(), At(g, o.mlp_norm), At(g, o.mlp_norm_bias),
+               dmin.data(), par ? x : a.x_mid.data(), At(p, o.mlp_norm), a.mn_mean.data(),
+               a.mn_rstd.data(), N, C);
+    } else {
+      for (int64_t i = 0; i < NC; ++i) dmid[i] += dmin[i];
+    }
+    // Attention branch: dmid = d(x_mid); the residual passes it to x.
+    std::vector<R> dattn(NC, 0), datt(NC, 0), dq(NC, 0), dk(NKV, 0), dv(NKV, 0), dqn(NC, 0),
+        dkn(NKV, 0), dqc(NC, 0), dkc(NKV, 0), dqp(NC, 0), dkp(NKV, 0), dvp(NKV, 0), dain(NC, 0);
+    if (pre()) {
+      dattn = dmid;
+    } else {
+      NormBack(dattn.data(), At(g, o.attn_norm), At(g, o.attn_norm_bias), dmid.data(), a.o.data(),
+               At(p, o.attn_norm), a.an_mean.data(), a.an_rstd.data(), N, C);
+    }
+    LinearBack(datt.data(), g + o.o, At(g, o.o_bias), dattn.data(), a.att.data(), p + o.o, N, C, C);
+    ref::AttentionBackward(dq.data(), dk.data(), dv.data(), datt.data(), a.probs.data(), a.q.data(),
+                           a.k.data(), a.v.data(), B, T, NH, KH, HS, C, KV);
+    ref::RopeBackward(dqn.data(), dq.data(), B, T, NH, HS, C, config_.rope_theta,
+                      config_.rotary_dims());
+    ref::RopeBackward(dkn.data(), dk.data(), B, T, KH, HS, KV, config_.rope_theta,
+                      config_.rotary_dims());
+    QkNormBack(dqc, At(g, o.q_norm), dqn, a.q_clip, At(p, o.q_norm), a.q_rstd, N, C);
+    QkNormBack(dkc, At(g, o.k_norm), dkn, a.k_clip, At(p, o.k_norm), a.k_rstd, N, KV);
+    ClipBack(dqp, dqc, a.q_proj, N, C);
+    ClipBack(dkp, dkc, a.k_proj, N, KV);
+    ClipBack(dvp, dv, a.v_proj, N, KV);
+    const R* ain = pre() ? a.an.data() : x;
+    LinearBack(dain.data(), g + o.q, At(g, o.qkv_bias), dqp.data(), ain, p + o.q, N, C, C);
+    LinearBack(dain.data(), g + o.k, At(g, o.qkv_bias, C), dkp.data(), ain, p + o.k, N, C, KV);
+    LinearBack(dain.data(), g + o.v, At(g, o.qkv_bias, C + KV), dvp.data(), ain, p + o.v, N, C, KV);
+    dx = dmid;
+    if (pre()) {
+      NormBack(dx.data(), At(g, o.attn_norm), At(g, o.attn_norm_bias), dain.data(), x,
+               At(p, o.attn_norm), a.an_mean.data(), a.an_rstd.data(), N, C);
+    } else {
+      for (int64_t i = 0; i < NC; ++i) dx[i] += dain[i];
+    }
+    for (int64_t i = 0; i < (int64_t)dpar.size(); ++i) dx[i] += dpar[i];
+  }
+
+  void Resize(BlockActs& a) const {
+    const int64_t N = (int64_t)B_ * T_, C = config_.d_model, KV = config_.kv_dim(),
+                  F = config_.ff_dim();
+    for (auto* v : {&a.an, &a.q_proj, &a.q_clip, &a.q_normed, &a.q, &a.att, &a.o, &a.x_mid, &a.mn,
+                    &a.mlp_out})
+      v->assign(N * C, 0);
+    for (auto* v : {&a.k_proj, &a.v_proj, &a.k_clip, &a.v, &a.k_normed, &a.k}) v->assign(N * KV, 0);
+    for (auto* v : {&a.an_mean, &a.an_rstd, &a.q_rstd, &a.k_rstd, &a.mn_mean, &a.mn_rstd})
+      v->assign(N, 0);
+    for (auto* v : {&a.g, &a.u, &a.h}) v->assign(N * F, 0);
+    a.probs.assign((int64_t)B_ * config_.n_heads * T_ * T_, 0);
+  }
+  // The tensor at `offset` (+ shift) of the arena, or null where the layout has none (offset -1).
+  static const R* At(const R* arena, int64_t offset, int64_t shift = 0) {
+    return offset < 0 ? nullptr : arena + offset + shift;
+  }
+  static R* At(R* arena, int64_t offset, int64_t shift = 0) {
+    return offset < 0 ? nullptr : arena + offset + shift;
+  }
+  // out (N,O) = in (N,I) W^T (+ bias (O) when not null).
+  static void Linear(R* out, const R* in, const R* W, const R* bias, int N, int I, int O) {
+    ref::MatmulForward(out, in, W, N, I, O);
+    if (bias) ref::BiasForward(out, bias, N, O);
+  }
+  static void LinearBack(R* din, R* dW, R* dbias, const R* dout, const R* in, const R* W, int N,
+                         int I, int O) {
+    ref::MatmulBackward(din, dW, dout, in, W, N, I, O);
+    if (dbias) ref::BiasBackward(dbias, dout, N, O);
+  }
+  void Clip(std::vector<R>& out, const std::vector<R>& x, int N, int C) const {
+    if (config_.clip_qkv > 0) {
+      ref::ClampForward(out.data(), x.data(), N, C, config_.clip_qkv);
+    } else {
+      out = x;
     }
   }
-  void NormBack(R* dx, R* dgain, const R* dout, const R* x, const R* gain, const R* mean, const R* rstd,
-                int N, int C) const {
+  void ClipBack(std::vector<R>& dx, const std::vector<R>& dout, const std::vector<R>& x, int N,
+                int C) const {
+    if (config_.clip_qkv > 0) {
+      ref::ClampBackward(dx.data(), dout.data(), x.data(), N, C, config_.clip_qkv);
+    } else {
+      dx = dout;
+    }
+  }
+  // qk_norm: RMSNorm with gain over the whole projection (width C for q, KV for k), whatever the
+  // norm.
+  void QkNorm(std::vector<R>& out, std::vector<R>& rstd, const std::vector<R>& x, const R* gain,
+              int N, int C) const {
+    if (config_.qk_norm) {
+      ref::RmsNormForward(out.data(), rstd.data(), x.data(), gain, N, C, config_.norm_eps);
+    } else {
+      out = x;
+    }
+  }
+  void QkNormBack(std::vector<R>& dx, R* dgain, const std::vector<R>& dout, const std::vector<R>& x,
+                  const R* gain, const std::vector<R>& rstd, int N, int C) const {
+    if (config_.qk_norm) {
+      ref::RmsNormBackward(dx.data(), dgain, dout.data(), x.data(), gain, rstd.data(), N, C);
+    } else {
+      dx = dout;
+    }
+  }
+  // The block/final norm: gain and bias null where the layout has none.
+  void Norm(R* out, R* mean, R* rstd, const R* x, const R* gain, const R* bias, int N,
+            int C) const {
+    if (config_.norm == NormKind::kRmsNorm) {
+      OT_CHECK(bias == nullptr) << "RMSNorm has no bias";
+      ref::RmsNormForward(out, rstd, x, gain, N, C, config_.norm_eps);
+    } else {
+      ref::LayerNormForward(out, mean, rstd, x, gain, bias, N, C, config_.norm_eps);
+    }
+  }
+  void NormBack(R* dx, R* dgain, R* dbias, const R* dout, const R* x, const R* gain, const R* mean,
+                const R* rstd, int N, int C) const {
     if (config_.norm == NormKind::kRmsNorm) {
       ref::RmsNormBackward(dx, dgain, dout, x, gain, rstd, N, C);
     } else {
-      ref::LayerNormBackward(dx, dout, x, mean, rstd, N, C);
+      ref::LayerNormBackward(dx, dgain, dbias, dout, x, gain, mean, rstd, N, C);
     }
   }
 
@@ -161,7 +327,7 @@ class ReferenceDecoder {
   int64_t count_ = 0;
   R z_loss_ = 0;
   std::vector<int32_t> inputs_, targets_;
-  std::vector<Acts> acts_;
+  std::vector<BlockActs> acts_;
   std::vector<R> x_, nf_, meanf_, rstdf_, logprobs_, log_z_;  // x_: (L+1, N, C) residual stream
 };
 
