@@ -22,6 +22,8 @@ struct Arch {
   ModelConfig config;
 };
 
+void PrintTo(const Arch& arch, std::ostream* os) { *os << arch.name; }  // gtest's failure lines
+
 // Small models with every switch of each family on, at parity_test.cc's SmallConfig sizes (V 211, d
 // 32, L 2, T 24, init_std 0.2 so logits are far from uniform and every gradient is sizeable).
 std::vector<Arch> Archs() {
