@@ -1,14 +1,16 @@
 #!/usr/bin/python3
-"""PyTorch reference of overtrain's OLMo-style decoder: a numerical oracle and a speed baseline.
+"""PyTorch reference of overtrain's decoders: a numerical oracle and a speed baseline.
 
-Written independently of the C++ engine from the architecture spec (issue 2, docs/performance.md):
-embedding -> L x [norm -> causal MHA with RoPE (rotate-half) -> residual; norm -> SwiGLU -> residual]
--> final norm -> LM head (tied or untied); RMSNorm with gain or non-parametric LayerNorm; no biases;
-mean cross-entropy over targets >= 0. Runs on Debian's python3-torch 1.13 (/usr/bin/python3).
+The model is one of the four Hugging Face families overtrain imports (llama, olmo, olmo2, gpt_neox), as
+torch modules that mirror transformers' modeling files (bench/hf_families.py), chosen by the
+architecture switches of the `bench.model` JSON (ModelConfig::ToJson with d_ff resolved): written
+independently of the C++ engine. The default architecture (RMSNorm or OLMo's LayerNorm, SwiGLU, RoPE,
+no biases) is Llama / OLMo. Loss: mean cross-entropy over targets >= 0. Runs on Debian's python3-torch
+1.13 (/usr/bin/python3).
 
 Modes:
   reference.py --parity IN.safetensors OUT.safetensors [--dtype float64|float32]
-      IN holds the parameters (HF names), `batch.inputs` / `batch.targets` (B,T) I32 and metadata
+      IN holds the parameters (canonical names, src/model/layout.h), `batch.inputs` / `batch.targets` (B,T) I32 and metadata
       `bench.model` (architecture JSON) and `bench.optim` (AdamW JSON: lr, beta1, beta2, eps,
       weight_decay, decay = [tensor names that get weight decay]). OUT gets `loss` (F32, shape []),
       `grad.<name>` and `step.<name>` (weights after one AdamW step) for every parameter.
@@ -24,10 +26,15 @@ Modes:
       stdin/stdout so the caller can alternate with its own timing: `run N` -> one JSON line
       {"step_s": [...]} (each step: zero_grad, forward, backward, AdamW step); `quit` ends.
       Prints {"ready": true, "params": N} once the model is built and warmed up.
+  reference.py --forward-bench IN.safetensors [--threads 2] [--warmup 3] [--clock wall|cpu]
+      Evaluation speed on the weights and batch in IN (as --parity's IN, no bench.optim): `run N` ->
+      {"forward_s": [...], "value": sum of the targets' log-probs} (each: no-grad forward, log_softmax,
+      gather); `logprobs` -> {"logprobs": [B*T values]} (row-major, 0 where target < 0).
 """
 import argparse
 import json
 import math
+import mmap
 import struct
 import sys
 import time
@@ -36,6 +43,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+import hf_families as hf  # bench/hf_families.py, next to this script
+
+CLOCK = time.perf_counter  # bench step times; main() switches to process CPU time for --clock cpu
+
 # ----------------------------------------------------------------------------------------------------
 # safetensors (the format is small: u64 header length, JSON header, raw little-endian payload)
 
@@ -43,8 +54,8 @@ _DTYPES = {"F32": np.float32, "F64": np.float64, "I32": np.int32, "I64": np.int6
 
 
 def read_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
+    with open(path, "rb") as f:  # mapped, not read: the forward bench's files hold 100M+ parameters
+        data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     (n,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8:8 + n].decode("utf-8"))
     meta = header.pop("__metadata__", {}) or {}
@@ -81,83 +92,59 @@ def write_safetensors(path, tensors, meta=None):
 
 
 # ----------------------------------------------------------------------------------------------------
-# The model: parameters are a dict name -> tensor with HF/Llama names (same as overtrain's ParamLayout).
+# The model: a Hugging Face family module (bench/hf_families.py) chosen by the architecture switches,
+# loaded from and reporting under overtrain's canonical tensor names.
 
 
-def param_shapes(cfg):
-    """name -> shape, in HF/Llama naming; linear weights are (out, in)."""
-    V, C, F_, L = cfg["vocab_size"], cfg["d_model"], cfg["d_ff"], cfg["n_layers"]
-    rms = cfg["norm"] == "rmsnorm"
-    shapes = {"model.embed_tokens.weight": (V, C)}
-    for i in range(L):
-        p = f"model.layers.{i}."
-        if rms:
-            shapes[p + "input_layernorm.weight"] = (C,)
-            shapes[p + "post_attention_layernorm.weight"] = (C,)
-        for proj in "qkvo":
-            shapes[p + f"self_attn.{proj}_proj.weight"] = (C, C)
-        shapes[p + "mlp.gate_proj.weight"] = (F_, C)
-        shapes[p + "mlp.up_proj.weight"] = (F_, C)
-        shapes[p + "mlp.down_proj.weight"] = (C, F_)
-    if rms:
-        shapes["model.norm.weight"] = (C,)
-    if not cfg["tied_head"]:
-        shapes["lm_head.weight"] = (V, C)
-    return shapes
+def build(cfg, dtype, canonical=None):
+    """The family module in `dtype`, loaded from canonical tensors, or (canonical None) random weights as
+    overtrain initialises them: trunc-normal(0.02, 3 sigma) matrices, norm gains 1, biases 0."""
+    try:
+        model = hf.build_model(cfg)
+    except ValueError as e:
+        sys.exit(f"reference.py: the model JSON describes no Hugging Face family: {e}")
+    model = model.to(dtype)
+    if canonical is None:
+        canonical = {}  # torch.manual_seed(--seed) in main() keys the draws
+        for name, t in hf.to_canonical(model, dict(model.named_parameters())).items():
+            if t.dim() == 2:
+                w = torch.empty(t.shape, dtype=dtype)
+                torch.nn.init.trunc_normal_(w, std=0.02, a=-0.06, b=0.06)
+                canonical[name] = w
+            else:
+                canonical[name] = torch.zeros(t.shape) if name.endswith(".bias") else torch.ones(t.shape)
+    try:
+        hf.load_canonical(model, canonical)
+    except ValueError as e:
+        sys.exit(f"reference.py: the weights do not fit the model JSON: {e}")
+    return model
 
 
-def rope_tables(T, head_size, theta, dtype):
-    # Rotate-half RoPE: pair i with i + hs/2, angle t * theta^(-2i/hs), i < hs/2 (Llama / GPT-NeoX).
-    half = head_size // 2
-    inv_freq = 1.0 / (theta ** (torch.arange(0, half, dtype=torch.float64) * 2.0 / head_size))
-    angles = torch.arange(T, dtype=torch.float64)[:, None] * inv_freq[None, :]  # (T, hs/2)
-    return torch.cos(angles).to(dtype), torch.sin(angles).to(dtype)
+def rope_for(model, cfg, T, dtype):
+    return hf.rotary_tables(T, model.rotary_dims, cfg["rope_theta"], dtype)
 
 
-def apply_rope(x, cos, sin):
-    # x: (B, NH, T, HS); cos/sin: (T, HS/2)
-    half = x.shape[-1] // 2
-    x1, x2 = x[..., :half], x[..., half:]
-    return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
-
-
-def norm(x, weight, cfg):
-    eps = cfg["norm_eps"]
-    if cfg["norm"] == "rmsnorm":
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight
-    return F.layer_norm(x, (x.shape[-1],), eps=eps)  # OLMo's non-parametric LayerNorm
-
-
-def forward_loss(params, cfg, inputs, targets, rope):
+def forward_loss(model, inputs, targets, rope):
     """Mean cross-entropy (nats) over targets >= 0. inputs/targets: (B, T) int64."""
     B, T = inputs.shape
-    C, NH, L = cfg["d_model"], cfg["n_heads"], cfg["n_layers"]
-    HS = C // NH
-    cos, sin = rope[0][:T], rope[1][:T]
-    mask = torch.ones(T, T, dtype=torch.bool).triu(1)
-    rms = cfg["norm"] == "rmsnorm"
-    x = F.embedding(inputs, params["model.embed_tokens.weight"])  # (B, T, C)
-    for i in range(L):
-        p = f"model.layers.{i}."
-        h = norm(x, params[p + "input_layernorm.weight"] if rms else None, cfg)
-        q = F.linear(h, params[p + "self_attn.q_proj.weight"]).view(B, T, NH, HS).transpose(1, 2)
-        k = F.linear(h, params[p + "self_attn.k_proj.weight"]).view(B, T, NH, HS).transpose(1, 2)
-        v = F.linear(h, params[p + "self_attn.v_proj.weight"]).view(B, T, NH, HS).transpose(1, 2)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(HS))  # (B, NH, T, T)
-        att = att.masked_fill(mask, float("-inf")).softmax(-1)
-        y = (att @ v).transpose(1, 2).reshape(B, T, C)
-        x = x + F.linear(y, params[p + "self_attn.o_proj.weight"])
-        h = norm(x, params[p + "post_attention_layernorm.weight"] if rms else None, cfg)
-        g = F.linear(h, params[p + "mlp.gate_proj.weight"])
-        u = F.linear(h, params[p + "mlp.up_proj.weight"])
-        x = x + F.linear(F.silu(g) * u, params[p + "mlp.down_proj.weight"])
-    x = norm(x, params["model.norm.weight"] if rms else None, cfg)
-    head = params["model.embed_tokens.weight" if cfg["tied_head"] else "lm_head.weight"]
-    logits = F.linear(x, head)  # (B, T, V)
+    causal = torch.ones(T, T, dtype=torch.bool).triu(1)
+    logits = model(inputs, rope, causal)  # (B, T, V)
     t = targets.clone()
     t[t < 0] = -100
-    return F.cross_entropy(logits.view(B * T, -1), t.view(-1), ignore_index=-100)
+    return F.cross_entropy(logits.reshape(B * T, -1), t.view(-1), ignore_index=-100)
+
+
+def canonical_decay(model, decay):
+    """Module parameter names that get weight decay: those whose canonical tensors are in `decay` (a fused
+    tensor's parts must agree)."""
+    out = set()
+    for name, p in model.named_parameters():
+        parts = {n in decay for n in hf.to_canonical(model, {name: p})}
+        if len(parts) != 1:
+            sys.exit(f"reference.py: the parts of {name} disagree about weight decay")
+        if parts.pop():
+            out.add(name)
+    return out
 
 
 def make_adamw(params, opt):
@@ -264,78 +251,102 @@ def run_parity(args):
     cfg = json.loads(meta["bench.model"])
     opt = json.loads(meta["bench.optim"])
     dtype = {"float64": torch.float64, "float32": torch.float32}[args.dtype]
-    shapes = param_shapes(cfg)
-    missing = [n for n in shapes if n not in tensors]
-    if missing:
-        sys.exit(f"reference.py: {args.parity[0]} lacks tensors {missing}")
-    params = {}
-    for name, shape in shapes.items():
-        arr = tensors[name]
-        if tuple(arr.shape) != tuple(shape):
-            sys.exit(f"reference.py: tensor {name} has shape {arr.shape}, expected {shape}")
-        params[name] = torch.tensor(arr, dtype=dtype, requires_grad=True)
+    canonical = {n: t for n, t in tensors.items() if not n.startswith("batch.")}
+    model = build(cfg, dtype, canonical)
+    params = dict(model.named_parameters())
     inputs = torch.tensor(tensors["batch.inputs"].astype(np.int64))
     targets = torch.tensor(tensors["batch.targets"].astype(np.int64))
-    rope = rope_tables(inputs.shape[1], cfg["d_model"] // cfg["n_heads"], cfg["rope_theta"], dtype)
-    loss = forward_loss(params, cfg, inputs, targets, rope)
+    loss = forward_loss(model, inputs, targets, rope_for(model, cfg, inputs.shape[1], dtype))
     loss.backward()
     out = {"loss": np.array(loss.item(), dtype=np.float32).reshape(())}
-    for name, p in params.items():
-        out["grad." + name] = p.grad.detach().numpy().astype(np.float32)
-    adamw = make_adamw(params, opt)
+    for name, g in hf.to_canonical(model, {n: p.grad for n, p in params.items()}).items():
+        out["grad." + name] = g.detach().numpy().astype(np.float32)
+    adamw = make_adamw(params, dict(opt, decay=canonical_decay(model, set(opt["decay"]))))
     adamw.step()
-    for name, p in params.items():
-        out["step." + name] = p.detach().numpy().astype(np.float32)
+    for name, w in hf.to_canonical(model, {n: p.detach() for n, p in params.items()}).items():
+        out["step." + name] = w.numpy().astype(np.float32)
     # The loss in double precision as text too: F32 rounding of the loss itself is ~6e-8 relative.
-    write_safetensors(args.parity[1], out, {"loss": repr(loss.item()), "dtype": args.dtype})
+    write_safetensors(args.parity[1], out, {"loss": repr(loss.item()), "dtype": args.dtype,
+                                            "family": hf.family_of(cfg)})
 
 
-def run_bench(args):
-    cfg = json.loads(args.model)
-    B, T = args.batch, args.seq
-    gen = torch.Generator().manual_seed(args.seed)
-    params = {}
-    for name, shape in param_shapes(cfg).items():
-        if len(shape) == 1:
-            t = torch.ones(shape)
-        else:
-            t = torch.empty(shape)
-            torch.nn.init.trunc_normal_(t, std=0.02, a=-0.06, b=0.06)
-        params[name] = t.requires_grad_(True)
-    inputs = torch.randint(0, cfg["vocab_size"], (B, T), generator=gen)
-    targets = torch.randint(0, cfg["vocab_size"], (B, T), generator=gen)
-    rope = rope_tables(T, cfg["d_model"] // cfg["n_heads"], cfg["rope_theta"], torch.float32)
-    opt = {"lr": 1e-4, "beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "weight_decay": 0.1,
-           "decay": [n for n, p in params.items() if p.dim() == 2]}
-    adamw = make_adamw(params, opt)
-
-    clock = time.process_time if args.clock == "cpu" else time.perf_counter
-
-    def step():
-        adamw.zero_grad(set_to_none=True)
-        loss = forward_loss(params, cfg, inputs, targets, rope)
-        loss.backward()
-        adamw.step()
-        return loss
-
-    for _ in range(args.warmup):
-        step()
-    print(json.dumps({"ready": True, "params": sum(p.numel() for p in params.values()),
-                      "threads": torch.get_num_threads()}), flush=True)
+def serve(run_once, key, extra=None):
+    """The bench line protocol: `run N` -> {key: [seconds per call], "value": the last call's result};
+    a command named in `extra` -> that function's JSON reply; `quit` ends."""
+    extra = extra or {}
     for line in sys.stdin:
         cmd = line.split()
         if not cmd:
             continue
         if cmd[0] == "quit":
             break
-        if cmd[0] != "run":
-            sys.exit(f"reference.py: unknown command {line!r}; expected 'run N' or 'quit'")
+        if cmd[0] in extra and len(cmd) == 1:
+            print(json.dumps(extra[cmd[0]]()), flush=True)
+            continue
+        if cmd[0] != "run" or len(cmd) != 2:
+            sys.exit(f"reference.py: unknown command {line!r}; expected 'run N', {list(extra)} or 'quit'")
         times = []
         for _ in range(int(cmd[1])):
-            t0 = clock()
-            loss = step()
-            times.append(clock() - t0)
-        print(json.dumps({"step_s": times, "loss": loss.item()}), flush=True)
+            t0 = CLOCK()
+            value = run_once()
+            times.append(CLOCK() - t0)
+        print(json.dumps({key: times, "value": value}), flush=True)
+
+
+def run_bench(args):
+    cfg = json.loads(args.model)
+    B, T = args.batch, args.seq
+    gen = torch.Generator().manual_seed(args.seed)
+    model = build(cfg, torch.float32)
+    params = dict(model.named_parameters())
+    inputs = torch.randint(0, cfg["vocab_size"], (B, T), generator=gen)
+    targets = torch.randint(0, cfg["vocab_size"], (B, T), generator=gen)
+    rope = rope_for(model, cfg, T, torch.float32)
+    opt = {"lr": 1e-4, "beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "weight_decay": 0.1,
+           "decay": {n for n, p in params.items() if p.dim() == 2}}
+    adamw = make_adamw(params, opt)
+
+    def step():
+        adamw.zero_grad(set_to_none=True)
+        loss = forward_loss(model, inputs, targets, rope)
+        loss.backward()
+        adamw.step()
+        return loss.item()
+
+    for _ in range(args.warmup):
+        step()
+    print(json.dumps({"ready": True, "params": sum(p.numel() for p in params.values()),
+                      "threads": torch.get_num_threads()}), flush=True)
+    serve(step, "step_s")
+
+
+def run_forward_bench(args):
+    """Evaluation speed: the weights and batch overtrain wrote, a no-grad forward to (B,T,V) logits as
+    transformers computes them, log_softmax, and the targets' log-probs gathered (targets < 0 give 0)."""
+    tensors, meta = read_safetensors(args.forward_bench)
+    cfg = json.loads(meta["bench.model"])
+    model = build(cfg, torch.float32, {n: t for n, t in tensors.items() if not n.startswith("batch.")})
+    model.eval()
+    inputs = torch.tensor(tensors["batch.inputs"].astype(np.int64))
+    targets = torch.tensor(tensors["batch.targets"].astype(np.int64))
+    T = inputs.shape[1]
+    rope = rope_for(model, cfg, T, torch.float32)
+    causal = torch.ones(T, T, dtype=torch.bool).triu(1)
+    counted = targets >= 0
+
+    def logprobs():  # (B, T)
+        with torch.inference_mode():
+            logp = model(inputs, rope, causal).log_softmax(-1)  # (B, T, V)
+            return logp.gather(-1, targets.clamp(min=0)[..., None])[..., 0] * counted
+
+    def forward():
+        return logprobs().double().sum().item()
+
+    for _ in range(args.warmup):
+        forward()
+    print(json.dumps({"ready": True, "params": sum(p.numel() for p in model.parameters()),
+                      "threads": torch.get_num_threads(), "family": hf.family_of(cfg)}), flush=True)
+    serve(forward, "forward_s", {"logprobs": lambda: {"logprobs": logprobs().reshape(-1).tolist()}})
 
 
 def main():
@@ -344,6 +355,7 @@ def main():
     ap.add_argument("--optim-parity", nargs=2, metavar=("IN", "OUT"))
     ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     ap.add_argument("--bench", action="store_true")
+    ap.add_argument("--forward-bench", metavar="IN", help="weights + batch.inputs/targets + bench.model")
     ap.add_argument("--model", help="architecture JSON (bench mode)")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--seq", type=int, default=128)
@@ -355,14 +367,18 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     if args.parity:
         run_parity(args)
     elif args.optim_parity:
         run_optim_parity(args)
     elif args.bench:
         run_bench(args)
+    elif args.forward_bench:
+        run_forward_bench(args)
     else:
-        ap.error("choose --parity IN OUT, --optim-parity IN OUT or --bench")
+        ap.error("choose --parity IN OUT, --optim-parity IN OUT, --bench or --forward-bench IN")
 
 
 if __name__ == "__main__":

@@ -24,15 +24,6 @@ namespace ot {
 
 namespace {
 
-TokensPerSecond Summarise(std::vector<double> step_seconds, double tokens) {
-  OT_CHECK(!step_seconds.empty()) << "no timed steps";
-  std::sort(step_seconds.begin(), step_seconds.end());
-  const size_t n = step_seconds.size();
-  const double median_s =
-      n % 2 ? step_seconds[n / 2] : 0.5 * (step_seconds[n / 2 - 1] + step_seconds[n / 2]);
-  return {tokens / median_s, tokens / step_seconds.back(), tokens / step_seconds.front()};
-}
-
 // The engine's training step exactly as the trainer runs it, minus data loading and logging.
 class EngineStep {
  public:
@@ -108,6 +99,14 @@ std::unique_ptr<Optimizer> BenchOptimizer(const std::string& entry, double sam_r
 
 }  // namespace
 
+TokensPerSecond SummariseTokens(std::vector<double> seconds, double tokens) {
+  OT_CHECK(!seconds.empty()) << "no timed calls";
+  std::sort(seconds.begin(), seconds.end());
+  const size_t n = seconds.size();
+  const double median_s = n % 2 ? seconds[n / 2] : 0.5 * (seconds[n / 2 - 1] + seconds[n / 2]);
+  return {tokens / median_s, tokens / seconds.back(), tokens / seconds.front()};
+}
+
 void BenchShapeFor(const std::string& preset, int* B, int* T) {
   if (preset == "nano" || preset.starts_with("pico")) *B = 32, *T = 64;
   else if (preset == "tiny" || preset == "small") *B = 32, *T = 128;
@@ -168,20 +167,20 @@ std::vector<BenchRow> RunBench(const BenchOptions& options, std::FILE* log) {
         for (double t : engine.TimeSteps(n, options.clock, optims[o].get())) optim_s[o].push_back(t);
       peak = std::max(peak, SgemmPeakGflops(options.peak_n, 1, options.clock));
       if (log) {
-        const auto ours = Summarise(ours_s, tokens);
+        const auto ours = SummariseTokens(ours_s, tokens);
         std::fprintf(log, "  round %d/%d: overtrain %.0f tok/s%s, GEMM ceiling %.0f tok/s\n", r + 1,
                      options.rounds, ours.median,
-                     torch ? fmt::format(", PyTorch {:.0f} tok/s", Summarise(torch_s, tokens).median).c_str()
+                     torch ? fmt::format(", PyTorch {:.0f} tok/s", SummariseTokens(torch_s, tokens).median).c_str()
                            : "",
-                     Summarise(gemm_s, tokens).median);
+                     SummariseTokens(gemm_s, tokens).median);
       }
     }
-    row.ours = Summarise(ours_s, tokens);
-    if (torch) row.torch = Summarise(torch_s, tokens);
-    row.ceiling = Summarise(gemm_s, tokens);
+    row.ours = SummariseTokens(ours_s, tokens);
+    if (torch) row.torch = SummariseTokens(torch_s, tokens);
+    row.ceiling = SummariseTokens(gemm_s, tokens);
     row.sgemm_peak_gflops = peak;
     for (size_t o = 0; o < optims.size(); ++o)
-      row.optims.push_back({optims[o]->Name(), optims[o]->PassesPerStep(), Summarise(optim_s[o], tokens)});
+      row.optims.push_back({optims[o]->Name(), optims[o]->PassesPerStep(), SummariseTokens(optim_s[o], tokens)});
     if (options.gemm_detail) row.gemm_detail = gemms.TimeByShape(std::max(3, options.rounds), options.clock);
     rows.push_back(row);
   }

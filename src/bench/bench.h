@@ -16,6 +16,8 @@ namespace ot {
 struct TokensPerSecond {
   double median = 0, min = 0, max = 0;
 };
+// tokens / seconds of each timed call, summarised (median, slowest, fastest).
+TokensPerSecond SummariseTokens(std::vector<double> seconds, double tokens);
 
 struct BenchOptions {
   std::vector<std::string> configs = {"tiny", "small", "medium"};  // model presets

@@ -23,7 +23,8 @@ fs::path FindReferenceScript() {
   const fs::path rel = fs::path("bench") / "reference.py";
   if (const char* env = std::getenv("OVERTRAIN_REFERENCE")) {
     if (fs::exists(env)) return env;
-    throw Error(std::string("OVERTRAIN_REFERENCE = ") + env + ": no such file; expected bench/reference.py");
+    throw Error(std::string("OVERTRAIN_REFERENCE = ") + env +
+                ": no such file; expected bench/reference.py");
   }
   std::vector<fs::path> starts;
   if (const char* src = std::getenv("OVERTRAIN_SOURCE_DIR")) starts.emplace_back(src);
@@ -44,7 +45,8 @@ fs::path FindReferenceScript() {
 }
 
 void CheckPythonTorch(const std::string& python) {
-  // Importing torch takes seconds: each interpreter is checked once per process (one caller thread).
+  // Importing torch takes seconds: each interpreter is checked once per process (one caller
+  // thread).
   static std::set<std::string> checked;
   if (checked.count(python)) return;
   ProcessResult result;
@@ -65,12 +67,13 @@ void CheckPythonTorch(const std::string& python) {
 }
 
 nlohmann::json ReferenceModelJson(const ModelConfig& c) {
-  return {{"vocab_size", c.vocab_size}, {"d_model", c.d_model},     {"n_layers", c.n_layers},
-          {"n_heads", c.n_heads},       {"d_ff", c.ff_dim()},       {"norm", NormName(c.norm)},
-          {"tied_head", c.tied_head},   {"rope_theta", c.rope_theta}, {"norm_eps", c.norm_eps}};
+  nlohmann::json j = c.ToJson();  // every field, the architecture switches included
+  j["d_ff"] = c.ff_dim();         // resolved: reference.py does not re-derive the default width
+  return j;
 }
 
-void RunReferenceParity(const fs::path& in, const fs::path& out, const std::string& dtype, int threads) {
+void RunReferenceParity(const fs::path& in, const fs::path& out, const std::string& dtype,
+                        int threads) {
   CheckPythonTorch();
   Child child = Child::Spawn(
       {.argv = {kReferencePython, FindReferenceScript().string(), "--parity", in.string(),
@@ -81,25 +84,38 @@ void RunReferenceParity(const fs::path& in, const fs::path& out, const std::stri
 
 void RunReferenceOptimParity(const fs::path& in, const fs::path& out) {
   CheckPythonTorch();
-  Child child = Child::Spawn({.argv = {kReferencePython, FindReferenceScript().string(), "--optim-parity",
-                                       in.string(), out.string(), "--threads", "1"}});
+  Child child =
+      Child::Spawn({.argv = {kReferencePython, FindReferenceScript().string(), "--optim-parity",
+                             in.string(), out.string(), "--threads", "1"}});
   if (!child.Wait(kParityTimeoutS).ok())
     throw Error("bench/reference.py --optim-parity: " + child.FailureMessage(3000));
 }
 
-TorchBenchProcess::TorchBenchProcess(const ModelConfig& config, int B, int T, int threads, int warmup,
-                                     bool cpu_clock) {
+TorchBenchProcess::TorchBenchProcess(const ModelConfig& config, int B, int T, int threads,
+                                     int warmup, bool cpu_clock)
+    : TorchBenchProcess(
+          {"--bench", "--model", ReferenceModelJson(config).dump(), "--batch", std::to_string(B),
+           "--seq", std::to_string(T), "--threads", std::to_string(threads), "--warmup",
+           std::to_string(warmup), "--clock", cpu_clock ? "cpu" : "wall"},
+          "step_s") {}
+
+std::unique_ptr<TorchBenchProcess> TorchBenchProcess::Forward(const fs::path& weights, int threads,
+                                                              int warmup, bool cpu_clock) {
+  return std::unique_ptr<TorchBenchProcess>(new TorchBenchProcess(
+      {"--forward-bench", weights.string(), "--threads", std::to_string(threads), "--warmup",
+       std::to_string(warmup), "--clock", cpu_clock ? "cpu" : "wall"},
+      "forward_s"));
+}
+
+TorchBenchProcess::TorchBenchProcess(std::vector<std::string> args, std::string times_key)
+    : times_key_(std::move(times_key)) {
   CheckPythonTorch();
-  const std::string script = FindReferenceScript();
-  const std::string model = ReferenceModelJson(config).dump();
-  child_ = Child::Spawn(
-      {.argv = {kReferencePython, script, "--bench", "--model", model, "--batch", std::to_string(B),
-                "--seq", std::to_string(T), "--threads", std::to_string(threads), "--warmup",
-                std::to_string(warmup), "--clock", cpu_clock ? "cpu" : "wall"},
-       .stdin_pipe = true,
-       .output = ChildOutput::kPipe});
+  std::vector<std::string> argv = {kReferencePython, FindReferenceScript().string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  child_ = Child::Spawn({.argv = argv, .stdin_pipe = true, .output = ChildOutput::kPipe});
   const nlohmann::json ready = ReadReply();
-  if (!ready.value("ready", false)) throw Error("bench/reference.py --bench: unexpected reply " + ready.dump());
+  if (!ready.value("ready", false))
+    throw Error("bench/reference.py: unexpected reply " + ready.dump());
   num_params_ = ready.value("params", int64_t{0});
 }
 
@@ -117,21 +133,32 @@ nlohmann::json TorchBenchProcess::ReadReply() {
   const std::optional<std::string> got = child_->ReadLine(kReplyTimeoutS);
   if (!got) {
     child_->Wait(kQuitTimeoutS);
-    throw Error("bench/reference.py --bench ended early: " + child_->FailureMessage(3000));
+    throw Error("bench/reference.py ended early: " + child_->FailureMessage(3000));
   }
   const std::string& line = *got;
   try {
     return nlohmann::json::parse(line);
   } catch (const nlohmann::json::exception&) {
-    throw Error("bench/reference.py --bench printed a line that is not JSON: " + TailOf(line, 300));
+    throw Error("bench/reference.py printed a line that is not JSON: " + TailOf(line, 300));
   }
 }
 
 std::vector<double> TorchBenchProcess::Run(int steps) {
   child_->Write("run " + std::to_string(steps) + "\n");
   const nlohmann::json reply = ReadReply();
-  if (!reply.contains("step_s")) throw Error("bench/reference.py --bench: unexpected reply " + reply.dump());
-  return reply.at("step_s").get<std::vector<double>>();
+  if (!reply.contains(times_key_))
+    throw Error("bench/reference.py: unexpected reply " + reply.dump());
+  last_value_ = reply.value("value", 0.0);
+  return reply.at(times_key_).get<std::vector<double>>();
+}
+
+std::vector<double> TorchBenchProcess::LogProbs() {
+  OT_CHECK(times_key_ == "forward_s") << "LogProbs needs a --forward-bench process";
+  child_->Write("logprobs\n");
+  const nlohmann::json reply = ReadReply();
+  if (!reply.contains("logprobs"))
+    throw Error("bench/reference.py: unexpected reply " + TailOf(reply.dump(), 300));
+  return reply.at("logprobs").get<std::vector<double>>();
 }
 
 }  // namespace ot

@@ -1,7 +1,11 @@
-// `overtrain bench`: training throughput vs the PyTorch reference and the GEMM-bound ceiling (bench/bench.h).
+// `overtrain bench`: training throughput vs the PyTorch reference and the GEMM-bound ceiling
+// (bench/bench.h); with --forward, evaluation throughput vs PyTorch on the same weights
+// (bench/forward_bench.h).
+#include "bench/bench.h"
+
 #include <cstdio>
 
-#include "bench/bench.h"
+#include "bench/forward_bench.h"
 #include "cli/command.h"
 #include "core/check.h"
 
@@ -19,8 +23,12 @@ std::vector<std::string> SplitComma(const std::string& text) {
 }
 
 std::function<int()> SetupBench(CLI::App& app) {
-  app.description("Training tokens/s of overtrain vs the PyTorch reference (bench/reference.py, run alternately) "
-                   "and vs the GEMM-bound ceiling; prints a Markdown table");
+  app.description(
+      "Training tokens/s of overtrain vs the PyTorch reference (bench/reference.py, run "
+      "alternately) "
+      "and vs the GEMM-bound ceiling; with --forward, evaluation (log-prob) tokens/s of both on "
+      "the "
+      "same weights; prints a Markdown table");
   auto configs = std::make_shared<std::string>("pico-32,tiny,small,medium");
   auto options = std::make_shared<ot::BenchOptions>();
   app.add_option("--configs", *configs, "comma-separated model presets")->capture_default_str();
@@ -28,26 +36,58 @@ std::function<int()> SetupBench(CLI::App& app) {
       ->capture_default_str();
   app.add_option("--rounds", options->rounds, "alternations of overtrain / PyTorch / GEMMs alone")
       ->capture_default_str();
-  app.add_option("--warmup", options->warmup, "untimed steps per system first")->capture_default_str();
-  app.add_option("--threads", options->threads, "OpenMP / BLAS / torch threads")->capture_default_str();
+  app.add_option("--warmup", options->warmup, "untimed steps per system first")
+      ->capture_default_str();
+  app.add_option("--threads", options->threads, "OpenMP / BLAS / torch threads")
+      ->capture_default_str();
   app.add_flag("!--no-torch", options->torch, "skip the PyTorch reference");
-  app.add_flag("--gemm-detail", options->gemm_detail, "also print the GEMM ceiling's time per GEMM shape");
+  app.add_flag("--gemm-detail", options->gemm_detail,
+               "also print the GEMM ceiling's time per GEMM shape");
   auto optims = std::make_shared<std::string>();
-  app.add_option("--optim", *optims,
-                 "comma-separated optimizers to time next to AdamW: adamw, sgd, lion, muon, or sam+<kind> "
-                 "(SAM: two passes per step); prints a table of step times per config");
+  app.add_option(
+      "--optim", *optims,
+      "comma-separated optimizers to time next to AdamW: adamw, sgd, lion, muon, or sam+<kind> "
+      "(SAM: two passes per step); prints a table of step times per config");
   app.add_option("--sam-rho", options->sam_rho, "SAM radius for the sam+<kind> entries of --optim")
       ->capture_default_str();
   auto clock = std::make_shared<std::string>("wall");
-  app.add_option("--clock", *clock, "wall, or cpu: tokens per CPU-second of each process (for a busy machine; "
+  app.add_option("--clock", *clock,
+                 "wall, or cpu: tokens per CPU-second of each process (for a busy machine; "
                  "use with --threads 1)")
       ->check(CLI::IsMember({"wall", "cpu"}))
       ->capture_default_str();
-  return [configs, options, clock, optims] {
+  auto forward = std::make_shared<bool>(false);
+  auto forward_options = std::make_shared<ot::ForwardBenchOptions>();
+  auto archs = std::make_shared<std::string>("pythia-160m,llama-134m");
+  app.add_flag("--forward", *forward,
+               "time evaluation forwards (log-probs) instead of training steps, on --arch; uses "
+               "--steps, --rounds, "
+               "--warmup, --threads, --clock, --no-torch");
+  app.add_option("--arch", *archs,
+                 "--forward: comma-separated shapes (pythia-160m, llama-134m) or model presets")
+      ->capture_default_str();
+  app.add_option("--batch", forward_options->batch,
+                 "--forward: sequences per forward (a multiple of --threads)")
+      ->capture_default_str();
+  app.add_option("--seq", forward_options->seq, "--forward: tokens per sequence")
+      ->capture_default_str();
+  return [configs, options, clock, optims, forward, forward_options, archs] {
     options->optims = SplitComma(*optims);
     options->clock = *clock == "cpu" ? ot::BenchClock::kCpu : ot::BenchClock::kWall;
+    if (*forward) {
+      ot::ForwardBenchOptions& f = *forward_options;
+      f.archs = SplitComma(*archs);
+      if (f.archs.empty())
+        throw ot::Error("bench --arch: expected at least one shape or preset name");
+      f.reps = options->steps, f.rounds = options->rounds, f.warmup = options->warmup;
+      f.threads = options->threads, f.torch = options->torch, f.clock = options->clock;
+      const auto rows = ot::RunForwardBench(f, stderr);
+      std::fputs(ot::FormatForwardBenchTable(rows, f).c_str(), stdout);
+      return 0;
+    }
     options->configs = SplitComma(*configs);
-    if (options->configs.empty()) throw ot::Error("bench --configs: expected at least one preset name");
+    if (options->configs.empty())
+      throw ot::Error("bench --configs: expected at least one preset name");
     const auto rows = ot::RunBench(*options, stderr);
     std::fputs(ot::FormatBenchTable(rows, *options).c_str(), stdout);
     return 0;
