@@ -77,9 +77,7 @@ void LoadHfModel(LoadedModel& m, const MemoryPlan& stage) {
 
 }  // namespace
 
-LoadedModel LoadModel(const std::filesystem::path& dir, MemoryPlan stage) {
-  LoadedModel m;
-  m.dir = dir;
+ModelConfig ReadModelConfig(const std::filesystem::path& dir, std::string* hf_model_type) {
   const auto cfg_path = dir / kConfigFile;
   // Ours when it has a manifest or an "overtrain" block; then damage explains a bad config.json
   // best.
@@ -96,25 +94,35 @@ LoadedModel LoadModel(const std::filesystem::path& dir, MemoryPlan stage) {
     if (!damage.empty()) throw Error(damage.front());
     throw;
   }
+  if (hf_model_type) hf_model_type->clear();
   if (hf.is_object() && hf.contains("overtrain")) {
     try {
-      m.config = ReadOvertrainConfig(cfg_path, hf);
+      return ReadOvertrainConfig(cfg_path, hf);
     } catch (const Error&) {
       const std::vector<std::string> damage = VerifyCheckpoint(dir);
       if (!damage.empty()) throw Error(damage.front());
       throw;
     }
+  }
+  if (hf.is_object() && hf.contains("model_type")) {
+    ModelConfig config = FromHfConfig(hf, cfg_path.string());
+    // FromHfConfig checked it is a known string
+    if (hf_model_type) *hf_model_type = hf["model_type"].get<std::string>();
+    return config;
+  }
+  throw Error(cfg_path.string() +
+              ": neither an \"overtrain\" block nor a \"model_type\"; expected a checkpoint written by "
+              "overtrain or a Hugging Face model directory");
+}
+
+LoadedModel LoadModel(const std::filesystem::path& dir, MemoryPlan stage) {
+  LoadedModel m;
+  m.dir = dir;
+  m.config = ReadModelConfig(dir, &m.hf_model_type);
+  if (m.hf_model_type.empty()) {
     LoadOvertrainCheckpoint(m, stage);
-  } else if (hf.is_object() && hf.contains("model_type")) {
-    m.config = FromHfConfig(hf, cfg_path.string());
-    m.hf_model_type =
-        hf["model_type"].get<std::string>();  // FromHfConfig checked it is a known string
-    LoadHfModel(m, stage);
   } else {
-    throw Error(
-        cfg_path.string() +
-        ": neither an \"overtrain\" block nor a \"model_type\"; expected a checkpoint written by "
-        "overtrain or a Hugging Face model directory");
+    LoadHfModel(m, stage);
   }
   if (std::filesystem::exists(dir / "tokenizer.json")) m.tokenizer_json = dir / "tokenizer.json";
   return m;

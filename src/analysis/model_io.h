@@ -1,7 +1,7 @@
 // A checkpoint as evaluation sees it — our own checkpoint directory or a Hugging Face model
 // directory — as the model blueprint, its layout and one parameter arena, plus the adapter that
 // turns the fast Decoder into a LogProbModel (forward only). Entry points: LoadedModel, LoadModel,
-// DecoderScorer.
+// ReadModelConfig, DecoderScorer.
 #pragma once
 
 #include <filesystem>
@@ -42,6 +42,9 @@ struct LoadedModel {
 // checked against available memory before the arena is allocated, and NaN/Inf weights are refused,
 // naming the tensor. Throws Error naming the file.
 LoadedModel LoadModel(const std::filesystem::path& checkpoint_dir, MemoryPlan stage = {});
+// Only the blueprint of either kind of directory (LoadModel's first step; nothing else is read):
+// `hf_model_type` (optional) gets the Hugging Face model_type, "" for our checkpoints.
+ModelConfig ReadModelConfig(const std::filesystem::path& checkpoint_dir, std::string* hf_model_type = nullptr);
 
 // Scores with the fast Decoder over a parameter span the caller owns (and may change between calls:
 // perturbation and WiSE-FT evaluate many arenas with one scorer). Windows are the model's
