@@ -129,11 +129,13 @@ void Limit(std::vector<Document>& docs, const DataConfig& c, const std::string& 
 }
 
 // Trains SentencePiece on a seeded sample of the train documents; writes tokenizer.model.
-std::unique_ptr<TextTokenizer> TrainDataTokenizer(const DataConfig& c, const std::vector<const Document*>& train_docs,
+std::unique_ptr<TextTokenizer> TrainDataTokenizer(const DataConfig& c,
+                                                  const std::vector<const Document*>& train_docs,
                                                   const fs::path& out_dir, nlohmann::json& manifest) {
   std::vector<std::string_view> sample;
   size_t sample_bytes = 0;
-  for (size_t i : SeededPermutation(train_docs.size(), static_cast<uint64_t>(c.seed), "tokenizer/sample")) {
+  const uint64_t seed = static_cast<uint64_t>(c.seed);
+  for (size_t i : SeededPermutation(train_docs.size(), seed, "tokenizer/sample")) {
     if (sample_bytes >= static_cast<size_t>(c.tokenizer_sample_bytes.value)) break;
     sample.push_back(train_docs[i]->text);
     sample_bytes += train_docs[i]->text.size();
@@ -143,7 +145,8 @@ std::unique_ptr<TextTokenizer> TrainDataTokenizer(const DataConfig& c, const std
   const std::string model = TrainTokenizer(sample, topt);
   fs::remove(out_dir / kHfTokenizerFile);  // a data directory holds one tokenizer
   WriteFileAtomic(out_dir / kSentencePieceFile, model);
-  auto tok = std::make_unique<Tokenizer>(Tokenizer::FromModel(model, (out_dir / kSentencePieceFile).string()));
+  const std::string where = (out_dir / kSentencePieceFile).string();
+  auto tok = std::make_unique<Tokenizer>(Tokenizer::FromModel(model, where));
   manifest["tokenizer"] = {{"kind", tok->kind()},       {"file", tok->file_name()},
                            {"vocab_size", tok->vocab_size()}, {"eod_id", tok->eod_id()},
                            {"sample_bytes", sample_bytes},    {"sample_docs", sample.size()},
@@ -151,14 +154,14 @@ std::unique_ptr<TextTokenizer> TrainDataTokenizer(const DataConfig& c, const std
   return tok;
 }
 
-// Checks data.tokenizer_json, copies it into the data directory as (plain) tokenizer.json, returns it.
+// Checks data.tokenizer_json, copies it into the data dir as (plain) tokenizer.json, returns it.
 std::unique_ptr<TextTokenizer> CopyHfTokenizer(const DataConfig& c, const fs::path& out_dir,
                                                nlohmann::json& manifest) {
   fs::path source = c.tokenizer_json;
   if (fs::is_directory(source)) source /= kHfTokenizerFile;
   if (!fs::is_regular_file(source))
-    throw Error("data.tokenizer_json = '" + c.tokenizer_json + "': expected a tokenizer.json file or a model " +
-                "directory holding one");
+    throw Error("data.tokenizer_json = '" + c.tokenizer_json +
+                "': expected a tokenizer.json file or a model directory holding one");
   const std::string text = ReadMaybeGzip(source);
   auto tok = std::make_unique<HfTokenizer>(HfTokenizer::Load(source, c.tokenizer_eod));
   if (tok->eod_id() < 0)
@@ -166,7 +169,8 @@ std::unique_ptr<TextTokenizer> CopyHfTokenizer(const DataConfig& c, const fs::pa
                 " has no such token (the end-of-document token every document ends with)");
   if (tok->vocab_size() > kMaxTokenizerVocab)
     throw Error("data.tokenizer_json = '" + c.tokenizer_json + "': vocabulary " +
-                std::to_string(tok->vocab_size()) + " exceeds " + std::to_string(kMaxTokenizerVocab) +
+                std::to_string(tok->vocab_size()) + " exceeds " +
+                std::to_string(kMaxTokenizerVocab) +
                 ", the largest a model (and a token file's ids) may have");
   // The copy holds the very text parsed above (gzip undone), so `tok` is the copy's tokenizer.
   fs::remove(out_dir / kSentencePieceFile);  // a data directory holds one tokenizer
@@ -232,8 +236,8 @@ void PrepareData(const DataConfig& c, const fs::path& out_dir, void (*log)(const
   if (!tok_owner) tok_owner = TrainDataTokenizer(c, train_docs, out_dir, manifest);
   const TextTokenizer& tok = *tok_owner;
   timings["tokenizer_s"] = Since(t0);
-  Log(log, fmt::format("  tokenizer: {} {}, vocab {}, eod id {} ({:.1f} s)", tok.kind(), tok.file_name(),
-                       tok.vocab_size(), tok.eod_id(), Since(t0)));
+  Log(log, fmt::format("  tokenizer: {} {}, vocab {}, eod id {} ({:.1f} s)", tok.kind(),
+                       tok.file_name(), tok.vocab_size(), tok.eod_id(), Since(t0)));
 
   // 3. General train / val token files: documents of all sources in one seeded order.
   t0 = Clock::now();

@@ -1,5 +1,5 @@
-// LoadDataTokenizer: opens whichever tokenizer a prepared data directory holds and checks it against
-// data.json.
+// LoadDataTokenizer: opens whichever tokenizer a prepared data directory holds and checks it
+// against data.json.
 #include "data/text_tokenizer.h"
 
 #include <nlohmann/json.hpp>
@@ -27,7 +27,8 @@ std::unique_ptr<TextTokenizer> LoadDataTokenizer(const fs::path& dir) {
   const fs::path manifest = dir / "data.json";
   if (fs::exists(manifest)) {
     try {
-      recorded = nlohmann::json::parse(ReadFile(manifest)).value("tokenizer", nlohmann::json::object());
+      recorded =
+          nlohmann::json::parse(ReadFile(manifest)).value("tokenizer", nlohmann::json::object());
     } catch (const nlohmann::json::exception& e) {
       throw Error(manifest.string() + ": not valid JSON (" + e.what() + ")");
     }
@@ -39,16 +40,19 @@ std::unique_ptr<TextTokenizer> LoadDataTokenizer(const fs::path& dir) {
     const std::string eod = recorded.value("eod_token", std::string(kHfEodToken));
     tok = std::make_unique<HfTokenizer>(HfTokenizer::Load(hf, eod));
     if (tok->eod_id() < 0)
-      throw Error(hf.string() + ": has no end-of-document token '" + eod + "' (data.tokenizer_eod)");
+      throw Error(hf.string() + ": has no end-of-document token '" + eod +
+                  "' (data.tokenizer_eod)");
   }
   const fs::path file = dir / tok->file_name();
   if (recorded.contains("kind") && recorded["kind"] != tok->kind())
-    throw Error(manifest.string() + ": tokenizer.kind = " + recorded["kind"].dump() + " but the directory holds " +
-                file.filename().string());
-  for (const auto& [key, value] : {std::pair{"vocab_size", tok->vocab_size()}, std::pair{"eod_id", tok->eod_id()}})
+    throw Error(manifest.string() + ": tokenizer.kind = " + recorded["kind"].dump() +
+                " but the directory holds " + file.filename().string());
+  for (const auto& [key, value] :
+       {std::pair{"vocab_size", tok->vocab_size()}, std::pair{"eod_id", tok->eod_id()}})
     if (recorded.contains(key) && recorded[key] != value)
-      throw Error(file.string() + ": " + key + " " + std::to_string(value) + " differs from data.json's tokenizer." +
-                  key + " = " + recorded[key].dump() + " (the tokenizer file was replaced)");
+      throw Error(file.string() + ": " + key + " " + std::to_string(value) +
+                  " differs from data.json's tokenizer." + key + " = " + recorded[key].dump() +
+                  " (the tokenizer file was replaced)");
   return tok;
 }
 

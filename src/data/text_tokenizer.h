@@ -1,6 +1,6 @@
 // The one tokenizer interface of the data layer and the stages: the project's SentencePiece BPE
-// (tokenizer.model) and an imported Hugging Face tokenizer.json both implement it, and a prepared data
-// directory holds exactly one of the two. Entry points: TextTokenizer, LoadDataTokenizer.
+// (tokenizer.model) and an imported Hugging Face tokenizer.json both implement it, and a prepared
+// data directory holds exactly one of the two. Entry points: TextTokenizer, LoadDataTokenizer.
 #pragma once
 
 #include <cstdint>
@@ -41,8 +41,9 @@ class TextTokenizer {
 
 // The tokenizer of a prepared data directory: tokenizer.model (SentencePiece) or tokenizer.json
 // (Hugging Face; its end-of-document token is data.json's tokenizer.eod_token, else kHfEodToken).
-// When data.json records the tokenizer's vocab_size and eod_id they must agree with the file. Throws
-// Error naming the directory when it holds neither file or both, and naming the file on a mismatch.
+// When data.json records the tokenizer's vocab_size and eod_id they must agree with the file.
+// Throws Error naming the directory when it holds neither file or both, and naming the file on a
+// mismatch.
 std::unique_ptr<TextTokenizer> LoadDataTokenizer(const std::filesystem::path& dir);
 
 }  // namespace ot::data

@@ -27,22 +27,23 @@ void WriteJson(const fs::path& path, const nlohmann::json& j, std::vector<std::s
 }  // namespace
 
 nlohmann::json LlamaTokenizerConfig(int model_max_length) {
-  return {{"tokenizer_class", "LlamaTokenizer"},
-          {"add_bos_token", false},
-          {"add_eos_token", false},
-          {"add_prefix_space", false},
-          {"legacy", true},
-          {"bos_token", "<s>"},
-          {"eos_token", "</s>"},
-          {"unk_token", "<unk>"},
-          {"pad_token", nullptr},
-          {"clean_up_tokenization_spaces", false},
-          {"spaces_between_special_tokens", false},
-          {"use_default_system_prompt", false},
-          {"sp_model_kwargs", nlohmann::json::object()},
-          {"model_max_length", model_max_length},
-          {"added_tokens_decoder",
-           {{"0", SpecialToken("<unk>")}, {"1", SpecialToken("<s>")}, {"2", SpecialToken("</s>")}}}};
+  return {
+      {"tokenizer_class", "LlamaTokenizer"},
+      {"add_bos_token", false},
+      {"add_eos_token", false},
+      {"add_prefix_space", false},
+      {"legacy", true},
+      {"bos_token", "<s>"},
+      {"eos_token", "</s>"},
+      {"unk_token", "<unk>"},
+      {"pad_token", nullptr},
+      {"clean_up_tokenization_spaces", false},
+      {"spaces_between_special_tokens", false},
+      {"use_default_system_prompt", false},
+      {"sp_model_kwargs", nlohmann::json::object()},
+      {"model_max_length", model_max_length},
+      {"added_tokens_decoder",
+       {{"0", SpecialToken("<unk>")}, {"1", SpecialToken("<s>")}, {"2", SpecialToken("</s>")}}}};
 }
 
 HfTokenizerExport WriteHfTokenizerFiles(const fs::path& data_dir, const fs::path& out_dir,
@@ -54,12 +55,14 @@ HfTokenizerExport WriteHfTokenizerFiles(const fs::path& data_dir, const fs::path
   e.vocab_size = tok->vocab_size();
   nlohmann::json config, special;
   if (const auto* sp = dynamic_cast<const Tokenizer*>(tok.get())) {
-    // LlamaTokenizer's fast conversion fixes ids 0..2 as <unk>, <s>, </s>, and its defaults name them.
+    // LlamaTokenizer's fast conversion fixes ids 0..2 as <unk>, <s>, </s>, and its defaults name
+    // them.
     const bool llama_ids = sp->vocab_size() > 2 && sp->unk_id() == 0 && sp->bos_id() == 1 &&
                            sp->eod_id() == 2 && sp->Piece(0) == "<unk>" && sp->Piece(1) == "<s>" &&
                            sp->Piece(2) == "</s>";
     if (!llama_ids)
-      throw Error(source.string() + ": expected LlamaTokenizer's ids 0 <unk>, 1 <s>, 2 </s> (the ids " +
+      throw Error(source.string() +
+                  ": expected LlamaTokenizer's ids 0 <unk>, 1 <s>, 2 </s> (the ids " +
                   "`overtrain data prepare` trains with)");
     WriteFileAtomic(out_dir / kSentencePieceFile, sp->serialized());
     e.files.push_back(kSentencePieceFile);

@@ -1,7 +1,7 @@
 // The tokenizer files of an exported Hugging Face model directory, written from a prepared data
-// directory's tokenizer (docs/export.md): tokenizer.model + a LlamaTokenizer tokenizer_config.json for
-// our SentencePiece BPE, tokenizer.json + a PreTrainedTokenizerFast config for an imported one; and
-// special_tokens_map.json. Entry points: WriteHfTokenizerFiles, LlamaTokenizerConfig.
+// directory's tokenizer (docs/export.md): tokenizer.model + a LlamaTokenizer tokenizer_config.json
+// for our SentencePiece BPE, tokenizer.json + a PreTrainedTokenizerFast config for an imported one;
+// and special_tokens_map.json. Entry points: WriteHfTokenizerFiles, LlamaTokenizerConfig.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +23,8 @@ struct HfTokenizerExport {
 
 // tokenizer_config.json for our SentencePiece model under transformers' LlamaTokenizer: no <s> is
 // added (our documents start without one), legacy = true and add_prefix_space = false (encode is
-// then sp_model.encode(text): no dummy-prefix space, as the model was trained); model_max_length = T.
+// then sp_model.encode(text): no dummy-prefix space, as the model was trained); model_max_length =
+// T.
 nlohmann::json LlamaTokenizerConfig(int model_max_length);
 
 // Writes the tokenizer files of `data_dir`'s tokenizer (LoadDataTokenizer) into `out_dir` (which

@@ -22,9 +22,13 @@ using testing::FreshDir;
 using testing::SharedTokenizerDir;
 using testing::SmallSentencePiece;
 
-const std::vector<std::string> kTexts = {
-    "", "Hello world", "  two  spaces\n\nand\ttabs", "caf\xC3\xA9 na\xC3\xAFve 1999 \xE2\x82\xAC",
-    "The state of the union is strong.", "<|endoftext|> inside text", "\xF0\x9F\x98\x80 emoji"};
+const std::vector<std::string> kTexts = {"",
+                                         "Hello world",
+                                         "  two  spaces\n\nand\ttabs",
+                                         "caf\xC3\xA9 na\xC3\xAFve 1999 \xE2\x82\xAC",
+                                         "The state of the union is strong.",
+                                         "<|endoftext|> inside text",
+                                         "\xF0\x9F\x98\x80 emoji"};
 
 // Everything the interface says equals what the class says, and TokenBytes spells Decode.
 template <typename T>
@@ -113,29 +117,37 @@ TEST(LoadDataTokenizer, OpensWhicheverTheDirectoryHolds) {
   EXPECT_STREQ(hf->kind(), "hf_json");
   EXPECT_EQ(hf->eod_id(), 50279);
   // data.json names another eod token: it is used (and checked against the recorded id).
-  WriteFileAtomic(hf_dir / "data.json",
-                  nlohmann::json{{"tokenizer", {{"eod_token", "<|padding|>"}, {"eod_id", 1}}}}.dump());
+  WriteFileAtomic(
+      hf_dir / "data.json",
+      nlohmann::json{{"tokenizer", {{"eod_token", "<|padding|>"}, {"eod_id", 1}}}}.dump());
   EXPECT_EQ(LoadDataTokenizer(hf_dir)->eod_id(), 1);
 }
 
 TEST(LoadDataTokenizer, RefusesNeitherBothAndMismatches) {
   const fs::path empty = FreshDir("empty");
-  EXPECT_NE(ErrorOf([&] { LoadDataTokenizer(empty); }).find("expected tokenizer.model or tokenizer.json"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorOf([&] { LoadDataTokenizer(empty); }).find("expected tokenizer.model or tokenizer.json"),
+      std::string::npos);
   const fs::path sp_dir = SentencePieceDataDir();
-  WriteFileAtomic(sp_dir / "data.json", nlohmann::json{{"tokenizer", {{"vocab_size", 361}}}}.dump());
-  EXPECT_NE(ErrorOf([&] { LoadDataTokenizer(sp_dir); }).find("vocab_size 360 differs from data.json"),
+  WriteFileAtomic(sp_dir / "data.json",
+                  nlohmann::json{{"tokenizer", {{"vocab_size", 361}}}}.dump());
+  EXPECT_NE(
+      ErrorOf([&] { LoadDataTokenizer(sp_dir); }).find("vocab_size 360 differs from data.json"),
+      std::string::npos);
+  WriteFileAtomic(sp_dir / "data.json",
+                  nlohmann::json{{"tokenizer", {{"kind", "hf_json"}}}}.dump());
+  EXPECT_NE(ErrorOf([&] { LoadDataTokenizer(sp_dir); }).find("tokenizer.kind = \"hf_json\""),
             std::string::npos);
-  WriteFileAtomic(sp_dir / "data.json", nlohmann::json{{"tokenizer", {{"kind", "hf_json"}}}}.dump());
-  EXPECT_NE(ErrorOf([&] { LoadDataTokenizer(sp_dir); }).find("tokenizer.kind = \"hf_json\""), std::string::npos);
   if (SharedTokenizerDir().empty()) GTEST_SKIP() << "no shared/data/tokenizers folder";
   const fs::path both = HfDataDir("gpt2/tokenizer.json.gz");
   WriteFileAtomic(both / kSentencePieceFile, SmallSentencePiece().serialized());
   EXPECT_NE(ErrorOf([&] { LoadDataTokenizer(both); }).find("holds both"), std::string::npos);
   const fs::path no_eod = HfDataDir("gpt2/tokenizer.json.gz");
-  WriteFileAtomic(no_eod / "data.json", nlohmann::json{{"tokenizer", {{"eod_token", "<|missing|>"}}}}.dump());
-  EXPECT_NE(ErrorOf([&] { LoadDataTokenizer(no_eod); }).find("no end-of-document token '<|missing|>'"),
-            std::string::npos);
+  WriteFileAtomic(no_eod / "data.json",
+                  nlohmann::json{{"tokenizer", {{"eod_token", "<|missing|>"}}}}.dump());
+  EXPECT_NE(
+      ErrorOf([&] { LoadDataTokenizer(no_eod); }).find("no end-of-document token '<|missing|>'"),
+      std::string::npos);
 }
 
 TEST(TaskTokens, TokenizeWithAHuggingFaceTokenizer) {
@@ -228,7 +240,9 @@ TEST(PrepareData, TokenizerJsonAboveUint16GetsUint32Ids) {
 }
 
 TEST(PrepareData, TokenizerJsonErrorsNameTheKey) {
-  EXPECT_NE(ErrorOf([] { Prepare("/nonexistent/model"); }).find("data.tokenizer_json = '/nonexistent/model'"),
+  EXPECT_NE(ErrorOf([] {
+              Prepare("/nonexistent/model");
+            }).find("data.tokenizer_json = '/nonexistent/model'"),
             std::string::npos);
   const fs::path shared = SharedTokenizerDir();
   if (shared.empty()) GTEST_SKIP() << "no shared/data/tokenizers folder";

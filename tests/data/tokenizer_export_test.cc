@@ -25,9 +25,30 @@ nlohmann::json ReadJson(const fs::path& p) { return nlohmann::json::parse(ReadFi
 // Seeded strings over ASCII letters, digits, punctuation, spaces, newlines, tabs and multi-byte
 // characters: what Python hands LlamaTokenizer (valid Unicode, no NUL, no U+2581).
 std::vector<std::string> RandomTexts(int n) {
-  const std::vector<std::string> atoms = {"a", "e", "t", "h", " ", " ", "  ", "\n", "\t", "0", "7", ".",
-                                          ",", "'", "(", "the", " state", "caf\xC3\xA9", "\xE2\x82\xAC",
-                                          "\xF0\x9F\x98\x80", "\xE4\xB8\xAD", "Z", "-", "\n\n"};
+  const std::vector<std::string> atoms = {"a",
+                                          "e",
+                                          "t",
+                                          "h",
+                                          " ",
+                                          " ",
+                                          "  ",
+                                          "\n",
+                                          "\t",
+                                          "0",
+                                          "7",
+                                          ".",
+                                          ",",
+                                          "'",
+                                          "(",
+                                          "the",
+                                          " state",
+                                          "caf\xC3\xA9",
+                                          "\xE2\x82\xAC",
+                                          "\xF0\x9F\x98\x80",
+                                          "\xE4\xB8\xAD",
+                                          "Z",
+                                          "-",
+                                          "\n\n"};
   std::mt19937 rng(7);
   std::vector<std::string> out;
   for (int i = 0; i < n; ++i) {
@@ -49,14 +70,14 @@ TEST(TokenizerExport, SentencePieceAsLlamaTokenizer) {
   EXPECT_EQ(e.bos_id, 1);
   EXPECT_EQ(e.eos_id, 2);
   EXPECT_EQ(e.files, (std::vector<std::string>{"tokenizer.model", "tokenizer_config.json",
-                                                "special_tokens_map.json"}));
+                                               "special_tokens_map.json"}));
   EXPECT_EQ(ReadFile(out / "tokenizer.model"), ours.serialized());
 
   const nlohmann::json config = ReadJson(out / "tokenizer_config.json");
   EXPECT_EQ(config["tokenizer_class"], "LlamaTokenizer");
   EXPECT_EQ(config["add_bos_token"], false);  // our documents carry no <s>
   EXPECT_EQ(config["add_eos_token"], false);
-  EXPECT_EQ(config["legacy"], true);            // encode = sp_model.encode(text)
+  EXPECT_EQ(config["legacy"], true);             // encode = sp_model.encode(text)
   EXPECT_EQ(config["add_prefix_space"], false);  // no dummy "▁" before the text
   EXPECT_EQ(config["model_max_length"], 256);
   EXPECT_EQ(config["bos_token"], "<s>");
@@ -64,7 +85,8 @@ TEST(TokenizerExport, SentencePieceAsLlamaTokenizer) {
   EXPECT_EQ(config["unk_token"], "<unk>");
   EXPECT_EQ(config["added_tokens_decoder"]["2"]["content"], "</s>");
   const nlohmann::json special = ReadJson(out / "special_tokens_map.json");
-  EXPECT_EQ(special, (nlohmann::json{{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"}}));
+  EXPECT_EQ(special,
+            (nlohmann::json{{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"}}));
 
   // The exported model through plain SentencePiece: the special pieces where LlamaTokenizer wants
   // them, the normaliser we trained with, and our ids on every text.
@@ -83,7 +105,8 @@ TEST(TokenizerExport, SentencePieceAsLlamaTokenizer) {
   for (const std::string& text : texts) {
     std::vector<int> ids;
     ASSERT_TRUE(sp.Encode(text, &ids).ok());
-    EXPECT_EQ(std::vector<int32_t>(ids.begin(), ids.end()), ours.Encode(text)) << "'" << text << "'";
+    EXPECT_EQ(std::vector<int32_t>(ids.begin(), ids.end()), ours.Encode(text))
+        << "'" << text << "'";
     std::string decoded;
     ASSERT_TRUE(sp.Decode(ids, &decoded).ok());
     EXPECT_EQ(decoded, text);

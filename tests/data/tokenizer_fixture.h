@@ -1,6 +1,6 @@
-// Shared fixtures of the tokenizer tests (data and train layers): the shared/data/tokenizers folder,
-// a small SentencePiece model trained once, fresh temp dirs, and a fake fetched cache with one
-// general source ("sotu": plain .txt files) so that PrepareData runs in a second.
+// Shared fixtures of the tokenizer tests (data and train layers): the shared/data/tokenizers
+// folder, a small SentencePiece model trained once, fresh temp dirs, and a fake fetched cache with
+// one general source ("sotu": plain .txt files) so that PrepareData runs in a second.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -45,7 +45,8 @@ inline std::vector<std::string> SampleTexts() {
   for (int i = 0; i < 30; ++i)
     texts.push_back("Address number " + std::to_string(i) +
                     ": the state of the union is strong, and the people's caf\xC3\xA9 is open.\n"
-                    "We shall meet again in " + std::to_string(1900 + 3 * i) +
+                    "We shall meet again in " +
+                    std::to_string(1900 + 3 * i) +
                     "; na\xC3\xAFve hopes aside, the work goes on.\n\nThank you.");
   return texts;
 }
