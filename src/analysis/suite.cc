@@ -8,7 +8,7 @@
 #include "core/check.h"
 #include "core/fileio.h"
 #include "train/trainer.h"
-#include "data/tokenizer.h"
+#include "data/text_tokenizer.h"
 
 namespace ot {
 namespace fs = std::filesystem;
@@ -37,10 +37,10 @@ EvalSuite::EvalSuite(const EvalSuiteConfig& config, const ModelConfig& model)
         throw Error("data.dir = '" + config.data_dir + "': token " + std::to_string(t) +
                     " >= the model's vocab_size " + std::to_string(model.vocab_size));
   if (config.tasks.empty()) return;
-  const data::Tokenizer tokenizer = data::Tokenizer::Load(dir / "tokenizer.model");
+  const auto tokenizer = data::LoadDataTokenizer(dir);
   auto bytes_of = [&](const std::vector<std::vector<int32_t>>& choices) {
     std::vector<int> out;
-    for (const auto& c : choices) out.push_back(static_cast<int>(tokenizer.Decode(c).size()));
+    for (const auto& c : choices) out.push_back(static_cast<int>(tokenizer->Decode(c).size()));
     return out;
   };
   for (const auto& task : config.tasks) {

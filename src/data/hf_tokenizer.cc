@@ -198,6 +198,9 @@ struct HfTokenizer::Impl {
   std::unordered_map<std::string, int32_t> vocab;      // byte-mapped token -> id
   std::vector<std::string> id_to_token;                // id -> token as in the file
   std::vector<bool> is_added;                          // id -> an added token (decoded verbatim)
+  std::vector<std::string> bytes_of;                   // id -> the bytes it decodes to
+  int32_t eod_id = -1;
+  std::string eod_token;
   std::unordered_map<std::string, int32_t> added_ids;  // content (and normalized content) -> id
   std::unordered_map<std::string, AddedFlags> added_flags;  // content -> lstrip/rstrip
   AddedSplitter unnormalized, normalized;
@@ -426,7 +429,7 @@ HfTokenizer::HfTokenizer(HfTokenizer&&) noexcept = default;
 HfTokenizer& HfTokenizer::operator=(HfTokenizer&&) noexcept = default;
 HfTokenizer::~HfTokenizer() = default;
 
-HfTokenizer HfTokenizer::Load(const std::filesystem::path& path) {
+HfTokenizer HfTokenizer::Load(const std::filesystem::path& path, std::string_view eod_token) {
   auto impl = std::make_unique<Impl>();
   Impl& t = *impl;
   t.file = path.string();
@@ -539,7 +542,28 @@ HfTokenizer HfTokenizer::Load(const std::filesystem::path& path) {
   } catch (const json::exception& e) {
     t.Fail(std::string("malformed tokenizer.json (") + e.what() + ").");
   }
-  return HfTokenizer(std::move(impl));
+  // The ByteLevel decoder per id: vocab tokens map back to bytes, added tokens give their content.
+  t.bytes_of.resize(t.id_to_token.size());
+  for (size_t id = 0; id < t.id_to_token.size(); ++id) {
+    const std::string& token = t.id_to_token[id];
+    std::string& out = t.bytes_of[id];
+    if (t.is_added[id]) {
+      out = token;
+      continue;
+    }
+    for (size_t i = 0; i < token.size();) {
+      const char32_t c = NextCodePoint(token, i);
+      const auto it = t.char_to_byte.find(c);
+      if (it != t.char_to_byte.end())
+        out += static_cast<char>(it->second);
+      else
+        AppendUtf8(c, out);  // not a byte-level character: kept as text
+    }
+  }
+  HfTokenizer tokenizer(std::move(impl));
+  tokenizer.impl_->eod_id = tokenizer.TokenId(eod_token).value_or(-1);
+  tokenizer.impl_->eod_token = eod_token;
+  return tokenizer;
 }
 
 std::vector<int32_t> HfTokenizer::Encode(std::string_view text) const {
@@ -575,22 +599,18 @@ std::string HfTokenizer::Decode(std::span<const int32_t> ids) const {
     if (id < 0 || id >= vocab_size())
       throw Error(t.file + ": token id " + std::to_string(id) + " is outside [0, " +
                   std::to_string(vocab_size()) + ").");
-    const std::string& token = t.id_to_token[id];
-    if (t.is_added[id]) {
-      out += token;
-      continue;
-    }
-    for (size_t i = 0; i < token.size();) {
-      const char32_t c = NextCodePoint(token, i);
-      const auto it = t.char_to_byte.find(c);
-      if (it != t.char_to_byte.end())
-        out += static_cast<char>(it->second);
-      else
-        AppendUtf8(c, out);  // not a byte-level character: kept as text
-    }
+    out += t.bytes_of[id];
   }
   return out;
 }
+
+const std::string& HfTokenizer::TokenBytes(int32_t id) const {
+  OT_CHECK(id >= 0 && id < vocab_size()) << impl_->file << ": token id " << id << " outside the vocabulary";
+  return impl_->bytes_of[id];
+}
+
+int32_t HfTokenizer::eod_id() const { return impl_->eod_id; }
+const std::string& HfTokenizer::eod_token() const { return impl_->eod_token; }
 
 std::optional<int32_t> HfTokenizer::TokenId(std::string_view token) const {
   const std::string key(token);
@@ -599,6 +619,6 @@ std::optional<int32_t> HfTokenizer::TokenId(std::string_view token) const {
   return std::nullopt;
 }
 
-int32_t HfTokenizer::vocab_size() const { return static_cast<int32_t>(impl_->id_to_token.size()); }
+int HfTokenizer::vocab_size() const { return static_cast<int>(impl_->id_to_token.size()); }
 
 }  // namespace ot::data

@@ -16,6 +16,7 @@
 #include "data/fetch.h"
 #include "data/task_tokens.h"
 #include "data/token_file.h"
+#include "data/hf_tokenizer.h"
 #include "data/tokenizer.h"
 #include "data/util.h"
 
@@ -45,6 +46,12 @@ const ConfigSchema<DataConfig>& DataConfigSchema() {
                [](C& c) -> Size& { return c.chunk_bytes; }, AtLeast(256))
         .Field("data.tokenizer_sample_bytes", "bytes of train-split text the tokenizer is trained on",
                [](C& c) -> Size& { return c.tokenizer_sample_bytes; }, AtLeast(1000))
+        .Field("data.tokenizer_json",
+               "a Hugging Face tokenizer.json (or .json.gz, or a model dir holding one) to use instead of "
+               "training SentencePiece; \"\" = train",
+               [](C& c) -> std::string& { return c.tokenizer_json; })
+        .Field("data.tokenizer_eod", "end-of-document token of data.tokenizer_json",
+               [](C& c) -> std::string& { return c.tokenizer_eod; })
         .Field("data.max_docs_per_source", "keep at most this many documents per source (0 = all)",
                [](C& c) -> int64_t& { return c.max_docs_per_source; }, AtLeast(0))
         .Field("data.max_bytes_per_source", "keep at most this many bytes per source (0 = all)",
@@ -86,7 +93,8 @@ void Log(void (*log)(const std::string&), const std::string& s) {
 }
 
 // Encodes documents in parallel (each followed by eod), in the given order.
-std::vector<std::vector<int32_t>> EncodeAll(const std::vector<const Document*>& docs, const Tokenizer& tok) {
+std::vector<std::vector<int32_t>> EncodeAll(const std::vector<const Document*>& docs,
+                                            const TextTokenizer& tok) {
   std::vector<std::vector<int32_t>> out(docs.size());
   const int64_t n = static_cast<int64_t>(docs.size());
 #pragma omp parallel for schedule(dynamic, 8)
@@ -120,6 +128,64 @@ void Limit(std::vector<Document>& docs, const DataConfig& c, const std::string& 
   }
 }
 
+// Trains SentencePiece on a seeded sample of the train documents; writes tokenizer.model.
+std::unique_ptr<TextTokenizer> TrainDataTokenizer(const DataConfig& c,
+                                                  const std::vector<const Document*>& train_docs,
+                                                  const fs::path& out_dir, nlohmann::json& manifest) {
+  std::vector<std::string_view> sample;
+  size_t sample_bytes = 0;
+  const uint64_t seed = static_cast<uint64_t>(c.seed);
+  for (size_t i : SeededPermutation(train_docs.size(), seed, "tokenizer/sample")) {
+    if (sample_bytes >= static_cast<size_t>(c.tokenizer_sample_bytes.value)) break;
+    sample.push_back(train_docs[i]->text);
+    sample_bytes += train_docs[i]->text.size();
+  }
+  TokenizerOptions topt;
+  topt.vocab_size = c.vocab_size;
+  const std::string model = TrainTokenizer(sample, topt);
+  fs::remove(out_dir / kHfTokenizerFile);  // a data directory holds one tokenizer
+  WriteFileAtomic(out_dir / kSentencePieceFile, model);
+  const std::string where = (out_dir / kSentencePieceFile).string();
+  auto tok = std::make_unique<Tokenizer>(Tokenizer::FromModel(model, where));
+  manifest["tokenizer"] = {{"kind", tok->kind()},       {"file", tok->file_name()},
+                           {"vocab_size", tok->vocab_size()}, {"eod_id", tok->eod_id()},
+                           {"sample_bytes", sample_bytes},    {"sample_docs", sample.size()},
+                           {"model_xxh3", Xxh3Hex(model)}};
+  return tok;
+}
+
+// Checks data.tokenizer_json, copies it into the data dir as (plain) tokenizer.json, returns it.
+std::unique_ptr<TextTokenizer> CopyHfTokenizer(const DataConfig& c, const fs::path& out_dir,
+                                               nlohmann::json& manifest) {
+  fs::path source = c.tokenizer_json;
+  if (fs::is_directory(source)) source /= kHfTokenizerFile;
+  if (!fs::is_regular_file(source))
+    throw Error("data.tokenizer_json = '" + c.tokenizer_json +
+                "': expected a tokenizer.json file or a model directory holding one");
+  const std::string text = ReadMaybeGzip(source);
+  auto tok = std::make_unique<HfTokenizer>(HfTokenizer::Load(source, c.tokenizer_eod));
+  if (tok->eod_id() < 0)
+    throw Error("data.tokenizer_eod = '" + c.tokenizer_eod + "': " + source.string() +
+                " has no such token (the end-of-document token every document ends with)");
+  if (tok->vocab_size() > kMaxTokenizerVocab)
+    throw Error("data.tokenizer_json = '" + c.tokenizer_json + "': vocabulary " +
+                std::to_string(tok->vocab_size()) + " exceeds " +
+                std::to_string(kMaxTokenizerVocab) +
+                ", the largest a model (and a token file's ids) may have");
+  // The copy holds the very text parsed above (gzip undone), so `tok` is the copy's tokenizer.
+  fs::remove(out_dir / kSentencePieceFile);  // a data directory holds one tokenizer
+  WriteFileAtomic(out_dir / kHfTokenizerFile, text);
+  manifest["tokenizer"] = {{"kind", tok->kind()},
+                           {"file", tok->file_name()},
+                           {"source", fs::absolute(source).lexically_normal().string()},
+                           {"vocab_size", tok->vocab_size()},
+                           {"eod_id", tok->eod_id()},
+                           {"eod_token", c.tokenizer_eod},
+                           {"token_bytes", DtypeBytesFor(static_cast<uint32_t>(tok->vocab_size()))},
+                           {"json_xxh3", Xxh3Hex(text)}};
+  return tok;
+}
+
 }  // namespace
 
 void PrepareData(const DataConfig& c, const fs::path& out_dir, void (*log)(const std::string&)) {
@@ -130,6 +196,9 @@ void PrepareData(const DataConfig& c, const fs::path& out_dir, void (*log)(const
   nlohmann::json manifest = {{"format", "overtrain-data"}, {"version", 1}};
   manifest["config"] = PrintConfig(DataConfigSchema(), c);
   nlohmann::json timings;
+  // An imported tokenizer first: a file it cannot use fails before the sources are read.
+  std::unique_ptr<TextTokenizer> tok_owner;
+  if (!c.tokenizer_json.empty()) tok_owner = CopyHfTokenizer(c, out_dir, manifest);
 
   // 1. Clean, dedupe, limit, split every source.
   auto t0 = Clock::now();
@@ -156,7 +225,7 @@ void PrepareData(const DataConfig& c, const fs::path& out_dir, void (*log)(const
   }
   timings["clean_s"] = Since(t0);
 
-  // 2. Tokenizer on a seeded sample of the train split.
+  // 2. Tokenizer on a seeded sample of the train split (unless imported above).
   t0 = Clock::now();
   std::vector<const Document*> train_docs, val_docs;
   std::unordered_map<const Document*, std::string> owner;
@@ -164,24 +233,11 @@ void PrepareData(const DataConfig& c, const fs::path& out_dir, void (*log)(const
     for (const auto& d : s.train) train_docs.push_back(&d), owner[&d] = s.name;
     for (const auto& d : s.val) val_docs.push_back(&d), owner[&d] = s.name;
   }
-  std::vector<std::string_view> sample;
-  size_t sample_bytes = 0;
-  for (size_t i : SeededPermutation(train_docs.size(), seed, "tokenizer/sample")) {
-    if (sample_bytes >= static_cast<size_t>(c.tokenizer_sample_bytes.value)) break;
-    sample.push_back(train_docs[i]->text);
-    sample_bytes += train_docs[i]->text.size();
-  }
-  TokenizerOptions topt;
-  topt.vocab_size = c.vocab_size;
-  const std::string model = TrainTokenizer(sample, topt);
-  WriteFileAtomic(out_dir / "tokenizer.model", model);
-  const Tokenizer tok = Tokenizer::FromModel(model, (out_dir / "tokenizer.model").string());
+  if (!tok_owner) tok_owner = TrainDataTokenizer(c, train_docs, out_dir, manifest);
+  const TextTokenizer& tok = *tok_owner;
   timings["tokenizer_s"] = Since(t0);
-  manifest["tokenizer"] = {{"vocab_size", tok.vocab_size()}, {"eod_id", tok.eod_id()},
-                           {"sample_bytes", sample_bytes},   {"sample_docs", sample.size()},
-                           {"model_xxh3", Xxh3Hex(model)}};
-  Log(log, fmt::format("  tokenizer: vocab {} trained on {:.1f} MB in {:.1f} s", tok.vocab_size(),
-                       sample_bytes / 1e6, Since(t0)));
+  Log(log, fmt::format("  tokenizer: {} {}, vocab {}, eod id {} ({:.1f} s)", tok.kind(),
+                       tok.file_name(), tok.vocab_size(), tok.eod_id(), Since(t0)));
 
   // 3. General train / val token files: documents of all sources in one seeded order.
   t0 = Clock::now();
@@ -284,9 +340,14 @@ std::string DataStats(const fs::path& dir) {
   }
   std::string out;
   const auto& tk = m.at("tokenizer");
-  out += fmt::format("{}: vocab {}, eod id {}, tokenizer trained on {:.1f} MB\n", dir.string(),
-                     tk.at("vocab_size").get<int>(), tk.at("eod_id").get<int>(),
-                     tk.at("sample_bytes").get<double>() / 1e6);
+  if (tk.contains("source"))
+    out += fmt::format("{}: vocab {}, eod id {}, tokenizer.json from {}\n", dir.string(),
+                       tk.at("vocab_size").get<int>(), tk.at("eod_id").get<int>(),
+                       tk.at("source").get<std::string>());
+  else
+    out += fmt::format("{}: vocab {}, eod id {}, tokenizer trained on {:.1f} MB\n", dir.string(),
+                       tk.at("vocab_size").get<int>(), tk.at("eod_id").get<int>(),
+                       tk.at("sample_bytes").get<double>() / 1e6);
   out += fmt::format("{:<10} {:<5} {:>9} {:>12} {:>12} {:>8}\n", "source", "split", "documents", "bytes", "tokens",
                      "bytes/tok");
   uint64_t tot[2][3] = {};

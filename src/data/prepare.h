@@ -1,5 +1,6 @@
 // `overtrain data prepare` and `overtrain data stats`: clean → dedupe → split → train the tokenizer on the
-// train split → write token files, the C4 probe and the tokenized tasks, plus data.json (counts, timings).
+// train split (or copy a Hugging Face tokenizer.json) → write token files, the C4 probe and the tokenized
+// tasks, plus data.json (tokenizer, counts, timings).
 // Entry points: DataConfig, DataConfigSchema, PrepareData, DataStats.
 #pragma once
 
@@ -22,6 +23,10 @@ struct DataConfig {
   double task_val_fraction = 0.1;    // validation share of tasks without an official split
   Size chunk_bytes{16384};           // longer documents are split at paragraph breaks
   Size tokenizer_sample_bytes{16000000};  // training text for SentencePiece (a seeded document sample)
+  // An existing Hugging Face tokenizer.json (or .json.gz, or a model directory holding tokenizer.json)
+  // used instead of training one: copied into the data directory as tokenizer.json. "" = train.
+  std::string tokenizer_json;
+  std::string tokenizer_eod = "<|endoftext|>";  // its end-of-document token (kHfEodToken)
   int64_t max_docs_per_source = 0;   // 0 = all (small test configs)
   Size max_bytes_per_source{0};      // 0 = all
   int64_t max_task_examples = 0;     // 0 = all, else per split

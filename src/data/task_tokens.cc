@@ -24,7 +24,7 @@ int64_t TaskSplit::TargetTokens() const {
 
 TaskSplit TokenizeTask(const std::string& task, const std::string& split,
                        const std::vector<TaskExample>& examples, const std::vector<std::string>& labels,
-                       const Tokenizer& tokenizer) {
+                       const TextTokenizer& tokenizer) {
   TaskSplit s;
   s.task = task;
   s.split = split;

@@ -11,7 +11,7 @@
 
 #include "data/loader.h"
 #include "data/tasks.h"
-#include "data/tokenizer.h"
+#include "data/text_tokenizer.h"
 
 namespace ot::data {
 
@@ -48,7 +48,7 @@ struct TaskSplit {
 // Tokenizes examples: prompt and target separately (then concatenated), each choice like a target.
 TaskSplit TokenizeTask(const std::string& task, const std::string& split,
                        const std::vector<TaskExample>& examples, const std::vector<std::string>& labels,
-                       const Tokenizer& tokenizer);
+                       const TextTokenizer& tokenizer);
 
 // Writes <dir>/<task>.<split>.tok (token file) and <dir>/<task>.<split>.jsonl (index; written last).
 void WriteTaskSplit(const std::filesystem::path& dir, const TaskSplit& s);

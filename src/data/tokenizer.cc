@@ -210,6 +210,13 @@ std::vector<int32_t> Tokenizer::Encode(std::string_view text) const {
   return out;
 }
 
+std::string Tokenizer::Piece(int32_t id) const {
+  OT_CHECK(id >= 0 && id < vocab_size()) << "piece id " << id << " outside the vocabulary";
+  return sp_->IdToPiece(id);
+}
+int32_t Tokenizer::unk_id() const { return sp_->unk_id(); }
+int32_t Tokenizer::bos_id() const { return sp_->bos_id(); }
+
 std::string Tokenizer::Decode(std::span<const int32_t> ids) const {
   std::string out;
   for (int32_t id : ids) {
