@@ -35,8 +35,9 @@ ModelConfig FromHfConfig(const nlohmann::json& hf, const std::string& what);
 // (non-parametric LayerNorm with eps 1e-5; clip_qkv allowed), "olmo2" (RMSNorm, post-norm,
 // QK-norm);
 // "" for the rest (GELU MLP, affine LayerNorm, parallel residual, partial rotary: gpt_neox's
-// architecture, whose own names and fused q|k|v our checkpoints do not use).
-std::string HfExportType(const ModelConfig& model);
+// architecture, whose own names and fused q|k|v our checkpoints do not use). When "", `why`
+// (optional) gets one sentence naming the switches that no family has.
+std::string HfExportType(const ModelConfig& model, std::string* why = nullptr);
 
 // config.json of our checkpoints: the HF fields of HfExportType(model) (num_key_value_heads =
 // kv_heads()) plus the overtrain ModelConfig under "overtrain", which our loader reads. When no

@@ -7,78 +7,19 @@
 #include "core/check.h"
 #include "core/fileio.h"
 #include "data/tokenizer_export.h"
+#include "model/hf_config.h"
 #include "train/checkpoint.h"
 
 namespace ot {
 
 namespace fs = std::filesystem;
 
-std::string HfExportFamily(const ModelConfig& m, std::string* why) {
-  if (m.IsLlamaCompatible()) return "llama";
-  // OLMo-1 in transformers is Llama with a weightless LayerNorm (eps fixed) and an optional
-  // clip_qkv.
-  ModelConfig as_llama = m;
-  as_llama.norm = NormKind::kRmsNorm;
-  as_llama.clip_qkv = 0;
-  if (m.norm == NormKind::kLayerNorm && as_llama.IsLlamaCompatible()) {
-    if (m.norm_eps == 1e-5) return "olmo";
-    if (why)
-      *why =
-          fmt::format("model.norm_eps = {} but transformers' OlmoLayerNorm uses 1e-5", m.norm_eps);
-    return "";
-  }
-  if (why) {
-    const ModelConfig d;  // the defaults are the Llama switches
-    if (m.norm != NormKind::kRmsNorm && m.norm != NormKind::kLayerNorm)
-      *why = fmt::format("model.norm = {}", NormName(m.norm));
-    else if (m.norm_placement != d.norm_placement)
-      *why = fmt::format("model.norm_placement = {}", NormPlacementName(m.norm_placement));
-    else if (m.mlp != d.mlp)
-      *why = fmt::format("model.mlp = {}", MlpName(m.mlp));
-    else if (m.attn_bias || m.mlp_bias)
-      *why = m.attn_bias ? "model.attn_bias = true" : "model.mlp_bias = true";
-    else if (m.qk_norm)
-      *why = "model.qk_norm = true";
-    else if (m.parallel_residual)
-      *why = "model.parallel_residual = true";
-    else if (m.rotary_pct != d.rotary_pct)
-      *why = fmt::format("model.rotary_pct = {}", m.rotary_pct);
-    else
-      *why = fmt::format("model.clip_qkv = {} (only OLMo's layernorm models have it)", m.clip_qkv);
-    *why += " has no Llama or OLMo counterpart in transformers";
-  }
-  return "";
-}
-
-nlohmann::json HfExportConfig(const nlohmann::json& checkpoint_config, const ModelConfig& m,
-                              const std::string& family, int32_t bos_id, int32_t eos_id) {
-  OT_CHECK(family == "llama" || family == "olmo") << "unknown export family " << family;
-  const bool olmo = family == "olmo";
-  nlohmann::json j = checkpoint_config.is_object() ? checkpoint_config : nlohmann::json::object();
+nlohmann::json HfExportConfig(const ModelConfig& m, int32_t bos_id, int32_t eos_id) {
+  nlohmann::json j = HfConfigJson(m);
+  OT_CHECK(j.contains("model_type")) << "HfExportConfig of a model no family exports";
   j.erase("overtrain");
-  j["architectures"] = {olmo ? "OlmoForCausalLM" : "LlamaForCausalLM"};
-  j["model_type"] = family;
-  j["vocab_size"] = m.vocab_size;
-  j["hidden_size"] = m.d_model;
-  j["intermediate_size"] = m.ff_dim();
-  j["num_hidden_layers"] = m.n_layers;
-  j["num_attention_heads"] = m.n_heads;
-  j["num_key_value_heads"] = m.kv_heads();
-  j["max_position_embeddings"] = m.max_seq_len;
-  j["rope_theta"] = m.rope_theta;
-  j["tie_word_embeddings"] = m.tied_head;
-  j["initializer_range"] = m.init_std;
-  j["hidden_act"] = "silu";
-  j["attention_bias"] = false;
   j["bos_token_id"] = bos_id;
   j["eos_token_id"] = eos_id;
-  if (olmo) {
-    j.erase("rms_norm_eps");
-    j["clip_qkv"] = m.clip_qkv > 0 ? nlohmann::json(m.clip_qkv) : nlohmann::json(nullptr);
-  } else {
-    j["rms_norm_eps"] = m.norm_eps;
-    j["mlp_bias"] = false;
-  }
   return j;
 }
 
@@ -103,7 +44,7 @@ HfExportResult ExportHfModel(const fs::path& checkpoint, const fs::path& data_di
   const ModelConfig m = ModelConfig::FromJson(config["overtrain"]);
   HfExportResult r;
   std::string why;
-  r.family = HfExportFamily(m, &why);
+  r.family = HfExportType(m, &why);
   if (r.family.empty()) throw Error(config_path.string() + ": cannot export: " + why);
 
   const fs::path tmp = out.string() + ".tmp-" + std::to_string(getpid());
@@ -117,7 +58,7 @@ HfExportResult ExportHfModel(const fs::path& checkpoint, const fs::path& data_di
           data_dir.string(), tok.vocab_size, m.vocab_size, config_path.string()));
     r.tokenizer_kind = tok.kind;
     WriteFileAtomic(tmp / kConfigFile,
-                    HfExportConfig(config, m, r.family, tok.bos_id, tok.eos_id).dump(2) + "\n");
+                    HfExportConfig(m, tok.bos_id, tok.eos_id).dump(2) + "\n");
     r.files.push_back(kConfigFile);
     // The weights: checkpoints are immutable, so a hard link is safe; another filesystem gets a
     // copy.

@@ -1,7 +1,8 @@
 // `overtrain export`: a directory Hugging Face transformers loads with from_pretrained, made from a
 // checkpoint and the data directory it was trained on: config.json (the HF fields, completed from
 // the model), model.safetensors (hard link, else copy), the tokenizer files and export.json
-// (provenance). Entry points: HfExportFamily, HfExportConfig, ExportHfModel.
+// (provenance). Which family a model exports as is HfExportType (model/hf_config.h).
+// Entry points: HfExportConfig, ExportHfModel.
 #pragma once
 
 #include <cstdint>
@@ -14,17 +15,9 @@
 
 namespace ot {
 
-// The transformers family a model exports as: "llama" when IsLlamaCompatible(), "olmo" for OLMo-1's
-// non-parametric LayerNorm with otherwise Llama switches (clip_qkv allowed; norm_eps must be 1e-5,
-// which transformers' OlmoLayerNorm hard-codes), else "" with `why` naming the first field in the
-// way.
-std::string HfExportFamily(const ModelConfig& m, std::string* why);
-
-// config.json of the export: `checkpoint_config` (the checkpoint's config.json) without its
-// "overtrain" block, every architecture field rewritten from `m` (so that it describes the
-// tensors), plus bos_token_id / eos_token_id.
-nlohmann::json HfExportConfig(const nlohmann::json& checkpoint_config, const ModelConfig& m,
-                              const std::string& family, int32_t bos_id, int32_t eos_id);
+// config.json of the export: the model's HF fields (HfConfigJson, model/hf_config.h) without the
+// "overtrain" block, plus bos_token_id / eos_token_id. `m` must be exportable (HfExportType).
+nlohmann::json HfExportConfig(const ModelConfig& m, int32_t bos_id, int32_t eos_id);
 
 struct HfExportResult {
   std::string family, tokenizer_kind;
@@ -32,7 +25,8 @@ struct HfExportResult {
   bool linked = false;             // model.safetensors is a hard link to the checkpoint's
 };
 
-// Verifies `checkpoint` (VerifyCheckpoint), refuses a model no transformers family describes and a
+// Verifies `checkpoint` (VerifyCheckpoint), refuses a model no transformers family describes
+// (HfExportType: llama, olmo, olmo2) and a
 // tokenizer (LoadDataTokenizer(data_dir)) larger than the model's vocabulary, then writes `out`
 // atomically (a temp dir renamed into place). Throws Error naming the path and the field; `out`
 // must not exist.

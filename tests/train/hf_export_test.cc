@@ -8,6 +8,7 @@
 #include "core/check.h"
 #include "core/fileio.h"
 #include "data/tokenizer_fixture.h"
+#include "model/hf_config.h"
 
 namespace ot {
 namespace {
@@ -91,7 +92,7 @@ TEST(HfExport, LayerNormModelsExportAsOlmo) {
 TEST(HfExport, FamilyOfEachSwitch) {
   std::string why;
   const ModelConfig base = ExportModel();
-  EXPECT_EQ(HfExportFamily(base, &why), "llama");
+  EXPECT_EQ(HfExportType(base, &why), "llama");
   struct Case {
     std::function<void(ModelConfig&)> set;
     std::string family, why;
@@ -105,9 +106,11 @@ TEST(HfExport, FamilyOfEachSwitch) {
        "model.norm = layernorm_affine"},
       {[](ModelConfig& m) { m.norm_placement = NormPlacement::kPost; }, "",
        "model.norm_placement = post"},
+      {[](ModelConfig& m) { m.norm_placement = NormPlacement::kPost, m.qk_norm = true; }, "olmo2", ""},
       {[](ModelConfig& m) { m.mlp = MlpKind::kGelu; }, "", "model.mlp = gelu"},
-      {[](ModelConfig& m) { m.attn_bias = true; }, "", "model.attn_bias"},
-      {[](ModelConfig& m) { m.mlp_bias = true; }, "", "model.mlp_bias"},
+      {[](ModelConfig& m) { m.attn_bias = true; }, "llama", ""},  // LlamaConfig.attention_bias
+      {[](ModelConfig& m) { m.mlp_bias = true; }, "llama", ""},   // LlamaConfig.mlp_bias
+      {[](ModelConfig& m) { m.norm = NormKind::kLayerNorm, m.mlp_bias = true; }, "", "model.mlp_bias"},
       {[](ModelConfig& m) { m.qk_norm = true; }, "", "model.qk_norm"},
       {[](ModelConfig& m) { m.parallel_residual = true; }, "", "model.parallel_residual"},
       {[](ModelConfig& m) { m.rotary_pct = 0.5; }, "", "model.rotary_pct = 0.5"},
@@ -119,7 +122,7 @@ TEST(HfExport, FamilyOfEachSwitch) {
     ModelConfig m = base;
     c.set(m);
     why.clear();
-    EXPECT_EQ(HfExportFamily(m, &why), c.family) << c.why;
+    EXPECT_EQ(HfExportType(m, &why), c.family) << c.why;
     if (!c.why.empty()) EXPECT_NE(why.find(c.why), std::string::npos) << why;
   }
 }
