@@ -15,8 +15,8 @@ EncodedPair EncodePair(const EncodeFn& encode, int32_t prefix_token, std::string
   const std::string moved = std::string(context.substr(kept.size())) + std::string(continuation);
   EncodedPair out;
   if (kept.empty()) {
-    // lm-eval: an empty context is the prefix token (the end-of-document token here). A context of only
-    // whitespace ends up the same way, its whitespace leading the continuation.
+    // lm-eval: an empty context is the prefix token (the end-of-document token here). A context of
+    // only whitespace ends up the same way, its whitespace leading the continuation.
     out.context = {prefix_token};
     out.continuation = encode(moved);
     return out;
@@ -28,24 +28,28 @@ EncodedPair EncodePair(const EncodeFn& encode, int32_t prefix_token, std::string
   return out;
 }
 
-McTokenized TokenizeMcTask(const data::McTaskFile& file, const EncodeFn& encode, int32_t prefix_token,
-                           const McTaskOptions& options, int max_seq_len) {
+McTokenized TokenizeMcTask(const data::McTaskFile& file, const EncodeFn& encode,
+                           int32_t prefix_token, const McTaskOptions& options, int max_seq_len) {
   McTokenized t;
   t.name = file.name;
   t.path = file.path;
   t.options = options;
   t.original = static_cast<int64_t>(file.docs.size());
-  const size_t n = options.limit > 0 ? std::min<size_t>(file.docs.size(), options.limit) : file.docs.size();
+  const size_t n =
+      options.limit > 0 ? std::min<size_t>(file.docs.size(), options.limit) : file.docs.size();
   for (size_t d = 0; d < n; ++d) {
     const data::McDoc& doc = file.docs[d];
     McTokenized::Doc out;
     out.gold = doc.gold;
     for (size_t c = 0; c < doc.choices.size(); ++c) {
       const std::string& choice = doc.choices[c];
-      EncodedPair pair = EncodePair(encode, prefix_token, doc.context, options.target_delimiter + choice);
-      const std::string where = file.path + ": document id " + doc.id + ", choice " + std::to_string(c);
+      EncodedPair pair =
+          EncodePair(encode, prefix_token, doc.context, options.target_delimiter + choice);
+      const std::string where =
+          file.path + ": document id " + doc.id + ", choice " + std::to_string(c);
       if (pair.continuation.empty())
-        throw Error(where + " encodes to no tokens after the context; expected a non-empty continuation");
+        throw Error(where +
+                    " encodes to no tokens after the context; expected a non-empty continuation");
       if (static_cast<int>(pair.continuation.size()) > max_seq_len)
         throw Error(where + " is " + std::to_string(pair.continuation.size()) +
                     " tokens; expected at most the window of " + std::to_string(max_seq_len));
@@ -70,7 +74,8 @@ int Argmax(std::span<const double> v) {
 
 McTaskScores ScoreMcTask(LogProbModel& model, const McTokenized& task, int batch) {
   std::vector<LoglikRequest> requests;
-  for (const auto& doc : task.docs) requests.insert(requests.end(), doc.requests.begin(), doc.requests.end());
+  for (const auto& doc : task.docs)
+    requests.insert(requests.end(), doc.requests.begin(), doc.requests.end());
   const auto results = BatchLogLikelihoods(model, requests, batch);
   McTaskScores s;
   s.n = static_cast<int64_t>(task.docs.size());
@@ -116,9 +121,9 @@ RollingTokenized TokenizeRollingTask(const data::RollingTaskFile& file, const En
 }
 
 RollingTaskScores ScoreRollingTask(LogProbModel& model, const RollingTokenized& task, int batch) {
-  // first_target 1: the prefix token is context only; every text token is predicted exactly once, in
-  // disjoint windows of max_seq_len targets each conditioned on the max_seq_len tokens before its last
-  // target (lm-eval's get_rolling_token_windows(context_len=1) + make_disjoint_window).
+  // first_target 1: the prefix token is context only; every text token is predicted exactly once,
+  // in disjoint windows of max_seq_len targets each conditioned on the max_seq_len tokens before
+  // its last target (lm-eval's get_rolling_token_windows(context_len=1) + make_disjoint_window).
   const std::vector<size_t> firsts(task.docs.size(), 1);
   const auto results = BatchRollingLogLikelihoods(model, task.docs, firsts, batch);
   RollingTaskScores s;
@@ -144,18 +149,22 @@ nlohmann::json Metric(const char* name, const char* aggregation, bool higher_is_
 }
 
 // lm-eval writes "N/A" for the stderr of a mean over fewer than two samples.
-nlohmann::json Stderr(double value, int64_t n) { return n > 1 ? nlohmann::json(value) : nlohmann::json("N/A"); }
+nlohmann::json Stderr(double value, int64_t n) {
+  return n > 1 ? nlohmann::json(value) : nlohmann::json("N/A");
+}
 }  // namespace
 
-nlohmann::json LmEvalResults(std::span<const McTokenized> mc, std::span<const McTaskScores> mc_scores,
+nlohmann::json LmEvalResults(std::span<const McTokenized> mc,
+                             std::span<const McTaskScores> mc_scores,
                              std::span<const RollingTokenized> rolling,
                              std::span<const RollingTaskScores> rolling_scores) {
   OT_CHECK(mc.size() == mc_scores.size() && rolling.size() == rolling_scores.size())
       << "one score per task";
-  nlohmann::json j = {{"results", nlohmann::json::object()},   {"group_subtasks", nlohmann::json::object()},
-                      {"configs", nlohmann::json::object()},   {"versions", nlohmann::json::object()},
-                      {"n-shot", nlohmann::json::object()},    {"higher_is_better", nlohmann::json::object()},
-                      {"n-samples", nlohmann::json::object()}};
+  nlohmann::json j = {
+      {"results", nlohmann::json::object()},  {"group_subtasks", nlohmann::json::object()},
+      {"configs", nlohmann::json::object()},  {"versions", nlohmann::json::object()},
+      {"n-shot", nlohmann::json::object()},   {"higher_is_better", nlohmann::json::object()},
+      {"n-samples", nlohmann::json::object()}};
   auto common = [&](const std::string& name, int64_t original, int64_t effective) {
     j["group_subtasks"][name] = nlohmann::json::array();
     j["versions"][name] = kTaskVersion;
@@ -186,7 +195,8 @@ nlohmann::json LmEvalResults(std::span<const McTokenized> mc, std::span<const Mc
         {"fewshot_delimiter", "\n\n"},
         {"num_fewshot", 0},
         {"metric_list",
-         {Metric("acc", "mean", true), Metric("acc_norm", "mean", true), Metric("acc_bytes", "mean", true)}},
+         {Metric("acc", "mean", true), Metric("acc_norm", "mean", true),
+          Metric("acc_bytes", "mean", true)}},
         {"metadata",
          {{"version", kTaskVersion},
           {"acc_norm", "argmax of loglikelihood / len(choice) in Unicode characters (lm-eval)"},
@@ -206,24 +216,23 @@ nlohmann::json LmEvalResults(std::span<const McTokenized> mc, std::span<const Mc
                             {"bits_per_byte_stderr,none", "N/A"}};
     j["higher_is_better"][t.name] = {
         {"word_perplexity", false}, {"byte_perplexity", false}, {"bits_per_byte", false}};
-    j["configs"][t.name] = {
-        {"task", t.name},
-        {"dataset_path", t.path},
-        {"output_type", "loglikelihood_rolling"},
-        {"test_split", "all"},
-        {"doc_to_text", ""},
-        {"doc_to_target", "{{text}}"},
-        {"num_fewshot", 0},
-        {"metric_list",
-         {Metric("word_perplexity", "weighted_perplexity", false),
-          Metric("byte_perplexity", "weighted_perplexity", false),
-          Metric("bits_per_byte", "bits_per_byte", false)}},
-        {"metadata",
-         {{"version", kTaskVersion},
-          {"loglikelihood", s.loglik},
-          {"tokens", s.tokens},
-          {"words", s.words},
-          {"bytes", s.bytes}}}};
+    j["configs"][t.name] = {{"task", t.name},
+                            {"dataset_path", t.path},
+                            {"output_type", "loglikelihood_rolling"},
+                            {"test_split", "all"},
+                            {"doc_to_text", ""},
+                            {"doc_to_target", "{{text}}"},
+                            {"num_fewshot", 0},
+                            {"metric_list",
+                             {Metric("word_perplexity", "weighted_perplexity", false),
+                              Metric("byte_perplexity", "weighted_perplexity", false),
+                              Metric("bits_per_byte", "bits_per_byte", false)}},
+                            {"metadata",
+                             {{"version", kTaskVersion},
+                              {"loglikelihood", s.loglik},
+                              {"tokens", s.tokens},
+                              {"words", s.words},
+                              {"bytes", s.bytes}}}};
   }
   return j;
 }

@@ -1,5 +1,5 @@
-// lm-eval task files: the multiple-choice JSONL parser, the rolling text loader, PIQA / SIQA converters
-// and lm-eval's text measures (characters, words).
+// lm-eval task files: the multiple-choice JSONL parser, the rolling text loader, PIQA / SIQA
+// converters and lm-eval's text measures (characters, words).
 #include "data/lm_eval_tasks.h"
 
 #include "core/check.h"
@@ -32,7 +32,8 @@ nlohmann::json ParseObject(std::string_view line, const std::string& at) {
   } catch (const std::exception& e) {
     throw Error(at + ": expected one JSON object per line (" + e.what() + ")");
   }
-  if (!j.is_object()) throw Error(at + ": expected a JSON object, got " + std::string(j.type_name()));
+  if (!j.is_object())
+    throw Error(at + ": expected a JSON object, got " + std::string(j.type_name()));
   return j;
 }
 
@@ -69,7 +70,8 @@ std::string Stem(const fs::path& path) {
 }
 
 // Labels file of a PIQA / SIQA split: one integer in [lo, hi] per item line.
-std::vector<int> Labels(std::string_view text, size_t items, int lo, int hi, const std::string& where) {
+std::vector<int> Labels(std::string_view text, size_t items, int lo, int hi,
+                        const std::string& where) {
   std::vector<int> out;
   for (const auto& [number, line] : NumberedLines(text)) {
     const std::string_view t = Trim(line);
@@ -137,7 +139,8 @@ std::vector<McDoc> ParseMcTaskFile(std::string_view jsonl, const std::string& wh
     const nlohmann::json j = ParseObject(line, at);
     for (const auto& [key, value] : j.items())
       if (key != "context" && key != "choices" && key != "gold" && key != "id")
-        throw Error(at + ": unknown field \"" + key + "\"; expected context, choices, gold and optional id");
+        throw Error(at + ": unknown field \"" + key +
+                    "\"; expected context, choices, gold and optional id");
     McDoc doc;
     doc.context = Field(j, "context", at);
     if (!j.contains("choices") || !j["choices"].is_array() || j["choices"].size() < 2)
@@ -149,13 +152,16 @@ std::vector<McDoc> ParseMcTaskFile(std::string_view jsonl, const std::string& wh
     }
     if (!j.contains("gold") || !j["gold"].is_number_integer() || j["gold"].get<int64_t>() < 0 ||
         j["gold"].get<int64_t>() >= static_cast<int64_t>(doc.choices.size()))
-      throw Error(at + ": expected \"gold\" to be an integer in [0, " + std::to_string(doc.choices.size()) +
-                  ")");
+      throw Error(at + ": expected \"gold\" to be an integer in [0, " +
+                  std::to_string(doc.choices.size()) + ")");
     doc.gold = j["gold"].get<int>();
     if (j.contains("id")) {
-      if (j["id"].is_string()) doc.id = j["id"].get<std::string>();
-      else if (j["id"].is_number_integer()) doc.id = std::to_string(j["id"].get<int64_t>());
-      else throw Error(at + ": expected \"id\" to be a string or an integer");
+      if (j["id"].is_string())
+        doc.id = j["id"].get<std::string>();
+      else if (j["id"].is_number_integer())
+        doc.id = std::to_string(j["id"].get<int64_t>());
+      else
+        throw Error(at + ": expected \"id\" to be a string or an integer");
     } else {
       doc.id = std::to_string(out.size());
     }
@@ -189,7 +195,8 @@ RollingTaskFile LoadRollingTaskFile(const fs::path& path) {
       t.docs.push_back(Field(j, "text", At(t.path, number)));
     }
   } else {
-    if (!IsValidUtf8(text)) throw Error(t.path + ": expected UTF-8 text (lm-eval reads documents as str)");
+    if (!IsValidUtf8(text))
+      throw Error(t.path + ": expected UTF-8 text (lm-eval reads documents as str)");
     t.docs.push_back(text);
   }
   if (t.docs.empty() || (t.docs.size() == 1 && t.docs[0].empty()))
@@ -197,7 +204,8 @@ RollingTaskFile LoadRollingTaskFile(const fs::path& path) {
   return t;
 }
 
-std::vector<McDoc> PiqaMcDocs(std::string_view jsonl, std::string_view labels, const std::string& where) {
+std::vector<McDoc> PiqaMcDocs(std::string_view jsonl, std::string_view labels,
+                              const std::string& where) {
   const auto lines = NumberedLines(jsonl);
   const auto gold = Labels(labels, lines.size(), 0, 1, where);
   std::vector<McDoc> out;
@@ -214,7 +222,8 @@ std::vector<McDoc> PiqaMcDocs(std::string_view jsonl, std::string_view labels, c
   return out;
 }
 
-std::vector<McDoc> SiqaMcDocs(std::string_view jsonl, std::string_view labels, const std::string& where) {
+std::vector<McDoc> SiqaMcDocs(std::string_view jsonl, std::string_view labels,
+                              const std::string& where) {
   const auto lines = NumberedLines(jsonl);
   const auto gold = Labels(labels, lines.size(), 1, 3, where);
   std::vector<McDoc> out;
@@ -247,7 +256,8 @@ std::vector<fs::path> WriteMcTaskFiles(const fs::path& data_dir, const fs::path&
   for (const auto& s : sources) {
     const fs::path dir = data_dir / s.dir;
     if (!fs::is_directory(dir))
-      throw Error(dir.string() + ": expected the shared/data folder of " + s.task + " (--data-dir)");
+      throw Error(dir.string() + ": expected the shared/data folder of " + s.task +
+                  " (--data-dir)");
     const auto docs = s.convert(ReadMaybeGzip(dir / s.items), ReadMaybeGzip(dir / s.labels),
                                 (dir / s.items).string());
     std::string text;

@@ -1,15 +1,16 @@
-// lm-eval semantics against hand-derivable oracles (lm-eval's DummyLM idea): a model whose log-probability
-// depends only on the target token (or on its position in the row), byte-level and word-level fake
-// tokenizers. acc / acc_norm (characters, delimiter excluded) / acc_bytes worked by hand; rolling windows
-// compared with a transcription of lm-eval's get_rolling_token_windows + make_disjoint_window; the
-// weighted perplexities; the results layout.
+// lm-eval semantics against hand-derivable oracles (lm-eval's DummyLM idea): a model whose
+// log-probability depends only on the target token (or on its position in the row), byte-level and
+// word-level fake tokenizers. acc / acc_norm (characters, delimiter excluded) / acc_bytes worked by
+// hand; rolling windows compared with a transcription of lm-eval's get_rolling_token_windows +
+// make_disjoint_window; the weighted perplexities; the results layout.
+#include "analysis/lm_eval.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <map>
 #include <set>
 
-#include "analysis/lm_eval.h"
 #include "core/check.h"
 
 namespace ot {
@@ -17,8 +18,8 @@ namespace {
 
 constexpr int32_t kPrefix = 256;  // the byte tokenizer's end-of-document token
 
-// log p(target | row) = table[target] (default -1), or -(position in the row + 1) / 8 when by_position
-// (exact in float, so sums compare exactly).
+// log p(target | row) = table[target] (default -1), or -(position in the row + 1) / 8 when
+// by_position (exact in float, so sums compare exactly).
 class DummyModel : public LogProbModel {
  public:
   DummyModel(int T, std::map<int32_t, float> table, bool by_position = false)
@@ -53,9 +54,7 @@ std::vector<int32_t> Bytes(std::string_view s) {
 }
 const EncodeFn kByteEncode = [](std::string_view s) { return Bytes(s); };
 
-data::McTaskFile File(std::vector<data::McDoc> docs) {
-  return {"t", "t.jsonl", std::move(docs)};
-}
+data::McTaskFile File(std::vector<data::McDoc> docs) { return {"t", "t.jsonl", std::move(docs)}; }
 
 TEST(LmEvalMc, AccAndAccNormDifferAndTheDelimiterIsNotInTheLength) {
   // Continuations " a" and " bb"; lp(' ') = -1, lp(a) = -0.2, lp(b) = -0.5.
@@ -63,7 +62,8 @@ TEST(LmEvalMc, AccAndAccNormDifferAndTheDelimiterIsNotInTheLength) {
   //   per character of the choice: A -1.2, B -1.0   → acc_norm picks B (lm-eval: len(choice))
   //   (per character of the continuation " a"/" bb": A -0.6, B -0.667 would pick A)
   DummyModel m(16, {{' ', -1.0f}, {'a', -0.2f}, {'b', -0.5f}});
-  const auto task = TokenizeMcTask(File({{"0", "Q", {"a", "bb"}, 1}}), kByteEncode, kPrefix, {}, 16);
+  const auto task =
+      TokenizeMcTask(File({{"0", "Q", {"a", "bb"}, 1}}), kByteEncode, kPrefix, {}, 16);
   ASSERT_EQ(task.docs[0].requests[1].continuation, Bytes(" bb"));
   const McTaskScores s = ScoreMcTask(m, task, 4);
   EXPECT_DOUBLE_EQ(s.loglik[0][0], -1.0 + double(-0.2f));
@@ -96,12 +96,13 @@ TEST(LmEvalMc, CharactersAndBytesDifferOnMultiByteChoices) {
 }
 
 TEST(LmEvalMc, TiesGoToTheFirstChoiceAndStderrIsSampleStdOverRootN) {
-  // Four documents, every token -1: equal-length choices tie → choice 0 (np.argmax). Gold 0,1,0,0 gives
-  // hits 1,0,1,1: mean 0.75, sample variance 0.25, stderr sqrt(0.25 / 4) = 0.25.
+  // Four documents, every token -1: equal-length choices tie → choice 0 (np.argmax). Gold 0,1,0,0
+  // gives hits 1,0,1,1: mean 0.75, sample variance 0.25, stderr sqrt(0.25 / 4) = 0.25.
   DummyModel m(16, {});
   std::vector<data::McDoc> docs;
   for (int gold : {0, 1, 0, 0}) docs.push_back({"", "ctx", {"ab", "cd"}, gold});
-  const McTaskScores s = ScoreMcTask(m, TokenizeMcTask(File(docs), kByteEncode, kPrefix, {}, 16), 2);
+  const McTaskScores s =
+      ScoreMcTask(m, TokenizeMcTask(File(docs), kByteEncode, kPrefix, {}, 16), 2);
   EXPECT_EQ(s.n, 4);
   EXPECT_DOUBLE_EQ(s.acc, 0.75);
   EXPECT_NEAR(s.acc_stderr, 0.25, 1e-15);
@@ -116,8 +117,9 @@ TEST(LmEvalMc, TiesGoToTheFirstChoiceAndStderrIsSampleStdOverRootN) {
   EXPECT_EQ(limited.docs[0].requests[0].continuation, Bytes("\nab"));
 }
 
-// A GPT-2-like word tokenizer: each piece is a run of spaces glued to the following word ("Answer:",
-// " yes"); a trailing run of spaces is its own piece. Ids are handed out on first sight.
+// A GPT-2-like word tokenizer: each piece is a run of spaces glued to the following word
+// ("Answer:", " yes"); a trailing run of spaces is its own piece. Ids are handed out on first
+// sight.
 struct WordTokenizer {
   std::map<std::string, int32_t> ids;
   std::vector<int32_t> operator()(std::string_view s) {
@@ -138,8 +140,8 @@ struct WordTokenizer {
 TEST(LmEvalMc, EncodePairMovesTrailingSpaceToTheContinuationAsHflm) {
   auto words = std::make_shared<WordTokenizer>();
   const EncodeFn encode = [words](std::string_view s) { return (*words)(s); };
-  // Context "Answer: " + continuation "yes": lm-eval encodes "Answer:" and " yes" (not "Answer:", " ",
-  // then "yes").
+  // Context "Answer: " + continuation "yes": lm-eval encodes "Answer:" and " yes" (not "Answer:", "
+  // ", then "yes").
   const EncodedPair p = EncodePair(encode, kPrefix, "Answer: ", "yes");
   EXPECT_EQ(p.context, encode("Answer:"));
   EXPECT_EQ(p.continuation, encode(" yes"));
@@ -163,8 +165,8 @@ TEST(LmEvalMc, ContinuationLongerThanTheWindowIsAnErrorNamingTheDocument) {
   }
 }
 
-// lm-eval's utils.get_rolling_token_windows(token_list, prefix_token, max_seq_len, context_len=1) then
-// make_disjoint_window, transcribed: (context, continuation) per window.
+// lm-eval's utils.get_rolling_token_windows(token_list, prefix_token, max_seq_len, context_len=1)
+// then make_disjoint_window, transcribed: (context, continuation) per window.
 std::vector<std::pair<std::vector<int32_t>, std::vector<int32_t>>> LmEvalWindows(
     const std::vector<int32_t>& tokens, int32_t prefix, int max_len) {
   std::vector<std::pair<std::vector<int32_t>, std::vector<int32_t>>> out;
@@ -172,7 +174,9 @@ std::vector<std::pair<std::vector<int32_t>, std::vector<int32_t>>> LmEvalWindows
   const int n = static_cast<int>(tokens.size());
   const int pred_len = max_len;  // max_seq_len - context_len + 1
   int predicted = 0;
-  auto slice = [&](int a, int b) { return std::vector<int32_t>(tokens.begin() + a, tokens.begin() + b); };
+  auto slice = [&](int a, int b) {
+    return std::vector<int32_t>(tokens.begin() + a, tokens.begin() + b);
+  };
   auto push = [&](std::vector<int32_t> a, std::vector<int32_t> b) {  // make_disjoint_window
     a.resize(a.size() - (b.size() - 1));
     out.emplace_back(std::move(a), std::move(b));
@@ -185,7 +189,8 @@ std::vector<std::pair<std::vector<int32_t>, std::vector<int32_t>>> LmEvalWindows
   while (predicted < n) {
     const int window_pred_len = std::min(n - predicted, pred_len);
     const int window_end = predicted + window_pred_len;
-    push(slice(window_end - max_len - 1, window_end - 1), slice(window_end - window_pred_len, window_end));
+    push(slice(window_end - max_len - 1, window_end - 1),
+         slice(window_end - window_pred_len, window_end));
     predicted += window_pred_len;
   }
   return out;
@@ -198,13 +203,14 @@ TEST(LmEvalRolling, WindowsMatchLmEvalAndScoreEveryTokenOnce) {
     std::vector<int32_t> tokens;
     for (int i = 0; i < n; ++i) tokens.push_back(10 + i);  // distinct ids
     // The oracle: each lm-eval window (context, continuation) as HFLM scores it: inputs
-    // (context + continuation)[-(T+1):][:-1], the continuation on the last |continuation| positions;
-    // with lp = -(position + 1) / 8 the sum pins down where every target sat in its row.
+    // (context + continuation)[-(T+1):][:-1], the continuation on the last |continuation|
+    // positions; with lp = -(position + 1) / 8 the sum pins down where every target sat in its row.
     double expected = 0;
     for (const auto& [context, continuation] : LmEvalWindows(tokens, kPrefix, T)) {
       const int whole = static_cast<int>(context.size() + continuation.size());
       const int inputs = std::min(whole, T + 1) - 1;
-      for (int p = inputs - static_cast<int>(continuation.size()); p < inputs; ++p) expected -= (p + 1) / 8.0;
+      for (int p = inputs - static_cast<int>(continuation.size()); p < inputs; ++p)
+        expected -= (p + 1) / 8.0;
     }
     RollingTokenized task;
     task.name = "r";
@@ -228,7 +234,12 @@ TEST(LmEvalRolling, WeightedPerplexitiesByWordsAndBytesAsLmEval) {
   // "ab cd": lp a -1, b -2, ' ' -0.5, c -1, d -0.5 = -5 (2 words, 5 bytes); "é" = C3 -1, A9 -1 = -2
   // (1 word, 2 bytes). Sum -7 over 3 words and 7 bytes: word_perplexity e^(7/3), byte_perplexity e,
   // bits_per_byte 1 / ln 2.
-  DummyModel m(4, {{'a', -1.0f}, {'b', -2.0f}, {' ', -0.5f}, {'c', -1.0f}, {'d', -0.5f}, {0xC3, -1.0f},
+  DummyModel m(4, {{'a', -1.0f},
+                   {'b', -2.0f},
+                   {' ', -0.5f},
+                   {'c', -1.0f},
+                   {'d', -0.5f},
+                   {0xC3, -1.0f},
                    {0xA9, -1.0f}});
   const data::RollingTaskFile file{"wiki", "wiki.jsonl", {"ab cd", "\xc3\xa9"}};
   const RollingTokenized task = TokenizeRollingTask(file, kByteEncode, kPrefix);
@@ -247,21 +258,21 @@ TEST(LmEvalResults, LayoutFollowsLmEvalResultsJson) {
   DummyModel m(16, {});
   McTaskOptions one;
   one.limit = 1;
-  const McTokenized mc = TokenizeMcTask(File({{"", "c", {"a", "bb"}, 0}, {"", "c", {"a", "bb"}, 1}}),
-                                        kByteEncode, kPrefix, one, 16);
+  const McTokenized mc = TokenizeMcTask(
+      File({{"", "c", {"a", "bb"}, 0}, {"", "c", {"a", "bb"}, 1}}), kByteEncode, kPrefix, one, 16);
   const McTaskScores mcs = ScoreMcTask(m, mc, 2);
   const RollingTokenized r =
       TokenizeRollingTask({"wiki", "wiki.txt", {"some text"}}, kByteEncode, kPrefix);
   const RollingTaskScores rs = ScoreRollingTask(m, r, 2);
-  const nlohmann::json j = LmEvalResults(std::span(&mc, 1), std::span(&mcs, 1), std::span(&r, 1),
-                                         std::span(&rs, 1));
-  for (const char* key :
-       {"results", "group_subtasks", "configs", "versions", "n-shot", "higher_is_better", "n-samples"})
+  const nlohmann::json j =
+      LmEvalResults(std::span(&mc, 1), std::span(&mcs, 1), std::span(&r, 1), std::span(&rs, 1));
+  for (const char* key : {"results", "group_subtasks", "configs", "versions", "n-shot",
+                          "higher_is_better", "n-samples"})
     ASSERT_TRUE(j.contains(key)) << key;
   const auto& t = j["results"]["t"];
   EXPECT_EQ(t["alias"], "t");
-  EXPECT_EQ(t["acc,none"], 1.0);  // "a" (-2 with its delimiter) beats "bb" (-3)
-  EXPECT_EQ(t["acc_norm,none"], 0.0);  // per character: a -2, bb -1.5
+  EXPECT_EQ(t["acc,none"], 1.0);           // "a" (-2 with its delimiter) beats "bb" (-3)
+  EXPECT_EQ(t["acc_norm,none"], 0.0);      // per character: a -2, bb -1.5
   EXPECT_EQ(t["acc_stderr,none"], "N/A");  // one sample: lm-eval writes N/A
   for (const char* key : {"acc_norm_stderr,none", "acc_bytes,none", "acc_bytes_stderr,none"})
     EXPECT_TRUE(t.contains(key)) << key;

@@ -1,7 +1,8 @@
-// `overtrain eval` end to end through the real binary with lm-eval task files: a tiny prepared data dir
-// and an all-zero checkpoint (uniform logits, so every token costs ln V and the oracle is a token count);
-// lm_eval_results.json has lm-eval's layout and the numbers a token count predicts, eval.json keeps its
-// built-in contents, `data mc-tasks` output is accepted, and a bad task file fails naming file and line.
+// `overtrain eval` end to end through the real binary with lm-eval task files: a tiny prepared data
+// dir and an all-zero checkpoint (uniform logits, so every token costs ln V and the oracle is a
+// token count); lm_eval_results.json has lm-eval's layout and the numbers a token count predicts,
+// eval.json keeps its built-in contents, `data mc-tasks` output is accepted, and a bad task file
+// fails naming file and line.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -49,7 +50,8 @@ std::pair<int, std::string> Overtrain(const std::vector<std::string>& args, cons
 TEST(LmEvalE2E, EvalWritesLmEvalResultsThatATokenCountPredicts) {
   ASSERT_FALSE(Env("OVERTRAIN_BIN").empty()) << "run through ctest (OVERTRAIN_BIN is set there)";
   const fs::path root = TempDir("lmeval_e2e");
-  // Data dir: tokenizer.model + general.val.tok (what `overtrain eval` needs besides the task files).
+  // Data dir: tokenizer.model + general.val.tok (what `overtrain eval` needs besides the task
+  // files).
   std::vector<std::string> texts;
   for (int i = 0; i < 40; ++i)
     texts.push_back("Question: is the film good " + std::to_string(i) + "?\nAnswer: yes no maybe");
@@ -84,22 +86,24 @@ TEST(LmEvalE2E, EvalWritesLmEvalResultsThatATokenCountPredicts) {
   WriteFileAtomic(root / "essay.txt", text);
 
   const fs::path out = root / "out";
-  const auto [rc, log] = Overtrain({"eval", "--set", "checkpoint=\"" + ck.string() + "\"", "--set",
-                                    "data.dir=\"" + (root / "data").string() + "\"", "--set",
-                                    "eval.task_files=[\"" + (root / "quiz.jsonl").string() + "\"]",
-                                    "--set", "eval.rolling_files=[\"" + (root / "essay.txt").string() + "\"]",
-                                    "--set", "eval.batch=4", "--set", "eval.windows=2", "--out", out.string()},
-                                   root / "eval.log");
+  const auto [rc, log] =
+      Overtrain({"eval", "--set", "checkpoint=\"" + ck.string() + "\"", "--set",
+                 "data.dir=\"" + (root / "data").string() + "\"", "--set",
+                 "eval.task_files=[\"" + (root / "quiz.jsonl").string() + "\"]", "--set",
+                 "eval.rolling_files=[\"" + (root / "essay.txt").string() + "\"]", "--set",
+                 "eval.batch=4", "--set", "eval.windows=2", "--out", out.string()},
+                root / "eval.log");
   ASSERT_EQ(rc, 0) << log;
   const nlohmann::json j = nlohmann::json::parse(ReadFile(out / "lm_eval_results.json"));
-  for (const char* key : {"results", "group_subtasks", "configs", "versions", "n-shot", "higher_is_better",
-                          "n-samples", "config", "date"})
+  for (const char* key : {"results", "group_subtasks", "configs", "versions", "n-shot",
+                          "higher_is_better", "n-samples", "config", "date"})
     ASSERT_TRUE(j.contains(key)) << key;
   EXPECT_EQ(j["config"]["checkpoint"], fs::absolute(ck).string());
   EXPECT_EQ(j["n-samples"]["quiz"]["effective"], 4);
 
   // Oracle: every token costs ln V, so choice i scores -|tokens_i| ln V (tokens as lm-eval's
-  // _encode_pair splits them); acc / acc_norm / acc_bytes are argmaxes of that over 1, chars, bytes.
+  // _encode_pair splits them); acc / acc_norm / acc_bytes are argmaxes of that over 1, chars,
+  // bytes.
   const double ln_v = std::log(static_cast<double>(m.vocab_size));
   const EncodeFn encode = [&tok](std::string_view s) { return tok.Encode(s); };
   double acc = 0, acc_norm = 0, acc_bytes = 0;
@@ -126,27 +130,30 @@ TEST(LmEvalE2E, EvalWritesLmEvalResultsThatATokenCountPredicts) {
   EXPECT_DOUBLE_EQ(r["acc_norm,none"].get<double>(), acc_norm / 4);
   EXPECT_DOUBLE_EQ(r["acc_bytes,none"].get<double>(), acc_bytes / 4);
   EXPECT_NE(acc, acc_norm) << "the documents should tell acc from acc_norm";
-  // Rolling: -|tokens| ln V over the text's bytes and words (relative 1e-5: float log-softmax, ~1e-7
-  // relative per token, summed over a few dozen tokens).
+  // Rolling: -|tokens| ln V over the text's bytes and words (relative 1e-5: float log-softmax,
+  // ~1e-7 relative per token, summed over a few dozen tokens).
   const double tokens = static_cast<double>(tok.Encode(text).size());
   const auto& w = j["results"]["essay"];
   EXPECT_NEAR(w["byte_perplexity,none"].get<double>(), std::exp(tokens * ln_v / text.size()),
               1e-5 * std::exp(tokens * ln_v / text.size()));
-  EXPECT_NEAR(w["bits_per_byte,none"].get<double>(), tokens * ln_v / text.size() / std::log(2.0), 1e-5);
+  EXPECT_NEAR(w["bits_per_byte,none"].get<double>(), tokens * ln_v / text.size() / std::log(2.0),
+              1e-5);
   const double words = static_cast<double>(data::CountWords(text));
-  EXPECT_NEAR(std::log(w["word_perplexity,none"].get<double>()), tokens * ln_v / words, 1e-5 * tokens);
+  EXPECT_NEAR(std::log(w["word_perplexity,none"].get<double>()), tokens * ln_v / words,
+              1e-5 * tokens);
   // eval.json keeps its built-in contents and carries the same block.
   const nlohmann::json e = nlohmann::json::parse(ReadFile(out / "eval.json"));
   EXPECT_NEAR(e["results"]["general"]["ppl"].get<double>(), m.vocab_size, 1e-4 * m.vocab_size);
   EXPECT_EQ(e["lm_eval"]["results"], j["results"]);
 
   // A bad task file: exit 1 and one sentence naming the file, line and field.
-  WriteFileAtomic(root / "bad.jsonl", file + "{\"context\": \"c\", \"choices\": [\"a\", \"b\"], \"gold\": 5}\n");
-  const auto [bad_rc, bad_log] =
-      Overtrain({"eval", "--set", "checkpoint=\"" + ck.string() + "\"", "--set",
-                 "data.dir=\"" + (root / "data").string() + "\"", "--set",
-                 "eval.task_files=[\"" + (root / "bad.jsonl").string() + "\"]", "--out", out.string()},
-                root / "bad.log");
+  WriteFileAtomic(root / "bad.jsonl",
+                  file + "{\"context\": \"c\", \"choices\": [\"a\", \"b\"], \"gold\": 5}\n");
+  const auto [bad_rc, bad_log] = Overtrain(
+      {"eval", "--set", "checkpoint=\"" + ck.string() + "\"", "--set",
+       "data.dir=\"" + (root / "data").string() + "\"", "--set",
+       "eval.task_files=[\"" + (root / "bad.jsonl").string() + "\"]", "--out", out.string()},
+      root / "bad.log");
   EXPECT_NE(bad_rc, 0);
   EXPECT_NE(bad_log.find("bad.jsonl:5: expected \"gold\""), std::string::npos) << bad_log;
   fs::remove_all(root);
@@ -157,17 +164,19 @@ TEST(LmEvalE2E, McTasksWritesPiqaAndSiqaTaskFiles) {
   const fs::path root = TempDir("mc_tasks");
   // A miniature shared/data: two PIQA items, one SIQA item (gzip is optional for ReadMaybeGzip).
   for (const char* d : {"piqa", "siqa"}) fs::create_directories(root / d);
-  WriteFileAtomic(root / "piqa" / "valid.jsonl.gz",
-                  "{\"goal\": \"g1\", \"sol1\": \"a\", \"sol2\": \"b\"}\n{\"goal\": \"g2\", \"sol1\": \"c\", "
-                  "\"sol2\": \"d\"}\n");
+  WriteFileAtomic(
+      root / "piqa" / "valid.jsonl.gz",
+      "{\"goal\": \"g1\", \"sol1\": \"a\", \"sol2\": \"b\"}\n{\"goal\": \"g2\", \"sol1\": \"c\", "
+      "\"sol2\": \"d\"}\n");
   WriteFileAtomic(root / "piqa" / "valid-labels.lst.gz", "1\n0\n");
-  WriteFileAtomic(root / "siqa" / "dev.jsonl.gz",
-                  "{\"context\": \"C.\", \"question\": \"Q?\", \"answerA\": \"x\", \"answerB\": \"y\", "
-                  "\"answerC\": \"z\"}\n");
+  WriteFileAtomic(
+      root / "siqa" / "dev.jsonl.gz",
+      "{\"context\": \"C.\", \"question\": \"Q?\", \"answerA\": \"x\", \"answerB\": \"y\", "
+      "\"answerC\": \"z\"}\n");
   WriteFileAtomic(root / "siqa" / "dev-labels.lst.gz", "2\n");
-  const auto [rc, log] = Overtrain({"data", "mc-tasks", "--data-dir", root.string(), "--out",
-                                    (root / "tasks").string()},
-                                   root / "mc.log");
+  const auto [rc, log] = Overtrain(
+      {"data", "mc-tasks", "--data-dir", root.string(), "--out", (root / "tasks").string()},
+      root / "mc.log");
   ASSERT_EQ(rc, 0) << log;
   const auto piqa = data::LoadMcTaskFile(root / "tasks" / "piqa.jsonl");
   ASSERT_EQ(piqa.docs.size(), 2u);

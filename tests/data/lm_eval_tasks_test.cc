@@ -1,6 +1,9 @@
-// lm-eval task files: the multiple-choice parser (every field's error names file:line and the field),
-// the rolling loader, PIQA / SIQA in lm-eval's prompts, and the text measures against Python's own
-// len(str) / len(re.split(r"\s+", s)) / str.rstrip() (values computed with python3 and written here).
+// lm-eval task files: the multiple-choice parser (every field's error names file:line and the
+// field), the rolling loader, PIQA / SIQA in lm-eval's prompts, and the text measures against
+// Python's own len(str) / len(re.split(r"\s+", s)) / str.rstrip() (values computed with python3 and
+// written here).
+#include "data/lm_eval_tasks.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -8,7 +11,6 @@
 
 #include "core/check.h"
 #include "core/fileio.h"
-#include "data/lm_eval_tasks.h"
 
 namespace ot::data {
 namespace {
@@ -22,13 +24,15 @@ void ExpectError(Fn fn, std::initializer_list<std::string> parts) {
     fn();
     ADD_FAILURE() << "no error";
   } catch (const Error& e) {
-    for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+    for (const auto& p : parts)
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
   }
 }
 
 TEST(McTaskFile, ParsesContextChoicesGoldAndOptionalId) {
   const std::string text =
-      "{\"context\": \"Question: 2+2?\\nAnswer:\", \"choices\": [\"4\", \"5\"], \"gold\": 0, \"id\": \"q1\"}\n"
+      "{\"context\": \"Question: 2+2?\\nAnswer:\", \"choices\": [\"4\", \"5\"], \"gold\": 0, "
+      "\"id\": \"q1\"}\n"
       "\n"
       "{\"context\": \"\", \"choices\": [\"a\", \"b\", \"c\"], \"gold\": 2, \"id\": 17}\r\n"
       "{\"choices\": [\"é\", \"e\"], \"gold\": 1, \"context\": \"x\"}\n";
@@ -80,7 +84,8 @@ TEST(McTaskFile, EveryBadFieldIsOneSentenceNamingFileLineAndField) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.line);
-    ExpectError([&] { ParseMcTaskFile(third(c.line), "dir/t.jsonl"); }, {"dir/t.jsonl:3: ", c.field});
+    ExpectError([&] { ParseMcTaskFile(third(c.line), "dir/t.jsonl"); },
+                {"dir/t.jsonl:3: ", c.field});
   }
   ExpectError([&] { ParseMcTaskFile("\n \n", "empty.jsonl"); }, {"empty.jsonl", "no documents"});
 }
@@ -88,7 +93,8 @@ TEST(McTaskFile, EveryBadFieldIsOneSentenceNamingFileLineAndField) {
 TEST(McTaskFile, LoadNamesTheTaskByTheFileStem) {
   const fs::path dir = fs::temp_directory_path() / ("ot_lmeval_data_" + std::to_string(getpid()));
   fs::create_directories(dir);
-  WriteFileAtomic(dir / "arc_easy.jsonl", "{\"context\": \"c\", \"choices\": [\"a\", \"b\"], \"gold\": 1}\n");
+  WriteFileAtomic(dir / "arc_easy.jsonl",
+                  "{\"context\": \"c\", \"choices\": [\"a\", \"b\"], \"gold\": 1}\n");
   const McTaskFile t = LoadMcTaskFile(dir / "arc_easy.jsonl");
   EXPECT_EQ(t.name, "arc_easy");
   EXPECT_EQ(t.docs.size(), 1u);
@@ -114,7 +120,7 @@ TEST(McTaskFile, LoadNamesTheTaskByTheFileStem) {
 TEST(LmEvalText, CharactersAreCodePointsAsPythonLen) {
   EXPECT_EQ(Utf8Chars(""), 0);
   EXPECT_EQ(Utf8Chars("abc"), 3);
-  EXPECT_EQ(Utf8Chars("h\xc3\xa9llo"), 5);             // "héllo": 6 bytes
+  EXPECT_EQ(Utf8Chars("h\xc3\xa9llo"), 5);              // "héllo": 6 bytes
   EXPECT_EQ(Utf8Chars("\xe6\x97\xa5\xe6\x9c\xac"), 2);  // "日本": 6 bytes
   EXPECT_EQ(Utf8Chars("\xf0\x9f\x98\x80!"), 2);         // U+1F600 + "!": 5 bytes
   EXPECT_THROW(Utf8Chars("caf\xe9"), Error);            // Latin-1 é
@@ -127,12 +133,18 @@ TEST(LmEvalText, WordsAndRstripMatchPython) {
   EXPECT_EQ(CountWords(""), 1);
   EXPECT_EQ(CountWords("a b"), 2);
   EXPECT_EQ(CountWords(" a "), 3);
-  EXPECT_EQ(CountWords("a\xc2\xa0" "b"), 2);                 // U+00A0
+  EXPECT_EQ(CountWords("a\xc2\xa0"
+                       "b"),
+            2);  // U+00A0
   EXPECT_EQ(CountWords("a\t\n b"), 2);
-  EXPECT_EQ(CountWords("a\x1c" "b"), 2);                     // Python counts U+001C as space
+  EXPECT_EQ(CountWords("a\x1c"
+                       "b"),
+            2);  // Python counts U+001C as space
   EXPECT_EQ(CountWords("one  two three\n"), 4);
   EXPECT_EQ(CountWords("x\xe3\x80\x80y\xe2\x80\x8bz"), 2);  // U+3000 is space, U+200B is not
-  EXPECT_EQ(CountWords("a\xc2\x85" "b"), 2);                 // U+0085
+  EXPECT_EQ(CountWords("a\xc2\x85"
+                       "b"),
+            2);  // U+0085
   EXPECT_EQ(RstripPython(" a "), " a");
   EXPECT_EQ(RstripPython("Answer: \n"), "Answer:");
   EXPECT_EQ(RstripPython("a\xe3\x80\x80"), "a");
@@ -142,11 +154,12 @@ TEST(LmEvalText, WordsAndRstripMatchPython) {
 
 TEST(McConverters, PiqaAndSiqaUseLmEvalPromptsWithFieldsVerbatim) {
   const std::string piqa =
-      "{\"goal\": \"dresser\", \"sol1\": \"replace drawer with bobby pin \", \"sol2\": \"finish, woodgrain\"}\n"
+      "{\"goal\": \"dresser\", \"sol1\": \"replace drawer with bobby pin \", \"sol2\": \"finish, "
+      "woodgrain\"}\n"
       "{\"goal\": \"g2\", \"sol1\": \"s1\", \"sol2\": \"s2\"}\n";
   const auto p = PiqaMcDocs(piqa, "1\n0\n", "piqa/valid.jsonl.gz");
   ASSERT_EQ(p.size(), 2u);
-  EXPECT_EQ(p[0].context, "Question: dresser\nAnswer:");  // piqa.yaml doc_to_text
+  EXPECT_EQ(p[0].context, "Question: dresser\nAnswer:");         // piqa.yaml doc_to_text
   EXPECT_EQ(p[0].choices[0], "replace drawer with bobby pin ");  // not trimmed, as lm-eval reads it
   EXPECT_EQ(p[0].gold, 1);
   EXPECT_EQ(p[1].gold, 0);
@@ -158,8 +171,10 @@ TEST(McConverters, PiqaAndSiqaUseLmEvalPromptsWithFieldsVerbatim) {
   EXPECT_EQ(s[0].context, "Q: Tracy didn't go home. What does Tracy need to do?\nA:");  // siqa.yaml
   EXPECT_EQ(s[0].choices, (std::vector<std::string>{"plan", "Go home", "Find somewhere"}));
   EXPECT_EQ(s[0].gold, 2);  // label 3 → index 2
-  ExpectError([&] { PiqaMcDocs(piqa, "1\n", "piqa/valid.jsonl.gz"); }, {"piqa/valid.jsonl.gz", "aligned"});
-  ExpectError([&] { SiqaMcDocs(siqa, "4\n", "siqa/dev.jsonl.gz"); }, {"siqa/dev.jsonl.gz labels:1", "1..3"});
+  ExpectError([&] { PiqaMcDocs(piqa, "1\n", "piqa/valid.jsonl.gz"); },
+              {"piqa/valid.jsonl.gz", "aligned"});
+  ExpectError([&] { SiqaMcDocs(siqa, "4\n", "siqa/dev.jsonl.gz"); },
+              {"siqa/dev.jsonl.gz labels:1", "1..3"});
   ExpectError([&] { SiqaMcDocs("{\"context\": \"c\"}\n", "1\n", "siqa/dev.jsonl.gz"); },
               {"siqa/dev.jsonl.gz:1", "\"question\""});
   // What a converter writes, the task-file parser reads back.
