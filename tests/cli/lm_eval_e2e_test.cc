@@ -74,11 +74,16 @@ TEST(LmEvalE2E, EvalWritesLmEvalResultsThatATokenCountPredicts) {
   const std::vector<float> zeros(ParamLayout::ForModel(m).total(), 0.0f);
   const fs::path ck = SaveModelCheckpoint(root / "ck", m, m, zeros);
 
+  // Trained words cost few tokens per character, rare letters about one per byte: "qz" has the
+  // fewest tokens (acc) but the most per character (acc_norm); "é" is 1 character, 2 bytes.
   const std::vector<data::McDoc> docs = {
-      {"a", "Question: is the film good?\nAnswer:", {"yes", "no maybe"}, 0},
-      {"b", "Question: is it?\nAnswer:", {"maybe yes no", "no"}, 0},
-      {"c", "Question: good?\nAnswer:", {"film", "yes"}, 1},
-      {"d", "", {"the film", "no"}, 0}};
+      {"a", "Question: is the film good?\nAnswer:", {"qz", "maybe yes no maybe yes no"}, 1},
+      {"b", "Question: is it?\nAnswer:", {"maybe the film is good", "xj"}, 0},
+      {"c", "Question: good?\nAnswer:", {"\xc3\xa9", "Answer"}, 1},
+      {"d", "", {"the film", "no"}, 0},
+      // Unmerged letters: k = chars + 1 (the space), so per character the longer choice wins, while
+      // per character of the continuation (delimiter counted) the two would tie.
+      {"e", "Q:", {"qj", "xqzjv"}, 1}};
   std::string file;
   for (const auto& d : docs) file += data::McDocJson(d).dump() + "\n";
   WriteFileAtomic(root / "quiz.jsonl", file);
@@ -99,36 +104,42 @@ TEST(LmEvalE2E, EvalWritesLmEvalResultsThatATokenCountPredicts) {
                           "higher_is_better", "n-samples", "config", "date"})
     ASSERT_TRUE(j.contains(key)) << key;
   EXPECT_EQ(j["config"]["checkpoint"], fs::absolute(ck).string());
-  EXPECT_EQ(j["n-samples"]["quiz"]["effective"], 4);
+  EXPECT_EQ(j["n-samples"]["quiz"]["effective"], 5);
 
-  // Oracle: every token costs ln V, so choice i scores -|tokens_i| ln V (tokens as lm-eval's
-  // _encode_pair splits them); acc / acc_norm / acc_bytes are argmaxes of that over 1, chars,
-  // bytes.
-  const double ln_v = std::log(static_cast<double>(m.vocab_size));
+  // Oracle: every token costs the same float x = log(1/V), so choice i scores k_i * x exactly
+  // (k_i tokens as lm-eval's _encode_pair splits them; a sum of k equal floats is exact in double).
+  // Then acc = argmin k_i, acc_norm = argmin k_i / chars_i, acc_bytes = argmin k_i / bytes_i,
+  // compared as exact fractions, ties to the first choice (a correctly rounded k x / c preserves
+  // the order and the ties of k / c).
   const EncodeFn encode = [&tok](std::string_view s) { return tok.Encode(s); };
+  auto argmin = [](const std::vector<int64_t>& k, const std::vector<int64_t>& len) {
+    size_t best = 0;
+    for (size_t i = 1; i < k.size(); ++i)
+      if (k[i] * len[best] < k[best] * len[i]) best = i;
+    return static_cast<int>(best);
+  };
   double acc = 0, acc_norm = 0, acc_bytes = 0;
   for (const auto& d : docs) {
-    std::vector<double> ll, per_char, per_byte;
+    std::vector<int64_t> k, ones, chars, bytes;
+    std::string trace = d.id + ":";
     for (const auto& c : d.choices) {
-      const auto pair = EncodePair(encode, tok.eod_id(), d.context, " " + c);
-      ll.push_back(-static_cast<double>(pair.continuation.size()) * ln_v);
-      per_char.push_back(ll.back() / static_cast<double>(data::Utf8Chars(c)));
-      per_byte.push_back(ll.back() / static_cast<double>(c.size()));
+      k.push_back(static_cast<int64_t>(
+          EncodePair(encode, tok.eod_id(), d.context, " " + c).continuation.size()));
+      ones.push_back(1);
+      chars.push_back(data::Utf8Chars(c));
+      bytes.push_back(static_cast<int64_t>(c.size()));
+      trace += " '" + c + "' " + std::to_string(k.back()) + " tokens";
     }
-    auto best = [](const std::vector<double>& v) {
-      // The oracle must not hinge on float ties: the winner leads by more than float rounding.
-      int b = v[1] > v[0] ? 1 : 0;
-      EXPECT_GT(std::abs(v[0] - v[1]), 1e-3) << "a tie; pick other choices";
-      return b;
-    };
-    acc += best(ll) == d.gold;
-    acc_norm += best(per_char) == d.gold;
-    acc_bytes += best(per_byte) == d.gold;
+    SCOPED_TRACE(trace);
+    acc += argmin(k, ones) == d.gold;
+    acc_norm += argmin(k, chars) == d.gold;
+    acc_bytes += argmin(k, bytes) == d.gold;
   }
   const auto& r = j["results"]["quiz"];
-  EXPECT_DOUBLE_EQ(r["acc,none"].get<double>(), acc / 4);
-  EXPECT_DOUBLE_EQ(r["acc_norm,none"].get<double>(), acc_norm / 4);
-  EXPECT_DOUBLE_EQ(r["acc_bytes,none"].get<double>(), acc_bytes / 4);
+  EXPECT_DOUBLE_EQ(r["acc,none"].get<double>(), acc / 5);
+  EXPECT_DOUBLE_EQ(r["acc_norm,none"].get<double>(), acc_norm / 5);
+  EXPECT_DOUBLE_EQ(r["acc_bytes,none"].get<double>(), acc_bytes / 5);
+  const double ln_v = std::log(static_cast<double>(m.vocab_size));
   EXPECT_NE(acc, acc_norm) << "the documents should tell acc from acc_norm";
   // Rolling: -|tokens| ln V over the text's bytes and words (relative 1e-5: float log-softmax,
   // ~1e-7 relative per token, summed over a few dozen tokens).
@@ -155,7 +166,8 @@ TEST(LmEvalE2E, EvalWritesLmEvalResultsThatATokenCountPredicts) {
        "eval.task_files=[\"" + (root / "bad.jsonl").string() + "\"]", "--out", out.string()},
       root / "bad.log");
   EXPECT_NE(bad_rc, 0);
-  EXPECT_NE(bad_log.find("bad.jsonl:5: expected \"gold\""), std::string::npos) << bad_log;
+  const std::string where = "bad.jsonl:" + std::to_string(docs.size() + 1) + ": expected \"gold\"";
+  EXPECT_NE(bad_log.find(where), std::string::npos) << bad_log;
   fs::remove_all(root);
 }
 
