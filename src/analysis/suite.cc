@@ -61,21 +61,24 @@ EvalSuite::EvalSuite(const EvalSuiteConfig& config, const ModelConfig& model)
 void EvalSuite::LoadLmEvalTasks(const data::Tokenizer& tokenizer, const ModelConfig& model) {
   if (config_.task_files.empty() && config_.rolling_files.empty()) return;
   if (tokenizer.vocab_size() > model.vocab_size)
-    throw Error(fmt::format("data.dir = '{}': the tokenizer has {} tokens but the model's vocab_size is {}",
-                            config_.data_dir, tokenizer.vocab_size(), model.vocab_size));
+    throw Error(fmt::format(
+        "data.dir = '{}': the tokenizer has {} tokens but the model's vocab_size is {}",
+        config_.data_dir, tokenizer.vocab_size(), model.vocab_size));
   // The one place the tokenizer is chosen: swap this line for another tokenizer's Encode.
   const EncodeFn encode = [&tokenizer](std::string_view text) { return tokenizer.Encode(text); };
-  const McTaskOptions options{.target_delimiter = config_.target_delimiter, .limit = config_.task_limit};
+  const McTaskOptions options{.target_delimiter = config_.target_delimiter,
+                              .limit = config_.task_limit};
   std::set<std::string> names;
   auto unique = [&](const std::string& name, const std::string& path) {
     if (!names.insert(name).second)
-      throw Error("eval.task_files / eval.rolling_files: '" + path + "' names a second task '" + name +
-                  "'; expected distinct file names");
+      throw Error("eval.task_files / eval.rolling_files: '" + path + "' names a second task '" +
+                  name + "'; expected distinct file names");
   };
   for (const auto& path : config_.task_files) {
     const data::McTaskFile file = data::LoadMcTaskFile(path);
     unique(file.name, path);
-    lm_mc_.push_back(TokenizeMcTask(file, encode, tokenizer.eod_id(), options, scorer_.max_seq_len()));
+    lm_mc_.push_back(
+        TokenizeMcTask(file, encode, tokenizer.eod_id(), options, scorer_.max_seq_len()));
   }
   for (const auto& path : config_.rolling_files) {
     const data::RollingTaskFile file = data::LoadRollingTaskFile(path);
@@ -181,7 +184,8 @@ nlohmann::json EvalSuite::Run(std::span<const float> params) {
     std::vector<McTaskScores> mc;
     for (const auto& t : lm_mc_) mc.push_back(ScoreMcTask(scorer_, t, config_.batch));
     std::vector<RollingTaskScores> rolling;
-    for (const auto& t : lm_rolling_) rolling.push_back(ScoreRollingTask(scorer_, t, config_.batch));
+    for (const auto& t : lm_rolling_)
+      rolling.push_back(ScoreRollingTask(scorer_, t, config_.batch));
     lm_eval = LmEvalResults(lm_mc_, mc, lm_rolling_, rolling);
   }
   nlohmann::json out = {{"results", results},
@@ -247,7 +251,8 @@ int RunEvalStage(const EvalConfig& config, const fs::path& out) {
                                                           : nlohmann::json(nullptr)},
                     {"bootstrap_iters", 0},
                     {"model_config", model.config.ToJson()}};
-    lm["date"] = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    lm["date"] = std::chrono::duration<double>(now).count();
     WriteFileAtomic(out / "lm_eval_results.json", lm.dump(2) + "\n");
   }
   WriteFileAtomic(out / "eval.json", j.dump(2) + "\n");

@@ -33,8 +33,8 @@ struct EvalSuiteConfig {
   int64_t max_examples = 200;      // per task (0 = all)
   int64_t max_target_tokens = 256; // per example: only the first N target tokens are scored (0 = all)
   // Benchmarks in lm-eval form (docs/lm_eval.md), tokenized with the data dir's tokenizer.
-  std::vector<std::string> task_files;     // multiple-choice task files (JSONL context/choices/gold)
-  std::vector<std::string> rolling_files;  // rolling-log-likelihood files (.txt whole, .jsonl {"text"})
+  std::vector<std::string> task_files;     // multiple-choice files (JSONL context/choices/gold)
+  std::vector<std::string> rolling_files;  // rolling files (.txt one document, .jsonl {"text"})
   std::string target_delimiter = " ";      // between context and choice (lm-eval's default)
   int64_t task_limit = 0;                  // documents per task file (0 = all; lm-eval's --limit)
 };
@@ -64,7 +64,8 @@ void DeclareEvalFields(ConfigSchema<S>& schema, Get get) {
              [g](S& s) -> int64_t& { return g(s).max_examples; }, AtLeast(0))
       .Field("eval.task_files", "lm-eval multiple-choice task files (JSONL; docs/lm_eval.md)",
              [g](S& s) -> std::vector<std::string>& { return g(s).task_files; })
-      .Field("eval.rolling_files", "lm-eval rolling-loglikelihood files (.txt one document, .jsonl {\"text\"})",
+      .Field("eval.rolling_files",
+             "lm-eval rolling-loglikelihood files (.txt one document, .jsonl {\"text\"})",
              [g](S& s) -> std::vector<std::string>& { return g(s).rolling_files; })
       .Field("eval.target_delimiter", "string between a task file's context and each choice",
              [g](S& s) -> std::string& { return g(s).target_delimiter; })
@@ -76,8 +77,9 @@ void DeclareEvalFields(ConfigSchema<S>& schema, Get get) {
 class EvalSuite {
  public:
   EvalSuite(const EvalSuiteConfig& config, const ModelConfig& model);
-  // Full suite for the given parameters: {"results": {...}, "definitions": {...}}, plus "lm_eval" (the
-  // task files' results in lm-eval's layout, LmEvalResults) when task or rolling files are configured.
+  // Full suite for the given parameters: {"results": {...}, "definitions": {...}}, plus "lm_eval"
+  // (the task files' results in lm-eval's layout, LmEvalResults) when task or rolling files are
+  // configured.
   nlohmann::json Run(std::span<const float> params);
   // Only the general-validation loss (the perturbation probe).
   PerplexityResult GeneralLoss(std::span<const float> params);
@@ -97,8 +99,9 @@ class EvalSuite {
   int64_t train_tokens_ = 0;
 };
 
-// `overtrain eval`: a checkpoint + a suite → <out>/eval.json, and <out>/lm_eval_results.json (lm-eval's
-// results file: the "lm_eval" block plus "config" and "date") when task or rolling files are configured.
+// `overtrain eval`: a checkpoint + a suite → <out>/eval.json, and <out>/lm_eval_results.json
+// (lm-eval's results file: the "lm_eval" block plus "config" and "date") when task or rolling files
+// are configured.
 struct EvalConfig {
   std::string checkpoint;
   EvalSuiteConfig suite;

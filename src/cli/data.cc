@@ -1,6 +1,6 @@
 // `overtrain data fetch|prepare|stats|mc-tasks`: fetch the registry sources into the cache, prepare
-// tokenizer + token files + tasks from a data config, print the counts, write lm-eval task files (PIQA,
-// SIQA). Logic: data/fetch.h, data/prepare.h, data/lm_eval_tasks.h.
+// tokenizer + token files + tasks from a data config, print the counts, write lm-eval task files
+// (PIQA, SIQA). Logic: data/fetch.h, data/prepare.h, data/lm_eval_tasks.h.
 #include <fmt/format.h>
 
 #include <chrono>
@@ -43,8 +43,9 @@ OT_COMMAND("data", [](CLI::App& app) {
   stats->add_option("--dir", *dir, "a prepared data dir")->required();
 
   CLI::App* mc = app.add_subcommand(
-      "mc-tasks", "write lm-eval task files piqa.jsonl, siqa.jsonl (docs/lm_eval.md) from shared/data");
-  mc->add_option("--data-dir", *data_dir, "the folder holding piqa/ and siqa/, e.g. shared/data")->required();
+      "mc-tasks", "write lm-eval task files piqa.jsonl, siqa.jsonl (docs/lm_eval.md) from data");
+  mc->add_option("--data-dir", *data_dir, "the folder holding piqa/ and siqa/, e.g. shared/data")
+      ->required();
   mc->add_option("--out", *out, "output dir")->required();
 
   return [=]() -> int {
