@@ -1,8 +1,10 @@
 // The shared evaluation suite and the `overtrain eval` stage.
 #include "analysis/suite.h"
 
+#include <chrono>
 #include <cmath>
 #include <map>
+#include <set>
 #include <fmt/format.h>
 
 #include "core/check.h"
@@ -36,8 +38,9 @@ EvalSuite::EvalSuite(const EvalSuiteConfig& config, const ModelConfig& model)
       if (t >= model.vocab_size)
         throw Error("data.dir = '" + config.data_dir + "': token " + std::to_string(t) +
                     " >= the model's vocab_size " + std::to_string(model.vocab_size));
-  if (config.tasks.empty()) return;
+  if (config.tasks.empty() && config.task_files.empty() && config.rolling_files.empty()) return;
   const auto tokenizer = data::LoadDataTokenizer(dir);
+  LoadLmEvalTasks(*tokenizer, model);
   auto bytes_of = [&](const std::vector<std::vector<int32_t>>& choices) {
     std::vector<int> out;
     for (const auto& c : choices) out.push_back(static_cast<int>(tokenizer->Decode(c).size()));
@@ -52,6 +55,35 @@ EvalSuite::EvalSuite(const EvalSuiteConfig& config, const ModelConfig& model)
     auto& per_example = example_choice_bytes_[task];
     for (const auto& r : split.records) per_example.push_back(bytes_of(r.choices));
     tasks_.push_back(std::move(split));
+  }
+}
+
+void EvalSuite::LoadLmEvalTasks(const data::TextTokenizer& tokenizer, const ModelConfig& model) {
+  if (config_.task_files.empty() && config_.rolling_files.empty()) return;
+  if (tokenizer.vocab_size() > model.vocab_size)
+    throw Error(fmt::format(
+        "data.dir = '{}': the tokenizer has {} tokens but the model's vocab_size is {}",
+        config_.data_dir, tokenizer.vocab_size(), model.vocab_size));
+  // The data directory's tokenizer (LoadDataTokenizer: SentencePiece or tokenizer.json).
+  const EncodeFn encode = [&tokenizer](std::string_view text) { return tokenizer.Encode(text); };
+  const McTaskOptions options{.target_delimiter = config_.target_delimiter,
+                              .limit = config_.task_limit};
+  std::set<std::string> names;
+  auto unique = [&](const std::string& name, const std::string& path) {
+    if (!names.insert(name).second)
+      throw Error("eval.task_files / eval.rolling_files: '" + path + "' names a second task '" +
+                  name + "'; expected distinct file names");
+  };
+  for (const auto& path : config_.task_files) {
+    const data::McTaskFile file = data::LoadMcTaskFile(path);
+    unique(file.name, path);
+    lm_mc_.push_back(
+        TokenizeMcTask(file, encode, tokenizer.eod_id(), options, scorer_.max_seq_len()));
+  }
+  for (const auto& path : config_.rolling_files) {
+    const data::RollingTaskFile file = data::LoadRollingTaskFile(path);
+    unique(file.name, path);
+    lm_rolling_.push_back(TokenizeRollingTask(file, encode, tokenizer.eod_id()));
   }
 }
 
@@ -147,7 +179,16 @@ nlohmann::json EvalSuite::Run(std::span<const float> params) {
   results["general"] = PerplexityJson(StreamPerplexity(scorer_, general_, config_.batch, config_.windows));
   if (!c4_.empty()) results["c4"] = PerplexityJson(StreamPerplexity(scorer_, c4_, config_.batch, config_.c4_windows));
   for (const auto& split : tasks_) results[split.task] = ScoreTask(split);
-  return {{"results", results},
+  nlohmann::json lm_eval;
+  if (!lm_mc_.empty() || !lm_rolling_.empty()) {
+    std::vector<McTaskScores> mc;
+    for (const auto& t : lm_mc_) mc.push_back(ScoreMcTask(scorer_, t, config_.batch));
+    std::vector<RollingTaskScores> rolling;
+    for (const auto& t : lm_rolling_)
+      rolling.push_back(ScoreRollingTask(scorer_, t, config_.batch));
+    lm_eval = LmEvalResults(lm_mc_, mc, lm_rolling_, rolling);
+  }
+  nlohmann::json out = {{"results", results},
           {"definitions",
            {{"general", PerplexityResult::kDefinition},
             {"c4", PerplexityResult::kDefinition},
@@ -162,6 +203,8 @@ nlohmann::json EvalSuite::Run(std::span<const float> params) {
              "label entropy of the scored examples x examples / scored tokens: the task loss of a model "
              "that learned only the label frequencies"}}},
           {"window", scorer_.max_seq_len()}};
+  if (!lm_eval.is_null()) out["lm_eval"] = std::move(lm_eval);
+  return out;
 }
 
 const ConfigSchema<EvalConfig>& EvalSchema() {
@@ -194,6 +237,24 @@ int RunEvalStage(const EvalConfig& config, const fs::path& out) {
                      {"train_tokens_per_epoch", suite.train_tokens_per_epoch()}};
   j["config"] = {{"model", model.config.ToJson()}, {"eval", PrintConfig(EvalSchema(), config)}};
   fs::create_directories(out);
+  if (j.contains("lm_eval")) {
+    // lm-eval's results file: its task blocks, the run's "config" and the "date" (unix seconds).
+    nlohmann::json lm = j["lm_eval"];
+    const std::string dir = fs::absolute(model.dir).string();
+    lm["config"] = {{"model", "overtrain"},
+                    {"model_args", "checkpoint=" + dir},
+                    {"checkpoint", dir},
+                    {"tokens", model.tokens},
+                    {"batch_size", config.suite.batch},
+                    {"window", j["window"]},
+                    {"limit", config.suite.task_limit > 0 ? nlohmann::json(config.suite.task_limit)
+                                                          : nlohmann::json(nullptr)},
+                    {"bootstrap_iters", 0},
+                    {"model_config", model.config.ToJson()}};
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    lm["date"] = std::chrono::duration<double>(now).count();
+    WriteFileAtomic(out / "lm_eval_results.json", lm.dump(2) + "\n");
+  }
   WriteFileAtomic(out / "eval.json", j.dump(2) + "\n");
   return 0;
 }

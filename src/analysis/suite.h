@@ -1,6 +1,7 @@
 // The evaluation suite every stage shares: general-validation perplexity (the OOD probe that plays C4's
 // role), the real C4 sample's perplexity, and per task the ID loss on held-out targets and multiple-choice /
 // label accuracy. Results in lm-evaluation-harness shape (task → metric → value, *_stderr, samples).
+// Task files in lm-eval form (docs/lm_eval.md) are scored alongside, in lm-eval's results layout.
 // Entry points: EvalSuiteConfig, DeclareEvalFields, EvalSuite::Run, EvalConfig, RunEvalStage.
 #pragma once
 
@@ -11,11 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "analysis/lm_eval.h"
 #include "analysis/metrics.h"
 #include "analysis/model_io.h"
 #include "core/config.h"
 #include "data/task_tokens.h"
 #include "data/token_file.h"
+#include "data/text_tokenizer.h"
 
 namespace ot {
 
@@ -29,6 +32,11 @@ struct EvalSuiteConfig {
   std::vector<std::string> tasks;  // task suites: ID loss + accuracy where the task has choices
   int64_t max_examples = 200;      // per task (0 = all)
   int64_t max_target_tokens = 256; // per example: only the first N target tokens are scored (0 = all)
+  // Benchmarks in lm-eval form (docs/lm_eval.md), tokenized with the data dir's tokenizer.
+  std::vector<std::string> task_files;     // multiple-choice files (JSONL context/choices/gold)
+  std::vector<std::string> rolling_files;  // rolling files (.txt one document, .jsonl {"text"})
+  std::string target_delimiter = " ";      // between context and choice (lm-eval's default)
+  int64_t task_limit = 0;                  // documents per task file (0 = all; lm-eval's --limit)
 };
 
 // Declares data.dir and the [eval] section into any schema whose struct holds an EvalSuiteConfig.
@@ -53,14 +61,25 @@ void DeclareEvalFields(ConfigSchema<S>& schema, Get get) {
       .Field("eval.tasks", "task suites to score (ID loss, accuracy)",
              [g](S& s) -> std::vector<std::string>& { return g(s).tasks; })
       .Field("eval.max_examples", "examples per task (0 = all)",
-             [g](S& s) -> int64_t& { return g(s).max_examples; }, AtLeast(0));
+             [g](S& s) -> int64_t& { return g(s).max_examples; }, AtLeast(0))
+      .Field("eval.task_files", "lm-eval multiple-choice task files (JSONL; docs/lm_eval.md)",
+             [g](S& s) -> std::vector<std::string>& { return g(s).task_files; })
+      .Field("eval.rolling_files",
+             "lm-eval rolling-loglikelihood files (.txt one document, .jsonl {\"text\"})",
+             [g](S& s) -> std::vector<std::string>& { return g(s).rolling_files; })
+      .Field("eval.target_delimiter", "string between a task file's context and each choice",
+             [g](S& s) -> std::string& { return g(s).target_delimiter; })
+      .Field("eval.task_limit", "documents scored per task file (0 = all)",
+             [g](S& s) -> int64_t& { return g(s).task_limit; }, AtLeast(0));
 }
 
 // Holds the data once (validation tokens, task splits, tokenizer byte lengths) and scores any arena.
 class EvalSuite {
  public:
   EvalSuite(const EvalSuiteConfig& config, const ModelConfig& model);
-  // Full suite for the given parameters: {"results": {...}, "definitions": {...}}.
+  // Full suite for the given parameters: {"results": {...}, "definitions": {...}}, plus "lm_eval"
+  // (the task files' results in lm-eval's layout, LmEvalResults) when task or rolling files are
+  // configured.
   nlohmann::json Run(std::span<const float> params);
   // Only the general-validation loss (the perturbation probe).
   PerplexityResult GeneralLoss(std::span<const float> params);
@@ -68,16 +87,21 @@ class EvalSuite {
 
  private:
   nlohmann::json ScoreTask(const data::TaskSplit& split);
+  void LoadLmEvalTasks(const data::TextTokenizer& tokenizer, const ModelConfig& model);
   EvalSuiteConfig config_;
   DecoderScorer scorer_;
   std::vector<int32_t> general_, c4_;
   std::vector<data::TaskSplit> tasks_;
   std::vector<std::vector<int>> choice_bytes_;  // per task: byte length of each shared label
   std::map<std::string, std::vector<std::vector<int>>> example_choice_bytes_;
+  std::vector<McTokenized> lm_mc_;
+  std::vector<RollingTokenized> lm_rolling_;
   int64_t train_tokens_ = 0;
 };
 
-// `overtrain eval`: a checkpoint + a suite → <out>/eval.json.
+// `overtrain eval`: a checkpoint + a suite → <out>/eval.json, and <out>/lm_eval_results.json
+// (lm-eval's results file: the "lm_eval" block plus "config" and "date") when task or rolling files
+// are configured.
 struct EvalConfig {
   std::string checkpoint;
   EvalSuiteConfig suite;

@@ -1,5 +1,6 @@
-// `overtrain data fetch|prepare|stats`: fetch the registry sources into the cache, prepare tokenizer + token
-// files + tasks from a data config, print the counts. Logic: data/fetch.h, data/prepare.h.
+// `overtrain data fetch|prepare|stats|mc-tasks`: fetch the registry sources into the cache, prepare
+// tokenizer + token files + tasks from a data config, print the counts, write lm-eval task files
+// (PIQA, SIQA). Logic: data/fetch.h, data/prepare.h, data/lm_eval_tasks.h.
 #include <fmt/format.h>
 
 #include <chrono>
@@ -9,6 +10,7 @@
 
 #include "cli/command.h"
 #include "data/fetch.h"
+#include "data/lm_eval_tasks.h"
 #include "data/prepare.h"
 
 namespace {
@@ -40,7 +42,17 @@ OT_COMMAND("data", [](CLI::App& app) {
   CLI::App* stats = app.add_subcommand("stats", "documents, tokens, bytes/token per source and split; tasks");
   stats->add_option("--dir", *dir, "a prepared data dir")->required();
 
+  CLI::App* mc = app.add_subcommand(
+      "mc-tasks", "write lm-eval task files piqa.jsonl, siqa.jsonl (docs/lm_eval.md) from data");
+  mc->add_option("--data-dir", *data_dir, "the folder holding piqa/ and siqa/, e.g. shared/data")
+      ->required();
+  mc->add_option("--out", *out, "output dir")->required();
+
   return [=]() -> int {
+    if (mc->parsed()) {
+      ot::data::WriteMcTaskFiles(*data_dir, *out, PrintLine);
+      return 0;
+    }
     if (fetch->parsed()) {
       const auto path = ot::data::ResolveCacheDir(*cache);
       const auto t0 = std::chrono::steady_clock::now();

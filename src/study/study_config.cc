@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <climits>
-#include <toml++/toml.hpp>
+#include <toml++/toml.h>
 
 namespace ot {
 
