@@ -19,8 +19,8 @@ namespace fs = std::filesystem;
 const ConfigSchema<DiagnoseConfig>& DiagnoseSchema() {
   static const ConfigSchema<DiagnoseConfig> schema = [] {
     ConfigSchema<DiagnoseConfig> s;
-    s.Field("checkpoint", "checkpoint directory to diagnose",
-            [](DiagnoseConfig& c) -> std::string& { return c.checkpoint; });
+    DeclareCheckpointFields(s, [](DiagnoseConfig& c) -> CheckpointRef& { return c.checkpoint; },
+                            "checkpoint to diagnose");
     DeclareEvalFields(s, [](DiagnoseConfig& c) -> EvalSuiteConfig& { return c.suite; });
     s.Field(
          "diagnose.batches", "training batches (general.train.tok) the loss is averaged over",
@@ -42,10 +42,7 @@ const ConfigSchema<DiagnoseConfig>& DiagnoseSchema() {
             [](DiagnoseConfig& c) -> int64_t& { return c.seed; }, AtLeast(0))
         .Field(
             "diagnose.gammas", "noise scales γ for the predicted perturbation ΔL = ½γ²·Σσ²H_ii",
-            [](DiagnoseConfig& c) -> std::vector<double>& { return c.gammas; }, AtLeast(0))
-        .Rule({"checkpoint"}, [](const DiagnoseConfig& c) {
-          return c.checkpoint.empty() ? "expected a checkpoint directory" : "";
-        });
+            [](DiagnoseConfig& c) -> std::vector<double>& { return c.gammas; }, AtLeast(0));
     return s;
   }();
   return schema;
@@ -216,7 +213,7 @@ nlohmann::json ToJson(const Diagnostics& d) {
 int RunDiagnoseStage(const DiagnoseConfig& config, const fs::path& out) {
   const int T0 = config.suite.seq_len;
   LoadedModel model =
-      LoadModel(config.checkpoint,
+      LoadModel(config.checkpoint.dir,
                 {.arenas = 17,  // θ, θ±hv, g±, power v and Hv, probe z and Hz, σ in double (= 2
                                 // floats each); float θ, grad
                  .arenas_what = "the double-precision Hessian vectors",
@@ -238,7 +235,7 @@ int RunDiagnoseStage(const DiagnoseConfig& config, const fs::path& out) {
   const Diagnostics d = Diagnose(model.config, model.params, oracle, val, config);
   nlohmann::json j = ToJson(d);
   j["checkpoint"] = model.dir.string();
-  j["tokens"] = model.tokens;
+  j["tokens"] = config.checkpoint.tokens.value > 0 ? config.checkpoint.tokens.value : model.tokens;
   j["step"] = model.step;
   j["config"] = {{"batches", config.batches},
                  {"batch", B},

@@ -19,7 +19,7 @@
 namespace ot {
 
 struct DiagnoseConfig {
-  std::string checkpoint;
+  CheckpointRef checkpoint;  // the directory and the pre-training it stands for
   EvalSuiteConfig
       suite;        // data.dir; eval.batch, eval.seq_len shape the batches; eval.windows the logits
   int batches = 4;  // training batches (general.train.tok) the loss is averaged over

@@ -22,7 +22,7 @@ const ConfigSchema<FinetuneConfig>& FinetuneSchema() {
   static const ConfigSchema<FinetuneConfig> schema = [] {
     using C = FinetuneConfig;
     ConfigSchema<C> s;
-    s.Field("checkpoint", "pre-trained checkpoint directory", [](C& c) -> std::string& { return c.checkpoint; });
+    DeclareCheckpointFields(s, [](C& c) -> CheckpointRef& { return c.checkpoint; }, "pre-trained checkpoint");
     DeclareEvalFields(s, [](C& c) -> EvalSuiteConfig& { return c.suite; });
     s.Field("finetune.task", "task to fine-tune on (docs/tasks.md)", [](C& c) -> std::string& { return c.ft.task; })
         .Field("finetune.tokens", "fine-tuning budget in tokens (B*T per step)",
@@ -40,7 +40,6 @@ const ConfigSchema<FinetuneConfig>& FinetuneSchema() {
                [](C& c) -> std::vector<double>& { return c.ft.wise_alphas; }, Between(0, 1))
         .Field("finetune.evals_during", "general-loss evaluations during training",
                [](C& c) -> int& { return c.ft.evals_during; }, AtLeast(0))
-        .Rule({"checkpoint"}, [](const C& c) { return c.checkpoint.empty() ? "expected a checkpoint directory" : ""; })
         .Rule({"finetune.task"}, [](const C& c) { return c.ft.task.empty() ? "expected a task name" : ""; });
     DeclareOptimFields(s, "finetune", [](C& c) -> OptimConfig& { return c.ft.optim; });
     return s;
@@ -72,7 +71,7 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
   const auto& ft = config.ft;
   const bool wise = !ft.wise_alphas.empty();
   LoadedModel model = LoadModel(
-      config.checkpoint,
+      config.checkpoint.dir,
       {.arenas = 2 + OptimizerStateArenas(ft.optim) + (wise ? 1 : 0),
        .arenas_what = "anchor, gradients, " + ft.optim.kind + " state" + (wise ? ", WiSE-FT blend" : ""),
        .decoders = {{ft.batch_size, ft.seq_len, "finetune.batch_size", "finetune.seq_len",
@@ -138,9 +137,10 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
   trainer.Run();
 
   nlohmann::json result = suite.Run(model.params);
+  const CheckpointPoint point = PointOf(config.checkpoint, model, suite.train_tokens_per_epoch());
   result["checkpoint"] = {{"dir", fs::absolute(model.dir).string()},
-                          {"tokens", model.tokens},
-                          {"epochs", EpochsOf(model.tokens, suite.train_tokens_per_epoch())}};
+                          {"tokens", point.tokens},
+                          {"epochs", point.epochs}};
   result["finetune"] = {{"task", ft.task},
                         {"lr", ft.optim.lr},
                         {"seed", ft.seed},

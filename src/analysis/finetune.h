@@ -17,7 +17,7 @@
 namespace ot {
 
 struct FinetuneConfig {
-  std::string checkpoint;
+  CheckpointRef checkpoint;  // the directory and the pre-training it stands for
   EvalSuiteConfig suite;
   struct Ft {
     std::string task;

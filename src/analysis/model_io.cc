@@ -128,6 +128,16 @@ LoadedModel LoadModel(const std::filesystem::path& dir, MemoryPlan stage) {
   return m;
 }
 
+CheckpointPoint PointOf(const CheckpointRef& ref, const LoadedModel& model, int64_t train_tokens_per_epoch) {
+  CheckpointPoint p;
+  p.tokens = ref.tokens.value > 0 ? ref.tokens.value : model.tokens;
+  p.epochs = ref.epochs >= 0 ? ref.epochs
+             : train_tokens_per_epoch > 0
+                 ? static_cast<double>(p.tokens) / static_cast<double>(train_tokens_per_epoch)
+                 : 0.0;
+  return p;
+}
+
 DecoderScorer::DecoderScorer(const ModelConfig& config, int batch, int seq_len)
     : batch_(batch), seq_len_(seq_len > 0 ? seq_len : config.max_seq_len) {
   OT_CHECK(seq_len_ <= config.max_seq_len)

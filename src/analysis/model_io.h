@@ -1,7 +1,7 @@
 // A checkpoint as evaluation sees it — our own checkpoint directory or a Hugging Face model
 // directory — as the model blueprint, its layout and one parameter arena, plus the adapter that
 // turns the fast Decoder into a LogProbModel (forward only). Entry points: LoadedModel, LoadModel,
-// ReadModelConfig, DecoderScorer.
+// ReadModelConfig, CheckpointRef, DeclareCheckpointFields, PointOf, DecoderScorer.
 #pragma once
 
 #include <filesystem>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "analysis/scoring.h"
+#include "core/config.h"
 #include "model/config.h"
 #include "model/decoder.h"
 #include "model/layout.h"
@@ -45,6 +46,42 @@ LoadedModel LoadModel(const std::filesystem::path& checkpoint_dir, MemoryPlan st
 // Only the blueprint of either kind of directory (LoadModel's first step; nothing else is read):
 // `hf_model_type` (optional) gets the Hugging Face model_type, "" for our checkpoints.
 ModelConfig ReadModelConfig(const std::filesystem::path& checkpoint_dir, std::string* hf_model_type = nullptr);
+
+// The checkpoint a stage reads and the pre-training it stands for. Our checkpoints carry their
+// tokens (state.json); a Hugging Face import does not, so a study over a published series passes
+// them, with the epochs of the corpus that model was pre-trained on (ours would be meaningless).
+struct CheckpointRef {
+  std::string dir;
+  Size tokens{0};      // 0 = the checkpoint's own count (state.json; 0 for an import)
+  double epochs = -1;  // < 0 = tokens / the prepared data's training tokens per epoch
+};
+
+// Declares checkpoint, checkpoint_tokens and checkpoint_epochs (and the rule that a directory is
+// given) into any stage schema whose struct holds a CheckpointRef; `help` says what the stage does
+// with the checkpoint.
+template <typename S, typename Get>
+void DeclareCheckpointFields(ConfigSchema<S>& schema, Get get, std::string help) {
+  auto g = [get](S& s) -> CheckpointRef& { return get(s); };
+  schema
+      .Field("checkpoint", std::move(help) + " (an overtrain checkpoint or a Hugging Face model directory)",
+             [g](S& s) -> std::string& { return g(s).dir; })
+      .Field("checkpoint_tokens", "pre-training tokens it stands for; 0 = its state.json (0 for an import)",
+             [g](S& s) -> Size& { return g(s).tokens; }, AtLeast(0))
+      .Field("checkpoint_epochs",
+             "epochs of its pre-training corpus; < 0 = checkpoint tokens / the data dir's training tokens",
+             [g](S& s) -> double& { return g(s).epochs; })
+      .Rule({"checkpoint"}, [g](const S& s) {
+        return g(const_cast<S&>(s)).dir.empty() ? "expected a checkpoint directory" : "";
+      });
+}
+
+// Where a loaded checkpoint sits on the token axis: `ref`'s tokens and epochs where given, else the
+// model's own tokens and their epochs of the prepared data.
+struct CheckpointPoint {
+  int64_t tokens = 0;
+  double epochs = 0;
+};
+CheckpointPoint PointOf(const CheckpointRef& ref, const LoadedModel& model, int64_t train_tokens_per_epoch);
 
 // Scores with the fast Decoder over a parameter span the caller owns (and may change between calls:
 // perturbation and WiSE-FT evaluate many arenas with one scorer). Windows are the model's

@@ -17,8 +17,8 @@ namespace fs = std::filesystem;
 const ConfigSchema<PerturbConfig>& PerturbSchema() {
   static const ConfigSchema<PerturbConfig> schema = [] {
     ConfigSchema<PerturbConfig> s;
-    s.Field("checkpoint", "checkpoint directory to perturb",
-            [](PerturbConfig& c) -> std::string& { return c.checkpoint; });
+    DeclareCheckpointFields(s, [](PerturbConfig& c) -> CheckpointRef& { return c.checkpoint; },
+                            "checkpoint to perturb");
     DeclareEvalFields(s, [](PerturbConfig& c) -> EvalSuiteConfig& { return c.suite; });
     s.Field("perturb.gammas", "noise scales γ (noise std = γ·σ_init per tensor)",
             [](PerturbConfig& c) -> std::vector<double>& { return c.gammas; }, AtLeast(0))
@@ -29,9 +29,6 @@ const ConfigSchema<PerturbConfig>& PerturbSchema() {
                [](PerturbConfig& c) -> std::vector<std::string>& { return c.groups; })
         .Field("perturb.scale", "per-tensor noise scale", [](PerturbConfig& c) -> std::string& { return c.scale; },
                OneOf({"init-std", "relative-norm"}))
-        .Rule({"checkpoint"}, [](const PerturbConfig& c) {
-          return c.checkpoint.empty() ? "expected a checkpoint directory" : "";
-        })
         .Rule({"perturb.groups"}, [](const PerturbConfig& c) -> std::string {
           for (const auto& g : c.groups)
             if (g != "all" && g != "embed" && g != "attn" && g != "mlp" && g != "norm" && g != "head")
@@ -45,7 +42,7 @@ const ConfigSchema<PerturbConfig>& PerturbSchema() {
 
 int RunPerturbStage(const PerturbConfig& config, const fs::path& out) {
   const LoadedModel model = LoadModel(
-      config.checkpoint,
+      config.checkpoint.dir,
       {.arenas = 1,
        .arenas_what = "the perturbed copy",
        .decoders = {{config.suite.batch, config.suite.seq_len, "eval.batch", "eval.seq_len"}}});
@@ -53,7 +50,7 @@ int RunPerturbStage(const PerturbConfig& config, const fs::path& out) {
   EvalSuiteConfig suite_config = config.suite;
   suite_config.tasks.clear();  // the probe is the general validation set
   EvalSuite suite(suite_config, model.config);
-  const double epochs = EpochsOf(model.tokens, suite.train_tokens_per_epoch());
+  const CheckpointPoint point = PointOf(config.checkpoint, model, suite.train_tokens_per_epoch());
   const PerplexityResult base = suite.GeneralLoss(model.params);
   std::vector<float> work(model.params.size());
   std::string rows;
@@ -67,14 +64,14 @@ int RunPerturbStage(const PerturbConfig& config, const fs::path& out) {
                        .scale = ParseNoiseScale(config.scale)};
         PerturbedCopy(model.layout, model.params, work, spec);
         const PerplexityResult r = suite.GeneralLoss(work);
-        nlohmann::json row = ToJson(PerturbRow{.tokens = model.tokens, .epochs = epochs, .seed = config.seed,
+        nlohmann::json row = ToJson(PerturbRow{.tokens = point.tokens, .epochs = point.epochs, .seed = config.seed,
                                                .gamma = gamma, .draw = draw, .group = group, .loss = r.loss,
                                                .base_loss = base.loss, .delta = r.loss - base.loss});
         row["scale"] = config.scale;
         row["eval_tokens"] = r.tokens;
         rows += row.dump() + "\n";
         std::fprintf(stderr, "perturb: tokens %lld (%.2f epochs) group %s gamma %g draw %d: loss %.4f (base %.4f)\n",
-                     static_cast<long long>(model.tokens), epochs, group.c_str(), gamma, draw, r.loss, base.loss);
+                     static_cast<long long>(point.tokens), point.epochs, group.c_str(), gamma, draw, r.loss, base.loss);
       }
     }
   }

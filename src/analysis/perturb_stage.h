@@ -13,7 +13,7 @@
 namespace ot {
 
 struct PerturbConfig {
-  std::string checkpoint;
+  CheckpointRef checkpoint;  // the directory and the pre-training it stands for
   EvalSuiteConfig suite;
   std::vector<double> gammas{0.1, 0.2, 0.4};
   int draws = 5;

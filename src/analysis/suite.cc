@@ -15,10 +15,6 @@
 namespace ot {
 namespace fs = std::filesystem;
 
-double EpochsOf(int64_t tokens, int64_t train_tokens_per_epoch) {
-  return train_tokens_per_epoch > 0 ? static_cast<double>(tokens) / train_tokens_per_epoch : 0.0;
-}
-
 static std::vector<int32_t> ReadTokens(const fs::path& path) {
   return data::TokenFile::Open(path).ReadAll();
 }
@@ -210,12 +206,9 @@ nlohmann::json EvalSuite::Run(std::span<const float> params) {
 const ConfigSchema<EvalConfig>& EvalSchema() {
   static const ConfigSchema<EvalConfig> schema = [] {
     ConfigSchema<EvalConfig> s;
-    s.Field("checkpoint", "checkpoint directory to evaluate",
-            [](EvalConfig& c) -> std::string& { return c.checkpoint; });
+    DeclareCheckpointFields(s, [](EvalConfig& c) -> CheckpointRef& { return c.checkpoint; },
+                            "checkpoint to evaluate");
     DeclareEvalFields(s, [](EvalConfig& c) -> EvalSuiteConfig& { return c.suite; });
-    s.Rule({"checkpoint"}, [](const EvalConfig& c) {
-      return c.checkpoint.empty() ? "expected a checkpoint directory" : "";
-    });
     return s;
   }();
   return schema;
@@ -223,16 +216,18 @@ const ConfigSchema<EvalConfig>& EvalSchema() {
 
 int RunEvalStage(const EvalConfig& config, const fs::path& out) {
   LoadedModel model = LoadModel(
-      config.checkpoint,
+      config.checkpoint.dir,
       {.arenas = 0,
        .arenas_what = "",
        .decoders = {{config.suite.batch, config.suite.seq_len, "eval.batch", "eval.seq_len"}}});
   ApplyThreadPolicy(0, model.config);
   EvalSuite suite(config.suite, model.config);
   nlohmann::json j = suite.Run(model.params);
+  const CheckpointPoint point = PointOf(config.checkpoint, model, suite.train_tokens_per_epoch());
   j["checkpoint"] = {{"dir", fs::absolute(model.dir).string()},
-                     {"tokens", model.tokens},
-                     {"epochs", EpochsOf(model.tokens, suite.train_tokens_per_epoch())},
+                     {"tokens", point.tokens},
+                     {"epochs", point.epochs},
+                     {"hf_model_type", model.hf_model_type},
                      {"params", model.config.NumParams()},
                      {"train_tokens_per_epoch", suite.train_tokens_per_epoch()}};
   j["config"] = {{"model", model.config.ToJson()}, {"eval", PrintConfig(EvalSchema(), config)}};

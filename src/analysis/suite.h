@@ -103,13 +103,11 @@ class EvalSuite {
 // (lm-eval's results file: the "lm_eval" block plus "config" and "date") when task or rolling files
 // are configured.
 struct EvalConfig {
-  std::string checkpoint;
+  CheckpointRef checkpoint;  // the directory and the pre-training it stands for
   EvalSuiteConfig suite;
 };
 const ConfigSchema<EvalConfig>& EvalSchema();
 int RunEvalStage(const EvalConfig& config, const std::filesystem::path& out);
 
-// Pre-training epochs of `tokens` for the data directory (tokens / general.train.tok size).
-double EpochsOf(int64_t tokens, int64_t train_tokens_per_epoch);
 
 }  // namespace ot

@@ -107,6 +107,8 @@ int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& st
       finetune_rows += row.dump() + "\n";
     }
   }
+  // A published series' epochs are of its own pre-training corpus, not of the data prepared here.
+  if (!c.checkpoints.series.empty()) per_epoch = c.checkpoints.corpus_tokens.value;
   const fs::path results = (results_root.empty() ? study_dir : results_root) / "results";
   fs::create_directories(results);
   std::vector<double> lrs = c.finetune.lrs;

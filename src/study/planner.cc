@@ -71,6 +71,39 @@ StudyPlan PlanForVariant(const StudyPlan& plan, const std::string& tag) {
   return out;
 }
 
+StudyConfig ResolveSeries(const StudyConfig& c) {
+  if (c.checkpoints.series.empty()) return c;
+  StudyConfig out = c;
+  const auto& entries = c.checkpoints.series.entries;
+  auto entry = [&](size_t i) {
+    return fmt::format("checkpoints.series entry {} ('{}')", i + 1, entries[i].dir);
+  };
+  ModelConfig model;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    ModelConfig m;
+    try {
+      m = ReadModelConfig(entries[i].dir);
+    } catch (const Error& e) {
+      throw Error(entry(i) + ": " + e.what());
+    }
+    if (i == 0) {
+      model = m;
+    } else if (!(m == model)) {
+      throw Error(entry(i) + ": its model differs from entry 1's; a series is one model at several token counts");
+    }
+  }
+  const fs::path tokenizer = fs::absolute(entries[0].dir) / "tokenizer.json";
+  if (!fs::exists(tokenizer))
+    throw Error(entry(0) + ": no tokenizer.json; the study tokenizes its data with the checkpoints' own tokenizer");
+  if (c.pretrain.seq_len > model.max_seq_len)
+    throw Error(fmt::format("pretrain.seq_len = {} (the evaluation and fine-tuning window) exceeds the "
+                            "checkpoints' max_position_embeddings {}",
+                            c.pretrain.seq_len, model.max_seq_len));
+  out.model = model;
+  out.data.set.push_back("data.tokenizer_json=" + config_detail::Print(tokenizer.string()));
+  return out;
+}
+
 StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
   StudyPlan sp;
   Plan& plan = sp.plan;
@@ -99,15 +132,24 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
       return plan.DirOf(study_dir, plan.Add(r));
     };
     std::vector<StudyCheckpoint> ckpts;
-    if (cs.pretrain.mode == "runs") {
+    if (!cs.checkpoints.series.empty()) {  // published checkpoints: no pre-training runs
+      for (const SeriesCheckpoint& e : cs.checkpoints.series.entries) {
+        const fs::path dir = fs::absolute(e.dir).lexically_normal();
+        StudyCheckpoint ck{seed, e.tokens.value, "", dir, {}, variant.size, variant.arm, variant.tag};
+        ck.ref = {.dir = dir.string(),
+                  .tokens = e.tokens,
+                  .epochs = static_cast<double>(e.tokens.value) / cs.checkpoints.corpus_tokens.value};
+        ckpts.push_back(std::move(ck));
+      }
+    } else if (cs.pretrain.mode == "runs") {
       for (const Size& n : cs.pretrain.ladder) {
         PretrainConfig p = base;
         p.train.budget = n;
         p.train.ladder_mode = "series";
         const std::string name = "pretrain/" + seed_tag + "budget-" + FormatSize(n.value);
         const fs::path dir = add_pretrain(name, p, static_cast<double>(n.value));
-        ckpts.push_back({seed, n.value, name, dir / "ckpt" / CkptName(n.value, B, T), variant.size, variant.arm,
-                         variant.tag});
+        ckpts.push_back({seed, n.value, name, dir / "ckpt" / CkptName(n.value, B, T), {}, variant.size,
+                         variant.arm, variant.tag});
       }
     } else {
       int64_t max_budget = 0;
@@ -125,27 +167,30 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
         const fs::path ckpt = cs.pretrain.mode == "series"
                                   ? dir / "ckpt" / CkptName(n.value, B, T)
                                   : dir / ("branch-" + FormatSize(n.value)) / "ckpt" / CkptName(n.value, B, T);
-        ckpts.push_back({seed, n.value, name, ckpt, variant.size, variant.arm, variant.tag});
+        ckpts.push_back({seed, n.value, name, ckpt, {}, variant.size, variant.arm, variant.tag});
       }
     }
     for (auto& ck : ckpts) {
+      if (ck.ref.dir.empty()) ck.ref.dir = ck.dir.string();  // our checkpoints carry their tokens
+      // The runs measuring a checkpoint wait for the run that makes it (none for a published one).
+      const std::vector<std::string> ck_deps = {ck.pretrain_run.empty() ? "data/prepare" : ck.pretrain_run};
       const std::string tag = seed_tag + "tokens-" + FormatSize(ck.budget);
       const EvalSuiteConfig suite = SuiteFor(cs, data_dir);
-      EvalConfig ev{.checkpoint = ck.dir.string(), .suite = suite};
+      EvalConfig ev{.checkpoint = ck.ref, .suite = suite};
       ck.eval_run = "eval/" + tag;
       plan.Add({.stage = "eval", .name = ck.eval_run, .config_toml = PrintConfig(EvalSchema(), ev),
-                .deps = {ck.pretrain_run}, .cost_tokens = eval_tokens});
-      PerturbConfig pc{.checkpoint = ck.dir.string(), .suite = suite, .gammas = cs.perturb.gammas,
+                .deps = ck_deps, .cost_tokens = eval_tokens});
+      PerturbConfig pc{.checkpoint = ck.ref, .suite = suite, .gammas = cs.perturb.gammas,
                        .draws = cs.perturb.draws, .seed = ck.seed, .groups = cs.perturb.groups,
                        .scale = cs.perturb.scale};
       pc.suite.tasks.clear();
       ck.perturb_run = "perturb/" + tag;
       plan.Add({.stage = "perturb", .name = ck.perturb_run, .config_toml = PrintConfig(PerturbSchema(), pc),
-                .deps = {ck.pretrain_run},
+                .deps = ck_deps,
                 .cost_tokens = cs.perturb.gammas.size() * cs.perturb.draws * cs.perturb.groups.size() *
                                static_cast<double>(cs.eval.windows * T) / 3.0});
       if (cs.diagnose.enabled) {
-        DiagnoseConfig dc{.checkpoint = ck.dir.string(), .suite = suite, .batches = cs.diagnose.batches,
+        DiagnoseConfig dc{.checkpoint = ck.ref, .suite = suite, .batches = cs.diagnose.batches,
                           .max_iters = cs.diagnose.max_iters, .tol = cs.diagnose.tol, .probes = cs.diagnose.probes,
                           .seed = ck.seed,
                           .gammas = cs.perturb.gammas};
@@ -153,7 +198,7 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
         ck.diagnose_run = "diagnose/" + tag;
         const double hvp_passes = 1 + 2.0 * cs.diagnose.max_iters + 4.0 * cs.diagnose.probes;
         plan.Add({.stage = "diagnose", .name = ck.diagnose_run, .config_toml = PrintConfig(DiagnoseSchema(), dc),
-                  .deps = {ck.pretrain_run},
+                  .deps = ck_deps,
                   .cost_tokens = hvp_passes * cs.diagnose.batches * cs.eval.batch * T});
       }
       const int64_t ft_tokens = FinetuneTokens(cs);
@@ -161,7 +206,7 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
         for (double lr : cs.finetune.lrs) {
           for (int64_t ft_seed : cs.finetune.seeds) {
             FinetuneConfig fc;
-            fc.checkpoint = ck.dir.string();
+            fc.checkpoint = ck.ref;
             fc.suite = suite;
             fc.suite.tasks = {task};
             fc.ft.task = task;
@@ -177,7 +222,7 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
             std::string name = "finetune/" + tag + "/" + task + "/lr-" + LrLabel(lr);
             if (cs.finetune.seeds.size() > 1) name += fmt::format("/seed-{}", ft_seed);
             plan.Add({.stage = "finetune", .name = name, .config_toml = PrintConfig(FinetuneSchema(), fc),
-                      .deps = {ck.pretrain_run},
+                      .deps = ck_deps,
                       .cost_tokens = static_cast<double>(ft_tokens) + eval_tokens});
             ck.finetune_runs.push_back(name);
           }

@@ -1,5 +1,5 @@
 // Turns a StudyConfig into the run graph: data fetch → data prepare → pretrain (one run per budget, one
-// series, or WSD branches) → per checkpoint: eval (base), perturb, finetune per (task, lr); and theory.
+// series, or WSD branches; or, for checkpoints.series, the published checkpoints) → per checkpoint: eval (base), perturb, finetune per (task, lr); and theory.
 // Each run's config is the stage's own declared schema printed in full, so a run id changes exactly
 // when something that run reads changes. Entry points: StudyCheckpoint, BuildStudyPlan.
 #pragma once
@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "analysis/model_io.h"
 #include "study/plan.h"
 #include "study/study_config.h"
 
@@ -18,6 +19,7 @@ struct StudyCheckpoint {
   int64_t budget = 0;        // nominal ladder entry
   std::string pretrain_run;  // producing run
   std::filesystem::path dir; // the checkpoint directory
+  CheckpointRef ref;         // what the stages read: dir, and the series' tokens and epochs
   std::string size;          // model preset of this ladder when the study compares sizes, else ""
   std::string arm;           // the arm of this ladder when the study compares arms, else ""
   std::string variant;       // StudyVariant::tag: "", "arm-sgd/", "size-pico-32/", "arm-sgd/size-pico-32/"
@@ -31,7 +33,13 @@ struct StudyPlan {
   std::vector<StudyCheckpoint> checkpoints;
 };
 
+// Throws Error naming the key on a checkpoints.series that cannot be read or mixes models.
 StudyPlan BuildStudyPlan(const StudyConfig& config, const std::filesystem::path& study_dir);
+
+// A study over checkpoints.series with [model] set to the checkpoints' model (read from the first;
+// every entry must have the same one) and the data prepared with their tokenizer.json; c unchanged
+// without a series. Throws Error naming the entry.
+StudyConfig ResolveSeries(const StudyConfig& c);
 
 // The study restricted to one variant (its checkpoints and the shared data and theory runs), by tag.
 StudyPlan PlanForVariant(const StudyPlan& plan, const std::string& tag);

@@ -93,6 +93,9 @@ std::string SeriesProblem(const StudyConfig& c) {
       if (e[j].dir == e[i].dir) return "'" + e[i].dir + "' is listed twice";
     }
   }
+  if (c.checkpoints.corpus_tokens.value <= 0)
+    return "checkpoints.corpus_tokens must be set with a series: the tokens per epoch of the checkpoints' "
+           "pre-training corpus, so that every budget is printed with its epochs";
   if (!c.study.sizes.empty()) return "cannot be combined with study.sizes (the checkpoints fix the model)";
   if (c.study.seeds.size() > 1) return "cannot be combined with several study.seeds (pre-training seeds)";
   for (const auto& [name, sets] : c.arm_sets)
@@ -223,10 +226,17 @@ const ConfigSchema<StudyConfig>& StudySchema() {
                "published checkpoints replacing pre-training: [{dir = \"<Hugging Face model dir>\", tokens = "
                "\"<tokens seen>\"}, ...] (empty = pre-train the ladder)",
                [](C& c) -> CheckpointSeries& { return c.checkpoints.series; })
-        .Rule({"checkpoints.series", "study.sizes", "study.seeds"}, SeriesProblem)
+        .Field("checkpoints.corpus_tokens",
+               "tokens per epoch of the series' pre-training corpus, for the epochs printed next to every "
+               "budget (e.g. \"300B\" for Pythia on the Pile); required with checkpoints.series",
+               [](C& c) -> Size& { return c.checkpoints.corpus_tokens; }, AtLeast(0))
+        .Rule({"checkpoints.series", "checkpoints.corpus_tokens", "study.sizes", "study.seeds"}, SeriesProblem)
         .Rule({"model.preset", "model.vocab_size"}, [](const C& c) { return ModelConfigProblem(c.model); })
         .Rule({"pretrain.seq_len", "model.max_seq_len"}, [](const C& c) -> std::string {
-          return c.pretrain.seq_len <= c.model.max_seq_len ? "" : "pretrain.seq_len must be <= model.max_seq_len";
+          // With a series the checkpoints' model replaces [model] (ResolveSeries checks it there).
+          return c.pretrain.seq_len <= c.model.max_seq_len || !c.checkpoints.series.empty()
+                     ? ""
+                     : "pretrain.seq_len must be <= model.max_seq_len";
         })
         .Rule({"pretrain.ladder"}, [](const C& c) -> std::string {
           return c.pretrain.ladder.empty() ? "expected at least one token budget" : "";

@@ -83,6 +83,7 @@ struct StudyConfig {
   } theory;
   struct Checkpoints {
     CheckpointSeries series;  // non-empty: these checkpoints replace pre-training (the paper's section 2)
+    Size corpus_tokens{0};    // tokens per epoch of their pre-training corpus (epochs = tokens / it)
   } checkpoints;
   // [arms.<name>] tables: each arm's overrides of this study's own keys, as (key, TOML literal) in file
   // order, e.g. arms.sgd = {pretrain.kind = "sgd", pretrain.lr = 0.1}. An arm listed in study.arms with

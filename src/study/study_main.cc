@@ -51,10 +51,11 @@ void PrintLadder(const StudyConfig& config, const StudyPlan& sp, const fs::path&
                 v.arm.empty() ? "" : ("arm " + v.arm + ", ").c_str(), m.preset.c_str(), FormatSize(params).c_str(),
                 FormatSize(params - embed).c_str(), m.vocab_size);
     std::printf("%-10s %12s %16s %10s\n", "budget", "tokens/param", "non-embed t/p", "epochs");
-    for (const Size& n : v.config.pretrain.ladder) {
-      const std::string epochs = per_epoch > 0 ? fmt::format("{:.3g}", double(n.value) / per_epoch) : "?";
-      std::printf("%-10s %12.3g %16.3g %10s\n", FormatSize(n.value).c_str(), double(n.value) / params,
-                  double(n.value) / std::max<int64_t>(1, params - embed), epochs.c_str());
+    const int64_t corpus = v.config.checkpoints.series.empty() ? per_epoch : v.config.checkpoints.corpus_tokens.value;
+    for (int64_t n : StudyBudgets(v.config)) {
+      const std::string epochs = corpus > 0 ? fmt::format("{:.3g}", double(n) / corpus) : "?";
+      std::printf("%-10s %12.3g %16.3g %10s\n", FormatSize(n).c_str(), double(n) / params,
+                  double(n) / std::max<int64_t>(1, params - embed), epochs.c_str());
     }
     rate[v.tag] = kTrainFlops / m.TrainFlopsPerToken(v.config.pretrain.seq_len);
   }
@@ -133,7 +134,7 @@ void PrintFailures(const ExecSummary& summary) {
 }  // namespace
 
 int StudyMain(const StudyOptions& opt) {
-  const StudyConfig config = LoadStudyConfig(opt.config_path, opt.overrides);
+  const StudyConfig config = ResolveSeries(LoadStudyConfig(opt.config_path, opt.overrides));
   const fs::path study_dir = config.study.out.empty() ? fs::path("runs") / config.study.name : fs::path(config.study.out);
   const StudyPlan sp = BuildStudyPlan(config, study_dir);
   if (opt.dry_run) {

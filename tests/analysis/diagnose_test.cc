@@ -158,7 +158,7 @@ fs::path DataDir() {
 
 DiagnoseConfig SmallConfig(const fs::path& checkpoint) {
   DiagnoseConfig c;
-  c.checkpoint = checkpoint.string();
+  c.checkpoint.dir = checkpoint.string();
   c.suite.data_dir = DataDir().string();
   c.suite.batch = 2;
   c.suite.seq_len = 16;

@@ -141,7 +141,7 @@ TEST(EvalStage, EvalJsonFollowsItsSchemaAndUniformLogitsGivePerplexityVocab) {
   const std::vector<float> zeros(ParamLayout::ForModel(m).total(), 0.0f);
   const fs::path ck = SaveModelCheckpoint(root / "ck", m, m, zeros);
   EvalConfig config;
-  config.checkpoint = ck.string();
+  config.checkpoint.dir = ck.string();
   config.suite.data_dir = Data().dir.string();
   config.suite.batch = 4;
   config.suite.windows = 8;
@@ -166,7 +166,7 @@ TEST(FinetuneStage, RecordsThatTheOptimizerWasResetAndWritesAValidEvalJson) {
   const ModelConfig m = DataModel();
   const fs::path ck = SaveModelCheckpoint(root / "ck", m, m, InitFor(m));
   FinetuneConfig config;
-  config.checkpoint = ck.string();
+  config.checkpoint.dir = ck.string();
   config.suite.data_dir = Data().dir.string();
   config.suite.batch = 4;
   config.suite.windows = 4;

@@ -16,6 +16,14 @@
 #include <thread>
 #include <vector>
 
+#include "core/fileio.h"
+#include "core/safetensors.h"
+#include "data/tokenizer_fixture.h"
+#include "data/util.h"
+#include "model/hf_config.h"
+#include "model/init.h"
+#include "model/layout.h"
+
 namespace {
 namespace fs = std::filesystem;
 
@@ -74,7 +82,7 @@ class StudyE2E : public ::testing::Test {
     fs::create_directories(root_);
   }
   void TearDown() override {
-    if (!HasFailure()) fs::remove_all(root_);
+    if (!HasFailure() && Env("OVERTRAIN_KEEP_TEST_DIRS").empty()) fs::remove_all(root_);
   }
   fs::path root_;
 };
@@ -139,6 +147,66 @@ TEST_F(StudyE2E, ArmsGetTheirOwnLaddersAndAComparison) {
   EXPECT_NE(report.find("| arm-adamw | "), std::string::npos) << report;
   EXPECT_EQ(report.find("| not run |"), std::string::npos) << "every checkpoint was diagnosed:\n" << report;
   EXPECT_TRUE(fs::exists(a / "report" / "figures" / "ladders.png"));
+}
+
+
+// A study over published checkpoints (checkpoints.series): three tiny Llama directories in Hugging
+// Face layout (config.json without an overtrain block, model.safetensors, GPT-2's tokenizer.json)
+// replace pre-training; the data is prepared with their tokenizer, and perturbation, fine-tuning,
+// evaluation and the report run as usual, at the series' token counts and epochs.
+TEST_F(StudyE2E, PublishedCheckpointSeriesReplacesPretraining) {
+  const fs::path tokenizers = ot::data::testing::SharedTokenizerDir();
+  if (tokenizers.empty()) {
+    if (Env("CI") == "true") FAIL() << "no shared/data/tokenizers (CI=true)";
+    GTEST_SKIP() << "no shared/data/tokenizers folder (set OVERTRAIN_DATA_DIR)";
+  }
+  const std::string tokenizer = ot::data::ReadMaybeGzip(tokenizers / "gpt2" / "tokenizer.json.gz");
+  ot::ModelConfig m;
+  m.vocab_size = 50304;  // GPT-2's 50257 padded to a multiple of 64, as Pythia pads
+  m.d_model = 32;
+  m.n_layers = 2;
+  m.n_heads = 4;
+  m.n_kv_heads = 2;
+  m.max_seq_len = 128;
+  const ot::ParamLayout layout = ot::ParamLayout::ForModel(m);
+  nlohmann::json config = ot::HfConfigJson(m);
+  config.erase("overtrain");
+  std::string series = "checkpoints.series=[";
+  const char* tokens[] = {"1M", "2M", "4M"};
+  for (int k = 0; k < 3; ++k) {
+    const fs::path dir = root_ / ("published-" + std::to_string(k));
+    fs::create_directories(dir);
+    std::vector<float> params(layout.total());
+    ot::InitParams(layout, params, 100 + k);
+    std::vector<ot::TensorToWrite> tensors;
+    for (const auto& t : layout.tensors())
+      tensors.push_back(ot::F32Tensor(t.name, t.shape, std::span<const float>(params).subspan(t.offset, t.size)));
+    ot::WriteSafetensorsFile(dir / "model.safetensors", tensors, {});
+    ot::WriteFileAtomic(dir / "config.json", config.dump(2));
+    ot::WriteFileAtomic(dir / "tokenizer.json", tokenizer);
+    series += std::string(k ? ", " : "") + "{dir = \"" + dir.string() + "\", tokens = \"" + tokens[k] + "\"}";
+  }
+  series += "]";
+  const fs::path a = root_ / "series";
+  ASSERT_EQ(Wait(StartStudy(a, {series, "checkpoints.corpus_tokens=\"2M\"", "theory.config=\"\"",
+                                "finetune.lrs=[3e-3]", "finetune.tokens=\"8K\"", "perturb.draws=1"})),
+            0)
+      << ReadAll(a.string() + ".log");
+  EXPECT_EQ(ReadAll(a.string() + ".log").find("pretrain/"), std::string::npos) << "nothing is pre-trained";
+  // Every checkpoint evaluated, perturbed and fine-tuned at its series tokens and epochs.
+  const std::string pretrain = ReadAll(a / "results" / "pretrain.jsonl");
+  for (const char* expect : {"\"tokens\":1000000", "\"tokens\":2000000", "\"tokens\":4000000", "\"epochs\":0.5",
+                             "\"epochs\":2.0"})
+    EXPECT_NE(pretrain.find(expect), std::string::npos) << expect << " in\n" << pretrain;
+  EXPECT_NE(ReadAll(a / "results" / "finetune.jsonl").find("\"tokens\":4000000"), std::string::npos);
+  EXPECT_NE(ReadAll(a / "results" / "perturb.jsonl").find("\"tokens\":2000000"), std::string::npos);
+  const std::string report = ReadAll(a / "report" / "report.md");
+  EXPECT_NE(report.find("epoch"), std::string::npos) << report;
+  // The data was tokenized with the checkpoints' tokenizer.
+  bool hf_tokenized = false;
+  for (const auto& e : fs::recursive_directory_iterator(a))
+    hf_tokenized |= e.path().filename() == "tokenizer.json" && e.path().parent_path().filename().string().rfind("prepare", 0) == 0;
+  EXPECT_TRUE(hf_tokenized) << "the prepared data holds no tokenizer.json";
 }
 
 }  // namespace
