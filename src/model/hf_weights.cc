@@ -8,23 +8,10 @@
 #include <cmath>
 
 #include "core/check.h"
+#include "core/listing.h"
 
 namespace ot {
 namespace {
-
-constexpr size_t kListed = 10;  // names listed per kind of problem; the rest are counted
-
-std::string Listed(const std::string& one, const std::string& many,
-                   const std::vector<std::string>& items) {
-  std::string s = fmt::format("{} {}: ", items.size(), items.size() == 1 ? one : many);
-  for (size_t i = 0; i < items.size() && i < kListed; ++i) s += (i ? ", " : "") + items[i];
-  if (items.size() > kListed) s += fmt::format(" and {} more", items.size() - kListed);
-  return s;
-}
-
-std::string Shape(const std::vector<int64_t>& shape) {
-  return fmt::format("[{}]", fmt::join(shape, ", "));
-}
 
 bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
@@ -135,8 +122,8 @@ std::vector<std::string> HfWeightMismatches(std::span<const HfTensorSource> sour
     if (t.dtype != DType::kF32 && t.dtype != DType::kBF16 && t.dtype != DType::kF16)
       dtypes.push_back(fmt::format("'{}' is {}", s.name, DTypeName(t.dtype)));
     if (t.shape != s.shape)
-      shapes.push_back(
-          fmt::format("'{}' is {}, expected {}", s.name, Shape(t.shape), Shape(s.shape)));
+      shapes.push_back(fmt::format("'{}' is {}, expected {}", s.name, BracketedShape(t.shape),
+                                   BracketedShape(s.shape)));
   }
   for (const auto& [name, view] : tensors) {
     // Tied: transformers overwrites a saved lm_head.weight with the embedding after loading.
@@ -145,13 +132,15 @@ std::vector<std::string> HfWeightMismatches(std::span<const HfTensorSource> sour
       unexpected.push_back("'" + name + "'");
   }
   std::vector<std::string> out;
-  if (!missing.empty()) out.push_back(Listed("tensor missing", "tensors missing", missing));
+  if (!missing.empty()) out.push_back(ListedNames("tensor missing", "tensors missing", missing));
   if (!unexpected.empty())
-    out.push_back(Listed("unexpected tensor", "unexpected tensors", unexpected));
+    out.push_back(ListedNames("unexpected tensor", "unexpected tensors", unexpected));
   if (!shapes.empty())
-    out.push_back(Listed("tensor with the wrong shape", "tensors with the wrong shape", shapes));
+    out.push_back(
+        ListedNames("tensor with the wrong shape", "tensors with the wrong shape", shapes));
   if (!dtypes.empty())
-    out.push_back(Listed("tensor not F32, BF16 or F16", "tensors not F32, BF16 or F16", dtypes));
+    out.push_back(
+        ListedNames("tensor not F32, BF16 or F16", "tensors not F32, BF16 or F16", dtypes));
   return out;
 }
 
@@ -190,7 +179,7 @@ void LoadHfWeights(const HfWeightFiles& files, std::span<const HfTensorSource> s
   }
   if (!bad.empty())
     throw Error(files.what() + ": " +
-                Listed("tensor holds NaN or Inf", "tensors hold NaN or Inf", bad));
+                ListedNames("tensor holds NaN or Inf", "tensors hold NaN or Inf", bad));
 }
 
 }  // namespace ot

@@ -7,28 +7,11 @@
 #include <map>
 
 #include "core/check.h"
+#include "core/listing.h"
 #include "core/safetensors.h"
 #include "train/checkpoint.h"
 
 namespace ot {
-namespace {
-
-constexpr size_t kListed = 10;  // names listed per kind of problem; the rest are counted
-
-// "3 tensors missing: 'a', 'b', 'c'" (at most kListed items, then "and N more").
-std::string Listed(const std::string& what_one, const std::string& what_many,
-                   const std::vector<std::string>& items) {
-  std::string s = fmt::format("{} {}: ", items.size(), items.size() == 1 ? what_one : what_many);
-  for (size_t i = 0; i < items.size() && i < kListed; ++i) s += (i ? ", " : "") + items[i];
-  if (items.size() > kListed) s += fmt::format(" and {} more", items.size() - kListed);
-  return s;
-}
-
-std::string Shape(const std::vector<int64_t>& shape) {
-  return fmt::format("[{}]", fmt::join(shape, ", "));
-}
-
-}  // namespace
 
 std::vector<std::string> LayoutMismatches(const ParamLayout& layout,
                                           std::span<const TensorHeader> tensors) {
@@ -44,18 +27,19 @@ std::vector<std::string> LayoutMismatches(const ParamLayout& layout,
     if (it->second->dtype != "F32")
       dtypes.push_back(fmt::format("'{}' is {}", t.name, it->second->dtype));
     if (it->second->shape != t.shape)
-      shapes.push_back(
-          fmt::format("'{}' is {}, expected {}", t.name, Shape(it->second->shape), Shape(t.shape)));
+      shapes.push_back(fmt::format("'{}' is {}, expected {}", t.name,
+                                   BracketedShape(it->second->shape), BracketedShape(t.shape)));
   }
   for (const auto& t : tensors)
     if (layout.Find(t.name) == nullptr) unexpected.push_back("'" + t.name + "'");
   std::vector<std::string> out;
-  if (!missing.empty()) out.push_back(Listed("tensor missing", "tensors missing", missing));
+  if (!missing.empty()) out.push_back(ListedNames("tensor missing", "tensors missing", missing));
   if (!unexpected.empty())
-    out.push_back(Listed("unexpected tensor", "unexpected tensors", unexpected));
+    out.push_back(ListedNames("unexpected tensor", "unexpected tensors", unexpected));
   if (!shapes.empty())
-    out.push_back(Listed("tensor with the wrong shape", "tensors with the wrong shape", shapes));
-  if (!dtypes.empty()) out.push_back(Listed("tensor not F32", "tensors not F32", dtypes));
+    out.push_back(
+        ListedNames("tensor with the wrong shape", "tensors with the wrong shape", shapes));
+  if (!dtypes.empty()) out.push_back(ListedNames("tensor not F32", "tensors not F32", dtypes));
   return out;
 }
 
@@ -101,7 +85,7 @@ std::string NonFiniteTensors(const ParamLayout& layout, std::span<const float> a
       bad.push_back(fmt::format("'{}{}' ({} of {} values)", prefix, t.name, count, t.size));
   }
   if (bad.empty()) return "";
-  return Listed("tensor holds NaN or Inf", "tensors hold NaN or Inf", bad);
+  return ListedNames("tensor holds NaN or Inf", "tensors hold NaN or Inf", bad);
 }
 
 }  // namespace ot

@@ -1,0 +1,23 @@
+// Problem lists for load errors: "3 tensors missing: a, b, c" with at most kListed names, and a
+// shape as "[2, 3]". Shared by the HF weight check (model/hf_weights) and the checkpoint check
+// (train/model_check). Entry points: ListedNames, BracketedShape.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ot {
+
+inline constexpr size_t kListed = 10;  // names listed per kind of problem; the rest are counted
+
+// "<n> <one|many>: a, b, c" with `one` when n == 1, else `many`; at most kListed items, then
+// " and N more".
+std::string ListedNames(const std::string& one, const std::string& many,
+                        const std::vector<std::string>& items);
+
+// "[2, 3]" (empty shape: "[]").
+std::string BracketedShape(const std::vector<int64_t>& shape);
+
+}  // namespace ot
