@@ -10,9 +10,8 @@
 // < 3e-7 relative per exp. As in cpu_parity_test.cc we bound max |fast - ref| <= tol * max |ref| per
 // output and give each tol a reason next to it.
 //
-// The helpers below (Rand, D, ExpectClose, SameAtOneAndTwoThreads) are minimal local versions of
-// those in tests/ops/cpu_parity_test.cc's anonymous namespace (sharing them would mean editing that
-// file); ExpectClose here also returns the measured ratio.
+// The helpers (Rand, D, ExpectClose, SameAtOneAndTwoThreads) are shared with cpu_parity_test.cc in
+// parity_util.h.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -20,51 +19,20 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <functional>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "ops/cpu/kernels.h"
 #include "ops/reference/ops.h"
+#include "parity_util.h"
 
 namespace ot {
 namespace {
 
-std::vector<float> Rand(size_t n, float scale, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(gen);
-  return v;
-}
-std::vector<double> D(const std::vector<float>& v) { return {v.begin(), v.end()}; }
-
-// EXPECTs max |fast - ref| <= tol * max |ref|; prints and returns the ratio.
-double ExpectClose(const std::vector<float>& fast, const std::vector<double>& ref, double tol,
-                   const std::string& what) {
-  EXPECT_EQ(fast.size(), ref.size()) << what;
-  double scale = 0, err = 0;
-  for (size_t i = 0; i < std::min(fast.size(), ref.size()); ++i) {
-    scale = std::max(scale, std::abs(ref[i]));
-    err = std::max(err, std::abs(fast[i] - ref[i]));
-  }
-  const double ratio = err / std::max(scale, 1e-30);
-  std::printf("  arch vs ref %-34s max err / max|ref| = %.2e (tol %.0e)\n", what.c_str(), ratio, tol);
-  EXPECT_LE(err, tol * scale) << what;
-  return ratio;
-}
-
-// Runs fn at 1 and at 2 threads; returns whether the outputs are bitwise equal.
-bool SameAtOneAndTwoThreads(const std::function<std::vector<float>()>& fn) {
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(1);
-  const auto a = fn();
-  omp_set_num_threads(2);
-  const auto b = fn();
-  omp_set_num_threads(saved);
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
+using testing::D;
+using testing::ExpectClose;
+using testing::Rand;
+using testing::SameAtOneAndTwoThreads;
 
 void Append(std::vector<float>& to, const std::vector<float>& v) { to.insert(to.end(), v.begin(), v.end()); }
 

@@ -9,47 +9,19 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
-#include <random>
 #include <vector>
 
 #include "ops/cpu/kernels.h"
 #include "ops/reference/ops.h"
+#include "parity_util.h"
 
 namespace ot {
 namespace {
 
-std::vector<float> Rand(size_t n, float scale, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(gen);
-  return v;
-}
-std::vector<double> D(const std::vector<float>& v) { return {v.begin(), v.end()}; }
-
-void ExpectClose(const std::vector<float>& fast, const std::vector<double>& ref, double tol,
-                 const char* what) {
-  ASSERT_EQ(fast.size(), ref.size()) << what;
-  double scale = 0, err = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    scale = std::max(scale, std::abs(ref[i]));
-    err = std::max(err, std::abs(fast[i] - ref[i]));
-  }
-  std::printf("  cpu vs ref %-28s max err / max|ref| = %.2e\n", what, err / std::max(scale, 1e-30));
-  EXPECT_LE(err, tol * scale) << what;
-}
-
-// Runs fn at 1 and at 2 threads; returns whether the outputs are bitwise equal.
-bool SameAtOneAndTwoThreads(const std::function<std::vector<float>()>& fn) {
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(1);
-  const auto a = fn();
-  omp_set_num_threads(2);
-  const auto b = fn();
-  omp_set_num_threads(saved);
-  return a == b;
-}
+using testing::D;
+using testing::ExpectClose;
+using testing::Rand;
+using testing::SameAtOneAndTwoThreads;
 
 TEST(CpuKernels, FastExp) {
   double worst = 0;
