@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "ops/cpu/kernels.h"
+#include "ops/cpu/layernorm_row.h"
 
 namespace ot::cpu {
 
@@ -43,20 +44,8 @@ void LayerNormAffineBackward(float* dx, float* dgain, float* dbias, const float*
   // dx: the non-parametric backward of dxhat = dout * gain; dgain = sum dout * xhat; dbias = sum dout.
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < N; ++n) {
-    const float* xr = x + (int64_t)n * C;
-    const float* dy = dout + (int64_t)n * C;
-    float* d = dx + (int64_t)n * C;
-    const float m = mean[n], r = rstd[n];
-    float mdy = 0, mdyx = 0;
-#pragma omp simd reduction(+ : mdy, mdyx)
-    for (int c = 0; c < C; ++c) {
-      const float g = dy[c] * gain[c];
-      mdy += g;
-      mdyx += g * (xr[c] - m);
-    }
-    mdy /= C;
-    mdyx *= r / C;
-    for (int c = 0; c < C; ++c) d[c] += r * (dy[c] * gain[c] - mdy - (xr[c] - m) * r * mdyx);
+    const int64_t o = (int64_t)n * C;
+    LayerNormBackwardRow<true>(dx + o, dout + o, gain, x + o, mean[n], rstd[n], C);
   }
   ColumnSums(dgain, N, C, [&](int n, int c) {
     return dout[(int64_t)n * C + c] * ((x[(int64_t)n * C + c] - mean[n]) * rstd[n]);

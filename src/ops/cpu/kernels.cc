@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ops/cpu/layernorm_row.h"
+
 namespace ot::cpu {
 
 void MatmulForward(float* out, const float* in, const float* W, int N, int I, int O, float beta) {
@@ -140,19 +142,8 @@ void LayerNormBackward(float* dx, const float* dout, const float* x, const float
                        int N, int C) {
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < N; ++n) {
-    const float* xr = x + (int64_t)n * C;
-    const float* dy = dout + (int64_t)n * C;
-    float* d = dx + (int64_t)n * C;
-    const float m = mean[n], r = rstd[n];
-    float mdy = 0, mdyx = 0;
-#pragma omp simd reduction(+ : mdy, mdyx)
-    for (int c = 0; c < C; ++c) {
-      mdy += dy[c];
-      mdyx += dy[c] * (xr[c] - m);
-    }
-    mdy /= C;
-    mdyx *= r / C;
-    for (int c = 0; c < C; ++c) d[c] += r * (dy[c] - mdy - (xr[c] - m) * r * mdyx);
+    const int64_t o = (int64_t)n * C;
+    LayerNormBackwardRow<false>(dx + o, dout + o, nullptr, x + o, mean[n], rstd[n], C);
   }
 }
 
