@@ -9,8 +9,6 @@
 #include <vector>
 
 #include "bench/parity_harness.h"
-#include "model/decoder.h"
-#include "model/reference_decoder.h"
 
 namespace ot {
 namespace {
@@ -86,38 +84,24 @@ class ArchParity : public ::testing::TestWithParam<Arch> {
   }
 };
 
-// The double-precision reference against torch in double: the same function up to rounding, so the
-// tolerances are parity_test.cc's float-epsilon ones (loss 1e-12; gradients, rounded to float for
-// the comparison, 1e-6 of each tensor's largest entry); and our AdamW on torch's gradients to
-// float32 rounding.
+// The double-precision reference against torch in double at float-epsilon tolerances
+// (ExpectReferenceDecoderParity), and our AdamW on torch's gradients to float32 rounding.
 TEST_P(ArchParity, ReferenceDecoderMatchesPyTorch) {
   RequireTorch();
   const Fixture f = MakeFixture(GetParam().config, 7);
   const TorchResult& torch = Torch(f);
   EXPECT_EQ(torch.family, GetParam().family) << "reference.py ran another family's module";
-  ReferenceDecoder<double> ref(f.config);
-  std::vector<double> p(f.params.begin(), f.params.end()), g(p.size(), 0.0);
-  const double loss = ref.Forward(p.data(), f.inputs.data(), f.targets.data(), f.B, f.T);
-  ref.Backward(p.data(), g.data());
-  std::vector<float> gf(g.begin(), g.end());
-  ExpectParity("reference (double)", f, torch, loss, gf, 1e-12, 1e-6);
+  ExpectReferenceDecoderParity(f, torch);
   SCOPED_TRACE("AdamW on torch's gradients");
   ExpectAdamWParity(f, torch);
 }
 
-// The fast float32 Decoder (what trains and evaluates) at the tolerances: loss 1e-5
-// relative, gradients 1e-4 of each tensor's largest entry (float32 sums over 72 rows and 211
-// logits), weights after one AdamW step within the bound their own gradient error implies
-// (AdamStepBound).
+// The fast float32 Decoder (what trains and evaluates) at the tolerances
+// (ExpectFastDecoderParity).
 TEST_P(ArchParity, FastDecoderMatchesPyTorch) {
   RequireTorch();
   const Fixture f = MakeFixture(GetParam().config, 7);
-  const TorchResult& torch = Torch(f);
-  Decoder decoder(f.config, f.B, f.T);
-  std::vector<float> grads(f.params.size(), 0.0f);
-  const double loss = decoder.Forward(f.params, f.inputs.data(), f.targets.data(), f.B, f.T);
-  decoder.Backward(f.params, grads);
-  ExpectParity("fast decoder (float32)", f, torch, loss, grads, 1e-5, 1e-4);
+  ExpectFastDecoderParity(f, Torch(f));
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, ArchParity, ::testing::ValuesIn(Archs()),

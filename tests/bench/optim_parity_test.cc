@@ -3,13 +3,13 @@
 // float32 rounding (u = 2^-24): elementwise by running error analysis for SGD and Lion, normwise for Muon's
 // Newton–Schulz (tests/optim/newton_schulz_bound.h). Fails (never skips) without torch, as parity_test.cc.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "bench/parity_harness.h"
 #include "bench/torch_reference.h"
 #include "core/check.h"
 #include "core/rng.h"
@@ -80,21 +80,7 @@ Fixture MakeFixture(int steps) {
   return f;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("ot_optim_parity_" + std::to_string(getpid()) + "_" + info->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using parity::TempDir;  // the parity harness's per-test temporary directory
 
 // Writes the fixture, runs the reference, returns its file (kept open in `file`).
 SafetensorsFile RunReference(const Fixture& f, nlohmann::json optim, const fs::path& dir) {

@@ -1,7 +1,8 @@
 // The parity harness shared by parity_test.cc (the default architecture) and arch_parity_test.cc
 // (the imported Hugging Face families): a fixture (weights, batch), one run of bench/reference.py
 // on it, and the derived comparisons of loss, gradients and one AdamW step. Entry points:
-// MakeFixture, RunTorch, ExpectParity, ExpectAdamWParity, RequireTorch, TempDir.
+// MakeFixture, RunTorch, ExpectReferenceDecoderParity, ExpectFastDecoderParity, ExpectParity,
+// ExpectAdamWParity, RequireTorch, TempDir (also used by optim_parity_test.cc).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -21,8 +22,10 @@
 #include "core/rng.h"
 #include "core/safetensors.h"
 #include "model/config.h"
+#include "model/decoder.h"
 #include "model/init.h"
 #include "model/layout.h"
+#include "model/reference_decoder.h"
 #include "optim/optimizer.h"
 #include "optim/param_groups.h"
 
@@ -214,6 +217,31 @@ inline void ExpectParity(const char* label, const Fixture& f, const TorchResult&
       "worst weight error after AdamW %.2e (%.2f of its derived bound)\n",
       label, loss, torch.loss, std::abs(loss - torch.loss) / std::abs(torch.loss), worst_grad,
       worst_step, worst_ratio);
+}
+
+// The double-precision scalar reference (ReferenceDecoder<double>) against torch in double: both
+// sides are exact up to rounding, so this pins down that the two implementations are the same
+// function; compared in float (the reference's outputs are F32), hence tolerances at float epsilon
+// (loss 1e-12 relative; gradients 1e-6 of each tensor's largest entry).
+inline void ExpectReferenceDecoderParity(const Fixture& f, const TorchResult& torch) {
+  ReferenceDecoder<double> ref(f.config);
+  std::vector<double> p(f.params.begin(), f.params.end()), g(p.size(), 0.0);
+  const double loss = ref.Forward(p.data(), f.inputs.data(), f.targets.data(), f.B, f.T);
+  ref.Backward(p.data(), g.data());
+  std::vector<float> gf(g.begin(), g.end());
+  ExpectParity("reference (double)", f, torch, loss, gf, 1e-12, 1e-6);
+}
+
+// The fast float32 Decoder (what trains and evaluates) at the tolerances: loss 1e-5
+// relative; gradients 1e-4 of each tensor's largest entry (float32 sums over 72 rows and 211
+// logits); weights after one AdamW step within the bound their own gradient error implies
+// (AdamStepBound).
+inline void ExpectFastDecoderParity(const Fixture& f, const TorchResult& torch) {
+  Decoder decoder(f.config, f.B, f.T);
+  std::vector<float> grads(f.params.size(), 0.0f);
+  const double loss = decoder.Forward(f.params, f.inputs.data(), f.targets.data(), f.B, f.T);
+  decoder.Backward(f.params, grads);
+  ExpectParity("fast decoder (float32)", f, torch, loss, grads, 1e-5, 1e-4);
 }
 
 inline void RequireTorch() {

@@ -8,8 +8,6 @@
 #include <cstdlib>
 
 #include "bench/parity_harness.h"
-#include "model/decoder.h"
-#include "model/reference_decoder.h"
 
 namespace ot {
 namespace {
@@ -36,14 +34,12 @@ struct Variant {
 };
 class ParityTest : public ::testing::TestWithParam<Variant> {};
 
-// One PyTorch run (in double) per variant, two engines against it:
-// - the double-precision scalar reference (ReferenceDecoder<double>): both sides are exact up to rounding,
-//   so this pins down that the two implementations are the same function; compared in float (the
-//   reference's outputs are F32), hence tolerances at float epsilon.
-// - the fast float32 Decoder (the one that trains), at the tolerances: loss 1e-5 relative;
-//   gradients 1e-4 of each tensor's largest entry (float32 sums over 72 rows, 211 logits); weights after
-//   one AdamW step within the bound their own gradient error implies (AdamStepBound).
-// - our AdamW fed torch's gradients, to float32 rounding: the optimizer checked apart from the gradients.
+// One PyTorch run (in double) per variant, two engines against it (tolerances and their reasons at
+// the helpers in parity_harness.h):
+// - the double-precision scalar reference (ReferenceDecoder<double>), at float epsilon: the same
+//   function up to rounding;
+// - the fast float32 Decoder (the one that trains), at the tolerances;
+// - our AdamW fed torch's gradients, to float32 rounding: the optimizer apart from the gradients.
 TEST_P(ParityTest, LossGradientsAndAdamWStepMatchPyTorch) {
   RequireTorch();
   TempDir dir;
@@ -51,20 +47,11 @@ TEST_P(ParityTest, LossGradientsAndAdamWStepMatchPyTorch) {
   const TorchResult torch = RunTorch(f, dir.path(), "float64");
   {
     SCOPED_TRACE("ReferenceDecoder<double>");
-    ReferenceDecoder<double> ref(f.config);
-    std::vector<double> p(f.params.begin(), f.params.end()), g(p.size(), 0.0);
-    const double loss = ref.Forward(p.data(), f.inputs.data(), f.targets.data(), f.B, f.T);
-    ref.Backward(p.data(), g.data());
-    std::vector<float> gf(g.begin(), g.end());
-    ExpectParity("reference (double)", f, torch, loss, gf, 1e-12, 1e-6);
+    ExpectReferenceDecoderParity(f, torch);
   }
   {
     SCOPED_TRACE("Decoder (fast, float32)");
-    Decoder decoder(f.config, f.B, f.T);
-    std::vector<float> grads(f.params.size(), 0.0f);
-    const double loss = decoder.Forward(f.params, f.inputs.data(), f.targets.data(), f.B, f.T);
-    decoder.Backward(f.params, grads);
-    ExpectParity("fast decoder (float32)", f, torch, loss, grads, 1e-5, 1e-4);
+    ExpectFastDecoderParity(f, torch);
   }
   {
     SCOPED_TRACE("AdamW on torch's gradients");
