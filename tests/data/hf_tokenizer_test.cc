@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "core/check.h"
+#include "data/tokenizer_fixture.h"
 #include "data/util.h"
 
 namespace ot::data {
@@ -38,16 +39,7 @@ bool InCi() {
   return ci && std::string(ci) == "true";
 }
 
-fs::path TokenizerDir() {
-  std::vector<fs::path> candidates;
-  if (const char* d = std::getenv("OVERTRAIN_DATA_DIR"); d && *d) candidates.push_back(d);
-  if (const char* src = std::getenv("OVERTRAIN_SOURCE_DIR"); src && *src)
-    candidates.push_back(fs::path(src) / ".." / "shared" / "data");
-  candidates.push_back("/work/shared/data");
-  for (const auto& c : candidates)
-    if (fs::exists(c / "tokenizers" / "gpt2" / "tokenizer.json.gz")) return c / "tokenizers";
-  return {};
-}
+using testing::SharedTokenizerDir;
 
 // Missing inputs: a failure under CI=true (the CI machine has them), a skip with the reason
 // elsewhere.
@@ -237,7 +229,7 @@ std::string Hex(std::string_view s) {
 }
 
 TEST(HfTokenizer, PublishedIdsByHand) {
-  const fs::path dir = TokenizerDir();
+  const fs::path dir = SharedTokenizerDir();
   if (dir.empty()) GTEST_SKIP() << "no shared/data/tokenizers folder (set OVERTRAIN_DATA_DIR)";
   using V = std::vector<int32_t>;
   const HfTokenizer gpt2 = HfTokenizer::Load(dir / kFiles[0]);
@@ -272,7 +264,7 @@ TEST(HfTokenizer, PublishedIdsByHand) {
 }
 
 TEST(HfTokenizer, DecodeRoundTripsPlainText) {
-  const fs::path dir = TokenizerDir();
+  const fs::path dir = SharedTokenizerDir();
   if (dir.empty()) GTEST_SKIP() << "no shared/data/tokenizers folder (set OVERTRAIN_DATA_DIR)";
   for (const auto& file : kFiles) {
     const HfTokenizer tok = HfTokenizer::Load(dir / file);
@@ -304,7 +296,7 @@ std::vector<uint8_t> Base64(std::string_view s) {
 // Published reference: Paloma's C4-100-domains documents ship GPT-2 ids (base64 of big-endian
 // uint16) made by the Rust library; our encoding of `text` must give them back.
 TEST(HfTokenizer, GptTwoIdsOfPalomaDocuments) {
-  const fs::path dir = TokenizerDir();
+  const fs::path dir = SharedTokenizerDir();
   if (dir.empty()) GTEST_SKIP() << "no shared/data/tokenizers folder (set OVERTRAIN_DATA_DIR)";
   const fs::path paloma =
       dir / ".." / "c4" / "c4_100_domains_5_www.theguardian.com_00000000.jsonl.gz";
@@ -327,7 +319,7 @@ TEST(HfTokenizer, GptTwoIdsOfPalomaDocuments) {
 
 // Encode throughput on the 2.3 MB C4 sample (printed, not asserted: the machine is shared).
 TEST(HfTokenizer, EncodeThroughputOnC4) {
-  const fs::path dir = TokenizerDir();
+  const fs::path dir = SharedTokenizerDir();
   if (dir.empty()) GTEST_SKIP() << "no shared/data/tokenizers folder (set OVERTRAIN_DATA_DIR)";
   const fs::path c4 = dir / ".." / "c4" / "c4-sample.00000-of-00001.json.gz";
   if (!fs::exists(c4)) GTEST_SKIP() << "no shared/data/c4 sample";
@@ -351,7 +343,7 @@ TEST(HfTokenizer, EncodeThroughputOnC4) {
 }
 
 TEST(HfTokenizer, IdsEqualTheJsOracle) {
-  const fs::path dir = TokenizerDir();
+  const fs::path dir = SharedTokenizerDir();
   if (dir.empty()) GTEST_SKIP() << "no shared/data/tokenizers folder (set OVERTRAIN_DATA_DIR)";
   std::string out;
   OT_REQUIRE(RunCommand({"sh", "-c", "command -v node && command -v npm"}, "", &out) == 0,
