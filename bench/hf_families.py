@@ -5,7 +5,9 @@ modeling_olmo2.py, modeling_gpt_neox.py): the same submodules, names and order o
 from those files' semantics, not from overtrain's C++. Overtrain stores every family under canonical
 Llama / OLMo-2 tensor names (src/model/layout.h); `to_canonical` / `from_canonical` are the name and
 layout maps between a family's own parameters and those names (GPT-NeoX's fused, per-head interleaved
-query_key_value is the one non-trivial map). Entry points: build_model, to_canonical, load_canonical.
+query_key_value is the one non-trivial map). The modules' own parameter names are transformers', so a
+Hugging Face directory loads by its names as they are (`config_from_hf`, `load_hf`). Entry points:
+build_model, to_canonical, load_canonical, config_from_hf, load_hf.
 """
 import math
 
@@ -387,3 +389,56 @@ def load_canonical(model, canonical):
             else:  # the NeoX fused projection, from q, k, v in order
                 q, k, v = (parts[n] for n in sorted(parts, key=lambda n: "qkv".index(n.split(".")[-2][0])))
                 p.copy_(_neox_fuse_qkv(q, k, v, model.gpt_neox.layers[0].attention.NH))
+
+
+# ----------------------------------------------------------------------------------------------------
+# A Hugging Face directory by its own names: config.json's keys with transformers' defaults, written from
+# the families' configuration files (not from overtrain's import, src/model/hf_config.cc), and the
+# tensors under the modules' parameter names, which are transformers' own.
+
+
+def config_from_hf(hf):
+    """config.json (dict) -> the switches build_model reads, plus rope_theta. ValueError for a model_type
+    other than llama, olmo, olmo2 and gpt_neox."""
+    kind = hf["model_type"]
+    if kind not in ("llama", "olmo", "olmo2", "gpt_neox"):
+        raise ValueError(f"model_type {kind!r}; expected llama, olmo, olmo2 or gpt_neox")
+    nh = hf["num_attention_heads"]
+    cfg = dict(vocab_size=hf["vocab_size"], d_model=hf["hidden_size"], d_ff=hf["intermediate_size"],
+               n_layers=hf["num_hidden_layers"], n_heads=nh, n_kv_heads=hf.get("num_key_value_heads") or nh,
+               tied_head=hf.get("tie_word_embeddings", False), norm_placement="pre", norm="rmsnorm",
+               mlp="swiglu", qk_norm=False, parallel_residual=False, rotary_pct=1.0, clip_qkv=0,
+               attn_bias=hf.get("attention_bias", False), mlp_bias=hf.get("mlp_bias", False),
+               rope_theta=hf.get("rope_theta", 10000.0))
+    if kind == "llama":  # LlamaConfig
+        cfg["norm_eps"] = hf.get("rms_norm_eps", 1e-6)
+    elif kind == "olmo":  # OlmoConfig: OlmoLayerNorm hard-codes eps 1e-5; OlmoMLP has no bias
+        cfg.update(norm="layernorm", norm_eps=1e-5, clip_qkv=hf.get("clip_qkv") or 0, mlp_bias=False)
+    elif kind == "olmo2":  # Olmo2Config: norms after each branch, q_norm / k_norm; Olmo2MLP has no bias
+        cfg.update(norm_placement="post", qk_norm=True, norm_eps=hf.get("rms_norm_eps", 1e-5), mlp_bias=False)
+    else:  # GPTNeoXConfig
+        cfg.update(norm="layernorm_affine", mlp="gelu", norm_eps=hf.get("layer_norm_eps", 1e-5),
+                   mlp_bias=True, n_kv_heads=nh, attn_bias=hf.get("attention_bias", True),
+                   parallel_residual=hf.get("use_parallel_residual", True),
+                   rotary_pct=hf.get("rotary_pct", 0.25), rope_theta=hf.get("rotary_emb_base", 10000))
+    return cfg
+
+
+def load_hf(model, tensors):
+    """Copies tensors named as in the HF files (name -> array/tensor) into the model's parameters. Every
+    parameter must be present with its shape and every tensor used, except a tied head's own copy
+    (lm_head / embed_out weight), which transformers also overwrites with the embedding. ValueError
+    names the first mismatches."""
+    params = dict(model.named_parameters())  # a tied head appears once, under the embedding's name
+    aliases = set(model.state_dict()) - set(params)
+    missing = sorted(set(params) - set(tensors))
+    extra = sorted(set(tensors) - set(params) - aliases)
+    if missing or extra:
+        raise ValueError(f"tensors: missing {missing[:5]}, unexpected {extra[:5]}")
+    for name, p in params.items():
+        if tuple(p.shape) != tuple(tensors[name].shape):
+            raise ValueError(f"tensor {name} has shape {tuple(tensors[name].shape)}, "
+                             f"expected {tuple(p.shape)}")
+    with torch.no_grad():
+        for name, p in params.items():
+            p.copy_(torch.as_tensor(tensors[name], dtype=p.dtype))

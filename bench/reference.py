@@ -30,11 +30,18 @@ Modes:
       Evaluation speed on the weights and batch in IN (as --parity's IN, no bench.optim): `run N` ->
       {"forward_s": [...], "value": sum of the targets' log-probs} (each: no-grad forward, log_softmax,
       gather); `logprobs` -> {"logprobs": [B*T values]} (row-major, 0 where target < 0).
+  reference.py --hf-logprobs MODEL_DIR IO_JSON
+      A Hugging Face directory read by its own names: config.json (transformers' keys and defaults) and
+      model.safetensors or its sharded index (F32, BF16 or F16), loaded into the family module in float64
+      (hf_families.config_from_hf / load_hf; tests/analysis/hf_parity_test.cc). IO_JSON holds
+      {"inputs": [[..]], "targets": [[..]]} (B, T); the targets' log-probs are written back into it
+      under "logprobs" (B, T), 0 where target < 0.
 """
 import argparse
 import json
 import math
 import mmap
+import os
 import struct
 import sys
 import time
@@ -50,7 +57,8 @@ CLOCK = time.perf_counter  # bench step times; main() switches to process CPU ti
 # ----------------------------------------------------------------------------------------------------
 # safetensors (the format is small: u64 header length, JSON header, raw little-endian payload)
 
-_DTYPES = {"F32": np.float32, "F64": np.float64, "I32": np.int32, "I64": np.int64}
+_DTYPES = {"F32": np.float32, "F64": np.float64, "I32": np.int32, "I64": np.int64, "F16": np.float16,
+           "BF16": np.uint16}  # BF16: the upper 16 bits of a float32, widened below
 
 
 def read_safetensors(path):
@@ -66,6 +74,8 @@ def read_safetensors(path):
         dtype = np.dtype(_DTYPES[info["dtype"]]).newbyteorder("<")
         arr = np.frombuffer(data, dtype=dtype, count=(end - begin) // dtype.itemsize, offset=base + begin)
         tensors[name] = arr.reshape(info["shape"]).copy()
+        if info["dtype"] == "BF16":
+            tensors[name] = (tensors[name].astype(np.uint32) << 16).view(np.float32)
     return tensors, meta
 
 
@@ -349,6 +359,44 @@ def run_forward_bench(args):
     serve(forward, "forward_s", {"logprobs": lambda: {"logprobs": logprobs().reshape(-1).tolist()}})
 
 
+def read_hf_weights(model_dir):
+    """The tensors of an HF directory: model.safetensors, or every shard its index names."""
+    index = os.path.join(model_dir, "model.safetensors.index.json")
+    if not os.path.exists(index):
+        return read_safetensors(os.path.join(model_dir, "model.safetensors"))[0]
+    tensors = {}
+    with open(index) as f:
+        for shard in sorted(set(json.load(f)["weight_map"].values())):
+            tensors.update(read_safetensors(os.path.join(model_dir, shard))[0])
+    return tensors
+
+
+def run_hf_logprobs(args):
+    """Log-probs of the targets under an HF directory, read by HF names into the family module (float64)."""
+    model_dir, io_path = args.hf_logprobs
+    with open(os.path.join(model_dir, "config.json")) as f:
+        hf_cfg = json.load(f)
+    try:
+        cfg = hf.config_from_hf(hf_cfg)
+        model = hf.build_model(cfg).to(torch.float64)
+        hf.load_hf(model, read_hf_weights(model_dir))
+    except ValueError as e:
+        sys.exit(f"reference.py: {model_dir}: {e}")
+    if hf.family_of(cfg) != hf_cfg["model_type"]:
+        sys.exit(f"reference.py: {model_dir}: model_type {hf_cfg['model_type']} built {hf.family_of(cfg)}")
+    with open(io_path) as f:
+        io = json.load(f)
+    inputs = torch.tensor(io["inputs"], dtype=torch.int64)  # (B, T)
+    targets = torch.tensor(io["targets"], dtype=torch.int64)
+    T = inputs.shape[1]
+    causal = torch.ones(T, T, dtype=torch.bool).triu(1)
+    with torch.no_grad():
+        logp = model(inputs, rope_for(model, cfg, T, torch.float64), causal).log_softmax(-1)  # (B, T, V)
+        io["logprobs"] = (logp.gather(-1, targets.clamp(min=0)[..., None])[..., 0] * (targets >= 0)).tolist()
+    with open(io_path, "w") as f:
+        json.dump(io, f)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--parity", nargs=2, metavar=("IN", "OUT"))
@@ -356,6 +404,7 @@ def main():
     ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     ap.add_argument("--bench", action="store_true")
     ap.add_argument("--forward-bench", metavar="IN", help="weights + batch.inputs/targets + bench.model")
+    ap.add_argument("--hf-logprobs", nargs=2, metavar=("MODEL_DIR", "IO_JSON"))
     ap.add_argument("--model", help="architecture JSON (bench mode)")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--seq", type=int, default=128)
@@ -377,8 +426,11 @@ def main():
         run_bench(args)
     elif args.forward_bench:
         run_forward_bench(args)
+    elif args.hf_logprobs:
+        run_hf_logprobs(args)
     else:
-        ap.error("choose --parity IN OUT, --optim-parity IN OUT, --bench or --forward-bench IN")
+        ap.error("choose --parity IN OUT, --optim-parity IN OUT, --bench, --forward-bench IN or "
+                 "--hf-logprobs MODEL_DIR IO_JSON")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 // Imported models score like transformers would: for each family a tiny HF directory (its own
 // tensor names and config keys) is loaded with LoadModel and scored by DecoderScorer, and the
-// log-probs are compared with hf_reference.py, a float64 torch forward written from the families'
-// modeling files that reads the directory by HF names (GPT-NeoX's fused q|k|v viewed per head as
-// transformers does). This checks the config mapping, the tensor mapping and the decoder together
-// against an oracle that shares none of them. Fails (never skips) without python3-torch, like the
-// bench parity test.
+// log-probs are compared with `bench/reference.py --hf-logprobs`: bench/hf_families.py's float64
+// torch modules, written from the families' modeling files, reading config.json with transformers'
+// defaults and the tensors by HF names (GPT-NeoX's fused q|k|v viewed per head as transformers
+// does). This checks the config mapping, the tensor mapping and the decoder together against an
+// oracle that shares none of them. Fails (never skips) without python3-torch, like the bench parity
+// test.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -104,8 +105,12 @@ void ExpectParity(const std::string& label, const Json& config) {
 
   const fs::path io_path = dir / "io.json";
   WriteFileAtomic(io_path, io.dump());
-  const fs::path script = fs::path(__FILE__).parent_path() / "hf_reference.py";
-  RunChecked({.argv = {"/usr/bin/python3", script.string(), dir.string(), io_path.string()},
+  // The source tree this test was compiled from (the analysis layer does not link bench's
+  // FindReferenceScript).
+  const fs::path script =
+      fs::path(__FILE__).parent_path().parent_path().parent_path() / "bench" / "reference.py";
+  RunChecked({.argv = {"/usr/bin/python3", script.string(), "--hf-logprobs", dir.string(),
+                       io_path.string(), "--threads", "1"},
               .env = {"OMP_NUM_THREADS=1"}},
              300);
   const Json ref = Json::parse(ReadFile(io_path))["logprobs"];
@@ -119,7 +124,7 @@ void ExpectParity(const std::string& label, const Json& config) {
       // relative per op (decoder_test's bound); |logprob| <~ 10 here, so 1e-4 leaves 10x margin.
       EXPECT_NEAR(ours[b * kT + t], r, 1e-4) << b << "," << t;
     }
-  std::fprintf(stderr, "  %s: max |logprob - hf_reference| = %.3g\n", label.c_str(), max_err);
+  std::fprintf(stderr, "  %s: max |logprob - reference.py| = %.3g\n", label.c_str(), max_err);
   fs::remove_all(dir);
 }
 
