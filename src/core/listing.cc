@@ -18,4 +18,18 @@ std::string BracketedShape(const std::vector<int64_t>& shape) {
   return fmt::format("[{}]", fmt::join(shape, ", "));
 }
 
+std::vector<std::string> TensorMismatches::Sentences(const std::string& dtypes_allowed) const {
+  std::vector<std::string> out;
+  if (!missing.empty()) out.push_back(ListedNames("tensor missing", "tensors missing", missing));
+  if (!unexpected.empty())
+    out.push_back(ListedNames("unexpected tensor", "unexpected tensors", unexpected));
+  if (!shapes.empty())
+    out.push_back(
+        ListedNames("tensor with the wrong shape", "tensors with the wrong shape", shapes));
+  if (!dtypes.empty())
+    out.push_back(
+        ListedNames("tensor not " + dtypes_allowed, "tensors not " + dtypes_allowed, dtypes));
+  return out;
+}
+
 }  // namespace ot

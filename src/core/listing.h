@@ -20,4 +20,14 @@ std::string ListedNames(const std::string& one, const std::string& many,
 // "[2, 3]" (empty shape: "[]").
 std::string BracketedShape(const std::vector<int64_t>& shape);
 
+// What comparing a file's tensors with the expected ones found, by kind; each entry is a quoted
+// name ("'a'") or a quoted name with its problem ("'a' is [2, 3], expected [3, 2]").
+struct TensorMismatches {
+  std::vector<std::string> missing, unexpected, shapes, dtypes;
+
+  // One ListedNames sentence per non-empty kind, in the order above; the dtype one reads
+  // "tensor(s) not <dtypes_allowed>" (e.g. "F32, BF16 or F16"). Empty when nothing was found.
+  std::vector<std::string> Sentences(const std::string& dtypes_allowed) const;
+};
+
 }  // namespace ot

@@ -111,37 +111,27 @@ std::vector<std::string> HfWeightMismatches(std::span<const HfTensorSource> sour
                                             bool tied_head) {
   std::map<std::string, const HfTensorSource*> expected;
   for (const auto& s : sources) expected[s.name] = &s;
-  std::vector<std::string> missing, unexpected, shapes, dtypes;
+  TensorMismatches m;
   for (const auto& s : sources) {
     auto it = tensors.find(s.name);
     if (it == tensors.end()) {
-      missing.push_back("'" + s.name + "'");
+      m.missing.push_back("'" + s.name + "'");
       continue;
     }
     const TensorView& t = *it->second;
     if (t.dtype != DType::kF32 && t.dtype != DType::kBF16 && t.dtype != DType::kF16)
-      dtypes.push_back(fmt::format("'{}' is {}", s.name, DTypeName(t.dtype)));
+      m.dtypes.push_back(fmt::format("'{}' is {}", s.name, DTypeName(t.dtype)));
     if (t.shape != s.shape)
-      shapes.push_back(fmt::format("'{}' is {}, expected {}", s.name, BracketedShape(t.shape),
-                                   BracketedShape(s.shape)));
+      m.shapes.push_back(fmt::format("'{}' is {}, expected {}", s.name, BracketedShape(t.shape),
+                                     BracketedShape(s.shape)));
   }
   for (const auto& [name, view] : tensors) {
     // Tied: transformers overwrites a saved lm_head.weight with the embedding after loading.
     const bool tied_copy = tied_head && name == "lm_head.weight";
     if (!expected.count(name) && !IsHfBuffer(name) && !tied_copy)
-      unexpected.push_back("'" + name + "'");
+      m.unexpected.push_back("'" + name + "'");
   }
-  std::vector<std::string> out;
-  if (!missing.empty()) out.push_back(ListedNames("tensor missing", "tensors missing", missing));
-  if (!unexpected.empty())
-    out.push_back(ListedNames("unexpected tensor", "unexpected tensors", unexpected));
-  if (!shapes.empty())
-    out.push_back(
-        ListedNames("tensor with the wrong shape", "tensors with the wrong shape", shapes));
-  if (!dtypes.empty())
-    out.push_back(
-        ListedNames("tensor not F32, BF16 or F16", "tensors not F32, BF16 or F16", dtypes));
-  return out;
+  return m.Sentences("F32, BF16 or F16");
 }
 
 void CheckHfWeights(const HfWeightFiles& files, std::span<const HfTensorSource> sources,

@@ -17,30 +17,22 @@ std::vector<std::string> LayoutMismatches(const ParamLayout& layout,
                                           std::span<const TensorHeader> tensors) {
   std::map<std::string, const TensorHeader*> by_name;
   for (const auto& t : tensors) by_name[t.name] = &t;
-  std::vector<std::string> missing, unexpected, shapes, dtypes;
+  TensorMismatches m;
   for (const auto& t : layout.tensors()) {
     auto it = by_name.find(t.name);
     if (it == by_name.end()) {
-      missing.push_back("'" + t.name + "'");
+      m.missing.push_back("'" + t.name + "'");
       continue;
     }
     if (it->second->dtype != "F32")
-      dtypes.push_back(fmt::format("'{}' is {}", t.name, it->second->dtype));
+      m.dtypes.push_back(fmt::format("'{}' is {}", t.name, it->second->dtype));
     if (it->second->shape != t.shape)
-      shapes.push_back(fmt::format("'{}' is {}, expected {}", t.name,
-                                   BracketedShape(it->second->shape), BracketedShape(t.shape)));
+      m.shapes.push_back(fmt::format("'{}' is {}, expected {}", t.name,
+                                     BracketedShape(it->second->shape), BracketedShape(t.shape)));
   }
   for (const auto& t : tensors)
-    if (layout.Find(t.name) == nullptr) unexpected.push_back("'" + t.name + "'");
-  std::vector<std::string> out;
-  if (!missing.empty()) out.push_back(ListedNames("tensor missing", "tensors missing", missing));
-  if (!unexpected.empty())
-    out.push_back(ListedNames("unexpected tensor", "unexpected tensors", unexpected));
-  if (!shapes.empty())
-    out.push_back(
-        ListedNames("tensor with the wrong shape", "tensors with the wrong shape", shapes));
-  if (!dtypes.empty()) out.push_back(ListedNames("tensor not F32", "tensors not F32", dtypes));
-  return out;
+    if (layout.Find(t.name) == nullptr) m.unexpected.push_back("'" + t.name + "'");
+  return m.Sentences("F32");
 }
 
 void CheckCheckpointLayout(const std::filesystem::path& dir, const ParamLayout& layout,
