@@ -29,10 +29,7 @@
 namespace ot {
 namespace {
 
-using testing::D;
-using testing::ExpectClose;
-using testing::Rand;
-using testing::SameAtOneAndTwoThreads;
+using namespace testing;  // parity_util.h: Rand, D, ExpectClose, SameAtOneAndTwoThreads
 
 void Append(std::vector<float>& to, const std::vector<float>& v) { to.insert(to.end(), v.begin(), v.end()); }
 

@@ -18,10 +18,7 @@
 namespace ot {
 namespace {
 
-using testing::D;
-using testing::ExpectClose;
-using testing::Rand;
-using testing::SameAtOneAndTwoThreads;
+using namespace testing;  // parity_util.h: Rand, D, ExpectClose, SameAtOneAndTwoThreads
 
 TEST(CpuKernels, FastExp) {
   double worst = 0;
