@@ -1,7 +1,8 @@
 // The reference decoder: the whole model composed from ops/reference (plain loops), templated on
 // the scalar so it runs in double, for every architecture switch of ModelConfig. It is the oracle
 // for the fast Decoder and the subject of the whole-model gradient check. Slow; tests only. Entry
-// point: ReferenceDecoder<R>::{Forward, Backward, set_z_loss, block_acts}.
+// point: ReferenceDecoder<R>::{Forward, Backward, set_z_loss, block_acts, ClipMargin},
+// ClipAwayFromProjections.
 #pragma once
 
 #include <cstdint>
@@ -102,6 +103,17 @@ class ReferenceDecoder {
   int64_t count() const { return count_; }
   const ParamLayout& layout() const { return layout_; }
   const BlockActs& block_acts(int layer) const { return acts_[layer]; }  // from the last Forward
+  // clip_qkv's distance from a decision in the last Forward: min over every q, k, v projection entry
+  // of | |x| - clip_qkv | (infinity when clip_qkv is off). A float32 decoder clamps exactly the
+  // entries this double one does when its rounding error in x is below this margin.
+  R ClipMargin() const {
+    R margin = INFINITY;
+    if (!(config_.clip_qkv > 0)) return margin;
+    for (const auto& a : acts_)
+      for (const auto* proj : {&a.q_proj, &a.k_proj, &a.v_proj})
+        for (R x : *proj) margin = std::min<R>(margin, std::abs(std::abs(x) - R(config_.clip_qkv)));
+    return margin;
+  }
 
  private:
   bool pre() const { return config_.norm_placement == NormPlacement::kPre; }
@@ -330,5 +342,25 @@ class ReferenceDecoder {
   std::vector<BlockActs> acts_;
   std::vector<R> x_, nf_, meanf_, rstdf_, logprobs_, log_z_;  // x_: (L+1, N, C) residual stream
 };
+
+// config.clip_qkv moved off the projections of one batch: the first of c, c (1 + 1/256), c (1 +
+// 2/256), ... (64 tries) whose ClipMargin on (params, inputs, targets) exceeds `margin`. Tests
+// comparing a float32 decoder with a float64 one use it so both clamp the same entries on any CPU
+// (with thousands of entries, some lie within float32 rounding of a fixed c). OT_CHECKs success.
+template <typename P>
+double ClipAwayFromProjections(const ModelConfig& config, const P* params, const int32_t* inputs,
+                               const int32_t* targets, int B, int T, double margin) {
+  OT_CHECK(config.clip_qkv > 0) << "clip_qkv is off";
+  ModelConfig c = config;
+  std::vector<double> p(params, params + ParamLayout::ForModel(config).total());
+  for (int k = 0; k < 64; ++k) {
+    c.clip_qkv = config.clip_qkv * (1.0 + k / 256.0);
+    ReferenceDecoder<double> ref(c);
+    ref.Forward(p.data(), inputs, targets, B, T);
+    if (ref.ClipMargin() > margin) return c.clip_qkv;
+  }
+  OT_CHECK(false) << "no clip_qkv near " << config.clip_qkv << " leaves a margin of " << margin;
+  return 0;
+}
 
 }  // namespace ot

@@ -62,6 +62,11 @@ inline Fixture MakeFixture(const ModelConfig& config, uint64_t seed) {
   }
   for (int t = 0; t < 5; ++t) f.targets[t] = -1;  // a prompt: ignored targets
   f.targets[f.T + 7] = -1;
+  // clip_qkv at least 1e-4 from every projection entry, 100x float32's error in them: the float32
+  // decoder then clamps exactly the entries torch's float64 one does, on any CPU.
+  if (config.clip_qkv > 0)
+    f.config.clip_qkv = ClipAwayFromProjections(f.config, f.params.data(), f.inputs.data(), f.targets.data(),
+                                                f.B, f.T, 1e-4);
   return f;
 }
 
@@ -237,6 +242,14 @@ inline void ExpectReferenceDecoderParity(const Fixture& f, const TorchResult& to
 // logits); weights after one AdamW step within the bound their own gradient error implies
 // (AdamStepBound).
 inline void ExpectFastDecoderParity(const Fixture& f, const TorchResult& torch) {
+  if (f.config.clip_qkv > 0) {
+    // No projection entry within 1e-4 of +-clip_qkv (100x float32's error in them), so the float32
+    // decoder clamps the entries torch's float64 one does on any CPU.
+    ReferenceDecoder<double> ref(f.config);
+    const std::vector<double> pd(f.params.begin(), f.params.end());
+    ref.Forward(pd.data(), f.inputs.data(), f.targets.data(), f.B, f.T);
+    ASSERT_GT(ref.ClipMargin(), 1e-4);
+  }
   Decoder decoder(f.config, f.B, f.T);
   std::vector<float> grads(f.params.size(), 0.0f);
   const double loss = decoder.Forward(f.params, f.inputs.data(), f.targets.data(), f.B, f.T);
