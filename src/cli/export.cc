@@ -11,7 +11,7 @@
 
 OT_COMMAND("export", [](CLI::App& app) {
   app.description(
-      "write a Hugging Face model directory (Llama or OLMo config.json, model.safetensors, "
+      "write a Hugging Face model directory (Llama, OLMo or OLMo-2 config.json, model.safetensors, "
       "tokenizer "
       "files) from a checkpoint and the data directory it was trained on");
   auto checkpoint = std::make_shared<std::string>();
