@@ -161,6 +161,12 @@ class Decoder {
   // LogProbs' parallel region (B = 1), where every kernel and GEMM runs single-threaded.
   void BlockForward(const BlockActs& a, const BlockOffsets& o, const float* p, const float* w, int B,
                     int T, bool bf16) const;
+  // out (N,C) = residual + in (N,I) W^T + bias; under post-norm (pre_norm != null, (N,C)) residual +
+  // norm(in W^T + bias), the branch kept in pre_norm and the norm's statistics in mean, rstd (N).
+  // The output projection of both branches of a block (BlockForward).
+  void ResidualBranch(float* out, const float* residual, const float* in, const float* W, const float* bias,
+                      int N, int I, float* pre_norm, float* mean, float* rstd, const float* gain,
+                      const float* norm_bias) const;
   // The block's backward: dres (N,C) holds d(block output) on entry, d(block input) on return;
   // parameter gradients accumulate into g (decoder_block.cc).
   void BlockBackward(const BlockActs& a, const BlockOffsets& o, const float* p, const float* w, float* g,

@@ -56,16 +56,9 @@ void Decoder::BlockForward(const BlockActs& a, const BlockOffsets& o, const floa
   gemm_input(a.qkv, (int64_t)N * QKV);
   cpu::AttentionForward(a.att, a.probs, a.qkv, B, T, NH, KH, HS, bf16);
   gemm_input(a.att, NC);
-  if (post) {  // x_mid = x + norm_a(att W_o^T + b_o)
-    cpu::MatmulForward(a.o_out, a.att, w + o.o, N, C, C);
-    if (o.o_bias >= 0) cpu::BiasForward(a.o_out, p + o.o_bias, N, C);
-    Norm(a.x_mid, a.mean1, a.rstd1, a.o_out, at(o.attn_norm), at(o.attn_norm_bias), N);
-    for (int64_t i = 0; i < NC; ++i) a.x_mid[i] += a.x[i];
-  } else {  // x_mid = x + att W_o^T + b_o
-    std::memcpy(a.x_mid, a.x, sizeof(float) * NC);
-    cpu::MatmulForward(a.x_mid, a.att, w + o.o, N, C, C, 1.0f);
-    if (o.o_bias >= 0) cpu::BiasForward(a.x_mid, p + o.o_bias, N, C);
-  }
+  // x_mid = x + att W_o^T + b_o, or x + norm_a(att W_o^T + b_o) under post-norm
+  ResidualBranch(a.x_mid, a.x, a.att, w + o.o, at(o.o_bias), N, C, post ? a.o_out : nullptr, a.mean1, a.rstd1,
+                 at(o.attn_norm), at(o.attn_norm_bias));
 
   // MLP branch.
   const float* min;  // (N,C) the first MLP GEMM's input
@@ -84,15 +77,25 @@ void Decoder::BlockForward(const BlockActs& a, const BlockOffsets& o, const floa
     cpu::GeluForward(a.h, a.gu, N, F);
   }
   gemm_input(a.h, (int64_t)N * F);
-  if (post) {  // y = x_mid + norm_m(h W_down^T + b_down)
-    cpu::MatmulForward(a.m_out, a.h, w + o.down, N, F, C);
-    if (o.down_bias >= 0) cpu::BiasForward(a.m_out, p + o.down_bias, N, C);
-    Norm(a.y, a.mean2, a.rstd2, a.m_out, at(o.mlp_norm), at(o.mlp_norm_bias), N);
-    for (int64_t i = 0; i < NC; ++i) a.y[i] += a.x_mid[i];
-  } else {  // y = x_mid + h W_down^T + b_down
-    std::memcpy(a.y, a.x_mid, sizeof(float) * NC);
-    cpu::MatmulForward(a.y, a.h, w + o.down, N, F, C, 1.0f);
-    if (o.down_bias >= 0) cpu::BiasForward(a.y, p + o.down_bias, N, C);
+  // y = x_mid + h W_down^T + b_down, or x_mid + norm_m(h W_down^T + b_down) under post-norm
+  ResidualBranch(a.y, a.x_mid, a.h, w + o.down, at(o.down_bias), N, F, post ? a.m_out : nullptr, a.mean2, a.rstd2,
+                 at(o.mlp_norm), at(o.mlp_norm_bias));
+}
+
+void Decoder::ResidualBranch(float* out, const float* residual, const float* in, const float* W,
+                             const float* bias, int N, int I, float* pre_norm, float* mean, float* rstd,
+                             const float* gain, const float* norm_bias) const {
+  const int C = config_.d_model;
+  const int64_t NC = (int64_t)N * C;
+  if (pre_norm) {  // out = residual + norm(in W^T + bias), the branch kept in pre_norm for the backward
+    cpu::MatmulForward(pre_norm, in, W, N, I, C);
+    if (bias) cpu::BiasForward(pre_norm, bias, N, C);
+    Norm(out, mean, rstd, pre_norm, gain, norm_bias, N);
+    for (int64_t i = 0; i < NC; ++i) out[i] += residual[i];
+  } else {  // out = residual + in W^T + bias, the GEMM accumulating onto the copied residual
+    std::memcpy(out, residual, sizeof(float) * NC);
+    cpu::MatmulForward(out, in, W, N, I, C, 1.0f);
+    if (bias) cpu::BiasForward(out, bias, N, C);
   }
 }
 
