@@ -29,4 +29,4 @@ struct Registrar {
 #define OT_CLI_CONCAT2(a, b) a##b
 #define OT_CLI_CONCAT(a, b) OT_CLI_CONCAT2(a, b)
 #define OT_COMMAND(name, setup) \
-  static ::ot::cli::Registrar OT_CLI_CONCAT(ot_command_registrar_, __LINE__)(name, setup)
+  static ::ot::cli::Registrar OT_CLI_CONCAT(ot_command_registrar_, __COUNTER__)(name, setup)

@@ -3,6 +3,11 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+
+namespace ot {
+std::string ErrnoText(int err) { return std::strerror(err); }
+}  // namespace ot
 
 namespace ot::detail {
 

@@ -15,6 +15,9 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+// The text of an errno value (strerror), for the "<path>: <what> failed: <why>" sentences of Error.
+std::string ErrnoText(int err);
+
 namespace detail {
 // Collects the streamed context of a failed OT_CHECK and aborts in its destructor.
 class CheckFailure {

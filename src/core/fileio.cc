@@ -17,8 +17,6 @@
 namespace ot {
 namespace {
 
-std::string ErrnoText(int err) { return std::strerror(err); }
-
 // The fault hook: remaining byte budget (< 0: disabled) and what to do when it runs out.
 std::atomic<int64_t> g_fault_budget{-1};
 std::atomic<WriteFaultAction> g_fault_action{WriteFaultAction::kFailWrite};

@@ -41,8 +41,6 @@ constexpr int kStageChdir = 1, kStageExec = 2;
 // Poll interval when the kernel has no pidfd (exit is then noticed by polling waitpid).
 constexpr int kFallbackPollMs = 10;
 
-std::string ErrnoText(int err) { return std::strerror(err); }
-
 // argv[0] as execvp would find it, resolved in the parent (PATH search allocates, which a forked
 // child of a multi-threaded parent must not do). A name with a '/' is taken relative to the
 // parent's directory.
