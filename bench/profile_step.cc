@@ -1,7 +1,8 @@
-// Profiling driver (not a test, built by hand): runs training steps exactly as `overtrain bench` times
-// them (zero grads, Forward, Backward, AdamW) for one preset, nothing else, so `perf record` sees only the
-// step. Build after building ot_bench in build/<you>:
-//   g++ -O3 -g -march=native -std=c++20 -fopenmp -Isrc bench/profile_step.cc build/<you>/libot_optim.a \
+// Profiling driver (not a test, built by hand): runs training steps exactly as `overtrain bench`
+// times them (zero grads, Forward, Backward, AdamW) for one preset, nothing else, so `perf record`
+// sees only the step. Build after building ot_bench in build/<you>:
+//   g++ -O3 -g -march=native -std=c++20 -fopenmp -Isrc bench/profile_step.cc
+//   build/<you>/libot_optim.a \
 //       build/<you>/libot_model.a build/<you>/libot_ops.a build/<you>/libot_core.a \
 //       $(pkg-config --libs openblas) -lfmt -lxxhash -o /tmp/profile_step
 //   OMP_NUM_THREADS=1 perf record -e cpu-clock -F 2000 -o /tmp/p.data /tmp/profile_step tiny 30
@@ -29,7 +30,8 @@ int main(int argc, char** argv) {
   const ot::ParamLayout& layout = d.layout();
   std::vector<float> p(layout.total()), g(p.size());
   ot::InitParams(layout, p, 1);
-  ot::AdamW adamw(layout.total(), ot::AdamWConfig{}, ot::DecaySegmentsFor(layout, ot::DefaultDecayGroups()));
+  ot::AdamW adamw(layout.total(), ot::AdamWConfig{},
+                  ot::DecaySegmentsFor(layout, ot::DefaultDecayGroups()));
   std::vector<int32_t> in(B * T), tg(B * T);
   for (int i = 0; i < B * T; ++i) {
     in[i] = static_cast<int32_t>(ot::UniformAt(1, i) * c.vocab_size);
@@ -43,6 +45,6 @@ int main(int argc, char** argv) {
     adamw.Step(p, g, 1e-4);
   }
   const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("%s: %d steps, %.0f tok/s (wall, mean incl. first), threads %d\n", preset.c_str(), steps,
-              steps * double(B) * T / sec, omp_get_max_threads());
+  std::printf("%s: %d steps, %.0f tok/s (wall, mean incl. first), threads %d\n", preset.c_str(),
+              steps, steps * double(B) * T / sec, omp_get_max_threads());
 }

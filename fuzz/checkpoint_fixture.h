@@ -1,6 +1,7 @@
-// The fixed checkpoint the manifest fuzz target verifies against: a tiny model and optimizer saved with
-// SaveCheckpoint, so that its manifest.json (the seed) matches the files byte for byte and the fuzzer can
-// reach the per-file and per-tensor hash checks. Entry point: SaveFixtureCheckpoint (fuzzer and seed tool).
+// The fixed checkpoint the manifest fuzz target verifies against: a tiny model and optimizer saved
+// with SaveCheckpoint, so that its manifest.json (the seed) matches the files byte for byte and the
+// fuzzer can reach the per-file and per-tensor hash checks. Entry point: SaveFixtureCheckpoint
+// (fuzzer and seed tool).
 #pragma once
 
 #include <filesystem>

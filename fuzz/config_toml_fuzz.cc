@@ -1,7 +1,8 @@
-// libFuzzer target over the declared-field TOML loader (core/config.h) with the two schemas users write
-// most: the pretrain config and the study config. Any file must either load into a config that passes
-// its own validation, or throw ot::Error; the same bytes are also tried as one `--set key=value` override.
-// The bytes go through a scratch file because LoadConfig reads a path (toml::parse_file).
+// libFuzzer target over the declared-field TOML loader (core/config.h) with the two schemas users
+// write most: the pretrain config and the study config. Any file must either load into a config
+// that passes its own validation, or throw ot::Error; the same bytes are also tried as one `--set
+// key=value` override. The bytes go through a scratch file because LoadConfig reads a path
+// (toml::parse_file).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -14,7 +15,8 @@
 
 namespace {
 
-// A loaded config must print to TOML that loads back to the same printout (the --print-config contract).
+// A loaded config must print to TOML that loads back to the same printout (the --print-config
+// contract).
 template <typename S, typename Load>
 void CheckReload(const ot::ConfigSchema<S>& schema, const S& loaded, Load load) {
   const std::string printed = ot::PrintConfig(schema, loaded);
@@ -22,7 +24,8 @@ void CheckReload(const ot::ConfigSchema<S>& schema, const S& loaded, Load load) 
   ot::fuzz::PutFile(path, reinterpret_cast<const uint8_t*>(printed.data()), printed.size());
   try {
     const S again = load(path.string(), std::vector<std::string>{});
-    OT_CHECK(ot::PrintConfig(schema, again) == printed) << "printed config reloads differently:\n" << printed;
+    OT_CHECK(ot::PrintConfig(schema, again) == printed) << "printed config reloads differently:\n"
+                                                        << printed;
   } catch (const ot::Error& e) {
     OT_CHECK(false) << "printed config does not reload: " << e.what() << "\n" << printed;
   }

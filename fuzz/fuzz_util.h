@@ -1,6 +1,7 @@
-// Shared helpers for the libFuzzer targets whose parsers read paths, not bytes (token files, TOML configs,
-// checkpoint directories): a per-process scratch directory in /dev/shm (tmpfs, falls back to the system
-// temp dir) and a plain overwrite of one file in it. Entry points: ScratchDir, PutFile.
+// Shared helpers for the libFuzzer targets whose parsers read paths, not bytes (token files, TOML
+// configs, checkpoint directories): a per-process scratch directory in /dev/shm (tmpfs, falls back
+// to the system temp dir) and a plain overwrite of one file in it. Entry points: ScratchDir,
+// PutFile.
 #pragma once
 
 #include <unistd.h>
@@ -21,7 +22,8 @@ namespace fs = std::filesystem;
 inline const fs::path& ScratchDir() {
   // Leaked on purpose: the atexit cleanup below runs after static destructors would have freed it.
   static const fs::path* dir = [] {
-    const fs::path base = fs::is_directory("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
+    const fs::path base =
+        fs::is_directory("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
     auto* d = new fs::path(base / ("overtrain-fuzz-" + std::to_string(::getpid())));
     fs::remove_all(*d);
     fs::create_directories(*d);
@@ -34,8 +36,8 @@ inline const fs::path& ScratchDir() {
   return *dir;
 }
 
-// Replaces `path` with exactly `size` bytes (no fsync: scratch data). Aborts on an I/O error, which is a
-// harness failure, not a parser finding.
+// Replaces `path` with exactly `size` bytes (no fsync: scratch data). Aborts on an I/O error, which
+// is a harness failure, not a parser finding.
 inline void PutFile(const fs::path& path, const uint8_t* data, size_t size) {
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (f == nullptr || (size > 0 && std::fwrite(data, 1, size, f) != size) || std::fclose(f) != 0) {

@@ -1,6 +1,7 @@
-// Writes the seed corpora of every fuzz target under <root>/<target>/ (safetensors, manifest, token_file,
-// config_toml, tasks): valid files from our own writers plus one file per documented rejection case, and
-// <root>/config_toml.dict, a libFuzzer dictionary of every declared config key. Usage: fuzz_seeds <root>.
+// Writes the seed corpora of every fuzz target under <root>/<target>/ (safetensors, manifest,
+// token_file, config_toml, tasks): valid files from our own writers plus one file per documented
+// rejection case, and <root>/config_toml.dict, a libFuzzer dictionary of every declared config key.
+// Usage: fuzz_seeds <root>.
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -34,8 +35,8 @@ void WriteSeeds(const fs::path& dir, const std::vector<std::string>& seeds) {
   std::printf("%zu seeds in %s\n", seeds.size(), dir.c_str());
 }
 
-// Valid files from our writer (F32, mixed dtypes, scalars, empty tensors, metadata-only) and one file per
-// rejection case of reliability.md case 13.
+// Valid files from our writer (F32, mixed dtypes, scalars, empty tensors, metadata-only) and one
+// file per rejection case of reliability.md case 13.
 std::vector<std::string> SafetensorsSeeds() {
   const std::vector<float> f = {1.0f, -2.0f, 0.5f, 3.0f, 0.0f, 7.0f};
   const std::vector<uint16_t> h = {0x3c00, 0x7e00, 0x0001, 0xfc00};
@@ -94,7 +95,8 @@ std::vector<std::string> ManifestSeeds(const fs::path& scratch) {
   edit([](auto& j) { j["files"]["model.safetensors"]["xxh3"] = "0000000000000000"; });
   edit([](auto& j) { j["files"]["optimizer.safetensors"]["xxh3"] = "0000000000000000"; });
   edit([](auto& j) { j["files"]["config.json"]["xxh3"] = "0000000000000000"; });
-  edit([](auto& j) { j["tensors"]["model.safetensors"]["model.norm.weight"] = "0000000000000000"; });
+  edit(
+      [](auto& j) { j["tensors"]["model.safetensors"]["model.norm.weight"] = "0000000000000000"; });
   edit([](auto& j) { j["tensors"]["model.safetensors"]["extra"] = "0000000000000000"; });
   edit([](auto& j) { j["files"]["../manifest.json"] = j["files"]["config.json"]; });
   edit([](auto& j) { j["files"]["manifest.json"] = j["files"]["config.json"]; });
@@ -105,7 +107,8 @@ std::vector<std::string> ManifestSeeds(const fs::path& scratch) {
   return seeds;
 }
 
-// Valid uint16 and uint32 files, then one per rejection of reliability.md 20-21 (formats.md "Token files").
+// Valid uint16 and uint32 files, then one per rejection of reliability.md 20-21 (formats.md "Token
+// files").
 std::vector<std::string> TokenFileSeeds(const fs::path& scratch) {
   fs::create_directories(scratch);
   auto written = [&](std::vector<int32_t> tokens, uint32_t vocab, int32_t eod) {
@@ -130,18 +133,20 @@ std::vector<std::string> TokenFileSeeds(const fs::path& scratch) {
   seeds.push_back(patched(u16, 16, 70000, 4));                 // vocab too big for uint16
   seeds.push_back(patched(u16, 20, 10, 4));                    // eod >= vocab
   seeds.push_back(patched(u16, 24, 0, 8));                     // zero tokens
-  seeds.push_back(patched(u16, 24, std::numeric_limits<uint64_t>::max() / 2 + 1, 8));  // count overflow
-  seeds.push_back(u16.substr(0, u16.size() - 2));                                      // truncated payload
-  seeds.push_back(u16 + "xx");              // longer than the count
-  seeds.push_back(patched(u16, 40, 1, 8));  // checksum
-  seeds.push_back(patched(u16, 16, 5, 4));  // token >= vocab
+  seeds.push_back(
+      patched(u16, 24, std::numeric_limits<uint64_t>::max() / 2 + 1, 8));  // count overflow
+  seeds.push_back(u16.substr(0, u16.size() - 2));                          // truncated payload
+  seeds.push_back(u16 + "xx");                                             // longer than the count
+  seeds.push_back(patched(u16, 40, 1, 8));                                 // checksum
+  seeds.push_back(patched(u16, 16, 5, 4));                                 // token >= vocab
   return seeds;
 }
 
 std::vector<std::string> ConfigTomlSeeds() {
   return {
       "",
-      "[model]\npreset = \"nano\"\n[train]\nbudget = \"16M\"\nladder = [\"1M\", 2000000, \"1.5B\"]\n",
+      "[model]\npreset = \"nano\"\n[train]\nbudget = \"16M\"\nladder = [\"1M\", 2000000, "
+      "\"1.5B\"]\n",
       "[model]\npreset = \"custom\"\nd_model = 64\nn_heads = 4\nn_layers = 2\nd_ff = 0\nnorm = "
       "\"layernorm\"\n",
       "model = { preset = \"nano\", vocab_size = 512 }\ntrain.seed = 7\n",
@@ -152,7 +157,8 @@ std::vector<std::string> ConfigTomlSeeds() {
       "[model]\nd_model = -1\n",
       "[nope]\nx = 1\n",
       "[train]\nbatch_size = 99999999999\n",
-      "[study]\nname = \"q\"\nseeds = [1, 2]\n[pretrain]\nmode = \"wsd\"\nladder = [\"500K\", \"1M\"]\n",
+      "[study]\nname = \"q\"\nseeds = [1, 2]\n[pretrain]\nmode = \"wsd\"\nladder = [\"500K\", "
+      "\"1M\"]\n",
       "[perturb]\ngammas = [0.1, -1e308, 1e308]\n",
       "[train\nx = ",
       "a = 1979-05-27T07:32:00Z\n",
@@ -167,18 +173,24 @@ std::vector<std::string> TaskSeeds() {
   using namespace std::string_literals;
   const std::string nul(1, '\0');
   return {
-      "\x00"s + R"({"question": "What is 48/2?", "answer": "It is <<48/2=24>>24.\n#### 24"})" + "\n",
+      "\x00"s + R"({"question": "What is 48/2?", "answer": "It is <<48/2=24>>24.\n#### 24"})" +
+          "\n",
       "\x00"s + R"({"question": "x"})",
       "\x00"s + R"({"question": "a", "answer": "<<unclosed"})" + "\r\n\n",
-      "\x01"s + R"({"context": "c", "question": "q", "answerA": "a", "answerB": "b", "answerC": "c"})" +
+      "\x01"s +
+          R"({"context": "c", "question": "q", "answerA": "a", "answerB": "b", "answerC": "c"})" +
           "\n" + nul + "2\n",
-      "\x01"s + R"({"context": "c", "question": "q", "answerA": "a", "answerB": "b", "answerC": "c"})" +
+      "\x01"s +
+          R"({"context": "c", "question": "q", "answerA": "a", "answerB": "b", "answerC": "c"})" +
           "\n" + nul + "1\n4\n",
       "\x02"s + R"({"goal": "g", "sol1": "s1", "sol2": "s2"})" + "\n" + nul + "1\n",
       "\x02"s + R"({"goal": 1, "sol1": "s1", "sol2": "s2"})" + "\n" + nul + "0\n",
-      "\x03"s + "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n1\tc\td\tnot_entailment\n",
+      "\x03"s +
+          "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n1\tc\td\tnot_entailment\n",
       "\x03"s + "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tmaybe\n",
-      "\x04"s + "DESC:manner How did serfdom develop in and then leave Russia ?\nNUM:date When was it ?\n",
+      "\x04"s +
+          "DESC:manner How did serfdom develop in and then leave Russia ?\nNUM:date When was it "
+          "?\n",
       "\x04"s + "FOO:bar What ?\n",
       "\x04"s + "HUM:ind Who is caf\xe9 ?\n",
       "\x05"s + "a gripping film .\n" + nul + "a dull film \xe9 .\n",
@@ -186,7 +198,8 @@ std::vector<std::string> TaskSeeds() {
   };
 }
 
-// Every declared key as a dictionary entry (`key = ` and `[section]`), so mutations hit real fields.
+// Every declared key as a dictionary entry (`key = ` and `[section]`), so mutations hit real
+// fields.
 std::string ConfigDictionary() {
   std::vector<std::string> keys;
   for (const auto& f : ot::PretrainSchema().fields()) keys.push_back(f.key);

@@ -1,7 +1,8 @@
-// libFuzzer target over checkpoint manifest.json handling (train/checkpoint.h): the input replaces the
-// manifest of a fixed, otherwise valid checkpoint (checkpoint_fixture.h) in a scratch directory, then
-// VerifyCheckpoint, LoadCheckpoint and InspectCheckpoint run on it. Any manifest must yield problems or
-// Error, never a crash; and a manifest that verifies clean must load and inspect as valid.
+// libFuzzer target over checkpoint manifest.json handling (train/checkpoint.h): the input replaces
+// the manifest of a fixed, otherwise valid checkpoint (checkpoint_fixture.h) in a scratch
+// directory, then VerifyCheckpoint, LoadCheckpoint and InspectCheckpoint run on it. Any manifest
+// must yield problems or Error, never a crash; and a manifest that verifies clean must load and
+// inspect as valid.
 #include <cstddef>
 #include <cstdint>
 #include <sstream>
@@ -30,7 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   OT_CHECK(!problems.empty() || loaded) << "verified clean but failed to load";
   std::ostringstream out;
   try {
-    OT_CHECK(ot::InspectCheckpoint(dir, out) == problems.empty()) << "inspect disagrees with verify";
+    OT_CHECK(ot::InspectCheckpoint(dir, out) == problems.empty())
+        << "inspect disagrees with verify";
   } catch (const ot::Error&) {
     OT_CHECK(!problems.empty()) << "verified clean but inspect threw";
   }

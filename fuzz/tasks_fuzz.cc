@@ -1,7 +1,8 @@
-// libFuzzer target over the task parsers (data/tasks.h): GSM8K/SIQA/PIQA JSONL (with their label files),
-// RTE TSV, TREC and MR text. The first byte picks the parser; a NUL byte splits the rest into the two
-// files the paired parsers take (items and labels, or positive and negative reviews). Any input must
-// parse into well-formed examples (gold indexes the choices, target == choices[gold]) or throw ot::Error.
+// libFuzzer target over the task parsers (data/tasks.h): GSM8K/SIQA/PIQA JSONL (with their label
+// files), RTE TSV, TREC and MR text. The first byte picks the parser; a NUL byte splits the rest
+// into the two files the paired parsers take (items and labels, or positive and negative reviews).
+// Any input must parse into well-formed examples (gold indexes the choices, target ==
+// choices[gold]) or throw ot::Error.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -30,7 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view all(reinterpret_cast<const char*>(data) + 1, size - 1);
   const size_t nul = all.find('\0');
   const std::string_view first = all.substr(0, nul);
-  const std::string_view second = nul == std::string_view::npos ? std::string_view() : all.substr(nul + 1);
+  const std::string_view second =
+      nul == std::string_view::npos ? std::string_view() : all.substr(nul + 1);
   const std::string where = "fuzz";
   try {
     switch (data[0] % 6) {

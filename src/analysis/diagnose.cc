@@ -19,8 +19,9 @@ namespace fs = std::filesystem;
 const ConfigSchema<DiagnoseConfig>& DiagnoseSchema() {
   static const ConfigSchema<DiagnoseConfig> schema = [] {
     ConfigSchema<DiagnoseConfig> s;
-    DeclareCheckpointFields(s, [](DiagnoseConfig& c) -> CheckpointRef& { return c.checkpoint; },
-                            "checkpoint to diagnose");
+    DeclareCheckpointFields(
+        s, [](DiagnoseConfig& c) -> CheckpointRef& { return c.checkpoint; },
+        "checkpoint to diagnose");
     DeclareEvalFields(s, [](DiagnoseConfig& c) -> EvalSuiteConfig& { return c.suite; });
     s.Field(
          "diagnose.batches", "training batches (general.train.tok) the loss is averaged over",

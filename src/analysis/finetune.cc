@@ -22,32 +22,45 @@ const ConfigSchema<FinetuneConfig>& FinetuneSchema() {
   static const ConfigSchema<FinetuneConfig> schema = [] {
     using C = FinetuneConfig;
     ConfigSchema<C> s;
-    DeclareCheckpointFields(s, [](C& c) -> CheckpointRef& { return c.checkpoint; }, "pre-trained checkpoint");
+    DeclareCheckpointFields(
+        s, [](C& c) -> CheckpointRef& { return c.checkpoint; }, "pre-trained checkpoint");
     DeclareEvalFields(s, [](C& c) -> EvalSuiteConfig& { return c.suite; });
-    s.Field("finetune.task", "task to fine-tune on (docs/tasks.md)", [](C& c) -> std::string& { return c.ft.task; })
-        .Field("finetune.tokens", "fine-tuning budget in tokens (B*T per step)",
-               [](C& c) -> Size& { return c.ft.tokens; }, AtLeast(1))
-        .Field("finetune.batch_size", "rows per step", [](C& c) -> int& { return c.ft.batch_size; },
-               Between(1, kMaxBatchSize))
-        .Field("finetune.seq_len", "row length; 0 = the model's max_seq_len",
-               [](C& c) -> int& { return c.ft.seq_len; }, Between(0, kMaxSeqLen))
-        .Field("finetune.seed", "batch order seed", [](C& c) -> int64_t& { return c.ft.seed; }, AtLeast(0))
-        .Field("finetune.l2sp", "λ of the L2-SP pull toward the pre-trained weights (0 = off)",
-               [](C& c) -> double& { return c.ft.l2sp; }, AtLeast(0))
-        .Field("finetune.replay", "fraction of steps on pre-training batches (0 = off)",
-               [](C& c) -> double& { return c.ft.replay; }, Between(0, 0.99))
-        .Field("finetune.wise_alphas", "WiSE-FT: evaluate α·θ_ft + (1−α)·θ_pre for each α",
-               [](C& c) -> std::vector<double>& { return c.ft.wise_alphas; }, Between(0, 1))
-        .Field("finetune.evals_during", "general-loss evaluations during training",
-               [](C& c) -> int& { return c.ft.evals_during; }, AtLeast(0))
-        .Rule({"finetune.task"}, [](const C& c) { return c.ft.task.empty() ? "expected a task name" : ""; });
+    s.Field("finetune.task", "task to fine-tune on (docs/tasks.md)",
+            [](C& c) -> std::string& { return c.ft.task; })
+        .Field(
+            "finetune.tokens", "fine-tuning budget in tokens (B*T per step)",
+            [](C& c) -> Size& { return c.ft.tokens; }, AtLeast(1))
+        .Field(
+            "finetune.batch_size", "rows per step", [](C& c) -> int& { return c.ft.batch_size; },
+            Between(1, kMaxBatchSize))
+        .Field(
+            "finetune.seq_len", "row length; 0 = the model's max_seq_len",
+            [](C& c) -> int& { return c.ft.seq_len; }, Between(0, kMaxSeqLen))
+        .Field(
+            "finetune.seed", "batch order seed", [](C& c) -> int64_t& { return c.ft.seed; },
+            AtLeast(0))
+        .Field(
+            "finetune.l2sp", "λ of the L2-SP pull toward the pre-trained weights (0 = off)",
+            [](C& c) -> double& { return c.ft.l2sp; }, AtLeast(0))
+        .Field(
+            "finetune.replay", "fraction of steps on pre-training batches (0 = off)",
+            [](C& c) -> double& { return c.ft.replay; }, Between(0, 0.99))
+        .Field(
+            "finetune.wise_alphas", "WiSE-FT: evaluate α·θ_ft + (1−α)·θ_pre for each α",
+            [](C& c) -> std::vector<double>& { return c.ft.wise_alphas; }, Between(0, 1))
+        .Field(
+            "finetune.evals_during", "general-loss evaluations during training",
+            [](C& c) -> int& { return c.ft.evals_during; }, AtLeast(0))
+        .Rule({"finetune.task"},
+              [](const C& c) { return c.ft.task.empty() ? "expected a task name" : ""; });
     DeclareOptimFields(s, "finetune", [](C& c) -> OptimConfig& { return c.ft.optim; });
     return s;
   }();
   return schema;
 }
 
-void ApplyL2SpProximal(std::span<float> params, std::span<const float> anchor, double lr, double lambda) {
+void ApplyL2SpProximal(std::span<float> params, std::span<const float> anchor, double lr,
+                       double lambda) {
   OT_CHECK(params.size() == anchor.size()) << "anchor arena size mismatch";
   const float shrink = static_cast<float>(1.0 / (1.0 + lr * lambda));
   const int64_t n = static_cast<int64_t>(params.size());
@@ -55,7 +68,8 @@ void ApplyL2SpProximal(std::span<float> params, std::span<const float> anchor, d
   for (int64_t i = 0; i < n; ++i) params[i] = anchor[i] + (params[i] - anchor[i]) * shrink;
 }
 
-void Interpolate(std::span<const float> a, std::span<const float> b, double alpha, std::span<float> out) {
+void Interpolate(std::span<const float> a, std::span<const float> b, double alpha,
+                 std::span<float> out) {
   OT_CHECK(a.size() == b.size() && a.size() == out.size()) << "arena size mismatch";
   const int64_t n = static_cast<int64_t>(a.size());
   if (alpha == 1.0 || alpha == 0.0) {  // exact ends (no rounding through the blend)
@@ -73,14 +87,16 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
   LoadedModel model = LoadModel(
       config.checkpoint.dir,
       {.arenas = 2 + OptimizerStateArenas(ft.optim) + (wise ? 1 : 0),
-       .arenas_what = "anchor, gradients, " + ft.optim.kind + " state" + (wise ? ", WiSE-FT blend" : ""),
+       .arenas_what =
+           "anchor, gradients, " + ft.optim.kind + " state" + (wise ? ", WiSE-FT blend" : ""),
        .decoders = {{ft.batch_size, ft.seq_len, "finetune.batch_size", "finetune.seq_len",
                      NumericsFor(ft.optim).bf16_matmul},
                     {config.suite.batch, config.suite.seq_len, "eval.batch", "eval.seq_len"}}});
   ApplyThreadPolicy(0, model.config);
   const int B = ft.batch_size, T = ft.seq_len > 0 ? ft.seq_len : model.config.max_seq_len;
   if (T > model.config.max_seq_len)
-    throw Error(fmt::format("finetune.seq_len = {} exceeds the model's max_seq_len {}", T, model.config.max_seq_len));
+    throw Error(fmt::format("finetune.seq_len = {} exceeds the model's max_seq_len {}", T,
+                            model.config.max_seq_len));
   const fs::path data_dir = config.suite.data_dir;
   const data::TaskSplit train = data::ReadTaskSplit(data_dir / "tasks", ft.task, "train");
   data::FinetuneBatcher batcher(train, B, T, static_cast<uint64_t>(ft.seed));
@@ -90,7 +106,8 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
                                                  static_cast<uint64_t>(ft.seed) + 7919);
 
   EvalSuiteConfig suite_config = config.suite;
-  if (std::find(suite_config.tasks.begin(), suite_config.tasks.end(), ft.task) == suite_config.tasks.end())
+  if (std::find(suite_config.tasks.begin(), suite_config.tasks.end(), ft.task) ==
+      suite_config.tasks.end())
     suite_config.tasks.push_back(ft.task);
   EvalSuite suite(suite_config, model.config);
 
@@ -98,18 +115,25 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
   Decoder decoder(model.config, B, T);
   decoder.set_numerics(NumericsFor(ft.optim));
   auto optimizer = MakeOptimizer(ft.optim, model.layout, "finetune");
-  const int64_t steps = std::max<int64_t>(1, (ft.tokens.value + int64_t{B} * T - 1) / (int64_t{B} * T));
+  const int64_t steps =
+      std::max<int64_t>(1, (ft.tokens.value + int64_t{B} * T - 1) / (int64_t{B} * T));
 
   int64_t source_step = 0;
   BatchSource source;
   source.next = [&](std::span<int32_t> inputs, std::span<int32_t> targets) {
-    // Step k replays when floor((k+1)·r) > floor(k·r): exactly a fraction r of steps, evenly spread.
-    const bool from_pretrain = replay && std::floor((source_step + 1) * ft.replay) > std::floor(source_step * ft.replay);
+    // Step k replays when floor((k+1)·r) > floor(k·r): exactly a fraction r of steps, evenly
+    // spread.
+    const bool from_pretrain =
+        replay && std::floor((source_step + 1) * ft.replay) > std::floor(source_step * ft.replay);
     ++source_step;
-    if (from_pretrain) replay->Next(inputs, targets);
-    else batcher.Next(inputs, targets);
+    if (from_pretrain)
+      replay->Next(inputs, targets);
+    else
+      batcher.Next(inputs, targets);
   };
-  source.save = [&] { return nlohmann::json{{"task", data::CursorToJson(batcher.cursor())}, {"step", source_step}}; };
+  source.save = [&] {
+    return nlohmann::json{{"task", data::CursorToJson(batcher.cursor())}, {"step", source_step}};
+  };
   source.load = [&](const nlohmann::json& j) {
     batcher.SetCursor(data::CursorFromJson(j.at("task")));
     source_step = j.at("step").get<int64_t>();
@@ -123,7 +147,8 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
   options.clip = ft.optim.clip;
   options.schedule = ScheduleFor(ft.optim, steps, int64_t{B} * T);
   options.log_every = std::max<int64_t>(1, steps / 20);
-  options.eval_every = ft.evals_during > 0 ? std::max<int64_t>(1, steps / (ft.evals_during + 1)) : 0;
+  options.eval_every =
+      ft.evals_during > 0 ? std::max<int64_t>(1, steps / (ft.evals_during + 1)) : 0;
   options.quiet = true;
   const RunDirLock lock =
       RunDirLock::Acquire(out, "finetune run");  // one process per run (case 32)
@@ -132,7 +157,9 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
   TrainerHooks hooks;
   hooks.evaluate = [&] { return suite.GeneralLoss(model.params).loss; };
   if (ft.l2sp > 0)
-    hooks.after_step = [&](const StepInfo& info) { ApplyL2SpProximal(model.params, anchor, info.lr, ft.l2sp); };
+    hooks.after_step = [&](const StepInfo& info) {
+      ApplyL2SpProximal(model.params, anchor, info.lr, ft.l2sp);
+    };
   Trainer trainer(decoder, model.params, *optimizer, source, options, metrics, hooks);
   trainer.Run();
 
@@ -141,15 +168,16 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
   result["checkpoint"] = {{"dir", fs::absolute(model.dir).string()},
                           {"tokens", point.tokens},
                           {"epochs", point.epochs}};
-  result["finetune"] = {{"task", ft.task},
-                        {"lr", ft.optim.lr},
-                        {"seed", ft.seed},
-                        {"steps", steps},
-                        {"tokens", steps * B * T},
-                        {"task_epochs", batcher.Epochs()},
-                        {"optimizer", "fresh AdamW: the pre-training optimizer state was reset"},
-                        {"optimizer_reset", true},
-                        {"pretrain_steps", model.step}};  // the steps whose AdamW moments were discarded
+  result["finetune"] = {
+      {"task", ft.task},
+      {"lr", ft.optim.lr},
+      {"seed", ft.seed},
+      {"steps", steps},
+      {"tokens", steps * B * T},
+      {"task_epochs", batcher.Epochs()},
+      {"optimizer", "fresh AdamW: the pre-training optimizer state was reset"},
+      {"optimizer_reset", true},
+      {"pretrain_steps", model.step}};  // the steps whose AdamW moments were discarded
   result["config"] = PrintConfig(FinetuneSchema(), config);
   if (!ft.wise_alphas.empty()) {
     std::vector<float> blend(model.params.size());
@@ -159,8 +187,9 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
     }
   }
   WriteFileAtomic(out / "eval.json", result.dump(2) + "\n");
-  std::fprintf(stderr, "finetune: %s lr %g from %lld tokens: ID loss %.4f, OOD loss %.4f\n", ft.task.c_str(), ft.optim.lr,
-               static_cast<long long>(model.tokens), result["results"][ft.task]["loss"].get<double>(),
+  std::fprintf(stderr, "finetune: %s lr %g from %lld tokens: ID loss %.4f, OOD loss %.4f\n",
+               ft.task.c_str(), ft.optim.lr, static_cast<long long>(model.tokens),
+               result["results"][ft.task]["loss"].get<double>(),
                result["results"]["general"]["loss"].get<double>());
   return 0;
 }

@@ -1,9 +1,9 @@
-// `overtrain finetune`: from a pre-trained checkpoint, train on one task for a fixed token budget at one
-// learning rate (the study fans out over the LR grid), with a fresh optimizer, loss on target tokens only;
-// evaluate ID (task validation loss, accuracy) and OOD (general validation, C4 sample) at the end and
-// general loss at a few points during. Mitigation options: L2-SP toward the pre-trained weights, replay of
-// pre-training batches, WiSE-FT interpolations. Entry points: FinetuneConfig, FinetuneSchema,
-// RunFinetuneStage, ApplyL2SpProximal, Interpolate.
+// `overtrain finetune`: from a pre-trained checkpoint, train on one task for a fixed token budget
+// at one learning rate (the study fans out over the LR grid), with a fresh optimizer, loss on
+// target tokens only; evaluate ID (task validation loss, accuracy) and OOD (general validation, C4
+// sample) at the end and general loss at a few points during. Mitigation options: L2-SP toward the
+// pre-trained weights, replay of pre-training batches, WiSE-FT interpolations. Entry points:
+// FinetuneConfig, FinetuneSchema, RunFinetuneStage, ApplyL2SpProximal, Interpolate.
 #pragma once
 
 #include <filesystem>
@@ -21,27 +21,30 @@ struct FinetuneConfig {
   EvalSuiteConfig suite;
   struct Ft {
     std::string task;
-    // finetune.*: optimizer, schedule, regularisers (optim/optim_config.h), fine-tuning's own defaults.
+    // finetune.*: optimizer, schedule, regularisers (optim/optim_config.h), fine-tuning's own
+    // defaults.
     OptimConfig optim{.lr = 1e-4, .warmup_fraction = 0.1};
-    Size tokens{200000};          // fine-tuning budget (B*T per step, padding included)
+    Size tokens{200000};  // fine-tuning budget (B*T per step, padding included)
     int batch_size = 16;
-    int seq_len = 0;              // 0 = the model's max_seq_len
+    int seq_len = 0;  // 0 = the model's max_seq_len
     int64_t seed = 0;
-    double l2sp = 0.0;            // λ of λ/2‖θ − θ_pre‖², applied as a proximal step after each update
-    double replay = 0.0;          // fraction of steps that train on pre-training batches instead
+    double l2sp = 0.0;  // λ of λ/2‖θ − θ_pre‖², applied as a proximal step after each update
+    double replay = 0.0;  // fraction of steps that train on pre-training batches instead
     std::vector<double> wise_alphas;  // WiSE-FT: also evaluate α·θ_ft + (1−α)·θ_pre
-    int evals_during = 2;         // general-loss evaluations during training (besides the end)
+    int evals_during = 2;             // general-loss evaluations during training (besides the end)
   } ft;
 };
 
 const ConfigSchema<FinetuneConfig>& FinetuneSchema();
 
-// θ ← θ_pre + (θ − θ_pre) / (1 + lr·λ): the proximal operator of lr·λ/2‖θ − θ_pre‖² (decoupled, like
-// AdamW's weight decay, so a huge λ pins θ to the anchor whatever Adam's normalisation does).
-void ApplyL2SpProximal(std::span<float> params, std::span<const float> anchor, double lr, double lambda);
+// θ ← θ_pre + (θ − θ_pre) / (1 + lr·λ): the proximal operator of lr·λ/2‖θ − θ_pre‖² (decoupled,
+// like AdamW's weight decay, so a huge λ pins θ to the anchor whatever Adam's normalisation does).
+void ApplyL2SpProximal(std::span<float> params, std::span<const float> anchor, double lr,
+                       double lambda);
 
 // out = α·a + (1−α)·b, elementwise (α = 1 gives a exactly, α = 0 gives b exactly).
-void Interpolate(std::span<const float> a, std::span<const float> b, double alpha, std::span<float> out);
+void Interpolate(std::span<const float> a, std::span<const float> b, double alpha,
+                 std::span<float> out);
 
 // Writes <out>/{metrics.jsonl, eval.json}; returns 0.
 int RunFinetuneStage(const FinetuneConfig& config, const std::filesystem::path& out);

@@ -18,7 +18,8 @@
 
 namespace ot {
 
-// Text → token ids with no special tokens (data::TextTokenizer::Encode: SentencePiece or tokenizer.json).
+// Text → token ids with no special tokens (data::TextTokenizer::Encode: SentencePiece or
+// tokenizer.json).
 using EncodeFn = std::function<std::vector<int32_t>(std::string_view)>;
 
 // lm-eval's HFLM._encode_pair: trailing whitespace of the context moves to the front of the

@@ -25,12 +25,12 @@ PerplexityResult StreamPerplexity(LogProbModel& model, std::span<const int32_t> 
   const int T = model.max_seq_len();
   const int64_t available = tokens.size() > static_cast<size_t>(T) ? (tokens.size() - 1) / T : 0;
   const int64_t windows = max_windows > 0 ? std::min(available, max_windows) : available;
-  OT_CHECK(windows > 0) << "token stream of " << tokens.size() << " tokens is shorter than one window of "
-                        << T + 1;
+  OT_CHECK(windows > 0) << "token stream of " << tokens.size()
+                        << " tokens is shorter than one window of " << T + 1;
   std::vector<LoglikRequest> requests(windows);
   for (int64_t w = 0; w < windows; ++w) {
-    // Window w of `windows` spread evenly over the whole stream (the same ones for every checkpoint and
-    // condition), so the probe represents the set rather than its first documents.
+    // Window w of `windows` spread evenly over the whole stream (the same ones for every checkpoint
+    // and condition), so the probe represents the set rather than its first documents.
     const int64_t index = w * available / windows;
     const auto* p = tokens.data() + index * T;
     requests[w].context.assign(p, p + 1);
@@ -57,7 +57,8 @@ McScores MultipleChoice(LogProbModel& model, std::span<const McItem> items, int 
   for (const auto& item : items) {
     OT_CHECK(item.choices.size() == item.choice_bytes.size() && !item.choices.empty())
         << "multiple-choice item needs choices with byte lengths";
-    OT_CHECK(item.gold >= 0 && item.gold < static_cast<int>(item.choices.size())) << "gold out of range";
+    OT_CHECK(item.gold >= 0 && item.gold < static_cast<int>(item.choices.size()))
+        << "gold out of range";
     for (const auto& c : item.choices) requests.push_back({item.context, c});
   }
   const auto scores = BatchLogLikelihoods(model, requests, batch);

@@ -19,9 +19,12 @@ struct PerplexityResult {
   int64_t tokens = 0, windows = 0;
   // Stated in every results file (reliability.md case 25).
   static constexpr const char* kDefinition =
-      "token-level: documents packed with end-of-document tokens, non-overlapping windows of T+1 tokens "
-      "(stride T, no context carried across windows), every target token of a window scored; when fewer "
-      "windows than the stream holds are asked for, window w of n is the (w * available / n)-th, spread "
+      "token-level: documents packed with end-of-document tokens, non-overlapping windows of T+1 "
+      "tokens "
+      "(stride T, no context carried across windows), every target token of a window scored; when "
+      "fewer "
+      "windows than the stream holds are asked for, window w of n is the (w * available / n)-th, "
+      "spread "
       "evenly over the whole stream; ppl = exp(mean nats per token)";
 };
 
@@ -42,8 +45,8 @@ struct McScores {
   std::vector<int> predicted, predicted_norm;  // per item
 };
 
-// acc: argmax of sum log p(choice); acc_norm: argmax of sum log p(choice) / bytes(choice). Ties go to the
-// lower index. Standard errors as lm-eval: sample std / sqrt(n).
+// acc: argmax of sum log p(choice); acc_norm: argmax of sum log p(choice) / bytes(choice). Ties go
+// to the lower index. Standard errors as lm-eval: sample std / sqrt(n).
 McScores MultipleChoice(LogProbModel& model, std::span<const McItem> items, int batch);
 
 // Mean and its standard error (sample std / sqrt(n)); stderr 0 for n < 2.

@@ -110,9 +110,10 @@ ModelConfig ReadModelConfig(const std::filesystem::path& dir, std::string* hf_mo
     if (hf_model_type) *hf_model_type = hf["model_type"].get<std::string>();
     return config;
   }
-  throw Error(cfg_path.string() +
-              ": neither an \"overtrain\" block nor a \"model_type\"; expected a checkpoint written by "
-              "overtrain or a Hugging Face model directory");
+  throw Error(
+      cfg_path.string() +
+      ": neither an \"overtrain\" block nor a \"model_type\"; expected a checkpoint written by "
+      "overtrain or a Hugging Face model directory");
 }
 
 LoadedModel LoadModel(const std::filesystem::path& dir, MemoryPlan stage) {
@@ -128,7 +129,8 @@ LoadedModel LoadModel(const std::filesystem::path& dir, MemoryPlan stage) {
   return m;
 }
 
-CheckpointPoint PointOf(const CheckpointRef& ref, const LoadedModel& model, int64_t train_tokens_per_epoch) {
+CheckpointPoint PointOf(const CheckpointRef& ref, const LoadedModel& model,
+                        int64_t train_tokens_per_epoch) {
   CheckpointPoint p;
   p.tokens = ref.tokens.value > 0 ? ref.tokens.value : model.tokens;
   p.epochs = ref.epochs >= 0 ? ref.epochs

@@ -45,7 +45,8 @@ struct LoadedModel {
 LoadedModel LoadModel(const std::filesystem::path& checkpoint_dir, MemoryPlan stage = {});
 // Only the blueprint of either kind of directory (LoadModel's first step; nothing else is read):
 // `hf_model_type` (optional) gets the Hugging Face model_type, "" for our checkpoints.
-ModelConfig ReadModelConfig(const std::filesystem::path& checkpoint_dir, std::string* hf_model_type = nullptr);
+ModelConfig ReadModelConfig(const std::filesystem::path& checkpoint_dir,
+                            std::string* hf_model_type = nullptr);
 
 // The checkpoint a stage reads and the pre-training it stands for. Our checkpoints carry their
 // tokens (state.json); a Hugging Face import does not, so a study over a published series passes
@@ -63,12 +64,16 @@ template <typename S, typename Get>
 void DeclareCheckpointFields(ConfigSchema<S>& schema, Get get, std::string help) {
   auto g = [get](S& s) -> CheckpointRef& { return get(s); };
   schema
-      .Field("checkpoint", std::move(help) + " (an overtrain checkpoint or a Hugging Face model directory)",
+      .Field("checkpoint",
+             std::move(help) + " (an overtrain checkpoint or a Hugging Face model directory)",
              [g](S& s) -> std::string& { return g(s).dir; })
-      .Field("checkpoint_tokens", "pre-training tokens it stands for; 0 = its state.json (0 for an import)",
-             [g](S& s) -> Size& { return g(s).tokens; }, AtLeast(0))
+      .Field(
+          "checkpoint_tokens",
+          "pre-training tokens it stands for; 0 = its state.json (0 for an import)",
+          [g](S& s) -> Size& { return g(s).tokens; }, AtLeast(0))
       .Field("checkpoint_epochs",
-             "epochs of its pre-training corpus; < 0 = checkpoint tokens / the data dir's training tokens",
+             "epochs of its pre-training corpus; < 0 = checkpoint tokens / the data dir's training "
+             "tokens",
              [g](S& s) -> double& { return g(s).epochs; })
       .Rule({"checkpoint"}, [g](const S& s) {
         return g(const_cast<S&>(s)).dir.empty() ? "expected a checkpoint directory" : "";
@@ -81,7 +86,8 @@ struct CheckpointPoint {
   int64_t tokens = 0;
   double epochs = 0;
 };
-CheckpointPoint PointOf(const CheckpointRef& ref, const LoadedModel& model, int64_t train_tokens_per_epoch);
+CheckpointPoint PointOf(const CheckpointRef& ref, const LoadedModel& model,
+                        int64_t train_tokens_per_epoch);
 
 // Scores with the fast Decoder over a parameter span the caller owns (and may change between calls:
 // perturbation and WiSE-FT evaluate many arenas with one scorer). Windows are the model's

@@ -31,7 +31,8 @@ void AddNoise(const ParamLayout& layout, std::span<float> params, const NoiseSpe
       scale = std::sqrt(ss / static_cast<double>(t.size));
     }
     const double std = spec.gamma * scale;
-    const uint64_t key = RngKey(spec.seed, StreamId("noise"), static_cast<uint64_t>(spec.draw), index);
+    const uint64_t key =
+        RngKey(spec.seed, StreamId("noise"), static_cast<uint64_t>(spec.draw), index);
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < t.size; ++i) p[i] = static_cast<float>(p[i] + std * NormalAt(key, i));
   }

@@ -1,6 +1,6 @@
-// Gaussian perturbation of a parameter arena (paper §3.3, protocol.md §2): θ̃ = θ + γ·s_t·z with i.i.d.
-// standard normal z keyed by (seed, draw, tensor index, element index) — the same noise at any thread count
-// and in any tensor order. Entry points: NoiseSpec, AddNoise, PerturbedCopy.
+// Gaussian perturbation of a parameter arena (paper §3.3, protocol.md §2): θ̃ = θ + γ·s_t·z with
+// i.i.d. standard normal z keyed by (seed, draw, tensor index, element index) — the same noise at
+// any thread count and in any tensor order. Entry points: NoiseSpec, AddNoise, PerturbedCopy.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +14,8 @@ namespace ot {
 
 // How the per-tensor scale s_t is chosen.
 enum class NoiseScale {
-  kInitStd,       // s_t = σ_init of the tensor (the paper: covariance of the initialisation distribution)
+  kInitStd,  // s_t = σ_init of the tensor (the paper: covariance of the initialisation
+             // distribution)
   kRelativeNorm,  // s_t = ‖θ_t‖ / sqrt(n_t), so E‖noise_t‖² = γ²‖θ_t‖² (what later work used)
 };
 
@@ -26,8 +27,8 @@ struct NoiseSpec {
   NoiseScale scale = NoiseScale::kInitStd;
 };
 
-// True when tensor t receives noise under `spec`: in a selected group and σ_init > 0 (constant-initialised
-// tensors such as norm gains get none, as in the paper).
+// True when tensor t receives noise under `spec`: in a selected group and σ_init > 0
+// (constant-initialised tensors such as norm gains get none, as in the paper).
 bool IsPerturbed(const TensorInfo& t, const NoiseSpec& spec);
 
 // Adds the noise of `spec` to `params` in place.

@@ -1,14 +1,13 @@
 // The perturbation sweep of one checkpoint.
 #include "analysis/perturb_stage.h"
 
-#include "core/result_rows.h"
-
 #include <fmt/format.h>
 
 #include <cstdio>
 
 #include "analysis/perturb.h"
 #include "core/fileio.h"
+#include "core/result_rows.h"
 #include "train/trainer.h"
 
 namespace ot {
@@ -17,21 +16,30 @@ namespace fs = std::filesystem;
 const ConfigSchema<PerturbConfig>& PerturbSchema() {
   static const ConfigSchema<PerturbConfig> schema = [] {
     ConfigSchema<PerturbConfig> s;
-    DeclareCheckpointFields(s, [](PerturbConfig& c) -> CheckpointRef& { return c.checkpoint; },
-                            "checkpoint to perturb");
+    DeclareCheckpointFields(
+        s, [](PerturbConfig& c) -> CheckpointRef& { return c.checkpoint; },
+        "checkpoint to perturb");
     DeclareEvalFields(s, [](PerturbConfig& c) -> EvalSuiteConfig& { return c.suite; });
-    s.Field("perturb.gammas", "noise scales γ (noise std = γ·σ_init per tensor)",
-            [](PerturbConfig& c) -> std::vector<double>& { return c.gammas; }, AtLeast(0))
-        .Field("perturb.draws", "noise draws per γ (mean ± standard error)",
-               [](PerturbConfig& c) -> int& { return c.draws; }, AtLeast(1))
-        .Field("perturb.seed", "noise seed", [](PerturbConfig& c) -> int64_t& { return c.seed; }, AtLeast(0))
-        .Field("perturb.groups", "conditions: \"all\" or one group (embed, attn, mlp, norm, head) each",
+    s.Field(
+         "perturb.gammas", "noise scales γ (noise std = γ·σ_init per tensor)",
+         [](PerturbConfig& c) -> std::vector<double>& { return c.gammas; }, AtLeast(0))
+        .Field(
+            "perturb.draws", "noise draws per γ (mean ± standard error)",
+            [](PerturbConfig& c) -> int& { return c.draws; }, AtLeast(1))
+        .Field(
+            "perturb.seed", "noise seed", [](PerturbConfig& c) -> int64_t& { return c.seed; },
+            AtLeast(0))
+        .Field("perturb.groups",
+               "conditions: \"all\" or one group (embed, attn, mlp, norm, head) each",
                [](PerturbConfig& c) -> std::vector<std::string>& { return c.groups; })
-        .Field("perturb.scale", "per-tensor noise scale", [](PerturbConfig& c) -> std::string& { return c.scale; },
-               OneOf({"init-std", "relative-norm"}))
+        .Field(
+            "perturb.scale", "per-tensor noise scale",
+            [](PerturbConfig& c) -> std::string& { return c.scale; },
+            OneOf({"init-std", "relative-norm"}))
         .Rule({"perturb.groups"}, [](const PerturbConfig& c) -> std::string {
           for (const auto& g : c.groups)
-            if (g != "all" && g != "embed" && g != "attn" && g != "mlp" && g != "norm" && g != "head")
+            if (g != "all" && g != "embed" && g != "attn" && g != "mlp" && g != "norm" &&
+                g != "head")
               return "'" + g + "' is not one of all, embed, attn, mlp, norm, head";
           return c.groups.empty() ? "expected at least one condition" : "";
         });
@@ -57,21 +65,31 @@ int RunPerturbStage(const PerturbConfig& config, const fs::path& out) {
   for (const auto& group : config.groups) {
     for (double gamma : config.gammas) {
       for (int draw = 0; draw < config.draws; ++draw) {
-        NoiseSpec spec{.gamma = gamma,
-                       .seed = static_cast<uint64_t>(config.seed),
-                       .draw = draw,
-                       .groups = group == "all" ? std::vector<std::string>{} : std::vector<std::string>{group},
-                       .scale = ParseNoiseScale(config.scale)};
+        NoiseSpec spec{
+            .gamma = gamma,
+            .seed = static_cast<uint64_t>(config.seed),
+            .draw = draw,
+            .groups = group == "all" ? std::vector<std::string>{} : std::vector<std::string>{group},
+            .scale = ParseNoiseScale(config.scale)};
         PerturbedCopy(model.layout, model.params, work, spec);
         const PerplexityResult r = suite.GeneralLoss(work);
-        nlohmann::json row = ToJson(PerturbRow{.tokens = point.tokens, .epochs = point.epochs, .seed = config.seed,
-                                               .gamma = gamma, .draw = draw, .group = group, .loss = r.loss,
-                                               .base_loss = base.loss, .delta = r.loss - base.loss});
+        nlohmann::json row = ToJson(PerturbRow{.tokens = point.tokens,
+                                               .epochs = point.epochs,
+                                               .seed = config.seed,
+                                               .gamma = gamma,
+                                               .draw = draw,
+                                               .group = group,
+                                               .loss = r.loss,
+                                               .base_loss = base.loss,
+                                               .delta = r.loss - base.loss});
         row["scale"] = config.scale;
         row["eval_tokens"] = r.tokens;
         rows += row.dump() + "\n";
-        std::fprintf(stderr, "perturb: tokens %lld (%.2f epochs) group %s gamma %g draw %d: loss %.4f (base %.4f)\n",
-                     static_cast<long long>(point.tokens), point.epochs, group.c_str(), gamma, draw, r.loss, base.loss);
+        std::fprintf(
+            stderr,
+            "perturb: tokens %lld (%.2f epochs) group %s gamma %g draw %d: loss %.4f (base %.4f)\n",
+            static_cast<long long>(point.tokens), point.epochs, group.c_str(), gamma, draw, r.loss,
+            base.loss);
       }
     }
   }

@@ -1,7 +1,7 @@
-// `overtrain perturb`: progressive sensitivity under Gaussian noise (paper §3.3). For one checkpoint, for
-// each γ and draw k: θ + γ·s·z (analysis/perturb.h), loss on the general validation set (the OOD probe),
-// Δ vs the unperturbed loss. Every draw starts from the exact pre-trained bits. Rows: docs/formats.md.
-// Entry points: PerturbConfig, PerturbSchema, RunPerturbStage.
+// `overtrain perturb`: progressive sensitivity under Gaussian noise (paper §3.3). For one
+// checkpoint, for each γ and draw k: θ + γ·s·z (analysis/perturb.h), loss on the general validation
+// set (the OOD probe), Δ vs the unperturbed loss. Every draw starts from the exact pre-trained
+// bits. Rows: docs/formats.md. Entry points: PerturbConfig, PerturbSchema, RunPerturbStage.
 #pragma once
 
 #include <filesystem>

@@ -47,8 +47,8 @@ std::vector<double> ScoreRows(LogProbModel& model, const std::vector<Row>& rows,
 }
 }  // namespace
 
-std::vector<LoglikResult> BatchLogLikelihoods(LogProbModel& model, std::span<const LoglikRequest> requests,
-                                              int batch) {
+std::vector<LoglikResult> BatchLogLikelihoods(LogProbModel& model,
+                                              std::span<const LoglikRequest> requests, int batch) {
   const int T = model.max_seq_len();
   std::vector<Row> rows;
   rows.reserve(requests.size());
@@ -57,7 +57,8 @@ std::vector<LoglikResult> BatchLogLikelihoods(LogProbModel& model, std::span<con
     OT_CHECK(static_cast<int>(r.continuation.size()) <= T)
         << "continuation of " << r.continuation.size() << " tokens exceeds the window " << T;
     // Keep the last (T + 1 - |continuation|) context tokens: inputs are T tokens at most.
-    const size_t keep = std::min(r.context.size(), static_cast<size_t>(T + 1) - r.continuation.size());
+    const size_t keep =
+        std::min(r.context.size(), static_cast<size_t>(T + 1) - r.continuation.size());
     Row row;
     row.tokens.assign(r.context.end() - keep, r.context.end());
     row.tokens.insert(row.tokens.end(), r.continuation.begin(), r.continuation.end());
@@ -76,7 +77,8 @@ double LogLikelihood(LogProbModel& model, const LoglikRequest& request) {
 
 std::vector<RollingResult> BatchRollingLogLikelihoods(LogProbModel& model,
                                                       std::span<const std::vector<int32_t>> docs,
-                                                      std::span<const size_t> first_targets, int batch) {
+                                                      std::span<const size_t> first_targets,
+                                                      int batch) {
   OT_CHECK(docs.size() == first_targets.size()) << "one first_target per document";
   const size_t T = static_cast<size_t>(model.max_seq_len());
   std::vector<Row> rows;

@@ -20,29 +20,30 @@ class LogProbModel {
                         float* logprobs) = 0;
 };
 
-// One log-likelihood request: log p(continuation | context). Contexts longer than the model's window are
-// truncated from the left (as lm-eval does); the continuation must fit in the window.
+// One log-likelihood request: log p(continuation | context). Contexts longer than the model's
+// window are truncated from the left (as lm-eval does); the continuation must fit in the window.
 struct LoglikRequest {
   std::vector<int32_t> context;       // at least one token (e.g. the end-of-document token)
   std::vector<int32_t> continuation;  // at least one token
 };
 
 struct LoglikResult {
-  double logprob = 0;     // sum over continuation tokens, accumulated in double
-  bool is_greedy = false; // reserved (needs full logits); always false in this engine
+  double logprob = 0;      // sum over continuation tokens, accumulated in double
+  bool is_greedy = false;  // reserved (needs full logits); always false in this engine
 };
 
-// Scores requests in batches of `batch` rows, each row padded to the model's window so a request's score
-// does not depend on the batch it shares or its position (reliability.md case 24).
-std::vector<LoglikResult> BatchLogLikelihoods(LogProbModel& model, std::span<const LoglikRequest> requests,
-                                              int batch);
+// Scores requests in batches of `batch` rows, each row padded to the model's window so a request's
+// score does not depend on the batch it shares or its position (reliability.md case 24).
+std::vector<LoglikResult> BatchLogLikelihoods(LogProbModel& model,
+                                              std::span<const LoglikRequest> requests, int batch);
 
 double LogLikelihood(LogProbModel& model, const LoglikRequest& request);
 
-// Sum of log p over the tokens doc[first_target..] (first_target >= 1), scored in disjoint prediction
-// windows of the model's length, each window conditioned on up to max_seq_len preceding tokens (lm-eval's
-// rolling log-likelihood with full-context windows). With first_target = |context| it is the
-// log-likelihood of a continuation of any length. Returns {sum logprob, tokens scored}.
+// Sum of log p over the tokens doc[first_target..] (first_target >= 1), scored in disjoint
+// prediction windows of the model's length, each window conditioned on up to max_seq_len preceding
+// tokens (lm-eval's rolling log-likelihood with full-context windows). With first_target =
+// |context| it is the log-likelihood of a continuation of any length. Returns {sum logprob, tokens
+// scored}.
 struct RollingResult {
   double logprob = 0;
   int64_t tokens = 0;
@@ -52,6 +53,7 @@ RollingResult RollingLogLikelihood(LogProbModel& model, std::span<const int32_t>
 // Many documents at once (rows of all documents share batches): one result per document.
 std::vector<RollingResult> BatchRollingLogLikelihoods(LogProbModel& model,
                                                       std::span<const std::vector<int32_t>> docs,
-                                                      std::span<const size_t> first_targets, int batch);
+                                                      std::span<const size_t> first_targets,
+                                                      int batch);
 
 }  // namespace ot

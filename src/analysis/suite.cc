@@ -1,16 +1,17 @@
 // The shared evaluation suite and the `overtrain eval` stage.
 #include "analysis/suite.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <cmath>
 #include <map>
 #include <set>
-#include <fmt/format.h>
 
 #include "core/check.h"
 #include "core/fileio.h"
-#include "train/trainer.h"
 #include "data/text_tokenizer.h"
+#include "train/trainer.h"
 
 namespace ot {
 namespace fs = std::filesystem;
@@ -22,9 +23,11 @@ static std::vector<int32_t> ReadTokens(const fs::path& path) {
 EvalSuite::EvalSuite(const EvalSuiteConfig& config, const ModelConfig& model)
     : config_(config), scorer_(model, config.batch, config.seq_len) {
   const fs::path dir = config.data_dir;
-  if (config.data_dir.empty()) throw Error("data.dir: expected a prepared data directory, got nothing");
+  if (config.data_dir.empty())
+    throw Error("data.dir: expected a prepared data directory, got nothing");
   if (!fs::exists(dir / "general.val.tok"))
-    throw Error("data.dir = '" + config.data_dir + "': no general.val.tok; run `overtrain data prepare` first");
+    throw Error("data.dir = '" + config.data_dir +
+                "': no general.val.tok; run `overtrain data prepare` first");
   general_ = ReadTokens(dir / "general.val.tok");
   if (fs::exists(dir / "general.train.tok"))
     train_tokens_ = static_cast<int64_t>(data::ReadTokenHeader(dir / "general.train.tok").tokens);
@@ -57,9 +60,9 @@ EvalSuite::EvalSuite(const EvalSuiteConfig& config, const ModelConfig& model)
 void EvalSuite::LoadLmEvalTasks(const data::TextTokenizer& tokenizer, const ModelConfig& model) {
   if (config_.task_files.empty() && config_.rolling_files.empty()) return;
   if (tokenizer.vocab_size() > model.vocab_size)
-    throw Error(fmt::format(
-        "data.dir = '{}': the tokenizer has {} tokens but the model's vocab_size is {}",
-        config_.data_dir, tokenizer.vocab_size(), model.vocab_size));
+    throw Error(
+        fmt::format("data.dir = '{}': the tokenizer has {} tokens but the model's vocab_size is {}",
+                    config_.data_dir, tokenizer.vocab_size(), model.vocab_size));
   // The data directory's tokenizer (LoadDataTokenizer: SentencePiece or tokenizer.json).
   const EncodeFn encode = [&tokenizer](std::string_view text) { return tokenizer.Encode(text); };
   const McTaskOptions options{.target_delimiter = config_.target_delimiter,
@@ -89,24 +92,31 @@ PerplexityResult EvalSuite::GeneralLoss(std::span<const float> params) {
 }
 
 static nlohmann::json PerplexityJson(const PerplexityResult& r) {
-  return {{"loss", r.loss},       {"loss_stderr", r.loss_stderr}, {"ppl", r.ppl},
-          {"tokens", r.tokens},   {"samples", r.windows}};
+  return {{"loss", r.loss},
+          {"loss_stderr", r.loss_stderr},
+          {"ppl", r.ppl},
+          {"tokens", r.tokens},
+          {"samples", r.windows}};
 }
 
 nlohmann::json EvalSuite::ScoreTask(const data::TaskSplit& split) {
-  const size_t n = config_.max_examples > 0 ? std::min<size_t>(split.records.size(), config_.max_examples)
-                                            : split.records.size();
+  const size_t n = config_.max_examples > 0
+                       ? std::min<size_t>(split.records.size(), config_.max_examples)
+                       : split.records.size();
   OT_CHECK(n > 0) << "task " << split.task << " has no validation examples";
-  // ID loss: nats per target token (target + end-of-document, the fine-tuning loss) given the prompt.
+  // ID loss: nats per target token (target + end-of-document, the fine-tuning loss) given the
+  // prompt.
   std::vector<std::vector<int32_t>> docs(n);
   std::vector<size_t> firsts(n);
   for (size_t i = 0; i < n; ++i) {
     auto prompt = split.Prompt(i);
     auto target = split.Target(i);
-    const bool cut = config_.max_target_tokens > 0 && static_cast<int64_t>(target.size()) >= config_.max_target_tokens;
+    const bool cut = config_.max_target_tokens > 0 &&
+                     static_cast<int64_t>(target.size()) >= config_.max_target_tokens;
     if (cut) target = target.first(config_.max_target_tokens);
     auto& doc = docs[i];
-    if (prompt.empty()) doc.push_back(split.eod_id);  // whole-document tasks: condition on a document start
+    if (prompt.empty())
+      doc.push_back(split.eod_id);  // whole-document tasks: condition on a document start
     doc.insert(doc.end(), prompt.begin(), prompt.end());
     doc.insert(doc.end(), target.begin(), target.end());
     if (!cut) doc.push_back(split.eod_id);
@@ -139,7 +149,7 @@ nlohmann::json EvalSuite::ScoreTask(const data::TaskSplit& split) {
     if (item.context.empty()) item.context.push_back(split.eod_id);
     item.choices = choices;
     item.choice_bytes = split.records[i].choices.empty() ? choice_bytes_[task_index]
-                                                          : example_choice_bytes_[split.task][i];
+                                                         : example_choice_bytes_[split.task][i];
     item.gold = split.records[i].gold;
     items.push_back(std::move(item));
   }
@@ -148,8 +158,9 @@ nlohmann::json EvalSuite::ScoreTask(const data::TaskSplit& split) {
     for (const auto& item : items) chance += 1.0 / static_cast<double>(item.choices.size());
     out["chance_acc"] = chance / static_cast<double>(items.size());
     if (!split.labels.empty()) {
-      // The ID loss a model reaches by learning only the label frequencies: the label entropy spread over
-      // the scored tokens (the other target tokens, e.g. end-of-document, cost ~0 once learned).
+      // The ID loss a model reaches by learning only the label frequencies: the label entropy
+      // spread over the scored tokens (the other target tokens, e.g. end-of-document, cost ~0 once
+      // learned).
       std::map<int, double> counts;
       for (const auto& item : items) counts[item.gold] += 1;
       double entropy = 0;
@@ -172,8 +183,11 @@ nlohmann::json EvalSuite::ScoreTask(const data::TaskSplit& split) {
 nlohmann::json EvalSuite::Run(std::span<const float> params) {
   scorer_.set_params(params);
   nlohmann::json results;
-  results["general"] = PerplexityJson(StreamPerplexity(scorer_, general_, config_.batch, config_.windows));
-  if (!c4_.empty()) results["c4"] = PerplexityJson(StreamPerplexity(scorer_, c4_, config_.batch, config_.c4_windows));
+  results["general"] =
+      PerplexityJson(StreamPerplexity(scorer_, general_, config_.batch, config_.windows));
+  if (!c4_.empty())
+    results["c4"] =
+        PerplexityJson(StreamPerplexity(scorer_, c4_, config_.batch, config_.c4_windows));
   for (const auto& split : tasks_) results[split.task] = ScoreTask(split);
   nlohmann::json lm_eval;
   if (!lm_mc_.empty() || !lm_rolling_.empty()) {
@@ -184,21 +198,25 @@ nlohmann::json EvalSuite::Run(std::span<const float> params) {
       rolling.push_back(ScoreRollingTask(scorer_, t, config_.batch));
     lm_eval = LmEvalResults(lm_mc_, mc, lm_rolling_, rolling);
   }
-  nlohmann::json out = {{"results", results},
-          {"definitions",
-           {{"general", PerplexityResult::kDefinition},
-            {"c4", PerplexityResult::kDefinition},
-            {"task loss",
-             "nats per target token (target and its end-of-document token) given the prompt; rolling "
-             "full-context windows when longer than the window; first max_examples validation examples, "
-             "first max_target_tokens target tokens of each"},
-            {"acc", "argmax of the summed log-likelihood of each choice after the prompt (lm-eval acc)"},
-            {"acc_norm", "argmax of log-likelihood divided by the choice's UTF-8 byte length"},
-            {"chance_acc", "mean over examples of 1 / number of choices"},
-            {"label_prior_loss",
-             "label entropy of the scored examples x examples / scored tokens: the task loss of a model "
-             "that learned only the label frequencies"}}},
-          {"window", scorer_.max_seq_len()}};
+  nlohmann::json out = {
+      {"results", results},
+      {"definitions",
+       {{"general", PerplexityResult::kDefinition},
+        {"c4", PerplexityResult::kDefinition},
+        {"task loss",
+         "nats per target token (target and its end-of-document token) given the prompt; rolling "
+         "full-context windows when longer than the window; first max_examples validation "
+         "examples, "
+         "first max_target_tokens target tokens of each"},
+        {"acc",
+         "argmax of the summed log-likelihood of each choice after the prompt (lm-eval acc)"},
+        {"acc_norm", "argmax of log-likelihood divided by the choice's UTF-8 byte length"},
+        {"chance_acc", "mean over examples of 1 / number of choices"},
+        {"label_prior_loss",
+         "label entropy of the scored examples x examples / scored tokens: the task loss of a "
+         "model "
+         "that learned only the label frequencies"}}},
+      {"window", scorer_.max_seq_len()}};
   if (!lm_eval.is_null()) out["lm_eval"] = std::move(lm_eval);
   return out;
 }
@@ -206,8 +224,8 @@ nlohmann::json EvalSuite::Run(std::span<const float> params) {
 const ConfigSchema<EvalConfig>& EvalSchema() {
   static const ConfigSchema<EvalConfig> schema = [] {
     ConfigSchema<EvalConfig> s;
-    DeclareCheckpointFields(s, [](EvalConfig& c) -> CheckpointRef& { return c.checkpoint; },
-                            "checkpoint to evaluate");
+    DeclareCheckpointFields(
+        s, [](EvalConfig& c) -> CheckpointRef& { return c.checkpoint; }, "checkpoint to evaluate");
     DeclareEvalFields(s, [](EvalConfig& c) -> EvalSuiteConfig& { return c.suite; });
     return s;
   }();

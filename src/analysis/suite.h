@@ -1,8 +1,9 @@
-// The evaluation suite every stage shares: general-validation perplexity (the OOD probe that plays C4's
-// role), the real C4 sample's perplexity, and per task the ID loss on held-out targets and multiple-choice /
-// label accuracy. Results in lm-evaluation-harness shape (task → metric → value, *_stderr, samples).
-// Task files in lm-eval form (docs/lm_eval.md) are scored alongside, in lm-eval's results layout.
-// Entry points: EvalSuiteConfig, DeclareEvalFields, EvalSuite::Run, EvalConfig, RunEvalStage.
+// The evaluation suite every stage shares: general-validation perplexity (the OOD probe that plays
+// C4's role), the real C4 sample's perplexity, and per task the ID loss on held-out targets and
+// multiple-choice / label accuracy. Results in lm-evaluation-harness shape (task → metric → value,
+// *_stderr, samples). Task files in lm-eval form (docs/lm_eval.md) are scored alongside, in
+// lm-eval's results layout. Entry points: EvalSuiteConfig, DeclareEvalFields, EvalSuite::Run,
+// EvalConfig, RunEvalStage.
 #pragma once
 
 #include <filesystem>
@@ -17,8 +18,8 @@
 #include "analysis/model_io.h"
 #include "core/config.h"
 #include "data/task_tokens.h"
-#include "data/token_file.h"
 #include "data/text_tokenizer.h"
+#include "data/token_file.h"
 
 namespace ot {
 
@@ -31,7 +32,8 @@ struct EvalSuiteConfig {
   int64_t c4_windows = 64;         // C4 windows scored (0 = all)
   std::vector<std::string> tasks;  // task suites: ID loss + accuracy where the task has choices
   int64_t max_examples = 200;      // per task (0 = all)
-  int64_t max_target_tokens = 256; // per example: only the first N target tokens are scored (0 = all)
+  int64_t max_target_tokens =
+      256;  // per example: only the first N target tokens are scored (0 = all)
   // Benchmarks in lm-eval form (docs/lm_eval.md), tokenized with the data dir's tokenizer.
   std::vector<std::string> task_files;     // multiple-choice files (JSONL context/choices/gold)
   std::vector<std::string> rolling_files;  // rolling files (.txt one document, .jsonl {"text"})
@@ -46,22 +48,28 @@ void DeclareEvalFields(ConfigSchema<S>& schema, Get get) {
   schema
       .Field("data.dir", "prepared data directory (overtrain data prepare --out)",
              [g](S& s) -> std::string& { return g(s).data_dir; })
-      .Field("eval.batch", "rows per forward pass", [g](S& s) -> int& { return g(s).batch; },
-             Between(1, kMaxBatchSize))
-      .Field("eval.seq_len", "window length; 0 = the model's max_seq_len",
-             [g](S& s) -> int& { return g(s).seq_len; }, Between(0, kMaxSeqLen))
-      .Field("eval.windows", "general-validation windows scored (0 = all)",
-             [g](S& s) -> int64_t& { return g(s).windows; }, AtLeast(0))
+      .Field(
+          "eval.batch", "rows per forward pass", [g](S& s) -> int& { return g(s).batch; },
+          Between(1, kMaxBatchSize))
+      .Field(
+          "eval.seq_len", "window length; 0 = the model's max_seq_len",
+          [g](S& s) -> int& { return g(s).seq_len; }, Between(0, kMaxSeqLen))
+      .Field(
+          "eval.windows", "general-validation windows scored (0 = all)",
+          [g](S& s) -> int64_t& { return g(s).windows; }, AtLeast(0))
       .Field("eval.c4", "also score the C4 sample (c4.val.tok) when present",
              [g](S& s) -> bool& { return g(s).c4; })
-      .Field("eval.c4_windows", "C4 windows scored (0 = all)",
-             [g](S& s) -> int64_t& { return g(s).c4_windows; }, AtLeast(0))
-      .Field("eval.max_target_tokens", "target tokens scored per task example (0 = all)",
-             [g](S& s) -> int64_t& { return g(s).max_target_tokens; }, AtLeast(0))
+      .Field(
+          "eval.c4_windows", "C4 windows scored (0 = all)",
+          [g](S& s) -> int64_t& { return g(s).c4_windows; }, AtLeast(0))
+      .Field(
+          "eval.max_target_tokens", "target tokens scored per task example (0 = all)",
+          [g](S& s) -> int64_t& { return g(s).max_target_tokens; }, AtLeast(0))
       .Field("eval.tasks", "task suites to score (ID loss, accuracy)",
              [g](S& s) -> std::vector<std::string>& { return g(s).tasks; })
-      .Field("eval.max_examples", "examples per task (0 = all)",
-             [g](S& s) -> int64_t& { return g(s).max_examples; }, AtLeast(0))
+      .Field(
+          "eval.max_examples", "examples per task (0 = all)",
+          [g](S& s) -> int64_t& { return g(s).max_examples; }, AtLeast(0))
       .Field("eval.task_files", "lm-eval multiple-choice task files (JSONL; docs/lm_eval.md)",
              [g](S& s) -> std::vector<std::string>& { return g(s).task_files; })
       .Field("eval.rolling_files",
@@ -69,11 +77,13 @@ void DeclareEvalFields(ConfigSchema<S>& schema, Get get) {
              [g](S& s) -> std::vector<std::string>& { return g(s).rolling_files; })
       .Field("eval.target_delimiter", "string between a task file's context and each choice",
              [g](S& s) -> std::string& { return g(s).target_delimiter; })
-      .Field("eval.task_limit", "documents scored per task file (0 = all)",
-             [g](S& s) -> int64_t& { return g(s).task_limit; }, AtLeast(0));
+      .Field(
+          "eval.task_limit", "documents scored per task file (0 = all)",
+          [g](S& s) -> int64_t& { return g(s).task_limit; }, AtLeast(0));
 }
 
-// Holds the data once (validation tokens, task splits, tokenizer byte lengths) and scores any arena.
+// Holds the data once (validation tokens, task splits, tokenizer byte lengths) and scores any
+// arena.
 class EvalSuite {
  public:
   EvalSuite(const EvalSuiteConfig& config, const ModelConfig& model);
@@ -108,6 +118,5 @@ struct EvalConfig {
 };
 const ConfigSchema<EvalConfig>& EvalSchema();
 int RunEvalStage(const EvalConfig& config, const std::filesystem::path& out);
-
 
 }  // namespace ot

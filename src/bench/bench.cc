@@ -1,5 +1,5 @@
-// The benchmark loop: per config, warm up both systems, then rounds of (overtrain steps, PyTorch steps,
-// the step's GEMMs alone), and one table (see bench.h).
+// The benchmark loop: per config, warm up both systems, then rounds of (overtrain steps, PyTorch
+// steps, the step's GEMMs alone), and one table (see bench.h).
 #include "bench/bench.h"
 
 #include <fmt/format.h>
@@ -55,12 +55,14 @@ class EngineStep {
     return loss;
   }
 
-  // A step with `optimizer` (default: this engine's AdamW); SAM takes its second pass through the oracle.
+  // A step with `optimizer` (default: this engine's AdamW); SAM takes its second pass through the
+  // oracle.
   float Step(Optimizer* optimizer = nullptr) {
     const float loss = Pass(params_, grads_);
     (optimizer ? *optimizer : *optimizer_)
-        .StepWithOracle(params_, grads_, 1e-4,
-                        [this](std::span<const float> p, std::span<float> g) { return Pass(p, g); });
+        .StepWithOracle(
+            params_, grads_, 1e-4,
+            [this](std::span<const float> p, std::span<float> g) { return Pass(p, g); });
     return loss;
   }
 
@@ -89,7 +91,8 @@ class EngineStep {
 };
 
 // The optimizer a --optim entry names: a kind, or "sam+<kind>" for SAM at radius `sam_rho`.
-std::unique_ptr<Optimizer> BenchOptimizer(const std::string& entry, double sam_rho, const ParamLayout& layout) {
+std::unique_ptr<Optimizer> BenchOptimizer(const std::string& entry, double sam_rho,
+                                          const ParamLayout& layout) {
   OptimConfig c;
   const bool sam = entry.starts_with("sam+");
   c.kind = sam ? entry.substr(4) : entry;
@@ -108,14 +111,19 @@ TokensPerSecond SummariseTokens(std::vector<double> seconds, double tokens) {
 }
 
 void BenchShapeFor(const std::string& preset, int* B, int* T) {
-  if (preset == "nano" || preset.starts_with("pico")) *B = 32, *T = 64;
-  else if (preset == "tiny" || preset == "small") *B = 32, *T = 128;
-  else if (preset == "medium") *B = 16, *T = 256;
-  else *B = 8, *T = ModelConfig::FromPreset(preset).max_seq_len;
+  if (preset == "nano" || preset.starts_with("pico"))
+    *B = 32, *T = 64;
+  else if (preset == "tiny" || preset == "small")
+    *B = 32, *T = 128;
+  else if (preset == "medium")
+    *B = 16, *T = 256;
+  else
+    *B = 8, *T = ModelConfig::FromPreset(preset).max_seq_len;
 }
 
 std::vector<BenchRow> RunBench(const BenchOptions& options, std::FILE* log) {
-  if (options.steps < 1) throw Error("bench --steps = " + std::to_string(options.steps) + " must be >= 1");
+  if (options.steps < 1)
+    throw Error("bench --steps = " + std::to_string(options.steps) + " must be >= 1");
   if (options.rounds < 1 || options.rounds > options.steps)
     throw Error("bench --rounds = " + std::to_string(options.rounds) + " must be in [1, --steps]");
   if (options.threads < 1) throw Error("bench --threads must be >= 1");
@@ -123,7 +131,8 @@ std::vector<BenchRow> RunBench(const BenchOptions& options, std::FILE* log) {
   if (!options.optims.empty() && !(options.sam_rho > 0))
     throw Error("bench --sam-rho = " + std::to_string(options.sam_rho) + " must be > 0");
   for (const auto& entry : options.optims)
-    BenchOptimizer(entry, options.sam_rho, ParamLayout::ForModel(ModelConfig::FromPreset("pico-16")));
+    BenchOptimizer(entry, options.sam_rho,
+                   ParamLayout::ForModel(ModelConfig::FromPreset("pico-16")));
   omp_set_num_threads(options.threads);
   std::vector<BenchRow> rows;
   for (const auto& name : options.configs) {
@@ -133,7 +142,9 @@ std::vector<BenchRow> RunBench(const BenchOptions& options, std::FILE* log) {
     BenchShapeFor(name, &row.B, &row.T);
     const double tokens = static_cast<double>(row.B) * row.T;
     row.flops_per_token = config.TrainFlopsPerToken(row.T);
-    if (log) std::fprintf(log, "bench %s: B %d x T %d, building and warming up...\n", name.c_str(), row.B, row.T);
+    if (log)
+      std::fprintf(log, "bench %s: B %d x T %d, building and warming up...\n", name.c_str(), row.B,
+                   row.T);
 
     EngineStep engine(config, row.B, row.T, options.seed);
     row.params = engine.num_params();
@@ -141,8 +152,8 @@ std::vector<BenchRow> RunBench(const BenchOptions& options, std::FILE* log) {
     row.activation_bytes = engine.activation_bytes();
     std::unique_ptr<TorchBenchProcess> torch;
     if (options.torch)
-      torch = std::make_unique<TorchBenchProcess>(config, row.B, row.T, options.threads, options.warmup,
-                                                  options.clock == BenchClock::kCpu);
+      torch = std::make_unique<TorchBenchProcess>(
+          config, row.B, row.T, options.threads, options.warmup, options.clock == BenchClock::kCpu);
     engine.TimeSteps(options.warmup, options.clock);
     std::vector<std::unique_ptr<Optimizer>> optims;
     std::vector<std::vector<double>> optim_s(options.optims.size());
@@ -164,15 +175,18 @@ std::vector<BenchRow> RunBench(const BenchOptions& options, std::FILE* log) {
         for (double t : torch->Run(n)) torch_s.push_back(t);
       for (double t : gemms.Replay(n, options.clock)) gemm_s.push_back(t);
       for (size_t o = 0; o < optims.size(); ++o)
-        for (double t : engine.TimeSteps(n, options.clock, optims[o].get())) optim_s[o].push_back(t);
+        for (double t : engine.TimeSteps(n, options.clock, optims[o].get()))
+          optim_s[o].push_back(t);
       peak = std::max(peak, SgemmPeakGflops(options.peak_n, 1, options.clock));
       if (log) {
         const auto ours = SummariseTokens(ours_s, tokens);
-        std::fprintf(log, "  round %d/%d: overtrain %.0f tok/s%s, GEMM ceiling %.0f tok/s\n", r + 1,
-                     options.rounds, ours.median,
-                     torch ? fmt::format(", PyTorch {:.0f} tok/s", SummariseTokens(torch_s, tokens).median).c_str()
-                           : "",
-                     SummariseTokens(gemm_s, tokens).median);
+        std::fprintf(
+            log, "  round %d/%d: overtrain %.0f tok/s%s, GEMM ceiling %.0f tok/s\n", r + 1,
+            options.rounds, ours.median,
+            torch ? fmt::format(", PyTorch {:.0f} tok/s", SummariseTokens(torch_s, tokens).median)
+                        .c_str()
+                  : "",
+            SummariseTokens(gemm_s, tokens).median);
       }
     }
     row.ours = SummariseTokens(ours_s, tokens);
@@ -180,8 +194,10 @@ std::vector<BenchRow> RunBench(const BenchOptions& options, std::FILE* log) {
     row.ceiling = SummariseTokens(gemm_s, tokens);
     row.sgemm_peak_gflops = peak;
     for (size_t o = 0; o < optims.size(); ++o)
-      row.optims.push_back({optims[o]->Name(), optims[o]->PassesPerStep(), SummariseTokens(optim_s[o], tokens)});
-    if (options.gemm_detail) row.gemm_detail = gemms.TimeByShape(std::max(3, options.rounds), options.clock);
+      row.optims.push_back(
+          {optims[o]->Name(), optims[o]->PassesPerStep(), SummariseTokens(optim_s[o], tokens)});
+    if (options.gemm_detail)
+      row.gemm_detail = gemms.TimeByShape(std::max(3, options.rounds), options.clock);
     rows.push_back(row);
   }
   return rows;
@@ -189,16 +205,20 @@ std::vector<BenchRow> RunBench(const BenchOptions& options, std::FILE* log) {
 
 std::string FormatBenchTable(const std::vector<BenchRow>& rows, const BenchOptions& options) {
   std::string out = fmt::format(
-      "| config | B x T | params | overtrain tok/s (min-max) | PyTorch tok/s (min-max) | vs PyTorch | "
-      "GFLOP/s | % SGEMM peak (PyTorch) | GEMM ceiling tok/s | % of ceiling | memory MB (arenas + act.) |\n"
+      "| config | B x T | params | overtrain tok/s (min-max) | PyTorch tok/s (min-max) | vs "
+      "PyTorch | "
+      "GFLOP/s | % SGEMM peak (PyTorch) | GEMM ceiling tok/s | % of ceiling | memory MB (arenas + "
+      "act.) |\n"
       "|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& r : rows) {
     const bool has_torch = r.torch.median > 0;
     out += fmt::format(
-        "| {} | {} x {} | {:.2f}M | {:.0f} ({:.0f}-{:.0f}) | {} | {} | {:.1f} | {:.0f}% ({}) | {:.0f} | "
+        "| {} | {} x {} | {:.2f}M | {:.0f} ({:.0f}-{:.0f}) | {} | {} | {:.1f} | {:.0f}% ({}) | "
+        "{:.0f} | "
         "{:.0f}% | {:.1f} + {:.1f} |\n",
         r.config, r.B, r.T, r.params * 1e-6, r.ours.median, r.ours.min, r.ours.max,
-        has_torch ? fmt::format("{:.0f} ({:.0f}-{:.0f})", r.torch.median, r.torch.min, r.torch.max) : "-",
+        has_torch ? fmt::format("{:.0f} ({:.0f}-{:.0f})", r.torch.median, r.torch.min, r.torch.max)
+                  : "-",
         has_torch ? fmt::format("{:.2f}x", r.ours.median / r.torch.median) : "-", r.OursGflops(),
         100.0 * r.OursGflops() / r.sgemm_peak_gflops,
         has_torch ? fmt::format("{:.0f}%", 100.0 * r.TorchGflops() / r.sgemm_peak_gflops) : "-",
@@ -208,27 +228,35 @@ std::string FormatBenchTable(const std::vector<BenchRow>& rows, const BenchOptio
   double peak = 0;
   for (const auto& r : rows) peak = std::max(peak, r.sgemm_peak_gflops);
   out += fmt::format(
-      "\n{}threads {}, {} timed steps per system in {} alternating rounds (overtrain, PyTorch, GEMMs alone) after "
-      "{} warm-up steps; medians. SGEMM peak (square {}) {:.0f} GFLOP/s in this run. FLOPs per token = "
-      "6 N_matmul + 12 L T d. GEMM ceiling = tokens/s if only the step's own SGEMM calls (recorded from one "
+      "\n{}threads {}, {} timed steps per system in {} alternating rounds (overtrain, PyTorch, "
+      "GEMMs alone) after "
+      "{} warm-up steps; medians. SGEMM peak (square {}) {:.0f} GFLOP/s in this run. FLOPs per "
+      "token = "
+      "6 N_matmul + 12 L T d. GEMM ceiling = tokens/s if only the step's own SGEMM calls (recorded "
+      "from one "
       "real step, replayed alone with the same shapes and threading) took time.\n",
-      options.clock == BenchClock::kCpu ? "CPU-time clock (tokens per CPU-second of each process), " : "wall clock, ",
+      options.clock == BenchClock::kCpu ? "CPU-time clock (tokens per CPU-second of each process), "
+                                        : "wall clock, ",
       options.threads, options.steps, options.rounds, options.warmup, options.peak_n, peak);
   for (const auto& r : rows)
-    out += fmt::format("{}: {} SGEMM calls per step computing {:.1f} MFLOP/token (formula {:.1f}); GEMMs alone "
-                       "{:.1f} GFLOP/s\n",
-                       r.config, r.gemm_calls, r.gemm_flops_per_token * 1e-6, r.flops_per_token * 1e-6,
-                       r.ceiling.median * r.gemm_flops_per_token * 1e-9);
+    out += fmt::format(
+        "{}: {} SGEMM calls per step computing {:.1f} MFLOP/token (formula {:.1f}); GEMMs alone "
+        "{:.1f} GFLOP/s\n",
+        r.config, r.gemm_calls, r.gemm_flops_per_token * 1e-6, r.flops_per_token * 1e-6,
+        r.ceiling.median * r.gemm_flops_per_token * 1e-9);
   for (const auto& r : rows) {
     if (r.optims.empty()) continue;
-    // ms per step from tokens/s: B*T tokens per step; min-max of the step time come from max-min tok/s.
+    // ms per step from tokens/s: B*T tokens per step; min-max of the step time come from max-min
+    // tok/s.
     const double tokens = static_cast<double>(r.B) * r.T;
-    out += fmt::format("\n{}: training step time by optimizer (same engine, same rounds; vs the AdamW step "
-                       "above)\n| optimizer | passes | step ms (min-max) | vs adamw |\n|---|---|---|---|\n",
-                       r.config);
+    out += fmt::format(
+        "\n{}: training step time by optimizer (same engine, same rounds; vs the AdamW step "
+        "above)\n| optimizer | passes | step ms (min-max) | vs adamw |\n|---|---|---|---|\n",
+        r.config);
     const auto line = [&](const std::string& name, int passes, const TokensPerSecond& t) {
-      return fmt::format("| {} | {} | {:.2f} ({:.2f}-{:.2f}) | {:.2f}x |\n", name, passes, 1e3 * tokens / t.median,
-                         1e3 * tokens / t.max, 1e3 * tokens / t.min, r.ours.median / t.median);
+      return fmt::format("| {} | {} | {:.2f} ({:.2f}-{:.2f}) | {:.2f}x |\n", name, passes,
+                         1e3 * tokens / t.median, 1e3 * tokens / t.max, 1e3 * tokens / t.min,
+                         r.ours.median / t.median);
     };
     out += line("adamw (table above)", 1, r.ours);
     for (const auto& o : r.optims) out += line(o.name, o.passes, o.tokens);
@@ -237,11 +265,14 @@ std::string FormatBenchTable(const std::vector<BenchRow>& rows, const BenchOptio
     if (r.gemm_detail.empty()) continue;
     double total = 0;
     for (const auto& g : r.gemm_detail) total += g.seconds;
-    out += fmt::format("\n{}: the ceiling's {:.1f} ms per step by GEMM shape (row-major, op(A) op(B), M x N x K)\n",
-                       r.config, total * 1e3);
+    out += fmt::format(
+        "\n{}: the ceiling's {:.1f} ms per step by GEMM shape (row-major, op(A) op(B), M x N x "
+        "K)\n",
+        r.config, total * 1e3);
     for (const auto& g : r.gemm_detail)
-      out += fmt::format("  {:5.1f}% {:8.2f} ms {:6.1f} GFLOP/s {:5d} calls  {}\n", 100 * g.seconds / total,
-                         g.seconds * 1e3, g.flops / g.seconds * 1e-9, g.calls_per_step, g.shape);
+      out += fmt::format("  {:5.1f}% {:8.2f} ms {:6.1f} GFLOP/s {:5d} calls  {}\n",
+                         100 * g.seconds / total, g.seconds * 1e3, g.flops / g.seconds * 1e-9,
+                         g.calls_per_step, g.shape);
   }
   return out;
 }

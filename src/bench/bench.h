@@ -1,6 +1,7 @@
-// `overtrain bench`: training throughput of the engine against the PyTorch reference (bench/reference.py)
-// and against the GEMM-bound ceiling, measured alternately in one run (performance.md's method).
-// Entry points: BenchOptions, OptimStepTime, BenchRow, BenchShapeFor, RunBench, FormatBenchTable.
+// `overtrain bench`: training throughput of the engine against the PyTorch reference
+// (bench/reference.py) and against the GEMM-bound ceiling, measured alternately in one run
+// (performance.md's method). Entry points: BenchOptions, OptimStepTime, BenchRow, BenchShapeFor,
+// RunBench, FormatBenchTable.
 #pragma once
 
 #include <cstdint>
@@ -21,18 +22,19 @@ TokensPerSecond SummariseTokens(std::vector<double> seconds, double tokens);
 
 struct BenchOptions {
   std::vector<std::string> configs = {"tiny", "small", "medium"};  // model presets
-  int steps = 20;   // measured training steps per system and config (split over the rounds)
-  int rounds = 5;   // alternations: each round runs overtrain, PyTorch, GEMMs-alone in turn
-  int warmup = 3;   // untimed steps per system before the first round
-  int threads = 2;  // OpenMP threads for overtrain, BLAS and torch.set_num_threads
+  int steps = 20;     // measured training steps per system and config (split over the rounds)
+  int rounds = 5;     // alternations: each round runs overtrain, PyTorch, GEMMs-alone in turn
+  int warmup = 3;     // untimed steps per system before the first round
+  int threads = 2;    // OpenMP threads for overtrain, BLAS and torch.set_num_threads
   bool torch = true;  // false: skip the PyTorch reference (no ratio column)
   int peak_n = 2048;  // square SGEMM size for the peak
   uint64_t seed = 1;
   BenchClock clock = BenchClock::kWall;
-  bool gemm_detail = false;  // also print the ceiling's time per GEMM shape  // kCpu: tokens per CPU-second (for oversubscribed machines)
-  // Optimizers to time next to AdamW (OptimKinds, or "sam+<kind>" for SAM at radius sam_rho): each gets the
-  // same engine step through MakeOptimizer and StepWithOracle, in the same rounds. Empty: AdamW only, and
-  // no optimizer table.
+  bool gemm_detail = false;  // also print the ceiling's time per GEMM shape  // kCpu: tokens per
+                             // CPU-second (for oversubscribed machines)
+  // Optimizers to time next to AdamW (OptimKinds, or "sam+<kind>" for SAM at radius sam_rho): each
+  // gets the same engine step through MakeOptimizer and StepWithOracle, in the same rounds. Empty:
+  // AdamW only, and no optimizer table.
   std::vector<std::string> optims;
   double sam_rho = 0.05;
 };
@@ -48,14 +50,15 @@ struct BenchRow {
   std::string config;
   int B = 0, T = 0;
   int64_t params = 0;
-  double flops_per_token = 0;     // 6 N_matmul + 12 L T d
-  double gemm_flops_per_token = 0;  // what the engine's SGEMM calls actually compute (causal blocks skipped)
-  int64_t gemm_calls = 0;         // cblas_sgemm calls per step
-  TokensPerSecond ours, torch;    // torch all zero when not measured
-  TokensPerSecond ceiling;        // B*T / (time of the step's GEMMs alone)
-  double sgemm_peak_gflops = 0;   // best square SGEMM in this run
-  double arena_bytes = 0;         // params x 4 arenas (weights, grads, AdamW m and v)
-  double activation_bytes = 0;    // the decoder's activations and scratch (Decoder::ActivationBytes)
+  double flops_per_token = 0;  // 6 N_matmul + 12 L T d
+  double gemm_flops_per_token =
+      0;                   // what the engine's SGEMM calls actually compute (causal blocks skipped)
+  int64_t gemm_calls = 0;  // cblas_sgemm calls per step
+  TokensPerSecond ours, torch;   // torch all zero when not measured
+  TokensPerSecond ceiling;       // B*T / (time of the step's GEMMs alone)
+  double sgemm_peak_gflops = 0;  // best square SGEMM in this run
+  double arena_bytes = 0;        // params x 4 arenas (weights, grads, AdamW m and v)
+  double activation_bytes = 0;   // the decoder's activations and scratch (Decoder::ActivationBytes)
   std::vector<GemmTrace::ShapeTime> gemm_detail;  // with BenchOptions::gemm_detail
   std::vector<OptimStepTime> optims;              // with BenchOptions::optims
   double OursGflops() const { return ours.median * flops_per_token * 1e-9; }

@@ -8,21 +8,23 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <map>
-#include <string>
 #include <ctime>
+#include <map>
 #include <mutex>
+#include <string>
 
 #include "core/check.h"
 
 namespace ot {
 namespace {
 
-using SgemmFn = void (*)(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE, blasint, blasint,
-                         blasint, float, const float*, blasint, const float*, blasint, float, float*, blasint);
+using SgemmFn = void (*)(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE, blasint,
+                         blasint, blasint, float, const float*, blasint, const float*, blasint,
+                         float, float*, blasint);
 
-// OpenBLAS's own cblas_sgemm: the next definition after this executable's, or, when the linker dropped
-// the library from the executable's dependencies (nothing else of it used, --as-needed), loaded by name.
+// OpenBLAS's own cblas_sgemm: the next definition after this executable's, or, when the linker
+// dropped the library from the executable's dependencies (nothing else of it used, --as-needed),
+// loaded by name.
 SgemmFn RealSgemm() {
   static const SgemmFn fn = [] {
     auto f = reinterpret_cast<SgemmFn>(dlsym(RTLD_NEXT, "cblas_sgemm"));
@@ -40,8 +42,8 @@ std::mutex g_mutex;
 std::vector<GemmCall>* g_calls = nullptr;
 int g_top_level_calls = 0;  // parallel regions between the same two top-level calls share an index
 
-void RecordCall(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m, int n, int k, int lda, int ldb,
-                float beta, int ldc) {
+void RecordCall(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m, int n, int k, int lda,
+                int ldb, float beta, int ldc) {
   GemmCall call{ta == CblasTrans, tb == CblasTrans, m, n, k, lda, ldb, ldc, beta};
   const bool parallel = omp_in_parallel();
   std::lock_guard<std::mutex> lock(g_mutex);
@@ -59,8 +61,9 @@ int64_t RowsA(const GemmCall& c) { return c.trans_a ? c.k : c.m; }
 int64_t RowsB(const GemmCall& c) { return c.trans_b ? c.n : c.k; }
 
 void Run(const GemmCall& c, const float* a, const float* b, float* out) {
-  RealSgemm()(CblasRowMajor, c.trans_a ? CblasTrans : CblasNoTrans, c.trans_b ? CblasTrans : CblasNoTrans,
-              c.m, c.n, c.k, 1.0f, a, c.lda, b, c.ldb, c.beta, out, c.ldc);
+  RealSgemm()(CblasRowMajor, c.trans_a ? CblasTrans : CblasNoTrans,
+              c.trans_b ? CblasTrans : CblasNoTrans, c.m, c.n, c.k, 1.0f, a, c.lda, b, c.ldb,
+              c.beta, out, c.ldc);
 }
 
 }  // namespace
@@ -111,7 +114,8 @@ void GemmTrace::Allocate() {
   }
   a_.resize(threads), b_.resize(threads), c_.resize(threads);
   for (int t = 0; t < threads; ++t) {
-    // Small values in [-0.5, 0.5): no overflow and no denormals over repeated beta = 1 accumulation.
+    // Small values in [-0.5, 0.5): no overflow and no denormals over repeated beta = 1
+    // accumulation.
     auto fill = [](std::vector<float>& v, int64_t n) {
       v.resize(n);
       for (int64_t i = 0; i < n; ++i) v[i] = static_cast<float>((i * 7919 % 1000) / 1000.0 - 0.5);
@@ -151,8 +155,8 @@ std::vector<double> GemmTrace::Replay(int reps, BenchClock clock) {
 
 std::vector<GemmTrace::ShapeTime> GemmTrace::TimeByShape(int reps, BenchClock clock) {
   auto name = [](const GemmCall& c) {
-    return std::string(c.trans_a ? "T" : "N") + (c.trans_b ? "T" : "N") + " " + std::to_string(c.m) + "x" +
-           std::to_string(c.n) + "x" + std::to_string(c.k);
+    return std::string(c.trans_a ? "T" : "N") + (c.trans_b ? "T" : "N") + " " +
+           std::to_string(c.m) + "x" + std::to_string(c.n) + "x" + std::to_string(c.k);
   };
   std::map<std::string, ShapeTime> groups;
   std::map<std::string, std::vector<double>> samples;  // per group: seconds of each replay
@@ -164,8 +168,9 @@ std::vector<GemmTrace::ShapeTime> GemmTrace::TimeByShape(int reps, BenchClock cl
       int64_t end = i + 1;
       if (first.region >= 0)
         while (end < n && calls_[end].region == first.region) ++end;
-      const std::string key =
-          first.region < 0 ? name(first) : "parallel region (" + std::to_string(end - i) + " calls) from " + name(first);
+      const std::string key = first.region < 0 ? name(first)
+                                               : "parallel region (" + std::to_string(end - i) +
+                                                     " calls) from " + name(first);
       const double t0 = ReadClock(clock);
       if (first.region < 0) {
         Run(first, a_[0].data(), b_[0].data(), c_[0].data());
@@ -195,7 +200,8 @@ std::vector<GemmTrace::ShapeTime> GemmTrace::TimeByShape(int reps, BenchClock cl
     g.seconds = v[v.size() / 2];
     out.push_back(g);
   }
-  std::sort(out.begin(), out.end(), [](const ShapeTime& a, const ShapeTime& b) { return a.seconds > b.seconds; });
+  std::sort(out.begin(), out.end(),
+            [](const ShapeTime& a, const ShapeTime& b) { return a.seconds > b.seconds; });
   return out;
 }
 
@@ -204,8 +210,8 @@ double SgemmPeakGflops(int n, int reps, BenchClock clock) {
   double best = 1e30;
   for (int r = 0; r <= reps; ++r) {
     const double t0 = ReadClock(clock);
-    RealSgemm()(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f,
-                c.data(), n);
+    RealSgemm()(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n,
+                0.0f, c.data(), n);
     const double t = ReadClock(clock) - t0;
     if (r > 0) best = std::min(best, t);  // r == 0 warms up (thread pool, page faults)
   }
@@ -216,12 +222,15 @@ double SgemmPeakGflops(int n, int reps, BenchClock clock) {
 
 // Every cblas_sgemm call of this executable lands here first (a definition in the executable takes
 // precedence over the shared library's); outside a recording it only forwards.
-extern "C" void cblas_sgemm(OPENBLAS_CONST enum CBLAS_ORDER order, OPENBLAS_CONST enum CBLAS_TRANSPOSE ta,
+extern "C" void cblas_sgemm(OPENBLAS_CONST enum CBLAS_ORDER order,
+                            OPENBLAS_CONST enum CBLAS_TRANSPOSE ta,
                             OPENBLAS_CONST enum CBLAS_TRANSPOSE tb, OPENBLAS_CONST blasint m,
-                            OPENBLAS_CONST blasint n, OPENBLAS_CONST blasint k, OPENBLAS_CONST float alpha,
-                            OPENBLAS_CONST float* a, OPENBLAS_CONST blasint lda, OPENBLAS_CONST float* b,
+                            OPENBLAS_CONST blasint n, OPENBLAS_CONST blasint k,
+                            OPENBLAS_CONST float alpha, OPENBLAS_CONST float* a,
+                            OPENBLAS_CONST blasint lda, OPENBLAS_CONST float* b,
                             OPENBLAS_CONST blasint ldb, OPENBLAS_CONST float beta, float* c,
                             OPENBLAS_CONST blasint ldc) {
-  if (ot::g_recording.load(std::memory_order_relaxed)) ot::RecordCall(ta, tb, m, n, k, lda, ldb, beta, ldc);
+  if (ot::g_recording.load(std::memory_order_relaxed))
+    ot::RecordCall(ta, tb, m, n, k, lda, ldb, beta, ldc);
   ot::RealSgemm()(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

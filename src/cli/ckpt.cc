@@ -15,7 +15,8 @@ OT_COMMAND("ckpt", [](CLI::App& app) {
   app.require_subcommand(1);
   auto dir = std::make_shared<std::string>();
   auto dirs = std::make_shared<std::vector<std::string>>();
-  CLI::App* inspect = app.add_subcommand("inspect", "print config, state, tensors and norms per group");
+  CLI::App* inspect =
+      app.add_subcommand("inspect", "print config, state, tensors and norms per group");
   inspect->add_option("dir", *dir, "checkpoint directory (tokens-<N>)")->required();
   CLI::App* verify = app.add_subcommand("verify",
                                         "check manifest, sizes and xxh3 of every file and tensor, "

@@ -1,16 +1,17 @@
-// The subcommand registry: each src/cli/<command>.cc registers itself with OT_COMMAND; main() builds the
-// CLI11 app from the registry. The cli layer parses and calls one stage; it holds no logic.
+// The subcommand registry: each src/cli/<command>.cc registers itself with OT_COMMAND; main()
+// builds the CLI11 app from the registry. The cli layer parses and calls one stage; it holds no
+// logic.
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <functional>
 #include <string>
 #include <vector>
 
 namespace ot::cli {
 
-// Adds one subcommand to `app`; returns the callback to run when it is chosen (returns the exit code).
+// Adds one subcommand to `app`; returns the callback to run when it is chosen (returns the exit
+// code).
 using CommandSetup = std::function<std::function<int()>(CLI::App& app)>;
 
 struct CommandEntry {
@@ -21,7 +22,9 @@ struct CommandEntry {
 std::vector<CommandEntry>& Registry();
 
 struct Registrar {
-  Registrar(std::string name, CommandSetup setup) { Registry().push_back({std::move(name), std::move(setup)}); }
+  Registrar(std::string name, CommandSetup setup) {
+    Registry().push_back({std::move(name), std::move(setup)});
+  }
 };
 
 }  // namespace ot::cli

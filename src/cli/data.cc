@@ -28,18 +28,24 @@ OT_COMMAND("data", [](CLI::App& app) {
   auto sets = std::make_shared<std::vector<std::string>>();
   auto dir = std::make_shared<std::string>();
 
-  CLI::App* fetch = app.add_subcommand("fetch", "download and verify the registry sources into the cache");
-  fetch->add_option("--cache", *cache, "cache dir (default $OVERTRAIN_CACHE or ~/.cache/overtrain)");
+  CLI::App* fetch =
+      app.add_subcommand("fetch", "download and verify the registry sources into the cache");
+  fetch->add_option("--cache", *cache,
+                    "cache dir (default $OVERTRAIN_CACHE or ~/.cache/overtrain)");
   fetch->add_option("--source", *sources, "only these sources (default: all)");
 
-  CLI::App* prepare = app.add_subcommand("prepare", "clean, split, train the tokenizer, write token files");
-  prepare->add_option("--config", *config, "data config TOML ([data] section); defaults when omitted");
+  CLI::App* prepare =
+      app.add_subcommand("prepare", "clean, split, train the tokenizer, write token files");
+  prepare->add_option("--config", *config,
+                      "data config TOML ([data] section); defaults when omitted");
   prepare->add_option("--out", *out, "output dir (tokenizer.model, *.tok, tasks/)")->required();
   prepare->add_option("--cache", *cache, "cache dir (overrides data.cache_dir)");
-  prepare->add_option("--data-dir", *data_dir, "real task files and C4, e.g. shared/data (overrides data.data_dir)");
+  prepare->add_option("--data-dir", *data_dir,
+                      "real task files and C4, e.g. shared/data (overrides data.data_dir)");
   prepare->add_option("--set", *sets, "override a key, e.g. --set data.vocab_size=4096");
 
-  CLI::App* stats = app.add_subcommand("stats", "documents, tokens, bytes/token per source and split; tasks");
+  CLI::App* stats =
+      app.add_subcommand("stats", "documents, tokens, bytes/token per source and split; tasks");
   stats->add_option("--dir", *dir, "a prepared data dir")->required();
 
   CLI::App* mc = app.add_subcommand(

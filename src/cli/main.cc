@@ -1,4 +1,5 @@
-// overtrain: one binary, one subcommand per stage. User errors (ot::Error) print one sentence, exit 1.
+// overtrain: one binary, one subcommand per stage. User errors (ot::Error) print one sentence,
+// exit 1.
 #include <fmt/format.h>
 
 #include <algorithm>

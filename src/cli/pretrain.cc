@@ -1,11 +1,13 @@
-// `overtrain pretrain`: trains a decoder on a token file to a token budget with checkpoint ladders and
-// exact resume (src/train/pretrain.h). Parses and calls ot::PretrainMain; no logic here.
-#include "cli/command.h"
+// `overtrain pretrain`: trains a decoder on a token file to a token budget with checkpoint ladders
+// and exact resume (src/train/pretrain.h). Parses and calls ot::PretrainMain; no logic here.
 #include "train/pretrain.h"
+
+#include "cli/command.h"
 
 OT_COMMAND("pretrain", [](CLI::App& app) {
   app.description(
-      "Pre-train a decoder to a token budget; checkpoints at ladder points; an existing run directory "
+      "Pre-train a decoder to a token budget; checkpoints at ladder points; an existing run "
+      "directory "
       "resumes from its newest valid checkpoint");
   auto config = std::make_shared<std::string>();
   auto sets = std::make_shared<std::vector<std::string>>();

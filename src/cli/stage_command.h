@@ -1,5 +1,5 @@
-// A stage command from a declared config: --config FILE, --set k=v (repeatable), --out DIR, --print-config.
-// Parsing only; the stage's Run function holds the logic.
+// A stage command from a declared config: --config FILE, --set k=v (repeatable), --out DIR,
+// --print-config. Parsing only; the stage's Run function holds the logic.
 #pragma once
 
 #include <cstdio>
@@ -13,7 +13,8 @@ namespace ot::cli {
 
 template <typename Cfg>
 CommandSetup StageCommand(std::string description, const ConfigSchema<Cfg>& (*schema)(),
-                          int (*run)(const Cfg&, const std::filesystem::path&), std::string default_out) {
+                          int (*run)(const Cfg&, const std::filesystem::path&),
+                          std::string default_out) {
   return [=](CLI::App& app) -> std::function<int()> {
     app.description(description);
     auto config = std::make_shared<std::string>();

@@ -4,7 +4,8 @@
 
 OT_COMMAND("study", [](CLI::App& app) {
   app.description(
-      "Run a whole study: data, pre-training ladder, perturbation, fine-tuning sweeps, evaluation, theory, "
+      "Run a whole study: data, pre-training ladder, perturbation, fine-tuning sweeps, evaluation, "
+      "theory, "
       "report. Resumable: the same command continues where it stopped");
   auto opt = std::make_shared<ot::StudyOptions>();
   app.add_option("--config", opt->config_path, "study TOML (e.g. configs/quick.toml)")->required();

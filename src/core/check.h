@@ -1,6 +1,7 @@
 // Two tiers of errors (style.md §10).
 //   OT_CHECK(cond) << context;   a broken invariant: prints file:line and the context, then aborts.
-//   throw ot::Error("...");      a user-facing failure: one sentence naming the file, field and expectation.
+//   throw ot::Error("...");      a user-facing failure: one sentence naming the file, field and
+//   expectation.
 #pragma once
 
 #include <sstream>
@@ -9,7 +10,8 @@
 
 namespace ot {
 
-// A failure the user can fix (bad config, corrupt file, missing data). The CLI prints what() and exits 1.
+// A failure the user can fix (bad config, corrupt file, missing data). The CLI prints what() and
+// exits 1.
 class Error : public std::runtime_error {
  public:
   explicit Error(const std::string& message) : std::runtime_error(message) {}
@@ -41,7 +43,5 @@ struct Voidify {
 
 }  // namespace ot
 
-#define OT_CHECK(cond)             \
-  (cond) ? (void)0                 \
-         : ::ot::detail::Voidify() & \
-               ::ot::detail::CheckFailure(__FILE__, __LINE__, #cond)
+#define OT_CHECK(cond) \
+  (cond) ? (void)0 : ::ot::detail::Voidify() & ::ot::detail::CheckFailure(__FILE__, __LINE__, #cond)

@@ -1,20 +1,22 @@
 // TOML conversions, validators and size parsing behind config.h.
 #include "core/config.h"
 
-#include <algorithm>
-#include <cmath>
-#include <optional>
-#include <filesystem>
 #include <fmt/format.h>
 #include <toml++/toml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <optional>
 
 namespace ot {
 
 namespace {
 
-// Exact decimal parsing of "<digits>[.<digits>]" scaled by 10^scale_digits, or nullopt when the text is
-// not of that form (e.g. "1e6") or the count does not fit int64. No double on this path: a count printed
-// by FormatSize must parse back to the same integer at any magnitude (doubles hold 53 bits).
+// Exact decimal parsing of "<digits>[.<digits>]" scaled by 10^scale_digits, or nullopt when the
+// text is not of that form (e.g. "1e6") or the count does not fit int64. No double on this path: a
+// count printed by FormatSize must parse back to the same integer at any magnitude (doubles hold 53
+// bits).
 std::optional<int64_t> ExactDecimal(const std::string& num, int scale_digits) {
   const size_t dot = num.find('.');
   const std::string whole = num.substr(0, dot);
@@ -46,16 +48,31 @@ int64_t ParseSize(const std::string& text, const std::string& what) {
   int scale = 0;
   std::string num = text;
   switch (text.back()) {
-    case 'K': case 'k': scale = 3; break;
-    case 'M': case 'm': scale = 6; break;
-    case 'B': case 'b': case 'G': case 'g': scale = 9; break;
-    case 'T': case 't': scale = 12; break;
-    default: break;
+    case 'K':
+    case 'k':
+      scale = 3;
+      break;
+    case 'M':
+    case 'm':
+      scale = 6;
+      break;
+    case 'B':
+    case 'b':
+    case 'G':
+    case 'g':
+      scale = 9;
+      break;
+    case 'T':
+    case 't':
+      scale = 12;
+      break;
+    default:
+      break;
   }
   if (scale != 0) num.pop_back();
   if (const auto exact = ExactDecimal(num, scale)) return *exact;
-  // Other spellings ("1e6", "2.5e3K") go through a double: exact below 2^53, and the printed config shows
-  // the integer actually used above it.
+  // Other spellings ("1e6", "2.5e3K") go through a double: exact below 2^53, and the printed config
+  // shows the integer actually used above it.
   size_t used = 0;
   double v = 0;
   try {
@@ -71,10 +88,11 @@ int64_t ParseSize(const std::string& text, const std::string& what) {
 }
 
 std::string FormatSize(int64_t n) {
-  const std::pair<int64_t, const char*> units[] = {{1000000000000, "T"}, {1000000000, "B"},
-                                                   {1000000, "M"}, {1000, "K"}};
+  const std::pair<int64_t, const char*> units[] = {
+      {1000000000000, "T"}, {1000000000, "B"}, {1000000, "M"}, {1000, "K"}};
   for (const auto& [u, s] : units) {
-    if (n >= u && n % (u / 100) == 0) {  // two decimals at most, in integers (exact at any magnitude)
+    if (n >= u &&
+        n % (u / 100) == 0) {  // two decimals at most, in integers (exact at any magnitude)
       std::string x = fmt::format("{}.{:02d}", n / u, (n % u) / (u / 100));
       while (x.back() == '0') x.pop_back();
       if (x.back() == '.') x.pop_back();
@@ -111,13 +129,20 @@ std::string FiniteProblem(double v) { return std::isfinite(v) ? "" : "expected a
 
 static std::string TypeName(const toml::node& n) {
   switch (n.type()) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a number";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::table: return "a table";
-    default: return "a date/time";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    default:
+      return "a date/time";
   }
 }
 static std::string Expects(const char* what, const toml::node& n) {
@@ -156,7 +181,8 @@ std::string Set(const toml::node& n, Size& out) {
   return Expects("a count (integer or string such as \"16M\")", n);
 }
 std::string Set(const toml::node& n, double& out) {
-  if (auto v = n.value<double>(); v && (n.is_floating_point() || n.is_integer())) return out = *v, "";
+  if (auto v = n.value<double>(); v && (n.is_floating_point() || n.is_integer()))
+    return out = *v, "";
   return Expects("a number", n);
 }
 std::string Set(const toml::node& n, float& out) {
@@ -229,7 +255,8 @@ std::string Print(const std::vector<std::string>& v) { return PrintArray(v); }
 
 static void Visit(const toml::table& t, const std::string& prefix, const LeafVisitor& v) {
   for (const auto& [k, node] : t) {
-    const std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    const std::string key =
+        prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
     if (const auto* sub = node.as_table()) {
       Visit(*sub, key, v);
     } else {
@@ -239,20 +266,23 @@ static void Visit(const toml::table& t, const std::string& prefix, const LeafVis
 }
 
 void ParseAndVisit(const std::string& path, const LeafVisitor& visitor) {
-  // toml++ reads a directory or an empty file as an empty document; the errors that follow (a missing
-  // required key, a default used unawares) would not name the real mistake.
+  // toml++ reads a directory or an empty file as an empty document; the errors that follow (a
+  // missing required key, a default used unawares) would not name the real mistake.
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory, expected a TOML file");
-  if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) == 0 && !ec)
+  if (std::filesystem::is_directory(path, ec))
+    throw Error(path + ": is a directory, expected a TOML file");
+  if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) == 0 &&
+      !ec)
     throw Error(path + ": is empty, expected a TOML file");
   toml::table doc;
   try {
     doc = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     const auto& src = e.source();
-    if (src.begin.line == 0) throw Error(path + ": cannot read the config file: " + std::string(e.description()));
-    throw Error(path + ":" + std::to_string(src.begin.line) + ": TOML syntax error: " +
-                std::string(e.description()));
+    if (src.begin.line == 0)
+      throw Error(path + ": cannot read the config file: " + std::string(e.description()));
+    throw Error(path + ":" + std::to_string(src.begin.line) +
+                ": TOML syntax error: " + std::string(e.description()));
   }
   Visit(doc, "", visitor);
 }

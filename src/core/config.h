@@ -22,8 +22,8 @@ class node;
 
 namespace ot {
 
-// Parses a count with an optional suffix: "4096", "16K", "16M", "1.5B" (decimal: K=1e3, M=1e6, B=G=1e9,
-// T=1e12). Throws Error naming `what` on anything else.
+// Parses a count with an optional suffix: "4096", "16K", "16M", "1.5B" (decimal: K=1e3, M=1e6,
+// B=G=1e9, T=1e12). Throws Error naming `what` on anything else.
 int64_t ParseSize(const std::string& text, const std::string& what);
 std::string FormatSize(int64_t n);  // 16000000 -> "16M", 1500000000 -> "1.5B", 12345 -> "12345"
 
@@ -34,35 +34,37 @@ struct Size {
 };
 
 // The value type of one field, as TOML sees it. Internal to config.cc and the templates below.
-using ConfigValueSetter = std::function<std::string(const toml::node&)>;  // "" or expected-type text
+using ConfigValueSetter =
+    std::function<std::string(const toml::node&)>;  // "" or expected-type text
 
 template <typename S>
 class ConfigSchema {
  public:
   struct FieldDecl {
     std::string key, help, type;
-    std::function<std::string(S&, const toml::node&)> set;   // returns "" or "expects <type>"
-    std::function<std::string(const S&)> print;              // TOML literal of the current value
-    std::function<std::string(const S&)> check;              // returns "" or the expectation
+    std::function<std::string(S&, const toml::node&)> set;  // returns "" or "expects <type>"
+    std::function<std::string(const S&)> print;             // TOML literal of the current value
+    std::function<std::string(const S&)> check;             // returns "" or the expectation
   };
   struct RuleDecl {
     std::vector<std::string> keys;
     std::function<std::string(const S&)> check;
   };
   // Free-form keys under `prefix` (e.g. "arms." for a study's `[arms.<name>]` tables of overrides):
-  // `set` receives the rest of the key and the value as a TOML literal (typed and escaped by the TOML
-  // printer, never concatenated from raw text) and returns "" or the expectation; `print` returns the
-  // TOML text of all of them (its own [table] headers), "" when there are none.
+  // `set` receives the rest of the key and the value as a TOML literal (typed and escaped by the
+  // TOML printer, never concatenated from raw text) and returns "" or the expectation; `print`
+  // returns the TOML text of all of them (its own [table] headers), "" when there are none.
   struct TableDecl {
     std::string prefix, help;
     std::function<std::string(S&, const std::string& subkey, const std::string& literal)> set;
     std::function<std::string(const S&)> print;
   };
 
-  // Declares one field. `get` returns a reference to the member; `check` (optional) returns "" when the
-  // value is fine, else what was expected ("expected >= 1"). Floating-point fields (double, float and
-  // arrays of double) must also be finite: TOML's inf and nan are refused before `check` runs, since no
-  // learning rate, epsilon or scale is meaningful at infinity (eps = inf once trained 500 steps).
+  // Declares one field. `get` returns a reference to the member; `check` (optional) returns "" when
+  // the value is fine, else what was expected ("expected >= 1"). Floating-point fields (double,
+  // float and arrays of double) must also be finite: TOML's inf and nan are refused before `check`
+  // runs, since no learning rate, epsilon or scale is meaningful at infinity (eps = inf once
+  // trained 500 steps).
   template <typename Get, typename Check = std::nullptr_t>
   ConfigSchema& Field(std::string key, std::string help, Get get, Check check = nullptr);
 
@@ -143,13 +145,12 @@ template <CustomConfigValue T>
 std::string Print(const T& v) {
   return T::PrintToml(v);
 }
-// Enum fields: specialise `EnumNames<E>` (a static array `names`, in enumerator order) next to the enum;
-// the field then reads and prints as one of those strings (e.g. model.norm = "rmsnorm").
+// Enum fields: specialise `EnumNames<E>` (a static array `names`, in enumerator order) next to the
+// enum; the field then reads and prints as one of those strings (e.g. model.norm = "rmsnorm").
 template <typename E>
 struct EnumNames;
 template <typename E>
-  requires std::is_enum_v<E>
-std::string Set(const toml::node& n, E& out) {
+requires std::is_enum_v<E> std::string Set(const toml::node& n, E& out) {
   std::string text;
   if (std::string e = Set(n, text); !e.empty()) return e;
   std::string list;
@@ -160,11 +161,11 @@ std::string Set(const toml::node& n, E& out) {
   return "expects one of: " + list + "; got '" + text + "'";
 }
 template <typename E>
-  requires std::is_enum_v<E>
-std::string Print(E v) {
+requires std::is_enum_v<E> std::string Print(E v) {
   return Print(std::string(EnumNames<E>::names[static_cast<size_t>(v)]));
 }
-// "" when every floating-point value of `v` is finite (other types always are), else the expectation.
+// "" when every floating-point value of `v` is finite (other types always are), else the
+// expectation.
 std::string FiniteProblem(double v);
 template <typename T>
 std::string CheckFinite(const T& v) {
@@ -185,12 +186,15 @@ std::string RunCheck(const T& v, const C& check) {
   if (std::string e = CheckFinite(v); !e.empty()) return e;
   if constexpr (std::is_same_v<T, Size>) {
     return check(static_cast<double>(v.value));
-  } else if constexpr (std::is_same_v<T, std::vector<double>> || std::is_same_v<T, std::vector<int64_t>> ||
+  } else if constexpr (std::is_same_v<T, std::vector<double>> ||
+                       std::is_same_v<T, std::vector<int64_t>> ||
                        std::is_same_v<T, std::vector<Size>>) {
     for (const auto& x : v) {
       std::string e;  // doubles as they are: a cast to int64_t is undefined beyond its range
-      if constexpr (std::is_same_v<T, std::vector<double>>) e = check(x);
-      else e = check(static_cast<double>(static_cast<int64_t>(x)));
+      if constexpr (std::is_same_v<T, std::vector<double>>)
+        e = check(x);
+      else
+        e = check(static_cast<double>(static_cast<int64_t>(x)));
       if (!e.empty()) return e + " (each element)";
     }
     return "";
@@ -229,9 +233,11 @@ ConfigSchema<S>& ConfigSchema<S>::Field(std::string key, std::string help, Get g
 // Where each key's value came from, for messages: "run.toml:12", "--set", or "default".
 using ConfigOrigins = std::map<std::string, std::string>;
 
-// Applies one TOML file to `s`. Unknown keys, wrong types and failed checks throw Error with file:line.
+// Applies one TOML file to `s`. Unknown keys, wrong types and failed checks throw Error with
+// file:line.
 template <typename S>
-void ApplyFile(const ConfigSchema<S>& schema, const std::string& path, S& s, ConfigOrigins& origins) {
+void ApplyFile(const ConfigSchema<S>& schema, const std::string& path, S& s,
+               ConfigOrigins& origins) {
   config_detail::LeafVisitor v;
   v.leaf = [&](const std::string& key, const toml::node& node, int line) {
     const std::string where = path + ":" + std::to_string(line);
@@ -264,7 +270,8 @@ void ApplyOverride(const ConfigSchema<S>& schema, const std::string& assignment,
   if (!f && !t) throw Error("--set: unknown key '" + key + "'");
   config_detail::LeafVisitor v;
   v.leaf = [&](const std::string&, const toml::node& node, int) {
-    std::string e = f ? f->set(s, node) : t->set(s, key.substr(t->prefix.size()), config_detail::Literal(node));
+    std::string e =
+        f ? f->set(s, node) : t->set(s, key.substr(t->prefix.size()), config_detail::Literal(node));
     if (!e.empty()) throw Error("--set: key '" + key + "' " + e);
   };
   config_detail::ParseOverrideValue(value, v);
@@ -306,9 +313,9 @@ S LoadConfig(const ConfigSchema<S>& schema, const std::string& path,
   return s;
 }
 
-// The fully resolved config as TOML, grouped by section (in order of each section's first field, so a
-// section declared in two places, e.g. a study's [pretrain] keys and its embedded optimizer knobs, is
-// still one TOML table), each field preceded by its help as a comment.
+// The fully resolved config as TOML, grouped by section (in order of each section's first field, so
+// a section declared in two places, e.g. a study's [pretrain] keys and its embedded optimizer
+// knobs, is still one TOML table), each field preceded by its help as a comment.
 template <typename S>
 std::string PrintConfig(const ConfigSchema<S>& schema, const S& s) {
   std::vector<std::string> order;

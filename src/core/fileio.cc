@@ -1,4 +1,5 @@
-// Durable file I/O (see fileio.h): POSIX open/write/fsync/rename/mmap with errors that name the path.
+// Durable file I/O (see fileio.h): POSIX open/write/fsync/rename/mmap with errors that name the
+// path.
 #include "core/fileio.h"
 
 #include <fcntl.h>
@@ -64,12 +65,15 @@ std::string ReadFile(const fs::path& path) {
 void SyncDirectory(const fs::path& dir) {
   const fs::path target = dir.empty() ? fs::path(".") : dir;
   int fd = ::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw Error(target.string() + ": cannot open directory to fsync: " + ErrnoText(errno));
+  if (fd < 0)
+    throw Error(target.string() + ": cannot open directory to fsync: " + ErrnoText(errno));
   int rc = ::fsync(fd);
   int err = errno;
   ::close(fd);
-  // Some file systems refuse fsync on directories (EINVAL); the rename is then as durable as it gets.
-  if (rc != 0 && err != EINVAL) throw Error(target.string() + ": fsync of directory failed: " + ErrnoText(err));
+  // Some file systems refuse fsync on directories (EINVAL); the rename is then as durable as it
+  // gets.
+  if (rc != 0 && err != EINVAL)
+    throw Error(target.string() + ": fsync of directory failed: " + ErrnoText(err));
 }
 
 FileWriter::FileWriter(const fs::path& path) : path_(path) {
@@ -125,7 +129,8 @@ void WriteFileAtomic(const fs::path& path, std::span<const std::byte> bytes) {
     writer.Sync();
     writer.Close();
     if (::rename(tmp.c_str(), path.c_str()) != 0)
-      throw Error(path.string() + ": rename from " + tmp.filename().string() + " failed: " + ErrnoText(errno));
+      throw Error(path.string() + ": rename from " + tmp.filename().string() +
+                  " failed: " + ErrnoText(errno));
   } catch (...) {
     std::error_code ignored;
     fs::remove(tmp, ignored);

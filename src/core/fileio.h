@@ -1,6 +1,7 @@
-// Durable file I/O: whole-file reads, atomic writes (temp + fsync + rename + fsync dir), read-only mmap,
-// xxh3 checksums, and a test-only fault hook that simulates a full disk or a kill -9 mid-write.
-// Entry points: WriteFileAtomic, ReadFile, FileWriter, MappedFile, SyncDirectory, Xxh3Hex, SetWriteFault.
+// Durable file I/O: whole-file reads, atomic writes (temp + fsync + rename + fsync dir), read-only
+// mmap, xxh3 checksums, and a test-only fault hook that simulates a full disk or a kill -9
+// mid-write. Entry points: WriteFileAtomic, ReadFile, FileWriter, MappedFile, SyncDirectory,
+// Xxh3Hex, SetWriteFault.
 #pragma once
 
 #include <cstddef>
@@ -22,8 +23,8 @@ inline std::span<const std::byte> AsBytes(std::string_view text) {
 // Reads a whole file; throws Error naming the path if it is missing or unreadable.
 std::string ReadFile(const fs::path& path);
 
-// Writes `bytes` to `path` so that a reader sees either the old file or the complete new one, also after a
-// power loss: write `<path>.tmp-<pid>`, fsync it, rename over `path`, fsync the directory.
+// Writes `bytes` to `path` so that a reader sees either the old file or the complete new one, also
+// after a power loss: write `<path>.tmp-<pid>`, fsync it, rename over `path`, fsync the directory.
 void WriteFileAtomic(const fs::path& path, std::span<const std::byte> bytes);
 inline void WriteFileAtomic(const fs::path& path, std::string_view text) {
   WriteFileAtomic(path, AsBytes(text));
@@ -82,10 +83,12 @@ std::string Xxh3Hex(std::span<const std::byte> bytes);
 inline std::string Xxh3Hex(std::string_view text) { return Xxh3Hex(AsBytes(text)); }
 
 // --- Test hooks (process-wide). ---
-// After `budget` more bytes pass through FileWriter::Write in this process, the write that crosses the
-// budget writes only the bytes that fit and then either fails like a full disk (kFailWrite: throws Error
-// "... No space left on device (simulated)") or kills the process with SIGKILL (kKill), as kill -9 would.
-// A negative budget disables the hook. Meant for tests only; not thread-safe against concurrent setters.
+// After `budget` more bytes pass through FileWriter::Write in this process, the write that crosses
+// the budget writes only the bytes that fit and then either fails like a full disk (kFailWrite:
+// throws Error
+// "... No space left on device (simulated)") or kills the process with SIGKILL (kKill), as kill -9
+// would. A negative budget disables the hook. Meant for tests only; not thread-safe against
+// concurrent setters.
 enum class WriteFaultAction { kFailWrite, kKill };
 void SetWriteFault(int64_t budget, WriteFaultAction action = WriteFaultAction::kFailWrite);
 void ClearWriteFault();

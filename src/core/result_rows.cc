@@ -99,8 +99,10 @@ struct Reader {
     if (!v.is_number()) Fail(key, fmt::format("expected a number, got {}", v.dump()));
     out = v.get<double>();
     if (!std::isfinite(out)) Fail(key, "expected a finite number");
-    if (range == Range::kNonNegative && out < 0) Fail(key, fmt::format("expected a number >= 0, got {}", out));
-    if (range == Range::kPositive && out <= 0) Fail(key, fmt::format("expected a number > 0, got {}", out));
+    if (range == Range::kNonNegative && out < 0)
+      Fail(key, fmt::format("expected a number >= 0, got {}", out));
+    if (range == Range::kPositive && out <= 0)
+      Fail(key, fmt::format("expected a number > 0, got {}", out));
   }
   void operator()(const char* key, std::string& out) const {
     const json& v = Get(key, "a string");
@@ -137,8 +139,14 @@ Row Read(const json& object, const std::string& where) {
 json ToJson(const PretrainRow& row) { return Write(row); }
 json ToJson(const PerturbRow& row) { return Write(row); }
 json ToJson(const FinetuneRow& row) { return Write(row); }
-PretrainRow PretrainRowFromJson(const json& o, const std::string& where) { return Read<PretrainRow>(o, where); }
-PerturbRow PerturbRowFromJson(const json& o, const std::string& where) { return Read<PerturbRow>(o, where); }
-FinetuneRow FinetuneRowFromJson(const json& o, const std::string& where) { return Read<FinetuneRow>(o, where); }
+PretrainRow PretrainRowFromJson(const json& o, const std::string& where) {
+  return Read<PretrainRow>(o, where);
+}
+PerturbRow PerturbRowFromJson(const json& o, const std::string& where) {
+  return Read<PerturbRow>(o, where);
+}
+FinetuneRow FinetuneRowFromJson(const json& o, const std::string& where) {
+  return Read<FinetuneRow>(o, where);
+}
 
 }  // namespace ot

@@ -1,7 +1,8 @@
-// The study's result rows, declared once: each row type lists its fields in one Visit function, and the
-// writers (perturb stage, study collector, test fixtures) and the reader (overtrain report) both go
-// through it, so a key cannot drift between them. Entry points: PretrainRow, PerturbRow, FinetuneRow,
-// ToJson, FromJson (strict: an error names "<where>: key '<key>'"). Layout: docs/formats.md.
+// The study's result rows, declared once: each row type lists its fields in one Visit function, and
+// the writers (perturb stage, study collector, test fixtures) and the reader (overtrain report)
+// both go through it, so a key cannot drift between them. Entry points: PretrainRow, PerturbRow,
+// FinetuneRow, ToJson, FromJson (strict: an error names "<where>: key '<key>'"). Layout:
+// docs/formats.md.
 #pragma once
 
 #include <cstdint>
@@ -43,7 +44,8 @@ struct FinetuneRow {
   double id_loss = 0, ood_loss = 0;
   std::optional<double> c4_loss, accuracy;
   std::optional<double> chance_accuracy;  // 1 / number of choices, when the task has choices
-  std::optional<double> label_prior_loss;  // ID loss of predicting only the label prior (label tasks)
+  std::optional<double>
+      label_prior_loss;  // ID loss of predicting only the label prior (label tasks)
   double base_id_loss = 0, base_ood_loss = 0;
 };
 

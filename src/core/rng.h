@@ -1,6 +1,7 @@
 // Counter-based keyed random numbers (Philox-4x32-10, Salmon et al. 2011).
-// Every value is a pure function of (key, counter): init, data order and perturbation noise are the same at
-// any thread count and in any tensor order. Entry points: Philox, RngKey, UniformAt, NormalAt, FillNormal.
+// Every value is a pure function of (key, counter): init, data order and perturbation noise are the
+// same at any thread count and in any tensor order. Entry points: Philox, RngKey, UniformAt,
+// NormalAt, FillNormal.
 #pragma once
 
 #include <array>
@@ -25,8 +26,9 @@ double UniformAt(uint64_t key, uint64_t i);
 // Standard normal, the i-th value of stream `key` (Box–Muller on one Philox block).
 double NormalAt(uint64_t key, uint64_t i);
 
-// out[j] = mean + std * N_j where N_j = NormalAt(key, offset + j); truncated to |N| <= trunc if trunc > 0
-// (redrawn with a sub-counter, still deterministic). Parallel with OpenMP; bit-identical at any threads.
+// out[j] = mean + std * N_j where N_j = NormalAt(key, offset + j); truncated to |N| <= trunc if
+// trunc > 0 (redrawn with a sub-counter, still deterministic). Parallel with OpenMP; bit-identical
+// at any threads.
 void FillNormal(std::span<float> out, uint64_t key, uint64_t offset, float mean, float std,
                 float trunc = 0.0f);
 

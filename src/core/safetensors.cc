@@ -1,6 +1,7 @@
-// Strict safetensors parsing and writing (see safetensors.h). The checks mirror huggingface/safetensors
-// (header limit, contiguous non-overlapping offsets covering the whole buffer) and add duplicate-key and
-// UTF-8 checks that serde would do, and validates sharded indexes.
+// Strict safetensors parsing and writing (see safetensors.h). The checks mirror
+// huggingface/safetensors (header limit, contiguous non-overlapping offsets covering the whole
+// buffer) and add duplicate-key and UTF-8 checks that serde would do, and validates sharded
+// indexes.
 #include "core/safetensors.h"
 
 #include <algorithm>
@@ -15,7 +16,8 @@
 
 namespace ot {
 
-static_assert(std::endian::native == std::endian::little, "safetensors is little-endian; so is this code");
+static_assert(std::endian::native == std::endian::little,
+              "safetensors is little-endian; so is this code");
 
 namespace {
 
@@ -28,11 +30,11 @@ struct DTypeInfo {
   size_t size;
 };
 constexpr DTypeInfo kDTypes[] = {
-    {DType::kBool, "BOOL", 1}, {DType::kU8, "U8", 1},   {DType::kI8, "I8", 1},
+    {DType::kBool, "BOOL", 1},      {DType::kU8, "U8", 1},          {DType::kI8, "I8", 1},
     {DType::kF8E5M2, "F8_E5M2", 1}, {DType::kF8E4M3, "F8_E4M3", 1}, {DType::kI16, "I16", 2},
-    {DType::kU16, "U16", 2},   {DType::kF16, "F16", 2}, {DType::kBF16, "BF16", 2},
-    {DType::kI32, "I32", 4},   {DType::kU32, "U32", 4}, {DType::kF32, "F32", 4},
-    {DType::kF64, "F64", 8},   {DType::kI64, "I64", 8}, {DType::kU64, "U64", 8},
+    {DType::kU16, "U16", 2},        {DType::kF16, "F16", 2},        {DType::kBF16, "BF16", 2},
+    {DType::kI32, "I32", 4},        {DType::kU32, "U32", 4},        {DType::kF32, "F32", 4},
+    {DType::kF64, "F64", 8},        {DType::kI64, "I64", 8},        {DType::kU64, "U64", 8},
 };
 
 const DTypeInfo& Info(DType dtype) {
@@ -42,7 +44,8 @@ const DTypeInfo& Info(DType dtype) {
   return kDTypes[0];
 }
 
-// Reads a non-negative JSON integer that fits in uint64 (negative, fractional and huge numbers fail).
+// Reads a non-negative JSON integer that fits in uint64 (negative, fractional and huge numbers
+// fail).
 template <typename J>
 bool AsUnsigned(const J& value, uint64_t* out) {
   if (value.is_number_unsigned()) {
@@ -61,7 +64,8 @@ std::optional<uint64_t> ByteSize(const std::vector<int64_t>& shape, size_t elem_
   uint64_t numel = 1;
   for (int64_t d : shape) {
     if (d < 0) return std::nullopt;
-    if (d != 0 && numel > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / static_cast<uint64_t>(d))
+    if (d != 0 && numel > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) /
+                              static_cast<uint64_t>(d))
       return std::nullopt;
     numel *= static_cast<uint64_t>(d);
   }
@@ -78,7 +82,8 @@ std::string ShapeText(const std::vector<int64_t>& shape) {
   return text + "]";
 }
 
-SafetensorsEntry ParseEntry(const std::string& what, const std::string& name, const OrderedJson& info) {
+SafetensorsEntry ParseEntry(const std::string& what, const std::string& name,
+                            const OrderedJson& info) {
   const std::string where = what + ": tensor '" + name + "'";
   if (!info.is_object()) throw Error(where + ": expected an object {dtype, shape, data_offsets}");
   for (const auto& [key, unused] : info.items())
@@ -100,10 +105,13 @@ SafetensorsEntry ParseEntry(const std::string& what, const std::string& name, co
       throw Error(where + ": shape entries must be non-negative integers, got " + dim.dump());
     entry.shape.push_back(static_cast<int64_t>(d));
   }
-  if (!info.contains("data_offsets") || !info["data_offsets"].is_array() || info["data_offsets"].size() != 2)
+  if (!info.contains("data_offsets") || !info["data_offsets"].is_array() ||
+      info["data_offsets"].size() != 2)
     throw Error(where + ": expected 'data_offsets' = [begin, end]");
-  if (!AsUnsigned(info["data_offsets"][0], &entry.begin) || !AsUnsigned(info["data_offsets"][1], &entry.end))
-    throw Error(where + ": data_offsets must be non-negative integers, got " + info["data_offsets"].dump());
+  if (!AsUnsigned(info["data_offsets"][0], &entry.begin) ||
+      !AsUnsigned(info["data_offsets"][1], &entry.end))
+    throw Error(where + ": data_offsets must be non-negative integers, got " +
+                info["data_offsets"].dump());
   if (entry.end < entry.begin)
     throw Error(where + ": data_offsets are reversed (" + std::to_string(entry.begin) + " > " +
                 std::to_string(entry.end) + ")");
@@ -112,8 +120,8 @@ SafetensorsEntry ParseEntry(const std::string& what, const std::string& name, co
     throw Error(where + ": shape " + ShapeText(entry.shape) + " x " + std::string(dtype_name) +
                 " overflows the byte size");
   if (*bytes != entry.end - entry.begin)
-    throw Error(where + ": shape " + ShapeText(entry.shape) + " x " + std::string(dtype_name) + " needs " +
-                std::to_string(*bytes) + " bytes but data_offsets span " +
+    throw Error(where + ": shape " + ShapeText(entry.shape) + " x " + std::string(dtype_name) +
+                " needs " + std::to_string(*bytes) + " bytes but data_offsets span " +
                 std::to_string(entry.end - entry.begin));
   return entry;
 }
@@ -124,7 +132,8 @@ SafetensorsEntry ParseEntry(const std::string& what, const std::string& name, co
 
 namespace {
 
-// A SAX pass that finds the first duplicate key in any object (nlohmann's DOM parser keeps the last one).
+// A SAX pass that finds the first duplicate key in any object (nlohmann's DOM parser keeps the last
+// one).
 class DuplicateKeyFinder : public nlohmann::json_sax<Json> {
  public:
   bool null() override { return true; }
@@ -160,7 +169,6 @@ class DuplicateKeyFinder : public nlohmann::json_sax<Json> {
   std::vector<std::set<std::string>> keys_;
   std::optional<std::string> duplicate_;
 };
-
 
 }  // namespace
 
@@ -241,8 +249,10 @@ SafetensorsHeader ParseSafetensorsHeader(std::span<const std::byte> file, const 
                 std::to_string(file.size()) + " bytes)");
   std::string_view text(reinterpret_cast<const char*>(file.data()) + 8, static_cast<size_t>(n));
   if (auto bad = FindInvalidUtf8(text))
-    throw Error(what + ": header is not valid UTF-8 (byte " + std::to_string(*bad) + " of the header)");
-  if (text.empty() || text[0] != '{') throw Error(what + ": header must be a JSON object starting with '{'");
+    throw Error(what + ": header is not valid UTF-8 (byte " + std::to_string(*bad) +
+                " of the header)");
+  if (text.empty() || text[0] != '{')
+    throw Error(what + ": header must be a JSON object starting with '{'");
   OrderedJson header = ParseJsonStrictAs<OrderedJson>(text, what + ": header");
   if (!header.is_object()) throw Error(what + ": header must be a JSON object");
 
@@ -266,7 +276,8 @@ SafetensorsHeader ParseSafetensorsHeader(std::span<const std::byte> file, const 
                   " is beyond the byte buffer (" + std::to_string(buffer_size) + " bytes)");
     out.entries.push_back(std::move(entry));
   }
-  // The buffer must be tiled exactly: sorted by offsets, each tensor starts where the previous one ends.
+  // The buffer must be tiled exactly: sorted by offsets, each tensor starts where the previous one
+  // ends.
   std::vector<const SafetensorsEntry*> order;
   for (const auto& e : out.entries) order.push_back(&e);
   std::sort(order.begin(), order.end(), [](const auto* a, const auto* b) {
@@ -276,11 +287,13 @@ SafetensorsHeader ParseSafetensorsHeader(std::span<const std::byte> file, const 
   const SafetensorsEntry* previous = nullptr;
   for (const auto* e : order) {
     if (e->begin < cursor)
-      throw Error(what + ": tensors '" + previous->name + "' and '" + e->name + "' overlap (bytes " +
-                  std::to_string(e->begin) + ".." + std::to_string(cursor) + ")");
+      throw Error(what + ": tensors '" + previous->name + "' and '" + e->name +
+                  "' overlap (bytes " + std::to_string(e->begin) + ".." + std::to_string(cursor) +
+                  ")");
     if (e->begin > cursor)
       throw Error(what + ": gap in the byte buffer: bytes " + std::to_string(cursor) + ".." +
-                  std::to_string(e->begin) + " before tensor '" + e->name + "' belong to no tensor");
+                  std::to_string(e->begin) + " before tensor '" + e->name +
+                  "' belong to no tensor");
     cursor = e->end;
     previous = e;
   }
@@ -373,7 +386,8 @@ float F16ToF32(uint16_t h) {
 
 void ToF32(const TensorView& tensor, std::span<float> out) {
   const size_t n = static_cast<size_t>(tensor.NumElements());
-  OT_CHECK(out.size() == n) << tensor.name << ": output has " << out.size() << " floats, need " << n;
+  OT_CHECK(out.size() == n) << tensor.name << ": output has " << out.size() << " floats, need "
+                            << n;
   const std::byte* src = tensor.bytes.data();
   switch (tensor.dtype) {
     case DType::kF32:
@@ -397,7 +411,8 @@ void ToF32(const TensorView& tensor, std::span<float> out) {
       }
       return;
     default:
-      throw Error("tensor '" + tensor.name + "': cannot convert dtype " + std::string(DTypeName(tensor.dtype)) +
+      throw Error("tensor '" + tensor.name + "': cannot convert dtype " +
+                  std::string(DTypeName(tensor.dtype)) +
                   " to F32 (expected F32, F16, BF16 or F64)");
   }
 }
@@ -418,20 +433,24 @@ std::string SafetensorsHeaderBytes(const std::vector<TensorToWrite>& tensors,
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (const auto& t : tensors) {
-    if (t.name == "__metadata__") throw Error("safetensors writer: '__metadata__' is not a valid tensor name");
-    if (header.contains(t.name)) throw Error("safetensors writer: duplicate tensor name '" + t.name + "'");
+    if (t.name == "__metadata__")
+      throw Error("safetensors writer: '__metadata__' is not a valid tensor name");
+    if (header.contains(t.name))
+      throw Error("safetensors writer: duplicate tensor name '" + t.name + "'");
     auto bytes = ByteSize(t.shape, DTypeSize(t.dtype));
     if (!bytes || *bytes != t.bytes.size())
-      throw Error("safetensors writer: tensor '" + t.name + "' has " + std::to_string(t.bytes.size()) +
-                  " bytes, shape " + ShapeText(t.shape) + " x " + std::string(DTypeName(t.dtype)) +
-                  " needs " + (bytes ? std::to_string(*bytes) : std::string("an overflowing size")));
+      throw Error("safetensors writer: tensor '" + t.name + "' has " +
+                  std::to_string(t.bytes.size()) + " bytes, shape " + ShapeText(t.shape) + " x " +
+                  std::string(DTypeName(t.dtype)) + " needs " +
+                  (bytes ? std::to_string(*bytes) : std::string("an overflowing size")));
     header[t.name] = {{"dtype", DTypeName(t.dtype)},
                       {"shape", t.shape},
                       {"data_offsets", {offset, offset + *bytes}}};
     offset += *bytes;
   }
   std::string text = header.dump();
-  const size_t padded = (text.size() + 7) / 8 * 8;  // 8 + N stays 8-aligned, so F32/F64 data is aligned
+  const size_t padded =
+      (text.size() + 7) / 8 * 8;  // 8 + N stays 8-aligned, so F32/F64 data is aligned
   text.append(padded - text.size(), ' ');
   std::string out(8, '\0');
   const uint64_t n = text.size();
@@ -442,7 +461,8 @@ std::string SafetensorsHeaderBytes(const std::vector<TensorToWrite>& tensors,
 std::string SerializeSafetensors(const std::vector<TensorToWrite>& tensors,
                                  const std::map<std::string, std::string>& metadata) {
   std::string out = SafetensorsHeaderBytes(tensors, metadata);
-  for (const auto& t : tensors) out.append(reinterpret_cast<const char*>(t.bytes.data()), t.bytes.size());
+  for (const auto& t : tensors)
+    out.append(reinterpret_cast<const char*>(t.bytes.data()), t.bytes.size());
   return out;
 }
 
@@ -467,16 +487,19 @@ void WriteSafetensorsFile(const fs::path& path, const std::vector<TensorToWrite>
 
 ShardedSafetensors ShardedSafetensors::Open(const fs::path& index_json) {
   const std::string what = index_json.string();
-  Json index = ParseJsonStrict(ReadFile(index_json), what);  // a tensor twice in weight_map fails here
+  Json index =
+      ParseJsonStrict(ReadFile(index_json), what);  // a tensor twice in weight_map fails here
   if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
     throw Error(what + ": expected an object with a 'weight_map' object {tensor: shard file}");
   std::map<std::string, std::string> weight_map;
   std::map<std::string, int> shard_counts;
   for (const auto& [name, shard] : index["weight_map"].items()) {
-    if (!shard.is_string()) throw Error(what + ": weight_map['" + name + "'] must be a shard file name");
+    if (!shard.is_string())
+      throw Error(what + ": weight_map['" + name + "'] must be a shard file name");
     const std::string file = shard.get<std::string>();
     if (file.empty() || file.find('/') != std::string::npos || file == "." || file == "..")
-      throw Error(what + ": weight_map['" + name + "'] = '" + file + "' must be a file name in the index's directory");
+      throw Error(what + ": weight_map['" + name + "'] = '" + file +
+                  "' must be a file name in the index's directory");
     weight_map[name] = file;
     ++shard_counts[file];
   }
@@ -486,7 +509,8 @@ ShardedSafetensors ShardedSafetensors::Open(const fs::path& index_json) {
     if (!meta.is_object()) throw Error(what + ": 'metadata' must be an object");
     if (meta.contains("total_size")) {
       uint64_t v = 0;
-      if (!AsUnsigned(meta["total_size"], &v)) throw Error(what + ": metadata.total_size must be a non-negative integer");
+      if (!AsUnsigned(meta["total_size"], &v))
+        throw Error(what + ": metadata.total_size must be a non-negative integer");
       total_size = v;
     }
   }
@@ -512,15 +536,17 @@ ShardedSafetensors ShardedSafetensors::Open(const fs::path& index_json) {
       sum_bytes += t.bytes.size();
       auto [it, inserted] = found_in.emplace(t.name, file);
       if (!inserted) {
-        problems.push_back("tensor '" + t.name + "' appears twice, in shards '" + it->second + "' and '" + file + "'");
+        problems.push_back("tensor '" + t.name + "' appears twice, in shards '" + it->second +
+                           "' and '" + file + "'");
         continue;
       }
       auto mapped = weight_map.find(t.name);
       if (mapped == weight_map.end())
-        problems.push_back("tensor '" + t.name + "' in shard '" + file + "' is absent from the index");
+        problems.push_back("tensor '" + t.name + "' in shard '" + file +
+                           "' is absent from the index");
       else if (mapped->second != file)
-        problems.push_back("tensor '" + t.name + "' is in shard '" + file + "' but the index maps it to '" +
-                           mapped->second + "'");
+        problems.push_back("tensor '" + t.name + "' is in shard '" + file +
+                           "' but the index maps it to '" + mapped->second + "'");
       out.by_name_[t.name] = &t;
     }
   }
@@ -529,13 +555,15 @@ ShardedSafetensors ShardedSafetensors::Open(const fs::path& index_json) {
     for (const auto& shard : out.shards_)
       if (fs::path(shard->what()).filename() == file) shard_opened = true;
     if (shard_opened && !found_in.count(name))
-      problems.push_back("index maps tensor '" + name + "' to shard '" + file + "', which does not contain it");
+      problems.push_back("index maps tensor '" + name + "' to shard '" + file +
+                         "', which does not contain it");
   }
   if (total_size && problems.empty() && *total_size != sum_bytes)
-    problems.push_back("metadata.total_size is " + std::to_string(*total_size) + " but the shards' tensors hold " +
-                       std::to_string(sum_bytes) + " bytes");
+    problems.push_back("metadata.total_size is " + std::to_string(*total_size) +
+                       " but the shards' tensors hold " + std::to_string(sum_bytes) + " bytes");
   if (!problems.empty()) {
-    std::string message = what + ": invalid sharded checkpoint (" + std::to_string(problems.size()) + " problems):";
+    std::string message =
+        what + ": invalid sharded checkpoint (" + std::to_string(problems.size()) + " problems):";
     for (const auto& p : problems) message += "\n  - " + p;
     throw Error(message);
   }
@@ -549,7 +577,8 @@ const TensorView* ShardedSafetensors::Find(std::string_view name) const {
 
 const TensorView& ShardedSafetensors::Get(std::string_view name) const {
   const TensorView* t = Find(name);
-  if (t == nullptr) throw Error(index_path_.string() + ": no tensor named '" + std::string(name) + "'");
+  if (t == nullptr)
+    throw Error(index_path_.string() + ": no tensor named '" + std::string(name) + "'");
   return *t;
 }
 

@@ -2,7 +2,6 @@
 #include "data/clean.h"
 
 #include <nlohmann/json.hpp>
-
 #include <unordered_set>
 
 #include "core/check.h"
@@ -52,7 +51,8 @@ std::vector<Document> ParseImdb(std::string_view json_text, const std::string& w
         !r["s"].is_number_integer())
       throw Error(where + ": review " + std::to_string(i) + " is not {\"t\": string, \"s\": 0|1}");
     const int s = r["s"].get<int>();
-    if (s != 0 && s != 1) throw Error(where + ": review " + std::to_string(i) + " has label s != 0/1");
+    if (s != 0 && s != 1)
+      throw Error(where + ": review " + std::to_string(i) + " has label s != 0/1");
     Document d;
     d.text = std::string(Trim(ReplaceBr(r["t"].get<std::string>())));
     d.id = "review-" + std::to_string(i);
@@ -83,7 +83,8 @@ std::vector<std::string> ChunkText(std::string_view text, size_t max_bytes) {
     if (cut == std::string_view::npos || cut < max_bytes / 4) cut = head.rfind(' ');
     if (cut == std::string_view::npos || cut == 0) cut = max_bytes;
     // Never cut inside a UTF-8 sequence.
-    while (cut > 0 && cut < text.size() && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    while (cut > 0 && cut < text.size() && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
+      --cut;
     if (cut == 0) cut = max_bytes;
     const std::string_view piece = Trim(text.substr(0, cut));
     if (!piece.empty()) out.emplace_back(piece);
@@ -106,7 +107,8 @@ std::string CleanBrown(std::string_view bytes) {
       if (j > i) {
         std::string_view tok = line.substr(i, j - i);
         const size_t slash = tok.rfind('/');
-        std::string_view word = slash == std::string_view::npos || slash == 0 ? tok : tok.substr(0, slash);
+        std::string_view word =
+            slash == std::string_view::npos || slash == 0 ? tok : tok.substr(0, slash);
         if (!sentence.empty()) sentence += ' ';
         if (word == "``" || word == "''") {
           sentence += '"';
@@ -146,27 +148,36 @@ uint64_t DictdNumber(std::string_view digits) {
   uint64_t v = 0;
   for (char c : digits) {
     int d;
-    if (c >= 'A' && c <= 'Z') d = c - 'A';
-    else if (c >= 'a' && c <= 'z') d = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') d = c - '0' + 52;
-    else if (c == '+') d = 62;
-    else if (c == '/') d = 63;
-    else throw Error("dictd index: '" + std::string(digits) + "' is not a base64 number");
+    if (c >= 'A' && c <= 'Z')
+      d = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      d = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      d = c - '0' + 52;
+    else if (c == '+')
+      d = 62;
+    else if (c == '/')
+      d = 63;
+    else
+      throw Error("dictd index: '" + std::string(digits) + "' is not a base64 number");
     v = v * 64 + d;
   }
   return v;
 }
 
-std::vector<std::string> ParseDictd(std::string_view index, std::string_view dict, const std::string& where) {
+std::vector<std::string> ParseDictd(std::string_view index, std::string_view dict,
+                                    const std::string& where) {
   std::vector<std::string> out;
   for (std::string_view line : Split(index, '\n')) {
     if (Trim(line).empty()) continue;
     const auto f = Split(line, '\t');
-    if (f.size() < 3) throw Error(where + ": index line '" + std::string(line) + "' lacks 3 tab fields");
+    if (f.size() < 3)
+      throw Error(where + ": index line '" + std::string(line) + "' lacks 3 tab fields");
     if (f[0].starts_with("00-database") || f[0].starts_with("00database")) continue;
     const uint64_t off = DictdNumber(f[1]), len = DictdNumber(f[2]);
     if (off + len > dict.size())
-      throw Error(where + ": entry '" + std::string(f[0]) + "' points past the end of the dict text");
+      throw Error(where + ": entry '" + std::string(f[0]) +
+                  "' points past the end of the dict text");
     const std::string_view entry = Trim(dict.substr(off, len));
     if (!entry.empty()) out.push_back(NormalizeNewlines(ToUtf8(entry)));
   }
@@ -187,8 +198,9 @@ size_t Dedupe(std::vector<Document>& docs) {
   return dropped;
 }
 
-void SplitByDocument(std::vector<Document> docs, double fraction, uint64_t seed, const std::string& source,
-                     std::vector<Document>& train, std::vector<Document>& val) {
+void SplitByDocument(std::vector<Document> docs, double fraction, uint64_t seed,
+                     const std::string& source, std::vector<Document>& train,
+                     std::vector<Document>& val) {
   const std::string stream = "split/" + source;
   SeededShuffle(docs, seed, stream.c_str());
   size_t n_val = static_cast<size_t>(fraction * docs.size() + 0.5);

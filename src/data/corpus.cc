@@ -14,7 +14,8 @@ namespace {
 
 std::vector<fs::path> SortedFiles(const fs::path& dir, bool recursive) {
   std::vector<fs::path> files;
-  if (!fs::is_directory(dir)) throw Error(dir.string() + ": expected a directory in the data cache");
+  if (!fs::is_directory(dir))
+    throw Error(dir.string() + ": expected a directory in the data cache");
   if (recursive) {
     for (const auto& e : fs::recursive_directory_iterator(dir))
       if (e.is_regular_file() && !e.is_symlink()) files.push_back(e.path());
@@ -89,8 +90,8 @@ std::vector<Document> LoadSourceDocuments(const fs::path& cache, const std::stri
   return docs;
 }
 
-void SplitImdb(std::vector<Document> reviews, double fraction, uint64_t seed, std::vector<Document>& general,
-               std::vector<Document>& held_out) {
+void SplitImdb(std::vector<Document> reviews, double fraction, uint64_t seed,
+               std::vector<Document>& general, std::vector<Document>& held_out) {
   SeededShuffle(reviews, seed, "imdb/holdout");
   const size_t per_label = static_cast<size_t>(fraction * reviews.size() / 2 + 0.5);
   size_t taken[2] = {0, 0};
@@ -117,7 +118,8 @@ std::vector<Document> LoadPythonFiles(const fs::path& cache) {
       docs.push_back({std::move(text), fs::relative(f, root).string()});
     }
   }
-  std::sort(docs.begin(), docs.end(), [](const Document& a, const Document& b) { return a.id < b.id; });
+  std::sort(docs.begin(), docs.end(),
+            [](const Document& a, const Document& b) { return a.id < b.id; });
   Dedupe(docs);
   return docs;
 }

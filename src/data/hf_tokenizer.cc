@@ -195,10 +195,10 @@ struct HfTokenizer::Impl {
   std::vector<Pcre2Code> splits;  // applied in order; each keeps only its matches
   bool ignore_merges = false;
 
-  std::unordered_map<std::string, int32_t> vocab;      // byte-mapped token -> id
-  std::vector<std::string> id_to_token;                // id -> token as in the file
-  std::vector<bool> is_added;                          // id -> an added token (decoded verbatim)
-  std::vector<std::string> bytes_of;                   // id -> the bytes it decodes to
+  std::unordered_map<std::string, int32_t> vocab;  // byte-mapped token -> id
+  std::vector<std::string> id_to_token;            // id -> token as in the file
+  std::vector<bool> is_added;                      // id -> an added token (decoded verbatim)
+  std::vector<std::string> bytes_of;               // id -> the bytes it decodes to
   int32_t eod_id = -1;
   std::string eod_token;
   std::unordered_map<std::string, int32_t> added_ids;  // content (and normalized content) -> id
@@ -605,7 +605,8 @@ std::string HfTokenizer::Decode(std::span<const int32_t> ids) const {
 }
 
 const std::string& HfTokenizer::TokenBytes(int32_t id) const {
-  OT_CHECK(id >= 0 && id < vocab_size()) << impl_->file << ": token id " << id << " outside the vocabulary";
+  OT_CHECK(id >= 0 && id < vocab_size())
+      << impl_->file << ": token id " << id << " outside the vocabulary";
   return impl_->bytes_of[id];
 }
 

@@ -1,7 +1,7 @@
 // A Hugging Face tokenizer.json (plain or .gz) of model type BPE with byte-level pre-tokenization:
 // GPT-2, GPT-NeoX / Pythia / OLMo-1, OLMo-2 dolma2. Ids equal those of the
-// `@huggingface/tokenizers` JS library; the "hf_json" TextTokenizer. Entry points: HfTokenizer::Load,
-// Encode, Decode, TokenBytes, TokenId, vocab_size, eod_id.
+// `@huggingface/tokenizers` JS library; the "hf_json" TextTokenizer. Entry points:
+// HfTokenizer::Load, Encode, Decode, TokenBytes, TokenId, vocab_size, eod_id.
 #pragma once
 
 #include <cstdint>

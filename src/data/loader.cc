@@ -8,19 +8,21 @@
 
 namespace ot::data {
 
-nlohmann::json CursorToJson(const LoaderCursor& c) { return {{"epoch", c.epoch}, {"index", c.index}}; }
+nlohmann::json CursorToJson(const LoaderCursor& c) {
+  return {{"epoch", c.epoch}, {"index", c.index}};
+}
 
 LoaderCursor CursorFromJson(const nlohmann::json& j) {
-  if (!j.is_object() || !j.contains("epoch") || !j.contains("index") || !j["epoch"].is_number_integer() ||
-      !j["index"].is_number_integer())
+  if (!j.is_object() || !j.contains("epoch") || !j.contains("index") ||
+      !j["epoch"].is_number_integer() || !j["index"].is_number_integer())
     throw Error("loader cursor: expected {\"epoch\": int, \"index\": int}, got " + j.dump());
   LoaderCursor c{j["epoch"].get<int64_t>(), j["index"].get<int64_t>()};
   if (c.epoch < 0 || c.index < 0) throw Error("loader cursor: epoch and index must be >= 0");
   return c;
 }
 
-TokenLoader::TokenLoader(const std::filesystem::path& file, int64_t batch, int64_t seq_len, uint64_t seed,
-                         bool shuffle)
+TokenLoader::TokenLoader(const std::filesystem::path& file, int64_t batch, int64_t seq_len,
+                         uint64_t seed, bool shuffle)
     : batch_(batch), seq_len_(seq_len), seed_(seed), shuffle_(shuffle) {
   if (batch <= 0 || seq_len <= 0)
     throw Error(file.string() + ": loader needs batch > 0 and seq_len > 0");
@@ -30,7 +32,8 @@ TokenLoader::TokenLoader(const std::filesystem::path& file, int64_t batch, int64
   windows_ = (n - seq_len) / seq_len;
   if (windows_ < batch_)
     throw Error(file.string() + ": shorter than one batch: " + std::to_string(windows_) +
-                " windows of " + std::to_string(seq_len + 1) + " tokens, need " + std::to_string(batch));
+                " windows of " + std::to_string(seq_len + 1) + " tokens, need " +
+                std::to_string(batch));
 }
 
 int64_t TokenLoader::Offset(int64_t epoch) const {
@@ -55,7 +58,8 @@ const std::vector<uint32_t>& TokenLoader::Order(int64_t epoch) const {
   return order_;
 }
 
-void TokenLoader::Batch(const LoaderCursor& at, std::span<int32_t> inputs, std::span<int32_t> targets) const {
+void TokenLoader::Batch(const LoaderCursor& at, std::span<int32_t> inputs,
+                        std::span<int32_t> targets) const {
   OT_CHECK(static_cast<int64_t>(inputs.size()) == batch_ * seq_len_ &&
            static_cast<int64_t>(targets.size()) == batch_ * seq_len_)
       << "TokenLoader::Batch expects spans of B*T = " << batch_ * seq_len_;
@@ -83,9 +87,9 @@ void TokenLoader::Next(std::span<int32_t> inputs, std::span<int32_t> targets) {
 
 void TokenLoader::SetCursor(const LoaderCursor& c) {
   if (c.epoch < 0 || c.index < 0 || c.index >= batches_per_epoch())
-    throw Error(file_.path().string() + ": loader cursor {epoch " + std::to_string(c.epoch) + ", index " +
-                std::to_string(c.index) + "} is outside this file's " + std::to_string(batches_per_epoch()) +
-                " batches per epoch");
+    throw Error(file_.path().string() + ": loader cursor {epoch " + std::to_string(c.epoch) +
+                ", index " + std::to_string(c.index) + "} is outside this file's " +
+                std::to_string(batches_per_epoch()) + " batches per epoch");
   cursor_ = c;
 }
 

@@ -1,6 +1,7 @@
-// The deterministic, resumable pre-training loader: batches of B windows of T+1 tokens from a token file,
-// in an order that is a pure function of (seed, epoch), with a JSON-serialisable cursor.
-// Entry points: TokenLoader (Next, Batch, cursor, SetCursor, Epochs), LoaderCursor (ToJson/FromJson).
+// The deterministic, resumable pre-training loader: batches of B windows of T+1 tokens from a token
+// file, in an order that is a pure function of (seed, epoch), with a JSON-serialisable cursor.
+// Entry points: TokenLoader (Next, Batch, cursor, SetCursor, Epochs), LoaderCursor
+// (ToJson/FromJson).
 #pragma once
 
 #include <cstdint>
@@ -22,12 +23,12 @@ struct LoaderCursor {
 nlohmann::json CursorToJson(const LoaderCursor& c);    // {"epoch": e, "index": i}
 LoaderCursor CursorFromJson(const nlohmann::json& j);  // throws Error on missing/negative fields
 
-// Windows: W = floor((N - T) / T) of them per epoch (N tokens in the file); window j of epoch e starts at
-// offset(e) + j*T where offset(0) = 0 and offset(e > 0) is a seeded value in [0, T): each epoch sees the
-// text cut at different places. Window order: a Philox-keyed permutation of 0..W-1 per (seed, epoch).
-// Batch k of an epoch holds windows perm[k*B .. k*B+B-1]; batches per epoch = floor(W / B) (the remainder
-// is dropped). inputs[b*T + t] = window[t], targets[b*T + t] = window[t+1].
-// With shuffle = false (evaluation) the order is 0..W-1 and every offset is 0.
+// Windows: W = floor((N - T) / T) of them per epoch (N tokens in the file); window j of epoch e
+// starts at offset(e) + j*T where offset(0) = 0 and offset(e > 0) is a seeded value in [0, T): each
+// epoch sees the text cut at different places. Window order: a Philox-keyed permutation of 0..W-1
+// per (seed, epoch). Batch k of an epoch holds windows perm[k*B .. k*B+B-1]; batches per epoch =
+// floor(W / B) (the remainder is dropped). inputs[b*T + t] = window[t], targets[b*T + t] =
+// window[t+1]. With shuffle = false (evaluation) the order is 0..W-1 and every offset is 0.
 class TokenLoader {
  public:
   TokenLoader(const std::filesystem::path& file, int64_t batch, int64_t seq_len, uint64_t seed,
@@ -44,7 +45,8 @@ class TokenLoader {
   int64_t batches_per_epoch() const { return windows_ / batch_; }
   int64_t windows_per_epoch() const { return windows_; }
   int64_t tokens_per_batch() const { return batch_ * seq_len_; }
-  // Target tokens consumed so far (batches done * B * T) and that divided by the file's token count.
+  // Target tokens consumed so far (batches done * B * T) and that divided by the file's token
+  // count.
   int64_t tokens_consumed() const;
   double Epochs() const;
   const TokenFile& file() const { return file_; }

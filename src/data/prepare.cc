@@ -7,16 +7,16 @@
 #include <array>
 #include <chrono>
 #include <map>
-#include <unordered_map>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "core/check.h"
 #include "core/fileio.h"
 #include "data/corpus.h"
 #include "data/fetch.h"
+#include "data/hf_tokenizer.h"
 #include "data/task_tokens.h"
 #include "data/token_file.h"
-#include "data/hf_tokenizer.h"
 #include "data/tokenizer.h"
 #include "data/util.h"
 
@@ -30,46 +30,62 @@ const ConfigSchema<DataConfig>& DataConfigSchema() {
     using C = DataConfig;
     s.Field("data.cache_dir", "fetched sources; \"\" = $OVERTRAIN_CACHE or ~/.cache/overtrain",
             [](C& c) -> std::string& { return c.cache_dir; })
-        .Field("data.data_dir", "folder with the real task files and C4 (shared/data); \"\" = registry-only",
+        .Field("data.data_dir",
+               "folder with the real task files and C4 (shared/data); \"\" = registry-only",
                [](C& c) -> std::string& { return c.data_dir; })
-        .Field("data.vocab_size", "SentencePiece BPE vocabulary (8192 default, 4096 for small presets)",
-               [](C& c) -> int& { return c.vocab_size; }, Between(300, 1 << 20))
-        .Field("data.seed", "seed of dedupe order, splits, samples and shuffles",
-               [](C& c) -> int64_t& { return c.seed; }, AtLeast(0))
-        .Field("data.val_fraction", "general validation share of every source (whole documents)",
-               [](C& c) -> double& { return c.val_fraction; }, Between(0, 0.5))
-        .Field("data.sentiment_fraction", "IMDB share held out (balanced) for the sentiment task",
-               [](C& c) -> double& { return c.sentiment_fraction; }, Between(0, 0.5))
-        .Field("data.task_val_fraction", "validation share of tasks without an official split (mr, code, sentiment)",
-               [](C& c) -> double& { return c.task_val_fraction; }, Between(0.01, 0.5))
-        .Field("data.chunk_bytes", "documents longer than this are split at paragraph breaks",
-               [](C& c) -> Size& { return c.chunk_bytes; }, AtLeast(256))
-        .Field("data.tokenizer_sample_bytes", "bytes of train-split text the tokenizer is trained on",
-               [](C& c) -> Size& { return c.tokenizer_sample_bytes; }, AtLeast(1000))
+        .Field(
+            "data.vocab_size",
+            "SentencePiece BPE vocabulary (8192 default, 4096 for small presets)",
+            [](C& c) -> int& { return c.vocab_size; }, Between(300, 1 << 20))
+        .Field(
+            "data.seed", "seed of dedupe order, splits, samples and shuffles",
+            [](C& c) -> int64_t& { return c.seed; }, AtLeast(0))
+        .Field(
+            "data.val_fraction", "general validation share of every source (whole documents)",
+            [](C& c) -> double& { return c.val_fraction; }, Between(0, 0.5))
+        .Field(
+            "data.sentiment_fraction", "IMDB share held out (balanced) for the sentiment task",
+            [](C& c) -> double& { return c.sentiment_fraction; }, Between(0, 0.5))
+        .Field(
+            "data.task_val_fraction",
+            "validation share of tasks without an official split (mr, code, sentiment)",
+            [](C& c) -> double& { return c.task_val_fraction; }, Between(0.01, 0.5))
+        .Field(
+            "data.chunk_bytes", "documents longer than this are split at paragraph breaks",
+            [](C& c) -> Size& { return c.chunk_bytes; }, AtLeast(256))
+        .Field(
+            "data.tokenizer_sample_bytes", "bytes of train-split text the tokenizer is trained on",
+            [](C& c) -> Size& { return c.tokenizer_sample_bytes; }, AtLeast(1000))
         .Field("data.tokenizer_json",
-               "a Hugging Face tokenizer.json (or .json.gz, or a model dir holding one) to use instead of "
+               "a Hugging Face tokenizer.json (or .json.gz, or a model dir holding one) to use "
+               "instead of "
                "training SentencePiece; \"\" = train",
                [](C& c) -> std::string& { return c.tokenizer_json; })
         .Field("data.tokenizer_eod", "end-of-document token of data.tokenizer_json",
                [](C& c) -> std::string& { return c.tokenizer_eod; })
-        .Field("data.max_docs_per_source", "keep at most this many documents per source (0 = all)",
-               [](C& c) -> int64_t& { return c.max_docs_per_source; }, AtLeast(0))
-        .Field("data.max_bytes_per_source", "keep at most this many bytes per source (0 = all)",
-               [](C& c) -> Size& { return c.max_bytes_per_source; }, AtLeast(0))
-        .Field("data.max_task_examples", "keep at most this many examples per task split (0 = all)",
-               [](C& c) -> int64_t& { return c.max_task_examples; }, AtLeast(0))
+        .Field(
+            "data.max_docs_per_source", "keep at most this many documents per source (0 = all)",
+            [](C& c) -> int64_t& { return c.max_docs_per_source; }, AtLeast(0))
+        .Field(
+            "data.max_bytes_per_source", "keep at most this many bytes per source (0 = all)",
+            [](C& c) -> Size& { return c.max_bytes_per_source; }, AtLeast(0))
+        .Field(
+            "data.max_task_examples", "keep at most this many examples per task split (0 = all)",
+            [](C& c) -> int64_t& { return c.max_task_examples; }, AtLeast(0))
         .Field("data.sources", "general-corpus sources",
                [](C& c) -> std::vector<std::string>& { return c.sources; })
-        .Field("data.tasks", "tasks to tokenize", [](C& c) -> std::vector<std::string>& { return c.tasks; })
-        .Rule({"data.sources"}, [](const C& c) -> std::string {
-          if (c.sources.empty()) return "expected at least one source";
-          for (const auto& s : c.sources) {
-            bool ok = false;
-            for (const auto& g : GeneralSources()) ok |= g == s;
-            if (!ok) return "unknown source '" + s + "'";
-          }
-          return "";
-        })
+        .Field("data.tasks", "tasks to tokenize",
+               [](C& c) -> std::vector<std::string>& { return c.tasks; })
+        .Rule({"data.sources"},
+              [](const C& c) -> std::string {
+                if (c.sources.empty()) return "expected at least one source";
+                for (const auto& s : c.sources) {
+                  bool ok = false;
+                  for (const auto& g : GeneralSources()) ok |= g == s;
+                  if (!ok) return "unknown source '" + s + "'";
+                }
+                return "";
+              })
         .Rule({"data.tasks"}, [](const C& c) -> std::string {
           for (const auto& t : c.tasks) {
             bool ok = false;
@@ -86,7 +102,9 @@ const ConfigSchema<DataConfig>& DataConfigSchema() {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double Since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 void Log(void (*log)(const std::string&), const std::string& s) {
   if (log) log(s);
@@ -131,7 +149,8 @@ void Limit(std::vector<Document>& docs, const DataConfig& c, const std::string& 
 // Trains SentencePiece on a seeded sample of the train documents; writes tokenizer.model.
 std::unique_ptr<TextTokenizer> TrainDataTokenizer(const DataConfig& c,
                                                   const std::vector<const Document*>& train_docs,
-                                                  const fs::path& out_dir, nlohmann::json& manifest) {
+                                                  const fs::path& out_dir,
+                                                  nlohmann::json& manifest) {
   std::vector<std::string_view> sample;
   size_t sample_bytes = 0;
   const uint64_t seed = static_cast<uint64_t>(c.seed);
@@ -147,9 +166,12 @@ std::unique_ptr<TextTokenizer> TrainDataTokenizer(const DataConfig& c,
   WriteFileAtomic(out_dir / kSentencePieceFile, model);
   const std::string where = (out_dir / kSentencePieceFile).string();
   auto tok = std::make_unique<Tokenizer>(Tokenizer::FromModel(model, where));
-  manifest["tokenizer"] = {{"kind", tok->kind()},       {"file", tok->file_name()},
-                           {"vocab_size", tok->vocab_size()}, {"eod_id", tok->eod_id()},
-                           {"sample_bytes", sample_bytes},    {"sample_docs", sample.size()},
+  manifest["tokenizer"] = {{"kind", tok->kind()},
+                           {"file", tok->file_name()},
+                           {"vocab_size", tok->vocab_size()},
+                           {"eod_id", tok->eod_id()},
+                           {"sample_bytes", sample_bytes},
+                           {"sample_docs", sample.size()},
                            {"model_xxh3", Xxh3Hex(model)}};
   return tok;
 }
@@ -211,7 +233,8 @@ void PrepareData(const DataConfig& c, const fs::path& out_dir, void (*log)(const
   for (const auto& name : c.sources) {
     SourceSplit s;
     s.name = name;
-    std::vector<Document> docs = LoadSourceDocuments(cache, name, c.chunk_bytes.value, &s.duplicates);
+    std::vector<Document> docs =
+        LoadSourceDocuments(cache, name, c.chunk_bytes.value, &s.duplicates);
     if (name == "imdb") {
       std::vector<Document> general, held_out;
       SplitImdb(std::move(docs), c.sentiment_fraction, seed, general, held_out);
@@ -219,8 +242,8 @@ void PrepareData(const DataConfig& c, const fs::path& out_dir, void (*log)(const
     }
     Limit(docs, c, name);
     SplitByDocument(std::move(docs), c.val_fraction, seed, name, s.train, s.val);
-    Log(log, fmt::format("  {:<10} {:>7} train docs, {:>5} val docs, {:>4} duplicates dropped", name,
-                         s.train.size(), s.val.size(), s.duplicates));
+    Log(log, fmt::format("  {:<10} {:>7} train docs, {:>5} val docs, {:>4} duplicates dropped",
+                         name, s.train.size(), s.val.size(), s.duplicates));
     splits.push_back(std::move(s));
   }
   timings["clean_s"] = Since(t0);
@@ -257,9 +280,10 @@ void PrepareData(const DataConfig& c, const fs::path& out_dir, void (*log)(const
     const auto stream_tokens = Concat(encoded);
     const fs::path path = out_dir / (std::string("general.") + split + ".tok");
     const auto info = WriteTokenFile(path, stream_tokens, tok.vocab_size(), tok.eod_id());
-    manifest["files"][path.filename().string()] = {{"tokens", info.tokens}, {"documents", info.documents},
-                                                    {"xxh3", info.xxh3}};
-    Log(log, fmt::format("  general.{}.tok: {} documents, {} tokens", split, info.documents, info.tokens));
+    manifest["files"][path.filename().string()] = {
+        {"tokens", info.tokens}, {"documents", info.documents}, {"xxh3", info.xxh3}};
+    Log(log, fmt::format("  general.{}.tok: {} documents, {} tokens", split, info.documents,
+                         info.tokens));
   }
   for (const auto& s : splits) sources_json[s.name]["duplicates"] = s.duplicates;
   manifest["sources"] = sources_json;
@@ -282,16 +306,19 @@ void PrepareData(const DataConfig& c, const fs::path& out_dir, void (*log)(const
         throw Error(c4.string() + ":" + std::to_string(line_no) + ": not valid JSON");
       }
       if (!j.contains("text") || !j["text"].is_string())
-        throw Error(c4.string() + ":" + std::to_string(line_no) + ": expected a string field \"text\"");
+        throw Error(c4.string() + ":" + std::to_string(line_no) +
+                    ": expected a string field \"text\"");
       docs.push_back({j["text"].get<std::string>(), "c4#" + std::to_string(line_no)});
     }
     std::vector<const Document*> ptrs;
     uint64_t bytes = 0;
     for (const auto& d : docs) ptrs.push_back(&d), bytes += d.text.size();
-    const auto info = WriteTokenFile(out_dir / "c4.val.tok", Concat(EncodeAll(ptrs, tok)), tok.vocab_size(),
-                                     tok.eod_id());
-    manifest["files"]["c4.val.tok"] = {{"tokens", info.tokens}, {"documents", info.documents}, {"xxh3", info.xxh3}};
-    manifest["sources"]["c4"]["val"] = {{"documents", docs.size()}, {"bytes", bytes}, {"tokens", info.tokens}};
+    const auto info = WriteTokenFile(out_dir / "c4.val.tok", Concat(EncodeAll(ptrs, tok)),
+                                     tok.vocab_size(), tok.eod_id());
+    manifest["files"]["c4.val.tok"] = {
+        {"tokens", info.tokens}, {"documents", info.documents}, {"xxh3", info.xxh3}};
+    manifest["sources"]["c4"]["val"] = {
+        {"documents", docs.size()}, {"bytes", bytes}, {"tokens", info.tokens}};
     Log(log, fmt::format("  c4.val.tok: {} documents, {} tokens", info.documents, info.tokens));
   } else {
     Log(log, "  c4.val.tok: skipped (no data_dir)");
@@ -305,23 +332,26 @@ void PrepareData(const DataConfig& c, const fs::path& out_dir, void (*log)(const
       Log(log, "  task " + name + ": skipped (needs data_dir)");
       continue;
     }
-    if (name == "sentiment" && std::find(c.sources.begin(), c.sources.end(), "imdb") == c.sources.end()) {
+    if (name == "sentiment" &&
+        std::find(c.sources.begin(), c.sources.end(), "imdb") == c.sources.end()) {
       Log(log, "  task sentiment: skipped (imdb is not among the sources)");
       continue;
     }
     const auto tt = Clock::now();
-    TaskData data = LoadTask(name, c.data_dir, cache, seed, c.task_val_fraction, c.sentiment_fraction);
+    TaskData data =
+        LoadTask(name, c.data_dir, cache, seed, c.task_val_fraction, c.sentiment_fraction);
     for (auto* part : {&data.train, &data.val})
       if (c.max_task_examples > 0 && part->size() > static_cast<size_t>(c.max_task_examples))
         part->resize(c.max_task_examples);
     for (const auto& [split, ex] : {std::pair{"train", &data.train}, std::pair{"val", &data.val}}) {
       const TaskSplit ts = TokenizeTask(name, split, *ex, data.labels, tok);
       WriteTaskSplit(out_dir / "tasks", ts);
-      tasks_json[name][split] = {{"examples", ts.records.size()}, {"tokens", ts.tokens.size()},
+      tasks_json[name][split] = {{"examples", ts.records.size()},
+                                 {"tokens", ts.tokens.size()},
                                  {"target_tokens", ts.TargetTokens()}};
     }
-    Log(log, fmt::format("  task {:<9} {:>6} train / {:>5} val examples ({:.1f} s)", name, data.train.size(),
-                         data.val.size(), Since(tt)));
+    Log(log, fmt::format("  task {:<9} {:>6} train / {:>5} val examples ({:.1f} s)", name,
+                         data.train.size(), data.val.size(), Since(tt)));
   }
   manifest["tasks"] = tasks_json;
   timings["tasks_s"] = Since(t0);
@@ -348,8 +378,8 @@ std::string DataStats(const fs::path& dir) {
     out += fmt::format("{}: vocab {}, eod id {}, tokenizer trained on {:.1f} MB\n", dir.string(),
                        tk.at("vocab_size").get<int>(), tk.at("eod_id").get<int>(),
                        tk.at("sample_bytes").get<double>() / 1e6);
-  out += fmt::format("{:<10} {:<5} {:>9} {:>12} {:>12} {:>8}\n", "source", "split", "documents", "bytes", "tokens",
-                     "bytes/tok");
+  out += fmt::format("{:<10} {:<5} {:>9} {:>12} {:>12} {:>8}\n", "source", "split", "documents",
+                     "bytes", "tokens", "bytes/tok");
   uint64_t tot[2][3] = {};
   for (const auto& [src, v] : m.at("sources").items()) {
     for (const char* split : {"train", "val"}) {
@@ -365,24 +395,28 @@ std::string DataStats(const fs::path& dir) {
     }
   }
   for (int k = 0; k < 2; ++k)
-    out += fmt::format("{:<10} {:<5} {:>9} {:>12} {:>12} {:>8.2f}\n", "general", k ? "val" : "train", tot[k][0],
-                       tot[k][1], tot[k][2], tot[k][2] ? double(tot[k][1]) / tot[k][2] : 0.0);
+    out += fmt::format("{:<10} {:<5} {:>9} {:>12} {:>12} {:>8.2f}\n", "general",
+                       k ? "val" : "train", tot[k][0], tot[k][1], tot[k][2],
+                       tot[k][2] ? double(tot[k][1]) / tot[k][2] : 0.0);
   // Re-check the token files against the manifest.
   for (const auto& [file, v] : m.at("files").items()) {
     const auto info = ReadTokenHeader(dir / file);
     if (info.tokens != v.at("tokens").get<uint64_t>() || info.xxh3 != v.at("xxh3").get<uint64_t>())
       throw Error((dir / file).string() + ": header differs from data.json (tokens or checksum)");
   }
-  out += fmt::format("{:<10} {:>9} {:>11} {:>9} {:>11}\n", "task", "train ex", "train tok", "val ex", "val tok");
+  out += fmt::format("{:<10} {:>9} {:>11} {:>9} {:>11}\n", "task", "train ex", "train tok",
+                     "val ex", "val tok");
   for (const auto& [task, v] : m.at("tasks").items())
-    out += fmt::format("{:<10} {:>9} {:>11} {:>9} {:>11}\n", task, v.at("train").at("examples").get<uint64_t>(),
-                       v.at("train").at("tokens").get<uint64_t>(), v.at("val").at("examples").get<uint64_t>(),
-                       v.at("val").at("tokens").get<uint64_t>());
+    out += fmt::format(
+        "{:<10} {:>9} {:>11} {:>9} {:>11}\n", task, v.at("train").at("examples").get<uint64_t>(),
+        v.at("train").at("tokens").get<uint64_t>(), v.at("val").at("examples").get<uint64_t>(),
+        v.at("val").at("tokens").get<uint64_t>());
   if (m.contains("timings"))
-    out += fmt::format("prepare took {:.1f} s (clean {:.1f}, tokenizer {:.1f}, encode {:.1f}, c4+tasks {:.1f})\n",
-                       m["timings"].value("total_s", 0.0), m["timings"].value("clean_s", 0.0),
-                       m["timings"].value("tokenizer_s", 0.0), m["timings"].value("encode_s", 0.0),
-                       m["timings"].value("tasks_s", 0.0));
+    out += fmt::format(
+        "prepare took {:.1f} s (clean {:.1f}, tokenizer {:.1f}, encode {:.1f}, c4+tasks {:.1f})\n",
+        m["timings"].value("total_s", 0.0), m["timings"].value("clean_s", 0.0),
+        m["timings"].value("tokenizer_s", 0.0), m["timings"].value("encode_s", 0.0),
+        m["timings"].value("tasks_s", 0.0));
   return out;
 }
 

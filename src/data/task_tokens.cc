@@ -1,9 +1,8 @@
 // Task split tokenization, storage (.tok + .jsonl index) and the fine-tuning batcher.
 #include "data/task_tokens.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/check.h"
@@ -23,8 +22,8 @@ int64_t TaskSplit::TargetTokens() const {
 }
 
 TaskSplit TokenizeTask(const std::string& task, const std::string& split,
-                       const std::vector<TaskExample>& examples, const std::vector<std::string>& labels,
-                       const TextTokenizer& tokenizer) {
+                       const std::vector<TaskExample>& examples,
+                       const std::vector<std::string>& labels, const TextTokenizer& tokenizer) {
   TaskSplit s;
   s.task = task;
   s.split = split;
@@ -59,10 +58,16 @@ TaskSplit TokenizeTask(const std::string& task, const std::string& split,
 void WriteTaskSplit(const fs::path& dir, const TaskSplit& s) {
   fs::create_directories(dir);
   const std::string base = s.task + "." + s.split;
-  const TokenFileInfo info = WriteTokenFile(dir / (base + ".tok"), s.tokens, s.vocab_size, s.eod_id);
-  nlohmann::json head = {{"format", "overtrain-task"}, {"version", 1},        {"task", s.task},
-                         {"split", s.split},           {"examples", s.records.size()},
-                         {"tokens", s.tokens.size()},  {"tok_xxh3", info.xxh3}, {"labels", s.labels}};
+  const TokenFileInfo info =
+      WriteTokenFile(dir / (base + ".tok"), s.tokens, s.vocab_size, s.eod_id);
+  nlohmann::json head = {{"format", "overtrain-task"},
+                         {"version", 1},
+                         {"task", s.task},
+                         {"split", s.split},
+                         {"examples", s.records.size()},
+                         {"tokens", s.tokens.size()},
+                         {"tok_xxh3", info.xxh3},
+                         {"labels", s.labels}};
   std::ostringstream out;
   out << head.dump() << "\n";
   for (const auto& r : s.records) {
@@ -95,7 +100,8 @@ TaskSplit ReadTaskSplit(const fs::path& dir, const std::string& task, const std:
       throw Error(where + ": not an overtrain task index (format/version)");
     if (head.at("tok_xxh3").get<uint64_t>() != tok.info().xxh3 ||
         head.at("tokens").get<uint64_t>() != tok.size())
-      throw Error(where + ": index does not belong to " + base + ".tok (token count or checksum differ)");
+      throw Error(where + ": index does not belong to " + base +
+                  ".tok (token count or checksum differ)");
     s.labels = head.at("labels").get<std::vector<std::vector<int32_t>>>();
     const size_t n = head.at("examples").get<size_t>();
     while (std::getline(in, line)) {
@@ -109,36 +115,45 @@ TaskSplit ReadTaskSplit(const fs::path& dir, const std::string& task, const std:
       r.gold = j.at("g").get<int32_t>();
       if (j.contains("c")) r.choices = j["c"].get<std::vector<std::vector<int32_t>>>();
       if (r.offset + r.prompt_len + r.target_len + 1 > s.tokens.size())
-        throw Error(where + ":" + std::to_string(line_no) + ": example runs past the end of the token file");
+        throw Error(where + ":" + std::to_string(line_no) +
+                    ": example runs past the end of the token file");
       s.records.push_back(std::move(r));
     }
     if (s.records.size() != n)
       throw Error(where + ": header says " + std::to_string(n) + " examples, found " +
                   std::to_string(s.records.size()));
   } catch (const nlohmann::json::exception& e) {
-    throw Error(where + ":" + std::to_string(line_no) + ": malformed index line (" + e.what() + ")");
+    throw Error(where + ":" + std::to_string(line_no) + ": malformed index line (" + e.what() +
+                ")");
   }
   return s;
 }
 
-FinetuneBatcher::FinetuneBatcher(const TaskSplit& split, int64_t batch, int64_t seq_len, uint64_t seed,
-                                 bool shuffle)
-    : split_(split), batch_(batch), seq_len_(seq_len), n_(static_cast<int64_t>(split.records.size())),
-      seed_(seed), shuffle_(shuffle) {
-  if (batch <= 0 || seq_len <= 0) throw Error("fine-tuning batcher needs batch > 0 and seq_len > 0");
+FinetuneBatcher::FinetuneBatcher(const TaskSplit& split, int64_t batch, int64_t seq_len,
+                                 uint64_t seed, bool shuffle)
+    : split_(split),
+      batch_(batch),
+      seq_len_(seq_len),
+      n_(static_cast<int64_t>(split.records.size())),
+      seed_(seed),
+      shuffle_(shuffle) {
+  if (batch <= 0 || seq_len <= 0)
+    throw Error("fine-tuning batcher needs batch > 0 and seq_len > 0");
   if (n_ == 0) throw Error("task " + split.task + "." + split.split + ": no examples to batch");
 }
 
 void FinetuneBatcher::Batch(const LoaderCursor& at, std::span<int32_t> inputs,
                             std::span<int32_t> targets) const {
   const int64_t T = seq_len_;
-  OT_CHECK(static_cast<int64_t>(inputs.size()) == batch_ * T && static_cast<int64_t>(targets.size()) == batch_ * T)
+  OT_CHECK(static_cast<int64_t>(inputs.size()) == batch_ * T &&
+           static_cast<int64_t>(targets.size()) == batch_ * T)
       << "FinetuneBatcher::Batch expects spans of B*T";
   if (cached_epoch_ != at.epoch) {
     order_.resize(n_);
     for (int64_t i = 0; i < n_; ++i) order_[i] = static_cast<size_t>(i);
     if (shuffle_) {
-      const uint64_t key = RngKey(seed_, StreamId("finetune/order"), static_cast<uint64_t>(at.epoch));
+      const uint64_t key =
+          RngKey(seed_, StreamId("finetune/order"), static_cast<uint64_t>(at.epoch));
       for (int64_t i = n_; i > 1; --i) {
         const auto r = Philox(key, 0, static_cast<uint64_t>(i));
         const uint64_t x = (static_cast<uint64_t>(r[0]) << 32) | r[1];
@@ -147,7 +162,8 @@ void FinetuneBatcher::Batch(const LoaderCursor& at, std::span<int32_t> inputs,
     }
     cached_epoch_ = at.epoch;
   }
-  const uint64_t crop_key = RngKey(seed_, StreamId("finetune/crop"), static_cast<uint64_t>(at.epoch));
+  const uint64_t crop_key =
+      RngKey(seed_, StreamId("finetune/crop"), static_cast<uint64_t>(at.epoch));
   for (int64_t b = 0; b < batch_; ++b) {
     int32_t* in = inputs.data() + b * T;
     int32_t* tg = targets.data() + b * T;
@@ -168,7 +184,8 @@ void FinetuneBatcher::Batch(const LoaderCursor& at, std::span<int32_t> inputs,
       if (len - s > T + 1 && shuffle_) {  // the target alone is longer than the window
         const int64_t span = len - s - (T + 1);
         const auto rr = Philox(crop_key, 0, static_cast<uint64_t>(ex));
-        s += static_cast<int64_t>(((static_cast<uint64_t>(rr[0]) << 32) | rr[1]) % static_cast<uint64_t>(span + 1));
+        s += static_cast<int64_t>(((static_cast<uint64_t>(rr[0]) << 32) | rr[1]) %
+                                  static_cast<uint64_t>(span + 1));
       }
     }
     const int64_t avail = std::min<int64_t>(len - s, T + 1);  // tokens of x in this row
@@ -190,8 +207,8 @@ void FinetuneBatcher::Next(std::span<int32_t> inputs, std::span<int32_t> targets
 
 void FinetuneBatcher::SetCursor(const LoaderCursor& c) {
   if (c.epoch < 0 || c.index < 0 || c.index >= batches_per_epoch())
-    throw Error("task " + split_.task + ": fine-tuning cursor outside the " + std::to_string(batches_per_epoch()) +
-                " batches per epoch");
+    throw Error("task " + split_.task + ": fine-tuning cursor outside the " +
+                std::to_string(batches_per_epoch()) + " batches per epoch");
   cursor_ = c;
 }
 

@@ -41,8 +41,8 @@ std::vector<int> ParseLabels(std::string_view text, int lo, int hi, const std::s
   for (size_t i = 0; i < lines.size(); ++i) {
     const std::string_view t = Trim(lines[i]);
     if (t.size() != 1 || t[0] < '0' + lo || t[0] > '0' + hi)
-      throw Error(where + ":" + std::to_string(i + 1) + ": label '" + std::string(t) + "' is not in " +
-                  std::to_string(lo) + ".." + std::to_string(hi));
+      throw Error(where + ":" + std::to_string(i + 1) + ": label '" + std::string(t) +
+                  "' is not in " + std::to_string(lo) + ".." + std::to_string(hi));
     out.push_back(t[0] - '0');
   }
   return out;
@@ -83,20 +83,21 @@ const std::vector<std::string> kTrecLabels = {" abbreviation", " description", "
 std::string Read(const fs::path& dir, const std::string& file) { return ReadMaybeGzip(dir / file); }
 
 // Seeded split of `all` into train / val (val_fraction of the examples, at least 1).
-void SplitExamples(std::vector<TaskExample> all, double val_fraction, uint64_t seed, const std::string& task,
-                   TaskData& out) {
+void SplitExamples(std::vector<TaskExample> all, double val_fraction, uint64_t seed,
+                   const std::string& task, TaskData& out) {
   const std::string stream = "task-split/" + task;
   SeededShuffle(all, seed, stream.c_str());
   size_t n_val = static_cast<size_t>(val_fraction * all.size() + 0.5);
   if (n_val == 0 && all.size() >= 2) n_val = 1;
-  for (size_t i = 0; i < all.size(); ++i) (i < n_val ? out.val : out.train).push_back(std::move(all[i]));
+  for (size_t i = 0; i < all.size(); ++i)
+    (i < n_val ? out.val : out.train).push_back(std::move(all[i]));
 }
 
 }  // namespace
 
 const std::vector<std::string>& TaskNames() {
-  static const std::vector<std::string> names = {"gsm8k", "code",      "siqa", "mr",
-                                                 "rte",   "trec",      "sentiment", "piqa"};
+  static const std::vector<std::string> names = {"gsm8k", "code", "siqa",      "mr",
+                                                 "rte",   "trec", "sentiment", "piqa"};
   return names;
 }
 
@@ -113,18 +114,20 @@ std::vector<TaskExample> ParseGsm8k(std::string_view jsonl, const std::string& w
   return out;
 }
 
-// Labels of a JSONL file of multiple-choice items (one label per line, in [lo, hi]); the two files must have
-// the same number of lines.
-static std::vector<int> AlignedLabels(const std::vector<std::string_view>& lines, std::string_view labels, int lo,
-                                      int hi, const std::string& where) {
+// Labels of a JSONL file of multiple-choice items (one label per line, in [lo, hi]); the two files
+// must have the same number of lines.
+static std::vector<int> AlignedLabels(const std::vector<std::string_view>& lines,
+                                      std::string_view labels, int lo, int hi,
+                                      const std::string& where) {
   auto gold = ParseLabels(labels, lo, hi, where + " labels");
   if (gold.size() != lines.size())
-    throw Error(where + ": " + std::to_string(lines.size()) + " items but " + std::to_string(gold.size()) +
-                " labels; the files must be aligned");
+    throw Error(where + ": " + std::to_string(lines.size()) + " items but " +
+                std::to_string(gold.size()) + " labels; the files must be aligned");
   return gold;
 }
 
-std::vector<TaskExample> ParseSiqa(std::string_view jsonl, std::string_view labels, const std::string& where) {
+std::vector<TaskExample> ParseSiqa(std::string_view jsonl, std::string_view labels,
+                                   const std::string& where) {
   const auto lines = Lines(jsonl);
   const auto gold = AlignedLabels(lines, labels, 1, 3, where);
   std::vector<TaskExample> out;
@@ -142,7 +145,8 @@ std::vector<TaskExample> ParseSiqa(std::string_view jsonl, std::string_view labe
   return out;
 }
 
-std::vector<TaskExample> ParsePiqa(std::string_view jsonl, std::string_view labels, const std::string& where) {
+std::vector<TaskExample> ParsePiqa(std::string_view jsonl, std::string_view labels,
+                                   const std::string& where) {
   const auto lines = Lines(jsonl);
   const auto gold = AlignedLabels(lines, labels, 0, 1, where);
   std::vector<TaskExample> out;
@@ -174,8 +178,8 @@ std::vector<TaskExample> ParseRte(std::string_view tsv, const std::string& where
     if (gold < 0)
       throw Error(where + ":" + std::to_string(i + 1) + ": label '" + std::string(label) +
                   "' is not entailment / not_entailment");
-    out.push_back(Labelled("Sentence 1: " + std::string(Trim(f[1])) + "\nSentence 2: " +
-                               std::string(Trim(f[2])) + "\nRelationship:",
+    out.push_back(Labelled("Sentence 1: " + std::string(Trim(f[1])) +
+                               "\nSentence 2: " + std::string(Trim(f[2])) + "\nRelationship:",
                            kRteLabels, gold));
   }
   return out;
@@ -194,19 +198,22 @@ std::vector<TaskExample> ParseTrec(std::string_view text, const std::string& whe
     int gold = -1;
     for (size_t k = 0; k < kTrecCoarse.size(); ++k)
       if (kTrecCoarse[k] == coarse) gold = static_cast<int>(k);
-    if (gold < 0) throw Error(where + ":" + std::to_string(i + 1) + ": unknown coarse label '" + coarse + "'");
-    out.push_back(Labelled("Question: " + std::string(Trim(line.substr(space + 1))) + "\nType:", kTrecLabels,
-                           gold));
+    if (gold < 0)
+      throw Error(where + ":" + std::to_string(i + 1) + ": unknown coarse label '" + coarse + "'");
+    out.push_back(Labelled(
+        "Question: " + std::string(Trim(line.substr(space + 1))) + "\nType:", kTrecLabels, gold));
   }
   return out;
 }
 
-std::vector<TaskExample> ParseMr(std::string_view pos, std::string_view neg, const std::string& where) {
+std::vector<TaskExample> ParseMr(std::string_view pos, std::string_view neg,
+                                 const std::string& where) {
   std::vector<TaskExample> out;
   for (int label : {1, 0}) {
     const std::string utf8 = ToUtf8(label == 1 ? pos : neg);
     for (std::string_view line : Lines(utf8))
-      out.push_back(Labelled("Review: " + std::string(Trim(line)) + "\nSentiment:", kSentimentLabels, label));
+      out.push_back(
+          Labelled("Review: " + std::string(Trim(line)) + "\nSentiment:", kSentimentLabels, label));
   }
   if (out.empty()) throw Error(where + ": no reviews");
   return out;
@@ -231,15 +238,17 @@ std::vector<TaskExample> CodeExamples(const std::vector<Document>& files) {
   return out;
 }
 
-TaskData LoadTask(const std::string& name, const fs::path& data_dir, const fs::path& cache_dir, uint64_t seed,
-                  double val_fraction, double imdb_fraction) {
+TaskData LoadTask(const std::string& name, const fs::path& data_dir, const fs::path& cache_dir,
+                  uint64_t seed, double val_fraction, double imdb_fraction) {
   TaskData t;
   t.name = name;
   auto need_dir = [&](const std::string& sub) {
     if (data_dir.empty())
-      throw Error("task " + name + ": needs --data-dir (the folder holding " + sub + "/, e.g. shared/data)");
+      throw Error("task " + name + ": needs --data-dir (the folder holding " + sub +
+                  "/, e.g. shared/data)");
     const fs::path d = data_dir / sub;
-    if (!fs::is_directory(d)) throw Error(d.string() + ": task " + name + " expects this data folder");
+    if (!fs::is_directory(d))
+      throw Error(d.string() + ": task " + name + " expects this data folder");
     return d;
   };
   if (name == "gsm8k") {
@@ -248,12 +257,16 @@ TaskData LoadTask(const std::string& name, const fs::path& data_dir, const fs::p
     t.val = ParseGsm8k(Read(d, "test.jsonl.gz"), (d / "test.jsonl.gz").string());
   } else if (name == "siqa") {
     const auto d = need_dir("siqa");
-    t.train = ParseSiqa(Read(d, "train.jsonl.gz"), Read(d, "train-labels.lst.gz"), (d / "train.jsonl.gz").string());
-    t.val = ParseSiqa(Read(d, "dev.jsonl.gz"), Read(d, "dev-labels.lst.gz"), (d / "dev.jsonl.gz").string());
+    t.train = ParseSiqa(Read(d, "train.jsonl.gz"), Read(d, "train-labels.lst.gz"),
+                        (d / "train.jsonl.gz").string());
+    t.val = ParseSiqa(Read(d, "dev.jsonl.gz"), Read(d, "dev-labels.lst.gz"),
+                      (d / "dev.jsonl.gz").string());
   } else if (name == "piqa") {
     const auto d = need_dir("piqa");
-    t.train = ParsePiqa(Read(d, "train.jsonl.gz"), Read(d, "train-labels.lst.gz"), (d / "train.jsonl.gz").string());
-    t.val = ParsePiqa(Read(d, "valid.jsonl.gz"), Read(d, "valid-labels.lst.gz"), (d / "valid.jsonl.gz").string());
+    t.train = ParsePiqa(Read(d, "train.jsonl.gz"), Read(d, "train-labels.lst.gz"),
+                        (d / "train.jsonl.gz").string());
+    t.val = ParsePiqa(Read(d, "valid.jsonl.gz"), Read(d, "valid-labels.lst.gz"),
+                      (d / "valid.jsonl.gz").string());
   } else if (name == "rte") {
     const auto d = need_dir("rte");
     t.train = ParseRte(Read(d, "train.tsv.gz"), (d / "train.tsv.gz").string());
@@ -271,7 +284,8 @@ TaskData LoadTask(const std::string& name, const fs::path& data_dir, const fs::p
     t.labels = kSentimentLabels;
   } else if (name == "sentiment") {
     std::vector<Document> general, held_out;
-    SplitImdb(LoadSourceDocuments(cache_dir, "imdb", SIZE_MAX), imdb_fraction, seed, general, held_out);
+    SplitImdb(LoadSourceDocuments(cache_dir, "imdb", SIZE_MAX), imdb_fraction, seed, general,
+              held_out);
     SplitExamples(SentimentExamples(held_out), val_fraction, seed, name, t);
     t.labels = kSentimentLabels;
   } else if (name == "code") {
@@ -281,7 +295,8 @@ TaskData LoadTask(const std::string& name, const fs::path& data_dir, const fs::p
     for (const auto& n : TaskNames()) list += (list.empty() ? "" : ", ") + n;
     throw Error("unknown task '" + name + "'; expected one of: " + list);
   }
-  if (t.train.empty() || t.val.empty()) throw Error("task " + name + ": empty train or validation split");
+  if (t.train.empty() || t.val.empty())
+    throw Error("task " + name + ": empty train or validation split");
   return t;
 }
 

@@ -35,8 +35,9 @@ std::string EncodeHeader(const TokenFileInfo& h) {
 // Parses and checks the header against the file size; `name` is used in messages.
 TokenFileInfo DecodeHeader(std::span<const std::byte> file, const std::string& name) {
   if (file.size() < kTokenHeaderBytes)
-    throw Error(name + ": truncated header (" + std::to_string(file.size()) + " bytes; a token file has a " +
-                std::to_string(kTokenHeaderBytes) + "-byte header)");
+    throw Error(name + ": truncated header (" + std::to_string(file.size()) +
+                " bytes; a token file has a " + std::to_string(kTokenHeaderBytes) +
+                "-byte header)");
   const std::byte* p = file.data();
   if (std::memcmp(p, kTokenMagic, 8) != 0)
     throw Error(name + ": bad magic; expected an overtrain token file starting with 'OTTOKENS'");
@@ -49,10 +50,11 @@ TokenFileInfo DecodeHeader(std::span<const std::byte> file, const std::string& n
   h.documents = Get<uint64_t>(p, 32);
   h.xxh3 = Get<uint64_t>(p, 40);
   if (h.version != kTokenVersion)
-    throw Error(name + ": unsupported token file version " + std::to_string(h.version) + "; expected " +
-                std::to_string(kTokenVersion));
+    throw Error(name + ": unsupported token file version " + std::to_string(h.version) +
+                "; expected " + std::to_string(kTokenVersion));
   if (h.dtype_bytes != 2 && h.dtype_bytes != 4)
-    throw Error(name + ": unknown dtype width " + std::to_string(h.dtype_bytes) + "; expected 2 or 4");
+    throw Error(name + ": unknown dtype width " + std::to_string(h.dtype_bytes) +
+                "; expected 2 or 4");
   if (h.vocab_size == 0 || (h.dtype_bytes == 2 && h.vocab_size > 65536))
     throw Error(name + ": vocab size " + std::to_string(h.vocab_size) + " does not fit its dtype");
   if (h.eod_id >= 0 && static_cast<uint32_t>(h.eod_id) >= h.vocab_size)
@@ -60,11 +62,11 @@ TokenFileInfo DecodeHeader(std::span<const std::byte> file, const std::string& n
   if (h.tokens == 0) throw Error(name + ": zero tokens; expected a non-empty token file");
   const uint64_t payload = file.size() - kTokenHeaderBytes;
   if (h.tokens > payload / h.dtype_bytes)
-    throw Error(name + ": truncated: header says " + std::to_string(h.tokens) + " tokens but the file holds " +
-                std::to_string(payload / h.dtype_bytes));
+    throw Error(name + ": truncated: header says " + std::to_string(h.tokens) +
+                " tokens but the file holds " + std::to_string(payload / h.dtype_bytes));
   if (payload != h.tokens * h.dtype_bytes)
-    throw Error(name + ": header token count " + std::to_string(h.tokens) + " does not match the file size (" +
-                std::to_string(payload) + " payload bytes)");
+    throw Error(name + ": header token count " + std::to_string(h.tokens) +
+                " does not match the file size (" + std::to_string(payload) + " payload bytes)");
   return h;
 }
 
@@ -77,7 +79,8 @@ TokenFileInfo WriteTokenFile(const std::filesystem::path& path, std::span<const 
   h.vocab_size = vocab_size;
   h.eod_id = eod_id;
   h.tokens = tokens.size();
-  if (tokens.empty()) throw Error(path.string() + ": refusing to write a token file with zero tokens");
+  if (tokens.empty())
+    throw Error(path.string() + ": refusing to write a token file with zero tokens");
   std::string buf = EncodeHeader(h);
   buf.resize(kTokenHeaderBytes + tokens.size() * h.dtype_bytes);
   char* out = buf.data() + kTokenHeaderBytes;
@@ -130,11 +133,11 @@ TokenFile TokenFile::Open(const std::filesystem::path& path, uint64_t min_tokens
     if (t > max_id) max_id = t, max_at = i;
   }
   if (max_id >= f.info_.vocab_size)
-    throw Error(name + ": token " + std::to_string(max_id) + " at position " + std::to_string(max_at) +
-                " is >= vocab size " + std::to_string(f.info_.vocab_size));
+    throw Error(name + ": token " + std::to_string(max_id) + " at position " +
+                std::to_string(max_at) + " is >= vocab size " + std::to_string(f.info_.vocab_size));
   if (n < min_tokens)
-    throw Error(name + ": shorter than one batch: " + std::to_string(n) + " tokens, need at least " +
-                std::to_string(min_tokens));
+    throw Error(name + ": shorter than one batch: " + std::to_string(n) +
+                " tokens, need at least " + std::to_string(min_tokens));
   return f;
 }
 
@@ -154,11 +157,13 @@ std::vector<int32_t> TokenFile::ReadAll() const {
 }
 
 TokenFileInfo ImportRawTokens(const std::filesystem::path& raw_path, uint32_t dtype_bytes,
-                              uint32_t vocab_size, int32_t eod_id, const std::filesystem::path& out_path) {
+                              uint32_t vocab_size, int32_t eod_id,
+                              const std::filesystem::path& out_path) {
   if (dtype_bytes != 2 && dtype_bytes != 4)
     throw Error(raw_path.string() + ": raw dtype width must be 2 (uint16) or 4 (uint32)");
   if (DtypeBytesFor(vocab_size) > dtype_bytes && dtype_bytes == 2 && vocab_size > 65536)
-    throw Error(raw_path.string() + ": vocab " + std::to_string(vocab_size) + " does not fit uint16");
+    throw Error(raw_path.string() + ": vocab " + std::to_string(vocab_size) +
+                " does not fit uint16");
   ot::MappedFile map(raw_path);
   const auto bytes = map.bytes();
   if (bytes.size() % dtype_bytes != 0)
@@ -177,8 +182,8 @@ TokenFileInfo ImportRawTokens(const std::filesystem::path& raw_path, uint32_t dt
       std::memcpy(&v, bytes.data() + 4 * i, 4);
     }
     if (v >= vocab_size)
-      throw Error(raw_path.string() + ": token " + std::to_string(v) + " at position " + std::to_string(i) +
-                  " is >= vocab size " + std::to_string(vocab_size));
+      throw Error(raw_path.string() + ": token " + std::to_string(v) + " at position " +
+                  std::to_string(i) + " is >= vocab size " + std::to_string(vocab_size));
     tokens[i] = static_cast<int32_t>(v);
   }
   return WriteTokenFile(out_path, tokens, vocab_size, eod_id);

@@ -85,8 +85,8 @@ class StderrCapture {
   std::string path_;
 };
 
-// Length of the valid UTF-8 sequence at s[i] that SentencePiece may see, or 0 for a byte that must go
-// out as a byte piece (invalid UTF-8, NUL, and U+2581 which SentencePiece uses for the space).
+// Length of the valid UTF-8 sequence at s[i] that SentencePiece may see, or 0 for a byte that must
+// go out as a byte piece (invalid UTF-8, NUL, and U+2581 which SentencePiece uses for the space).
 size_t TextCharLen(std::string_view s, size_t i) {
   const unsigned char c = s[i];
   if (c == 0) return 0;
@@ -131,8 +131,7 @@ std::string TrainTokenizer(const std::vector<std::string_view>& texts, const Tok
     status = sentencepiece::SentencePieceTrainer::Train(args, &it, &model);
     if (!status.ok()) log = capture.Tail();
   }
-  if (!status.ok())
-    throw Error("tokenizer training failed: " + status.ToString() + "\n" + log);
+  if (!status.ok()) throw Error("tokenizer training failed: " + status.ToString() + "\n" + log);
   return model;
 }
 

@@ -1,7 +1,7 @@
-// The project tokenizer: a SentencePiece BPE (byte fallback, identity normalisation, no dummy prefix) with
-// a lossless byte-level wrapper: Decode(Encode(x)) == x for any bytes, invalid UTF-8 included. It is the
-// "sentencepiece" TextTokenizer. Entry points: TrainTokenizer, Tokenizer::Load / FromModel, Encode,
-// Decode, eod_id, vocab_size.
+// The project tokenizer: a SentencePiece BPE (byte fallback, identity normalisation, no dummy
+// prefix) with a lossless byte-level wrapper: Decode(Encode(x)) == x for any bytes, invalid UTF-8
+// included. It is the "sentencepiece" TextTokenizer. Entry points: TrainTokenizer, Tokenizer::Load
+// / FromModel, Encode, Decode, eod_id, vocab_size.
 #pragma once
 
 #include <cstdint>
@@ -27,10 +27,12 @@ struct TokenizerOptions {
   bool split_digits = true;
 };
 
-// Trains a BPE model on `texts` (each split into lines; lines longer than 16 KB are cut) and returns the
-// serialized model proto (what tokenizer.model holds). SentencePiece's progress log is captured and shown
-// only on failure. Ids: 0 <unk>, 1 <s>, 2 </s> (= end of document), then 256 byte pieces, then merges.
-std::string TrainTokenizer(const std::vector<std::string_view>& texts, const TokenizerOptions& options);
+// Trains a BPE model on `texts` (each split into lines; lines longer than 16 KB are cut) and
+// returns the serialized model proto (what tokenizer.model holds). SentencePiece's progress log is
+// captured and shown only on failure. Ids: 0 <unk>, 1 <s>, 2 </s> (= end of document), then 256
+// byte pieces, then merges.
+std::string TrainTokenizer(const std::vector<std::string_view>& texts,
+                           const TokenizerOptions& options);
 
 class Tokenizer final : public TextTokenizer {
  public:
@@ -40,10 +42,11 @@ class Tokenizer final : public TextTokenizer {
   Tokenizer& operator=(Tokenizer&&) noexcept;
   ~Tokenizer() override;
 
-  // Token ids of `text` (no end-of-document token appended). Invalid UTF-8 bytes, NUL and U+2581 are
-  // emitted as byte pieces. Thread-safe.
+  // Token ids of `text` (no end-of-document token appended). Invalid UTF-8 bytes, NUL and U+2581
+  // are emitted as byte pieces. Thread-safe.
   std::vector<int32_t> Encode(std::string_view text) const override;
-  // The exact bytes of `ids`; control ids (<s>, </s>, <unk>) decode to nothing. Ids out of range throw.
+  // The exact bytes of `ids`; control ids (<s>, </s>, <unk>) decode to nothing. Ids out of range
+  // throw.
   std::string Decode(std::span<const int32_t> ids) const override;
   // The bytes of one token ("" for control tokens); e.g. for acc_norm byte lengths.
   const std::string& TokenBytes(int32_t id) const override { return bytes_of_[id]; }

@@ -1,6 +1,7 @@
-// Small helpers of the data layer: SHA-1/SHA-256 (registry pins), running external commands (npm, apt-get,
-// dpkg-deb) with checked exit codes, gzip-aware file reads, text encoding fixes, seeded shuffles.
-// Entry points: Sha1Hex, Sha256Hex, RunCommand, ReadMaybeGzip, Latin1ToUtf8, IsValidUtf8, SeededShuffle.
+// Small helpers of the data layer: SHA-1/SHA-256 (registry pins), running external commands (npm,
+// apt-get, dpkg-deb) with checked exit codes, gzip-aware file reads, text encoding fixes, seeded
+// shuffles. Entry points: Sha1Hex, Sha256Hex, RunCommand, ReadMaybeGzip, Latin1ToUtf8, IsValidUtf8,
+// SeededShuffle.
 #pragma once
 
 #include <cstdint>
@@ -23,8 +24,8 @@ std::string Sha256Hex(std::string_view bytes);
 int RunCommand(const std::vector<std::string>& argv, const fs::path& cwd,
                std::string* output = nullptr, double timeout_s = 0);
 
-// Reads a whole file; if it starts with the gzip magic (1f 8b), decompresses it (zlib). Throws Error
-// naming the path on a missing file or corrupt gzip data.
+// Reads a whole file; if it starts with the gzip magic (1f 8b), decompresses it (zlib). Throws
+// Error naming the path on a missing file or corrupt gzip data.
 std::string ReadMaybeGzip(const fs::path& path);
 
 // Latin-1 (ISO-8859-1) bytes to UTF-8.
@@ -32,8 +33,8 @@ std::string Latin1ToUtf8(std::string_view bytes);
 bool IsValidUtf8(std::string_view bytes);
 // Windows-1252 (the superset of Latin-1 that MR uses: 0x97 is an em dash) to UTF-8.
 std::string Cp1252ToUtf8(std::string_view bytes);
-// Valid UTF-8 is returned unchanged; otherwise the text is taken as Windows-1252 / Latin-1 (MR, TREC,
-// caesar).
+// Valid UTF-8 is returned unchanged; otherwise the text is taken as Windows-1252 / Latin-1 (MR,
+// TREC, caesar).
 std::string ToUtf8(std::string_view bytes);
 // CRLF and lone CR to LF.
 std::string NormalizeNewlines(std::string_view text);

@@ -1,7 +1,7 @@
-// ModelConfig: the blueprint of an OLMo-style decoder (a plain struct), its named presets, validation, JSON
-// round trip, and DeclareModelFields (the [model] section declared once for any config schema).
-// Entry points: ModelConfig::{FromPreset, Validate, NumParams, ToJson, FromJson}, DeclareModelFields,
-// LoadConfigWithModelPreset.
+// ModelConfig: the blueprint of an OLMo-style decoder (a plain struct), its named presets,
+// validation, JSON round trip, and DeclareModelFields (the [model] section declared once for any
+// config schema). Entry points: ModelConfig::{FromPreset, Validate, NumParams, ToJson, FromJson},
+// DeclareModelFields, LoadConfigWithModelPreset.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +14,8 @@
 namespace ot {
 
 // layernorm is OLMo's non-parametric LayerNorm (no gain, no bias); rmsnorm has a gain (init 1);
-// layernorm_affine has a gain (init 1) and a bias (init 0), as torch.nn.LayerNorm (GPT-NeoX/Pythia).
+// layernorm_affine has a gain (init 1) and a bias (init 0), as torch.nn.LayerNorm
+// (GPT-NeoX/Pythia).
 enum class NormKind { kRmsNorm, kLayerNorm, kLayerNormAffine };
 const char* NormName(NormKind kind);  // "rmsnorm", "layernorm", "layernorm_affine"
 
@@ -44,27 +45,31 @@ struct config_detail::EnumNames<MlpKind> {
   static constexpr const char* names[] = {"swiglu", "gelu"};
 };
 
-// Upper bounds of the size fields. They catch a misplaced digit before anything is allocated and keep
-// every derived size in range (8*d_model and B*T fit in int, which the kernels and CBLAS index with);
-// whether a config that is within them fits this machine is checked separately (model/memory_plan.h).
-inline constexpr int kMaxVocabSize = 1 << 20;  // 1,048,576: 4x the largest published vocabulary (256K)
-inline constexpr int kMaxDModel = 1 << 16;     // 65,536: 2.5x the widest published decoder
-inline constexpr int kMaxLayers = 1024;        // 8x the deepest published decoder (126)
-inline constexpr int kMaxHeads = 1024;         // head size >= 2 (RoPE pairs) already implies <= d/2
-inline constexpr int kMaxFf = 1 << 18;         // 262,144 = 4 * kMaxDModel
-inline constexpr int kMaxSeqLen = 1 << 20;     // 1,048,576 tokens
-inline constexpr int kMaxBatchSize = 1 << 16;  // sequences per step or forward pass (any stage's batch)
+// Upper bounds of the size fields. They catch a misplaced digit before anything is allocated and
+// keep every derived size in range (8*d_model and B*T fit in int, which the kernels and CBLAS index
+// with); whether a config that is within them fits this machine is checked separately
+// (model/memory_plan.h).
+inline constexpr int kMaxVocabSize =
+    1 << 20;                                // 1,048,576: 4x the largest published vocabulary (256K)
+inline constexpr int kMaxDModel = 1 << 16;  // 65,536: 2.5x the widest published decoder
+inline constexpr int kMaxLayers = 1024;     // 8x the deepest published decoder (126)
+inline constexpr int kMaxHeads = 1024;      // head size >= 2 (RoPE pairs) already implies <= d/2
+inline constexpr int kMaxFf = 1 << 18;      // 262,144 = 4 * kMaxDModel
+inline constexpr int kMaxSeqLen = 1 << 20;  // 1,048,576 tokens
+inline constexpr int kMaxBatchSize =
+    1 << 16;  // sequences per step or forward pass (any stage's batch)
 
 // Shape letters used in every comment of ops/ and model/: B batch, T time, C = d_model, NH heads,
 // HS = C / NH head size, KH key/value heads (KH divides NH; KH = NH is plain multi-head attention),
-// KV = KH * HS, F = d_ff (MLP width; per branch under SwiGLU), V vocabulary, L layers, N = B*T rows.
+// KV = KH * HS, F = d_ff (MLP width; per branch under SwiGLU), V vocabulary, L layers, N = B*T
+// rows.
 struct ModelConfig {
   std::string preset = "custom";
   int vocab_size = 4096, d_model = 64, n_layers = 2, n_heads = 2;
-  // SwiGLU hidden width per branch (gate and up are each (F,C)). 0 => derived: 8*d/3 rounded up to a
-  // multiple of 16 (Llama's choice: the MLP then has 8*d^2 weights like a GPT-2 4x GELU MLP, so the
-  // performance.md shapes keep their FLOPs). The olmo-* presets set F = 4d explicitly (OLMo's mlp_ratio 8,
-  // which counts both branches).
+  // SwiGLU hidden width per branch (gate and up are each (F,C)). 0 => derived: 8*d/3 rounded up to
+  // a multiple of 16 (Llama's choice: the MLP then has 8*d^2 weights like a GPT-2 4x GELU MLP, so
+  // the performance.md shapes keep their FLOPs). The olmo-* presets set F = 4d explicitly (OLMo's
+  // mlp_ratio 8, which counts both branches).
   int d_ff = 0;
   int max_seq_len = 128;
   NormKind norm = NormKind::kRmsNorm;
@@ -74,24 +79,24 @@ struct ModelConfig {
   // Architecture switches: the defaults are the OLMo-style decoder overtrain pre-trains; the other
   // values describe the imported Hugging Face families (llama, olmo, olmo2, gpt_neox) as data, one
   // forward and backward for all of them.
-  int n_kv_heads = 0;                             // KH; 0 => n_heads. Grouped-query attention when < NH
+  int n_kv_heads = 0;  // KH; 0 => n_heads. Grouped-query attention when < NH
   NormPlacement norm_placement = NormPlacement::kPre;
   MlpKind mlp = MlpKind::kSwiGlu;
-  bool attn_bias = false;                         // biases on q, k, v and o (GPT-NeoX; Llama attention_bias)
-  bool mlp_bias = false;                          // biases on every MLP linear (GPT-NeoX; Llama mlp_bias)
-  bool qk_norm = false;                           // RMSNorm with gain over the whole q (C) and k (KV)
-                                                  // projections before RoPE (OLMo-2)
-  bool parallel_residual = false;                 // x + attn(norm1 x) + mlp(norm2 x) (GPT-NeoX)
-  double rotary_pct = 1.0;                        // RoPE rotates the first rotary_pct * HS dims of each
-                                                  // head (GPT-NeoX rotary_pct), rotate-half within them
-  double clip_qkv = 0;                            // clamp the q, k, v projections to [-c, c] (OLMo-1); 0 off
+  bool attn_bias = false;          // biases on q, k, v and o (GPT-NeoX; Llama attention_bias)
+  bool mlp_bias = false;           // biases on every MLP linear (GPT-NeoX; Llama mlp_bias)
+  bool qk_norm = false;            // RMSNorm with gain over the whole q (C) and k (KV)
+                                   // projections before RoPE (OLMo-2)
+  bool parallel_residual = false;  // x + attn(norm1 x) + mlp(norm2 x) (GPT-NeoX)
+  double rotary_pct = 1.0;         // RoPE rotates the first rotary_pct * HS dims of each
+                                   // head (GPT-NeoX rotary_pct), rotate-half within them
+  double clip_qkv = 0;             // clamp the q, k, v projections to [-c, c] (OLMo-1); 0 off
 
-  // nano: V 4096, d 64, L 2, H 2, T 64, tied (0.36M parameters, 0.26M of them the embedding: the quick
-  // study's SentencePiece vocabulary is 4096, which sets the floor). tiny/small/medium: performance.md's
-  // shapes with SwiGLU. olmo-15m/30m/90m: d 256/384/640, L 6/8/10, F = 4d, V 32000 tied, T 1024 (the
-  // paper's sizes counting the embedding; for GPU runs later).
-  // pico-16/32/48: V 512, d 16/32/48, L 2, H 2, T 64, tied (15K / 43K / 80K parameters). With a 512-token
-  // vocabulary the default registry corpus holds ≈ 44M training tokens, so these reach 500+ tokens per
+  // nano: V 4096, d 64, L 2, H 2, T 64, tied (0.36M parameters, 0.26M of them the embedding: the
+  // quick study's SentencePiece vocabulary is 4096, which sets the floor). tiny/small/medium:
+  // performance.md's shapes with SwiGLU. olmo-15m/30m/90m: d 256/384/640, L 6/8/10, F = 4d, V 32000
+  // tied, T 1024 (the paper's sizes counting the embedding; for GPU runs later). pico-16/32/48: V
+  // 512, d 16/32/48, L 2, H 2, T 64, tied (15K / 43K / 80K parameters). With a 512-token vocabulary
+  // the default registry corpus holds ≈ 44M training tokens, so these reach 500+ tokens per
   // parameter inside one epoch: the deep-overtraining regime on a CPU (protocol.md §7).
   static ModelConfig Pico16();
   static ModelConfig Pico32();
@@ -106,20 +111,21 @@ struct ModelConfig {
   static ModelConfig FromPreset(const std::string& name);  // throws Error listing the valid names
   static std::vector<std::string> PresetNames();
 
-  int ff_dim() const;      // d_ff, or the derived width when d_ff == 0 (4d under gelu)
-  int head_size() const;   // d_model / n_heads
-  int kv_heads() const;    // n_kv_heads, or n_heads when 0
-  int kv_dim() const;      // KV = kv_heads() * head_size()
-  int qkv_dim() const;     // C + 2 KV: the width of the fused q|k|v projection
-  int rotary_dims() const; // int(rotary_pct * head_size()) (HF's int() truncation), even
-  // The model's default architecture apart from sizes: what overtrain pre-trains and exports as Llama.
+  int ff_dim() const;       // d_ff, or the derived width when d_ff == 0 (4d under gelu)
+  int head_size() const;    // d_model / n_heads
+  int kv_heads() const;     // n_kv_heads, or n_heads when 0
+  int kv_dim() const;       // KV = kv_heads() * head_size()
+  int qkv_dim() const;      // C + 2 KV: the width of the fused q|k|v projection
+  int rotary_dims() const;  // int(rotary_pct * head_size()) (HF's int() truncation), even
+  // The model's default architecture apart from sizes: what overtrain pre-trains and exports as
+  // Llama.
   bool IsLlamaCompatible() const;
   // Throws Error with one sentence naming the field and the expectation, e.g.
   // "model.n_heads = 3 must divide model.d_model = 64".
   void Validate() const;
   int64_t NumParams() const;
-  // Matmul FLOPs of one training step per token, 6*N_matmul + 12*L*T*d for causal attention (fwd+bwd,
-  // performance.md's count), at sequence length T.
+  // Matmul FLOPs of one training step per token, 6*N_matmul + 12*L*T*d for causal attention
+  // (fwd+bwd, performance.md's count), at sequence length T.
   double TrainFlopsPerToken(int T) const;
 
   nlohmann::json ToJson() const;
@@ -130,62 +136,79 @@ struct ModelConfig {
 // Returns "" when `c` is valid, else the sentence Validate() would throw (used by schema rules).
 std::string ModelConfigProblem(const ModelConfig& c);
 
-// Declares the [model] section (model.preset, model.vocab_size, ...) into a schema whose struct S holds a
-// ModelConfig reachable as get_model(S&). The preset field only names the base; to start from the named
-// preset's values use LoadConfigWithModelPreset (explicit fields override the preset).
+// Declares the [model] section (model.preset, model.vocab_size, ...) into a schema whose struct S
+// holds a ModelConfig reachable as get_model(S&). The preset field only names the base; to start
+// from the named preset's values use LoadConfigWithModelPreset (explicit fields override the
+// preset).
 template <typename S, typename Get>
 void DeclareModelFields(ConfigSchema<S>& schema, Get get_model) {
   auto m = [get_model](S& s) -> ModelConfig& { return get_model(s); };
   std::vector<std::string> presets = ModelConfig::PresetNames();
   presets.push_back("custom");
   schema
-      .Field("model.preset", "model preset the other [model] fields start from (custom = defaults)",
-             [m](S& s) -> std::string& { return m(s).preset; }, OneOf(presets))
-      .Field("model.vocab_size", "vocabulary size V", [m](S& s) -> int& { return m(s).vocab_size; },
-             Between(1, kMaxVocabSize))
-      .Field("model.d_model", "residual width d (C)", [m](S& s) -> int& { return m(s).d_model; },
-             Between(1, kMaxDModel))
-      .Field("model.n_layers", "number of decoder blocks L", [m](S& s) -> int& { return m(s).n_layers; },
-             Between(1, kMaxLayers))
-      .Field("model.n_heads", "attention heads NH (must divide d_model)",
-             [m](S& s) -> int& { return m(s).n_heads; }, Between(1, kMaxHeads))
-      .Field("model.d_ff", "SwiGLU width per branch F; 0 = 8*d/3 rounded up to 16",
-             [m](S& s) -> int& { return m(s).d_ff; }, Between(0, kMaxFf))
-      .Field("model.max_seq_len", "longest sequence T the model is built for",
-             [m](S& s) -> int& { return m(s).max_seq_len; }, Between(1, kMaxSeqLen))
-      .Field("model.norm", "rmsnorm (with gain), layernorm (OLMo's non-parametric) or layernorm_affine",
+      .Field(
+          "model.preset", "model preset the other [model] fields start from (custom = defaults)",
+          [m](S& s) -> std::string& { return m(s).preset; }, OneOf(presets))
+      .Field(
+          "model.vocab_size", "vocabulary size V", [m](S& s) -> int& { return m(s).vocab_size; },
+          Between(1, kMaxVocabSize))
+      .Field(
+          "model.d_model", "residual width d (C)", [m](S& s) -> int& { return m(s).d_model; },
+          Between(1, kMaxDModel))
+      .Field(
+          "model.n_layers", "number of decoder blocks L",
+          [m](S& s) -> int& { return m(s).n_layers; }, Between(1, kMaxLayers))
+      .Field(
+          "model.n_heads", "attention heads NH (must divide d_model)",
+          [m](S& s) -> int& { return m(s).n_heads; }, Between(1, kMaxHeads))
+      .Field(
+          "model.d_ff", "SwiGLU width per branch F; 0 = 8*d/3 rounded up to 16",
+          [m](S& s) -> int& { return m(s).d_ff; }, Between(0, kMaxFf))
+      .Field(
+          "model.max_seq_len", "longest sequence T the model is built for",
+          [m](S& s) -> int& { return m(s).max_seq_len; }, Between(1, kMaxSeqLen))
+      .Field("model.norm",
+             "rmsnorm (with gain), layernorm (OLMo's non-parametric) or layernorm_affine",
              [m](S& s) -> NormKind& { return m(s).norm; })
-      .Field("model.n_kv_heads", "key/value heads KH for grouped-query attention; 0 = n_heads",
-             [m](S& s) -> int& { return m(s).n_kv_heads; }, Between(0, kMaxHeads))
+      .Field(
+          "model.n_kv_heads", "key/value heads KH for grouped-query attention; 0 = n_heads",
+          [m](S& s) -> int& { return m(s).n_kv_heads; }, Between(0, kMaxHeads))
       .Field("model.norm_placement", "pre (x + f(norm x)) or post (x + norm(f x), OLMo-2)",
              [m](S& s) -> NormPlacement& { return m(s).norm_placement; })
       .Field("model.mlp", "swiglu or gelu (exact-erf GELU, GPT-NeoX)",
              [m](S& s) -> MlpKind& { return m(s).mlp; })
       .Field("model.attn_bias", "biases on the q, k, v and o projections",
              [m](S& s) -> bool& { return m(s).attn_bias; })
-      .Field("model.mlp_bias", "biases on the MLP projections", [m](S& s) -> bool& { return m(s).mlp_bias; })
+      .Field("model.mlp_bias", "biases on the MLP projections",
+             [m](S& s) -> bool& { return m(s).mlp_bias; })
       .Field("model.qk_norm", "RMSNorm over the q and k projections before RoPE (OLMo-2)",
              [m](S& s) -> bool& { return m(s).qk_norm; })
       .Field("model.parallel_residual", "attention and MLP read the same block input (GPT-NeoX)",
              [m](S& s) -> bool& { return m(s).parallel_residual; })
-      .Field("model.rotary_pct", "fraction of each head's dims RoPE rotates",
-             [m](S& s) -> double& { return m(s).rotary_pct; }, Between(0.0, 1.0))
-      .Field("model.clip_qkv", "clamp q, k, v projections to [-c, c] (OLMo-1); 0 = off",
-             [m](S& s) -> double& { return m(s).clip_qkv; }, AtLeast(0))
+      .Field(
+          "model.rotary_pct", "fraction of each head's dims RoPE rotates",
+          [m](S& s) -> double& { return m(s).rotary_pct; }, Between(0.0, 1.0))
+      .Field(
+          "model.clip_qkv", "clamp q, k, v projections to [-c, c] (OLMo-1); 0 = off",
+          [m](S& s) -> double& { return m(s).clip_qkv; }, AtLeast(0))
       .Field("model.tied_head", "LM head shares the embedding matrix",
              [m](S& s) -> bool& { return m(s).tied_head; })
-      .Field("model.rope_theta", "RoPE base", [m](S& s) -> double& { return m(s).rope_theta; },
-             Above(0))
-      .Field("model.init_std", "std of the truncated (3 sigma) normal init",
-             [m](S& s) -> double& { return m(s).init_std; }, AtLeast(0))
-      .Field("model.norm_eps", "epsilon inside the norms", [m](S& s) -> double& { return m(s).norm_eps; },
-             Above(0))
+      .Field(
+          "model.rope_theta", "RoPE base", [m](S& s) -> double& { return m(s).rope_theta; },
+          Above(0))
+      .Field(
+          "model.init_std", "std of the truncated (3 sigma) normal init",
+          [m](S& s) -> double& { return m(s).init_std; }, AtLeast(0))
+      .Field(
+          "model.norm_eps", "epsilon inside the norms",
+          [m](S& s) -> double& { return m(s).norm_eps; }, Above(0))
       .Rule({"model.n_heads", "model.d_model", "model.n_kv_heads", "model.rotary_pct"},
             [m](const S& s) { return ModelConfigProblem(m(const_cast<S&>(s))); });
 }
 
-// LoadConfig where the [model] fields start from model.preset's values: a first pass reads the preset
-// name (file, then overrides), a second loads file and overrides over defaults whose model is that preset.
+// LoadConfig where the [model] fields start from model.preset's values: a first pass reads the
+// preset name (file, then overrides), a second loads file and overrides over defaults whose model
+// is that preset.
 template <typename S, typename Get>
 S LoadConfigWithModelPreset(const ConfigSchema<S>& schema, const std::string& path,
                             const std::vector<std::string>& overrides, S defaults, Get get_model) {

@@ -15,8 +15,8 @@
 namespace ot {
 
 template <typename Slot>
-void Decoder::PlanBuffers(const ModelConfig& config, int max_batch, int max_seq, int threads, Buffers& b,
-                          Slot slot) {
+void Decoder::PlanBuffers(const ModelConfig& config, int max_batch, int max_seq, int threads,
+                          Buffers& b, Slot slot) {
   const int64_t C = config.d_model, F = config.ff_dim(), V = config.vocab_size, NH = config.n_heads;
   const int64_t HS = C / NH, L = config.n_layers, T = max_seq, N = int64_t{max_batch} * max_seq;
   const int64_t QKV = config.qkv_dim(), G = config.mlp == MlpKind::kSwiGlu ? 2 * F : F;
@@ -24,10 +24,11 @@ void Decoder::PlanBuffers(const ModelConfig& config, int max_batch, int max_seq,
   const bool post = config.norm_placement == NormPlacement::kPost, qk_norm = config.qk_norm;
   const bool raw = config.clip_qkv > 0 || qk_norm;
   // Head row block: ~4 MB of logits per block (L3-resident), at least 128 rows so the dW GEMM (K =
-  // rows) stays efficient; 128-256 rows measured best at V 4096 (64 was 30% slower, 512 20% slower).
-  // LogProbs' per-sequence head blocks: min(seq_rows, T) rows, a function of V and T only.
+  // rows) stays efficient; 128-256 rows measured best at V 4096 (64 was 30% slower, 512 20%
+  // slower). LogProbs' per-sequence head blocks: min(seq_rows, T) rows, a function of V and T only.
   const int64_t seq_rows = std::clamp<int64_t>((1 << 20) / V, 128, 1024);
-  const int64_t head_rows = std::min<int64_t>(seq_rows, N), seq_head = std::min<int64_t>(seq_rows, T);
+  const int64_t head_rows = std::min<int64_t>(seq_rows, N),
+                seq_head = std::min<int64_t>(seq_rows, T);
   auto when = [&](bool present, float*& ptr, int64_t n) {
     ptr = nullptr;
     if (present) slot(ptr, n);
@@ -67,7 +68,8 @@ void Decoder::PlanBuffers(const ModelConfig& config, int max_batch, int max_seq,
   when(R > 0, b.rope_cos, T * R / 2);
   when(R > 0, b.rope_sin, T * R / 2);
   slot(b.head_scratch, head_rows * V);
-  slot(b.attn_scratch, threads * cpu::AttentionScratchSize(static_cast<int>(T), static_cast<int>(HS)));
+  slot(b.attn_scratch,
+       threads * cpu::AttentionScratchSize(static_cast<int>(T), static_cast<int>(HS)));
   slot(b.dres, N * C);
   slot(b.dn, N * C);
   slot(b.dqkv, N * QKV);
@@ -96,7 +98,8 @@ Decoder::Decoder(const ModelConfig& config, int max_batch, int max_seq)
     throw Error("decoder: max_seq = " + std::to_string(max_seq) +
                 " exceeds model.max_seq_len = " + std::to_string(config.max_seq_len));
   const int64_t V = config.vocab_size, N = (int64_t)max_batch * max_seq;
-  seq_head_rows_ = static_cast<int>(std::clamp<int64_t>((1 << 20) / V, 128, 1024));  // as PlanBuffers
+  seq_head_rows_ =
+      static_cast<int>(std::clamp<int64_t>((1 << 20) / V, 128, 1024));  // as PlanBuffers
   head_block_rows_ = static_cast<int>(std::min<int64_t>(seq_head_rows_, N));
   const int threads = attn_threads_ = omp_get_max_threads();
   // Plan every buffer as (pointer slot, floats), then allocate one arena.
@@ -167,8 +170,12 @@ void Decoder::Norm(float* out, float* mean, float* rstd, const float* x, const f
                    const float* bias, int N) const {
   const float eps = static_cast<float>(config_.norm_eps);
   switch (config_.norm) {
-    case NormKind::kRmsNorm: cpu::RmsNormForward(out, rstd, x, gain, N, config_.d_model, eps); break;
-    case NormKind::kLayerNorm: cpu::LayerNormForward(out, mean, rstd, x, N, config_.d_model, eps); break;
+    case NormKind::kRmsNorm:
+      cpu::RmsNormForward(out, rstd, x, gain, N, config_.d_model, eps);
+      break;
+    case NormKind::kLayerNorm:
+      cpu::LayerNormForward(out, mean, rstd, x, N, config_.d_model, eps);
+      break;
     case NormKind::kLayerNormAffine:
       cpu::LayerNormAffineForward(out, mean, rstd, x, gain, bias, N, config_.d_model, eps);
       break;
@@ -178,19 +185,25 @@ void Decoder::Norm(float* out, float* mean, float* rstd, const float* x, const f
 void Decoder::NormBackward(float* dx, float* dgain, float* dbias, const float* dout, const float* x,
                            const float* gain, const float* mean, const float* rstd, int N) const {
   switch (config_.norm) {
-    case NormKind::kRmsNorm: cpu::RmsNormBackward(dx, dgain, dout, x, gain, rstd, N, config_.d_model); break;
-    case NormKind::kLayerNorm: cpu::LayerNormBackward(dx, dout, x, mean, rstd, N, config_.d_model); break;
+    case NormKind::kRmsNorm:
+      cpu::RmsNormBackward(dx, dgain, dout, x, gain, rstd, N, config_.d_model);
+      break;
+    case NormKind::kLayerNorm:
+      cpu::LayerNormBackward(dx, dout, x, mean, rstd, N, config_.d_model);
+      break;
     case NormKind::kLayerNormAffine:
       cpu::LayerNormAffineBackward(dx, dgain, dbias, dout, x, gain, mean, rstd, N, config_.d_model);
       break;
   }
 }
 
-void Decoder::RunTrunk(const float* p, const float* w, const int32_t* inputs, int B, int T, bool bf16) {
+void Decoder::RunTrunk(const float* p, const float* w, const int32_t* inputs, int B, int T,
+                       bool bf16) {
   const int C = config_.d_model, N = B * T;
   auto at = [&](int64_t off) { return off < 0 ? nullptr : p + off; };
   cpu::EmbeddingForward(buf_.layers[0].x, inputs, p + layout_.embed_offset(), N, C);
-  for (int l = 0; l < config_.n_layers; ++l) BlockForward(buf_.layers[l], layout_.block(l), p, w, B, T, bf16);
+  for (int l = 0; l < config_.n_layers; ++l)
+    BlockForward(buf_.layers[l], layout_.block(l), p, w, B, T, bf16);
   Norm(buf_.nf, buf_.meanf, buf_.rstdf, buf_.x_final, at(layout_.final_norm_offset()),
        at(layout_.final_norm_bias_offset()), N);
 }
@@ -201,8 +214,10 @@ float Decoder::RunForward(const float* p, const float* w, const int32_t* inputs,
   const int C = config_.d_model, N = B * T;
   RunTrunk(p, w, inputs, B, T, bf16);
   if (bf16) cpu::RoundToBf16(buf_.nf, (int64_t)N * C);
-  cpu::XentOptions xent{
-      .z_loss = static_cast<float>(z_loss), .log_z = buf_.log_z, .max_logit = buf_.max_logit, .bf16 = bf16};
+  cpu::XentOptions xent{.z_loss = static_cast<float>(z_loss),
+                        .log_z = buf_.log_z,
+                        .max_logit = buf_.max_logit,
+                        .bf16 = bf16};
   const float objective = cpu::LmHeadXent(
       logprobs, head_backward ? buf_.dnf : nullptr, head_backward ? buf_.dhead : nullptr, buf_.nf,
       w + layout_.head_offset(), targets, N, C, config_.vocab_size, buf_.head_scratch,
@@ -232,8 +247,9 @@ float Decoder::Forward(std::span<const float> params, const int32_t* inputs, con
   std::copy_n(inputs, (int64_t)B * T, inputs_.begin());
   const bool bf16 = numerics_.bf16_matmul;
   if (bf16) cpu::RoundToBf16(weights_bf16_.data(), params.data(), layout_.total());
-  const float objective = RunForward(params.data(), bf16 ? weights_bf16_.data() : params.data(),
-                                     inputs, targets, B, T, true, numerics_.z_loss, bf16, buf_.logprob);
+  const float objective =
+      RunForward(params.data(), bf16 ? weights_bf16_.data() : params.data(), inputs, targets, B, T,
+                 true, numerics_.z_loss, bf16, buf_.logprob);
   have_forward_ = true;
   return objective;
 }
@@ -257,7 +273,8 @@ void Decoder::LogitStats(std::span<const float> params, const int32_t* inputs, i
   for (int r0 = 0; r0 < N; r0 += rows) {
     const int n = std::min(rows, N - r0);
     // (n,V) logits of rows r0..r0+n
-    cpu::MatmulForward(buf_.head_scratch, buf_.nf + (int64_t)r0 * C, p + layout_.head_offset(), n, C, V);
+    cpu::MatmulForward(buf_.head_scratch, buf_.nf + (int64_t)r0 * C, p + layout_.head_offset(), n,
+                       C, V);
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < n; ++r) {
       const float* z = buf_.head_scratch + (int64_t)r * V;
@@ -284,8 +301,8 @@ int64_t Decoder::SequenceLogProbs(const float* p, const int32_t* inputs, const i
     BlockForward(a, layout_.block(l), p, p, 1, T, /*bf16=*/false);
     std::swap(a.x, a.y);
   }
-  Norm(s.nf, s.meanf, s.rstdf, a.x, at(layout_.final_norm_offset()), at(layout_.final_norm_bias_offset()),
-       T);
+  Norm(s.nf, s.meanf, s.rstdf, a.x, at(layout_.final_norm_offset()),
+       at(layout_.final_norm_bias_offset()), T);
   int64_t count = 0;
   cpu::LmHeadXent(logprobs, nullptr, nullptr, s.nf, p + layout_.head_offset(), targets, T, C,
                   config_.vocab_size, s.head, std::min(seq_head_rows_, T), &count);
@@ -340,8 +357,9 @@ void Decoder::Backward(std::span<const float> params, std::span<float> grads) {
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < (int64_t)V * C; ++i) gh[i] += dhead[i];
   std::memset(buf_.dres, 0, sizeof(float) * N * C);
-  NormBackward(buf_.dres, grad_at(layout_.final_norm_offset()), grad_at(layout_.final_norm_bias_offset()),
-               buf_.dnf, buf_.x_final, at(layout_.final_norm_offset()), buf_.meanf, buf_.rstdf, N);
+  NormBackward(buf_.dres, grad_at(layout_.final_norm_offset()),
+               grad_at(layout_.final_norm_bias_offset()), buf_.dnf, buf_.x_final,
+               at(layout_.final_norm_offset()), buf_.meanf, buf_.rstdf, N);
   for (int l = config_.n_layers - 1; l >= 0; --l)
     BlockBackward(buf_.layers[l], layout_.block(l), p, w, g, B_, T_, bf16);
   cpu::EmbeddingBackward(g + layout_.embed_offset(), buf_.dres, inputs_.data(), N, C);

@@ -100,9 +100,9 @@ class Decoder {
                                         int threads, const DecoderNumerics& numerics = {});
 
  private:
-  // One block's activations, N = B*T rows (QKV = C + 2KV; G = 2F under SwiGLU, F under GELU). A null
-  // pointer marks a buffer this architecture does not have. The batched path keeps one per layer (y is
-  // the next layer's x); LogProbs' per-sequence scratch reuses one for every layer.
+  // One block's activations, N = B*T rows (QKV = C + 2KV; G = 2F under SwiGLU, F under GELU). A
+  // null pointer marks a buffer this architecture does not have. The batched path keeps one per
+  // layer (y is the next layer's x); LogProbs' per-sequence scratch reuses one for every layer.
   struct BlockActs {
     float* x;        // (N,C) block input (residual stream)
     float* n1;       // (N,C) the qkv GEMM's input: pre-norm norm_a(x); post-norm: x rounded to bf16
@@ -141,12 +141,13 @@ class Decoder {
     float* dqkv_raw;  // (N,QKV) d qkv_raw [qk_norm]
     std::vector<SeqScratch> seq;
   };
-  // Lays out every buffer of a Decoder(config, max_batch, max_seq) built with `threads` OpenMP threads:
-  // calls slot(pointer, floats) for each (in one fixed order), leaving absent buffers null. The
-  // constructor and PlannedActivationBytes both use it, so the plan and the allocation agree.
+  // Lays out every buffer of a Decoder(config, max_batch, max_seq) built with `threads` OpenMP
+  // threads: calls slot(pointer, floats) for each (in one fixed order), leaving absent buffers
+  // null. The constructor and PlannedActivationBytes both use it, so the plan and the allocation
+  // agree.
   template <typename Slot>
-  static void PlanBuffers(const ModelConfig& config, int max_batch, int max_seq, int threads, Buffers& b,
-                          Slot slot);
+  static void PlanBuffers(const ModelConfig& config, int max_batch, int max_seq, int threads,
+                          Buffers& b, Slot slot);
 
   // params: master weights (embedding, gains, biases); weights: what the GEMMs read (params, or
   // their bf16 copy). z_loss and bf16 as in DecoderNumerics, passed per call so Loss can use the
@@ -156,21 +157,22 @@ class Decoder {
                    bool bf16, float* logprobs);
   // Embedding, blocks and final norm into nf (N,C): what every batched forward shares (GEMM inputs
   // rounded to bf16 when `bf16`; nf itself is left in fp32 for the head to round).
-  void RunTrunk(const float* params, const float* weights, const int32_t* inputs, int B, int T, bool bf16);
+  void RunTrunk(const float* params, const float* weights, const int32_t* inputs, int B, int T,
+                bool bf16);
   // One block forward over B sequences of T rows into a.y (decoder_block.cc). Also runs inside
   // LogProbs' parallel region (B = 1), where every kernel and GEMM runs single-threaded.
-  void BlockForward(const BlockActs& a, const BlockOffsets& o, const float* p, const float* w, int B,
-                    int T, bool bf16) const;
-  // out (N,C) = residual + in (N,I) W^T + bias; under post-norm (pre_norm != null, (N,C)) residual +
-  // norm(in W^T + bias), the branch kept in pre_norm and the norm's statistics in mean, rstd (N).
+  void BlockForward(const BlockActs& a, const BlockOffsets& o, const float* p, const float* w,
+                    int B, int T, bool bf16) const;
+  // out (N,C) = residual + in (N,I) W^T + bias; under post-norm (pre_norm != null, (N,C)) residual
+  // + norm(in W^T + bias), the branch kept in pre_norm and the norm's statistics in mean, rstd (N).
   // The output projection of both branches of a block (BlockForward).
-  void ResidualBranch(float* out, const float* residual, const float* in, const float* W, const float* bias,
-                      int N, int I, float* pre_norm, float* mean, float* rstd, const float* gain,
-                      const float* norm_bias) const;
+  void ResidualBranch(float* out, const float* residual, const float* in, const float* W,
+                      const float* bias, int N, int I, float* pre_norm, float* mean, float* rstd,
+                      const float* gain, const float* norm_bias) const;
   // The block's backward: dres (N,C) holds d(block output) on entry, d(block input) on return;
   // parameter gradients accumulate into g (decoder_block.cc).
-  void BlockBackward(const BlockActs& a, const BlockOffsets& o, const float* p, const float* w, float* g,
-                     int B, int T, bool bf16);
+  void BlockBackward(const BlockActs& a, const BlockOffsets& o, const float* p, const float* w,
+                     float* g, int B, int T, bool bf16);
   // One sequence (T rows) through the whole model into logprobs (T); returns its counted targets.
   // Called inside LogProbs' parallel region, so every kernel and GEMM in it runs single-threaded.
   int64_t SequenceLogProbs(const float* params, const int32_t* inputs, const int32_t* targets,
@@ -179,8 +181,8 @@ class Decoder {
                  int B, int T) const;
   // The model's norm (rmsnorm / layernorm / layernorm_affine) over N rows of C; gain and bias are
   // null where the norm has none. Backward: dx ACCUMULATES, dgain / dbias accumulate.
-  void Norm(float* out, float* mean, float* rstd, const float* x, const float* gain, const float* bias,
-            int N) const;
+  void Norm(float* out, float* mean, float* rstd, const float* x, const float* gain,
+            const float* bias, int N) const;
   void NormBackward(float* dx, float* dgain, float* dbias, const float* dout, const float* x,
                     const float* gain, const float* mean, const float* rstd, int N) const;
 

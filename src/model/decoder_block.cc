@@ -1,7 +1,7 @@
 // One decoder block, forward and backward, for every architecture the ModelConfig switches describe
 // (see decoder.h): the backward is the forward in reverse. q,k,v and gate,up are adjacent in the
-// arena (layout.h), so each runs as one GEMM. bf16 emulation (DecoderNumerics) rounds each GEMM input
-// where it is made: activations in place (every rounded buffer is read only by GEMMs), the
+// arena (layout.h), so each runs as one GEMM. bf16 emulation (DecoderNumerics) rounds each GEMM
+// input where it is made: activations in place (every rounded buffer is read only by GEMMs), the
 // residual-stream gradient into a free scratch (dn) before the GEMMs that read it.
 #include <cstring>
 
@@ -11,8 +11,8 @@
 
 namespace ot {
 
-void Decoder::BlockForward(const BlockActs& a, const BlockOffsets& o, const float* p, const float* w,
-                           int B, int T, bool bf16) const {
+void Decoder::BlockForward(const BlockActs& a, const BlockOffsets& o, const float* p,
+                           const float* w, int B, int T, bool bf16) const {
   const ModelConfig& m = config_;
   const int C = m.d_model, F = m.ff_dim(), NH = m.n_heads, KH = m.kv_heads(), HS = C / NH;
   const int KV = m.kv_dim(), QKV = m.qkv_dim(), G = m.mlp == MlpKind::kSwiGlu ? 2 * F : F;
@@ -42,30 +42,35 @@ void Decoder::BlockForward(const BlockActs& a, const BlockOffsets& o, const floa
     gemm_input(a.n1, NC);
     ain = a.n1;
   }
-  float* proj = a.qkv_raw ? a.qkv_raw : a.qkv;                // (N,QKV)
-  cpu::MatmulForward(proj, ain, w + o.q, N, C, QKV);          // W_qkv (QKV,C): q,k,v adjacent
+  float* proj = a.qkv_raw ? a.qkv_raw : a.qkv;        // (N,QKV)
+  cpu::MatmulForward(proj, ain, w + o.q, N, C, QKV);  // W_qkv (QKV,C): q,k,v adjacent
   if (o.qkv_bias >= 0) cpu::BiasForward(proj, p + o.qkv_bias, N, QKV);
-  if (m.clip_qkv > 0) cpu::ClampForward(a.qkv, a.qkv_raw, (int64_t)N * QKV, static_cast<float>(m.clip_qkv));
+  if (m.clip_qkv > 0)
+    cpu::ClampForward(a.qkv, a.qkv_raw, (int64_t)N * QKV, static_cast<float>(m.clip_qkv));
   if (m.qk_norm) {  // over the whole q (C) and k (KV) widths of each row; v passes through
     cpu::RmsNormStridedForward(a.qkv, QKV, a.qk_rstd, a.qkv_raw, QKV, p + o.q_norm, N, C, eps);
-    cpu::RmsNormStridedForward(a.qkv + C, QKV, a.qk_rstd + N, a.qkv_raw + C, QKV, p + o.k_norm, N, KV, eps);
+    cpu::RmsNormStridedForward(a.qkv + C, QKV, a.qk_rstd + N, a.qkv_raw + C, QKV, p + o.k_norm, N,
+                               KV, eps);
     for (int n = 0; n < N; ++n)
-      std::memcpy(a.qkv + (int64_t)n * QKV + C + KV, a.qkv_raw + (int64_t)n * QKV + C + KV, sizeof(float) * KV);
+      std::memcpy(a.qkv + (int64_t)n * QKV + C + KV, a.qkv_raw + (int64_t)n * QKV + C + KV,
+                  sizeof(float) * KV);
   }
-  cpu::RopeApply(a.qkv, buf_.rope_cos, buf_.rope_sin, B, T, NH + KH, HS, m.rotary_dims(), QKV, false);
+  cpu::RopeApply(a.qkv, buf_.rope_cos, buf_.rope_sin, B, T, NH + KH, HS, m.rotary_dims(), QKV,
+                 false);
   gemm_input(a.qkv, (int64_t)N * QKV);
   cpu::AttentionForward(a.att, a.probs, a.qkv, B, T, NH, KH, HS, bf16);
   gemm_input(a.att, NC);
   // x_mid = x + att W_o^T + b_o, or x + norm_a(att W_o^T + b_o) under post-norm
-  ResidualBranch(a.x_mid, a.x, a.att, w + o.o, at(o.o_bias), N, C, post ? a.o_out : nullptr, a.mean1, a.rstd1,
-                 at(o.attn_norm), at(o.attn_norm_bias));
+  ResidualBranch(a.x_mid, a.x, a.att, w + o.o, at(o.o_bias), N, C, post ? a.o_out : nullptr,
+                 a.mean1, a.rstd1, at(o.attn_norm), at(o.attn_norm_bias));
 
   // MLP branch.
   const float* min;  // (N,C) the first MLP GEMM's input
   if (post) {
     min = gemm_copy(a.n2, a.x_mid);
   } else {
-    Norm(a.n2, a.mean2, a.rstd2, m.parallel_residual ? a.x : a.x_mid, at(o.mlp_norm), at(o.mlp_norm_bias), N);
+    Norm(a.n2, a.mean2, a.rstd2, m.parallel_residual ? a.x : a.x_mid, at(o.mlp_norm),
+         at(o.mlp_norm_bias), N);
     gemm_input(a.n2, NC);
     min = a.n2;
   }
@@ -78,16 +83,17 @@ void Decoder::BlockForward(const BlockActs& a, const BlockOffsets& o, const floa
   }
   gemm_input(a.h, (int64_t)N * F);
   // y = x_mid + h W_down^T + b_down, or x_mid + norm_m(h W_down^T + b_down) under post-norm
-  ResidualBranch(a.y, a.x_mid, a.h, w + o.down, at(o.down_bias), N, F, post ? a.m_out : nullptr, a.mean2, a.rstd2,
-                 at(o.mlp_norm), at(o.mlp_norm_bias));
+  ResidualBranch(a.y, a.x_mid, a.h, w + o.down, at(o.down_bias), N, F, post ? a.m_out : nullptr,
+                 a.mean2, a.rstd2, at(o.mlp_norm), at(o.mlp_norm_bias));
 }
 
 void Decoder::ResidualBranch(float* out, const float* residual, const float* in, const float* W,
-                             const float* bias, int N, int I, float* pre_norm, float* mean, float* rstd,
-                             const float* gain, const float* norm_bias) const {
+                             const float* bias, int N, int I, float* pre_norm, float* mean,
+                             float* rstd, const float* gain, const float* norm_bias) const {
   const int C = config_.d_model;
   const int64_t NC = (int64_t)N * C;
-  if (pre_norm) {  // out = residual + norm(in W^T + bias), the branch kept in pre_norm for the backward
+  if (pre_norm) {  // out = residual + norm(in W^T + bias), the branch kept in pre_norm for the
+                   // backward
     cpu::MatmulForward(pre_norm, in, W, N, I, C);
     if (bias) cpu::BiasForward(pre_norm, bias, N, C);
     Norm(out, mean, rstd, pre_norm, gain, norm_bias, N);
@@ -99,8 +105,8 @@ void Decoder::ResidualBranch(float* out, const float* residual, const float* in,
   }
 }
 
-void Decoder::BlockBackward(const BlockActs& a, const BlockOffsets& o, const float* p, const float* w,
-                            float* g, int B, int T, bool bf16) {
+void Decoder::BlockBackward(const BlockActs& a, const BlockOffsets& o, const float* p,
+                            const float* w, float* g, int B, int T, bool bf16) {
   const ModelConfig& m = config_;
   const int C = m.d_model, F = m.ff_dim(), NH = m.n_heads, KH = m.kv_heads(), HS = C / NH;
   const int KV = m.kv_dim(), QKV = m.qkv_dim(), G = m.mlp == MlpKind::kSwiGlu ? 2 * F : F;
@@ -133,8 +139,8 @@ void Decoder::BlockBackward(const BlockActs& a, const BlockOffsets& o, const flo
   float* dmo = b.dres;  // d(down_proj output)
   if (post) {           // y = x_mid + norm_m(m_out)
     std::memset(b.dbranch, 0, sizeof(float) * NC);
-    NormBackward(b.dbranch, grad_at(o.mlp_norm), grad_at(o.mlp_norm_bias), b.dres, a.m_out, at(o.mlp_norm),
-                 a.mean2, a.rstd2, N);
+    NormBackward(b.dbranch, grad_at(o.mlp_norm), grad_at(o.mlp_norm_bias), b.dres, a.m_out,
+                 at(o.mlp_norm), a.mean2, a.rstd2, N);
     dmo = b.dbranch;
   }
   if (o.down_bias >= 0) cpu::BiasBackward(g + o.down_bias, dmo, N, C);
@@ -146,16 +152,18 @@ void Decoder::BlockBackward(const BlockActs& a, const BlockOffsets& o, const flo
   }
   if (o.mlp_in_bias >= 0) cpu::BiasBackward(g + o.mlp_in_bias, b.dgu, N, G);
   gemm_input(b.dgu, (int64_t)N * G);
-  cpu::MatmulBackward(b.dn, g + o.mlp_in(), b.dgu, min, w + o.mlp_in(), N, C, G, 0.0f);  // d(MLP input)
+  cpu::MatmulBackward(b.dn, g + o.mlp_in(), b.dgu, min, w + o.mlp_in(), N, C, G,
+                      0.0f);  // d(MLP input)
   if (post) {
     for (int64_t i = 0; i < NC; ++i) b.dres[i] += b.dn[i];
-  } else if (m.parallel_residual) {  // the MLP read norm_m(x): its d x waits until the attention's is in
+  } else if (m.parallel_residual) {  // the MLP read norm_m(x): its d x waits until the attention's
+                                     // is in
     std::memset(b.dpar, 0, sizeof(float) * NC);
-    NormBackward(b.dpar, grad_at(o.mlp_norm), grad_at(o.mlp_norm_bias), b.dn, a.x, at(o.mlp_norm), a.mean2,
-                 a.rstd2, N);
-  } else {
-    NormBackward(b.dres, grad_at(o.mlp_norm), grad_at(o.mlp_norm_bias), b.dn, a.x_mid, at(o.mlp_norm),
+    NormBackward(b.dpar, grad_at(o.mlp_norm), grad_at(o.mlp_norm_bias), b.dn, a.x, at(o.mlp_norm),
                  a.mean2, a.rstd2, N);
+  } else {
+    NormBackward(b.dres, grad_at(o.mlp_norm), grad_at(o.mlp_norm_bias), b.dn, a.x_mid,
+                 at(o.mlp_norm), a.mean2, a.rstd2, N);
   }
 
   // Attention branch. dres = d x_mid, which the residual passes to x.
@@ -172,14 +180,16 @@ void Decoder::BlockBackward(const BlockActs& a, const BlockOffsets& o, const flo
   cpu::AttentionBackward(b.dqkv, b.datt, a.probs, a.qkv, B, T, NH, KH, HS, b.attn_scratch, bf16);
   cpu::RopeApply(b.dqkv, b.rope_cos, b.rope_sin, B, T, NH + KH, HS, m.rotary_dims(), QKV, true);
   float* dproj = b.dqkv;  // d(projections + bias), (N,QKV)
-  if (m.clip_qkv > 0) cpu::ClampBackward(b.dqkv, a.qkv_raw, (int64_t)N * QKV, static_cast<float>(m.clip_qkv));
+  if (m.clip_qkv > 0)
+    cpu::ClampBackward(b.dqkv, a.qkv_raw, (int64_t)N * QKV, static_cast<float>(m.clip_qkv));
   if (m.qk_norm) {
-    cpu::RmsNormStridedBackward(b.dqkv_raw, QKV, g + o.q_norm, b.dqkv, QKV, a.qkv_raw, QKV, p + o.q_norm,
-                                a.qk_rstd, N, C);
-    cpu::RmsNormStridedBackward(b.dqkv_raw + C, QKV, g + o.k_norm, b.dqkv + C, QKV, a.qkv_raw + C, QKV,
-                                p + o.k_norm, a.qk_rstd + N, N, KV);
+    cpu::RmsNormStridedBackward(b.dqkv_raw, QKV, g + o.q_norm, b.dqkv, QKV, a.qkv_raw, QKV,
+                                p + o.q_norm, a.qk_rstd, N, C);
+    cpu::RmsNormStridedBackward(b.dqkv_raw + C, QKV, g + o.k_norm, b.dqkv + C, QKV, a.qkv_raw + C,
+                                QKV, p + o.k_norm, a.qk_rstd + N, N, KV);
     for (int n = 0; n < N; ++n)
-      std::memcpy(b.dqkv_raw + (int64_t)n * QKV + C + KV, b.dqkv + (int64_t)n * QKV + C + KV, sizeof(float) * KV);
+      std::memcpy(b.dqkv_raw + (int64_t)n * QKV + C + KV, b.dqkv + (int64_t)n * QKV + C + KV,
+                  sizeof(float) * KV);
     dproj = b.dqkv_raw;
   }
   if (o.qkv_bias >= 0) cpu::BiasBackward(g + o.qkv_bias, dproj, N, QKV);
@@ -188,8 +198,8 @@ void Decoder::BlockBackward(const BlockActs& a, const BlockOffsets& o, const flo
   if (post) {
     for (int64_t i = 0; i < NC; ++i) b.dres[i] += b.dn[i];
   } else {
-    NormBackward(b.dres, grad_at(o.attn_norm), grad_at(o.attn_norm_bias), b.dn, a.x, at(o.attn_norm), a.mean1,
-                 a.rstd1, N);
+    NormBackward(b.dres, grad_at(o.attn_norm), grad_at(o.attn_norm_bias), b.dn, a.x,
+                 at(o.attn_norm), a.mean1, a.rstd1, N);
   }
   if (m.parallel_residual)
     for (int64_t i = 0; i < NC; ++i) b.dres[i] += b.dpar[i];

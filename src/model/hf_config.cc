@@ -228,7 +228,8 @@ std::string HfExportType(const ModelConfig& m, std::string* why) {
   const bool pre = m.norm_placement == NormPlacement::kPre;
   if (common) {
     if (m.norm == NormKind::kRmsNorm && pre && !m.qk_norm && m.clip_qkv == 0) return "llama";
-    // OLMo's LayerNorm eps is fixed at 1e-5 in transformers; another eps would compute another model.
+    // OLMo's LayerNorm eps is fixed at 1e-5 in transformers; another eps would compute another
+    // model.
     if (m.norm == NormKind::kLayerNorm && pre && !m.qk_norm && !m.mlp_bias && m.norm_eps == 1e-5)
       return "olmo";
     if (m.norm == NormKind::kRmsNorm && !pre && m.qk_norm && !m.mlp_bias && m.clip_qkv == 0)
@@ -245,13 +246,15 @@ std::string HfExportType(const ModelConfig& m, std::string* why) {
     if (m.mlp_bias) off.push_back("model.mlp_bias = true");
     if (m.qk_norm) off.push_back("model.qk_norm = true");
     if (m.parallel_residual) off.push_back("model.parallel_residual = true");
-    if (m.rotary_pct != d.rotary_pct) off.push_back(fmt::format("model.rotary_pct = {}", m.rotary_pct));
+    if (m.rotary_pct != d.rotary_pct)
+      off.push_back(fmt::format("model.rotary_pct = {}", m.rotary_pct));
     if (m.clip_qkv > 0) off.push_back(fmt::format("model.clip_qkv = {}", m.clip_qkv));
     std::string list;
     for (const auto& o : off) list += (list.empty() ? "" : ", ") + o;
-    *why = list + ": no transformers model_type computes this from the Llama/OLMo-2 tensor names (llama: "
-                  "rmsnorm, pre-norm, swiglu; olmo: layernorm with eps 1e-5, optional clip_qkv; olmo2: "
-                  "rmsnorm, post-norm, qk_norm)";
+    *why = list +
+           ": no transformers model_type computes this from the Llama/OLMo-2 tensor names (llama: "
+           "rmsnorm, pre-norm, swiglu; olmo: layernorm with eps 1e-5, optional clip_qkv; olmo2: "
+           "rmsnorm, post-norm, qk_norm)";
   }
   return "";
 }

@@ -9,12 +9,18 @@ namespace ot {
 
 const char* GroupName(ParamGroup group) {
   switch (group) {
-    case ParamGroup::kEmbed: return "embed";
-    case ParamGroup::kAttn: return "attn";
-    case ParamGroup::kMlp: return "mlp";
-    case ParamGroup::kNorm: return "norm";
-    case ParamGroup::kHead: return "head";
-    case ParamGroup::kBias: return "bias";
+    case ParamGroup::kEmbed:
+      return "embed";
+    case ParamGroup::kAttn:
+      return "attn";
+    case ParamGroup::kMlp:
+      return "mlp";
+    case ParamGroup::kNorm:
+      return "norm";
+    case ParamGroup::kHead:
+      return "head";
+    case ParamGroup::kBias:
+      return "bias";
   }
   return "?";
 }
@@ -22,10 +28,13 @@ const char* GroupName(ParamGroup group) {
 ParamLayout ParamLayout::ForModel(const ModelConfig& config) {
   config.Validate();
   ParamLayout p;
-  const int64_t V = config.vocab_size, C = config.d_model, F = config.ff_dim(), KV = config.kv_dim();
+  const int64_t V = config.vocab_size, C = config.d_model, F = config.ff_dim(),
+                KV = config.kv_dim();
   const float std = static_cast<float>(config.init_std);
-  const bool gains = config.norm != NormKind::kLayerNorm, norm_bias = config.norm == NormKind::kLayerNormAffine;
-  const bool swiglu = config.mlp == MlpKind::kSwiGlu, post = config.norm_placement == NormPlacement::kPost;
+  const bool gains = config.norm != NormKind::kLayerNorm,
+             norm_bias = config.norm == NormKind::kLayerNormAffine;
+  const bool swiglu = config.mlp == MlpKind::kSwiGlu,
+             post = config.norm_placement == NormPlacement::kPost;
   auto add = [&](std::string name, std::vector<int64_t> shape, float init_std, ParamGroup group,
                  float init_const = 0) {
     TensorInfo t{std::move(name), std::move(shape), p.total_, 1, init_std, group, init_const};
@@ -37,7 +46,9 @@ ParamLayout ParamLayout::ForModel(const ModelConfig& config) {
   auto weight = [&](const std::string& name, std::vector<int64_t> shape, ParamGroup group) {
     return add(name + ".weight", std::move(shape), std, group);
   };
-  auto bias = [&](const std::string& name, int64_t n) { return add(name + ".bias", {n}, 0, ParamGroup::kBias); };
+  auto bias = [&](const std::string& name, int64_t n) {
+    return add(name + ".bias", {n}, 0, ParamGroup::kBias);
+  };
   // A norm's gain and bias (either may be absent): {gain offset, bias offset}.
   auto norm = [&](const std::string& name) {
     std::pair<int64_t, int64_t> o{-1, -1};
@@ -55,7 +66,8 @@ ParamLayout ParamLayout::ForModel(const ModelConfig& config) {
     b.v = weight(pre + "self_attn.v_proj", {KV, C}, ParamGroup::kAttn);
     if (config.attn_bias) {
       b.qkv_bias = bias(pre + "self_attn.q_proj", C);
-      const int64_t kb = bias(pre + "self_attn.k_proj", KV), vb = bias(pre + "self_attn.v_proj", KV);
+      const int64_t kb = bias(pre + "self_attn.k_proj", KV),
+                    vb = bias(pre + "self_attn.v_proj", KV);
       OT_CHECK(kb == b.qkv_bias + C && vb == kb + KV) << "qkv bias adjacency";
     }
     if (config.qk_norm) {
@@ -73,12 +85,14 @@ ParamLayout ParamLayout::ForModel(const ModelConfig& config) {
     b.up = weight(pre + "mlp.up_proj", {F, C}, ParamGroup::kMlp);
     if (config.mlp_bias) {
       b.mlp_in_bias = swiglu ? bias(pre + "mlp.gate_proj", F) : bias(pre + "mlp.up_proj", F);
-      if (swiglu) OT_CHECK(bias(pre + "mlp.up_proj", F) == b.mlp_in_bias + F) << "gate/up bias adjacency";
+      if (swiglu)
+        OT_CHECK(bias(pre + "mlp.up_proj", F) == b.mlp_in_bias + F) << "gate/up bias adjacency";
     }
     b.down = weight(pre + "mlp.down_proj", {C, F}, ParamGroup::kMlp);
     if (config.mlp_bias) b.down_bias = bias(pre + "mlp.down_proj", C);
     if (post) std::tie(b.mlp_norm, b.mlp_norm_bias) = norm(pre + "post_feedforward_layernorm");
-    OT_CHECK(b.k == b.q + C * C && b.v == b.k + KV * C && (!swiglu || b.up == b.gate + F * C)) << "adjacency";
+    OT_CHECK(b.k == b.q + C * C && b.v == b.k + KV * C && (!swiglu || b.up == b.gate + F * C))
+        << "adjacency";
     p.blocks_.push_back(b);
   }
   std::tie(p.final_norm_, p.final_norm_bias_) = norm("model.norm");

@@ -1,6 +1,6 @@
-// ParamLayout: the named tensors of a decoder inside one flat float32 arena (HF/Llama-style names), with
-// shape, offset, init std and group. Gradients, AdamW moments, noise and anchors share this layout.
-// Entry points: ParamLayout::ForModel, Find, ForEachTensor, GroupName, BlockTensors.
+// ParamLayout: the named tensors of a decoder inside one flat float32 arena (HF/Llama-style names),
+// with shape, offset, init std and group. Gradients, AdamW moments, noise and anchors share this
+// layout. Entry points: ParamLayout::ForModel, Find, ForEachTensor, GroupName, BlockTensors.
 #pragma once
 
 #include <cstdint>
@@ -12,17 +12,19 @@
 
 namespace ot {
 
-// kNorm: norm gains and biases; kBias: the biases of linear layers (init 0, not decayed by default).
+// kNorm: norm gains and biases; kBias: the biases of linear layers (init 0, not decayed by
+// default).
 enum class ParamGroup { kEmbed, kAttn, kMlp, kNorm, kHead, kBias };
 const char* GroupName(ParamGroup group);  // "embed", "attn", "mlp", "norm", "head", "bias"
-inline constexpr ParamGroup kAllParamGroups[] = {ParamGroup::kEmbed, ParamGroup::kAttn, ParamGroup::kMlp,
-                                                 ParamGroup::kNorm,  ParamGroup::kHead, ParamGroup::kBias};
+inline constexpr ParamGroup kAllParamGroups[] = {ParamGroup::kEmbed, ParamGroup::kAttn,
+                                                 ParamGroup::kMlp,   ParamGroup::kNorm,
+                                                 ParamGroup::kHead,  ParamGroup::kBias};
 
 struct TensorInfo {
   std::string name;
   std::vector<int64_t> shape;
   int64_t offset = 0, size = 0;
-  float init_std = 0;    // 0 for constant-initialised tensors
+  float init_std = 0;  // 0 for constant-initialised tensors
   ParamGroup group = ParamGroup::kEmbed;
   float init_const = 0;  // the constant when init_std == 0: 1 for norm gains, 0 for biases
 };
@@ -44,15 +46,15 @@ class ParamLayout {
  public:
   // Order (Hugging Face Llama / OLMo-2 names, whatever family the model came from):
   // model.embed_tokens.weight (V,C); per layer i, prefix model.layers.{i}.:
-  //   pre-norm:  input_layernorm.{weight,bias} (C) [gain unless layernorm; bias if layernorm_affine];
-  //   self_attn.q_proj.weight (C,C), k_proj.weight (KV,C), v_proj.weight (KV,C) [out,in];
-  //   self_attn.{q,k,v}_proj.bias (C),(KV),(KV) [attn_bias]; self_attn.q_norm.weight (C),
-  //   self_attn.k_norm.weight (KV) [qk_norm]; self_attn.o_proj.weight (C,C), o_proj.bias [attn_bias];
-  //   post-norm: post_attention_layernorm.{weight,bias} (the attention branch's norm);
+  //   pre-norm:  input_layernorm.{weight,bias} (C) [gain unless layernorm; bias if
+  //   layernorm_affine]; self_attn.q_proj.weight (C,C), k_proj.weight (KV,C), v_proj.weight (KV,C)
+  //   [out,in]; self_attn.{q,k,v}_proj.bias (C),(KV),(KV) [attn_bias]; self_attn.q_norm.weight (C),
+  //   self_attn.k_norm.weight (KV) [qk_norm]; self_attn.o_proj.weight (C,C), o_proj.bias
+  //   [attn_bias]; post-norm: post_attention_layernorm.{weight,bias} (the attention branch's norm);
   //   pre-norm:  post_attention_layernorm.{weight,bias} (the MLP branch's norm, Llama's name);
-  //   mlp.gate_proj.weight (F,C) [swiglu], mlp.up_proj.weight (F,C), mlp.{gate,up}_proj.bias [mlp_bias],
-  //   mlp.down_proj.weight (C,F), mlp.down_proj.bias (C) [mlp_bias];
-  //   post-norm: post_feedforward_layernorm.{weight,bias} (the MLP branch's norm);
+  //   mlp.gate_proj.weight (F,C) [swiglu], mlp.up_proj.weight (F,C), mlp.{gate,up}_proj.bias
+  //   [mlp_bias], mlp.down_proj.weight (C,F), mlp.down_proj.bias (C) [mlp_bias]; post-norm:
+  //   post_feedforward_layernorm.{weight,bias} (the MLP branch's norm);
   // model.norm.{weight,bias} (C); lm_head.weight (V,C) [untied only].
   static ParamLayout ForModel(const ModelConfig& config);
 
@@ -63,9 +65,9 @@ class ParamLayout {
 
   // Offsets the decoders use (no string lookups in the hot path).
   int64_t embed_offset() const { return embed_; }
-  int64_t final_norm_offset() const { return final_norm_; }  // -1 under LayerNorm
+  int64_t final_norm_offset() const { return final_norm_; }            // -1 under LayerNorm
   int64_t final_norm_bias_offset() const { return final_norm_bias_; }  // -1 unless layernorm_affine
-  int64_t head_offset() const { return head_; }              // == embed_offset() when tied
+  int64_t head_offset() const { return head_; }  // == embed_offset() when tied
   const BlockOffsets& block(int layer) const { return blocks_[layer]; }
 
  private:

@@ -103,9 +103,9 @@ class ReferenceDecoder {
   int64_t count() const { return count_; }
   const ParamLayout& layout() const { return layout_; }
   const BlockActs& block_acts(int layer) const { return acts_[layer]; }  // from the last Forward
-  // clip_qkv's distance from a decision in the last Forward: min over every q, k, v projection entry
-  // of | |x| - clip_qkv | (infinity when clip_qkv is off). A float32 decoder clamps exactly the
-  // entries this double one does when its rounding error in x is below this margin.
+  // clip_qkv's distance from a decision in the last Forward: min over every q, k, v projection
+  // entry of | |x| - clip_qkv | (infinity when clip_qkv is off). A float32 decoder clamps exactly
+  // the entries this double one does when its rounding error in x is below this margin.
   R ClipMargin() const {
     R margin = INFINITY;
     if (!(config_.clip_qkv > 0)) return margin;

@@ -1,10 +1,10 @@
-// Lion (EvoLved Sign Momentum): Chen et al., "Symbolic Discovery of Optimization Algorithms", NeurIPS 2023
-// (arXiv:2302.06675), Algorithm 2 (with decoupled weight decay). Per element:
+// Lion (EvoLved Sign Momentum): Chen et al., "Symbolic Discovery of Optimization Algorithms",
+// NeurIPS 2023 (arXiv:2302.06675), Algorithm 2 (with decoupled weight decay). Per element:
 //   c = β1·m + (1−β1)·g
 //   p ← p·(1 − lr·wd) − lr·sign(c)          (the decay factor on decay segments only; sign(0) = 0)
 //   m ← β2·m + (1−β2)·g
-// Every coordinate moves by exactly lr (or 0), so Lion's lr is typically 3-10x below AdamW's. Elementwise,
-// so bit-identical at any thread count. Entry points: LionConfig, Lion.
+// Every coordinate moves by exactly lr (or 0), so Lion's lr is typically 3-10x below AdamW's.
+// Elementwise, so bit-identical at any thread count. Entry points: LionConfig, Lion.
 #pragma once
 
 #include "optim/optimizer.h"

@@ -1,4 +1,5 @@
-// Muon's step and the Newton-Schulz iteration (see muon.h for the update written out and its sources).
+// Muon's step and the Newton-Schulz iteration (see muon.h for the update written out and its
+// sources).
 #include "optim/muon.h"
 
 #include <cblas.h>

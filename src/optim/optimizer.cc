@@ -34,7 +34,10 @@ std::vector<DecaySegment> CoverSegments(int64_t total, std::vector<DecaySegment>
 }
 
 AdamW::AdamW(int64_t total, const AdamWConfig& config, std::vector<DecaySegment> segments)
-    : config_(config), segments_(CoverSegments(total, std::move(segments))), m_(total, 0.0f), v_(total, 0.0f) {}
+    : config_(config),
+      segments_(CoverSegments(total, std::move(segments))),
+      m_(total, 0.0f),
+      v_(total, 0.0f) {}
 
 void AdamW::Step(std::span<float> params, std::span<const float> grads, double lr) {
   const int64_t n = static_cast<int64_t>(m_.size());
@@ -59,15 +62,19 @@ void AdamW::Reset() {
 
 std::unique_ptr<Optimizer> MakeOptimizer(const OptimConfig& c, const ParamLayout& layout,
                                          const std::string& prefix) {
-  std::vector<DecaySegment> segments = DecaySegmentsFor(layout, c.decay_groups, prefix + ".decay_groups");
-  const AdamWConfig adam{.beta1 = c.beta1, .beta2 = c.beta2, .eps = c.eps, .weight_decay = c.weight_decay};
+  std::vector<DecaySegment> segments =
+      DecaySegmentsFor(layout, c.decay_groups, prefix + ".decay_groups");
+  const AdamWConfig adam{
+      .beta1 = c.beta1, .beta2 = c.beta2, .eps = c.eps, .weight_decay = c.weight_decay};
   std::unique_ptr<Optimizer> base;
   if (c.kind == "adamw") {
     base = std::make_unique<AdamW>(layout.total(), adam, std::move(segments));
   } else if (c.kind == "sgd") {
     if (c.nesterov && c.momentum <= 0)
-      throw Error(prefix + ".nesterov = true needs " + prefix + ".momentum > 0 (as torch.optim.SGD)");
-    const SgdConfig sgd{.momentum = c.momentum, .nesterov = c.nesterov, .weight_decay = c.weight_decay};
+      throw Error(prefix + ".nesterov = true needs " + prefix +
+                  ".momentum > 0 (as torch.optim.SGD)");
+    const SgdConfig sgd{
+        .momentum = c.momentum, .nesterov = c.nesterov, .weight_decay = c.weight_decay};
     base = std::make_unique<Sgd>(layout.total(), sgd, std::move(segments));
   } else if (c.kind == "lion") {
     const LionConfig lion{.beta1 = c.beta1, .beta2 = c.beta2, .weight_decay = c.weight_decay};
@@ -80,7 +87,8 @@ std::unique_ptr<Optimizer> MakeOptimizer(const OptimConfig& c, const ParamLayout
     for (const auto& k : OptimKinds()) kinds += (kinds.empty() ? "" : ", ") + k;
     throw Error(prefix + ".kind: '" + c.kind + "' is not an optimizer; expected one of: " + kinds);
   }
-  if (c.sam_rho > 0) return std::make_unique<Sam>(std::move(base), SamConfig{c.sam_rho, c.sam_adaptive});
+  if (c.sam_rho > 0)
+    return std::make_unique<Sam>(std::move(base), SamConfig{c.sam_rho, c.sam_adaptive});
   return base;
 }
 

@@ -16,7 +16,8 @@ std::vector<DecaySegment> DecaySegmentsFor(const ParamLayout& layout,
     const bool known = std::any_of(std::begin(kAllParamGroups), std::end(kAllParamGroups),
                                    [&](ParamGroup p) { return g == GroupName(p); });
     if (!known)
-      throw Error(what + ": '" + g + "' is not a parameter group; expected embed, attn, mlp, norm, head or bias");
+      throw Error(what + ": '" + g +
+                  "' is not a parameter group; expected embed, attn, mlp, norm, head or bias");
   }
   std::vector<DecaySegment> segments;
   ForEachTensor(layout, [&](const TensorInfo& t) {

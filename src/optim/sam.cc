@@ -8,7 +8,8 @@
 
 namespace ot {
 
-Sam::Sam(std::unique_ptr<Optimizer> base, const SamConfig& config) : base_(std::move(base)), config_(config) {
+Sam::Sam(std::unique_ptr<Optimizer> base, const SamConfig& config)
+    : base_(std::move(base)), config_(config) {
   OT_CHECK(base_ != nullptr) << "SAM needs a base optimizer";
   OT_CHECK(config.rho > 0 && std::isfinite(config.rho)) << "SAM rho = " << config.rho;
 }
@@ -17,13 +18,15 @@ void Sam::Step(std::span<float>, std::span<const float>, double) {
   throw Error("SAM needs a second gradient per step; call StepWithOracle (the trainer does)");
 }
 
-void Sam::StepWithOracle(std::span<float> params, std::span<float> grads, double lr, const LossAndGrad& again) {
-  OT_CHECK(params.size() == grads.size()) << "arena sizes: params " << params.size() << ", grads " << grads.size();
+void Sam::StepWithOracle(std::span<float> params, std::span<float> grads, double lr,
+                         const LossAndGrad& again) {
+  OT_CHECK(params.size() == grads.size())
+      << "arena sizes: params " << params.size() << ", grads " << grads.size();
   OT_CHECK(again != nullptr) << "SAM needs the step's gradient oracle";
   const int64_t n = static_cast<int64_t>(params.size());
   origin_.assign(params.begin(), params.end());
-  // The ascent direction's norm: ‖g‖, or ‖|θ|⊙g‖ for ASAM. Reusing the grads arena for |θ|⊙g would lose
-  // g, so the adaptive norm is taken in blocks through a small scratch.
+  // The ascent direction's norm: ‖g‖, or ‖|θ|⊙g‖ for ASAM. Reusing the grads arena for |θ|⊙g would
+  // lose g, so the adaptive norm is taken in blocks through a small scratch.
   double norm = 0;
   if (config_.adaptive) {
     std::vector<float> scaled(grads.size());
@@ -45,7 +48,7 @@ void Sam::StepWithOracle(std::span<float> params, std::span<float> grads, double
   last_norm_ = std::sqrt(e_sq);
   try {
     again(params, grads);  // g' = ∇L(θ + e), reduced and clipped like the first pass
-  } catch (...) {          // a non-finite second pass: θ as it was, the caller's NaN policy decides
+  } catch (...) {  // a non-finite second pass: θ as it was, the caller's NaN policy decides
     std::copy(origin_.begin(), origin_.end(), params.begin());
     throw;
   }

@@ -1,11 +1,12 @@
-// Sharpness-aware minimisation around any base optimizer (Foret et al., "Sharpness-Aware Minimization for
-// Efficiently Improving Generalization", ICLR 2021, Algorithm 1; adaptive variant: Kwon et al., "ASAM",
-// ICML 2021). One step, given g = ∇L(θ) from the trainer's pass:
+// Sharpness-aware minimisation around any base optimizer (Foret et al., "Sharpness-Aware
+// Minimization for Efficiently Improving Generalization", ICLR 2021, Algorithm 1; adaptive variant:
+// Kwon et al., "ASAM", ICML 2021). One step, given g = ∇L(θ) from the trainer's pass:
 //   e  = ρ · g / ‖g‖                        (adaptive: e = ρ · θ²⊙g / ‖|θ|⊙g‖)
-//   g' = ∇L(θ + e)                          (the second forward/backward, through the step's oracle)
-//   θ  ← base.Step(θ, g') at the same lr    (θ restored bit-exactly from a copy, not by subtracting e)
-// The norms are fixed-order double reductions (optim/clip.h), so a step is bit-identical at any thread
-// count. A step costs 2 passes and one extra arena. Entry points: SamConfig, Sam.
+//   g' = ∇L(θ + e)                          (the second forward/backward, through the step's
+//   oracle) θ  ← base.Step(θ, g') at the same lr    (θ restored bit-exactly from a copy, not by
+//   subtracting e)
+// The norms are fixed-order double reductions (optim/clip.h), so a step is bit-identical at any
+// thread count. A step costs 2 passes and one extra arena. Entry points: SamConfig, Sam.
 #pragma once
 
 #include <memory>

@@ -14,15 +14,20 @@ ScheduleKind ParseScheduleKind(const std::string& name) {
   if (name == "constant") return ScheduleKind::kConstant;
   if (name == "linear") return ScheduleKind::kLinear;
   if (name == "wsd") return ScheduleKind::kWsd;
-  throw Error("optim.schedule: '" + name + "' is not a schedule; expected cosine, constant, linear or wsd");
+  throw Error("optim.schedule: '" + name +
+              "' is not a schedule; expected cosine, constant, linear or wsd");
 }
 
 const char* ScheduleKindName(ScheduleKind kind) {
   switch (kind) {
-    case ScheduleKind::kCosine: return "cosine";
-    case ScheduleKind::kConstant: return "constant";
-    case ScheduleKind::kLinear: return "linear";
-    case ScheduleKind::kWsd: return "wsd";
+    case ScheduleKind::kCosine:
+      return "cosine";
+    case ScheduleKind::kConstant:
+      return "constant";
+    case ScheduleKind::kLinear:
+      return "linear";
+    case ScheduleKind::kWsd:
+      return "wsd";
   }
   return "?";
 }
@@ -34,7 +39,8 @@ double LearningRate(const ScheduleConfig& c, int64_t step) {
   if (c.kind == ScheduleKind::kConstant) return c.lr_peak;
   if (step >= c.total) return c.lr_min;
   // Start of the decay phase and its progress p in [0, 1).
-  const int64_t start = c.kind == ScheduleKind::kWsd ? std::max(c.warmup, c.total - c.decay) : c.warmup;
+  const int64_t start =
+      c.kind == ScheduleKind::kWsd ? std::max(c.warmup, c.total - c.decay) : c.warmup;
   if (step < start) return c.lr_peak;  // WSD's stable phase
   const double p = static_cast<double>(step - start) / static_cast<double>(c.total - start);
   switch (c.kind) {

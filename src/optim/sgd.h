@@ -4,9 +4,9 @@
 //   buf = d                         (t = 1)      buf = μ·buf + d   (t > 1)
 //   d   = d + μ·buf  (nesterov)     d = buf      (otherwise)
 //   p  -= lr·d
-// μ = 0 keeps no buffer (d is used as is). The buffer starts at zero, so μ·0 + d == d bit-for-bit and
-// step 1 needs no special case. Elementwise, so bit-identical at any thread count.
-// Entry points: SgdConfig, Sgd.
+// μ = 0 keeps no buffer (d is used as is). The buffer starts at zero, so μ·0 + d == d bit-for-bit
+// and step 1 needs no special case. Elementwise, so bit-identical at any thread count. Entry
+// points: SgdConfig, Sgd.
 #pragma once
 
 #include "optim/optimizer.h"

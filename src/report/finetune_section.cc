@@ -86,12 +86,14 @@ void FinetuneSection(Ctx& ctx) {
     }
     fig.panels = {po, pdg, pi};
     fig.panel_width = 560;
-    const Curve base_ood = po.series.empty() ? Curve{} : Curve{"base model", 0, po.series.front().x,
-                                                                po.series.front().y, {}};
+    const Curve base_ood =
+        po.series.empty() ? Curve{}
+                          : Curve{"base model", 0, po.series.front().x, po.series.front().y, {}};
     Draw(ctx, std::move(fig), "fine-tuning on " + task + ": OOD and ID loss per learning rate");
-    SmallMultiples(ctx, "fig3b_finetune_ood_" + SafeName(task),
-                   "OOD loss after fine-tuning on " + task + " per LR, each on its own scale (base dashed)",
-                   "loss (nats)", ood, base_ood);
+    SmallMultiples(
+        ctx, "fig3b_finetune_ood_" + SafeName(task),
+        "OOD loss after fine-tuning on " + task + " per LR, each on its own scale (base dashed)",
+        "loss (nats)", ood, base_ood);
     std::vector<const Finding*> all = ood;
     all.insert(all.end(), id.begin(), id.end());
     FindingsTable(ctx, all);

@@ -102,7 +102,8 @@ std::string PanelCommands(const Figure& fig, const PlotPanel& panel, Blocks& blo
     gp << "set autoscale x\n";
   }
   gp << "set autoscale y\n";
-  // The secondary axis spans the same range (gnuplot cannot link a log axis), labelled at the same x.
+  // The secondary axis spans the same range (gnuplot cannot link a log axis), labelled at the same
+  // x.
   if (panel.x2tics.empty() || range.empty()) {
     gp << "unset x2tics\nunset x2label\nset tmargin\nset xtics mirror\n";
   } else {

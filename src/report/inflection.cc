@@ -111,8 +111,8 @@ InflectionResult FindInflection(std::span<const double> x, std::span<const doubl
         "not tested: some points have no standard error (a single draw/seed), so no shape is "
         "claimed";
   } else if (options.deterministic && !r.has_uncertainty) {
-    r.uncertainty = fmt::format("exact curve (no sampling noise): the minimum is at {}",
-                                fmt_x(r.x_min));
+    r.uncertainty =
+        fmt::format("exact curve (no sampling noise): the minimum is at {}", fmt_x(r.x_min));
   } else if (r.u_shaped && r.distinguishable) {
     r.uncertainty = fmt::format("the minimum at {} lies more than {} s.e. below both neighbours",
                                 fmt_x(r.x_min), zs);

@@ -17,7 +17,7 @@ enum class CurveShape {
   kDecreasing,  // only a significant fall (minimum at, or indistinguishable from, the right end)
   kIncreasing,  // only a significant rise (minimum at, or indistinguishable from, the left end)
   kFlat,        // neither a significant fall nor a significant rise
-  kNotTested,   // some point has no standard error (and the curve is not exact): no shape is claimed
+  kNotTested,  // some point has no standard error (and the curve is not exact): no shape is claimed
 };
 // "U-shaped", "decreasing", "increasing", "flat", "not tested"
 const char* ShapeName(CurveShape shape);
@@ -29,8 +29,8 @@ struct InflectionOptions {
   std::function<std::string(double)>
       format_x;  // how the uncertainty sentence prints x (default %g)
   // The curve is computed without noise (the linear-network lab's gradient descent): differences
-  // beyond the relative floor are real, so no standard errors are needed. Otherwise a curve with any
-  // point lacking a standard error is "not tested" (protocol.md §6: no uncertainty, no claim).
+  // beyond the relative floor are real, so no standard errors are needed. Otherwise a curve with
+  // any point lacking a standard error is "not tested" (protocol.md §6: no uncertainty, no claim).
   bool deterministic = false;
 };
 

@@ -103,9 +103,11 @@ ReportOutput WriteReport(const fs::path& study_dir, const ReportOptions& options
       rows.push_back({c.id, c.claim, "**" + c.verdict + "**", c.evidence, c.range});
       out.claims.push_back(fmt::format("{} {}: {}", c.id, c.verdict, c.claim));
     }
-    doc.Table({"claim", "statement", "verdict", "evidence (mean ± 1 s.e.)", "rests on"}, std::move(rows));
+    doc.Table({"claim", "statement", "verdict", "evidence (mean ± 1 s.e.)", "rests on"},
+              std::move(rows));
     doc.Paragraph(fmt::format(
-        "Verdicts: reproduced / not at this scale / contradicted / not measured; 'not tested' where a curve "
+        "Verdicts: reproduced / not at this scale / contradicted / not measured; 'not tested' "
+        "where a curve "
         "has no standard errors. A rise or fall counts only beyond {:g} combined standard errors.",
         options.inflection.z));
   }
@@ -125,9 +127,11 @@ ReportOutput WriteReport(const fs::path& study_dir, const ReportOptions& options
     for (const auto& b : s.budgets)
       rows.push_back({ctx.tokens.Short(double(b.tokens)), fmt::format("{}", b.tokens),
                       fmt::format("{:.3g}", b.epochs), fmt::format("{:.3g}", b.tokens_per_param),
-                      b.tokens_per_nonembed_param > 0 ? fmt::format("{:.3g}", b.tokens_per_nonembed_param)
-                                                      : std::string("–")});
-    doc.Table({"budget", "tokens", "epochs", "tokens/param", "tokens/non-embedding param"}, std::move(rows));
+                      b.tokens_per_nonembed_param > 0
+                          ? fmt::format("{:.3g}", b.tokens_per_nonembed_param)
+                          : std::string("–")});
+    doc.Table({"budget", "tokens", "epochs", "tokens/param", "tokens/non-embedding param"},
+              std::move(rows));
   }
   doc.Append(ctx.body);
   doc.Heading(2, "Tables");

@@ -162,30 +162,30 @@ StudyResults LoadStudyResults(const std::filesystem::path& results_dir) {
   r.pretrain = ReadJsonl<PretrainRow>(results_dir / "pretrain.jsonl", PretrainRowFromJson);
   r.perturb = ReadJsonl<PerturbRow>(results_dir / "perturb.jsonl", PerturbRowFromJson);
   r.finetune = ReadJsonl<FinetuneRow>(results_dir / "finetune.jsonl", FinetuneRowFromJson);
-  r.theory = ReadJsonl<TheoryRow>(results_dir / "theory.jsonl", [](const json& object,
-                                                                    const std::string& where) {
-    const Fields f(object, where);
-    TheoryRow row;
-    row.kind = f.Str("kind");
-    row.seed = f.Has("seed") ? f.Int("seed", 0) : 0;
-    row.step = f.Int("step", 0);
-    row.loss_a = f.Num("loss_a");
-    if (row.kind == "base") {
-      row.singular_values = f.Array<double>("singular_values");
-    } else if (row.kind == "perturb") {
-      row.gamma = f.NonNegative("gamma");
-      row.loss_a_se = f.NonNegative("loss_a_se");
-      row.loss_a_closed = f.Num("loss_a_closed");
-      row.base_loss = f.Num("base_loss");
-    } else if (row.kind == "finetune" || row.kind == "l2sp") {
-      row.ft_steps = f.Has("ft_steps") ? f.Int("ft_steps", 0) : 0;
-      row.lr = f.Positive("lr");
-      row.lambda = f.NonNegative("lambda");
-      row.loss_b = f.Num("loss_b");
-      row.base_loss = f.Num("base_loss");
-    }  // other kinds are newer than this reader: dropped below, like unknown keys
-    return row;
-  });
+  r.theory = ReadJsonl<TheoryRow>(
+      results_dir / "theory.jsonl", [](const json& object, const std::string& where) {
+        const Fields f(object, where);
+        TheoryRow row;
+        row.kind = f.Str("kind");
+        row.seed = f.Has("seed") ? f.Int("seed", 0) : 0;
+        row.step = f.Int("step", 0);
+        row.loss_a = f.Num("loss_a");
+        if (row.kind == "base") {
+          row.singular_values = f.Array<double>("singular_values");
+        } else if (row.kind == "perturb") {
+          row.gamma = f.NonNegative("gamma");
+          row.loss_a_se = f.NonNegative("loss_a_se");
+          row.loss_a_closed = f.Num("loss_a_closed");
+          row.base_loss = f.Num("base_loss");
+        } else if (row.kind == "finetune" || row.kind == "l2sp") {
+          row.ft_steps = f.Has("ft_steps") ? f.Int("ft_steps", 0) : 0;
+          row.lr = f.Positive("lr");
+          row.lambda = f.NonNegative("lambda");
+          row.loss_b = f.Num("loss_b");
+          row.base_loss = f.Num("base_loss");
+        }  // other kinds are newer than this reader: dropped below, like unknown keys
+        return row;
+      });
   if (r.theory) {
     std::erase_if(*r.theory, [](const TheoryRow& row) {
       return row.kind != "base" && row.kind != "perturb" && row.kind != "finetune" &&

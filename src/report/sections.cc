@@ -61,7 +61,8 @@ PlotPanel TokenPanel(const Ctx& ctx, std::string title, std::string ylabel) {
   p.xtics = TokenTics(ctx.s);
   const size_t stride = (ctx.s.budgets.size() + 7) / 8;
   for (size_t i = 0; i < ctx.s.budgets.size(); i += stride)
-    p.x2tics.push_back({double(ctx.s.budgets[i].tokens), fmt::format("{:.3g}", ctx.s.budgets[i].tokens_per_param)});
+    p.x2tics.push_back({double(ctx.s.budgets[i].tokens),
+                        fmt::format("{:.3g}", ctx.s.budgets[i].tokens_per_param)});
   p.x2label = "tokens per parameter";
   return p;
 }
@@ -81,8 +82,9 @@ void Draw(Ctx& ctx, Figure fig, const std::string& alt) {
   ctx.body.Image("figures/" + fig.name + ".svg", "figures/" + fig.name + ".png", alt);
 }
 
-void SmallMultiples(Ctx& ctx, const std::string& name, const std::string& title, const std::string& what,
-                    const std::vector<const Finding*>& family, const Curve& reference) {
+void SmallMultiples(Ctx& ctx, const std::string& name, const std::string& title,
+                    const std::string& what, const std::vector<const Finding*>& family,
+                    const Curve& reference) {
   if (family.size() < 2) return;
   Figure fig = NewFigure(name, title, family.size() > 4 ? 330 : 400, 420);
   int color = 1;
@@ -186,10 +188,11 @@ void BaseSection(Ctx& ctx) {
         "No base-model losses (pretrain.jsonl and perturb.jsonl absent): no figure.");
     return;
   }
-  // One panel per kind of model, each on its own scale (a diverged fine-tuning run must not squash the
-  // base curve): the base model, then per task the OOD loss after fine-tuning at the tuned LR with the base
-  // dashed. The perturbed models have their own figures (section 2).
-  Figure fig = NewFigure("fig1_base_vs_modified", "base vs modified models against pre-training tokens", 520, 520);
+  // One panel per kind of model, each on its own scale (a diverged fine-tuning run must not squash
+  // the base curve): the base model, then per task the OOD loss after fine-tuning at the tuned LR
+  // with the base dashed. The perturbed models have their own figures (section 2).
+  Figure fig = NewFigure("fig1_base_vs_modified",
+                         "base vs modified models against pre-training tokens", 520, 520);
   PlotPanel panel = TokenPanel(ctx, "base model", "loss on the general validation set (nats)");
   const Finding& fb = Record(ctx, fig.name, "base vs modified", base, ctx.tokens);
   std::vector<const Finding*> shown{&fb};
@@ -211,9 +214,12 @@ void BaseSection(Ctx& ctx) {
     fig.panels.push_back(std::move(pt));
   }
   ctx.body.Paragraph(
-      "Base model, and the OOD loss after fine-tuning with the LR tuned per checkpoint (section 4) with the "
-      "base dashed, each panel on its own scale. The Gaussian-perturbed models are in section 2. Error "
-      "bars: ±1 s.e. (the base model's over evaluation windows when there is one pre-training seed).");
+      "Base model, and the OOD loss after fine-tuning with the LR tuned per checkpoint (section 4) "
+      "with the "
+      "base dashed, each panel on its own scale. The Gaussian-perturbed models are in section 2. "
+      "Error "
+      "bars: ±1 s.e. (the base model's over evaluation windows when there is one pre-training "
+      "seed).");
   Draw(ctx, std::move(fig), "base vs modified loss against pre-training tokens");
   FindingsTable(ctx, shown);
   if (fb.result.monotone_decreasing)
@@ -272,8 +278,9 @@ void PerturbSection(Ctx& ctx) {
                   "an interior minimum that is not significant.",
                   n_text));
   Draw(ctx, std::move(fig), "perturbation: delta and perturbed loss per gamma");
-  SmallMultiples(ctx, "fig2b_perturb_per_gamma", "perturbed loss per γ, each on its own scale (base dashed)",
-                 "loss (nats)", losses, base);
+  SmallMultiples(ctx, "fig2b_perturb_per_gamma",
+                 "perturbed loss per γ, each on its own scale (base dashed)", "loss (nats)", losses,
+                 base);
   std::vector<const Finding*> all = deltas;
   all.insert(all.end(), losses.begin(), losses.end());
   FindingsTable(ctx, all);

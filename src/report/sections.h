@@ -3,11 +3,10 @@
 // of which appends its part of report.md to Ctx::body and its sentences to Ctx::verdict.
 #pragma once
 
-#include <map>
-
 #include <cmath>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,8 +35,9 @@ struct Ctx {
   std::deque<Finding> findings;  // deque: Finding pointers handed out stay valid
   Document body;
   std::vector<std::string> verdict, omitted, figures;
-  // Curve families by role, for the claims table: "perturb.delta", "perturb.loss" (one curve per γ);
-  // "ft.<task>.ood", "ft.<task>.deg", "ft.<task>.id" (per LR); "tuned.<task>.ood", "tuned.<task>.id".
+  // Curve families by role, for the claims table: "perturb.delta", "perturb.loss" (one curve per
+  // γ); "ft.<task>.ood", "ft.<task>.deg", "ft.<task>.id" (per LR); "tuned.<task>.ood",
+  // "tuned.<task>.id".
   std::map<std::string, std::vector<const Finding*>> families;
 };
 
@@ -78,10 +78,11 @@ PlotSeries Series(const Curve& c, int color, bool dashed, const Finding* f);
 PlotPanel TokenPanel(const Ctx& ctx, std::string title, std::string ylabel);
 Figure NewFigure(std::string name, std::string title, int panel_width = 620, int height = 520);
 void Draw(Ctx& ctx, Figure fig, const std::string& alt);  // renders and embeds it in the body
-// One panel per curve of `family` (each on its own y scale, the reference curve dashed in each), so a
-// curve that diverges cannot squash the others: "<what>, <curve label>" per panel.
-void SmallMultiples(Ctx& ctx, const std::string& name, const std::string& title, const std::string& what,
-                    const std::vector<const Finding*>& family, const Curve& reference);
+// One panel per curve of `family` (each on its own y scale, the reference curve dashed in each), so
+// a curve that diverges cannot squash the others: "<what>, <curve label>" per panel.
+void SmallMultiples(Ctx& ctx, const std::string& name, const std::string& title,
+                    const std::string& what, const std::vector<const Finding*>& family,
+                    const Curve& reference);
 void FindingsTable(Ctx& ctx, const std::vector<const Finding*>& findings);
 std::string Lower(std::string s);
 std::string RangeText(const Ctx& ctx);                       // "1M–32M tokens, 0.125–4 epochs"
@@ -93,8 +94,9 @@ void FinetuneSection(Ctx& ctx);  // figure 3: OOD, OOD degradation and ID per LR
 void TunedSection(Ctx& ctx);     // figure 4: optimal LR, OOD and ID at the tuned LR
 void TheorySection(Ctx& ctx);    // figure 5: linear-network lab panels
 
-// The paper's claims C1-C8 (protocol.md §6), each with a verdict, its evidence and the tokens/param range
-// it rests on; and the flags on results that cannot carry the science. Run after every section.
+// The paper's claims C1-C8 (protocol.md §6), each with a verdict, its evidence and the tokens/param
+// range it rests on; and the flags on results that cannot carry the science. Run after every
+// section.
 struct ClaimRow {
   std::string id, claim, verdict, evidence, range;
 };

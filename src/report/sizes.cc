@@ -29,18 +29,20 @@ std::string MinimumText(const Finding& f, const Summaries& s) {
   if (!f.result.u_shaped) return NoInflectionReason(f);
   const Budget& b = s.At(static_cast<int64_t>(f.result.x_min));
   std::string out = fmt::format("{} ({:.3g} t/p", f.axis.Short(f.result.x_min), b.tokens_per_param);
-  if (b.tokens_per_nonembed_param > 0) out += fmt::format("; {:.3g} non-emb.", b.tokens_per_nonembed_param);
+  if (b.tokens_per_nonembed_param > 0)
+    out += fmt::format("; {:.3g} non-emb.", b.tokens_per_nonembed_param);
   return out + ")";
 }
 
 // "3.412 ± 0.004" / "3.412" / "–".
 std::string Num(const MeanSe& m) {
   if (!(m.n > 0) || std::isnan(m.mean)) return "–";
-  return std::isnan(m.se) || m.n < 2 ? fmt::format("{:.4g}", m.mean) : fmt::format("{:.4g} ± {:.2g}", m.mean, m.se);
+  return std::isnan(m.se) || m.n < 2 ? fmt::format("{:.4g}", m.mean)
+                                     : fmt::format("{:.4g} ± {:.2g}", m.mean, m.se);
 }
 
-// results/diagnostics.jsonl of one ladder by the checkpoint's own token count (as the budgets are keyed);
-// empty when the study did not diagnose. Read once per ladder.
+// results/diagnostics.jsonl of one ladder by the checkpoint's own token count (as the budgets are
+// keyed); empty when the study did not diagnose. Read once per ladder.
 using Diagnostics = std::map<int64_t, nlohmann::json>;
 Diagnostics ReadDiagnostics(const fs::path& results) {
   Diagnostics out;
@@ -48,8 +50,9 @@ Diagnostics ReadDiagnostics(const fs::path& results) {
   for (std::string line; std::getline(in, line);)
     if (!line.empty()) {
       nlohmann::json d = nlohmann::json::parse(line);
-      const int64_t tokens = d.value("tokens", int64_t{0});  // before the move: json's operator= takes its
-      out[tokens] = std::move(d);                             // argument by value, built first (C++17)
+      const int64_t tokens =
+          d.value("tokens", int64_t{0});  // before the move: json's operator= takes its
+      out[tokens] = std::move(d);         // argument by value, built first (C++17)
     }
   return out;
 }
@@ -59,40 +62,56 @@ std::string Sharpness(const Diagnostics& diag, int64_t tokens) {
   const auto it = diag.find(tokens);
   if (it == diag.end()) return "not run";
   const auto& e = it->second["lambda_max"];
-  if (!e.value("converged", false)) return fmt::format("not converged (residual {:.2g})", e.value("residual", 0.0));
+  if (!e.value("converged", false))
+    return fmt::format("not converged (residual {:.2g})", e.value("residual", 0.0));
   return fmt::format("{:.4g}", e["value"].get<double>());
 }
 
 // The four panels of the comparison figure, one series per ladder, against pre-training tokens.
 struct ComparisonPanels {
-  PlotPanel base{.title = "base validation loss", .xlabel = "pre-training tokens", .ylabel = "loss"};
-  PlotPanel delta{.title = "Δ at the reference γ", .xlabel = "pre-training tokens", .ylabel = "perturbed − base loss"};
-  PlotPanel sharp{.title = "sharpness λ_max (training loss)", .xlabel = "pre-training tokens", .ylabel = "λ_max",
+  PlotPanel base{
+      .title = "base validation loss", .xlabel = "pre-training tokens", .ylabel = "loss"};
+  PlotPanel delta{.title = "Δ at the reference γ",
+                  .xlabel = "pre-training tokens",
+                  .ylabel = "perturbed − base loss"};
+  PlotPanel sharp{.title = "sharpness λ_max (training loss)",
+                  .xlabel = "pre-training tokens",
+                  .ylabel = "λ_max",
                   .logy = true};
-  PlotPanel tuned{.title = "fine-tuned OOD loss at the tuned LR", .xlabel = "pre-training tokens", .ylabel = "loss"};
+  PlotPanel tuned{.title = "fine-tuned OOD loss at the tuned LR",
+                  .xlabel = "pre-training tokens",
+                  .ylabel = "loss"};
 
-  void Add(const SizeReport& v, const Summaries& s, const Diagnostics& diag, double gamma, int color) {
+  void Add(const SizeReport& v, const Summaries& s, const Diagnostics& diag, double gamma,
+           int color) {
     PlotSeries b{.title = v.size, .color = color}, d = b, h = b, t = b;
-    for (const auto& p : s.pretrain) b.x.push_back(double(p.tokens)), b.y.push_back(p.base_loss.mean), b.se.push_back(p.base_loss.se);
+    for (const auto& p : s.pretrain)
+      b.x.push_back(double(p.tokens)), b.y.push_back(p.base_loss.mean),
+          b.se.push_back(p.base_loss.se);
     for (const auto& p : s.perturb)
-      if (p.group == "all" && p.gamma == gamma) d.x.push_back(double(p.tokens)), d.y.push_back(p.delta.mean), d.se.push_back(p.delta.se);
-    for (const auto& [tokens, d] : diag)  // converged values only: an unconverged estimate is not a point
+      if (p.group == "all" && p.gamma == gamma)
+        d.x.push_back(double(p.tokens)), d.y.push_back(p.delta.mean), d.se.push_back(p.delta.se);
+    for (const auto& [tokens, d] :
+         diag)  // converged values only: an unconverged estimate is not a point
       if (d["lambda_max"].value("converged", false))
         h.x.push_back(double(tokens)), h.y.push_back(d["lambda_max"]["value"].get<double>());
     std::string task;
     for (const auto& p : s.tuned) {
       if (task.empty()) task = p.task;
-      if (p.task == task) t.x.push_back(double(p.tokens)), t.y.push_back(p.ood_loss.mean), t.se.push_back(p.ood_loss.se);
+      if (p.task == task)
+        t.x.push_back(double(p.tokens)), t.y.push_back(p.ood_loss.mean),
+            t.se.push_back(p.ood_loss.se);
     }
     for (auto [panel, series] : {std::pair{&base, &b}, {&delta, &d}, {&sharp, &h}, {&tuned, &t}})
       if (!series->x.empty()) panel->series.push_back(*series);
   }
 };
 
-// Curvature against sensitivity: at the grid's smallest γ, the measured Δ next to the quadratic prediction
-// ½γ²·tr(Σ_init H) from `overtrain diagnose` (both mean ± s.e.), per budget. Empty without diagnostics.
+// Curvature against sensitivity: at the grid's smallest γ, the measured Δ next to the quadratic
+// prediction ½γ²·tr(Σ_init H) from `overtrain diagnose` (both mean ± s.e.), per budget. Empty
+// without diagnostics.
 std::vector<std::vector<std::string>> CurvatureRows(const SizeReport& v, const Summaries& s,
-                                                   const Diagnostics& diag) {
+                                                    const Diagnostics& diag) {
   std::vector<std::vector<std::string>> rows;  // in token order: the map's
   double gamma = kNaN;
   for (const auto& p : s.perturb)
@@ -103,24 +122,28 @@ std::vector<std::vector<std::string>> CurvatureRows(const SizeReport& v, const S
       if (p.group == "all" && p.gamma == gamma && p.tokens == tokens) measured = Num(p.delta);
     for (const auto& q : d["predicted_delta"])
       if (q["gamma"].get<double>() == gamma)
-        predicted = fmt::format("{:.4g} ± {:.2g}", q["delta"].get<double>(), q["delta_stderr"].get<double>());
+        predicted = fmt::format("{:.4g} ± {:.2g}", q["delta"].get<double>(),
+                                q["delta_stderr"].get<double>());
     rows.push_back({v.size, FormatSize(tokens), fmt::format("{:g}", gamma), measured, predicted,
-                    fmt::format("{:.4g} ± {:.2g}", d["trace"]["mean"].get<double>(), d["trace"]["stderr"].get<double>()),
+                    fmt::format("{:.4g} ± {:.2g}", d["trace"]["mean"].get<double>(),
+                                d["trace"]["stderr"].get<double>()),
                     Sharpness(diag, tokens)});
   }
   return rows;
 }
 
 // One row per variant: at the smallest and largest budget, the base loss, Δ at the reference γ (the
-// grid's median), λ_max, and the fine-tuned OOD loss at the tuned LR (per task, the LR with the lowest ID
-// loss). The mechanism in numbers: sharper checkpoints should lose more to the same noise.
-std::vector<std::vector<std::string>> AtAGlance(const SizeReport& v, const Summaries& s, const Diagnostics& diag,
-                                               double* reference_gamma) {
+// grid's median), λ_max, and the fine-tuned OOD loss at the tuned LR (per task, the LR with the
+// lowest ID loss). The mechanism in numbers: sharper checkpoints should lose more to the same
+// noise.
+std::vector<std::vector<std::string>> AtAGlance(const SizeReport& v, const Summaries& s,
+                                                const Diagnostics& diag, double* reference_gamma) {
   std::vector<std::vector<std::string>> rows;
   if (s.budgets.empty()) return rows;
   std::vector<double> gammas;
   for (const auto& p : s.perturb)
-    if (p.group == "all" && std::find(gammas.begin(), gammas.end(), p.gamma) == gammas.end()) gammas.push_back(p.gamma);
+    if (p.group == "all" && std::find(gammas.begin(), gammas.end(), p.gamma) == gammas.end())
+      gammas.push_back(p.gamma);
   std::sort(gammas.begin(), gammas.end());
   const double gamma = gammas.empty() ? kNaN : gammas[gammas.size() / 2];
   *reference_gamma = gamma;
@@ -132,8 +155,10 @@ std::vector<std::vector<std::string>> AtAGlance(const SizeReport& v, const Summa
       if (p.group == "all" && p.gamma == gamma && p.tokens == tokens) delta = Num(p.delta);
     for (const auto& t : s.tuned)
       if (t.tokens == tokens)
-        tuned += (tuned.empty() ? "" : "; ") + fmt::format("{} {} (lr {:g})", t.task, Num(t.ood_loss), t.lr);
-    rows.push_back({v.size, FormatSize(tokens), fmt::format("{:.3g}", s.At(tokens).tokens_per_param), base, delta,
+        tuned += (tuned.empty() ? "" : "; ") +
+                 fmt::format("{} {} (lr {:g})", t.task, Num(t.ood_loss), t.lr);
+    rows.push_back({v.size, FormatSize(tokens),
+                    fmt::format("{:.3g}", s.At(tokens).tokens_per_param), base, delta,
                     Sharpness(diag, tokens), tuned.empty() ? "–" : tuned});
     if (s.budgets.size() == 1) break;
   }
@@ -147,14 +172,18 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
   Document doc;
   doc.Heading(1, "overtrain report: " + study_dir.filename().string() + " (ladders compared)");
   doc.Paragraph(
-      "One ladder per arm and/or model size on the same data; each has its own full report (linked below). "
-      "Minima count only when the rise after them exceeds " + fmt::format("{:g}", options.inflection.z) +
-      " combined standard errors; t/p = tokens per parameter (all parameters; non-embedding in brackets).");
+      "One ladder per arm and/or model size on the same data; each has its own full report (linked "
+      "below). "
+      "Minima count only when the rise after them exceeds " +
+      fmt::format("{:g}", options.inflection.z) +
+      " combined standard errors; t/p = tokens per parameter (all parameters; non-embedding in "
+      "brackets).");
   std::vector<std::vector<std::string>> info, perturb, finetune, claims, glance, curvature;
   double reference_gamma = kNaN;
   ComparisonPanels panels;
   int color = 0;
-  std::vector<std::pair<double, std::string>> tics;  // the first ladder's budgets (ladders share them)
+  std::vector<std::pair<double, std::string>>
+      tics;  // the first ladder's budgets (ladders share them)
   std::vector<std::string> claim_ids;
   for (const auto& sz : sizes) {
     const StudyResults r = LoadStudyResults(sz.study_dir / "results");
@@ -162,12 +191,15 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
     XAxis axis{&s};
     const auto& b = s.budgets;
     const std::string none = "–";
-    info.push_back({sz.size, FormatSize(r.study.params),
-                    r.study.embedding_params > 0 ? FormatSize(r.study.params - r.study.embedding_params) : none,
-                    b.empty() ? none
-                              : fmt::format("{:.3g}–{:.3g}", b.front().tokens_per_param, b.back().tokens_per_param),
-                    b.empty() ? none : fmt::format("{:.2g}–{:.2g}", b.front().epochs, b.back().epochs),
-                    fmt::format("[report](../{}/report/report.md)", sz.size)});
+    info.push_back(
+        {sz.size, FormatSize(r.study.params),
+         r.study.embedding_params > 0 ? FormatSize(r.study.params - r.study.embedding_params)
+                                      : none,
+         b.empty()
+             ? none
+             : fmt::format("{:.3g}–{:.3g}", b.front().tokens_per_param, b.back().tokens_per_param),
+         b.empty() ? none : fmt::format("{:.2g}–{:.2g}", b.front().epochs, b.back().epochs),
+         fmt::format("[report](../{}/report/report.md)", sz.size)});
     const Diagnostics diag = ReadDiagnostics(sz.study_dir / "results");
     for (auto& row : AtAGlance(sz, s, diag, &reference_gamma)) glance.push_back(std::move(row));
     for (auto& row : CurvatureRows(sz, s, diag)) curvature.push_back(std::move(row));
@@ -182,13 +214,15 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
     }
     for (auto& [gamma, c] : by_gamma) {
       const Finding f = Analyze("sizes", "perturbed loss", c, axis, options.inflection);
-      perturb.push_back({sz.size, fmt::format("{:g}", gamma), MinimumText(f, s), f.result.uncertainty});
+      perturb.push_back(
+          {sz.size, fmt::format("{:g}", gamma), MinimumText(f, s), f.result.uncertainty});
     }
     std::map<std::pair<std::string, double>, Curve> by_lr;
     for (const auto& p : s.finetune) {
       Curve& c = by_lr[{p.task, p.lr}];
       c.label = fmt::format("{} lr = {:g}", p.task, p.lr), c.param = p.lr;
-      c.x.push_back(double(p.tokens)), c.y.push_back(p.ood_loss.mean), c.se.push_back(p.ood_loss.se);
+      c.x.push_back(double(p.tokens)), c.y.push_back(p.ood_loss.mean),
+          c.se.push_back(p.ood_loss.se);
     }
     for (auto& [key, c] : by_lr) {
       const Finding f = Analyze("sizes", "fine-tuned OOD", c, axis, options.inflection);
@@ -203,16 +237,23 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
     claims.push_back(std::move(row));
   }
   doc.Heading(2, "Ladders");
-  doc.Table({"ladder", "parameters", "non-embedding", "tokens/param", "epochs", "full report"}, std::move(info));
+  doc.Table({"ladder", "parameters", "non-embedding", "tokens/param", "epochs", "full report"},
+            std::move(info));
   doc.Heading(2, "At a glance: smallest and largest budget");
-  doc.Paragraph(fmt::format(
-      "Base validation loss, the perturbation's Δ at the reference γ = {:g} (the grid's median; mean ± s.e. over "
-      "draws and seeds), the training loss's top Hessian eigenvalue λ_max (`overtrain diagnose`; \"not run\" when "
-      "the study does not diagnose), and the fine-tuned OOD loss at the tuned LR (the LR with the lowest ID loss).",
-      reference_gamma));
-  doc.Table({"ladder", "tokens", "t/p", "base loss", "Δ at ref. γ", "λ_max", "fine-tuned OOD at tuned LR"},
+  doc.Paragraph(
+      fmt::format("Base validation loss, the perturbation's Δ at the reference γ = {:g} (the "
+                  "grid's median; mean ± s.e. over "
+                  "draws and seeds), the training loss's top Hessian eigenvalue λ_max (`overtrain "
+                  "diagnose`; \"not run\" when "
+                  "the study does not diagnose), and the fine-tuned OOD loss at the tuned LR (the "
+                  "LR with the lowest ID loss).",
+                  reference_gamma));
+  doc.Table({"ladder", "tokens", "t/p", "base loss", "Δ at ref. γ", "λ_max",
+             "fine-tuned OOD at tuned LR"},
             std::move(glance));
-  Figure fig{.name = "ladders", .title = "ladders compared against pre-training tokens", .panel_width = 430,
+  Figure fig{.name = "ladders",
+             .title = "ladders compared against pre-training tokens",
+             .panel_width = 430,
              .height = 430};
   for (PlotPanel* p : {&panels.base, &panels.delta, &panels.sharp, &panels.tuned})
     if (!p->series.empty()) fig.panels.push_back(*p);
@@ -221,28 +262,37 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
     fs::create_directories(study_dir / "report" / "figures");
     RenderFigure(fig, study_dir / "report" / "figures");
     doc.Image("figures/ladders.svg", "figures/ladders.png",
-              "base loss, Δ at the reference γ, λ_max and the tuned fine-tuned OOD loss per ladder against tokens "
+              "base loss, Δ at the reference γ, λ_max and the tuned fine-tuned OOD loss per ladder "
+              "against tokens "
               "(error bars: ± s.e.)");
   }
   if (!curvature.empty()) {
     doc.Heading(2, "Curvature and sensitivity");
     doc.Paragraph(
-        "For small noise the perturbation's expected loss change is quadratic in γ: E[Δ] ≈ ½γ²·tr(Σ_init H), with H the "
-        "Hessian of the training loss (Hutchinson estimate with probes scaled by each tensor's init std). Where the "
-        "measured Δ at the smallest γ matches the prediction, the growth of Δ with tokens is the growth of the "
-        "curvature the noise sees; where it does not, γ is past the quadratic regime (or training and validation "
+        "For small noise the perturbation's expected loss change is quadratic in γ: E[Δ] ≈ "
+        "½γ²·tr(Σ_init H), with H the "
+        "Hessian of the training loss (Hutchinson estimate with probes scaled by each tensor's "
+        "init std). Where the "
+        "measured Δ at the smallest γ matches the prediction, the growth of Δ with tokens is the "
+        "growth of the "
+        "curvature the noise sees; where it does not, γ is past the quadratic regime (or training "
+        "and validation "
         "loss curve differently).");
-    doc.Table({"ladder", "tokens", "γ", "measured Δ", "predicted ½γ²·tr(Σ_init H)", "tr(H)", "λ_max"},
-              std::move(curvature));
+    doc.Table(
+        {"ladder", "tokens", "γ", "measured Δ", "predicted ½γ²·tr(Σ_init H)", "tr(H)", "λ_max"},
+        std::move(curvature));
   }
   doc.Heading(2, "The paper's claims per ladder");
   std::vector<std::string> header{"ladder"};
   header.insert(header.end(), claim_ids.begin(), claim_ids.end());
   doc.Table(header, std::move(claims));
   doc.Paragraph(
-      "C1 Δ rises with tokens; C2 perturbed loss U-shaped, earlier for larger γ; C3 OOD degradation rises "
-      "with tokens at a fixed LR; C4 fine-tuned OOD U-shaped, earlier for larger LR; C5 tuned LR: ID improves "
-      "while OOD degrades; C6 optimal LR falls; C7/C8 the linear-network lab (shared by all ladders; \"not measured\" "
+      "C1 Δ rises with tokens; C2 perturbed loss U-shaped, earlier for larger γ; C3 OOD "
+      "degradation rises "
+      "with tokens at a fixed LR; C4 fine-tuned OOD U-shaped, earlier for larger LR; C5 tuned LR: "
+      "ID improves "
+      "while OOD degrades; C6 optimal LR falls; C7/C8 the linear-network lab (shared by all "
+      "ladders; \"not measured\" "
       "when the study runs no theory).");
   doc.Heading(2, "Where the perturbed loss turns upward");
   doc.Table({"ladder", "γ", "minimum at", "uncertainty"}, std::move(perturb));

@@ -1,7 +1,8 @@
-// The paper's three-size comparison in miniature: a study of several model sizes writes one ordinary report
-// per size (<study>/size-<preset>/report) and this comparison (<study>/report/report.md): per size its
-// parameters, where each γ's perturbed-loss minimum and each LR's fine-tuned OOD minimum fall (in tokens and
-// tokens per parameter), and each size's verdict on the paper's claims. Entry point: WriteSizeComparison.
+// The paper's three-size comparison in miniature: a study of several model sizes writes one
+// ordinary report per size (<study>/size-<preset>/report) and this comparison
+// (<study>/report/report.md): per size its parameters, where each γ's perturbed-loss minimum and
+// each LR's fine-tuned OOD minimum fall (in tokens and tokens per parameter), and each size's
+// verdict on the paper's claims. Entry point: WriteSizeComparison.
 #pragma once
 
 #include <filesystem>
@@ -13,7 +14,7 @@
 namespace ot {
 
 struct SizeReport {
-  std::string size;                // model preset
+  std::string size;                 // model preset
   std::filesystem::path study_dir;  // <study>/size-<preset> (holds results/ and report/)
   ReportOutput report;              // that size's own report
 };

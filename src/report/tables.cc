@@ -67,10 +67,11 @@ Summaries Summarize(const StudyResults& results) {
   if (results.finetune)
     for (const auto& r : *results.finetune) epochs[r.tokens].push_back(r.epochs);
   for (const auto& [tokens, e] : epochs)
-    s.budgets.push_back({tokens, MeanAndSe(e).mean, double(tokens) / double(results.study.params),
-                         results.study.embedding_params > 0 && results.study.params > results.study.embedding_params
-                             ? double(tokens) / double(results.study.params - results.study.embedding_params)
-                             : 0.0});
+    s.budgets.push_back(
+        {tokens, MeanAndSe(e).mean, double(tokens) / double(results.study.params),
+         results.study.embedding_params > 0 && results.study.params > results.study.embedding_params
+             ? double(tokens) / double(results.study.params - results.study.embedding_params)
+             : 0.0});
 
   if (results.pretrain) {
     std::map<int64_t, std::vector<const PretrainRow*>> by;
@@ -80,7 +81,8 @@ Summaries Summarize(const StudyResults& results) {
                       OverAll(rows, [](auto& r) { return r.base_ppl; }),
                       OverPresent(rows, [](auto& r) { return r.c4_loss; })};
       // One seed: the evaluation's own sampling error over windows is the uncertainty there is.
-      if (rows.size() == 1 && rows[0]->base_loss_stderr) p.base_loss.se = *rows[0]->base_loss_stderr;
+      if (rows.size() == 1 && rows[0]->base_loss_stderr)
+        p.base_loss.se = *rows[0]->base_loss_stderr;
       s.pretrain.push_back(p);
     }
   }

@@ -27,8 +27,8 @@ MeanSe MeanAndSe(std::span<const double> values);
 
 struct Budget {
   int64_t tokens = 0;
-  double epochs = 0;            // mean of the rows' epochs at this budget
-  double tokens_per_param = 0;  // tokens / study params
+  double epochs = 0;                     // mean of the rows' epochs at this budget
+  double tokens_per_param = 0;           // tokens / study params
   double tokens_per_nonembed_param = 0;  // tokens / (params - embedding params); 0 = unknown
 };
 
@@ -73,7 +73,7 @@ struct Curve {
   std::string label;             // "γ = 0.1", "lr = 1e-4", "base"
   double param = 0;              // the family parameter (γ, lr, λ), for ordering
   std::vector<double> x, y, se;  // se empty or NaN where unknown
-  bool exact = false;            // computed without sampling noise (InflectionOptions::deterministic)
+  bool exact = false;  // computed without sampling noise (InflectionOptions::deterministic)
 };
 
 // Writes tables/{budgets, pretrain, pretrain_summary, perturb, perturb_summary, finetune,

@@ -1,10 +1,10 @@
 // Run outputs → results/*.jsonl.
 #include "study/collect.h"
 
+#include <fmt/format.h>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
-
-#include <fmt/format.h>
 
 #include "core/fileio.h"
 #include "core/result_rows.h"
@@ -56,13 +56,14 @@ int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& st
       const json& r = base["results"];
       params = base["checkpoint"].value("params", int64_t{0});
       per_epoch = base["checkpoint"].value("train_tokens_per_epoch", int64_t{0});
-      PretrainRow typed{.tokens = base["checkpoint"]["tokens"].get<int64_t>(),
-                        .epochs = base["checkpoint"]["epochs"].get<double>(),
-                        .seed = ck.seed,
-                        .base_loss = r["general"]["loss"].get<double>(),
-                        .base_ppl = r["general"]["ppl"].get<double>(),
-                        .base_loss_stderr = OptionalNumber(r["general"], "loss_stderr"),
-                        .c4_loss = r.contains("c4") ? OptionalNumber(r["c4"], "loss") : std::nullopt};
+      PretrainRow typed{
+          .tokens = base["checkpoint"]["tokens"].get<int64_t>(),
+          .epochs = base["checkpoint"]["epochs"].get<double>(),
+          .seed = ck.seed,
+          .base_loss = r["general"]["loss"].get<double>(),
+          .base_ppl = r["general"]["ppl"].get<double>(),
+          .base_loss_stderr = OptionalNumber(r["general"], "loss_stderr"),
+          .c4_loss = r.contains("c4") ? OptionalNumber(r["c4"], "loss") : std::nullopt};
       json row = ToJson(typed);
       row["budget"] = ck.budget;
       for (const auto& task : c.finetune.tasks)
@@ -88,21 +89,23 @@ int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& st
       const std::string task = ft["finetune"]["task"];
       const json& r = ft["results"];
       const json& b = base["results"];
-      FinetuneRow typed{.tokens = ft["checkpoint"]["tokens"].get<int64_t>(),
-                        .epochs = ft["checkpoint"]["epochs"].get<double>(),
-                        .seed = ck.seed,
-                        .ft_seed = ft["finetune"].value("seed", int64_t{0}),
-                        .task = task,
-                        .lr = ft["finetune"]["lr"].get<double>(),
-                        .id_loss = r[task]["loss"].get<double>(),
-                        .ood_loss = r["general"]["loss"].get<double>(),
-                        .c4_loss = r.contains("c4") ? OptionalNumber(r["c4"], "loss") : std::nullopt,
-                        .accuracy = OptionalNumber(r[task], "acc"),
-                        .chance_accuracy = OptionalNumber(r[task], "chance_acc"),
-                        .label_prior_loss = OptionalNumber(r[task], "label_prior_loss"),
-                        .base_id_loss = b.contains(task) ? b[task]["loss"].get<double>() : kNoBase,
-                        .base_ood_loss = b["general"]["loss"].get<double>()};
-      if (!b.contains(task)) throw Error(fmt::format("{}: the base evaluation has no task '{}'", ck.eval_run, task));
+      FinetuneRow typed{
+          .tokens = ft["checkpoint"]["tokens"].get<int64_t>(),
+          .epochs = ft["checkpoint"]["epochs"].get<double>(),
+          .seed = ck.seed,
+          .ft_seed = ft["finetune"].value("seed", int64_t{0}),
+          .task = task,
+          .lr = ft["finetune"]["lr"].get<double>(),
+          .id_loss = r[task]["loss"].get<double>(),
+          .ood_loss = r["general"]["loss"].get<double>(),
+          .c4_loss = r.contains("c4") ? OptionalNumber(r["c4"], "loss") : std::nullopt,
+          .accuracy = OptionalNumber(r[task], "acc"),
+          .chance_accuracy = OptionalNumber(r[task], "chance_acc"),
+          .label_prior_loss = OptionalNumber(r[task], "label_prior_loss"),
+          .base_id_loss = b.contains(task) ? b[task]["loss"].get<double>() : kNoBase,
+          .base_ood_loss = b["general"]["loss"].get<double>()};
+      if (!b.contains(task))
+        throw Error(fmt::format("{}: the base evaluation has no task '{}'", ck.eval_run, task));
       json row = ToJson(typed);
       finetune_rows += row.dump() + "\n";
     }
@@ -112,20 +115,26 @@ int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& st
   const fs::path results = (results_root.empty() ? study_dir : results_root) / "results";
   fs::create_directories(results);
   std::vector<double> lrs = c.finetune.lrs;
-  json study = {{"name", c.study.name},          {"preset", c.model.preset},
-                {"params", params},              {"train_tokens_per_epoch", per_epoch},
-                {"seeds", c.study.seeds.size()}, {"tasks", c.finetune.tasks},
-                {"gammas", c.perturb.gammas},    {"lrs", lrs},
+  json study = {{"name", c.study.name},
+                {"preset", c.model.preset},
+                {"params", params},
+                {"train_tokens_per_epoch", per_epoch},
+                {"seeds", c.study.seeds.size()},
+                {"tasks", c.finetune.tasks},
+                {"gammas", c.perturb.gammas},
+                {"lrs", lrs},
                 {"pretrain_mode", c.pretrain.mode},
                 {"vocab_size", c.model.vocab_size},
-                {"embedding_params", int64_t{c.model.vocab_size} * c.model.d_model * (c.model.tied_head ? 1 : 2)}};
+                {"embedding_params",
+                 int64_t{c.model.vocab_size} * c.model.d_model * (c.model.tied_head ? 1 : 2)}};
   WriteFileAtomic(results / "study.json", study.dump(2) + "\n");
   WriteFileAtomic(results / "pretrain.jsonl", pretrain_rows);
   WriteFileAtomic(results / "perturb.jsonl", perturb_rows);
   WriteFileAtomic(results / "finetune.jsonl", finetune_rows);
   WriteFileAtomic(results / "diagnostics.jsonl", diagnose_rows);
   if (!sp.theory_run.empty())
-    if (auto dir = done_dir(sp.theory_run)) WriteFileAtomic(results / "theory.jsonl", ReadFile(*dir / "results.jsonl"));
+    if (auto dir = done_dir(sp.theory_run))
+      WriteFileAtomic(results / "theory.jsonl", ReadFile(*dir / "results.jsonl"));
   return skipped;
 }
 

@@ -91,7 +91,8 @@ void WriteStatus(const fs::path& dir, const Run& run, const std::string& state,
 std::string FormatDuration(double s) {
   if (s < 0 || !std::isfinite(s)) return "?";
   const int t = static_cast<int>(s + 0.5);
-  return t >= 3600 ? fmt::format("{}h{:02}m", t / 3600, t / 60 % 60) : fmt::format("{}m{:02}s", t / 60, t % 60);
+  return t >= 3600 ? fmt::format("{}h{:02}m", t / 3600, t / 60 % 60)
+                   : fmt::format("{}m{:02}s", t / 60, t % 60);
 }
 
 }  // namespace
@@ -99,8 +100,8 @@ std::string FormatDuration(double s) {
 ExecSummary ExecutePlan(const Plan& plan, const ExecOptions& opt_in) {
   ExecOptions opt = opt_in;
   if (opt.binary.empty()) opt.binary = fs::read_symlink("/proc/self/exe").string();
-  // One local pool per study (reliability.md case 32). `--only` runs (Slurm array tasks of one study,
-  // running side by side) rely on the per-run locks of their stages instead.
+  // One local pool per study (reliability.md case 32). `--only` runs (Slurm array tasks of one
+  // study, running side by side) rely on the per-run locks of their stages instead.
   RunDirLock study_lock;
   if (opt.only.empty()) study_lock = RunDirLock::Acquire(opt.study_dir, "study");
   WriteRunConfigs(plan, opt.study_dir);
@@ -127,11 +128,13 @@ ExecSummary ExecutePlan(const Plan& plan, const ExecOptions& opt_in) {
   const bool tty = isatty(STDERR_FILENO) && !opt.quiet;
   auto progress = [&](const std::string& event) {
     if (opt.quiet) return;
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double eta = cost_done > 0 ? elapsed * (cost_total - cost_done) / cost_done : -1;
-    const std::string line = fmt::format("[study] {}/{} runs done, {} running, {} failed, elapsed {}, ETA {}  {}",
-                                         complete.size(), summary.total, running.size(), failed.size(),
-                                         FormatDuration(elapsed), FormatDuration(eta), event);
+    const std::string line =
+        fmt::format("[study] {}/{} runs done, {} running, {} failed, elapsed {}, ETA {}  {}",
+                    complete.size(), summary.total, running.size(), failed.size(),
+                    FormatDuration(elapsed), FormatDuration(eta), event);
     std::fprintf(stderr, tty ? "\r\033[K%s" : "%s\n", line.c_str());
     if (tty && event.rfind("failed", 0) == 0) std::fprintf(stderr, "\n");
     std::fflush(stderr);
@@ -213,7 +216,8 @@ ExecSummary ExecutePlan(const Plan& plan, const ExecOptions& opt_in) {
     }
   }
   // Runs left in todo could not start (their dependencies are outside --only and incomplete).
-  for (const auto& name : todo) summary.failures.push_back(name + ": not run, dependencies incomplete");
+  for (const auto& name : todo)
+    summary.failures.push_back(name + ": not run, dependencies incomplete");
   summary.failed += static_cast<int>(todo.size());
   if (tty) std::fprintf(stderr, "\n");
   return summary;

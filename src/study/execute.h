@@ -1,8 +1,8 @@
-// Executes a Plan on this machine with a small process pool: each run is a child process of the same
-// binary (`overtrain <stage> --config <dir>/run.toml --out <dir>`), so a study survives being killed —
-// completed runs carry a status.json with their id and are skipped; an interrupted run is started again in
-// its directory (pretraining resumes from its newest valid checkpoint). Also emits Slurm array scripts.
-// Entry points: ExecOptions, ExecutePlan, IsComplete, EmitSlurm.
+// Executes a Plan on this machine with a small process pool: each run is a child process of the
+// same binary (`overtrain <stage> --config <dir>/run.toml --out <dir>`), so a study survives being
+// killed — completed runs carry a status.json with their id and are skipped; an interrupted run is
+// started again in its directory (pretraining resumes from its newest valid checkpoint). Also emits
+// Slurm array scripts. Entry points: ExecOptions, ExecutePlan, IsComplete, EmitSlurm.
 #pragma once
 
 #include <filesystem>
@@ -16,11 +16,11 @@ namespace ot {
 
 struct ExecOptions {
   std::filesystem::path study_dir;
-  std::string binary;            // path of the overtrain executable (default: /proc/self/exe)
-  int jobs = 1;                  // runs at a time
-  int threads_per_job = 2;       // OMP_NUM_THREADS of each child
-  std::vector<std::string> only; // run names to execute (empty = all); their deps must be complete
-  bool quiet = false;            // no progress line
+  std::string binary;             // path of the overtrain executable (default: /proc/self/exe)
+  int jobs = 1;                   // runs at a time
+  int threads_per_job = 2;        // OMP_NUM_THREADS of each child
+  std::vector<std::string> only;  // run names to execute (empty = all); their deps must be complete
+  bool quiet = false;             // no progress line
 };
 
 bool IsComplete(const std::filesystem::path& run_dir, const Run& run);

@@ -1,9 +1,8 @@
 // Run ids and the run graph.
 #include "study/plan.h"
 
-#include <xxhash.h>
-
 #include <fmt/format.h>
+#include <xxhash.h>
 
 #include "core/check.h"
 

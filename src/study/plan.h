@@ -1,6 +1,6 @@
 // A study as a graph of runs (design.md "study/"): each run is one invocation of an overtrain stage
-// (`overtrain <stage> --config <dir>/run.toml --out <dir>`) whose id is the hash of its resolved config and
-// of its dependencies' ids, so changing one field re-plans only the runs it reaches.
+// (`overtrain <stage> --config <dir>/run.toml --out <dir>`) whose id is the hash of its resolved
+// config and of its dependencies' ids, so changing one field re-plans only the runs it reaches.
 // Entry points: Run, Plan::{Add, TopologicalOrder, Find}, RunId.
 #pragma once
 
@@ -13,15 +13,15 @@
 namespace ot {
 
 struct Run {
-  std::string stage;              // "data", "pretrain", "eval", "perturb", "finetune", "theory"
-  std::string name;               // readable, unique within the study: "pretrain/tokens-2M"
-  std::string config_toml;        // the stage's fully resolved config, written to <dir>/run.toml
+  std::string stage;        // "data", "pretrain", "eval", "perturb", "finetune", "theory"
+  std::string name;         // readable, unique within the study: "pretrain/tokens-2M"
+  std::string config_toml;  // the stage's fully resolved config, written to <dir>/run.toml
   // Arguments after the binary; "{config}" and "{out}" are replaced by <dir>/run.toml and <dir>.
   // Empty = {stage, "--config", "{config}", "--out", "{out}"}.
   std::vector<std::string> argv;
   std::vector<std::string> deps;  // names of runs that must be complete first
   std::string id;                 // filled by Plan::Add: hash(stage, config, deps' ids)
-  double cost_tokens = 0;         // estimated tokens processed (train + eval), for --dry-run and ETA
+  double cost_tokens = 0;  // estimated tokens processed (train + eval), for --dry-run and ETA
   std::map<std::string, std::string> labels;  // e.g. tokens=2000000, task=sentiment, lr=1e-4
 };
 

@@ -27,8 +27,10 @@ std::string CkptName(int64_t tokens, int B, int T) {
 std::string DataConfigText(const StudyConfig& c) {
   std::vector<std::string> sets = c.data.set;
   sets.push_back("data.vocab_size=" + std::to_string(c.model.vocab_size));
-  if (!c.data.data_dir.empty()) sets.push_back("data.data_dir=\"" + fs::absolute(c.data.data_dir).string() + "\"");
-  if (!c.data.cache_dir.empty()) sets.push_back("data.cache_dir=\"" + fs::absolute(c.data.cache_dir).string() + "\"");
+  if (!c.data.data_dir.empty())
+    sets.push_back("data.data_dir=\"" + fs::absolute(c.data.data_dir).string() + "\"");
+  if (!c.data.cache_dir.empty())
+    sets.push_back("data.cache_dir=\"" + fs::absolute(c.data.cache_dir).string() + "\"");
   const data::DataConfig d = LoadConfig(data::DataConfigSchema(), c.data.config, sets);
   return PrintConfig(data::DataConfigSchema(), d);
 }
@@ -89,16 +91,21 @@ StudyConfig ResolveSeries(const StudyConfig& c) {
     if (i == 0) {
       model = m;
     } else if (!(m == model)) {
-      throw Error(entry(i) + ": its model differs from entry 1's; a series is one model at several token counts");
+      throw Error(
+          entry(i) +
+          ": its model differs from entry 1's; a series is one model at several token counts");
     }
   }
   const fs::path tokenizer = fs::absolute(entries[0].dir) / "tokenizer.json";
   if (!fs::exists(tokenizer))
-    throw Error(entry(0) + ": no tokenizer.json; the study tokenizes its data with the checkpoints' own tokenizer");
+    throw Error(
+        entry(0) +
+        ": no tokenizer.json; the study tokenizes its data with the checkpoints' own tokenizer");
   if (c.pretrain.seq_len > model.max_seq_len)
-    throw Error(fmt::format("pretrain.seq_len = {} (the evaluation and fine-tuning window) exceeds the "
-                            "checkpoints' max_position_embeddings {}",
-                            c.pretrain.seq_len, model.max_seq_len));
+    throw Error(
+        fmt::format("pretrain.seq_len = {} (the evaluation and fine-tuning window) exceeds the "
+                    "checkpoints' max_position_embeddings {}",
+                    c.pretrain.seq_len, model.max_seq_len));
   out.model = model;
   out.data.set.push_back("data.tokenizer_json=" + config_detail::Print(tokenizer.string()));
   return out;
@@ -109,11 +116,16 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
   Plan& plan = sp.plan;
 
   // Data: fetch (idempotent, cached outside the study) then prepare.
-  Run fetch{.stage = "data-fetch", .name = "data/fetch", .config_toml = "# fetch the registry sources\n"};
+  Run fetch{
+      .stage = "data-fetch", .name = "data/fetch", .config_toml = "# fetch the registry sources\n"};
   fetch.argv = {"data", "fetch"};
-  if (!c.data.cache_dir.empty()) fetch.argv.insert(fetch.argv.end(), {"--cache", fs::absolute(c.data.cache_dir).string()});
+  if (!c.data.cache_dir.empty())
+    fetch.argv.insert(fetch.argv.end(), {"--cache", fs::absolute(c.data.cache_dir).string()});
   plan.Add(fetch);
-  Run prepare{.stage = "data", .name = "data/prepare", .config_toml = DataConfigText(c), .deps = {"data/fetch"}};
+  Run prepare{.stage = "data",
+              .name = "data/prepare",
+              .config_toml = DataConfigText(c),
+              .deps = {"data/fetch"}};
   prepare.argv = {"data", "prepare", "--config", "{config}", "--out", "{out}"};
   prepare.cost_tokens = 2e6;
   const fs::path data_dir = plan.DirOf(study_dir, plan.Add(prepare));
@@ -123,114 +135,148 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
     const StudyConfig& cs = variant.config;  // everything below reads the variant's own config
     const int B = cs.pretrain.batch_size, T = cs.pretrain.seq_len;
     const double eval_tokens = static_cast<double>(cs.eval.windows + cs.eval.c4_windows) * T;
-  for (int64_t seed : c.study.seeds) {
-    const std::string seed_tag = variant.tag + (c.study.seeds.size() > 1 ? fmt::format("seed-{}/", seed) : "");
-    PretrainConfig base = PretrainFor(cs, data_dir, seed);
-    auto add_pretrain = [&](const std::string& name, PretrainConfig p, double cost) {
-      Run r{.stage = "pretrain", .name = name, .config_toml = PrintConfig(PretrainSchema(), p),
-            .deps = {"data/prepare"}, .cost_tokens = cost * (p.optim.sam_rho > 0 ? 2.0 : 1.0)};
-      return plan.DirOf(study_dir, plan.Add(r));
-    };
-    std::vector<StudyCheckpoint> ckpts;
-    if (!cs.checkpoints.series.empty()) {  // published checkpoints: no pre-training runs
-      for (const SeriesCheckpoint& e : cs.checkpoints.series.entries) {
-        const fs::path dir = fs::absolute(e.dir).lexically_normal();
-        StudyCheckpoint ck{seed, e.tokens.value, "", dir, {}, variant.size, variant.arm, variant.tag};
-        ck.ref = {.dir = dir.string(),
-                  .tokens = e.tokens,
-                  .epochs = static_cast<double>(e.tokens.value) / cs.checkpoints.corpus_tokens.value};
-        ckpts.push_back(std::move(ck));
-      }
-    } else if (cs.pretrain.mode == "runs") {
-      for (const Size& n : cs.pretrain.ladder) {
+    for (int64_t seed : c.study.seeds) {
+      const std::string seed_tag =
+          variant.tag + (c.study.seeds.size() > 1 ? fmt::format("seed-{}/", seed) : "");
+      PretrainConfig base = PretrainFor(cs, data_dir, seed);
+      auto add_pretrain = [&](const std::string& name, PretrainConfig p, double cost) {
+        Run r{.stage = "pretrain",
+              .name = name,
+              .config_toml = PrintConfig(PretrainSchema(), p),
+              .deps = {"data/prepare"},
+              .cost_tokens = cost * (p.optim.sam_rho > 0 ? 2.0 : 1.0)};
+        return plan.DirOf(study_dir, plan.Add(r));
+      };
+      std::vector<StudyCheckpoint> ckpts;
+      if (!cs.checkpoints.series.empty()) {  // published checkpoints: no pre-training runs
+        for (const SeriesCheckpoint& e : cs.checkpoints.series.entries) {
+          const fs::path dir = fs::absolute(e.dir).lexically_normal();
+          StudyCheckpoint ck{seed, e.tokens.value, "",          dir,
+                             {},   variant.size,   variant.arm, variant.tag};
+          ck.ref = {
+              .dir = dir.string(),
+              .tokens = e.tokens,
+              .epochs = static_cast<double>(e.tokens.value) / cs.checkpoints.corpus_tokens.value};
+          ckpts.push_back(std::move(ck));
+        }
+      } else if (cs.pretrain.mode == "runs") {
+        for (const Size& n : cs.pretrain.ladder) {
+          PretrainConfig p = base;
+          p.train.budget = n;
+          p.train.ladder_mode = "series";
+          const std::string name = "pretrain/" + seed_tag + "budget-" + FormatSize(n.value);
+          const fs::path dir = add_pretrain(name, p, static_cast<double>(n.value));
+          ckpts.push_back({seed,
+                           n.value,
+                           name,
+                           dir / "ckpt" / CkptName(n.value, B, T),
+                           {},
+                           variant.size,
+                           variant.arm,
+                           variant.tag});
+        }
+      } else {
+        int64_t max_budget = 0;
+        for (const Size& n : cs.pretrain.ladder) max_budget = std::max(max_budget, n.value);
         PretrainConfig p = base;
-        p.train.budget = n;
-        p.train.ladder_mode = "series";
-        const std::string name = "pretrain/" + seed_tag + "budget-" + FormatSize(n.value);
-        const fs::path dir = add_pretrain(name, p, static_cast<double>(n.value));
-        ckpts.push_back({seed, n.value, name, dir / "ckpt" / CkptName(n.value, B, T), {}, variant.size,
-                         variant.arm, variant.tag});
-      }
-    } else {
-      int64_t max_budget = 0;
-      for (const Size& n : cs.pretrain.ladder) max_budget = std::max(max_budget, n.value);
-      PretrainConfig p = base;
-      p.train.budget.value = max_budget;
-      p.train.ladder = cs.pretrain.ladder;
-      p.train.ladder_mode = cs.pretrain.mode;
-      const std::string name = "pretrain/" + seed_tag + cs.pretrain.mode;
-      double cost = static_cast<double>(max_budget);
-      if (cs.pretrain.mode == "wsd")
-        for (const Size& n : cs.pretrain.ladder) cost += cs.pretrain.optim.wsd_decay_fraction * n.value;
-      const fs::path dir = add_pretrain(name, p, cost);
-      for (const Size& n : cs.pretrain.ladder) {
-        const fs::path ckpt = cs.pretrain.mode == "series"
-                                  ? dir / "ckpt" / CkptName(n.value, B, T)
-                                  : dir / ("branch-" + FormatSize(n.value)) / "ckpt" / CkptName(n.value, B, T);
-        ckpts.push_back({seed, n.value, name, ckpt, {}, variant.size, variant.arm, variant.tag});
-      }
-    }
-    for (auto& ck : ckpts) {
-      if (ck.ref.dir.empty()) ck.ref.dir = ck.dir.string();  // our checkpoints carry their tokens
-      // The runs measuring a checkpoint wait for the run that makes it (none for a published one).
-      const std::vector<std::string> ck_deps = {ck.pretrain_run.empty() ? "data/prepare" : ck.pretrain_run};
-      const std::string tag = seed_tag + "tokens-" + FormatSize(ck.budget);
-      const EvalSuiteConfig suite = SuiteFor(cs, data_dir);
-      EvalConfig ev{.checkpoint = ck.ref, .suite = suite};
-      ck.eval_run = "eval/" + tag;
-      plan.Add({.stage = "eval", .name = ck.eval_run, .config_toml = PrintConfig(EvalSchema(), ev),
-                .deps = ck_deps, .cost_tokens = eval_tokens});
-      PerturbConfig pc{.checkpoint = ck.ref, .suite = suite, .gammas = cs.perturb.gammas,
-                       .draws = cs.perturb.draws, .seed = ck.seed, .groups = cs.perturb.groups,
-                       .scale = cs.perturb.scale};
-      pc.suite.tasks.clear();
-      ck.perturb_run = "perturb/" + tag;
-      plan.Add({.stage = "perturb", .name = ck.perturb_run, .config_toml = PrintConfig(PerturbSchema(), pc),
-                .deps = ck_deps,
-                .cost_tokens = cs.perturb.gammas.size() * cs.perturb.draws * cs.perturb.groups.size() *
-                               static_cast<double>(cs.eval.windows * T) / 3.0});
-      if (cs.diagnose.enabled) {
-        DiagnoseConfig dc{.checkpoint = ck.ref, .suite = suite, .batches = cs.diagnose.batches,
-                          .max_iters = cs.diagnose.max_iters, .tol = cs.diagnose.tol, .probes = cs.diagnose.probes,
-                          .seed = ck.seed,
-                          .gammas = cs.perturb.gammas};
-        dc.suite.tasks.clear();
-        ck.diagnose_run = "diagnose/" + tag;
-        const double hvp_passes = 1 + 2.0 * cs.diagnose.max_iters + 4.0 * cs.diagnose.probes;
-        plan.Add({.stage = "diagnose", .name = ck.diagnose_run, .config_toml = PrintConfig(DiagnoseSchema(), dc),
-                  .deps = ck_deps,
-                  .cost_tokens = hvp_passes * cs.diagnose.batches * cs.eval.batch * T});
-      }
-      const int64_t ft_tokens = FinetuneTokens(cs);
-      for (const auto& task : cs.finetune.tasks) {
-        for (double lr : cs.finetune.lrs) {
-          for (int64_t ft_seed : cs.finetune.seeds) {
-            FinetuneConfig fc;
-            fc.checkpoint = ck.ref;
-            fc.suite = suite;
-            fc.suite.tasks = {task};
-            fc.ft.task = task;
-            fc.ft.optim = cs.finetune.optim;
-            fc.ft.optim.lr = lr;
-            fc.ft.tokens = Size{ft_tokens};
-            fc.ft.batch_size = cs.finetune.batch_size;
-            fc.ft.seq_len = T;
-            fc.ft.seed = ft_seed;  // the data order; the checkpoint carries the pre-training seed
-            fc.ft.l2sp = cs.finetune.l2sp;
-            fc.ft.replay = cs.finetune.replay;
-            fc.ft.wise_alphas = cs.finetune.wise_alphas;
-            std::string name = "finetune/" + tag + "/" + task + "/lr-" + LrLabel(lr);
-            if (cs.finetune.seeds.size() > 1) name += fmt::format("/seed-{}", ft_seed);
-            plan.Add({.stage = "finetune", .name = name, .config_toml = PrintConfig(FinetuneSchema(), fc),
-                      .deps = ck_deps,
-                      .cost_tokens = static_cast<double>(ft_tokens) + eval_tokens});
-            ck.finetune_runs.push_back(name);
-          }
+        p.train.budget.value = max_budget;
+        p.train.ladder = cs.pretrain.ladder;
+        p.train.ladder_mode = cs.pretrain.mode;
+        const std::string name = "pretrain/" + seed_tag + cs.pretrain.mode;
+        double cost = static_cast<double>(max_budget);
+        if (cs.pretrain.mode == "wsd")
+          for (const Size& n : cs.pretrain.ladder)
+            cost += cs.pretrain.optim.wsd_decay_fraction * n.value;
+        const fs::path dir = add_pretrain(name, p, cost);
+        for (const Size& n : cs.pretrain.ladder) {
+          const fs::path ckpt =
+              cs.pretrain.mode == "series"
+                  ? dir / "ckpt" / CkptName(n.value, B, T)
+                  : dir / ("branch-" + FormatSize(n.value)) / "ckpt" / CkptName(n.value, B, T);
+          ckpts.push_back({seed, n.value, name, ckpt, {}, variant.size, variant.arm, variant.tag});
         }
       }
-      sp.checkpoints.push_back(ck);
+      for (auto& ck : ckpts) {
+        if (ck.ref.dir.empty()) ck.ref.dir = ck.dir.string();  // our checkpoints carry their tokens
+        // The runs measuring a checkpoint wait for the run that makes it (none for a published
+        // one).
+        const std::vector<std::string> ck_deps = {ck.pretrain_run.empty() ? "data/prepare"
+                                                                          : ck.pretrain_run};
+        const std::string tag = seed_tag + "tokens-" + FormatSize(ck.budget);
+        const EvalSuiteConfig suite = SuiteFor(cs, data_dir);
+        EvalConfig ev{.checkpoint = ck.ref, .suite = suite};
+        ck.eval_run = "eval/" + tag;
+        plan.Add({.stage = "eval",
+                  .name = ck.eval_run,
+                  .config_toml = PrintConfig(EvalSchema(), ev),
+                  .deps = ck_deps,
+                  .cost_tokens = eval_tokens});
+        PerturbConfig pc{.checkpoint = ck.ref,
+                         .suite = suite,
+                         .gammas = cs.perturb.gammas,
+                         .draws = cs.perturb.draws,
+                         .seed = ck.seed,
+                         .groups = cs.perturb.groups,
+                         .scale = cs.perturb.scale};
+        pc.suite.tasks.clear();
+        ck.perturb_run = "perturb/" + tag;
+        plan.Add(
+            {.stage = "perturb",
+             .name = ck.perturb_run,
+             .config_toml = PrintConfig(PerturbSchema(), pc),
+             .deps = ck_deps,
+             .cost_tokens = cs.perturb.gammas.size() * cs.perturb.draws * cs.perturb.groups.size() *
+                            static_cast<double>(cs.eval.windows * T) / 3.0});
+        if (cs.diagnose.enabled) {
+          DiagnoseConfig dc{.checkpoint = ck.ref,
+                            .suite = suite,
+                            .batches = cs.diagnose.batches,
+                            .max_iters = cs.diagnose.max_iters,
+                            .tol = cs.diagnose.tol,
+                            .probes = cs.diagnose.probes,
+                            .seed = ck.seed,
+                            .gammas = cs.perturb.gammas};
+          dc.suite.tasks.clear();
+          ck.diagnose_run = "diagnose/" + tag;
+          const double hvp_passes = 1 + 2.0 * cs.diagnose.max_iters + 4.0 * cs.diagnose.probes;
+          plan.Add({.stage = "diagnose",
+                    .name = ck.diagnose_run,
+                    .config_toml = PrintConfig(DiagnoseSchema(), dc),
+                    .deps = ck_deps,
+                    .cost_tokens = hvp_passes * cs.diagnose.batches * cs.eval.batch * T});
+        }
+        const int64_t ft_tokens = FinetuneTokens(cs);
+        for (const auto& task : cs.finetune.tasks) {
+          for (double lr : cs.finetune.lrs) {
+            for (int64_t ft_seed : cs.finetune.seeds) {
+              FinetuneConfig fc;
+              fc.checkpoint = ck.ref;
+              fc.suite = suite;
+              fc.suite.tasks = {task};
+              fc.ft.task = task;
+              fc.ft.optim = cs.finetune.optim;
+              fc.ft.optim.lr = lr;
+              fc.ft.tokens = Size{ft_tokens};
+              fc.ft.batch_size = cs.finetune.batch_size;
+              fc.ft.seq_len = T;
+              fc.ft.seed = ft_seed;  // the data order; the checkpoint carries the pre-training seed
+              fc.ft.l2sp = cs.finetune.l2sp;
+              fc.ft.replay = cs.finetune.replay;
+              fc.ft.wise_alphas = cs.finetune.wise_alphas;
+              std::string name = "finetune/" + tag + "/" + task + "/lr-" + LrLabel(lr);
+              if (cs.finetune.seeds.size() > 1) name += fmt::format("/seed-{}", ft_seed);
+              plan.Add({.stage = "finetune",
+                        .name = name,
+                        .config_toml = PrintConfig(FinetuneSchema(), fc),
+                        .deps = ck_deps,
+                        .cost_tokens = static_cast<double>(ft_tokens) + eval_tokens});
+              ck.finetune_runs.push_back(name);
+            }
+          }
+        }
+        sp.checkpoints.push_back(ck);
+      }
     }
-  }
   }
   if (!c.theory.config.empty()) {
     std::string text;

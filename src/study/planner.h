@@ -1,7 +1,8 @@
-// Turns a StudyConfig into the run graph: data fetch → data prepare → pretrain (one run per budget, one
-// series, or WSD branches; or, for checkpoints.series, the published checkpoints) → per checkpoint: eval (base), perturb, finetune per (task, lr); and theory.
-// Each run's config is the stage's own declared schema printed in full, so a run id changes exactly
-// when something that run reads changes. Entry points: StudyCheckpoint, BuildStudyPlan.
+// Turns a StudyConfig into the run graph: data fetch → data prepare → pretrain (one run per budget,
+// one series, or WSD branches; or, for checkpoints.series, the published checkpoints) → per
+// checkpoint: eval (base), perturb, finetune per (task, lr); and theory. Each run's config is the
+// stage's own declared schema printed in full, so a run id changes exactly when something that run
+// reads changes. Entry points: StudyCheckpoint, BuildStudyPlan.
 #pragma once
 
 #include <filesystem>
@@ -16,14 +17,16 @@ namespace ot {
 // One pre-trained checkpoint of the ladder and the runs measured on it.
 struct StudyCheckpoint {
   int64_t seed = 0;
-  int64_t budget = 0;        // nominal ladder entry
-  std::string pretrain_run;  // producing run
-  std::filesystem::path dir; // the checkpoint directory
-  CheckpointRef ref;         // what the stages read: dir, and the series' tokens and epochs
-  std::string size;          // model preset of this ladder when the study compares sizes, else ""
-  std::string arm;           // the arm of this ladder when the study compares arms, else ""
-  std::string variant;       // StudyVariant::tag: "", "arm-sgd/", "size-pico-32/", "arm-sgd/size-pico-32/"
-  std::string eval_run, perturb_run, diagnose_run;  // diagnose_run "" when the study does not diagnose
+  int64_t budget = 0;         // nominal ladder entry
+  std::string pretrain_run;   // producing run
+  std::filesystem::path dir;  // the checkpoint directory
+  CheckpointRef ref;          // what the stages read: dir, and the series' tokens and epochs
+  std::string size;           // model preset of this ladder when the study compares sizes, else ""
+  std::string arm;            // the arm of this ladder when the study compares arms, else ""
+  std::string
+      variant;  // StudyVariant::tag: "", "arm-sgd/", "size-pico-32/", "arm-sgd/size-pico-32/"
+  std::string eval_run, perturb_run,
+      diagnose_run;  // diagnose_run "" when the study does not diagnose
   std::vector<std::string> finetune_runs;
 };
 
@@ -41,7 +44,8 @@ StudyPlan BuildStudyPlan(const StudyConfig& config, const std::filesystem::path&
 // without a series. Throws Error naming the entry.
 StudyConfig ResolveSeries(const StudyConfig& c);
 
-// The study restricted to one variant (its checkpoints and the shared data and theory runs), by tag.
+// The study restricted to one variant (its checkpoints and the shared data and theory runs), by
+// tag.
 StudyPlan PlanForVariant(const StudyPlan& plan, const std::string& tag);
 
 }  // namespace ot

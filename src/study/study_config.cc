@@ -1,10 +1,11 @@
 // The study schema.
 #include "study/study_config.h"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <cctype>
 #include <climits>
-#include <toml++/toml.h>
 
 namespace ot {
 
@@ -16,7 +17,8 @@ bool IsArmName(const std::string& name) {
   });
 }
 
-// arms.<name>.<key> = value: one override of `name`; a later value of the same key replaces the earlier.
+// arms.<name>.<key> = value: one override of `name`; a later value of the same key replaces the
+// earlier.
 std::string SetArmEntry(StudyConfig& c, const std::string& subkey, const std::string& literal) {
   const auto dot = subkey.find('.');
   const std::string name = subkey.substr(0, dot);
@@ -58,14 +60,16 @@ std::string ArmsProblem(const StudyConfig& c) {
     for (const auto& [key, literal] : sets)
       for (const char* shared : {"study.", "arms.", "data.", "theory.", "model.vocab_size"})
         if (key.rfind(shared, 0) == 0)
-          return "arm '" + name + "': key '" + key + "' cannot vary per arm (the study's data, vocabulary, "
+          return "arm '" + name + "': key '" + key +
+                 "' cannot vary per arm (the study's data, vocabulary, "
                  "theory and study.* settings are shared by all arms)";
   }
   // Identical arms would run the same ladder twice under two names.
   std::map<std::vector<std::pair<std::string, std::string>>, std::string> seen;
   for (const auto& name : c.study.arms) {
     auto it = c.arm_sets.find(name);
-    auto sets = it == c.arm_sets.end() ? std::vector<std::pair<std::string, std::string>>{} : it->second;
+    auto sets =
+        it == c.arm_sets.end() ? std::vector<std::pair<std::string, std::string>>{} : it->second;
     std::sort(sets.begin(), sets.end());
     if (auto [at, fresh] = seen.emplace(sets, name); !fresh)
       return "arms '" + at->second + "' and '" + name + "' have identical overrides";
@@ -85,30 +89,37 @@ std::string SeriesProblem(const StudyConfig& c) {
   if (e.empty()) return "";
   for (size_t i = 0; i < e.size(); ++i) {
     if (e[i].dir.empty()) return "entry " + std::to_string(i + 1) + ": dir is empty";
-    if (e[i].tokens.value <= 0) return "entry " + std::to_string(i + 1) + " (" + e[i].dir + "): tokens must be > 0";
+    if (e[i].tokens.value <= 0)
+      return "entry " + std::to_string(i + 1) + " (" + e[i].dir + "): tokens must be > 0";
     for (size_t j = 0; j < i; ++j) {
       if (e[j].tokens.value == e[i].tokens.value)
-        return "entries " + std::to_string(j + 1) + " and " + std::to_string(i + 1) + " have the same tokens (" +
-               FormatSize(e[i].tokens.value) + "); each checkpoint is one point of the token axis";
+        return "entries " + std::to_string(j + 1) + " and " + std::to_string(i + 1) +
+               " have the same tokens (" + FormatSize(e[i].tokens.value) +
+               "); each checkpoint is one point of the token axis";
       if (e[j].dir == e[i].dir) return "'" + e[i].dir + "' is listed twice";
     }
   }
   if (c.checkpoints.corpus_tokens.value <= 0)
-    return "checkpoints.corpus_tokens must be set with a series: the tokens per epoch of the checkpoints' "
+    return "checkpoints.corpus_tokens must be set with a series: the tokens per epoch of the "
+           "checkpoints' "
            "pre-training corpus, so that every budget is printed with its epochs";
-  if (!c.study.sizes.empty()) return "cannot be combined with study.sizes (the checkpoints fix the model)";
-  if (c.study.seeds.size() > 1) return "cannot be combined with several study.seeds (pre-training seeds)";
+  if (!c.study.sizes.empty())
+    return "cannot be combined with study.sizes (the checkpoints fix the model)";
+  if (c.study.seeds.size() > 1)
+    return "cannot be combined with several study.seeds (pre-training seeds)";
   for (const auto& [name, sets] : c.arm_sets)
     for (const auto& [key, literal] : sets)
       if (key.rfind("pretrain.", 0) == 0 || key.rfind("model.", 0) == 0)
-        return "arm '" + name + "' sets '" + key + "', but the checkpoints replace pre-training and fix the model";
+        return "arm '" + name + "' sets '" + key +
+               "', but the checkpoints replace pre-training and fix the model";
   return "";
 }
 
 }  // namespace
 
 std::string CheckpointSeries::SetFromToml(const toml::node& n, CheckpointSeries& out) {
-  const char* expect = "expects an array of tables {dir = \"<model directory>\", tokens = <count, e.g. \"16M\">}";
+  const char* expect =
+      "expects an array of tables {dir = \"<model directory>\", tokens = <count, e.g. \"16M\">}";
   const auto* arr = n.as_array();
   if (!arr) return expect;
   CheckpointSeries s;
@@ -127,7 +138,8 @@ std::string CheckpointSeries::SetFromToml(const toml::node& n, CheckpointSeries&
           return "entry " + std::to_string(i + 1) + ": tokens " + err;
         have_tokens = true;
       } else {
-        return "entry " + std::to_string(i + 1) + ": unknown or mistyped key '" + key + "'; " + expect;
+        return "entry " + std::to_string(i + 1) + ": unknown or mistyped key '" + key + "'; " +
+               expect;
       }
     }
     if (!have_dir || !have_tokens) return "entry " + std::to_string(i + 1) + " " + expect;
@@ -151,19 +163,25 @@ const ConfigSchema<StudyConfig>& StudySchema() {
     ConfigSchema<C> s;
     s.Field("study.name", "study name (names the default output directory)",
             [](C& c) -> std::string& { return c.study.name; })
-        .Field("study.out", "study directory (\"\" = runs/<name>)", [](C& c) -> std::string& { return c.study.out; })
-        .Field("study.seeds", "pre-training seeds (one ladder per seed)",
-               [](C& c) -> std::vector<int64_t>& { return c.study.seeds; }, AtLeast(0))
-        .Field("study.sizes", "model presets compared side by side, one ladder each (empty = [model])",
+        .Field("study.out", "study directory (\"\" = runs/<name>)",
+               [](C& c) -> std::string& { return c.study.out; })
+        .Field(
+            "study.seeds", "pre-training seeds (one ladder per seed)",
+            [](C& c) -> std::vector<int64_t>& { return c.study.seeds; }, AtLeast(0))
+        .Field("study.sizes",
+               "model presets compared side by side, one ladder each (empty = [model])",
                [](C& c) -> std::vector<std::string>& { return c.study.sizes; })
         .Field("study.arms",
-               "named arms compared side by side, one ladder each; [arms.<name>] holds an arm's overrides "
+               "named arms compared side by side, one ladder each; [arms.<name>] holds an arm's "
+               "overrides "
                "(an arm without a table is the baseline)",
                [](C& c) -> std::vector<std::string>& { return c.study.arms; })
-        .Field("study.jobs", "runs at a time (0 = cores / threads_per_job)", [](C& c) -> int& { return c.study.jobs; },
-               AtLeast(0))
-        .Field("study.threads_per_job", "OpenMP threads per run (0 = 1 for nano, else 2)",
-               [](C& c) -> int& { return c.study.threads_per_job; }, AtLeast(0))
+        .Field(
+            "study.jobs", "runs at a time (0 = cores / threads_per_job)",
+            [](C& c) -> int& { return c.study.jobs; }, AtLeast(0))
+        .Field(
+            "study.threads_per_job", "OpenMP threads per run (0 = 1 for nano, else 2)",
+            [](C& c) -> int& { return c.study.threads_per_job; }, AtLeast(0))
         .Field("data.config", "data prepare config file (\"\" = defaults)",
                [](C& c) -> std::string& { return c.data.config; })
         .Field("data.set", "extra data.* overrides for prepare, e.g. [\"data.vocab_size=4096\"]",
@@ -173,86 +191,137 @@ const ConfigSchema<StudyConfig>& StudySchema() {
         .Field("data.cache_dir", "fetched sources (\"\" = $OVERTRAIN_CACHE or ~/.cache/overtrain)",
                [](C& c) -> std::string& { return c.data.cache_dir; });
     DeclareModelFields(s, [](C& c) -> ModelConfig& { return c.model; });
-    s.Field("pretrain.mode", "runs: one run per budget (schedule over its own budget); series: one run "
-                             "saved at each budget; wsd: warmup-stable trunk with decay branches",
-            [](C& c) -> std::string& { return c.pretrain.mode; }, OneOf({"runs", "series", "wsd"}))
-        .Field("pretrain.ladder", "token budgets", [](C& c) -> std::vector<Size>& { return c.pretrain.ladder; },
-               AtLeast(1))
-        .Field("pretrain.batch_size", "sequences per step", [](C& c) -> int& { return c.pretrain.batch_size; },
-               AtLeast(1))
-        .Field("pretrain.seq_len", "tokens per sequence", [](C& c) -> int& { return c.pretrain.seq_len; }, AtLeast(1))
-        .Field("pretrain.nan_policy", "on a NaN/Inf loss or gradient: abort or skip-step",
-               [](C& c) -> std::string& { return c.pretrain.nan_policy; }, OneOf({"abort", "skip-step"}))
-        .Field("perturb.gammas", "noise scales γ", [](C& c) -> std::vector<double>& { return c.perturb.gammas; },
-               AtLeast(0))
-        .Field("perturb.draws", "draws per γ", [](C& c) -> int& { return c.perturb.draws; }, AtLeast(1))
+    s.Field(
+         "pretrain.mode",
+         "runs: one run per budget (schedule over its own budget); series: one run "
+         "saved at each budget; wsd: warmup-stable trunk with decay branches",
+         [](C& c) -> std::string& { return c.pretrain.mode; }, OneOf({"runs", "series", "wsd"}))
+        .Field(
+            "pretrain.ladder", "token budgets",
+            [](C& c) -> std::vector<Size>& { return c.pretrain.ladder; }, AtLeast(1))
+        .Field(
+            "pretrain.batch_size", "sequences per step",
+            [](C& c) -> int& { return c.pretrain.batch_size; }, AtLeast(1))
+        .Field(
+            "pretrain.seq_len", "tokens per sequence",
+            [](C& c) -> int& { return c.pretrain.seq_len; }, AtLeast(1))
+        .Field(
+            "pretrain.nan_policy", "on a NaN/Inf loss or gradient: abort or skip-step",
+            [](C& c) -> std::string& { return c.pretrain.nan_policy; },
+            OneOf({"abort", "skip-step"}))
+        .Field(
+            "perturb.gammas", "noise scales γ",
+            [](C& c) -> std::vector<double>& { return c.perturb.gammas; }, AtLeast(0))
+        .Field(
+            "perturb.draws", "draws per γ", [](C& c) -> int& { return c.perturb.draws; },
+            AtLeast(1))
         .Field("perturb.groups", "conditions: \"all\" or a group name each",
                [](C& c) -> std::vector<std::string>& { return c.perturb.groups; })
-        .Field("perturb.scale", "init-std | relative-norm", [](C& c) -> std::string& { return c.perturb.scale; },
-               OneOf({"init-std", "relative-norm"}))
-        .Field("finetune.tasks", "tasks (docs/tasks.md)", [](C& c) -> std::vector<std::string>& { return c.finetune.tasks; })
-        .Field("finetune.lrs", "learning-rate grid", [](C& c) -> std::vector<double>& { return c.finetune.lrs; },
-               Above(0))
-        .Field("finetune.tokens", "tokens per fine-tuning run (0 = 10% of the smallest pre-training budget)",
+        .Field(
+            "perturb.scale", "init-std | relative-norm",
+            [](C& c) -> std::string& { return c.perturb.scale; },
+            OneOf({"init-std", "relative-norm"}))
+        .Field("finetune.tasks", "tasks (docs/tasks.md)",
+               [](C& c) -> std::vector<std::string>& { return c.finetune.tasks; })
+        .Field(
+            "finetune.lrs", "learning-rate grid",
+            [](C& c) -> std::vector<double>& { return c.finetune.lrs; }, Above(0))
+        .Field("finetune.tokens",
+               "tokens per fine-tuning run (0 = 10% of the smallest pre-training budget)",
                [](C& c) -> Size& { return c.finetune.tokens; })
-        .Field("finetune.seeds", "data-order seeds per (checkpoint, task, lr): >= 2 give standard errors",
-               [](C& c) -> std::vector<int64_t>& { return c.finetune.seeds; }, AtLeast(0))
-        .Field("finetune.batch_size", "rows per step", [](C& c) -> int& { return c.finetune.batch_size; }, AtLeast(1))
-        .Field("finetune.l2sp", "L2-SP λ toward the pre-trained weights", [](C& c) -> double& { return c.finetune.l2sp; },
-               AtLeast(0))
-        .Field("finetune.replay", "fraction of steps on pre-training batches",
-               [](C& c) -> double& { return c.finetune.replay; }, Between(0, 0.99))
-        .Field("finetune.wise_alphas", "WiSE-FT: also evaluate a*theta_ft + (1-a)*theta_pre for each a",
-               [](C& c) -> std::vector<double>& { return c.finetune.wise_alphas; }, Between(0, 1))
-        .Field("diagnose.enabled", "run `overtrain diagnose` (Hessian top eigenvalue, traces, logit scale) on every checkpoint",
+        .Field(
+            "finetune.seeds",
+            "data-order seeds per (checkpoint, task, lr): >= 2 give standard errors",
+            [](C& c) -> std::vector<int64_t>& { return c.finetune.seeds; }, AtLeast(0))
+        .Field(
+            "finetune.batch_size", "rows per step",
+            [](C& c) -> int& { return c.finetune.batch_size; }, AtLeast(1))
+        .Field(
+            "finetune.l2sp", "L2-SP λ toward the pre-trained weights",
+            [](C& c) -> double& { return c.finetune.l2sp; }, AtLeast(0))
+        .Field(
+            "finetune.replay", "fraction of steps on pre-training batches",
+            [](C& c) -> double& { return c.finetune.replay; }, Between(0, 0.99))
+        .Field(
+            "finetune.wise_alphas",
+            "WiSE-FT: also evaluate a*theta_ft + (1-a)*theta_pre for each a",
+            [](C& c) -> std::vector<double>& { return c.finetune.wise_alphas; }, Between(0, 1))
+        .Field("diagnose.enabled",
+               "run `overtrain diagnose` (Hessian top eigenvalue, traces, logit scale) on every "
+               "checkpoint",
                [](C& c) -> bool& { return c.diagnose.enabled; })
-        .Field("diagnose.batches", "training batches the Hessian's loss averages", [](C& c) -> int& { return c.diagnose.batches; },
-               AtLeast(1))
-        .Field("diagnose.max_iters", "power-iteration steps for the top eigenvalue",
-               [](C& c) -> int& { return c.diagnose.max_iters; }, AtLeast(1))
-        .Field("diagnose.tol", "power iteration converges when the residual (a bound on the eigenvalue's relative error) is below it",
-               [](C& c) -> double& { return c.diagnose.tol; }, Between(1e-12, 0.5))
-        .Field("diagnose.probes", "Hutchinson probes per trace", [](C& c) -> int& { return c.diagnose.probes; }, AtLeast(1))
-        .Field("eval.batch", "rows per forward pass", [](C& c) -> int& { return c.eval.batch; }, AtLeast(1))
-        .Field("eval.windows", "general-validation windows", [](C& c) -> int64_t& { return c.eval.windows; }, AtLeast(0))
-        .Field("eval.c4_windows", "C4 windows", [](C& c) -> int64_t& { return c.eval.c4_windows; }, AtLeast(0))
-        .Field("eval.max_examples", "task examples scored", [](C& c) -> int64_t& { return c.eval.max_examples; },
-               AtLeast(0))
-        .Field("eval.max_target_tokens", "target tokens scored per example",
-               [](C& c) -> int64_t& { return c.eval.max_target_tokens; }, AtLeast(0))
+        .Field(
+            "diagnose.batches", "training batches the Hessian's loss averages",
+            [](C& c) -> int& { return c.diagnose.batches; }, AtLeast(1))
+        .Field(
+            "diagnose.max_iters", "power-iteration steps for the top eigenvalue",
+            [](C& c) -> int& { return c.diagnose.max_iters; }, AtLeast(1))
+        .Field(
+            "diagnose.tol",
+            "power iteration converges when the residual (a bound on the eigenvalue's relative "
+            "error) is below it",
+            [](C& c) -> double& { return c.diagnose.tol; }, Between(1e-12, 0.5))
+        .Field(
+            "diagnose.probes", "Hutchinson probes per trace",
+            [](C& c) -> int& { return c.diagnose.probes; }, AtLeast(1))
+        .Field(
+            "eval.batch", "rows per forward pass", [](C& c) -> int& { return c.eval.batch; },
+            AtLeast(1))
+        .Field(
+            "eval.windows", "general-validation windows",
+            [](C& c) -> int64_t& { return c.eval.windows; }, AtLeast(0))
+        .Field(
+            "eval.c4_windows", "C4 windows", [](C& c) -> int64_t& { return c.eval.c4_windows; },
+            AtLeast(0))
+        .Field(
+            "eval.max_examples", "task examples scored",
+            [](C& c) -> int64_t& { return c.eval.max_examples; }, AtLeast(0))
+        .Field(
+            "eval.max_target_tokens", "target tokens scored per example",
+            [](C& c) -> int64_t& { return c.eval.max_target_tokens; }, AtLeast(0))
         .Field("theory.config", "theory config file (\"\" = no theory panels)",
                [](C& c) -> std::string& { return c.theory.config; })
         .Field("checkpoints.series",
-               "published checkpoints replacing pre-training: [{dir = \"<Hugging Face model dir>\", tokens = "
+               "published checkpoints replacing pre-training: [{dir = \"<Hugging Face model "
+               "dir>\", tokens = "
                "\"<tokens seen>\"}, ...] (empty = pre-train the ladder)",
                [](C& c) -> CheckpointSeries& { return c.checkpoints.series; })
-        .Field("checkpoints.corpus_tokens",
-               "tokens per epoch of the series' pre-training corpus, for the epochs printed next to every "
-               "budget (e.g. \"300B\" for Pythia on the Pile); required with checkpoints.series",
-               [](C& c) -> Size& { return c.checkpoints.corpus_tokens; }, AtLeast(0))
-        .Rule({"checkpoints.series", "checkpoints.corpus_tokens", "study.sizes", "study.seeds"}, SeriesProblem)
-        .Rule({"model.preset", "model.vocab_size"}, [](const C& c) { return ModelConfigProblem(c.model); })
-        .Rule({"pretrain.seq_len", "model.max_seq_len"}, [](const C& c) -> std::string {
-          // With a series the checkpoints' model replaces [model] (ResolveSeries checks it there).
-          return c.pretrain.seq_len <= c.model.max_seq_len || !c.checkpoints.series.empty()
-                     ? ""
-                     : "pretrain.seq_len must be <= model.max_seq_len";
-        })
-        .Rule({"pretrain.ladder"}, [](const C& c) -> std::string {
-          return c.pretrain.ladder.empty() ? "expected at least one token budget" : "";
-        })
-        .Rule({"study.sizes"}, [](const C& c) -> std::string {
-          for (size_t i = 0; i < c.study.sizes.size(); ++i) {
-            const std::string& name = c.study.sizes[i];
-            std::string known;
-            bool ok = false;
-            for (const auto& n : ModelConfig::PresetNames()) ok |= n == name, known += (known.empty() ? "" : ", ") + n;
-            if (!ok) return "'" + name + "' is not a model preset; expected one of: " + known;
-            for (size_t j = 0; j < i; ++j)
-              if (c.study.sizes[j] == name) return "'" + name + "' is listed twice";
-          }
-          return "";
-        })
+        .Field(
+            "checkpoints.corpus_tokens",
+            "tokens per epoch of the series' pre-training corpus, for the epochs printed next to "
+            "every "
+            "budget (e.g. \"300B\" for Pythia on the Pile); required with checkpoints.series",
+            [](C& c) -> Size& { return c.checkpoints.corpus_tokens; }, AtLeast(0))
+        .Rule({"checkpoints.series", "checkpoints.corpus_tokens", "study.sizes", "study.seeds"},
+              SeriesProblem)
+        .Rule({"model.preset", "model.vocab_size"},
+              [](const C& c) { return ModelConfigProblem(c.model); })
+        .Rule({"pretrain.seq_len", "model.max_seq_len"},
+              [](const C& c) -> std::string {
+                // With a series the checkpoints' model replaces [model] (ResolveSeries checks it
+                // there).
+                return c.pretrain.seq_len <= c.model.max_seq_len || !c.checkpoints.series.empty()
+                           ? ""
+                           : "pretrain.seq_len must be <= model.max_seq_len";
+              })
+        .Rule({"pretrain.ladder"},
+              [](const C& c) -> std::string {
+                return c.pretrain.ladder.empty() ? "expected at least one token budget" : "";
+              })
+        .Rule({"study.sizes"},
+              [](const C& c) -> std::string {
+                for (size_t i = 0; i < c.study.sizes.size(); ++i) {
+                  const std::string& name = c.study.sizes[i];
+                  std::string known;
+                  bool ok = false;
+                  for (const auto& n : ModelConfig::PresetNames())
+                    ok |= n == name, known += (known.empty() ? "" : ", ") + n;
+                  if (!ok) return "'" + name + "' is not a model preset; expected one of: " + known;
+                  for (size_t j = 0; j < i; ++j)
+                    if (c.study.sizes[j] == name) return "'" + name + "' is listed twice";
+                }
+                return "";
+              })
         .Rule({"finetune.seeds"}, [](const C& c) -> std::string {
           if (c.finetune.seeds.empty()) return "expected at least one seed";
           for (size_t i = 0; i < c.finetune.seeds.size(); ++i)
@@ -262,12 +331,14 @@ const ConfigSchema<StudyConfig>& StudySchema() {
           return "";
         });
     s.Table({.prefix = "arms.",
-             .help = "arm overrides: [arms.<name>] key = value, any study key but study.* (study.arms lists the arms)",
+             .help = "arm overrides: [arms.<name>] key = value, any study key but study.* "
+                     "(study.arms lists the arms)",
              .set = SetArmEntry,
              .print = PrintArms})
         .Rule({"study.arms"}, ArmsProblem);
     DeclareOptimFields(s, "pretrain", [](C& c) -> OptimConfig& { return c.pretrain.optim; });
-    DeclareOptimFields(s, "finetune", [](C& c) -> OptimConfig& { return c.finetune.optim; }, {"lr"});
+    DeclareOptimFields(s, "finetune", [](C& c) -> OptimConfig& { return c.finetune.optim; },
+                       {"lr"});
     return s;
   }();
   return schema;
@@ -291,7 +362,8 @@ StudyConfig ConfigForArm(const StudyConfig& c, const std::string& arm) {
   if (it == c.arm_sets.end()) return out;
   ConfigOrigins origins;
   try {
-    for (const auto& [key, literal] : it->second) ApplyOverride(StudySchema(), key + "=" + literal, out, origins);
+    for (const auto& [key, literal] : it->second)
+      ApplyOverride(StudySchema(), key + "=" + literal, out, origins);
     ValidateConfig(StudySchema(), out, origins);
   } catch (const Error& e) {
     throw Error("arm '" + arm + "': " + e.what());
@@ -301,12 +373,14 @@ StudyConfig ConfigForArm(const StudyConfig& c, const std::string& arm) {
 
 std::vector<StudyVariant> StudyVariants(const StudyConfig& c) {
   std::vector<StudyVariant> out;
-  const std::vector<std::string> arms = c.study.arms.empty() ? std::vector<std::string>{""} : c.study.arms;
+  const std::vector<std::string> arms =
+      c.study.arms.empty() ? std::vector<std::string>{""} : c.study.arms;
   for (const std::string& arm : arms) {
     const StudyConfig ca = arm.empty() ? c : ConfigForArm(c, arm);
     for (const std::string& size : StudySizes(ca)) {
       StudyVariant v{.arm = arm, .size = ca.study.sizes.empty() ? "" : size};
-      v.tag = (arm.empty() ? "" : "arm-" + arm + "/") + (v.size.empty() ? "" : "size-" + size + "/");
+      v.tag =
+          (arm.empty() ? "" : "arm-" + arm + "/") + (v.size.empty() ? "" : "size-" + size + "/");
       v.config = ConfigForSize(ca, size);
       out.push_back(std::move(v));
     }

@@ -1,7 +1,7 @@
-// The study config (declared once): data, model preset, the token-budget ladder and how it is produced
-// (separate runs per budget / one series / WSD branches), schedule, seeds, the perturbation grid, the
-// fine-tuning grid, evaluation sizes and the theory configuration. Entry points: StudyConfig,
-// StudySchema, LoadStudyConfig.
+// The study config (declared once): data, model preset, the token-budget ladder and how it is
+// produced (separate runs per budget / one series / WSD branches), schedule, seeds, the
+// perturbation grid, the fine-tuning grid, evaluation sizes and the theory configuration. Entry
+// points: StudyConfig, StudySchema, LoadStudyConfig.
 #pragma once
 
 #include <map>
@@ -32,26 +32,29 @@ struct CheckpointSeries {
 struct StudyConfig {
   struct Study {
     std::string name = "quick";
-    std::string out;              // study directory; "" = runs/<name>
+    std::string out;  // study directory; "" = runs/<name>
     std::vector<int64_t> seeds{1};
-    std::vector<std::string> sizes;  // model presets compared side by side (one ladder each); empty = [model]
-    std::vector<std::string> arms;   // named variants compared side by side (one ladder each); see arm_sets
-    int jobs = 0;                 // runs at a time; 0 = cores / threads_per_job
-    int threads_per_job = 0;      // OMP threads per run; 0 = 1 for the nano preset, else 2
+    std::vector<std::string>
+        sizes;  // model presets compared side by side (one ladder each); empty = [model]
+    std::vector<std::string>
+        arms;      // named variants compared side by side (one ladder each); see arm_sets
+    int jobs = 0;  // runs at a time; 0 = cores / threads_per_job
+    int threads_per_job = 0;  // OMP threads per run; 0 = 1 for the nano preset, else 2
   } study;
   struct Data {
-    std::string config;           // data prepare config file ("" = defaults)
-    std::vector<std::string> set; // extra data.* overrides, e.g. ["data.vocab_size=4096"]
-    std::string data_dir;         // real task files and C4 (shared/data); "" = registry data only
-    std::string cache_dir;        // fetched sources; "" = $OVERTRAIN_CACHE or ~/.cache/overtrain
+    std::string config;            // data prepare config file ("" = defaults)
+    std::vector<std::string> set;  // extra data.* overrides, e.g. ["data.vocab_size=4096"]
+    std::string data_dir;          // real task files and C4 (shared/data); "" = registry data only
+    std::string cache_dir;         // fetched sources; "" = $OVERTRAIN_CACHE or ~/.cache/overtrain
   } data;
   ModelConfig model = ModelConfig::Nano();
   struct Pretrain {
-    std::string mode = "runs";    // runs (one cosine run per budget) | series (one run) | wsd (branches)
+    std::string mode =
+        "runs";  // runs (one cosine run per budget) | series (one run) | wsd (branches)
     std::vector<Size> ladder{Size{500000}, Size{1000000}, Size{2000000}, Size{4000000}};
     int batch_size = 16, seq_len = 64;
     std::string nan_policy = "abort";  // abort | skip-step
-    OptimConfig optim;            // pretrain.*: every optimizer/schedule knob of the pretrain stage
+    OptimConfig optim;  // pretrain.*: every optimizer/schedule knob of the pretrain stage
   } pretrain;
   struct Perturb {
     std::vector<double> gammas{0.1, 0.2, 0.4};
@@ -62,17 +65,20 @@ struct StudyConfig {
   struct Finetune {
     std::vector<std::string> tasks{"sentiment", "code"};
     std::vector<double> lrs{1e-4, 1e-3, 1e-2};  // the grid: each run's finetune.lr
-    Size tokens{0};               // per run; 0 = 10% of the smallest pre-training budget
-    std::vector<int64_t> seeds{1, 2, 3};  // data-order seeds: each point's standard error comes from these
+    Size tokens{0};  // per run; 0 = 10% of the smallest pre-training budget
+    std::vector<int64_t> seeds{
+        1, 2, 3};  // data-order seeds: each point's standard error comes from these
     int batch_size = 16;
     double l2sp = 0.0, replay = 0.0;
     std::vector<double> wise_alphas;  // WiSE-FT blends evaluated per run
-    OptimConfig optim{.lr = 1e-4, .warmup_fraction = 0.1};  // finetune.* (all but lr, which the grid sets)
+    OptimConfig optim{.lr = 1e-4,
+                      .warmup_fraction = 0.1};  // finetune.* (all but lr, which the grid sets)
   } finetune;
   struct Diagnose {  // curvature per checkpoint (`overtrain diagnose`, analysis/diagnose.h)
     bool enabled = false;
     int batches = 4, max_iters = 30, probes = 8;
-    double tol = 1e-3;  // power iteration: converged when ‖Hv − λv‖/|λ| (≥ λ's relative error) is below it
+    double tol =
+        1e-3;  // power iteration: converged when ‖Hv − λv‖/|λ| (≥ λ's relative error) is below it
   } diagnose;
   struct Eval {
     int batch = 16;
@@ -82,19 +88,21 @@ struct StudyConfig {
     std::string config = "configs/theory/reference.toml";  // "" = no theory panels
   } theory;
   struct Checkpoints {
-    CheckpointSeries series;  // non-empty: these checkpoints replace pre-training (the paper's section 2)
-    Size corpus_tokens{0};    // tokens per epoch of their pre-training corpus (epochs = tokens / it)
+    CheckpointSeries
+        series;  // non-empty: these checkpoints replace pre-training (the paper's section 2)
+    Size corpus_tokens{0};  // tokens per epoch of their pre-training corpus (epochs = tokens / it)
   } checkpoints;
-  // [arms.<name>] tables: each arm's overrides of this study's own keys, as (key, TOML literal) in file
-  // order, e.g. arms.sgd = {pretrain.kind = "sgd", pretrain.lr = 0.1}. An arm listed in study.arms with
-  // no table is the baseline (no overrides).
+  // [arms.<name>] tables: each arm's overrides of this study's own keys, as (key, TOML literal) in
+  // file order, e.g. arms.sgd = {pretrain.kind = "sgd", pretrain.lr = 0.1}. An arm listed in
+  // study.arms with no table is the baseline (no overrides).
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> arm_sets;
 };
 
 // One ladder of the study: an arm, a model size, both or neither.
 struct StudyVariant {
   std::string arm, size;  // "" when the study has no arms / no sizes
-  std::string tag;        // run-name prefix and directory: "", "arm-sgd/", "size-pico-32/", "arm-sgd/size-pico-32/"
+  std::string tag;        // run-name prefix and directory: "", "arm-sgd/", "size-pico-32/",
+                          // "arm-sgd/size-pico-32/"
   StudyConfig config;     // the study with the arm's overrides and the size's model applied
 };
 // Every (arm, size) of the study, arms outermost, in declaration order.
@@ -105,8 +113,8 @@ StudyConfig ConfigForArm(const StudyConfig& c, const std::string& arm);
 const ConfigSchema<StudyConfig>& StudySchema();
 // The model presets of the study: study.sizes, or the one [model] (named by its preset) when empty.
 std::vector<std::string> StudySizes(const StudyConfig& c);
-// The study with [model] set to `size`'s preset (keeping [model]'s vocabulary, which the data shares);
-// `size` = the [model] preset itself returns c unchanged.
+// The study with [model] set to `size`'s preset (keeping [model]'s vocabulary, which the data
+// shares); `size` = the [model] preset itself returns c unchanged.
 StudyConfig ConfigForSize(const StudyConfig& c, const std::string& size);
 
 // The study's token budgets: checkpoints.series' tokens when it is set, else pretrain.ladder.

@@ -1,12 +1,12 @@
 // The study driver.
 #include "study/study_main.h"
 
+#include <fmt/format.h>
 #include <omp.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
-#include <fmt/format.h>
 #include <map>
 
 #include "core/fileio.h"
@@ -35,23 +35,28 @@ int64_t PreparedTrainTokens(const StudyPlan& sp, const fs::path& study_dir) {
   }
 }
 
-// The ladder in tokens, tokens/param (all and non-embedding), epochs; and a wall-time estimate from the
-// planned token counts: training at kTrainFlops per core, forward passes at 3x the training token rate.
-void PrintLadder(const StudyConfig& config, const StudyPlan& sp, const fs::path& study_dir, int jobs) {
+// The ladder in tokens, tokens/param (all and non-embedding), epochs; and a wall-time estimate from
+// the planned token counts: training at kTrainFlops per core, forward passes at 3x the training
+// token rate.
+void PrintLadder(const StudyConfig& config, const StudyPlan& sp, const fs::path& study_dir,
+                 int jobs) {
   const int64_t per_epoch = PreparedTrainTokens(sp, study_dir);
-  // Calibrated on this project's machines (docs/performance.md): pico-32 trains 190K tokens/s on one core,
-  // i.e. ~58 GFLOP/s of 6N+attention FLOPs; larger models reach more, so this errs long for them.
+  // Calibrated on this project's machines (docs/performance.md): pico-32 trains 190K tokens/s on
+  // one core, i.e. ~58 GFLOP/s of 6N+attention FLOPs; larger models reach more, so this errs long
+  // for them.
   constexpr double kTrainFlops = 58e9;
-  std::map<std::string, double> rate;  // training tokens/s per job, by size tag ("" = the one model)
+  std::map<std::string, double>
+      rate;  // training tokens/s per job, by size tag ("" = the one model)
   for (const StudyVariant& v : StudyVariants(config)) {
     const ModelConfig& m = v.config.model;
     const int64_t params = m.NumParams();
     const int64_t embed = int64_t{m.vocab_size} * m.d_model * (m.tied_head ? 1 : 2);
     std::printf("\n%smodel %s: %s parameters (%s non-embedding), vocabulary %d\n",
-                v.arm.empty() ? "" : ("arm " + v.arm + ", ").c_str(), m.preset.c_str(), FormatSize(params).c_str(),
-                FormatSize(params - embed).c_str(), m.vocab_size);
+                v.arm.empty() ? "" : ("arm " + v.arm + ", ").c_str(), m.preset.c_str(),
+                FormatSize(params).c_str(), FormatSize(params - embed).c_str(), m.vocab_size);
     std::printf("%-10s %12s %16s %10s\n", "budget", "tokens/param", "non-embed t/p", "epochs");
-    const int64_t corpus = v.config.checkpoints.series.empty() ? per_epoch : v.config.checkpoints.corpus_tokens.value;
+    const int64_t corpus =
+        v.config.checkpoints.series.empty() ? per_epoch : v.config.checkpoints.corpus_tokens.value;
     for (int64_t n : StudyBudgets(v.config)) {
       const std::string epochs = corpus > 0 ? fmt::format("{:.3g}", double(n) / corpus) : "?";
       std::printf("%-10s %12.3g %16.3g %10s\n", FormatSize(n).c_str(), double(n) / params,
@@ -60,8 +65,9 @@ void PrintLadder(const StudyConfig& config, const StudyPlan& sp, const fs::path&
     rate[v.tag] = kTrainFlops / m.TrainFlopsPerToken(v.config.pretrain.seq_len);
   }
   if (per_epoch == 0)
-    std::printf("(epochs after `data prepare`: the default corpus holds ~44M training tokens at V 512, "
-                "~22M at V 8192)\n");
+    std::printf(
+        "(epochs after `data prepare`: the default corpus holds ~44M training tokens at V 512, "
+        "~22M at V 8192)\n");
   auto rate_of = [&](const std::string& name) {
     for (const auto& [tag, r] : rate)
       if (!tag.empty() && name.find(tag) != std::string::npos) return r;
@@ -69,11 +75,14 @@ void PrintLadder(const StudyConfig& config, const StudyPlan& sp, const fs::path&
   };
   double work = 0, longest_pretrain = 0;
   for (const auto& run : sp.plan.runs()) {
-    if (run.stage == "data" || run.stage == "data-fetch" || IsComplete(sp.plan.DirOf(study_dir, run), run)) continue;
+    if (run.stage == "data" || run.stage == "data-fetch" ||
+        IsComplete(sp.plan.DirOf(study_dir, run), run))
+      continue;
     const bool forward_only = run.stage == "eval" || run.stage == "perturb";
     const double r = rate_of(run.name);
-    const double seconds = run.cost_tokens / (forward_only ? 3 * r : r) +
-                           (run.stage == "finetune" || forward_only ? 1.0 : 0.0);  // process + data load
+    const double seconds =
+        run.cost_tokens / (forward_only ? 3 * r : r) +
+        (run.stage == "finetune" || forward_only ? 1.0 : 0.0);  // process + data load
     if (run.stage == "pretrain") longest_pretrain = std::max(longest_pretrain, seconds);
     work += seconds;
   }
@@ -82,8 +91,10 @@ void PrintLadder(const StudyConfig& config, const StudyPlan& sp, const fs::path&
                             ? 0.0
                             : 240.0;  // fetch (network) + prepare, measured ~2-4 minutes
   const double wall = data_s + std::max(longest_pretrain, work / std::max(1, jobs));
-  std::printf("estimated wall time: %.0f min at %d job(s) at a time (%.0f CPU-min of runs, data %.0f min)\n",
-              wall / 60, jobs, work / 60, data_s / 60);
+  std::printf(
+      "estimated wall time: %.0f min at %d job(s) at a time (%.0f CPU-min of runs, data %.0f "
+      "min)\n",
+      wall / 60, jobs, work / 60, data_s / 60);
 }
 
 void PrintPlan(const StudyPlan& sp, const fs::path& study_dir) {
@@ -95,15 +106,17 @@ void PrintPlan(const StudyPlan& sp, const fs::path& study_dir) {
     cost += run.cost_tokens;
     complete += IsComplete(sp.plan.DirOf(study_dir, run), run);
   }
-  std::printf("study %s: %zu runs (%d already complete)\n", study_dir.string().c_str(), sp.plan.runs().size(),
-              complete);
+  std::printf("study %s: %zu runs (%d already complete)\n", study_dir.string().c_str(),
+              sp.plan.runs().size(), complete);
   std::printf("%-12s %6s %16s\n", "stage", "runs", "est. tokens");
   double total = 0;
   for (const auto& [stage, v] : by_stage) {
-    std::printf("%-12s %6d %16s\n", stage.c_str(), v.first, FormatSize(static_cast<int64_t>(v.second)).c_str());
+    std::printf("%-12s %6d %16s\n", stage.c_str(), v.first,
+                FormatSize(static_cast<int64_t>(v.second)).c_str());
     total += v.second;
   }
-  std::printf("%-12s %6zu %16s\n", "total", sp.plan.runs().size(), FormatSize(static_cast<int64_t>(total)).c_str());
+  std::printf("%-12s %6zu %16s\n", "total", sp.plan.runs().size(),
+              FormatSize(static_cast<int64_t>(total)).c_str());
   std::printf("\nruns (name  id  deps):\n");
   for (const auto& run : sp.plan.runs()) {
     std::string deps;
@@ -135,16 +148,19 @@ void PrintFailures(const ExecSummary& summary) {
 
 int StudyMain(const StudyOptions& opt) {
   const StudyConfig config = ResolveSeries(LoadStudyConfig(opt.config_path, opt.overrides));
-  const fs::path study_dir = config.study.out.empty() ? fs::path("runs") / config.study.name : fs::path(config.study.out);
+  const fs::path study_dir =
+      config.study.out.empty() ? fs::path("runs") / config.study.name : fs::path(config.study.out);
   const StudyPlan sp = BuildStudyPlan(config, study_dir);
   if (opt.dry_run) {
     PrintPlan(sp, study_dir);
     const int cores = std::max(1, omp_get_num_procs());
     const int threads = config.study.threads_per_job > 0 ? config.study.threads_per_job
-                        : config.model.d_model <= 64   ? 1
-                                                       : std::min(cores, 2);
+                        : config.model.d_model <= 64     ? 1
+                                                         : std::min(cores, 2);
     PrintLadder(config, sp, study_dir,
-                opt.jobs > 0 ? opt.jobs : config.study.jobs > 0 ? config.study.jobs : std::max(1, cores / threads));
+                opt.jobs > 0            ? opt.jobs
+                : config.study.jobs > 0 ? config.study.jobs
+                                        : std::max(1, cores / threads));
     return 0;
   }
   fs::create_directories(study_dir);
@@ -156,8 +172,8 @@ int StudyMain(const StudyOptions& opt) {
   exec.binary = binary;
   // Small models scale poorly to a second thread: run more of them side by side instead.
   exec.threads_per_job = config.study.threads_per_job > 0 ? config.study.threads_per_job
-                         : config.model.d_model <= 64  ? 1
-                                                        : std::min(cores, 2);
+                         : config.model.d_model <= 64     ? 1
+                                                          : std::min(cores, 2);
   if (opt.emit == "slurm") {
     const fs::path submit =
         EmitSlurm(sp.plan, study_dir, binary, opt.config_path, opt.overrides, exec.threads_per_job);
@@ -167,13 +183,13 @@ int StudyMain(const StudyOptions& opt) {
   }
   if (!opt.emit.empty()) throw Error("--emit '" + opt.emit + "': expected slurm");
 
-  exec.jobs = opt.jobs > 0 ? opt.jobs
+  exec.jobs = opt.jobs > 0            ? opt.jobs
               : config.study.jobs > 0 ? config.study.jobs
                                       : std::max(1, cores / exec.threads_per_job);
   exec.only = opt.only;
   const auto start = std::chrono::steady_clock::now();
-  std::fprintf(stderr, "[study] %s: %zu runs, %d at a time x %d threads\n", study_dir.string().c_str(),
-               sp.plan.runs().size(), exec.jobs, exec.threads_per_job);
+  std::fprintf(stderr, "[study] %s: %zu runs, %d at a time x %d threads\n",
+               study_dir.string().c_str(), sp.plan.runs().size(), exec.jobs, exec.threads_per_job);
   const ExecSummary summary = ExecutePlan(sp.plan, exec);
   PrintFailures(summary);
   if (!opt.only.empty()) return summary.failed ? 1 : 0;
@@ -200,11 +216,14 @@ int StudyMain(const StudyOptions& opt) {
     report = sizes.back().report;
     report.dir = comparison.parent_path();
   }
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("\nverdict:\n");
   for (const auto& line : report.verdict) std::printf("- %s\n", line.c_str());
-  std::printf("\nstudy: %d runs done now, %d were already complete, %d failed, %d incomplete in the report; %.0f s\n",
-              summary.done, summary.skipped, summary.failed, missing, wall);
+  std::printf(
+      "\nstudy: %d runs done now, %d were already complete, %d failed, %d incomplete in the "
+      "report; %.0f s\n",
+      summary.done, summary.skipped, summary.failed, missing, wall);
   std::printf("report: %s\n", (report.dir / "report.md").string().c_str());
   return summary.failed ? 1 : 0;
 }

@@ -1,5 +1,6 @@
-// Checkpoint save/load/verify and the checkpoint-root housekeeping (see checkpoint.h). Save order: every
-// file into `<dir>.tmp-<pid>` with fsync, manifest.json last, fsync the temp dir, rename, fsync the parent.
+// Checkpoint save/load/verify and the checkpoint-root housekeeping (see checkpoint.h). Save order:
+// every file into `<dir>.tmp-<pid>` with fsync, manifest.json last, fsync the temp dir, rename,
+// fsync the parent.
 #include "train/checkpoint.h"
 
 #include <fcntl.h>
@@ -36,7 +37,8 @@ std::vector<TensorToWrite> ToWrite(const std::vector<NamedTensor>& tensors) {
 }
 
 // Writes one file of the temp dir, fsyncs it, and records its size and xxh3 (re-read from disk).
-void WriteAndRecord(const fs::path& path, const std::function<void(FileWriter&)>& body, Json* files) {
+void WriteAndRecord(const fs::path& path, const std::function<void(FileWriter&)>& body,
+                    Json* files) {
   FileWriter writer(path);
   body(writer);
   writer.Sync();
@@ -45,12 +47,14 @@ void WriteAndRecord(const fs::path& path, const std::function<void(FileWriter&)>
   (*files)[path.filename().string()] = {{"size", mapped.size()}, {"xxh3", Xxh3Hex(mapped.bytes())}};
 }
 
-// Reads and checks manifest.json: present, valid JSON, a supported format_version, every required file.
+// Reads and checks manifest.json: present, valid JSON, a supported format_version, every required
+// file.
 Json ReadManifest(const fs::path& dir) {
   if (!fs::is_directory(dir)) throw Error(dir.string() + ": no such checkpoint directory");
   const fs::path path = dir / kManifestFile;
   if (!fs::exists(path))
-    throw Error(path.string() + ": manifest is missing, so this is not a complete checkpoint (an interrupted "
+    throw Error(path.string() +
+                ": manifest is missing, so this is not a complete checkpoint (an interrupted "
                 "save leaves no manifest)");
   Json manifest = ParseJsonStrict(ReadFile(path), path.string());
   if (!manifest.is_object() || !manifest.contains("format_version") ||
@@ -61,7 +65,8 @@ Json ReadManifest(const fs::path& dir) {
     throw Error(path.string() + ": format_version " + std::to_string(version) +
                 " is newer than this build supports (" + std::to_string(kCheckpointFormatVersion) +
                 "); use a newer overtrain");
-  if (version < 1) throw Error(path.string() + ": format_version " + std::to_string(version) + " is invalid");
+  if (version < 1)
+    throw Error(path.string() + ": format_version " + std::to_string(version) + " is invalid");
   if (!manifest.contains("files") || !manifest["files"].is_object())
     throw Error(path.string() + ": expected a 'files' object {file: {size, xxh3}}");
   for (const char* name : kRequiredFiles) {
@@ -76,7 +81,8 @@ Json ReadManifest(const fs::path& dir) {
 
 // Problems with one file against the manifest; for a safetensors file whose hash differs, names the
 // damaged tensors (per-tensor hashes in the manifest) or the header.
-std::vector<std::string> CheckFile(const fs::path& path, std::span<const std::byte> bytes, const Json& manifest) {
+std::vector<std::string> CheckFile(const fs::path& path, std::span<const std::byte> bytes,
+                                   const Json& manifest) {
   const std::string name = path.filename().string();
   const Json& entry = manifest["files"][name];
   if (!entry.is_object() || !entry.contains("size") || !entry["size"].is_number_unsigned() ||
@@ -84,8 +90,8 @@ std::vector<std::string> CheckFile(const fs::path& path, std::span<const std::by
     return {path.string() + ": its manifest entry is not {size, xxh3}"};
   const uint64_t want_size = entry["size"].get<uint64_t>();
   if (bytes.size() != want_size)
-    return {fmt::format("{}: size is {} bytes but the manifest records {} (truncated or modified)", path.string(),
-                        bytes.size(), want_size)};
+    return {fmt::format("{}: size is {} bytes but the manifest records {} (truncated or modified)",
+                        path.string(), bytes.size(), want_size)};
   const std::string have = Xxh3Hex(bytes), want = entry["xxh3"].get<std::string>();
   if (have == want) return {};
   std::vector<std::string> problems;
@@ -96,26 +102,31 @@ std::vector<std::string> CheckFile(const fs::path& path, std::span<const std::by
       SafetensorsFile file = SafetensorsFile::Parse(bytes, path.string());
       for (const TensorView& t : file.tensors()) {
         if (!hashes.contains(t.name)) {
-          problems.push_back(path.string() + ": tensor " + Quote(t.name) + " is not in the manifest");
-        } else if (const Json& recorded = hashes[t.name]; !recorded.is_string() ||
-                   Xxh3Hex(t.bytes) != recorded.get<std::string>()) {
-          problems.push_back(fmt::format("{}: tensor '{}' payload is damaged (xxh3 {} but the manifest records {})",
-                                         path.string(), t.name, Xxh3Hex(t.bytes),
-                                         recorded.is_string() ? recorded.get<std::string>() : recorded.dump()));
+          problems.push_back(path.string() + ": tensor " + Quote(t.name) +
+                             " is not in the manifest");
+        } else if (const Json& recorded = hashes[t.name];
+                   !recorded.is_string() || Xxh3Hex(t.bytes) != recorded.get<std::string>()) {
+          problems.push_back(fmt::format(
+              "{}: tensor '{}' payload is damaged (xxh3 {} but the manifest records {})",
+              path.string(), t.name, Xxh3Hex(t.bytes),
+              recorded.is_string() ? recorded.get<std::string>() : recorded.dump()));
         }
       }
       for (const auto& [tensor, unused] : hashes.items())
         if (file.Find(tensor) == nullptr)
-          problems.push_back(path.string() + ": tensor " + Quote(tensor) + " from the manifest is missing");
+          problems.push_back(path.string() + ": tensor " + Quote(tensor) +
+                             " from the manifest is missing");
     } catch (const Error& e) {
       std::string message = e.what();  // starts with the path
-      if (message.rfind(path.string() + ": ", 0) == 0) message = message.substr(path.string().size() + 2);
+      if (message.rfind(path.string() + ": ", 0) == 0)
+        message = message.substr(path.string().size() + 2);
       problems.push_back(path.string() + ": header damaged: " + message);
     }
   }
   if (problems.empty())
-    problems.push_back(fmt::format("{}: xxh3 is {} but the manifest records {} (file modified{})", path.string(),
-                                   have, want, is_safetensors ? "; header or padding bytes differ" : ""));
+    problems.push_back(fmt::format("{}: xxh3 is {} but the manifest records {} (file modified{})",
+                                   path.string(), have, want,
+                                   is_safetensors ? "; header or padding bytes differ" : ""));
   return problems;
 }
 
@@ -142,8 +153,9 @@ std::string NonF32Problem(const SafetensorsFile& file, const fs::path& path) {
   return "";
 }
 
-void LoadTensors(const MappedFile& mapped, const fs::path& path, std::map<std::string, LoadedTensor>* out,
-                 std::vector<std::string>* order, std::map<std::string, std::string>* metadata) {
+void LoadTensors(const MappedFile& mapped, const fs::path& path,
+                 std::map<std::string, LoadedTensor>* out, std::vector<std::string>* order,
+                 std::map<std::string, std::string>* metadata) {
   SafetensorsFile file = SafetensorsFile::Parse(mapped.bytes(), path.string());
   if (const std::string problem = NonF32Problem(file, path); !problem.empty()) throw Error(problem);
   for (const TensorView& t : file.tensors()) {
@@ -155,8 +167,8 @@ void LoadTensors(const MappedFile& mapped, const fs::path& path, std::map<std::s
 
 Json ParseVerifiedJson(const MappedFile& mapped, const fs::path& path) {
   const auto bytes = mapped.bytes();
-  return ParseJsonStrict(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
-                         path.string());
+  return ParseJsonStrict(
+      std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path.string());
 }
 
 bool ProcessAlive(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
@@ -185,7 +197,8 @@ void SaveCheckpoint(const fs::path& dir, const CheckpointContents& contents) {
   std::error_code ec;
   fs::remove_all(tmp, ec);
   if (!fs::create_directory(tmp, ec) || ec)
-    throw Error(tmp.string() + ": cannot create the temporary checkpoint directory: " + ec.message());
+    throw Error(tmp.string() +
+                ": cannot create the temporary checkpoint directory: " + ec.message());
   try {
     if (!contents.config.is_object() && !contents.config.is_null())
       throw Error(dir.string() + ": config.json must be a JSON object");
@@ -193,22 +206,32 @@ void SaveCheckpoint(const fs::path& dir, const CheckpointContents& contents) {
     metadata.emplace("format", "pt");
     metadata.emplace("overtrain_config", contents.config.is_null() ? "{}" : contents.config.dump());
     Json files = Json::object(), tensors = Json::object();
-    const std::vector<TensorToWrite> model = ToWrite(contents.model), optimizer = ToWrite(contents.optimizer);
-    for (const auto& [file, list] : {std::pair{kModelFile, &model}, std::pair{kOptimizerFile, &optimizer}}) {
+    const std::vector<TensorToWrite> model = ToWrite(contents.model),
+                                     optimizer = ToWrite(contents.optimizer);
+    for (const auto& [file, list] :
+         {std::pair{kModelFile, &model}, std::pair{kOptimizerFile, &optimizer}}) {
       Json& hashes = tensors[file] = Json::object();
       for (const auto& t : *list) hashes[t.name] = Xxh3Hex(t.bytes);
-      const auto& meta = std::string_view(file) == kModelFile ? metadata : std::map<std::string, std::string>{{"format", "pt"}};
-      WriteAndRecord(tmp / file, [&, list = list](FileWriter& w) { WriteSafetensors(w, *list, meta); }, &files);
+      const auto& meta = std::string_view(file) == kModelFile
+                             ? metadata
+                             : std::map<std::string, std::string>{{"format", "pt"}};
+      WriteAndRecord(
+          tmp / file, [&, list = list](FileWriter& w) { WriteSafetensors(w, *list, meta); },
+          &files);
     }
-    const std::string config_text = (contents.config.is_null() ? Json::object() : contents.config).dump(2) + "\n";
-    WriteAndRecord(tmp / kConfigFile, [&](FileWriter& w) { w.Write(config_text); }, &files);
+    const std::string config_text =
+        (contents.config.is_null() ? Json::object() : contents.config).dump(2) + "\n";
+    WriteAndRecord(
+        tmp / kConfigFile, [&](FileWriter& w) { w.Write(config_text); }, &files);
     const std::string state_text = contents.state.dump(2) + "\n";
-    WriteAndRecord(tmp / kStateFile, [&](FileWriter& w) { w.Write(state_text); }, &files);
+    WriteAndRecord(
+        tmp / kStateFile, [&](FileWriter& w) { w.Write(state_text); }, &files);
     const Json manifest = {{"format_version", kCheckpointFormatVersion},
                            {"writer", "overtrain"},
                            {"files", files},
                            {"tensors", tensors}};
-    // No trailing newline: cutting any byte off the end then breaks the JSON, so truncation is detected.
+    // No trailing newline: cutting any byte off the end then breaks the JSON, so truncation is
+    // detected.
     const std::string manifest_text = manifest.dump(2);
     {
       FileWriter w(tmp / kManifestFile);  // last: its presence marks a complete checkpoint
@@ -221,20 +244,25 @@ void SaveCheckpoint(const fs::path& dir, const CheckpointContents& contents) {
       // Swap atomically so that `dir` is never absent, then delete the old contents (now at `tmp`).
       if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) != 0) {
         if (errno != EINVAL && errno != ENOSYS)
-          throw Error(dir.string() + ": cannot replace the existing checkpoint: " + std::strerror(errno));
-        // No atomic exchange on this file system: move the old one aside (a temp name), then rename.
+          throw Error(dir.string() +
+                      ": cannot replace the existing checkpoint: " + std::strerror(errno));
+        // No atomic exchange on this file system: move the old one aside (a temp name), then
+        // rename.
         const fs::path old = tmp.string() + "-old";
         if (::rename(dir.c_str(), old.c_str()) != 0)
-          throw Error(dir.string() + ": cannot move the existing checkpoint aside: " + std::strerror(errno));
+          throw Error(dir.string() +
+                      ": cannot move the existing checkpoint aside: " + std::strerror(errno));
         if (::rename(tmp.c_str(), dir.c_str()) != 0) {
           const int err = errno;
           ::rename(old.c_str(), dir.c_str());  // put the previous checkpoint back
-          throw Error(dir.string() + ": cannot replace the existing checkpoint: " + std::strerror(err));
+          throw Error(dir.string() +
+                      ": cannot replace the existing checkpoint: " + std::strerror(err));
         }
         fs::remove_all(old, ec);
       }
     } else if (::rename(tmp.c_str(), dir.c_str()) != 0) {
-      throw Error(dir.string() + ": rename from " + tmp.filename().string() + " failed: " + std::strerror(errno));
+      throw Error(dir.string() + ": rename from " + tmp.filename().string() +
+                  " failed: " + std::strerror(errno));
     }
     SyncDirectory(parent);
     fs::remove_all(tmp, ec);
@@ -275,7 +303,8 @@ std::vector<std::string> VerifyCheckpoint(const fs::path& dir) {
   Json config;
   for (const auto& [name, unused] : manifest["files"].items()) {
     if (name.find('/') != std::string::npos || name == "..") {
-      problems.push_back((dir / kManifestFile).string() + ": file name " + Quote(name) + " is not a plain name");
+      problems.push_back((dir / kManifestFile).string() + ": file name " + Quote(name) +
+                         " is not a plain name");
       continue;
     }
     const fs::path path = dir / name;
@@ -318,7 +347,8 @@ std::string CheckpointDirName(int64_t tokens) { return "tokens-" + std::to_strin
 
 std::optional<int64_t> CheckpointTokens(const fs::path& dir) {
   const std::string name = dir.filename().string();
-  if (name.rfind("tokens-", 0) != 0 || name.size() == 7 || name.size() > 7 + 18) return std::nullopt;
+  if (name.rfind("tokens-", 0) != 0 || name.size() == 7 || name.size() > 7 + 18)
+    return std::nullopt;
   int64_t n = 0;
   for (size_t i = 7; i < name.size(); ++i) {
     if (name[i] < '0' || name[i] > '9') return std::nullopt;
@@ -335,7 +365,8 @@ std::vector<CheckpointEntry> ListCheckpoints(const fs::path& root) {
     if (!entry.is_directory()) continue;
     if (auto tokens = CheckpointTokens(entry.path())) out.push_back({*tokens, entry.path()});
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.tokens < b.tokens; });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.tokens < b.tokens; });
   return out;
 }
 
@@ -358,7 +389,8 @@ std::vector<fs::path> CleanPartialCheckpoints(const fs::path& root) {
   for (const auto& entry : fs::directory_iterator(root)) {
     auto pid = TempDirPid(entry.path().filename().string());
     if (!pid) continue;
-    if (*pid > 0 && *pid != ::getpid() && ProcessAlive(*pid)) continue;  // another process is saving
+    if (*pid > 0 && *pid != ::getpid() && ProcessAlive(*pid))
+      continue;  // another process is saving
     candidates.push_back(entry.path());
   }
   for (const auto& path : candidates) {
@@ -375,7 +407,8 @@ std::vector<fs::path> PruneCheckpoints(const fs::path& root, const std::set<int6
   std::vector<fs::path> removed;
   for (const auto& entry : ListCheckpoints(root)) {
     if (keep_tokens.count(entry.tokens) || (newest && entry.dir == *newest)) continue;
-    // Rename first so that a crash mid-delete leaves a temp dir (cleaned later), never a torn checkpoint.
+    // Rename first so that a crash mid-delete leaves a temp dir (cleaned later), never a torn
+    // checkpoint.
     const fs::path doomed = entry.dir.string() + ".tmp-" + std::to_string(::getpid());
     if (::rename(entry.dir.c_str(), doomed.c_str()) != 0)
       throw Error(entry.dir.string() + ": cannot prune: " + std::strerror(errno));
@@ -419,7 +452,9 @@ bool InspectCheckpoint(const fs::path& dir, std::ostream& out) {
   out << "config: " << ckpt.config.dump() << "\n";
   out << "metadata:\n";
   for (const auto& [key, value] : ckpt.metadata) {
-    const std::string shown = value.size() > 160 ? value.substr(0, 160) + "... (" + std::to_string(value.size()) + " chars)" : value;
+    const std::string shown = value.size() > 160 ? value.substr(0, 160) + "... (" +
+                                                       std::to_string(value.size()) + " chars)"
+                                                 : value;
     out << "  " << key << " = " << shown << "\n";
   }
   struct Group {
@@ -441,8 +476,8 @@ bool InspectCheckpoint(const fs::path& dir, std::ostream& out) {
         if (i > 0) shape += 'x';
         shape += std::to_string(t.shape[i]);
       }
-      out << fmt::format("  {:<56} {:>16} {:>12} norm {:.6g}\n", name, shape.empty() ? "scalar" : shape,
-                         t.data.size(), std::sqrt(sum_sq));
+      out << fmt::format("  {:<56} {:>16} {:>12} norm {:.6g}\n", name,
+                         shape.empty() ? "scalar" : shape, t.data.size(), std::sqrt(sum_sq));
       Group& g = groups[group_of(name)];
       ++g.tensors;
       g.params += static_cast<int64_t>(t.data.size());
@@ -451,10 +486,12 @@ bool InspectCheckpoint(const fs::path& dir, std::ostream& out) {
     }
     out << fmt::format("  groups ({} values):\n", total);
     for (const auto& [group, g] : groups)
-      out << fmt::format("    {:<10} {:>4} tensors {:>12} values  norm {:.6g}  rms {:.6g}\n", group, g.tensors,
-                         g.params, std::sqrt(g.sum_sq), g.params ? std::sqrt(g.sum_sq / g.params) : 0.0);
+      out << fmt::format("    {:<10} {:>4} tensors {:>12} values  norm {:.6g}  rms {:.6g}\n", group,
+                         g.tensors, g.params, std::sqrt(g.sum_sq),
+                         g.params ? std::sqrt(g.sum_sq / g.params) : 0.0);
   };
-  summarize("model", ckpt.model, ckpt.model_order, [](const std::string& n) { return TensorGroupFromName(n); });
+  summarize("model", ckpt.model, ckpt.model_order,
+            [](const std::string& n) { return TensorGroupFromName(n); });
   // Optimizer state names are "<state>.<param name>" by convention; group by the state name.
   summarize("optimizer", ckpt.optimizer, ckpt.optimizer_order,
             [](const std::string& n) { return n.substr(0, n.find('.')); });

@@ -1,8 +1,9 @@
-// Checkpoint directories (design.md "Artifacts"): model.safetensors, optimizer.safetensors, config.json,
-// state.json and manifest.json (written last: format version, size + xxh3 of every file and of every tensor),
-// written into `<dir>.tmp-<pid>`, fsynced, then renamed into place. A directory without a valid manifest is
-// not a checkpoint. Entry points: SaveCheckpoint, LoadCheckpoint, VerifyCheckpoint, NewestValidCheckpoint,
-// CleanPartialCheckpoints, PruneCheckpoints, InspectCheckpoint.
+// Checkpoint directories (design.md "Artifacts"): model.safetensors, optimizer.safetensors,
+// config.json, state.json and manifest.json (written last: format version, size + xxh3 of every
+// file and of every tensor), written into `<dir>.tmp-<pid>`, fsynced, then renamed into place. A
+// directory without a valid manifest is not a checkpoint. Entry points: SaveCheckpoint,
+// LoadCheckpoint, VerifyCheckpoint, NewestValidCheckpoint, CleanPartialCheckpoints,
+// PruneCheckpoints, InspectCheckpoint.
 #pragma once
 
 #include <cstdint>
@@ -39,15 +40,17 @@ struct CheckpointContents {
   std::vector<NamedTensor> model;      // -> model.safetensors
   std::vector<NamedTensor> optimizer;  // -> optimizer.safetensors (may be empty)
   nlohmann::json config;               // -> config.json (HF architecture fields; an object or null)
-  nlohmann::json state;                // -> state.json (step, tokens, schedule, rng, data cursor, ...)
+  nlohmann::json state;  // -> state.json (step, tokens, schedule, rng, data cursor, ...)
   // -> model.safetensors __metadata__. "format" = "pt" is added (transformers requires it), and
-  // "overtrain_config" defaults to config.dump() when the caller does not give the run config itself.
+  // "overtrain_config" defaults to config.dump() when the caller does not give the run config
+  // itself.
   std::map<std::string, std::string> metadata;
 };
 
-// Writes the checkpoint atomically: a crash at any point leaves either no `dir` (only `<dir>.tmp-<pid>`,
-// which CleanPartialCheckpoints removes) or the complete new one. An existing `dir` is replaced atomically.
-// Errors (disk full, permissions) throw Error after removing the temp dir; other checkpoints are untouched.
+// Writes the checkpoint atomically: a crash at any point leaves either no `dir` (only
+// `<dir>.tmp-<pid>`, which CleanPartialCheckpoints removes) or the complete new one. An existing
+// `dir` is replaced atomically. Errors (disk full, permissions) throw Error after removing the temp
+// dir; other checkpoints are untouched.
 void SaveCheckpoint(const fs::path& dir, const CheckpointContents& contents);
 
 struct LoadedTensor {
@@ -57,14 +60,14 @@ struct LoadedTensor {
 
 struct LoadedCheckpoint {
   fs::path dir;
-  std::map<std::string, LoadedTensor> model, optimizer;  // optimizer empty when loaded without it
+  std::map<std::string, LoadedTensor> model, optimizer;   // optimizer empty when loaded without it
   std::vector<std::string> model_order, optimizer_order;  // names in file order
   nlohmann::json config, state, manifest;
   std::map<std::string, std::string> metadata;  // model.safetensors __metadata__
 };
 
-// Verifies the manifest (version, sizes, xxh3) of the files it reads, then loads them. Throws Error naming
-// the file (and the tensor, for a damaged payload) on the first problem found.
+// Verifies the manifest (version, sizes, xxh3) of the files it reads, then loads them. Throws Error
+// naming the file (and the tensor, for a damaged payload) on the first problem found.
 LoadedCheckpoint LoadCheckpoint(const fs::path& dir, bool with_optimizer = true);
 
 // Every problem with `dir`, one sentence each naming the file (and tensor); empty when the
@@ -77,7 +80,8 @@ std::vector<std::string> VerifyCheckpoint(const fs::path& dir);
 
 // Checkpoint directories are named tokens-<N> (N = tokens seen).
 std::string CheckpointDirName(int64_t tokens);
-std::optional<int64_t> CheckpointTokens(const fs::path& dir);  // nullopt unless the name is tokens-<N>
+std::optional<int64_t> CheckpointTokens(
+    const fs::path& dir);  // nullopt unless the name is tokens-<N>
 
 struct CheckpointEntry {
   int64_t tokens = 0;
@@ -102,11 +106,13 @@ std::vector<fs::path> CleanPartialCheckpoints(const fs::path& root);
 // Returns what it removed.
 std::vector<fs::path> PruneCheckpoints(const fs::path& root, const std::set<int64_t>& keep_tokens);
 
-// The parameter group of an HF-style tensor name: "embed", "attn", "mlp", "norm", "head" or "other".
+// The parameter group of an HF-style tensor name: "embed", "attn", "mlp", "norm", "head" or
+// "other".
 std::string TensorGroupFromName(std::string_view name);
 
-// Human-readable summary: verification, state, config, metadata, tensors with shapes and L2 norms, and
-// norms per group. Returns whether the checkpoint verified (a damaged one lists its problems only).
+// Human-readable summary: verification, state, config, metadata, tensors with shapes and L2 norms,
+// and norms per group. Returns whether the checkpoint verified (a damaged one lists its problems
+// only).
 bool InspectCheckpoint(const fs::path& dir, std::ostream& out);
 
 }  // namespace ot

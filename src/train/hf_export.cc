@@ -57,8 +57,7 @@ HfExportResult ExportHfModel(const fs::path& checkpoint, const fs::path& data_di
           "{}: the tokenizer's vocabulary {} is larger than the model's vocab_size {} ({})",
           data_dir.string(), tok.vocab_size, m.vocab_size, config_path.string()));
     r.tokenizer_kind = tok.kind;
-    WriteFileAtomic(tmp / kConfigFile,
-                    HfExportConfig(m, tok.bos_id, tok.eos_id).dump(2) + "\n");
+    WriteFileAtomic(tmp / kConfigFile, HfExportConfig(m, tok.bos_id, tok.eos_id).dump(2) + "\n");
     r.files.push_back(kConfigFile);
     // The weights: checkpoints are immutable, so a hard link is safe; another filesystem gets a
     // copy.

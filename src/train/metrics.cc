@@ -92,10 +92,10 @@ void Progress::Update(int64_t tokens, double loss, double tokens_per_s, double w
   if (wall_s - last_print_ < min_gap && tokens < total_) return;
   last_print_ = wall_s;
   const double eta = tokens_per_s > 0 ? static_cast<double>(total_ - tokens) / tokens_per_s : 0;
-  const std::string line =
-      fmt::format("tokens {}/{} ({:.1f}%) | loss {:.4f} | {:.0f} tok/s | ETA {}:{:02d}", FormatSize(tokens),
-                  FormatSize(total_), 100.0 * tokens / std::max<int64_t>(1, total_), loss, tokens_per_s,
-                  static_cast<int>(eta) / 60, static_cast<int>(eta) % 60);
+  const std::string line = fmt::format(
+      "tokens {}/{} ({:.1f}%) | loss {:.4f} | {:.0f} tok/s | ETA {}:{:02d}", FormatSize(tokens),
+      FormatSize(total_), 100.0 * tokens / std::max<int64_t>(1, total_), loss, tokens_per_s,
+      static_cast<int>(eta) / 60, static_cast<int>(eta) % 60);
   if (tty_) {
     std::fprintf(stderr, "\r\033[K%s", line.c_str());
     live_ = true;

@@ -13,7 +13,8 @@
 
 namespace ot {
 
-// Keys whose values depend on the wall clock; everything else in a row is a pure function of config+seed.
+// Keys whose values depend on the wall clock; everything else in a row is a pure function of
+// config+seed.
 bool IsWallClockKey(const std::string& key);  // "perf/..." and "time/..."
 
 class MetricsWriter {
@@ -37,8 +38,9 @@ class MetricsWriter {
   std::FILE* file_ = nullptr;
 };
 
-// Keeps only the rows with "step" <= max_step (a resumed run drops what the interrupted run logged after
-// its last checkpoint, so the file ends up as an uninterrupted run's). Also drops a torn last line.
+// Keeps only the rows with "step" <= max_step (a resumed run drops what the interrupted run logged
+// after its last checkpoint, so the file ends up as an uninterrupted run's). Also drops a torn last
+// line.
 void TruncateMetrics(const std::filesystem::path& path, int64_t max_step);
 
 // All rows of a metrics file (for tests and reports). A line that is not a JSON object throws Error
@@ -48,8 +50,8 @@ std::vector<nlohmann::json> ReadMetrics(const std::filesystem::path& path);
 
 class Progress {
  public:
-  // quiet: print nothing. Otherwise a live '\r' line when stderr is a terminal, else one plain line per
-  // Update call that passes the `every_s` rate limit.
+  // quiet: print nothing. Otherwise a live '\r' line when stderr is a terminal, else one plain line
+  // per Update call that passes the `every_s` rate limit.
   Progress(int64_t total_tokens, bool quiet, double every_s = 10.0);
   void Update(int64_t tokens, double loss, double tokens_per_s, double wall_s);
   void Message(const std::string& line);  // a full line (clears the live line first)

@@ -1,6 +1,6 @@
-// Numerics guards of the training loop: the NaN/Inf policy and a loss-spike monitor (running mean and std
-// as exponential moving averages; a loss more than k·σ above the mean is flagged and kept out of the
-// statistics). Entry points: NanPolicy, ParseNanPolicy, SpikeMonitor.
+// Numerics guards of the training loop: the NaN/Inf policy and a loss-spike monitor (running mean
+// and std as exponential moving averages; a loss more than k·σ above the mean is flagged and kept
+// out of the statistics). Entry points: NanPolicy, ParseNanPolicy, SpikeMonitor.
 #pragma once
 
 #include <cstdint>
@@ -15,12 +15,13 @@ const char* NanPolicyName(NanPolicy policy);
 
 class SpikeMonitor {
  public:
-  // sigma: flag threshold in standard deviations (<= 0 disables). warmup: losses observed before any
-  // flagging (the early loss falls fast). decay: EMA coefficient (0.98 ≈ a 50-step window).
+  // sigma: flag threshold in standard deviations (<= 0 disables). warmup: losses observed before
+  // any flagging (the early loss falls fast). decay: EMA coefficient (0.98 ≈ a 50-step window).
   explicit SpikeMonitor(double sigma = 6.0, int64_t warmup = 20, double decay = 0.98);
 
-  // Observes one loss; returns true when it is a spike (loss > mean + sigma·std). Spikes do not update the
-  // statistics, so one outlier cannot hide the next. Non-finite losses are ignored (the NaN policy acts).
+  // Observes one loss; returns true when it is a spike (loss > mean + sigma·std). Spikes do not
+  // update the statistics, so one outlier cannot hide the next. Non-finite losses are ignored (the
+  // NaN policy acts).
   bool Observe(double loss);
 
   double mean() const { return mean_; }

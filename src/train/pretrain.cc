@@ -27,7 +27,8 @@ int64_t StepsForTokens(int64_t tokens, int batch_size, int seq_len) {
 
 ScheduleConfig ScheduleFor(const PretrainConfig& c) {
   const int64_t per_step = int64_t{c.train.batch_size} * c.train.seq_len;
-  return ScheduleFor(c.optim, StepsForTokens(c.train.budget, c.train.batch_size, c.train.seq_len), per_step);
+  return ScheduleFor(c.optim, StepsForTokens(c.train.budget, c.train.batch_size, c.train.seq_len),
+                     per_step);
 }
 
 BatchSource LoaderBatchSource(data::TokenLoader& loader) {
@@ -56,17 +57,20 @@ namespace {
 constexpr const char* kOptimPrefixSep = ".";  // optimizer tensors: "<state>.<param name>"
 }
 
-void SaveTrainingCheckpoint(const fs::path& dir, const ModelConfig& model, const ParamLayout& layout,
-                            std::span<const float> params, Optimizer& optimizer, const TrainState& state,
+void SaveTrainingCheckpoint(const fs::path& dir, const ModelConfig& model,
+                            const ParamLayout& layout, std::span<const float> params,
+                            Optimizer& optimizer, const TrainState& state,
                             const nlohmann::json& extra_state, const std::string& run_config_toml) {
   if (!AllFinite(params))
-    throw Error(dir.string() + ": refusing to save a checkpoint whose parameters contain NaN or Inf");
+    throw Error(dir.string() +
+                ": refusing to save a checkpoint whose parameters contain NaN or Inf");
   CheckpointContents c;
   for (const auto& t : layout.tensors())
     c.model.push_back({t.name, t.shape, params.subspan(t.offset, t.size)});
   for (const auto& s : optimizer.State())
     for (const auto& t : layout.tensors())
-      c.optimizer.push_back({s.name + kOptimPrefixSep + t.name, t.shape, s.data.subspan(t.offset, t.size)});
+      c.optimizer.push_back(
+          {s.name + kOptimPrefixSep + t.name, t.shape, s.data.subspan(t.offset, t.size)});
   c.config = HfConfigJson(model);
   c.state = state.ToJson();
   c.state["optimizer"] = {{"kind", optimizer.Name()}, {"step", optimizer.step_count()}};
@@ -76,8 +80,8 @@ void SaveTrainingCheckpoint(const fs::path& dir, const ModelConfig& model, const
   SaveCheckpoint(dir, c);
 }
 
-TrainState LoadTrainingCheckpoint(const fs::path& dir, const ParamLayout& layout, std::span<float> params,
-                                  Optimizer* optimizer) {
+TrainState LoadTrainingCheckpoint(const fs::path& dir, const ParamLayout& layout,
+                                  std::span<float> params, Optimizer* optimizer) {
   // Headers first: a mismatched checkpoint is refused before its payload is read into memory.
   CheckCheckpointLayout(dir, layout, "the configured model");
   LoadedCheckpoint ck = LoadCheckpoint(dir, optimizer != nullptr);
@@ -90,28 +94,35 @@ TrainState LoadTrainingCheckpoint(const fs::path& dir, const ParamLayout& layout
       return;
     }
     if (it->second.shape != t.shape) {
-      problems.push_back(fmt::format("tensor '{}' has shape [{}] in the checkpoint, the model expects [{}]",
-                                     name, fmt::join(it->second.shape, ", "), fmt::join(t.shape, ", ")));
+      problems.push_back(
+          fmt::format("tensor '{}' has shape [{}] in the checkpoint, the model expects [{}]", name,
+                      fmt::join(it->second.shape, ", "), fmt::join(t.shape, ", ")));
       return;
     }
     std::copy(it->second.data.begin(), it->second.data.end(), to.begin() + t.offset);
   };
   for (const auto& t : layout.tensors()) copy(ck.model, t.name, t, params);
-  OT_CHECK(problems.empty()) << "model tensors passed CheckCheckpointLayout, then failed: " << problems[0];
+  OT_CHECK(problems.empty()) << "model tensors passed CheckCheckpointLayout, then failed: "
+                             << problems[0];
   if (std::string bad = NonFiniteTensors(layout, params); !bad.empty())
-    throw Error((dir / kModelFile).string() + ": " + bad + "; a checkpoint's weights must be finite");
+    throw Error((dir / kModelFile).string() + ": " + bad +
+                "; a checkpoint's weights must be finite");
   if (optimizer) {
     for (const auto& s : optimizer->State())
-      for (const auto& t : layout.tensors()) copy(ck.optimizer, s.name + kOptimPrefixSep + t.name, t, s.data);
+      for (const auto& t : layout.tensors())
+        copy(ck.optimizer, s.name + kOptimPrefixSep + t.name, t, s.data);
     if (!problems.empty())
       throw Error(dir.string() + "/" + kOptimizerFile + ": " + problems.front());
     for (const auto& s : optimizer->State())
-      if (std::string bad = NonFiniteTensors(layout, s.data, s.name + kOptimPrefixSep); !bad.empty())
-        throw Error((dir / kOptimizerFile).string() + ": " + bad + "; optimizer state must be finite");
+      if (std::string bad = NonFiniteTensors(layout, s.data, s.name + kOptimPrefixSep);
+          !bad.empty())
+        throw Error((dir / kOptimizerFile).string() + ": " + bad +
+                    "; optimizer state must be finite");
     const auto& o = ck.state.at("optimizer");
     if (o.at("kind").get<std::string>() != optimizer->Name())
-      throw Error(dir.string() + "/" + kStateFile + ": optimizer '" + o.at("kind").get<std::string>() +
-                  "' in the checkpoint, '" + optimizer->Name() + "' configured");
+      throw Error(dir.string() + "/" + kStateFile + ": optimizer '" +
+                  o.at("kind").get<std::string>() + "' in the checkpoint, '" + optimizer->Name() +
+                  "' configured");
     optimizer->set_step_count(o.at("step").get<int64_t>());
   }
   return TrainState::FromJson(ck.state);
@@ -150,8 +161,8 @@ std::set<int64_t> SaveSteps(const PretrainConfig& c, int64_t total_steps) {
 
 }  // namespace
 
-PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir, const PretrainHooks& hooks,
-                           const fs::path& init_from) {
+PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir,
+                           const PretrainHooks& hooks, const fs::path& init_from) {
   const auto& c = config;
   if (c.data.train.empty()) throw Error("data.train: no training token file given");
   ApplyThreadPolicy(c.train.threads, c.model);
@@ -160,8 +171,8 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
   CheckMemoryPlan(c.model,
                   {.arenas = 2 + OptimizerStateArenas(c.optim),
                    .arenas_what = "parameters, gradients and " + c.optim.kind + " state",
-                   .decoders = {{c.train.batch_size, c.train.seq_len, "train.batch_size", "train.seq_len",
-                                 NumericsFor(c.optim).bf16_matmul}}},
+                   .decoders = {{c.train.batch_size, c.train.seq_len, "train.batch_size",
+                                 "train.seq_len", NumericsFor(c.optim).bf16_matmul}}},
                   run_dir.string() + ": pretraining");
   // One process per run directory (reliability.md case 32), held until this function returns.
   const RunDirLock lock = RunDirLock::Acquire(run_dir, "pretrain run");
@@ -195,14 +206,17 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
   InitParams(layout, params, static_cast<uint64_t>(c.train.seed));
   auto optimizer = MakeOptimizer(c.optim, layout, "optim");
 
-  data::TokenLoader loader(c.data.train, c.train.batch_size, c.train.seq_len, static_cast<uint64_t>(c.train.seed));
+  data::TokenLoader loader(c.data.train, c.train.batch_size, c.train.seq_len,
+                           static_cast<uint64_t>(c.train.seed));
   if (loader.file().info().vocab_size > static_cast<uint32_t>(c.model.vocab_size))
-    throw Error(c.data.train + ": token vocabulary " + std::to_string(loader.file().info().vocab_size) +
+    throw Error(c.data.train + ": token vocabulary " +
+                std::to_string(loader.file().info().vocab_size) +
                 " exceeds model.vocab_size = " + std::to_string(c.model.vocab_size));
   std::unique_ptr<data::TokenLoader> val;
   if (!c.data.val.empty())
-    val = std::make_unique<data::TokenLoader>(c.data.val, c.train.batch_size, c.train.seq_len,
-                                              static_cast<uint64_t>(c.train.seed), /*shuffle=*/false);
+    val =
+        std::make_unique<data::TokenLoader>(c.data.val, c.train.batch_size, c.train.seq_len,
+                                            static_cast<uint64_t>(c.train.seed), /*shuffle=*/false);
   Decoder decoder(c.model, c.train.batch_size, c.train.seq_len);
   decoder.set_numerics(NumericsFor(c.optim));
 
@@ -218,7 +232,8 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
   opt.eval_every = c.train.eval_every;
   opt.quiet = c.train.quiet;
 
-  // Find the starting point before opening the metrics file (a resume first drops rows logged after it).
+  // Find the starting point before opening the metrics file (a resume first drops rows logged after
+  // it).
   PretrainResult result;
   if (!start && !init_from.empty()) start = init_from;
   TrainState restored;
@@ -240,12 +255,17 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
       ladder_tokens;  // token counts of the ladder and final checkpoints: never pruned
   for (int64_t step : save_steps) ladder_tokens.insert(step * per_step);
   const int64_t periodic =
-      c.train.checkpoint_every.value > 0 ? StepsForTokens(c.train.checkpoint_every, c.train.batch_size, c.train.seq_len) : 0;
+      c.train.checkpoint_every.value > 0
+          ? StepsForTokens(c.train.checkpoint_every, c.train.batch_size, c.train.seq_len)
+          : 0;
 
   TrainerHooks th;
   th.after_backward = hooks.after_backward;
   if (val)
-    th.evaluate = [&] { return MeanLoss(decoder, params, *val, c.train.batch_size, c.train.seq_len, c.train.eval_batches); };
+    th.evaluate = [&] {
+      return MeanLoss(decoder, params, *val, c.train.batch_size, c.train.seq_len,
+                      c.train.eval_batches);
+    };
   Trainer* trainer_ptr = nullptr;
   th.after_step = [&](const StepInfo& info) {
     Trainer& trainer = *trainer_ptr;
@@ -254,8 +274,13 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
       const ScheduleConfig& s = opt.schedule;
       nlohmann::json extra = {
           {"schedule",
-           {{"kind", ScheduleKindName(s.kind)}, {"step", state.step}, {"total", s.total}, {"warmup", s.warmup},
-            {"decay", s.decay}, {"lr_peak", s.lr_peak}, {"lr_min", s.lr_min},
+           {{"kind", ScheduleKindName(s.kind)},
+            {"step", state.step},
+            {"total", s.total},
+            {"warmup", s.warmup},
+            {"decay", s.decay},
+            {"lr_peak", s.lr_peak},
+            {"lr_min", s.lr_min},
             {"lr_next", LearningRate(s, state.step)}}},
           {"rng", {{"seed", c.train.seed}, {"init_stream", "init"}, {"data_cursor", state.data}}},
           {"tokens_per_step", per_step},
@@ -263,7 +288,8 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
       const fs::path dir = ckpt_root / CheckpointDirName(state.tokens);
       metrics
           .Sync();  // the rows a resume from this checkpoint keeps are as durable as the checkpoint
-      SaveTrainingCheckpoint(dir, c.model, layout, params, trainer.optimizer(), state, extra, config_toml);
+      SaveTrainingCheckpoint(dir, c.model, layout, params, trainer.optimizer(), state, extra,
+                             config_toml);
       result.checkpoints.push_back(dir);
       if (periodic > 0 && c.train.keep_periodic > 0)
         PruneCheckpoints(ckpt_root,
@@ -316,8 +342,9 @@ std::vector<PretrainResult> RunPretrainLadder(const PretrainConfig& config, cons
   }
   OT_CHECK(mode == "wsd") << mode;
   // A warmup-stable trunk saved at each branch point; branch N decays over the last
-  // wsd_decay_fraction of its own N tokens, starting from the trunk's checkpoint at the branch point.
-  // Warmup is fixed in steps (from train.budget) so the trunk and every branch share it exactly.
+  // wsd_decay_fraction of its own N tokens, starting from the trunk's checkpoint at the branch
+  // point. Warmup is fixed in steps (from train.budget) so the trunk and every branch share it
+  // exactly.
   const int B = config.train.batch_size, T = config.train.seq_len;
   const int64_t per_step = int64_t{B} * T;
   const int64_t warmup_steps = ScheduleFor(config).warmup;
@@ -326,9 +353,10 @@ std::vector<PretrainResult> RunPretrainLadder(const PretrainConfig& config, cons
     const int64_t total = StepsForTokens(n, B, T);
     const int64_t point = total - WsdDecaySteps(total, config.optim.wsd_decay_fraction);
     if (point < warmup_steps)
-      throw Error(fmt::format("train.ladder: the branch for {} tokens would start its decay at step {}, "
-                              "inside the {}-step warmup; use larger budgets or a shorter warmup",
-                              FormatSize(n), point, warmup_steps));
+      throw Error(
+          fmt::format("train.ladder: the branch for {} tokens would start its decay at step {}, "
+                      "inside the {}-step warmup; use larger budgets or a shorter warmup",
+                      FormatSize(n), point, warmup_steps));
     branch_steps.push_back(point);
   }
   PretrainConfig trunk = config;
@@ -347,8 +375,10 @@ std::vector<PretrainResult> RunPretrainLadder(const PretrainConfig& config, cons
     branch.train.budget.value = budgets[i];
     branch.train.ladder.clear();
     branch.train.ladder_mode = "series";
-    const fs::path from = out_dir / "trunk" / "ckpt" / CheckpointDirName(branch_steps[i] * per_step);
-    results.push_back(RunPretrain(branch, out_dir / ("branch-" + FormatSize(budgets[i])), hooks, from));
+    const fs::path from =
+        out_dir / "trunk" / "ckpt" / CheckpointDirName(branch_steps[i] * per_step);
+    results.push_back(
+        RunPretrain(branch, out_dir / ("branch-" + FormatSize(budgets[i])), hooks, from));
   }
   return results;
 }

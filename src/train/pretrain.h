@@ -1,10 +1,11 @@
-// The pretrain stage: a run directory (config.toml, metrics.jsonl, ckpt/tokens-<N>/) trained to its token
-// budget with checkpoints at ladder points and periodically, resumed bit-exactly from the newest valid
-// checkpoint. Ladder modes (train.ladder_mode): series (one run, checkpoints at each ladder point), runs
-// (one run per ladder budget, each with its own schedule, in <out>/budget-<N>), wsd (a warmup-stable trunk
-// in <out>/trunk with a cooldown branch per budget in <out>/branch-<N>, started from the trunk's checkpoint
-// at the branch point). Entry points: RunPretrain, RunPretrainLadder, PretrainHooks, PretrainResult, and
-// the pieces fine-tuning reuses: LoaderBatchSource, MeanLoss, SaveTrainingCheckpoint, LoadTrainingCheckpoint.
+// The pretrain stage: a run directory (config.toml, metrics.jsonl, ckpt/tokens-<N>/) trained to its
+// token budget with checkpoints at ladder points and periodically, resumed bit-exactly from the
+// newest valid checkpoint. Ladder modes (train.ladder_mode): series (one run, checkpoints at each
+// ladder point), runs (one run per ladder budget, each with its own schedule, in <out>/budget-<N>),
+// wsd (a warmup-stable trunk in <out>/trunk with a cooldown branch per budget in <out>/branch-<N>,
+// started from the trunk's checkpoint at the branch point). Entry points: RunPretrain,
+// RunPretrainLadder, PretrainHooks, PretrainResult, and the pieces fine-tuning reuses:
+// LoaderBatchSource, MeanLoss, SaveTrainingCheckpoint, LoadTrainingCheckpoint.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +26,8 @@ namespace ot {
 struct PretrainHooks {
   // Passed to the trainer (e.g. NaN injection in tests).
   std::function<void(int64_t step, float& loss, std::span<float> grads)> after_backward;
-  // Called after each step, after any checkpoint of that step was written (kill tests, custom stops).
+  // Called after each step, after any checkpoint of that step was written (kill tests, custom
+  // stops).
   std::function<void(const StepInfo&, Trainer&)> after_step;
 };
 
@@ -66,25 +68,26 @@ BatchSource LoaderBatchSource(data::TokenLoader& loader);
 double MeanLoss(Decoder& decoder, std::span<const float> params, const data::TokenLoader& loader,
                 int batch_size, int seq_len, int batches);
 
-// Saves params + optimizer state + trainer state as a checkpoint directory (refuses non-finite params).
-// `extra_state` is merged into state.json (schedule, rng, config text, ...).
-void SaveTrainingCheckpoint(const fs::path& dir, const ModelConfig& model, const ParamLayout& layout,
-                            std::span<const float> params, Optimizer& optimizer, const TrainState& state,
+// Saves params + optimizer state + trainer state as a checkpoint directory (refuses non-finite
+// params). `extra_state` is merged into state.json (schedule, rng, config text, ...).
+void SaveTrainingCheckpoint(const fs::path& dir, const ModelConfig& model,
+                            const ParamLayout& layout, std::span<const float> params,
+                            Optimizer& optimizer, const TrainState& state,
                             const nlohmann::json& extra_state, const std::string& run_config_toml);
 
-// Loads a checkpoint into params (and, if `optimizer` is non-null, its state and step count). Before
-// reading any payload, checks the tensor headers against `layout` (CheckCheckpointLayout: every missing,
-// unexpected, wrong-shaped or non-F32 tensor in one error); after, refuses NaN/Inf weights or moments,
-// naming the tensors. Returns the TrainState from state.json.
-TrainState LoadTrainingCheckpoint(const fs::path& dir, const ParamLayout& layout, std::span<float> params,
-                                  Optimizer* optimizer);
+// Loads a checkpoint into params (and, if `optimizer` is non-null, its state and step count).
+// Before reading any payload, checks the tensor headers against `layout` (CheckCheckpointLayout:
+// every missing, unexpected, wrong-shaped or non-F32 tensor in one error); after, refuses NaN/Inf
+// weights or moments, naming the tensors. Returns the TrainState from state.json.
+TrainState LoadTrainingCheckpoint(const fs::path& dir, const ParamLayout& layout,
+                                  std::span<float> params, Optimizer* optimizer);
 
 }  // namespace ot
 
 namespace ot {
 // `overtrain pretrain`: loads the config (file ← --set overrides), prints it and returns with
-// print_config, else runs the ladder into `out` (default runs/pretrain/<config stem>). Returns the exit
-// code; user errors throw Error.
+// print_config, else runs the ladder into `out` (default runs/pretrain/<config stem>). Returns the
+// exit code; user errors throw Error.
 int PretrainMain(const std::string& config_path, const std::vector<std::string>& overrides,
                  const std::string& out, bool print_config);
 }  // namespace ot

@@ -58,7 +58,8 @@ const ConfigSchema<PretrainConfig>& PretrainSchema() {
             "train.spike_sigma", "loss-spike threshold in running std devs (0 = off)",
             [](C& c) -> double& { return c.train.spike_sigma; }, AtLeast(0))
         .Field(
-            "train.threads", "OpenMP threads (0 = OMP_NUM_THREADS, else 1 for d_model <= 64, else all cores)",
+            "train.threads",
+            "OpenMP threads (0 = OMP_NUM_THREADS, else 1 for d_model <= 64, else all cores)",
             [](C& c) -> int& { return c.train.threads; }, AtLeast(0))
         .Field("train.quiet", "no progress output", [](C& c) -> bool& { return c.train.quiet; })
         .Rule({"train.seq_len", "model.max_seq_len"},
@@ -66,31 +67,33 @@ const ConfigSchema<PretrainConfig>& PretrainSchema() {
                 return c.train.seq_len <= c.model.max_seq_len
                            ? ""
                            : "train.seq_len = " + std::to_string(c.train.seq_len) +
-                                 " must be <= model.max_seq_len = " + std::to_string(c.model.max_seq_len);
+                                 " must be <= model.max_seq_len = " +
+                                 std::to_string(c.model.max_seq_len);
               })
-        .Rule({"train.budget", "train.batch_size", "train.seq_len"},
-              [](const C& c) {
-                const int64_t per_step = int64_t{c.train.batch_size} * c.train.seq_len;
-                return c.train.budget.value >= per_step
-                           ? ""
-                           : "train.budget must cover at least one step of batch_size * seq_len = " +
-                                 std::to_string(per_step) + " tokens";
-              })
-        .Rule({"train.ladder", "train.budget"},
-              [](const C& c) {
-                for (const auto& t : c.train.ladder)
-                  if (t.value > c.train.budget.value)
-                    return "ladder point " + FormatSize(t.value) + " exceeds train.budget = " +
-                           FormatSize(c.train.budget.value);
-                return std::string();
-              });
+        .Rule(
+            {"train.budget", "train.batch_size", "train.seq_len"},
+            [](const C& c) {
+              const int64_t per_step = int64_t{c.train.batch_size} * c.train.seq_len;
+              return c.train.budget.value >= per_step
+                         ? ""
+                         : "train.budget must cover at least one step of batch_size * seq_len = " +
+                               std::to_string(per_step) + " tokens";
+            })
+        .Rule({"train.ladder", "train.budget"}, [](const C& c) {
+          for (const auto& t : c.train.ladder)
+            if (t.value > c.train.budget.value)
+              return "ladder point " + FormatSize(t.value) +
+                     " exceeds train.budget = " + FormatSize(c.train.budget.value);
+          return std::string();
+        });
     DeclareOptimFields(s, "optim", [](C& c) -> OptimConfig& { return c.optim; });
     return s;
   }();
   return schema;
 }
 
-PretrainConfig LoadPretrainConfig(const std::string& path, const std::vector<std::string>& overrides) {
+PretrainConfig LoadPretrainConfig(const std::string& path,
+                                  const std::vector<std::string>& overrides) {
   return LoadConfigWithModelPreset(PretrainSchema(), path, overrides, PretrainConfig{},
                                    [](PretrainConfig& c) -> ModelConfig& { return c.model; });
 }
@@ -111,8 +114,8 @@ std::string ResumeProblem(const PretrainConfig& saved, const PretrainConfig& res
     const std::string a = f.print(saved), b = f.print(resumed);
     if (a == b) continue;
     const bool shape = f.key.rfind("model.", 0) == 0;
-    return std::string(shape ? "the model shape changed: " : "the training setup changed: ") + "key '" +
-           f.key + "' was " + a + " in the saved run and is " + b +
+    return std::string(shape ? "the model shape changed: " : "the training setup changed: ") +
+           "key '" + f.key + "' was " + a + " in the saved run and is " + b +
            " now; resume with the saved value or start a new run directory";
   }
   return "";

@@ -14,7 +14,8 @@ int PretrainMain(const std::string& config_path, const std::vector<std::string>&
   }
   fs::path dir = out;
   if (dir.empty()) {
-    const std::string stem = config_path.empty() ? "default" : fs::path(config_path).stem().string();
+    const std::string stem =
+        config_path.empty() ? "default" : fs::path(config_path).stem().string();
     dir = fs::path("runs") / "pretrain" / stem;
   }
   const auto results = RunPretrainLadder(config, dir);

@@ -1,14 +1,12 @@
 // The shared training loop (see trainer.h).
 #include "train/trainer.h"
 
-#include <omp.h>
-
-#include <cstdlib>
-
 #include <fmt/format.h>
+#include <omp.h>
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 
 #include "core/check.h"
 #include "optim/clip.h"
@@ -33,8 +31,8 @@ double NowSeconds() {
 }  // namespace
 
 nlohmann::json TrainState::ToJson() const {
-  return {{"step", step},           {"tokens", tokens}, {"skipped_steps", skipped_steps},
-          {"wall_s", wall_s},       {"data", data},     {"spike", spike}};
+  return {{"step", step},     {"tokens", tokens}, {"skipped_steps", skipped_steps},
+          {"wall_s", wall_s}, {"data", data},     {"spike", spike}};
 }
 
 TrainState TrainState::FromJson(const nlohmann::json& j) {
@@ -47,13 +45,15 @@ TrainState TrainState::FromJson(const nlohmann::json& j) {
     s.data = j.at("data");
     s.spike = j.value("spike", nlohmann::json());
   } catch (const nlohmann::json::exception& e) {
-    throw Error(std::string("state.json: missing or invalid training state field (") + e.what() + ")");
+    throw Error(std::string("state.json: missing or invalid training state field (") + e.what() +
+                ")");
   }
   return s;
 }
 
-Trainer::Trainer(Decoder& decoder, std::span<float> params, Optimizer& optimizer, BatchSource source,
-                 const TrainerOptions& options, MetricsWriter& metrics, TrainerHooks hooks)
+Trainer::Trainer(Decoder& decoder, std::span<float> params, Optimizer& optimizer,
+                 BatchSource source, const TrainerOptions& options, MetricsWriter& metrics,
+                 TrainerHooks hooks)
     : decoder_(decoder),
       params_(params),
       optimizer_(optimizer),
@@ -75,7 +75,8 @@ Trainer::Trainer(Decoder& decoder, std::span<float> params, Optimizer& optimizer
   session_start_ = last_log_wall_ = NowSeconds();
 }
 
-std::map<std::string, double> Trainer::GroupNorms(const ParamLayout& layout, std::span<const float> x) {
+std::map<std::string, double> Trainer::GroupNorms(const ParamLayout& layout,
+                                                  std::span<const float> x) {
   std::map<std::string, double> sums;
   ForEachTensor(layout, [&](const TensorInfo& t) {
     double s = 0;  // per tensor in index order: a fixed-order reduction
@@ -103,8 +104,8 @@ void Trainer::RestoreState(const TrainState& state) {
 }
 
 namespace {
-// A non-finite loss or gradient inside a multi-pass step (SAM's second pass): unwinds the optimizer (which
-// restores θ) back to Step, where the NaN policy decides.
+// A non-finite loss or gradient inside a multi-pass step (SAM's second pass): unwinds the optimizer
+// (which restores θ) back to Step, where the NaN policy decides.
 struct NonFinitePass : Error {
   using Error::Error;
 };
@@ -128,7 +129,8 @@ StepInfo Trainer::Step() {
   info.grad_norm = pass(params_, grads_, loss);
   info.loss = loss;
   info.log_z = decoder_.HeadStatsLast().mean_log_z;
-  if (decoder_.numerics().z_loss > 0) {  // log the cross-entropy (comparable across arms) and the z term
+  if (decoder_.numerics().z_loss >
+      0) {  // log the cross-entropy (comparable across arms) and the z term
     info.loss = decoder_.HeadStatsLast().cross_entropy;
     info.z_loss = decoder_.HeadStatsLast().z_loss;
   }
@@ -143,10 +145,11 @@ StepInfo Trainer::Step() {
       float l = 0;
       const double norm = pass(at, grads, l);
       if (!std::isfinite(l) || !std::isfinite(norm))
-        throw NonFinitePass(fmt::format("non-finite {} in the second pass of step {} (tokens {}): loss = {}, "
-                                        "grad norm = {}",
-                                        std::isfinite(l) ? "gradient" : "loss", state_.step + 1,
-                                        state_.tokens + int64_t{B} * T, l, norm));
+        throw NonFinitePass(
+            fmt::format("non-finite {} in the second pass of step {} (tokens {}): loss = {}, "
+                        "grad norm = {}",
+                        std::isfinite(l) ? "gradient" : "loss", state_.step + 1,
+                        state_.tokens + int64_t{B} * T, l, norm));
       return l;
     };
     try {
@@ -157,11 +160,13 @@ StepInfo Trainer::Step() {
   }
   if (!bad_pass.empty()) {
     if (options_.nan_policy == NanPolicy::kAbort) {
-      metrics_.Write({{"step", state_.step + 1}, {"event", "nan_abort"}, {"train/tokens", state_.tokens}});
+      metrics_.Write(
+          {{"step", state_.step + 1}, {"event", "nan_abort"}, {"train/tokens", state_.tokens}});
       progress_.Finish();
-      throw Error("train: " + bad_pass +
-                  "; stopped without saving (train.nan_policy = abort); the newest checkpoint is the last "
-                  "good state");
+      throw Error(
+          "train: " + bad_pass +
+          "; stopped without saving (train.nan_policy = abort); the newest checkpoint is the last "
+          "good state");
     }
     info.skipped = true;
     ++state_.skipped_steps;
@@ -179,21 +184,22 @@ StepInfo Trainer::Step() {
                     {"spike/mean", spike_.mean()},
                     {"spike/std", spike_.std()},
                     {"spike/sigmas", spike_.Sigmas(loss)}});
-    progress_.Message(fmt::format("warning: loss spike at step {}: {:.4f} is {:.1f} sigma above the running "
-                                  "mean {:.4f}",
-                                  info.step, loss, spike_.Sigmas(loss), spike_.mean()));
+    progress_.Message(
+        fmt::format("warning: loss spike at step {}: {:.4f} is {:.1f} sigma above the running "
+                    "mean {:.4f}",
+                    info.step, loss, spike_.Sigmas(loss), spike_.mean()));
   }
   if (info.skipped)
     metrics_.Write({{"step", info.step}, {"event", "nan_skip"}, {"train/tokens", info.tokens}});
 
   const bool last = state_.step >= options_.total_steps;
-  const bool eval_now = hooks_.evaluate &&
-                        ((options_.eval_every > 0 && state_.step % options_.eval_every == 0) || last);
+  const bool eval_now =
+      hooks_.evaluate &&
+      ((options_.eval_every > 0 && state_.step % options_.eval_every == 0) || last);
   if (last || eval_now || (options_.log_every > 0 && state_.step % options_.log_every == 0))
     LogRow(info, eval_now);
   const double now = NowSeconds();
-  const double rate =
-      (state_.tokens - last_log_tokens_) / std::max(1e-9, now - last_log_wall_);
+  const double rate = (state_.tokens - last_log_tokens_) / std::max(1e-9, now - last_log_wall_);
   progress_.Update(state_.tokens, loss, rate, state_.wall_s + now - session_start_);
   if (hooks_.after_step) hooks_.after_step(info);
   return info;
@@ -215,7 +221,8 @@ void Trainer::LogRow(const StepInfo& info, bool eval_now) {
     last_val_loss_ = hooks_.evaluate();
     row["val/loss"] = last_val_loss_;
   }
-  row["perf/tokens_per_s"] = (info.tokens - last_log_tokens_) / std::max(1e-9, now - last_log_wall_);
+  row["perf/tokens_per_s"] =
+      (info.tokens - last_log_tokens_) / std::max(1e-9, now - last_log_wall_);
   row["time/wall_s"] = state_.wall_s + now - session_start_;
   metrics_.Write(row);
   last_log_wall_ = NowSeconds();

@@ -1,9 +1,9 @@
-// The training loop shared by pre-training and fine-tuning: batch → Decoder forward/backward → gradient
-// reduction → global-norm clip → NaN policy → schedule → optimizer step (a multi-pass optimizer such as SAM
-// calls the step's gradient oracle for more passes on the same batch) → spike monitor → metrics / eval / progress →
-// the stage's after-step hook (checkpoints). Generic over the batch source, so fine-tuning passes task
-// batches with target = -1 on prompt tokens. Entry points: BatchSource, TrainerOptions, TrainState,
-// TrainerHooks, Trainer.
+// The training loop shared by pre-training and fine-tuning: batch → Decoder forward/backward →
+// gradient reduction → global-norm clip → NaN policy → schedule → optimizer step (a multi-pass
+// optimizer such as SAM calls the step's gradient oracle for more passes on the same batch) → spike
+// monitor → metrics / eval / progress → the stage's after-step hook (checkpoints). Generic over the
+// batch source, so fine-tuning passes task batches with target = -1 on prompt tokens. Entry points:
+// BatchSource, TrainerOptions, TrainState, TrainerHooks, Trainer.
 #pragma once
 
 #include <cstdint>
@@ -23,17 +23,18 @@
 
 namespace ot {
 
-// The OpenMP thread count for a run of `model`: `requested` when > 0; else OMP_NUM_THREADS when set (a
-// study sets it per job); else 1 for models of d_model <= 64 (measured: pico-32 trains 190K tokens/s on one
-// thread and 100K on two, since its GEMMs are too small to split), else all cores. Applies it and returns it.
+// The OpenMP thread count for a run of `model`: `requested` when > 0; else OMP_NUM_THREADS when set
+// (a study sets it per job); else 1 for models of d_model <= 64 (measured: pico-32 trains 190K
+// tokens/s on one thread and 100K on two, since its GEMMs are too small to split), else all cores.
+// Applies it and returns it.
 int ApplyThreadPolicy(int requested, const ModelConfig& model);
 
 // The decoder numerics a stage's optimizer config asks for: z-loss weight, bf16 matmul emulation.
 DecoderNumerics NumericsFor(const OptimConfig& c);
 
-// Where the batches come from: next() fills (B,T) inputs and targets (int32, row-major; target < 0 =
-// ignored). save/load serialise its position so a resumed run sees the same batches; epoch() is the
-// fractional number of passes over the data so far (logged as train/epoch).
+// Where the batches come from: next() fills (B,T) inputs and targets (int32, row-major; target < 0
+// = ignored). save/load serialise its position so a resumed run sees the same batches; epoch() is
+// the fractional number of passes over the data so far (logged as train/epoch).
 struct BatchSource {
   std::function<void(std::span<int32_t> inputs, std::span<int32_t> targets)> next;
   std::function<nlohmann::json()> save;
@@ -43,25 +44,26 @@ struct BatchSource {
 
 struct TrainerOptions {
   int batch_size = 16, seq_len = 64;
-  int64_t total_steps = 1;   // the loop ends after this many steps (the budget / tokens per step)
-  double clip = 1.0;         // max global grad norm; <= 0 disables
-  ScheduleConfig schedule;   // over steps
+  int64_t total_steps = 1;  // the loop ends after this many steps (the budget / tokens per step)
+  double clip = 1.0;        // max global grad norm; <= 0 disables
+  ScheduleConfig schedule;  // over steps
   NanPolicy nan_policy = NanPolicy::kAbort;
   double spike_sigma = 6.0;  // <= 0 disables the spike monitor
   int64_t log_every = 10;    // steps between metrics rows (the last step is always logged)
-  int64_t eval_every = 0;    // steps between val evaluations; 0 = only at the end (if an evaluator exists)
-  bool quiet = false;        // no progress output
+  int64_t eval_every =
+      0;  // steps between val evaluations; 0 = only at the end (if an evaluator exists)
+  bool quiet = false;                     // no progress output
   int64_t total_tokens_for_progress = 0;  // the ETA's target (default: total_steps * B * T)
 };
 
 // Everything besides the arenas that a checkpoint must hold for an exact resume.
 struct TrainState {
-  int64_t step = 0;          // completed steps (== the schedule position of the next update)
-  int64_t tokens = 0;        // training tokens consumed (B*T per step, ignored targets included)
-  int64_t skipped_steps = 0; // steps dropped by nan_policy = skip-step
-  double wall_s = 0;         // wall time of all sessions so far (not part of the exact state)
-  nlohmann::json data;       // the batch source's cursor
-  nlohmann::json spike;      // the spike monitor's state
+  int64_t step = 0;           // completed steps (== the schedule position of the next update)
+  int64_t tokens = 0;         // training tokens consumed (B*T per step, ignored targets included)
+  int64_t skipped_steps = 0;  // steps dropped by nan_policy = skip-step
+  double wall_s = 0;          // wall time of all sessions so far (not part of the exact state)
+  nlohmann::json data;        // the batch source's cursor
+  nlohmann::json spike;       // the spike monitor's state
   nlohmann::json ToJson() const;
   static TrainState FromJson(const nlohmann::json& j);  // throws Error on missing fields
 };
@@ -70,18 +72,19 @@ struct TrainState {
 struct StepInfo {
   int64_t step = 0;  // completed steps after this one
   int64_t tokens = 0;
-  double loss = 0, lr = 0, grad_norm = 0;  // loss: the cross-entropy (the objective minus any z-loss)
-  double z_loss = 0;                         // the z-loss term of the objective (0 when off)
-  double log_z = 0;                          // mean log-partition of the step's batch (first pass)
+  double loss = 0, lr = 0,
+         grad_norm = 0;  // loss: the cross-entropy (the objective minus any z-loss)
+  double z_loss = 0;     // the z-loss term of the objective (0 when off)
+  double log_z = 0;      // mean log-partition of the step's batch (first pass)
   bool skipped = false, spike = false;
 };
 
 struct TrainerHooks {
-  // Data parallel's seam (MPI later): called after every backward, before clipping, to all-reduce the
-  // loss and gradients across ranks. Absent: one process.
+  // Data parallel's seam (MPI later): called after every backward, before clipping, to all-reduce
+  // the loss and gradients across ranks. Absent: one process.
   std::function<void(float& loss, std::span<float> grads)> reduce_gradients;
-  // Test hook: may modify the loss and the gradients after backward (NaN injection); every pass of a
-  // multi-pass step (SAM) goes through it.
+  // Test hook: may modify the loss and the gradients after backward (NaN injection); every pass of
+  // a multi-pass step (SAM) goes through it.
   std::function<void(int64_t step, float& loss, std::span<float> grads)> after_backward;
   // Returns the validation loss (e.g. mean cross-entropy on fixed val batches); optional.
   std::function<double()> evaluate;
@@ -91,12 +94,14 @@ struct TrainerHooks {
 
 class Trainer {
  public:
-  // `params` is the model arena (initialised or loaded by the caller); `metrics` may be a disabled writer.
+  // `params` is the model arena (initialised or loaded by the caller); `metrics` may be a disabled
+  // writer.
   Trainer(Decoder& decoder, std::span<float> params, Optimizer& optimizer, BatchSource source,
           const TrainerOptions& options, MetricsWriter& metrics, TrainerHooks hooks = {});
 
-  // Runs until state().step == options.total_steps or Stop() is called. Throws Error on a NaN/Inf loss
-  // or gradient under nan_policy = abort (the parameters are then those of the last good step).
+  // Runs until state().step == options.total_steps or Stop() is called. Throws Error on a NaN/Inf
+  // loss or gradient under nan_policy = abort (the parameters are then those of the last good
+  // step).
   void Run();
   // One step; returns its info. Run() is a loop over it.
   StepInfo Step();
@@ -113,7 +118,8 @@ class Trainer {
   double last_val_loss() const { return last_val_loss_; }
 
   // L2 norm of the parameters per ParamGroup name ("embed", "attn", ...), fixed-order reductions.
-  static std::map<std::string, double> GroupNorms(const ParamLayout& layout, std::span<const float> x);
+  static std::map<std::string, double> GroupNorms(const ParamLayout& layout,
+                                                  std::span<const float> x);
 
  private:
   void LogRow(const StepInfo& info, bool eval_now);

@@ -1,11 +1,13 @@
-// Fine-tuning mitigations: L2-SP's proximal step pins weights to the anchor as λ grows and is the identity
-// at λ = 0; WiSE-FT's α = 1 and α = 0 reproduce both ends bit-exactly; and through the real decoder,
-// changing the targets of prompt tokens (ignored, target < 0) leaves the fine-tuning gradient unchanged.
+// Fine-tuning mitigations: L2-SP's proximal step pins weights to the anchor as λ grows and is the
+// identity at λ = 0; WiSE-FT's α = 1 and α = 0 reproduce both ends bit-exactly; and through the
+// real decoder, changing the targets of prompt tokens (ignored, target < 0) leaves the fine-tuning
+// gradient unchanged.
+#include "analysis/finetune.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "analysis/finetune.h"
 #include "model/decoder.h"
 #include "model/init.h"
 

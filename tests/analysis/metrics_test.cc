@@ -1,12 +1,12 @@
 // Evaluation oracles with a dummy model whose log-probabilities are known (lm-eval's DummyLM idea):
 // hand-computed acc/acc_norm (a case where they disagree), uniform logits give ppl == vocab, and
 // batch-size invariance of log-likelihoods (reliability.md 23-25).
+#include "analysis/metrics.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <map>
-
-#include "analysis/metrics.h"
 
 namespace ot {
 namespace {
@@ -68,7 +68,8 @@ TEST(Metrics, UniformLogitsGivePerplexityEqualToVocab) {
 TEST(Metrics, LoglikelihoodIndependentOfBatchSize) {
   DummyModel m(6, 50, {{1, -0.1f}, {2, -0.2f}, {3, -0.3f}, {4, -0.4f}});
   std::vector<LoglikRequest> reqs;
-  for (int i = 0; i < 11; ++i) reqs.push_back({{1, 2, 3, 4, 1, 2, 3, 4, 1}, {static_cast<int32_t>(1 + i % 4), 2}});
+  for (int i = 0; i < 11; ++i)
+    reqs.push_back({{1, 2, 3, 4, 1, 2, 3, 4, 1}, {static_cast<int32_t>(1 + i % 4), 2}});
   auto a = BatchLogLikelihoods(m, reqs, 1);
   auto b = BatchLogLikelihoods(m, reqs, 3);
   auto c = BatchLogLikelihoods(m, reqs, 8);
@@ -92,8 +93,8 @@ TEST(Metrics, RollingScoresEveryTokenOnce) {
 
 namespace ot {
 namespace {
-// A model whose log p depends on the context: log p(target) = -0.01 * (number of visible inputs), so a
-// wrong window start (less context than promised) changes the score.
+// A model whose log p depends on the context: log p(target) = -0.01 * (number of visible inputs),
+// so a wrong window start (less context than promised) changes the score.
 class ContextModel : public LogProbModel {
  public:
   int max_seq_len() const override { return 4; }
@@ -109,9 +110,9 @@ TEST(Metrics, RollingFromAnOffsetUsesFullContextWindows) {
   std::vector<int32_t> doc(12, 1);  // targets doc[3..11]: 9 tokens from first_target = 3
   auto r = RollingLogLikelihood(m, doc, 3, 3);
   EXPECT_EQ(r.tokens, 9);
-  // Windows: targets 3..6 (q=2, rows start at 0 -> positions 2..5? no: begin = 2+4-4 = 2, positions 0..3)
-  // each window of 4 predictions sees contexts 1..4 -> -0.10; second window targets 7..10 -> -0.10;
-  // last target 11: begin = 10+1-4 = 7, scored at position 3 -> -0.04.
+  // Windows: targets 3..6 (q=2, rows start at 0 -> positions 2..5? no: begin = 2+4-4 = 2, positions
+  // 0..3) each window of 4 predictions sees contexts 1..4 -> -0.10; second window targets 7..10 ->
+  // -0.10; last target 11: begin = 10+1-4 = 7, scored at position 3 -> -0.04.
   EXPECT_NEAR(r.logprob, -0.24, 1e-6);
 }
 }  // namespace

@@ -1,6 +1,6 @@
-// Perturbation: γ = 0 is exact, keyed noise is thread-count independent, seeds differ, the empirical
-// std per tensor matches γ·σ_init, the base arena is untouched, groups and constant tensors are respected
-// (reliability.md case 11).
+// Perturbation: γ = 0 is exact, keyed noise is thread-count independent, seeds differ, the
+// empirical std per tensor matches γ·σ_init, the base arena is untouched, groups and constant
+// tensors are respected (reliability.md case 11).
 #include "analysis/perturb.h"
 
 #include <gtest/gtest.h>
@@ -64,7 +64,8 @@ TEST(Perturb, EmpiricalStdMatchesGammaTimesInitStd) {
     if (t.init_std == 0) {
       EXPECT_EQ(std, 0.0) << t.name << " is constant-initialised and must not be perturbed";
     } else {
-      // Relative sampling error of a std estimate is ~1/sqrt(2n); n >= 4096 here, so 5% is > 4 sigma.
+      // Relative sampling error of a std estimate is ~1/sqrt(2n); n >= 4096 here, so 5% is > 4
+      // sigma.
       EXPECT_NEAR(std, gamma * t.init_std, 0.05 * gamma * t.init_std) << t.name;
     }
   }

@@ -1,12 +1,12 @@
-// The GEMM-ceiling machinery: the cblas_sgemm interposer sees the fast decoder's calls, their work adds up
-// to the model's matmul FLOPs, replay runs them, and recording does not change results.
+// The GEMM-ceiling machinery: the cblas_sgemm interposer sees the fast decoder's calls, their work
+// adds up to the model's matmul FLOPs, replay runs them, and recording does not change results.
+#include "bench/gemm_trace.h"
+
+#include <cblas.h>
 #include <gtest/gtest.h>
 #include <omp.h>
 
-#include <cblas.h>
-
 #include "bench/bench.h"
-#include "bench/gemm_trace.h"
 #include "core/check.h"
 #include "core/rng.h"
 #include "model/config.h"
@@ -22,7 +22,8 @@ TEST(GemmTrace, RecordsEveryProductOfADecoderStep) {
   ModelConfig c = ModelConfig::Nano();
   const int B = 2, T = 64, N = B * T;
   const ParamLayout layout = ParamLayout::ForModel(c);
-  std::vector<float> params(layout.total()), grads(layout.total(), 0.0f), grads2(layout.total(), 0.0f);
+  std::vector<float> params(layout.total()), grads(layout.total(), 0.0f),
+      grads2(layout.total(), 0.0f);
   InitParams(layout, params, 3);
   std::vector<int32_t> inputs(N), targets(N);
   for (int i = 0; i < N; ++i) {
@@ -40,13 +41,15 @@ TEST(GemmTrace, RecordsEveryProductOfADecoderStep) {
   EXPECT_EQ(loss, loss_traced);  // recording only observes
   EXPECT_EQ(grads, grads2);
 
-  // Calls outside parallel regions are the linear layers and the LM head, computed in full: their FLOPs
-  // are exactly 6 N (L (4 C^2 + 3 C F) + V C). Calls inside regions are the attention products.
+  // Calls outside parallel regions are the linear layers and the LM head, computed in full: their
+  // FLOPs are exactly 6 N (L (4 C^2 + 3 C F) + V C). Calls inside regions are the attention
+  // products.
   const double C = c.d_model, F = c.ff_dim(), V = c.vocab_size, L = c.n_layers;
   double top = 0, in_regions = 0;
   for (const auto& call : trace.calls()) (call.region < 0 ? top : in_regions) += call.Flops();
   EXPECT_DOUBLE_EQ(top, 6.0 * N * (L * (4 * C * C + 3 * C * F) + V * C));
-  // Attention: at most the full T x T products (12 L T C per token); the causal block skipping does less.
+  // Attention: at most the full T x T products (12 L T C per token); the causal block skipping does
+  // less.
   EXPECT_GT(in_regions, 0.0);
   EXPECT_LE(in_regions, 12.0 * L * T * C * N);
   for (const auto& call : trace.calls())

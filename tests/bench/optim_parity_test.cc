@@ -1,7 +1,8 @@
-// SGD, Lion and Muon against bench/reference.py's float64 versions (SGD: torch.optim.SGD itself; Lion and
-// Muon: their published rules), on a small model's layout over several steps. Every bound is derived from
-// float32 rounding (u = 2^-24): elementwise by running error analysis for SGD and Lion, normwise for Muon's
-// Newton–Schulz (tests/optim/newton_schulz_bound.h). Fails (never skips) without torch, as parity_test.cc.
+// SGD, Lion and Muon against bench/reference.py's float64 versions (SGD: torch.optim.SGD itself;
+// Lion and Muon: their published rules), on a small model's layout over several steps. Every bound
+// is derived from float32 rounding (u = 2^-24): elementwise by running error analysis for SGD and
+// Lion, normwise for Muon's Newton–Schulz (tests/optim/newton_schulz_bound.h). Fails (never skips)
+// without torch, as parity_test.cc.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -28,9 +29,10 @@ namespace {
 namespace fs = std::filesystem;
 constexpr double kU = 0x1p-24;
 
-// Running error analysis (Higham §3.3): v is the exact value (double, from the same float32 inputs), e a
-// bound on |float32 result − v|. Each float op adds u·|result|; a constant α is itself rounded to float
-// (another u·|αx|). An FMA (one rounding) is within the bound of the two separate operations.
+// Running error analysis (Higham §3.3): v is the exact value (double, from the same float32
+// inputs), e a bound on |float32 result − v|. Each float op adds u·|result|; a constant α is itself
+// rounded to float (another u·|αx|). An FMA (one rounding) is within the bound of the two separate
+// operations.
 struct Bounded {
   double v = 0, e = 0;
 };
@@ -38,8 +40,8 @@ Bounded Add(Bounded a, Bounded b) { return {a.v + b.v, a.e + b.e + kU * std::abs
 Bounded Scale(double alpha, Bounded a) {
   return {alpha * a.v, std::abs(alpha) * a.e + 2 * kU * std::abs(alpha * a.v)};
 }
-// The reference computes in double and returns float32: + u·|v| for that rounding, + 1e-14·|v| for its own
-// double rounding over the handful of operations per step (each 2^-53).
+// The reference computes in double and returns float32: + u·|v| for that rounding, + 1e-14·|v| for
+// its own double rounding over the handful of operations per step (each 2^-53).
 double ReferenceSlack(double v) { return (kU + 1e-14) * std::abs(v); }
 
 ModelConfig SmallConfig() {
@@ -114,8 +116,8 @@ bool Decays(const Fixture& f, const std::string& name) {
   return std::find(f.decay.begin(), f.decay.end(), name) != f.decay.end();
 }
 
-// SGD (plain, Nesterov, no momentum) against torch.optim.SGD in float64, 3 steps, every element within its
-// running error bound (ours) plus the reference's own rounding.
+// SGD (plain, Nesterov, no momentum) against torch.optim.SGD in float64, 3 steps, every element
+// within its running error bound (ours) plus the reference's own rounding.
 TEST(OptimParity, SgdMatchesTorch) {
   struct Variant {
     double momentum;
@@ -165,8 +167,9 @@ TEST(OptimParity, SgdMatchesTorch) {
   }
 }
 
-// Lion against its float64 rule, 3 steps. Where |c| is within c's own error bound the sign is uncertain and
-// the step may differ by 2·lr; with these gradients only exact zeros (c = 0 on both sides) get there.
+// Lion against its float64 rule, 3 steps. Where |c| is within c's own error bound the sign is
+// uncertain and the step may differ by 2·lr; with these gradients only exact zeros (c = 0 on both
+// sides) get there.
 TEST(OptimParity, LionMatchesFloat64Rule) {
   const double lr = 3e-3, wd = 0.2, b1 = 0.9, b2 = 0.99;
   TempDir dir;
@@ -207,11 +210,13 @@ TEST(OptimParity, LionMatchesFloat64Rule) {
               worst, uncertain);
 }
 
-// Muon's hidden matrices against the float64 rule (Moonshot's code with Jordan's Newton–Schulz), 2 steps
-// from a zero buffer (step 2 mixes g and the buffer: Nesterov). Per matrix and step, in Frobenius norm:
+// Muon's hidden matrices against the float64 rule (Moonshot's code with Jordan's Newton–Schulz), 2
+// steps from a zero buffer (step 2 mixes g and the buffer: Nesterov). Per matrix and step, in
+// Frobenius norm:
 //   ‖δp_k‖ <= keep·‖δp_{k−1}‖ + lr·scale·B_O + 4u(‖p_{k−1}‖ + lr·scale·‖O‖) + ref rounding,
-// B_O = NewtonSchulzErrorBound on the reference's iterations with the input error 2‖δU‖/‖U‖ + 2u, δU from
-// the running error analysis of buf and U. (The AdamW tensors are bit-identical to AdamW: muon_test.cc.)
+// B_O = NewtonSchulzErrorBound on the reference's iterations with the input error 2‖δU‖/‖U‖ + 2u,
+// δU from the running error analysis of buf and U. (The AdamW tensors are bit-identical to AdamW:
+// muon_test.cc.)
 TEST(OptimParity, MuonMatricesMatchFloat64Rule) {
   const double lr = 0.02, wd = 0.1, mu = 0.95;
   const int ns_steps = 5;
@@ -276,9 +281,9 @@ TEST(OptimParity, MuonMatricesMatchFloat64Rule) {
       const double err = std::sqrt(diff_sq);
       worst = std::max(worst, err / bound);
       EXPECT_LE(err, bound) << t.name << " step " << k + 1;
-      // The bound is small next to the update itself, so the comparison can fail: a wrong scale, quintic,
-      // step count or momentum rule moves the update by far more than 5% (5 vs 4 Newton–Schulz steps alone
-      // moves each singular value of O by ~30%).
+      // The bound is small next to the update itself, so the comparison can fail: a wrong scale,
+      // quintic, step count or momentum rule moves the update by far more than 5% (5 vs 4
+      // Newton–Schulz steps alone moves each singular value of O by ~30%).
       EXPECT_LT(bound, 0.05 * step * o_norm) << t.name;
     }
   }

@@ -65,8 +65,8 @@ inline Fixture MakeFixture(const ModelConfig& config, uint64_t seed) {
   // clip_qkv at least 1e-4 from every projection entry, 100x float32's error in them: the float32
   // decoder then clamps exactly the entries torch's float64 one does, on any CPU.
   if (config.clip_qkv > 0)
-    f.config.clip_qkv = ClipAwayFromProjections(f.config, f.params.data(), f.inputs.data(), f.targets.data(),
-                                                f.B, f.T, 1e-4);
+    f.config.clip_qkv = ClipAwayFromProjections(f.config, f.params.data(), f.inputs.data(),
+                                                f.targets.data(), f.B, f.T, 1e-4);
   return f;
 }
 

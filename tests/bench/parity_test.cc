@@ -1,8 +1,8 @@
-// Parity with an independent implementation: bench/reference.py (PyTorch, /usr/bin/python3) loads the same
-// initial weights and batch from a safetensors file overtrain writes, and returns its loss, gradients and
-// weights after one AdamW step; we compare with the engine's. Fails (never skips) without torch.
-// The harness (fixture, torch run, derived bounds) is bench/parity_harness.h; the imported families'
-// architectures are tested in arch_parity_test.cc.
+// Parity with an independent implementation: bench/reference.py (PyTorch, /usr/bin/python3) loads
+// the same initial weights and batch from a safetensors file overtrain writes, and returns its
+// loss, gradients and weights after one AdamW step; we compare with the engine's. Fails (never
+// skips) without torch. The harness (fixture, torch run, derived bounds) is bench/parity_harness.h;
+// the imported families' architectures are tested in arch_parity_test.cc.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -24,7 +24,8 @@ ModelConfig SmallConfig(NormKind norm, bool tied) {
   c.max_seq_len = 24;
   c.norm = norm;
   c.tied_head = tied;
-  c.init_std = 0.2;  // larger than 0.02 so the logits are far from uniform and every gradient is sizeable
+  c.init_std =
+      0.2;  // larger than 0.02 so the logits are far from uniform and every gradient is sizeable
   return c;
 }
 
@@ -59,14 +60,13 @@ TEST_P(ParityTest, LossGradientsAndAdamWStepMatchPyTorch) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Variants, ParityTest,
-                         ::testing::Values(Variant{NormKind::kRmsNorm, true}, Variant{NormKind::kRmsNorm, false},
-                                           Variant{NormKind::kLayerNorm, true},
-                                           Variant{NormKind::kLayerNorm, false}),
-                         [](const auto& info) {
-                           return std::string(NormName(info.param.norm)) +
-                                  (info.param.tied ? "_tied" : "_untied");
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Variants, ParityTest,
+    ::testing::Values(Variant{NormKind::kRmsNorm, true}, Variant{NormKind::kRmsNorm, false},
+                      Variant{NormKind::kLayerNorm, true}, Variant{NormKind::kLayerNorm, false}),
+    [](const auto& info) {
+      return std::string(NormName(info.param.norm)) + (info.param.tied ? "_tied" : "_untied");
+    });
 
 TEST(ParityHarness, MissingReferenceScriptIsAClearError) {
   setenv("OVERTRAIN_REFERENCE", "/nonexistent/reference.py", 1);
@@ -74,7 +74,8 @@ TEST(ParityHarness, MissingReferenceScriptIsAClearError) {
     FindReferenceScript();
     ADD_FAILURE() << "expected an Error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("/nonexistent/reference.py"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/reference.py"), std::string::npos)
+        << e.what();
   }
   unsetenv("OVERTRAIN_REFERENCE");
 }

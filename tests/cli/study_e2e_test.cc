@@ -1,7 +1,7 @@
-// End to end through the real binary: the CI study (configs/ci.toml: registry data, nano, a 3-budget
-// ladder, perturbation, fine-tuning, theory) runs to a report; a second invocation redoes nothing; a study
-// killed with SIGKILL mid-run and restarted does not redo finished runs and ends with the same results as
-// the uninterrupted study (issue 7's "prove it").
+// End to end through the real binary: the CI study (configs/ci.toml: registry data, nano, a
+// 3-budget ladder, perturbation, fine-tuning, theory) runs to a report; a second invocation redoes
+// nothing; a study killed with SIGKILL mid-run and restarted does not redo finished runs and ends
+// with the same results as the uninterrupted study (issue 7's "prove it").
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -39,7 +39,8 @@ std::string ReadAll(const fs::path& p) {
   return ss.str();
 }
 
-// Runs the study into `out` (plus extra --set overrides); returns its pid. Output goes to <out>.log.
+// Runs the study into `out` (plus extra --set overrides); returns its pid. Output goes to
+// <out>.log.
 pid_t StartStudy(const fs::path& out, const std::vector<std::string>& sets = {}) {
   const std::string bin = Env("OVERTRAIN_BIN"), src = Env("OVERTRAIN_SOURCE_DIR");
   const pid_t pid = fork();
@@ -47,7 +48,8 @@ pid_t StartStudy(const fs::path& out, const std::vector<std::string>& sets = {})
     if (chdir(src.c_str()) != 0) _exit(126);
     const std::string log = out.string() + ".log";
     if (!freopen(log.c_str(), "a", stdout) || !freopen(log.c_str(), "a", stderr)) _exit(125);
-    std::vector<std::string> args = {bin, "study", "--config", "configs/ci.toml", "--set", "study.out=" + out.string()};
+    std::vector<std::string> args = {
+        bin, "study", "--config", "configs/ci.toml", "--set", "study.out=" + out.string()};
     for (const auto& s : sets) args.insert(args.end(), {"--set", s});
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -69,7 +71,8 @@ std::map<std::string, fs::file_time_type> Completed(const fs::path& study) {
   std::map<std::string, fs::file_time_type> out;
   if (!fs::exists(study)) return out;
   for (const auto& e : fs::recursive_directory_iterator(study))
-    if (e.path().filename() == "status.json") out[e.path().parent_path().string()] = fs::last_write_time(e.path());
+    if (e.path().filename() == "status.json")
+      out[e.path().parent_path().string()] = fs::last_write_time(e.path());
   return out;
 }
 
@@ -90,8 +93,9 @@ class StudyE2E : public ::testing::Test {
 TEST_F(StudyE2E, RunsToAReportResumesAfterKillAndMatchesUninterrupted) {
   const fs::path a = root_ / "straight", b = root_ / "killed";
   ASSERT_EQ(Wait(StartStudy(a)), 0) << ReadAll(a.string() + ".log");
-  for (const char* f : {"report/report.md", "report/index.html", "results/perturb.jsonl", "results/finetune.jsonl",
-                        "results/pretrain.jsonl", "results/theory.jsonl"}) {
+  for (const char* f :
+       {"report/report.md", "report/index.html", "results/perturb.jsonl", "results/finetune.jsonl",
+        "results/pretrain.jsonl", "results/theory.jsonl"}) {
     EXPECT_TRUE(fs::exists(a / f)) << f;
     EXPECT_GT(fs::file_size(a / f), 0u) << f;
   }
@@ -114,7 +118,8 @@ TEST_F(StudyE2E, RunsToAReportResumesAfterKillAndMatchesUninterrupted) {
   bool pretrain_done = false;
   while (!pretrain_done && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    for (const auto& [dir, t] : Completed(b)) pretrain_done |= dir.find("budget-") != std::string::npos;
+    for (const auto& [dir, t] : Completed(b))
+      pretrain_done |= dir.find("budget-") != std::string::npos;
   }
   ASSERT_TRUE(pretrain_done) << ReadAll(b.string() + ".log");
   kill(pid, SIGKILL);
@@ -123,19 +128,22 @@ TEST_F(StudyE2E, RunsToAReportResumesAfterKillAndMatchesUninterrupted) {
   ASSERT_EQ(Wait(StartStudy(b)), 0) << ReadAll(b.string() + ".log");
   const auto after = Completed(b);
   for (const auto& [dir, t] : survived) EXPECT_EQ(after.at(dir), t) << dir << " was redone";
-  for (const char* f : {"results/perturb.jsonl", "results/finetune.jsonl", "results/pretrain.jsonl"})
+  for (const char* f :
+       {"results/perturb.jsonl", "results/finetune.jsonl", "results/pretrain.jsonl"})
     EXPECT_EQ(ReadAll(a / f), ReadAll(b / f)) << f << " differs from the uninterrupted study";
 }
 
-// Two arms (AdamW and SAM around it) with diagnostics: one ladder and report per arm, and the comparison
-// report with the at-a-glance table (λ_max from `overtrain diagnose`) and the ladders figure.
+// Two arms (AdamW and SAM around it) with diagnostics: one ladder and report per arm, and the
+// comparison report with the at-a-glance table (λ_max from `overtrain diagnose`) and the ladders
+// figure.
 TEST_F(StudyE2E, ArmsGetTheirOwnLaddersAndAComparison) {
   const fs::path a = root_ / "arms";
-  ASSERT_EQ(Wait(StartStudy(a, {"study.arms=[\"adamw\", \"sam\"]", "arms.sam.pretrain.sam_rho=0.05",
-                                "pretrain.ladder=[\"60K\", \"120K\"]", "theory.config=\"\"",
-                                "finetune.lrs=[3e-3]", "finetune.seeds=[1, 2]", "diagnose.enabled=true",
-                                "diagnose.batches=1", "diagnose.max_iters=8", "diagnose.probes=2"})),
-            0)
+  ASSERT_EQ(
+      Wait(StartStudy(a, {"study.arms=[\"adamw\", \"sam\"]", "arms.sam.pretrain.sam_rho=0.05",
+                          "pretrain.ladder=[\"60K\", \"120K\"]", "theory.config=\"\"",
+                          "finetune.lrs=[3e-3]", "finetune.seeds=[1, 2]", "diagnose.enabled=true",
+                          "diagnose.batches=1", "diagnose.max_iters=8", "diagnose.probes=2"})),
+      0)
       << ReadAll(a.string() + ".log");
   for (const char* arm : {"arm-adamw", "arm-sam"}) {
     EXPECT_TRUE(fs::exists(a / arm / "report" / "report.md")) << arm;
@@ -145,10 +153,10 @@ TEST_F(StudyE2E, ArmsGetTheirOwnLaddersAndAComparison) {
   EXPECT_NE(report.find("At a glance"), std::string::npos) << report;
   EXPECT_NE(report.find("| arm-sam | "), std::string::npos) << report;
   EXPECT_NE(report.find("| arm-adamw | "), std::string::npos) << report;
-  EXPECT_EQ(report.find("| not run |"), std::string::npos) << "every checkpoint was diagnosed:\n" << report;
+  EXPECT_EQ(report.find("| not run |"), std::string::npos) << "every checkpoint was diagnosed:\n"
+                                                           << report;
   EXPECT_TRUE(fs::exists(a / "report" / "figures" / "ladders.png"));
 }
-
 
 // A study over published checkpoints (checkpoints.series): three tiny Llama directories in Hugging
 // Face layout (config.json without an overtrain block, model.safetensors, GPT-2's tokenizer.json)
@@ -180,32 +188,38 @@ TEST_F(StudyE2E, PublishedCheckpointSeriesReplacesPretraining) {
     ot::InitParams(layout, params, 100 + k);
     std::vector<ot::TensorToWrite> tensors;
     for (const auto& t : layout.tensors())
-      tensors.push_back(ot::F32Tensor(t.name, t.shape, std::span<const float>(params).subspan(t.offset, t.size)));
+      tensors.push_back(
+          ot::F32Tensor(t.name, t.shape, std::span<const float>(params).subspan(t.offset, t.size)));
     ot::WriteSafetensorsFile(dir / "model.safetensors", tensors, {});
     ot::WriteFileAtomic(dir / "config.json", config.dump(2));
     ot::WriteFileAtomic(dir / "tokenizer.json", tokenizer);
-    series += std::string(k ? ", " : "") + "{dir = \"" + dir.string() + "\", tokens = \"" + tokens[k] + "\"}";
+    series += std::string(k ? ", " : "") + "{dir = \"" + dir.string() + "\", tokens = \"" +
+              tokens[k] + "\"}";
   }
   series += "]";
   const fs::path a = root_ / "series";
-  ASSERT_EQ(Wait(StartStudy(a, {series, "checkpoints.corpus_tokens=\"2M\"", "theory.config=\"\"",
-                                "finetune.lrs=[3e-3]", "finetune.tokens=\"8K\"", "perturb.draws=1"})),
-            0)
+  ASSERT_EQ(
+      Wait(StartStudy(a, {series, "checkpoints.corpus_tokens=\"2M\"", "theory.config=\"\"",
+                          "finetune.lrs=[3e-3]", "finetune.tokens=\"8K\"", "perturb.draws=1"})),
+      0)
       << ReadAll(a.string() + ".log");
-  EXPECT_EQ(ReadAll(a.string() + ".log").find("pretrain/"), std::string::npos) << "nothing is pre-trained";
+  EXPECT_EQ(ReadAll(a.string() + ".log").find("pretrain/"), std::string::npos)
+      << "nothing is pre-trained";
   // Every checkpoint evaluated, perturbed and fine-tuned at its series tokens and epochs.
   const std::string pretrain = ReadAll(a / "results" / "pretrain.jsonl");
-  for (const char* expect : {"\"tokens\":1000000", "\"tokens\":2000000", "\"tokens\":4000000", "\"epochs\":0.5",
-                             "\"epochs\":2.0"})
+  for (const char* expect : {"\"tokens\":1000000", "\"tokens\":2000000", "\"tokens\":4000000",
+                             "\"epochs\":0.5", "\"epochs\":2.0"})
     EXPECT_NE(pretrain.find(expect), std::string::npos) << expect << " in\n" << pretrain;
-  EXPECT_NE(ReadAll(a / "results" / "finetune.jsonl").find("\"tokens\":4000000"), std::string::npos);
+  EXPECT_NE(ReadAll(a / "results" / "finetune.jsonl").find("\"tokens\":4000000"),
+            std::string::npos);
   EXPECT_NE(ReadAll(a / "results" / "perturb.jsonl").find("\"tokens\":2000000"), std::string::npos);
   const std::string report = ReadAll(a / "report" / "report.md");
   EXPECT_NE(report.find("epoch"), std::string::npos) << report;
   // The data was tokenized with the checkpoints' tokenizer.
   bool hf_tokenized = false;
   for (const auto& e : fs::recursive_directory_iterator(a))
-    hf_tokenized |= e.path().filename() == "tokenizer.json" && e.path().parent_path().filename().string().rfind("prepare", 0) == 0;
+    hf_tokenized |= e.path().filename() == "tokenizer.json" &&
+                    e.path().parent_path().filename().string().rfind("prepare", 0) == 0;
   EXPECT_TRUE(hf_tokenized) << "the prepared data holds no tokenizer.json";
 }
 

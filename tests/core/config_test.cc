@@ -1,4 +1,5 @@
-// Declare-once config: loading, overrides, printing and the file:line errors of reliability.md case 29.
+// Declare-once config: loading, overrides, printing and the file:line errors of reliability.md
+// case 29.
 #include "core/config.h"
 
 #include <gtest/gtest.h>
@@ -21,15 +22,20 @@ struct Demo {
 
 ConfigSchema<Demo> DemoSchema() {
   ConfigSchema<Demo> s;
-  s.Field("model.d_model", "width", [](Demo& d) -> int& { return d.d_model; }, AtLeast(1))
-      .Field("model.n_heads", "heads", [](Demo& d) -> int& { return d.n_heads; }, AtLeast(1))
-      .Field("model.norm", "norm kind", [](Demo& d) -> std::string& { return d.norm; },
-             OneOf({"rms", "layernorm"}))
-      .Field("optim.lr", "peak lr", [](Demo& d) -> double& { return d.lr; }, Above(0))
+  s.Field(
+       "model.d_model", "width", [](Demo& d) -> int& { return d.d_model; }, AtLeast(1))
+      .Field(
+          "model.n_heads", "heads", [](Demo& d) -> int& { return d.n_heads; }, AtLeast(1))
+      .Field(
+          "model.norm", "norm kind", [](Demo& d) -> std::string& { return d.norm; },
+          OneOf({"rms", "layernorm"}))
+      .Field(
+          "optim.lr", "peak lr", [](Demo& d) -> double& { return d.lr; }, Above(0))
       .Field("optim.scale", "unchecked scale", [](Demo& d) -> double& { return d.scale; })
       .Field("train.budget", "tokens", [](Demo& d) -> Size& { return d.budget; })
-      .Field("perturb.gammas", "noise scales", [](Demo& d) -> std::vector<double>& { return d.gammas; },
-             AtLeast(0))
+      .Field(
+          "perturb.gammas", "noise scales",
+          [](Demo& d) -> std::vector<double>& { return d.gammas; }, AtLeast(0))
       .Rule({"model.n_heads", "model.d_model"}, [](const Demo& d) {
         return d.d_model % d.n_heads == 0 ? "" : "n_heads must divide d_model";
       });
@@ -81,24 +87,34 @@ TEST(Config, OutOfRangeNamesLineAndExpectation) {
 }
 
 TEST(Config, NonFiniteFloatsAreRefusedForEveryFloatField) {
-  // TOML spells them inf, +inf, -inf, nan; `inf > 0` passed the lr check before (eps = inf trained).
+  // TOML spells them inf, +inf, -inf, nan; `inf > 0` passed the lr check before (eps = inf
+  // trained).
   std::string e = ErrorOf("[optim]\nlr = inf\n");
-  EXPECT_NE(e.find(":2: key 'optim.lr' = inf is invalid: expected a finite number"), std::string::npos) << e;
+  EXPECT_NE(e.find(":2: key 'optim.lr' = inf is invalid: expected a finite number"),
+            std::string::npos)
+      << e;
   e = ErrorOf("[optim]\nscale = nan\n");
-  EXPECT_NE(e.find("key 'optim.scale' = nan is invalid: expected a finite number"), std::string::npos) << e;
+  EXPECT_NE(e.find("key 'optim.scale' = nan is invalid: expected a finite number"),
+            std::string::npos)
+      << e;
   e = ErrorOf("[optim]\nscale = -inf\n");
-  EXPECT_NE(e.find("key 'optim.scale' = -inf is invalid: expected a finite number"), std::string::npos) << e;
+  EXPECT_NE(e.find("key 'optim.scale' = -inf is invalid: expected a finite number"),
+            std::string::npos)
+      << e;
   e = ErrorOf("[perturb]\ngammas = [0.1, inf]\n");
   EXPECT_NE(e.find("key 'perturb.gammas'"), std::string::npos) << e;
   EXPECT_NE(e.find("expected a finite number (each element)"), std::string::npos) << e;
   e = ErrorOf("", {"optim.lr=inf"});
-  EXPECT_NE(e.find("--set: key 'optim.lr' = inf is invalid: expected a finite number"), std::string::npos)
+  EXPECT_NE(e.find("--set: key 'optim.lr' = inf is invalid: expected a finite number"),
+            std::string::npos)
       << e;
-  EXPECT_EQ(ErrorOf("[optim]\nscale = 1e300\n"), "");  // large but finite is the field's own business
+  EXPECT_EQ(ErrorOf("[optim]\nscale = 1e300\n"),
+            "");  // large but finite is the field's own business
 }
 
 TEST(Config, DirectoryOrEmptyFileIsNotAConfig) {
-  const auto dir = std::filesystem::temp_directory_path() / ("ot_config_dir_" + std::to_string(getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("ot_config_dir_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   std::string e;
   try {
@@ -116,7 +132,8 @@ TEST(Config, DirectoryOrEmptyFileIsNotAConfig) {
     e = err.what();
   }
   EXPECT_EQ(e, empty + ": is empty, expected a TOML file");
-  EXPECT_EQ(ErrorOf("# only a comment: every default\n"), "");  // a deliberate all-defaults file loads
+  EXPECT_EQ(ErrorOf("# only a comment: every default\n"),
+            "");  // a deliberate all-defaults file loads
 }
 
 TEST(Config, CrossFieldRule) {
@@ -152,8 +169,8 @@ TEST(Config, ParseSize) {
   EXPECT_THROW(ParseSize("1.5", "x"), Error);
   EXPECT_THROW(ParseSize("-3M", "x"), Error);
   EXPECT_THROW(ParseSize("M", "x"), Error);
-  EXPECT_THROW(ParseSize("1.2345K", "x"), Error);               // not a whole count
-  EXPECT_THROW(ParseSize("9223372036854775808", "x"), Error);   // int64 max + 1
+  EXPECT_THROW(ParseSize("1.2345K", "x"), Error);              // not a whole count
+  EXPECT_THROW(ParseSize("9223372036854775808", "x"), Error);  // int64 max + 1
   EXPECT_EQ(ParseSize("9223372036854775807", "x"), 9223372036854775807);
   EXPECT_EQ(ParseSize("1e6", "x"), 1000000);
   EXPECT_EQ(ParseSize(".5K", "x"), 500);

@@ -1,5 +1,5 @@
-// Tests for core/fileio: atomic writes (old or new content, never a mix), the write-fault hook (case 5),
-// mmap of empty and non-empty files, xxh3 against the library's known value.
+// Tests for core/fileio: atomic writes (old or new content, never a mix), the write-fault hook
+// (case 5), mmap of empty and non-empty files, xxh3 against the library's known value.
 #include "core/fileio.h"
 
 #include <gtest/gtest.h>
@@ -37,7 +37,8 @@ TEST_F(FileIoTest, WriteAtomicThenRead) {
   EXPECT_EQ(ReadFile(p), "");
   // No temp files remain.
   int entries = 0;
-  for (const auto& e : fs::directory_iterator(dir_)) entries += (e.path().filename() == "a.txt") ? 1 : 100;
+  for (const auto& e : fs::directory_iterator(dir_))
+    entries += (e.path().filename() == "a.txt") ? 1 : 100;
   EXPECT_EQ(entries, 1);
 }
 

@@ -11,7 +11,8 @@ namespace ot {
 namespace {
 
 TEST(Rng, PhiloxKnownAnswer) {
-  // Random123 kat_vectors: philox4x32_10, ctr = {0,0,0,0}, key = {0,0} -> 6627e8d5 e169c58d bc57ac4c 9b00dbd8
+  // Random123 kat_vectors: philox4x32_10, ctr = {0,0,0,0}, key = {0,0} -> 6627e8d5 e169c58d
+  // bc57ac4c 9b00dbd8
   auto r = Philox(0, 0, 0);
   EXPECT_EQ(r[0], 0x6627e8d5u);
   EXPECT_EQ(r[1], 0xe169c58du);

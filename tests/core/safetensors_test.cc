@@ -1,5 +1,6 @@
-// Tests for core/safetensors: round trip (case 12), strict rejections (case 13), accepted edge cases
-// (case 14), sharded index errors (case 15), exact BF16/F16 -> F32 for all 65,536 patterns (case 19).
+// Tests for core/safetensors: round trip (case 12), strict rejections (case 13), accepted edge
+// cases (case 14), sharded index errors (case 15), exact BF16/F16 -> F32 for all 65,536 patterns
+// (case 19).
 #include "core/safetensors.h"
 
 #include <gtest/gtest.h>
@@ -17,14 +18,16 @@ namespace ot {
 namespace {
 
 // A file image from a raw header text and buffer (header not padded: readers must not require it).
-std::string MakeFile(const std::string& header, const std::string& buffer = "", uint64_t n_override = 0) {
+std::string MakeFile(const std::string& header, const std::string& buffer = "",
+                     uint64_t n_override = 0) {
   std::string out(8, '\0');
   const uint64_t n = n_override ? n_override : header.size();
   std::memcpy(out.data(), &n, 8);
   return out + header + buffer;
 }
 
-// Asserts that parsing `file` fails with an Error whose message contains `expected` (and the file name).
+// Asserts that parsing `file` fails with an Error whose message contains `expected` (and the file
+// name).
 void ExpectRejected(const std::string& file, const std::string& expected) {
   try {
     SafetensorsFile::Parse(AsBytes(file), "bad.safetensors");
@@ -32,7 +35,8 @@ void ExpectRejected(const std::string& file, const std::string& expected) {
   } catch (const Error& e) {
     const std::string message = e.what();
     EXPECT_NE(message.find("bad.safetensors"), std::string::npos) << message;
-    EXPECT_NE(message.find(expected), std::string::npos) << "message: " << message << "\nexpected: " << expected;
+    EXPECT_NE(message.find(expected), std::string::npos)
+        << "message: " << message << "\nexpected: " << expected;
   }
 }
 
@@ -49,7 +53,8 @@ TEST(Safetensors, RoundTripIsByteIdenticalAndPadded) {
       {"half", DType::kBF16, {3}, std::as_bytes(std::span(half))},
       {"flags", DType::kBool, {3}, std::as_bytes(std::span(flags))},
   };
-  const std::map<std::string, std::string> metadata = {{"format", "pt"}, {"overtrain_config", "{\"a\": 1}"}};
+  const std::map<std::string, std::string> metadata = {{"format", "pt"},
+                                                       {"overtrain_config", "{\"a\": 1}"}};
   const std::string file = SerializeSafetensors(tensors, metadata);
   uint64_t n = 0;
   std::memcpy(&n, file.data(), 8);
@@ -86,8 +91,9 @@ TEST(Safetensors, RoundTripIsByteIdenticalAndPadded) {
 
 TEST(Safetensors, WriterRejectsBadInput) {
   const std::vector<float> a(4, 1.0f);
-  EXPECT_THROW(SerializeSafetensors({F32Tensor("x", {2, 3}, a)}, {}), Error);           // size mismatch
-  EXPECT_THROW(SerializeSafetensors({F32Tensor("x", {4}, a), F32Tensor("x", {4}, a)}, {}), Error);  // dup
+  EXPECT_THROW(SerializeSafetensors({F32Tensor("x", {2, 3}, a)}, {}), Error);  // size mismatch
+  EXPECT_THROW(SerializeSafetensors({F32Tensor("x", {4}, a), F32Tensor("x", {4}, a)}, {}),
+               Error);  // dup
   EXPECT_THROW(SerializeSafetensors({F32Tensor("__metadata__", {4}, a)}, {}), Error);
 }
 
@@ -100,8 +106,8 @@ TEST(Safetensors, RejectsMalformedFiles) {
   ExpectRejected(MakeFile("{}", "", std::numeric_limits<uint64_t>::max()), "overflows 8 + N");
   ExpectRejected(MakeFile("{}", "", std::numeric_limits<uint64_t>::max() - 7), "overflows 8 + N");
   ExpectRejected(MakeFile("{\"\xff\":1}"), "not valid UTF-8");
-  ExpectRejected(MakeFile("{\"\xc0\x80\":1}"), "not valid UTF-8");          // overlong NUL
-  ExpectRejected(MakeFile("{\"\xed\xa0\x80\":1}"), "not valid UTF-8");      // surrogate
+  ExpectRejected(MakeFile("{\"\xc0\x80\":1}"), "not valid UTF-8");      // overlong NUL
+  ExpectRejected(MakeFile("{\"\xed\xa0\x80\":1}"), "not valid UTF-8");  // surrogate
   ExpectRejected(MakeFile("{\"t\":"), "invalid JSON");
   ExpectRejected(MakeFile("{\"t\":1,}"), "invalid JSON");
   ExpectRejected(MakeFile("[1,2]"), "must be a JSON object");
@@ -115,7 +121,8 @@ TEST(Safetensors, RejectsMalformedFiles) {
                  "non-negative integers");
   ExpectRejected(MakeFile(R"({"t":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", Bytes(8)),
                  "shape entries must be non-negative");
-  ExpectRejected(MakeFile(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", Bytes(8)), "reversed");
+  ExpectRejected(MakeFile(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", Bytes(8)),
+                 "reversed");
   ExpectRejected(MakeFile(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
                           R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
                           Bytes(12)),
@@ -124,15 +131,18 @@ TEST(Safetensors, RejectsMalformedFiles) {
                           R"("b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
                           Bytes(12)),
                  "gap in the byte buffer");
-  ExpectRejected(MakeFile(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", Bytes(8)), "gap");
+  ExpectRejected(MakeFile(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", Bytes(8)),
+                 "gap");
   ExpectRejected(MakeFile(R"({"t":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", Bytes(8)),
                  "beyond the byte buffer");
-  ExpectRejected(MakeFile(R"({"t":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,8]}})",
-                          Bytes(8)),
-                 "overflows the byte size");
-  ExpectRejected(MakeFile(R"({"t":{"dtype":"F64","shape":[2305843009213693952],"data_offsets":[0,8]}})",
-                          Bytes(8)),
-                 "overflows the byte size");
+  ExpectRejected(
+      MakeFile(R"({"t":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,8]}})",
+               Bytes(8)),
+      "overflows the byte size");
+  ExpectRejected(
+      MakeFile(R"({"t":{"dtype":"F64","shape":[2305843009213693952],"data_offsets":[0,8]}})",
+               Bytes(8)),
+      "overflows the byte size");
   ExpectRejected(MakeFile(R"({"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", Bytes(8)),
                  "needs 12 bytes but data_offsets span 8");
   ExpectRejected(MakeFile("{" + ok_entry + "}", Bytes(9)), "1 trailing bytes");
@@ -146,14 +156,14 @@ TEST(Safetensors, RejectsMalformedFiles) {
 
 TEST(Safetensors, AcceptsEdgeCases) {
   // Empty tensors (anywhere), a 0-rank scalar, tensors in any header order, whitespace padding.
-  const std::string file = MakeFile(
-      R"({"scalar":{"dtype":"F32","shape":[],"data_offsets":[8,12]},)"
-      R"("empty1":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},)"
-      R"("first":{"dtype":"F16","shape":[2,2],"data_offsets":[0,8]},)"
-      R"("empty2":{"dtype":"I32","shape":[3,0,2],"data_offsets":[12,12]},)"
-      R"("__metadata__":{"k":"v"}})"
-      "     ",
-      Bytes(12, '\0'));
+  const std::string file =
+      MakeFile(R"({"scalar":{"dtype":"F32","shape":[],"data_offsets":[8,12]},)"
+               R"("empty1":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},)"
+               R"("first":{"dtype":"F16","shape":[2,2],"data_offsets":[0,8]},)"
+               R"("empty2":{"dtype":"I32","shape":[3,0,2],"data_offsets":[12,12]},)"
+               R"("__metadata__":{"k":"v"}})"
+               "     ",
+               Bytes(12, '\0'));
   SafetensorsFile f = SafetensorsFile::Parse(AsBytes(file), "ok");
   ASSERT_EQ(f.tensors().size(), 4u);
   EXPECT_EQ(f.tensors()[0].name, "scalar");  // header order is kept
@@ -164,14 +174,21 @@ TEST(Safetensors, AcceptsEdgeCases) {
   EXPECT_EQ(ToF32(f.Get("empty1")).size(), 0u);
   EXPECT_EQ(f.metadata().at("k"), "v");
   // Metadata-only and completely empty headers.
-  EXPECT_EQ(SafetensorsFile::Parse(AsBytes(MakeFile(R"({"__metadata__":{"a":"b"}})")), "m").tensors().size(), 0u);
+  EXPECT_EQ(SafetensorsFile::Parse(AsBytes(MakeFile(R"({"__metadata__":{"a":"b"}})")), "m")
+                .tensors()
+                .size(),
+            0u);
   EXPECT_EQ(SafetensorsFile::Parse(AsBytes(MakeFile("{}")), "m").tensors().size(), 0u);
-  EXPECT_EQ(SafetensorsFile::Parse(AsBytes(SerializeSafetensors({}, {{"a", "b"}})), "m").metadata().at("a"), "b");
+  EXPECT_EQ(SafetensorsFile::Parse(AsBytes(SerializeSafetensors({}, {{"a", "b"}})), "m")
+                .metadata()
+                .at("a"),
+            "b");
   // Our writer's empty and scalar tensors round-trip.
   const float one = 1.0f;
   const std::string ours = SerializeSafetensors(
       {F32Tensor("e", {0, 4}, {}), F32Tensor("s", {}, std::span(&one, 1))}, {});
-  EXPECT_EQ(ToF32(SafetensorsFile::Parse(AsBytes(ours), "ours").Get("s")), std::vector<float>{1.0f});
+  EXPECT_EQ(ToF32(SafetensorsFile::Parse(AsBytes(ours), "ours").Get("s")),
+            std::vector<float>{1.0f});
 }
 
 TEST(Safetensors, Bf16ToF32ExactForAllPatterns) {
@@ -185,7 +202,8 @@ TEST(Safetensors, Bf16ToF32ExactForAllPatterns) {
   EXPECT_EQ(Bf16ToF32(0x0001), std::ldexp(1.0f, -133));  // smallest subnormal
 }
 
-// An independent F16 decoder: the value formula (-1)^s × 2^(e-15) × (1 + m/1024), subnormals m × 2^-24.
+// An independent F16 decoder: the value formula (-1)^s × 2^(e-15) × (1 + m/1024), subnormals m ×
+// 2^-24.
 double F16Value(uint16_t h) {
   const int s = h >> 15, e = (h >> 10) & 0x1f, m = h & 0x3ff;
   const double sign = s ? -1.0 : 1.0;
@@ -234,10 +252,11 @@ TEST(Safetensors, ToF32ConvertsUnalignedAndF64) {
   const std::vector<uint8_t> flag = {1};
   const std::vector<uint16_t> h = {0x3c00, 0xc000};  // 1, -2
   const std::vector<double> d = {0.1, -3.0};
-  const std::string file = SerializeSafetensors({{"flag", DType::kBool, {1}, std::as_bytes(std::span(flag))},
-                                                 {"h", DType::kF16, {2}, std::as_bytes(std::span(h))},
-                                                 {"d", DType::kF64, {2}, std::as_bytes(std::span(d))}},
-                                                {});
+  const std::string file =
+      SerializeSafetensors({{"flag", DType::kBool, {1}, std::as_bytes(std::span(flag))},
+                            {"h", DType::kF16, {2}, std::as_bytes(std::span(h))},
+                            {"d", DType::kF64, {2}, std::as_bytes(std::span(d))}},
+                           {});
   SafetensorsFile f = SafetensorsFile::Parse(AsBytes(file), "mem");
   EXPECT_EQ(ToF32(f.Get("h")), (std::vector<float>{1.0f, -2.0f}));
   EXPECT_EQ(ToF32(f.Get("d")), (std::vector<float>{0.1f, -3.0f}));
@@ -248,9 +267,10 @@ TEST(Safetensors, ToF32ConvertsUnalignedAndF64) {
 TEST(Safetensors, StrictJsonRejectsDuplicatesAtAnyDepth) {
   EXPECT_THROW(ParseJsonStrict(R"({"a":{"b":1,"b":2}})", "x"), Error);
   EXPECT_THROW(ParseJsonStrict(R"([{"b":1},{"c":1,"c":1}])", "x"), Error);
-  EXPECT_NO_THROW(ParseJsonStrict(R"([{"b":1},{"b":1}])", "x"));  // same key in sibling objects is fine
+  EXPECT_NO_THROW(
+      ParseJsonStrict(R"([{"b":1},{"b":1}])", "x"));  // same key in sibling objects is fine
   EXPECT_FALSE(FindInvalidUtf8("plain ascii \xc3\xa9 \xf0\x9f\x98\x80").has_value());
-  EXPECT_EQ(FindInvalidUtf8("ab\xf0\x9f\x98").value(), 2u);  // truncated 4-byte sequence
+  EXPECT_EQ(FindInvalidUtf8("ab\xf0\x9f\x98").value(), 2u);    // truncated 4-byte sequence
   EXPECT_EQ(FindInvalidUtf8("\xf4\x90\x80\x80").value(), 0u);  // > U+10FFFF
 }
 
@@ -271,8 +291,8 @@ class ShardedTest : public ::testing::Test {
   }
   void Index(const std::string& weight_map_json, int64_t total_size) {
     WriteFileAtomic(dir_ / "model.safetensors.index.json",
-                    R"({"metadata":{"total_size":)" + std::to_string(total_size) + R"(},"weight_map":)" +
-                        weight_map_json + "}");
+                    R"({"metadata":{"total_size":)" + std::to_string(total_size) +
+                        R"(},"weight_map":)" + weight_map_json + "}");
   }
   std::string OpenError() {
     try {
@@ -299,15 +319,17 @@ TEST_F(ShardedTest, ValidIndexLoads) {
 TEST_F(ShardedTest, MissingShard) {
   Shard("a.safetensors", {"x"});
   Index(R"({"x":"a.safetensors","y":"gone.safetensors"})", 16);
-  EXPECT_NE(OpenError().find("shard 'gone.safetensors' (1 tensors) is missing"), std::string::npos) << OpenError();
+  EXPECT_NE(OpenError().find("shard 'gone.safetensors' (1 tensors) is missing"), std::string::npos)
+      << OpenError();
 }
 
 TEST_F(ShardedTest, TensorTwice) {
   Shard("a.safetensors", {"x"});
   Shard("b.safetensors", {"x"});
   Index(R"({"x":"a.safetensors","q":"b.safetensors"})", 16);
-  EXPECT_NE(OpenError().find("tensor 'x' appears twice, in shards 'a.safetensors' and 'b.safetensors'"),
-            std::string::npos)
+  EXPECT_NE(
+      OpenError().find("tensor 'x' appears twice, in shards 'a.safetensors' and 'b.safetensors'"),
+      std::string::npos)
       << OpenError();
   Index(R"({"x":"a.safetensors","x":"a.safetensors"})", 8);  // twice in the index itself
   EXPECT_NE(OpenError().find("duplicate key 'x'"), std::string::npos) << OpenError();
@@ -316,22 +338,25 @@ TEST_F(ShardedTest, TensorTwice) {
 TEST_F(ShardedTest, TensorAbsentFromIndex) {
   Shard("a.safetensors", {"x", "stray"});
   Index(R"({"x":"a.safetensors"})", 16);
-  EXPECT_NE(OpenError().find("tensor 'stray' in shard 'a.safetensors' is absent from the index"), std::string::npos)
+  EXPECT_NE(OpenError().find("tensor 'stray' in shard 'a.safetensors' is absent from the index"),
+            std::string::npos)
       << OpenError();
 }
 
 TEST_F(ShardedTest, IndexNamesTensorTheShardLacks) {
   Shard("a.safetensors", {"x"});
   Index(R"({"x":"a.safetensors","ghost":"a.safetensors"})", 8);
-  EXPECT_NE(OpenError().find("maps tensor 'ghost' to shard 'a.safetensors', which does not contain it"),
-            std::string::npos)
+  EXPECT_NE(
+      OpenError().find("maps tensor 'ghost' to shard 'a.safetensors', which does not contain it"),
+      std::string::npos)
       << OpenError();
 }
 
 TEST_F(ShardedTest, TotalSizeMismatch) {
   Shard("a.safetensors", {"x"});
   Index(R"({"x":"a.safetensors"})", 9);
-  EXPECT_NE(OpenError().find("total_size is 9 but the shards' tensors hold 8 bytes"), std::string::npos)
+  EXPECT_NE(OpenError().find("total_size is 9 but the shards' tensors hold 8 bytes"),
+            std::string::npos)
       << OpenError();
 }
 

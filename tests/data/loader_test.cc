@@ -1,5 +1,5 @@
-// The pre-training loader: windows are slices of the file, order fixed by (seed, epoch), resume from a
-// JSON cursor mid-epoch reproduces the following batches, epochs counted.
+// The pre-training loader: windows are slices of the file, order fixed by (seed, epoch), resume
+// from a JSON cursor mid-epoch reproduces the following batches, epochs counted.
 #include "data/loader.h"
 
 #include <gtest/gtest.h>
@@ -19,7 +19,8 @@ class LoaderTest : public ::testing::Test {
   void SetUp() override {
     path_ = fs::temp_directory_path() / ("ot_loader_" + std::to_string(getpid()) + ".tok");
     tokens_.resize(10007);
-    for (size_t i = 0; i < tokens_.size(); ++i) tokens_[i] = static_cast<int32_t>((i * 7919) % 5000);
+    for (size_t i = 0; i < tokens_.size(); ++i)
+      tokens_[i] = static_cast<int32_t>((i * 7919) % 5000);
     WriteTokenFile(path_, tokens_, 5000, -1);
   }
   void TearDown() override { fs::remove(path_); }
@@ -55,7 +56,8 @@ TEST_F(LoaderTest, WindowsAreShiftedSlicesAndCoverTheEpoch) {
       }
     }
   }
-  EXPECT_EQ(static_cast<int64_t>(starts.size()), l.batches_per_epoch() * B) << "no window twice in an epoch";
+  EXPECT_EQ(static_cast<int64_t>(starts.size()), l.batches_per_epoch() * B)
+      << "no window twice in an epoch";
   EXPECT_EQ(l.cursor().epoch, 1);
   EXPECT_EQ(l.cursor().index, 0);
   EXPECT_NEAR(l.Epochs(), double(l.batches_per_epoch() * B * T) / 10007, 1e-12);
@@ -92,7 +94,8 @@ TEST_F(LoaderTest, ResumesFromASerialisedCursorMidEpoch) {
   EXPECT_EQ(b.cursor().epoch, 1);
   EXPECT_EQ(b.cursor().index, 5);
   EXPECT_NEAR(b.Epochs(), double((per_epoch + 5) * B * T) / 10007, 1e-12);
-  for (size_t k = 0; k < expected.size(); ++k) ASSERT_EQ(NextBatch(b, B, T), expected[k]) << "batch " << k;
+  for (size_t k = 0; k < expected.size(); ++k)
+    ASSERT_EQ(NextBatch(b, B, T), expected[k]) << "batch " << k;
 
   EXPECT_THROW(b.SetCursor({0, per_epoch}), Error);
   EXPECT_THROW(CursorFromJson(nlohmann::json::parse(R"({"epoch": -1, "index": 0})")), Error);

@@ -1,5 +1,5 @@
-// Task parsers on real lines copied from shared/data (gzip handled by ReadMaybeGzip elsewhere), task
-// tokenization + storage round trip, and fine-tuning batches with the prompt/padding mask.
+// Task parsers on real lines copied from shared/data (gzip handled by ReadMaybeGzip elsewhere),
+// task tokenization + storage round trip, and fine-tuning batches with the prompt/padding mask.
 #include "data/tasks.h"
 
 #include <gtest/gtest.h>
@@ -22,10 +22,12 @@ TEST(Tasks, Gsm8kStripsCalculatorAnnotations) {
   const auto ex = ParseGsm8k(line + "\n", "train.jsonl");
   ASSERT_EQ(ex.size(), 1u);
   EXPECT_EQ(ex[0].prompt,
-            "Question: Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in "
+            "Question: Natalia sold clips to 48 of her friends in April, and then she sold half as "
+            "many clips in "
             "May. How many clips did Natalia sell altogether in April and May?\nAnswer:");
   EXPECT_EQ(ex[0].target,
-            " Natalia sold 48/2 = 24 clips in May.\nNatalia sold 48+24 = 72 clips altogether in April and May.\n#### 72");
+            " Natalia sold 48/2 = 24 clips in May.\nNatalia sold 48+24 = 72 clips altogether in "
+            "April and May.\n#### 72");
   EXPECT_TRUE(ex[0].choices.empty());
   EXPECT_THROW(ParseGsm8k(R"({"question": "x"})", "t.jsonl"), Error);
 }
@@ -39,14 +41,16 @@ TEST(Tasks, SiqaUsesAlignedLabels) {
   const auto ex = ParseSiqa(jsonl, "1\n2\n", "train.jsonl");
   ASSERT_EQ(ex.size(), 2u);
   EXPECT_EQ(ex[0].prompt,
-            "Context: Cameron decided to have a barbecue and gathered her friends together.\nQuestion: How would "
+            "Context: Cameron decided to have a barbecue and gathered her friends "
+            "together.\nQuestion: How would "
             "Others feel as a result?\nAnswer:");
-  EXPECT_EQ(ex[0].choices, (std::vector<std::string>{" like attending", " like staying home", " a good friend to have"}));
+  EXPECT_EQ(ex[0].choices, (std::vector<std::string>{" like attending", " like staying home",
+                                                     " a good friend to have"}));
   EXPECT_EQ(ex[0].gold, 0);
   EXPECT_EQ(ex[1].gold, 1);
   EXPECT_EQ(ex[1].target, " get to work");
-  EXPECT_THROW(ParseSiqa(jsonl, "1\n", "train.jsonl"), Error);      // misaligned
-  EXPECT_THROW(ParseSiqa(jsonl, "1\n4\n", "train.jsonl"), Error);   // label out of range
+  EXPECT_THROW(ParseSiqa(jsonl, "1\n", "train.jsonl"), Error);     // misaligned
+  EXPECT_THROW(ParseSiqa(jsonl, "1\n4\n", "train.jsonl"), Error);  // label out of range
 }
 
 TEST(Tasks, PiqaTwoChoices) {
@@ -63,12 +67,14 @@ TEST(Tasks, PiqaTwoChoices) {
 TEST(Tasks, RteTsvWithRawQuotes) {
   const std::string tsv =
       "index\tsentence1\tsentence2\tlabel\n"
-      "0\tNo Weapons of Mass Destruction Found in Iraq Yet.\tWeapons of Mass Destruction Found in Iraq.\tnot_entailment\n"
+      "0\tNo Weapons of Mass Destruction Found in Iraq Yet.\tWeapons of Mass Destruction Found in "
+      "Iraq.\tnot_entailment\n"
       "1\tHe said \"yes\" twice.\tHe spoke.\tentailment\n";
   const auto ex = ParseRte(tsv, "train.tsv");
   ASSERT_EQ(ex.size(), 2u);
   EXPECT_EQ(ex[0].prompt,
-            "Sentence 1: No Weapons of Mass Destruction Found in Iraq Yet.\nSentence 2: Weapons of Mass Destruction "
+            "Sentence 1: No Weapons of Mass Destruction Found in Iraq Yet.\nSentence 2: Weapons of "
+            "Mass Destruction "
             "Found in Iraq.\nRelationship:");
   EXPECT_EQ(ex[0].target, " not_entailment");
   EXPECT_EQ(ex[0].gold, 1);
@@ -81,13 +87,16 @@ TEST(Tasks, RteTsvWithRawQuotes) {
 TEST(Tasks, TrecCoarseLabelsAndLatin1) {
   const std::string text =
       "DESC:manner How did serfdom develop in and then leave Russia ?\n"
-      "LOC:city Which city has the oldest relationship as a sister\xf0" "city with Los Angeles ?\n"
+      "LOC:city Which city has the oldest relationship as a sister\xf0"
+      "city with Los Angeles ?\n"
       "NUM:dist How far is it from Denver to Aspen ?\n";
   const auto ex = ParseTrec(text, "train_5500.label");
   ASSERT_EQ(ex.size(), 3u);
   EXPECT_EQ(ex[0].prompt, "Question: How did serfdom develop in and then leave Russia ?\nType:");
   EXPECT_EQ(ex[0].target, " description");
-  EXPECT_NE(ex[1].prompt.find("sister\xc3\xb0" "city"), std::string::npos);
+  EXPECT_NE(ex[1].prompt.find("sister\xc3\xb0"
+                              "city"),
+            std::string::npos);
   EXPECT_EQ(ex[1].target, " location");
   EXPECT_EQ(ex[2].gold, 5);
   EXPECT_EQ(ex[2].choices.size(), 6u);
@@ -96,12 +105,15 @@ TEST(Tasks, TrecCoarseLabelsAndLatin1) {
 
 TEST(Tasks, MrLatin1ByFile) {
   const std::string pos =
-      "'compleja e intelectualmente retadora , el ladr\xf3n de orqu\xed" "deas es uno de esos filmes que vale la "
+      "'compleja e intelectualmente retadora , el ladr\xf3n de orqu\xed"
+      "deas es uno de esos filmes que vale la "
       "pena ver precisamente por su originalidad . '\n";
   const std::string neg = "simplistic , silly and tedious . \n";
   const auto ex = ParseMr(pos, neg, "mr");
   ASSERT_EQ(ex.size(), 2u);
-  EXPECT_NE(ex[0].prompt.find("ladr\xc3\xb3n de orqu\xc3\xad" "deas"), std::string::npos);
+  EXPECT_NE(ex[0].prompt.find("ladr\xc3\xb3n de orqu\xc3\xad"
+                              "deas"),
+            std::string::npos);
   EXPECT_EQ(ex[0].target, " positive");
   EXPECT_EQ(ex[1].prompt, "Review: simplistic , silly and tedious .\nSentiment:");
   EXPECT_EQ(ex[1].target, " negative");
@@ -123,8 +135,9 @@ const Tokenizer& Tok() {
   static const Tokenizer tok = [] {
     static std::vector<std::string> texts;
     for (int i = 0; i < 40; ++i)
-      texts.push_back("Review: the film was good and the plot was dull\nSentiment: positive negative " +
-                      std::to_string(i) + "\nQuestion: what is it ?\nAnswer: import os def main():");
+      texts.push_back(
+          "Review: the film was good and the plot was dull\nSentiment: positive negative " +
+          std::to_string(i) + "\nQuestion: what is it ?\nAnswer: import os def main():");
     std::vector<std::string_view> v(texts.begin(), texts.end());
     TokenizerOptions o;
     o.vocab_size = 320;
@@ -202,7 +215,8 @@ TEST(TaskTokens, LongTargetsAreCroppedInsideTheTarget) {
   std::vector<int32_t> in(T), tg(T);
   for (int e = 0; e < 8; ++e) {
     f.Batch({e, 0}, in, tg);
-    for (int64_t t = 0; t < T; ++t) EXPECT_GE(tg[t], 0) << "whole-document loss: every position counts";
+    for (int64_t t = 0; t < T; ++t)
+      EXPECT_GE(tg[t], 0) << "whole-document loss: every position counts";
     for (int64_t t = 0; t + 1 < T; ++t) EXPECT_EQ(tg[t], in[t + 1]);
     // The window is a contiguous slice of the file.
     const auto& x = split.tokens;

@@ -1,5 +1,5 @@
-// Token files: round trip, the reliability.md 20-21 rejections (each with its own message naming the file),
-// uint32 width for large vocabularies, raw uint16/uint32 import.
+// Token files: round trip, the reliability.md 20-21 rejections (each with its own message naming
+// the file), uint32 width for large vocabularies, raw uint16/uint32 import.
 #include "data/token_file.h"
 
 #include <gtest/gtest.h>
@@ -17,8 +17,9 @@ namespace fs = std::filesystem;
 class TokenFileTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ot_tokfile_" + std::to_string(getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("ot_tokfile_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -82,7 +83,8 @@ TEST_F(TokenFileTest, RejectsEachCorruptionWithItsOwnMessage) {
   EXPECT_NE(OpenError(dir_ / "header.tok").find("truncated header"), std::string::npos);
 
   Put(dir_ / "trunc.tok", good.substr(0, good.size() - 3));
-  EXPECT_NE(OpenError(dir_ / "trunc.tok").find("truncated: header says 8 tokens"), std::string::npos);
+  EXPECT_NE(OpenError(dir_ / "trunc.tok").find("truncated: header says 8 tokens"),
+            std::string::npos);
 
   Put(dir_ / "extra.tok", good + "\x01\x00");
   EXPECT_NE(OpenError(dir_ / "extra.tok").find("does not match the file size"), std::string::npos);
@@ -105,7 +107,8 @@ TEST_F(TokenFileTest, RejectsEachCorruptionWithItsOwnMessage) {
   const uint32_t vocab10 = 10;
   std::memcpy(b.data() + 16, &vocab10, 4);
   Put(dir_ / "vocab.tok", b);
-  EXPECT_NE(OpenError(dir_ / "vocab.tok").find("token 12 at position 5 is >= vocab size 10"), std::string::npos);
+  EXPECT_NE(OpenError(dir_ / "vocab.tok").find("token 12 at position 5 is >= vocab size 10"),
+            std::string::npos);
 
   EXPECT_NE(OpenError(dir_ / "good.tok", 100).find("shorter than one batch"), std::string::npos);
   EXPECT_THROW(TokenFile::Open(dir_ / "missing.tok"), Error);
@@ -113,23 +116,27 @@ TEST_F(TokenFileTest, RejectsEachCorruptionWithItsOwnMessage) {
 
 TEST_F(TokenFileTest, ImportsRawDumpsToTheIdenticalStream) {
   const std::vector<uint16_t> raw16 = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3};
-  Put(dir_ / "raw16.bin", std::string(reinterpret_cast<const char*>(raw16.data()), raw16.size() * 2));
+  Put(dir_ / "raw16.bin",
+      std::string(reinterpret_cast<const char*>(raw16.data()), raw16.size() * 2));
   const auto info = ImportRawTokens(dir_ / "raw16.bin", 2, 10, 2, dir_ / "raw16.tok");
   const auto f = TokenFile::Open(dir_ / "raw16.tok");
   ASSERT_EQ(f.size(), raw16.size());
   for (size_t i = 0; i < raw16.size(); ++i) EXPECT_EQ(f[i], raw16[i]);
-  // Same width: the payload bytes are the raw file, so the recorded checksum is the raw file's xxh3.
+  // Same width: the payload bytes are the raw file, so the recorded checksum is the raw file's
+  // xxh3.
   EXPECT_EQ(info.xxh3, Xxh3(AsBytes(Bytes(dir_ / "raw16.bin"))));
   EXPECT_EQ(info.documents, 1u);  // one eod (id 2)
 
   const std::vector<uint32_t> raw32 = {70000, 0, 12, 99999};
-  Put(dir_ / "raw32.bin", std::string(reinterpret_cast<const char*>(raw32.data()), raw32.size() * 4));
+  Put(dir_ / "raw32.bin",
+      std::string(reinterpret_cast<const char*>(raw32.data()), raw32.size() * 4));
   const auto info32 = ImportRawTokens(dir_ / "raw32.bin", 4, 100000, -1, dir_ / "raw32.tok");
   EXPECT_EQ(info32.xxh3, Xxh3(AsBytes(Bytes(dir_ / "raw32.bin"))));
   const auto g = TokenFile::Open(dir_ / "raw32.tok");
   for (size_t i = 0; i < raw32.size(); ++i) EXPECT_EQ(static_cast<uint32_t>(g[i]), raw32[i]);
 
-  EXPECT_THROW(ImportRawTokens(dir_ / "raw16.bin", 2, 9, -1, dir_ / "x.tok"), Error);  // 9 >= vocab 9
+  EXPECT_THROW(ImportRawTokens(dir_ / "raw16.bin", 2, 9, -1, dir_ / "x.tok"),
+               Error);  // 9 >= vocab 9
   Put(dir_ / "odd.bin", "abc");
   EXPECT_THROW(ImportRawTokens(dir_ / "odd.bin", 2, 10, -1, dir_ / "y.tok"), Error);
 }

@@ -1,5 +1,6 @@
-// A tiny SentencePiece BPE trained on fixture text: lossless round trip on random bytes (valid UTF-8, invalid
-// bytes, NUL, U+2581), ids in range, no end-of-document token from Encode, determinism of training.
+// A tiny SentencePiece BPE trained on fixture text: lossless round trip on random bytes (valid
+// UTF-8, invalid bytes, NUL, U+2581), ids in range, no end-of-document token from Encode,
+// determinism of training.
 #include "data/tokenizer.h"
 
 #include <gtest/gtest.h>
@@ -12,9 +13,10 @@ namespace ot::data {
 namespace {
 
 std::vector<std::string> FixtureTexts() {
-  const std::vector<std::string> words = {"the",   "model", "loss", "token", "data",  "train", "fine",
-                                          "tune",  "over",  "noise", "curve", "shape", "epoch", "budget",
-                                          "résumé", "naïve", "über",  "東京",  "🙂",    "x=1;", "def f(a):"};
+  const std::vector<std::string> words = {"the",   "model",  "loss",     "token", "data",  "train",
+                                          "fine",  "tune",   "over",     "noise", "curve", "shape",
+                                          "epoch", "budget", "résumé",   "naïve", "über",  "東京",
+                                          "🙂",  "x=1;",   "def f(a):"};
   std::mt19937 rng(5);
   std::vector<std::string> texts;
   for (int d = 0; d < 60; ++d) {
@@ -45,25 +47,42 @@ std::string RandomBytes(std::mt19937& rng) {
   const int n = rng() % 60;
   for (int i = 0; i < n; ++i) {
     switch (rng() % 9) {
-      case 0: s += static_cast<char>(0x80 + rng() % 128); break;  // lone continuation / invalid lead
-      case 1: s += "\xe2\x96\x81"; break;                           // U+2581, SentencePiece's space mark
-      case 2: s += '\0'; break;
-      case 3: s += "  \t\n"; break;
-      case 4: {                                                     // a random valid code point
+      case 0:
+        s += static_cast<char>(0x80 + rng() % 128);
+        break;  // lone continuation / invalid lead
+      case 1:
+        s += "\xe2\x96\x81";
+        break;  // U+2581, SentencePiece's space mark
+      case 2:
+        s += '\0';
+        break;
+      case 3:
+        s += "  \t\n";
+        break;
+      case 4: {  // a random valid code point
         uint32_t cp = rng() % 0x10FFFF;
         if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0x4E2D;
-        if (cp < 0x80) s += static_cast<char>(cp);
-        else if (cp < 0x800) s += static_cast<char>(0xC0 | (cp >> 6)), s += static_cast<char>(0x80 | (cp & 63));
+        if (cp < 0x80)
+          s += static_cast<char>(cp);
+        else if (cp < 0x800)
+          s += static_cast<char>(0xC0 | (cp >> 6)), s += static_cast<char>(0x80 | (cp & 63));
         else if (cp < 0x10000)
-          s += static_cast<char>(0xE0 | (cp >> 12)), s += static_cast<char>(0x80 | ((cp >> 6) & 63)),
+          s += static_cast<char>(0xE0 | (cp >> 12)),
+              s += static_cast<char>(0x80 | ((cp >> 6) & 63)),
               s += static_cast<char>(0x80 | (cp & 63));
         else
-          s += static_cast<char>(0xF0 | (cp >> 18)), s += static_cast<char>(0x80 | ((cp >> 12) & 63)),
-              s += static_cast<char>(0x80 | ((cp >> 6) & 63)), s += static_cast<char>(0x80 | (cp & 63));
+          s += static_cast<char>(0xF0 | (cp >> 18)),
+              s += static_cast<char>(0x80 | ((cp >> 12) & 63)),
+              s += static_cast<char>(0x80 | ((cp >> 6) & 63)),
+              s += static_cast<char>(0x80 | (cp & 63));
         break;
       }
-      case 5: s += "\xe6\x9d"; break;  // truncated 3-byte sequence
-      default: s += " the model"; break;
+      case 5:
+        s += "\xe6\x9d";
+        break;  // truncated 3-byte sequence
+      default:
+        s += " the model";
+        break;
     }
   }
   return s;
@@ -110,10 +129,12 @@ TEST(Tokenizer, TrainingIsDeterministicAndModelLoadsBack) {
   TokenizerOptions o;
   o.vocab_size = 400;
   o.num_threads = 2;
-  // Another thread count gives the same vocabulary (the proto differs only in its num_threads field).
+  // Another thread count gives the same vocabulary (the proto differs only in its num_threads
+  // field).
   const Tokenizer a = Tokenizer::FromModel(TrainTokenizer(views, o), "two-threads");
   ASSERT_EQ(a.vocab_size(), Tiny().vocab_size());
-  for (int32_t id = 0; id < a.vocab_size(); ++id) ASSERT_EQ(a.TokenBytes(id), Tiny().TokenBytes(id)) << id;
+  for (int32_t id = 0; id < a.vocab_size(); ++id)
+    ASSERT_EQ(a.TokenBytes(id), Tiny().TokenBytes(id)) << id;
   const Tokenizer b = Tokenizer::FromModel(Tiny().serialized(), "copy");
   const std::string s = "the model loss over the budget";
   EXPECT_EQ(b.Encode(s), Tiny().Encode(s));

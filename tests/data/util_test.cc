@@ -16,7 +16,8 @@ namespace fs = std::filesystem;
 
 fs::path TempDir() {
   static int n = 0;
-  fs::path p = fs::temp_directory_path() / ("ot_data_util_" + std::to_string(getpid()) + "_" + std::to_string(n++));
+  fs::path p = fs::temp_directory_path() /
+               ("ot_data_util_" + std::to_string(getpid()) + "_" + std::to_string(n++));
   fs::create_directories(p);
   return p;
 }
@@ -65,10 +66,13 @@ TEST(DataUtil, Encodings) {
   EXPECT_EQ(Latin1ToUtf8("clich\xe9s"), "clich\xc3\xa9s");
   EXPECT_TRUE(IsValidUtf8("clich\xc3\xa9s \xf0\x9f\x98\x80"));
   EXPECT_FALSE(IsValidUtf8("clich\xe9s"));
-  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong
-  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate
-  EXPECT_FALSE(IsValidUtf8("\xe2\x96"));          // truncated
-  EXPECT_EQ(ToUtf8("sister\xf0" "city"), "sister\xc3\xb0" "city");
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));      // overlong
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));  // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xe2\x96"));      // truncated
+  EXPECT_EQ(ToUtf8("sister\xf0"
+                   "city"),
+            "sister\xc3\xb0"
+            "city");
   EXPECT_EQ(ToUtf8("caf\xc3\xa9"), "caf\xc3\xa9");
   EXPECT_EQ(ToUtf8("songs \x97 a few"), "songs \xe2\x80\x94 a few");  // MR's cp1252 em dash
   EXPECT_EQ(NormalizeNewlines("a\r\nb\rc\n"), "a\nb\nc\n");

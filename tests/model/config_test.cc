@@ -1,4 +1,7 @@
-// ModelConfig presets, validation messages, JSON round trip, DeclareModelFields; ParamLayout; InitParams.
+// ModelConfig presets, validation messages, JSON round trip, DeclareModelFields; ParamLayout;
+// InitParams.
+#include "model/config.h"
+
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -7,7 +10,6 @@
 #include <fstream>
 #include <vector>
 
-#include "model/config.h"
 #include "model/init.h"
 #include "model/layout.h"
 
@@ -74,21 +76,22 @@ TEST(ModelConfig, EverySizeFieldHasAnUpperBound) {
     const char* key;
     int max;
   };
-  for (const Case& k : {Case{&ModelConfig::vocab_size, "vocab_size", kMaxVocabSize},
-                        Case{&ModelConfig::d_model, "d_model", kMaxDModel},
-                        Case{&ModelConfig::n_layers, "n_layers", kMaxLayers},
-                        Case{&ModelConfig::n_heads, "n_heads", kMaxHeads},
-                        Case{&ModelConfig::d_ff, "d_ff", kMaxFf},
-                        Case{&ModelConfig::max_seq_len, "max_seq_len", kMaxSeqLen}}) {
+  for (const Case& k :
+       {Case{&ModelConfig::vocab_size, "vocab_size", kMaxVocabSize},
+        Case{&ModelConfig::d_model, "d_model", kMaxDModel},
+        Case{&ModelConfig::n_layers, "n_layers", kMaxLayers},
+        Case{&ModelConfig::n_heads, "n_heads", kMaxHeads}, Case{&ModelConfig::d_ff, "d_ff", kMaxFf},
+        Case{&ModelConfig::max_seq_len, "max_seq_len", kMaxSeqLen}}) {
     ModelConfig c;
     c.*k.field = k.max + 1;
-    EXPECT_EQ(ProblemOf(c), fmt::format("model.{} = {} must be <= {} (the supported maximum)", k.key,
-                                        k.max + 1, k.max));
+    EXPECT_EQ(ProblemOf(c), fmt::format("model.{} = {} must be <= {} (the supported maximum)",
+                                        k.key, k.max + 1, k.max));
   }
   ModelConfig c;
   c.n_layers = 60000;
   EXPECT_EQ(ProblemOf(c), "model.n_layers = 60000 must be <= 1024 (the supported maximum)");
-  // At the largest width the derived SwiGLU width is computed without int overflow (8d > 2^31 at d = 2^28).
+  // At the largest width the derived SwiGLU width is computed without int overflow (8d > 2^31 at d
+  // = 2^28).
   c = ModelConfig();
   c.d_model = kMaxDModel;
   c.n_heads = 512;
@@ -111,8 +114,9 @@ TEST(ModelConfig, FromJsonRefusesIntegersThatDoNotFit) {
     ModelConfig::FromJson(j);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(),
-                 "model config JSON: field 'vocab_size' = 4294967360 is out of range for a 32-bit integer");
+    EXPECT_STREQ(
+        e.what(),
+        "model config JSON: field 'vocab_size' = 4294967360 is out of range for a 32-bit integer");
   }
   j = ModelConfig().ToJson();
   j["d_model"] = 1e9;  // a float where an integer belongs
@@ -173,15 +177,17 @@ TEST(ModelConfig, SchemaLoadsPresetThenOverrides) {
     }
     return "";
   };
-  EXPECT_NE(load_error({"model.n_heads=3"}).find("model.n_heads = 3 must divide model.d_model = 64"),
-            std::string::npos);
+  EXPECT_NE(
+      load_error({"model.n_heads=3"}).find("model.n_heads = 3 must divide model.d_model = 64"),
+      std::string::npos);
   EXPECT_NE(load_error({"model.max_seq_len=0"}).find("'model.max_seq_len'"), std::string::npos);
   EXPECT_NE(load_error({"model.norm=\"batch\""}).find("expects one of: rmsnorm, layernorm"),
             std::string::npos);
   EXPECT_NE(load_error({"model.preset=\"huge\""}).find("huge"), std::string::npos);
-  EXPECT_NE(load_error({"model.vocab_size=1000000000"})
-                .find("key 'model.vocab_size' = 1000000000 is invalid: expected a value in [1, 1048576]"),
-            std::string::npos);
+  EXPECT_NE(
+      load_error({"model.vocab_size=1000000000"})
+          .find("key 'model.vocab_size' = 1000000000 is invalid: expected a value in [1, 1048576]"),
+      std::string::npos);
   EXPECT_NE(load_error({"model.norm_eps=inf"})
                 .find("key 'model.norm_eps' = inf is invalid: expected a finite number"),
             std::string::npos);

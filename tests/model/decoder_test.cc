@@ -1,6 +1,8 @@
-// The fast Decoder against the double ReferenceDecoder (loss, log-probs, every gradient element), plus
-// determinism (same seed => same bits; 1 vs 2 threads), ignored targets, row independence of LogProbs,
-// bad tokens, and the convergence rung: overfitting one batch with Adam written here.
+// The fast Decoder against the double ReferenceDecoder (loss, log-probs, every gradient element),
+// plus determinism (same seed => same bits; 1 vs 2 threads), ignored targets, row independence of
+// LogProbs, bad tokens, and the convergence rung: overfitting one batch with Adam written here.
+#include "model/decoder.h"
+
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -8,10 +10,9 @@
 #include <random>
 #include <vector>
 
-#include "model/decoder.h"
+#include "model/families.h"
 #include "model/init.h"
 #include "model/reference_decoder.h"
-#include "model/families.h"
 
 namespace ot {
 namespace {
@@ -35,7 +36,8 @@ std::vector<float> Params(const ParamLayout& layout, uint64_t seed, float scale)
   // Gains 1 + pattern, biases pattern (away from their constant init, so every gradient matters).
   for (const auto& t : layout.tensors())
     for (int64_t i = 0; i < t.size; ++i)
-      p[t.offset + i] = t.init_std == 0 ? t.init_const + 0.1f * ((i % 5) - 2) : p[t.offset + i] * scale;
+      p[t.offset + i] =
+          t.init_std == 0 ? t.init_const + 0.1f * ((i % 5) - 2) : p[t.offset + i] * scale;
   return p;
 }
 
@@ -61,13 +63,15 @@ TEST_P(DecoderParity, MatchesDoubleReference) {
   // std 0.1 (5x the init) so activations, attention and logits are far from uniform.
   std::vector<float> p = Params(ParamLayout::ForModel(config), 11, 5.0f);
   std::vector<double> pd(p.begin(), p.end());
-  const auto inputs = Tokens(N, config.vocab_size, 1), targets = Tokens(N, config.vocab_size, 2, 0.2);
+  const auto inputs = Tokens(N, config.vocab_size, 1),
+             targets = Tokens(N, config.vocab_size, 2, 0.2);
   // clip_qkv at least 1e-5 from every one of the 40K projection entries: 10x the float32 forward's
   // typical error in them (~1e-6: K = 32 products of inputs <= ~3 and weights <= ~0.3, plus the
-  // first layer's error carried into the second), so both decoders clamp the same entries on any CPU.
-  // (1e-4 leaves no gap near 0.25 among 40K entries.)
+  // first layer's error carried into the second), so both decoders clamp the same entries on any
+  // CPU. (1e-4 leaves no gap near 0.25 among 40K entries.)
   if (config.clip_qkv > 0)
-    config.clip_qkv = ClipAwayFromProjections(config, p.data(), inputs.data(), targets.data(), B, T, 1e-5);
+    config.clip_qkv =
+        ClipAwayFromProjections(config, p.data(), inputs.data(), targets.data(), B, T, 1e-5);
   Decoder fast(config, B, T);
   ReferenceDecoder<double> ref(config);
   std::vector<float> g(p.size(), 0.0f);
@@ -78,7 +82,8 @@ TEST_P(DecoderParity, MatchesDoubleReference) {
   ref.Backward(pd.data(), gd.data());
   EXPECT_EQ(fast.CountedTokensLast(), ref.count());
   ASSERT_GT(ref.ClipMargin(), 1e-5);  // ClipAwayFromProjections above
-  // float32 forward through ~10 ops with K <= 70 reductions: relative error ~1e-6; 1e-5 leaves margin.
+  // float32 forward through ~10 ops with K <= 70 reductions: relative error ~1e-6; 1e-5 leaves
+  // margin.
   EXPECT_NEAR(loss, loss_ref, 1e-5 * loss_ref);
   std::vector<float> lp(N);
   fast.LogProbs(p, inputs.data(), targets.data(), B, T, lp.data());
@@ -104,23 +109,24 @@ TEST_P(DecoderParity, MatchesDoubleReference) {
 
 INSTANTIATE_TEST_SUITE_P(
     Architectures, DecoderParity,
-    ::testing::Values(Case{"rmsnorm_tied", Small(NormKind::kRmsNorm, true)},
-                      Case{"rmsnorm_untied", Small(NormKind::kRmsNorm, false)},
-                      Case{"layernorm_tied", Small(NormKind::kLayerNorm, true)},
-                      Case{"layernorm_untied", Small(NormKind::kLayerNorm, false)},
-                      Case{"llama_gqa_bias", WithFamily(Small(NormKind::kRmsNorm, false), "llama-gqa-bias")},
-                      Case{"olmo_clip", WithFamily(Small(NormKind::kRmsNorm, false), "olmo-clip")},
-                      Case{"olmo2", WithFamily(Small(NormKind::kRmsNorm, false), "olmo2")},
-                      Case{"neox", WithFamily(Small(NormKind::kRmsNorm, false), "neox")},
-                      Case{"neox_sequential", WithFamily(Small(NormKind::kRmsNorm, false), "neox-sequential")}),
+    ::testing::Values(
+        Case{"rmsnorm_tied", Small(NormKind::kRmsNorm, true)},
+        Case{"rmsnorm_untied", Small(NormKind::kRmsNorm, false)},
+        Case{"layernorm_tied", Small(NormKind::kLayerNorm, true)},
+        Case{"layernorm_untied", Small(NormKind::kLayerNorm, false)},
+        Case{"llama_gqa_bias", WithFamily(Small(NormKind::kRmsNorm, false), "llama-gqa-bias")},
+        Case{"olmo_clip", WithFamily(Small(NormKind::kRmsNorm, false), "olmo-clip")},
+        Case{"olmo2", WithFamily(Small(NormKind::kRmsNorm, false), "olmo2")},
+        Case{"neox", WithFamily(Small(NormKind::kRmsNorm, false), "neox")},
+        Case{"neox_sequential", WithFamily(Small(NormKind::kRmsNorm, false), "neox-sequential")}),
     [](const auto& info) { return info.param.name; });
 
 struct StepResult {
   float loss;
   std::vector<float> grads;
 };
-StepResult Step(const ModelConfig& config, const std::vector<float>& p, const std::vector<int32_t>& in,
-                const std::vector<int32_t>& tg, int B, int T) {
+StepResult Step(const ModelConfig& config, const std::vector<float>& p,
+                const std::vector<int32_t>& in, const std::vector<int32_t>& tg, int B, int T) {
   Decoder d(config, B, T);
   StepResult r{0, std::vector<float>(p.size(), 0.0f)};
   r.loss = d.Forward(p, in.data(), tg.data(), B, T);
@@ -135,14 +141,16 @@ TEST(Decoder, SameSeedSameBitsAndThreadCounts) {
   InitParams(ParamLayout::ForModel(config), p1, 42);
   InitParams(ParamLayout::ForModel(config), p2, 42);
   ASSERT_EQ(p1, p2);
-  const auto in = Tokens(B * T, config.vocab_size, 3), tg = Tokens(B * T, config.vocab_size, 4, 0.1);
+  const auto in = Tokens(B * T, config.vocab_size, 3),
+             tg = Tokens(B * T, config.vocab_size, 4, 0.1);
   const StepResult a = Step(config, p1, in, tg, B, T), b = Step(config, p1, in, tg, B, T);
   EXPECT_EQ(a.loss, b.loss);
   EXPECT_EQ(a.grads, b.grads);
-  // 1 vs 2 threads. Our own loops are thread-count independent (tests/ops/cpu_parity_test.cc checks each
-  // bit for bit), but OpenBLAS's threaded SGEMM is not: a row's result depends on its position inside the
-  // kernel's 24-row tile, and the thread partition moves tile boundaries. Measured on the nano step
-  // (B 4, T 64): loss identical, max |grad diff| 1.3e-8 (~1e-6 of the largest gradient). Bound: 1e-5.
+  // 1 vs 2 threads. Our own loops are thread-count independent (tests/ops/cpu_parity_test.cc checks
+  // each bit for bit), but OpenBLAS's threaded SGEMM is not: a row's result depends on its position
+  // inside the kernel's 24-row tile, and the thread partition moves tile boundaries. Measured on
+  // the nano step (B 4, T 64): loss identical, max |grad diff| 1.3e-8 (~1e-6 of the largest
+  // gradient). Bound: 1e-5.
   const int saved = omp_get_max_threads();
   omp_set_num_threads(1);
   const StepResult one = Step(config, p1, in, tg, B, T);
@@ -154,8 +162,8 @@ TEST(Decoder, SameSeedSameBitsAndThreadCounts) {
     max_diff = std::max(max_diff, (double)std::abs(one.grads[i] - two.grads[i]));
     max_grad = std::max(max_grad, (double)std::abs(one.grads[i]));
   }
-  std::printf("  1 vs 2 threads: loss %.9g vs %.9g, max |grad diff| %.3g (max |grad| %.3g)\n", one.loss,
-              two.loss, max_diff, max_grad);
+  std::printf("  1 vs 2 threads: loss %.9g vs %.9g, max |grad diff| %.3g (max |grad| %.3g)\n",
+              one.loss, two.loss, max_diff, max_grad);
   EXPECT_NEAR(one.loss, two.loss, 1e-6 * one.loss);
   EXPECT_LT(max_diff, 1e-5 * max_grad);
 }
@@ -183,11 +191,13 @@ TEST(Decoder, LogProbsRowsIndependentAndConsistentWithLoss) {
   const int B = 3, T = 40;
   Decoder d(config, 8, T);
   std::vector<float> p = Params(d.layout(), 9, 4.0f);
-  const auto in = Tokens(B * T, config.vocab_size, 7), tg = Tokens(B * T, config.vocab_size, 8, 0.2);
+  const auto in = Tokens(B * T, config.vocab_size, 7),
+             tg = Tokens(B * T, config.vocab_size, 8, 0.2);
   std::vector<float> all(B * T), one(T);
   d.LogProbs(p, in.data(), tg.data(), B, T, all.data());
-  // Rows are scored independently, but not bit-identically across batch shapes: OpenBLAS's result for a
-  // row depends on its position in the kernel's 24-row tile (measured ~1e-7 relative on log-probs).
+  // Rows are scored independently, but not bit-identically across batch shapes: OpenBLAS's result
+  // for a row depends on its position in the kernel's 24-row tile (measured ~1e-7 relative on
+  // log-probs).
   double max_diff = 0;
   for (int b = 0; b < B; ++b) {
     d.LogProbs(p, in.data() + b * T, tg.data() + b * T, 1, T, one.data());
@@ -223,8 +233,8 @@ TEST(Decoder, RejectsOutOfVocabularyTokens) {
   EXPECT_THROW(Decoder(config, 1, 71), Error);  // longer than model.max_seq_len
 }
 
-// Convergence rung: a fixed batch of random tokens must be memorised (loss < 0.05 nats, from log 64 =
-// 4.16) within 100 Adam steps (lr 1e-2); takes 35 on this config.
+// Convergence rung: a fixed batch of random tokens must be memorised (loss < 0.05 nats, from log 64
+// = 4.16) within 100 Adam steps (lr 1e-2); takes 35 on this config.
 TEST(Decoder, OverfitsOneBatch) {
   ModelConfig config = Small(NormKind::kRmsNorm, true);
   config.vocab_size = 64;

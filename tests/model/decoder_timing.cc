@@ -1,7 +1,9 @@
-// Timing driver for the fast Decoder (not a test; built by hand): training steps (zero grads + Forward +
-// Backward) per preset, median tokens/s and GFLOP/s, plus forward-only LogProbs.
-//   g++ -O3 -march=native -std=c++20 -fopenmp -Isrc tests/model/decoder_timing.cc build/<you>/libot_model.a
-//       build/<you>/libot_ops.a build/<you>/libot_core.a $(pkg-config --libs openblas) -lfmt -o /tmp/timing
+// Timing driver for the fast Decoder (not a test; built by hand): training steps (zero grads +
+// Forward + Backward) per preset, median tokens/s and GFLOP/s, plus forward-only LogProbs.
+//   g++ -O3 -march=native -std=c++20 -fopenmp -Isrc tests/model/decoder_timing.cc
+//   build/<you>/libot_model.a
+//       build/<you>/libot_ops.a build/<you>/libot_core.a $(pkg-config --libs openblas) -lfmt -o
+//       /tmp/timing
 //   OMP_NUM_THREADS=2 /tmp/timing [preset ...]
 #include <omp.h>
 
@@ -17,8 +19,8 @@
 #include "model/decoder.h"
 #include "model/init.h"
 
-// Process CPU seconds: on a shared, oversubscribed machine wall time measures the neighbours; with one
-// thread, tokens per CPU-second is the single-core throughput.
+// Process CPU seconds: on a shared, oversubscribed machine wall time measures the neighbours; with
+// one thread, tokens per CPU-second is the single-core throughput.
 static double CpuSeconds() {
   timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -60,10 +62,11 @@ int main(int argc, char** argv) {
     std::sort(fs.begin(), fs.end());
     std::sort(cs.begin(), cs.end());
     const double med = ts[ts.size() / 2], tok = B * T;
-    std::printf("%-7s B=%d T=%d threads=%d params=%.2fM act=%.0fMB: train %.0f tok/s (min %.0f max %.0f) "
-                "%.1f GFLOP/s | eval %.0f tok/s | %.0f tok per CPU-second (best %.0f)\n",
-                name.c_str(), B, T, omp_get_max_threads(), c.NumParams() / 1e6, d.ActivationBytes() / 1e6,
-                tok / med, tok / ts.back(), tok / ts.front(), c.TrainFlopsPerToken(T) * tok / med / 1e9,
-                tok / fs[fs.size() / 2], tok / cs[cs.size() / 2], tok / cs.front());
+    std::printf(
+        "%-7s B=%d T=%d threads=%d params=%.2fM act=%.0fMB: train %.0f tok/s (min %.0f max %.0f) "
+        "%.1f GFLOP/s | eval %.0f tok/s | %.0f tok per CPU-second (best %.0f)\n",
+        name.c_str(), B, T, omp_get_max_threads(), c.NumParams() / 1e6, d.ActivationBytes() / 1e6,
+        tok / med, tok / ts.back(), tok / ts.front(), c.TrainFlopsPerToken(T) * tok / med / 1e9,
+        tok / fs[fs.size() / 2], tok / cs[cs.size() / 2], tok / cs.front());
   }
 }

@@ -1,7 +1,7 @@
 // Decoder::LogProbs is bit-identical whatever the batch size, the row's position in the batch and
 // the OpenMP thread count (reliability.md case 24): the same 8 sequences scored at B = 1, 3, 8 in
-// shuffled positions, between padding rows, at 1 and 2 threads, for every architecture family. EXPECT_EQ on
-// floats.
+// shuffled positions, between padding rows, at 1 and 2 threads, for every architecture family.
+// EXPECT_EQ on floats.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "model/decoder.h"
-#include "model/init.h"
 #include "model/families.h"
+#include "model/init.h"
 
 namespace ot {
 namespace {
@@ -30,7 +30,8 @@ std::vector<float> Params(const ParamLayout& layout) {
   InitParams(layout, p, 17);
   for (const auto& t : layout.tensors())
     for (int64_t i = 0; i < t.size; ++i)
-      p[t.offset + i] = t.init_std == 0 ? t.init_const + 0.1f * ((i % 5) - 2) : p[t.offset + i] * 4.0f;
+      p[t.offset + i] =
+          t.init_std == 0 ? t.init_const + 0.1f * ((i % 5) - 2) : p[t.offset + i] * 4.0f;
   return p;
 }
 
@@ -151,8 +152,8 @@ TEST_P(EvalDeterminism, BitIdenticalAcrossBatchSizesPositionsAndThreads) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Architectures, EvalDeterminism,
-                         ::testing::Values("rmsnorm", "layernorm", "llama-gqa-bias", "olmo-clip", "olmo2", "neox",
-                                           "neox-sequential"),
+                         ::testing::Values("rmsnorm", "layernorm", "llama-gqa-bias", "olmo-clip",
+                                           "olmo2", "neox", "neox-sequential"),
                          [](const auto& info) {
                            std::string name = info.param;
                            std::replace(name.begin(), name.end(), '-', '_');

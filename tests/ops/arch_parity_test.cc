@@ -1,14 +1,14 @@
-// The architecture-switch kernels (ops/cpu/arch_kernels.cc: affine LayerNorm, strided RMSNorm, bias,
-// clamp, GELU), partial-rotary RopeApply and grouped-query AttentionForward/Backward against the double
-// reference (ops/reference/ops.h, the specification) element by element, and bit-identity of each at 1
-// vs 2 OpenMP threads.
+// The architecture-switch kernels (ops/cpu/arch_kernels.cc: affine LayerNorm, strided RMSNorm,
+// bias, clamp, GELU), partial-rotary RopeApply and grouped-query AttentionForward/Backward against
+// the double reference (ops/reference/ops.h, the specification) element by element, and
+// bit-identity of each at 1 vs 2 OpenMP threads.
 //
 // Tolerance reasoning (u = 2^-24 ~ 6e-8, float32's unit roundoff): inputs are the same floats, the
-// reference runs in double, so |fast - ref| is the kernel's own float rounding. An element-wise op is
-// within a few u of its own magnitude; a length-K float sum within (K-1) u of the sum of |terms| at
-// worst and ~sqrt(K) u in practice (independent rounding errors of random-signed data); FastExp adds
-// < 3e-7 relative per exp. As in cpu_parity_test.cc we bound max |fast - ref| <= tol * max |ref| per
-// output and give each tol a reason next to it.
+// reference runs in double, so |fast - ref| is the kernel's own float rounding. An element-wise op
+// is within a few u of its own magnitude; a length-K float sum within (K-1) u of the sum of |terms|
+// at worst and ~sqrt(K) u in practice (independent rounding errors of random-signed data); FastExp
+// adds < 3e-7 relative per exp. As in cpu_parity_test.cc we bound max |fast - ref| <= tol * max
+// |ref| per output and give each tol a reason next to it.
 //
 // The helpers (Rand, D, ExpectClose, SameAtOneAndTwoThreads) are shared with cpu_parity_test.cc in
 // parity_util.h.
@@ -31,7 +31,9 @@ namespace {
 
 using namespace testing;  // parity_util.h: Rand, D, ExpectClose, SameAtOneAndTwoThreads
 
-void Append(std::vector<float>& to, const std::vector<float>& v) { to.insert(to.end(), v.begin(), v.end()); }
+void Append(std::vector<float>& to, const std::vector<float>& v) {
+  to.insert(to.end(), v.begin(), v.end());
+}
 
 // N rows over several threads; C = 72 is 4 full 16-channel blocks plus a partial one (ColumnSums).
 constexpr int kN = 37, kC = 72;
@@ -45,18 +47,18 @@ TEST(ArchKernels, LayerNormAffineMatchesReference) {
   // Non-zero starting gradients: dx, dgain, dbias all accumulate.
   const auto dx0 = Rand(N * C, 0.5f, 105), dg0 = Rand(C, 0.5f, 106), db0 = Rand(C, 0.5f, 107);
   std::vector<float> out(N * C), mean(N), rstd(N), dx = dx0, dg = dg0, db = db0;
-  cpu::LayerNormAffineForward(out.data(), mean.data(), rstd.data(), x.data(), gain.data(), bias.data(),
-                              N, C, kEps);
+  cpu::LayerNormAffineForward(out.data(), mean.data(), rstd.data(), x.data(), gain.data(),
+                              bias.data(), N, C, kEps);
   cpu::LayerNormAffineBackward(dx.data(), dg.data(), db.data(), dy.data(), x.data(), gain.data(),
                                mean.data(), rstd.data(), N, C);
   const auto xd = D(x), gd = D(gain), bd = D(bias), dyd = D(dy);
   std::vector<double> outd(N * C), meand(N), rstdd(N), dxd = D(dx0), dgd = D(dg0), dbd = D(db0);
-  ref::LayerNormForward(outd.data(), meand.data(), rstdd.data(), xd.data(), gd.data(), bd.data(), N, C,
-                        double(kEps));
+  ref::LayerNormForward(outd.data(), meand.data(), rstdd.data(), xd.data(), gd.data(), bd.data(), N,
+                        C, double(kEps));
   ref::LayerNormBackward(dxd.data(), dgd.data(), dbd.data(), dyd.data(), xd.data(), gd.data(),
                          meand.data(), rstdd.data(), N, C);
-  // mean and variance are length-C = 72 float sums (~sqrt(72) u ~ 5e-7), then a multiply-add by gain
-  // and bias (2 u): 2e-6.
+  // mean and variance are length-C = 72 float sums (~sqrt(72) u ~ 5e-7), then a multiply-add by
+  // gain and bias (2 u): 2e-6.
   ExpectClose(mean, meand, 2e-6, "layernorm+affine mean");
   ExpectClose(rstd, rstdd, 2e-6, "layernorm+affine rstd");
   ExpectClose(out, outd, 2e-6, "layernorm+affine out");
@@ -68,8 +70,8 @@ TEST(ArchKernels, LayerNormAffineMatchesReference) {
   ExpectClose(db, dbd, 2e-6, "layernorm+affine dbias (accumulated)");
   EXPECT_TRUE(SameAtOneAndTwoThreads([&] {
     std::vector<float> o(N * C), m(N), r(N), d = dx0, g = dg0, b = db0;
-    cpu::LayerNormAffineForward(o.data(), m.data(), r.data(), x.data(), gain.data(), bias.data(), N, C,
-                                kEps);
+    cpu::LayerNormAffineForward(o.data(), m.data(), r.data(), x.data(), gain.data(), bias.data(), N,
+                                C, kEps);
     cpu::LayerNormAffineBackward(d.data(), g.data(), b.data(), dy.data(), x.data(), gain.data(),
                                  m.data(), r.data(), N, C);
     for (auto* v : {&m, &r, &d, &g, &b}) Append(o, *v);
@@ -113,11 +115,12 @@ TEST(ArchKernels, RmsNormStridedOnPackedQkvMatchesReference) {
       }
     for (float v : out) touched += v != kSentinel;
     for (float v : dx) touched += v != kSentinel;
-    EXPECT_EQ(touched, 2 * N * W) << part.name << ": only the first W floats of each row are written";
+    EXPECT_EQ(touched, 2 * N * W) << part.name
+                                  << ": only the first W floats of each row are written";
     std::vector<double> outd(N * W), rstdd(N), dxd(N * W, 0.0), dgd = D(dg0);
     ref::RmsNormForward(outd.data(), rstdd.data(), xd.data(), D(gain).data(), N, W, double(kEps));
-    ref::RmsNormBackward(dxd.data(), dgd.data(), dyd.data(), xd.data(), D(gain).data(), rstdd.data(), N,
-                         W);
+    ref::RmsNormBackward(dxd.data(), dgd.data(), dyd.data(), xd.data(), D(gain).data(),
+                         rstdd.data(), N, W);
     const std::string p = std::string("rmsnorm strided ") + part.name + " ";
     // A length-W (<= 32) sum of squares, a sqrt and two products: 2e-6 (as the dense RMSNorm).
     ExpectClose(rstd, rstdd, 2e-6, p + "rstd");
@@ -129,8 +132,8 @@ TEST(ArchKernels, RmsNormStridedOnPackedQkvMatchesReference) {
     EXPECT_TRUE(SameAtOneAndTwoThreads([&] {
       std::vector<float> o(N * ldo, 0.0f), d(N * lddx, 0.0f), r(N), g = dg0;
       cpu::RmsNormStridedForward(o.data(), ldo, r.data(), x, ld, gain.data(), N, W, kEps);
-      cpu::RmsNormStridedBackward(d.data(), lddx, g.data(), dy.data(), ldd, x, ld, gain.data(), r.data(),
-                                  N, W);
+      cpu::RmsNormStridedBackward(d.data(), lddx, g.data(), dy.data(), ldd, x, ld, gain.data(),
+                                  r.data(), N, W);
       for (auto* v : {&d, &r, &g}) Append(o, *v);
       return o;
     })) << part.name;
@@ -252,7 +255,8 @@ TEST(ArchKernels, PartialRopeMatchesReference) {
       cpu::RopeApply(y.data(), cs.data(), sn.data(), B, T, NH + KH, HS, R, ld, false);
       cpu::RopeApply(y.data(), cs.data(), sn.data(), B, T, NH + KH, HS, R, ld, true);
       return y;
-    })) << "R=" << R;
+    })) << "R="
+        << R;
   }
 }
 
@@ -265,7 +269,8 @@ TEST(ArchKernels, GroupedQueryAttentionMatchesReference) {
       const int KV = KH * HS, N = B * T;
       const int64_t ld = C + 2 * KV;
       const std::string tag = " KH=" + std::to_string(KH) + " T=" + std::to_string(T);
-      const auto qkv = Rand(N * ld, 1.5f, 160 + 10 * KH + T), dout = Rand(N * C, 1.0f, 161 + 10 * KH + T);
+      const auto qkv = Rand(N * ld, 1.5f, 160 + 10 * KH + T),
+                 dout = Rand(N * C, 1.0f, 161 + 10 * KH + T);
       std::vector<float> out(N * C), probs((int64_t)B * NH * T * T), dqkv(N * ld, 999.0f),
           scratch(omp_get_max_threads() * cpu::AttentionScratchSize(T, HS));
       cpu::AttentionForward(out.data(), probs.data(), qkv.data(), B, T, NH, KH, HS);
@@ -275,10 +280,11 @@ TEST(ArchKernels, GroupedQueryAttentionMatchesReference) {
       // kv_stride = C + 2KV; k at offset C, v at C + KV (and the same for the gradients).
       const auto qd = D(qkv);
       std::vector<double> outd(N * C), pd((int64_t)B * NH * T * T), dqd(N * ld, 0.0);
-      ref::AttentionForward(outd.data(), pd.data(), qd.data(), qd.data() + C, qd.data() + C + KV, B, T,
-                            NH, KH, HS, ld, ld);
-      ref::AttentionBackward(dqd.data(), dqd.data() + C, dqd.data() + C + KV, D(dout).data(), pd.data(),
-                             qd.data(), qd.data() + C, qd.data() + C + KV, B, T, NH, KH, HS, ld, ld);
+      ref::AttentionForward(outd.data(), pd.data(), qd.data(), qd.data() + C, qd.data() + C + KV, B,
+                            T, NH, KH, HS, ld, ld);
+      ref::AttentionBackward(dqd.data(), dqd.data() + C, dqd.data() + C + KV, D(dout).data(),
+                             pd.data(), qd.data(), qd.data() + C, qd.data() + C + KV, B, T, NH, KH,
+                             HS, ld, ld);
       // probs: only the lower triangle is defined in the fast kernel.
       std::vector<float> pl;
       std::vector<double> pld;
@@ -288,8 +294,8 @@ TEST(ArchKernels, GroupedQueryAttentionMatchesReference) {
             pl.push_back(probs[((int64_t)bh * T + t) * T + s]);
             pld.push_back(pd[((int64_t)bh * T + t) * T + s]);
           }
-      // Scores: a length-HS = 8 dot (~3 u relative); softmax: FastExp (< 3e-7) and a length-T <= 130
-      // sum (~sqrt(130) u ~ 7e-7): 2e-6.
+      // Scores: a length-HS = 8 dot (~3 u relative); softmax: FastExp (< 3e-7) and a length-T <=
+      // 130 sum (~sqrt(130) u ~ 7e-7): 2e-6.
       ExpectClose(pl, pld, 2e-6, "gqa probs" + tag);
       // out = P V: a further length-T sum on top of probs' error: 2e-6 (as the MHA test).
       ExpectClose(out, outd, 2e-6, "gqa out" + tag);
@@ -303,7 +309,8 @@ TEST(ArchKernels, GroupedQueryAttentionMatchesReference) {
         std::vector<float> o(N * C), p((int64_t)B * NH * T * T, 0.0f), d(N * ld),
             s(2 * cpu::AttentionScratchSize(T, HS));
         cpu::AttentionForward(o.data(), p.data(), qkv.data(), B, T, NH, KH, HS);
-        cpu::AttentionBackward(d.data(), dout.data(), p.data(), qkv.data(), B, T, NH, KH, HS, s.data());
+        cpu::AttentionBackward(d.data(), dout.data(), p.data(), qkv.data(), B, T, NH, KH, HS,
+                               s.data());
         Append(o, d);
         return o;
       })) << tag;

@@ -1,9 +1,9 @@
-// Fast float32 kernels (ops/cpu) against the double reference (ops/reference) element by element, and
-// bit-identity of our own (non-BLAS-threaded) kernels at 1 vs 2 OpenMP threads.
-// Tolerance reasoning: inputs are the same floats; the reference runs in double, so the difference is the
+// Fast float32 kernels (ops/cpu) against the double reference (ops/reference) element by element,
+// and bit-identity of our own (non-BLAS-threaded) kernels at 1 vs 2 OpenMP threads. Tolerance
+// reasoning: inputs are the same floats; the reference runs in double, so the difference is the
 // kernel's own float32 rounding: ~K * 6e-8 relative for a length-K reduction plus FastExp's < 3e-7.
-// We bound |fast - ref| <= tol * max|ref| per output with tol = 2e-6 (K <= 130 here), 1e-5 for the LM
-// head (V = 300 classes, log of a sum).
+// We bound |fast - ref| <= tol * max|ref| per output with tol = 2e-6 (K <= 130 here), 1e-5 for the
+// LM head (V = 300 classes, log of a sum).
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -44,7 +44,8 @@ TEST(CpuKernels, NormsMatchReferenceAndThreadCounts) {
   cpu::RmsNormForward(out.data(), rstd.data(), x.data(), gain.data(), N, C, 1e-5f);
   cpu::RmsNormBackward(dx.data(), dg.data(), dy.data(), x.data(), gain.data(), rstd.data(), N, C);
   ref::RmsNormForward(outd.data(), rstdd.data(), xd.data(), gd.data(), N, C, 1e-5);
-  ref::RmsNormBackward(dxd.data(), dgd.data(), dyd.data(), xd.data(), gd.data(), rstdd.data(), N, C);
+  ref::RmsNormBackward(dxd.data(), dgd.data(), dyd.data(), xd.data(), gd.data(), rstdd.data(), N,
+                       C);
   ExpectClose(out, outd, 2e-6, "rmsnorm out");
   ExpectClose(dx, dxd, 2e-6, "rmsnorm dx (accumulated)");
   ExpectClose(dg, dgd, 2e-6, "rmsnorm dgain (accumulated)");
@@ -129,17 +130,20 @@ TEST(CpuKernels, AttentionMatchesReferenceAcrossRowBlocks) {
     cpu::AttentionBackward(dqkv.data(), dout.data(), probs.data(), qkv.data(), B, T, NH, NH, HS,
                            scratch.data());
     std::vector<double> qd = D(qkv), outd(N * C), pd(B * NH * T * T), dqd(N * 3 * C, 0.0);
-    ref::AttentionForward(outd.data(), pd.data(), qd.data(), qd.data() + C, qd.data() + 2 * C, B, T, NH,
-                          HS, 3 * C);
-    ref::AttentionBackward(dqd.data(), dqd.data() + C, dqd.data() + 2 * C, D(dout).data(), pd.data(),
-                           qd.data(), qd.data() + C, qd.data() + 2 * C, B, T, NH, HS, 3 * C);
+    ref::AttentionForward(outd.data(), pd.data(), qd.data(), qd.data() + C, qd.data() + 2 * C, B, T,
+                          NH, HS, 3 * C);
+    ref::AttentionBackward(dqd.data(), dqd.data() + C, dqd.data() + 2 * C, D(dout).data(),
+                           pd.data(), qd.data(), qd.data() + C, qd.data() + 2 * C, B, T, NH, HS,
+                           3 * C);
     ExpectClose(out, outd, 2e-6, ("attention out T=" + std::to_string(T)).c_str());
     ExpectClose(dqkv, dqd, 2e-6, ("attention dqkv T=" + std::to_string(T)).c_str());
     // Single-threaded GEMMs per (b,h) pair: identical at any thread count.
     EXPECT_TRUE(SameAtOneAndTwoThreads([&] {
-      std::vector<float> o(N * C), p(B * NH * T * T), d(N * 3 * C), s(2 * cpu::AttentionScratchSize(T, HS));
+      std::vector<float> o(N * C), p(B * NH * T * T), d(N * 3 * C),
+          s(2 * cpu::AttentionScratchSize(T, HS));
       cpu::AttentionForward(o.data(), p.data(), qkv.data(), B, T, NH, NH, HS);
-      cpu::AttentionBackward(d.data(), dout.data(), p.data(), qkv.data(), B, T, NH, NH, HS, s.data());
+      cpu::AttentionBackward(d.data(), dout.data(), p.data(), qkv.data(), B, T, NH, NH, HS,
+                             s.data());
       o.insert(o.end(), d.begin(), d.end());
       return o;
     }));
@@ -166,20 +170,22 @@ TEST(CpuKernels, MatmulAndLmHeadXentMatchReference) {
   int64_t cnt_ref = 0;
   const double loss_ref =
       ref::LmHeadXentForward(lpd.data(), D(x).data(), D(Wh).data(), tg.data(), N, C, V, &cnt_ref);
-  ref::LmHeadXentBackward(dxd.data(), dWhd.data(), 1.0, D(x).data(), D(Wh).data(), tg.data(), N, C, V);
+  ref::LmHeadXentBackward(dxd.data(), dWhd.data(), 1.0, D(x).data(), D(Wh).data(), tg.data(), N, C,
+                          V);
   for (int block : {16, 64, 70}) {
     std::vector<float> lp(N), dx(N * C), dWh(V * C, 7.0f), scratch(block * V);
     int64_t cnt = 0;
-    const float loss = cpu::LmHeadXent(lp.data(), dx.data(), dWh.data(), x.data(), Wh.data(), tg.data(), N,
-                                       C, V, scratch.data(), block, &cnt, /*dW_overwrite=*/true);
+    const float loss =
+        cpu::LmHeadXent(lp.data(), dx.data(), dWh.data(), x.data(), Wh.data(), tg.data(), N, C, V,
+                        scratch.data(), block, &cnt, /*dW_overwrite=*/true);
     EXPECT_EQ(cnt, cnt_ref);
     EXPECT_NEAR(loss, loss_ref, 1e-6 * loss_ref);
     ExpectClose(lp, lpd, 1e-5, "lmhead logprob");
     ExpectClose(dx, dxd, 1e-5, "lmhead dx");
     ExpectClose(dWh, dWhd, 1e-5, "lmhead dW (overwritten)");
     std::vector<float> lp2(N);
-    const float loss2 = cpu::LmHeadXent(lp2.data(), nullptr, nullptr, x.data(), Wh.data(), tg.data(), N, C,
-                                        V, scratch.data(), block, &cnt);
+    const float loss2 = cpu::LmHeadXent(lp2.data(), nullptr, nullptr, x.data(), Wh.data(),
+                                        tg.data(), N, C, V, scratch.data(), block, &cnt);
     EXPECT_EQ(loss2, loss);  // the forward-only path computes the same log-probs
     EXPECT_EQ(lp2, lp);
   }

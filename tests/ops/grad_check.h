@@ -13,16 +13,19 @@
 namespace ot::testing {
 
 struct GradCheckResult {
-  double max_err = 0;  // max |analytic - numeric| / max(max |numeric|, 1e-12): relative to the gradient scale
+  double max_err =
+      0;  // max |analytic - numeric| / max(max |numeric|, 1e-12): relative to the gradient scale
   double cosine = 0;   // analytic . numeric / (|analytic| |numeric|)
   double max_abs = 0;  // max |numeric|
 };
 
 // Perturbs x[i] for every i (or `max_points` evenly strided indices) and returns the comparison.
-// `loss` must read x. h = 1e-5 * max(1, |x_i|): central-difference truncation O(h^2 f''') ~ 1e-10 at these
-// magnitudes, round-off ~ 1e-16 / h ~ 1e-11, so 1e-6 tolerances have two decades of margin.
+// `loss` must read x. h = 1e-5 * max(1, |x_i|): central-difference truncation O(h^2 f''') ~ 1e-10
+// at these magnitudes, round-off ~ 1e-16 / h ~ 1e-11, so 1e-6 tolerances have two decades of
+// margin.
 inline GradCheckResult CheckGradient(std::vector<double>& x, const std::vector<double>& analytic,
-                                     const std::function<double()>& loss, int max_points = 1 << 30) {
+                                     const std::function<double()>& loss,
+                                     int max_points = 1 << 30) {
   const size_t n = x.size();
   const size_t stride = std::max<size_t>(1, n / std::max(1, max_points));
   std::vector<double> num, ana;

@@ -1,6 +1,6 @@
-// Lion checked against two steps computed by hand (sign of the interpolation, not of g; sign(0) = 0;
-// decoupled decay on one segment only), its state and thread invariance. Against the float64 rule in
-// bench/reference.py: tests/bench/optim_parity_test.cc.
+// Lion checked against two steps computed by hand (sign of the interpolation, not of g; sign(0) =
+// 0; decoupled decay on one segment only), its state and thread invariance. Against the float64
+// rule in bench/reference.py: tests/bench/optim_parity_test.cc.
 #include "optim/lion.h"
 
 #include <gtest/gtest.h>
@@ -14,18 +14,19 @@
 namespace ot {
 namespace {
 
-// 4 parameters p = [1, -2, 0.5, 3], lr 0.1, β1 0.9, β2 0.99, wd 0.5 on [0,2) (keep = 1 − 0.05 = 0.95).
-// Step 1, g = [0.1, -0.2, 0, 1], m = 0:
+// 4 parameters p = [1, -2, 0.5, 3], lr 0.1, β1 0.9, β2 0.99, wd 0.5 on [0,2) (keep = 1 − 0.05 =
+// 0.95). Step 1, g = [0.1, -0.2, 0, 1], m = 0:
 //   c = 0.1·g = [0.01, -0.02, 0, 0.1] → sign [1, -1, 0, 1]
 //   p = [0.95 − 0.1, −1.9 + 0.1, 0.5 − 0, 3 − 0.1] = [0.85, −1.8, 0.5, 2.9]
 //   m = 0.01·g = [0.001, −0.002, 0, 0.01]
 // Step 2, g = [−0.005, 0.2, −0.4, 0]:
-//   c = 0.9·m + 0.1·g = [0.0009 − 0.0005, −0.0018 + 0.02, −0.04, 0.009] = [0.0004, 0.0182, −0.04, 0.009]
+//   c = 0.9·m + 0.1·g = [0.0009 − 0.0005, −0.0018 + 0.02, −0.04, 0.009] = [0.0004, 0.0182, −0.04,
+//   0.009]
 //     → sign [1, 1, −1, 1] (element 0 moves against its gradient: the momentum wins)
 //   p = [0.85·0.95 − 0.1, −1.8·0.95 − 0.1, 0.5 + 0.1, 2.9 − 0.1] = [0.7075, −1.81, 0.6, 2.8]
 //   m = 0.99·m + 0.01·g = [0.00094, 0.00002, −0.004, 0.0099]
-// Tolerances: a few float32 roundings of values below 3 (2^-24·3 ≈ 1.8e-7 each) → 1e-6 on p; m is below
-// 0.01, so 1e-9.
+// Tolerances: a few float32 roundings of values below 3 (2^-24·3 ≈ 1.8e-7 each) → 1e-6 on p; m is
+// below 0.01, so 1e-9.
 TEST(Lion, TwoStepsMatchHandComputation) {
   Lion opt(4, LionConfig{.beta1 = 0.9, .beta2 = 0.99, .weight_decay = 0.5},
            {{0, 2, true}, {2, 2, false}});
@@ -64,8 +65,8 @@ TEST(Lion, StateExposedByNameAndReset) {
 TEST(Lion, SameBitsAtOneAndTwoThreads) {
   ot::testing::ExpectSameBitsAtOneAndTwoThreads(
       [](int64_t n, std::vector<DecaySegment> s) {
-        return std::make_unique<Lion>(n, LionConfig{.beta1 = 0.9, .beta2 = 0.99, .weight_decay = 0.1},
-                                      std::move(s));
+        return std::make_unique<Lion>(
+            n, LionConfig{.beta1 = 0.9, .beta2 = 0.99, .weight_decay = 0.1}, std::move(s));
       },
       1e-3);
 }

@@ -1,4 +1,5 @@
-// MakeOptimizer builds every kind OptimConfig names, wraps each in SAM, and passes the knobs through.
+// MakeOptimizer builds every kind OptimConfig names, wraps each in SAM, and passes the knobs
+// through.
 #include <gtest/gtest.h>
 
 #include <vector>

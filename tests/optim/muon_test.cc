@@ -1,6 +1,7 @@
-// Muon: Newton–Schulz against a double iteration and the singular-value band it converges to, a step of a
-// hidden matrix worked by hand, the AdamW part bit-identical to AdamW, decay segments, state and thread
-// invariance. Against bench/reference.py's float64 Muon: tests/bench/optim_parity_test.cc.
+// Muon: Newton–Schulz against a double iteration and the singular-value band it converges to, a
+// step of a hidden matrix worked by hand, the AdamW part bit-identical to AdamW, decay segments,
+// state and thread invariance. Against bench/reference.py's float64 Muon:
+// tests/bench/optim_parity_test.cc.
 #include "optim/muon.h"
 
 #include <gtest/gtest.h>
@@ -50,7 +51,8 @@ std::vector<double> SymmetricEigenvalues(std::vector<double> a, int n) {
   return out;
 }
 
-// Singular values (ascending) of a (rows, cols) matrix: sqrt of the eigenvalues of the smaller Gram.
+// Singular values (ascending) of a (rows, cols) matrix: sqrt of the eigenvalues of the smaller
+// Gram.
 template <typename T>
 std::vector<double> SingularValues(const T* x, int rows, int cols) {
   const bool tall = rows > cols;
@@ -141,8 +143,8 @@ std::vector<float> RunNewtonSchulz(const std::vector<float>& g, int rows, int co
   return out;
 }
 
-// ‖ours − exact‖_F and its derived bound (input: X_0 = g/‖g‖ carries 2u·‖X_0‖_F = 2u from the division
-// and the float rounding of 1/‖g‖).
+// ‖ours − exact‖_F and its derived bound (input: X_0 = g/‖g‖ carries 2u·‖X_0‖_F = 2u from the
+// division and the float rounding of 1/‖g‖).
 struct NsCheck {
   double error = 0, bound = 0;
 };
@@ -154,12 +156,13 @@ NsCheck CheckAgainstDouble(const std::vector<float>& ours, const std::vector<flo
   return {std::sqrt(err), NewtonSchulzErrorBound(exact.its, rows, cols, 2 * std::ldexp(1.0, -24))};
 }
 
-// Hand-worked: diag(3, 4) normalises to singular values 0.6 and 0.8 (‖·‖_F = 5), and the iteration acts on
-// each by p(σ) = 3.4445σ − 4.775σ³ + 2.0315σ⁵:
+// Hand-worked: diag(3, 4) normalises to singular values 0.6 and 0.8 (‖·‖_F = 5), and the iteration
+// acts on each by p(σ) = 3.4445σ − 4.775σ³ + 2.0315σ⁵:
 //   0.6 → 1.1932694 → 0.9119177 → 0.8011377 → 0.9747024 → 0.7228762
 //   0.8 → 0.9764819 → 0.7211176 → 1.0894568 → 0.6960447 → 1.1192039
-// (the 1e-7 in the denominator moves these by < 1e-7). Wide (2,3) and tall (3,2) embeddings of the same
-// diagonal give the same values: the zero column/row stays zero, and the tall one takes the transposed path.
+// (the 1e-7 in the denominator moves these by < 1e-7). Wide (2,3) and tall (3,2) embeddings of the
+// same diagonal give the same values: the zero column/row stays zero, and the tall one takes the
+// transposed path.
 TEST(NewtonSchulz, DiagonalMatchesScalarIterationByHand) {
   struct Shape {
     int rows, cols;
@@ -181,10 +184,10 @@ TEST(NewtonSchulz, DiagonalMatchesScalarIterationByHand) {
   }
 }
 
-// Random Gaussian matrices, wide, tall and square: (1) ours vs the double iteration within the derived
-// bound; (2) the singular values of O are the quintic's 5-fold image of X_0's (sorted, within the bound);
-// (3) for the rectangular ones, whose normalised σ all exceed 0.01, they lie in the band that 5 steps
-// reach (muon.h): [0.6818, 1.1344], widened by the bound.
+// Random Gaussian matrices, wide, tall and square: (1) ours vs the double iteration within the
+// derived bound; (2) the singular values of O are the quintic's 5-fold image of X_0's (sorted,
+// within the bound); (3) for the rectangular ones, whose normalised σ all exceed 0.01, they lie in
+// the band that 5 steps reach (muon.h): [0.6818, 1.1344], widened by the bound.
 TEST(NewtonSchulz, SingularValuesInTheQuinticBand) {
   struct Shape {
     int rows, cols;
@@ -245,14 +248,17 @@ MuonConfig TestConfig() {
   return c;
 }
 
-// A step worked by hand. The gradient is 0 except entry (0,0) of one matrix (q: 16x16, scale 0.2·√16 = 0.8;
-// gate: (F,16) tall; down: (16,F) wide; scale 0.2·√F). lr 0.01, wd 0.1: keep = 0.999.
-// Step 1, g = 1: buf = 1, U = 1 + 0.95 = 1.95 at (0,0): rank one, σ(X_0) = 1.95/(1.95 + 1e-7), and
-//   O(0,0) = p⁵(σ) = 0.6964365 (σ: 1 → 0.701 → 1.1136202 → 0.7207059 → 1.0899742 → 0.6964365), 0 elsewhere.
-//   p(0,0) ← p·0.999 − 0.01·scale·0.6964365; every other entry ← p·0.999.
-// Step 2, g = −0.5: buf = 0.95·1 − 0.5 = 0.45, U = −0.5 + 0.95·0.45 = −0.0725 (Nesterov: plain momentum
+// A step worked by hand. The gradient is 0 except entry (0,0) of one matrix (q: 16x16, scale
+// 0.2·√16 = 0.8; gate: (F,16) tall; down: (16,F) wide; scale 0.2·√F). lr 0.01, wd 0.1: keep =
+// 0.999. Step 1, g = 1: buf = 1, U = 1 + 0.95 = 1.95 at (0,0): rank one, σ(X_0) = 1.95/(1.95 +
+// 1e-7), and
+//   O(0,0) = p⁵(σ) = 0.6964365 (σ: 1 → 0.701 → 1.1136202 → 0.7207059 → 1.0899742 → 0.6964365), 0
+//   elsewhere. p(0,0) ← p·0.999 − 0.01·scale·0.6964365; every other entry ← p·0.999.
+// Step 2, g = −0.5: buf = 0.95·1 − 0.5 = 0.45, U = −0.5 + 0.95·0.45 = −0.0725 (Nesterov: plain
+// momentum
 //   would step along +0.45), σ = 0.0725/(0.0725 + 1e-7) → O(0,0) = −0.6964378.
-// Matrices with zero gradient get U = 0 → O = 0: decay only, and none when their group does not decay.
+// Matrices with zero gradient get U = 0 → O = 0: decay only, and none when their group does not
+// decay.
 TEST(Muon, HiddenMatrixStepMatchesHandComputation) {
   const ParamLayout& layout = Pico();
   for (const char* name :
@@ -270,9 +276,9 @@ TEST(Muon, HiddenMatrixStepMatchesHandComputation) {
     std::vector<float> q = p;
     const std::vector<float> p0 = p;
     std::vector<float> g(layout.total(), 0.0f);
-    // The rank-one iteration: each product has one nonzero term, so the bound of the hand values is the
-    // derived Newton–Schulz bound on that input plus the constants' 7-digit rounding; p·keep and the
-    // subtraction add 3 roundings of |p| + |step|.
+    // The rank-one iteration: each product has one nonzero term, so the bound of the hand values is
+    // the derived Newton–Schulz bound on that input plus the constants' 7-digit rounding; p·keep
+    // and the subtraction add 3 roundings of |p| + |step|.
     std::vector<float> unit(int64_t{rows} * cols, 0.0f);
     unit[0] = 1.0f;
     const NsCheck ns = CheckAgainstDouble(RunNewtonSchulz(unit, rows, cols), unit, rows, cols,
@@ -313,8 +319,9 @@ std::vector<float> RandomGrads(const ParamLayout& layout, int step) {
   return g;
 }
 
-// Embedding, norm gains (and the head when untied) follow AdamW bit for bit: same config, same decay
-// segments, same arithmetic (adamw_update.h). The hidden matrices do not (checked so the test can fail).
+// Embedding, norm gains (and the head when untied) follow AdamW bit for bit: same config, same
+// decay segments, same arithmetic (adamw_update.h). The hidden matrices do not (checked so the test
+// can fail).
 TEST(Muon, OtherTensorsUpdatedExactlyAsAdamW) {
   ModelConfig config = ModelConfig::FromPreset("pico-16");
   config.tied_head = false;

@@ -1,4 +1,5 @@
-// AdamW checked against a step computed by hand, the decay mask, state exposure and thread invariance.
+// AdamW checked against a step computed by hand, the decay mask, state exposure and thread
+// invariance.
 #include "optim/optimizer.h"
 
 #include <gtest/gtest.h>
@@ -10,7 +11,6 @@
 #include "core/check.h"
 #include "model/layout.h"
 #include "optim/optim_config.h"
-
 #include "thread_invariance.h"
 
 namespace ot {
@@ -47,7 +47,8 @@ TEST(AdamW, TwoStepsMatchHandComputation) {
   opt.Step(p, std::vector<float>{0.2f, 0.2f, -0.4f, 1.0f}, 0.1);
   const float step2[] = {0.7111125f, -1.7152632f, 0.5742460f, 2.8f};
   for (int i = 0; i < 4; ++i) EXPECT_NEAR(p[i], step2[i], 2e-6) << i;
-  const float m2[] = {0.029f, 0.002f, -0.04f, 0.19f}, v2[] = {0.000499f, 0.000796f, 0.0016f, 0.0199f};
+  const float m2[] = {0.029f, 0.002f, -0.04f, 0.19f},
+              v2[] = {0.000499f, 0.000796f, 0.0016f, 0.0199f};
   for (int i = 0; i < 4; ++i) {
     EXPECT_NEAR(opt.m()[i], m2[i], 1e-7) << i;
     EXPECT_NEAR(opt.v()[i], v2[i], 1e-8) << i;
@@ -56,8 +57,9 @@ TEST(AdamW, TwoStepsMatchHandComputation) {
 }
 
 TEST(AdamW, DecayMaskRespected) {
-  // Zero gradients: the only change is decay, p · (1 − lr·wd) = p · (1 − 0.01·0.1) = 0.999 p on decay
-  // segments; segments without decay (and the gap [6,8) the layout did not cover) stay bit-identical.
+  // Zero gradients: the only change is decay, p · (1 − lr·wd) = p · (1 − 0.01·0.1) = 0.999 p on
+  // decay segments; segments without decay (and the gap [6,8) the layout did not cover) stay
+  // bit-identical.
   AdamWConfig c;
   c.weight_decay = 0.1;
   AdamW opt(8, c, {{0, 3, true}, {3, 2, false}, {5, 1, true}});
@@ -83,7 +85,7 @@ TEST(AdamW, StateExposedByNameAndReset) {
   EXPECT_EQ(state[0].name, "exp_avg");
   EXPECT_EQ(state[1].name, "exp_avg_sq");
   EXPECT_NEAR(state[0].data[2], 0.3f, 1e-7);  // (1 − 0.9)·3
-  state[1].data[0] = 42.0f;                    // writable: a checkpoint load restores state in place
+  state[1].data[0] = 42.0f;                   // writable: a checkpoint load restores state in place
   EXPECT_EQ(opt.v()[0], 42.0f);
   opt.Reset();
   EXPECT_EQ(opt.m()[2], 0.0f);
@@ -92,7 +94,9 @@ TEST(AdamW, StateExposedByNameAndReset) {
 
 TEST(AdamW, SameBitsAtOneAndTwoThreads) {
   ot::testing::ExpectSameBitsAtOneAndTwoThreads(
-      [](int64_t n, std::vector<DecaySegment> s) { return std::make_unique<AdamW>(n, AdamWConfig{}, std::move(s)); },
+      [](int64_t n, std::vector<DecaySegment> s) {
+        return std::make_unique<AdamW>(n, AdamWConfig{}, std::move(s));
+      },
       1e-3);
 }
 
@@ -104,7 +108,8 @@ TEST(MakeOptimizer, UnknownKindRejectedNamingTheKey) {
     MakeOptimizer(c, layout, "finetune");
     ADD_FAILURE() << "an unknown kind was accepted";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("finetune.kind: 'adam_typo'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("finetune.kind: 'adam_typo'"), std::string::npos)
+        << e.what();
   }
   c.kind = "adamw";
   EXPECT_EQ(MakeOptimizer(c, layout)->Name(), "adamw");

@@ -30,7 +30,8 @@ TEST(ParamGroups, ConfigurableAndValidated) {
   int64_t decayed = 0;
   for (const auto& s : DecaySegmentsFor(layout, {"mlp"})) decayed += s.decay ? s.size : 0;
   int64_t mlp = 0;
-  ForEachTensor(layout, [&](const TensorInfo& t) { mlp += t.group == ParamGroup::kMlp ? t.size : 0; });
+  ForEachTensor(layout,
+                [&](const TensorInfo& t) { mlp += t.group == ParamGroup::kMlp ? t.size : 0; });
   EXPECT_EQ(decayed, mlp);
   EXPECT_THROW(DecaySegmentsFor(layout, {"attention"}), Error);
 }

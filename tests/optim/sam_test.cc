@@ -1,6 +1,6 @@
-// SAM against a step worked by hand on a separable quadratic, through a recording base optimizer: the
-// second gradient must be taken at θ + ρ·g/‖g‖ (ASAM: θ + ρ·θ²⊙g/‖|θ|⊙g‖), the base must receive exactly
-// that gradient at the restored θ, and a SAM step without an oracle must refuse.
+// SAM against a step worked by hand on a separable quadratic, through a recording base optimizer:
+// the second gradient must be taken at θ + ρ·g/‖g‖ (ASAM: θ + ρ·θ²⊙g/‖|θ|⊙g‖), the base must
+// receive exactly that gradient at the restored θ, and a SAM step without an oracle must refuse.
 #include "optim/sam.h"
 
 #include <gtest/gtest.h>
@@ -45,7 +45,8 @@ struct Quadratic {
 TEST(Sam, SecondGradientIsTakenAtTheAscentPointAndAppliedAtTheOrigin) {
   // θ = [1, −2], a = [1, 3]: g = [1, −6], ‖g‖ = √37, e = 0.05·g/√37 = [0.0082199, −0.0493196].
   // θ + e = [1.0082199, −2.0493196]; g' = a ⊙ (θ + e) = [1.0082199, −6.1479588].
-  // The base (GD, lr 0.1) then steps from θ: [1 − 0.10082199, −2 + 0.61479588] = [0.8991780, −1.3852041].
+  // The base (GD, lr 0.1) then steps from θ: [1 − 0.10082199, −2 + 0.61479588] = [0.8991780,
+  // −1.3852041].
   auto base = std::make_unique<Recording>();
   Recording* rec = base.get();
   Sam sam(std::move(base), {.rho = 0.05});

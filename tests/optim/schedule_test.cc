@@ -25,10 +25,10 @@ ScheduleConfig Make(ScheduleKind kind, double peak, double min, int64_t warmup, 
 TEST(Schedule, WarmupThenCosineToFloor) {
   // peak 1, floor 0.1, warmup 10, total 110: cosine over 100 steps starting at step 10.
   auto c = Make(ScheduleKind::kCosine, 1.0, 0.1, 10, 110);
-  EXPECT_DOUBLE_EQ(LearningRate(c, 0), 0.1);   // 1·1/10
-  EXPECT_DOUBLE_EQ(LearningRate(c, 4), 0.5);   // 1·5/10
-  EXPECT_DOUBLE_EQ(LearningRate(c, 9), 1.0);   // end of warmup
-  EXPECT_DOUBLE_EQ(LearningRate(c, 10), 1.0);  // p = 0
+  EXPECT_DOUBLE_EQ(LearningRate(c, 0), 0.1);               // 1·1/10
+  EXPECT_DOUBLE_EQ(LearningRate(c, 4), 0.5);               // 1·5/10
+  EXPECT_DOUBLE_EQ(LearningRate(c, 9), 1.0);               // end of warmup
+  EXPECT_DOUBLE_EQ(LearningRate(c, 10), 1.0);              // p = 0
   EXPECT_NEAR(LearningRate(c, 35), 0.8681980515, 1e-10);   // p = .25: 0.1 + 0.45(1 + cos(π/4))
   EXPECT_NEAR(LearningRate(c, 60), 0.55, 1e-12);           // p = .5: 0.1 + 0.45
   EXPECT_NEAR(LearningRate(c, 109), 0.1002220478, 1e-10);  // p = .99
@@ -65,7 +65,8 @@ TEST(Schedule, LinearDecay) {
 }
 
 TEST(Schedule, WarmupStableDecay) {
-  // warmup 10, total 100, decay fraction 0.2 → 20 steps: stable on [10, 80), linear 1 → 0 on [80, 100).
+  // warmup 10, total 100, decay fraction 0.2 → 20 steps: stable on [10, 80), linear 1 → 0 on [80,
+  // 100).
   const int64_t decay = WsdDecaySteps(100, 0.2);
   EXPECT_EQ(decay, 20);
   auto c = Make(ScheduleKind::kWsd, 1.0, 0.0, 10, 100, decay);
@@ -79,8 +80,8 @@ TEST(Schedule, WarmupStableDecay) {
 }
 
 TEST(Schedule, WsdBranchSharesTheStablePhase) {
-  // A stable-only trunk (decay 0, "total" far away) and a branch decaying over 30 steps from step 60
-  // agree on every step before the branch point.
+  // A stable-only trunk (decay 0, "total" far away) and a branch decaying over 30 steps from step
+  // 60 agree on every step before the branch point.
   auto trunk = Make(ScheduleKind::kWsd, 1.0, 0.0, 10, 1000000, 0);
   auto branch = Make(ScheduleKind::kWsd, 1.0, 0.0, 10, 90, 30);
   for (int64_t s = 0; s < 60; ++s) EXPECT_EQ(LearningRate(trunk, s), LearningRate(branch, s)) << s;

@@ -1,5 +1,6 @@
-// SGD checked against two steps computed by hand (plain and Nesterov momentum, decay on one segment only,
-// momentum 0), its state and thread invariance. Parity with torch.optim.SGD: tests/bench/optim_parity_test.cc.
+// SGD checked against two steps computed by hand (plain and Nesterov momentum, decay on one segment
+// only, momentum 0), its state and thread invariance. Parity with torch.optim.SGD:
+// tests/bench/optim_parity_test.cc.
 #include "optim/sgd.h"
 
 #include <gtest/gtest.h>
@@ -24,9 +25,10 @@ namespace {
 // Step 2, nesterov: d = [0.2 + 0.443, 0.2 - 0.886, -0.4, 1] = [0.643, -0.686, -0.4, 1]
 //   buf = 0.9·[0.6, -1.2, 0, 1] + d = [1.183, -1.766, -0.4, 1.9]
 //   d + 0.9·buf = [1.7077, -2.2754, -0.76, 2.71]
-//   p = [0.886 - 0.17077, -1.772 + 0.22754, 0.5 + 0.076, 2.81 - 0.271] = [0.71523, -1.54446, 0.576, 2.539]
-// Tolerance: float32 arithmetic on values below 4 is off by a few units of 2^-24·4 ≈ 2.4e-7; 2e-6 is
-// far below the smallest hand-computed difference between the variants (0.054).
+//   p = [0.886 - 0.17077, -1.772 + 0.22754, 0.5 + 0.076, 2.81 - 0.271] = [0.71523, -1.54446,
+//   0.576, 2.539]
+// Tolerance: float32 arithmetic on values below 4 is off by a few units of 2^-24·4 ≈ 2.4e-7; 2e-6
+// is far below the smallest hand-computed difference between the variants (0.054).
 struct Case {
   bool nesterov;
   float step1[4], buf1[4], step2[4], buf2[4];
@@ -94,8 +96,8 @@ TEST(Sgd, StateExposedByNameAndReset) {
 TEST(Sgd, SameBitsAtOneAndTwoThreads) {
   ot::testing::ExpectSameBitsAtOneAndTwoThreads(
       [](int64_t n, std::vector<DecaySegment> s) {
-        return std::make_unique<Sgd>(n, SgdConfig{.momentum = 0.9, .nesterov = true, .weight_decay = 0.1},
-                                     std::move(s));
+        return std::make_unique<Sgd>(
+            n, SgdConfig{.momentum = 0.9, .nesterov = true, .weight_decay = 0.1}, std::move(s));
       },
       1e-2);
 }

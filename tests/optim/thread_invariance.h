@@ -1,5 +1,6 @@
-// Shared check of the elementwise optimizers: three steps on a 50,000-element arena (decay on the first
-// half) give the same bits at 1 and 2 OpenMP threads. Entry point: ExpectSameBitsAtOneAndTwoThreads.
+// Shared check of the elementwise optimizers: three steps on a 50,000-element arena (decay on the
+// first half) give the same bits at 1 and 2 OpenMP threads. Entry point:
+// ExpectSameBitsAtOneAndTwoThreads.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -18,7 +19,8 @@ inline constexpr int kInvarianceArena = 50000;
 
 // `make(total, segments)` builds a fresh optimizer over `total` floats with those decay segments.
 inline void ExpectSameBitsAtOneAndTwoThreads(
-    const std::function<std::unique_ptr<Optimizer>(int64_t, std::vector<DecaySegment>)>& make, double lr) {
+    const std::function<std::unique_ptr<Optimizer>(int64_t, std::vector<DecaySegment>)>& make,
+    double lr) {
   const int n = kInvarianceArena;
   std::vector<float> g(n), p0(n);
   for (int i = 0; i < n; ++i) {

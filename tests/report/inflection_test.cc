@@ -62,13 +62,14 @@ TEST(Inflection, AsymmetricUShapeMinimumOffCentre) {
   EXPECT_NE(d.uncertainty.find("exact curve"), std::string::npos) << d.uncertainty;
 }
 
-// A synthetic U with a known minimum and Gaussian noise of known s.e. on every point is found at its
-// minimum; the same curve with its s.e. withheld is not claimed.
+// A synthetic U with a known minimum and Gaussian noise of known s.e. on every point is found at
+// its minimum; the same curve with its s.e. withheld is not claimed.
 TEST(Inflection, NoisyUWithKnownMinimumIsFound) {
   const auto x = Ladder(7);
   const double noise[] = {0.004, -0.007, 0.003, -0.002, 0.006, -0.004, 0.001};  // |noise| < 1 s.e.
   std::vector<double> y, se(7, 0.008);
-  for (int i = 0; i < 7; ++i) y.push_back(3.0 + 0.05 * (i - 2) * (i - 2) + noise[i]);  // minimum at 4M
+  for (int i = 0; i < 7; ++i)
+    y.push_back(3.0 + 0.05 * (i - 2) * (i - 2) + noise[i]);  // minimum at 4M
   const InflectionResult r = FindInflection(x, y, se);
   EXPECT_TRUE(r.u_shaped);
   EXPECT_EQ(r.argmin, 2u);
@@ -115,7 +116,8 @@ TEST(Inflection, MonotoneIncreasingHasNoInflectionInsideTheRange) {
   EXPECT_FALSE(r.interior);
   EXPECT_EQ(r.shape, CurveShape::kIncreasing);
   EXPECT_TRUE(r.monotone_increasing);
-  const Finding f = Analyze("fig", "panel", Curve{"c", 0, x, y, std::vector<double>(5, 0.001)}, XAxis{}, {});
+  const Finding f =
+      Analyze("fig", "panel", Curve{"c", 0, x, y, std::vector<double>(5, 0.001)}, XAxis{}, {});
   EXPECT_EQ(NoInflectionReason(f), "rising monotonically from the first step");
   const Finding untested = Analyze("fig", "panel", Curve{"c", 0, x, y, {}}, XAxis{}, {});
   EXPECT_EQ(NoInflectionReason(untested), "not tested: no standard errors");

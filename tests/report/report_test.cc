@@ -5,13 +5,12 @@
 #include "report/report.h"
 
 #include <gtest/gtest.h>
-
-#include <map>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "core/check.h"
@@ -98,14 +97,20 @@ std::string* FullReport::error_ = nullptr;
 
 TEST_F(FullReport, FiguresAreProduced) {
   const fs::path figures = *study_ / "report" / "figures";
-  // Each family also gets small multiples (one panel per curve, own y scale) so no curve squashes another.
-  const std::vector<std::string> expected = {"fig1_base_vs_modified", "fig2_perturb", "fig2b_perturb_per_gamma",
-                                             "fig3_finetune_sst",     "fig3b_finetune_ood_sst",
-                                             "fig4_tuned_lr",         "fig5_theory"};
+  // Each family also gets small multiples (one panel per curve, own y scale) so no curve squashes
+  // another.
+  const std::vector<std::string> expected = {"fig1_base_vs_modified",
+                                             "fig2_perturb",
+                                             "fig2b_perturb_per_gamma",
+                                             "fig3_finetune_sst",
+                                             "fig3b_finetune_ood_sst",
+                                             "fig4_tuned_lr",
+                                             "fig5_theory"};
   EXPECT_EQ(out_->figures, expected);
   for (const auto& stem : expected) ExpectImage(figures, stem);
   // Token panels carry tokens per parameter on a secondary axis.
-  EXPECT_NE(Read(figures / "fig2_perturb.gp").find("set x2label \"tokens per parameter\""), std::string::npos);
+  EXPECT_NE(Read(figures / "fig2_perturb.gp").find("set x2label \"tokens per parameter\""),
+            std::string::npos);
   // The minimum of γ = 0.1 (8M tokens) is marked with a label in the figure's data.
   EXPECT_NE(Read(figures / "fig2_perturb.dat").find("8000000 3.607"), std::string::npos);
   EXPECT_NE(Read(figures / "fig2_perturb.dat").find("\"min 8M\""), std::string::npos);
@@ -238,8 +243,8 @@ TEST(Report, AbsentKindsAreOmittedWithALine) {
   fs::create_directories(study / "report" / "figures");
   std::ofstream(study / "report" / "figures" / "fig5_theory.png") << "stale";
   const ReportOutput out = WriteReport(study);
-  EXPECT_EQ(out.figures,
-            (std::vector<std::string>{"fig1_base_vs_modified", "fig2_perturb", "fig2b_perturb_per_gamma"}));
+  EXPECT_EQ(out.figures, (std::vector<std::string>{"fig1_base_vs_modified", "fig2_perturb",
+                                                   "fig2b_perturb_per_gamma"}));
   EXPECT_EQ(out.omitted, (std::vector<std::string>{"finetune.jsonl", "theory.jsonl"}));
   EXPECT_FALSE(fs::exists(study / "report" / "figures" / "fig5_theory.png"));
   EXPECT_FALSE(fs::exists(study / "report" / "tables" / "finetune.csv"));
@@ -298,7 +303,8 @@ TEST(Report, SingleDrawAndSeedIsSaidToBeUntested) {
   fs::remove_all(study);
 }
 
-// The claims table on the synthetic study, whose shapes are known by construction (synthetic_study.h).
+// The claims table on the synthetic study, whose shapes are known by construction
+// (synthetic_study.h).
 TEST_F(FullReport, ClaimsTableGivesEachClaimItsVerdict) {
   std::map<std::string, std::string> verdict;
   for (const auto& line : out_->claims) verdict[line.substr(0, 2)] = line;
@@ -309,15 +315,19 @@ TEST_F(FullReport, ClaimsTableGivesEachClaimItsVerdict) {
   is("C2", "reproduced");  // minima at 8M (γ 0.1) and 16M (γ 0.05), still falling for γ 0.01
   is("C3", "reproduced");  // OOD degradation grows for both LRs
   is("C4", "reproduced");  // lr 1e-3 minimum at 8M, lr 1e-4 still falling
-  // C7 and C8 come from theory_claims (tested in theory_claims_test.cc); here only that the rows exist.
+  // C7 and C8 come from theory_claims (tested in theory_claims_test.cc); here only that the rows
+  // exist.
   EXPECT_FALSE(verdict["C7"].empty());
   EXPECT_FALSE(verdict["C8"].empty());
   const std::string md = Read(*study_ / "report" / "report.md");
   EXPECT_NE(md.find("The paper's claims at this scale"), std::string::npos);
-  EXPECT_LT(md.find("The paper's claims at this scale"), md.find("## Verdict"));  // the report leads with it
+  EXPECT_LT(md.find("The paper's claims at this scale"),
+            md.find("## Verdict"));  // the report leads with it
   EXPECT_NE(md.find("tokens/non-embedding param"), std::string::npos);
   // Two LRs: every tuned LR is at an edge of the grid, and the report says so.
-  EXPECT_NE(md.find("sst: the tuned LR sits at the edge of the grid [0.0001, 0.001]"), std::string::npos) << md;
+  EXPECT_NE(md.find("sst: the tuned LR sits at the edge of the grid [0.0001, 0.001]"),
+            std::string::npos)
+      << md;
 }
 
 // One draw and one seed: no claim rests on curves without standard errors.

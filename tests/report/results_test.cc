@@ -60,7 +60,8 @@ TEST_F(Results, ReadsEveryKind) {
   EXPECT_FALSE(r.pretrain->front().c4_loss.has_value());
   EXPECT_DOUBLE_EQ(r.finetune->front().accuracy.value(), 0.7);
   EXPECT_EQ(r.theory->front().kind, "base");
-  EXPECT_EQ(r.theory->front().singular_values, (std::vector<double>{1.0 - std::exp(-1.0), 0.0}));  // step 100
+  EXPECT_EQ(r.theory->front().singular_values,
+            (std::vector<double>{1.0 - std::exp(-1.0), 0.0}));  // step 100
 }
 
 TEST_F(Results, AbsentFilesAreEmptyOptionals) {

@@ -51,8 +51,12 @@ inline void WriteSyntheticStudy(const std::filesystem::path& study,
     for (int u = 0; u < 6; ++u)
       for (int seed = 0; seed < o.seeds; ++seed) {
         const double loss = SynthBase(u) + 0.5 * SynthNoise(0, seed);
-        f << ToJson(PretrainRow{.tokens = tokens(u), .epochs = epochs(u), .seed = seed, .base_loss = loss,
-                                .base_ppl = std::exp(loss), .base_loss_stderr = 0.002})
+        f << ToJson(PretrainRow{.tokens = tokens(u),
+                                .epochs = epochs(u),
+                                .seed = seed,
+                                .base_loss = loss,
+                                .base_ppl = std::exp(loss),
+                                .base_loss_stderr = 0.002})
                  .dump()
           << "\n";
       }
@@ -65,9 +69,15 @@ inline void WriteSyntheticStudy(const std::filesystem::path& study,
         for (int seed = 0; seed < o.seeds; ++seed)
           for (int draw = 0; draw < o.draws; ++draw) {
             const double delta = scale[g] * std::pow(2.0, u) + SynthNoise(draw, seed);
-            f << ToJson(PerturbRow{.tokens = tokens(u), .epochs = epochs(u), .seed = seed,
-                                   .gamma = gammas[g], .draw = draw, .group = "all",
-                                   .loss = SynthBase(u) + delta, .base_loss = SynthBase(u), .delta = delta})
+            f << ToJson(PerturbRow{.tokens = tokens(u),
+                                   .epochs = epochs(u),
+                                   .seed = seed,
+                                   .gamma = gammas[g],
+                                   .draw = draw,
+                                   .group = "all",
+                                   .loss = SynthBase(u) + delta,
+                                   .base_loss = SynthBase(u),
+                                   .delta = delta})
                      .dump()
               << "\n";
           }
@@ -80,10 +90,18 @@ inline void WriteSyntheticStudy(const std::filesystem::path& study,
           const bool big = lr > 5e-4;
           const double ood = SynthBase(u) + (big ? 0.05 : 0.0005) * std::pow(2.0, u);
           const double id = 1.5 + 0.5 * std::pow(2.0, -u / 2.0) + (big ? 0.02 * u : 0.05);
-          f << ToJson(FinetuneRow{.tokens = tokens(u), .epochs = epochs(u), .seed = 1, .ft_seed = seed,
-                                  .task = "sst", .lr = lr, .id_loss = id + SynthNoise(0, seed) * 0.1,
-                                  .ood_loss = ood + SynthNoise(1, seed) * 0.1, .accuracy = o.accuracy,
-                                  .chance_accuracy = 0.5, .base_id_loss = 2.5, .base_ood_loss = SynthBase(u)})
+          f << ToJson(FinetuneRow{.tokens = tokens(u),
+                                  .epochs = epochs(u),
+                                  .seed = 1,
+                                  .ft_seed = seed,
+                                  .task = "sst",
+                                  .lr = lr,
+                                  .id_loss = id + SynthNoise(0, seed) * 0.1,
+                                  .ood_loss = ood + SynthNoise(1, seed) * 0.1,
+                                  .accuracy = o.accuracy,
+                                  .chance_accuracy = 0.5,
+                                  .base_id_loss = 2.5,
+                                  .base_ood_loss = SynthBase(u)})
                    .dump()
             << "\n";
         }
@@ -93,7 +111,10 @@ inline void WriteSyntheticStudy(const std::filesystem::path& study,
     for (int k = 0; k < 6; ++k) {
       const int64_t step = int64_t(100) << k;  // 100 .. 3200
       const double base = 0.5 + 1.0 * std::pow(2.0, -k);
-      f << json{{"kind", "base"}, {"step", step}, {"loss_a", base}, {"singular_values", {1.0 - std::exp(-1.0 - k), 0.5 * (1.0 - std::exp(-k / 3.0))}}}
+      f << json{{"kind", "base"},
+                {"step", step},
+                {"loss_a", base},
+                {"singular_values", {1.0 - std::exp(-1.0 - k), 0.5 * (1.0 - std::exp(-k / 3.0))}}}
                .dump()
         << "\n";
       for (double g : {0.02, 0.1}) {

@@ -1,6 +1,6 @@
-// Study arms: [arms.<name>] override tables load, print and reload; bad arms are refused naming the arm
-// and key; each arm gets its own ladder of runs with the arm's stage configs; every optimizer knob of the
-// stage reaches its runs (declared once, assigned whole).
+// Study arms: [arms.<name>] override tables load, print and reload; bad arms are refused naming the
+// arm and key; each arm gets its own ladder of runs with the arm's stage configs; every optimizer
+// knob of the stage reaches its runs (declared once, assigned whole).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -52,9 +52,12 @@ TEST(StudyArms, LoadPrintAndReloadToTheSameConfig) {
   ASSERT_EQ(c.study.arms.size(), 3u);
   ASSERT_EQ(c.arm_sets.at("sgd").size(), 3u);
   // Typed values, printed by the TOML printer (a literal string: no escaping can go wrong).
-  EXPECT_EQ(c.arm_sets.at("sgd")[0], (std::pair<std::string, std::string>{"pretrain.kind", "'sgd'"}));
+  EXPECT_EQ(c.arm_sets.at("sgd")[0],
+            (std::pair<std::string, std::string>{"pretrain.kind", "'sgd'"}));
   const std::string printed = PrintConfig(StudySchema(), c);
-  EXPECT_NE(printed.find("[arms.sgd]\npretrain.kind = 'sgd'\npretrain.lr = 0.1\n"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("[arms.sgd]\npretrain.kind = 'sgd'\npretrain.lr = 0.1\n"),
+            std::string::npos)
+      << printed;
   const StudyConfig again = LoadStudyConfig(WriteToml(printed).string(), {});
   EXPECT_EQ(PrintConfig(StudySchema(), again), printed);
   // --set reaches arm tables too, typed like any value.
@@ -76,8 +79,9 @@ TEST(StudyArms, EachArmAppliesItsOverridesToTheStudy) {
 }
 
 TEST(StudyArms, PlanHasOneLadderPerArmWithTheArmsStageConfigs) {
-  StudyConfig c = LoadStudyConfig(WriteToml(kArms).string(), {"theory.config=\"\"", "finetune.seeds=[1]",
-                                                               "finetune.lrs=[0.001]", "finetune.tasks=[\"code\"]"});
+  StudyConfig c = LoadStudyConfig(WriteToml(kArms).string(),
+                                  {"theory.config=\"\"", "finetune.seeds=[1]",
+                                   "finetune.lrs=[0.001]", "finetune.tasks=[\"code\"]"});
   const StudyPlan sp = BuildStudyPlan(c, fs::temp_directory_path() / "ot_arms_plan");
   ASSERT_EQ(sp.checkpoints.size(), 6u);  // 3 arms x 2 budgets
   int sgd_runs = 0, sam_ft = 0;
@@ -89,7 +93,8 @@ TEST(StudyArms, PlanHasOneLadderPerArmWithTheArmsStageConfigs) {
       ++sgd_runs;
     }
     if (run.stage == "finetune" && run.name.find("arm-sam/") != std::string::npos) {
-      const FinetuneConfig f = LoadConfig(FinetuneSchema(), WriteToml(run.config_toml).string(), {});
+      const FinetuneConfig f =
+          LoadConfig(FinetuneSchema(), WriteToml(run.config_toml).string(), {});
       EXPECT_EQ(f.ft.optim.eps, 1e-6);  // a knob no study could reach before one declaration
       EXPECT_EQ(f.ft.optim.lr, 0.001);  // the grid's
       ++sam_ft;
@@ -106,23 +111,30 @@ TEST(StudyArms, BadArmsAreRefusedNamingTheArmAndKey) {
                 .find("arms 'a' and 'b' have identical overrides"),
             std::string::npos);
   EXPECT_NE(LoadError(base).find("identical overrides"), std::string::npos);  // two baselines
-  EXPECT_NE(LoadError("[study]\narms = [\"a\", \"a\"]\n").find("arm 'a' is listed twice"), std::string::npos);
-  EXPECT_NE(LoadError(base + "[arms.c]\npretrain.lr = 0.1\n").find("'c' is not in study.arms"), std::string::npos);
-  EXPECT_NE(LoadError(base + "[arms.a]\npretrain.lrr = 0.1\n").find("arm 'a': --set: unknown key 'pretrain.lrr'"),
+  EXPECT_NE(LoadError("[study]\narms = [\"a\", \"a\"]\n").find("arm 'a' is listed twice"),
+            std::string::npos);
+  EXPECT_NE(LoadError(base + "[arms.c]\npretrain.lr = 0.1\n").find("'c' is not in study.arms"),
+            std::string::npos);
+  EXPECT_NE(LoadError(base + "[arms.a]\npretrain.lrr = 0.1\n")
+                .find("arm 'a': --set: unknown key 'pretrain.lrr'"),
             std::string::npos)
       << LoadError(base + "[arms.a]\npretrain.lrr = 0.1\n");
-  EXPECT_NE(LoadError(base + "[arms.a]\ndata.config = \"x\"\n").find("cannot vary per arm"), std::string::npos);
-  EXPECT_NE(LoadError(base + "[arms.a]\npretrain.rho = 0.1\n").find("unknown key 'pretrain.rho'"), std::string::npos);
+  EXPECT_NE(LoadError(base + "[arms.a]\ndata.config = \"x\"\n").find("cannot vary per arm"),
+            std::string::npos);
+  EXPECT_NE(LoadError(base + "[arms.a]\npretrain.rho = 0.1\n").find("unknown key 'pretrain.rho'"),
+            std::string::npos);
 }
 
 TEST(OptimKnobs, AKnobOfAnotherOptimizerIsRefusedNamingTheKey) {
   const std::string e = LoadError("[pretrain]\nmomentum = 0.5\n");
-  EXPECT_NE(e.find("pretrain.momentum is set but applies to pretrain.kind = sgd only, and pretrain.kind is 'adamw'"),
+  EXPECT_NE(e.find("pretrain.momentum is set but applies to pretrain.kind = sgd only, and "
+                   "pretrain.kind is 'adamw'"),
             std::string::npos)
       << e;
   EXPECT_NE(LoadError("[pretrain]\nsam_adaptive = true\n").find("SAM is off"), std::string::npos);
-  EXPECT_NE(LoadError("[pretrain]\nkind = \"adam\"\n").find("expected one of: adamw, sgd, lion, muon"),
-            std::string::npos);
+  EXPECT_NE(
+      LoadError("[pretrain]\nkind = \"adam\"\n").find("expected one of: adamw, sgd, lion, muon"),
+      std::string::npos);
   EXPECT_EQ(LoadError("[pretrain]\nkind = \"sgd\"\nmomentum = 0.5\nnesterov = true\n"), "");
 }
 

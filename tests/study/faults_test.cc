@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "core/fileio.h"
 #include "core/check.h"
+#include "core/fileio.h"
 #include "core/run_lock.h"
 #include "study/execute.h"
 #include "study/study_fixture.h"
@@ -83,7 +83,8 @@ TEST(StudyFaults, ASecondStudyProcessIsRefusedNamingTheHolder) {
     ExecutePlan(p, {.study_dir = dir, .binary = FakeStages(dir), .jobs = 1, .quiet = true});
     FAIL() << "a second pool ran on a locked study";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("in use by pid " + std::to_string(getpid())), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("in use by pid " + std::to_string(getpid())),
+              std::string::npos)
         << e.what();
   }
   const auto s = ExecutePlan(

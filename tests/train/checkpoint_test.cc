@@ -1,6 +1,7 @@
-// Tests for train/checkpoint: round trip, kill -9 of a child mid-save at many byte offsets (case 1),
-// truncation (2), flipped payload byte names the tensor (3), missing manifest / future version (4),
-// simulated disk full (5), pruning (6), newest-valid selection, partial-dir cleanup, `overtrain ckpt`.
+// Tests for train/checkpoint: round trip, kill -9 of a child mid-save at many byte offsets (case
+// 1), truncation (2), flipped payload byte names the tensor (3), missing manifest / future version
+// (4), simulated disk full (5), pruning (6), newest-valid selection, partial-dir cleanup,
+// `overtrain ckpt`.
 #include "train/checkpoint.h"
 
 #include <fmt/format.h>
@@ -43,18 +44,22 @@ struct Fixture {
       int64_t n = 1;
       for (int64_t d : specs[i].second) n *= d;
       std::vector<float> v(static_cast<size_t>(n));
-      for (int64_t j = 0; j < n; ++j) v[static_cast<size_t>(j)] = seed * 0.5f + 0.01f * j - 0.1f * i;
+      for (int64_t j = 0; j < n; ++j)
+        v[static_cast<size_t>(j)] = seed * 0.5f + 0.01f * j - 0.1f * i;
       values.push_back(v);
       contents.model.push_back({specs[i].first, specs[i].second, values.back()});
       for (const char* state : {"adam_m", "adam_v"}) {
         std::vector<float> m(v.size());
         for (size_t j = 0; j < m.size(); ++j) m[j] = v[j] * (state[5] == 'm' ? 0.1f : 0.01f);
         moments.push_back(m);
-        contents.optimizer.push_back({std::string(state) + "." + specs[i].first, specs[i].second, moments.back()});
+        contents.optimizer.push_back(
+            {std::string(state) + "." + specs[i].first, specs[i].second, moments.back()});
       }
     }
-    contents.config = {{"architectures", {"LlamaForCausalLM"}}, {"hidden_size", 4}, {"vocab_size", 8}};
-    contents.state = {{"step", static_cast<int>(seed * 10)}, {"tokens", 1000}, {"rng", {{"seed", 7}}}};
+    contents.config = {
+        {"architectures", {"LlamaForCausalLM"}}, {"hidden_size", 4}, {"vocab_size", 8}};
+    contents.state = {
+        {"step", static_cast<int>(seed * 10)}, {"tokens", 1000}, {"rng", {{"seed", 7}}}};
     contents.metadata = {{"overtrain_config", "[model]\npreset = \"tiny\"\n"}};
   }
 };
@@ -74,7 +79,8 @@ class CheckpointTest : public ::testing::Test {
   std::vector<std::string> TempDirs() const {
     std::vector<std::string> out;
     for (const auto& e : fs::directory_iterator(root_))
-      if (e.path().filename().string().find(".tmp-") != std::string::npos) out.push_back(e.path().filename());
+      if (e.path().filename().string().find(".tmp-") != std::string::npos)
+        out.push_back(e.path().filename());
     return out;
   }
   // Asserts that `dir` holds exactly fixture `f`'s tensors, bit for bit.
@@ -84,10 +90,12 @@ class CheckpointTest : public ::testing::Test {
     for (const auto& t : f.contents.model) {
       ASSERT_TRUE(c.model.count(t.name)) << t.name;
       EXPECT_EQ(c.model.at(t.name).shape, t.shape);
-      EXPECT_EQ(c.model.at(t.name).data, std::vector<float>(t.data.begin(), t.data.end())) << t.name;
+      EXPECT_EQ(c.model.at(t.name).data, std::vector<float>(t.data.begin(), t.data.end()))
+          << t.name;
     }
     for (const auto& t : f.contents.optimizer)
-      EXPECT_EQ(c.optimizer.at(t.name).data, std::vector<float>(t.data.begin(), t.data.end())) << t.name;
+      EXPECT_EQ(c.optimizer.at(t.name).data, std::vector<float>(t.data.begin(), t.data.end()))
+          << t.name;
     EXPECT_EQ(c.state, f.contents.state);
     EXPECT_EQ(c.config, f.contents.config);
   }
@@ -131,7 +139,8 @@ TEST_F(CheckpointTest, RoundTripIsBitExact) {
   EXPECT_EQ(c.metadata.at("overtrain_config"), f.contents.metadata.at("overtrain_config"));
   EXPECT_EQ(c.manifest["format_version"], kCheckpointFormatVersion);
   for (const char* file : {kModelFile, kOptimizerFile, kConfigFile, kStateFile}) {
-    EXPECT_EQ(c.manifest["files"][file]["size"].get<uint64_t>(), fs::file_size(Dir(100) / file)) << file;
+    EXPECT_EQ(c.manifest["files"][file]["size"].get<uint64_t>(), fs::file_size(Dir(100) / file))
+        << file;
     EXPECT_EQ(c.manifest["files"][file]["xxh3"], Xxh3Hex(ReadFile(Dir(100) / file))) << file;
   }
   // model.safetensors is a plain safetensors file with F32 tensors; config.json is plain JSON.
@@ -159,8 +168,9 @@ TEST_F(CheckpointTest, KillNineDuringSaveKeepsPreviousCheckpoint) {
   fs::remove_all(root_ / "scratch");
   ASSERT_GT(total, 2000u);
 
-  const std::vector<uint64_t> kill_points = {0,         1,         7,         100,       total / 5, total / 3,
-                                             total / 2, 2 * total / 3, 4 * total / 5, total - 200, total - 1};
+  const std::vector<uint64_t> kill_points = {
+      0,           1,        7, 100, total / 5, total / 3, total / 2, 2 * total / 3, 4 * total / 5,
+      total - 200, total - 1};
   for (bool replace_same_dir : {false, true}) {
     for (uint64_t k : kill_points) {
       SCOPED_TRACE("kill after " + std::to_string(k) + " of " + std::to_string(total) + " bytes, " +
@@ -193,7 +203,8 @@ TEST_F(CheckpointTest, KillNineDuringSaveKeepsPreviousCheckpoint) {
       EXPECT_TRUE(TempDirs().empty());
     }
   }
-  // Control: a budget past the end lets the child finish, and the new checkpoint becomes the newest.
+  // Control: a budget past the end lets the child finish, and the new checkpoint becomes the
+  // newest.
   const pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
@@ -239,9 +250,9 @@ TEST_F(CheckpointTest, FlippedPayloadByteNamesTheTensor) {
     const char* file;
     std::string tensor;
   };
-  for (const Case& c : {Case{kModelFile, "model.layers.0.mlp.up_proj.weight"},
-                        Case{kModelFile, "scalar_probe"},
-                        Case{kOptimizerFile, "adam_v.model.norm.weight"}}) {
+  for (const Case& c :
+       {Case{kModelFile, "model.layers.0.mlp.up_proj.weight"}, Case{kModelFile, "scalar_probe"},
+        Case{kOptimizerFile, "adam_v.model.norm.weight"}}) {
     SCOPED_TRACE(c.tensor);
     SaveCheckpoint(Dir(100), f.contents);
     const fs::path path = Dir(100) / c.file;
@@ -255,7 +266,8 @@ TEST_F(CheckpointTest, FlippedPayloadByteNamesTheTensor) {
     FlipByte(path, offset);
     const auto problems = VerifyCheckpoint(Dir(100));
     ASSERT_EQ(problems.size(), 1u) << Joined(problems);
-    EXPECT_NE(problems[0].find("tensor '" + c.tensor + "' payload is damaged"), std::string::npos) << problems[0];
+    EXPECT_NE(problems[0].find("tensor '" + c.tensor + "' payload is damaged"), std::string::npos)
+        << problems[0];
     EXPECT_NE(problems[0].find(path.string()), std::string::npos) << problems[0];
     EXPECT_NE(LoadError(Dir(100)).find(c.tensor), std::string::npos) << LoadError(Dir(100));
   }
@@ -277,7 +289,8 @@ TEST_F(CheckpointTest, MissingManifestOrFutureVersionRefused) {
   Fixture f(1.0f);
   SaveCheckpoint(Dir(100), f.contents);
   fs::remove(Dir(100) / kManifestFile);
-  EXPECT_NE(LoadError(Dir(100)).find("manifest is missing"), std::string::npos) << LoadError(Dir(100));
+  EXPECT_NE(LoadError(Dir(100)).find("manifest is missing"), std::string::npos)
+      << LoadError(Dir(100));
   EXPECT_NE(Joined(VerifyCheckpoint(Dir(100))).find("manifest is missing"), std::string::npos);
 
   SaveCheckpoint(Dir(100), f.contents);
@@ -285,9 +298,11 @@ TEST_F(CheckpointTest, MissingManifestOrFutureVersionRefused) {
   manifest["format_version"] = kCheckpointFormatVersion + 1;
   WriteFileAtomic(Dir(100) / kManifestFile, manifest.dump());
   const std::string error = LoadError(Dir(100));
-  EXPECT_NE(error.find("format_version 2 is newer than this build supports (1)"), std::string::npos) << error;
+  EXPECT_NE(error.find("format_version 2 is newer than this build supports (1)"), std::string::npos)
+      << error;
   EXPECT_EQ(NewestValidCheckpoint(root_), std::nullopt);
-  EXPECT_NE(LoadError(root_ / "tokens-999").find("no such checkpoint directory"), std::string::npos);
+  EXPECT_NE(LoadError(root_ / "tokens-999").find("no such checkpoint directory"),
+            std::string::npos);
 }
 
 // Case 5: a simulated full disk at any point of a save reports an error and leaves the previous
@@ -303,7 +318,8 @@ TEST_F(CheckpointTest, DiskFullKeepsPreviousCheckpoint) {
         SaveCheckpoint(target, new_ckpt.contents);
         ADD_FAILURE() << "save succeeded despite a full disk";
       } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("No space left on device"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("No space left on device"), std::string::npos)
+            << e.what();
       }
       ClearWriteFault();
       EXPECT_FALSE(fs::exists(Dir(200)));
@@ -453,8 +469,9 @@ TEST_F(CheckpointTest, InspectPrintsTensorsAndGroups) {
   std::ostringstream out;
   EXPECT_TRUE(InspectCheckpoint(Dir(100), out));
   const std::string text = out.str();
-  for (const char* needle : {"verify: ok", "model.layers.0.mlp.up_proj.weight", "6x4", "embed ", "attn ", "mlp ",
-                             "norm ", "head ", "adam_m ", "LlamaForCausalLM", "\"step\":10"})
+  for (const char* needle :
+       {"verify: ok", "model.layers.0.mlp.up_proj.weight", "6x4", "embed ", "attn ", "mlp ",
+        "norm ", "head ", "adam_m ", "LlamaForCausalLM", "\"step\":10"})
     EXPECT_NE(text.find(needle), std::string::npos) << needle << "\n" << text;
   // The norm of model.norm.weight: values 0.5 - 0.4 + 0.01 j, j = 0..3 -> sqrt(sum of squares).
   double sum_sq = 0;
@@ -462,20 +479,25 @@ TEST_F(CheckpointTest, InspectPrintsTensorsAndGroups) {
   EXPECT_NE(text.find(fmt::format("norm {:.6g}", std::sqrt(sum_sq))), std::string::npos) << text;
 }
 
-// The CLI (when the overtrain binary is available): verify exits 0 on a good checkpoint, 1 on a bad one.
+// The CLI (when the overtrain binary is available): verify exits 0 on a good checkpoint, 1 on a bad
+// one.
 TEST_F(CheckpointTest, CliVerifyExitCodes) {
   const char* bin = std::getenv("OVERTRAIN_BIN");
-  if (bin == nullptr || !fs::exists(bin)) GTEST_SKIP() << "OVERTRAIN_BIN not set (run through ctest)";
+  if (bin == nullptr || !fs::exists(bin))
+    GTEST_SKIP() << "OVERTRAIN_BIN not set (run through ctest)";
   Fixture f(1.0f);
   SaveCheckpoint(Dir(100), f.contents);
   SaveCheckpoint(Dir(200), f.contents);
   FlipByte(Dir(200) / kModelFile, fs::file_size(Dir(200) / kModelFile) - 1);
   const std::string quiet = " > /dev/null 2>&1";
-  EXPECT_EQ(std::system((std::string(bin) + " ckpt verify " + Dir(100).string() + quiet).c_str()), 0);
-  EXPECT_NE(std::system((std::string(bin) + " ckpt verify " + Dir(100).string() + " " + Dir(200).string() + quiet)
+  EXPECT_EQ(std::system((std::string(bin) + " ckpt verify " + Dir(100).string() + quiet).c_str()),
+            0);
+  EXPECT_NE(std::system((std::string(bin) + " ckpt verify " + Dir(100).string() + " " +
+                         Dir(200).string() + quiet)
                             .c_str()),
             0);
-  EXPECT_EQ(std::system((std::string(bin) + " ckpt inspect " + Dir(100).string() + quiet).c_str()), 0);
+  EXPECT_EQ(std::system((std::string(bin) + " ckpt inspect " + Dir(100).string() + quiet).c_str()),
+            0);
   // Hashes that match a malformed header (case 36): both commands fail.
   SaveCheckpoint(Dir(300), f.contents);
   testing::RewriteSafetensorsHeader(

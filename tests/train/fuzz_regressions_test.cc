@@ -1,7 +1,7 @@
-// Checkpoint manifests that reached nlohmann's typed accessors unchecked (docs/fuzzing.md, manifest_fuzz):
-// a "files" entry for an existing file that is not {size, xxh3}, and a per-tensor hash that is not a string.
-// VerifyCheckpoint threw json::type_error (or hit JSON_ASSERT) instead of reporting a problem. The inputs are
-// also in fuzz/corpus/manifest/.
+// Checkpoint manifests that reached nlohmann's typed accessors unchecked (docs/fuzzing.md,
+// manifest_fuzz): a "files" entry for an existing file that is not {size, xxh3}, and a per-tensor
+// hash that is not a string. VerifyCheckpoint threw json::type_error (or hit JSON_ASSERT) instead
+// of reporting a problem. The inputs are also in fuzz/corpus/manifest/.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -50,11 +50,12 @@ class ManifestFuzzRegressions : public ::testing::Test {
 };
 
 TEST_F(ManifestFuzzRegressions, FilesEntryThatIsNotSizeAndHash) {
-  for (const nlohmann::json& entry :
-       {nlohmann::json(5), nlohmann::json::object(), nlohmann::json{{"size", "1"}, {"xxh3", "0"}}}) {
+  for (const nlohmann::json& entry : {nlohmann::json(5), nlohmann::json::object(),
+                                      nlohmann::json{{"size", "1"}, {"xxh3", "0"}}}) {
     nlohmann::json m = manifest_;
-    m["files"]["manifest.json"] = entry;                           // an existing file, so its entry is read
-    m["files"]["model.safetensors"]["xxh3"] = "0000000000000000";  // and LoadCheckpoint must fail too
+    m["files"]["manifest.json"] = entry;  // an existing file, so its entry is read
+    m["files"]["model.safetensors"]["xxh3"] =
+        "0000000000000000";  // and LoadCheckpoint must fail too
     ExpectProblem(m, "manifest.json");
   }
 }

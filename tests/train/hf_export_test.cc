@@ -106,11 +106,13 @@ TEST(HfExport, FamilyOfEachSwitch) {
        "model.norm = layernorm_affine"},
       {[](ModelConfig& m) { m.norm_placement = NormPlacement::kPost; }, "",
        "model.norm_placement = post"},
-      {[](ModelConfig& m) { m.norm_placement = NormPlacement::kPost, m.qk_norm = true; }, "olmo2", ""},
+      {[](ModelConfig& m) { m.norm_placement = NormPlacement::kPost, m.qk_norm = true; }, "olmo2",
+       ""},
       {[](ModelConfig& m) { m.mlp = MlpKind::kGelu; }, "", "model.mlp = gelu"},
       {[](ModelConfig& m) { m.attn_bias = true; }, "llama", ""},  // LlamaConfig.attention_bias
       {[](ModelConfig& m) { m.mlp_bias = true; }, "llama", ""},   // LlamaConfig.mlp_bias
-      {[](ModelConfig& m) { m.norm = NormKind::kLayerNorm, m.mlp_bias = true; }, "", "model.mlp_bias"},
+      {[](ModelConfig& m) { m.norm = NormKind::kLayerNorm, m.mlp_bias = true; }, "",
+       "model.mlp_bias"},
       {[](ModelConfig& m) { m.qk_norm = true; }, "", "model.qk_norm"},
       {[](ModelConfig& m) { m.parallel_residual = true; }, "", "model.parallel_residual"},
       {[](ModelConfig& m) { m.rotary_pct = 0.5; }, "", "model.rotary_pct = 0.5"},

@@ -1,8 +1,8 @@
-// kill -9 during training and during a checkpoint save (reliability.md 1 and 7 together): a child process
-// (this test binary re-executed, so it starts with a fresh OpenMP runtime) trains the run directory and is
-// SIGKILLed — by itself, like kill -9 — mid-run or in the middle of writing a checkpoint. The parent then
-// resumes the directory and must reach final weights and moments bit-identical to an uninterrupted run;
-// every checkpoint left behind verifies.
+// kill -9 during training and during a checkpoint save (reliability.md 1 and 7 together): a child
+// process (this test binary re-executed, so it starts with a fresh OpenMP runtime) trains the run
+// directory and is SIGKILLed — by itself, like kill -9 — mid-run or in the middle of writing a
+// checkpoint. The parent then resumes the directory and must reach final weights and moments
+// bit-identical to an uninterrupted run; every checkpoint left behind verifies.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
@@ -31,8 +31,8 @@ PretrainConfig KillConfig(const fs::path& root) {
   return c;
 }
 
-// issue 3's "done" run: the nano preset to 2M tokens with a 4-point ladder (1954 steps of 16 x 64) on a
-// synthetic 4096-token affine chain; threads from OMP_NUM_THREADS.
+// issue 3's "done" run: the nano preset to 2M tokens with a 4-point ladder (1954 steps of 16 x 64)
+// on a synthetic 4096-token affine chain; threads from OMP_NUM_THREADS.
 PretrainConfig NanoConfig(const fs::path& root) {
   PretrainConfig c;
   c.model = ModelConfig::Nano();
@@ -41,7 +41,9 @@ PretrainConfig NanoConfig(const fs::path& root) {
     const uint64_t key = RngKey(5, StreamId("nano-tokens"));
     int32_t t = 0;
     for (size_t i = 0; i < tokens.size(); ++i) {
-      t = UniformAt(key, 2 * i) < 0.8 ? (17 * t + 11) % 4096 : static_cast<int32_t>(UniformAt(key, 2 * i + 1) * 4096) % 4096;
+      t = UniformAt(key, 2 * i) < 0.8
+              ? (17 * t + 11) % 4096
+              : static_cast<int32_t>(UniformAt(key, 2 * i + 1) * 4096) % 4096;
       tokens[i] = t;
     }
     data::WriteTokenFile(root / "nano.tok", tokens, 4096, -1);
@@ -110,13 +112,16 @@ TEST_P(KillDashNine, ResumeReachesTheUninterruptedWeights) {
   const PretrainConfig c = ConfigFor(mode, root);
   const auto t0 = std::chrono::steady_clock::now();
   RunPretrain(c, root / "straight");
-  const double straight_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (mode.rfind("nano", 0) == 0) std::printf("nano 2M-token run with a 4-point ladder: %.1f s\n", straight_s);
+  const double straight_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (mode.rfind("nano", 0) == 0)
+    std::printf("nano 2M-token run with a 4-point ladder: %.1f s\n", straight_s);
 
-  const int status = SpawnChild(root.string() + "|" + (root / "killed").string() + "|" + mode + "|" +
-                                std::to_string(at));
+  const int status = SpawnChild(root.string() + "|" + (root / "killed").string() + "|" + mode +
+                                "|" + std::to_string(at));
   ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child status " << status;
-  // What the kill left: valid checkpoints only up to the last completed save (a torn save is a temp dir).
+  // What the kill left: valid checkpoints only up to the last completed save (a torn save is a temp
+  // dir).
   const auto before = ListCheckpoints(root / "killed" / "ckpt");
   ASSERT_FALSE(before.empty());
   EXPECT_LE(before.back().tokens, at * c.train.batch_size * c.train.seq_len);
@@ -140,7 +145,8 @@ TEST_P(KillDashNine, ResumeReachesTheUninterruptedWeights) {
   for (const auto& ck : ListCheckpoints(root / "killed" / "ckpt"))
     EXPECT_TRUE(VerifyCheckpoint(ck.dir).empty()) << ck.dir;
   for (const auto& e : fs::directory_iterator(root / "killed" / "ckpt"))
-    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << "partial dir left: " << e.path();
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos)
+        << "partial dir left: " << e.path();
   fs::remove_all(root);
 }
 
@@ -151,8 +157,8 @@ INSTANTIATE_TEST_SUITE_P(Modes, KillDashNine,
                                            std::make_pair(std::string("save"), int64_t{14})),
                          [](const auto& info) { return info.param.first; });
 
-// The "done" criterion of issue 3 at full size (≈ 2 runs of the nano preset to 2M tokens; too slow for
-// the default suite on a shared 2-core machine). Run with:
+// The "done" criterion of issue 3 at full size (≈ 2 runs of the nano preset to 2M tokens; too slow
+// for the default suite on a shared 2-core machine). Run with:
 //   test_train --gtest_also_run_disabled_tests --gtest_filter='*NanoLadder*'
 INSTANTIATE_TEST_SUITE_P(DISABLED_NanoLadder, KillDashNine,
                          ::testing::Values(std::make_pair(std::string("nano-run"), int64_t{1200})),

@@ -1,5 +1,6 @@
-// Ladder modes: series (checkpoints at each ladder point of one run), runs (one run per budget with its
-// own schedule), wsd (a stable trunk plus cooldown branches that share its stable phase exactly).
+// Ladder modes: series (checkpoints at each ladder point of one run), runs (one run per budget with
+// its own schedule), wsd (a stable trunk plus cooldown branches that share its stable phase
+// exactly).
 #include <gtest/gtest.h>
 
 #include "train_fixture.h"
@@ -42,8 +43,8 @@ TEST(Ladder, RunsLayTheScheduleOverEachBudget) {
   ASSERT_EQ(results.size(), 2u);
   EXPECT_EQ(results[0].steps, 20);
   EXPECT_EQ(results[1].steps, 40);
-  // Each run anneals to ~0 at its own end: the last lr of the short run is small, while the long run is
-  // still near the peak at the same step.
+  // Each run anneals to ~0 at its own end: the last lr of the short run is small, while the long
+  // run is still near the peak at the same step.
   const auto short_lr = LrByStep(root / "out" / "budget-1.28K");
   const auto long_lr = LrByStep(root / "out" / "budget-2.56K");
   EXPECT_LT(short_lr.at(20), 0.01 * c.optim.lr);
@@ -71,7 +72,8 @@ TEST(Ladder, WsdBranchesShareTheTrunkStablePhase) {
   EXPECT_EQ(b40.begin()->first, 31);           // the branch starts after the branch point
   EXPECT_DOUBLE_EQ(b40.at(31), c.optim.lr);    // decay progress 0 at its first step
   EXPECT_LT(b40.at(40), 0.15 * c.optim.lr);    // ... and linear towards lr_min = 0
-  // A branch is the trunk up to the branch point: the straight WSD run to 40 steps ends identically.
+  // A branch is the trunk up to the branch point: the straight WSD run to 40 steps ends
+  // identically.
   PretrainConfig straight = c;
   straight.train.ladder.clear();
   straight.train.ladder_mode = "series";

@@ -1,5 +1,5 @@
-// The pretrain config (reliability.md 29): presets, overrides, printing, and rejections naming file:line
-// and key; plus the resume guard's view of which keys may change.
+// The pretrain config (reliability.md 29): presets, overrides, printing, and rejections naming
+// file:line and key; plus the resume guard's view of which keys may change.
 #include "train/pretrain_config.h"
 
 #include <gtest/gtest.h>
@@ -37,8 +37,9 @@ class PretrainConfigTest : public ::testing::Test {
 };
 
 TEST_F(PretrainConfigTest, LoadsPresetFileAndOverrides) {
-  const auto path = WriteToml(dir_, "[model]\npreset = \"nano\"\nn_layers = 3\n[train]\nbudget = \"2M\"\n"
-                                    "ladder = [\"500K\", \"1M\", \"2M\"]\n[optim]\nschedule = \"wsd\"\n");
+  const auto path = WriteToml(dir_,
+                              "[model]\npreset = \"nano\"\nn_layers = 3\n[train]\nbudget = \"2M\"\n"
+                              "ladder = [\"500K\", \"1M\", \"2M\"]\n[optim]\nschedule = \"wsd\"\n");
   const PretrainConfig c = LoadPretrainConfig(path, {"optim.lr=1e-3", "train.seq_len=32"});
   const ModelConfig nano = ModelConfig::Nano();
   EXPECT_EQ(c.model.d_model, nano.d_model);
@@ -99,7 +100,8 @@ TEST_F(PretrainConfigTest, RejectionsNameFileLineAndKey) {
 
 TEST_F(PretrainConfigTest, NonFiniteOptimizerValuesAndOversizedBatchesAreRefused) {
   // eps = inf once trained 500 steps to loss 8.32 and exited 0.
-  for (std::string key : {"optim.lr", "optim.eps", "optim.weight_decay", "optim.clip", "train.spike_sigma"}) {
+  for (std::string key :
+       {"optim.lr", "optim.eps", "optim.weight_decay", "optim.clip", "train.spike_sigma"}) {
     const size_t dot = key.find('.');
     const auto path =
         WriteToml(dir_, "[" + key.substr(0, dot) + "]\n" + key.substr(dot + 1) + " = inf\n");

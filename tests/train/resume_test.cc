@@ -1,6 +1,6 @@
-// Exact resume and determinism (reliability.md 7–10): stop at step k (mid-epoch / at the epoch boundary),
-// resume, and match an uninterrupted run bit for bit (weights, moments, losses); changed intervals on
-// resume; same seed twice; changed model shape refused.
+// Exact resume and determinism (reliability.md 7–10): stop at step k (mid-epoch / at the epoch
+// boundary), resume, and match an uninterrupted run bit for bit (weights, moments, losses); changed
+// intervals on resume; same seed twice; changed model shape refused.
 #include <gtest/gtest.h>
 
 #include "train/pretrain.h"
@@ -35,7 +35,8 @@ void ExpectSameRun(const fs::path& a, const fs::path& b) {
 std::vector<double> Losses(const fs::path& run) {
   std::vector<double> out;
   for (const auto& row : ReadMetrics(run / "metrics.jsonl"))
-    if (row.contains("train/loss") && !row.contains("event")) out.push_back(row["train/loss"].get<double>());
+    if (row.contains("train/loss") && !row.contains("event"))
+      out.push_back(row["train/loss"].get<double>());
   return out;
 }
 

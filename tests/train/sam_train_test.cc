@@ -1,5 +1,6 @@
-// SAM in the training loop: each step runs two forward/backward passes on the same batch, a non-finite
-// second pass obeys the NaN policy with the weights unchanged, and a SAM run resumes bit for bit.
+// SAM in the training loop: each step runs two forward/backward passes on the same batch, a
+// non-finite second pass obeys the NaN policy with the weights unchanged, and a SAM run resumes bit
+// for bit.
 #include <gtest/gtest.h>
 
 #include <limits>
@@ -23,19 +24,24 @@ TEST(SamTraining, TwoPassesPerStepAndTheLossFalls) {
   const fs::path root = TempDir("sam_passes");
   PretrainHooks hooks;
   std::vector<int64_t> pass_steps;
-  hooks.after_backward = [&](int64_t step, float&, std::span<float>) { pass_steps.push_back(step); };
+  hooks.after_backward = [&](int64_t step, float&, std::span<float>) {
+    pass_steps.push_back(step);
+  };
   const PretrainResult r = RunPretrain(SamConfig(root), root / "run", hooks);
   EXPECT_EQ(r.steps, 20);
   ASSERT_EQ(pass_steps.size(), 40u);  // both passes of step s report step s
-  for (size_t i = 0; i < pass_steps.size(); ++i) EXPECT_EQ(pass_steps[i], static_cast<int64_t>(i / 2));
+  for (size_t i = 0; i < pass_steps.size(); ++i)
+    EXPECT_EQ(pass_steps[i], static_cast<int64_t>(i / 2));
   const Weights w = ReadWeights(FinalCheckpoint(root / "run"));
   EXPECT_EQ(w.state["optimizer"]["kind"], "sam+adamw");
   EXPECT_EQ(w.state["optimizer"]["step"], 20);
   std::vector<double> losses;
   for (const auto& row : ReadMetrics(root / "run" / "metrics.jsonl"))
-    if (row.contains("train/loss") && !row.contains("event")) losses.push_back(row["train/loss"].get<double>());
+    if (row.contains("train/loss") && !row.contains("event"))
+      losses.push_back(row["train/loss"].get<double>());
   ASSERT_EQ(losses.size(), 20u);
-  EXPECT_LT(losses.back(), losses.front() - 0.3) << "SAM around AdamW should still learn the affine chain";
+  EXPECT_LT(losses.back(), losses.front() - 0.3)
+      << "SAM around AdamW should still learn the affine chain";
   fs::remove_all(root);
 }
 
@@ -56,7 +62,8 @@ TEST(SamTraining, NonFiniteSecondPassIsSkippedWithWeightsUnchanged) {
   const PretrainResult r = RunPretrain(c, root / "run", hooks);
   EXPECT_EQ(r.steps, 20);
   ASSERT_FALSE(before.empty());
-  EXPECT_TRUE(before == after) << "a step whose second pass is not finite must not move the weights";
+  EXPECT_TRUE(before == after)
+      << "a step whose second pass is not finite must not move the weights";
   EXPECT_EQ(ReadWeights(FinalCheckpoint(root / "run")).state["skipped_steps"], 1);
   fs::remove_all(root);
 }
@@ -72,7 +79,8 @@ TEST(SamTraining, ResumesBitIdentically) {
   };
   RunPretrain(c, root / "split", stop);
   RunPretrain(c, root / "split");
-  const Weights a = ReadWeights(FinalCheckpoint(root / "straight")), b = ReadWeights(FinalCheckpoint(root / "split"));
+  const Weights a = ReadWeights(FinalCheckpoint(root / "straight")),
+                b = ReadWeights(FinalCheckpoint(root / "split"));
   EXPECT_TRUE(a.model == b.model) << "final weights differ";
   EXPECT_TRUE(a.optimizer == b.optimizer) << "optimizer state differs";
   EXPECT_EQ(DeterministicMetrics(root / "straight"), DeterministicMetrics(root / "split"));

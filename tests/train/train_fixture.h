@@ -1,5 +1,5 @@
-// Shared fixtures of the train tests: a tiny model, a synthetic learnable token file written with the
-// data layer's writer, a temp directory, and helpers to read a run's final weights and moments.
+// Shared fixtures of the train tests: a tiny model, a synthetic learnable token file written with
+// the data layer's writer, a temp directory, and helpers to read a run's final weights and moments.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -31,8 +31,8 @@ inline fs::path TempDir(const std::string& tag) {
   return p;
 }
 
-// A noisy affine chain over a 64-token vocabulary: next = (5·t + 3) mod 64 with probability 0.8, else
-// uniform. Learnable (the loss falls well below ln 64) but not trivially.
+// A noisy affine chain over a 64-token vocabulary: next = (5·t + 3) mod 64 with probability 0.8,
+// else uniform. Learnable (the loss falls well below ln 64) but not trivially.
 inline void WriteSyntheticTokens(const fs::path& path, int64_t n, uint64_t seed) {
   std::vector<int32_t> tokens(n);
   const uint64_t key = RngKey(seed, StreamId("synthetic-tokens"));
@@ -45,8 +45,8 @@ inline void WriteSyntheticTokens(const fs::path& path, int64_t n, uint64_t seed)
   data::WriteTokenFile(path, tokens, 64, -1);
 }
 
-// 4 x 16 = 64 tokens per step. The train file (2000 tokens) has floor((2000-16)/16) = 124 windows, so
-// 31 batches per epoch; 40 steps cross one epoch boundary.
+// 4 x 16 = 64 tokens per step. The train file (2000 tokens) has floor((2000-16)/16) = 124 windows,
+// so 31 batches per epoch; 40 steps cross one epoch boundary.
 inline PretrainConfig TinyConfig(const fs::path& dir) {
   PretrainConfig c;
   c.model = ModelConfig();
@@ -66,7 +66,8 @@ inline PretrainConfig TinyConfig(const fs::path& dir) {
   c.train.log_every = 1;
   c.train.eval_every = 10;
   c.train.eval_batches = 2;
-  c.train.threads = 1;  // tiny shapes: OpenMP hand-offs on a shared 2-core machine cost more than they save
+  c.train.threads =
+      1;  // tiny shapes: OpenMP hand-offs on a shared 2-core machine cost more than they save
   c.train.quiet = true;
   c.optim.lr = 1e-2;
   c.optim.warmup_fraction = 0.1;

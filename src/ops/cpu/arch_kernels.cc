@@ -1,6 +1,7 @@
-// Fast float32 kernels of the architecture switches (model/config.h): affine LayerNorm, strided RMSNorm
-// (QK-norm), biases, clamp (clip_qkv) and the exact GELU. Specification: ops/reference; conventions and
-// determinism as in kernels.h (each output element owned by one thread, fixed summation order).
+// Fast float32 kernels of the architecture switches (model/config.h): affine LayerNorm, strided
+// RMSNorm (QK-norm), biases, clamp (clip_qkv) and the exact GELU. Specification: ops/reference;
+// conventions and determinism as in kernels.h (each output element owned by one thread, fixed
+// summation order).
 #include <algorithm>
 #include <cmath>
 
@@ -12,8 +13,8 @@ namespace ot::cpu {
 namespace {
 constexpr int kChannelBlock = 16;  // one 64-byte line of floats per (row, block) pair
 
-// acc (O) += sum over rows n of f(n, c) for c in each channel block, rows in order (any thread count
-// gives the same bits).
+// acc (O) += sum over rows n of f(n, c) for c in each channel block, rows in order (any thread
+// count gives the same bits).
 template <typename F>
 void ColumnSums(float* acc, int N, int O, F f) {
   const int nb = (O + kChannelBlock - 1) / kChannelBlock;
@@ -39,9 +40,11 @@ void LayerNormAffineForward(float* out, float* mean, float* rstd, const float* x
   }
 }
 
-void LayerNormAffineBackward(float* dx, float* dgain, float* dbias, const float* dout, const float* x,
-                             const float* gain, const float* mean, const float* rstd, int N, int C) {
-  // dx: the non-parametric backward of dxhat = dout * gain; dgain = sum dout * xhat; dbias = sum dout.
+void LayerNormAffineBackward(float* dx, float* dgain, float* dbias, const float* dout,
+                             const float* x, const float* gain, const float* mean,
+                             const float* rstd, int N, int C) {
+  // dx: the non-parametric backward of dxhat = dout * gain; dgain = sum dout * xhat; dbias = sum
+  // dout.
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < N; ++n) {
     const int64_t o = (int64_t)n * C;
@@ -69,8 +72,8 @@ void RmsNormStridedForward(float* out, int64_t ldo, float* rstd, const float* x,
 }
 
 void RmsNormStridedBackward(float* dx, int64_t lddx, float* dgain, const float* dout, int64_t ldd,
-                            const float* x, int64_t ldx, const float* gain, const float* rstd, int N,
-                            int C) {
+                            const float* x, int64_t ldx, const float* gain, const float* rstd,
+                            int N, int C) {
   const float inv_c = 1.0f / C;
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < N; ++n) {
@@ -84,7 +87,8 @@ void RmsNormStridedBackward(float* dx, int64_t lddx, float* dgain, const float* 
     const float k = r * r * r * dot * inv_c;
     for (int c = 0; c < C; ++c) d[c] = r * gain[c] * dy[c] - k * xr[c];
   }
-  ColumnSums(dgain, N, C, [&](int n, int c) { return dout[n * ldd + c] * x[n * ldx + c] * rstd[n]; });
+  ColumnSums(dgain, N, C,
+             [&](int n, int c) { return dout[n * ldd + c] * x[n * ldx + c] * rstd[n]; });
 }
 
 void BiasForward(float* out, const float* bias, int N, int O) {
@@ -114,7 +118,8 @@ void ClampBackward(float* d, const float* x, int64_t n, float c) {
 void GeluForward(float* h, const float* u, int N, int F) {
   const int64_t n = (int64_t)N * F;
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) h[i] = 0.5f * u[i] * (1.0f + std::erf(u[i] * 0.70710678118654752f));
+  for (int64_t i = 0; i < n; ++i)
+    h[i] = 0.5f * u[i] * (1.0f + std::erf(u[i] * 0.70710678118654752f));
 }
 
 void GeluBackward(float* du, const float* dh, const float* u, int N, int F) {

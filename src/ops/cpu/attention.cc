@@ -1,8 +1,8 @@
 // Causal multi-head or grouped-query attention, forward and backward (see kernels.h). One (batch,
-// head) pair per OpenMP iteration in the forward, one (batch, kv head) pair in the backward; inside,
-// single-threaded SGEMMs (OpenBLAS runs one thread when called in a parallel region) on row blocks of
-// kBlock rows, so only the lower block triangle of Q K^T is computed (3/4 of the square at T = 128, 5/8
-// at T = 256). Fixed order per pair: identical results at any thread count.
+// head) pair per OpenMP iteration in the forward, one (batch, kv head) pair in the backward;
+// inside, single-threaded SGEMMs (OpenBLAS runs one thread when called in a parallel region) on row
+// blocks of kBlock rows, so only the lower block triangle of Q K^T is computed (3/4 of the square
+// at T = 128, 5/8 at T = 256). Fixed order per pair: identical results at any thread count.
 #include <cblas.h>
 #include <omp.h>
 
@@ -13,13 +13,13 @@
 
 namespace ot::cpu {
 
-constexpr int kBlock = 64;  // rows per block: large enough for an efficient GEMM, small enough to skip
-                            // most of the upper triangle
+constexpr int kBlock = 64;  // rows per block: large enough for an efficient GEMM, small enough to
+                            // skip most of the upper triangle
 
 int64_t AttentionScratchSize(int T, int HS) { return (int64_t)T * T; }
 
-void AttentionForward(float* out, float* probs, const float* qkv, int B, int T, int NH, int KH, int HS,
-                      bool bf16) {
+void AttentionForward(float* out, float* probs, const float* qkv, int B, int T, int NH, int KH,
+                      int HS, bool bf16) {
   const int C = NH * HS, KV = KH * HS, ld = C + 2 * KV, group = NH / KH;
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
 #pragma omp parallel for schedule(static)
@@ -33,8 +33,8 @@ void AttentionForward(float* out, float* probs, const float* qkv, int B, int T, 
     for (int r0 = 0; r0 < T; r0 += kBlock) {
       const int r1 = std::min(T, r0 + kBlock), m = r1 - r0;
       // S[r0:r1, 0:r1] = scale * Q[r0:r1] K[0:r1]^T
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, r1, HS, scale, q + (int64_t)r0 * ld, ld, k,
-                  ld, 0.0f, P + (int64_t)r0 * T, T);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, r1, HS, scale, q + (int64_t)r0 * ld,
+                  ld, k, ld, 0.0f, P + (int64_t)r0 * T, T);
       for (int t = r0; t < r1; ++t) {
         float* p = P + (int64_t)t * T;
         float mx = p[0];
@@ -54,8 +54,8 @@ void AttentionForward(float* out, float* probs, const float* qkv, int B, int T, 
         for (int s = t + 1; s < r1; ++s) p[s] = 0;
       }
       // O[r0:r1] = P[r0:r1, 0:r1] V[0:r1]
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, HS, r1, 1.0f, P + (int64_t)r0 * T, T, v,
-                  ld, 0.0f, o + (int64_t)r0 * C, C);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, HS, r1, 1.0f, P + (int64_t)r0 * T,
+                  T, v, ld, 0.0f, o + (int64_t)r0 * C, C);
     }
   }
 }
@@ -82,8 +82,8 @@ void AttentionBackward(float* dqkv, const float* dout, const float* probs, const
       for (int r0 = 0; r0 < T; r0 += kBlock) {
         const int r1 = std::min(T, r0 + kBlock), m = r1 - r0;
         // dP[r0:r1, 0:r1] = dO[r0:r1] V[0:r1]^T
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, r1, HS, 1.0f, dO + (int64_t)r0 * C, C, v,
-                    ld, 0.0f, dS + (int64_t)r0 * T, T);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, r1, HS, 1.0f, dO + (int64_t)r0 * C,
+                    C, v, ld, 0.0f, dS + (int64_t)r0 * T, T);
         for (int t = r0; t < r1; ++t) {
           const float* p = P + (int64_t)t * T;
           float* d = dS + (int64_t)t * T;
@@ -96,16 +96,18 @@ void AttentionBackward(float* dqkv, const float* dout, const float* probs, const
           for (int s = t + 1; s < r1; ++s) d[s] = 0;
         }
         // dQ[r0:r1] = dS[r0:r1, 0:r1] K[0:r1]
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, HS, r1, 1.0f, dS + (int64_t)r0 * T, T, k,
-                    ld, 0.0f, dq + (int64_t)r0 * ld, ld);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, HS, r1, 1.0f,
+                    dS + (int64_t)r0 * T, T, k, ld, 0.0f, dq + (int64_t)r0 * ld, ld);
       }
       for (int c0 = 0; c0 < T; c0 += kBlock) {
         const int c1 = std::min(T, c0 + kBlock), m = c1 - c0, rows = T - c0;
         // dK[c0:c1] (+)= dS[c0:T, c0:c1]^T Q[c0:T];  dV[c0:c1] (+)= P[c0:T, c0:c1]^T dO[c0:T]
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, HS, rows, 1.0f, dS + (int64_t)c0 * T + c0,
-                    T, q + (int64_t)c0 * ld, ld, beta, dk + (int64_t)c0 * ld, ld);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, HS, rows, 1.0f, P + (int64_t)c0 * T + c0, T,
-                    dO + (int64_t)c0 * C, C, beta, dv + (int64_t)c0 * ld, ld);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, HS, rows, 1.0f,
+                    dS + (int64_t)c0 * T + c0, T, q + (int64_t)c0 * ld, ld, beta,
+                    dk + (int64_t)c0 * ld, ld);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, HS, rows, 1.0f,
+                    P + (int64_t)c0 * T + c0, T, dO + (int64_t)c0 * C, C, beta,
+                    dv + (int64_t)c0 * ld, ld);
       }
     }
   }

@@ -16,12 +16,12 @@ void MatmulForward(float* out, const float* in, const float* W, int N, int I, in
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, O, I, 1.0f, in, I, W, I, beta, out, O);
 }
 
-void MatmulBackward(float* din, float* dW, const float* dout, const float* in, const float* W, int N,
-                    int I, int O, float din_beta) {
+void MatmulBackward(float* din, float* dW, const float* dout, const float* in, const float* W,
+                    int N, int I, int O, float din_beta) {
   // din (N,I) = dout (N,O) @ W (O,I);  dW (O,I) += dout^T (O,N) @ in (N,I)
   if (din)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, I, O, 1.0f, dout, O, W, I, din_beta, din,
-                I);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, I, O, 1.0f, dout, O, W, I, din_beta,
+                din, I);
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, N, 1.0f, dout, O, in, I, 1.0f, dW, I);
 }
 
@@ -43,8 +43,8 @@ void EmbeddingForward(float* out, const int32_t* ids, const float* table, int N,
   for (int n = 0; n < N; ++n) std::copy_n(table + (int64_t)ids[n] * C, C, out + (int64_t)n * C);
 }
 
-// Channel blocks of 16 floats (one 64-byte line): each (row, block) pair belongs to exactly one thread,
-// rows are visited in order, so scatter-adds are race-free and thread-count independent.
+// Channel blocks of 16 floats (one 64-byte line): each (row, block) pair belongs to exactly one
+// thread, rows are visited in order, so scatter-adds are race-free and thread-count independent.
 constexpr int kChannelBlock = 16;
 
 void EmbeddingBackward(float* dtable, const float* dout, const int32_t* ids, int N, int C) {
@@ -60,7 +60,8 @@ void EmbeddingBackward(float* dtable, const float* dout, const int32_t* ids, int
   }
 }
 
-void RmsNormForward(float* out, float* rstd, const float* x, const float* gain, int N, int C, float eps) {
+void RmsNormForward(float* out, float* rstd, const float* x, const float* gain, int N, int C,
+                    float eps) {
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < N; ++n) {
     const float* xr = x + (int64_t)n * C;
@@ -119,7 +120,8 @@ void RmsNormBackward(float* dx, float* dgain, const float* dout, const float* x,
   }
 }
 
-void LayerNormForward(float* out, float* mean, float* rstd, const float* x, int N, int C, float eps) {
+void LayerNormForward(float* out, float* mean, float* rstd, const float* x, int N, int C,
+                      float eps) {
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < N; ++n) {
     const float* xr = x + (int64_t)n * C;
@@ -138,8 +140,8 @@ void LayerNormForward(float* out, float* mean, float* rstd, const float* x, int 
   }
 }
 
-void LayerNormBackward(float* dx, const float* dout, const float* x, const float* mean, const float* rstd,
-                       int N, int C) {
+void LayerNormBackward(float* dx, const float* dout, const float* x, const float* mean,
+                       const float* rstd, int N, int C) {
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < N; ++n) {
     const int64_t o = (int64_t)n * C;

@@ -13,8 +13,9 @@
 
 namespace ot::cpu {
 
-// exp(x) for float, vectorisable (Cephes expf: range reduction by ln 2, degree-6 polynomial); relative
-// error < 3e-7 on [-87, 88]; inputs below -87.3 return ~1e-38 (not 0), above 88.3 saturate (2e38).
+// exp(x) for float, vectorisable (Cephes expf: range reduction by ln 2, degree-6 polynomial);
+// relative error < 3e-7 on [-87, 88]; inputs below -87.3 return ~1e-38 (not 0), above 88.3 saturate
+// (2e38).
 inline float FastExp(float x) {
   x = x < -87.3f ? -87.3f : x;
   x = x > 88.3f ? 88.3f : x;  // keeps 2^k finite (k <= 127)
@@ -47,32 +48,36 @@ void RoundToBf16(float* x, int64_t n);
 void RoundToBf16(float* out, const float* in, int64_t n);
 
 // out = in @ W^T: out (N,O) (overwritten), in (N,I), W (O,I). beta = 1 adds to out instead.
-void MatmulForward(float* out, const float* in, const float* W, int N, int I, int O, float beta = 0);
+void MatmulForward(float* out, const float* in, const float* W, int N, int I, int O,
+                   float beta = 0);
 // din (N,I) = dout @ W (+= if din_beta = 1; skipped if din == nullptr); dW (O,I) += dout^T @ in.
-void MatmulBackward(float* din, float* dW, const float* dout, const float* in, const float* W, int N,
-                    int I, int O, float din_beta);
+void MatmulBackward(float* din, float* dW, const float* dout, const float* in, const float* W,
+                    int N, int I, int O, float din_beta);
 
-// out (N,C) = table[ids] ; dtable (V,C) += scatter of dout (parallel over channel blocks: deterministic).
+// out (N,C) = table[ids] ; dtable (V,C) += scatter of dout (parallel over channel blocks:
+// deterministic).
 void EmbeddingForward(float* out, const int32_t* ids, const float* table, int N, int C);
 void EmbeddingBackward(float* dtable, const float* dout, const int32_t* ids, int N, int C);
 
-// RMSNorm with optional gain (null = none). Backward: dx (N,C) ACCUMULATES (it is the residual stream's
-// gradient); dgain (C) accumulates (parallel over channel blocks, rows in order).
-void RmsNormForward(float* out, float* rstd, const float* x, const float* gain, int N, int C, float eps);
+// RMSNorm with optional gain (null = none). Backward: dx (N,C) ACCUMULATES (it is the residual
+// stream's gradient); dgain (C) accumulates (parallel over channel blocks, rows in order).
+void RmsNormForward(float* out, float* rstd, const float* x, const float* gain, int N, int C,
+                    float eps);
 void RmsNormBackward(float* dx, float* dgain, const float* dout, const float* x, const float* gain,
                      const float* rstd, int N, int C);
 // Non-parametric LayerNorm; dx ACCUMULATES.
-void LayerNormForward(float* out, float* mean, float* rstd, const float* x, int N, int C, float eps);
-void LayerNormBackward(float* dx, const float* dout, const float* x, const float* mean, const float* rstd,
-                       int N, int C);
+void LayerNormForward(float* out, float* mean, float* rstd, const float* x, int N, int C,
+                      float eps);
+void LayerNormBackward(float* dx, const float* dout, const float* x, const float* mean,
+                       const float* rstd, int N, int C);
 
 // cos/sin tables (T, R/2) for RoPE over R rotated dims, computed in double: angle(t, i) = t *
 // theta^(-2i/R). R = HS for full rotary.
 void RopeTable(float* cos, float* sin, int T, int R, double theta);
-// In-place rotate-half RoPE of the first R dims of `heads` consecutive heads of size HS at the start of
-// each row of x (B*T rows of `stride` floats; row b*T+t has position t); dims R..HS pass through.
-// inverse = true applies the transpose (the backward). For a packed (B,T,C+2KV) qkv buffer, heads =
-// NH + KH covers q and k in one call. Tables from RopeTable(.., R, ..).
+// In-place rotate-half RoPE of the first R dims of `heads` consecutive heads of size HS at the
+// start of each row of x (B*T rows of `stride` floats; row b*T+t has position t); dims R..HS pass
+// through. inverse = true applies the transpose (the backward). For a packed (B,T,C+2KV) qkv
+// buffer, heads = NH + KH covers q and k in one call. Tables from RopeTable(.., R, ..).
 void RopeApply(float* x, const float* cos, const float* sin, int B, int T, int heads, int HS, int R,
                int64_t stride, bool inverse);
 inline void RopeApply(float* x, const float* cos, const float* sin, int B, int T, int heads, int HS,
@@ -80,9 +85,9 @@ inline void RopeApply(float* x, const float* cos, const float* sin, int B, int T
   RopeApply(x, cos, sin, B, T, heads, HS, HS, stride, inverse);
 }
 
-// Causal attention over a packed qkv (B,T,C+2KV) buffer ([q | k | v] per row, heads contiguous inside
-// each; q has NH heads, k and v KH heads, KH divides NH, query head h reads kv head h / (NH/KH)).
-// out (B,T,C) overwritten; probs (B,NH,T,T) saved (entries above the diagonal are not all
+// Causal attention over a packed qkv (B,T,C+2KV) buffer ([q | k | v] per row, heads contiguous
+// inside each; q has NH heads, k and v KH heads, KH divides NH, query head h reads kv head h /
+// (NH/KH)). out (B,T,C) overwritten; probs (B,NH,T,T) saved (entries above the diagonal are not all
 // written and must not be read). Parallel over (b,h) pairs; each pair runs single-threaded GEMMs on
 // row blocks of the lower triangle. scratch: AttentionScratchSize floats per OpenMP thread
 // (omp_get_max_threads()). bf16 = true rounds the operands the kernel itself makes for its GEMMs to
@@ -90,29 +95,32 @@ inline void RopeApply(float* x, const float* cos, const float* sin, int B, int T
 // backward, d scores before dQ and dK; q, k, v and dout are the caller's to round (bf16 emulation,
 // model/decoder.h).
 int64_t AttentionScratchSize(int T, int HS);
-void AttentionForward(float* out, float* probs, const float* qkv, int B, int T, int NH, int KH, int HS,
-                      bool bf16 = false);
-// dqkv (B,T,C+2KV) overwritten from dout (B,T,C), probs, qkv. Parallel over (b, kv head) pairs; a kv
-// head's dK, dV sum its query heads in head order (fixed: thread-count independent).
+void AttentionForward(float* out, float* probs, const float* qkv, int B, int T, int NH, int KH,
+                      int HS, bool bf16 = false);
+// dqkv (B,T,C+2KV) overwritten from dout (B,T,C), probs, qkv. Parallel over (b, kv head) pairs; a
+// kv head's dK, dV sum its query heads in head order (fixed: thread-count independent).
 void AttentionBackward(float* dqkv, const float* dout, const float* probs, const float* qkv, int B,
                        int T, int NH, int KH, int HS, float* scratch, bool bf16 = false);
 
 // --- Architecture switches (model/config.h): arch_kernels.cc ---
 
-// LayerNorm with gain and bias (torch.nn.LayerNorm): out = (x - mean) * rstd * gain + bias. Backward:
-// dx (N,C) ACCUMULATES; dgain, dbias (C) accumulate (channel blocks, rows in order).
+// LayerNorm with gain and bias (torch.nn.LayerNorm): out = (x - mean) * rstd * gain + bias.
+// Backward: dx (N,C) ACCUMULATES; dgain, dbias (C) accumulate (channel blocks, rows in order).
 void LayerNormAffineForward(float* out, float* mean, float* rstd, const float* x, const float* gain,
                             const float* bias, int N, int C, float eps);
-void LayerNormAffineBackward(float* dx, float* dgain, float* dbias, const float* dout, const float* x,
-                             const float* gain, const float* mean, const float* rstd, int N, int C);
-// RMSNorm with gain over the first C floats of rows with strides: x rows ldx apart, out ldo, dout ldd,
-// dx ldx_out (QK-norm over the q or k part of a packed qkv row). Same arithmetic as RmsNormForward.
-// Backward: dx OVERWRITTEN; dgain accumulates.
+void LayerNormAffineBackward(float* dx, float* dgain, float* dbias, const float* dout,
+                             const float* x, const float* gain, const float* mean,
+                             const float* rstd, int N, int C);
+// RMSNorm with gain over the first C floats of rows with strides: x rows ldx apart, out ldo, dout
+// ldd, dx ldx_out (QK-norm over the q or k part of a packed qkv row). Same arithmetic as
+// RmsNormForward. Backward: dx OVERWRITTEN; dgain accumulates.
 void RmsNormStridedForward(float* out, int64_t ldo, float* rstd, const float* x, int64_t ldx,
                            const float* gain, int N, int C, float eps);
 void RmsNormStridedBackward(float* dx, int64_t lddx, float* dgain, const float* dout, int64_t ldd,
-                            const float* x, int64_t ldx, const float* gain, const float* rstd, int N, int C);
-// out (N,O) += bias (O) per row; dbias (O) += column sums of dout (N,O) (channel blocks, rows in order).
+                            const float* x, int64_t ldx, const float* gain, const float* rstd,
+                            int N, int C);
+// out (N,O) += bias (O) per row; dbias (O) += column sums of dout (N,O) (channel blocks, rows in
+// order).
 void BiasForward(float* out, const float* bias, int N, int O);
 void BiasBackward(float* dbias, const float* dout, int N, int O);
 // out = clamp(x, -c, c) (n floats); backward: d[i] = 0 where |x[i]| > c (in place), as torch.clamp.

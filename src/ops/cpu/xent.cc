@@ -25,8 +25,8 @@ float LmHeadXent(float* logprob, float* dx, float* dW, const float* x, const flo
   for (int r0 = 0; r0 < N; r0 += block_rows) {
     const int m = std::min(block_rows, N - r0);
     // logits (m,V) = x[r0:r0+m] (m,C) @ W^T
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, V, C, 1.0f, x + (int64_t)r0 * C, C, W, C,
-                0.0f, scratch, V);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, V, C, 1.0f, x + (int64_t)r0 * C, C, W,
+                C, 0.0f, scratch, V);
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < m; ++i) {
       float* row = scratch + (int64_t)i * V;
@@ -39,7 +39,8 @@ float LmHeadXent(float* logprob, float* dx, float* dW, const float* x, const flo
         continue;
       }
       float mx = row[0];
-      // Written as a compare (vmaxps): GCC 12 does not vectorise the std::max form of this reduction.
+      // Written as a compare (vmaxps): GCC 12 does not vectorise the std::max form of this
+      // reduction.
 #pragma omp simd reduction(max : mx)
       for (int j = 0; j < V; ++j) mx = mx > row[j] ? mx : row[j];
       const float target_logit = row[tgt];
@@ -77,8 +78,8 @@ float LmHeadXent(float* logprob, float* dx, float* dW, const float* x, const flo
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, C, V, 1.0f, scratch, V, W, C, 0.0f,
                   dx + (int64_t)r0 * C, C);
       const float beta = (r0 == 0 && dW_overwrite) ? 0.0f : 1.0f;
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, m, 1.0f, scratch, V, x + (int64_t)r0 * C,
-                  C, beta, dW, C);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, m, 1.0f, scratch, V,
+                  x + (int64_t)r0 * C, C, beta, dW, C);
     }
   }
   double total = 0;  // row order, double: thread-count independent
