@@ -36,7 +36,7 @@ void WriteSeeds(const fs::path& dir, const std::vector<std::string>& seeds) {
 }
 
 // Valid files from our writer (F32, mixed dtypes, scalars, empty tensors, metadata-only) and one
-// file per rejection case of reliability.md case 13.
+// file per rejection case of docs/reliability.md case 13.
 std::vector<std::string> SafetensorsSeeds() {
   const std::vector<float> f = {1.0f, -2.0f, 0.5f, 3.0f, 0.0f, 7.0f};
   const std::vector<uint16_t> h = {0x3c00, 0x7e00, 0x0001, 0xfc00};
@@ -107,8 +107,8 @@ std::vector<std::string> ManifestSeeds(const fs::path& scratch) {
   return seeds;
 }
 
-// Valid uint16 and uint32 files, then one per rejection of reliability.md 20-21 (formats.md "Token
-// files").
+// Valid uint16 and uint32 files, then one per rejection of docs/reliability.md cases 20-21
+// (docs/formats.md "Token files").
 std::vector<std::string> TokenFileSeeds(const fs::path& scratch) {
   fs::create_directories(scratch);
   auto written = [&](std::vector<int32_t> tokens, uint32_t vocab, int32_t eod) {

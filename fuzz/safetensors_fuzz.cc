@@ -1,4 +1,4 @@
-// libFuzzer target over the safetensors header parser and loader (reliability.md case 16): any
+// libFuzzer target over the safetensors header parser and loader (docs/reliability.md case 16): any
 // input must either parse into views that stay inside the buffer, or throw ot::Error; never crash,
 // leak or overflow. Build: CXX=clang++ cmake -DOVERTRAIN_FUZZ=ON ...; run: safetensors_fuzz corpus/
 // (seeds: safetensors_fuzz_seeds).

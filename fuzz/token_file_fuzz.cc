@@ -1,7 +1,7 @@
-// libFuzzer target over the token-file reader (docs/formats.md "Token files", reliability.md
-// 20-21): any file must either open into a view whose every token is < vocab and whose size matches
-// the header, or throw ot::Error. The bytes go through a scratch file because TokenFile::Open
-// memory-maps a path.
+// libFuzzer target over the token-file reader (docs/formats.md "Token files",
+// docs/reliability.md cases 20-21): any file must either open into a view whose every token is <
+// vocab and whose size matches the header, or throw ot::Error. The bytes go through a scratch file
+// because TokenFile::Open memory-maps a path.
 #include <cstddef>
 #include <cstdint>
 #include <vector>

@@ -25,7 +25,7 @@ step() { # step WHAT: says what starts now
 done_step() { echo "setup:   done in $(($(date +%s) - step_start)) s"; }
 mkdir -p build
 
-# What the binary needs (design.md's dependency list without the test tools).
+# What the binary needs (docs/design.md's dependency list without the test tools).
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libopenblas-openmp-dev libeigen3-dev libsentencepiece-dev libtomlplusplus-dev nlohmann-json3-dev

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A one-node Slurm on this machine, for testing emitted studies against the real thing (reliability case 37).
+# A one-node Slurm on this machine, for testing emitted studies against the real thing (docs/reliability.md case 37).
 #   bash scripts/slurm-local.sh COMMAND [ARGS...]   start Slurm, run COMMAND with SLURM_CONF set, stop Slurm
 #   bash scripts/slurm-local.sh                     start Slurm and keep it up until Ctrl-C
 # Installs Debian's slurm-wlm and munge when missing (needs root: apt-get, and the daemons run as root).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Opt-in end-to-end test against a real Slurm (reliability case 37; not part of scripts/test.sh):
+# Opt-in end-to-end test against a real Slurm (docs/reliability.md case 37; not part of scripts/test.sh):
 #   bash scripts/test-slurm.sh            (as root; starts a one-node Slurm with scripts/slurm-local.sh)
 # The CI study (configs/ci.toml, in series mode so the pre-training run has checkpoints to resume from) is
 # emitted with --emit slurm, submitted through submit.sh from another directory, and checked:

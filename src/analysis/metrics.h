@@ -17,7 +17,7 @@ struct PerplexityResult {
   double loss_stderr = 0;  // standard error of the per-window mean losses
   double ppl = 0;          // exp(loss)
   int64_t tokens = 0, windows = 0;
-  // Stated in every results file (reliability.md case 25).
+  // Stated in every results file (docs/reliability.md case 25).
   static constexpr const char* kDefinition =
       "token-level: documents packed with end-of-document tokens, non-overlapping windows of T+1 "
       "tokens "

@@ -1,6 +1,6 @@
-// The narrow scoring interface evaluation is written against (style.md §12, lm-eval's LM API):
-// a model is anything that returns log p(target_t | inputs_<=t) for a batch of rows. Entry points:
-// LogProbModel, LogLikelihood, RollingLogLikelihood, BatchLogLikelihoods.
+// The narrow scoring interface evaluation is written against (docs/design.md, style rule 12;
+// lm-eval's LM API): a model is anything that returns log p(target_t | inputs_<=t) for a batch of
+// rows. Entry points: LogProbModel, LogLikelihood, RollingLogLikelihood, BatchLogLikelihoods.
 #pragma once
 
 #include <cstdint>
@@ -33,7 +33,7 @@ struct LoglikResult {
 };
 
 // Scores requests in batches of `batch` rows, each row padded to the model's window so a request's
-// score does not depend on the batch it shares or its position (reliability.md case 24).
+// score does not depend on the batch it shares or its position (docs/reliability.md case 24).
 std::vector<LoglikResult> BatchLogLikelihoods(LogProbModel& model,
                                               std::span<const LoglikRequest> requests, int batch);
 

@@ -1,7 +1,7 @@
 // `overtrain bench`: training throughput of the engine against the PyTorch reference
 // (bench/reference.py) and against the GEMM-bound ceiling, measured alternately in one run
-// (performance.md's method). Entry points: BenchOptions, OptimStepTime, BenchRow, BenchShapeFor,
-// RunBench, FormatBenchTable.
+// (docs/performance.md's method). Entry points: BenchOptions, OptimStepTime, BenchRow,
+// BenchShapeFor, RunBench, FormatBenchTable.
 #pragma once
 
 #include <cstdint>
@@ -65,8 +65,8 @@ struct BenchRow {
   double TorchGflops() const { return torch.median * flops_per_token * 1e-9; }
 };
 
-// The batch each preset is benchmarked at: performance.md's shapes (tiny/small B 32 x T 128, medium
-// B 16 x T 256); nano 32 x 64; anything else 8 x max_seq_len.
+// The batch each preset is benchmarked at: docs/performance.md's shapes (tiny/small B 32 x T 128,
+// medium B 16 x T 256); nano 32 x 64; anything else 8 x max_seq_len.
 void BenchShapeFor(const std::string& preset, int* B, int* T);
 
 // Runs the benchmark; progress lines go to `log` (may be null).

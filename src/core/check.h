@@ -1,4 +1,4 @@
-// Two tiers of errors (style.md §10).
+// Two tiers of errors (docs/design.md, style rule 10).
 //   OT_CHECK(cond) << context;   a broken invariant: prints file:line and the context, then aborts.
 //   throw ot::Error("...");      a user-facing failure: one sentence naming the file, field and
 //   expectation.

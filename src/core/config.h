@@ -1,6 +1,7 @@
-// Declare-once configuration (style.md §7): each field is declared once with its key, help text and
-// validation; TOML loading, `--set a.b=c` overrides, printing and error messages derive from that.
-// Entry points: ConfigSchema<S>::Field / Rule, LoadConfig, ApplyOverride, PrintConfig, ParseSize.
+// Declare-once configuration (docs/design.md, style rule 7): each field is declared once with its
+// key, help text and validation; TOML loading, `--set a.b=c` overrides, printing and error messages
+// derive from that. Entry points: ConfigSchema<S>::Field / Rule, LoadConfig, ApplyOverride,
+// PrintConfig, ParseSize.
 #pragma once
 
 #include <concepts>

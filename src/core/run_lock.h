@@ -1,4 +1,4 @@
-// An exclusive, process-wide lock on a run directory (reliability.md case 32): flock(2) on
+// An exclusive, process-wide lock on a run directory (docs/reliability.md case 32): flock(2) on
 // `<dir>/.lock`, which records "pid@host" of the holder for the error message a second process
 // gets. Entry point: RunDirLock::Acquire.
 #pragma once

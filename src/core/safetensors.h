@@ -1,7 +1,7 @@
 // A strict safetensors reader/writer (format: 8-byte LE header length N, N bytes of JSON header,
 // then the byte buffer) plus the sharded `model.safetensors.index.json`. Every malformed input is
-// an Error that names the file and what was expected (reliability.md cases 12-15). BF16/F16 -> F32
-// conversions are exact. Entry points: ParseSafetensorsHeader, SafetensorsFile::Open/Parse,
+// an Error that names the file and what was expected (docs/reliability.md cases 12-15). BF16/F16 ->
+// F32 conversions are exact. Entry points: ParseSafetensorsHeader, SafetensorsFile::Open/Parse,
 // WriteSafetensors, SerializeSafetensors, ToF32, Bf16ToF32, F16ToF32, ShardedSafetensors::Open.
 #pragma once
 

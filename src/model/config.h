@@ -68,8 +68,8 @@ struct ModelConfig {
   int vocab_size = 4096, d_model = 64, n_layers = 2, n_heads = 2;
   // SwiGLU hidden width per branch (gate and up are each (F,C)). 0 => derived: 8*d/3 rounded up to
   // a multiple of 16 (Llama's choice: the MLP then has 8*d^2 weights like a GPT-2 4x GELU MLP, so
-  // the performance.md shapes keep their FLOPs). The olmo-* presets set F = 4d explicitly (OLMo's
-  // mlp_ratio 8, which counts both branches).
+  // the docs/performance.md shapes keep their FLOPs). The olmo-* presets set F = 4d explicitly
+  // (OLMo's mlp_ratio 8, which counts both branches).
   int d_ff = 0;
   int max_seq_len = 128;
   NormKind norm = NormKind::kRmsNorm;
@@ -93,11 +93,12 @@ struct ModelConfig {
 
   // nano: V 4096, d 64, L 2, H 2, T 64, tied (0.36M parameters, 0.26M of them the embedding: the
   // quick study's SentencePiece vocabulary is 4096, which sets the floor). tiny/small/medium:
-  // performance.md's shapes with SwiGLU. olmo-15m/30m/90m: d 256/384/640, L 6/8/10, F = 4d, V 32000
-  // tied, T 1024 (the paper's sizes counting the embedding; for GPU runs later). pico-16/32/48: V
-  // 512, d 16/32/48, L 2, H 2, T 64, tied (15K / 43K / 80K parameters). With a 512-token vocabulary
-  // the default registry corpus holds ≈ 44M training tokens, so these reach 500+ tokens per
-  // parameter inside one epoch: the deep-overtraining regime on a CPU (protocol.md §7).
+  // docs/performance.md's shapes with SwiGLU. olmo-15m/30m/90m: d 256/384/640, L 6/8/10, F = 4d, V
+  // 32000 tied, T 1024 (the paper's sizes counting the embedding; for GPU runs later).
+  // pico-16/32/48: V 512, d 16/32/48, L 2, H 2, T 64, tied (15K / 43K / 80K parameters). With a
+  // 512-token vocabulary the default registry corpus holds ≈ 44M training tokens, so these reach
+  // 500+ tokens per parameter inside one epoch: the deep-overtraining regime on a CPU
+  // (docs/science.md §7).
   static ModelConfig Pico16();
   static ModelConfig Pico32();
   static ModelConfig Pico48();
@@ -125,7 +126,7 @@ struct ModelConfig {
   void Validate() const;
   int64_t NumParams() const;
   // Matmul FLOPs of one training step per token, 6*N_matmul + 12*L*T*d for causal attention
-  // (fwd+bwd, performance.md's count), at sequence length T.
+  // (fwd+bwd, docs/performance.md's count), at sequence length T.
   double TrainFlopsPerToken(int T) const;
 
   nlohmann::json ToJson() const;

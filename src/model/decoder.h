@@ -5,8 +5,8 @@
 // allocated in the constructor from (max_batch, max_seq); a training step allocates nothing.
 // LogProbs runs each sequence on its own (one per OpenMP thread, single-threaded GEMMs of T rows),
 // so its results are bit-identical whatever the batch size, the row's position and the thread count
-// (reliability.md case 24). Entry points: Decoder::{Forward, Backward, LogProbs, Loss, LogitStats,
-// set_numerics}.
+// (docs/reliability.md case 24). Entry points: Decoder::{Forward, Backward, LogProbs, Loss,
+// LogitStats, set_numerics}.
 #pragma once
 
 #include <cstdint>

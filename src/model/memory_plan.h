@@ -1,8 +1,8 @@
-// Memory planning before allocation (reliability.md case 34): what a stage will hold at once, its
-// parameter-sized arenas and its decoders' activations, computed in int64 from the config alone and
-// compared with the memory available now, so that an oversized config fails in milliseconds with
-// the key to blame instead of after minutes of allocation. Entry points: MemoryPlan, PlannedBytes,
-// MemoryPlanProblem, CheckMemoryPlan, AvailableMemoryBytes.
+// Memory planning before allocation (docs/reliability.md case 34): what a stage will hold at once,
+// its parameter-sized arenas and its decoders' activations, computed in int64 from the config alone
+// and compared with the memory available now, so that an oversized config fails in milliseconds
+// with the key to blame instead of after minutes of allocation. Entry points: MemoryPlan,
+// PlannedBytes, MemoryPlanProblem, CheckMemoryPlan, AvailableMemoryBytes.
 #pragma once
 
 #include <cstdint>

@@ -1,8 +1,8 @@
 // The optimizer, schedule, regulariser and numerics knobs of one training stage, declared ONCE
-// (style.md §7) and embedded by every stage that trains: pretrain under `optim.*`, finetune under
-// `finetune.*`, the study under `pretrain.*` and `finetune.*` (each stage's keys keep their
-// section; the knob list, help, validation and kind rules are this one declaration). Entry points:
-// OptimConfig, DeclareOptimFields, OptimKinds, ScheduleFor, OptimizerNeedsArenas.
+// (docs/design.md, style rule 7) and embedded by every stage that trains: pretrain under `optim.*`,
+// finetune under `finetune.*`, the study under `pretrain.*` and `finetune.*` (each stage's keys
+// keep their section; the knob list, help, validation and kind rules are this one declaration).
+// Entry points: OptimConfig, DeclareOptimFields, OptimKinds, ScheduleFor, OptimizerNeedsArenas.
 #pragma once
 
 #include <algorithm>

@@ -1,8 +1,8 @@
-// The optimizer interface and AdamW over flat float arenas (design.md: params, grads and moments
-// share one ParamLayout, so a step is one loop). Entry points: Optimizer, LossAndGrad, AdamWConfig,
-// AdamW, CoverSegments, MakeOptimizer. SGD, Lion and Muon (optim/*.h) implement Step(params, grads,
-// lr); SAM (optim/sam.h) wraps any of them and overrides StepWithOracle, since it needs a second
-// gradient.
+// The optimizer interface and AdamW over flat float arenas (docs/design.md: params, grads and
+// moments share one ParamLayout, so a step is one loop). Entry points: Optimizer, LossAndGrad,
+// AdamWConfig, AdamW, CoverSegments, MakeOptimizer. SGD, Lion and Muon (optim/*.h) implement
+// Step(params, grads, lr); SAM (optim/sam.h) wraps any of them and overrides StepWithOracle, since
+// it needs a second gradient.
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,7 @@
-// The claims table (protocol.md §6): one row per claim of the paper with a verdict, the evidence
-// with its uncertainty and the tokens/param range it rests on; and the flags on results that cannot
-// carry the science (accuracy at chance, ID loss at the label prior, loss above ln V, data
-// repeated, an LR optimum at the edge of its grid). Entry points: Claims, Flags.
+// The claims table (docs/science.md §6): one row per claim of the paper with a verdict, the
+// evidence with its uncertainty and the tokens/param range it rests on; and the flags on results
+// that cannot carry the science (accuracy at chance, ID loss at the label prior, loss above ln V,
+// data repeated, an LR optimum at the edge of its grid). Entry points: Claims, Flags.
 #include <fmt/format.h>
 
 #include <algorithm>

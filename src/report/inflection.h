@@ -30,7 +30,8 @@ struct InflectionOptions {
       format_x;  // how the uncertainty sentence prints x (default %g)
   // The curve is computed without noise (the linear-network lab's gradient descent): differences
   // beyond the relative floor are real, so no standard errors are needed. Otherwise a curve with
-  // any point lacking a standard error is "not tested" (protocol.md §6: no uncertainty, no claim).
+  // any point lacking a standard error is "not tested" (docs/science.md §6: no uncertainty, no
+  // claim).
   bool deterministic = false;
 };
 

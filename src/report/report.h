@@ -1,6 +1,6 @@
 // `overtrain report <study dir>`: reads only <study>/results/* (docs/formats.md) and writes
 // <study>/report/{report.md, index.html, figures/*.{png,svg,gp,dat}, tables/*.csv} — the figures of
-// protocol.md §5 with each curve's minimum marked, and a verdict generated from the data.
+// docs/science.md §5 with each curve's minimum marked, and a verdict generated from the data.
 // Entry point: WriteReport.
 #pragma once
 

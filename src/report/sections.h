@@ -94,9 +94,9 @@ void FinetuneSection(Ctx& ctx);  // figure 3: OOD, OOD degradation and ID per LR
 void TunedSection(Ctx& ctx);     // figure 4: optimal LR, OOD and ID at the tuned LR
 void TheorySection(Ctx& ctx);    // figure 5: linear-network lab panels
 
-// The paper's claims C1-C8 (protocol.md §6), each with a verdict, its evidence and the tokens/param
-// range it rests on; and the flags on results that cannot carry the science. Run after every
-// section.
+// The paper's claims C1-C8 (docs/science.md §6), each with a verdict, its evidence and the
+// tokens/param range it rests on; and the flags on results that cannot carry the science. Run after
+// every section.
 struct ClaimRow {
   std::string id, claim, verdict, evidence, range;
 };

@@ -13,11 +13,11 @@ namespace ot {
 namespace {
 
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
-// L2-SP moves the weights only once λ·η_ft·steps reaches about this (protocol.md §6, C8): below it
-// the anchor's pull over the whole fine-tuning run is a fraction of the distance travelled.
+// L2-SP moves the weights only once λ·η_ft·steps reaches about this (docs/science.md §6, C8): below
+// it the anchor's pull over the whole fine-tuning run is a fraction of the distance travelled.
 constexpr double kActingStrength = 0.3;
 // C8 is a statement about where a minimum moves; a single seed's argmin can move either way
-// (protocol.md §6), so a verdict needs a median over at least this many seeds.
+// (docs/science.md §6), so a verdict needs a median over at least this many seeds.
 constexpr int kMinSeeds = 5;
 
 // Type-7 quantile of the steps in log2 space: on a geometric grid the median of 800 and 1600 is
@@ -266,7 +266,7 @@ TheoryCurveShape AnalyzeTheoryCurve(std::span<const int64_t> steps, std::span<co
     c.tested = true;
     c.significant = top > m && c.depth > 2 * std::hypot(se[m], se[top]);
   }
-  // With standard errors the rise is tested against them (protocol.md §6); without (a
+  // With standard errors the rise is tested against them (docs/science.md §6); without (a
   // deterministic curve) a rise under kFlatSpread of the minimum is a plateau.
   c.plateau =
       !c.at_edge && (c.tested ? !c.significant : c.depth < kFlatSpread * std::abs(values[m]));

@@ -1,4 +1,4 @@
-// Claims C7 and C8 (protocol.md §6) from the linear-network lab's rows, for the report's claims
+// Claims C7 and C8 (docs/science.md §6) from the linear-network lab's rows, for the report's claims
 // table: each curve's shape per seed (argmin, U depth, flat, convergence edge), medians over seeds,
 // and one verdict per claim. Entry points: AnalyzeTheoryCurve, SummarizeTheory.
 #pragma once
@@ -14,7 +14,7 @@
 namespace ot {
 
 // A curve whose (max − min)/min over the checkpoints is below this is "flat": its argmin is decided
-// by tiny differences (protocol.md §6, C8) and means nothing.
+// by tiny differences (docs/science.md §6, C8) and means nothing.
 inline constexpr double kFlatSpread = 0.05;
 
 // The learned spectrum counts as converged from the first checkpoint after which every singular

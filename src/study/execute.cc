@@ -100,7 +100,7 @@ std::string FormatDuration(double s) {
 ExecSummary ExecutePlan(const Plan& plan, const ExecOptions& opt_in) {
   ExecOptions opt = opt_in;
   if (opt.binary.empty()) opt.binary = fs::read_symlink("/proc/self/exe").string();
-  // One local pool per study (reliability.md case 32). `--only` runs (Slurm array tasks of one
+  // One local pool per study (docs/reliability.md case 32). `--only` runs (Slurm array tasks of one
   // study, running side by side) rely on the per-run locks of their stages instead.
   RunDirLock study_lock;
   if (opt.only.empty()) study_lock = RunDirLock::Acquire(opt.study_dir, "study");

@@ -1,6 +1,7 @@
-// A study as a graph of runs (design.md "study/"): each run is one invocation of an overtrain stage
-// (`overtrain <stage> --config <dir>/run.toml --out <dir>`) whose id is the hash of its resolved
-// config and of its dependencies' ids, so changing one field re-plans only the runs it reaches.
+// A study as a graph of runs (docs/design.md "Layers"): each run is one invocation of an overtrain
+// stage (`overtrain <stage> --config <dir>/run.toml --out <dir>`) whose id is the hash of its
+// resolved config and of its dependencies' ids, so changing one field re-plans only the runs it
+// reaches.
 // Entry points: Run, Plan::{Add, TopologicalOrder, Find}, RunId.
 #pragma once
 

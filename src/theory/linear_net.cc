@@ -333,7 +333,7 @@ double PopulationLoss(const Student& w, const MatrixXd& a) {
 //   E‖·‖² = ‖M‖² + γ²(E‖Z₂W₁‖² + E‖W₂Z₁‖²) + γ⁴E‖Z₂Z₁‖².
 // Z₂ is d_out×k: E‖Z₂W₁‖² = Σ_{i≤d_out, j} Σ_l W₁[l,j]² = d_out‖W₁‖². Z₁ is k×d_in: E‖W₂Z₁‖² =
 // d_in‖W₂‖². E‖Z₂Z₁‖² = Σ_{i,j} Σ_l E[Z₂[i,l]²]E[Z₁[l,j]²] = d_out·d_in·k. With d_in = d_out = d
-// this is protocol.md §3's formula, for any k (it does not need k = d).
+// this is docs/science.md §3's formula, for any k (it does not need k = d).
 double PerturbedLossClosedForm(const Student& w, const MatrixXd& a, double gamma) {
   const double d_out = static_cast<double>(w.w2.rows()), d_in = static_cast<double>(w.w1.cols());
   const double k = static_cast<double>(w.w1.rows());

@@ -1,5 +1,5 @@
-// The two-layer linear network of paper §4 (protocol.md §3): f(x) = W₂W₁x on a linear teacher A = U
-// diag(s) Vᵀ. Entry points: TheoryConfig + TheorySchema (declare-once config), MakeTeachers,
+// The two-layer linear network of paper §4 (docs/science.md §3): f(x) = W₂W₁x on a linear teacher
+// A = U diag(s) Vᵀ. Entry points: TheoryConfig + TheorySchema (declare-once config), MakeTeachers,
 // InitStudent, Objective, Advance (GD or gradient flow, optional L2-SP), PopulationLoss,
 // PerturbedLossClosedForm / MonteCarlo.
 #pragma once

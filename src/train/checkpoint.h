@@ -1,4 +1,4 @@
-// Checkpoint directories (design.md "Artifacts"): model.safetensors, optimizer.safetensors,
+// Checkpoint directories (docs/design.md "Artifacts"): model.safetensors, optimizer.safetensors,
 // config.json, state.json and manifest.json (written last: format version, size + xxh3 of every
 // file and of every tensor), written into `<dir>.tmp-<pid>`, fsynced, then renamed into place. A
 // directory without a valid manifest is not a checkpoint. Entry points: SaveCheckpoint,
@@ -72,10 +72,10 @@ LoadedCheckpoint LoadCheckpoint(const fs::path& dir, bool with_optimizer = true)
 
 // Every problem with `dir`, one sentence each naming the file (and tensor); empty when the
 // checkpoint is valid. Re-hashes every file, then makes the structural checks of loading on the
-// files whose hashes match (reliability.md case 36): safetensors headers parse (offsets, layout,
-// sizes), tensors are F32, config.json and state.json are JSON objects, and the tensors match the
-// model config.json describes (CheckpointLayoutProblems). A checkpoint that verifies therefore
-// loads.
+// files whose hashes match (docs/reliability.md case 36): safetensors headers parse (offsets,
+// layout, sizes), tensors are F32, config.json and state.json are JSON objects, and the tensors
+// match the model config.json describes (CheckpointLayoutProblems). A checkpoint that verifies
+// therefore loads.
 std::vector<std::string> VerifyCheckpoint(const fs::path& dir);
 
 // Checkpoint directories are named tokens-<N> (N = tokens seen).

@@ -1,5 +1,5 @@
-// The layout check of a checkpoint (reliability.md case 36): its tensors against the model its own
-// config.json describes. Used by VerifyCheckpoint, so that verification, resume's choice of
+// The layout check of a checkpoint (docs/reliability.md case 36): its tensors against the model its
+// own config.json describes. Used by VerifyCheckpoint, so that verification, resume's choice of
 // checkpoint and loading agree. Entry points: TensorShapes, CheckpointLayoutProblems.
 #pragma once
 

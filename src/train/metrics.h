@@ -1,6 +1,6 @@
 // metrics.jsonl writer (one JSON object per line, slash-named keys such as "train/loss", flushed
-// per row, every write checked: reliability.md case 33) and the progress display (a live line on a
-// terminal, plain periodic lines otherwise). Entry points: MetricsWriter, TruncateMetrics,
+// per row, every write checked: docs/reliability.md case 33) and the progress display (a live line
+// on a terminal, plain periodic lines otherwise). Entry points: MetricsWriter, TruncateMetrics,
 // ReadMetrics, Progress.
 #pragma once
 

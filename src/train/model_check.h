@@ -1,7 +1,7 @@
-// Checks a checkpoint against the model it is loaded into (reliability.md cases 18 and 34), for
-// every stage that loads one (resume, WSD branches, eval, perturb, finetune): the tensor headers
-// against the layout before any arena is allocated, every problem listed together; and the loaded
-// weights for NaN/Inf, as saving refuses them. Entry points: TensorHeader, LayoutMismatches,
+// Checks a checkpoint against the model it is loaded into (docs/reliability.md cases 18 and 34),
+// for every stage that loads one (resume, WSD branches, eval, perturb, finetune): the tensor
+// headers against the layout before any arena is allocated, every problem listed together; and the
+// loaded weights for NaN/Inf, as saving refuses them. Entry points: TensorHeader, LayoutMismatches,
 // CheckCheckpointLayout, NonFiniteTensors.
 #pragma once
 

@@ -1,5 +1,5 @@
 // The evaluation and fine-tuning stages end to end on a tiny prepared data directory
-// (reliability.md cases 9, 25, 26): eval.json validates against its schema (required keys and
+// (docs/reliability.md cases 9, 25, 26): eval.json validates against its schema (required keys and
 // types, lm-eval-style metric keys, each metric with its *_stderr) and states the perplexity
 // definition; uniform logits (all-zero weights) give ppl == vocab; fine-tuning from a checkpoint
 // records that the optimizer was reset.
@@ -114,7 +114,7 @@ void ExpectTaskResultSchema(const nlohmann::json& r, const std::string& task, bo
   }
 }
 
-// Schema of an eval.json (reliability.md case 26): required keys and types.
+// Schema of an eval.json (docs/reliability.md case 26): required keys and types.
 void ExpectEvalJsonSchema(const nlohmann::json& j, const std::vector<std::string>& tasks) {
   for (const char* key : {"results", "definitions", "window", "checkpoint", "config"})
     ASSERT_TRUE(j.contains(key)) << "eval.json lacks '" << key << "'";

@@ -1,6 +1,6 @@
 // Evaluation oracles with a dummy model whose log-probabilities are known (lm-eval's DummyLM idea):
 // hand-computed acc/acc_norm (a case where they disagree), uniform logits give ppl == vocab, and
-// batch-size invariance of log-likelihoods (reliability.md 23-25).
+// batch-size invariance of log-likelihoods (docs/reliability.md cases 23-25).
 #include "analysis/metrics.h"
 
 #include <gtest/gtest.h>

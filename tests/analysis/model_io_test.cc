@@ -1,7 +1,7 @@
-// LoadModel validates before it allocates (reliability.md cases 18 and 34): NaN/Inf weights refused
-// and named; config.json checked against the tensor headers with every problem listed together;
-// size bounds and planned memory checked before the arena exists; messages that fit every stage,
-// not only resume.
+// LoadModel validates before it allocates (docs/reliability.md cases 18 and 34): NaN/Inf weights
+// refused and named; config.json checked against the tensor headers with every problem listed
+// together; size bounds and planned memory checked before the arena exists; messages that fit every
+// stage, not only resume.
 #include "analysis/model_io.h"
 
 #include <gtest/gtest.h>

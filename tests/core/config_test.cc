@@ -1,5 +1,5 @@
-// Declare-once config: loading, overrides, printing and the file:line errors of reliability.md
-// case 29.
+// Declare-once config: loading, overrides, printing and the file:line errors of
+// docs/reliability.md case 29.
 #include "core/config.h"
 
 #include <gtest/gtest.h>

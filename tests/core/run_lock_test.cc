@@ -1,4 +1,4 @@
-// Tests for core/run_lock (reliability.md case 32): a second locker is refused with the holder
+// Tests for core/run_lock (docs/reliability.md case 32): a second locker is refused with the holder
 // named (pid@host), in the same process and from another process; a holder killed with SIGKILL
 // leaves a lock file that the next process takes over.
 #include "core/run_lock.h"

@@ -1,5 +1,5 @@
-// Token files: round trip, the reliability.md 20-21 rejections (each with its own message naming
-// the file), uint32 width for large vocabularies, raw uint16/uint32 import.
+// Token files: round trip, the docs/reliability.md cases 20-21 rejections (each with its own
+// message naming the file), uint32 width for large vocabularies, raw uint16/uint32 import.
 #include "data/token_file.h"
 
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 // Decoder::LogProbs is bit-identical whatever the batch size, the row's position in the batch and
-// the OpenMP thread count (reliability.md case 24): the same 8 sequences scored at B = 1, 3, 8 in
-// shuffled positions, between padding rows, at 1 and 2 threads, for every architecture family.
+// the OpenMP thread count (docs/reliability.md case 24): the same 8 sequences scored at B = 1, 3, 8
+// in shuffled positions, between padding rows, at 1 and 2 threads, for every architecture family.
 // EXPECT_EQ on floats.
 #include <gtest/gtest.h>
 #include <omp.h>

@@ -260,7 +260,8 @@ std::string ErrorOf(const std::function<void()>& fn) {
   return "";
 }
 
-// Reliability cases 17-18: every problem in one error, ten names of each kind, the rest counted.
+// docs/reliability.md cases 17-18: every problem in one error, ten names of each kind, the rest
+// counted.
 TEST(HfWeights, MissingUnexpectedWrongShapeAndDtypeAreListedTogetherTenOfEach) {
   Json config = Config("llama");
   config["num_hidden_layers"] = 12;

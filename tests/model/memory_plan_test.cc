@@ -1,4 +1,4 @@
-// Memory planning (reliability.md case 34): the decoder's planned activations equal what it
+// Memory planning (docs/reliability.md case 34): the decoder's planned activations equal what it
 // allocates, and a plan beyond the available memory is refused naming the keys of its largest part.
 #include "model/memory_plan.h"
 

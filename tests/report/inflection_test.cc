@@ -48,7 +48,7 @@ TEST(Inflection, AsymmetricUShapeMinimumOffCentre) {
   const InflectionResult r = FindInflection(x, y);
   EXPECT_EQ(r.argmin, 3u);
   EXPECT_TRUE(r.interior);
-  // No standard errors: no claim (protocol.md §6), whatever the curve looks like...
+  // No standard errors: no claim (docs/science.md §6), whatever the curve looks like...
   EXPECT_FALSE(r.u_shaped);
   EXPECT_FALSE(r.tested);
   EXPECT_EQ(r.shape, CurveShape::kNotTested);

@@ -1,5 +1,5 @@
-// Claim C8's setting (protocol.md §6): the bottom-scaled teacher, replicates over seeds, and the
-// L2-SP sweep's direction over seeds — the minimum of L_A after fine-tuning moves later and L_B
+// Claim C8's setting (docs/science.md §6): the bottom-scaled teacher, replicates over seeds, and
+// the L2-SP sweep's direction over seeds — the minimum of L_A after fine-tuning moves later and L_B
 // rises with λ.
 #include <gtest/gtest.h>
 

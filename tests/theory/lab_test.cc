@@ -1,5 +1,5 @@
-// The theory lab end to end: protocol.md §3's reference minima from the shipped config, closed form
-// vs Monte-Carlo at the checkpoints, L2-SP's direction (Thm 4.7), the geometric config,
+// The theory lab end to end: docs/science.md §3's reference minima from the shipped config, closed
+// form vs Monte-Carlo at the checkpoints, L2-SP's direction (Thm 4.7), the geometric config,
 // results.jsonl rows.
 #include "theory/lab.h"
 
@@ -48,8 +48,8 @@ TEST(TheoryLab, FindInflectionReportsEdgesAsOutsideTheRange) {
   EXPECT_EQ(FindInflection(steps, flat).min_step, 1);  // ties: the first checkpoint
 }
 
-// protocol.md §3 reports its minima on the doubling grid 25, 50, ..., 6400: reproduce them exactly
-// there.
+// docs/science.md §3 reports its minima on the doubling grid 25, 50, ..., 6400: reproduce them
+// exactly there.
 TEST(TheoryLab, ReferenceReproducesProtocolMinimaOnTheDoublingGrid) {
   const TheoryResults r = RunTheory(
       Load("reference", {"train.checkpoints=[25, 50, 100, 200, 400, 800, 1600, 3200, 6400]",

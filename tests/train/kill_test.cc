@@ -1,8 +1,8 @@
-// kill -9 during training and during a checkpoint save (reliability.md 1 and 7 together): a child
-// process (this test binary re-executed, so it starts with a fresh OpenMP runtime) trains the run
-// directory and is SIGKILLed — by itself, like kill -9 — mid-run or in the middle of writing a
-// checkpoint. The parent then resumes the directory and must reach final weights and moments
-// bit-identical to an uninterrupted run; every checkpoint left behind verifies.
+// kill -9 during training and during a checkpoint save (docs/reliability.md cases 1 and 7
+// together): a child process (this test binary re-executed, so it starts with a fresh OpenMP
+// runtime) trains the run directory and is SIGKILLed — by itself, like kill -9 — mid-run or in the
+// middle of writing a checkpoint. The parent then resumes the directory and must reach final
+// weights and moments bit-identical to an uninterrupted run; every checkpoint left behind verifies.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>

@@ -1,4 +1,4 @@
-// Tests for train/metrics (reliability.md case 33): a failed append throws naming the file; a
+// Tests for train/metrics (docs/reliability.md case 33): a failed append throws naming the file; a
 // damaged line anywhere but the crash-torn last one is an error naming file and line.
 #include "train/metrics.h"
 

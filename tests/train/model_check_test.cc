@@ -1,6 +1,6 @@
-// Validation before allocation on the pretrain side (reliability.md case 34): an oversized model is
-// refused by the memory plan before anything is allocated, naming the key; checkpoint headers are
-// compared with the layout kind by kind.
+// Validation before allocation on the pretrain side (docs/reliability.md case 34): an oversized
+// model is refused by the memory plan before anything is allocated, naming the key; checkpoint
+// headers are compared with the layout kind by kind.
 #include "train/model_check.h"
 
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
-// The pretrain config (reliability.md 29): presets, overrides, printing, and rejections naming
-// file:line and key; plus the resume guard's view of which keys may change.
+// The pretrain config (docs/reliability.md case 29): presets, overrides, printing, and rejections
+// naming file:line and key; plus the resume guard's view of which keys may change.
 #include "train/pretrain_config.h"
 
 #include <gtest/gtest.h>

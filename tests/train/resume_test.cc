@@ -1,6 +1,6 @@
-// Exact resume and determinism (reliability.md 7–10): stop at step k (mid-epoch / at the epoch
-// boundary), resume, and match an uninterrupted run bit for bit (weights, moments, losses); changed
-// intervals on resume; same seed twice; changed model shape refused.
+// Exact resume and determinism (docs/reliability.md cases 7–10): stop at step k (mid-epoch / at the
+// epoch boundary), resume, and match an uninterrupted run bit for bit (weights, moments, losses);
+// changed intervals on resume; same seed twice; changed model shape refused.
 #include <gtest/gtest.h>
 
 #include "train/pretrain.h"

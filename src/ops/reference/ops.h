@@ -1,10 +1,10 @@
 // The scalar reference ops: the specification of every kernel, forward + backward, templated on the
 // scalar R so gradient checks run in double. Plain loops, no threads, no cleverness.
-// Convention (style.md §3): outputs first, then inputs, then dims; every backward ACCUMULATES (+=)
-// into all of its gradient outputs, input gradients as well as parameter gradients. Shapes: N rows
-// (= B*T), C channels, V vocabulary, F MLP width, NH query heads, KH key/value heads, HS = C/NH
-// head size. Entry points: Embedding*, RmsNorm*, LayerNorm*, Matmul*, Bias*, Rope*, Attention*,
-// Clamp*, SwiGlu*, Gelu*, LmHeadXent*.
+// Convention (docs/design.md, style rule 3): outputs first, then inputs, then dims; every backward
+// ACCUMULATES (+=) into all of its gradient outputs, input gradients as well as parameter
+// gradients. Shapes: N rows (= B*T), C channels, V vocabulary, F MLP width, NH query heads, KH
+// key/value heads, HS = C/NH head size. Entry points: Embedding*, RmsNorm*, LayerNorm*, Matmul*,
+// Bias*, Rope*, Attention*, Clamp*, SwiGlu*, Gelu*, LmHeadXent*.
 #pragma once
 
 #include <algorithm>
