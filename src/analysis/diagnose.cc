@@ -7,10 +7,10 @@
 #include <cmath>
 #include <cstdio>
 
-#include "analysis/perturb.h"
 #include "core/check.h"
 #include "core/fileio.h"
 #include "data/loader.h"
+#include "model/noise.h"
 #include "train/trainer.h"
 
 namespace ot {
@@ -44,38 +44,34 @@ const ConfigSchema<DiagnoseConfig>& DiagnoseSchema() {
         .Field(
             "diagnose.gammas", "noise scales γ for the predicted perturbation ΔL = ½γ²·Σσ²H_ii",
             [](DiagnoseConfig& c) -> std::vector<double>& { return c.gammas; }, AtLeast(0));
+    DeclareComputeFields(s, [](DiagnoseConfig& c) -> ComputeConfig& { return c.compute; });
     return s;
   }();
   return schema;
 }
 
-DecoderLossOracle::DecoderLossOracle(const ModelConfig& config, std::vector<int32_t> inputs,
+BackendLossOracle::BackendLossOracle(Backend& backend, std::vector<int32_t> inputs,
                                      std::vector<int32_t> targets, int B, int T)
-    : decoder_(config, B, T),
-      inputs_(std::move(inputs)),
-      targets_(std::move(targets)),
-      B_(B),
-      T_(T) {
+    : backend_(backend), inputs_(std::move(inputs)), targets_(std::move(targets)), B_(B), T_(T) {
   const int64_t per_batch = int64_t{B} * T;
   OT_CHECK(!inputs_.empty() && inputs_.size() == targets_.size() &&
            static_cast<int64_t>(inputs_.size()) % per_batch == 0)
       << "inputs " << inputs_.size() << " targets " << targets_.size() << " B*T " << per_batch;
   K_ = static_cast<int>(static_cast<int64_t>(inputs_.size()) / per_batch);
-  params_.resize(decoder_.layout().total());
+  params_.resize(backend.layout().total());
   grads_.resize(params_.size());
 }
 
-double DecoderLossOracle::operator()(std::span<const double> x, std::span<double> grad) {
+double BackendLossOracle::operator()(std::span<const double> x, std::span<double> grad) {
   OT_CHECK(x.size() == params_.size() && grad.size() == params_.size()) << "arena size mismatch";
   for (size_t i = 0; i < x.size(); ++i) params_[i] = static_cast<float>(x[i]);
+  backend_.WriteParams(params_);
   std::fill(grad.begin(), grad.end(), 0.0);
   double loss = 0;
   const int64_t per_batch = int64_t{B_} * T_;
   for (int k = 0; k < K_; ++k) {
-    std::fill(grads_.begin(), grads_.end(), 0.0f);
-    loss += decoder_.Forward(params_, inputs_.data() + k * per_batch,
-                             targets_.data() + k * per_batch, B_, T_);
-    decoder_.Backward(params_, grads_);
+    loss += static_cast<float>(backend_.Gradient(inputs_.data() + k * per_batch,
+                                                 targets_.data() + k * per_batch, B_, T_, grads_));
     for (size_t i = 0; i < grad.size(); ++i) grad[i] += grads_[i];
   }
   for (double& g : grad) g /= K_;
@@ -120,15 +116,15 @@ static std::vector<int32_t> ValidationWindows(const fs::path& data_dir, int T, i
   return out;
 }
 
-Diagnostics Diagnose(const ModelConfig& config, std::span<const float> params,
-                     DecoderLossOracle& oracle, std::span<const int32_t> val_inputs,
+Diagnostics Diagnose(BackendLossOracle& oracle, std::span<const int32_t> val_inputs,
                      const DiagnoseConfig& options) {
   const auto start = std::chrono::steady_clock::now();
-  const ParamLayout layout = ParamLayout::ForModel(config);
+  Backend& backend = oracle.backend();
+  const ParamLayout& layout = backend.layout();
   const int64_t n = layout.total();
-  OT_CHECK(static_cast<int64_t>(params.size()) == n)
-      << "params " << params.size() << " layout " << n;
   const int64_t evals_before = oracle.evals();
+  const std::vector<float> params =
+      HostParams(backend);  // the checkpoint's weights, put back below
   Diagnostics d;
   {
     std::vector<double> theta(params.begin(), params.end());
@@ -154,13 +150,13 @@ Diagnostics Diagnose(const ModelConfig& config, std::span<const float> params,
     d.predicted.push_back({.gamma = gamma,
                            .delta = 0.5 * gamma * gamma * d.sigma_trace.mean,
                            .delta_stderr = 0.5 * gamma * gamma * d.sigma_trace.std_error});
-  d.group_norms = Trainer::GroupNorms(layout, params);
+  backend.WriteParams(params);  // the finite differences moved the weights
+  d.group_norms = backend.GroupNorms();
   double ss = 0;
   for (const auto& [group, norm] : d.group_norms) ss += norm * norm;
   d.param_norm = std::sqrt(ss);
-  // Logit statistics, batched by the oracle's decoder.
-  Decoder& decoder = oracle.decoder();
-  const int B = decoder.max_batch(), T = decoder.max_seq();
+  // Logit statistics, batched at the oracle's shape.
+  const int B = oracle.batch(), T = oracle.seq();
   OT_CHECK(val_inputs.size() % T == 0)
       << "validation inputs " << val_inputs.size() << " not windows of " << T;
   const int64_t windows = static_cast<int64_t>(val_inputs.size()) / T;
@@ -168,7 +164,7 @@ Diagnostics Diagnose(const ModelConfig& config, std::span<const float> params,
   double sum_max = 0, sum_z = 0;
   for (int64_t w0 = 0; w0 < windows; w0 += B) {
     const int b = static_cast<int>(std::min<int64_t>(B, windows - w0));
-    decoder.LogitStats(params, val_inputs.data() + w0 * T, b, T, max_logit.data(), log_z.data());
+    backend.LogitStats(val_inputs.data() + w0 * T, b, T, max_logit.data(), log_z.data());
     for (int64_t i = 0; i < int64_t{b} * T; ++i) {
       sum_max += max_logit[i];
       sum_z += log_z[i];
@@ -232,8 +228,10 @@ int RunDiagnoseStage(const DiagnoseConfig& config, const fs::path& out) {
     if (t >= model.config.vocab_size)
       throw Error(fmt::format("data.dir = '{}': validation token {} >= the model's vocab_size {}",
                               config.suite.data_dir, t, model.config.vocab_size));
-  DecoderLossOracle oracle(model.config, std::move(inputs), std::move(targets), B, T);
-  const Diagnostics d = Diagnose(model.config, model.params, oracle, val, config);
+  const std::unique_ptr<Backend> backend = MakeBackend(
+      model.config, config.compute, {.train_batch = B, .train_seq = T}, std::move(model.params));
+  BackendLossOracle oracle(*backend, std::move(inputs), std::move(targets), B, T);
+  const Diagnostics d = Diagnose(oracle, val, config);
   nlohmann::json j = ToJson(d);
   j["checkpoint"] = model.dir.string();
   j["tokens"] = config.checkpoint.tokens.value > 0 ? config.checkpoint.tokens.value : model.tokens;

@@ -3,7 +3,7 @@
 // trace and the σ_init-weighted trace (Hutchinson), the quadratic prediction of the perturbation
 // stage's ΔL, per-group parameter norms, and the mean max-logit and log-partition on validation
 // tokens. Writes <out>/diagnostics.json (docs/formats.md). Entry points: DiagnoseConfig,
-// DiagnoseSchema, RunDiagnoseStage, DecoderLossOracle, Diagnose.
+// DiagnoseSchema, RunDiagnoseStage, BackendLossOracle, Diagnose.
 #pragma once
 
 #include <filesystem>
@@ -28,6 +28,7 @@ struct DiagnoseConfig {
   int probes = 8;      // Hutchinson probes for each trace
   int64_t seed = 0;    // batch choice, start vector and probes
   std::vector<double> gammas = PerturbConfig{}.gammas;  // the perturb stage's default grid
+  ComputeConfig compute;  // compute.*: the backend whose gradients are differenced
 };
 
 const ConfigSchema<DiagnoseConfig>& DiagnoseSchema();
@@ -35,22 +36,27 @@ const ConfigSchema<DiagnoseConfig>& DiagnoseSchema();
 // Writes <out>/diagnostics.json; returns 0.
 int RunDiagnoseStage(const DiagnoseConfig& config, const std::filesystem::path& out);
 
-// The training loss on fixed batches as a gradient oracle: L(θ) = (1/K) Σ_k mean NLL of batch k, by
-// the float32 Decoder at θ rounded to float; the gradient is accumulated over batches in double.
-class DecoderLossOracle {
+// The training loss on fixed batches as a gradient oracle: L(θ) = (1/K) Σ_k mean NLL of batch k,
+// computed by the backend (Backend::Gradient, float32) at θ rounded to float; the gradient is
+// accumulated over batches in double. Each call writes θ into the backend: Diagnose puts the
+// checkpoint's weights back when it is done.
+class BackendLossOracle {
  public:
-  // inputs, targets: K batches of (B,T), concatenated.
-  DecoderLossOracle(const ModelConfig& config, std::vector<int32_t> inputs,
-                    std::vector<int32_t> targets, int B, int T);
+  // inputs, targets: K batches of (B,T), concatenated. The backend is planned with a training shape
+  // of at least (B,T).
+  BackendLossOracle(Backend& backend, std::vector<int32_t> inputs, std::vector<int32_t> targets,
+                    int B, int T);
   double operator()(std::span<const double> x, std::span<double> grad);
   GradientOracle AsOracle() {
     return [this](std::span<const double> x, std::span<double> g) { return (*this)(x, g); };
   }
   int64_t evals() const { return evals_; }
-  Decoder& decoder() { return decoder_; }
+  Backend& backend() { return backend_; }
+  int batch() const { return B_; }
+  int seq() const { return T_; }
 
  private:
-  Decoder decoder_;
+  Backend& backend_;
   std::vector<int32_t> inputs_, targets_;
   int B_, T_, K_;
   std::vector<float> params_, grads_;
@@ -80,10 +86,10 @@ struct Diagnostics {
   int64_t gradient_evals = 0;  // one = K forward+backward passes
 };
 
-// The diagnostics of `params` (layout of `config`) on the given batches and validation windows.
-// val_inputs: validation windows of T tokens, concatenated (any count; batched by B).
-Diagnostics Diagnose(const ModelConfig& config, std::span<const float> params,
-                     DecoderLossOracle& oracle, std::span<const int32_t> val_inputs,
+// The diagnostics of the oracle's backend's weights on the oracle's batches and the validation
+// windows (T tokens each, concatenated; any count, batched by B). The backend holds the same
+// weights afterwards.
+Diagnostics Diagnose(BackendLossOracle& oracle, std::span<const int32_t> val_inputs,
                      const DiagnoseConfig& options);
 
 nlohmann::json ToJson(const Diagnostics& d);

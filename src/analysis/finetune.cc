@@ -1,4 +1,5 @@
-// One fine-tuning run: fresh AdamW over the pre-trained arena, task batches, evaluation.
+// One fine-tuning run: a fresh optimizer over the pre-trained weights on a backend, task batches,
+// evaluation.
 #include "analysis/finetune.h"
 
 #include <fmt/format.h>
@@ -10,8 +11,6 @@
 #include "core/run_lock.h"
 #include "data/loader.h"
 #include "data/task_tokens.h"
-#include "optim/optimizer.h"
-#include "optim/param_groups.h"
 #include "train/metrics.h"
 #include "train/trainer.h"
 
@@ -54,31 +53,10 @@ const ConfigSchema<FinetuneConfig>& FinetuneSchema() {
         .Rule({"finetune.task"},
               [](const C& c) { return c.ft.task.empty() ? "expected a task name" : ""; });
     DeclareOptimFields(s, "finetune", [](C& c) -> OptimConfig& { return c.ft.optim; });
+    DeclareComputeFields(s, [](C& c) -> ComputeConfig& { return c.compute; });
     return s;
   }();
   return schema;
-}
-
-void ApplyL2SpProximal(std::span<float> params, std::span<const float> anchor, double lr,
-                       double lambda) {
-  OT_CHECK(params.size() == anchor.size()) << "anchor arena size mismatch";
-  const float shrink = static_cast<float>(1.0 / (1.0 + lr * lambda));
-  const int64_t n = static_cast<int64_t>(params.size());
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) params[i] = anchor[i] + (params[i] - anchor[i]) * shrink;
-}
-
-void Interpolate(std::span<const float> a, std::span<const float> b, double alpha,
-                 std::span<float> out) {
-  OT_CHECK(a.size() == b.size() && a.size() == out.size()) << "arena size mismatch";
-  const int64_t n = static_cast<int64_t>(a.size());
-  if (alpha == 1.0 || alpha == 0.0) {  // exact ends (no rounding through the blend)
-    std::copy(alpha == 1.0 ? a.begin() : b.begin(), alpha == 1.0 ? a.end() : b.end(), out.begin());
-    return;
-  }
-  const float fa = static_cast<float>(alpha), fb = static_cast<float>(1.0 - alpha);
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) out[i] = fa * a[i] + fb * b[i];
 }
 
 int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
@@ -109,12 +87,18 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
   if (std::find(suite_config.tasks.begin(), suite_config.tasks.end(), ft.task) ==
       suite_config.tasks.end())
     suite_config.tasks.push_back(ft.task);
-  EvalSuite suite(suite_config, model.config);
-
-  const std::vector<float> anchor = model.params;  // θ_pre: L2-SP anchor and WiSE-FT's other end
-  Decoder decoder(model.config, B, T);
-  decoder.set_numerics(NumericsFor(ft.optim));
-  auto optimizer = MakeOptimizer(ft.optim, model.layout, "finetune");
+  // Snapshot 0: θ_pre, the L2-SP anchor and WiSE-FT's other end; 1: θ_ft while WiSE-FT blends.
+  constexpr int kPretrained = 0, kFinetuned = 1;
+  const bool anchored = ft.l2sp > 0 || wise;
+  BackendPlan plan = EvalPlan(suite_config, model.config);
+  plan.train_batch = B;
+  plan.train_seq = T;
+  plan.optim = ft.optim;
+  plan.snapshots = !anchored ? 0 : wise ? 2 : 1;
+  const std::unique_ptr<Backend> backend =
+      MakeBackend(model.config, config.compute, plan, std::move(model.params));
+  if (anchored) backend->SaveSnapshot(kPretrained);
+  EvalSuite suite(suite_config, *backend);
   const int64_t steps =
       std::max<int64_t>(1, (ft.tokens.value + int64_t{B} * T - 1) / (int64_t{B} * T));
 
@@ -155,15 +139,15 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
   fs::remove(out / "metrics.jsonl");  // a restarted run starts over (fine-tuning runs are short)
   MetricsWriter metrics(out / "metrics.jsonl");
   TrainerHooks hooks;
-  hooks.evaluate = [&] { return suite.GeneralLoss(model.params).loss; };
+  hooks.evaluate = [&] { return suite.GeneralLoss().loss; };
   if (ft.l2sp > 0)
     hooks.after_step = [&](const StepInfo& info) {
-      ApplyL2SpProximal(model.params, anchor, info.lr, ft.l2sp);
+      backend->PullToward(kPretrained, info.lr, ft.l2sp);
     };
-  Trainer trainer(decoder, model.params, *optimizer, source, options, metrics, hooks);
+  Trainer trainer(*backend, source, options, metrics, hooks);
   trainer.Run();
 
-  nlohmann::json result = suite.Run(model.params);
+  nlohmann::json result = suite.Run();
   const CheckpointPoint point = PointOf(config.checkpoint, model, suite.train_tokens_per_epoch());
   result["checkpoint"] = {{"dir", fs::absolute(model.dir).string()},
                           {"tokens", point.tokens},
@@ -175,15 +159,18 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
       {"steps", steps},
       {"tokens", steps * B * T},
       {"task_epochs", batcher.Epochs()},
-      {"optimizer", "fresh AdamW: the pre-training optimizer state was reset"},
+      {"optimizer",
+       "fresh " + backend->OptimizerName() + ": the pre-training optimizer state was reset"},
+      {"backend", backend->Describe()},
       {"optimizer_reset", true},
       {"pretrain_steps", model.step}};  // the steps whose AdamW moments were discarded
   result["config"] = PrintConfig(FinetuneSchema(), config);
-  if (!ft.wise_alphas.empty()) {
-    std::vector<float> blend(model.params.size());
+  if (wise) {
+    backend->SaveSnapshot(kFinetuned);
     for (double alpha : ft.wise_alphas) {
-      Interpolate(model.params, anchor, alpha, blend);
-      result["wise"][fmt::format("{}", alpha)] = suite.Run(blend)["results"];
+      backend->RestoreSnapshot(kFinetuned);
+      backend->InterpolateToward(kPretrained, alpha);  // α·θ_ft + (1−α)·θ_pre
+      result["wise"][fmt::format("{}", alpha)] = suite.Run()["results"];
     }
   }
   WriteFileAtomic(out / "eval.json", result.dump(2) + "\n");

@@ -3,11 +3,11 @@
 // target tokens only; evaluate ID (task validation loss, accuracy) and OOD (general validation, C4
 // sample) at the end and general loss at a few points during. Mitigation options: L2-SP toward the
 // pre-trained weights, replay of pre-training batches, WiSE-FT interpolations. Entry points:
-// FinetuneConfig, FinetuneSchema, RunFinetuneStage, ApplyL2SpProximal, Interpolate.
+// FinetuneConfig, FinetuneSchema, RunFinetuneStage (the arena operations behind L2-SP and WiSE-FT
+// are the backend's: engine/backend.h PullToward, InterpolateToward).
 #pragma once
 
 #include <filesystem>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -19,6 +19,7 @@ namespace ot {
 struct FinetuneConfig {
   CheckpointRef checkpoint;  // the directory and the pre-training it stands for
   EvalSuiteConfig suite;
+  ComputeConfig compute;  // compute.*: the backend that fine-tunes and scores
   struct Ft {
     std::string task;
     // finetune.*: optimizer, schedule, regularisers (optim/optim_config.h), fine-tuning's own
@@ -36,15 +37,6 @@ struct FinetuneConfig {
 };
 
 const ConfigSchema<FinetuneConfig>& FinetuneSchema();
-
-// θ ← θ_pre + (θ − θ_pre) / (1 + lr·λ): the proximal operator of lr·λ/2‖θ − θ_pre‖² (decoupled,
-// like AdamW's weight decay, so a huge λ pins θ to the anchor whatever Adam's normalisation does).
-void ApplyL2SpProximal(std::span<float> params, std::span<const float> anchor, double lr,
-                       double lambda);
-
-// out = α·a + (1−α)·b, elementwise (α = 1 gives a exactly, α = 0 gives b exactly).
-void Interpolate(std::span<const float> a, std::span<const float> b, double alpha,
-                 std::span<float> out);
 
 // Writes <out>/{metrics.jsonl, eval.json}; returns 0.
 int RunFinetuneStage(const FinetuneConfig& config, const std::filesystem::path& out);

@@ -56,7 +56,7 @@ void LoadOvertrainCheckpoint(LoadedModel& m, const MemoryPlan& stage) {
       what);
   CheckMemoryPlan(m.config, WithParameters(stage, m.config), what);
   m.params.assign(m.layout.total(), 0.0f);
-  const TrainState state = LoadTrainingCheckpoint(dir, m.layout, m.params, nullptr);
+  const TrainState state = LoadCheckpointParams(dir, m.layout, m.params);
   m.tokens = state.tokens;
   m.step = state.step;
 }
@@ -138,19 +138,6 @@ CheckpointPoint PointOf(const CheckpointRef& ref, const LoadedModel& model,
                  ? static_cast<double>(p.tokens) / static_cast<double>(train_tokens_per_epoch)
                  : 0.0;
   return p;
-}
-
-DecoderScorer::DecoderScorer(const ModelConfig& config, int batch, int seq_len)
-    : batch_(batch), seq_len_(seq_len > 0 ? seq_len : config.max_seq_len) {
-  OT_CHECK(seq_len_ <= config.max_seq_len)
-      << "window " << seq_len_ << " > model max " << config.max_seq_len;
-  decoder_ = std::make_unique<Decoder>(config, batch_, seq_len_);
-}
-
-void DecoderScorer::LogProbs(const int32_t* inputs, const int32_t* targets, int B, int T,
-                             float* logprobs) {
-  OT_CHECK(!params_.empty()) << "DecoderScorer used before set_params";
-  decoder_->LogProbs(params_, inputs, targets, B, T, logprobs);
 }
 
 }  // namespace ot

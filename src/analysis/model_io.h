@@ -1,7 +1,7 @@
 // A checkpoint as evaluation sees it — our own checkpoint directory or a Hugging Face model
 // directory — as the model blueprint, its layout and one parameter arena, plus the adapter that
-// turns the fast Decoder into a LogProbModel (forward only). Entry points: LoadedModel, LoadModel,
-// ReadModelConfig, CheckpointRef, DeclareCheckpointFields, PointOf, DecoderScorer.
+// turns a backend into a LogProbModel (forward only). Entry points: LoadedModel, LoadModel,
+// ReadModelConfig, CheckpointRef, DeclareCheckpointFields, PointOf, BackendScorer.
 #pragma once
 
 #include <filesystem>
@@ -12,8 +12,8 @@
 
 #include "analysis/scoring.h"
 #include "core/config.h"
+#include "engine/backend.h"
 #include "model/config.h"
-#include "model/decoder.h"
 #include "model/layout.h"
 #include "model/memory_plan.h"
 
@@ -30,8 +30,8 @@ struct LoadedModel {
   std::filesystem::path tokenizer_json;  // <dir>/tokenizer.json when present, else empty
 };
 
-// Loads a checkpoint for evaluation, validating before it allocates (reliability.md case 34). Our
-// checkpoint (config.json with an "overtrain" block): the block is parsed and bounds-checked,
+// Loads a checkpoint for evaluation, validating before it allocates (docs/reliability.md case 34).
+// Our checkpoint (config.json with an "overtrain" block): the block is parsed and bounds-checked,
 // model.safetensors' header is checked against the layout it implies (every missing, unexpected,
 // wrong-shaped or non-F32 tensor in one error), the arena is filled with manifest and hashes
 // verified. A Hugging Face directory (no "overtrain" block, a "model_type"): FromHfConfig maps
@@ -89,23 +89,24 @@ struct CheckpointPoint {
 CheckpointPoint PointOf(const CheckpointRef& ref, const LoadedModel& model,
                         int64_t train_tokens_per_epoch);
 
-// Scores with the fast Decoder over a parameter span the caller owns (and may change between calls:
-// perturbation and WiSE-FT evaluate many arenas with one scorer). Windows are the model's
-// max_seq_len.
-class DecoderScorer : public LogProbModel {
+// Scores with a backend's current weights (Backend::LogProbs): perturbation and WiSE-FT change the
+// weights between calls on the backend itself. Windows are `seq_len` long (the backend's planned
+// evaluation shape).
+class BackendScorer : public LogProbModel {
  public:
-  DecoderScorer(const ModelConfig& config, int batch, int seq_len = 0);
-  void set_params(std::span<const float> params) { params_ = params; }
+  BackendScorer(Backend& backend, int batch, int seq_len)
+      : backend_(backend), batch_(batch), seq_len_(seq_len) {}
   int max_seq_len() const override { return seq_len_; }
   int max_batch() const override { return batch_; }
   void LogProbs(const int32_t* inputs, const int32_t* targets, int B, int T,
-                float* logprobs) override;
-  Decoder& decoder() { return *decoder_; }
+                float* logprobs) override {
+    backend_.LogProbs(inputs, targets, B, T, logprobs);
+  }
+  Backend& backend() { return backend_; }
 
  private:
+  Backend& backend_;
   int batch_, seq_len_;
-  std::unique_ptr<Decoder> decoder_;
-  std::span<const float> params_;
 };
 
 }  // namespace ot

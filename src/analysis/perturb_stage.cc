@@ -5,9 +5,10 @@
 
 #include <cstdio>
 
-#include "analysis/perturb.h"
 #include "core/fileio.h"
 #include "core/result_rows.h"
+#include "core/run_lock.h"
+#include "model/noise.h"
 #include "train/trainer.h"
 
 namespace ot {
@@ -43,24 +44,32 @@ const ConfigSchema<PerturbConfig>& PerturbSchema() {
               return "'" + g + "' is not one of all, embed, attn, mlp, norm, head";
           return c.groups.empty() ? "expected at least one condition" : "";
         });
+    DeclareComputeFields(s, [](PerturbConfig& c) -> ComputeConfig& { return c.compute; });
     return s;
   }();
   return schema;
 }
 
 int RunPerturbStage(const PerturbConfig& config, const fs::path& out) {
-  const LoadedModel model = LoadModel(
+  // One process per output directory (docs/reliability.md case 32): two perturb runs into one --out
+  // would each write results.jsonl and one would be lost.
+  const RunDirLock lock = RunDirLock::Acquire(out, "perturb run");
+  LoadedModel model = LoadModel(
       config.checkpoint.dir,
       {.arenas = 1,
-       .arenas_what = "the perturbed copy",
+       .arenas_what = "the pre-trained snapshot",
        .decoders = {{config.suite.batch, config.suite.seq_len, "eval.batch", "eval.seq_len"}}});
   ApplyThreadPolicy(0, model.config);
   EvalSuiteConfig suite_config = config.suite;
   suite_config.tasks.clear();  // the probe is the general validation set
-  EvalSuite suite(suite_config, model.config);
+  BackendPlan plan = EvalPlan(suite_config, model.config);
+  plan.snapshots = 1;  // the pre-trained weights every draw starts from
+  const std::unique_ptr<Backend> backend =
+      MakeBackend(model.config, config.compute, plan, std::move(model.params));
+  EvalSuite suite(suite_config, *backend);
   const CheckpointPoint point = PointOf(config.checkpoint, model, suite.train_tokens_per_epoch());
-  const PerplexityResult base = suite.GeneralLoss(model.params);
-  std::vector<float> work(model.params.size());
+  const PerplexityResult base = suite.GeneralLoss();
+  backend->SaveSnapshot(0);
   std::string rows;
   for (const auto& group : config.groups) {
     for (double gamma : config.gammas) {
@@ -71,8 +80,9 @@ int RunPerturbStage(const PerturbConfig& config, const fs::path& out) {
             .draw = draw,
             .groups = group == "all" ? std::vector<std::string>{} : std::vector<std::string>{group},
             .scale = ParseNoiseScale(config.scale)};
-        PerturbedCopy(model.layout, model.params, work, spec);
-        const PerplexityResult r = suite.GeneralLoss(work);
+        backend->RestoreSnapshot(0);  // every draw starts from the exact pre-trained bits
+        backend->AddNoise(spec);
+        const PerplexityResult r = suite.GeneralLoss();
         nlohmann::json row = ToJson(PerturbRow{.tokens = point.tokens,
                                                .epochs = point.epochs,
                                                .seed = config.seed,
@@ -93,7 +103,6 @@ int RunPerturbStage(const PerturbConfig& config, const fs::path& out) {
       }
     }
   }
-  fs::create_directories(out);
   WriteFileAtomic(out / "results.jsonl", rows);
   return 0;
 }

@@ -1,5 +1,5 @@
 // `overtrain perturb`: progressive sensitivity under Gaussian noise (paper §3.3). For one
-// checkpoint, for each γ and draw k: θ + γ·s·z (analysis/perturb.h), loss on the general validation
+// checkpoint, for each γ and draw k: θ + γ·s·z (model/noise.h), loss on the general validation
 // set (the OOD probe), Δ vs the unperturbed loss. Every draw starts from the exact pre-trained
 // bits. Rows: docs/formats.md. Entry points: PerturbConfig, PerturbSchema, RunPerturbStage.
 #pragma once
@@ -20,6 +20,7 @@ struct PerturbConfig {
   int64_t seed = 0;
   std::vector<std::string> groups{"all"};  // each entry is one condition: "all" or a group name
   std::string scale = "init-std";          // init-std | relative-norm
+  ComputeConfig compute;                   // compute.*: the backend that perturbs and scores
 };
 
 const ConfigSchema<PerturbConfig>& PerturbSchema();

@@ -20,8 +20,22 @@ static std::vector<int32_t> ReadTokens(const fs::path& path) {
   return data::TokenFile::Open(path).ReadAll();
 }
 
-EvalSuite::EvalSuite(const EvalSuiteConfig& config, const ModelConfig& model)
-    : config_(config), scorer_(model, config.batch, config.seq_len) {
+int EvalWindow(const EvalSuiteConfig& suite, const ModelConfig& model) {
+  if (suite.seq_len > model.max_seq_len)
+    throw Error(
+        fmt::format("eval.seq_len = {} exceeds the model's max_seq_len {}; use at most {} "
+                    "(0 = the model's own)",
+                    suite.seq_len, model.max_seq_len, model.max_seq_len));
+  return suite.seq_len > 0 ? suite.seq_len : model.max_seq_len;
+}
+
+BackendPlan EvalPlan(const EvalSuiteConfig& suite, const ModelConfig& model) {
+  return {.eval_batch = suite.batch, .eval_seq = EvalWindow(suite, model)};
+}
+
+EvalSuite::EvalSuite(const EvalSuiteConfig& config, Backend& backend)
+    : config_(config), scorer_(backend, config.batch, EvalWindow(config, backend.config())) {
+  const ModelConfig& model = backend.config();
   const fs::path dir = config.data_dir;
   if (config.data_dir.empty())
     throw Error("data.dir: expected a prepared data directory, got nothing");
@@ -86,8 +100,7 @@ void EvalSuite::LoadLmEvalTasks(const data::TextTokenizer& tokenizer, const Mode
   }
 }
 
-PerplexityResult EvalSuite::GeneralLoss(std::span<const float> params) {
-  scorer_.set_params(params);
+PerplexityResult EvalSuite::GeneralLoss() {
   return StreamPerplexity(scorer_, general_, config_.batch, config_.windows);
 }
 
@@ -180,8 +193,7 @@ nlohmann::json EvalSuite::ScoreTask(const data::TaskSplit& split) {
   return out;
 }
 
-nlohmann::json EvalSuite::Run(std::span<const float> params) {
-  scorer_.set_params(params);
+nlohmann::json EvalSuite::Run() {
   nlohmann::json results;
   results["general"] =
       PerplexityJson(StreamPerplexity(scorer_, general_, config_.batch, config_.windows));
@@ -227,6 +239,7 @@ const ConfigSchema<EvalConfig>& EvalSchema() {
     DeclareCheckpointFields(
         s, [](EvalConfig& c) -> CheckpointRef& { return c.checkpoint; }, "checkpoint to evaluate");
     DeclareEvalFields(s, [](EvalConfig& c) -> EvalSuiteConfig& { return c.suite; });
+    DeclareComputeFields(s, [](EvalConfig& c) -> ComputeConfig& { return c.compute; });
     return s;
   }();
   return schema;
@@ -239,8 +252,10 @@ int RunEvalStage(const EvalConfig& config, const fs::path& out) {
        .arenas_what = "",
        .decoders = {{config.suite.batch, config.suite.seq_len, "eval.batch", "eval.seq_len"}}});
   ApplyThreadPolicy(0, model.config);
-  EvalSuite suite(config.suite, model.config);
-  nlohmann::json j = suite.Run(model.params);
+  const std::unique_ptr<Backend> backend = MakeBackend(
+      model.config, config.compute, EvalPlan(config.suite, model.config), std::move(model.params));
+  EvalSuite suite(config.suite, *backend);
+  nlohmann::json j = suite.Run();
   const CheckpointPoint point = PointOf(config.checkpoint, model, suite.train_tokens_per_epoch());
   j["checkpoint"] = {{"dir", fs::absolute(model.dir).string()},
                      {"tokens", point.tokens},

@@ -20,6 +20,7 @@
 #include "data/task_tokens.h"
 #include "data/text_tokenizer.h"
 #include "data/token_file.h"
+#include "engine/compute_config.h"
 
 namespace ot {
 
@@ -82,24 +83,32 @@ void DeclareEvalFields(ConfigSchema<S>& schema, Get get) {
           [g](S& s) -> int64_t& { return g(s).task_limit; }, AtLeast(0));
 }
 
-// Holds the data once (validation tokens, task splits, tokenizer byte lengths) and scores any
-// arena.
+// The evaluation window of `suite` for `model`: eval.seq_len, or the model's max_seq_len when 0.
+// Throws Error naming eval.seq_len when it exceeds the model's max_seq_len.
+int EvalWindow(const EvalSuiteConfig& suite, const ModelConfig& model);
+
+// The backend shape an evaluation suite scores with (eval.batch rows of EvalWindow tokens).
+BackendPlan EvalPlan(const EvalSuiteConfig& suite, const ModelConfig& model);
+
+// Holds the data once (validation tokens, task splits, tokenizer byte lengths) and scores whatever
+// weights the backend holds when Run or GeneralLoss is called (the backend must be planned with
+// EvalPlan's evaluation shape).
 class EvalSuite {
  public:
-  EvalSuite(const EvalSuiteConfig& config, const ModelConfig& model);
-  // Full suite for the given parameters: {"results": {...}, "definitions": {...}}, plus "lm_eval"
-  // (the task files' results in lm-eval's layout, LmEvalResults) when task or rolling files are
-  // configured.
-  nlohmann::json Run(std::span<const float> params);
+  EvalSuite(const EvalSuiteConfig& config, Backend& backend);
+  // Full suite for the backend's current weights: {"results": {...}, "definitions": {...}}, plus
+  // "lm_eval" (the task files' results in lm-eval's layout, LmEvalResults) when task or rolling
+  // files are configured.
+  nlohmann::json Run();
   // Only the general-validation loss (the perturbation probe).
-  PerplexityResult GeneralLoss(std::span<const float> params);
+  PerplexityResult GeneralLoss();
   int64_t train_tokens_per_epoch() const { return train_tokens_; }
 
  private:
   nlohmann::json ScoreTask(const data::TaskSplit& split);
   void LoadLmEvalTasks(const data::TextTokenizer& tokenizer, const ModelConfig& model);
   EvalSuiteConfig config_;
-  DecoderScorer scorer_;
+  BackendScorer scorer_;
   std::vector<int32_t> general_, c4_;
   std::vector<data::TaskSplit> tasks_;
   std::vector<std::vector<int>> choice_bytes_;  // per task: byte length of each shared label
@@ -115,6 +124,7 @@ class EvalSuite {
 struct EvalConfig {
   CheckpointRef checkpoint;  // the directory and the pre-training it stands for
   EvalSuiteConfig suite;
+  ComputeConfig compute;  // compute.*: the backend that scores
 };
 const ConfigSchema<EvalConfig>& EvalSchema();
 int RunEvalStage(const EvalConfig& config, const std::filesystem::path& out);

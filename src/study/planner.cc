@@ -47,6 +47,7 @@ PretrainConfig PretrainFor(const StudyConfig& c, const fs::path& data_dir, int64
   p.train.quiet = true;
   p.train.nan_policy = c.pretrain.nan_policy;
   p.optim = c.pretrain.optim;  // every optimizer knob, declared once (optim/optim_config.h)
+  p.compute = c.compute;
   return p;
 }
 
@@ -204,7 +205,7 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
                                                                           : ck.pretrain_run};
         const std::string tag = seed_tag + "tokens-" + FormatSize(ck.budget);
         const EvalSuiteConfig suite = SuiteFor(cs, data_dir);
-        EvalConfig ev{.checkpoint = ck.ref, .suite = suite};
+        EvalConfig ev{.checkpoint = ck.ref, .suite = suite, .compute = cs.compute};
         ck.eval_run = "eval/" + tag;
         plan.Add({.stage = "eval",
                   .name = ck.eval_run,
@@ -217,7 +218,8 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
                          .draws = cs.perturb.draws,
                          .seed = ck.seed,
                          .groups = cs.perturb.groups,
-                         .scale = cs.perturb.scale};
+                         .scale = cs.perturb.scale,
+                         .compute = cs.compute};
         pc.suite.tasks.clear();
         ck.perturb_run = "perturb/" + tag;
         plan.Add(
@@ -235,7 +237,8 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
                             .tol = cs.diagnose.tol,
                             .probes = cs.diagnose.probes,
                             .seed = ck.seed,
-                            .gammas = cs.perturb.gammas};
+                            .gammas = cs.perturb.gammas,
+                            .compute = cs.compute};
           dc.suite.tasks.clear();
           ck.diagnose_run = "diagnose/" + tag;
           const double hvp_passes = 1 + 2.0 * cs.diagnose.max_iters + 4.0 * cs.diagnose.probes;
@@ -252,6 +255,7 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
               FinetuneConfig fc;
               fc.checkpoint = ck.ref;
               fc.suite = suite;
+              fc.compute = cs.compute;
               fc.suite.tasks = {task};
               fc.ft.task = task;
               fc.ft.optim = cs.finetune.optim;

@@ -337,6 +337,7 @@ const ConfigSchema<StudyConfig>& StudySchema() {
              .print = PrintArms})
         .Rule({"study.arms"}, ArmsProblem);
     DeclareOptimFields(s, "pretrain", [](C& c) -> OptimConfig& { return c.pretrain.optim; });
+    DeclareComputeFields(s, [](C& c) -> ComputeConfig& { return c.compute; });
     DeclareOptimFields(s, "finetune", [](C& c) -> OptimConfig& { return c.finetune.optim; },
                        {"lr"});
     return s;

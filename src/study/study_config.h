@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "engine/compute_config.h"
 #include "model/config.h"
 #include "optim/optim_config.h"
 
@@ -92,6 +93,8 @@ struct StudyConfig {
         series;  // non-empty: these checkpoints replace pre-training (the paper's section 2)
     Size corpus_tokens{0};  // tokens per epoch of their pre-training corpus (epochs = tokens / it)
   } checkpoints;
+  ComputeConfig
+      compute;  // compute.*: the backend and device of every run (engine/compute_config.h)
   // [arms.<name>] tables: each arm's overrides of this study's own keys, as (key, TOML literal) in
   // file order, e.g. arms.sgd = {pretrain.kind = "sgd", pretrain.lr = 0.1}. An arm listed in
   // study.arms with no table is the baseline (no overrides).

@@ -40,15 +40,16 @@ BatchSource LoaderBatchSource(data::TokenLoader& loader) {
   return s;
 }
 
-double MeanLoss(Decoder& decoder, std::span<const float> params, const data::TokenLoader& loader,
-                int batch_size, int seq_len, int batches) {
+double MeanLoss(Backend& backend, const data::TokenLoader& loader, int batch_size, int seq_len,
+                int batches) {
   const int64_t n = std::min<int64_t>(batches, loader.batches_per_epoch());
   OT_CHECK(n > 0) << "the evaluation file holds no full batch";
   std::vector<int32_t> in(int64_t{batch_size} * seq_len), tg(in.size());
   double sum = 0;
   for (int64_t k = 0; k < n; ++k) {
     loader.Batch({0, k}, in, tg);
-    sum += decoder.Loss(params, in.data(), tg.data(), batch_size, seq_len);
+    // float, as the decoder returns it: the mean is the same bits as before the seam
+    sum += static_cast<float>(backend.Loss(in.data(), tg.data(), batch_size, seq_len));
   }
   return sum / static_cast<double>(n);
 }
@@ -57,73 +58,98 @@ namespace {
 constexpr const char* kOptimPrefixSep = ".";  // optimizer tensors: "<state>.<param name>"
 }
 
-void SaveTrainingCheckpoint(const fs::path& dir, const ModelConfig& model,
-                            const ParamLayout& layout, std::span<const float> params,
-                            Optimizer& optimizer, const TrainState& state,
+void SaveTrainingCheckpoint(const fs::path& dir, Backend& backend, const TrainState& state,
                             const nlohmann::json& extra_state, const std::string& run_config_toml) {
+  const ParamLayout& layout = backend.layout();
+  std::vector<float> params(layout.total());
+  backend.ReadParams(params);
   if (!AllFinite(params))
     throw Error(dir.string() +
                 ": refusing to save a checkpoint whose parameters contain NaN or Inf");
+  const std::vector<std::string> names = backend.OptimizerStateNames();
+  std::vector<std::vector<float>> states(names.size(), std::vector<float>(layout.total()));
+  for (size_t k = 0; k < names.size(); ++k) backend.ReadOptimizerState(names[k], states[k]);
   CheckpointContents c;
   for (const auto& t : layout.tensors())
-    c.model.push_back({t.name, t.shape, params.subspan(t.offset, t.size)});
-  for (const auto& s : optimizer.State())
+    c.model.push_back({t.name, t.shape, std::span<const float>(params).subspan(t.offset, t.size)});
+  for (size_t k = 0; k < names.size(); ++k)
     for (const auto& t : layout.tensors())
-      c.optimizer.push_back(
-          {s.name + kOptimPrefixSep + t.name, t.shape, s.data.subspan(t.offset, t.size)});
-  c.config = HfConfigJson(model);
+      c.optimizer.push_back({names[k] + kOptimPrefixSep + t.name, t.shape,
+                             std::span<const float>(states[k]).subspan(t.offset, t.size)});
+  c.config = HfConfigJson(backend.config());
   c.state = state.ToJson();
-  c.state["optimizer"] = {{"kind", optimizer.Name()}, {"step", optimizer.step_count()}};
+  c.state["optimizer"] = {{"kind", backend.OptimizerName()}, {"step", backend.optimizer_steps()}};
   for (const auto& [k, v] : extra_state.items()) c.state[k] = v;
-  c.metadata["overtrain_config"] = model.ToJson().dump();
+  c.metadata["overtrain_config"] = backend.config().ToJson().dump();
   if (!run_config_toml.empty()) c.metadata["overtrain_run_config"] = run_config_toml;
   SaveCheckpoint(dir, c);
 }
 
-TrainState LoadTrainingCheckpoint(const fs::path& dir, const ParamLayout& layout,
-                                  std::span<float> params, Optimizer* optimizer) {
-  // Headers first: a mismatched checkpoint is refused before its payload is read into memory.
+namespace {
+
+// Copies tensor `name` of `from` into `to` at t's offset, or records why it cannot.
+void CopyTensor(const std::map<std::string, LoadedTensor>& from, const std::string& name,
+                const TensorInfo& t, std::span<float> to, std::vector<std::string>& problems) {
+  auto it = from.find(name);
+  if (it == from.end()) {
+    problems.push_back("tensor '" + name + "' is missing");
+    return;
+  }
+  if (it->second.shape != t.shape) {
+    problems.push_back(
+        fmt::format("tensor '{}' has shape [{}] in the checkpoint, the model expects [{}]", name,
+                    fmt::join(it->second.shape, ", "), fmt::join(t.shape, ", ")));
+    return;
+  }
+  std::copy(it->second.data.begin(), it->second.data.end(), to.begin() + t.offset);
+}
+
+// The weights of a checkpoint into a host arena, headers checked against `layout` before any
+// payload is read and NaN/Inf refused after.
+LoadedCheckpoint ReadCheckpointWeights(const fs::path& dir, const ParamLayout& layout,
+                                       std::span<float> params, bool with_optimizer) {
   CheckCheckpointLayout(dir, layout, "the configured model");
-  LoadedCheckpoint ck = LoadCheckpoint(dir, optimizer != nullptr);
+  LoadedCheckpoint ck = LoadCheckpoint(dir, with_optimizer);
   std::vector<std::string> problems;
-  auto copy = [&](const std::map<std::string, LoadedTensor>& from, const std::string& name,
-                  const TensorInfo& t, std::span<float> to) {
-    auto it = from.find(name);
-    if (it == from.end()) {
-      problems.push_back("tensor '" + name + "' is missing");
-      return;
-    }
-    if (it->second.shape != t.shape) {
-      problems.push_back(
-          fmt::format("tensor '{}' has shape [{}] in the checkpoint, the model expects [{}]", name,
-                      fmt::join(it->second.shape, ", "), fmt::join(t.shape, ", ")));
-      return;
-    }
-    std::copy(it->second.data.begin(), it->second.data.end(), to.begin() + t.offset);
-  };
-  for (const auto& t : layout.tensors()) copy(ck.model, t.name, t, params);
+  for (const auto& t : layout.tensors()) CopyTensor(ck.model, t.name, t, params, problems);
   OT_CHECK(problems.empty()) << "model tensors passed CheckCheckpointLayout, then failed: "
                              << problems[0];
   if (std::string bad = NonFiniteTensors(layout, params); !bad.empty())
     throw Error((dir / kModelFile).string() + ": " + bad +
                 "; a checkpoint's weights must be finite");
-  if (optimizer) {
-    for (const auto& s : optimizer->State())
+  return ck;
+}
+
+}  // namespace
+
+TrainState LoadCheckpointParams(const fs::path& dir, const ParamLayout& layout,
+                                std::span<float> params) {
+  return TrainState::FromJson(ReadCheckpointWeights(dir, layout, params, false).state);
+}
+
+TrainState LoadTrainingCheckpoint(const fs::path& dir, Backend& backend, bool with_optimizer) {
+  const ParamLayout& layout = backend.layout();
+  std::vector<float> host(layout.total());
+  const LoadedCheckpoint ck = ReadCheckpointWeights(dir, layout, host, with_optimizer);
+  backend.WriteParams(host);
+  if (with_optimizer) {
+    const auto& o = ck.state.at("optimizer");
+    if (o.at("kind").get<std::string>() != backend.OptimizerName())
+      throw Error(dir.string() + "/" + kStateFile + ": optimizer '" +
+                  o.at("kind").get<std::string>() + "' in the checkpoint, '" +
+                  backend.OptimizerName() + "' configured");
+    std::vector<std::string> problems;
+    for (const auto& name : backend.OptimizerStateNames()) {
       for (const auto& t : layout.tensors())
-        copy(ck.optimizer, s.name + kOptimPrefixSep + t.name, t, s.data);
-    if (!problems.empty())
-      throw Error(dir.string() + "/" + kOptimizerFile + ": " + problems.front());
-    for (const auto& s : optimizer->State())
-      if (std::string bad = NonFiniteTensors(layout, s.data, s.name + kOptimPrefixSep);
-          !bad.empty())
+        CopyTensor(ck.optimizer, name + kOptimPrefixSep + t.name, t, host, problems);
+      if (!problems.empty())
+        throw Error(dir.string() + "/" + kOptimizerFile + ": " + problems.front());
+      if (std::string bad = NonFiniteTensors(layout, host, name + kOptimPrefixSep); !bad.empty())
         throw Error((dir / kOptimizerFile).string() + ": " + bad +
                     "; optimizer state must be finite");
-    const auto& o = ck.state.at("optimizer");
-    if (o.at("kind").get<std::string>() != optimizer->Name())
-      throw Error(dir.string() + "/" + kStateFile + ": optimizer '" +
-                  o.at("kind").get<std::string>() + "' in the checkpoint, '" + optimizer->Name() +
-                  "' configured");
-    optimizer->set_step_count(o.at("step").get<int64_t>());
+      backend.WriteOptimizerState(name, host);
+    }
+    backend.set_optimizer_steps(o.at("step").get<int64_t>());
   }
   return TrainState::FromJson(ck.state);
 }
@@ -174,7 +200,7 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
                    .decoders = {{c.train.batch_size, c.train.seq_len, "train.batch_size",
                                  "train.seq_len", NumericsFor(c.optim).bf16_matmul}}},
                   run_dir.string() + ": pretraining");
-  // One process per run directory (reliability.md case 32), held until this function returns.
+  // One process per run directory (docs/reliability.md case 32), held until this function returns.
   const RunDirLock lock = RunDirLock::Acquire(run_dir, "pretrain run");
   const fs::path config_path = run_dir / "config.toml", ckpt_root = run_dir / "ckpt";
   const fs::path metrics_path = run_dir / "metrics.jsonl";
@@ -201,11 +227,6 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
   const std::string config_toml = PrintConfig(PretrainSchema(), c);
   WriteFileAtomic(config_path, config_toml);
 
-  const ParamLayout layout = ParamLayout::ForModel(c.model);
-  std::vector<float> params(layout.total());
-  InitParams(layout, params, static_cast<uint64_t>(c.train.seed));
-  auto optimizer = MakeOptimizer(c.optim, layout, "optim");
-
   data::TokenLoader loader(c.data.train, c.train.batch_size, c.train.seq_len,
                            static_cast<uint64_t>(c.train.seed));
   if (loader.file().info().vocab_size > static_cast<uint32_t>(c.model.vocab_size))
@@ -217,8 +238,13 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
     val =
         std::make_unique<data::TokenLoader>(c.data.val, c.train.batch_size, c.train.seq_len,
                                             static_cast<uint64_t>(c.train.seed), /*shuffle=*/false);
-  Decoder decoder(c.model, c.train.batch_size, c.train.seq_len);
-  decoder.set_numerics(NumericsFor(c.optim));
+  const ParamLayout layout = ParamLayout::ForModel(c.model);
+  std::vector<float> params(layout.total());
+  InitParams(layout, params, static_cast<uint64_t>(c.train.seed));
+  const std::unique_ptr<Backend> backend = MakeBackend(
+      c.model, c.compute,
+      {.train_batch = c.train.batch_size, .train_seq = c.train.seq_len, .optim = c.optim},
+      std::move(params));
 
   TrainerOptions opt;
   opt.batch_size = c.train.batch_size;
@@ -238,7 +264,7 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
   if (!start && !init_from.empty()) start = init_from;
   TrainState restored;
   if (start) {
-    restored = LoadTrainingCheckpoint(*start, layout, params, optimizer.get());
+    restored = LoadTrainingCheckpoint(*start, *backend, /*with_optimizer=*/true);
     result.resumed_from_tokens = restored.tokens;
   }
   TruncateMetrics(metrics_path, restored.step);
@@ -260,11 +286,11 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
           : 0;
 
   TrainerHooks th;
-  th.after_backward = hooks.after_backward;
+  th.fault = hooks.fault;
+  th.collective = hooks.collective;
   if (val)
     th.evaluate = [&] {
-      return MeanLoss(decoder, params, *val, c.train.batch_size, c.train.seq_len,
-                      c.train.eval_batches);
+      return MeanLoss(*backend, *val, c.train.batch_size, c.train.seq_len, c.train.eval_batches);
     };
   Trainer* trainer_ptr = nullptr;
   th.after_step = [&](const StepInfo& info) {
@@ -288,8 +314,7 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
       const fs::path dir = ckpt_root / CheckpointDirName(state.tokens);
       metrics
           .Sync();  // the rows a resume from this checkpoint keeps are as durable as the checkpoint
-      SaveTrainingCheckpoint(dir, c.model, layout, params, trainer.optimizer(), state, extra,
-                             config_toml);
+      SaveTrainingCheckpoint(dir, trainer.backend(), state, extra, config_toml);
       result.checkpoints.push_back(dir);
       if (periodic > 0 && c.train.keep_periodic > 0)
         PruneCheckpoints(ckpt_root,
@@ -298,7 +323,7 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
     if (hooks.after_step) hooks.after_step(info, trainer);
   };
 
-  Trainer trainer(decoder, params, *optimizer, LoaderBatchSource(loader), opt, metrics, th);
+  Trainer trainer(*backend, LoaderBatchSource(loader), opt, metrics, th);
   trainer_ptr = &trainer;
   if (start) trainer.RestoreState(restored);
   if (!c.train.quiet && start)

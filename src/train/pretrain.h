@@ -15,8 +15,7 @@
 #include <vector>
 
 #include "data/loader.h"
-#include "model/decoder.h"
-#include "optim/optimizer.h"
+#include "engine/backend.h"
 #include "train/checkpoint.h"
 #include "train/pretrain_config.h"
 #include "train/trainer.h"
@@ -24,8 +23,10 @@
 namespace ot {
 
 struct PretrainHooks {
-  // Passed to the trainer (e.g. NaN injection in tests).
-  std::function<void(int64_t step, float& loss, std::span<float> grads)> after_backward;
+  // Passed to the trainer: fault injection in tests (TrainerHooks::fault), and the data-parallel
+  // process group (TrainerHooks::collective).
+  std::function<PassFault(int64_t step, int pass)> fault;
+  Collective* collective = nullptr;
   // Called after each step, after any checkpoint of that step was written (kill tests, custom
   // stops).
   std::function<void(const StepInfo&, Trainer&)> after_step;
@@ -64,23 +65,26 @@ ScheduleConfig ScheduleFor(const PretrainConfig& config);
 // A BatchSource over a TokenLoader (its cursor is the saved state).
 BatchSource LoaderBatchSource(data::TokenLoader& loader);
 
-// Mean loss of `decoder` over the first `batches` batches of an unshuffled loader (evaluation).
-double MeanLoss(Decoder& decoder, std::span<const float> params, const data::TokenLoader& loader,
-                int batch_size, int seq_len, int batches);
+// Mean loss (Backend::Loss) over the first `batches` batches of an unshuffled loader (evaluation).
+double MeanLoss(Backend& backend, const data::TokenLoader& loader, int batch_size, int seq_len,
+                int batches);
 
-// Saves params + optimizer state + trainer state as a checkpoint directory (refuses non-finite
-// params). `extra_state` is merged into state.json (schedule, rng, config text, ...).
-void SaveTrainingCheckpoint(const fs::path& dir, const ModelConfig& model,
-                            const ParamLayout& layout, std::span<const float> params,
-                            Optimizer& optimizer, const TrainState& state,
+// Saves the backend's parameters + optimizer state + trainer state as a checkpoint directory,
+// through host copies (refuses non-finite params). `extra_state` is merged into state.json
+// (schedule, rng, config text, ...).
+void SaveTrainingCheckpoint(const fs::path& dir, Backend& backend, const TrainState& state,
                             const nlohmann::json& extra_state, const std::string& run_config_toml);
 
-// Loads a checkpoint into params (and, if `optimizer` is non-null, its state and step count).
-// Before reading any payload, checks the tensor headers against `layout` (CheckCheckpointLayout:
-// every missing, unexpected, wrong-shaped or non-F32 tensor in one error); after, refuses NaN/Inf
-// weights or moments, naming the tensors. Returns the TrainState from state.json.
-TrainState LoadTrainingCheckpoint(const fs::path& dir, const ParamLayout& layout,
-                                  std::span<float> params, Optimizer* optimizer);
+// Loads a checkpoint into the backend (and, with_optimizer, the optimizer's state and step count,
+// after checking the checkpoint's optimizer kind is the backend's). Before reading any payload,
+// checks the tensor headers against the backend's layout (CheckCheckpointLayout: every missing,
+// unexpected, wrong-shaped or non-F32 tensor in one error); after, refuses NaN/Inf weights or
+// moments, naming the tensors. Returns the TrainState from state.json.
+TrainState LoadTrainingCheckpoint(const fs::path& dir, Backend& backend, bool with_optimizer);
+
+// The same checks, the weights alone into a host arena of `layout` (evaluation's loader).
+TrainState LoadCheckpointParams(const fs::path& dir, const ParamLayout& layout,
+                                std::span<float> params);
 
 }  // namespace ot
 

@@ -87,6 +87,7 @@ const ConfigSchema<PretrainConfig>& PretrainSchema() {
           return std::string();
         });
     DeclareOptimFields(s, "optim", [](C& c) -> OptimConfig& { return c.optim; });
+    DeclareComputeFields(s, [](C& c) -> ComputeConfig& { return c.compute; });
     return s;
   }();
   return schema;
@@ -100,9 +101,9 @@ PretrainConfig LoadPretrainConfig(const std::string& path,
 
 const std::vector<std::string>& ResumeMutableKeys() {
   static const std::vector<std::string> keys = {
-      "train.log_every",   "train.eval_every",   "train.eval_batches", "train.checkpoint_every",
-      "train.threads",     "train.quiet",        "train.ladder",       "data.val",
-      "train.spike_sigma", "train.keep_periodic"};
+      "train.log_every",   "train.eval_every",    "train.eval_batches", "train.checkpoint_every",
+      "train.threads",     "train.quiet",         "train.ladder",       "data.val",
+      "train.spike_sigma", "train.keep_periodic", "compute.backend",    "compute.device"};
   return keys;
 }
 

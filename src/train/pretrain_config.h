@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "engine/compute_config.h"
 #include "model/config.h"
 #include "optim/optim_config.h"
 
@@ -38,6 +39,7 @@ struct PretrainConfig {
     bool quiet = false;                // no progress output
   } train;
   OptimConfig optim;  // optim.*: optimizer, schedule, regularisers, numerics (optim/optim_config.h)
+  ComputeConfig compute;  // compute.*: which backend and device train (engine/compute_config.h)
 };
 
 const ConfigSchema<PretrainConfig>& PretrainSchema();
@@ -49,7 +51,7 @@ PretrainConfig LoadPretrainConfig(const std::string& path,
 
 // Keys that may differ between a run directory's saved config and the one it is resumed with
 // without changing the trained weights (logging, evaluation, checkpoint cadence, threads, progress
-// output).
+// output, and the backend: a run trained on one backend resumes on another).
 const std::vector<std::string>& ResumeMutableKeys();
 
 // "" when `resumed` may continue a run started with `saved`, else one sentence naming the first key

@@ -9,7 +9,6 @@
 #include <cstdlib>
 
 #include "core/check.h"
-#include "optim/clip.h"
 
 namespace ot {
 
@@ -51,12 +50,9 @@ TrainState TrainState::FromJson(const nlohmann::json& j) {
   return s;
 }
 
-Trainer::Trainer(Decoder& decoder, std::span<float> params, Optimizer& optimizer,
-                 BatchSource source, const TrainerOptions& options, MetricsWriter& metrics,
-                 TrainerHooks hooks)
-    : decoder_(decoder),
-      params_(params),
-      optimizer_(optimizer),
+Trainer::Trainer(Backend& backend, BatchSource source, const TrainerOptions& options,
+                 MetricsWriter& metrics, TrainerHooks hooks)
+    : backend_(backend),
       source_(std::move(source)),
       options_(options),
       metrics_(metrics),
@@ -66,25 +62,10 @@ Trainer::Trainer(Decoder& decoder, std::span<float> params, Optimizer& optimizer
                     ? options.total_tokens_for_progress
                     : options.total_steps * options.batch_size * options.seq_len,
                 options.quiet),
-      grads_(params.size(), 0.0f),
       inputs_(static_cast<size_t>(options.batch_size) * options.seq_len),
       targets_(inputs_.size()) {
-  OT_CHECK(static_cast<int64_t>(params.size()) == decoder.layout().total())
-      << "params arena " << params.size() << " vs layout " << decoder.layout().total();
   OT_CHECK(source_.next) << "a BatchSource needs next()";
   session_start_ = last_log_wall_ = NowSeconds();
-}
-
-std::map<std::string, double> Trainer::GroupNorms(const ParamLayout& layout,
-                                                  std::span<const float> x) {
-  std::map<std::string, double> sums;
-  ForEachTensor(layout, [&](const TensorInfo& t) {
-    double s = 0;  // per tensor in index order: a fixed-order reduction
-    for (int64_t i = t.offset; i < t.offset + t.size; ++i) s += static_cast<double>(x[i]) * x[i];
-    sums[GroupName(t.group)] += s;
-  });
-  for (auto& [_, v] : sums) v = std::sqrt(v);
-  return sums;
 }
 
 TrainState Trainer::CaptureState() {
@@ -103,74 +84,46 @@ void Trainer::RestoreState(const TrainState& state) {
   last_log_tokens_ = state.tokens;
 }
 
-namespace {
-// A non-finite loss or gradient inside a multi-pass step (SAM's second pass): unwinds the optimizer
-// (which restores θ) back to Step, where the NaN policy decides.
-struct NonFinitePass : Error {
-  using Error::Error;
-};
-}  // namespace
-
 StepInfo Trainer::Step() {
   const int B = options_.batch_size, T = options_.seq_len;
   source_.next(inputs_, targets_);
-  // One forward/backward on this step's batch: the gradient-reduction hook (data parallel), then
-  // clipping. Returns the loss and the norm before clipping.
-  auto pass = [&](std::span<const float> at, std::span<float> grads, float& loss) {
-    std::fill(grads.begin(), grads.end(), 0.0f);
-    loss = decoder_.Forward(at, inputs_.data(), targets_.data(), B, T);
-    decoder_.Backward(at, grads);
-    if (hooks_.reduce_gradients) hooks_.reduce_gradients(loss, grads);
-    if (hooks_.after_backward) hooks_.after_backward(state_.step, loss, grads);
-    return ClipGradNorm(grads, options_.clip);  // NaN/Inf propagate into the norm
-  };
   StepInfo info;
-  float loss = 0;
-  info.grad_norm = pass(params_, grads_, loss);
-  info.loss = loss;
-  info.log_z = decoder_.HeadStatsLast().mean_log_z;
-  if (decoder_.numerics().z_loss >
-      0) {  // log the cross-entropy (comparable across arms) and the z term
-    info.loss = decoder_.HeadStatsLast().cross_entropy;
-    info.z_loss = decoder_.HeadStatsLast().z_loss;
-  }
   info.lr = LearningRate(options_.schedule, state_.step);
-  std::string bad_pass;  // why the step cannot update (non-finite loss or gradient)
-  if (!std::isfinite(loss) || !std::isfinite(info.grad_norm)) {
-    bad_pass = fmt::format("non-finite {} at step {} (tokens {}): loss = {}, grad norm = {}",
-                           std::isfinite(loss) ? "gradient" : "loss", state_.step + 1,
-                           state_.tokens + int64_t{B} * T, loss, info.grad_norm);
-  } else {
-    const LossAndGrad again = [&](std::span<const float> at, std::span<float> grads) {
-      float l = 0;
-      const double norm = pass(at, grads, l);
-      if (!std::isfinite(l) || !std::isfinite(norm))
-        throw NonFinitePass(
-            fmt::format("non-finite {} in the second pass of step {} (tokens {}): loss = {}, "
-                        "grad norm = {}",
-                        std::isfinite(l) ? "gradient" : "loss", state_.step + 1,
-                        state_.tokens + int64_t{B} * T, l, norm));
-      return l;
-    };
-    try {
-      optimizer_.StepWithOracle(params_, grads_, info.lr, again);
-    } catch (const NonFinitePass& e) {
-      bad_pass = e.what();
-    }
-  }
-  if (!bad_pass.empty()) {
+  const StepResult r = backend_.TrainStep(inputs_.data(), targets_.data(), B, T, info.lr,
+                                          {.step = state_.step,
+                                           .clip = options_.clip,
+                                           .collective = hooks_.collective,
+                                           .fault = hooks_.fault});
+  // Log the cross-entropy (comparable across arms) and the z term apart.
+  info.loss = r.cross_entropy;
+  info.z_loss = r.z_loss;
+  info.log_z = r.mean_log_z;
+  info.grad_norm = r.grad_norm;
+  const float loss = static_cast<float>(r.loss);
+  if (r.bad_pass != 0) {  // the backend left the weights and optimizer state as they were
+    const bool loss_bad = !std::isfinite(r.bad_loss);
+    const std::string why =
+        r.bad_pass == 1
+            ? fmt::format("non-finite {} at step {} (tokens {}): loss = {}, grad norm = {}",
+                          loss_bad ? "loss" : "gradient", state_.step + 1,
+                          state_.tokens + int64_t{B} * T, static_cast<float>(r.bad_loss),
+                          r.bad_norm)
+            : fmt::format(
+                  "non-finite {} in the second pass of step {} (tokens {}): loss = {}, "
+                  "grad norm = {}",
+                  loss_bad ? "loss" : "gradient", state_.step + 1, state_.tokens + int64_t{B} * T,
+                  static_cast<float>(r.bad_loss), r.bad_norm);
     if (options_.nan_policy == NanPolicy::kAbort) {
       metrics_.Write(
           {{"step", state_.step + 1}, {"event", "nan_abort"}, {"train/tokens", state_.tokens}});
       progress_.Finish();
-      throw Error(
-          "train: " + bad_pass +
-          "; stopped without saving (train.nan_policy = abort); the newest checkpoint is the last "
-          "good state");
+      throw Error("train: " + why +
+                  "; stopped without saving (train.nan_policy = abort); the newest checkpoint is "
+                  "the last good state");
     }
     info.skipped = true;
     ++state_.skipped_steps;
-    progress_.Message("warning: " + bad_pass + "; step skipped, weights unchanged (skip-step)");
+    progress_.Message("warning: " + why + "; step skipped, weights unchanged (skip-step)");
   }
   ++state_.step;
   state_.tokens += int64_t{B} * T;
@@ -215,8 +168,7 @@ void Trainer::LogRow(const StepInfo& info, bool eval_now) {
                         {"train/tokens", info.tokens},
                         {"train/epoch", source_.epoch ? source_.epoch() : 0.0}};
   if (info.z_loss > 0) row["train/z_loss"] = info.z_loss;
-  for (const auto& [group, norm] : GroupNorms(decoder_.layout(), params_))
-    row["train/param_norm/" + group] = norm;
+  for (const auto& [group, norm] : backend_.GroupNorms()) row["train/param_norm/" + group] = norm;
   if (eval_now) {
     last_val_loss_ = hooks_.evaluate();
     row["val/loss"] = last_val_loss_;

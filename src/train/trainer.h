@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "engine/backend.h"
 #include "model/decoder.h"
 #include "optim/optim_config.h"
-#include "optim/optimizer.h"
 #include "optim/schedule.h"
 #include "train/metrics.h"
 #include "train/monitor.h"
@@ -80,12 +80,11 @@ struct StepInfo {
 };
 
 struct TrainerHooks {
-  // Data parallel's seam (MPI later): called after every backward, before clipping, to all-reduce
-  // the loss and gradients across ranks. Absent: one process.
-  std::function<void(float& loss, std::span<float> grads)> reduce_gradients;
-  // Test hook: may modify the loss and the gradients after backward (NaN injection); every pass of
-  // a multi-pass step (SAM) goes through it.
-  std::function<void(int64_t step, float& loss, std::span<float> grads)> after_backward;
+  // Data parallel: sums gradients and loss across ranks inside every pass (engine/backend.h).
+  Collective* collective = nullptr;
+  // Test hook: what to poison in a pass (NaN-policy tests); called for every pass of a multi-pass
+  // step (SAM), with the step index before the update.
+  std::function<PassFault(int64_t step, int pass)> fault;
   // Returns the validation loss (e.g. mean cross-entropy on fixed val batches); optional.
   std::function<double()> evaluate;
   // Called after every completed step (the stage saves checkpoints here); may call Trainer::Stop().
@@ -94,10 +93,10 @@ struct TrainerHooks {
 
 class Trainer {
  public:
-  // `params` is the model arena (initialised or loaded by the caller); `metrics` may be a disabled
-  // writer.
-  Trainer(Decoder& decoder, std::span<float> params, Optimizer& optimizer, BatchSource source,
-          const TrainerOptions& options, MetricsWriter& metrics, TrainerHooks hooks = {});
+  // `backend` holds the model (initialised or loaded by the caller) and the optimizer; `metrics`
+  // may be a disabled writer.
+  Trainer(Backend& backend, BatchSource source, const TrainerOptions& options,
+          MetricsWriter& metrics, TrainerHooks hooks = {});
 
   // Runs until state().step == options.total_steps or Stop() is called. Throws Error on a NaN/Inf
   // loss or gradient under nan_policy = abort (the parameters are then those of the last good
@@ -112,21 +111,14 @@ class Trainer {
   void RestoreState(const TrainState& state);
 
   const TrainState& state() const { return state_; }
-  std::span<const float> params() const { return params_; }
-  Optimizer& optimizer() { return optimizer_; }
+  Backend& backend() { return backend_; }
   const TrainerOptions& options() const { return options_; }
   double last_val_loss() const { return last_val_loss_; }
-
-  // L2 norm of the parameters per ParamGroup name ("embed", "attn", ...), fixed-order reductions.
-  static std::map<std::string, double> GroupNorms(const ParamLayout& layout,
-                                                  std::span<const float> x);
 
  private:
   void LogRow(const StepInfo& info, bool eval_now);
 
-  Decoder& decoder_;
-  std::span<float> params_;
-  Optimizer& optimizer_;
+  Backend& backend_;
   BatchSource source_;
   TrainerOptions options_;
   MetricsWriter& metrics_;
@@ -134,7 +126,6 @@ class Trainer {
   SpikeMonitor spike_;
   Progress progress_;
   TrainState state_;
-  std::vector<float> grads_;
   std::vector<int32_t> inputs_, targets_;
   bool stop_ = false;
   double last_val_loss_ = 0;

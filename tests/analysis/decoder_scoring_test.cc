@@ -1,6 +1,7 @@
-// Reliability case 24 end to end with the real model: log-likelihoods from BatchLogLikelihoods and
-// BatchRollingLogLikelihoods over a DecoderScorer (fast Decoder, nano preset) are bit-identical at
-// batch sizes 1, 3, 8 and at 1 and 2 OpenMP threads.
+// docs/reliability.md case 24 end to end with the real model: log-likelihoods from
+// BatchLogLikelihoods and BatchRollingLogLikelihoods over a BackendScorer (the native backend's
+// fast Decoder, nano preset) are bit-identical at batch sizes 1, 3, 8 and at 1 and 2 OpenMP
+// threads.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -42,10 +43,12 @@ TEST(DecoderScoring, LogLikelihoodsIdenticalAcrossBatchSizesAndThreads) {
 
   const int saved = omp_get_max_threads();
   omp_set_num_threads(2);  // scorers built for 2 threads, run at 1 and 2
-  std::vector<std::unique_ptr<DecoderScorer>> scorers;
+  std::vector<std::unique_ptr<Backend>> backends;
+  std::vector<std::unique_ptr<BackendScorer>> scorers;
   for (int batch : {1, 3, 8}) {
-    scorers.push_back(std::make_unique<DecoderScorer>(config, batch));
-    scorers.back()->set_params(params);
+    backends.push_back(
+        MakeBackend(config, {}, {.eval_batch = batch, .eval_seq = config.max_seq_len}, params));
+    scorers.push_back(std::make_unique<BackendScorer>(*backends.back(), batch, config.max_seq_len));
   }
   std::vector<LoglikResult> base;
   std::vector<RollingResult> base_rolling;

@@ -112,7 +112,9 @@ TEST(Diagnose, FloatDecoderHvpWithinItsErrorModel) {
     SCOPED_TRACE(weight_scale);
     Fixture f(weight_scale);
     ReferenceOracle ref{ReferenceDecoder<double>(f.model), f.inputs, f.targets};
-    DecoderLossOracle fast(f.model, f.inputs, f.targets, kB, kT);
+    const auto backend = MakeBackend(f.model, {}, {.train_batch = kB, .train_seq = kT},
+                                     std::vector<float>(ParamLayout::ForModel(f.model).total()));
+    BackendLossOracle fast(*backend, f.inputs, f.targets, kB, kT);
     const size_t n = f.v.size();
     std::vector<double> g_f(n), g_d(n), exact(n), at_float_step(n), hv_f(n);
     const double l_f = fast(f.theta, g_f), l_d = ref.Oracle()(f.theta, g_d);

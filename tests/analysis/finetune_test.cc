@@ -8,6 +8,7 @@
 
 #include <cmath>
 
+#include "engine/native_backend.h"
 #include "model/decoder.h"
 #include "model/init.h"
 

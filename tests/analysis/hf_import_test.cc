@@ -29,9 +29,9 @@ fs::path ExportAsHf(const fs::path& checkpoint, const fs::path& dir) {
 }
 
 std::vector<float> LogProbsOf(const LoadedModel& m) {
-  DecoderScorer scorer(m.config, 2);
-  scorer.set_params(m.params);
   const int T = m.config.max_seq_len;
+  const auto backend = MakeBackend(m.config, {}, {.eval_batch = 2, .eval_seq = T}, m.params);
+  BackendScorer scorer(*backend, 2, T);
   std::vector<int32_t> in(2 * T), tg(2 * T);
   for (int i = 0; i < 2 * T; ++i) {
     in[i] = (7 * i + 3) % m.config.vocab_size;

@@ -1,5 +1,5 @@
 // Imported models score like transformers would: for each family a tiny HF directory (its own
-// tensor names and config keys) is loaded with LoadModel and scored by DecoderScorer, and the
+// tensor names and config keys) is loaded with LoadModel and scored by BackendScorer, and the
 // log-probs are compared with `bench/reference.py --hf-logprobs`: bench/hf_families.py's float64
 // torch modules, written from the families' modeling files, reading config.json with transformers'
 // defaults and the tensors by HF names (GPT-NeoX's fused q|k|v viewed per head as transformers
@@ -98,8 +98,8 @@ void ExpectParity(const std::string& label, const Json& config) {
     io["inputs"].push_back(ri);
     io["targets"].push_back(rt);
   }
-  DecoderScorer scorer(m.config, kB, kT);
-  scorer.set_params(m.params);
+  const auto backend = MakeBackend(m.config, {}, {.eval_batch = kB, .eval_seq = kT}, m.params);
+  BackendScorer scorer(*backend, kB, kT);
   std::vector<float> ours(kB * kT);
   scorer.LogProbs(in.data(), tg.data(), kB, kT, ours.data());
 

@@ -1,14 +1,13 @@
 // Perturbation: γ = 0 is exact, keyed noise is thread-count independent, seeds differ, the
 // empirical std per tensor matches γ·σ_init, the base arena is untouched, groups and constant
-// tensors are respected (reliability.md case 11).
-#include "analysis/perturb.h"
-
+// tensors are respected (docs/reliability.md case 11).
 #include <gtest/gtest.h>
 #include <omp.h>
 
 #include <cmath>
 
 #include "model/init.h"
+#include "model/noise.h"
 
 namespace ot {
 namespace {

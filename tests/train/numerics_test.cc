@@ -1,4 +1,4 @@
-// NaN/Inf policies and the loss-spike monitor (reliability.md 27–28).
+// NaN/Inf policies and the loss-spike monitor (docs/reliability.md cases 27–28).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -19,8 +19,8 @@ TEST(NanPolicy, AbortStopsWithAClearMessageAndSavesNoNan) {
   c.train.checkpoint_every.value = kTokensPerStep;  // a checkpoint after every good step
   c.train.keep_periodic = 0;                        // all of them kept, to check each
   PretrainHooks hooks;
-  hooks.after_backward = [](int64_t step, float& loss, std::span<float> grads) {
-    if (step == 6) grads[123] = std::numeric_limits<float>::quiet_NaN();  // the 7th step
+  hooks.fault = [](int64_t step, int) {
+    return step == 6 ? PassFault::kGradientNaN : PassFault::kNone;  // the 7th step
   };
   std::string message;
   try {
@@ -51,14 +51,14 @@ TEST(NanPolicy, SkipStepLeavesWeightsUnchangedAndIsLogged) {
   PretrainConfig c = TinyConfig(root);
   c.train.nan_policy = "skip-step";
   PretrainHooks hooks;
-  hooks.after_backward = [](int64_t step, float& loss, std::span<float> grads) {
-    if (step == 9) loss = std::numeric_limits<float>::infinity();  // the 10th step
+  hooks.fault = [](int64_t step, int) {
+    return step == 9 ? PassFault::kLossInf : PassFault::kNone;  // the 10th step
   };
   std::vector<float> before, after, later;
   hooks.after_step = [&](const StepInfo& info, Trainer& t) {
-    if (info.step == 9) before.assign(t.params().begin(), t.params().end());
-    if (info.step == 10) after.assign(t.params().begin(), t.params().end());
-    if (info.step == 11) later.assign(t.params().begin(), t.params().end());
+    if (info.step == 9) before = HostParams(t.backend());
+    if (info.step == 10) after = HostParams(t.backend());
+    if (info.step == 11) later = HostParams(t.backend());
   };
   const PretrainResult r = RunPretrain(c, root / "run", hooks);
   EXPECT_EQ(r.steps, 40);
@@ -114,8 +114,8 @@ TEST(SpikeMonitor, TrainingRunLogsAnInjectedSpikeOnly) {
   // Inject a reported loss 10 running-σ above the mean at step 60 (the 61st), using the monitor's
   // own view of the clean run: the metrics give mean/σ estimates; 10 nats is far beyond them.
   PretrainHooks hooks;
-  hooks.after_backward = [](int64_t step, float& loss, std::span<float>) {
-    if (step == 60) loss += 10.0f;
+  hooks.fault = [](int64_t step, int) {
+    return step == 60 ? PassFault::kLossSpike : PassFault::kNone;
   };
   RunPretrain(c, root / "spiky", hooks);
   EXPECT_EQ(spike_rows(root / "spiky"), std::vector<int64_t>{61});

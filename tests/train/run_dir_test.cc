@@ -1,6 +1,7 @@
-// A pretrain run directory's housekeeping (reliability.md cases 6, 32, 35, 36): the directory lock,
-// a failed start that must not block the corrected retry, pruning of periodic checkpoints, and
-// resume falling back past a damaged newest checkpoint while saying which one it skipped and why.
+// A pretrain run directory's housekeeping (docs/reliability.md cases 6, 32, 35, 36): the directory
+// lock, a failed start that must not block the corrected retry, pruning of periodic checkpoints,
+// and resume falling back past a damaged newest checkpoint while saying which one it skipped and
+// why.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -63,8 +64,8 @@ TEST(RunDir, FailedStartDoesNotBlockTheCorrectedRetry) {
   PretrainConfig diverging = c;  // fixed the data, but an lr that blows up at step 2
   diverging.optim.lr = 1e3;
   PretrainHooks hooks;
-  hooks.after_backward = [](int64_t step, float& loss, std::span<float>) {
-    if (step == 1) loss = std::numeric_limits<float>::quiet_NaN();
+  hooks.fault = [](int64_t step, int) {
+    return step == 1 ? PassFault::kLossNaN : PassFault::kNone;
   };
   const std::string e = ErrorOf([&] { RunPretrain(diverging, run, hooks); });
   EXPECT_NE(e.find("non-finite"), std::string::npos) << e;

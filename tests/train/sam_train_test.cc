@@ -24,8 +24,9 @@ TEST(SamTraining, TwoPassesPerStepAndTheLossFalls) {
   const fs::path root = TempDir("sam_passes");
   PretrainHooks hooks;
   std::vector<int64_t> pass_steps;
-  hooks.after_backward = [&](int64_t step, float&, std::span<float>) {
+  hooks.fault = [&](int64_t step, int) {
     pass_steps.push_back(step);
+    return PassFault::kNone;
   };
   const PretrainResult r = RunPretrain(SamConfig(root), root / "run", hooks);
   EXPECT_EQ(r.steps, 20);
@@ -51,13 +52,13 @@ TEST(SamTraining, NonFiniteSecondPassIsSkippedWithWeightsUnchanged) {
   c.train.nan_policy = "skip-step";
   PretrainHooks hooks;
   int passes_at_step_5 = 0;
-  hooks.after_backward = [&](int64_t step, float&, std::span<float> grads) {
-    if (step == 5 && ++passes_at_step_5 == 2) grads[0] = std::numeric_limits<float>::quiet_NaN();
+  hooks.fault = [&](int64_t step, int) {
+    return step == 5 && ++passes_at_step_5 == 2 ? PassFault::kGradientNaN : PassFault::kNone;
   };
   std::vector<float> before, after;
   hooks.after_step = [&](const StepInfo& info, Trainer& t) {
-    if (info.step == 5) before.assign(t.params().begin(), t.params().end());
-    if (info.step == 6) after.assign(t.params().begin(), t.params().end());
+    if (info.step == 5) before = HostParams(t.backend());
+    if (info.step == 6) after = HostParams(t.backend());
   };
   const PretrainResult r = RunPretrain(c, root / "run", hooks);
   EXPECT_EQ(r.steps, 20);

@@ -1,5 +1,5 @@
 // Keyed Gaussian noise over a parameter arena.
-#include "analysis/perturb.h"
+#include "model/noise.h"
 
 #include <algorithm>
 #include <cmath>

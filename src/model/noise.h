@@ -1,6 +1,6 @@
-// Gaussian perturbation of a parameter arena (paper §3.3, protocol.md §2): θ̃ = θ + γ·s_t·z with
-// i.i.d. standard normal z keyed by (seed, draw, tensor index, element index) — the same noise at
-// any thread count and in any tensor order. Entry points: NoiseSpec, AddNoise, PerturbedCopy.
+// Gaussian perturbation of a parameter arena (paper §3.3, docs/science.md §2.2): θ̃ = θ + γ·s_t·z
+// with i.i.d. standard normal z keyed by (seed, draw, tensor index, element index) — the same noise
+// at any thread count and in any tensor order. Entry points: NoiseSpec, AddNoise, PerturbedCopy.
 #pragma once
 
 #include <cstdint>
