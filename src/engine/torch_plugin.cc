@@ -38,7 +38,9 @@ const Loaded& Load() {
                        "-DCMAKE_PREFIX_PATH and build the target overtrain_torch";
       return;
     }
-    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    // RTLD_DEEPBIND: LibTorch's libprotobuf must bind to its own symbols, not to the protobuf-lite
+    // copy that libsentencepiece (linked into the binary) exports; without it, loading crashes.
+    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
     if (handle == nullptr) {
       loaded.problem = path.string() + " does not load (" + dlerror() +
                        "); rebuild it against the LibTorch on this machine";
