@@ -7,14 +7,17 @@
 
 #include <cmath>
 #include <set>
+#include <sstream>
 
 #include "analysis/checkpoint_fixture.h"
 #include "analysis/finetune.h"
+#include "analysis/perturb_stage.h"
 #include "analysis/suite.h"
 #include "data/task_tokens.h"
 #include "data/tasks.h"
 #include "data/token_file.h"
 #include "data/tokenizer.h"
+#include "engine/torch_plugin.h"
 #include "train/metrics.h"
 
 namespace ot {
@@ -190,6 +193,76 @@ TEST(FinetuneStage, RecordsThatTheOptimizerWasResetAndWritesAValidEvalJson) {
   const auto rows = ReadMetrics(root / "out" / "metrics.jsonl");
   ASSERT_FALSE(rows.empty());
   EXPECT_EQ(rows.front()["step"], 1);
+  fs::remove_all(root);
+}
+
+// The stages on the torch backend (the LibTorch plugin, where this build has one) against the
+// native engine on one checkpoint: the same evaluation numbers and the same perturbation draws to
+// float32 rounding (tests/engine_torch: the models agree to ~1e-6 of the loss; 1e-5 relative
+// here), and a fine-tuning run that names its backend.
+TEST(Stages, TorchBackendEvaluatesPerturbsAndFineTunesAsNative) {
+  const char* plugin = std::getenv("OVERTRAIN_TORCH_PLUGIN");
+  if (plugin == nullptr || *plugin == '\0') GTEST_SKIP() << "built without LibTorch: no plugin";
+  ASSERT_TRUE(TorchPluginAvailable()) << plugin;
+  const fs::path root = TempDir("torch_stages");
+  const ModelConfig m = DataModel();
+  const fs::path ck = SaveModelCheckpoint(root / "ck", m, m, InitFor(m));
+  const ComputeConfig torch{.backend = "torch", .device = "cpu"};
+  EvalConfig eval;
+  eval.checkpoint.dir = ck.string();
+  eval.suite.data_dir = Data().dir.string();
+  eval.suite.batch = 4;
+  eval.suite.windows = 8;
+  eval.suite.tasks = {"sentiment"};
+  eval.suite.max_examples = 6;
+  ASSERT_EQ(RunEvalStage(eval, root / "eval-native"), 0);
+  eval.compute = torch;
+  ASSERT_EQ(RunEvalStage(eval, root / "eval-torch"), 0);
+  const auto a = nlohmann::json::parse(ReadFile(root / "eval-native" / "eval.json"))["results"];
+  const auto b = nlohmann::json::parse(ReadFile(root / "eval-torch" / "eval.json"))["results"];
+  for (const char* key : {"general", "sentiment"}) {
+    const double la = a[key]["loss"].get<double>(), lb = b[key]["loss"].get<double>();
+    EXPECT_NEAR(la, lb, 1e-5 * la) << key;
+  }
+  EXPECT_EQ(a["sentiment"]["acc"], b["sentiment"]["acc"]);
+  PerturbConfig perturb;
+  perturb.checkpoint.dir = ck.string();
+  perturb.suite = eval.suite;
+  perturb.gammas = {0.5, 2.0};
+  perturb.draws = 2;
+  ASSERT_EQ(RunPerturbStage(perturb, root / "perturb-native"), 0);
+  perturb.compute = torch;
+  ASSERT_EQ(RunPerturbStage(perturb, root / "perturb-torch"), 0);
+  const auto rows = [](const fs::path& f) {
+    std::vector<nlohmann::json> out;
+    std::istringstream in(ReadFile(f));
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+    return out;
+  };
+  const auto pa = rows(root / "perturb-native" / "results.jsonl"),
+             pb = rows(root / "perturb-torch" / "results.jsonl");
+  ASSERT_EQ(pa.size(), 4u);
+  ASSERT_EQ(pb.size(), pa.size());
+  for (size_t i = 0; i < pa.size(); ++i) {
+    const double la = pa[i]["loss"].get<double>(), lb = pb[i]["loss"].get<double>();
+    EXPECT_NEAR(la, lb, 1e-5 * la) << i;  // the same draw: the same weights, bit for bit
+    EXPECT_GT(std::abs(la - pa[i]["base_loss"].get<double>()), 1e-3) << "the noise must matter";
+  }
+  FinetuneConfig ft;
+  ft.checkpoint.dir = ck.string();
+  ft.suite = eval.suite;
+  ft.compute = torch;
+  ft.ft.task = "sentiment";
+  ft.ft.batch_size = 4;
+  ft.ft.tokens.value = 4 * 32 * 3;
+  ft.ft.evals_during = 0;
+  ft.ft.wise_alphas = {0.5};
+  ft.ft.l2sp = 0.1;
+  ASSERT_EQ(RunFinetuneStage(ft, root / "ft-torch"), 0);
+  const auto j = nlohmann::json::parse(ReadFile(root / "ft-torch" / "eval.json"));
+  EXPECT_EQ(j["finetune"]["backend"].get<std::string>().rfind("torch (LibTorch", 0), 0u);
+  EXPECT_TRUE(j["wise"].contains("0.5"));
   fs::remove_all(root);
 }
 

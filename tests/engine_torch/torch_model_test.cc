@@ -4,6 +4,7 @@
 // decoder_test.cc derives them: float32 through ~10 ops with reductions of K <= 70 terms gives
 // ~1e-6 relative; 1e-5 leaves margin). Also bf16 against fp32 with a derived bound, and the
 // logit statistics.
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -136,6 +137,47 @@ TEST(TorchModel, LogitStatsMatchTheNativeEngine) {
     EXPECT_NEAR(mt[i], mn[i], 1e-5 * (1 + std::abs(mn[i]))) << i;
     EXPECT_NEAR(zt[i], zn[i], 1e-5 * (1 + std::abs(zn[i]))) << i;
   }
+}
+
+// bf16 GEMMs (torch: real bf16 products; native: fp32 products of bf16-rounded inputs) against the
+// fp32 objective. Bound: each GEMM input rounded to bf16 (unit roundoff 2^-9) perturbs its output
+// by <= 2·2^-9 relative; the model has 2 blocks x 7 GEMM stages (qkv, QK^T, PV, o, gate|up, down,
+// and their order) + the head = 15 stages, and in the worst case their first-order errors align:
+// 15·2^-8 ≈ 0.059 of the loss. Torch also rounds each product's output to bf16 (one more 2^-9
+// per stage): 2x for the difference of the two engines.
+TEST(TorchModel, Bf16ObjectiveWithinItsRoundingBound) {
+  const ModelConfig config = TorchSmall();
+  const int B = 3, T = 64;
+  const std::vector<float> p = TorchParams(ParamLayout::ForModel(config), 11, 5.0f);
+  const auto inputs = TorchTokens(B * T, config.vocab_size, 1),
+             targets = TorchTokens(B * T, config.vocab_size, 2);
+  OptimConfig bf16{.lr = 1e-3, .precision = "bf16"};
+  const BackendPlan plan{.train_batch = B, .train_seq = T, .optim = bf16};
+  auto torch = Torch(config, plan, p);
+  auto native = MakeBackend(config, {}, plan, p);
+  const double fp32 = native->Loss(inputs.data(), targets.data(), B, T);
+  const double lt = torch->TrainStep(inputs.data(), targets.data(), B, T, 1e-3, {}).loss;
+  const double ln = native->TrainStep(inputs.data(), targets.data(), B, T, 1e-3, {}).loss;
+  const double bound = 15 * 0x1p-8 * fp32;
+  std::printf("  bf16 loss: torch %.6f, native %.6f, fp32 %.6f (bound %.4f)\n", lt, ln, fp32,
+              bound);
+  EXPECT_NEAR(lt, fp32, bound);
+  EXPECT_NEAR(ln, fp32, bound);
+  EXPECT_NEAR(lt, ln, 2 * bound);
+  EXPECT_NE(lt, fp32) << "bf16 made no difference: the casts are not happening";
+}
+
+TEST(TorchModel, CpuOnlyLibTorchRefusesCudaInOneSentence) {
+  if (at::hasCUDA()) GTEST_SKIP() << "this LibTorch has CUDA";
+  std::string message;
+  try {
+    torch_engine::MakeTorchBackend(TorchSmall(), {.backend = "torch", .device = "cuda"},
+                                   {.eval_batch = 1, .eval_seq = 4},
+                                   std::vector<float>(ParamLayout::ForModel(TorchSmall()).total()));
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  EXPECT_EQ(message.rfind("compute.device = 'cuda': no CUDA device", 0), 0u) << message;
 }
 
 }  // namespace
