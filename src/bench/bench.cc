@@ -8,11 +8,13 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <optional>
 
 #include "bench/gemm_trace.h"
 #include "bench/torch_reference.h"
 #include "core/check.h"
 #include "core/rng.h"
+#include "engine/backend.h"
 #include "model/config.h"
 #include "model/decoder.h"
 #include "model/init.h"
@@ -24,80 +26,64 @@ namespace ot {
 
 namespace {
 
-// The engine's training step exactly as the trainer runs it, minus data loading and logging.
-class EngineStep {
+// One backend's training step exactly as the trainer runs it (Backend::TrainStep: passes, clip,
+// update), minus data loading and logging, on a fixed batch.
+class BackendStep {
  public:
-  EngineStep(const ModelConfig& config, int B, int T, uint64_t seed)
-      : config_(config), B_(B), T_(T), layout_(ParamLayout::ForModel(config)) {
-    params_.assign(layout_.total(), 0.0f);
-    grads_.assign(layout_.total(), 0.0f);
-    InitParams(layout_, params_, seed);
-    optimizer_ = MakeOptimizer(OptimConfig{}, layout_);  // AdamW, the defaults
+  BackendStep(const ModelConfig& config, int B, int T, uint64_t seed, const ComputeConfig& compute,
+              const OptimConfig& optim)
+      : B_(B), T_(T) {
+    const ParamLayout layout = ParamLayout::ForModel(config);
+    std::vector<float> params(layout.total());
+    InitParams(layout, params, seed);
+    backend_ = MakeBackend(config, compute, {.train_batch = B, .train_seq = T, .optim = optim},
+                           std::move(params));
     const uint64_t key = RngKey(seed, StreamId("bench-tokens"));
-    tokens_.resize(static_cast<size_t>(B) * (T + 1));
-    for (size_t i = 0; i < tokens_.size(); ++i)
-      tokens_[i] = static_cast<int32_t>(UniformAt(key, i) * config.vocab_size) % config.vocab_size;
+    std::vector<int32_t> tokens(static_cast<size_t>(B) * (T + 1));
+    for (size_t i = 0; i < tokens.size(); ++i)
+      tokens[i] = static_cast<int32_t>(UniformAt(key, i) * config.vocab_size) % config.vocab_size;
     inputs_.resize(static_cast<size_t>(B) * T);
     targets_.resize(inputs_.size());
     for (int b = 0; b < B; ++b)
       for (int t = 0; t < T; ++t) {
-        inputs_[b * T + t] = tokens_[b * (T + 1) + t];
-        targets_[b * T + t] = tokens_[b * (T + 1) + t + 1];
+        inputs_[b * T + t] = tokens[b * (T + 1) + t];
+        targets_[b * T + t] = tokens[b * (T + 1) + t + 1];
       }
-    decoder_ = std::make_unique<Decoder>(config, B, T);
   }
 
-  // One forward/backward pass: the trainer's gradient oracle.
-  float Pass(std::span<const float> params, std::span<float> grads) {
-    std::fill(grads.begin(), grads.end(), 0.0f);
-    const float loss = decoder_->Forward(params, inputs_.data(), targets_.data(), B_, T_);
-    decoder_->Backward(params, grads);
-    return loss;
+  double Step() {
+    return backend_->TrainStep(inputs_.data(), targets_.data(), B_, T_, 1e-4, {.clip = 1.0}).loss;
   }
 
-  // A step with `optimizer` (default: this engine's AdamW); SAM takes its second pass through the
-  // oracle.
-  float Step(Optimizer* optimizer = nullptr) {
-    const float loss = Pass(params_, grads_);
-    (optimizer ? *optimizer : *optimizer_)
-        .StepWithOracle(
-            params_, grads_, 1e-4,
-            [this](std::span<const float> p, std::span<float> g) { return Pass(p, g); });
-    return loss;
-  }
-
-  std::vector<double> TimeSteps(int n, BenchClock clock, Optimizer* optimizer = nullptr) {
+  // Seconds of each of n steps; a device backend is synchronised by the loss it returns.
+  std::vector<double> TimeSteps(int n, BenchClock clock) {
     std::vector<double> out;
     for (int i = 0; i < n; ++i) {
       const double t0 = ReadClock(clock);
-      Step(optimizer);
+      Step();
       out.push_back(ReadClock(clock) - t0);
     }
     return out;
   }
 
-  int64_t num_params() const { return layout_.total(); }
-  const ParamLayout& layout() const { return layout_; }
-  double activation_bytes() const { return static_cast<double>(decoder_->ActivationBytes()); }
+  Backend& backend() { return *backend_; }
 
  private:
-  ModelConfig config_;
   int B_, T_;
-  ParamLayout layout_;
-  std::vector<float> params_, grads_;
-  std::vector<int32_t> tokens_, inputs_, targets_;
-  std::unique_ptr<Optimizer> optimizer_;
-  std::unique_ptr<Decoder> decoder_;
+  std::vector<int32_t> inputs_, targets_;
+  std::unique_ptr<Backend> backend_;
 };
 
 // The optimizer a --optim entry names: a kind, or "sam+<kind>" for SAM at radius `sam_rho`.
-std::unique_ptr<Optimizer> BenchOptimizer(const std::string& entry, double sam_rho,
-                                          const ParamLayout& layout) {
+OptimConfig BenchOptimizer(const std::string& entry, double sam_rho) {
   OptimConfig c;
   const bool sam = entry.starts_with("sam+");
   c.kind = sam ? entry.substr(4) : entry;
   if (sam) c.sam_rho = sam_rho;
-  return MakeOptimizer(c, layout, "bench --optim");
+  if (std::find(OptimKinds().begin(), OptimKinds().end(), c.kind) == OptimKinds().end())
+    throw Error("bench --optim: '" + entry +
+                "' is not adamw, sgd, lion, muon or sam+<one of them>");
+  return c;
 }
 
 }  // namespace
@@ -130,9 +116,19 @@ std::vector<BenchRow> RunBench(const BenchOptions& options, std::FILE* log) {
   for (const auto& name : options.configs) ModelConfig::FromPreset(name);  // fail before any work
   if (!options.optims.empty() && !(options.sam_rho > 0))
     throw Error("bench --sam-rho = " + std::to_string(options.sam_rho) + " must be > 0");
-  for (const auto& entry : options.optims)
-    BenchOptimizer(entry, options.sam_rho,
-                   ParamLayout::ForModel(ModelConfig::FromPreset("pico-16")));
+  for (const auto& entry : options.optims) BenchOptimizer(entry, options.sam_rho);
+  for (const auto& backend : options.backends)
+    if (backend != "native" && backend != "torch")
+      throw Error("bench --backend: '" + backend + "' is not native or torch");
+  OptimConfig adamw;  // the defaults
+  adamw.precision = options.precision;
+  const ComputeConfig torch_compute{.backend = "torch", .device = options.device};
+  const bool with_torch_backend = std::find(options.backends.begin(), options.backends.end(),
+                                            "torch") != options.backends.end();
+  const bool with_native = std::find(options.backends.begin(), options.backends.end(), "native") !=
+                           options.backends.end();
+  if (!with_native && options.device == "cpu")
+    throw Error("bench --backend: include native (it sets the GEMM ceiling on the CPU)");
   omp_set_num_threads(options.threads);
   std::vector<BenchRow> rows;
   for (const auto& name : options.configs) {
@@ -146,58 +142,86 @@ std::vector<BenchRow> RunBench(const BenchOptions& options, std::FILE* log) {
       std::fprintf(log, "bench %s: B %d x T %d, building and warming up...\n", name.c_str(), row.B,
                    row.T);
 
-    EngineStep engine(config, row.B, row.T, options.seed);
-    row.params = engine.num_params();
+    row.params = config.NumParams();
     row.arena_bytes = 4.0 * 4.0 * static_cast<double>(row.params);
-    row.activation_bytes = engine.activation_bytes();
+    row.activation_bytes = static_cast<double>(Decoder::PlannedActivationBytes(
+        config, row.B, row.T, options.threads, {.bf16_matmul = options.precision == "bf16"}));
+    // The native engine (and with it the GEMM ceiling, the PyTorch script and the optimizer table)
+    // where asked; the torch backend where asked. Every system warms up, then they alternate.
+    std::unique_ptr<BackendStep> engine, torch_backend;
     std::unique_ptr<TorchBenchProcess> torch;
-    if (options.torch)
-      torch = std::make_unique<TorchBenchProcess>(
-          config, row.B, row.T, options.threads, options.warmup, options.clock == BenchClock::kCpu);
-    engine.TimeSteps(options.warmup, options.clock);
-    std::vector<std::unique_ptr<Optimizer>> optims;
-    std::vector<std::vector<double>> optim_s(options.optims.size());
-    for (const auto& entry : options.optims) {
-      optims.push_back(BenchOptimizer(entry, options.sam_rho, engine.layout()));
-      engine.TimeSteps(options.warmup, options.clock, optims.back().get());
+    std::vector<std::unique_ptr<BackendStep>> optims;
+    std::optional<GemmTrace> gemms;
+    if (with_native) {
+      engine =
+          std::make_unique<BackendStep>(config, row.B, row.T, options.seed, ComputeConfig{}, adamw);
+      engine->TimeSteps(options.warmup, options.clock);
+      if (options.torch)
+        torch =
+            std::make_unique<TorchBenchProcess>(config, row.B, row.T, options.threads,
+                                                options.warmup, options.clock == BenchClock::kCpu);
+      for (const auto& entry : options.optims) {
+        optims.push_back(std::make_unique<BackendStep>(config, row.B, row.T, options.seed,
+                                                       ComputeConfig{},
+                                                       BenchOptimizer(entry, options.sam_rho)));
+        optims.back()->TimeSteps(options.warmup, options.clock);
+      }
+      gemms = GemmTrace::Record([&] { engine->Step(); });
+      row.gemm_calls = static_cast<int64_t>(gemms->calls().size());
+      row.gemm_flops_per_token = gemms->Flops() / tokens;
+      gemms->Replay(1);
     }
-    GemmTrace gemms = GemmTrace::Record([&] { engine.Step(); });
-    row.gemm_calls = static_cast<int64_t>(gemms.calls().size());
-    row.gemm_flops_per_token = gemms.Flops() / tokens;
-    gemms.Replay(1);
+    if (with_torch_backend) {
+      torch_backend =
+          std::make_unique<BackendStep>(config, row.B, row.T, options.seed, torch_compute, adamw);
+      row.torch_backend_name = torch_backend->backend().Describe();
+      torch_backend->TimeSteps(options.warmup, options.clock);
+    }
 
-    std::vector<double> ours_s, torch_s, gemm_s;
+    std::vector<double> ours_s, torch_s, gemm_s, backend_s;
+    std::vector<std::vector<double>> optim_s(optims.size());
     double peak = 0;
     for (int r = 0; r < options.rounds; ++r) {
       const int n = options.steps / options.rounds + (r < options.steps % options.rounds ? 1 : 0);
-      for (double t : engine.TimeSteps(n, options.clock)) ours_s.push_back(t);
+      if (engine)
+        for (double t : engine->TimeSteps(n, options.clock)) ours_s.push_back(t);
       if (torch)
         for (double t : torch->Run(n)) torch_s.push_back(t);
-      for (double t : gemms.Replay(n, options.clock)) gemm_s.push_back(t);
+      if (torch_backend)
+        for (double t : torch_backend->TimeSteps(n, options.clock)) backend_s.push_back(t);
+      if (gemms) {
+        for (double t : gemms->Replay(n, options.clock)) gemm_s.push_back(t);
+        peak = std::max(peak, SgemmPeakGflops(options.peak_n, 1, options.clock));
+      }
       for (size_t o = 0; o < optims.size(); ++o)
-        for (double t : engine.TimeSteps(n, options.clock, optims[o].get()))
-          optim_s[o].push_back(t);
-      peak = std::max(peak, SgemmPeakGflops(options.peak_n, 1, options.clock));
+        for (double t : optims[o]->TimeSteps(n, options.clock)) optim_s[o].push_back(t);
       if (log) {
-        const auto ours = SummariseTokens(ours_s, tokens);
-        std::fprintf(
-            log, "  round %d/%d: overtrain %.0f tok/s%s, GEMM ceiling %.0f tok/s\n", r + 1,
-            options.rounds, ours.median,
-            torch ? fmt::format(", PyTorch {:.0f} tok/s", SummariseTokens(torch_s, tokens).median)
-                        .c_str()
-                  : "",
-            SummariseTokens(gemm_s, tokens).median);
+        std::string line = fmt::format("  round {}/{}:", r + 1, options.rounds);
+        if (engine)
+          line += fmt::format(" overtrain native {:.0f} tok/s, GEMM ceiling {:.0f} tok/s",
+                              SummariseTokens(ours_s, tokens).median,
+                              SummariseTokens(gemm_s, tokens).median);
+        if (torch)
+          line += fmt::format(", PyTorch {:.0f} tok/s", SummariseTokens(torch_s, tokens).median);
+        if (torch_backend)
+          line += fmt::format(", overtrain torch {:.0f} tok/s",
+                              SummariseTokens(backend_s, tokens).median);
+        std::fprintf(log, "%s\n", line.c_str());
       }
     }
-    row.ours = SummariseTokens(ours_s, tokens);
+    if (engine) {
+      row.ours = SummariseTokens(ours_s, tokens);
+      row.ceiling = SummariseTokens(gemm_s, tokens);
+    }
     if (torch) row.torch = SummariseTokens(torch_s, tokens);
-    row.ceiling = SummariseTokens(gemm_s, tokens);
+    if (torch_backend) row.torch_backend = SummariseTokens(backend_s, tokens);
     row.sgemm_peak_gflops = peak;
     for (size_t o = 0; o < optims.size(); ++o)
-      row.optims.push_back(
-          {optims[o]->Name(), optims[o]->PassesPerStep(), SummariseTokens(optim_s[o], tokens)});
-    if (options.gemm_detail)
-      row.gemm_detail = gemms.TimeByShape(std::max(3, options.rounds), options.clock);
+      row.optims.push_back({optims[o]->backend().OptimizerName(),
+                            optims[o]->backend().PassesPerStep(),
+                            SummariseTokens(optim_s[o], tokens)});
+    if (options.gemm_detail && gemms)
+      row.gemm_detail = gemms->TimeByShape(std::max(3, options.rounds), options.clock);
     rows.push_back(row);
   }
   return rows;
@@ -260,6 +284,32 @@ std::string FormatBenchTable(const std::vector<BenchRow>& rows, const BenchOptio
     };
     out += line("adamw (table above)", 1, r.ours);
     for (const auto& o : r.optims) out += line(o.name, o.passes, o.tokens);
+  }
+  bool backends = false;
+  for (const auto& r : rows) backends |= r.torch_backend.median > 0;
+  if (backends) {
+    out += fmt::format(
+        "\nBackends: one AdamW training step (Backend::TrainStep: forward, backward, clip, update) "
+        "in the same rounds, precision {}\n| config | backend | tok/s (min-max) | TFLOP/s | {} | "
+        "vs native |\n|---|---|---|---|---|---|\n",
+        options.precision, options.peak_tflops > 0 ? "MFU" : "% of GEMM ceiling");
+    for (const auto& r : rows) {
+      const auto line = [&](const std::string& name, const TokensPerSecond& t) {
+        const double tflops = t.median * r.flops_per_token * 1e-12;
+        const std::string share =
+            options.peak_tflops > 0
+                ? fmt::format("{:.1f}% of {:.0f}", 100 * tflops / options.peak_tflops,
+                              options.peak_tflops)
+            : r.ceiling.median > 0 ? fmt::format("{:.0f}%", 100 * t.median / r.ceiling.median)
+                                   : std::string("-");
+        return fmt::format("| {} | {} | {:.0f} ({:.0f}-{:.0f}) | {:.3f} | {} | {} |\n", r.config,
+                           name, t.median, t.min, t.max, tflops, share,
+                           r.ours.median > 0 ? fmt::format("{:.2f}x", t.median / r.ours.median)
+                                             : std::string("-"));
+      };
+      if (r.ours.median > 0) out += line("native", r.ours);
+      if (r.torch_backend.median > 0) out += line(r.torch_backend_name, r.torch_backend);
+    }
   }
   for (const auto& r : rows) {
     if (r.gemm_detail.empty()) continue;

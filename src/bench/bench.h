@@ -37,6 +37,12 @@ struct BenchOptions {
   // AdamW only, and no optimizer table.
   std::vector<std::string> optims;
   double sam_rho = 0.05;
+  // Backends timed through Backend::TrainStep (AdamW): native (the CPU engine; also the GEMM
+  // ceiling, the PyTorch script and the optimizer table) and/or torch on `device`.
+  std::vector<std::string> backends = {"native"};
+  std::string device = "cpu";      // the torch backend's compute.device
+  std::string precision = "fp32";  // optim.precision of every timed step: fp32 | bf16
+  double peak_tflops = 0;  // the device's dense peak for MFU (0: no MFU column; CPU rows use SGEMM)
 };
 
 // One optimizer's training step (forward, backward, update; SAM: two passes) in one config.
@@ -54,11 +60,13 @@ struct BenchRow {
   double gemm_flops_per_token =
       0;                   // what the engine's SGEMM calls actually compute (causal blocks skipped)
   int64_t gemm_calls = 0;  // cblas_sgemm calls per step
-  TokensPerSecond ours, torch;   // torch all zero when not measured
-  TokensPerSecond ceiling;       // B*T / (time of the step's GEMMs alone)
-  double sgemm_peak_gflops = 0;  // best square SGEMM in this run
-  double arena_bytes = 0;        // params x 4 arenas (weights, grads, AdamW m and v)
-  double activation_bytes = 0;   // the decoder's activations and scratch (Decoder::ActivationBytes)
+  TokensPerSecond ours, torch;     // torch all zero when not measured
+  TokensPerSecond torch_backend;   // the torch backend (BenchOptions::backends); zero when not run
+  std::string torch_backend_name;  // Backend::Describe() of it
+  TokensPerSecond ceiling;         // B*T / (time of the step's GEMMs alone)
+  double sgemm_peak_gflops = 0;    // best square SGEMM in this run
+  double arena_bytes = 0;          // params x 4 arenas (weights, grads, AdamW m and v)
+  double activation_bytes = 0;  // the decoder's activations and scratch (Decoder::ActivationBytes)
   std::vector<GemmTrace::ShapeTime> gemm_detail;  // with BenchOptions::gemm_detail
   std::vector<OptimStepTime> optims;              // with BenchOptions::optims
   double OursGflops() const { return ours.median * flops_per_token * 1e-9; }

@@ -8,6 +8,7 @@
 #include "bench/forward_bench.h"
 #include "cli/command.h"
 #include "core/check.h"
+#include "engine/compute_config.h"
 
 namespace {
 
@@ -50,6 +51,19 @@ std::function<int()> SetupBench(CLI::App& app) {
       "(SAM: two passes per step); prints a table of step times per config");
   app.add_option("--sam-rho", options->sam_rho, "SAM radius for the sam+<kind> entries of --optim")
       ->capture_default_str();
+  auto backends = std::make_shared<std::string>("native");
+  app.add_option("--backend", *backends,
+                 "comma-separated backends timed through the same training step: native, torch "
+                 "(the LibTorch plugin; prints a backends table)")
+      ->capture_default_str();
+  app.add_option("--device", options->device, "the torch backend's device: cpu, cuda, cuda:N")
+      ->capture_default_str();
+  app.add_option("--precision", options->precision, "fp32, or bf16 (bf16 GEMMs, fp32 master)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
+  app.add_option("--peak-tflops", options->peak_tflops,
+                 "the device's dense peak for an MFU column (an H100 SXM: 989 in bf16); 0 = none")
+      ->capture_default_str();
   auto clock = std::make_shared<std::string>("wall");
   app.add_option("--clock", *clock,
                  "wall, or cpu: tokens per CPU-second of each process (for a busy machine; "
@@ -71,8 +85,13 @@ std::function<int()> SetupBench(CLI::App& app) {
       ->capture_default_str();
   app.add_option("--seq", forward_options->seq, "--forward: tokens per sequence")
       ->capture_default_str();
-  return [configs, options, clock, optims, forward, forward_options, archs] {
+  return [configs, options, clock, optims, forward, forward_options, archs, backends] {
     options->optims = SplitComma(*optims);
+    options->backends = SplitComma(*backends);
+    if (const std::string problem =
+            ot::ComputeProblem({.backend = "torch", .device = options->device});
+        !problem.empty())
+      throw ot::Error("bench --device: " + problem);
     options->clock = *clock == "cpu" ? ot::BenchClock::kCpu : ot::BenchClock::kWall;
     if (*forward) {
       ot::ForwardBenchOptions& f = *forward_options;
