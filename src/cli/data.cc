@@ -12,6 +12,7 @@
 #include "data/fetch.h"
 #include "data/lm_eval_tasks.h"
 #include "data/prepare.h"
+#include "data/token_file.h"
 
 namespace {
 void PrintLine(const std::string& s) { fmt::print("{}\n", s), std::fflush(stdout); }
@@ -54,7 +55,28 @@ OT_COMMAND("data", [](CLI::App& app) {
       ->required();
   mc->add_option("--out", *out, "output dir")->required();
 
+  CLI::App* import = app.add_subcommand(
+      "import-tokens", "turn a raw little-endian uint16/uint32 id dump into a token file");
+  auto dtype = std::make_shared<std::string>("uint16");
+  auto vocab = std::make_shared<uint32_t>(0);
+  auto eod = std::make_shared<int32_t>(-1);
+  import->add_option("--in", *dir, "the raw ids (e.g. numpy's tofile of a uint16 array)")
+      ->required();
+  import->add_option("--dtype", *dtype, "uint16 or uint32")
+      ->check(CLI::IsMember({"uint16", "uint32"}))
+      ->capture_default_str();
+  import->add_option("--vocab", *vocab, "vocabulary size; every id must be below it")->required();
+  import->add_option("--eod", *eod, "the end-of-document id (-1: none)")->capture_default_str();
+  import->add_option("--out", *out, "the token file to write")->required();
+
   return [=]() -> int {
+    if (import->parsed()) {
+      const auto info =
+          ot::data::ImportRawTokens(*dir, *dtype == "uint16" ? 2 : 4, *vocab, *eod, *out);
+      fmt::print("{}: {} tokens, vocabulary {}, xxh3 {:016x}\n", *out, info.tokens, info.vocab_size,
+                 info.xxh3);
+      return 0;
+    }
     if (mc->parsed()) {
       ot::data::WriteMcTaskFiles(*data_dir, *out, PrintLine);
       return 0;

@@ -182,6 +182,12 @@ const ConfigSchema<StudyConfig>& StudySchema() {
         .Field(
             "study.threads_per_job", "OpenMP threads per run (0 = 1 for nano, else 2)",
             [](C& c) -> int& { return c.study.threads_per_job; }, AtLeast(0))
+        .Field(
+            "study.gpu_peak_tflops", "GPU planning: the card's dense peak TFLOP/s (H100 bf16: 989)",
+            [](C& c) -> double& { return c.study.gpu_peak_tflops; }, Above(0))
+        .Field(
+            "study.gpu_mfu", "GPU planning: the model FLOPs utilisation the estimate assumes",
+            [](C& c) -> double& { return c.study.gpu_mfu; }, Between(0.001, 1))
         .Field("data.config", "data prepare config file (\"\" = defaults)",
                [](C& c) -> std::string& { return c.data.config; })
         .Field("data.set", "extra data.* overrides for prepare, e.g. [\"data.vocab_size=4096\"]",

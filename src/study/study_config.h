@@ -41,6 +41,9 @@ struct StudyConfig {
         arms;      // named variants compared side by side (one ladder each); see arm_sets
     int jobs = 0;  // runs at a time; 0 = cores / threads_per_job
     int threads_per_job = 0;  // OMP threads per run; 0 = 1 for the nano preset, else 2
+    // GPU planning (--dry-run with compute.device = cuda): the card's dense peak and the MFU the
+    // estimate assumes (an H100 SXM's bf16 peak; 40% is the target, not a measurement).
+    double gpu_peak_tflops = 989, gpu_mfu = 0.4;
   } study;
   struct Data {
     std::string config;            // data prepare config file ("" = defaults)

@@ -90,6 +90,28 @@ void PrintLadder(const StudyConfig& config, const StudyPlan& sp, const fs::path&
   const double data_s = prepare && IsComplete(sp.plan.DirOf(study_dir, *prepare), *prepare)
                             ? 0.0
                             : 240.0;  // fetch (network) + prepare, measured ~2-4 minutes
+  if (config.compute.device != "cpu") {
+    // A GPU study: its time is FLOPs over the card's throughput, which this machine has not
+    // measured; say what is assumed.
+    double flops = 0;
+    for (const auto& run : sp.plan.runs()) {
+      if (run.stage == "data" || run.stage == "data-fetch" ||
+          IsComplete(sp.plan.DirOf(study_dir, run), run))
+        continue;
+      const double per_token = config.model.TrainFlopsPerToken(config.pretrain.seq_len);
+      flops += run.cost_tokens *
+               ((run.stage == "eval" || run.stage == "perturb") ? per_token / 3 : per_token);
+    }
+    const double mfu = config.study.gpu_mfu, peak = config.study.gpu_peak_tflops;
+    std::printf(
+        "estimated GPU time: %.1f GPU-hours on %s (%.3g FLOPs at an ASSUMED %.0f%% MFU of %.0f "
+        "TFLOP/s, study.gpu_mfu and study.gpu_peak_tflops; `overtrain bench --backend torch "
+        "--device cuda --precision bf16 --peak-tflops %.0f` measures the MFU), plus data "
+        "preparation\n",
+        flops / (mfu * peak * 1e12) / 3600, config.compute.device.c_str(), flops, 100 * mfu, peak,
+        peak);
+    return;
+  }
   const double wall = data_s + std::max(longest_pretrain, work / std::max(1, jobs));
   std::printf(
       "estimated wall time: %.0f min at %d job(s) at a time (%.0f CPU-min of runs, data %.0f "

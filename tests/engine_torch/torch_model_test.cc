@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <random>
 #include <vector>
 
@@ -51,9 +52,16 @@ std::vector<int32_t> TorchTokens(int n, int V, uint32_t seed, double ignore_frac
   return t;
 }
 
+// The device under test: cpu here; scripts/gpu-check.sh sets OVERTRAIN_TEST_DEVICE=cuda on a GPU
+// machine, where the same bounds hold (fp32 GEMMs without TF32, LibTorch's default).
+std::string TestDevice() {
+  const char* d = std::getenv("OVERTRAIN_TEST_DEVICE");
+  return d != nullptr && *d != '\0' ? d : "cpu";
+}
+
 std::unique_ptr<Backend> Torch(const ModelConfig& c, const BackendPlan& plan,
                                std::vector<float> p) {
-  return torch_engine::MakeTorchBackend(c, {.backend = "torch", .device = "cpu"}, plan,
+  return torch_engine::MakeTorchBackend(c, {.backend = "torch", .device = TestDevice()}, plan,
                                         std::move(p));
 }
 
