@@ -41,15 +41,25 @@ BatchSource LoaderBatchSource(data::TokenLoader& loader) {
 }
 
 double MeanLoss(Backend& backend, const data::TokenLoader& loader, int batch_size, int seq_len,
-                int batches) {
+                int batches, Collective* collective) {
   const int64_t n = std::min<int64_t>(batches, loader.batches_per_epoch());
   OT_CHECK(n > 0) << "the evaluation file holds no full batch";
   std::vector<int32_t> in(int64_t{batch_size} * seq_len), tg(in.size());
+  const int world = collective ? collective->world_size() : 1;
+  const RowRange rows =
+      RankRows(batch_size, collective ? collective->rank() : 0, world, "train.batch_size");
+  const int64_t first = int64_t{rows.first} * seq_len;
   double sum = 0;
   for (int64_t k = 0; k < n; ++k) {
     loader.Batch({0, k}, in, tg);
-    // float, as the decoder returns it: the mean is the same bits as before the seam
-    sum += static_cast<float>(backend.Loss(in.data(), tg.data(), batch_size, seq_len));
+    // float, as the decoder returns it: one process gives the same bits as before the seam. Data
+    // parallel: each rank's slice, averaged across ranks (every row counts every target).
+    sum +=
+        static_cast<float>(backend.Loss(in.data() + first, tg.data() + first, rows.count, seq_len));
+  }
+  if (collective != nullptr) {
+    collective->AllReduceSum(std::span<double>(&sum, 1));
+    sum /= world;
   }
   return sum / static_cast<double>(n);
 }
@@ -192,24 +202,36 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
   const auto& c = config;
   if (c.data.train.empty()) throw Error("data.train: no training token file given");
   ApplyThreadPolicy(c.train.threads, c.model);
+  // Data parallel (hooks.collective): each rank trains on its slice of every global batch; rank 0
+  // alone writes (lock, config.toml, metrics, checkpoints), every rank reads the run directory.
+  Collective* const dp = hooks.collective;
+  const int rank = dp ? dp->rank() : 0, world = dp ? dp->world_size() : 1;
+  const bool writer = rank == 0;
+  const RowRange rows = RankRows(c.train.batch_size, rank, world, "train.batch_size");
   // Before anything is written or allocated: the steady state of training (a resume briefly also
   // holds the checkpoint's copy, which this does not count).
   CheckMemoryPlan(c.model,
                   {.arenas = 2 + OptimizerStateArenas(c.optim),
                    .arenas_what = "parameters, gradients and " + c.optim.kind + " state",
-                   .decoders = {{c.train.batch_size, c.train.seq_len, "train.batch_size",
-                                 "train.seq_len", NumericsFor(c.optim).bf16_matmul}}},
+                   .decoders = {{rows.count, c.train.seq_len, "train.batch_size", "train.seq_len",
+                                 NumericsFor(c.optim).bf16_matmul}}},
                   run_dir.string() + ": pretraining");
   // One process per run directory (docs/reliability.md case 32), held until this function returns.
-  const RunDirLock lock = RunDirLock::Acquire(run_dir, "pretrain run");
+  const RunDirLock lock = writer ? RunDirLock::Acquire(run_dir, "pretrain run") : RunDirLock();
   const fs::path config_path = run_dir / "config.toml", ckpt_root = run_dir / "ckpt";
   const fs::path metrics_path = run_dir / "metrics.jsonl";
-  CleanPartialCheckpoints(ckpt_root);
+  if (writer) CleanPartialCheckpoints(ckpt_root);
+  if (dp) dp->Barrier();  // the others list checkpoints after rank 0 has cleaned
 
   // The newest checkpoint that fully verifies; newer damaged ones are reported, never skipped
   // silently.
   std::vector<SkippedCheckpoint> skipped;
   std::optional<fs::path> start = NewestValidCheckpoint(ckpt_root, &skipped);
+  if (!start && !init_from.empty()) start = init_from;
+  if (dp)  // every rank resumes from the same checkpoint (a shared run directory)
+    EnsureSameOnEveryRank(*dp, start ? Xxh3(AsBytes(start->filename().string())) : 0,
+                          "the checkpoint to start from (is " + run_dir.string() +
+                              " on a filesystem every rank shares?)");
   for (const auto& s : skipped)
     std::fprintf(stderr, "pretrain: skipping checkpoint %s, which fails verification: %s; %s\n",
                  s.dir.c_str(), JoinProblems(s.problems).c_str(),
@@ -225,7 +247,7 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
     if (!problem.empty()) throw Error(config_path.string() + ": " + problem);
   }
   const std::string config_toml = PrintConfig(PretrainSchema(), c);
-  WriteFileAtomic(config_path, config_toml);
+  if (writer) WriteFileAtomic(config_path, config_toml);
 
   data::TokenLoader loader(c.data.train, c.train.batch_size, c.train.seq_len,
                            static_cast<uint64_t>(c.train.seed));
@@ -241,13 +263,14 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
   const ParamLayout layout = ParamLayout::ForModel(c.model);
   std::vector<float> params(layout.total());
   InitParams(layout, params, static_cast<uint64_t>(c.train.seed));
-  const std::unique_ptr<Backend> backend = MakeBackend(
-      c.model, c.compute,
-      {.train_batch = c.train.batch_size, .train_seq = c.train.seq_len, .optim = c.optim},
-      std::move(params));
+  const std::unique_ptr<Backend> backend =
+      MakeBackend(c.model, c.compute,
+                  {.train_batch = rows.count, .train_seq = c.train.seq_len, .optim = c.optim},
+                  std::move(params));
 
   TrainerOptions opt;
-  opt.batch_size = c.train.batch_size;
+  opt.batch_size = rows.count;
+  opt.world_size = world;
   opt.seq_len = c.train.seq_len;
   opt.schedule = ScheduleFor(c);
   opt.total_steps = opt.schedule.total;
@@ -261,14 +284,15 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
   // Find the starting point before opening the metrics file (a resume first drops rows logged after
   // it).
   PretrainResult result;
-  if (!start && !init_from.empty()) start = init_from;
   TrainState restored;
   if (start) {
     restored = LoadTrainingCheckpoint(*start, *backend, /*with_optimizer=*/true);
     result.resumed_from_tokens = restored.tokens;
   }
-  TruncateMetrics(metrics_path, restored.step);
-  MetricsWriter metrics(metrics_path);
+  if (writer) TruncateMetrics(metrics_path, restored.step);
+  const auto metrics_writer = writer ? std::make_unique<MetricsWriter>(metrics_path)
+                                     : std::make_unique<MetricsWriter>();  // disabled elsewhere
+  MetricsWriter& metrics = *metrics_writer;
   for (const auto& s : skipped)
     metrics.Write({{"step", restored.step},
                    {"event", "checkpoint_skipped"},
@@ -290,7 +314,8 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
   th.collective = hooks.collective;
   if (val)
     th.evaluate = [&] {
-      return MeanLoss(*backend, *val, c.train.batch_size, c.train.seq_len, c.train.eval_batches);
+      return MeanLoss(*backend, *val, c.train.batch_size, c.train.seq_len, c.train.eval_batches,
+                      dp);
     };
   Trainer* trainer_ptr = nullptr;
   th.after_step = [&](const StepInfo& info) {
@@ -314,16 +339,23 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
       const fs::path dir = ckpt_root / CheckpointDirName(state.tokens);
       metrics
           .Sync();  // the rows a resume from this checkpoint keeps are as durable as the checkpoint
-      SaveTrainingCheckpoint(dir, trainer.backend(), state, extra, config_toml);
+      // Every rank holds the same weights after every step: checked where it is cheap, at saves.
+      if (dp)
+        EnsureSameOnEveryRank(*dp, ParamsHash(trainer.backend()),
+                              fmt::format("the weights after step {}", state.step));
+      if (writer) SaveTrainingCheckpoint(dir, trainer.backend(), state, extra, config_toml);
       result.checkpoints.push_back(dir);
-      if (periodic > 0 && c.train.keep_periodic > 0)
+      if (writer && periodic > 0 && c.train.keep_periodic > 0)
         PruneCheckpoints(ckpt_root,
                          KeptCheckpoints(ckpt_root, ladder_tokens, c.train.keep_periodic));
     }
     if (hooks.after_step) hooks.after_step(info, trainer);
   };
 
-  Trainer trainer(*backend, LoaderBatchSource(loader), opt, metrics, th);
+  Trainer trainer(*backend,
+                  RankSlice(LoaderBatchSource(loader), c.train.batch_size, c.train.seq_len, rank,
+                            world, "train.batch_size"),
+                  opt, metrics, th);
   trainer_ptr = &trainer;
   if (start) trainer.RestoreState(restored);
   if (!c.train.quiet && start)
@@ -334,8 +366,8 @@ PretrainResult RunPretrain(const PretrainConfig& config, const fs::path& run_dir
   result.tokens = trainer.state().tokens;
   result.val_loss = trainer.last_val_loss();
   result.wall_s = trainer.CaptureState().wall_s;
-  const auto rows = ReadMetrics(metrics_path);
-  for (auto it = rows.rbegin(); it != rows.rend(); ++it)
+  const auto logged = writer ? ReadMetrics(metrics_path) : std::vector<nlohmann::json>{};
+  for (auto it = logged.rbegin(); it != logged.rend(); ++it)
     if (it->contains("train/loss") && !it->contains("event")) {
       result.final_loss = (*it)["train/loss"].is_number() ? (*it)["train/loss"].get<double>() : NAN;
       break;
@@ -353,7 +385,8 @@ std::vector<PretrainResult> RunPretrainLadder(const PretrainConfig& config, cons
   budgets.erase(std::unique(budgets.begin(), budgets.end()), budgets.end());
   std::vector<PretrainResult> results;
   // The ladder's directory as a whole (each sub-run also locks its own directory).
-  const RunDirLock lock = RunDirLock::Acquire(out_dir, "pretrain ladder");
+  const bool writer = hooks.collective == nullptr || hooks.collective->rank() == 0;
+  const RunDirLock lock = writer ? RunDirLock::Acquire(out_dir, "pretrain ladder") : RunDirLock();
   if (mode == "runs") {
     // One run per budget, the schedule laid out over that budget.
     for (int64_t n : budgets) {

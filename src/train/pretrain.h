@@ -16,6 +16,7 @@
 
 #include "data/loader.h"
 #include "engine/backend.h"
+#include "engine/data_parallel.h"
 #include "train/checkpoint.h"
 #include "train/pretrain_config.h"
 #include "train/trainer.h"
@@ -65,9 +66,10 @@ ScheduleConfig ScheduleFor(const PretrainConfig& config);
 // A BatchSource over a TokenLoader (its cursor is the saved state).
 BatchSource LoaderBatchSource(data::TokenLoader& loader);
 
-// Mean loss (Backend::Loss) over the first `batches` batches of an unshuffled loader (evaluation).
+// Mean loss (Backend::Loss) over the first `batches` batches of an unshuffled loader (evaluation);
+// with a collective, each rank scores its slice of every batch and the means are averaged.
 double MeanLoss(Backend& backend, const data::TokenLoader& loader, int batch_size, int seq_len,
-                int batches);
+                int batches, Collective* collective = nullptr);
 
 // Saves the backend's parameters + optimizer state + trainer state as a checkpoint directory,
 // through host copies (refuses non-finite params). `extra_state` is merged into state.json

@@ -18,7 +18,13 @@ int PretrainMain(const std::string& config_path, const std::vector<std::string>&
         config_path.empty() ? "default" : fs::path(config_path).stem().string();
     dir = fs::path("runs") / "pretrain" / stem;
   }
-  const auto results = RunPretrainLadder(config, dir);
+  // Launched by torchrun or srun with several processes: join their process group (c10d).
+  const std::unique_ptr<Collective> collective =
+      JoinDataParallel(config.compute, "overtrain pretrain");
+  PretrainHooks hooks;
+  hooks.collective = collective.get();
+  const auto results = RunPretrainLadder(config, dir, hooks);
+  if (collective && collective->rank() != 0) return 0;  // rank 0 reports
   for (const auto& r : results) {
     std::printf("run: %lld steps, %lld tokens, final loss %.4f", static_cast<long long>(r.steps),
                 static_cast<long long>(r.tokens), r.final_loss);

@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "core/check.h"
+#include "engine/data_parallel.h"
 
 namespace ot {
 
@@ -20,6 +21,23 @@ int ApplyThreadPolicy(int requested, const ModelConfig& model) {
 }
 DecoderNumerics NumericsFor(const OptimConfig& c) {
   return {.z_loss = c.z_loss, .bf16_matmul = c.precision == "bf16"};
+}
+
+BatchSource RankSlice(BatchSource global, int global_batch, int seq_len, int rank, int world,
+                      const std::string& batch_key) {
+  const RowRange rows = RankRows(global_batch, rank, world, batch_key);
+  if (world == 1) return global;
+  auto in = std::make_shared<std::vector<int32_t>>(int64_t{global_batch} * seq_len);
+  auto tg = std::make_shared<std::vector<int32_t>>(in->size());
+  BatchSource s = global;
+  s.next = [next = global.next, in, tg, rows, seq_len](std::span<int32_t> inputs,
+                                                       std::span<int32_t> targets) {
+    next(*in, *tg);
+    const int64_t first = int64_t{rows.first} * seq_len, n = int64_t{rows.count} * seq_len;
+    std::copy(in->begin() + first, in->begin() + first + n, inputs.begin());
+    std::copy(tg->begin() + first, tg->begin() + first + n, targets.begin());
+  };
+  return s;
 }
 
 namespace {
@@ -58,9 +76,9 @@ Trainer::Trainer(Backend& backend, BatchSource source, const TrainerOptions& opt
       metrics_(metrics),
       hooks_(std::move(hooks)),
       spike_(options.spike_sigma),
-      progress_(options.total_tokens_for_progress > 0
-                    ? options.total_tokens_for_progress
-                    : options.total_steps * options.batch_size * options.seq_len,
+      progress_(options.total_tokens_for_progress > 0 ? options.total_tokens_for_progress
+                                                      : options.total_steps * options.batch_size *
+                                                            options.seq_len * options.world_size,
                 options.quiet),
       inputs_(static_cast<size_t>(options.batch_size) * options.seq_len),
       targets_(inputs_.size()) {
@@ -86,6 +104,7 @@ void Trainer::RestoreState(const TrainState& state) {
 
 StepInfo Trainer::Step() {
   const int B = options_.batch_size, T = options_.seq_len;
+  const int64_t step_tokens = int64_t{B} * T * options_.world_size;
   source_.next(inputs_, targets_);
   StepInfo info;
   info.lr = LearningRate(options_.schedule, state_.step);
@@ -106,12 +125,11 @@ StepInfo Trainer::Step() {
         r.bad_pass == 1
             ? fmt::format("non-finite {} at step {} (tokens {}): loss = {}, grad norm = {}",
                           loss_bad ? "loss" : "gradient", state_.step + 1,
-                          state_.tokens + int64_t{B} * T, static_cast<float>(r.bad_loss),
-                          r.bad_norm)
+                          state_.tokens + step_tokens, static_cast<float>(r.bad_loss), r.bad_norm)
             : fmt::format(
                   "non-finite {} in the second pass of step {} (tokens {}): loss = {}, "
                   "grad norm = {}",
-                  loss_bad ? "loss" : "gradient", state_.step + 1, state_.tokens + int64_t{B} * T,
+                  loss_bad ? "loss" : "gradient", state_.step + 1, state_.tokens + step_tokens,
                   static_cast<float>(r.bad_loss), r.bad_norm);
     if (options_.nan_policy == NanPolicy::kAbort) {
       metrics_.Write(
@@ -126,7 +144,7 @@ StepInfo Trainer::Step() {
     progress_.Message("warning: " + why + "; step skipped, weights unchanged (skip-step)");
   }
   ++state_.step;
-  state_.tokens += int64_t{B} * T;
+  state_.tokens += step_tokens;
   info.step = state_.step;
   info.tokens = state_.tokens;
   if (!info.skipped && spike_.Observe(loss)) {

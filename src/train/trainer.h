@@ -43,7 +43,9 @@ struct BatchSource {
 };
 
 struct TrainerOptions {
-  int batch_size = 16, seq_len = 64;
+  int batch_size = 16,
+      seq_len = 64;    // this process's rows per step (the global batch / world_size)
+  int world_size = 1;  // data-parallel processes: each step consumes batch_size·seq_len·world_size
   int64_t total_steps = 1;  // the loop ends after this many steps (the budget / tokens per step)
   double clip = 1.0;        // max global grad norm; <= 0 disables
   ScheduleConfig schedule;  // over steps
@@ -55,6 +57,13 @@ struct TrainerOptions {
   bool quiet = false;                     // no progress output
   int64_t total_tokens_for_progress = 0;  // the ETA's target (default: total_steps * B * T)
 };
+
+// The rows `rank` of `world` takes from each global batch of `source` (global_batch rows of
+// seq_len): a disjoint, deterministic slice of the batch a one-process run would train on, so the
+// ranks together see exactly its data. The cursor is the global source's (every rank advances it
+// alike). Throws Error naming `batch_key` when world does not divide global_batch.
+BatchSource RankSlice(BatchSource global, int global_batch, int seq_len, int rank, int world,
+                      const std::string& batch_key);
 
 // Everything besides the arenas that a checkpoint must hold for an exact resume.
 struct TrainState {

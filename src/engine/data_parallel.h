@@ -1,0 +1,38 @@
+// Data parallelism's glue above the Collective: joining the process group the environment
+// describes (torchrun or Slurm, engine/collective_config.h) through the LibTorch plugin's c10d,
+// the rank's slice of a global batch, and agreement checks between ranks (the same checkpoint
+// chosen, the same weights after every step: a hash compared across ranks). Entry points:
+// JoinDataParallel, RankRows, EnsureSameOnEveryRank, ParamsHash.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "engine/backend.h"
+#include "engine/collective_config.h"
+
+namespace ot {
+
+// The process group of this run when the environment launches several processes (WORLD_SIZE or
+// SLURM_NTASKS > 1), else nullptr (one process, exactly as without a launcher). `who` names the
+// stage in errors; throws Error when the plugin is missing or the rendezvous fails.
+std::unique_ptr<Collective> JoinDataParallel(const ComputeConfig& compute, const std::string& who);
+
+// The rows of a global batch of `global_batch` rows that rank `rank` of `world` trains on:
+// [rank·b, (rank+1)·b) with b = global_batch / world. Throws Error naming `batch_key` when world
+// does not divide global_batch.
+struct RowRange {
+  int first = 0, count = 0;
+};
+RowRange RankRows(int global_batch, int rank, int world, const std::string& batch_key);
+
+// Throws Error on every rank unless all ranks hold the same `value` (exact: 16-bit chunks summed
+// in double); `what` says what was compared ("the checkpoint to resume from", "the weights after
+// step 40").
+void EnsureSameOnEveryRank(Collective& collective, uint64_t value, const std::string& what);
+
+// xxh3 of the backend's parameters (host copy): equal on every rank after every step.
+uint64_t ParamsHash(Backend& backend);
+
+}  // namespace ot
