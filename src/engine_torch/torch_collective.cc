@@ -150,18 +150,25 @@ class C10dCollective final : public Collective {
     }
   }
 
+  // The ranks whose heartbeat stops advancing: their beats are read, then read again after 2.5
+  // heartbeat periods; a live rank has beaten in between.
   std::string WhoStopped() {
     std::string dead;
     try {
       store_->setTimeout(milliseconds(2000));
-      const double now = NowSeconds();
-      for (int k = 0; k < r_.world_size; ++k) {
-        if (k == r_.rank) continue;
-        const double last = std::stod(Text(store_->get(fmt::format("beat/{}", k))));
-        if (now - last > 3.0)
-          dead += fmt::format("{}rank {} ({}) last answered {:.1f} s ago", dead.empty() ? "" : ", ",
-                              k, Text(store_->get(fmt::format("who/{}", k))), now - last);
-      }
+      const auto beats = [&] {
+        std::vector<std::string> b(r_.world_size);
+        for (int k = 0; k < r_.world_size; ++k)
+          if (k != r_.rank) b[k] = Text(store_->get(fmt::format("beat/{}", k)));
+        return b;
+      };
+      const std::vector<std::string> before = beats();
+      std::this_thread::sleep_for(milliseconds(2500));
+      const std::vector<std::string> after = beats();
+      for (int k = 0; k < r_.world_size; ++k)
+        if (k != r_.rank && before[k] == after[k])
+          dead += fmt::format("{}rank {} ({}) stopped answering", dead.empty() ? "" : ", ", k,
+                              Text(store_->get(fmt::format("who/{}", k))));
     } catch (...) {
       return r_.rank == 0 ? "the other ranks did not answer"
                           : "rank 0, which serves the rendezvous store, is gone";
