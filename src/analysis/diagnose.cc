@@ -10,6 +10,7 @@
 #include "core/check.h"
 #include "core/fileio.h"
 #include "data/loader.h"
+#include "engine/data_parallel.h"
 #include "model/noise.h"
 #include "train/trainer.h"
 
@@ -208,6 +209,7 @@ nlohmann::json ToJson(const Diagnostics& d) {
 }
 
 int RunDiagnoseStage(const DiagnoseConfig& config, const fs::path& out) {
+  RequireOneProcess("overtrain diagnose");
   const int T0 = config.suite.seq_len;
   LoadedModel model =
       LoadModel(config.checkpoint.dir,

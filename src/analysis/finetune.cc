@@ -11,6 +11,7 @@
 #include "core/run_lock.h"
 #include "data/loader.h"
 #include "data/task_tokens.h"
+#include "engine/data_parallel.h"
 #include "train/metrics.h"
 #include "train/trainer.h"
 
@@ -71,6 +72,11 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
                      NumericsFor(ft.optim).bf16_matmul},
                     {config.suite.batch, config.suite.seq_len, "eval.batch", "eval.seq_len"}}});
   ApplyThreadPolicy(0, model.config);
+  // Data parallel when launched by torchrun / srun with several processes: each rank trains on its
+  // slice of every global batch of finetune.batch_size rows; rank 0 alone writes.
+  const std::unique_ptr<Collective> dp = JoinDataParallel(config.compute, "overtrain finetune");
+  const int rank = dp ? dp->rank() : 0, world = dp ? dp->world_size() : 1;
+  const RowRange rows = RankRows(ft.batch_size, rank, world, "finetune.batch_size");
   const int B = ft.batch_size, T = ft.seq_len > 0 ? ft.seq_len : model.config.max_seq_len;
   if (T > model.config.max_seq_len)
     throw Error(fmt::format("finetune.seq_len = {} exceeds the model's max_seq_len {}", T,
@@ -91,7 +97,7 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
   constexpr int kPretrained = 0, kFinetuned = 1;
   const bool anchored = ft.l2sp > 0 || wise;
   BackendPlan plan = EvalPlan(suite_config, model.config);
-  plan.train_batch = B;
+  plan.train_batch = rows.count;
   plan.train_seq = T;
   plan.optim = ft.optim;
   plan.snapshots = !anchored ? 0 : wise ? 2 : 1;
@@ -125,7 +131,8 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
   source.epoch = [&] { return batcher.Epochs(); };
 
   TrainerOptions options;
-  options.batch_size = B;
+  options.batch_size = rows.count;
+  options.world_size = world;
   options.seq_len = T;
   options.total_steps = steps;
   options.clip = ft.optim.clip;
@@ -134,17 +141,22 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
   options.eval_every =
       ft.evals_during > 0 ? std::max<int64_t>(1, steps / (ft.evals_during + 1)) : 0;
   options.quiet = true;
-  const RunDirLock lock =
-      RunDirLock::Acquire(out, "finetune run");  // one process per run (case 32)
-  fs::remove(out / "metrics.jsonl");  // a restarted run starts over (fine-tuning runs are short)
-  MetricsWriter metrics(out / "metrics.jsonl");
+  const RunDirLock lock = rank == 0 ? RunDirLock::Acquire(out, "finetune run")
+                                    : RunDirLock();  // one process per run (case 32)
+  if (rank == 0)
+    fs::remove(out / "metrics.jsonl");  // a restarted run starts over (fine-tuning runs are short)
+  const auto metrics_writer = rank == 0 ? std::make_unique<MetricsWriter>(out / "metrics.jsonl")
+                                        : std::make_unique<MetricsWriter>();
+  MetricsWriter& metrics = *metrics_writer;
   TrainerHooks hooks;
+  hooks.collective = dp.get();
   hooks.evaluate = [&] { return suite.GeneralLoss().loss; };
   if (ft.l2sp > 0)
     hooks.after_step = [&](const StepInfo& info) {
       backend->PullToward(kPretrained, info.lr, ft.l2sp);
     };
-  Trainer trainer(*backend, source, options, metrics, hooks);
+  Trainer trainer(*backend, RankSlice(source, B, T, rank, world, "finetune.batch_size"), options,
+                  metrics, hooks);
   trainer.Run();
 
   nlohmann::json result = suite.Run();
@@ -172,6 +184,10 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
       backend->InterpolateToward(kPretrained, alpha);  // α·θ_ft + (1−α)·θ_pre
       result["wise"][fmt::format("{}", alpha)] = suite.Run()["results"];
     }
+  }
+  if (dp) {  // the ranks trained identical weights; rank 0 reports them
+    EnsureSameOnEveryRank(*dp, ParamsHash(*backend), "the fine-tuned weights");
+    if (rank != 0) return 0;
   }
   WriteFileAtomic(out / "eval.json", result.dump(2) + "\n");
   std::fprintf(stderr, "finetune: %s lr %g from %lld tokens: ID loss %.4f, OOD loss %.4f\n",

@@ -8,6 +8,7 @@
 #include "core/fileio.h"
 #include "core/result_rows.h"
 #include "core/run_lock.h"
+#include "engine/data_parallel.h"
 #include "model/noise.h"
 #include "train/trainer.h"
 
@@ -51,6 +52,7 @@ const ConfigSchema<PerturbConfig>& PerturbSchema() {
 }
 
 int RunPerturbStage(const PerturbConfig& config, const fs::path& out) {
+  RequireOneProcess("overtrain perturb");
   // One process per output directory (docs/reliability.md case 32): two perturb runs into one --out
   // would each write results.jsonl and one would be lost.
   const RunDirLock lock = RunDirLock::Acquire(out, "perturb run");

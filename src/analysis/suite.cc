@@ -11,6 +11,7 @@
 #include "core/check.h"
 #include "core/fileio.h"
 #include "data/text_tokenizer.h"
+#include "engine/data_parallel.h"
 #include "train/trainer.h"
 
 namespace ot {
@@ -246,6 +247,7 @@ const ConfigSchema<EvalConfig>& EvalSchema() {
 }
 
 int RunEvalStage(const EvalConfig& config, const fs::path& out) {
+  RequireOneProcess("overtrain eval");
   LoadedModel model = LoadModel(
       config.checkpoint.dir,
       {.arenas = 0,

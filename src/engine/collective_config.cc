@@ -64,12 +64,14 @@ Rendezvous RendezvousFromEnvironment(const std::function<const char*(const char*
     if (const char* addr = get("MASTER_ADDR")) r.master_addr = addr;
     if (const char* port = get("MASTER_PORT"))
       r.master_port = IntVar("MASTER_PORT", port, 1, 65535);
-  } else if (const char* ntasks = get("SLURM_NTASKS")) {
+  } else if (const char* ntasks = get("SLURM_STEP_NUM_TASKS")) {
+    // srun's step variables only: a batch script also carries SLURM_NTASKS and SLURM_PROCID = 0
+    // for the whole allocation, and a study run there must stay one process.
     r.source = "slurm";
-    r.world_size = IntVar("SLURM_NTASKS", ntasks, 1, kMaxRanks);
+    r.world_size = IntVar("SLURM_STEP_NUM_TASKS", ntasks, 1, kMaxRanks);
     const char* procid = get("SLURM_PROCID");
     if (procid == nullptr)
-      throw Error("environment variable SLURM_NTASKS is set but SLURM_PROCID is not");
+      throw Error("environment variable SLURM_STEP_NUM_TASKS is set but SLURM_PROCID is not");
     r.rank = IntVar("SLURM_PROCID", procid, 0, r.world_size - 1);
     if (const char* local = get("SLURM_LOCALID"))
       r.local_rank = IntVar("SLURM_LOCALID", local, 0, kMaxRanks);

@@ -1,6 +1,7 @@
 // How the processes of one data-parallel run find each other: torchrun's variables (RANK,
-// WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT) or Slurm's (SLURM_PROCID, SLURM_NTASKS,
-// SLURM_LOCALID, the first host of SLURM_JOB_NODELIST), rendezvous through c10d's TCPStore, or a
+// WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT) or those srun sets for each task of a job step
+// (SLURM_PROCID, SLURM_STEP_NUM_TASKS, SLURM_LOCALID, the first host of SLURM_JOB_NODELIST; a batch
+// script's SLURM_NTASKS alone is not a launch), rendezvous through c10d's TCPStore, or a
 // FileStore on a shared directory (OVERTRAIN_STORE). Neither set: one process. Entry points:
 // Rendezvous, RendezvousFromEnvironment.
 #pragma once

@@ -50,6 +50,16 @@ void EnsureSameOnEveryRank(Collective& collective, uint64_t value, const std::st
   }
 }
 
+void RequireOneProcess(const std::string& who) {
+  const Rendezvous r = RendezvousFromEnvironment();
+  if (r.distributed())
+    throw Error(
+        fmt::format("{} runs in one process, but {} launched {} (WORLD_SIZE / srun tasks); "
+                    "run it without the launcher (pre-training and fine-tuning are the "
+                    "data-parallel stages)",
+                    who, r.source, r.world_size));
+}
+
 uint64_t ParamsHash(Backend& backend) {
   const std::vector<float> params = HostParams(backend);
   return Xxh3(std::as_bytes(std::span<const float>(params)));

@@ -32,6 +32,10 @@ RowRange RankRows(int global_batch, int rank, int world, const std::string& batc
 // step 40").
 void EnsureSameOnEveryRank(Collective& collective, uint64_t value, const std::string& what);
 
+// Evaluation, perturbation and diagnostics run in one process (their work is cheap next to training
+// and splitting windows or draws would change no result): throws Error when launched with several.
+void RequireOneProcess(const std::string& who);
+
 // xxh3 of the backend's parameters (host copy): equal on every rank after every step.
 uint64_t ParamsHash(Backend& backend);
 

@@ -156,7 +156,11 @@ TEST(Rendezvous, TorchrunVariables) {
 }
 
 TEST(Rendezvous, SlurmVariablesWithTheFirstHostOfTheNodeList) {
-  const Rendezvous r = RendezvousFromEnvironment(Env({{"SLURM_NTASKS", "8"},
+  // A batch script's allocation variables alone are not a launch: one process.
+  EXPECT_FALSE(
+      RendezvousFromEnvironment(Env({{"SLURM_NTASKS", "8"}, {"SLURM_PROCID", "0"}})).distributed());
+  const Rendezvous r = RendezvousFromEnvironment(Env({{"SLURM_STEP_NUM_TASKS", "8"},
+                                                      {"SLURM_NTASKS", "8"},
                                                       {"SLURM_PROCID", "5"},
                                                       {"SLURM_LOCALID", "1"},
                                                       {"SLURM_JOB_NODELIST", "gpu[03-05,09],cpu1"},
