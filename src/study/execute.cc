@@ -16,6 +16,7 @@
 #include "core/fileio.h"
 #include "core/run_lock.h"
 #include "core/subprocess.h"
+#include "engine/collective_config.h"
 
 namespace ot {
 namespace fs = std::filesystem;
@@ -65,7 +66,9 @@ std::string Indent(const std::string& text) {
 
 // Starts `binary stage --config dir/run.toml --out dir`, output appended to dir/log.txt. Dies with
 // the parent (core/subprocess). Throws Error when it cannot start.
-Child Spawn(const ExecOptions& opt, const Run& run, const fs::path& dir) {
+// `rank` > 0: a data-parallel task of a multi-task Slurm job (every task runs `study --only`);
+// its stage shares the run directory with rank 0, so it logs to log-rank<k>.txt.
+Child Spawn(const ExecOptions& opt, const Run& run, const fs::path& dir, int rank) {
   std::vector<std::string> args = {opt.binary};
   for (const auto& a : run.argv.empty() ? std::vector<std::string>{run.stage, "--config",
                                                                    "{config}", "--out", "{out}"}
@@ -74,7 +77,8 @@ Child Spawn(const ExecOptions& opt, const Run& run, const fs::path& dir) {
   return Child::Spawn({.argv = args,
                        .env = {"OMP_NUM_THREADS=" + std::to_string(opt.threads_per_job)},
                        .output = ChildOutput::kFile,
-                       .log = dir / "log.txt"});
+                       .log = dir / (rank == 0 ? std::string("log.txt")
+                                               : "log-rank" + std::to_string(rank) + ".txt")});
 }
 
 // status.json of a run that ended. A failed run's record is best effort: on a full disk it cannot
@@ -104,7 +108,14 @@ ExecSummary ExecutePlan(const Plan& plan, const ExecOptions& opt_in) {
   // study, running side by side) rely on the per-run locks of their stages instead.
   RunDirLock study_lock;
   if (opt.only.empty()) study_lock = RunDirLock::Acquire(opt.study_dir, "study");
-  WriteRunConfigs(plan, opt.study_dir);
+  // Inside a multi-task Slurm job every task runs this with --only: rank 0 keeps the books
+  // (run.toml, status.json), the others run their stage's rank and record nothing.
+  const int rank = RendezvousFromEnvironment().rank;
+  const auto write_status = [&](const fs::path& dir, const Run& run, const std::string& state,
+                                const std::string& error, const std::string& ended) {
+    if (rank == 0) WriteStatus(dir, run, state, error, ended);
+  };
+  if (rank == 0) WriteRunConfigs(plan, opt.study_dir);
   ExecSummary summary;
   const std::set<std::string> only(opt.only.begin(), opt.only.end());
   std::set<std::string> complete, failed, todo;
@@ -147,7 +158,7 @@ ExecSummary ExecutePlan(const Plan& plan, const ExecOptions& opt_in) {
     std::string entry = fmt::format("{}: {}", run.name, error);
     if (!ended.empty()) entry += fmt::format(" ({})", ended);
     try {
-      WriteStatus(dir, run, "failed", error, ended);
+      write_status(dir, run, "failed", error, ended);
     } catch (const Error& e) {
       entry += " (its status.json could not be written either: " + std::string(e.what()) + ")";
     }
@@ -182,7 +193,7 @@ ExecSummary ExecutePlan(const Plan& plan, const ExecOptions& opt_in) {
       const fs::path dir = plan.DirOf(opt.study_dir, run);
       todo.erase(run.name);
       try {
-        running.push_back({std::make_unique<Child>(Spawn(opt, run, dir)), &run});
+        running.push_back({std::make_unique<Child>(Spawn(opt, run, dir, rank)), &run});
       } catch (const Error& e) {
         fail(run, e.what(), "", "");
         continue;
@@ -199,7 +210,7 @@ ExecSummary ExecutePlan(const Plan& plan, const ExecOptions& opt_in) {
     const fs::path dir = plan.DirOf(opt.study_dir, run);
     if (child.status().ok()) {
       try {
-        WriteStatus(dir, run, "done", "", "");
+        write_status(dir, run, "done", "", "");
       } catch (
           const Error& e) {  // a full disk: the run's work is kept, it is redone after a restart
         fail(run, "finished, but its completion could not be recorded: " + std::string(e.what()),
@@ -257,31 +268,58 @@ fs::path EmitSlurm(const Plan& plan, const fs::path& study_dir, const std::strin
   for (const auto& o : overrides) study += " --set " + ShellQuote(o);
   const std::string threads =
       fmt::format("export OMP_NUM_THREADS=${{SLURM_CPUS_PER_TASK:-{}}}", threads_per_job);
-  const std::string job_options =
-      fmt::format("--requeue --cpus-per-task={} --chdir={}", threads_per_job, root);
+  // --kill-on-invalid-dep: a job whose dependency failed or was cancelled ends instead of waiting
+  // forever (DependencyNeverSatisfied); `overtrain study --config X --emit slurm` again then
+  // resubmits only the runs that did not complete.
+  const std::string job_options = fmt::format(
+      "--requeue --kill-on-invalid-dep=yes --cpus-per-task={} --chdir={}", threads_per_job, root);
   std::string submit = fmt::format(
       "#!/usr/bin/env bash\n# Submits the study as one Slurm array job per dependency wave; every "
       "job runs in\n"
       "# {} (where the study was emitted) and logs to {}.\nset -euo pipefail\nprev=\"\"\n",
       fs::current_path().string(), dir.string());
   for (int w = 0; w < waves; ++w) {
+    // The wave's one-process runs as one array job; each data-parallel run as its own multi-task
+    // job (srun starts one `study --only` per task; their stages meet through srun's variables).
     std::string list;
     int n = 0;
-    for (const auto& run : plan.runs())
-      if (wave[run.name] == w) list += run.name + "\n", ++n;
-    const fs::path file = dir / fmt::format("wave-{}.txt", w);
-    WriteFileAtomic(file, list);
-    submit += fmt::format(
-        "dep=${{prev:+--dependency=afterok:$prev}}\n"
-        "prev=$(sbatch --parsable $dep --array=1-{} --job-name=overtrain-w{} {} --output={} {} "
-        "{})\n"
-        "echo \"wave {}: job $prev ({} runs)\"\n",
-        n, w, job_options, ShellQuote((dir / "%x-%A_%a.out").string()),
-        ShellQuote((dir / "run-array.sh").string()), ShellQuote(file.string()), w, n);
+    std::vector<const Run*> multi;
+    for (const auto& run : plan.runs()) {
+      // Runs already complete are left out: emitting again resubmits only what did not finish.
+      if (wave[run.name] != w || IsComplete(plan.DirOf(study_dir, run), run)) continue;
+      if (run.nodes * run.tasks_per_node > 1)
+        multi.push_back(&run);
+      else
+        list += run.name + "\n", ++n;
+    }
+    submit += "dep=${prev:+--dependency=afterok:$prev}\njobs=\"\"\n";
+    if (n > 0) {
+      const fs::path file = dir / fmt::format("wave-{}.txt", w);
+      WriteFileAtomic(file, list);
+      submit += fmt::format(
+          "jobs=$(sbatch --parsable $dep --array=1-{} --job-name=overtrain-w{} {} --output={} {} "
+          "{})\n"
+          "echo \"wave {}: job $jobs ({} runs)\"\n",
+          n, w, job_options, ShellQuote((dir / "%x-%A_%a.out").string()),
+          ShellQuote((dir / "run-array.sh").string()), ShellQuote(file.string()), w, n);
+    }
+    for (const Run* run : multi) {
+      const std::string body = fmt::format("cd {}; {}; exec srun --kill-on-bad-exit=1 {} --only {}",
+                                           root, threads, study, ShellQuote(run->name));
+      submit += fmt::format(
+          "job=$(sbatch --parsable $dep --nodes={} --ntasks-per-node={} "
+          "--job-name=overtrain-w{}-dp "
+          "{} --output={} --wrap {})\n"
+          "jobs=${{jobs:+$jobs:}}$job\necho \"wave {}: job $job ({}, {} x {} processes)\"\n",
+          run->nodes, run->tasks_per_node, w, job_options, ShellQuote((dir / "%x-%j.out").string()),
+          ShellQuote(body), w, run->name, run->nodes, run->tasks_per_node);
+    }
+    submit += "prev=${jobs:-$prev}\n";  // an empty wave (all complete) passes its dependency on
   }
   submit += fmt::format(
       "# All runs complete: collect the results and write the report (nothing is re-run).\n"
-      "sbatch --parsable --dependency=afterok:$prev --job-name=overtrain-report {} --output={} "
+      "sbatch --parsable ${{prev:+--dependency=afterok:$prev}} --job-name=overtrain-report {} "
+      "--output={} "
       "--wrap {}\n",
       job_options, ShellQuote((dir / "%x-%j.out").string()),
       ShellQuote(threads + "; exec " + study));

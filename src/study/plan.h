@@ -24,6 +24,9 @@ struct Run {
   std::string id;                 // filled by Plan::Add: hash(stage, config, deps' ids)
   double cost_tokens = 0;  // estimated tokens processed (train + eval), for --dry-run and ETA
   std::map<std::string, std::string> labels;  // e.g. tokens=2000000, task=sentiment, lr=1e-4
+  // Data-parallel processes of the run under Slurm (--emit slurm: one multi-task job, srun). Not
+  // part of the id: the global batch, and so the result, is the same at any world size.
+  int nodes = 1, tasks_per_node = 1;
 };
 
 // 16 hex digits of xxh3 over the text.

@@ -145,7 +145,9 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
               .name = name,
               .config_toml = PrintConfig(PretrainSchema(), p),
               .deps = {"data/prepare"},
-              .cost_tokens = cost * (p.optim.sam_rho > 0 ? 2.0 : 1.0)};
+              .cost_tokens = cost * (p.optim.sam_rho > 0 ? 2.0 : 1.0),
+              .nodes = cs.pretrain.nodes,
+              .tasks_per_node = cs.pretrain.tasks_per_node};
         return plan.DirOf(study_dir, plan.Add(r));
       };
       std::vector<StudyCheckpoint> ckpts;

@@ -1,6 +1,7 @@
 // The study schema.
 #include "study/study_config.h"
 
+#include <fmt/format.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -211,6 +212,23 @@ const ConfigSchema<StudyConfig>& StudySchema() {
         .Field(
             "pretrain.seq_len", "tokens per sequence",
             [](C& c) -> int& { return c.pretrain.seq_len; }, AtLeast(1))
+        .Field(
+            "pretrain.nodes", "Slurm: nodes of each data-parallel pre-training job (--emit slurm)",
+            [](C& c) -> int& { return c.pretrain.nodes; }, Between(1, 1 << 16))
+        .Field(
+            "pretrain.tasks_per_node",
+            "Slurm: data-parallel processes per node of each pre-training job (--emit slurm)",
+            [](C& c) -> int& { return c.pretrain.tasks_per_node; }, Between(1, 1 << 10))
+        .Rule({"pretrain.batch_size", "pretrain.nodes", "pretrain.tasks_per_node"},
+              [](const C& c) -> std::string {
+                const int world = c.pretrain.nodes * c.pretrain.tasks_per_node;
+                return c.pretrain.batch_size % world == 0
+                           ? ""
+                           : fmt::format(
+                                 "pretrain.batch_size = {} must be a multiple of "
+                                 "pretrain.nodes x pretrain.tasks_per_node = {}",
+                                 c.pretrain.batch_size, world);
+              })
         .Field(
             "pretrain.nan_policy", "on a NaN/Inf loss or gradient: abort or skip-step",
             [](C& c) -> std::string& { return c.pretrain.nan_policy; },

@@ -58,6 +58,9 @@ struct StudyConfig {
     std::vector<Size> ladder{Size{500000}, Size{1000000}, Size{2000000}, Size{4000000}};
     int batch_size = 16, seq_len = 64;
     std::string nan_policy = "abort";  // abort | skip-step
+    // Data parallel under Slurm (--emit slurm): each pre-training run as one job of nodes x
+    // tasks_per_node processes (train.batch_size must divide evenly). Local runs use one process.
+    int nodes = 1, tasks_per_node = 1;
     OptimConfig optim;  // pretrain.*: every optimizer/schedule knob of the pretrain stage
   } pretrain;
   struct Perturb {
