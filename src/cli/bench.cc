@@ -1,118 +1,40 @@
-// `overtrain bench`: training throughput vs the PyTorch reference and the GEMM-bound ceiling
-// (bench/bench.h); with --forward, evaluation throughput vs PyTorch on the same weights
-// (bench/forward_bench.h).
-#include "bench/bench.h"
+// `overtrain bench`: runs overtrain-bench (src/bench_main), the benchmark binary built next to this
+// one, with the same arguments (`overtrain bench --help` is its help). The benchmark lives apart so
+// that its GEMM trace (a cblas_sgemm shim) is never part of the binary that trains.
+#include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
 
-#include "bench/forward_bench.h"
 #include "cli/command.h"
 #include "core/check.h"
-#include "engine/compute_config.h"
 
-namespace {
-
-std::vector<std::string> SplitComma(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t end = std::min(text.find(',', start), text.size());
-    if (end > start) out.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
-std::function<int()> SetupBench(CLI::App& app) {
+OT_COMMAND("bench", [](CLI::App& app) {
   app.description(
-      "Training tokens/s of overtrain vs the PyTorch reference (bench/reference.py, run "
-      "alternately) "
-      "and vs the GEMM-bound ceiling; with --forward, evaluation (log-prob) tokens/s of both on "
-      "the "
-      "same weights; prints a Markdown table");
-  auto configs = std::make_shared<std::string>("pico-32,tiny,small,medium");
-  auto options = std::make_shared<ot::BenchOptions>();
-  app.add_option("--configs", *configs, "comma-separated model presets")->capture_default_str();
-  app.add_option("--steps", options->steps, "timed training steps per system and config")
-      ->capture_default_str();
-  app.add_option("--rounds", options->rounds, "alternations of overtrain / PyTorch / GEMMs alone")
-      ->capture_default_str();
-  app.add_option("--warmup", options->warmup, "untimed steps per system first")
-      ->capture_default_str();
-  app.add_option("--threads", options->threads, "OpenMP / BLAS / torch threads")
-      ->capture_default_str();
-  app.add_flag("!--no-torch", options->torch, "skip the PyTorch reference");
-  app.add_flag("--gemm-detail", options->gemm_detail,
-               "also print the GEMM ceiling's time per GEMM shape");
-  auto optims = std::make_shared<std::string>();
-  app.add_option(
-      "--optim", *optims,
-      "comma-separated optimizers to time next to AdamW: adamw, sgd, lion, muon, or sam+<kind> "
-      "(SAM: two passes per step); prints a table of step times per config");
-  app.add_option("--sam-rho", options->sam_rho, "SAM radius for the sam+<kind> entries of --optim")
-      ->capture_default_str();
-  auto backends = std::make_shared<std::string>("native");
-  app.add_option("--backend", *backends,
-                 "comma-separated backends timed through the same training step: native, torch "
-                 "(the LibTorch plugin; prints a backends table)")
-      ->capture_default_str();
-  app.add_option("--device", options->device, "the torch backend's device: cpu, cuda, cuda:N")
-      ->capture_default_str();
-  app.add_option("--precision", options->precision, "fp32, or bf16 (bf16 GEMMs, fp32 master)")
-      ->check(CLI::IsMember({"fp32", "bf16"}))
-      ->capture_default_str();
-  app.add_option("--peak-tflops", options->peak_tflops,
-                 "the device's dense peak for an MFU column (an H100 SXM: 989 in bf16); 0 = none")
-      ->capture_default_str();
-  auto clock = std::make_shared<std::string>("wall");
-  app.add_option("--clock", *clock,
-                 "wall, or cpu: tokens per CPU-second of each process (for a busy machine; "
-                 "use with --threads 1)")
-      ->check(CLI::IsMember({"wall", "cpu"}))
-      ->capture_default_str();
-  auto forward = std::make_shared<bool>(false);
-  auto forward_options = std::make_shared<ot::ForwardBenchOptions>();
-  auto archs = std::make_shared<std::string>("pythia-160m,llama-134m");
-  app.add_flag("--forward", *forward,
-               "time evaluation forwards (log-probs) instead of training steps, on --arch; uses "
-               "--steps, --rounds, "
-               "--warmup, --threads, --clock, --no-torch");
-  app.add_option("--arch", *archs,
-                 "--forward: comma-separated shapes (pythia-160m, llama-134m) or model presets")
-      ->capture_default_str();
-  app.add_option("--batch", forward_options->batch,
-                 "--forward: sequences per forward (a multiple of --threads)")
-      ->capture_default_str();
-  app.add_option("--seq", forward_options->seq, "--forward: tokens per sequence")
-      ->capture_default_str();
-  return [configs, options, clock, optims, forward, forward_options, archs, backends] {
-    options->optims = SplitComma(*optims);
-    options->backends = SplitComma(*backends);
-    if (const std::string problem =
-            ot::ComputeProblem({.backend = "torch", .device = options->device});
-        !problem.empty())
-      throw ot::Error("bench --device: " + problem);
-    options->clock = *clock == "cpu" ? ot::BenchClock::kCpu : ot::BenchClock::kWall;
-    if (*forward) {
-      ot::ForwardBenchOptions& f = *forward_options;
-      f.archs = SplitComma(*archs);
-      if (f.archs.empty())
-        throw ot::Error("bench --arch: expected at least one shape or preset name");
-      f.reps = options->steps, f.rounds = options->rounds, f.warmup = options->warmup;
-      f.threads = options->threads, f.torch = options->torch, f.clock = options->clock;
-      const auto rows = ot::RunForwardBench(f, stderr);
-      std::fputs(ot::FormatForwardBenchTable(rows, f).c_str(), stdout);
-      return 0;
-    }
-    options->configs = SplitComma(*configs);
-    if (options->configs.empty())
-      throw ot::Error("bench --configs: expected at least one preset name");
-    const auto rows = ot::RunBench(*options, stderr);
-    std::fputs(ot::FormatBenchTable(rows, *options).c_str(), stdout);
-    return 0;
-  };
-}
-
-}  // namespace
-
-OT_COMMAND("bench", SetupBench);
+      "training and evaluation tokens/s vs PyTorch and the GEMM ceiling (runs overtrain-bench; "
+      "`overtrain bench --help` for its options)");
+  app.set_help_flag();  // --help goes to overtrain-bench
+  app.allow_extras();
+  app.prefix_command();
+  return std::function<int()>([&app]() -> int {
+    std::error_code ec;
+    const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    const std::filesystem::path bench = self.parent_path() / "overtrain-bench";
+    if (ec || !std::filesystem::exists(bench))
+      throw ot::Error(
+          bench.string() +
+          " is missing: `overtrain bench` runs it; build it with `bash scripts/test.sh` "
+          "or `cmake --build build/release --target overtrain-bench`");
+    std::vector<std::string> args = {bench.string()};
+    for (const auto& a : app.remaining()) args.push_back(a);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::fflush(stdout);
+    execv(bench.c_str(), argv.data());
+    throw ot::Error("cannot run " + bench.string() + ": " + ot::ErrnoText(errno));
+  });
+});
