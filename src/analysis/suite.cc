@@ -47,6 +47,16 @@ EvalSuite::EvalSuite(const EvalSuiteConfig& config, Backend& backend)
   if (fs::exists(dir / "general.train.tok"))
     train_tokens_ = static_cast<int64_t>(data::ReadTokenHeader(dir / "general.train.tok").tokens);
   if (config.c4 && fs::exists(dir / "c4.val.tok")) c4_ = ReadTokens(dir / "c4.val.tok");
+  // A perplexity window is T + 1 tokens (T targets after one context token): a shorter stream has
+  // none to score.
+  const int window = scorer_.max_seq_len();
+  for (const auto& [name, stream] :
+       {std::pair{"general.val.tok", std::cref(general_)}, std::pair{"c4.val.tok", std::cref(c4_)}})
+    if (!stream.get().empty() && stream.get().size() <= static_cast<size_t>(window))
+      throw Error(
+          fmt::format("data.dir = '{}': {} holds {} tokens, fewer than one evaluation "
+                      "window of {} (eval.seq_len {} + 1); lower eval.seq_len",
+                      config.data_dir, name, stream.get().size(), window + 1, window));
   for (const auto& v : {std::cref(general_), std::cref(c4_)})
     for (int32_t t : v.get())
       if (t >= model.vocab_size)

@@ -34,8 +34,10 @@ class HfKeys {
     if (!v) return std::nullopt;
     // nlohmann narrows 1e10 or 2048.0 silently: integers only, within int.
     if (!v->is_number_integer()) Fail(fmt::format("{} = {} must be an integer", key, v->dump()));
+    // Every size this reads is a count of something: 0 would divide by zero (heads) or build an
+    // empty layer (intermediate_size), so zero is refused like a negative.
     const bool fits = v->is_number_unsigned()
-                          ? v->get<uint64_t>() <= INT32_MAX
+                          ? v->get<uint64_t>() >= 1 && v->get<uint64_t>() <= INT32_MAX
                           : v->get<int64_t>() >= 1 && v->get<int64_t>() <= INT32_MAX;
     if (!fits) Fail(fmt::format("{} = {} must be a positive 32-bit integer", key, v->dump()));
     return v->get<int>();

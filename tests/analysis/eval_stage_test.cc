@@ -196,6 +196,32 @@ TEST(FinetuneStage, RecordsThatTheOptimizerWasResetAndWritesAValidEvalJson) {
   fs::remove_all(root);
 }
 
+// Issue 19: two user errors that reached internal checks. A window longer than the model's and a
+// validation stream shorter than one window are each one sentence naming eval.seq_len.
+TEST(EvalStage, WindowErrorsNameEvalSeqLen) {
+  const fs::path root = TempDir("eval_windows");
+  const ModelConfig m = DataModel();
+  const fs::path ck = SaveModelCheckpoint(root / "ck", m, m, InitFor(m));
+  EvalConfig config;
+  config.checkpoint.dir = ck.string();
+  config.suite.data_dir = Data().dir.string();
+  config.suite.seq_len = 1000;
+  std::string e = ErrorOf([&] { RunEvalStage(config, root / "out"); });
+  EXPECT_EQ(e,
+            "eval.seq_len = 1000 exceeds the model's max_seq_len 32; use at most 32 (0 = the "
+            "model's own)");
+  const fs::path data = root / "short";
+  fs::create_directories(data);
+  data::WriteTokenFile(data / "general.val.tok", std::vector<int32_t>(20, 1), Data().vocab, -1);
+  config.suite.data_dir = data.string();
+  config.suite.seq_len = 0;
+  e = ErrorOf([&] { RunEvalStage(config, root / "out"); });
+  EXPECT_EQ(e, "data.dir = '" + data.string() +
+                   "': general.val.tok holds 20 tokens, fewer than one evaluation window of 33 "
+                   "(eval.seq_len 32 + 1); lower eval.seq_len");
+  fs::remove_all(root);
+}
+
 // The stages on the torch backend (the LibTorch plugin, where this build has one) against the
 // native engine on one checkpoint: the same evaluation numbers and the same perturbation draws to
 // float32 rounding (tests/engine_torch: the models agree to ~1e-6 of the loss; 1e-5 relative

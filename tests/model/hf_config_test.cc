@@ -237,6 +237,13 @@ TEST(FromHfConfig, UnsupportedFeaturesAreRefusedNamingTheKey) {
        "cfg: num_key_value_heads = 3 must divide num_attention_heads = 4"},
       {LlamaJson, [](Json& j) { j.erase("hidden_size"); },
        "cfg: hidden_size is missing; expected a positive integer"},
+      // Zero sizes (issue 19: 0 heads divided by zero; a 0-wide MLP loaded silently).
+      {LlamaJson, [](Json& j) { j["num_attention_heads"] = 0; },
+       "cfg: num_attention_heads = 0 must be a positive 32-bit integer"},
+      {LlamaJson, [](Json& j) { j["num_key_value_heads"] = 0; },
+       "cfg: num_key_value_heads = 0 must be a positive 32-bit integer"},
+      {LlamaJson, [](Json& j) { j["intermediate_size"] = 0; },
+       "cfg: intermediate_size = 0 must be a positive 32-bit integer"},
       {LlamaJson, [](Json& j) { j["vocab_size"] = 4.5; },
        "cfg: vocab_size = 4.5 must be an integer"},
       {LlamaJson, [](Json& j) { j["tie_word_embeddings"] = "yes"; },
