@@ -46,7 +46,9 @@ MemoryPlan WithParameters(MemoryPlan stage, const ModelConfig& config) {
 void LoadOvertrainCheckpoint(LoadedModel& m, const MemoryPlan& stage) {
   const std::filesystem::path& dir = m.dir;
   m.layout = ParamLayout::ForModel(m.config);
-  CheckCheckpointLayout(dir, m.layout, "the model in " + (dir / kConfigFile).string());
+  // The one verification (hashes, and the tensors against config.json), before anything is
+  // allocated.
+  RequireValidCheckpoint(dir);
   // Two checks, not one sum: the copy read from the file is freed before the stage builds its
   // decoders.
   const std::string what = dir.string() + ": loading this checkpoint";
@@ -56,7 +58,7 @@ void LoadOvertrainCheckpoint(LoadedModel& m, const MemoryPlan& stage) {
       what);
   CheckMemoryPlan(m.config, WithParameters(stage, m.config), what);
   m.params.assign(m.layout.total(), 0.0f);
-  const TrainState state = LoadCheckpointParams(dir, m.layout, m.params);
+  const TrainState state = LoadCheckpointParams(dir, m.layout, m.params, /*verified=*/true);
   m.tokens = state.tokens;
   m.step = state.step;
 }

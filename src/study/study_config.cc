@@ -59,10 +59,11 @@ std::string ArmsProblem(const StudyConfig& c) {
     if (std::find(c.study.arms.begin(), c.study.arms.end(), name) == c.study.arms.end())
       return "[arms." + name + "] has overrides but '" + name + "' is not in study.arms";
     for (const auto& [key, literal] : sets)
-      for (const char* shared : {"study.", "arms.", "data.", "theory.", "model.vocab_size"})
+      for (const char* shared :
+           {"study.", "arms.", "data.", "theory.", "model.vocab_size", "checkpoints."})
         if (key.rfind(shared, 0) == 0)
           return "arm '" + name + "': key '" + key +
-                 "' cannot vary per arm (the study's data, vocabulary, "
+                 "' cannot vary per arm (the study's data, vocabulary, checkpoint series, "
                  "theory and study.* settings are shared by all arms)";
   }
   // Identical arms would run the same ladder twice under two names.

@@ -69,6 +69,10 @@ Json ReadManifest(const fs::path& dir) {
     throw Error(path.string() + ": format_version " + std::to_string(version) + " is invalid");
   if (!manifest.contains("files") || !manifest["files"].is_object())
     throw Error(path.string() + ": expected a 'files' object {file: {size, xxh3}}");
+  for (const auto& [name, unused] : manifest["files"].items())
+    if (name.find('/') != std::string::npos || name == ".." || name == "." || name.empty())
+      throw Error(path.string() + ": file name " + Quote(name) +
+                  " is not a plain name inside the checkpoint directory");
   for (const char* name : kRequiredFiles) {
     const Json& files = manifest["files"];
     if (!files.contains(name) || !files[name].is_object() || !files[name].contains("size") ||
@@ -93,9 +97,25 @@ std::vector<std::string> CheckFile(const fs::path& path, std::span<const std::by
     return {fmt::format("{}: size is {} bytes but the manifest records {} (truncated or modified)",
                         path.string(), bytes.size(), want_size)};
   const std::string have = Xxh3Hex(bytes), want = entry["xxh3"].get<std::string>();
-  if (have == want) return {};
-  std::vector<std::string> problems;
   const bool is_safetensors = name == kModelFile || name == kOptimizerFile;
+  std::vector<std::string> problems;
+  if (have == want) {
+    // The file is as recorded; the manifest's per-tensor hashes must then agree with it too (an
+    // edited manifest would otherwise pass here and mislead the next damage report).
+    if (!is_safetensors || !manifest.contains("tensors") || !manifest["tensors"].contains(name))
+      return {};
+    const Json& hashes = manifest["tensors"][name];
+    const SafetensorsFile file = SafetensorsFile::Parse(bytes, path.string());
+    for (const TensorView& t : file.tensors())
+      if (!hashes.contains(t.name) || !hashes[t.name].is_string() ||
+          hashes[t.name].get<std::string>() != Xxh3Hex(t.bytes))
+        problems.push_back(fmt::format(
+            "{}: the manifest records xxh3 {} for tensor '{}', whose payload hashes {} (the "
+            "manifest was modified)",
+            (path.parent_path() / kManifestFile).string(),
+            hashes.contains(t.name) ? hashes[t.name].dump() : "nothing", t.name, Xxh3Hex(t.bytes)));
+    return problems;
+  }
   if (is_safetensors && manifest.contains("tensors") && manifest["tensors"].contains(name)) {
     const Json& hashes = manifest["tensors"][name];
     try {
@@ -272,7 +292,18 @@ void SaveCheckpoint(const fs::path& dir, const CheckpointContents& contents) {
   }
 }
 
-LoadedCheckpoint LoadCheckpoint(const fs::path& dir, bool with_optimizer) {
+void RequireValidCheckpoint(const fs::path& dir) {
+  if (const std::vector<std::string> problems = VerifyCheckpoint(dir); !problems.empty())
+    throw Error(problems.size() == 1
+                    ? problems[0]
+                    : fmt::format("{} (and {} more problems: overtrain ckpt verify {})",
+                                  problems[0], problems.size() - 1, dir.string()));
+}
+
+LoadedCheckpoint LoadCheckpoint(const fs::path& dir, bool with_optimizer, bool verified) {
+  // One verification for every loader (eval, perturb, finetune, diagnose, export, resume): the one
+  // `overtrain ckpt verify` prints.
+  if (!verified) RequireValidCheckpoint(dir);
   LoadedCheckpoint out;
   out.dir = dir;
   out.manifest = ReadManifest(dir);

@@ -68,7 +68,8 @@ struct LoadedCheckpoint {
 
 // Verifies the manifest (version, sizes, xxh3) of the files it reads, then loads them. Throws Error
 // naming the file (and the tensor, for a damaged payload) on the first problem found.
-LoadedCheckpoint LoadCheckpoint(const fs::path& dir, bool with_optimizer = true);
+LoadedCheckpoint LoadCheckpoint(const fs::path& dir, bool with_optimizer = true,
+                                bool verified = false);
 
 // Every problem with `dir`, one sentence each naming the file (and tensor); empty when the
 // checkpoint is valid. Re-hashes every file, then makes the structural checks of loading on the
@@ -77,6 +78,10 @@ LoadedCheckpoint LoadCheckpoint(const fs::path& dir, bool with_optimizer = true)
 // match the model config.json describes (CheckpointLayoutProblems). A checkpoint that verifies
 // therefore loads.
 std::vector<std::string> VerifyCheckpoint(const fs::path& dir);
+
+// VerifyCheckpoint as an Error (its first problem, and how many more): the one verification every
+// loader runs — LoadCheckpoint calls it unless its caller already did (`verified`).
+void RequireValidCheckpoint(const fs::path& dir);
 
 // Checkpoint directories are named tokens-<N> (N = tokens seen).
 std::string CheckpointDirName(int64_t tokens);

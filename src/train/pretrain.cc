@@ -117,9 +117,11 @@ void CopyTensor(const std::map<std::string, LoadedTensor>& from, const std::stri
 // The weights of a checkpoint into a host arena, headers checked against `layout` before any
 // payload is read and NaN/Inf refused after.
 LoadedCheckpoint ReadCheckpointWeights(const fs::path& dir, const ParamLayout& layout,
-                                       std::span<float> params, bool with_optimizer) {
-  CheckCheckpointLayout(dir, layout, "the configured model");
-  LoadedCheckpoint ck = LoadCheckpoint(dir, with_optimizer);
+                                       std::span<float> params, bool with_optimizer,
+                                       bool verified) {
+  if (!verified) RequireValidCheckpoint(dir);
+  CheckCheckpointLayout(dir, layout, "the configured model");  // the configured model's tensors
+  LoadedCheckpoint ck = LoadCheckpoint(dir, with_optimizer, /*verified=*/true);
   std::vector<std::string> problems;
   for (const auto& t : layout.tensors()) CopyTensor(ck.model, t.name, t, params, problems);
   OT_CHECK(problems.empty()) << "model tensors passed CheckCheckpointLayout, then failed: "
@@ -133,14 +135,14 @@ LoadedCheckpoint ReadCheckpointWeights(const fs::path& dir, const ParamLayout& l
 }  // namespace
 
 TrainState LoadCheckpointParams(const fs::path& dir, const ParamLayout& layout,
-                                std::span<float> params) {
-  return TrainState::FromJson(ReadCheckpointWeights(dir, layout, params, false).state);
+                                std::span<float> params, bool verified) {
+  return TrainState::FromJson(ReadCheckpointWeights(dir, layout, params, false, verified).state);
 }
 
 TrainState LoadTrainingCheckpoint(const fs::path& dir, Backend& backend, bool with_optimizer) {
   const ParamLayout& layout = backend.layout();
   std::vector<float> host(layout.total());
-  const LoadedCheckpoint ck = ReadCheckpointWeights(dir, layout, host, with_optimizer);
+  const LoadedCheckpoint ck = ReadCheckpointWeights(dir, layout, host, with_optimizer, false);
   backend.WriteParams(host);
   if (with_optimizer) {
     const auto& o = ck.state.at("optimizer");

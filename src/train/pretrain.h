@@ -84,9 +84,10 @@ void SaveTrainingCheckpoint(const fs::path& dir, Backend& backend, const TrainSt
 // moments, naming the tensors. Returns the TrainState from state.json.
 TrainState LoadTrainingCheckpoint(const fs::path& dir, Backend& backend, bool with_optimizer);
 
-// The same checks, the weights alone into a host arena of `layout` (evaluation's loader).
+// The same checks, the weights alone into a host arena of `layout` (evaluation's loader, which
+// has run RequireValidCheckpoint before allocating: `verified`).
 TrainState LoadCheckpointParams(const fs::path& dir, const ParamLayout& layout,
-                                std::span<float> params);
+                                std::span<float> params, bool verified = false);
 
 }  // namespace ot
 

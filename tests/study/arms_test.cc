@@ -121,6 +121,11 @@ TEST(StudyArms, BadArmsAreRefusedNamingTheArmAndKey) {
       << LoadError(base + "[arms.a]\npretrain.lrr = 0.1\n");
   EXPECT_NE(LoadError(base + "[arms.a]\ndata.config = \"x\"\n").find("cannot vary per arm"),
             std::string::npos);
+  // Issue 19 defect 6: a series in an arm passed --dry-run, then every run of the arm failed.
+  const std::string series =
+      LoadError(base + "[arms.a]\ncheckpoints.series = [{dir = \"ck\", tokens = \"1M\"}]\n");
+  EXPECT_NE(series.find("arm 'a': key 'checkpoints.series' cannot vary per arm"), std::string::npos)
+      << series;
   EXPECT_NE(LoadError(base + "[arms.a]\npretrain.rho = 0.1\n").find("unknown key 'pretrain.rho'"),
             std::string::npos);
 }

@@ -305,6 +305,33 @@ TEST_F(CheckpointTest, MissingManifestOrFutureVersionRefused) {
             std::string::npos);
 }
 
+// Case 42 (issue 19 defect 9): one verification on every path. An edited per-tensor hash in an
+// otherwise intact checkpoint and a manifest entry outside the directory are refused by verify
+// and by every loader (LoadCheckpoint, which eval, perturb, finetune, diagnose and resume use).
+TEST_F(CheckpointTest, EditedManifestsAreRefusedByVerifyAndEveryLoader) {
+  Fixture f(1.0f);
+  SaveCheckpoint(Dir(100), f.contents);
+  auto manifest = nlohmann::json::parse(ReadFile(Dir(100) / kManifestFile));
+  const std::string tensor = manifest["tensors"][kModelFile].items().begin().key();
+  manifest["tensors"][kModelFile][tensor] = "0123456789abcdef";
+  WriteFileAtomic(Dir(100) / kManifestFile, manifest.dump());
+  const std::string verify = Joined(VerifyCheckpoint(Dir(100)));
+  EXPECT_NE(verify.find("the manifest records xxh3 \"0123456789abcdef\" for tensor '" + tensor),
+            std::string::npos)
+      << verify;
+  EXPECT_NE(LoadError(Dir(100)).find("the manifest was modified"), std::string::npos)
+      << LoadError(Dir(100));
+
+  SaveCheckpoint(Dir(100), f.contents);
+  manifest = nlohmann::json::parse(ReadFile(Dir(100) / kManifestFile));
+  manifest["files"]["../escape.json"] = {{"size", 2}, {"xxh3", "0"}};
+  WriteFileAtomic(Dir(100) / kManifestFile, manifest.dump());
+  EXPECT_NE(LoadError(Dir(100)).find("file name '../escape.json' is not a plain name"),
+            std::string::npos)
+      << LoadError(Dir(100));
+  EXPECT_NE(Joined(VerifyCheckpoint(Dir(100))).find("is not a plain name"), std::string::npos);
+}
+
 // Case 5: a simulated full disk at any point of a save reports an error and leaves the previous
 // checkpoint intact and no temp directory behind.
 TEST_F(CheckpointTest, DiskFullKeepsPreviousCheckpoint) {
