@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <random>
 
 #include "analysis/checkpoint_fixture.h"
@@ -223,6 +224,30 @@ TEST(Diagnose, TooFewTrainingBatchesIsAnErrorNamingTheFile) {
   const std::string e = ErrorOf([&] { RunDiagnoseStage(c, TempDir("diagnose_out")); });
   EXPECT_NE(e.find("general.train.tok"), std::string::npos) << e;
   EXPECT_NE(e.find("diagnose.batches = 1000"), std::string::npos) << e;
+}
+
+TEST(Diagnose, SchemaRefusesTheEvalKeysItDoesNotRead) {
+  // diagnose reads data.dir, eval.batch, eval.seq_len and eval.windows; the rest of [eval] (task
+  // suites, C4, lm-eval files) would be silently ignored, so it is refused like any unknown key.
+  const auto& schema = DiagnoseSchema();
+  std::vector<std::string> eval_keys;
+  for (const auto& f : schema.fields())
+    if (f.key.starts_with("eval.") || f.key.starts_with("data.")) eval_keys.push_back(f.key);
+  EXPECT_EQ(eval_keys,
+            (std::vector<std::string>{"data.dir", "eval.batch", "eval.seq_len", "eval.windows"}));
+  EXPECT_EQ(ErrorOf([&] { LoadConfig(schema, "", {"eval.tasks=[\"gsm8k\"]"}); }),
+            "--set: unknown key 'eval.tasks'");
+  EXPECT_EQ(ErrorOf([&] { LoadConfig(schema, "", {"eval.c4=false"}); }),
+            "--set: unknown key 'eval.c4'");
+  const fs::path dir = TempDir("diagnose_config");
+  std::ofstream(dir / "run.toml") << "[eval]\nbatch = 4\ntask_files = [\"piqa.jsonl\"]\n";
+  EXPECT_EQ(ErrorOf([&] { LoadConfig(schema, (dir / "run.toml").string(), {}); }),
+            (dir / "run.toml").string() + ":3: unknown key 'eval.task_files'");
+  const DiagnoseConfig c = LoadConfig(
+      schema, "", {"checkpoint=ckpt", "eval.batch=4", "eval.seq_len=8", "eval.windows=3"});
+  EXPECT_EQ(c.suite.batch, 4);
+  EXPECT_EQ(c.suite.seq_len, 8);
+  EXPECT_EQ(c.suite.windows, 3);
 }
 
 TEST(Diagnose, CommandHelpLists) {
