@@ -48,7 +48,7 @@ struct ReferenceOracle {
   }
 };
 
-struct Fixture {
+struct HessianFixture {
   ModelConfig model = TinyModel();
   ParamLayout layout = ParamLayout::ForModel(model);
   std::vector<float> params = InitFor(model, 3);
@@ -58,7 +58,7 @@ struct Fixture {
   std::vector<double>
       v;  // σ_init ⊙ a fixed ±1 pattern: the direction the perturbation stage probes
   // weight_scale > 1: sharper logits, so curvature is not that of the near-uniform softmax at init.
-  explicit Fixture(float weight_scale = 4) {
+  explicit HessianFixture(float weight_scale = 4) {
     for (float& p : params) p *= weight_scale;
     theta.assign(params.begin(), params.end());
     v.assign(layout.total(), 0.0);
@@ -80,7 +80,7 @@ double Norm(std::span<const double> a) { return std::sqrt(Dot(a, a)); }
 // measures the truncation, so the tolerance is twice their sum. The FD product's own error is
 // ~sqrt(ε) (hessian.h), 1e-8 relative: negligible next to it.
 TEST(Diagnose, ReferenceHvpMatchesSecondDifferenceOfLoss) {
-  Fixture f;
+  HessianFixture f;
   ReferenceOracle ref{ReferenceDecoder<double>(f.model), f.inputs, f.targets};
   GradientOracle oracle = ref.Oracle();
   FiniteDifferenceHessian fd(oracle, f.theta, kDoubleGradientEps);
@@ -111,7 +111,7 @@ TEST(Diagnose, ReferenceHvpMatchesSecondDifferenceOfLoss) {
 TEST(Diagnose, FloatDecoderHvpWithinItsErrorModel) {
   for (const float weight_scale : {1.0f, 4.0f}) {
     SCOPED_TRACE(weight_scale);
-    Fixture f(weight_scale);
+    HessianFixture f(weight_scale);
     ReferenceOracle ref{ReferenceDecoder<double>(f.model), f.inputs, f.targets};
     DecoderLossOracle fast(f.model, f.inputs, f.targets, kB, kT);
     const size_t n = f.v.size();

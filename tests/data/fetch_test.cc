@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "common/test_util.h"
 #include "core/check.h"
 
 namespace ot::data {
@@ -20,7 +21,7 @@ namespace fs = std::filesystem;
 class FetchTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() / ("ot_fetch_" + std::to_string(getpid()));
+    root_ = ot::testing::TempDir("fetch");
     fs::create_directories(root_ / "bin");
     old_path_ = std::getenv("PATH");
     setenv("PATH", ((root_ / "bin").string() + ":" + old_path_).c_str(), 1);
@@ -30,17 +31,11 @@ class FetchTest : public ::testing::Test {
     fs::remove_all(root_);
   }
   void FakeNpm(const std::string& body) {
-    const fs::path p = root_ / "bin" / "npm";
-    std::ofstream(p) << "#!/bin/sh\n" << body << "\n";
-    fs::permissions(p, fs::perms::owner_all);
+    ot::testing::WriteScript(root_ / "bin" / "npm", body + "\n");
   }
   std::string FetchError(const std::string& source, double timeout_s = kDefaultFetchTimeoutS) {
-    try {
-      FetchSources(root_ / "cache", {source}, nullptr, timeout_s);
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "";
+    return ot::testing::ErrorOf(
+        [&] { FetchSources(root_ / "cache", {source}, nullptr, timeout_s); });
   }
   fs::path root_;
   std::string old_path_;

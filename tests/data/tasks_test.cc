@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <set>
 
+#include "common/test_util.h"
 #include "core/check.h"
 #include "data/lm_eval_tasks.h"
 #include "data/mc_records.h"
@@ -86,18 +87,9 @@ TEST(Tasks, PiqaAndSiqaRecordsAreParsedOnceForBothReaders) {
   EXPECT_EQ(docs[1].id, "siqa-1");
   EXPECT_EQ(docs[0].choices[docs[0].gold], " b");
   auto errors = [](const std::string& jsonl, const std::string& labels) {
-    std::string task, mc;
-    try {
-      ParseSiqa(jsonl, labels, "siqa/dev.jsonl");
-    } catch (const Error& e) {
-      task = e.what();
-    }
-    try {
-      SiqaMcDocs(jsonl, labels, "siqa/dev.jsonl");
-    } catch (const Error& e) {
-      mc = e.what();
-    }
-    EXPECT_EQ(task, mc);
+    const std::string task =
+        ot::testing::ErrorOf([&] { ParseSiqa(jsonl, labels, "siqa/dev.jsonl"); });
+    EXPECT_EQ(task, ot::testing::ErrorOf([&] { SiqaMcDocs(jsonl, labels, "siqa/dev.jsonl"); }));
     return task;
   };
   // File line numbers, blank lines counted.

@@ -10,19 +10,15 @@
 #include <fstream>
 #include <vector>
 
+#include "common/test_util.h"
 #include "model/init.h"
 #include "model/layout.h"
 
 namespace ot {
 namespace {
 
-std::string ProblemOf(ModelConfig c) {
-  try {
-    c.Validate();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+std::string ProblemOf(const ModelConfig& c) {
+  return testing::ErrorOf([&] { c.Validate(); });
 }
 
 TEST(ModelConfig, PresetsValidateAndHaveDocumentedSizes) {
@@ -229,13 +225,9 @@ TEST(ModelConfig, SchemaLoadsPresetThenOverrides) {
   EXPECT_EQ(r.model, want);
   EXPECT_NE(PrintConfig(Schema(), r).find("norm = 'layernorm'"), std::string::npos);
   // Bad values: one sentence naming the key.
-  auto load_error = [&](std::vector<std::string> overrides) -> std::string {
-    try {
-      LoadConfigWithModelPreset(Schema(), "", overrides, RunConfig{}, get);
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "";
+  auto load_error = [&](std::vector<std::string> overrides) {
+    return testing::ErrorOf(
+        [&] { LoadConfigWithModelPreset(Schema(), "", overrides, RunConfig{}, get); });
   };
   EXPECT_NE(
       load_error({"model.n_heads=3"}).find("model.n_heads = 3 must divide model.d_model = 64"),
