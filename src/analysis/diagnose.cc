@@ -23,7 +23,15 @@ const ConfigSchema<DiagnoseConfig>& DiagnoseSchema() {
     DeclareCheckpointFields(
         s, [](DiagnoseConfig& c) -> CheckpointRef& { return c.checkpoint; },
         "checkpoint to diagnose");
-    DeclareEvalFields(s, [](DiagnoseConfig& c) -> EvalSuiteConfig& { return c.suite; });
+    // Of data.dir and [eval], only what diagnose reads (the batch shape and the windows of the
+    // logit statistics); any other eval key is refused like an unknown key, not silently ignored.
+    ConfigSchema<DiagnoseConfig> eval;
+    DeclareEvalFields(eval, [](DiagnoseConfig& c) -> EvalSuiteConfig& { return c.suite; });
+    for (const char* key : {"data.dir", "eval.batch", "eval.seq_len", "eval.windows"}) {
+      const auto* field = eval.Find(key);
+      OT_CHECK(field) << key << " is no longer declared by DeclareEvalFields";
+      s.Add(*field);
+    }
     s.Field(
          "diagnose.batches", "training batches (general.train.tok) the loss is averaged over",
          [](DiagnoseConfig& c) -> int& { return c.batches; }, Between(1, 1 << 20))

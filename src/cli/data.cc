@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,12 +29,25 @@ OT_COMMAND("data", [](CLI::App& app) {
   auto data_dir = std::make_shared<std::string>();
   auto sets = std::make_shared<std::vector<std::string>>();
   auto dir = std::make_shared<std::string>();
+  auto timeout = std::make_shared<double>(ot::data::kDefaultFetchTimeoutS);
 
   CLI::App* fetch =
       app.add_subcommand("fetch", "download and verify the registry sources into the cache");
   fetch->add_option("--cache", *cache,
                     "cache dir (default $OVERTRAIN_CACHE or ~/.cache/overtrain)");
   fetch->add_option("--source", *sources, "only these sources (default: all)");
+  fetch
+      ->add_option("--timeout", *timeout,
+                   "seconds one package may take (download and unpacking); its command is "
+                   "killed past it (0 = none)")
+      ->capture_default_str()
+      ->check([](const std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        return end != text.c_str() && *end == '\0' && v >= 0
+                   ? ""
+                   : "expected seconds >= 0 (0 = none), got '" + text + "'";
+      });
 
   CLI::App* prepare =
       app.add_subcommand("prepare", "clean, split, train the tokenizer, write token files");
@@ -85,7 +99,7 @@ OT_COMMAND("data", [](CLI::App& app) {
       const auto path = ot::data::ResolveCacheDir(*cache);
       const auto t0 = std::chrono::steady_clock::now();
       fmt::print("fetching into {}\n", path.string());
-      ot::data::FetchSources(path, *sources, PrintLine);
+      ot::data::FetchSources(path, *sources, PrintLine, *timeout);
       fmt::print("fetch done in {:.1f} s\n",
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       return 0;

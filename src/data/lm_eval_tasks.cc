@@ -4,6 +4,7 @@
 
 #include "core/check.h"
 #include "core/fileio.h"
+#include "data/mc_records.h"
 #include "data/util.h"
 
 namespace ot::data {
@@ -67,23 +68,6 @@ std::string Stem(const fs::path& path) {
     if (name.size() > std::string_view(ext).size() && name.ends_with(ext))
       name.resize(name.size() - std::string_view(ext).size());
   return name;
-}
-
-// Labels file of a PIQA / SIQA split: one integer in [lo, hi] per item line.
-std::vector<int> Labels(std::string_view text, size_t items, int lo, int hi,
-                        const std::string& where) {
-  std::vector<int> out;
-  for (const auto& [number, line] : NumberedLines(text)) {
-    const std::string_view t = Trim(line);
-    if (t.size() != 1 || t[0] < '0' + lo || t[0] > '0' + hi)
-      throw Error(At(where + " labels", number) + ": label '" + std::string(t) + "' is not in " +
-                  std::to_string(lo) + ".." + std::to_string(hi));
-    out.push_back(t[0] - '0');
-  }
-  if (out.size() != items)
-    throw Error(where + ": " + std::to_string(items) + " items but " + std::to_string(out.size()) +
-                " labels; the files must be aligned");
-  return out;
 }
 
 std::string Field(const nlohmann::json& j, const char* key, const std::string& at) {
@@ -204,19 +188,17 @@ RollingTaskFile LoadRollingTaskFile(const fs::path& path) {
   return t;
 }
 
+// The records come from the parser shared with the fine-tuning tasks (mc_records.h); lm-eval's
+// prompts use the fields verbatim.
 std::vector<McDoc> PiqaMcDocs(std::string_view jsonl, std::string_view labels,
                               const std::string& where) {
-  const auto lines = NumberedLines(jsonl);
-  const auto gold = Labels(labels, lines.size(), 0, 1, where);
   std::vector<McDoc> out;
-  for (size_t i = 0; i < lines.size(); ++i) {
-    const std::string at = At(where, lines[i].first);
-    const nlohmann::json j = ParseObject(lines[i].second, at);
+  for (McRecord& r : ParsePiqaRecords(jsonl, labels, where)) {
     McDoc d;
-    d.id = "piqa-" + std::to_string(i);
-    d.context = "Question: " + Field(j, "goal", at) + "\nAnswer:";
-    d.choices = {Field(j, "sol1", at), Field(j, "sol2", at)};
-    d.gold = gold[i];
+    d.id = "piqa-" + std::to_string(out.size());
+    d.context = "Question: " + r.question + "\nAnswer:";
+    d.choices = std::move(r.choices);
+    d.gold = r.gold;
     out.push_back(std::move(d));
   }
   return out;
@@ -224,17 +206,13 @@ std::vector<McDoc> PiqaMcDocs(std::string_view jsonl, std::string_view labels,
 
 std::vector<McDoc> SiqaMcDocs(std::string_view jsonl, std::string_view labels,
                               const std::string& where) {
-  const auto lines = NumberedLines(jsonl);
-  const auto gold = Labels(labels, lines.size(), 1, 3, where);
   std::vector<McDoc> out;
-  for (size_t i = 0; i < lines.size(); ++i) {
-    const std::string at = At(where, lines[i].first);
-    const nlohmann::json j = ParseObject(lines[i].second, at);
+  for (McRecord& r : ParseSiqaRecords(jsonl, labels, where)) {
     McDoc d;
-    d.id = "siqa-" + std::to_string(i);
-    d.context = "Q: " + Field(j, "context", at) + " " + Field(j, "question", at) + "\nA:";
-    d.choices = {Field(j, "answerA", at), Field(j, "answerB", at), Field(j, "answerC", at)};
-    d.gold = gold[i] - 1;
+    d.id = "siqa-" + std::to_string(out.size());
+    d.context = "Q: " + r.context + " " + r.question + "\nA:";
+    d.choices = std::move(r.choices);
+    d.gold = r.gold;
     out.push_back(std::move(d));
   }
   return out;

@@ -51,7 +51,8 @@ struct RollingTaskFile {
 };
 RollingTaskFile LoadRollingTaskFile(const std::filesystem::path& path);
 
-// PIQA / SIQA (shared/data formats) in lm-eval's prompts, fields verbatim (lm-eval does not trim):
+// PIQA / SIQA (shared/data formats, records parsed by mc_records.h) in lm-eval's prompts, fields
+// verbatim (lm-eval does not trim):
 //   piqa:       context "Question: {goal}\nAnswer:", choices [sol1, sol2], gold = label
 //   social_iqa: context "Q: {context} {question}\nA:", choices [answerA, answerB, answerC], gold =
 //   label-1

@@ -5,6 +5,7 @@
 
 #include "core/check.h"
 #include "data/corpus.h"
+#include "data/mc_records.h"
 #include "data/util.h"
 
 namespace ot::data {
@@ -33,19 +34,6 @@ std::string Str(const nlohmann::json& j, const char* key, const std::string& whe
   if (!j.is_object() || !j.contains(key) || !j[key].is_string())
     throw Error(where + ":" + std::to_string(i + 1) + ": expected a string field \"" + key + "\"");
   return j[key].get<std::string>();
-}
-
-std::vector<int> ParseLabels(std::string_view text, int lo, int hi, const std::string& where) {
-  std::vector<int> out;
-  const auto lines = Lines(text);
-  for (size_t i = 0; i < lines.size(); ++i) {
-    const std::string_view t = Trim(lines[i]);
-    if (t.size() != 1 || t[0] < '0' + lo || t[0] > '0' + hi)
-      throw Error(where + ":" + std::to_string(i + 1) + ": label '" + std::string(t) +
-                  "' is not in " + std::to_string(lo) + ".." + std::to_string(hi));
-    out.push_back(t[0] - '0');
-  }
-  return out;
 }
 
 // Drops GSM8K calculator annotations "<<48/2=24>>".
@@ -114,31 +102,17 @@ std::vector<TaskExample> ParseGsm8k(std::string_view jsonl, const std::string& w
   return out;
 }
 
-// Labels of a JSONL file of multiple-choice items (one label per line, in [lo, hi]); the two files
-// must have the same number of lines.
-static std::vector<int> AlignedLabels(const std::vector<std::string_view>& lines,
-                                      std::string_view labels, int lo, int hi,
-                                      const std::string& where) {
-  auto gold = ParseLabels(labels, lo, hi, where + " labels");
-  if (gold.size() != lines.size())
-    throw Error(where + ": " + std::to_string(lines.size()) + " items but " +
-                std::to_string(gold.size()) + " labels; the files must be aligned");
-  return gold;
-}
-
+// PIQA and SIQA records come from the one parser shared with the lm-eval converters
+// (mc_records.h); the fine-tuning prompts trim the fields and put a space before each choice.
 std::vector<TaskExample> ParseSiqa(std::string_view jsonl, std::string_view labels,
                                    const std::string& where) {
-  const auto lines = Lines(jsonl);
-  const auto gold = AlignedLabels(lines, labels, 1, 3, where);
   std::vector<TaskExample> out;
-  for (size_t i = 0; i < lines.size(); ++i) {
-    const auto j = ParseLine(lines[i], where, i);
+  for (const McRecord& r : ParseSiqaRecords(jsonl, labels, where)) {
     TaskExample e;
-    e.prompt = "Context: " + std::string(Trim(Str(j, "context", where, i))) +
-               "\nQuestion: " + std::string(Trim(Str(j, "question", where, i))) + "\nAnswer:";
-    for (const char* k : {"answerA", "answerB", "answerC"})
-      e.choices.push_back(" " + std::string(Trim(Str(j, k, where, i))));
-    e.gold = gold[i] - 1;
+    e.prompt = "Context: " + std::string(Trim(r.context)) +
+               "\nQuestion: " + std::string(Trim(r.question)) + "\nAnswer:";
+    for (const auto& c : r.choices) e.choices.push_back(" " + std::string(Trim(c)));
+    e.gold = r.gold;
     e.target = e.choices[e.gold];
     out.push_back(std::move(e));
   }
@@ -147,16 +121,12 @@ std::vector<TaskExample> ParseSiqa(std::string_view jsonl, std::string_view labe
 
 std::vector<TaskExample> ParsePiqa(std::string_view jsonl, std::string_view labels,
                                    const std::string& where) {
-  const auto lines = Lines(jsonl);
-  const auto gold = AlignedLabels(lines, labels, 0, 1, where);
   std::vector<TaskExample> out;
-  for (size_t i = 0; i < lines.size(); ++i) {
-    const auto j = ParseLine(lines[i], where, i);
+  for (const McRecord& r : ParsePiqaRecords(jsonl, labels, where)) {
     TaskExample e;
-    e.prompt = "Goal: " + std::string(Trim(Str(j, "goal", where, i))) + "\nSolution:";
-    e.choices = {" " + std::string(Trim(Str(j, "sol1", where, i))),
-                 " " + std::string(Trim(Str(j, "sol2", where, i)))};
-    e.gold = gold[i];
+    e.prompt = "Goal: " + std::string(Trim(r.question)) + "\nSolution:";
+    for (const auto& c : r.choices) e.choices.push_back(" " + std::string(Trim(c)));
+    e.gold = r.gold;
     e.target = e.choices[e.gold];
     out.push_back(std::move(e));
   }

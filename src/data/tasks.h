@@ -44,7 +44,8 @@ TaskData LoadTask(const std::string& name, const std::filesystem::path& data_dir
                   const std::filesystem::path& cache_dir, uint64_t seed, double val_fraction = 0.1,
                   double imdb_fraction = 0.1);
 
-// Parsers of one file's (decompressed) bytes; `where` names the file in errors.
+// Parsers of one file's (decompressed) bytes; `where` names the file in errors. ParseSiqa and
+// ParsePiqa format the records of mc_records.h (shared with the lm-eval converters).
 std::vector<TaskExample> ParseGsm8k(std::string_view jsonl, const std::string& where);
 std::vector<TaskExample> ParseSiqa(std::string_view jsonl, std::string_view labels,
                                    const std::string& where);

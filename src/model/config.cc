@@ -1,8 +1,10 @@
-// ModelConfig presets, validation, parameter count and JSON round trip (see config.h).
+// ModelConfig presets, the field list ModelFields() and what derives from it (validation, JSON
+// round trip), parameter count (see config.h).
 #include "model/config.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 
@@ -88,60 +90,145 @@ bool ModelConfig::IsLlamaCompatible() const {
          rotary_pct == 1.0 && clip_qkv == 0;
 }
 
+std::function<std::string(double)> ModelFieldRange::TomlCheck() const {
+  if (std::isfinite(hi)) return Between(lo, hi);
+  return lo_open ? Above(lo) : AtLeast(lo);
+}
+
+namespace {
+
+// A field every config.json holds (FromJson refuses it missing).
+ModelField Required(const char* name, ModelField::Member member, const char* help,
+                    ModelFieldRange range = {}, std::vector<std::string> choices = {}) {
+  ModelField f;
+  f.name = name;
+  f.member = member;
+  f.help = help;
+  f.range = range;
+  f.choices = std::move(choices);
+  return f;
+}
+
+// An architecture switch (n_kv_heads ... clip_qkv): checkpoints written before the switches have
+// none in config.json, and FromJson then keeps the default.
+ModelField Switch(const char* name, ModelField::Member member, const char* help,
+                  ModelFieldRange range = {}) {
+  ModelField f = Required(name, member, help, range);
+  f.optional_in_json = true;
+  return f;
+}
+
+}  // namespace
+
+// The one declaration of ModelConfig's fields (config.h, ModelField). The order is the TOML order
+// (--print-config) and the order in which FromJson reads and Validate checks them.
+const std::vector<ModelField>& ModelFields() {
+  using M = ModelConfig;
+  static const std::vector<ModelField> fields = [] {
+    std::vector<std::string> presets = {"custom"};
+    for (const auto& n : M::PresetNames()) presets.push_back(n);
+    constexpr double kUnbounded = std::numeric_limits<double>::infinity();
+    const ModelFieldRange non_negative{0}, positive{0, kUnbounded, true};
+    return std::vector<ModelField>{
+        Required("preset", &M::preset,
+                 "model preset the other [model] fields start from (custom = defaults)", {},
+                 presets),
+        Required("vocab_size", &M::vocab_size, "vocabulary size V", {1, kMaxVocabSize}),
+        Required("d_model", &M::d_model, "residual width d (C)", {1, kMaxDModel}),
+        Required("n_layers", &M::n_layers, "number of decoder blocks L", {1, kMaxLayers}),
+        Required("n_heads", &M::n_heads, "attention heads NH (must divide d_model)",
+                 {1, kMaxHeads}),
+        Required("d_ff", &M::d_ff, "SwiGLU width per branch F; 0 = 8*d/3 rounded up to 16",
+                 {0, kMaxFf}),
+        Required("max_seq_len", &M::max_seq_len, "longest sequence T the model is built for",
+                 {1, kMaxSeqLen}),
+        Required("norm", &M::norm,
+                 "rmsnorm (with gain), layernorm (OLMo's non-parametric) or layernorm_affine"),
+        Switch("n_kv_heads", &M::n_kv_heads,
+               "key/value heads KH for grouped-query attention; 0 = n_heads", {0, kMaxHeads}),
+        Switch("norm_placement", &M::norm_placement,
+               "pre (x + f(norm x)) or post (x + norm(f x), OLMo-2)"),
+        Switch("mlp", &M::mlp, "swiglu or gelu (exact-erf GELU, GPT-NeoX)"),
+        Switch("attn_bias", &M::attn_bias, "biases on the q, k, v and o projections"),
+        Switch("mlp_bias", &M::mlp_bias, "biases on the MLP projections"),
+        Switch("qk_norm", &M::qk_norm, "RMSNorm over the q and k projections before RoPE (OLMo-2)"),
+        Switch("parallel_residual", &M::parallel_residual,
+               "attention and MLP read the same block input (GPT-NeoX)"),
+        Switch("rotary_pct", &M::rotary_pct, "fraction of each head's dims RoPE rotates", {0, 1}),
+        Switch("clip_qkv", &M::clip_qkv, "clamp q, k, v projections to [-c, c] (OLMo-1); 0 = off",
+               {0, kUnbounded, false, " (0 = off)"}),
+        Required("tied_head", &M::tied_head, "LM head shares the embedding matrix"),
+        Required("rope_theta", &M::rope_theta, "RoPE base", positive),
+        Required("init_std", &M::init_std, "std of the truncated (3 sigma) normal init",
+                 non_negative),
+        Required("norm_eps", &M::norm_eps, "epsilon inside the norms", positive),
+    };
+  }();
+  return fields;
+}
+
+namespace {
+
+// "" or the sentence for field `f` of `c` alone (config.h, ModelFieldRange, for the wording).
+std::string FieldProblem(const ModelField& f, const ModelConfig& c) {
+  const ModelFieldRange& r = f.range;
+  return std::visit(
+      [&](auto member) -> std::string {
+        const auto& v = c.*member;
+        using T = std::remove_cvref_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, int>) {
+          // Bounds printed as integers (kMax* are exact in a double).
+          if (v < r.lo)
+            return fmt::format("model.{} = {} must be >= {}", f.name, v,
+                               static_cast<int64_t>(r.lo));
+          if (v > r.hi)
+            return fmt::format("model.{} = {} must be <= {} (the supported maximum)", f.name, v,
+                               static_cast<int64_t>(r.hi));
+        } else if constexpr (std::is_same_v<T, double>) {
+          if (!std::isfinite(v))
+            return fmt::format("model.{} = {} must be a finite number", f.name, v);
+          if (std::isfinite(r.hi) && !(v >= r.lo && v <= r.hi))
+            return fmt::format("model.{} = {} must be in [{}, {}]{}", f.name, v, r.lo, r.hi,
+                               r.note);
+          if (r.lo_open && !(v > r.lo))
+            return fmt::format("model.{} = {} must be > {}{}", f.name, v, r.lo, r.note);
+          if (!(v >= r.lo))
+            return fmt::format("model.{} = {} must be >= {}{}", f.name, v, r.lo, r.note);
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          if (f.choices.empty() ||
+              std::find(f.choices.begin(), f.choices.end(), v) != f.choices.end())
+            return "";
+          std::string list;
+          for (const auto& n : f.choices) list += (list.empty() ? "" : ", ") + n;
+          return fmt::format("model.{} = '{}' is unknown; expected {}", f.name, v, list);
+        }
+        return "";
+      },
+      f.member);
+}
+
+}  // namespace
+
 std::string ModelConfigProblem(const ModelConfig& c) {
-  auto in_range = [](const char* key, int64_t v, int64_t lo, int64_t hi) {
-    if (v < lo) return fmt::format("model.{} = {} must be >= {}", key, v, lo);
-    if (v > hi)
-      return fmt::format("model.{} = {} must be <= {} (the supported maximum)", key, v, hi);
-    return std::string();
-  };
-  auto finite = [](const char* key, double v) {
-    return std::isfinite(v) ? std::string()
-                            : fmt::format("model.{} = {} must be a finite number", key, v);
-  };
-  for (std::string e :
-       {in_range("vocab_size", c.vocab_size, 1, kMaxVocabSize),
-        in_range("d_model", c.d_model, 1, kMaxDModel),
-        in_range("n_layers", c.n_layers, 1, kMaxLayers),
-        in_range("n_heads", c.n_heads, 1, kMaxHeads), in_range("d_ff", c.d_ff, 0, kMaxFf),
-        in_range("max_seq_len", c.max_seq_len, 1, kMaxSeqLen),
-        in_range("n_kv_heads", c.n_kv_heads, 0, kMaxHeads), finite("rope_theta", c.rope_theta),
-        finite("init_std", c.init_std), finite("norm_eps", c.norm_eps),
-        finite("rotary_pct", c.rotary_pct), finite("clip_qkv", c.clip_qkv)})
-    if (!e.empty()) return e;
-  if (!(c.init_std >= 0)) return fmt::format("model.init_std = {} must be >= 0", c.init_std);
+  for (const ModelField& f : ModelFields())
+    if (std::string e = FieldProblem(f, c); !e.empty()) return e;
+  // Cross-field rules (every field is in its own range here: n_heads >= 1, rotary_pct in [0, 1]).
   if (c.d_model % c.n_heads != 0)
     return fmt::format("model.n_heads = {} must divide model.d_model = {}", c.n_heads, c.d_model);
   if (c.n_kv_heads != 0 && c.n_heads % c.n_kv_heads != 0)
     return fmt::format("model.n_kv_heads = {} must divide model.n_heads = {}", c.n_kv_heads,
                        c.n_heads);
-  if (!(c.rotary_pct >= 0 && c.rotary_pct <= 1))
-    return fmt::format("model.rotary_pct = {} must be in [0, 1]", c.rotary_pct);
   if (c.rotary_dims() % 2 != 0)
     return fmt::format(
         "model.rotary_pct = {} rotates {} of the {} dims of a head; RoPE rotates pairs, so "
         "that count must be even",
         c.rotary_pct, c.rotary_dims(), c.head_size());
-  if (!(c.clip_qkv >= 0))
-    return fmt::format("model.clip_qkv = {} must be >= 0 (0 = off)", c.clip_qkv);
   if (c.clip_qkv > 0 && c.qk_norm)
     return "model.clip_qkv > 0 with model.qk_norm = true is not supported (no Hugging Face family "
            "uses both)";
   if (c.parallel_residual && c.norm_placement == NormPlacement::kPost)
     return "model.parallel_residual = true needs model.norm_placement = pre (a post-norm block has "
-           "no "
-           "shared normalised input)";
-  if (!(c.rope_theta > 0)) return fmt::format("model.rope_theta = {} must be > 0", c.rope_theta);
-  if (!(c.norm_eps > 0)) return fmt::format("model.norm_eps = {} must be > 0", c.norm_eps);
-  if (c.preset != "custom") {
-    bool known = false;
-    for (const auto& n : ModelConfig::PresetNames()) known |= n == c.preset;
-    if (!known) {
-      std::string list;
-      for (const auto& n : ModelConfig::PresetNames()) list += ", " + n;
-      return "model.preset = '" + c.preset + "' is unknown; expected custom" + list;
-    }
-  }
+           "no shared normalised input)";
   return "";
 }
 
@@ -172,95 +259,69 @@ double ModelConfig::TrainFlopsPerToken(int T) const {
 }
 
 nlohmann::json ModelConfig::ToJson() const {
-  return {{"preset", preset},
-          {"vocab_size", vocab_size},
-          {"d_model", d_model},
-          {"n_layers", n_layers},
-          {"n_heads", n_heads},
-          {"d_ff", d_ff},
-          {"max_seq_len", max_seq_len},
-          {"norm", NormName(norm)},
-          {"tied_head", tied_head},
-          {"rope_theta", rope_theta},
-          {"init_std", init_std},
-          {"norm_eps", norm_eps},
-          {"n_kv_heads", n_kv_heads},
-          {"norm_placement", NormPlacementName(norm_placement)},
-          {"mlp", MlpName(mlp)},
-          {"attn_bias", attn_bias},
-          {"mlp_bias", mlp_bias},
-          {"qk_norm", qk_norm},
-          {"parallel_residual", parallel_residual},
-          {"rotary_pct", rotary_pct},
-          {"clip_qkv", clip_qkv}};
+  nlohmann::json j = nlohmann::json::object();  // keys sorted on dump: the order here is moot
+  for (const ModelField& f : ModelFields()) {
+    std::visit(
+        [&](auto member) {
+          const auto& v = this->*member;
+          using T = std::remove_cvref_t<decltype(v)>;
+          if constexpr (std::is_enum_v<T>)
+            j[f.name] = config_detail::EnumNames<T>::names[static_cast<int>(v)];
+          else
+            j[f.name] = v;
+        },
+        f.member);
+  }
+  return j;
 }
 
-ModelConfig ModelConfig::FromJson(const nlohmann::json& j) {
-  ModelConfig c;
-  auto get = [&](const char* key, auto& out) {
-    const std::string field = std::string("model config JSON: field '") + key + "'";
-    if (!j.is_object() || !j.contains(key)) throw Error(field + " is missing");
-    const nlohmann::json& v = j.at(key);
-    if constexpr (std::is_same_v<std::remove_reference_t<decltype(out)>, int>) {
-      // nlohmann narrows 1e10 (or 1e9 written as a float) to int silently: read integers only, in
-      // range.
-      if (!v.is_number_integer()) throw Error(field + " has the wrong type; expected an integer");
-      const bool fits = v.is_number_unsigned()
-                            ? v.get<uint64_t>() <= INT32_MAX
-                            : v.get<int64_t>() >= INT32_MIN && v.get<int64_t>() <= INT32_MAX;
-      if (!fits) throw Error(field + " = " + v.dump() + " is out of range for a 32-bit integer");
-      out = v.get<int>();
-    } else {
-      try {
-        v.get_to(out);
-      } catch (const nlohmann::json::exception&) {
-        throw Error(field + " has the wrong type");
-      }
-    }
-  };
-  // The architecture switches came later: a checkpoint written before them has none and is the
-  // default.
-  auto get_optional = [&](const char* key, auto& out) {
-    if (j.is_object() && j.contains(key)) get(key, out);
-  };
-  auto get_enum = [&](const char* key, auto& out, bool optional) {
-    using E = std::remove_reference_t<decltype(out)>;
+namespace {
+
+// Reads `key` of the JSON object `j` into `out`; throws Error naming the field.
+template <typename T>
+void ReadJsonField(const nlohmann::json& j, const char* key, T& out) {
+  const std::string field = std::string("model config JSON: field '") + key + "'";
+  if (!j.is_object() || !j.contains(key)) throw Error(field + " is missing");
+  const nlohmann::json& v = j.at(key);
+  if constexpr (std::is_same_v<T, int>) {
+    // nlohmann narrows 1e10 (or 1e9 written as a float) to int silently: read integers only, in
+    // range.
+    if (!v.is_number_integer()) throw Error(field + " has the wrong type; expected an integer");
+    const bool fits = v.is_number_unsigned()
+                          ? v.get<uint64_t>() <= INT32_MAX
+                          : v.get<int64_t>() >= INT32_MIN && v.get<int64_t>() <= INT32_MAX;
+    if (!fits) throw Error(field + " = " + v.dump() + " is out of range for a 32-bit integer");
+    out = v.get<int>();
+  } else if constexpr (std::is_enum_v<T>) {
     std::string name;
-    if (optional && !(j.is_object() && j.contains(key))) return;
-    get(key, name);
-    const auto& names = config_detail::EnumNames<E>::names;
+    ReadJsonField(j, key, name);
+    const auto& names = config_detail::EnumNames<T>::names;
     std::string list;
     for (size_t i = 0; i < std::size(names); ++i) {
       if (name == names[i]) {
-        out = static_cast<E>(i);
+        out = static_cast<T>(i);
         return;
       }
       list += (i ? " or " : "") + std::string(names[i]);
     }
-    throw Error(std::string("model config JSON: field '") + key + "' = '" + name + "'; expected " +
-                list);
-  };
-  get("preset", c.preset);
-  get("vocab_size", c.vocab_size);
-  get("d_model", c.d_model);
-  get("n_layers", c.n_layers);
-  get("n_heads", c.n_heads);
-  get("d_ff", c.d_ff);
-  get("max_seq_len", c.max_seq_len);
-  get_enum("norm", c.norm, false);
-  get("tied_head", c.tied_head);
-  get("rope_theta", c.rope_theta);
-  get("init_std", c.init_std);
-  get("norm_eps", c.norm_eps);
-  get_optional("n_kv_heads", c.n_kv_heads);
-  get_enum("norm_placement", c.norm_placement, true);
-  get_enum("mlp", c.mlp, true);
-  get_optional("attn_bias", c.attn_bias);
-  get_optional("mlp_bias", c.mlp_bias);
-  get_optional("qk_norm", c.qk_norm);
-  get_optional("parallel_residual", c.parallel_residual);
-  get_optional("rotary_pct", c.rotary_pct);
-  get_optional("clip_qkv", c.clip_qkv);
+    throw Error(field + " = '" + name + "'; expected " + list);
+  } else {
+    try {
+      v.get_to(out);
+    } catch (const nlohmann::json::exception&) {
+      throw Error(field + " has the wrong type");
+    }
+  }
+}
+
+}  // namespace
+
+ModelConfig ModelConfig::FromJson(const nlohmann::json& j) {
+  ModelConfig c;
+  for (const ModelField& f : ModelFields()) {
+    if (f.optional_in_json && !(j.is_object() && j.contains(f.name))) continue;  // the default
+    std::visit([&](auto member) { ReadJsonField(j, f.name, c.*member); }, f.member);
+  }
   c.Validate();
   return c;
 }

@@ -1,12 +1,17 @@
-// ModelConfig: the blueprint of an OLMo-style decoder (a plain struct), its named presets,
-// validation, JSON round trip, and DeclareModelFields (the [model] section declared once for any
-// config schema). Entry points: ModelConfig::{FromPreset, Validate, NumParams, ToJson, FromJson},
+// ModelConfig: the blueprint of an OLMo-style decoder (a plain struct), its named presets, and its
+// fields declared once (ModelFields: key, help, range, JSON optionality) from which validation, the
+// JSON round trip and DeclareModelFields (the [model] section of any config schema) derive. Entry
+// points: ModelConfig::{FromPreset, Validate, NumParams, ToJson, FromJson}, ModelFields,
 // DeclareModelFields, LoadConfigWithModelPreset.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include "core/config.h"
@@ -62,7 +67,8 @@ inline constexpr int kMaxBatchSize =
 // Shape letters used in every comment of ops/ and model/: B batch, T time, C = d_model, NH heads,
 // HS = C / NH head size, KH key/value heads (KH divides NH; KH = NH is plain multi-head attention),
 // KV = KH * HS, F = d_ff (MLP width; per branch under SwiGLU), V vocabulary, L layers, N = B*T
-// rows.
+// rows. Each field has one entry in ModelFields() (config.cc): its key, help, range and whether
+// config.json may lack it; the TOML schema, Validate and the JSON round trip derive from that list.
 struct ModelConfig {
   std::string preset = "custom";
   int vocab_size = 4096, d_model = 64, n_layers = 2, n_heads = 2;
@@ -134,77 +140,72 @@ struct ModelConfig {
   bool operator==(const ModelConfig&) const = default;
 };
 
-// Returns "" when `c` is valid, else the sentence Validate() would throw (used by schema rules).
+// Returns "" when `c` is valid, else the sentence Validate() would throw (used by schema rules):
+// first each field's own check (ModelFields(): range, finiteness, choices), then the cross-field
+// rules (n_heads divides d_model, even rotary dims, ...).
 std::string ModelConfigProblem(const ModelConfig& c);
 
+// The range of a numeric field, the one source of both its TOML check and its Validate sentence:
+// lo <= v (lo < v when lo_open) and v <= hi.
+//   TOML: Between(lo, hi) when hi is finite, else Above(lo) / AtLeast(lo).
+//   Validate, int fields: "model.<name> = v must be >= lo" / "... must be <= hi (the supported
+//   maximum)" (every int field has an upper bound, kMax* above). double fields: first "... must be
+//   a finite number", then "... must be in [lo, hi]" when hi is finite, else "... must be > lo" /
+//   "... must be >= lo"; `note` is appended (e.g. " (0 = off)").
+struct ModelFieldRange {
+  double lo = 0, hi = std::numeric_limits<double>::infinity();
+  bool lo_open = false;
+  const char* note = "";
+  std::function<std::string(double)> TomlCheck() const;
+};
+
+// One field of ModelConfig, declared once in the list ModelFields() (config.cc), in the order
+// --print-config shows them. DeclareModelFields (TOML key "model.<name>"), ModelConfigProblem's
+// per-field checks, ToJson and FromJson all walk that list; adding a field to ModelConfig means
+// adding one entry there.
+struct ModelField {
+  using Member = std::variant<std::string ModelConfig::*, int ModelConfig::*, double ModelConfig::*,
+                              bool ModelConfig::*, NormKind ModelConfig::*,
+                              NormPlacement ModelConfig::*, MlpKind ModelConfig::*>;
+  const char* name = "";  // the JSON key; the TOML key is "model.<name>"
+  Member member;
+  const char* help = "";
+  ModelFieldRange range;             // int and double fields
+  std::vector<std::string> choices;  // string fields: the accepted values (empty: any)
+  // Absent from the config.json of checkpoints written before the architecture switches
+  // (n_kv_heads ... clip_qkv): FromJson keeps the default (the OLMo-style decoder) when missing.
+  bool optional_in_json = false;
+};
+const std::vector<ModelField>& ModelFields();
+
 // Declares the [model] section (model.preset, model.vocab_size, ...) into a schema whose struct S
-// holds a ModelConfig reachable as get_model(S&). The preset field only names the base; to start
-// from the named preset's values use LoadConfigWithModelPreset (explicit fields override the
-// preset).
+// holds a ModelConfig reachable as get_model(S&), one key per ModelFields() entry, plus the
+// cross-field rule. The preset field only names the base; to start from the named preset's values
+// use LoadConfigWithModelPreset (explicit fields override the preset).
 template <typename S, typename Get>
 void DeclareModelFields(ConfigSchema<S>& schema, Get get_model) {
   auto m = [get_model](S& s) -> ModelConfig& { return get_model(s); };
-  std::vector<std::string> presets = ModelConfig::PresetNames();
-  presets.push_back("custom");
-  schema
-      .Field(
-          "model.preset", "model preset the other [model] fields start from (custom = defaults)",
-          [m](S& s) -> std::string& { return m(s).preset; }, OneOf(presets))
-      .Field(
-          "model.vocab_size", "vocabulary size V", [m](S& s) -> int& { return m(s).vocab_size; },
-          Between(1, kMaxVocabSize))
-      .Field(
-          "model.d_model", "residual width d (C)", [m](S& s) -> int& { return m(s).d_model; },
-          Between(1, kMaxDModel))
-      .Field(
-          "model.n_layers", "number of decoder blocks L",
-          [m](S& s) -> int& { return m(s).n_layers; }, Between(1, kMaxLayers))
-      .Field(
-          "model.n_heads", "attention heads NH (must divide d_model)",
-          [m](S& s) -> int& { return m(s).n_heads; }, Between(1, kMaxHeads))
-      .Field(
-          "model.d_ff", "SwiGLU width per branch F; 0 = 8*d/3 rounded up to 16",
-          [m](S& s) -> int& { return m(s).d_ff; }, Between(0, kMaxFf))
-      .Field(
-          "model.max_seq_len", "longest sequence T the model is built for",
-          [m](S& s) -> int& { return m(s).max_seq_len; }, Between(1, kMaxSeqLen))
-      .Field("model.norm",
-             "rmsnorm (with gain), layernorm (OLMo's non-parametric) or layernorm_affine",
-             [m](S& s) -> NormKind& { return m(s).norm; })
-      .Field(
-          "model.n_kv_heads", "key/value heads KH for grouped-query attention; 0 = n_heads",
-          [m](S& s) -> int& { return m(s).n_kv_heads; }, Between(0, kMaxHeads))
-      .Field("model.norm_placement", "pre (x + f(norm x)) or post (x + norm(f x), OLMo-2)",
-             [m](S& s) -> NormPlacement& { return m(s).norm_placement; })
-      .Field("model.mlp", "swiglu or gelu (exact-erf GELU, GPT-NeoX)",
-             [m](S& s) -> MlpKind& { return m(s).mlp; })
-      .Field("model.attn_bias", "biases on the q, k, v and o projections",
-             [m](S& s) -> bool& { return m(s).attn_bias; })
-      .Field("model.mlp_bias", "biases on the MLP projections",
-             [m](S& s) -> bool& { return m(s).mlp_bias; })
-      .Field("model.qk_norm", "RMSNorm over the q and k projections before RoPE (OLMo-2)",
-             [m](S& s) -> bool& { return m(s).qk_norm; })
-      .Field("model.parallel_residual", "attention and MLP read the same block input (GPT-NeoX)",
-             [m](S& s) -> bool& { return m(s).parallel_residual; })
-      .Field(
-          "model.rotary_pct", "fraction of each head's dims RoPE rotates",
-          [m](S& s) -> double& { return m(s).rotary_pct; }, Between(0.0, 1.0))
-      .Field(
-          "model.clip_qkv", "clamp q, k, v projections to [-c, c] (OLMo-1); 0 = off",
-          [m](S& s) -> double& { return m(s).clip_qkv; }, AtLeast(0))
-      .Field("model.tied_head", "LM head shares the embedding matrix",
-             [m](S& s) -> bool& { return m(s).tied_head; })
-      .Field(
-          "model.rope_theta", "RoPE base", [m](S& s) -> double& { return m(s).rope_theta; },
-          Above(0))
-      .Field(
-          "model.init_std", "std of the truncated (3 sigma) normal init",
-          [m](S& s) -> double& { return m(s).init_std; }, AtLeast(0))
-      .Field(
-          "model.norm_eps", "epsilon inside the norms",
-          [m](S& s) -> double& { return m(s).norm_eps; }, Above(0))
-      .Rule({"model.n_heads", "model.d_model", "model.n_kv_heads", "model.rotary_pct"},
-            [m](const S& s) { return ModelConfigProblem(m(const_cast<S&>(s))); });
+  for (const ModelField& f : ModelFields()) {
+    std::visit(
+        [&](auto member) {
+          using T = std::remove_reference_t<decltype(std::declval<ModelConfig&>().*member)>;
+          auto get = [m, member](S& s) -> T& { return m(s).*member; };
+          const std::string key = std::string("model.") + f.name;
+          if constexpr (std::is_same_v<T, int> || std::is_same_v<T, double>) {
+            schema.Field(key, f.help, get, f.range.TomlCheck());
+          } else if constexpr (std::is_same_v<T, std::string>) {
+            if (f.choices.empty())
+              schema.Field(key, f.help, get);
+            else
+              schema.Field(key, f.help, get, OneOf(f.choices));
+          } else {  // bool; enums (Set refuses a name outside EnumNames)
+            schema.Field(key, f.help, get);
+          }
+        },
+        f.member);
+  }
+  schema.Rule({"model.n_heads", "model.d_model", "model.n_kv_heads", "model.rotary_pct"},
+              [m](const S& s) { return ModelConfigProblem(m(const_cast<S&>(s))); });
 }
 
 // LoadConfig where the [model] fields start from model.preset's values: a first pass reads the

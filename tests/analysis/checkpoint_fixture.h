@@ -1,16 +1,18 @@
-// Shared fixtures of the analysis tests: a tiny model and checkpoints written straight through
-// SaveCheckpoint (so a test can pair any config.json with any tensors, NaN included, under a
-// consistent manifest), plus a hand-rewritten model.safetensors for dtype cases.
+// Shared fixtures of the analysis tests: checkpoints of the tiny model (common/checkpoint_util.h)
+// written straight through SaveCheckpoint (so a test can pair any config.json with any tensors, NaN
+// included, under a consistent manifest), plus a hand-rewritten model.safetensors for dtype cases.
+// ErrorOf and TempDir come from common/test_util.h.
 #pragma once
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "common/checkpoint_util.h"
+#include "common/test_util.h"
 #include "core/fileio.h"
 #include "core/safetensors.h"
 #include "model/hf_config.h"
@@ -22,26 +24,6 @@
 namespace ot::testing {
 
 namespace fs = std::filesystem;
-
-inline fs::path TempDir(const std::string& tag) {
-  static int n = 0;
-  fs::path p = fs::temp_directory_path() /
-               ("ot_analysis_" + tag + "_" + std::to_string(getpid()) + "_" + std::to_string(n++));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
-
-// V 64, d 32, L 1, 2 heads, T 16, RMSNorm, tied: 6 tensors.
-inline ModelConfig TinyModel() {
-  ModelConfig c;
-  c.vocab_size = 64;
-  c.d_model = 32;
-  c.n_layers = 1;
-  c.n_heads = 2;
-  c.max_seq_len = 16;
-  return c;
-}
 
 // Saves a checkpoint whose config.json describes `config_model` and whose tensors are `params` laid
 // out as `tensor_model` (the two may disagree). `hf_config` (optional) edits config.json before
@@ -75,24 +57,13 @@ inline std::vector<float> InitFor(const ModelConfig& m, uint64_t seed = 5) {
 // Replaces <dir>/model.safetensors with `tensors` and re-records it in the manifest, so that the
 // checkpoint verifies and only the header's content is wrong.
 inline void RewriteModelFile(const fs::path& dir, const std::vector<TensorToWrite>& tensors) {
-  const fs::path path = dir / kModelFile;
-  WriteSafetensorsFile(path, tensors, {{"format", "pt"}});
+  WriteSafetensorsFile(dir / kModelFile, tensors, {{"format", "pt"}});
   nlohmann::json manifest = nlohmann::json::parse(ReadFile(dir / kManifestFile));
-  MappedFile mapped(path);
-  manifest["files"][kModelFile] = {{"size", mapped.size()}, {"xxh3", Xxh3Hex(mapped.bytes())}};
   nlohmann::json hashes = nlohmann::json::object();
   for (const auto& t : tensors) hashes[t.name] = Xxh3Hex(t.bytes);
   manifest["tensors"][kModelFile] = hashes;
   WriteFileAtomic(dir / kManifestFile, manifest.dump(2));
-}
-
-inline std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  ResealManifest(dir);  // the file's size and xxh3
 }
 
 }  // namespace ot::testing

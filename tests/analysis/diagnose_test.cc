@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <random>
 
 #include "analysis/checkpoint_fixture.h"
@@ -47,7 +48,7 @@ struct ReferenceOracle {
   }
 };
 
-struct Fixture {
+struct HessianFixture {
   ModelConfig model = TinyModel();
   ParamLayout layout = ParamLayout::ForModel(model);
   std::vector<float> params = InitFor(model, 3);
@@ -57,7 +58,7 @@ struct Fixture {
   std::vector<double>
       v;  // σ_init ⊙ a fixed ±1 pattern: the direction the perturbation stage probes
   // weight_scale > 1: sharper logits, so curvature is not that of the near-uniform softmax at init.
-  explicit Fixture(float weight_scale = 4) {
+  explicit HessianFixture(float weight_scale = 4) {
     for (float& p : params) p *= weight_scale;
     theta.assign(params.begin(), params.end());
     v.assign(layout.total(), 0.0);
@@ -79,7 +80,7 @@ double Norm(std::span<const double> a) { return std::sqrt(Dot(a, a)); }
 // measures the truncation, so the tolerance is twice their sum. The FD product's own error is
 // ~sqrt(ε) (hessian.h), 1e-8 relative: negligible next to it.
 TEST(Diagnose, ReferenceHvpMatchesSecondDifferenceOfLoss) {
-  Fixture f;
+  HessianFixture f;
   ReferenceOracle ref{ReferenceDecoder<double>(f.model), f.inputs, f.targets};
   GradientOracle oracle = ref.Oracle();
   FiniteDifferenceHessian fd(oracle, f.theta, kDoubleGradientEps);
@@ -110,7 +111,7 @@ TEST(Diagnose, ReferenceHvpMatchesSecondDifferenceOfLoss) {
 TEST(Diagnose, FloatDecoderHvpWithinItsErrorModel) {
   for (const float weight_scale : {1.0f, 4.0f}) {
     SCOPED_TRACE(weight_scale);
-    Fixture f(weight_scale);
+    HessianFixture f(weight_scale);
     ReferenceOracle ref{ReferenceDecoder<double>(f.model), f.inputs, f.targets};
     const auto backend = MakeBackend(f.model, {}, {.train_batch = kB, .train_seq = kT},
                                      std::vector<float>(ParamLayout::ForModel(f.model).total()));
@@ -225,6 +226,30 @@ TEST(Diagnose, TooFewTrainingBatchesIsAnErrorNamingTheFile) {
   const std::string e = ErrorOf([&] { RunDiagnoseStage(c, TempDir("diagnose_out")); });
   EXPECT_NE(e.find("general.train.tok"), std::string::npos) << e;
   EXPECT_NE(e.find("diagnose.batches = 1000"), std::string::npos) << e;
+}
+
+TEST(Diagnose, SchemaRefusesTheEvalKeysItDoesNotRead) {
+  // diagnose reads data.dir, eval.batch, eval.seq_len and eval.windows; the rest of [eval] (task
+  // suites, C4, lm-eval files) would be silently ignored, so it is refused like any unknown key.
+  const auto& schema = DiagnoseSchema();
+  std::vector<std::string> eval_keys;
+  for (const auto& f : schema.fields())
+    if (f.key.starts_with("eval.") || f.key.starts_with("data.")) eval_keys.push_back(f.key);
+  EXPECT_EQ(eval_keys,
+            (std::vector<std::string>{"data.dir", "eval.batch", "eval.seq_len", "eval.windows"}));
+  EXPECT_EQ(ErrorOf([&] { LoadConfig(schema, "", {"eval.tasks=[\"gsm8k\"]"}); }),
+            "--set: unknown key 'eval.tasks'");
+  EXPECT_EQ(ErrorOf([&] { LoadConfig(schema, "", {"eval.c4=false"}); }),
+            "--set: unknown key 'eval.c4'");
+  const fs::path dir = TempDir("diagnose_config");
+  std::ofstream(dir / "run.toml") << "[eval]\nbatch = 4\ntask_files = [\"piqa.jsonl\"]\n";
+  EXPECT_EQ(ErrorOf([&] { LoadConfig(schema, (dir / "run.toml").string(), {}); }),
+            (dir / "run.toml").string() + ":3: unknown key 'eval.task_files'");
+  const DiagnoseConfig c = LoadConfig(
+      schema, "", {"checkpoint=ckpt", "eval.batch=4", "eval.seq_len=8", "eval.windows=3"});
+  EXPECT_EQ(c.suite.batch, 4);
+  EXPECT_EQ(c.suite.seq_len, 8);
+  EXPECT_EQ(c.suite.windows, 3);
 }
 
 TEST(Diagnose, CommandHelpLists) {

@@ -71,7 +71,7 @@ TEST(LoadHfModel, OurExportedCheckpointLoadsBackAndScoresIdentically) {
 }
 
 TEST(LoadHfModel, ShardedBf16DirectoryWithTokenizerLoads) {
-  const fs::path dir = HfTempDir("sharded");
+  const fs::path dir = TempDir("sharded");
   const nlohmann::json config = {{"model_type", "llama"},
                                  {"vocab_size", 40},
                                  {"hidden_size", 16},

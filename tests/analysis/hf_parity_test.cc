@@ -23,7 +23,7 @@ namespace {
 using namespace ot::testing;
 using Json = nlohmann::json;
 
-constexpr int kB = 2, kT = 8;
+constexpr int kParityB = 2, kParityT = 8;
 
 Json BaseConfig(const std::string& type) {
   return {{"model_type", type},
@@ -32,7 +32,7 @@ Json BaseConfig(const std::string& type) {
           {"intermediate_size", 48},
           {"num_hidden_layers", 2},
           {"num_attention_heads", 4},
-          {"max_position_embeddings", kT},
+          {"max_position_embeddings", kParityT},
           {"tie_word_embeddings", false}};
 }
 
@@ -80,28 +80,29 @@ void ExpectParity(const std::string& label, const Json& config) {
   SCOPED_TRACE(label);
   const std::string type = config["model_type"];
   const ModelConfig c = FromHfConfig(config, "config.json");
-  const fs::path dir = HfTempDir("parity_" + label);
+  const fs::path dir = TempDir("parity_" + label);
   WriteHfModel(dir, config, Tensors(type, c), DType::kF32);
   const LoadedModel m = LoadModel(dir);
   ASSERT_EQ(m.hf_model_type, type);
 
-  std::vector<int32_t> in(kB * kT), tg(kB * kT);
+  std::vector<int32_t> in(kParityB * kParityT), tg(kParityB * kParityT);
   Json io = {{"inputs", Json::array()}, {"targets", Json::array()}};
-  for (int b = 0; b < kB; ++b) {
+  for (int b = 0; b < kParityB; ++b) {
     Json ri = Json::array(), rt = Json::array();
-    for (int t = 0; t < kT; ++t) {
-      in[b * kT + t] = (11 * (b * kT + t) + 5) % c.vocab_size;
-      tg[b * kT + t] = (7 * (b * kT + t) + 2) % c.vocab_size;
-      ri.push_back(in[b * kT + t]);
-      rt.push_back(tg[b * kT + t]);
+    for (int t = 0; t < kParityT; ++t) {
+      in[b * kParityT + t] = (11 * (b * kParityT + t) + 5) % c.vocab_size;
+      tg[b * kParityT + t] = (7 * (b * kParityT + t) + 2) % c.vocab_size;
+      ri.push_back(in[b * kParityT + t]);
+      rt.push_back(tg[b * kParityT + t]);
     }
     io["inputs"].push_back(ri);
     io["targets"].push_back(rt);
   }
-  const auto backend = MakeBackend(m.config, {}, {.eval_batch = kB, .eval_seq = kT}, m.params);
-  BackendScorer scorer(*backend, kB, kT);
-  std::vector<float> ours(kB * kT);
-  scorer.LogProbs(in.data(), tg.data(), kB, kT, ours.data());
+  const auto backend =
+      MakeBackend(m.config, {}, {.eval_batch = kParityB, .eval_seq = kParityT}, m.params);
+  BackendScorer scorer(*backend, kParityB, kParityT);
+  std::vector<float> ours(kParityB * kParityT);
+  scorer.LogProbs(in.data(), tg.data(), kParityB, kParityT, ours.data());
 
   const fs::path io_path = dir / "io.json";
   WriteFileAtomic(io_path, io.dump());
@@ -115,14 +116,14 @@ void ExpectParity(const std::string& label, const Json& config) {
              300);
   const Json ref = Json::parse(ReadFile(io_path))["logprobs"];
   double max_err = 0;
-  for (int b = 0; b < kB; ++b)
-    for (int t = 0; t < kT; ++t) {
+  for (int b = 0; b < kParityB; ++b)
+    for (int t = 0; t < kParityT; ++t) {
       const double r = ref[b][t].get<double>();
-      ASSERT_TRUE(std::isfinite(ours[b * kT + t]));
-      max_err = std::max(max_err, std::abs(ours[b * kT + t] - r));
+      ASSERT_TRUE(std::isfinite(ours[b * kParityT + t]));
+      max_err = std::max(max_err, std::abs(ours[b * kParityT + t] - r));
       // float32 forward through ~2L+2 GEMMs with K <= 128 and log-softmax over V = 48: ~1e-6
       // relative per op (decoder_test's bound); |logprob| <~ 10 here, so 1e-4 leaves 10x margin.
-      EXPECT_NEAR(ours[b * kT + t], r, 1e-4) << b << "," << t;
+      EXPECT_NEAR(ours[b * kParityT + t], r, 1e-4) << b << "," << t;
     }
   std::fprintf(stderr, "  %s: max |logprob - reference.py| = %.3g\n", label.c_str(), max_err);
   fs::remove_all(dir);

@@ -20,9 +20,9 @@ constexpr int32_t kPrefix = 256;  // the byte tokenizer's end-of-document token
 
 // log p(target | row) = table[target] (default -1), or -(position in the row + 1) / 8 when
 // by_position (exact in float, so sums compare exactly).
-class DummyModel : public LogProbModel {
+class CharTableModel : public LogProbModel {
  public:
-  DummyModel(int T, std::map<int32_t, float> table, bool by_position = false)
+  CharTableModel(int T, std::map<int32_t, float> table, bool by_position = false)
       : T_(T), table_(std::move(table)), by_position_(by_position) {}
   int max_seq_len() const override { return T_; }
   int max_batch() const override { return 3; }
@@ -61,7 +61,7 @@ TEST(LmEvalMc, AccAndAccNormDifferAndTheDelimiterIsNotInTheLength) {
   //   loglik: A = -1.2, B = -2.0                     → acc picks A
   //   per character of the choice: A -1.2, B -1.0   → acc_norm picks B (lm-eval: len(choice))
   //   (per character of the continuation " a"/" bb": A -0.6, B -0.667 would pick A)
-  DummyModel m(16, {{' ', -1.0f}, {'a', -0.2f}, {'b', -0.5f}});
+  CharTableModel m(16, {{' ', -1.0f}, {'a', -0.2f}, {'b', -0.5f}});
   const auto task =
       TokenizeMcTask(File({{"0", "Q", {"a", "bb"}, 1}}), kByteEncode, kPrefix, {}, 16);
   ASSERT_EQ(task.docs[0].requests[1].continuation, Bytes(" bb"));
@@ -81,7 +81,7 @@ TEST(LmEvalMc, CharactersAndBytesDifferOnMultiByteChoices) {
   //   loglik: é -2, xy -3                → acc picks é
   //   per character: é -2, xy -1.5       → acc_norm picks xy
   //   per byte: é -1, xy -1.5            → acc_bytes picks é
-  DummyModel m(16, {{' ', 0.0f}, {0xC3, -1.0f}, {0xA9, -1.0f}, {'x', -1.5f}, {'y', -1.5f}});
+  CharTableModel m(16, {{' ', 0.0f}, {0xC3, -1.0f}, {0xA9, -1.0f}, {'x', -1.5f}, {'y', -1.5f}});
   const auto task =
       TokenizeMcTask(File({{"0", "Q:", {"\xc3\xa9", "xy"}, 1}}), kByteEncode, kPrefix, {}, 16);
   EXPECT_EQ(task.docs[0].chars, (std::vector<int64_t>{1, 2}));
@@ -98,7 +98,7 @@ TEST(LmEvalMc, CharactersAndBytesDifferOnMultiByteChoices) {
 TEST(LmEvalMc, TiesGoToTheFirstChoiceAndStderrIsSampleStdOverRootN) {
   // Four documents, every token -1: equal-length choices tie → choice 0 (np.argmax). Gold 0,1,0,0
   // gives hits 1,0,1,1: mean 0.75, sample variance 0.25, stderr sqrt(0.25 / 4) = 0.25.
-  DummyModel m(16, {});
+  CharTableModel m(16, {});
   std::vector<data::McDoc> docs;
   for (int gold : {0, 1, 0, 0}) docs.push_back({"", "ctx", {"ab", "cd"}, gold});
   const McTaskScores s =
@@ -219,7 +219,7 @@ TEST(LmEvalRolling, WindowsMatchLmEvalAndScoreEveryTokenOnce) {
     task.docs = {doc};
     task.words = {1};
     task.bytes = {1};
-    DummyModel by_position(T, {}, true);
+    CharTableModel by_position(T, {}, true);
     const RollingTaskScores s = ScoreRollingTask(by_position, task, 2);
     EXPECT_EQ(s.tokens, n);
     EXPECT_EQ(s.loglik, expected);
@@ -234,13 +234,13 @@ TEST(LmEvalRolling, WeightedPerplexitiesByWordsAndBytesAsLmEval) {
   // "ab cd": lp a -1, b -2, ' ' -0.5, c -1, d -0.5 = -5 (2 words, 5 bytes); "é" = C3 -1, A9 -1 = -2
   // (1 word, 2 bytes). Sum -7 over 3 words and 7 bytes: word_perplexity e^(7/3), byte_perplexity e,
   // bits_per_byte 1 / ln 2.
-  DummyModel m(4, {{'a', -1.0f},
-                   {'b', -2.0f},
-                   {' ', -0.5f},
-                   {'c', -1.0f},
-                   {'d', -0.5f},
-                   {0xC3, -1.0f},
-                   {0xA9, -1.0f}});
+  CharTableModel m(4, {{'a', -1.0f},
+                       {'b', -2.0f},
+                       {' ', -0.5f},
+                       {'c', -1.0f},
+                       {'d', -0.5f},
+                       {0xC3, -1.0f},
+                       {0xA9, -1.0f}});
   const data::RollingTaskFile file{"wiki", "wiki.jsonl", {"ab cd", "\xc3\xa9"}};
   const RollingTokenized task = TokenizeRollingTask(file, kByteEncode, kPrefix);
   EXPECT_EQ(task.words, (std::vector<int64_t>{2, 1}));
@@ -255,7 +255,7 @@ TEST(LmEvalRolling, WeightedPerplexitiesByWordsAndBytesAsLmEval) {
 }
 
 TEST(LmEvalResults, LayoutFollowsLmEvalResultsJson) {
-  DummyModel m(16, {});
+  CharTableModel m(16, {});
   McTaskOptions one;
   one.limit = 1;
   const McTokenized mc = TokenizeMcTask(

@@ -12,9 +12,10 @@ namespace ot {
 namespace {
 
 // log p(target | input) = table[target] (ignores context); unknown targets get log(1/vocab).
-class DummyModel : public LogProbModel {
+class TokenTableModel : public LogProbModel {
  public:
-  DummyModel(int T, int vocab, std::map<int, float> table) : T_(T), vocab_(vocab), table_(table) {}
+  TokenTableModel(int T, int vocab, std::map<int, float> table)
+      : T_(T), vocab_(vocab), table_(table) {}
   int max_seq_len() const override { return T_; }
   int max_batch() const override { return 16; }
   void LogProbs(const int32_t* inputs, const int32_t* targets, int B, int T, float* out) override {
@@ -38,7 +39,7 @@ class DummyModel : public LogProbModel {
 TEST(Metrics, AccAndAccNormDisagreeAsComputedByHand) {
   // Choice 0: one token (lp -2), 1 byte  -> lp -2, per byte -2.
   // Choice 1: two tokens (lp -1.5 each = -3), 10 bytes -> lp -3, per byte -0.3.
-  DummyModel m(8, 100, {{10, -2.0f}, {20, -1.5f}, {21, -1.5f}});
+  TokenTableModel m(8, 100, {{10, -2.0f}, {20, -1.5f}, {21, -1.5f}});
   McItem item{{1, 2, 3}, {{10}, {20, 21}}, {1, 10}, 1};
   auto s = MultipleChoice(m, std::span(&item, 1), 4);
   EXPECT_EQ(s.predicted[0], 0);
@@ -55,7 +56,7 @@ TEST(Metrics, StderrMatchesLmEvalFormula) {
 }
 
 TEST(Metrics, UniformLogitsGivePerplexityEqualToVocab) {
-  DummyModel m(16, 257, {});
+  TokenTableModel m(16, 257, {});
   std::vector<int32_t> tokens(16 * 5 + 1, 7);
   auto r = StreamPerplexity(m, tokens, 3);
   EXPECT_EQ(r.windows, 5);
@@ -66,7 +67,7 @@ TEST(Metrics, UniformLogitsGivePerplexityEqualToVocab) {
 }
 
 TEST(Metrics, LoglikelihoodIndependentOfBatchSize) {
-  DummyModel m(6, 50, {{1, -0.1f}, {2, -0.2f}, {3, -0.3f}, {4, -0.4f}});
+  TokenTableModel m(6, 50, {{1, -0.1f}, {2, -0.2f}, {3, -0.3f}, {4, -0.4f}});
   std::vector<LoglikRequest> reqs;
   for (int i = 0; i < 11; ++i)
     reqs.push_back({{1, 2, 3, 4, 1, 2, 3, 4, 1}, {static_cast<int32_t>(1 + i % 4), 2}});
@@ -81,7 +82,7 @@ TEST(Metrics, LoglikelihoodIndependentOfBatchSize) {
 }
 
 TEST(Metrics, RollingScoresEveryTokenOnce) {
-  DummyModel m(4, 50, {{5, -1.0f}});
+  TokenTableModel m(4, 50, {{5, -1.0f}});
   std::vector<int32_t> doc(11, 5);  // 10 targets
   auto r = RollingLogLikelihood(m, doc, 2);
   EXPECT_EQ(r.tokens, 10);

@@ -12,25 +12,25 @@
 namespace ot {
 namespace {
 
-struct Fixture {
+struct PerturbFixture {
   ModelConfig config = ModelConfig::Nano();
   ParamLayout layout = ParamLayout::ForModel(config);
   std::vector<float> base;
-  Fixture() {
+  PerturbFixture() {
     base.resize(layout.total());
     InitParams(layout, base, 3);
   }
 };
 
 TEST(Perturb, GammaZeroIsExact) {
-  Fixture f;
+  PerturbFixture f;
   std::vector<float> out(f.base.size());
   PerturbedCopy(f.layout, f.base, out, {.gamma = 0.0, .seed = 1, .draw = 0});
   EXPECT_EQ(out, f.base);
 }
 
 TEST(Perturb, SameSeedSameNoiseAtOneAndTwoThreads) {
-  Fixture f;
+  PerturbFixture f;
   std::vector<float> a(f.base.size()), b(f.base.size()), c(f.base.size());
   const NoiseSpec spec{.gamma = 0.5, .seed = 9, .draw = 2};
   omp_set_num_threads(1);
@@ -49,7 +49,7 @@ TEST(Perturb, SameSeedSameNoiseAtOneAndTwoThreads) {
 }
 
 TEST(Perturb, EmpiricalStdMatchesGammaTimesInitStd) {
-  Fixture f;
+  PerturbFixture f;
   std::vector<float> out(f.base.size());
   const double gamma = 0.3;
   PerturbedCopy(f.layout, f.base, out, {.gamma = gamma, .seed = 5, .draw = 0});
@@ -71,7 +71,7 @@ TEST(Perturb, EmpiricalStdMatchesGammaTimesInitStd) {
 }
 
 TEST(Perturb, GroupsSelectTensorsAndRelativeNormScales) {
-  Fixture f;
+  PerturbFixture f;
   std::vector<float> out(f.base.size());
   PerturbedCopy(f.layout, f.base, out, {.gamma = 1.0, .seed = 1, .draw = 0, .groups = {"mlp"}});
   for (const auto& t : f.layout.tensors()) {

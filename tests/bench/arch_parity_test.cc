@@ -78,7 +78,7 @@ class ArchParity : public ::testing::TestWithParam<Arch> {
     static std::map<std::string, TorchResult> cache;
     auto it = cache.find(GetParam().name);
     if (it != cache.end()) return it->second;
-    TempDir dir;
+    ScopedTempDir dir;
     TorchResult r = RunTorch(f, dir.path(), "float64");
     return cache.emplace(GetParam().name, std::move(r)).first->second;
   }
@@ -115,7 +115,7 @@ TEST(ArchParityHarness, ReferenceRefusesAnArchitectureOfNoFamily) {
   c.n_kv_heads = 0;
   c.parallel_residual = true;  // a Llama block (RMSNorm, SwiGLU) with NeoX's parallel residual
   const Fixture f = MakeFixture(c, 7);
-  TempDir dir;
+  ScopedTempDir dir;
   try {
     RunTorch(f, dir.path(), "float64");
     ADD_FAILURE() << "expected an Error";

@@ -44,7 +44,7 @@ Bounded Scale(double alpha, Bounded a) {
 // its own double rounding over the handful of operations per step (each 2^-53).
 double ReferenceSlack(double v) { return (kU + 1e-14) * std::abs(v); }
 
-ModelConfig SmallConfig() {
+ModelConfig OptimParityModel() {
   ModelConfig c;
   c.vocab_size = 67;
   c.d_model = 32;
@@ -55,15 +55,15 @@ ModelConfig SmallConfig() {
   return c;
 }
 
-struct Fixture {
-  ParamLayout layout = ParamLayout::ForModel(SmallConfig());
+struct OptimFixture {
+  ParamLayout layout = ParamLayout::ForModel(OptimParityModel());
   std::vector<float> params;
   std::vector<std::vector<float>> grads;  // per step
   std::vector<std::string> decay;         // names of tensors that decay (default groups)
 };
 
-Fixture MakeFixture(int steps) {
-  Fixture f;
+OptimFixture MakeOptimFixture(int steps) {
+  OptimFixture f;
   f.params.resize(f.layout.total());
   InitParams(f.layout, f.params, 21);
   for (int s = 0; s < steps; ++s) {
@@ -82,10 +82,10 @@ Fixture MakeFixture(int steps) {
   return f;
 }
 
-using parity::TempDir;  // the parity harness's per-test temporary directory
+using parity::ScopedTempDir;  // the parity harness's per-test temporary directory
 
 // Writes the fixture, runs the reference, returns its file (kept open in `file`).
-SafetensorsFile RunReference(const Fixture& f, nlohmann::json optim, const fs::path& dir) {
+SafetensorsFile RunReference(const OptimFixture& f, nlohmann::json optim, const fs::path& dir) {
   try {
     CheckPythonTorch();
   } catch (const Error& e) {
@@ -112,7 +112,7 @@ std::vector<float> RefStep(const SafetensorsFile& file, size_t k, const std::str
   return ToF32(file.Get("step." + std::to_string(k) + "." + name));
 }
 
-bool Decays(const Fixture& f, const std::string& name) {
+bool Decays(const OptimFixture& f, const std::string& name) {
   return std::find(f.decay.begin(), f.decay.end(), name) != f.decay.end();
 }
 
@@ -126,8 +126,8 @@ TEST(OptimParity, SgdMatchesTorch) {
   const double lr = 0.05, wd = 0.1;
   for (const Variant var : {Variant{0.9, false}, Variant{0.9, true}, Variant{0.0, false}}) {
     SCOPED_TRACE("momentum " + std::to_string(var.momentum) + (var.nesterov ? " nesterov" : ""));
-    TempDir dir;
-    const Fixture f = MakeFixture(3);
+    ScopedTempDir dir;
+    const OptimFixture f = MakeOptimFixture(3);
     const SafetensorsFile ref = RunReference(f,
                                              {{"kind", "sgd"},
                                               {"lr", lr},
@@ -172,8 +172,8 @@ TEST(OptimParity, SgdMatchesTorch) {
 // sides) get there.
 TEST(OptimParity, LionMatchesFloat64Rule) {
   const double lr = 3e-3, wd = 0.2, b1 = 0.9, b2 = 0.99;
-  TempDir dir;
-  const Fixture f = MakeFixture(3);
+  ScopedTempDir dir;
+  const OptimFixture f = MakeOptimFixture(3);
   const SafetensorsFile ref = RunReference(
       f, {{"kind", "lion"}, {"lr", lr}, {"weight_decay", wd}, {"beta1", b1}, {"beta2", b2}},
       dir.path());
@@ -220,8 +220,8 @@ TEST(OptimParity, LionMatchesFloat64Rule) {
 TEST(OptimParity, MuonMatricesMatchFloat64Rule) {
   const double lr = 0.02, wd = 0.1, mu = 0.95;
   const int ns_steps = 5;
-  TempDir dir;
-  const Fixture f = MakeFixture(2);
+  ScopedTempDir dir;
+  const OptimFixture f = MakeOptimFixture(2);
   std::vector<std::string> matrices;
   for (const auto& t : f.layout.tensors())
     if (Muon::IsHiddenMatrix(t)) matrices.push_back(t.name);

@@ -2,11 +2,10 @@
 // (the imported Hugging Face families): a fixture (weights, batch), one run of bench/reference.py
 // on it, and the derived comparisons of loss, gradients and one AdamW step. Entry points:
 // MakeFixture, RunTorch, ExpectReferenceDecoderParity, ExpectFastDecoderParity, ExpectParity,
-// ExpectAdamWParity, RequireTorch, TempDir (also used by optim_parity_test.cc).
+// ExpectAdamWParity, RequireTorch, ScopedTempDir (also used by optim_parity_test.cc).
 #pragma once
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include "bench/torch_reference.h"
+#include "common/test_util.h"
 #include "core/check.h"
 #include "core/rng.h"
 #include "core/safetensors.h"
@@ -78,16 +78,15 @@ struct TorchResult {
   std::map<std::string, std::vector<float>> grad, step;
 };
 
-class TempDir {
+// A fresh directory for one test's reference.py exchange, removed with the object.
+class ScopedTempDir {
  public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ =
-        fs::temp_directory_path() / ("ot_parity_" + std::to_string(getpid()) + "_" + info->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
+  ScopedTempDir()
+      : path_(
+            ot::testing::TempDir(std::string("parity_") +
+                                 ::testing::UnitTest::GetInstance()->current_test_info()->name())) {
   }
-  ~TempDir() { fs::remove_all(path_); }
+  ~ScopedTempDir() { fs::remove_all(path_); }
   const fs::path& path() const { return path_; }
 
  private:

@@ -15,7 +15,7 @@ namespace {
 using namespace parity;
 
 // A small model that still has every feature: several heads, ignored targets, gains away from 1.
-ModelConfig SmallConfig(NormKind norm, bool tied) {
+ModelConfig ParityModel(NormKind norm, bool tied) {
   ModelConfig c;
   c.vocab_size = 211;
   c.d_model = 32;
@@ -43,8 +43,8 @@ class ParityTest : public ::testing::TestWithParam<Variant> {};
 // - our AdamW fed torch's gradients, to float32 rounding: the optimizer apart from the gradients.
 TEST_P(ParityTest, LossGradientsAndAdamWStepMatchPyTorch) {
   RequireTorch();
-  TempDir dir;
-  const Fixture f = MakeFixture(SmallConfig(GetParam().norm, GetParam().tied), 7);
+  ScopedTempDir dir;
+  const Fixture f = MakeFixture(ParityModel(GetParam().norm, GetParam().tied), 7);
   const TorchResult torch = RunTorch(f, dir.path(), "float64");
   {
     SCOPED_TRACE("ReferenceDecoder<double>");

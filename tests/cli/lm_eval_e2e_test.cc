@@ -23,14 +23,9 @@ namespace {
 
 using namespace ot::testing;
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-
 // Runs the binary with `args`; returns {exit status, stdout + stderr}.
 std::pair<int, std::string> Overtrain(const std::vector<std::string>& args, const fs::path& log) {
-  const std::string bin = Env("OVERTRAIN_BIN");
+  const std::string bin = EnvVar("OVERTRAIN_BIN");
   const pid_t pid = fork();
   if (pid == 0) {
     if (!freopen(log.c_str(), "w", stdout) || !freopen(log.c_str(), "a", stderr)) _exit(125);
@@ -48,7 +43,7 @@ std::pair<int, std::string> Overtrain(const std::vector<std::string>& args, cons
 }
 
 TEST(LmEvalE2E, EvalWritesLmEvalResultsThatATokenCountPredicts) {
-  ASSERT_FALSE(Env("OVERTRAIN_BIN").empty()) << "run through ctest (OVERTRAIN_BIN is set there)";
+  ASSERT_FALSE(EnvVar("OVERTRAIN_BIN").empty()) << "run through ctest (OVERTRAIN_BIN is set there)";
   const fs::path root = TempDir("lmeval_e2e");
   // Data dir: tokenizer.model + general.val.tok (what `overtrain eval` needs besides the task
   // files).
@@ -172,7 +167,7 @@ TEST(LmEvalE2E, EvalWritesLmEvalResultsThatATokenCountPredicts) {
 }
 
 TEST(LmEvalE2E, McTasksWritesPiqaAndSiqaTaskFiles) {
-  ASSERT_FALSE(Env("OVERTRAIN_BIN").empty()) << "run through ctest (OVERTRAIN_BIN is set there)";
+  ASSERT_FALSE(EnvVar("OVERTRAIN_BIN").empty()) << "run through ctest (OVERTRAIN_BIN is set there)";
   const fs::path root = TempDir("mc_tasks");
   // A miniature shared/data: two PIQA items, one SIQA item (gzip is optional for ReadMaybeGzip).
   for (const char* d : {"piqa", "siqa"}) fs::create_directories(root / d);

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/test_util.h"
 #include "core/fileio.h"
 #include "core/safetensors.h"
 #include "data/tokenizer_fixture.h"
@@ -27,10 +28,7 @@
 namespace {
 namespace fs = std::filesystem;
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
+using ot::testing::EnvVar;
 
 std::string ReadAll(const fs::path& p) {
   std::ifstream in(p);
@@ -42,7 +40,7 @@ std::string ReadAll(const fs::path& p) {
 // Runs the study into `out` (plus extra --set overrides); returns its pid. Output goes to
 // <out>.log.
 pid_t StartStudy(const fs::path& out, const std::vector<std::string>& sets = {}) {
-  const std::string bin = Env("OVERTRAIN_BIN"), src = Env("OVERTRAIN_SOURCE_DIR");
+  const std::string bin = EnvVar("OVERTRAIN_BIN"), src = EnvVar("OVERTRAIN_SOURCE_DIR");
   const pid_t pid = fork();
   if (pid == 0) {
     if (chdir(src.c_str()) != 0) _exit(126);
@@ -79,13 +77,14 @@ std::map<std::string, fs::file_time_type> Completed(const fs::path& study) {
 class StudyE2E : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_FALSE(Env("OVERTRAIN_BIN").empty()) << "run through ctest (OVERTRAIN_BIN is set there)";
+    ASSERT_FALSE(EnvVar("OVERTRAIN_BIN").empty())
+        << "run through ctest (OVERTRAIN_BIN is set there)";
     root_ = fs::temp_directory_path() / ("ot_study_e2e_" + std::to_string(getpid()));
     fs::remove_all(root_);
     fs::create_directories(root_);
   }
   void TearDown() override {
-    if (!HasFailure() && Env("OVERTRAIN_KEEP_TEST_DIRS").empty()) fs::remove_all(root_);
+    if (!HasFailure() && EnvVar("OVERTRAIN_KEEP_TEST_DIRS").empty()) fs::remove_all(root_);
   }
   fs::path root_;
 };
@@ -165,7 +164,7 @@ TEST_F(StudyE2E, ArmsGetTheirOwnLaddersAndAComparison) {
 TEST_F(StudyE2E, PublishedCheckpointSeriesReplacesPretraining) {
   const fs::path tokenizers = ot::data::testing::SharedTokenizerDir();
   if (tokenizers.empty()) {
-    if (Env("CI") == "true") FAIL() << "no shared/data/tokenizers (CI=true)";
+    if (EnvVar("CI") == "true") FAIL() << "no shared/data/tokenizers (CI=true)";
     GTEST_SKIP() << "no shared/data/tokenizers folder (set OVERTRAIN_DATA_DIR)";
   }
   const std::string tokenizer = ot::data::ReadMaybeGzip(tokenizers / "gpt2" / "tokenizer.json.gz");

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/test_util.h"
+
 namespace ot {
 namespace {
 
@@ -51,13 +53,9 @@ std::string WriteToml(const std::string& text) {
 }
 
 // An empty `text` means no config file at all (an empty file is itself an error).
-std::string ErrorOf(const std::string& text, std::vector<std::string> overrides = {}) {
-  try {
-    LoadConfig(DemoSchema(), text.empty() ? "" : WriteToml(text), overrides);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+std::string ConfigError(const std::string& text, std::vector<std::string> overrides = {}) {
+  return testing::ErrorOf(
+      [&] { LoadConfig(DemoSchema(), text.empty() ? "" : WriteToml(text), overrides); });
 }
 
 TEST(Config, LoadsFileAndOverrides) {
@@ -70,45 +68,45 @@ TEST(Config, LoadsFileAndOverrides) {
 }
 
 TEST(Config, UnknownKeyNamesFileLineAndKey) {
-  std::string e = ErrorOf("[model]\nd_model = 128\nd_modle = 3\n");
+  std::string e = ConfigError("[model]\nd_model = 128\nd_modle = 3\n");
   EXPECT_NE(e.find(":3: unknown key 'model.d_modle'"), std::string::npos) << e;
 }
 
 TEST(Config, WrongTypeNamesLine) {
-  std::string e = ErrorOf("[optim]\n\nlr = \"fast\"\n");
+  std::string e = ConfigError("[optim]\n\nlr = \"fast\"\n");
   EXPECT_NE(e.find(":3: key 'optim.lr' expects a number, got a string"), std::string::npos) << e;
 }
 
 TEST(Config, OutOfRangeNamesLineAndExpectation) {
-  std::string e = ErrorOf("[optim]\nlr = -0.1\n");
+  std::string e = ConfigError("[optim]\nlr = -0.1\n");
   EXPECT_NE(e.find(":2: key 'optim.lr' = -0.1 is invalid: expected > 0"), std::string::npos) << e;
-  e = ErrorOf("[model]\nnorm = \"batch\"\n");
+  e = ConfigError("[model]\nnorm = \"batch\"\n");
   EXPECT_NE(e.find("expected one of: rms, layernorm"), std::string::npos) << e;
 }
 
 TEST(Config, NonFiniteFloatsAreRefusedForEveryFloatField) {
   // TOML spells them inf, +inf, -inf, nan; `inf > 0` passed the lr check before (eps = inf
   // trained).
-  std::string e = ErrorOf("[optim]\nlr = inf\n");
+  std::string e = ConfigError("[optim]\nlr = inf\n");
   EXPECT_NE(e.find(":2: key 'optim.lr' = inf is invalid: expected a finite number"),
             std::string::npos)
       << e;
-  e = ErrorOf("[optim]\nscale = nan\n");
+  e = ConfigError("[optim]\nscale = nan\n");
   EXPECT_NE(e.find("key 'optim.scale' = nan is invalid: expected a finite number"),
             std::string::npos)
       << e;
-  e = ErrorOf("[optim]\nscale = -inf\n");
+  e = ConfigError("[optim]\nscale = -inf\n");
   EXPECT_NE(e.find("key 'optim.scale' = -inf is invalid: expected a finite number"),
             std::string::npos)
       << e;
-  e = ErrorOf("[perturb]\ngammas = [0.1, inf]\n");
+  e = ConfigError("[perturb]\ngammas = [0.1, inf]\n");
   EXPECT_NE(e.find("key 'perturb.gammas'"), std::string::npos) << e;
   EXPECT_NE(e.find("expected a finite number (each element)"), std::string::npos) << e;
-  e = ErrorOf("", {"optim.lr=inf"});
+  e = ConfigError("", {"optim.lr=inf"});
   EXPECT_NE(e.find("--set: key 'optim.lr' = inf is invalid: expected a finite number"),
             std::string::npos)
       << e;
-  EXPECT_EQ(ErrorOf("[optim]\nscale = 1e300\n"),
+  EXPECT_EQ(ConfigError("[optim]\nscale = 1e300\n"),
             "");  // large but finite is the field's own business
 }
 
@@ -132,24 +130,25 @@ TEST(Config, DirectoryOrEmptyFileIsNotAConfig) {
     e = err.what();
   }
   EXPECT_EQ(e, empty + ": is empty, expected a TOML file");
-  EXPECT_EQ(ErrorOf("# only a comment: every default\n"),
+  EXPECT_EQ(ConfigError("# only a comment: every default\n"),
             "");  // a deliberate all-defaults file loads
 }
 
 TEST(Config, CrossFieldRule) {
-  std::string e = ErrorOf("[model]\nd_model = 10\nn_heads = 3\n");
+  std::string e = ConfigError("[model]\nd_model = 10\nn_heads = 3\n");
   EXPECT_NE(e.find("n_heads must divide d_model"), std::string::npos) << e;
   EXPECT_NE(e.find(":3:"), std::string::npos) << e;
 }
 
 TEST(Config, OverrideErrors) {
-  EXPECT_NE(ErrorOf("", {"model.width=3"}).find("unknown key 'model.width'"), std::string::npos);
-  EXPECT_NE(ErrorOf("", {"model.d_model"}).find("expected the form"), std::string::npos);
-  EXPECT_NE(ErrorOf("", {"model.d_model=abc"}).find("expects an integer"), std::string::npos);
+  EXPECT_NE(ConfigError("", {"model.width=3"}).find("unknown key 'model.width'"),
+            std::string::npos);
+  EXPECT_NE(ConfigError("", {"model.d_model"}).find("expected the form"), std::string::npos);
+  EXPECT_NE(ConfigError("", {"model.d_model=abc"}).find("expects an integer"), std::string::npos);
 }
 
 TEST(Config, SyntaxErrorNamesLine) {
-  std::string e = ErrorOf("[model]\nd_model = = 3\n");
+  std::string e = ConfigError("[model]\nd_model = = 3\n");
   EXPECT_NE(e.find(":2: TOML syntax error"), std::string::npos) << e;
 }
 

@@ -24,7 +24,7 @@ ConfigSchema<Budget> BudgetSchema() {
   return s;
 }
 
-std::filesystem::path WriteToml(const std::string& text) {
+std::filesystem::path WriteRegressionToml(const std::string& text) {
   const auto path = std::filesystem::temp_directory_path() /
                     ("ot_fuzz_regression_" + std::to_string(getpid()) + ".toml");
   std::ofstream(path) << text;
@@ -47,10 +47,10 @@ TEST(FuzzRegressions, FormatSizeNearInt64Max) {
        {"[train]\nbudget = \"9.2e18\"\n",              // format-size-overflow.toml
         "[train]\nbudget = 9223372036854775807\n",     // format-size-int64-max.toml
         "[train]\nbudget = 9223372036854593780\n"}) {  // format-size-double.toml
-    const auto path = WriteToml(input);
+    const auto path = WriteRegressionToml(input);
     const Budget b = LoadConfig(BudgetSchema(), path.string(), {});
     const std::string printed = PrintConfig(BudgetSchema(), b);
-    WriteToml(printed);
+    WriteRegressionToml(printed);
     EXPECT_EQ(LoadConfig(BudgetSchema(), path.string(), {}).budget.value, b.budget.value)
         << printed;
     std::filesystem::remove(path);
@@ -61,8 +61,8 @@ TEST(FuzzRegressions, FormatSizeNearInt64Max) {
 // (undefined for |x| >= 9.2e18, NaN: UBSan); the debug preset (ASan/UBSan) fails this test without
 // the fix.
 TEST(FuzzRegressions, HugeDoubleArrayElementIsCheckedAsADouble) {
-  const auto path =
-      WriteToml("[perturb]\ngammas = [0.1, -1e308, 1e308]\n");  // double-array-int-cast.toml
+  const auto path = WriteRegressionToml(
+      "[perturb]\ngammas = [0.1, -1e308, 1e308]\n");  // double-array-int-cast.toml
   try {
     LoadConfig(BudgetSchema(), path.string(), {});
     ADD_FAILURE() << "a negative gamma was accepted";
@@ -70,10 +70,10 @@ TEST(FuzzRegressions, HugeDoubleArrayElementIsCheckedAsADouble) {
     EXPECT_NE(std::string(e.what()).find("expected >= 0 (each element)"), std::string::npos)
         << e.what();
   }
-  EXPECT_EQ(
-      LoadConfig(BudgetSchema(), WriteToml("[perturb]\ngammas = [1e308, 2e300]\n").string(), {})
-          .gammas[0],
-      1e308);
+  EXPECT_EQ(LoadConfig(BudgetSchema(),
+                       WriteRegressionToml("[perturb]\ngammas = [1e308, 2e300]\n").string(), {})
+                .gammas[0],
+            1e308);
   std::filesystem::remove(path);
 }
 

@@ -11,6 +11,7 @@
 
 #include <string>
 
+#include "common/test_util.h"
 #include "core/check.h"
 #include "core/fileio.h"
 
@@ -26,12 +27,7 @@ class RunLockTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_.parent_path()); }
   std::string AcquireError() {
-    try {
-      RunDirLock lock = RunDirLock::Acquire(dir_, "pretrain run");
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "";
+    return testing::ErrorOf([&] { RunDirLock lock = RunDirLock::Acquire(dir_, "pretrain run"); });
   }
   fs::path dir_;
 };

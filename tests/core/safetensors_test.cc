@@ -12,6 +12,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "common/test_util.h"
 #include "core/check.h"
 
 namespace ot {
@@ -295,12 +296,8 @@ class ShardedTest : public ::testing::Test {
                         R"(},"weight_map":)" + weight_map_json + "}");
   }
   std::string OpenError() {
-    try {
-      ShardedSafetensors::Open(dir_ / "model.safetensors.index.json");
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "";
+    return testing::ErrorOf(
+        [&] { ShardedSafetensors::Open(dir_ / "model.safetensors.index.json"); });
   }
   fs::path dir_;
   std::vector<float> values_ = {1.0f, 2.0f};

@@ -7,7 +7,10 @@
 #include <filesystem>
 #include <set>
 
+#include "common/test_util.h"
 #include "core/check.h"
+#include "data/lm_eval_tasks.h"
+#include "data/mc_records.h"
 #include "data/task_tokens.h"
 #include "data/tokenizer.h"
 
@@ -62,6 +65,43 @@ TEST(Tasks, PiqaTwoChoices) {
   EXPECT_EQ(ex[0].prompt, "Goal: When boiling butter, when it's ready, you can\nSolution:");
   EXPECT_EQ(ex[0].gold, 1);
   EXPECT_EQ(ex[0].target, " Pour it into a jar");
+}
+
+TEST(Tasks, PiqaAndSiqaRecordsAreParsedOnceForBothReaders) {
+  // The fine-tuning task and the lm-eval converter read the same records (mc_records.h): same
+  // fields, same gold, same errors; only the prompt formatting differs.
+  const std::string siqa =
+      "{\"context\": \" c \", \"question\": \"q?\", \"answerA\": \"a\", \"answerB\": \" b\", "
+      "\"answerC\": \"c\"}\n\n"
+      "{\"context\": \"c2\", \"question\": \"q2\", \"answerA\": \"x\", \"answerB\": \"y\", "
+      "\"answerC\": \"z\"}\n";
+  const auto records = ParseSiqaRecords(siqa, "2\n\n3\n", "siqa/dev.jsonl");
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].context, " c ");  // verbatim
+  EXPECT_EQ(records[0].choices, (std::vector<std::string>{"a", " b", "c"}));
+  EXPECT_EQ(records[1].gold, 2);
+  const auto ex = ParseSiqa(siqa, "2\n\n3\n", "siqa/dev.jsonl");
+  EXPECT_EQ(ex[0].prompt, "Context: c\nQuestion: q?\nAnswer:");
+  EXPECT_EQ(ex[0].target, " b");
+  const auto docs = SiqaMcDocs(siqa, "2\n\n3\n", "siqa/dev.jsonl");
+  EXPECT_EQ(docs[1].id, "siqa-1");
+  EXPECT_EQ(docs[0].choices[docs[0].gold], " b");
+  auto errors = [](const std::string& jsonl, const std::string& labels) {
+    const std::string task =
+        ot::testing::ErrorOf([&] { ParseSiqa(jsonl, labels, "siqa/dev.jsonl"); });
+    EXPECT_EQ(task, ot::testing::ErrorOf([&] { SiqaMcDocs(jsonl, labels, "siqa/dev.jsonl"); }));
+    return task;
+  };
+  // File line numbers, blank lines counted.
+  EXPECT_EQ(errors("{}\n\n{\"context\": 1}\n", "1\n1\n"),
+            "siqa/dev.jsonl:1: expected a string field \"context\"");
+  EXPECT_EQ(errors(siqa, "1\n\n4\n"), "siqa/dev.jsonl labels:3: label '4' is not in 1..3");
+  EXPECT_EQ(errors(siqa, "1\n"), "siqa/dev.jsonl: 2 items but 1 labels; the files must be aligned");
+  EXPECT_EQ(errors("\n[1]\n", "1\n"), "siqa/dev.jsonl:2: expected a JSON object, got array");
+  EXPECT_EQ(ParsePiqaRecords("{\"goal\": \"g\", \"sol1\": \"a\", \"sol2\": \"b\"}", "1",
+                             "piqa/valid.jsonl")[0]
+                .question,
+            "g");
 }
 
 TEST(Tasks, RteTsvWithRawQuotes) {

@@ -6,6 +6,7 @@
 
 #include <set>
 
+#include "common/test_util.h"
 #include "core/check.h"
 #include "data/hf_tokenizer.h"
 #include "data/prepare.h"
@@ -18,7 +19,8 @@
 namespace ot::data {
 namespace {
 
-using testing::FreshDir;
+using ot::testing::ErrorOf;
+using ot::testing::TempDir;
 using testing::SharedTokenizerDir;
 using testing::SmallSentencePiece;
 
@@ -87,24 +89,15 @@ TEST(TextTokenizer, HuggingFaceThroughTheInterface) {
 
 // Writes `tok`'s file into a fresh directory as prepare would.
 fs::path SentencePieceDataDir() {
-  const fs::path d = FreshDir("spdir");
+  const fs::path d = TempDir("spdir");
   WriteFileAtomic(d / kSentencePieceFile, SmallSentencePiece().serialized());
   return d;
 }
 
 fs::path HfDataDir(const std::string& file) {
-  const fs::path d = FreshDir("hfdir");
+  const fs::path d = TempDir("hfdir");
   WriteFileAtomic(d / kHfTokenizerFile, ReadMaybeGzip(SharedTokenizerDir() / file));
   return d;
-}
-
-std::string ErrorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 TEST(LoadDataTokenizer, OpensWhicheverTheDirectoryHolds) {
@@ -124,7 +117,7 @@ TEST(LoadDataTokenizer, OpensWhicheverTheDirectoryHolds) {
 }
 
 TEST(LoadDataTokenizer, RefusesNeitherBothAndMismatches) {
-  const fs::path empty = FreshDir("empty");
+  const fs::path empty = TempDir("empty");
   EXPECT_NE(
       ErrorOf([&] { LoadDataTokenizer(empty); }).find("expected tokenizer.model or tokenizer.json"),
       std::string::npos);
@@ -175,7 +168,7 @@ fs::path Prepare(const std::string& tokenizer_json, const std::string& eod = kHf
   c.vocab_size = 360;
   c.tokenizer_json = tokenizer_json;
   c.tokenizer_eod = eod;
-  if (out.empty()) out = FreshDir("prepared");
+  if (out.empty()) out = TempDir("prepared");
   PrepareData(c, out);
   return out;
 }

@@ -17,7 +17,7 @@
 namespace ot::data {
 namespace {
 
-using testing::FreshDir;
+using ot::testing::TempDir;
 using testing::SmallSentencePiece;
 
 nlohmann::json ReadJson(const fs::path& p) { return nlohmann::json::parse(ReadFile(p)); }
@@ -61,7 +61,7 @@ std::vector<std::string> RandomTexts(int n) {
 }
 
 TEST(TokenizerExport, SentencePieceAsLlamaTokenizer) {
-  const fs::path data = FreshDir("export_sp_data"), out = FreshDir("export_sp_out");
+  const fs::path data = TempDir("export_sp_data"), out = TempDir("export_sp_out");
   const Tokenizer& ours = SmallSentencePiece();
   WriteFileAtomic(data / kSentencePieceFile, ours.serialized());
   const HfTokenizerExport e = WriteHfTokenizerFiles(data, out, 256);
@@ -125,7 +125,7 @@ TEST(TokenizerExport, SentencePieceAsLlamaTokenizer) {
 TEST(TokenizerExport, HuggingFaceJsonAsPreTrainedTokenizerFast) {
   const fs::path shared = testing::SharedTokenizerDir();
   if (shared.empty()) GTEST_SKIP() << "no shared/data/tokenizers folder (set OVERTRAIN_DATA_DIR)";
-  const fs::path data = FreshDir("export_hf_data"), out = FreshDir("export_hf_out");
+  const fs::path data = TempDir("export_hf_data"), out = TempDir("export_hf_out");
   const std::string json = ReadMaybeGzip(shared / "allenai_gpt-neox-olmo-dolma-v1_5.json.gz");
   WriteFileAtomic(data / kHfTokenizerFile, json);
   const HfTokenizerExport e = WriteHfTokenizerFiles(data, out, 2048);
@@ -143,7 +143,7 @@ TEST(TokenizerExport, HuggingFaceJsonAsPreTrainedTokenizerFast) {
 }
 
 TEST(TokenizerExport, RefusesADataDirWithoutATokenizer) {
-  const fs::path data = FreshDir("export_none"), out = FreshDir("export_none_out");
+  const fs::path data = TempDir("export_none"), out = TempDir("export_none_out");
   EXPECT_THROW(WriteHfTokenizerFiles(data, out, 64), Error);
   EXPECT_TRUE(fs::is_empty(out));
 }

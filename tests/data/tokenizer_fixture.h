@@ -1,10 +1,9 @@
 // Shared fixtures of the tokenizer tests (data and train layers): the shared/data/tokenizers
-// folder, a small SentencePiece model trained once, fresh temp dirs, and a fake fetched cache with
+// folder, a small SentencePiece model trained once, and a fake fetched cache with
 // one general source ("sotu": plain .txt files) so that PrepareData runs in a second.
 #pragma once
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -12,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/test_util.h"
 #include "core/fileio.h"
 #include "data/tokenizer.h"
 
@@ -28,15 +28,6 @@ inline fs::path SharedTokenizerDir() {
   for (const auto& c : candidates)
     if (fs::exists(c / "tokenizers" / "gpt2" / "tokenizer.json.gz")) return c / "tokenizers";
   return {};
-}
-
-inline fs::path FreshDir(const std::string& tag) {
-  static int n = 0;
-  const fs::path p = fs::temp_directory_path() /
-                     ("ot_tok_" + tag + "_" + std::to_string(getpid()) + "_" + std::to_string(n++));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
 }
 
 // Plain English with digits, punctuation, newlines and a few non-ASCII letters.
@@ -68,7 +59,7 @@ inline const Tokenizer& SmallSentencePiece() {
 // A cache dir as `overtrain data fetch` leaves it, holding only the "sotu" source (one document
 // per SampleTexts entry).
 inline fs::path FakeSotuCache() {
-  const fs::path cache = FreshDir("cache");
+  const fs::path cache = ot::testing::TempDir("tok_cache");
   const fs::path src = cache / "data" / "sotu";
   fs::create_directories(src / "package" / "data");
   nlohmann::json files = nlohmann::json::object();

@@ -7,20 +7,13 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/test_util.h"
 #include "core/check.h"
 
 namespace ot::data {
 namespace {
 
 namespace fs = std::filesystem;
-
-fs::path TempDir() {
-  static int n = 0;
-  fs::path p = fs::temp_directory_path() /
-               ("ot_data_util_" + std::to_string(getpid()) + "_" + std::to_string(n++));
-  fs::create_directories(p);
-  return p;
-}
 
 TEST(DataUtil, ShaVectors) {
   EXPECT_EQ(Sha1Hex("abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
@@ -36,7 +29,7 @@ TEST(DataUtil, ShaVectors) {
 }
 
 TEST(DataUtil, ReadsGzipAndPlainFiles) {
-  const fs::path dir = TempDir();
+  const fs::path dir = ot::testing::TempDir("data_util");
   const std::string text = "line one\nline two \xe9\n";
   gzFile gz = gzopen((dir / "a.gz").c_str(), "wb");
   ASSERT_NE(gz, nullptr);
@@ -83,7 +76,7 @@ TEST(DataUtil, RunCommandReportsExitCodes) {
   EXPECT_EQ(RunCommand({"sh", "-c", "echo hello; echo err >&2"}, "", &out), 0);
   EXPECT_EQ(out, "hello\nerr\n");
   EXPECT_EQ(RunCommand({"sh", "-c", "exit 3"}, "", &out), 3);
-  const fs::path dir = TempDir();
+  const fs::path dir = ot::testing::TempDir("data_util");
   EXPECT_EQ(RunCommand({"pwd"}, dir, &out), 0);
   EXPECT_EQ(out, fs::canonical(dir).string() + "\n");
   EXPECT_EQ(RunCommand({"no-such-program-ot"}, "", &out), 127);

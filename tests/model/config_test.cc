@@ -10,19 +10,15 @@
 #include <fstream>
 #include <vector>
 
+#include "common/test_util.h"
 #include "model/init.h"
 #include "model/layout.h"
 
 namespace ot {
 namespace {
 
-std::string ProblemOf(ModelConfig c) {
-  try {
-    c.Validate();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+std::string ProblemOf(const ModelConfig& c) {
+  return testing::ErrorOf([&] { c.Validate(); });
 }
 
 TEST(ModelConfig, PresetsValidateAndHaveDocumentedSizes) {
@@ -144,6 +140,66 @@ TEST(ModelConfig, JsonRoundTrip) {
   EXPECT_THROW(ModelConfig::FromJson(j), Error);
 }
 
+TEST(ModelConfig, JsonBytesAndCheckpointsWrittenBeforeTheArchitectureSwitches) {
+  // The exact bytes config.json holds (keys sorted by nlohmann; enums by name): checkpoints already
+  // written must keep reading, and new ones must read in older builds that know these keys.
+  EXPECT_EQ(ModelConfig::Nano().ToJson().dump(),
+            R"({"attn_bias":false,"clip_qkv":0.0,"d_ff":0,"d_model":64,"init_std":0.02,)"
+            R"("max_seq_len":64,"mlp":"swiglu","mlp_bias":false,"n_heads":2,"n_kv_heads":0,)"
+            R"("n_layers":2,"norm":"rmsnorm","norm_eps":1e-05,"norm_placement":"pre",)"
+            R"("parallel_residual":false,"preset":"nano","qk_norm":false,"rope_theta":10000.0,)"
+            R"("rotary_pct":1.0,"tied_head":true,"vocab_size":4096})");
+  // A config.json from before n_kv_heads ... clip_qkv existed: the switches take their defaults.
+  const nlohmann::json old = nlohmann::json::parse(
+      R"({"d_ff":0,"d_model":32,"init_std":0.02,"max_seq_len":64,"n_heads":2,"n_layers":2,)"
+      R"("norm":"layernorm","norm_eps":1e-05,"preset":"pico-32","rope_theta":10000.0,)"
+      R"("tied_head":true,"vocab_size":512})");
+  ModelConfig want = ModelConfig::Pico32();
+  want.norm = NormKind::kLayerNorm;
+  EXPECT_EQ(ModelConfig::FromJson(old), want);
+  // Every field is in the JSON, and exactly the architecture switches may be absent.
+  std::vector<std::string> optional;
+  for (const ModelField& f : ModelFields()) {
+    EXPECT_TRUE(ModelConfig().ToJson().contains(f.name)) << f.name;
+    if (f.optional_in_json) optional.push_back(f.name);
+  }
+  EXPECT_EQ(ModelConfig().ToJson().size(), ModelFields().size());
+  EXPECT_EQ(optional, (std::vector<std::string>{"n_kv_heads", "norm_placement", "mlp", "attn_bias",
+                                                "mlp_bias", "qk_norm", "parallel_residual",
+                                                "rotary_pct", "clip_qkv"}));
+  for (const char* key : {"preset", "vocab_size", "norm", "tied_head", "norm_eps"}) {
+    nlohmann::json j = old;
+    j.erase(key);
+    try {
+      ModelConfig::FromJson(j);
+      ADD_FAILURE() << key;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.what(), fmt::format("model config JSON: field '{}' is missing", key));
+    }
+  }
+}
+
+TEST(ModelConfig, RangesComeFromTheFieldList) {
+  // The TOML check and Validate's sentence of a double field derive from the same bounds.
+  ModelConfig c;
+  c.rotary_pct = 1.5;
+  EXPECT_EQ(ProblemOf(c), "model.rotary_pct = 1.5 must be in [0, 1]");
+  c = ModelConfig();
+  c.clip_qkv = -1;
+  EXPECT_EQ(ProblemOf(c), "model.clip_qkv = -1 must be >= 0 (0 = off)");
+  c = ModelConfig();
+  c.rope_theta = 0;
+  EXPECT_EQ(ProblemOf(c), "model.rope_theta = 0 must be > 0");
+  c = ModelConfig();
+  c.n_kv_heads = -1;
+  EXPECT_EQ(ProblemOf(c), "model.n_kv_heads = -1 must be >= 0");
+  for (const ModelField& f : ModelFields()) {
+    if (!std::holds_alternative<double ModelConfig::*>(f.member)) continue;
+    const ModelFieldRange& r = f.range;
+    EXPECT_EQ(r.TomlCheck()(r.lo), r.lo_open ? fmt::format("expected > {}", r.lo) : "") << f.name;
+  }
+}
+
 struct RunConfig {
   ModelConfig model;
   int steps = 1;
@@ -169,13 +225,9 @@ TEST(ModelConfig, SchemaLoadsPresetThenOverrides) {
   EXPECT_EQ(r.model, want);
   EXPECT_NE(PrintConfig(Schema(), r).find("norm = 'layernorm'"), std::string::npos);
   // Bad values: one sentence naming the key.
-  auto load_error = [&](std::vector<std::string> overrides) -> std::string {
-    try {
-      LoadConfigWithModelPreset(Schema(), "", overrides, RunConfig{}, get);
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "";
+  auto load_error = [&](std::vector<std::string> overrides) {
+    return testing::ErrorOf(
+        [&] { LoadConfigWithModelPreset(Schema(), "", overrides, RunConfig{}, get); });
   };
   EXPECT_NE(
       load_error({"model.n_heads=3"}).find("model.n_heads = 3 must divide model.d_model = 64"),

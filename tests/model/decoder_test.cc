@@ -7,9 +7,9 @@
 #include <omp.h>
 
 #include <cmath>
-#include <random>
 #include <vector>
 
+#include "model/decoder_inputs.h"
 #include "model/families.h"
 #include "model/init.h"
 #include "model/reference_decoder.h"
@@ -17,20 +17,7 @@
 namespace ot {
 namespace {
 
-ModelConfig Small(NormKind norm, bool tied) {
-  ModelConfig c;
-  c.vocab_size = 37;
-  c.d_model = 32;
-  c.n_layers = 2;
-  c.n_heads = 4;  // HS 8
-  c.d_ff = 48;
-  c.max_seq_len = 70;  // > 64: two attention row blocks
-  c.norm = norm;
-  c.tied_head = tied;
-  return c;
-}
-
-std::vector<float> Params(const ParamLayout& layout, uint64_t seed, float scale) {
+std::vector<float> ScaledParams(const ParamLayout& layout, uint64_t seed, float scale) {
   std::vector<float> p(layout.total());
   InitParams(layout, p, seed);
   // Gains 1 + pattern, biases pattern (away from their constant init, so every gradient matters).
@@ -41,30 +28,21 @@ std::vector<float> Params(const ParamLayout& layout, uint64_t seed, float scale)
   return p;
 }
 
-std::vector<int32_t> Tokens(int n, int V, uint32_t seed, double ignore_frac = 0) {
-  std::mt19937 gen(seed);
-  std::vector<int32_t> t(n);
-  for (auto& x : t) x = static_cast<int32_t>(gen() % V);
-  for (auto& x : t)
-    if (ignore_frac > 0 && (gen() % 1000) < ignore_frac * 1000) x = -1;
-  return t;
-}
-
-struct Case {
+struct DecoderCase {
   std::string name;
   ModelConfig config;
 };
-void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
-class DecoderParity : public ::testing::TestWithParam<Case> {};
+void PrintTo(const DecoderCase& c, std::ostream* os) { *os << c.name; }
+class DecoderParity : public ::testing::TestWithParam<DecoderCase> {};
 
 TEST_P(DecoderParity, MatchesDoubleReference) {
   ModelConfig config = GetParam().config;
   const int B = 3, T = 70, N = B * T;
   // std 0.1 (5x the init) so activations, attention and logits are far from uniform.
-  std::vector<float> p = Params(ParamLayout::ForModel(config), 11, 5.0f);
+  std::vector<float> p = ScaledParams(ParamLayout::ForModel(config), 11, 5.0f);
   std::vector<double> pd(p.begin(), p.end());
-  const auto inputs = Tokens(N, config.vocab_size, 1),
-             targets = Tokens(N, config.vocab_size, 2, 0.2);
+  const auto inputs = RandomTokens(N, config.vocab_size, 1),
+             targets = RandomTokens(N, config.vocab_size, 2, 0.2);
   // clip_qkv at least 1e-5 from every one of the 40K projection entries: 10x the float32 forward's
   // typical error in them (~1e-6: K = 32 products of inputs <= ~3 and weights <= ~0.3, plus the
   // first layer's error carried into the second), so both decoders clamp the same entries on any
@@ -110,23 +88,27 @@ TEST_P(DecoderParity, MatchesDoubleReference) {
 INSTANTIATE_TEST_SUITE_P(
     Architectures, DecoderParity,
     ::testing::Values(
-        Case{"rmsnorm_tied", Small(NormKind::kRmsNorm, true)},
-        Case{"rmsnorm_untied", Small(NormKind::kRmsNorm, false)},
-        Case{"layernorm_tied", Small(NormKind::kLayerNorm, true)},
-        Case{"layernorm_untied", Small(NormKind::kLayerNorm, false)},
-        Case{"llama_gqa_bias", WithFamily(Small(NormKind::kRmsNorm, false), "llama-gqa-bias")},
-        Case{"olmo_clip", WithFamily(Small(NormKind::kRmsNorm, false), "olmo-clip")},
-        Case{"olmo2", WithFamily(Small(NormKind::kRmsNorm, false), "olmo2")},
-        Case{"neox", WithFamily(Small(NormKind::kRmsNorm, false), "neox")},
-        Case{"neox_sequential", WithFamily(Small(NormKind::kRmsNorm, false), "neox-sequential")}),
+        DecoderCase{"rmsnorm_tied", SmallDecoderConfig(NormKind::kRmsNorm, true)},
+        DecoderCase{"rmsnorm_untied", SmallDecoderConfig(NormKind::kRmsNorm, false)},
+        DecoderCase{"layernorm_tied", SmallDecoderConfig(NormKind::kLayerNorm, true)},
+        DecoderCase{"layernorm_untied", SmallDecoderConfig(NormKind::kLayerNorm, false)},
+        DecoderCase{"llama_gqa_bias",
+                    WithFamily(SmallDecoderConfig(NormKind::kRmsNorm, false), "llama-gqa-bias")},
+        DecoderCase{"olmo_clip",
+                    WithFamily(SmallDecoderConfig(NormKind::kRmsNorm, false), "olmo-clip")},
+        DecoderCase{"olmo2", WithFamily(SmallDecoderConfig(NormKind::kRmsNorm, false), "olmo2")},
+        DecoderCase{"neox", WithFamily(SmallDecoderConfig(NormKind::kRmsNorm, false), "neox")},
+        DecoderCase{"neox_sequential",
+                    WithFamily(SmallDecoderConfig(NormKind::kRmsNorm, false), "neox-sequential")}),
     [](const auto& info) { return info.param.name; });
 
 struct StepResult {
   float loss;
   std::vector<float> grads;
 };
-StepResult Step(const ModelConfig& config, const std::vector<float>& p,
-                const std::vector<int32_t>& in, const std::vector<int32_t>& tg, int B, int T) {
+StepResult DecoderStep(const ModelConfig& config, const std::vector<float>& p,
+                       const std::vector<int32_t>& in, const std::vector<int32_t>& tg, int B,
+                       int T) {
   Decoder d(config, B, T);
   StepResult r{0, std::vector<float>(p.size(), 0.0f)};
   r.loss = d.Forward(p, in.data(), tg.data(), B, T);
@@ -141,9 +123,10 @@ TEST(Decoder, SameSeedSameBitsAndThreadCounts) {
   InitParams(ParamLayout::ForModel(config), p1, 42);
   InitParams(ParamLayout::ForModel(config), p2, 42);
   ASSERT_EQ(p1, p2);
-  const auto in = Tokens(B * T, config.vocab_size, 3),
-             tg = Tokens(B * T, config.vocab_size, 4, 0.1);
-  const StepResult a = Step(config, p1, in, tg, B, T), b = Step(config, p1, in, tg, B, T);
+  const auto in = RandomTokens(B * T, config.vocab_size, 3),
+             tg = RandomTokens(B * T, config.vocab_size, 4, 0.1);
+  const StepResult a = DecoderStep(config, p1, in, tg, B, T),
+                   b = DecoderStep(config, p1, in, tg, B, T);
   EXPECT_EQ(a.loss, b.loss);
   EXPECT_EQ(a.grads, b.grads);
   // 1 vs 2 threads. Our own loops are thread-count independent (tests/ops/cpu_parity_test.cc checks
@@ -153,9 +136,9 @@ TEST(Decoder, SameSeedSameBitsAndThreadCounts) {
   // gradient). Bound: 1e-5.
   const int saved = omp_get_max_threads();
   omp_set_num_threads(1);
-  const StepResult one = Step(config, p1, in, tg, B, T);
+  const StepResult one = DecoderStep(config, p1, in, tg, B, T);
   omp_set_num_threads(2);
-  const StepResult two = Step(config, p1, in, tg, B, T);
+  const StepResult two = DecoderStep(config, p1, in, tg, B, T);
   omp_set_num_threads(saved);
   double max_diff = 0, max_grad = 0;
   for (size_t i = 0; i < one.grads.size(); ++i) {
@@ -169,30 +152,31 @@ TEST(Decoder, SameSeedSameBitsAndThreadCounts) {
 }
 
 TEST(Decoder, IgnoredTargetsContributeNothing) {
-  const ModelConfig config = Small(NormKind::kRmsNorm, false);
+  const ModelConfig config = SmallDecoderConfig(NormKind::kRmsNorm, false);
   const int B = 2, T = 33;
-  std::vector<float> p = Params(ParamLayout::ForModel(config), 5, 3.0f);
-  const auto in = Tokens(B * T, config.vocab_size, 5);
-  auto tg = Tokens(B * T, config.vocab_size, 6, 0.3), tg2 = tg;
+  std::vector<float> p = ScaledParams(ParamLayout::ForModel(config), 5, 3.0f);
+  const auto in = RandomTokens(B * T, config.vocab_size, 5);
+  auto tg = RandomTokens(B * T, config.vocab_size, 6, 0.3), tg2 = tg;
   for (auto& x : tg2)
     if (x < 0) x = -1000;
-  const StepResult a = Step(config, p, in, tg, B, T), b = Step(config, p, in, tg2, B, T);
+  const StepResult a = DecoderStep(config, p, in, tg, B, T),
+                   b = DecoderStep(config, p, in, tg2, B, T);
   EXPECT_EQ(a.loss, b.loss);
   EXPECT_EQ(a.grads, b.grads);
   // Nothing counted: loss 0, no gradient.
   std::vector<int32_t> none(B * T, -1);
-  const StepResult z = Step(config, p, in, none, B, T);
+  const StepResult z = DecoderStep(config, p, in, none, B, T);
   EXPECT_EQ(z.loss, 0.0f);
   for (float x : z.grads) ASSERT_EQ(x, 0.0f);
 }
 
 TEST(Decoder, LogProbsRowsIndependentAndConsistentWithLoss) {
-  const ModelConfig config = Small(NormKind::kLayerNorm, true);
+  const ModelConfig config = SmallDecoderConfig(NormKind::kLayerNorm, true);
   const int B = 3, T = 40;
   Decoder d(config, 8, T);
-  std::vector<float> p = Params(d.layout(), 9, 4.0f);
-  const auto in = Tokens(B * T, config.vocab_size, 7),
-             tg = Tokens(B * T, config.vocab_size, 8, 0.2);
+  std::vector<float> p = ScaledParams(d.layout(), 9, 4.0f);
+  const auto in = RandomTokens(B * T, config.vocab_size, 7),
+             tg = RandomTokens(B * T, config.vocab_size, 8, 0.2);
   std::vector<float> all(B * T), one(T);
   d.LogProbs(p, in.data(), tg.data(), B, T, all.data());
   // Rows are scored independently, but not bit-identically across batch shapes: OpenBLAS's result
@@ -222,7 +206,7 @@ TEST(Decoder, LogProbsRowsIndependentAndConsistentWithLoss) {
 }
 
 TEST(Decoder, RejectsOutOfVocabularyTokens) {
-  const ModelConfig config = Small(NormKind::kRmsNorm, true);
+  const ModelConfig config = SmallDecoderConfig(NormKind::kRmsNorm, true);
   Decoder d(config, 1, 4);
   std::vector<float> p(d.layout().total(), 0.0f);
   std::vector<int32_t> in = {1, 2, 37, 3}, tg = {1, 2, 3, 4};
@@ -236,13 +220,13 @@ TEST(Decoder, RejectsOutOfVocabularyTokens) {
 // Convergence rung: a fixed batch of random tokens must be memorised (loss < 0.05 nats, from log 64
 // = 4.16) within 100 Adam steps (lr 1e-2); takes 35 on this config.
 TEST(Decoder, OverfitsOneBatch) {
-  ModelConfig config = Small(NormKind::kRmsNorm, true);
+  ModelConfig config = SmallDecoderConfig(NormKind::kRmsNorm, true);
   config.vocab_size = 64;
   const int B = 4, T = 16;
   Decoder d(config, B, T);
   std::vector<float> p(d.layout().total()), g(p.size()), m(p.size(), 0.0f), v(p.size(), 0.0f);
   InitParams(d.layout(), p, 1);
-  const auto in = Tokens(B * T, config.vocab_size, 10);
+  const auto in = RandomTokens(B * T, config.vocab_size, 10);
   std::vector<int32_t> tg(in.begin() + 1, in.end());
   tg.push_back(3);
   float loss = 0;
@@ -271,13 +255,13 @@ TEST(Decoder, OverfitsOneBatch) {
 // exactly, so log Z = −log p(v0); and max logit = log Z + max_v log p(v). Fails on a missing max
 // shift, a wrong row block or a transposed head.
 TEST(Decoder, LogitStatsMatchLogProbs) {
-  const ModelConfig config = Small(NormKind::kRmsNorm, /*tied=*/false);
+  const ModelConfig config = SmallDecoderConfig(NormKind::kRmsNorm, /*tied=*/false);
   const int B = 2, T = 30, V = config.vocab_size, v0 = 5;
   Decoder d(config, B, T);
-  std::vector<float> p = Params(d.layout(), 11, 6.0f);  // scaled up: logits of a few units
+  std::vector<float> p = ScaledParams(d.layout(), 11, 6.0f);  // scaled up: logits of a few units
   std::fill_n(p.begin() + d.layout().head_offset() + (int64_t)v0 * config.d_model, config.d_model,
               0.0f);
-  const auto in = Tokens(B * T, V, 12);
+  const auto in = RandomTokens(B * T, V, 12);
   std::vector<double> max_logit(B * T), log_z(B * T);
   d.LogitStats(p, in.data(), B, T, max_logit.data(), log_z.data());
   std::vector<double> best(B * T, -INFINITY), z0(B * T);

@@ -23,9 +23,9 @@ struct Seq {
   std::vector<int32_t> inputs, targets;
 };
 
-// Params at 4x the init scale so attention and logits are far from uniform (rounding differences
-// show).
-std::vector<float> Params(const ParamLayout& layout) {
+// FarFromUniformParams at 4x the init scale so attention and logits are far from uniform (rounding
+// differences show).
+std::vector<float> FarFromUniformParams(const ParamLayout& layout) {
   std::vector<float> p(layout.total());
   InitParams(layout, p, 17);
   for (const auto& t : layout.tensors())
@@ -95,7 +95,7 @@ TEST_P(EvalDeterminism, BitIdenticalAcrossBatchSizesPositionsAndThreads) {
     config = WithFamily(config, GetParam());
   }
   const int T = config.max_seq_len;
-  const std::vector<float> p = Params(ParamLayout::ForModel(config));
+  const std::vector<float> p = FarFromUniformParams(ParamLayout::ForModel(config));
   const auto seqs = Sequences(T, config.vocab_size);
   const int saved = omp_get_max_threads();
   omp_set_num_threads(2);  // decoders are built for 2 threads, then run at 1 and at 2
@@ -166,7 +166,7 @@ TEST(EvalDeterminism, AgreesWithBatchedLoss) {
   const ModelConfig config = ModelConfig::Nano();
   const int T = config.max_seq_len, B = 5;
   Decoder d(config, B, T);
-  const std::vector<float> p = Params(d.layout());
+  const std::vector<float> p = FarFromUniformParams(d.layout());
   const auto seqs = Sequences(T, config.vocab_size);
   std::vector<int32_t> in, tg;
   for (int b = 0; b < B; ++b) {

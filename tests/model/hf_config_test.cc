@@ -10,12 +10,14 @@
 #include <functional>
 #include <string>
 
+#include "common/test_util.h"
 #include "core/check.h"
 
 namespace ot {
 namespace {
 
 using Json = nlohmann::json;
+using ot::testing::ErrorOf;
 
 Json LlamaJson() {  // a TinyLlama-like config.json, shrunk
   return Json::parse(R"({
@@ -50,15 +52,6 @@ Json NeoxJson() {  // Pythia's keys
     "use_parallel_residual": true, "tie_word_embeddings": false, "hidden_act": "gelu",
     "initializer_range": 0.02, "bos_token_id": 0, "eos_token_id": 0, "use_cache": true,
     "attention_dropout": 0.0, "hidden_dropout": 0.0, "classifier_dropout": 0.1, "torch_dtype": "float16"})");
-}
-
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(FromHfConfig, LlamaMapsEveryKey) {

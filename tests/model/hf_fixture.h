@@ -5,7 +5,6 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <bit>
 #include <cstring>
@@ -14,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/test_util.h"
 #include "core/fileio.h"
 #include "core/safetensors.h"
 
@@ -28,15 +28,6 @@ struct HfTensor {
   DType dtype =
       DType::kF32;  // kF32 here means "the directory's dtype"; others are written as given
 };
-
-inline fs::path HfTempDir(const std::string& tag) {
-  static int n = 0;
-  fs::path p = fs::temp_directory_path() /
-               ("ot_hf_" + tag + "_" + std::to_string(getpid()) + "_" + std::to_string(n++));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
 
 // Distinct-looking exact values: a hash of (salt, i) folded to k/64, k in [-64, 64].
 inline std::vector<float> ExactValues(int64_t n, uint64_t salt) {

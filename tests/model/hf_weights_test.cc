@@ -11,6 +11,7 @@
 #include <functional>
 #include <limits>
 
+#include "common/test_util.h"
 #include "core/check.h"
 #include "model/hf_config.h"
 #include "model/hf_fixture.h"
@@ -162,7 +163,7 @@ void ExpectLoadedExactly(const std::string& type, DType dtype, int shards) {
   const Json config = Config(type);
   const ModelConfig c = FromHfConfig(config, "config.json");
   const std::vector<HfTensor> tensors = HfTensors(type, c);
-  const fs::path dir = HfTempDir(type);
+  const fs::path dir = TempDir(type);
   WriteHfModel(dir, config, tensors, dtype, shards);
   const std::vector<float> arena = Load(dir, type, c);
   const ParamLayout layout = ParamLayout::ForModel(c);
@@ -204,7 +205,7 @@ TEST(HfWeights, NeoxQueryKeyValueSplitsPerHead) {
         t.values[e] = t.shape.size() == 2
                           ? static_cast<float>(e / C) + static_cast<float>(e % C) / 64.0f
                           : static_cast<float>(e);
-  const fs::path dir = HfTempDir("neox_split");
+  const fs::path dir = TempDir("neox_split");
   WriteHfModel(dir, config, tensors, DType::kF32);
   const std::vector<float> arena = Load(dir, "gpt_neox", c);
   const ParamLayout layout = ParamLayout::ForModel(c);
@@ -232,7 +233,7 @@ TEST(HfWeights, BuffersAndATiedLmHeadCopyAreIgnored) {
   std::vector<HfTensor> tensors = HfTensors("llama", c);
   tensors.push_back(MakeTensor("lm_head.weight", {c.vocab_size, c.d_model}, 99));
   tensors.push_back(MakeTensor("model.layers.0.self_attn.rotary_emb.inv_freq", {2}, 98));
-  const fs::path dir = HfTempDir("buffers");
+  const fs::path dir = TempDir("buffers");
   WriteHfModel(dir, config, tensors, DType::kF32);
   const std::vector<float> arena = Load(dir, "llama", c);
   const ParamLayout layout = ParamLayout::ForModel(c);
@@ -246,18 +247,9 @@ TEST(HfWeights, BuffersAndATiedLmHeadCopyAreIgnored) {
   neox.push_back(mask);
   neox.push_back(MakeTensor("gpt_neox.layers.0.attention.masked_bias", {}, 96));
   neox.push_back(MakeTensor("gpt_neox.layers.0.attention.rotary_emb.inv_freq", {1}, 95));
-  const fs::path neox_dir = HfTempDir("neox_buffers");
+  const fs::path neox_dir = TempDir("neox_buffers");
   WriteHfModel(neox_dir, neox_config, neox, DType::kF16);
   EXPECT_NO_THROW(Load(neox_dir, "gpt_neox", n));
-}
-
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 // docs/reliability.md cases 17-18: every problem in one error, ten names of each kind, the rest
@@ -276,7 +268,7 @@ TEST(HfWeights, MissingUnexpectedWrongShapeAndDtypeAreListedTogetherTenOfEach) {
   }
   for (int i = 0; i < 11; ++i)
     tensors.push_back(MakeTensor("extra." + std::to_string(i), {2}, 5));  // 11 unexpected
-  const fs::path dir = HfTempDir("listing");
+  const fs::path dir = TempDir("listing");
   WriteHfModel(dir, config, tensors, DType::kBF16);
   const std::string e = ErrorOf([&] { Load(dir, "llama", c); });
   const std::string file = (dir / "model.safetensors").string();
@@ -301,7 +293,7 @@ TEST(HfWeights, MissingUnexpectedWrongShapeAndDtypeAreListedTogetherTenOfEach) {
 TEST(HfWeights, TruncatedOrCorruptShardIsNamed) {
   const Json config = Config("olmo2");
   const ModelConfig c = FromHfConfig(config, "config.json");
-  const fs::path dir = HfTempDir("truncated");
+  const fs::path dir = TempDir("truncated");
   const auto files = WriteHfModel(dir, config, HfTensors("olmo2", c), DType::kBF16, 3);
   const fs::path shard = dir / files[1];
   fs::resize_file(shard, fs::file_size(shard) - 6);
@@ -310,7 +302,7 @@ TEST(HfWeights, TruncatedOrCorruptShardIsNamed) {
   EXPECT_NE(e.find(shard.string()), std::string::npos) << e;
   EXPECT_NE(e.find("model-00002-of-00003.safetensors"), std::string::npos) << e;
 
-  const fs::path single = HfTempDir("corrupt");
+  const fs::path single = TempDir("corrupt");
   WriteHfModel(single, config, HfTensors("olmo2", c), DType::kF32);
   std::string bytes = ReadFile(single / "model.safetensors");
   bytes[9] = '}';  // the header's JSON no longer parses
@@ -318,7 +310,7 @@ TEST(HfWeights, TruncatedOrCorruptShardIsNamed) {
   e = ErrorOf([&] { HfWeightFiles::Open(single); });
   EXPECT_EQ(e.rfind((single / "model.safetensors").string() + ": ", 0), 0u) << e;
 
-  const fs::path none = HfTempDir("none");
+  const fs::path none = TempDir("none");
   e = ErrorOf([&] { HfWeightFiles::Open(none); });
   EXPECT_NE(e.find("no model.safetensors or model.safetensors.index.json"), std::string::npos) << e;
 }
@@ -332,7 +324,7 @@ TEST(HfWeights, NonFiniteWeightsAreRefusedNamingTheTensor) {
       t.values[5] = std::numeric_limits<float>::infinity();
     if (t.name == "gpt_neox.final_layer_norm.bias") t.values[0] = t.values[1] = std::nanf("");
   }
-  const fs::path dir = HfTempDir("nan");
+  const fs::path dir = TempDir("nan");
   WriteHfModel(dir, config, tensors, DType::kBF16);  // BF16 keeps Inf and NaN
   EXPECT_EQ(ErrorOf([&] { Load(dir, "gpt_neox", c); }),
             (dir / "model.safetensors").string() +

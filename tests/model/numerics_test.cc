@@ -13,10 +13,10 @@
 #include <bit>
 #include <cmath>
 #include <cstdio>
-#include <random>
 #include <vector>
 
 #include "model/decoder.h"
+#include "model/decoder_inputs.h"
 #include "model/init.h"
 #include "model/reference_decoder.h"
 #include "ops/cpu/kernels.h"
@@ -92,20 +92,7 @@ extern "C" void cblas_sgemm(OPENBLAS_CONST enum CBLAS_ORDER order,
 namespace ot {
 namespace {
 
-ModelConfig Small(NormKind norm, bool tied) {  // as in decoder_test.cc
-  ModelConfig c;
-  c.vocab_size = 37;
-  c.d_model = 32;
-  c.n_layers = 2;
-  c.n_heads = 4;  // HS 8
-  c.d_ff = 48;
-  c.max_seq_len = 70;  // > 64: two attention row blocks
-  c.norm = norm;
-  c.tied_head = tied;
-  return c;
-}
-
-std::vector<float> Params(const ParamLayout& layout, uint64_t seed, float scale) {
+std::vector<float> NormPatternParams(const ParamLayout& layout, uint64_t seed, float scale) {
   std::vector<float> p(layout.total());
   InitParams(layout, p, seed);
   for (const auto& t : layout.tensors())
@@ -115,23 +102,14 @@ std::vector<float> Params(const ParamLayout& layout, uint64_t seed, float scale)
   return p;
 }
 
-std::vector<int32_t> Tokens(int n, int V, uint32_t seed, double ignore_frac = 0) {
-  std::mt19937 gen(seed);
-  std::vector<int32_t> t(n);
-  for (auto& x : t) x = static_cast<int32_t>(gen() % V);
-  for (auto& x : t)
-    if (ignore_frac > 0 && (gen() % 1000) < ignore_frac * 1000) x = -1;
-  return t;
-}
-
-struct Step {
+struct StepOutput {
   float objective = 0;
   Decoder::HeadStats stats;
   std::vector<float> grads;
 };
-Step RunStep(Decoder& d, const std::vector<float>& p, const std::vector<int32_t>& in,
-             const std::vector<int32_t>& tg, int B, int T) {
-  Step s{0, {}, std::vector<float>(p.size(), 0.0f)};
+StepOutput RunStep(Decoder& d, const std::vector<float>& p, const std::vector<int32_t>& in,
+                   const std::vector<int32_t>& tg, int B, int T) {
+  StepOutput s{0, {}, std::vector<float>(p.size(), 0.0f)};
   s.objective = d.Forward(p, in.data(), tg.data(), B, T);
   s.stats = d.HeadStatsLast();
   d.Backward(p, s.grads);
@@ -142,15 +120,15 @@ const double kBf16Unit =
     std::ldexp(1.0, -8);  // bf16 relative rounding bound (8 significant bits, RNE)
 
 TEST(DecoderNumerics, DefaultsAndZeroZLossAreBitIdentical) {
-  const ModelConfig config = Small(NormKind::kRmsNorm, false);
+  const ModelConfig config = SmallDecoderConfig(NormKind::kRmsNorm, false);
   const int B = 3, T = 40;
   Decoder plain(config, B, T), zero(config, B, T);
   zero.set_numerics({.z_loss = 0, .bf16_matmul = true});  // on, then back off: nothing may linger
   zero.set_numerics({.z_loss = 0, .bf16_matmul = false});
-  const auto p = Params(plain.layout(), 3, 4.0f);
-  const auto in = Tokens(B * T, config.vocab_size, 1),
-             tg = Tokens(B * T, config.vocab_size, 2, 0.2);
-  const Step a = RunStep(plain, p, in, tg, B, T), b = RunStep(zero, p, in, tg, B, T);
+  const auto p = NormPatternParams(plain.layout(), 3, 4.0f);
+  const auto in = RandomTokens(B * T, config.vocab_size, 1),
+             tg = RandomTokens(B * T, config.vocab_size, 2, 0.2);
+  const StepOutput a = RunStep(plain, p, in, tg, B, T), b = RunStep(zero, p, in, tg, B, T);
   EXPECT_EQ(a.objective, b.objective);
   EXPECT_EQ(a.grads, b.grads);
   EXPECT_EQ(a.stats.cross_entropy,
@@ -164,17 +142,18 @@ TEST(DecoderNumerics, DefaultsAndZeroZLossAreBitIdentical) {
 // and with its tolerances: the z term adds one log-sum-exp already computed and a per-row scale.
 TEST(DecoderNumerics, ZLossMatchesDoubleReference) {
   for (bool tied : {true, false}) {
-    const ModelConfig config = Small(NormKind::kLayerNorm, tied);
+    const ModelConfig config = SmallDecoderConfig(NormKind::kLayerNorm, tied);
     const int B = 3, T = 70, N = B * T;
     const double z = 0.02;
     Decoder fast(config, B, T);
     fast.set_numerics({.z_loss = z});
     ReferenceDecoder<double> ref(config);
     ref.set_z_loss(z);
-    std::vector<float> p = Params(fast.layout(), 11, 5.0f);
+    std::vector<float> p = NormPatternParams(fast.layout(), 11, 5.0f);
     std::vector<double> pd(p.begin(), p.end());
-    const auto in = Tokens(N, config.vocab_size, 1), tg = Tokens(N, config.vocab_size, 2, 0.2);
-    const Step s = RunStep(fast, p, in, tg, B, T);
+    const auto in = RandomTokens(N, config.vocab_size, 1),
+               tg = RandomTokens(N, config.vocab_size, 2, 0.2);
+    const StepOutput s = RunStep(fast, p, in, tg, B, T);
     std::vector<double> gd(p.size(), 0.0);
     const double obj_ref = ref.Forward(pd.data(), in.data(), tg.data(), B, T);
     ref.Backward(pd.data(), gd.data());
@@ -210,13 +189,13 @@ TEST(DecoderNumerics, ZLossMatchesDoubleReference) {
 }
 
 TEST(DecoderNumerics, EvaluationIgnoresZLoss) {
-  const ModelConfig config = Small(NormKind::kRmsNorm, true);
+  const ModelConfig config = SmallDecoderConfig(NormKind::kRmsNorm, true);
   const int B = 2, T = 30;
   Decoder plain(config, B, T), reg(config, B, T);
   reg.set_numerics({.z_loss = 0.1});
-  const auto p = Params(plain.layout(), 5, 4.0f);
-  const auto in = Tokens(B * T, config.vocab_size, 3),
-             tg = Tokens(B * T, config.vocab_size, 4, 0.1);
+  const auto p = NormPatternParams(plain.layout(), 5, 4.0f);
+  const auto in = RandomTokens(B * T, config.vocab_size, 3),
+             tg = RandomTokens(B * T, config.vocab_size, 4, 0.1);
   const float ce = plain.Loss(p, in.data(), tg.data(), B, T);
   EXPECT_EQ(reg.Loss(p, in.data(), tg.data(), B, T), ce);
   const float objective = reg.Forward(p, in.data(), tg.data(), B, T);
@@ -230,12 +209,12 @@ TEST(DecoderNumerics, EvaluationIgnoresZLoss) {
 
 TEST(DecoderNumerics, Bf16EveryGemmOperandIsBf16) {
   for (bool tied : {true, false}) {
-    const ModelConfig config = Small(NormKind::kRmsNorm, tied);
+    const ModelConfig config = SmallDecoderConfig(NormKind::kRmsNorm, tied);
     const int B = 2, T = 70;  // two attention row blocks
     Decoder d(config, B, T);
-    const auto p = Params(d.layout(), 7, 3.0f);
-    const auto in = Tokens(B * T, config.vocab_size, 5),
-               tg = Tokens(B * T, config.vocab_size, 6, 0.2);
+    const auto p = NormPatternParams(d.layout(), 7, 3.0f);
+    const auto in = RandomTokens(B * T, config.vocab_size, 5),
+               tg = RandomTokens(B * T, config.vocab_size, 6, 0.2);
     std::vector<float> g(p.size(), 0.0f);
     {  // The plain step: the watch can see non-bf16 operands (so the check below can fail).
       GemmWatch watch;
@@ -270,13 +249,13 @@ TEST(DecoderNumerics, Bf16EveryGemmOperandIsBf16) {
 // below), and nonzero (rounding happened).
 TEST(DecoderNumerics, Bf16LossMovesByTheRoundingOnly) {
   for (NormKind norm : {NormKind::kRmsNorm, NormKind::kLayerNorm}) {
-    const ModelConfig config = Small(norm, false);
+    const ModelConfig config = SmallDecoderConfig(norm, false);
     const int B = 3, T = 64;
     Decoder fp32(config, B, T), bf16(config, B, T);
     bf16.set_numerics({.bf16_matmul = true});
-    const auto p = Params(fp32.layout(), 13, 4.0f);
-    const auto in = Tokens(B * T, config.vocab_size, 7),
-               tg = Tokens(B * T, config.vocab_size, 8, 0.1);
+    const auto p = NormPatternParams(fp32.layout(), 13, 4.0f);
+    const auto in = RandomTokens(B * T, config.vocab_size, 7),
+               tg = RandomTokens(B * T, config.vocab_size, 8, 0.1);
     const float a = fp32.Forward(p, in.data(), tg.data(), B, T),
                 b = bf16.Forward(p, in.data(), tg.data(), B, T);
     const double rel = std::abs(b - a) / a;
@@ -297,11 +276,11 @@ TEST(DecoderNumerics, Bf16LossMovesByTheRoundingOnly) {
 // rounded weights must be ~100x closer (DecoderParity's 1e-5), so the bound really measures bf16
 // arithmetic.
 TEST(DecoderNumerics, Bf16GradientMatchesReferenceOnRoundedWeights) {
-  const ModelConfig config = Small(NormKind::kRmsNorm, false);
+  const ModelConfig config = SmallDecoderConfig(NormKind::kRmsNorm, false);
   const int B = 2, T = 48, N = B * T;
   Decoder fp32(config, B, T), bf16(config, B, T);
   bf16.set_numerics({.bf16_matmul = true});
-  const auto p = Params(fp32.layout(), 17, 4.0f);
+  const auto p = NormPatternParams(fp32.layout(), 17, 4.0f);
   std::vector<float> pr(p.size());
   cpu::RoundToBf16(pr.data(), p.data(), static_cast<int64_t>(p.size()));
   // Only the GEMM weights are rounded by the decoder; the reference's norm gains and embedding
@@ -311,14 +290,15 @@ TEST(DecoderNumerics, Bf16GradientMatchesReferenceOnRoundedWeights) {
   for (const auto& t : layout.tensors())
     if (t.group != ParamGroup::kNorm && t.offset != layout.embed_offset())
       for (int64_t i = 0; i < t.size; ++i) pd[t.offset + i] = pr[t.offset + i];
-  const auto in = Tokens(N, config.vocab_size, 9), tg = Tokens(N, config.vocab_size, 10, 0.1);
+  const auto in = RandomTokens(N, config.vocab_size, 9),
+             tg = RandomTokens(N, config.vocab_size, 10, 0.1);
   ReferenceDecoder<double> ref(config);
   std::vector<double> gd(p.size(), 0.0);
   const double loss_ref = ref.Forward(pd.data(), in.data(), tg.data(), B, T);
   ref.Backward(pd.data(), gd.data());
-  const Step s = RunStep(bf16, p, in, tg, B, T);
+  const StepOutput s = RunStep(bf16, p, in, tg, B, T);
   std::vector<float> prf(pd.begin(), pd.end());
-  const Step f = RunStep(fp32, prf, in, tg, B, T);
+  const StepOutput f = RunStep(fp32, prf, in, tg, B, T);
   double worst_bf16 = 0, worst_fp32 = 0;
   for (const auto& t : layout.tensors()) {
     double nr = 0, eb = 0, ef = 0;
@@ -346,14 +326,14 @@ TEST(DecoderNumerics, Bf16GradientMatchesReferenceOnRoundedWeights) {
 // OverfitsOneBatch, same Adam, same 100-step budget; bf16 GEMMs with float32 master weights still
 // learn it.
 TEST(DecoderNumerics, Bf16TrainingOverfitsOneBatch) {
-  ModelConfig config = Small(NormKind::kRmsNorm, true);
+  ModelConfig config = SmallDecoderConfig(NormKind::kRmsNorm, true);
   config.vocab_size = 64;
   const int B = 4, T = 16;
   Decoder d(config, B, T);
   d.set_numerics({.z_loss = 1e-4, .bf16_matmul = true});
   std::vector<float> p(d.layout().total()), g(p.size()), m(p.size(), 0.0f), v(p.size(), 0.0f);
   InitParams(d.layout(), p, 1);
-  const auto in = Tokens(B * T, config.vocab_size, 10);
+  const auto in = RandomTokens(B * T, config.vocab_size, 10);
   std::vector<int32_t> tg(in.begin() + 1, in.end());
   tg.push_back(3);
   float ce = 0, first = 0;

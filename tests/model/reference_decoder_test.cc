@@ -46,16 +46,16 @@ std::vector<double> InitDouble(const ParamLayout& layout, uint64_t seed, double 
   return p;
 }
 
-struct Case {
+struct GradCase {
   int layers;
   NormKind norm;
   bool tied;
 };
 
-class ReferenceDecoderGrad : public ::testing::TestWithParam<Case> {};
+class ReferenceDecoderGrad : public ::testing::TestWithParam<GradCase> {};
 
 TEST_P(ReferenceDecoderGrad, MatchesCentralDifferences) {
-  const Case k = GetParam();
+  const GradCase k = GetParam();
   const ModelConfig config = Micro(k.layers, k.norm, k.tied);
   ReferenceDecoder<double> model(config);
   const int B = 2, T = 5;
@@ -84,11 +84,13 @@ TEST_P(ReferenceDecoderGrad, MatchesCentralDifferences) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Ladder, ReferenceDecoderGrad,
-    ::testing::Values(Case{1, NormKind::kRmsNorm, true}, Case{1, NormKind::kLayerNorm, false},
-                      Case{2, NormKind::kRmsNorm, true}, Case{2, NormKind::kRmsNorm, false},
-                      Case{2, NormKind::kLayerNorm, true}, Case{2, NormKind::kLayerNorm, false}));
+INSTANTIATE_TEST_SUITE_P(Ladder, ReferenceDecoderGrad,
+                         ::testing::Values(GradCase{1, NormKind::kRmsNorm, true},
+                                           GradCase{1, NormKind::kLayerNorm, false},
+                                           GradCase{2, NormKind::kRmsNorm, true},
+                                           GradCase{2, NormKind::kRmsNorm, false},
+                                           GradCase{2, NormKind::kLayerNorm, true},
+                                           GradCase{2, NormKind::kLayerNorm, false}));
 
 // Rung 3 with z-loss: the whole model's objective (CE + z log^2 Z) against central differences, z =
 // 0.1 (large so the term's gradient is a visible share of the total), and the term's value.

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/test_util.h"
 #include "core/check.h"
 #include "report/synthetic_study.h"
 #include "report/tables.h"
@@ -32,13 +33,8 @@ class Results : public ::testing::Test {
   void Write(const std::string& file, const std::string& text) {
     std::ofstream(results() / file) << text;
   }
-  std::string ErrorOf() {
-    try {
-      LoadStudyResults(results());
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "no error";
+  std::string LoadError() {
+    return testing::ErrorOf([&] { LoadStudyResults(results()); });
   }
   fs::path study_;
 };
@@ -76,20 +72,20 @@ TEST_F(Results, AbsentFilesAreEmptyOptionals) {
 
 TEST_F(Results, MissingStudyJsonIsAnError) {
   fs::remove(results() / "study.json");
-  EXPECT_NE(ErrorOf().find("study.json: missing"), std::string::npos) << ErrorOf();
+  EXPECT_NE(LoadError().find("study.json: missing"), std::string::npos) << LoadError();
 }
 
 TEST_F(Results, StudyJsonKeyErrors) {
   Write("study.json",
         R"({"name": "x", "preset": "nano", "params": "big", "train_tokens_per_epoch": 1,
                           "seeds": 1, "tasks": [], "gammas": [], "lrs": []})");
-  EXPECT_NE(ErrorOf().find("study.json: key 'params' expected an integer >= 1, got \"big\""),
+  EXPECT_NE(LoadError().find("study.json: key 'params' expected an integer >= 1, got \"big\""),
             std::string::npos)
-      << ErrorOf();
+      << LoadError();
   Write("study.json", R"({"name": "x", "preset": "nano", "params": 10, "train_tokens_per_epoch": 1,
                           "seeds": 1, "tasks": [1], "gammas": [], "lrs": []})");
-  EXPECT_NE(ErrorOf().find("key 'tasks' expected an array of strings"), std::string::npos)
-      << ErrorOf();
+  EXPECT_NE(LoadError().find("key 'tasks' expected an array of strings"), std::string::npos)
+      << LoadError();
 }
 
 TEST_F(Results, MissingKeyNamesFileLineAndKey) {
@@ -99,7 +95,7 @@ TEST_F(Results, MissingKeyNamesFileLineAndKey) {
       "\n\n"
       R"({"tokens": 2000000, "epochs": 0.2, "seed": 0, "base_ppl": 20, "c4_loss": null})"
       "\n");
-  const std::string e = ErrorOf();
+  const std::string e = LoadError();
   EXPECT_NE(e.find("pretrain.jsonl:3: key 'base_loss' is missing; expected a number"),
             std::string::npos)
       << e;
@@ -119,28 +115,29 @@ TEST_F(Results, WrongTypesAndRangesNameTheKey) {
     return s + "\n";
   };
   Write("finetune.jsonl", with("0.001", "null") + with("-1", "null"));
-  EXPECT_NE(ErrorOf().find("finetune.jsonl:2: key 'lr' expected a number > 0, got -1"),
+  EXPECT_NE(LoadError().find("finetune.jsonl:2: key 'lr' expected a number > 0, got -1"),
             std::string::npos)
-      << ErrorOf();
+      << LoadError();
   Write("finetune.jsonl", with("0.001", "\"high\""));
   EXPECT_NE(
-      ErrorOf().find("finetune.jsonl:1: key 'c4_loss' expected a number or null, got \"high\""),
+      LoadError().find("finetune.jsonl:1: key 'c4_loss' expected a number or null, got \"high\""),
       std::string::npos)
-      << ErrorOf();
+      << LoadError();
   Write("finetune.jsonl", with("0.001", "1") + with("0.001", "1", "1.5e6"));
-  EXPECT_EQ(ErrorOf(), "no error");  // 1.5e6 is a whole number of tokens
+  EXPECT_EQ(LoadError(), "");  // 1.5e6 is a whole number of tokens
   Write("finetune.jsonl", with("0.001", "1", "1.5"));
-  EXPECT_NE(ErrorOf().find("finetune.jsonl:1: key 'tokens' expected an integer >= 1, got 1.5"),
+  EXPECT_NE(LoadError().find("finetune.jsonl:1: key 'tokens' expected an integer >= 1, got 1.5"),
             std::string::npos)
-      << ErrorOf();
+      << LoadError();
 }
 
 TEST_F(Results, InvalidJsonNamesTheLine) {
   Write("perturb.jsonl", "{\"tokens\": 1,\n");
-  EXPECT_NE(ErrorOf().find("perturb.jsonl:1: not a valid JSON object"), std::string::npos)
-      << ErrorOf();
+  EXPECT_NE(LoadError().find("perturb.jsonl:1: not a valid JSON object"), std::string::npos)
+      << LoadError();
   Write("perturb.jsonl", "[1, 2]\n");
-  EXPECT_NE(ErrorOf().find("perturb.jsonl:1: expected a JSON object per line"), std::string::npos);
+  EXPECT_NE(LoadError().find("perturb.jsonl:1: expected a JSON object per line"),
+            std::string::npos);
 }
 
 TEST_F(Results, TheoryKindSpecificKeysAndUnknownKinds) {
@@ -148,8 +145,8 @@ TEST_F(Results, TheoryKindSpecificKeysAndUnknownKinds) {
       "theory.jsonl",
       R"({"kind": "perturb", "step": 10, "gamma": 0.1, "loss_a": 1, "loss_a_se": 0.1, "base_loss": 0.5})"
       "\n");
-  EXPECT_NE(ErrorOf().find("theory.jsonl:1: key 'loss_a_closed' is missing"), std::string::npos)
-      << ErrorOf();
+  EXPECT_NE(LoadError().find("theory.jsonl:1: key 'loss_a_closed' is missing"), std::string::npos)
+      << LoadError();
   // A kind newer than this reader is skipped, like an unknown key.
   Write("theory.jsonl", R"({"kind": "sharpness", "step": 10, "loss_a": 1})"
                         "\n"

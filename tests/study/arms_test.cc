@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "analysis/finetune.h"
+#include "common/test_util.h"
 #include "study/planner.h"
 #include "study/study_config.h"
 #include "train/pretrain_config.h"
@@ -39,12 +40,7 @@ finetune.eps = 1e-6
 )";
 
 std::string LoadError(const std::string& text, const std::vector<std::string>& sets = {}) {
-  try {
-    LoadStudyConfig(WriteToml(text).string(), sets);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return testing::ErrorOf([&] { LoadStudyConfig(WriteToml(text).string(), sets); });
 }
 
 TEST(StudyArms, LoadPrintAndReloadToTheSameConfig) {

@@ -10,11 +10,11 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "common/test_util.h"
 #include "core/check.h"
 #include "core/fileio.h"
 #include "core/run_lock.h"
 #include "study/execute.h"
-#include "study/study_fixture.h"
 
 namespace ot {
 namespace {
@@ -45,7 +45,7 @@ bool Contains(const std::vector<std::string>& lines, const std::string& needle) 
 }
 
 TEST(StudyFaults, AFailedRunRecordsItsErrorDependentsAreSkippedOthersGoOn) {
-  const fs::path dir = testing::StudyTempDir();
+  const fs::path dir = testing::TempDir("study_faults");
   Plan p;
   p.Add({.stage = "ok", .name = "a", .config_toml = ""});
   p.Add({.stage = "bad", .name = "b", .config_toml = "", .deps = {"a"}});
@@ -75,7 +75,7 @@ TEST(StudyFaults, AFailedRunRecordsItsErrorDependentsAreSkippedOthersGoOn) {
 
 // Two local pools on one study: the second is refused with the holder named; --only runs are not.
 TEST(StudyFaults, ASecondStudyProcessIsRefusedNamingTheHolder) {
-  const fs::path dir = testing::StudyTempDir();
+  const fs::path dir = testing::TempDir("study_faults");
   Plan p;
   p.Add({.stage = "ok", .name = "a", .config_toml = ""});
   const RunDirLock held = RunDirLock::Acquire(dir, "study");
@@ -111,7 +111,7 @@ class SmallDisk {
 };
 
 TEST(StudyFaults, DiskFullKeepsFinishedRunsAndARestartContinues) {
-  const fs::path dir = testing::StudyTempDir();
+  const fs::path dir = testing::TempDir("study_faults");
   std::optional<SmallDisk> disk(dir / "disk");
   if (!disk->mounted()) GTEST_SKIP() << "needs root to mount a small tmpfs";
   const fs::path study = dir / "disk" / "study", flag = dir / "fill-the-disk";

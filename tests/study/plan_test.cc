@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/test_util.h"
 #include "core/fileio.h"
 #include "study/execute.h"
-#include "study/study_fixture.h"
 
 namespace ot {
 namespace {
@@ -33,8 +33,6 @@ TEST(Plan, IdsAreStableAndChangesPropagateOnlyDownstream) {
   EXPECT_EQ(HashHex("abc").size(), 16u);
 }
 
-fs::path TempDir() { return testing::StudyTempDir(); }
-
 // A stand-in for the overtrain binary: `stage --config CFG --out DIR`. Stage "ok" records the call;
 // stage "fail" exits 3.
 std::string FakeBinary(const fs::path& dir) {
@@ -53,7 +51,7 @@ int CountCalls(const fs::path& dir) {
 }
 
 TEST(Execute, RunsEverythingOnceThenSkipsCompletedRuns) {
-  const fs::path dir = TempDir();
+  const fs::path dir = testing::TempDir("study_plan");
   Plan p = Diamond("x = 2\n");
   ExecOptions opt{.study_dir = dir, .binary = FakeBinary(dir), .jobs = 2, .quiet = true};
   auto s1 = ExecutePlan(p, opt);
@@ -73,7 +71,7 @@ TEST(Execute, RunsEverythingOnceThenSkipsCompletedRuns) {
 }
 
 TEST(Execute, FailureStopsDependentsAndIsReported) {
-  const fs::path dir = TempDir();
+  const fs::path dir = testing::TempDir("study_plan");
   Plan p;
   p.Add({.stage = "ok", .name = "a", .config_toml = ""});
   p.Add({.stage = "fail", .name = "b", .config_toml = "", .deps = {"a"}});
@@ -89,7 +87,7 @@ TEST(Execute, FailureStopsDependentsAndIsReported) {
 }
 
 TEST(Execute, SlurmScriptsHaveOneArrayPerWave) {
-  const fs::path dir = TempDir();
+  const fs::path dir = testing::TempDir("study_plan");
   Plan p = Diamond("x = 2\n");
   const fs::path submit = EmitSlurm(p, dir, "/usr/bin/overtrain", "study.toml", {"a.b=1"}, 1);
   const std::string text = ReadFile(submit);

@@ -9,10 +9,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/test_util.h"
 #include "core/fileio.h"
 #include "core/subprocess.h"
 #include "study/execute.h"
-#include "study/study_fixture.h"
 
 namespace ot {
 namespace {
@@ -47,7 +47,7 @@ echo 4242
 )";
 
 TEST(Slurm, JobsRunFromTheEmitDirectoryWithTheRunsThreadCount) {
-  const fs::path tmp = testing::StudyTempDir();
+  const fs::path tmp = testing::TempDir("study_slurm");
   fs::create_directories(tmp / "bin");
   testing::WriteScript(tmp / "bin" / "sbatch", kFakeSbatch);
   // The stand-in overtrain records where it ran, its threads and arguments; like the real one it

@@ -14,7 +14,7 @@
 namespace ot::theory {
 namespace {
 
-TheoryConfig Load(const std::string& name, std::vector<std::string> overrides = {}) {
+TheoryConfig LoadTheoryConfig(const std::string& name, std::vector<std::string> overrides = {}) {
   const auto repo = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
   return LoadConfig(TheorySchema(), (repo / "configs" / "theory" / (name + ".toml")).string(),
                     overrides);
@@ -25,9 +25,9 @@ TheoryConfig Load(const std::string& name, std::vector<std::string> overrides = 
 // half.
 TEST(L2spSetting, BottomScaledTeacherKeepsTopHalfAndScalesBottomHalf) {
   for (int d : {6, 7}) {
-    const TheoryConfig c =
-        Load("l2sp", {"teacher.d=" + std::to_string(d), "finetune.teacher=bottom-scaled",
-                      "finetune.bottom_scale=4.0", "l2sp.bottom_scale=3.0"});
+    const TheoryConfig c = LoadTheoryConfig(
+        "l2sp", {"teacher.d=" + std::to_string(d), "finetune.teacher=bottom-scaled",
+                 "finetune.bottom_scale=4.0", "l2sp.bottom_scale=3.0"});
     const Teachers t = MakeTeachers(c);
     for (const auto& [b, scale] : {std::pair{&t.b, 4.0}, std::pair{&t.b_l2sp, 3.0}}) {
       std::vector<double> want(d);
@@ -45,9 +45,9 @@ TEST(L2spSetting, BottomScaledTeacherKeepsTopHalfAndScalesBottomHalf) {
 }
 
 TEST(L2spSetting, SeedsAreIndependentReplicatesCarriedByRowsAndCheckpoints) {
-  const TheoryResults r = RunTheory(
-      Load("l2sp", {"num_seeds=3", "seed=5", "teacher.d=4", "student.width=4",
-                    "train.checkpoints=[10, 100]", "perturb.draws=2", "l2sp.lambdas=[0.0, 1.0]"}));
+  const TheoryResults r = RunTheory(LoadTheoryConfig(
+      "l2sp", {"num_seeds=3", "seed=5", "teacher.d=4", "student.width=4",
+               "train.checkpoints=[10, 100]", "perturb.draws=2", "l2sp.lambdas=[0.0, 1.0]"}));
   ASSERT_EQ(r.checkpoints.size(), 3u * 2);
   std::set<int64_t> seeds;
   for (const auto& cp : r.checkpoints) {
@@ -69,7 +69,7 @@ double LogMedian(std::vector<int64_t> v) {
 // minimising L_A after fine-tuning never moves earlier as λ grows, and ends later than λ = 0's;
 // L_B from the converged base rises strictly with λ.
 TEST(L2spSetting, MedianMinimumMovesLaterAndLossBRisesWithLambda) {
-  const TheoryConfig c = Load(
+  const TheoryConfig c = LoadTheoryConfig(
       "l2sp", {"num_seeds=6", "perturb.gammas=[0.1]", "perturb.draws=2", "finetune.lrs=[0.05]"});
   const TheoryResults r = RunTheory(c);
   std::map<double, std::vector<int64_t>> argmin;

@@ -21,7 +21,7 @@ std::string ConfigPath(const std::string& name) {
   return (repo / "configs" / "theory" / (name + ".toml")).string();
 }
 
-TheoryConfig Load(const std::string& name, std::vector<std::string> overrides = {}) {
+TheoryConfig LoadLabConfig(const std::string& name, std::vector<std::string> overrides = {}) {
   return LoadConfig(TheorySchema(), ConfigPath(name), overrides);
 }
 
@@ -51,9 +51,9 @@ TEST(TheoryLab, FindInflectionReportsEdgesAsOutsideTheRange) {
 // docs/science.md §3 reports its minima on the doubling grid 25, 50, ..., 6400: reproduce them
 // exactly there.
 TEST(TheoryLab, ReferenceReproducesProtocolMinimaOnTheDoublingGrid) {
-  const TheoryResults r = RunTheory(
-      Load("reference", {"train.checkpoints=[25, 50, 100, 200, 400, 800, 1600, 3200, 6400]",
-                         "finetune.lambdas=[0.0]"}));
+  const TheoryResults r = RunTheory(LoadLabConfig(
+      "reference", {"train.checkpoints=[25, 50, 100, 200, 400, 800, 1600, 3200, 6400]",
+                    "finetune.lambdas=[0.0]"}));
   for (const char* curve : {"perturb", "perturb_closed"}) {
     EXPECT_EQ(Find(r, curve, 0.1).min_step, 400) << curve;
     EXPECT_EQ(Find(r, curve, 0.05).min_step, 1600) << curve;
@@ -76,7 +76,7 @@ TEST(TheoryLab, ReferenceReproducesProtocolMinimaOnTheDoublingGrid) {
 // The shipped grid is twice as fine (×√2): each minimum lands within one half-octave of the
 // protocol's value.
 TEST(TheoryLab, ShippedReferenceMinimaWithinHalfAnOctave) {
-  const TheoryResults r = RunTheory(Load("reference"));
+  const TheoryResults r = RunTheory(LoadLabConfig("reference"));
   // One grid step either way: |log2(T / T_protocol)| <= 0.5, + 0.01 because grid steps are rounded
   // (565.7 -> 566).
   auto near = [](int64_t got, double want) { return std::abs(std::log2(got / want)) <= 0.51; };
@@ -140,13 +140,14 @@ void ExpectL2spDirection(const TheoryResults& r) {
 }
 
 TEST(TheoryLab, L2spForgetsLessAndFitsWorse) {
-  ExpectL2spDirection(RunTheory(Load("reference", {"finetune.lambdas=[0.0, 0.01, 0.1, 1.0]"})));
+  ExpectL2spDirection(
+      RunTheory(LoadLabConfig("reference", {"finetune.lambdas=[0.0, 0.01, 0.1, 1.0]"})));
 }
 
 // The geometric spectrum shows the same phenomena: U-shaped perturbed loss earlier for larger γ,
 // U-shaped forgetting earlier for larger η_ft, L2-SP's trade-off.
 TEST(TheoryLab, GeometricConfigShowsTheSamePhenomena) {
-  const TheoryResults r = RunTheory(Load("geometric"));
+  const TheoryResults r = RunTheory(LoadLabConfig("geometric"));
   EXPECT_EQ(r.config.spectrum, "geometric");
   const auto &p1 = Find(r, "perturb", 0.1), &p05 = Find(r, "perturb", 0.05),
              &p02 = Find(r, "perturb", 0.02);
@@ -170,17 +171,17 @@ TEST(TheoryLab, GradientFlowShowsTheSameMinimaAsSmallStepDescent) {
   // Flow with one step = time η tracks GD at η = 0.05 closely (the learning times are ≫ η).
   const std::string grid = "train.checkpoints=[25, 50, 100, 200, 400, 800, 1600, 3200, 6400]";
   const TheoryResults flow =
-      RunTheory(Load("reference", {grid, "train.optimizer=flow", "train.flow_substeps=2",
-                                   "finetune.lambdas=[0.0]", "perturb.draws=2"}));
+      RunTheory(LoadLabConfig("reference", {grid, "train.optimizer=flow", "train.flow_substeps=2",
+                                            "finetune.lambdas=[0.0]", "perturb.draws=2"}));
   EXPECT_EQ(Find(flow, "perturb_closed", 0.1).min_step, 400);
   EXPECT_EQ(Find(flow, "perturb_closed", 0.05).min_step, 1600);
 }
 
 TEST(TheoryLab, WritesResultRowsPerFormatsMd) {
-  const TheoryConfig c =
-      Load("reference", {"teacher.d=4", "student.width=3", "train.checkpoints=[0, 10, 100]",
-                         "perturb.gammas=[0.1, 0.2]", "perturb.draws=10",
-                         "finetune.lambdas=[0.0, 0.5]", "finetune.steps=5"});
+  const TheoryConfig c = LoadLabConfig(
+      "reference", {"teacher.d=4", "student.width=3", "train.checkpoints=[0, 10, 100]",
+                    "perturb.gammas=[0.1, 0.2]", "perturb.draws=10", "finetune.lambdas=[0.0, 0.5]",
+                    "finetune.steps=5"});
   const TheoryResults r = RunTheory(c);
   const auto dir =
       std::filesystem::temp_directory_path() / ("ot_theory_test_" + std::to_string(getpid()));
@@ -221,13 +222,13 @@ TEST(TheoryLab, WritesResultRowsPerFormatsMd) {
 
 TEST(TheoryLab, ConfigErrorsNameTheKey) {
   try {
-    Load("reference", {"teacher.spectrum=list", "teacher.values=[1.0, 0.5]"});
+    LoadLabConfig("reference", {"teacher.spectrum=list", "teacher.values=[1.0, 0.5]"});
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("teacher.values"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(Load("reference", {"train.optimizer=adam"}), Error);
-  EXPECT_THROW(Load("reference", {"train.checkpoints=[10, 5]"}), Error);
+  EXPECT_THROW(LoadLabConfig("reference", {"train.optimizer=adam"}), Error);
+  EXPECT_THROW(LoadLabConfig("reference", {"train.checkpoints=[10, 5]"}), Error);
 }
 
 }  // namespace

@@ -104,12 +104,7 @@ class CheckpointTest : public ::testing::Test {
 
 // Returns the error message of LoadCheckpoint(dir), or "" if it loaded.
 std::string LoadError(const fs::path& dir) {
-  try {
-    LoadCheckpoint(dir);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return testing::ErrorOf([&] { LoadCheckpoint(dir); });
 }
 
 std::string Joined(const std::vector<std::string>& v) {

@@ -13,8 +13,9 @@
 namespace ot {
 namespace {
 
-using data::testing::FreshDir;
 using data::testing::SmallSentencePiece;
+using ot::testing::ErrorOf;
+using ot::testing::TempDir;
 
 // V 512 (>= the fixture tokenizer's 360), d 32, L 1, 2 heads, T 16.
 ModelConfig ExportModel() {
@@ -24,29 +25,20 @@ ModelConfig ExportModel() {
 }
 
 fs::path Checkpoint(const ModelConfig& m) {
-  const fs::path dir = FreshDir("export_ckpt") / "tokens-1234";
+  const fs::path dir = TempDir("export_ckpt") / "tokens-1234";
   return testing::SaveModelCheckpoint(dir, m, m, testing::InitFor(m));
 }
 
 fs::path SentencePieceDataDir() {
-  const fs::path d = FreshDir("export_data");
+  const fs::path d = TempDir("export_data");
   WriteFileAtomic(d / data::kSentencePieceFile, SmallSentencePiece().serialized());
   return d;
-}
-
-std::string ErrorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 TEST(HfExport, WritesALlamaDirectory) {
   ModelConfig m = ExportModel();
   m.n_kv_heads = 1;  // GQA: config.json must say so even where the checkpoint's does not
-  const fs::path ckpt = Checkpoint(m), out = FreshDir("export_out") / "hf";
+  const fs::path ckpt = Checkpoint(m), out = TempDir("export_out") / "hf";
   const HfExportResult r = ExportHfModel(ckpt, SentencePieceDataDir(), out);
   EXPECT_EQ(r.family, "llama");
   EXPECT_EQ(r.tokenizer_kind, "sentencepiece");
@@ -80,7 +72,7 @@ TEST(HfExport, LayerNormModelsExportAsOlmo) {
   ModelConfig m = ExportModel();
   m.norm = NormKind::kLayerNorm;
   m.clip_qkv = 8;
-  const fs::path out = FreshDir("export_olmo") / "hf";
+  const fs::path out = TempDir("export_olmo") / "hf";
   EXPECT_EQ(ExportHfModel(Checkpoint(m), SentencePieceDataDir(), out).family, "olmo");
   const auto config = nlohmann::json::parse(ReadFile(out / "config.json"));
   EXPECT_EQ(config["model_type"], "olmo");
@@ -134,7 +126,7 @@ TEST(HfExport, Refusals) {
   // A model whose vocabulary is smaller than the tokenizer's.
   ModelConfig small = ExportModel();
   small.vocab_size = 256;
-  const fs::path out = FreshDir("export_refuse") / "hf";
+  const fs::path out = TempDir("export_refuse") / "hf";
   std::string e = ErrorOf([&] { ExportHfModel(Checkpoint(small), data, out); });
   EXPECT_NE(e.find("the tokenizer's vocabulary 360 is larger than the model's vocab_size 256"),
             std::string::npos)
@@ -156,7 +148,7 @@ TEST(HfExport, Refusals) {
   // An existing --out, and a data directory without a tokenizer.
   e = ErrorOf([&] { ExportHfModel(Checkpoint(ExportModel()), data, data); });
   EXPECT_NE(e.find("already exists"), std::string::npos) << e;
-  e = ErrorOf([&] { ExportHfModel(Checkpoint(ExportModel()), FreshDir("export_nodata"), out); });
+  e = ErrorOf([&] { ExportHfModel(Checkpoint(ExportModel()), TempDir("export_nodata"), out); });
   EXPECT_NE(e.find("expected tokenizer.model or tokenizer.json"), std::string::npos) << e;
   EXPECT_FALSE(fs::exists(out));
 }

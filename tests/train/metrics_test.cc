@@ -11,14 +11,7 @@
 namespace ot {
 namespace {
 
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::ErrorOf;
 
 TEST(MetricsWriter, FullDiskStopsWithAnErrorNamingTheFile) {
   ASSERT_TRUE(fs::exists("/dev/full"));

@@ -20,13 +20,9 @@ std::string WriteToml(const fs::path& dir, const std::string& text) {
   return p.string();
 }
 
-std::string ErrorOf(const std::string& path, std::vector<std::string> sets = {}) {
-  try {
-    LoadPretrainConfig(path, sets);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+// The error loading `path` with `sets` gives ("" when it loads).
+std::string PretrainConfigError(const std::string& path, std::vector<std::string> sets = {}) {
+  return ErrorOf([&] { LoadPretrainConfig(path, sets); });
 }
 
 class PretrainConfigTest : public ::testing::Test {
@@ -60,40 +56,40 @@ TEST_F(PretrainConfigTest, LoadsPresetFileAndOverrides) {
 
 TEST_F(PretrainConfigTest, RejectionsNameFileLineAndKey) {
   const auto unknown = WriteToml(dir_, "[train]\nbatch_size = 4\nbatch_sise = 8\n");
-  std::string e = ErrorOf(unknown);
+  std::string e = PretrainConfigError(unknown);
   EXPECT_NE(e.find(unknown + ":3"), std::string::npos) << e;
   EXPECT_NE(e.find("train.batch_sise"), std::string::npos) << e;
 
   const auto wrong_type = WriteToml(dir_, "[optim]\nlr = \"fast\"\n");
-  e = ErrorOf(wrong_type);
+  e = PretrainConfigError(wrong_type);
   EXPECT_NE(e.find(wrong_type + ":2"), std::string::npos) << e;
   EXPECT_NE(e.find("optim.lr"), std::string::npos) << e;
 
   const auto negative_lr = WriteToml(dir_, "[optim]\n\nlr = -0.1\n");
-  e = ErrorOf(negative_lr);
+  e = PretrainConfigError(negative_lr);
   EXPECT_NE(e.find(negative_lr + ":3"), std::string::npos) << e;
   EXPECT_NE(e.find("expected > 0"), std::string::npos) << e;
 
   const auto long_seq = WriteToml(dir_, "[model]\nmax_seq_len = 32\n[train]\nseq_len = 64\n");
-  e = ErrorOf(long_seq);
+  e = PretrainConfigError(long_seq);
   EXPECT_NE(e.find(long_seq + ":4"), std::string::npos) << e;
   EXPECT_NE(e.find("must be <= model.max_seq_len"), std::string::npos) << e;
 
   const auto heads = WriteToml(dir_, "[model]\nd_model = 64\nn_heads = 3\n");
-  e = ErrorOf(heads);
+  e = PretrainConfigError(heads);
   EXPECT_NE(e.find(heads + ":3"), std::string::npos) << e;
   EXPECT_NE(e.find("n_heads"), std::string::npos) << e;
 
   const auto schedule = WriteToml(dir_, "[optim]\nschedule = \"cosin\"\n");
-  e = ErrorOf(schedule);
+  e = PretrainConfigError(schedule);
   EXPECT_NE(e.find(schedule + ":2"), std::string::npos) << e;
   EXPECT_NE(e.find("cosine"), std::string::npos) << e;
 
   const auto ladder = WriteToml(dir_, "[train]\nbudget = \"1M\"\nladder = [\"500K\", \"2M\"]\n");
-  e = ErrorOf(ladder);
+  e = PretrainConfigError(ladder);
   EXPECT_NE(e.find("exceeds train.budget"), std::string::npos) << e;
 
-  e = ErrorOf("", {"train.nan_policy=ignore"});
+  e = PretrainConfigError("", {"train.nan_policy=ignore"});
   EXPECT_NE(e.find("--set"), std::string::npos) << e;
   EXPECT_NE(e.find("train.nan_policy"), std::string::npos) << e;
 }
@@ -105,23 +101,24 @@ TEST_F(PretrainConfigTest, NonFiniteOptimizerValuesAndOversizedBatchesAreRefused
     const size_t dot = key.find('.');
     const auto path =
         WriteToml(dir_, "[" + key.substr(0, dot) + "]\n" + key.substr(dot + 1) + " = inf\n");
-    const std::string e = ErrorOf(path);
+    const std::string e = PretrainConfigError(path);
     EXPECT_NE(e.find(path + ":2: key '" + key + "' = inf is invalid: expected a finite number"),
               std::string::npos)
         << e;
   }
-  std::string e = ErrorOf("", {"train.batch_size=1000000"});
+  std::string e = PretrainConfigError("", {"train.batch_size=1000000"});
   EXPECT_NE(e.find("key 'train.batch_size' = 1000000 is invalid: expected a value in [1, 65536]"),
             std::string::npos)
       << e;
-  e = ErrorOf("", {"train.seq_len=2000000"});
+  e = PretrainConfigError("", {"train.seq_len=2000000"});
   EXPECT_NE(e.find("key 'train.seq_len' = 2000000 is invalid"), std::string::npos) << e;
 }
 
 TEST_F(PretrainConfigTest, ADirectoryOrEmptyFileIsNotAConfig) {
-  EXPECT_EQ(ErrorOf(dir_.string()), dir_.string() + ": is a directory, expected a TOML file");
+  EXPECT_EQ(PretrainConfigError(dir_.string()),
+            dir_.string() + ": is a directory, expected a TOML file");
   const auto empty = WriteToml(dir_, "");
-  EXPECT_EQ(ErrorOf(empty), empty + ": is empty, expected a TOML file");
+  EXPECT_EQ(PretrainConfigError(empty), empty + ": is empty, expected a TOML file");
 }
 
 TEST_F(PretrainConfigTest, ResumeProblemAllowsOnlyLoggingChanges) {

@@ -104,15 +104,6 @@ TEST(Determinism, SameConfigAndSeedGiveIdenticalMetrics) {
   fs::remove_all(root);
 }
 
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 TEST(ResumeGuard, ChangedModelShapeRefused) {
   const fs::path root = TempDir("shape");
   PretrainConfig c = TinyConfig(root);

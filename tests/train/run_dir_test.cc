@@ -15,15 +15,6 @@ namespace {
 
 using namespace ot::testing;
 
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 std::vector<int64_t> CheckpointSteps(const fs::path& run) {
   std::vector<int64_t> steps;
   for (const auto& e : ListCheckpoints(run / "ckpt")) steps.push_back(e.tokens / kTokensPerStep);

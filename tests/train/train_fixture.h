@@ -1,9 +1,10 @@
-// Shared fixtures of the train tests: a tiny model, a synthetic learnable token file written with
-// the data layer's writer, a temp directory, and helpers to read a run's final weights and moments.
+// Shared fixtures of the train tests: a pre-training config of the tiny model (common/
+// checkpoint_util.h) on a synthetic learnable token file written with the data layer's writer, and
+// helpers to read a run's final weights and moments and to damage checkpoint files. TempDir,
+// ErrorOf and ResealManifest come from tests/common.
 #pragma once
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -11,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "common/checkpoint_util.h"
+#include "common/test_util.h"
 #include "core/fileio.h"
 #include "core/rng.h"
 #include "data/token_file.h"
@@ -21,15 +24,6 @@
 namespace ot::testing {
 
 namespace fs = std::filesystem;
-
-inline fs::path TempDir(const std::string& tag) {
-  static int n = 0;
-  fs::path p = fs::temp_directory_path() /
-               ("ot_train_" + tag + "_" + std::to_string(getpid()) + "_" + std::to_string(n++));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
 
 // A noisy affine chain over a 64-token vocabulary: next = (5·t + 3) mod 64 with probability 0.8,
 // else uniform. Learnable (the loss falls well below ln 64) but not trivially.
@@ -49,12 +43,7 @@ inline void WriteSyntheticTokens(const fs::path& path, int64_t n, uint64_t seed)
 // so 31 batches per epoch; 40 steps cross one epoch boundary.
 inline PretrainConfig TinyConfig(const fs::path& dir) {
   PretrainConfig c;
-  c.model = ModelConfig();
-  c.model.vocab_size = 64;
-  c.model.d_model = 32;
-  c.model.n_layers = 1;
-  c.model.n_heads = 2;
-  c.model.max_seq_len = 16;
+  c.model = TinyModel();
   if (!fs::exists(dir / "train.tok")) WriteSyntheticTokens(dir / "train.tok", 2000, 7);
   if (!fs::exists(dir / "val.tok")) WriteSyntheticTokens(dir / "val.tok", 600, 8);
   c.data.train = (dir / "train.tok").string();
@@ -130,19 +119,6 @@ inline void RewriteSafetensorsHeader(const fs::path& file,
   std::string out(8, '\0');
   std::memcpy(out.data(), &n2, 8);
   WriteFileAtomic(file, out + text + bytes.substr(8 + n));
-}
-
-// Re-records every file's size and xxh3 in the manifest, as if
-// the damaged files had been written that way: the hashes then match and only structural checks can
-// fail.
-inline void ResealManifest(const fs::path& dir) {
-  nlohmann::json manifest = nlohmann::json::parse(ReadFile(dir / kManifestFile));
-  for (auto& [name, entry] : manifest["files"].items()) {
-    const std::string bytes = ReadFile(dir / name);
-    entry["size"] = bytes.size();
-    entry["xxh3"] = Xxh3Hex(bytes);
-  }
-  WriteFileAtomic(dir / kManifestFile, manifest.dump(2));
 }
 
 }  // namespace ot::testing
