@@ -46,8 +46,10 @@ MemoryPlan WithParameters(MemoryPlan stage, const ModelConfig& config) {
 void LoadOvertrainCheckpoint(LoadedModel& m, const MemoryPlan& stage) {
   const std::filesystem::path& dir = m.dir;
   m.layout = ParamLayout::ForModel(m.config);
-  // The one verification (hashes, and the tensors against config.json), before anything is
-  // allocated.
+  // Before anything is allocated: the headers against config.json, in the grouped sentence a user
+  // reads best (missing / unexpected / wrong shape / wrong dtype, ten of each), then the one
+  // verification every loader runs (hashes and the structural checks).
+  CheckCheckpointLayout(dir, m.layout, "the model in " + (dir / kConfigFile).string());
   RequireValidCheckpoint(dir);
   // Two checks, not one sum: the copy read from the file is freed before the stage builds its
   // decoders.

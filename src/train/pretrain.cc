@@ -119,8 +119,10 @@ void CopyTensor(const std::map<std::string, LoadedTensor>& from, const std::stri
 LoadedCheckpoint ReadCheckpointWeights(const fs::path& dir, const ParamLayout& layout,
                                        std::span<float> params, bool with_optimizer,
                                        bool verified) {
-  if (!verified) RequireValidCheckpoint(dir);
-  CheckCheckpointLayout(dir, layout, "the configured model");  // the configured model's tensors
+  if (!verified) {  // else the caller checked the layout against this very model, and verified
+    CheckCheckpointLayout(dir, layout, "the configured model");
+    RequireValidCheckpoint(dir);
+  }
   LoadedCheckpoint ck = LoadCheckpoint(dir, with_optimizer, /*verified=*/true);
   std::vector<std::string> problems;
   for (const auto& t : layout.tensors()) CopyTensor(ck.model, t.name, t, params, problems);

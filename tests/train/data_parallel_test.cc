@@ -69,7 +69,7 @@ void RunTwoRanks(const PretrainConfig& c, const fs::path& dir, bool drop_rank1_g
   ASSERT_EQ(errors[1], "");
 }
 
-std::vector<double> Losses(const fs::path& run) {
+std::vector<double> DpLosses(const fs::path& run) {
   std::vector<double> out;
   for (const auto& row : ReadMetrics(run / "metrics.jsonl"))
     if (row.contains("train/loss") && !row.contains("event"))
@@ -79,7 +79,7 @@ std::vector<double> Losses(const fs::path& run) {
 
 // The largest per-step loss difference of two runs.
 double MaxLossGap(const fs::path& a, const fs::path& b) {
-  const auto la = Losses(a), lb = Losses(b);
+  const auto la = DpLosses(a), lb = DpLosses(b);
   EXPECT_EQ(la.size(), lb.size());
   double worst = 0;
   for (size_t i = 0; i < std::min(la.size(), lb.size()); ++i)
