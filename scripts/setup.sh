@@ -31,7 +31,7 @@ packages=(
   libopenblas-openmp-dev libeigen3-dev libsentencepiece-dev libtomlplusplus-dev nlohmann-json3-dev
   libcli11-dev libfmt-dev libxxhash-dev zlib1g-dev libpcre2-dev libicu-dev gnuplot-nox
 )
-# The test suite: googletest; python3-torch + numpy for the independent PyTorch oracles (bench/*.py);
+# The test suite: googletest; python3-torch + numpy for the independent PyTorch oracles (reference/*.py);
 # libtorch-dev + libgloo-dev for the torch backend and c10d; clang-format for the format check.
 if [[ $profile == test ]]; then
   packages+=(googletest libgtest-dev python3-torch python3-numpy libtorch-dev libgloo-dev clang-format)

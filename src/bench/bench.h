@@ -1,5 +1,5 @@
 // `overtrain bench`: training throughput of the engine against the PyTorch reference
-// (bench/reference.py) and against the GEMM-bound ceiling, measured alternately in one run
+// (reference/reference.py) and against the GEMM-bound ceiling, measured alternately in one run
 // (docs/performance.md's method). Entry points: BenchOptions, OptimStepTime, BenchRow,
 // BenchShapeFor, RunBench, FormatBenchTable.
 #pragma once

@@ -1,5 +1,5 @@
 // The evaluation-speed benchmark (see forward_bench.h): per arch, random weights written to one
-// safetensors file, loaded by overtrain and by bench/reference.py, one untimed forward each to
+// safetensors file, loaded by overtrain and by reference/reference.py, one untimed forward each to
 // check they compute the same log-probs, then alternating rounds of timed forwards.
 #include "bench/forward_bench.h"
 

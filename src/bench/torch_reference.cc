@@ -1,4 +1,4 @@
-// Child processes running bench/reference.py (see torch_reference.h).
+// Child processes running reference/reference.py (see torch_reference.h).
 #include "bench/torch_reference.h"
 
 #include <cstdlib>
@@ -20,11 +20,11 @@ constexpr double kImportTimeoutS = 120, kParityTimeoutS = 600, kReplyTimeoutS = 
 }  // namespace
 
 fs::path FindReferenceScript() {
-  const fs::path rel = fs::path("bench") / "reference.py";
+  const fs::path rel = fs::path("reference") / "reference.py";
   if (const char* env = std::getenv("OVERTRAIN_REFERENCE")) {
     if (fs::exists(env)) return env;
     throw Error(std::string("OVERTRAIN_REFERENCE = ") + env +
-                ": no such file; expected bench/reference.py");
+                ": no such file; expected reference/reference.py");
   }
   std::vector<fs::path> starts;
   if (const char* src = std::getenv("OVERTRAIN_SOURCE_DIR")) starts.emplace_back(src);
@@ -40,7 +40,7 @@ fs::path FindReferenceScript() {
     }
     looked += (looked.empty() ? "" : ", ") + dir.string();
   }
-  throw Error("bench/reference.py not found above " + looked +
+  throw Error("reference/reference.py not found above " + looked +
               "; set OVERTRAIN_SOURCE_DIR to the overtrain source tree");
 }
 
@@ -79,7 +79,7 @@ void RunReferenceParity(const fs::path& in, const fs::path& out, const std::stri
       {.argv = {kReferencePython, FindReferenceScript().string(), "--parity", in.string(),
                 out.string(), "--dtype", dtype, "--threads", std::to_string(threads)}});
   if (!child.Wait(kParityTimeoutS).ok())
-    throw Error("bench/reference.py --parity: " + child.FailureMessage(3000));
+    throw Error("reference/reference.py --parity: " + child.FailureMessage(3000));
 }
 
 void RunReferenceOptimParity(const fs::path& in, const fs::path& out) {
@@ -88,7 +88,7 @@ void RunReferenceOptimParity(const fs::path& in, const fs::path& out) {
       Child::Spawn({.argv = {kReferencePython, FindReferenceScript().string(), "--optim-parity",
                              in.string(), out.string(), "--threads", "1"}});
   if (!child.Wait(kParityTimeoutS).ok())
-    throw Error("bench/reference.py --optim-parity: " + child.FailureMessage(3000));
+    throw Error("reference/reference.py --optim-parity: " + child.FailureMessage(3000));
 }
 
 TorchBenchProcess::TorchBenchProcess(const ModelConfig& config, int B, int T, int threads,
@@ -115,7 +115,7 @@ TorchBenchProcess::TorchBenchProcess(std::vector<std::string> args, std::string 
   child_ = Child::Spawn({.argv = argv, .stdin_pipe = true, .output = ChildOutput::kPipe});
   const nlohmann::json ready = ReadReply();
   if (!ready.value("ready", false))
-    throw Error("bench/reference.py: unexpected reply " + ready.dump());
+    throw Error("reference/reference.py: unexpected reply " + ready.dump());
   num_params_ = ready.value("params", int64_t{0});
 }
 
@@ -133,13 +133,13 @@ nlohmann::json TorchBenchProcess::ReadReply() {
   const std::optional<std::string> got = child_->ReadLine(kReplyTimeoutS);
   if (!got) {
     child_->Wait(kQuitTimeoutS);
-    throw Error("bench/reference.py ended early: " + child_->FailureMessage(3000));
+    throw Error("reference/reference.py ended early: " + child_->FailureMessage(3000));
   }
   const std::string& line = *got;
   try {
     return nlohmann::json::parse(line);
   } catch (const nlohmann::json::exception&) {
-    throw Error("bench/reference.py printed a line that is not JSON: " + TailOf(line, 300));
+    throw Error("reference/reference.py printed a line that is not JSON: " + TailOf(line, 300));
   }
 }
 
@@ -147,7 +147,7 @@ std::vector<double> TorchBenchProcess::Run(int steps) {
   child_->Write("run " + std::to_string(steps) + "\n");
   const nlohmann::json reply = ReadReply();
   if (!reply.contains(times_key_))
-    throw Error("bench/reference.py: unexpected reply " + reply.dump());
+    throw Error("reference/reference.py: unexpected reply " + reply.dump());
   last_value_ = reply.value("value", 0.0);
   return reply.at(times_key_).get<std::vector<double>>();
 }
@@ -157,7 +157,7 @@ std::vector<double> TorchBenchProcess::LogProbs() {
   child_->Write("logprobs\n");
   const nlohmann::json reply = ReadReply();
   if (!reply.contains("logprobs"))
-    throw Error("bench/reference.py: unexpected reply " + TailOf(reply.dump(), 300));
+    throw Error("reference/reference.py: unexpected reply " + TailOf(reply.dump(), 300));
   return reply.at("logprobs").get<std::vector<double>>();
 }
 

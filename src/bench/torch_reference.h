@@ -1,4 +1,4 @@
-// Running the PyTorch reference (bench/reference.py under Debian's /usr/bin/python3) from C++:
+// Running the PyTorch reference (reference/reference.py under Debian's /usr/bin/python3) from C++:
 // finding the script, a one-shot parity run, and a long-lived benchmark process driven over pipes
 // so the caller can alternate timings with its own (training steps, or evaluation forwards). Entry
 // points: FindReferenceScript, CheckPythonTorch, RunReferenceParity, RunReferenceOptimParity,
@@ -19,7 +19,7 @@ namespace ot {
 
 inline constexpr const char* kReferencePython = "/usr/bin/python3";
 
-// bench/reference.py: $OVERTRAIN_REFERENCE, else $OVERTRAIN_SOURCE_DIR/bench/, else found by
+// reference/reference.py: $OVERTRAIN_REFERENCE, else $OVERTRAIN_SOURCE_DIR/bench/, else found by
 // walking up from the executable's directory and the working directory. Throws Error saying where
 // it looked.
 std::filesystem::path FindReferenceScript();

@@ -26,7 +26,7 @@ std::vector<std::string> SplitComma(const std::string& text) {
 
 std::function<int()> SetupBench(CLI::App& app) {
   app.description(
-      "Training tokens/s of overtrain vs the PyTorch reference (bench/reference.py, run "
+      "Training tokens/s of overtrain vs the PyTorch reference (reference/reference.py, run "
       "alternately) "
       "and vs the GEMM-bound ceiling; with --forward, evaluation (log-prob) tokens/s of both on "
       "the "

@@ -1,6 +1,6 @@
 // Imported models score like transformers would: for each family a tiny HF directory (its own
 // tensor names and config keys) is loaded with LoadModel and scored by BackendScorer, and the
-// log-probs are compared with `bench/reference.py --hf-logprobs`: bench/hf_families.py's float64
+// log-probs are compared with `reference/reference.py --hf-logprobs`: reference/hf_families.py's float64
 // torch modules, written from the families' modeling files, reading config.json with transformers'
 // defaults and the tensors by HF names (GPT-NeoX's fused q|k|v viewed per head as transformers
 // does). This checks the config mapping, the tensor mapping and the decoder together against an
@@ -109,7 +109,7 @@ void ExpectParity(const std::string& label, const Json& config) {
   // The source tree this test was compiled from (the analysis layer does not link bench's
   // FindReferenceScript).
   const fs::path script =
-      fs::path(__FILE__).parent_path().parent_path().parent_path() / "bench" / "reference.py";
+      fs::path(__FILE__).parent_path().parent_path().parent_path() / "reference" / "reference.py";
   RunChecked({.argv = {"/usr/bin/python3", script.string(), "--hf-logprobs", dir.string(),
                        io_path.string(), "--threads", "1"},
               .env = {"OMP_NUM_THREADS=1"}},

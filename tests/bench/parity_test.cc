@@ -1,4 +1,4 @@
-// Parity with an independent implementation: bench/reference.py (PyTorch, /usr/bin/python3) loads
+// Parity with an independent implementation: reference/reference.py (PyTorch, /usr/bin/python3) loads
 // the same initial weights and batch from a safetensors file overtrain writes, and returns its
 // loss, gradients and weights after one AdamW step; we compare with the engine's. Fails (never
 // skips) without torch. The harness (fixture, torch run, derived bounds) is bench/parity_harness.h;

@@ -1,6 +1,6 @@
 // Lion checked against two steps computed by hand (sign of the interpolation, not of g; sign(0) =
 // 0; decoupled decay on one segment only), its state and thread invariance. Against the float64
-// rule in bench/reference.py: tests/bench/optim_parity_test.cc.
+// rule in reference/reference.py: tests/bench/optim_parity_test.cc.
 #include "optim/lion.h"
 
 #include <gtest/gtest.h>

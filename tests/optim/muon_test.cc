@@ -1,6 +1,6 @@
 // Muon: Newton–Schulz against a double iteration and the singular-value band it converges to, a
 // step of a hidden matrix worked by hand, the AdamW part bit-identical to AdamW, decay segments,
-// state and thread invariance. Against bench/reference.py's float64 Muon:
+// state and thread invariance. Against reference/reference.py's float64 Muon:
 // tests/bench/optim_parity_test.cc.
 #include "optim/muon.h"
 

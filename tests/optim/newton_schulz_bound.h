@@ -1,6 +1,6 @@
 // A derived bound on the float32 rounding error of NewtonSchulz5 (optim/muon.h), shared by the Muon
 // tests (tests/optim/muon_test.cc against a double iteration, tests/bench/optim_parity_test.cc
-// against bench/reference.py). Entry points: NsIterationNorms, QuinticSlopeSup,
+// against reference/reference.py). Entry points: NsIterationNorms, QuinticSlopeSup,
 // NewtonSchulzErrorBound.
 //
 // First order in u = 2^-24. Iteration i maps the exact X (r, c), r <= c, through A = XXᵀ, A², B =

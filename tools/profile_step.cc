@@ -1,7 +1,7 @@
 // Profiling driver (not a test, built by hand): runs training steps exactly as `overtrain bench`
 // times them (zero grads, Forward, Backward, AdamW) for one preset, nothing else, so `perf record`
 // sees only the step. Build after building ot_bench in build/<you>:
-//   g++ -O3 -g -march=native -std=c++20 -fopenmp -Isrc bench/profile_step.cc
+//   g++ -O3 -g -march=native -std=c++20 -fopenmp -Isrc tools/profile_step.cc
 //   build/<you>/libot_optim.a \
 //       build/<you>/libot_model.a build/<you>/libot_ops.a build/<you>/libot_core.a \
 //       $(pkg-config --libs openblas) -lfmt -lxxhash -o /tmp/profile_step

@@ -2,7 +2,7 @@
 """PyTorch reference of overtrain's decoders: a numerical oracle and a speed baseline.
 
 The model is one of the four Hugging Face families overtrain imports (llama, olmo, olmo2, gpt_neox), as
-torch modules that mirror transformers' modeling files (bench/hf_families.py), chosen by the
+torch modules that mirror transformers' modeling files (reference/hf_families.py), chosen by the
 architecture switches of the `bench.model` JSON (ModelConfig::ToJson with d_ff resolved): written
 independently of the C++ engine. The default architecture (RMSNorm or OLMo's LayerNorm, SwiGLU, RoPE,
 no biases) is Llama / OLMo. Loss: mean cross-entropy over targets >= 0. Runs on Debian's python3-torch
@@ -50,7 +50,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import hf_families as hf  # bench/hf_families.py, next to this script
+import hf_families as hf  # reference/hf_families.py, next to this script
 
 CLOCK = time.perf_counter  # bench step times; main() switches to process CPU time for --clock cpu
 
@@ -102,7 +102,7 @@ def write_safetensors(path, tensors, meta=None):
 
 
 # ----------------------------------------------------------------------------------------------------
-# The model: a Hugging Face family module (bench/hf_families.py) chosen by the architecture switches,
+# The model: a Hugging Face family module (reference/hf_families.py) chosen by the architecture switches,
 # loaded from and reporting under overtrain's canonical tensor names.
 
 

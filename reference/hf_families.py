@@ -1,4 +1,4 @@
-"""The four Hugging Face decoder families as torch modules, for bench/reference.py (the independent oracle).
+"""The four Hugging Face decoder families as torch modules, for reference/reference.py (the independent oracle).
 
 Each class mirrors the structure of transformers' modeling file (modeling_llama.py, modeling_olmo.py,
 modeling_olmo2.py, modeling_gpt_neox.py): the same submodules, names and order of operations, written
