@@ -1,8 +1,8 @@
 // The PyTorch reference's child processes go through core/subprocess: argv (paths with quotes and
 // spaces reach the script verbatim, no shell), and a script that dies is an Error quoting its
 // stderr and how it ended, for the one-shot parity run and for the long-lived benchmark process.
-// Stand-in scripts replace reference/reference.py (OVERTRAIN_REFERENCE); /usr/bin/python3 must import
-// torch (scripts/setup.sh).
+// Stand-in scripts replace reference/reference.py (OVERTRAIN_REFERENCE); /usr/bin/python3 must
+// import torch (scripts/setup.sh).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
