@@ -1,7 +1,7 @@
 // `overtrain bench --forward`: evaluation tokens/s of the engine (Decoder::LogProbs, what
-// evaluation runs) against PyTorch (reference/reference.py --forward-bench, transformers-style modules)
-// on the same random weights, written once to a safetensors file both load, timed alternately in
-// one run (issue 13's target:
+// evaluation runs) against PyTorch (reference/reference.py --forward-bench, transformers-style
+// modules) on the same random weights, written once to a safetensors file both load, timed
+// alternately in one run (issue 13's target:
 // >= 1.5x PyTorch at 2 threads on an imported model of >= 100M parameters).
 // Entry points: ForwardBenchOptions, ForwardBenchArch, RunForwardBench, FormatForwardBenchTable.
 #pragma once

@@ -1,11 +1,11 @@
 // Imported models score like transformers would: for each family a tiny HF directory (its own
 // tensor names and config keys) is loaded with LoadModel and scored by BackendScorer, and the
-// log-probs are compared with `reference/reference.py --hf-logprobs`: reference/hf_families.py's float64
-// torch modules, written from the families' modeling files, reading config.json with transformers'
-// defaults and the tensors by HF names (GPT-NeoX's fused q|k|v viewed per head as transformers
-// does). This checks the config mapping, the tensor mapping and the decoder together against an
-// oracle that shares none of them. Fails (never skips) without python3-torch, like the bench parity
-// test.
+// log-probs are compared with `reference/reference.py --hf-logprobs`: reference/hf_families.py's
+// float64 torch modules, written from the families' modeling files, reading config.json with
+// transformers' defaults and the tensors by HF names (GPT-NeoX's fused q|k|v viewed per head as
+// transformers does). This checks the config mapping, the tensor mapping and the decoder together
+// against an oracle that shares none of them. Fails (never skips) without python3-torch, like the
+// bench parity test.
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -1,7 +1,7 @@
-// Parity of the imported Hugging Face architectures (issue 13) with reference/reference.py, whose torch
-// modules mirror transformers' llama, olmo, olmo2 and gpt_neox modeling files: per family, loss,
-// every gradient and one AdamW step against torch in float64, for the double ReferenceDecoder and
-// the fast Decoder, with parity_test.cc's derived tolerances (harness: parity_harness.h).
+// Parity of the imported Hugging Face architectures (issue 13) with reference/reference.py, whose
+// torch modules mirror transformers' llama, olmo, olmo2 and gpt_neox modeling files: per family,
+// loss, every gradient and one AdamW step against torch in float64, for the double ReferenceDecoder
+// and the fast Decoder, with parity_test.cc's derived tolerances (harness: parity_harness.h).
 #include <gtest/gtest.h>
 
 #include <map>

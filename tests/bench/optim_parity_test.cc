@@ -1,8 +1,8 @@
-// SGD, Lion and Muon against reference/reference.py's float64 versions (SGD: torch.optim.SGD itself;
-// Lion and Muon: their published rules), on a small model's layout over several steps. Every bound
-// is derived from float32 rounding (u = 2^-24): elementwise by running error analysis for SGD and
-// Lion, normwise for Muon's Newton–Schulz (tests/optim/newton_schulz_bound.h). Fails (never skips)
-// without torch, as parity_test.cc.
+// SGD, Lion and Muon against reference/reference.py's float64 versions (SGD: torch.optim.SGD
+// itself; Lion and Muon: their published rules), on a small model's layout over several steps.
+// Every bound is derived from float32 rounding (u = 2^-24): elementwise by running error analysis
+// for SGD and Lion, normwise for Muon's Newton–Schulz (tests/optim/newton_schulz_bound.h). Fails
+// (never skips) without torch, as parity_test.cc.
 #include <gtest/gtest.h>
 
 #include <cmath>

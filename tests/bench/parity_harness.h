@@ -1,8 +1,8 @@
 // The parity harness shared by parity_test.cc (the default architecture) and arch_parity_test.cc
-// (the imported Hugging Face families): a fixture (weights, batch), one run of reference/reference.py
-// on it, and the derived comparisons of loss, gradients and one AdamW step. Entry points:
-// MakeFixture, RunTorch, ExpectReferenceDecoderParity, ExpectFastDecoderParity, ExpectParity,
-// ExpectAdamWParity, RequireTorch, ScopedTempDir (also used by optim_parity_test.cc).
+// (the imported Hugging Face families): a fixture (weights, batch), one run of
+// reference/reference.py on it, and the derived comparisons of loss, gradients and one AdamW step.
+// Entry points: MakeFixture, RunTorch, ExpectReferenceDecoderParity, ExpectFastDecoderParity,
+// ExpectParity, ExpectAdamWParity, RequireTorch, ScopedTempDir (also used by optim_parity_test.cc).
 #pragma once
 
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
-// Parity with an independent implementation: reference/reference.py (PyTorch, /usr/bin/python3) loads
-// the same initial weights and batch from a safetensors file overtrain writes, and returns its
-// loss, gradients and weights after one AdamW step; we compare with the engine's. Fails (never
+// Parity with an independent implementation: reference/reference.py (PyTorch, /usr/bin/python3)
+// loads the same initial weights and batch from a safetensors file overtrain writes, and returns
+// its loss, gradients and weights after one AdamW step; we compare with the engine's. Fails (never
 // skips) without torch. The harness (fixture, torch run, derived bounds) is bench/parity_harness.h;
 // the imported families' architectures are tested in arch_parity_test.cc.
 #include <gtest/gtest.h>
