@@ -136,7 +136,10 @@ std::vector<ForwardBenchRow> RunForwardBench(const ForwardBenchOptions& options,
   const double tokens = static_cast<double>(B) * T;
   std::vector<ForwardBenchRow> rows;
   for (const auto& name : options.archs) {
-    ForwardBenchRow row{name, B, T};
+    ForwardBenchRow row;
+    row.arch = name;
+    row.B = B;
+    row.T = T;
     const ModelConfig config = ForwardBenchArch(name);
     const ParamLayout layout = ParamLayout::ForModel(config);
     row.params = layout.total();

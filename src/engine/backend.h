@@ -30,16 +30,16 @@ struct BackendPlan {
   int train_batch = 0, train_seq = 0;
   // The optimizer of TrainStep (with its numerics: z-loss and bf16); absent = no training (a
   // Gradient-only plan, e.g. curvature diagnostics, allocates gradients but no optimizer state).
-  std::optional<OptimConfig> optim;
+  std::optional<OptimConfig> optim = std::nullopt;
   // The per-row forward path of LogProbs: B <= eval_batch, T <= eval_seq. 0 = none.
   int eval_batch = 0, eval_seq = 0;
   // Parameter-sized snapshot slots (SaveSnapshot / RestoreSnapshot / Interpolate / PullToward).
   int snapshots = 0;
 };
 
-// Sums across the ranks of a data-parallel run (engine/collective.h builds one on c10d). The native
-// engine hands it host spans; the torch backend reduces its own tensors through the same process
-// group. nullptr everywhere means one process.
+// Sums across the ranks of a data-parallel run (engine_torch/torch_collective.cc builds one on
+// c10d). The native engine hands it host spans; the torch backend reduces its own tensors through
+// the same process group. nullptr everywhere means one process.
 class Collective {
  public:
   virtual ~Collective() = default;
@@ -62,7 +62,7 @@ struct StepControl {
   int64_t step = 0;                  // completed steps before this one (for `fault`)
   double clip = 1.0;                 // max global gradient norm; <= 0 disables
   Collective* collective = nullptr;  // data parallel: gradients and loss summed across ranks
-  std::function<PassFault(int64_t step, int pass)> fault;  // tests only; pass is 0 or 1 (SAM)
+  std::function<PassFault(int64_t step, int pass)> fault = {};  // tests only; pass 0 or 1 (SAM)
 };
 
 struct StepResult {

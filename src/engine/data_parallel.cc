@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstring>
 
 #include "core/check.h"
@@ -17,6 +18,32 @@ std::unique_ptr<Collective> JoinDataParallel(const ComputeConfig& compute, const
   const TorchPluginApi& plugin = TorchPlugin(
       fmt::format("{} in a {}-process data-parallel run ({})", who, r.world_size, r.source));
   return plugin.make_collective(r, compute);
+}
+
+namespace {
+
+// Runs `call` and adds its wall time to `seconds`.
+template <typename Call>
+void AddTimeOf(double& seconds, Call&& call) {
+  const auto start = std::chrono::steady_clock::now();
+  call();
+  seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+void TimedCollective::AllReduceSum(std::span<float> data) {
+  AddTimeOf(seconds_, [&] { inner_.AllReduceSum(data); });
+  reduced_bytes_ += static_cast<int64_t>(data.size_bytes());
+}
+
+void TimedCollective::AllReduceSum(std::span<double> data) {
+  AddTimeOf(seconds_, [&] { inner_.AllReduceSum(data); });
+  reduced_bytes_ += static_cast<int64_t>(data.size_bytes());
+}
+
+void TimedCollective::Broadcast(std::span<float> data, int root) {
+  AddTimeOf(seconds_, [&] { inner_.Broadcast(data, root); });
 }
 
 RowRange RankRows(int global_batch, int rank, int world, const std::string& batch_key) {

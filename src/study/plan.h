@@ -19,11 +19,11 @@ struct Run {
   std::string config_toml;  // the stage's fully resolved config, written to <dir>/run.toml
   // Arguments after the binary; "{config}" and "{out}" are replaced by <dir>/run.toml and <dir>.
   // Empty = {stage, "--config", "{config}", "--out", "{out}"}.
-  std::vector<std::string> argv;
-  std::vector<std::string> deps;  // names of runs that must be complete first
-  std::string id;                 // filled by Plan::Add: hash(stage, config, deps' ids)
+  std::vector<std::string> argv = {};
+  std::vector<std::string> deps = {};  // names of runs that must be complete first
+  std::string id = {};                 // filled by Plan::Add: hash(stage, config, deps' ids)
   double cost_tokens = 0;  // estimated tokens processed (train + eval), for --dry-run and ETA
-  std::map<std::string, std::string> labels;  // e.g. tokens=2000000, task=sentiment, lr=1e-4
+  std::map<std::string, std::string> labels = {};  // e.g. tokens=2000000, task=sentiment, lr=1e-4
   // Data-parallel processes of the run under Slurm (--emit slurm: one multi-task job, srun). Not
   // part of the id: the global batch, and so the result, is the same at any world size.
   int nodes = 1, tasks_per_node = 1;
