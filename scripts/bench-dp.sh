@@ -2,8 +2,9 @@
 # Data-parallel scaling on this machine (a benchmark, not a test): pre-training tokens/s of one run
 # with the same global batch as
 #   1 process  x 1 thread,  1 process x 2 threads,  2 processes x 1 thread (Gloo, torchrun variables),
-# for each preset, with rank 0's all-reduce time per step. Prints a Markdown table.
-#   bash scripts/bench-dp.sh [presets=pico-32,tiny,small] [steps=pico:400,tiny:150,small:60]
+# for each preset, with rank 0's all-reduce time per step: medians of $REPEATS (3) alternating
+# repeats. Prints a Markdown table.
+#   bash scripts/bench-dp.sh [presets=pico-32,tiny,small]
 # Needs build/release/overtrain built with the LibTorch plugin (scripts/setup.sh test) or
 # $OVERTRAIN_BIN. Take it alone: another process on the same cores measures the neighbour.
 set -euo pipefail
@@ -26,9 +27,9 @@ PY
 
 shape() {  # B T steps of a preset (the bench's shapes: scripts and `overtrain bench` agree)
   case "$1" in
-    pico-*) echo "32 64 400" ;;
-    tiny) echo "32 128 150" ;;
-    small) echo "32 128 60" ;;
+    pico-*) echo "32 64 600" ;;
+    tiny) echo "32 128 200" ;;
+    small) echo "32 128 80" ;;
     *) echo "16 256 20" ;;
   esac
 }
@@ -65,11 +66,19 @@ echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| preset | B x T | steps | 1 proc x 1 thr tok/s | 1 proc x 2 thr tok/s | 2 proc x 1 thr tok/s | all-reduce ms/step | 2 proc / 1x2 |"
 echo "|---|---|---|---:|---:|---:|---:|---:|"
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 for preset in "${presets[@]}"; do
   read -r B T steps < <(shape "$preset")
-  read -r one _ < <(run "$preset" 1 1)
-  read -r two _ < <(run "$preset" 1 2)
-  read -r dp ms < <(run "$preset" 2 1)
+  ones=() twos=() dps=() mss=()
+  for ((k = 0; k < ${REPEATS:-3}; k++)); do
+    read -r v _ < <(run "$preset" 1 1) && ones+=("$v")
+    read -r v _ < <(run "$preset" 1 2) && twos+=("$v")
+    read -r v m < <(run "$preset" 2 1) && dps+=("$v") && mss+=("$m")
+  done
+  one=$(printf '%s\n' "${ones[@]}" | median)
+  two=$(printf '%s\n' "${twos[@]}" | median)
+  dp=$(printf '%s\n' "${dps[@]}" | median)
+  ms=$(printf '%s\n' "${mss[@]}" | median)
   echo "| $preset | $B x $T | $steps | $one | $two | $dp | $ms | $(awk -v a="$dp" -v b="$two" 'BEGIN { printf "%.2f", a / b }') |"
 done
 echo

@@ -34,7 +34,7 @@ int PretrainMain(const std::string& config_path, const std::vector<std::string>&
     std::printf("run: %lld steps, %lld tokens, final loss %.4f", static_cast<long long>(r.steps),
                 static_cast<long long>(r.tokens), r.final_loss);
     if (r.val_loss > 0) std::printf(", val loss %.4f", r.val_loss);
-    std::printf(", %.1f s; %zu checkpoints written\n", r.wall_s, r.checkpoints.size());
+    std::printf(", %.2f s; %zu checkpoints written\n", r.wall_s, r.checkpoints.size());
   }
   if (timed) {
     int64_t steps = 0;  // trained in this session (a resumed run's earlier steps excluded)
