@@ -7,8 +7,8 @@
 #   - the pre-training task, killed by `scontrol requeue` once it has a checkpoint, resumed from it (that
 #     checkpoint is not rewritten, fewer checkpoints are written than uninterrupted);
 #   - results/*.jsonl equal those of the same study run locally;
-#   - the same study with a 2-task data-parallel pre-training (one srun job) completes, and its per-step
-#     losses equal the local one-process run's within 1e-4.
+#   - the same study with a 2-task data-parallel pre-training (one srun job) completes; its losses equal a
+#     2-process run's launched by hand, and the one-process run's within 1e-4 over the first 60 steps.
 # `scancel` + requeue is not used: Slurm then marks the later waves' afterok dependency as never satisfied.
 # Needs build/release/overtrain (cmake --build --preset release --target overtrain) or $OVERTRAIN_BIN.
 set -euo pipefail
@@ -101,8 +101,13 @@ done
 echo "   results equal the local run's: $(cd "$local_out/results" && ls *.jsonl | tr '\n' ' ')"
 
 # A 2-task data-parallel pre-training: the same study with pretrain.tasks_per_node = 2 is one multi-task
-# job (srun, c10d rendezvous from Slurm's variables); its per-step losses equal the one-process run's within
-# 1e-4 (tests/train/data_parallel_test.cc derives it: a different float32 summation order, measured ~5e-7).
+# job (srun, c10d rendezvous from Slurm's variables). Checked two ways:
+#   - against the same run launched by hand as two local processes (torchrun's variables): the same
+#     summation order, so every logged loss is identical;
+#   - against the one-process local run: within 1e-4 over the first 60 steps (the bound and its derivation
+#     are tests/train/data_parallel_test.cc's: float32 summation order, measured ~5e-7). Later, at this
+#     config's peak LR, any two runs that differ in rounding drift apart by ~1.2x per step (the native
+#     and torch backends in one process differ by 1e-3 at step 300), so later steps are not compared.
 dp_out="runs/$tag-dp"
 echo "== a 2-task data-parallel pre-training ($dp_out)"
 "$bin" study --config configs/ci.toml "${sets[@]}" --set "study.out=$dp_out" \
@@ -118,16 +123,27 @@ done
 grep -q 'Name=overtrain-w[0-9]*-dp.*JobState=COMPLETED' "$jobcomp" || fail "the 2-task job did not complete"
 [ -s "$dp_out/report/report.md" ] || fail "no report at $dp_out/report/report.md"
 dp_dir=$(ls -d "$dp_out"/pretrain/series-* | head -n 1)
-[ -s "$dp_dir/log-rank1.txt" ] || fail "no rank-1 log in $dp_dir: the job ran one task"
-gap=$(/usr/bin/python3 - "$local_out"/pretrain/series-*/metrics.jsonl "$dp_dir/metrics.jsonl" <<'PY'
+[ -f "$dp_dir/log-rank1.txt" ] || fail "no rank-1 log in $dp_dir: the job ran one task"
+by_hand="runs/$tag-dp-by-hand"
+pids=()
+for r in 1 0; do
+  WORLD_SIZE=2 RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$((29500 + $$ % 1000)) OMP_NUM_THREADS=1 \
+    "$bin" pretrain --config "$dp_dir/run.toml" --set train.quiet=true --out "$by_hand" \
+    > "$by_hand.log.$r" 2>&1 &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || fail "the 2-process run by hand failed: $(tail -n 3 "$by_hand".log.*)"; done
+gap=$(/usr/bin/python3 - "$local_out"/pretrain/series-*/metrics.jsonl "$dp_dir/metrics.jsonl" \
+  "$by_hand/metrics.jsonl" <<'PY'
 import json, sys
 def losses(path):
     return {r["step"]: r["train/loss"] for r in map(json.loads, open(path)) if "train/loss" in r}
-a, b = losses(sys.argv[1]), losses(sys.argv[2])
-assert a.keys() == b.keys() and len(a) > 10, f"{len(a)} vs {len(b)} logged steps"
-print(max(abs(a[k] - b[k]) for k in a))
+one, slurm, by_hand = (losses(p) for p in sys.argv[1:])
+assert one.keys() == slurm.keys() == by_hand.keys() and len(one) > 10, "different logged steps"
+assert slurm == by_hand, "the Slurm job's losses differ from the same 2-process run by hand"
+print(max(abs(one[k] - slurm[k]) for k in one if k <= 60))
 PY
-) || fail "cannot compare the 2-task run's losses with the local run's"
-awk -v g="$gap" 'BEGIN { exit !(g < 1e-4) }' || fail "the 2-task run's losses differ from the local run's by $gap"
-echo "   the 2-task job completed; per-step losses within $gap of the one-process run's"
+) || fail "the 2-task run's losses: see above"
+awk -v g="$gap" 'BEGIN { exit !(g < 1e-4) }' || fail "the 2-task run's first 60 steps differ from the local run's by $gap"
+echo "   the 2-task job completed: its losses equal a 2-process run by hand's, and the one-process run's within $gap over 60 steps"
 echo "test-slurm.sh: PASS ($(elapsed)); outputs in $local_out, $slurm_out and $dp_out"
