@@ -4,6 +4,7 @@
 // definition; uniform logits (all-zero weights) give ppl == vocab; fine-tuning from a checkpoint
 // records that the optimizer was reset.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <set>
@@ -13,6 +14,7 @@
 #include "analysis/finetune.h"
 #include "analysis/perturb_stage.h"
 #include "analysis/suite.h"
+#include "core/run_lock.h"
 #include "data/task_tokens.h"
 #include "data/tasks.h"
 #include "data/token_file.h"
@@ -226,6 +228,30 @@ TEST(EvalStage, WindowErrorsNameEvalSeqLen) {
 // native engine on one checkpoint: the same evaluation numbers and the same perturbation draws to
 // float32 rounding (tests/engine_torch: the models agree to ~1e-6 of the loss; 1e-5 relative
 // here), and a fine-tuning run that names its backend.
+// Reliability case 41: perturb takes the run lock, as pretrain and finetune do. A second perturb on
+// the same --out is refused naming the holder, before it writes anything.
+TEST(PerturbStage, ALockedOutIsRefusedNamingTheHolder) {
+  const fs::path root = TempDir("perturb_lock");
+  const ModelConfig m = DataModel();
+  PerturbConfig perturb;
+  perturb.checkpoint.dir = SaveModelCheckpoint(root / "ck", m, m, InitFor(m)).string();
+  perturb.suite.data_dir = Data().dir.string();
+  perturb.suite.batch = 4;
+  perturb.suite.windows = 4;
+  perturb.gammas = {1.0};
+  perturb.draws = 1;
+  {
+    const RunDirLock holder = RunDirLock::Acquire(root / "out", "perturb run");  // another process
+    const std::string e = ErrorOf([&] { RunPerturbStage(perturb, root / "out"); });
+    EXPECT_NE(e.find((root / "out" / ".lock").string()), std::string::npos) << e;
+    EXPECT_NE(e.find("in use by pid " + std::to_string(::getpid())), std::string::npos) << e;
+    EXPECT_FALSE(fs::exists(root / "out" / "results.jsonl")) << "the refused run wrote results";
+  }
+  EXPECT_EQ(RunPerturbStage(perturb, root / "out"), 0);
+  EXPECT_TRUE(fs::exists(root / "out" / "results.jsonl"));
+  fs::remove_all(root);
+}
+
 TEST(Stages, TorchBackendEvaluatesPerturbsAndFineTunesAsNative) {
   const char* plugin = std::getenv("OVERTRAIN_TORCH_PLUGIN");
   if (plugin == nullptr || *plugin == '\0') GTEST_SKIP() << "built without LibTorch: no plugin";

@@ -104,5 +104,40 @@ TEST(Execute, SlurmScriptsHaveOneArrayPerWave) {
   fs::remove_all(dir);
 }
 
+// Reliability case 45: every job ends when a dependency failed (no DependencyNeverSatisfied wait),
+// emitting again resubmits only the runs that did not complete, and a data-parallel run is one
+// multi-task srun job (docs/backends.md).
+TEST(Execute, SlurmJobsEndOnAFailedDependencyAndReEmittingSubmitsOnlyWhatIsLeft) {
+  const fs::path dir = testing::TempDir("study_plan_resubmit");
+  Plan p;
+  p.Add({.stage = "ok", .name = "a", .config_toml = "x = 1\n"});
+  ot::Run wide{.stage = "ok", .name = "b", .config_toml = "x = 2\n", .deps = {"a"}};
+  wide.tasks_per_node = 2;
+  p.Add(wide);
+  p.Add({.stage = "ok", .name = "c", .config_toml = "x = 3\n", .deps = {"a"}});
+  const auto count = [](const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  const std::string first = ReadFile(EmitSlurm(p, dir, "/usr/bin/overtrain", "s.toml", {}, 1));
+  EXPECT_EQ(count(first, "sbatch "), 4u) << first;  // wave 0, wave 1's array and srun job, report
+  EXPECT_EQ(count(first, "--kill-on-invalid-dep=yes"), 4u) << first;
+  EXPECT_NE(first.find("--ntasks-per-node=2 "), std::string::npos) << first;
+  EXPECT_NE(first.find("srun --kill-on-bad-exit=1 "), std::string::npos) << first;
+  EXPECT_NE(first.find(R"(--only '\''b'\'')"), std::string::npos) << first;  // quoted in --wrap
+  EXPECT_EQ(ReadFile(dir / "slurm" / "wave-1.txt"), "c\n") << "b runs as its own srun job";
+  // a and b completed; c failed or was cancelled: the next emit submits c and the report only.
+  ExecOptions opt{.study_dir = dir, .binary = FakeBinary(dir), .jobs = 1, .quiet = true};
+  opt.only = {"a", "b"};
+  ASSERT_EQ(ExecutePlan(p, opt).done, 2);
+  const std::string again = ReadFile(EmitSlurm(p, dir, "/usr/bin/overtrain", "s.toml", {}, 1));
+  EXPECT_EQ(count(again, "sbatch "), 2u) << again;
+  EXPECT_EQ(again.find("--ntasks-per-node"), std::string::npos) << "b is complete";
+  EXPECT_EQ(ReadFile(dir / "slurm" / "wave-1.txt"), "c\n");
+  EXPECT_NE(again.find("--array=1-1"), std::string::npos) << again;
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace ot
