@@ -10,6 +10,7 @@
 
 #include "core/check.h"
 #include "core/fileio.h"
+#include "data/lm_eval_prefix.h"
 #include "data/text_tokenizer.h"
 #include "engine/data_parallel.h"
 #include "train/trainer.h"
@@ -92,6 +93,8 @@ void EvalSuite::LoadLmEvalTasks(const data::TextTokenizer& tokenizer, const Mode
   const EncodeFn encode = [&tokenizer](std::string_view text) { return tokenizer.Encode(text); };
   const McTaskOptions options{.target_delimiter = config_.target_delimiter,
                               .limit = config_.task_limit};
+  // lm-eval's prefix token: the tokenizer's BOS when it declares one, else its EOS (HFLM).
+  const int32_t prefix = data::LmEvalPrefixToken(config_.data_dir, tokenizer);
   std::set<std::string> names;
   auto unique = [&](const std::string& name, const std::string& path) {
     if (!names.insert(name).second)
@@ -101,13 +104,12 @@ void EvalSuite::LoadLmEvalTasks(const data::TextTokenizer& tokenizer, const Mode
   for (const auto& path : config_.task_files) {
     const data::McTaskFile file = data::LoadMcTaskFile(path);
     unique(file.name, path);
-    lm_mc_.push_back(
-        TokenizeMcTask(file, encode, tokenizer.eod_id(), options, scorer_.max_seq_len()));
+    lm_mc_.push_back(TokenizeMcTask(file, encode, prefix, options, scorer_.max_seq_len()));
   }
   for (const auto& path : config_.rolling_files) {
     const data::RollingTaskFile file = data::LoadRollingTaskFile(path);
     unique(file.name, path);
-    lm_rolling_.push_back(TokenizeRollingTask(file, encode, tokenizer.eod_id()));
+    lm_rolling_.push_back(TokenizeRollingTask(file, encode, prefix));
   }
 }
 

@@ -15,6 +15,7 @@
 #include "data/corpus.h"
 #include "data/fetch.h"
 #include "data/hf_tokenizer.h"
+#include "data/lm_eval_prefix.h"
 #include "data/task_tokens.h"
 #include "data/token_file.h"
 #include "data/tokenizer.h"
@@ -163,6 +164,7 @@ std::unique_ptr<TextTokenizer> TrainDataTokenizer(const DataConfig& c,
   topt.vocab_size = c.vocab_size;
   const std::string model = TrainTokenizer(sample, topt);
   fs::remove(out_dir / kHfTokenizerFile);  // a data directory holds one tokenizer
+  fs::remove(out_dir / kHfTokenizerConfigFile);
   WriteFileAtomic(out_dir / kSentencePieceFile, model);
   const std::string where = (out_dir / kSentencePieceFile).string();
   auto tok = std::make_unique<Tokenizer>(Tokenizer::FromModel(model, where));
@@ -197,6 +199,14 @@ std::unique_ptr<TextTokenizer> CopyHfTokenizer(const DataConfig& c, const fs::pa
   // The copy holds the very text parsed above (gzip undone), so `tok` is the copy's tokenizer.
   fs::remove(out_dir / kSentencePieceFile);  // a data directory holds one tokenizer
   WriteFileAtomic(out_dir / kHfTokenizerFile, text);
+  // tokenizer_config.json beside it declares the BOS that lm-eval scores empty contexts after
+  // (data/lm_eval_prefix.h): copied with it, and checked now rather than at the first eval.
+  const fs::path bos_source = source.parent_path() / kHfTokenizerConfigFile;
+  if (fs::is_regular_file(bos_source))
+    WriteFileAtomic(out_dir / kHfTokenizerConfigFile, ReadFile(bos_source));
+  else
+    fs::remove(out_dir / kHfTokenizerConfigFile);
+  LmEvalPrefixToken(out_dir, *tok);
   manifest["tokenizer"] = {{"kind", tok->kind()},
                            {"file", tok->file_name()},
                            {"source", fs::absolute(source).lexically_normal().string()},
