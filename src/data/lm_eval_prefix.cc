@@ -2,7 +2,6 @@
 #include "data/lm_eval_prefix.h"
 
 #include <nlohmann/json.hpp>
-
 #include <optional>
 #include <string>
 

@@ -1,11 +1,12 @@
 // lm-eval's prefix token (data/lm_eval_prefix.h): the BOS that tokenizer_config.json declares, else
 // the EOS, as lm-eval's HFLM chooses it; data prepare carries tokenizer_config.json along.
+#include "data/lm_eval_prefix.h"
+
 #include <gtest/gtest.h>
 
 #include "common/test_util.h"
 #include "core/fileio.h"
 #include "data/hf_tokenizer.h"
-#include "data/lm_eval_prefix.h"
 #include "data/prepare.h"
 #include "data/tokenizer_fixture.h"
 
