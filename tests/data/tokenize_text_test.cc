@@ -1,10 +1,11 @@
 // `overtrain data tokenize`'s logic (data/tokenize_text.h): ids per document with either tokenizer
 // kind, and a token file whose stream is the documents each followed by the end-of-document token.
+#include "data/tokenize_text.h"
+
 #include <gtest/gtest.h>
 
 #include "common/test_util.h"
 #include "core/fileio.h"
-#include "data/tokenize_text.h"
 #include "data/tokenizer_fixture.h"
 
 namespace ot::data {
