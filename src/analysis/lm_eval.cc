@@ -41,6 +41,7 @@ McTokenized TokenizeMcTask(const data::McTaskFile& file, const EncodeFn& encode,
     const data::McDoc& doc = file.docs[d];
     McTokenized::Doc out;
     out.gold = doc.gold;
+    bool too_long = false;
     for (size_t c = 0; c < doc.choices.size(); ++c) {
       const std::string& choice = doc.choices[c];
       EncodedPair pair =
@@ -50,14 +51,24 @@ McTokenized TokenizeMcTask(const data::McTaskFile& file, const EncodeFn& encode,
       if (pair.continuation.empty())
         throw Error(where +
                     " encodes to no tokens after the context; expected a non-empty continuation");
-      if (static_cast<int>(pair.continuation.size()) > max_seq_len)
+      if (static_cast<int>(pair.continuation.size()) > max_seq_len) {
+        if (options.skip_long) {
+          too_long = true;
+          break;
+        }
         throw Error(where + " is " + std::to_string(pair.continuation.size()) +
-                    " tokens; expected at most the window of " + std::to_string(max_seq_len));
+                    " tokens; expected at most the window of " + std::to_string(max_seq_len) +
+                    " (eval.seq_len; or set eval.skip_long_docs = true to skip and count such "
+                    "documents)");
+      }
       out.requests.push_back({std::move(pair.context), std::move(pair.continuation)});
       out.chars.push_back(data::Utf8Chars(choice));
       out.bytes.push_back(static_cast<int64_t>(choice.size()));
     }
-    t.docs.push_back(std::move(out));
+    if (too_long)
+      ++t.skipped;
+    else
+      t.docs.push_back(std::move(out));
   }
   return t;
 }
@@ -175,6 +186,7 @@ nlohmann::json LmEvalResults(std::span<const McTokenized> mc,
     const McTokenized& t = mc[i];
     const McTaskScores& s = mc_scores[i];
     common(t.name, t.original, s.n);
+    if (t.options.skip_long) j["n-samples"][t.name]["skipped_too_long"] = t.skipped;
     j["results"][t.name] = {{"alias", t.name},
                             {"acc,none", s.acc},
                             {"acc_stderr,none", Stderr(s.acc_stderr, s.n)},

@@ -35,6 +35,7 @@ EncodedPair EncodePair(const EncodeFn& encode, int32_t prefix_token, std::string
 struct McTaskOptions {
   std::string target_delimiter = " ";  // lm-eval's default; put between context and each choice
   int64_t limit = 0;                   // first N documents (0 = all), lm-eval's --limit
+  bool skip_long = false;  // skip (and count) documents with a choice longer than the window
 };
 
 // A task file's requests, tokenized once: per document, one LoglikRequest per choice, and the
@@ -43,6 +44,7 @@ struct McTaskOptions {
 struct McTokenized {
   std::string name, path;
   int64_t original = 0;  // documents in the file (n-samples "original")
+  int64_t skipped = 0;   // documents left out for a choice longer than the window (skip_long)
   struct Doc {
     std::vector<LoglikRequest> requests;
     std::vector<int64_t> chars, bytes;

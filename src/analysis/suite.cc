@@ -92,7 +92,8 @@ void EvalSuite::LoadLmEvalTasks(const data::TextTokenizer& tokenizer, const Mode
   // The data directory's tokenizer (LoadDataTokenizer: SentencePiece or tokenizer.json).
   const EncodeFn encode = [&tokenizer](std::string_view text) { return tokenizer.Encode(text); };
   const McTaskOptions options{.target_delimiter = config_.target_delimiter,
-                              .limit = config_.task_limit};
+                              .limit = config_.task_limit,
+                              .skip_long = config_.skip_long_docs};
   // lm-eval's prefix token: the tokenizer's BOS when it declares one, else its EOS (HFLM).
   const int32_t prefix = data::LmEvalPrefixToken(config_.data_dir, tokenizer);
   std::set<std::string> names;

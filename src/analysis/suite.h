@@ -40,6 +40,9 @@ struct EvalSuiteConfig {
   std::vector<std::string> rolling_files;  // rolling files (.txt one document, .jsonl {"text"})
   std::string target_delimiter = " ";      // between context and choice (lm-eval's default)
   int64_t task_limit = 0;                  // documents per task file (0 = all; lm-eval's --limit)
+  // A task-file document with a choice longer than the window: skipped and counted (true), or an
+  // error that stops the evaluation (false).
+  bool skip_long_docs = false;
 };
 
 // Declares data.dir and the [eval] section into any schema whose struct holds an EvalSuiteConfig.
@@ -80,7 +83,11 @@ void DeclareEvalFields(ConfigSchema<S>& schema, Get get) {
              [g](S& s) -> std::string& { return g(s).target_delimiter; })
       .Field(
           "eval.task_limit", "documents scored per task file (0 = all)",
-          [g](S& s) -> int64_t& { return g(s).task_limit; }, AtLeast(0));
+          [g](S& s) -> int64_t& { return g(s).task_limit; }, AtLeast(0))
+      .Field("eval.skip_long_docs",
+             "skip (and count in n-samples) a task-file document whose continuation exceeds the "
+             "window, instead of stopping",
+             [g](S& s) -> bool& { return g(s).skip_long_docs; });
 }
 
 // The evaluation window of `suite` for `model`: eval.seq_len, or the model's max_seq_len when 0.

@@ -162,7 +162,29 @@ TEST(LmEvalMc, ContinuationLongerThanTheWindowIsAnErrorNamingTheDocument) {
   } catch (const Error& e) {
     const std::string m = e.what();
     EXPECT_NE(m.find("t.jsonl: document id q7, choice 0 is 9 tokens"), std::string::npos) << m;
+    EXPECT_NE(m.find("eval.skip_long_docs"), std::string::npos) << m;
   }
+}
+
+// eval.skip_long_docs: such a document is left out and counted; the others are scored as before.
+TEST(LmEvalMc, LongDocumentsAreSkippedAndCountedWhenAsked) {
+  McTaskOptions skip;
+  skip.skip_long = true;
+  const McTokenized t = TokenizeMcTask(
+      File({{"q1", "c", {"a", "bb"}, 0}, {"q7", "c", {"a", "abcdefgh"}, 0}, {"q8", "c", {"b"}, 0}}),
+      kByteEncode, kPrefix, skip, 8);
+  EXPECT_EQ(t.original, 3);
+  EXPECT_EQ(t.skipped, 1);
+  ASSERT_EQ(t.docs.size(), 2u);
+  EXPECT_EQ(t.docs[0].requests.size(), 2u);
+  EXPECT_EQ(t.docs[1].requests.size(), 1u);
+  CharTableModel m(16, {});
+  const McTaskScores s = ScoreMcTask(m, t, 2);
+  EXPECT_EQ(s.n, 2);
+  const nlohmann::json j = LmEvalResults(std::span(&t, 1), std::span(&s, 1), {}, {});
+  EXPECT_EQ(j["n-samples"]["t"]["original"], 3);
+  EXPECT_EQ(j["n-samples"]["t"]["effective"], 2);
+  EXPECT_EQ(j["n-samples"]["t"]["skipped_too_long"], 1);
 }
 
 // lm-eval's utils.get_rolling_token_windows(token_list, prefix_token, max_seq_len, context_len=1)
