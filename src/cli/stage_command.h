@@ -33,6 +33,7 @@ CommandSetup StageCommand(std::string description, const ConfigSchema<Cfg>& (*sc
         // A template to fill in: printed even when a required key (a checkpoint) is still unset;
         // what would stop a run is said on stderr.
         std::fputs(PrintConfig(schema(), cfg).c_str(), stdout);
+        std::fflush(stdout);  // the config first, then the note, also when both go to one file
         try {
           ValidateConfig(schema(), cfg, origins);
         } catch (const Error& e) {
