@@ -259,8 +259,29 @@ const ConfigSchema<EvalConfig>& EvalSchema() {
   return schema;
 }
 
+namespace {
+
+// An lm_eval_results.json in `out` that an earlier `overtrain eval` wrote (its "config" names model
+// "overtrain"); a file of any other origin is refused rather than overwritten or removed.
+bool HasOurLmEvalResults(const fs::path& out, std::string* checkpoint) {
+  const fs::path path = out / "lm_eval_results.json";
+  if (!fs::exists(path)) return false;
+  const nlohmann::json j = nlohmann::json::parse(ReadFile(path), nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("config") || !j["config"].is_object() ||
+      j["config"].value("model", "") != "overtrain")
+    throw Error(path.string() +
+                ": exists and was not written by overtrain eval; move it away or choose another "
+                "--out (eval writes its lm-eval results there)");
+  *checkpoint = j["config"].value("checkpoint", "an unknown checkpoint");
+  return true;
+}
+
+}  // namespace
+
 int RunEvalStage(const EvalConfig& config, const fs::path& out) {
   RequireOneProcess("overtrain eval");
+  std::string stale_checkpoint;
+  const bool stale = HasOurLmEvalResults(out, &stale_checkpoint);
   LoadedModel model = LoadModel(
       config.checkpoint.dir,
       {.arenas = 0,
@@ -297,6 +318,13 @@ int RunEvalStage(const EvalConfig& config, const fs::path& out) {
     const auto now = std::chrono::system_clock::now().time_since_epoch();
     lm["date"] = std::chrono::duration<double>(now).count();
     WriteFileAtomic(out / "lm_eval_results.json", lm.dump(2) + "\n");
+  } else if (stale) {
+    // A reused --out: the file would otherwise sit next to this eval.json naming another run.
+    fs::remove(out / "lm_eval_results.json");
+    fmt::print(stderr,
+               "overtrain eval: removed {}, left by an earlier eval of {}; this eval has no task "
+               "or rolling files\n",
+               (out / "lm_eval_results.json").string(), stale_checkpoint);
   }
   WriteFileAtomic(out / "eval.json", j.dump(2) + "\n");
   return 0;

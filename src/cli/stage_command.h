@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "core/check.h"
 #include "core/config.h"
 
 namespace ot::cli {
@@ -26,11 +27,21 @@ CommandSetup StageCommand(std::string description, const ConfigSchema<Cfg>& (*sc
     app.add_option("--out", *out, "output directory")->capture_default_str();
     app.add_flag("--print-config", *print, "print the fully resolved config and exit");
     return [=] {
-      const Cfg cfg = LoadConfig(schema(), *config, *sets);
+      ConfigOrigins origins;
+      const Cfg cfg = ResolveConfig(schema(), *config, *sets, origins);
       if (*print) {
+        // A template to fill in: printed even when a required key (a checkpoint) is still unset;
+        // what would stop a run is said on stderr.
         std::fputs(PrintConfig(schema(), cfg).c_str(), stdout);
+        std::fflush(stdout);  // the config first, then the note, also when both go to one file
+        try {
+          ValidateConfig(schema(), cfg, origins);
+        } catch (const Error& e) {
+          std::fprintf(stderr, "note: this config does not run as it is: %s\n", e.what());
+        }
         return 0;
       }
+      ValidateConfig(schema(), cfg, origins);
       return run(cfg, *out);
     };
   };

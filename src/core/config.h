@@ -310,14 +310,24 @@ void ValidateConfig(const ConfigSchema<S>& schema, const S& s, const ConfigOrigi
   }
 }
 
+// Resolves defaults ← file (optional, "" for none) ← overrides without validating (unknown keys and
+// wrong types are still errors); `origins` receives where each key was set.
+template <typename S>
+S ResolveConfig(const ConfigSchema<S>& schema, const std::string& path,
+                const std::vector<std::string>& overrides, ConfigOrigins& origins,
+                S defaults = S{}) {
+  S s = std::move(defaults);
+  if (!path.empty()) ApplyFile(schema, path, s, origins);
+  for (const auto& o : overrides) ApplyOverride(schema, o, s, origins);
+  return s;
+}
+
 // Loads defaults ← file (optional, "" for none) ← overrides, then validates.
 template <typename S>
 S LoadConfig(const ConfigSchema<S>& schema, const std::string& path,
              const std::vector<std::string>& overrides, S defaults = S{}) {
-  S s = std::move(defaults);
   ConfigOrigins origins;
-  if (!path.empty()) ApplyFile(schema, path, s, origins);
-  for (const auto& o : overrides) ApplyOverride(schema, o, s, origins);
+  S s = ResolveConfig(schema, path, overrides, origins, std::move(defaults));
   ValidateConfig(schema, s, origins);
   return s;
 }

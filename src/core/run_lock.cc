@@ -35,14 +35,15 @@ std::string LockHolderId() {
   return std::to_string(::getpid()) + "@" + host;
 }
 
-RunDirLock RunDirLock::Acquire(const std::filesystem::path& dir, std::string_view what) {
+RunDirLock RunDirLock::Acquire(const std::filesystem::path& dir, std::string_view what,
+                               std::string_view file) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec)
     throw Error(dir.string() + ": cannot create the " + std::string(what) +
                 " directory: " + ec.message());
   RunDirLock lock;
-  lock.path_ = dir / ".lock";
+  lock.path_ = dir / file;
   lock.fd_ = ::open(lock.path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock.fd_ < 0)
     throw Error(lock.path_.string() + ": cannot open the lock file: " + std::strerror(errno));

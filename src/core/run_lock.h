@@ -17,10 +17,11 @@ namespace ot {
 class RunDirLock {
  public:
   // Creates `dir` if needed and locks it without waiting. `what` names the directory's role in the
-  // error
-  // ("pretrain run", "study", ...). Throws Error naming the lock file and the holder ("pid 123 on
-  // host x") when another process (or another lock in this process) holds it.
-  static RunDirLock Acquire(const std::filesystem::path& dir, std::string_view what);
+  // error ("pretrain run", "study", ...). Throws Error naming the lock file and the holder ("pid
+  // 123 on host x") when another process (or another lock in this process) holds it. `file`: the
+  // lock file's name in `dir` (a second name lets a parent lock a directory its child locks too).
+  static RunDirLock Acquire(const std::filesystem::path& dir, std::string_view what,
+                            std::string_view file = ".lock");
 
   RunDirLock() = default;  // holds nothing
   ~RunDirLock();

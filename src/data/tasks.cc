@@ -13,12 +13,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<std::string_view> Lines(std::string_view text) {
+// Non-blank lines (a trailing CR dropped; ForEachLine bounds a line's length).
+std::vector<std::string_view> Lines(std::string_view text, const std::string& where) {
   std::vector<std::string_view> out;
-  for (std::string_view line : Split(text, '\n')) {
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  ForEachLine(text, where, [&](size_t, std::string_view line) {
     if (!Trim(line).empty()) out.push_back(line);
-  }
+  });
   return out;
 }
 
@@ -91,7 +91,7 @@ const std::vector<std::string>& TaskNames() {
 
 std::vector<TaskExample> ParseGsm8k(std::string_view jsonl, const std::string& where) {
   std::vector<TaskExample> out;
-  const auto lines = Lines(jsonl);
+  const auto lines = Lines(jsonl, where);
   for (size_t i = 0; i < lines.size(); ++i) {
     const auto j = ParseLine(lines[i], where, i);
     TaskExample e;
@@ -134,7 +134,7 @@ std::vector<TaskExample> ParsePiqa(std::string_view jsonl, std::string_view labe
 }
 
 std::vector<TaskExample> ParseRte(std::string_view tsv, const std::string& where) {
-  const auto lines = Lines(tsv);
+  const auto lines = Lines(tsv, where);
   if (lines.empty() || !lines[0].starts_with("index\tsentence1\tsentence2\tlabel"))
     throw Error(where + ": expected the GLUE header 'index<TAB>sentence1<TAB>sentence2<TAB>label'");
   std::vector<TaskExample> out;
@@ -158,7 +158,7 @@ std::vector<TaskExample> ParseRte(std::string_view tsv, const std::string& where
 std::vector<TaskExample> ParseTrec(std::string_view text, const std::string& where) {
   const std::string utf8 = ToUtf8(text);
   std::vector<TaskExample> out;
-  const auto lines = Lines(utf8);
+  const auto lines = Lines(utf8, where);
   for (size_t i = 0; i < lines.size(); ++i) {
     const std::string_view line = lines[i];
     const size_t colon = line.find(':'), space = line.find(' ');
@@ -181,7 +181,7 @@ std::vector<TaskExample> ParseMr(std::string_view pos, std::string_view neg,
   std::vector<TaskExample> out;
   for (int label : {1, 0}) {
     const std::string utf8 = ToUtf8(label == 1 ? pos : neg);
-    for (std::string_view line : Lines(utf8))
+    for (std::string_view line : Lines(utf8, where))
       out.push_back(
           Labelled("Review: " + std::string(Trim(line)) + "\nSentiment:", kSentimentLabels, label));
   }

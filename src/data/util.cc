@@ -4,6 +4,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <fstream>
@@ -137,6 +138,7 @@ std::string ReadMaybeGzip(const fs::path& path) {
   if (raw.size() < 2 || static_cast<uint8_t>(raw[0]) != 0x1f ||
       static_cast<uint8_t>(raw[1]) != 0x8b)
     return raw;
+  const size_t cap = std::max(kMinGzipCapBytes, kMaxGzipRatio * raw.size());
   std::string out;
   z_stream zs{};
   if (inflateInit2(&zs, 15 + 32) != Z_OK) throw Error(path.string() + ": zlib init failed");
@@ -148,6 +150,14 @@ std::string ReadMaybeGzip(const fs::path& path) {
     zs.avail_out = sizeof(buf);
     const int rc = inflate(&zs, Z_NO_FLUSH);
     out.append(buf, sizeof(buf) - zs.avail_out);
+    if (out.size() > cap) {
+      inflateEnd(&zs);
+      throw Error(path.string() + ": gzip data expands past " + std::to_string(cap >> 20) +
+                  " MiB, the limit for " + std::to_string(raw.size()) +
+                  " compressed bytes (the larger of " + std::to_string(kMinGzipCapBytes >> 20) +
+                  " MiB and " + std::to_string(kMaxGzipRatio) +
+                  "x the compressed size); expected real data, not a gzip bomb");
+    }
     if (rc == Z_STREAM_END) {
       if (zs.avail_in == 0) break;
       inflateReset(&zs);  // concatenated gzip members
@@ -161,6 +171,24 @@ std::string ReadMaybeGzip(const fs::path& path) {
   }
   inflateEnd(&zs);
   return out;
+}
+
+void ForEachLine(std::string_view text, const std::string& where,
+                 const std::function<void(size_t, std::string_view)>& fn) {
+  size_t number = 0;
+  for (size_t start = 0; start <= text.size();) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    ++number;
+    std::string_view line = text.substr(start, end - start);
+    if (line.size() > kMaxLineBytes)
+      throw Error(where + ":" + std::to_string(number) + ": line is " +
+                  std::to_string(line.size()) + " bytes, past the limit of " +
+                  std::to_string(kMaxLineBytes >> 20) + " MiB for one line of a data file");
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    fn(number, line);
+    start = end + 1;
+  }
 }
 
 std::string Latin1ToUtf8(std::string_view bytes) {

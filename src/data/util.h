@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,9 +25,22 @@ std::string Sha256Hex(std::string_view bytes);
 int RunCommand(const std::vector<std::string>& argv, const fs::path& cwd,
                std::string* output = nullptr, double timeout_s = 0);
 
+// Bounds on hostile input (a gzip bomb, one endless line) so that a bad file is refused before it
+// costs gigabytes. Real data is far inside them: the files in shared/data expand at most 10.5x and
+// their longest parsed line is 57 KB (c4; tokenizer.json files are parsed whole, not by line).
+inline constexpr size_t kMaxGzipRatio = 100;                  // decompressed / compressed bytes ...
+inline constexpr size_t kMinGzipCapBytes = size_t{64} << 20;  // ... once past 64 MiB
+inline constexpr size_t kMaxLineBytes = size_t{1} << 20;      // one line of a line-parsed file
+
 // Reads a whole file; if it starts with the gzip magic (1f 8b), decompresses it (zlib). Throws
-// Error naming the path on a missing file or corrupt gzip data.
+// Error naming the path on a missing file, corrupt gzip data, or a decompressed size past
+// max(kMinGzipCapBytes, kMaxGzipRatio x the compressed size).
 std::string ReadMaybeGzip(const fs::path& path);
+
+// Calls fn(number, line) for each line of `text` (1-based numbers; a trailing CR dropped), without
+// copying. Throws Error "<where>:<number>: ..." for a line longer than kMaxLineBytes.
+void ForEachLine(std::string_view text, const std::string& where,
+                 const std::function<void(size_t, std::string_view)>& fn);
 
 // Latin-1 (ISO-8859-1) bytes to UTF-8.
 std::string Latin1ToUtf8(std::string_view bytes);

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "core/check.h"
@@ -57,9 +58,43 @@ void WriteText(const fs::path& path, const std::string& text) {
   fs::rename(tmp, path);
 }
 
+// The variants of a study of arms or sizes (src/study: <root>/arm-<a>/, <root>/size-<p>/ or
+// <root>/arm-<a>/size-<p>/, each with its own results/), relative to the root, sorted.
+std::vector<std::string> VariantDirs(const fs::path& study_dir) {
+  std::vector<std::string> out;
+  auto is_variant = [](const fs::path& p) {
+    const std::string name = p.filename().string();
+    return fs::is_directory(p) && (name.starts_with("arm-") || name.starts_with("size-"));
+  };
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(study_dir, ec)) {
+    if (!is_variant(e.path())) continue;
+    if (fs::exists(e.path() / "results" / "study.json"))
+      out.push_back(e.path().filename().string());
+    for (const auto& inner : fs::directory_iterator(e.path(), ec))
+      if (is_variant(inner.path()) && fs::exists(inner.path() / "results" / "study.json"))
+        out.push_back((e.path().filename() / inner.path().filename()).string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 }  // namespace
 
 ReportOutput WriteReport(const fs::path& study_dir, const ReportOptions& options) {
+  if (!fs::exists(study_dir / "results" / "study.json")) {
+    const std::vector<std::string> variants = VariantDirs(study_dir);
+    if (!variants.empty()) {
+      std::string list;
+      for (const auto& v : variants) list += (list.empty() ? "" : ", ") + v;
+      throw Error(fmt::format(
+          "{}: a study of arms or sizes has no results/ of its own; its reports are per variant "
+          "under {}/<variant>/report (variants: {}): run overtrain report {}, and likewise for "
+          "the others (overtrain study writes their side-by-side comparison to {})",
+          study_dir.string(), study_dir.string(), list, (study_dir / variants.front()).string(),
+          (study_dir / "report").string()));
+    }
+  }
   const StudyResults results = LoadStudyResults(study_dir / "results");
   const Summaries s = Summarize(results);
   ReportOutput out;

@@ -133,6 +133,7 @@ ExecSummary ExecutePlan(const Plan& plan, const ExecOptions& opt_in) {
   struct Running {
     std::unique_ptr<Child> child;
     const Run* run;
+    RunDirLock only_lock;  // --only: held until the stage ends
   };
   std::vector<Running> running;
   const auto start = std::chrono::steady_clock::now();
@@ -192,8 +193,28 @@ ExecSummary ExecutePlan(const Plan& plan, const ExecOptions& opt_in) {
       if (dep_pending) continue;
       const fs::path dir = plan.DirOf(opt.study_dir, run);
       todo.erase(run.name);
+      // Two --only processes on one run (rank 0 of each): the loser stops here, writing neither
+      // the run's status.json nor its log.txt; its error goes to its own summary (stderr).
+      RunDirLock only_lock;
+      if (!opt.only.empty() && rank == 0) {
+        try {
+          only_lock = RunDirLock::Acquire(dir, "study run", kOnlyRunLockFile);
+        } catch (const Error& e) {
+          failed.insert(run.name);
+          ++summary.failed;
+          summary.failures.push_back(run.name + ": not run here: " + e.what());
+          progress("failed " + run.name);
+          continue;
+        }
+        if (IsComplete(dir, run)) {  // the other process finished it meanwhile
+          complete.insert(run.name);
+          ++summary.skipped;
+          continue;
+        }
+      }
       try {
-        running.push_back({std::make_unique<Child>(Spawn(opt, run, dir, rank)), &run});
+        running.push_back(
+            {std::make_unique<Child>(Spawn(opt, run, dir, rank)), &run, std::move(only_lock)});
       } catch (const Error& e) {
         fail(run, e.what(), "", "");
         continue;
@@ -206,6 +227,8 @@ ExecSummary ExecutePlan(const Plan& plan, const ExecOptions& opt_in) {
     const size_t index = WaitAny(children);
     const Child child = std::move(*running[index].child);
     const Run& run = *running[index].run;
+    const RunDirLock only_lock =
+        std::move(running[index].only_lock);  // until status.json is written
     running.erase(running.begin() + static_cast<std::ptrdiff_t>(index));
     const fs::path dir = plan.DirOf(opt.study_dir, run);
     if (child.status().ok()) {

@@ -25,6 +25,11 @@ struct ExecOptions {
 
 bool IsComplete(const std::filesystem::path& run_dir, const Run& run);
 
+// The lock a `study --only` process holds on a run directory while it runs the run's stage there
+// (the stage itself locks the directory's .lock): a second --only of the same run is refused
+// before it starts anything, so its error reaches its own stderr, not the run's log.txt.
+inline constexpr const char* kOnlyRunLockFile = ".study-only.lock";
+
 // Writes <dir>/run.toml for every run (idempotent) — the Slurm script and the pool both read it.
 void WriteRunConfigs(const Plan& plan, const std::filesystem::path& study_dir);
 

@@ -15,6 +15,7 @@
 #include "analysis/perturb_stage.h"
 #include "analysis/suite.h"
 #include "core/run_lock.h"
+#include "data/lm_eval_tasks.h"
 #include "data/task_tokens.h"
 #include "data/tasks.h"
 #include "data/token_file.h"
@@ -163,6 +164,44 @@ TEST(EvalStage, EvalJsonFollowsItsSchemaAndUniformLogitsGivePerplexityVocab) {
   EXPECT_NEAR(j["results"]["sentiment"]["ppl"].get<double>(), m.vocab_size, 1e-4 * m.vocab_size);
   EXPECT_DOUBLE_EQ(j["results"]["general"]["loss_stderr"].get<double>(),
                    0.0);  // every window is ln V
+  fs::remove_all(root);
+}
+
+// A reused --out: an eval with task files writes lm_eval_results.json; a later eval without them
+// into the same directory removes it (saying so on stderr) instead of leaving it next to the new
+// eval.json naming the previous checkpoint. A file eval did not write is refused, not removed.
+TEST(EvalStage, EvalWithoutTaskFilesRemovesTheLmEvalResultsOfAnEarlierEval) {
+  const fs::path root = TempDir("eval_stale");
+  const ModelConfig m = DataModel();
+  const fs::path ck = SaveModelCheckpoint(root / "ck", m, m, InitFor(m));
+  WriteFileAtomic(
+      root / "quiz.jsonl",
+      data::McDocJson({"a", "Review: good\nSentiment:", {" negative", " positive"}, 1}).dump() +
+          "\n");
+  EvalConfig config;
+  config.checkpoint.dir = ck.string();
+  config.suite.data_dir = Data().dir.string();
+  config.suite.batch = 4;
+  config.suite.windows = 2;
+  config.suite.task_files = {(root / "quiz.jsonl").string()};
+  const fs::path out = root / "out";
+  ASSERT_EQ(RunEvalStage(config, out), 0);
+  ASSERT_TRUE(fs::exists(out / "lm_eval_results.json"));
+  config.suite.task_files.clear();
+  ::testing::internal::CaptureStderr();
+  ASSERT_EQ(RunEvalStage(config, out), 0);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_FALSE(fs::exists(out / "lm_eval_results.json"));
+  EXPECT_TRUE(fs::exists(out / "eval.json"));
+  EXPECT_EQ(err, "overtrain eval: removed " + (out / "lm_eval_results.json").string() +
+                     ", left by an earlier eval of " + fs::absolute(ck).string() +
+                     "; this eval has no task or rolling files\n");
+  WriteFileAtomic(out / "lm_eval_results.json", "{\"config\": {\"model\": \"hf\"}}\n");
+  EXPECT_EQ(ErrorOf([&] { RunEvalStage(config, out); }),
+            (out / "lm_eval_results.json").string() +
+                ": exists and was not written by overtrain eval; move it away or choose another "
+                "--out (eval writes its lm-eval results there)");
+  EXPECT_TRUE(fs::exists(out / "lm_eval_results.json"));
   fs::remove_all(root);
 }
 

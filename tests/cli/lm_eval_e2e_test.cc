@@ -42,6 +42,22 @@ std::pair<int, std::string> Overtrain(const std::vector<std::string>& args, cons
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), ReadFile(log)};
 }
 
+// `eval --print-config` prints the config (a template to fill in) without a checkpoint; what a run
+// would still need is a note on stderr, not an error.
+TEST(LmEvalE2E, PrintConfigNeedsNoCheckpoint) {
+  ASSERT_FALSE(EnvVar("OVERTRAIN_BIN").empty()) << "run through ctest (OVERTRAIN_BIN is set there)";
+  const fs::path root = TempDir("print_config");
+  const auto [rc, log] = Overtrain({"eval", "--print-config"}, root / "print.log");
+  EXPECT_EQ(rc, 0) << log;
+  EXPECT_EQ(log.rfind("# checkpoint to evaluate", 0), 0u) << log;
+  EXPECT_NE(log.find("\ncheckpoint = ''\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("note: this config does not run as it is: default: keys 'checkpoint': "
+                     "expected a checkpoint directory\n"),
+            std::string::npos)
+      << log;
+  fs::remove_all(root);
+}
+
 TEST(LmEvalE2E, EvalWritesLmEvalResultsThatATokenCountPredicts) {
   ASSERT_FALSE(EnvVar("OVERTRAIN_BIN").empty()) << "run through ctest (OVERTRAIN_BIN is set there)";
   const fs::path root = TempDir("lmeval_e2e");

@@ -117,6 +117,20 @@ TEST(McTaskFile, LoadNamesTheTaskByTheFileStem) {
   fs::remove_all(dir);
 }
 
+// A hostile task file is refused in one sentence naming it (and the line), not after gigabytes: a
+// 10 MB line, and the same through the PIQA / SIQA record parser.
+TEST(McTaskFile, RefusesAnOverlongLineNamingFileAndLine) {
+  const fs::path dir = fs::temp_directory_path() / ("ot_lmeval_long_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const std::string ok = "{\"context\": \"c\", \"choices\": [\"a\", \"b\"], \"gold\": 1}\n";
+  WriteFileAtomic(dir / "long.jsonl", ok + "\n{\"context\": \"" + std::string(10 << 20, 'x'));
+  ExpectError([&] { LoadMcTaskFile(dir / "long.jsonl"); },
+              {"long.jsonl:3: line is 10485773 bytes, past the limit of 1 MiB"});
+  ExpectError([&] { PiqaMcDocs(std::string(2 << 20, ' '), "0\n", "valid.jsonl"); },
+              {"valid.jsonl:1: line is 2097152 bytes"});
+  fs::remove_all(dir);
+}
+
 TEST(LmEvalText, CharactersAreCodePointsAsPythonLen) {
   EXPECT_EQ(Utf8Chars(""), 0);
   EXPECT_EQ(Utf8Chars("abc"), 3);

@@ -9,6 +9,7 @@
 
 #include "common/test_util.h"
 #include "core/check.h"
+#include "core/fileio.h"
 
 namespace ot::data {
 namespace {
@@ -53,6 +54,46 @@ TEST(DataUtil, ReadsGzipAndPlainFiles) {
   }
   EXPECT_THROW(ReadMaybeGzip(dir / "missing.gz"), Error);
   fs::remove_all(dir);
+}
+
+// A gzip bomb (blank lines expanding ~1000x) is refused once it passes the 64 MiB floor, before the
+// whole expansion is held in memory.
+TEST(DataUtil, RefusesAGzipThatExpandsPastTheCap) {
+  const fs::path dir = ot::testing::TempDir("data_util_bomb");
+  // One gzip member of 1 MiB of newlines, written 72 times (concatenated members are one stream):
+  // cheap to make, 72 MiB to expand.
+  gzFile gz = gzopen((dir / "member.gz").c_str(), "wb9");
+  ASSERT_NE(gz, nullptr);
+  const std::string blank(1 << 20, '\n');
+  gzwrite(gz, blank.data(), static_cast<unsigned>(blank.size()));
+  gzclose(gz);
+  const std::string member = ReadFile(dir / "member.gz");
+  {
+    std::ofstream out(dir / "bomb.jsonl.gz", std::ios::binary);
+    for (int i = 0; i < 72; ++i) out << member;
+  }
+  ASSERT_LT(fs::file_size(dir / "bomb.jsonl.gz"), 1u << 20);
+  const std::string error = ot::testing::ErrorOf([&] { ReadMaybeGzip(dir / "bomb.jsonl.gz"); });
+  EXPECT_NE(error.find("bomb.jsonl.gz: gzip data expands past 64 MiB"), std::string::npos) << error;
+  EXPECT_NE(error.find("100x the compressed size"), std::string::npos) << error;
+  fs::remove_all(dir);
+}
+
+TEST(DataUtil, ForEachLineNumbersLinesAndRefusesAnOverlongOne) {
+  std::vector<std::pair<size_t, std::string>> seen;
+  ForEachLine("a\r\n\nb", "f.txt",
+              [&](size_t n, std::string_view line) { seen.emplace_back(n, std::string(line)); });
+  EXPECT_EQ(seen, (std::vector<std::pair<size_t, std::string>>{{1, "a"}, {2, ""}, {3, "b"}}));
+  const std::string at_limit(kMaxLineBytes, 'x');
+  size_t lines = 0;
+  ForEachLine(at_limit + "\n", "f.txt", [&](size_t, std::string_view) { ++lines; });
+  EXPECT_EQ(lines, 2u);
+  const std::string text = "ok\n\n" + std::string(kMaxLineBytes + 1, 'x') + "\n";
+  const std::string error = ot::testing::ErrorOf(
+      [&] { ForEachLine(text, "tasks/long.jsonl", [](size_t, std::string_view) {}); });
+  EXPECT_EQ(error,
+            "tasks/long.jsonl:3: line is 1048577 bytes, past the limit of 1 MiB for one line of a "
+            "data file");
 }
 
 TEST(DataUtil, Encodings) {

@@ -257,6 +257,35 @@ TEST(Report, AbsentKindsAreOmittedWithALine) {
   fs::remove_all(study);
 }
 
+// `overtrain report <root>` of a study of arms: the root has no results/ of its own, so the error
+// says where the per-arm reports are instead of "results/study.json: missing".
+TEST(Report, ArmsStudyRootSaysTheReportsArePerArm) {
+  const fs::path study = TempStudy("arms_root");
+  for (const char* arm : {"arm-sgd", "arm-adamw"})
+    testing::WriteSyntheticStudy(
+        study / arm, {.pretrain = true, .perturb = true, .finetune = false, .theory = false});
+  std::string error;
+  try {
+    WriteReport(study);
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  const std::string root = study.string();
+  EXPECT_EQ(error, root +
+                       ": a study of arms or sizes has no results/ of its own; its reports are "
+                       "per variant under " +
+                       root +
+                       "/<variant>/report (variants: arm-adamw, arm-sgd): run overtrain "
+                       "report " +
+                       root +
+                       "/arm-adamw, and likewise for the others (overtrain study writes "
+                       "their side-by-side comparison to " +
+                       root + "/report)");
+  // Each arm's own report works.
+  EXPECT_NO_THROW(WriteReport(study / "arm-sgd"));
+  fs::remove_all(study);
+}
+
 TEST(Report, NoUShapeIsSaidPlainly) {
   // Only the smallest perturbation: every perturbed-loss curve keeps decreasing.
   const fs::path study = TempStudy("no_u");

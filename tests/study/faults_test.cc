@@ -93,6 +93,32 @@ TEST(StudyFaults, ASecondStudyProcessIsRefusedNamingTheHolder) {
   fs::remove_all(dir);
 }
 
+// Two `study --only a` processes at once: the loser is refused before it starts the stage, so its
+// lock error is in its own summary (its stderr), and the winner's log.txt and status.json are
+// untouched.
+TEST(StudyFaults, TheLosingOnlyOfTwoReportsTheLockToItsOwnStderrNotTheRunLog) {
+  const fs::path dir = testing::TempDir("study_faults_only");
+  Plan p;
+  p.Add({.stage = "bad", .name = "a", .config_toml = ""});
+  const fs::path run_dir = p.DirOf(dir, *p.Find("a"));
+  // The winner: holds the run while its stage writes the log.
+  const RunDirLock winner = RunDirLock::Acquire(run_dir, "study run", kOnlyRunLockFile);
+  WriteFileAtomic(run_dir / "log.txt", "the winner's log\n");
+  const auto s = ExecutePlan(
+      p, {.study_dir = dir, .binary = FakeStages(dir), .jobs = 1, .only = {"a"}, .quiet = true});
+  EXPECT_EQ(s.failed, 1);
+  ASSERT_EQ(s.failures.size(), 1u);
+  EXPECT_EQ(s.failures[0], "a: not run here: " + (run_dir / kOnlyRunLockFile).string() +
+                               ": this study run directory is in use by pid " +
+                               std::to_string(getpid()) + " on host " +
+                               LockHolderId().substr(LockHolderId().find('@') + 1) +
+                               "; wait for it to finish or stop it (a dead holder's lock is "
+                               "released automatically)");
+  EXPECT_EQ(ReadFile(run_dir / "log.txt"), "the winner's log\n");
+  EXPECT_FALSE(fs::exists(run_dir / "status.json"));
+  fs::remove_all(dir);
+}
+
 // A real small filesystem that fills up; needs root (mount). Unmounted when the test ends.
 class SmallDisk {
  public:
