@@ -147,12 +147,15 @@ using Pcre2Code = std::unique_ptr<pcre2_code, Pcre2Deleter>;
 struct AddedSplitter {
   std::array<std::vector<std::string>, 256> by_first_byte;  // each sorted by length, longest first
 
+  // Add every token, then call Finish once (sorting on each Add made loading quadratic).
   void Add(const std::string& content) {
     if (content.empty()) return;
-    auto& list = by_first_byte[static_cast<unsigned char>(content[0])];
-    list.push_back(content);
-    std::stable_sort(list.begin(), list.end(),
-                     [](const auto& a, const auto& b) { return a.size() > b.size(); });
+    by_first_byte[static_cast<unsigned char>(content[0])].push_back(content);
+  }
+  void Finish() {
+    for (auto& list : by_first_byte)
+      std::stable_sort(list.begin(), list.end(),
+                       [](const auto& a, const auto& b) { return a.size() > b.size(); });
   }
   bool empty() const {
     return std::all_of(by_first_byte.begin(), by_first_byte.end(),
@@ -539,6 +542,8 @@ HfTokenizer HfTokenizer::Load(const std::filesystem::path& path, std::string_vie
         t.unnormalized.Add(content);
       }
     }
+    t.unnormalized.Finish();
+    t.normalized.Finish();
   } catch (const json::exception& e) {
     t.Fail(std::string("malformed tokenizer.json (") + e.what() + ").");
   }

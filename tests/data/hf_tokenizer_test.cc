@@ -450,5 +450,55 @@ TEST(HfTokenizer, ErrorsNameTheFileAndTheType) {
   EXPECT_THROW(HfTokenizer::Load("/nonexistent/tokenizer.json"), Error);
 }
 
+// A minimal valid tokenizer.json: the 256 byte-level tokens (ids 0..255), then `extra_vocab` (JSON
+// object members, e.g. R"("ab": 256)") and `added` (JSON array elements).
+std::string TinyTokenizer(const std::string& extra_vocab = "", const std::string& added = "") {
+  nlohmann::json vocab = nlohmann::json::object();
+  int n = 0;
+  for (int b = 0; b < 256; ++b) {
+    const bool direct = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+    const char32_t c = direct ? char32_t(b) : char32_t(256 + n++);
+    std::string s;
+    if (c < 0x80) {
+      s += static_cast<char>(c);
+    } else {
+      s += static_cast<char>(0xc0 | (c >> 6));
+      s += static_cast<char>(0x80 | (c & 0x3f));
+    }
+    vocab[s] = b;
+  }
+  std::string v = vocab.dump();
+  if (!extra_vocab.empty()) v = v.substr(0, v.size() - 1) + "," + extra_vocab + "}";
+  return R"({"added_tokens": [)" + added +
+         R"(], "normalizer": null, "post_processor": null, "decoder": null,
+      "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true},
+      "model": {"type": "BPE", "vocab": )" +
+         v + R"(, "merges": []}})";
+}
+
+std::string Added(int64_t id, const std::string& content) {
+  return R"({"id": )" + std::to_string(id) + R"(, "content": )" + nlohmann::json(content).dump() +
+         R"(, "special": true})";
+}
+
+TEST(HfTokenizer, ManyAddedTokensLoadInLinearTime) {
+  std::string added;
+  const int n = 200000;
+  for (int i = 0; i < n; ++i)
+    added += (i ? "," : "") + Added(256 + i, "<t" + std::to_string(i) + ">");
+  const fs::path p = fs::temp_directory_path() / (std::to_string(getpid()) + "_many.json");
+  { std::ofstream(p, std::ios::binary) << TinyTokenizer("", added); }
+  const auto start = std::chrono::steady_clock::now();
+  const HfTokenizer tok = HfTokenizer::Load(p);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fs::remove(p);
+  std::printf("[ timing   ] %d added tokens load in %.2f s\n", n, seconds);
+  EXPECT_EQ(tok.vocab_size(), 256 + n);
+  EXPECT_EQ(tok.TokenId("<t199999>"), 256 + n - 1);
+  EXPECT_EQ(tok.Encode("a<t12>b<t123>"), (std::vector<int32_t>{'a', 256 + 12, 'b', 256 + 123}));
+  EXPECT_LT(seconds, 10) << "quadratic in the added tokens (200k took over 300 s)";
+}
+
 }  // namespace
 }  // namespace ot::data
