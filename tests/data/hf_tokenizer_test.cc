@@ -481,6 +481,53 @@ std::string Added(int64_t id, const std::string& content) {
          R"(, "special": true})";
 }
 
+TEST(HfTokenizer, IdsAreBoundedBeforeAnythingIsAllocated) {
+  ASSERT_EQ(LoadError("tiny.json", TinyTokenizer(R"("ab": 256)", Added(257, "<|eod|>"))),
+            "no error");
+  // 2^31-1 made a "vector larger than max_size()" error naming no file, 2^27 bad_alloc, 2^24 took
+  // 1 GB, and 2^32 + 256 was truncated to the id 256.
+  for (const int64_t id : {int64_t{2147483647}, int64_t{1} << 27, int64_t{1} << 24,
+                           (int64_t{1} << 32) + 256, int64_t{259}}) {
+    std::string m = LoadError("big.json", TinyTokenizer(R"("ab": )" + std::to_string(id)));
+    EXPECT_NE(m.find("big.json: model.vocab[\"ab\"] = " + std::to_string(id) +
+                     " is not a valid token id: expected an integer in [0, 257)"),
+              std::string::npos)
+        << m;
+    m = LoadError("big.json",
+                  TinyTokenizer(R"("ab": 256)", Added(256, "ab") + "," + Added(id, "x")));
+    EXPECT_NE(m.find("big.json: added_tokens[1].id = " + std::to_string(id) +
+                     " is not a valid token id: expected an integer in [0, 259)"),
+              std::string::npos)
+        << m;
+  }
+  std::string m = LoadError("big.json", TinyTokenizer(R"("ab": 1e3)"));
+  EXPECT_NE(m.find("big.json: model.vocab[\"ab\"] = 1000.0 is not a valid token id"),
+            std::string::npos)
+      << m;
+  m = LoadError("neg.json", TinyTokenizer("", Added(-1, "x")));
+  EXPECT_NE(m.find("neg.json: added_tokens[0] has a negative id"), std::string::npos) << m;
+}
+
+TEST(HfTokenizer, DuplicateIdsAreRefused) {
+  std::string m = LoadError("dup.json", TinyTokenizer(R"("ab": 256, "cd": 256)"));
+  EXPECT_NE(m.find("dup.json: model.vocab tokens \"ab\" and \"cd\" share the id 256"),
+            std::string::npos)
+      << m;
+  m = LoadError("dup.json", TinyTokenizer(R"("ab": 256)", Added(256, "<|eod|>")));
+  EXPECT_NE(m.find("dup.json: model.vocab token \"ab\" and added_tokens[0] \"<|eod|>\" share the "
+                   "id 256"),
+            std::string::npos)
+      << m;
+  m = LoadError("dup.json", TinyTokenizer("", Added(256, "<a>") + "," + Added(256, "<b>")));
+  EXPECT_NE(m.find("dup.json: added token \"<a>\" and added_tokens[1] \"<b>\" share the id 256"),
+            std::string::npos)
+      << m;
+  // An added token repeating its vocab entry (as written, or byte-mapped: "  " is "ĠĠ") loads.
+  const std::string ok = TinyTokenizer(R"("<|eod|>": 256, "\u0120\u0120": 257)",
+                                       Added(256, "<|eod|>") + "," + Added(257, "  "));
+  EXPECT_EQ(LoadError("ok.json", ok), "no error");
+}
+
 TEST(HfTokenizer, ManyAddedTokensLoadInLinearTime) {
   std::string added;
   const int n = 200000;
