@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "core/check.h"
+#include "core/fileio.h"
 #include "data/util.h"
 
 namespace ot::data {
@@ -676,6 +677,10 @@ std::optional<int32_t> HfTokenizer::TokenId(std::string_view token) const {
   if (const auto it = impl_->added_ids.find(key); it != impl_->added_ids.end()) return it->second;
   if (const auto it = impl_->vocab.find(key); it != impl_->vocab.end()) return it->second;
   return std::nullopt;
+}
+
+std::string HfTokenizerHash(const std::filesystem::path& path) {
+  return Xxh3Hex(ReadMaybeGzip(path));
 }
 
 int HfTokenizer::vocab_size() const { return static_cast<int>(impl_->id_to_token.size()); }
