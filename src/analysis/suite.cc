@@ -258,6 +258,7 @@ const ConfigSchema<EvalConfig>& EvalSchema() {
 
 int RunEvalStage(const EvalConfig& config, const fs::path& out) {
   RequireOneProcess("overtrain eval");
+  CheckSameTokenizer(config.checkpoint.dir, config.suite.data_dir);
   LoadedModel model = LoadModel(
       config.checkpoint.dir,
       {.arenas = 0,
