@@ -5,6 +5,7 @@
 
 #include "core/check.h"
 #include "core/fileio.h"
+#include "data/hf_tokenizer.h"
 #include "model/hf_config.h"
 #include "model/hf_weights.h"
 #include "train/checkpoint.h"
@@ -131,6 +132,18 @@ LoadedModel LoadModel(const std::filesystem::path& dir, MemoryPlan stage) {
   }
   if (std::filesystem::exists(dir / "tokenizer.json")) m.tokenizer_json = dir / "tokenizer.json";
   return m;
+}
+
+void CheckSameTokenizer(const std::filesystem::path& checkpoint_dir,
+                        const std::filesystem::path& data_dir) {
+  const auto model = checkpoint_dir / data::kHfTokenizerFile,
+             data = data_dir / data::kHfTokenizerFile;
+  if (!std::filesystem::exists(model) || !std::filesystem::exists(data)) return;
+  const std::string a = data::HfTokenizerHash(model), b = data::HfTokenizerHash(data);
+  if (a != b)
+    throw Error(model.string() + " differs from the data directory's " + data.string() + " (XXH3 " +
+                a + " vs " + b +
+                "); the model must be evaluated on data prepared with its own tokenizer");
 }
 
 CheckpointPoint PointOf(const CheckpointRef& ref, const LoadedModel& model,

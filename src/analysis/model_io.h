@@ -43,6 +43,12 @@ struct LoadedModel {
 // checked against available memory before the arena is allocated, and NaN/Inf weights are refused,
 // naming the tensor. Throws Error naming the file.
 LoadedModel LoadModel(const std::filesystem::path& checkpoint_dir, MemoryPlan stage = {});
+// Refuses, naming both files, a checkpoint directory whose tokenizer.json differs (by content hash,
+// gzip undone) from the one in the prepared data directory `data_dir`: the data's token ids would
+// mean other text to the model. Nothing is checked when either directory lacks a tokenizer.json
+// (our own checkpoints hold none; a SentencePiece data directory holds tokenizer.model).
+void CheckSameTokenizer(const std::filesystem::path& checkpoint_dir,
+                        const std::filesystem::path& data_dir);
 // Only the blueprint of either kind of directory (LoadModel's first step; nothing else is read):
 // `hf_model_type` (optional) gets the Hugging Face model_type, "" for our checkpoints.
 ModelConfig ReadModelConfig(const std::filesystem::path& checkpoint_dir,

@@ -280,6 +280,7 @@ bool HasOurLmEvalResults(const fs::path& out, std::string* checkpoint) {
 
 int RunEvalStage(const EvalConfig& config, const fs::path& out) {
   RequireOneProcess("overtrain eval");
+  CheckSameTokenizer(config.checkpoint.dir, config.suite.data_dir);
   std::string stale_checkpoint;
   const bool stale = HasOurLmEvalResults(out, &stale_checkpoint);
   LoadedModel model = LoadModel(

@@ -11,10 +11,12 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
 #include "core/check.h"
+#include "core/fileio.h"
 #include "data/util.h"
 
 namespace ot::data {
@@ -147,12 +149,15 @@ using Pcre2Code = std::unique_ptr<pcre2_code, Pcre2Deleter>;
 struct AddedSplitter {
   std::array<std::vector<std::string>, 256> by_first_byte;  // each sorted by length, longest first
 
+  // Add every token, then call Finish once (sorting on each Add made loading quadratic).
   void Add(const std::string& content) {
     if (content.empty()) return;
-    auto& list = by_first_byte[static_cast<unsigned char>(content[0])];
-    list.push_back(content);
-    std::stable_sort(list.begin(), list.end(),
-                     [](const auto& a, const auto& b) { return a.size() > b.size(); });
+    by_first_byte[static_cast<unsigned char>(content[0])].push_back(content);
+  }
+  void Finish() {
+    for (auto& list : by_first_byte)
+      std::stable_sort(list.begin(), list.end(),
+                       [](const auto& a, const auto& b) { return a.size() > b.size(); });
   }
   bool empty() const {
     return std::all_of(by_first_byte.begin(), by_first_byte.end(),
@@ -424,6 +429,17 @@ void HfTokenizer::Impl::EncodeSection(const std::string& text, std::vector<int32
   for (std::string_view piece : pieces) Bpe(piece, out);
 }
 
+namespace {
+
+// `text` written as a ByteLevel vocab token (each byte as its mapped character).
+std::string ByteMapped(const HfTokenizer::Impl& t, std::string_view text) {
+  std::string out;
+  for (unsigned char b : text) AppendUtf8(t.byte_to_char[b], out);
+  return out;
+}
+
+}  // namespace
+
 HfTokenizer::HfTokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HfTokenizer::HfTokenizer(HfTokenizer&&) noexcept = default;
 HfTokenizer& HfTokenizer::operator=(HfTokenizer&&) noexcept = default;
@@ -473,19 +489,51 @@ HfTokenizer HfTokenizer::Load(const std::filesystem::path& path, std::string_vie
         t.Fail(std::string("BPE ") + key + " is not supported.");
     t.ignore_merges = model.value("ignore_merges", false);
 
+    // Every id is checked against the number of entries before anything is sized by it: a
+    // tokenizer's ids are dense (vocab and added tokens together), so an id past the entry count
+    // is corrupt, and an unchecked one sized id_to_token (2^31 ids: an allocation error naming no
+    // file).
+    const json& vocab = model.at("vocab");
+    const json& added = j.at("added_tokens");
+    const uint64_t entries = vocab.size() + added.size();
+    // `field` names the id in a message: a function, so that no name is built for a good id.
+    auto id_of = [&](const json& v, const auto& field) -> int32_t {
+      const bool integer = v.is_number_integer();
+      if (integer && !v.is_number_unsigned() && v.get<int64_t>() < 0) return -1;
+      if (!integer || v.get<uint64_t>() >= entries ||
+          v.get<uint64_t>() > uint64_t(std::numeric_limits<int32_t>::max()))
+        t.Fail(field() + " = " + v.dump() +
+               " is not a valid token id: expected an integer in [0, " + std::to_string(entries) +
+               "), the number of vocab and added-token entries.");
+      return static_cast<int32_t>(v.get<uint64_t>());
+    };
     int32_t max_id = -1;
-    for (const auto& [token, id] : model.at("vocab").items()) {
-      if (id.get<int32_t>() < 0) t.Fail("vocab token '" + token + "' has a negative id.");
-      t.vocab[token] = id.get<int32_t>();
-      max_id = std::max(max_id, id.get<int32_t>());
+    for (const auto& [token, v] : vocab.items()) {
+      const int32_t id = id_of(v, [&] { return "model.vocab[" + json(token).dump() + "]"; });
+      if (id < 0) t.Fail("vocab token '" + token + "' has a negative id.");
+      t.vocab[token] = id;
+      max_id = std::max(max_id, id);
     }
-    for (const auto& a : j.at("added_tokens")) {
-      if (a.at("id").get<int32_t>() < 0) t.Fail("an added token has a negative id.");
-      max_id = std::max(max_id, a.at("id").get<int32_t>());
+    for (size_t i = 0; i < added.size(); ++i) {
+      const int32_t id =
+          id_of(added[i].at("id"), [&] { return "added_tokens[" + std::to_string(i) + "].id"; });
+      if (id < 0) t.Fail("added_tokens[" + std::to_string(i) + "] has a negative id.");
+      max_id = std::max(max_id, id);
     }
     t.id_to_token.assign(max_id + 1, "");
     t.is_added.assign(max_id + 1, false);
-    for (const auto& [token, id] : t.vocab) t.id_to_token[id] = token;
+    std::vector<bool> taken(max_id + 1, false);
+    // The vocab in key order, so that a duplicate names the same pair on every run.
+    std::vector<std::pair<std::string, int32_t>> by_token(t.vocab.begin(), t.vocab.end());
+    std::sort(by_token.begin(), by_token.end());
+    for (const auto& [token, id] : by_token) {
+      if (taken[id])
+        t.Fail("model.vocab tokens " + json(t.id_to_token[id]).dump() + " and " +
+               json(token).dump() + " share the id " + std::to_string(id) +
+               "; expected one token per id.");
+      taken[id] = true;
+      t.id_to_token[id] = token;
+    }
     for (int b = 0; b < 256; ++b) {
       std::string s;
       AppendUtf8(t.byte_to_char[b], s);
@@ -521,11 +569,20 @@ HfTokenizer HfTokenizer::Load(const std::filesystem::path& path, std::string_vie
     }
     // Added tokens (JS AddedToken: normalized defaults to !special).
     auto& flags = t.added_flags;
-    for (const auto& a : j.at("added_tokens")) {
+    for (size_t i = 0; i < added.size(); ++i) {
+      const json& a = added[i];
       const std::string content = a.at("content").get<std::string>();
-      const int32_t id = a.at("id").get<int32_t>();
+      const int32_t id = a.at("id").get<int32_t>();  // bounded above
       const bool special = a.value("special", false);
       const bool normalized = a.contains("normalized") ? a["normalized"].get<bool>() : !special;
+      // An added token may repeat a vocab entry (same id, same text as written or byte-mapped),
+      // as real tokenizers do; another token on its id is a clash.
+      if (taken[id] && t.id_to_token[id] != content && t.id_to_token[id] != ByteMapped(t, content))
+        t.Fail(std::string(t.is_added[id] ? "added token " : "model.vocab token ") +
+               json(t.id_to_token[id]).dump() + " and added_tokens[" + std::to_string(i) + "] " +
+               json(content).dump() + " share the id " + std::to_string(id) +
+               "; expected an added token to take a free id or repeat the token on it.");
+      taken[id] = true;
       t.id_to_token[id] = content;
       t.is_added[id] = true;
       t.added_ids[content] = id;
@@ -539,6 +596,8 @@ HfTokenizer HfTokenizer::Load(const std::filesystem::path& path, std::string_vie
         t.unnormalized.Add(content);
       }
     }
+    t.unnormalized.Finish();
+    t.normalized.Finish();
   } catch (const json::exception& e) {
     t.Fail(std::string("malformed tokenizer.json (") + e.what() + ").");
   }
@@ -618,6 +677,10 @@ std::optional<int32_t> HfTokenizer::TokenId(std::string_view token) const {
   if (const auto it = impl_->added_ids.find(key); it != impl_->added_ids.end()) return it->second;
   if (const auto it = impl_->vocab.find(key); it != impl_->vocab.end()) return it->second;
   return std::nullopt;
+}
+
+std::string HfTokenizerHash(const std::filesystem::path& path) {
+  return Xxh3Hex(ReadMaybeGzip(path));
 }
 
 int HfTokenizer::vocab_size() const { return static_cast<int>(impl_->id_to_token.size()); }

@@ -67,6 +67,10 @@ class HfTokenizer final : public TextTokenizer {
   std::unique_ptr<Impl> impl_;
 };
 
+// XXH3-64 (16 hex digits) of a tokenizer.json's text (gzip undone): equal for the same tokenizer
+// file, whether plain or compressed, so two files can be compared without parsing them.
+std::string HfTokenizerHash(const std::filesystem::path& path);
+
 // Node/WHATWG UTF-8 decoding: valid input unchanged, each maximal invalid subsequence -> U+FFFD.
 std::string SanitizeUtf8(std::string_view bytes);
 

@@ -8,6 +8,7 @@
 #include "analysis/perturb_stage.h"
 #include "analysis/suite.h"
 #include "core/fileio.h"
+#include "data/hf_tokenizer.h"
 #include "data/prepare.h"
 #include "train/checkpoint.h"
 #include "train/pretrain_config.h"
@@ -97,11 +98,23 @@ StudyConfig ResolveSeries(const StudyConfig& c) {
           ": its model differs from entry 1's; a series is one model at several token counts");
     }
   }
+  // The data is tokenized with entry 1's tokenizer, so every entry must hold the same one.
   const fs::path tokenizer = fs::absolute(entries[0].dir) / "tokenizer.json";
-  if (!fs::exists(tokenizer))
-    throw Error(
-        entry(0) +
-        ": no tokenizer.json; the study tokenizes its data with the checkpoints' own tokenizer");
+  std::string tokenizer_hash;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const fs::path own = fs::absolute(entries[i].dir) / "tokenizer.json";
+    if (!fs::exists(own))
+      throw Error(
+          entry(i) +
+          ": no tokenizer.json; the study tokenizes its data with the checkpoints' own tokenizer");
+    const std::string hash = data::HfTokenizerHash(own);
+    if (i == 0)
+      tokenizer_hash = hash;
+    else if (hash != tokenizer_hash)
+      throw Error(entry(i) + ": its tokenizer " + own.string() + " differs from entry 1's " +
+                  tokenizer.string() + " (XXH3 " + hash + " vs " + tokenizer_hash +
+                  "); a series is one model, tokenized one way");
+  }
   if (c.pretrain.seq_len > model.max_seq_len)
     throw Error(
         fmt::format("pretrain.seq_len = {} (the evaluation and fine-tuning window) exceeds the "

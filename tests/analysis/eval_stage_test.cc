@@ -263,6 +263,31 @@ TEST(EvalStage, WindowErrorsNameEvalSeqLen) {
   fs::remove_all(root);
 }
 
+TEST(EvalStage, RefusesAModelWhoseTokenizerJsonIsNotTheDatas) {
+  const fs::path root = TempDir("eval_tokenizer");
+  const ModelConfig m = DataModel();
+  const fs::path ck = SaveModelCheckpoint(root / "ck", m, m, InitFor(m));
+  const fs::path data = root / "data";
+  fs::copy(Data().dir, data, fs::copy_options::recursive);
+  WriteFileAtomic(ck / "tokenizer.json", R"({"model": "the checkpoint's"})");
+  WriteFileAtomic(data / "tokenizer.json", R"({"model": "the data's"})");
+  EvalConfig config;
+  config.checkpoint.dir = ck.string();
+  config.suite.data_dir = data.string();
+  const std::string e = ErrorOf([&] { RunEvalStage(config, root / "out"); });
+  EXPECT_NE(e.find((ck / "tokenizer.json").string() + " differs from the data directory's " +
+                   (data / "tokenizer.json").string()),
+            std::string::npos)
+      << e;
+  EXPECT_FALSE(fs::exists(root / "out" / "eval.json"));
+  // The same text in both, or a tokenizer.json on one side only, passes.
+  WriteFileAtomic(data / "tokenizer.json", R"({"model": "the checkpoint's"})");
+  EXPECT_EQ(ErrorOf([&] { CheckSameTokenizer(ck, data); }), "");
+  fs::remove(data / "tokenizer.json");
+  EXPECT_EQ(ErrorOf([&] { CheckSameTokenizer(ck, data); }), "");
+  fs::remove_all(root);
+}
+
 // The stages on the torch backend (the LibTorch plugin, where this build has one) against the
 // native engine on one checkpoint: the same evaluation numbers and the same perturbation draws to
 // float32 rounding (tests/engine_torch: the models agree to ~1e-6 of the loss; 1e-5 relative

@@ -450,5 +450,102 @@ TEST(HfTokenizer, ErrorsNameTheFileAndTheType) {
   EXPECT_THROW(HfTokenizer::Load("/nonexistent/tokenizer.json"), Error);
 }
 
+// A minimal valid tokenizer.json: the 256 byte-level tokens (ids 0..255), then `extra_vocab` (JSON
+// object members, e.g. R"("ab": 256)") and `added` (JSON array elements).
+std::string TinyTokenizer(const std::string& extra_vocab = "", const std::string& added = "") {
+  nlohmann::json vocab = nlohmann::json::object();
+  int n = 0;
+  for (int b = 0; b < 256; ++b) {
+    const bool direct = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+    const char32_t c = direct ? char32_t(b) : char32_t(256 + n++);
+    std::string s;
+    if (c < 0x80) {
+      s += static_cast<char>(c);
+    } else {
+      s += static_cast<char>(0xc0 | (c >> 6));
+      s += static_cast<char>(0x80 | (c & 0x3f));
+    }
+    vocab[s] = b;
+  }
+  std::string v = vocab.dump();
+  if (!extra_vocab.empty()) v = v.substr(0, v.size() - 1) + "," + extra_vocab + "}";
+  return R"({"added_tokens": [)" + added +
+         R"(], "normalizer": null, "post_processor": null, "decoder": null,
+      "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true},
+      "model": {"type": "BPE", "vocab": )" +
+         v + R"(, "merges": []}})";
+}
+
+std::string Added(int64_t id, const std::string& content) {
+  return R"({"id": )" + std::to_string(id) + R"(, "content": )" + nlohmann::json(content).dump() +
+         R"(, "special": true})";
+}
+
+TEST(HfTokenizer, IdsAreBoundedBeforeAnythingIsAllocated) {
+  ASSERT_EQ(LoadError("tiny.json", TinyTokenizer(R"("ab": 256)", Added(257, "<|eod|>"))),
+            "no error");
+  // 2^31-1 made a "vector larger than max_size()" error naming no file, 2^27 bad_alloc, 2^24 took
+  // 1 GB, and 2^32 + 256 was truncated to the id 256.
+  for (const int64_t id : {int64_t{2147483647}, int64_t{1} << 27, int64_t{1} << 24,
+                           (int64_t{1} << 32) + 256, int64_t{259}}) {
+    std::string m = LoadError("big.json", TinyTokenizer(R"("ab": )" + std::to_string(id)));
+    EXPECT_NE(m.find("big.json: model.vocab[\"ab\"] = " + std::to_string(id) +
+                     " is not a valid token id: expected an integer in [0, 257)"),
+              std::string::npos)
+        << m;
+    m = LoadError("big.json",
+                  TinyTokenizer(R"("ab": 256)", Added(256, "ab") + "," + Added(id, "x")));
+    EXPECT_NE(m.find("big.json: added_tokens[1].id = " + std::to_string(id) +
+                     " is not a valid token id: expected an integer in [0, 259)"),
+              std::string::npos)
+        << m;
+  }
+  std::string m = LoadError("big.json", TinyTokenizer(R"("ab": 1e3)"));
+  EXPECT_NE(m.find("big.json: model.vocab[\"ab\"] = 1000.0 is not a valid token id"),
+            std::string::npos)
+      << m;
+  m = LoadError("neg.json", TinyTokenizer("", Added(-1, "x")));
+  EXPECT_NE(m.find("neg.json: added_tokens[0] has a negative id"), std::string::npos) << m;
+}
+
+TEST(HfTokenizer, DuplicateIdsAreRefused) {
+  std::string m = LoadError("dup.json", TinyTokenizer(R"("ab": 256, "cd": 256)"));
+  EXPECT_NE(m.find("dup.json: model.vocab tokens \"ab\" and \"cd\" share the id 256"),
+            std::string::npos)
+      << m;
+  m = LoadError("dup.json", TinyTokenizer(R"("ab": 256)", Added(256, "<|eod|>")));
+  EXPECT_NE(m.find("dup.json: model.vocab token \"ab\" and added_tokens[0] \"<|eod|>\" share the "
+                   "id 256"),
+            std::string::npos)
+      << m;
+  m = LoadError("dup.json", TinyTokenizer("", Added(256, "<a>") + "," + Added(256, "<b>")));
+  EXPECT_NE(m.find("dup.json: added token \"<a>\" and added_tokens[1] \"<b>\" share the id 256"),
+            std::string::npos)
+      << m;
+  // An added token repeating its vocab entry (as written, or byte-mapped: "  " is "ĠĠ") loads.
+  const std::string ok = TinyTokenizer(R"("<|eod|>": 256, "\u0120\u0120": 257)",
+                                       Added(256, "<|eod|>") + "," + Added(257, "  "));
+  EXPECT_EQ(LoadError("ok.json", ok), "no error");
+}
+
+TEST(HfTokenizer, ManyAddedTokensLoadInLinearTime) {
+  std::string added;
+  const int n = 200000;
+  for (int i = 0; i < n; ++i)
+    added += (i ? "," : "") + Added(256 + i, "<t" + std::to_string(i) + ">");
+  const fs::path p = fs::temp_directory_path() / (std::to_string(getpid()) + "_many.json");
+  { std::ofstream(p, std::ios::binary) << TinyTokenizer("", added); }
+  const auto start = std::chrono::steady_clock::now();
+  const HfTokenizer tok = HfTokenizer::Load(p);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fs::remove(p);
+  std::printf("[ timing   ] %d added tokens load in %.2f s\n", n, seconds);
+  EXPECT_EQ(tok.vocab_size(), 256 + n);
+  EXPECT_EQ(tok.TokenId("<t199999>"), 256 + n - 1);
+  EXPECT_EQ(tok.Encode("a<t12>b<t123>"), (std::vector<int32_t>{'a', 256 + 12, 'b', 256 + 123}));
+  EXPECT_LT(seconds, 10) << "quadratic in the added tokens (200k took over 300 s)";
+}
+
 }  // namespace
 }  // namespace ot::data
