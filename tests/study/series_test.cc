@@ -1,5 +1,5 @@
-// checkpoints.series (ResolveSeries): every entry must hold the tokenizer the data is prepared with,
-// which is entry 1's.
+// checkpoints.series (ResolveSeries): every entry must hold the tokenizer the data is prepared
+// with, which is entry 1's.
 #include <gtest/gtest.h>
 
 #include <filesystem>
