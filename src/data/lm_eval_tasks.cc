@@ -14,17 +14,6 @@ namespace fs = std::filesystem;
 
 std::string At(const std::string& where, size_t line) { return where + ":" + std::to_string(line); }
 
-// Non-blank lines with their 1-based line numbers (a trailing CR is dropped; ForEachLine bounds a
-// line's length).
-std::vector<std::pair<size_t, std::string_view>> NumberedLines(std::string_view text,
-                                                               const std::string& where) {
-  std::vector<std::pair<size_t, std::string_view>> out;
-  ForEachLine(text, where, [&](size_t number, std::string_view line) {
-    if (!Trim(line).empty()) out.emplace_back(number, line);
-  });
-  return out;
-}
-
 nlohmann::json ParseObject(std::string_view line, const std::string& at) {
   nlohmann::json j;
   try {
@@ -117,7 +106,7 @@ std::string_view RstripPython(std::string_view text) {
 
 std::vector<McDoc> ParseMcTaskFile(std::string_view jsonl, const std::string& where) {
   std::vector<McDoc> out;
-  for (const auto& [number, line] : NumberedLines(jsonl, where)) {
+  for (const auto& [number, line] : NonBlankLines(jsonl, where)) {
     const std::string at = At(where, number);
     const nlohmann::json j = ParseObject(line, at);
     for (const auto& [key, value] : j.items())
@@ -173,7 +162,7 @@ RollingTaskFile LoadRollingTaskFile(const fs::path& path) {
   const std::string text = ReadMaybeGzip(path);
   const std::string name = path.filename().string();
   if (name.ends_with(".jsonl") || name.ends_with(".jsonl.gz")) {
-    for (const auto& [number, line] : NumberedLines(text, t.path)) {
+    for (const auto& [number, line] : NonBlankLines(text, t.path)) {
       const nlohmann::json j = ParseObject(line, At(t.path, number));
       t.docs.push_back(Field(j, "text", At(t.path, number)));
     }

@@ -20,17 +20,6 @@ struct McFormat {
   int label_lo, label_hi;
 };
 
-// Non-blank lines with their 1-based line numbers in the file (a trailing CR is dropped;
-// ForEachLine bounds a line's length).
-std::vector<std::pair<size_t, std::string_view>> McLines(std::string_view text,
-                                                         const std::string& where) {
-  std::vector<std::pair<size_t, std::string_view>> out;
-  ForEachLine(text, where, [&](size_t number, std::string_view line) {
-    if (!Trim(line).empty()) out.emplace_back(number, line);
-  });
-  return out;
-}
-
 std::string McAt(const std::string& where, size_t line) {
   return where + ":" + std::to_string(line);
 }
@@ -43,10 +32,10 @@ std::string McString(const nlohmann::json& j, const char* key, const std::string
 
 std::vector<McRecord> ParseMcRecords(const McFormat& format, std::string_view jsonl,
                                      std::string_view labels, const std::string& where) {
-  const auto items = McLines(jsonl, where);
+  const auto items = NonBlankLines(jsonl, where);
   // The labels first: a misaligned pair of files is reported as such, not as a bad item.
   std::vector<int> gold;
-  for (const auto& [number, line] : McLines(labels, where + " labels")) {
+  for (const auto& [number, line] : NonBlankLines(labels, where + " labels")) {
     const std::string_view t = Trim(line);
     if (t.size() != 1 || t[0] < '0' + format.label_lo || t[0] > '0' + format.label_hi)
       throw Error(McAt(where + " labels", number) + ": label '" + std::string(t) + "' is not in " +

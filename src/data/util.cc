@@ -191,6 +191,15 @@ void ForEachLine(std::string_view text, const std::string& where,
   }
 }
 
+std::vector<std::pair<size_t, std::string_view>> NonBlankLines(std::string_view text,
+                                                               const std::string& where) {
+  std::vector<std::pair<size_t, std::string_view>> out;
+  ForEachLine(text, where, [&](size_t number, std::string_view line) {
+    if (!Trim(line).empty()) out.emplace_back(number, line);
+  });
+  return out;
+}
+
 std::string Latin1ToUtf8(std::string_view bytes) {
   std::string out;
   out.reserve(bytes.size() + bytes.size() / 16);

@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace ot::data {
@@ -41,6 +42,9 @@ std::string ReadMaybeGzip(const fs::path& path);
 // copying. Throws Error "<where>:<number>: ..." for a line longer than kMaxLineBytes.
 void ForEachLine(std::string_view text, const std::string& where,
                  const std::function<void(size_t, std::string_view)>& fn);
+// The non-blank lines of `text` with their 1-based numbers (ForEachLine's rules and bound).
+std::vector<std::pair<size_t, std::string_view>> NonBlankLines(std::string_view text,
+                                                               const std::string& where);
 
 // Latin-1 (ISO-8859-1) bytes to UTF-8.
 std::string Latin1ToUtf8(std::string_view bytes);
