@@ -45,22 +45,35 @@ ModelConfig ModelConfig::Olmo15M() { return Make("olmo-15m", 32000, 256, 6, 8, 1
 ModelConfig ModelConfig::Olmo30M() { return Make("olmo-30m", 32000, 384, 8, 6, 1024, 1536); }
 ModelConfig ModelConfig::Olmo90M() { return Make("olmo-90m", 32000, 640, 10, 10, 1024, 2560); }
 
+namespace {
+// The law's intermediate sizes (configs/law.toml): pico-16 … pico-48 in steps of 8 in width.
+ModelConfig Pico24() { return Make("pico-24", 512, 24, 2, 2, 64); }
+ModelConfig Pico40() { return Make("pico-40", 512, 40, 2, 2, 64); }
+
+struct Preset {
+  const char* name;
+  ModelConfig (*make)();
+};
+// Every preset, once: its name and its constructor (PresetNames and FromPreset both read it).
+constexpr Preset kPresets[] = {
+    {"pico-16", ModelConfig::Pico16},   {"pico-24", Pico24},
+    {"pico-32", ModelConfig::Pico32},   {"pico-40", Pico40},
+    {"pico-48", ModelConfig::Pico48},   {"nano", ModelConfig::Nano},
+    {"tiny", ModelConfig::Tiny},        {"small", ModelConfig::Small},
+    {"medium", ModelConfig::Medium},    {"olmo-15m", ModelConfig::Olmo15M},
+    {"olmo-30m", ModelConfig::Olmo30M}, {"olmo-90m", ModelConfig::Olmo90M},
+};
+}  // namespace
+
 std::vector<std::string> ModelConfig::PresetNames() {
-  return {"pico-16", "pico-32", "pico-48",  "nano",     "tiny",
-          "small",   "medium",  "olmo-15m", "olmo-30m", "olmo-90m"};
+  std::vector<std::string> names;
+  for (const Preset& p : kPresets) names.emplace_back(p.name);
+  return names;
 }
 
 ModelConfig ModelConfig::FromPreset(const std::string& name) {
-  if (name == "nano") return Nano();
-  if (name == "pico-16") return Pico16();
-  if (name == "pico-32") return Pico32();
-  if (name == "pico-48") return Pico48();
-  if (name == "tiny") return Tiny();
-  if (name == "small") return Small();
-  if (name == "medium") return Medium();
-  if (name == "olmo-15m") return Olmo15M();
-  if (name == "olmo-30m") return Olmo30M();
-  if (name == "olmo-90m") return Olmo90M();
+  for (const Preset& p : kPresets)
+    if (name == p.name) return p.make();
   std::string list;
   for (const auto& n : PresetNames()) list += (list.empty() ? "" : ", ") + n;
   throw Error("model.preset = '" + name + "' is unknown; expected one of: " + list);

@@ -10,6 +10,7 @@
 #include "core/check.h"
 #include "core/config.h"
 #include "report/sections.h"
+#include "report/tstar_curves.h"
 
 namespace ot {
 namespace {
@@ -106,12 +107,15 @@ ReportOutput WriteReport(const fs::path& study_dir, const ReportOptions& options
 
   Ctx ctx{results, s, options, out.dir / "figures"};
   ctx.tokens.budgets = &s;
+  ctx.bootstrap_seed = BootstrapSeed(study_dir);
   if (!results.pretrain) ctx.omitted.push_back("pretrain.jsonl");
   report_detail::BaseSection(ctx);
   report_detail::PerturbSection(ctx);
   report_detail::FinetuneSection(ctx);
   report_detail::TunedSection(ctx);
   report_detail::TheorySection(ctx);
+  report_detail::TStarSection(ctx, out.dir / "tables");
+  out.tables.insert(out.tables.end(), ctx.tables.begin(), ctx.tables.end());
   if (!ctx.findings.empty()) {
     InflectionsCsv(ctx, out.dir / "tables" / "inflections.csv");
     out.tables.push_back("inflections.csv");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <deque>
 #include <filesystem>
 #include <map>
@@ -39,6 +40,8 @@ struct Ctx {
   // γ); "ft.<task>.ood", "ft.<task>.deg", "ft.<task>.id" (per LR); "tuned.<task>.ood",
   // "tuned.<task>.id".
   std::map<std::string, std::vector<const Finding*>> families;
+  uint64_t bootstrap_seed = 0;      // the T* bootstrap's (BootstrapSeed of the study directory)
+  std::vector<std::string> tables;  // CSV files a section wrote under tables/
 };
 
 template <typename Points, typename Keep, typename Get>
@@ -93,6 +96,8 @@ void PerturbSection(Ctx& ctx);   // figure 2: Δ and perturbed loss per γ
 void FinetuneSection(Ctx& ctx);  // figure 3: OOD, OOD degradation and ID per LR, per task
 void TunedSection(Ctx& ctx);     // figure 4: optimal LR, OOD and ID at the tuned LR
 void TheorySection(Ctx& ctx);    // figure 5: linear-network lab panels
+// T* with intervals for every curve that can have one; writes tables_dir/tstar.csv.
+void TStarSection(Ctx& ctx, const std::filesystem::path& tables_dir);
 
 // The paper's claims C1-C8 (docs/science.md §6), each with a verdict, its evidence and the
 // tokens/param range it rests on; and the flags on results that cannot carry the science. Run after

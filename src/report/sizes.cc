@@ -14,6 +14,7 @@
 #include "core/fileio.h"
 #include "report/document.h"
 #include "report/gnuplot.h"
+#include "report/law_section.h"
 #include "report/results.h"
 #include "report/sections.h"
 #include "report/tables.h"
@@ -185,9 +186,24 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
   std::vector<std::pair<double, std::string>>
       tics;  // the first ladder's budgets (ladders share them)
   std::vector<std::string> claim_ids;
+  std::vector<LadderTStars> ladders;  // the law's inputs, when the ladders are model sizes
+  std::vector<TStarCurve> lab;        // the linear-network lab's curves (shared by all ladders)
+  bool all_sizes = !sizes.empty();
   for (const auto& sz : sizes) {
     const StudyResults r = LoadStudyResults(sz.study_dir / "results");
     const Summaries s = Summarize(r);
+    all_sizes = all_sizes && sz.study_dir.filename().string().starts_with("size-");
+    {
+      const TStarOptions t{.inflection = options.inflection, .seed = BootstrapSeed(sz.study_dir)};
+      LadderTStars ladder{sz.size, double(r.study.params), {}};
+      const bool first = ladders.empty();  // the lab is shared: take the first ladder's
+      for (TStarCurve& c : StudyTStars(r, t))
+        if (!c.steps)
+          ladder.curves.push_back(std::move(c));
+        else if (first)
+          lab.push_back(std::move(c));
+      ladders.push_back(std::move(ladder));
+    }
     XAxis axis{&s};
     const auto& b = s.budgets;
     const std::string none = "–";
@@ -298,6 +314,10 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
   doc.Table({"ladder", "γ", "minimum at", "uncertainty"}, std::move(perturb));
   doc.Heading(2, "Where the fine-tuned OOD loss turns upward");
   doc.Table({"ladder", "task", "lr", "minimum at"}, std::move(finetune));
+  if (all_sizes && ladders.size() > 1) {
+    fs::create_directories(study_dir / "report" / "tables");
+    LawSection(doc, ladders, lab, study_dir / "report" / "tables");
+  }
   const fs::path out = study_dir / "report" / "report.md";
   fs::create_directories(out.parent_path());
   WriteFileAtomic(out, doc.Markdown());
