@@ -12,6 +12,7 @@
 #include "core/check.h"
 #include "core/config.h"
 #include "core/fileio.h"
+#include "report/arms_section.h"
 #include "report/document.h"
 #include "report/gnuplot.h"
 #include "report/law_section.h"
@@ -188,11 +189,15 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
   std::vector<std::string> claim_ids;
   std::vector<LadderTStars> ladders;  // the law's inputs, when the ladders are model sizes
   std::vector<TStarCurve> lab;        // the linear-network lab's curves (shared by all ladders)
-  bool all_sizes = !sizes.empty();
+  bool all_sizes = !sizes.empty(), all_arms = !sizes.empty();
   for (const auto& sz : sizes) {
     const StudyResults r = LoadStudyResults(sz.study_dir / "results");
     const Summaries s = Summarize(r);
-    all_sizes = all_sizes && sz.study_dir.filename().string().starts_with("size-");
+    // A pure size study (size-<preset> ladders) has a law; a pure arms study has its findings.
+    all_sizes = all_sizes && sz.size.find('/') == std::string::npos &&
+                sz.study_dir.filename().string().starts_with("size-");
+    all_arms = all_arms && sz.size.find('/') == std::string::npos &&
+               sz.study_dir.filename().string().starts_with("arm-");
     {
       const TStarOptions t{.inflection = options.inflection, .seed = BootstrapSeed(sz.study_dir)};
       LadderTStars ladder{sz.size, double(r.study.params), {}};
@@ -318,6 +323,7 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
     fs::create_directories(study_dir / "report" / "tables");
     LawSection(doc, ladders, lab, study_dir / "report" / "tables");
   }
+  if (all_arms && ladders.size() > 1) ArmsSection(doc, ladders);
   const fs::path out = study_dir / "report" / "report.md";
   fs::create_directories(out.parent_path());
   WriteFileAtomic(out, doc.Markdown());

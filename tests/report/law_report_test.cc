@@ -112,5 +112,23 @@ TEST(TStarReport, TwoSizesGiveAFittedLawWithTheSizeExponent) {
   fs::remove_all(root);
 }
 
+TEST(TStarReport, AnArmWhoseMinimumComesLaterIsSaidToMoveTheInflectionLater) {
+  const fs::path root = LawTemp("arms");
+  std::vector<SizeReport> arms;
+  for (const auto& [name, factor] : {std::pair{"arm-reference", 1.0}, {"arm-robust", 0.25}}) {
+    const fs::path dir = root / name;
+    // Δ a quarter as large: the perturbed loss turns upward later (γ = 0.1: ≈ 7M → ≈ 18M).
+    testing::WriteSyntheticStudy(dir, {.delta_factor = factor});
+    arms.push_back({name, dir, WriteReport(dir)});
+  }
+  WriteSizeComparison(root, arms);
+  const std::string md = ReadFile(root / "report" / "report.md");
+  EXPECT_NE(md.find("## What moves the inflection"), std::string::npos);
+  EXPECT_NE(md.find("arm-robust: perturbed loss, γ = 0.1 turns upward later (×"), std::string::npos)
+      << md;
+  EXPECT_EQ(md.find("## The inflection law"), std::string::npos);  // arms are not sizes
+  fs::remove_all(root);
+}
+
 }  // namespace
 }  // namespace ot

@@ -22,7 +22,8 @@ namespace ot::testing {
 struct SyntheticOptions {
   bool pretrain = true, perturb = true, finetune = true, theory = true;
   int draws = 4, seeds = 2;
-  double accuracy = 0.7;  // fine-tuned accuracy (chance is 0.5)
+  double accuracy = 0.7;      // fine-tuned accuracy (chance is 0.5)
+  double delta_factor = 1.0;  // scales every Δ: < 1 moves the perturbed-loss minima later
 };
 
 inline double SynthBase(int u) {
@@ -68,7 +69,8 @@ inline void WriteSyntheticStudy(const std::filesystem::path& study,
       for (int g = 0; g < 3; ++g)
         for (int seed = 0; seed < o.seeds; ++seed)
           for (int draw = 0; draw < o.draws; ++draw) {
-            const double delta = scale[g] * std::pow(2.0, u) + SynthNoise(draw, seed);
+            const double delta =
+                o.delta_factor * scale[g] * std::pow(2.0, u) + SynthNoise(draw, seed);
             f << ToJson(PerturbRow{.tokens = tokens(u),
                                    .epochs = epochs(u),
                                    .seed = seed,
