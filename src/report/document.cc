@@ -22,6 +22,11 @@ void Document::Image(std::string svg_path, std::string png_path, std::string alt
   blocks_.push_back(
       {Block::kImage, 0, {std::move(svg_path), std::move(png_path), std::move(alt)}, {}});
 }
+void Document::FoldedBullets(std::string summary, std::vector<std::string> items) {
+  if (items.empty()) return;
+  items.insert(items.begin(), std::move(summary));
+  blocks_.push_back({Block::kFolded, 0, std::move(items), {}});
+}
 void Document::Append(const Document& other) {
   blocks_.insert(blocks_.end(), other.blocks_.begin(), other.blocks_.end());
 }
@@ -58,21 +63,52 @@ std::string Escape(const std::string& s) {
   return out;
 }
 
-// Escapes HTML and turns `code` spans into <code>.
+// Escapes HTML, turns `code` spans into <code> and **bold** (outside code) into <strong>.
 std::string Inline(const std::string& s) {
-  std::string out;
-  bool code = false;
-  size_t start = 0;
-  for (size_t i = 0; i <= s.size(); ++i) {
-    if (i == s.size() || s[i] == '`') {
-      out += Escape(s.substr(start, i - start));
-      if (i < s.size()) out += code ? "</code>" : "<code>";
-      if (i < s.size()) code = !code;
-      start = i + 1;
+  std::string out, text;
+  bool code = false, strong = false;
+  auto flush = [&] { out += Escape(text), text.clear(); };
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '`') {
+      flush();
+      out += code ? "</code>" : "<code>";
+      code = !code;
+    } else if (!code && s.compare(i, 2, "**") == 0) {
+      flush();
+      out += strong ? "</strong>" : "<strong>";
+      strong = !strong;
+      ++i;
+    } else {
+      text += s[i];
     }
   }
+  flush();
   if (code) out += "</code>";
+  if (strong) out += "</strong>";
   return out;
+}
+
+// A table cell as a person reads it: a cell that is one bold word or phrase (a verdict) becomes a
+// coloured badge; a long cell shows its first sentence and folds the rest.
+std::string HtmlCell(const std::string& s) {
+  if (s.size() > 4 && s.starts_with("**") && s.ends_with("**") && s.find("**", 2) == s.size() - 2) {
+    const std::string v = s.substr(2, s.size() - 4);
+    const char* kind = v.starts_with("reproduced")     ? "ok"
+                       : v.starts_with("contradicted") ? "bad"
+                       : v.starts_with("not at this")  ? "mid"
+                                                       : "none";
+    return "<span class=\"badge " + std::string(kind) + "\">" + Escape(v) + "</span>";
+  }
+  constexpr size_t kLong = 160;
+  if (s.size() > kLong) {
+    size_t cut = s.find(". ", 40);
+    const bool sentence = cut != std::string::npos && cut <= kLong;
+    if (!sentence) cut = s.find("; ", 40);
+    if (cut != std::string::npos && cut <= kLong && s.find('`') == std::string::npos)
+      return "<details><summary>" + Inline(s.substr(0, sentence ? cut + 1 : cut)) + " …</summary>" +
+             Inline(s.substr(cut + 2)) + "</details>";
+  }
+  return Inline(s);
 }
 
 }  // namespace
@@ -104,6 +140,11 @@ std::string Document::Markdown() const {
         }
         md << "\n";
         break;
+      case Block::kFolded:
+        md << "<details><summary>" << b.items[0] << "</summary>\n\n";
+        for (size_t i = 1; i < b.items.size(); ++i) md << "- " << b.items[i] << "\n";
+        md << "\n</details>\n\n";
+        break;
       case Block::kImage:
         md << "![" << b.items[2] << "](" << b.items[0] << ")\n\n(PNG: [" << b.items[1] << "]("
            << b.items[1] << "))\n\n";
@@ -123,7 +164,10 @@ std::string Document::Html(const std::string& title) const {
        "#bbb;"
        "padding:3px 8px;text-align:left;font-size:0.92em}\nth{background:#eee}\nimg{max-width:100%;"
        "border:1px solid #ddd}\ncode{background:#f3f3f3;padding:0 "
-       "3px}\n</style>\n</head>\n<body>\n";
+       "3px}\n.badge{display:inline-block;padding:1px 8px;border-radius:9px;font-weight:bold;"
+       "white-space:nowrap}\n.ok{background:#c8ecc8}.bad{background:#f6c6c6}.mid{background:#e8e8"
+       "e8}.none{background:#f6f6f6;color:#666}\nsummary{cursor:pointer}\n</style>\n</"
+       "head>\n<body>\n";
   for (const auto& b : blocks_) {
     switch (b.kind) {
       case Block::kHeading:
@@ -143,10 +187,16 @@ std::string Document::Html(const std::string& title) const {
           const char* tag = r == 0 ? "th" : "td";
           h << "<tr>";
           for (const auto& cell : b.rows[r])
-            h << "<" << tag << ">" << Inline(cell) << "</" << tag << ">";
+            h << "<" << tag << ">" << (r == 0 ? Inline(cell) : HtmlCell(cell)) << "</" << tag
+              << ">";
           h << "</tr>\n";
         }
         h << "</table>\n";
+        break;
+      case Block::kFolded:
+        h << "<details><summary>" << Inline(b.items[0]) << "</summary>\n<ul>\n";
+        for (size_t i = 1; i < b.items.size(); ++i) h << "<li>" << Inline(b.items[i]) << "</li>\n";
+        h << "</ul>\n</details>\n";
         break;
       case Block::kImage:
         h << "<p><a href=\"" << Escape(b.items[1]) << "\"><img src=\"" << Escape(b.items[0])

@@ -156,7 +156,10 @@ ReportOutput WriteReport(const fs::path& study_dir, const ReportOptions& options
     doc.Bullets(flags);
   }
   doc.Heading(2, "Verdict");
-  doc.Bullets(ctx.verdict);
+  doc.FoldedBullets(fmt::format("{} findings, one per figure and family of curves (the claims "
+                                "table above is their summary): show them",
+                                ctx.verdict.size()),
+                    ctx.verdict);
   if (!ctx.omitted.empty())
     doc.Paragraph(fmt::format("Absent result files (their sections are omitted): {}.",
                               fmt::join(ctx.omitted, ", ")));

@@ -116,6 +116,22 @@ TEST_F(FullReport, FiguresAreProduced) {
   EXPECT_NE(Read(figures / "fig2_perturb.dat").find("\"min 8M\""), std::string::npos);
 }
 
+// index.html as a person reads it: verdicts are badges (no literal Markdown stars), long evidence
+// shows its first sentence with the rest folded, and the verdict bullets are folded under one line.
+TEST_F(FullReport, ThePageShowsBadgesAndFoldsDetails) {
+  const std::string html = Read(*study_ / "report" / "index.html");
+  EXPECT_EQ(html.find("**"), std::string::npos);
+  EXPECT_NE(html.find("<span class=\"badge ok\">reproduced</span>"), std::string::npos);
+  EXPECT_NE(html.find("<td><details><summary>"), std::string::npos);
+  const size_t verdict = html.find("<h2>Verdict</h2>");
+  ASSERT_NE(verdict, std::string::npos);
+  const std::string folded =
+      "<h2>Verdict</h2>\n<details><summary>" + std::to_string(out_->verdict.size()) + " findings";
+  EXPECT_TRUE(html.substr(verdict).starts_with(folded)) << html.substr(verdict, 80);
+  // The Markdown keeps its own bold (it renders there).
+  EXPECT_NE(Read(*study_ / "report" / "report.md").find("**reproduced**"), std::string::npos);
+}
+
 TEST_F(FullReport, TablesHaveTheirSchema) {
   const fs::path t = *study_ / "report" / "tables";
   EXPECT_EQ(FirstLine(t / "budgets.csv"), "tokens,epochs,tokens_per_param");
