@@ -29,9 +29,9 @@ LawFit FitLaw(std::span<const LawPoint> points, double level) {
     fit.why_not = "the curves with a T* share one model size and one modification size";
     return fit;
   }
-  if (points.size() <= names.size()) {
+  if (points.size() < names.size()) {
     fit.why_not = fmt::format("only {} curve(s) have a T*; {} coefficients need at least {}",
-                              points.size(), names.size(), names.size() + 1);
+                              points.size(), names.size(), names.size());
     return fit;
   }
   const size_t replicates = points.front().t.draws.size();

@@ -34,7 +34,8 @@ struct LawFit {
   const Coefficient* Term(const std::string& name) const;  // nullptr when left out
 };
 
-// Needs at least one more point than coefficients, so the fit has a residual.
+// Needs at least as many points as coefficients. With exactly as many the fit passes through every
+// T* (no residual); its intervals then carry only the T*s' own uncertainty, as always.
 LawFit FitLaw(std::span<const LawPoint> points, double level = 0.95);
 
 }  // namespace ot

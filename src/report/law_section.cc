@@ -49,6 +49,37 @@ std::string SizeSentence(const Coefficient& b) {
 
 }  // namespace
 
+std::vector<LawRow> FitLaws(const std::vector<LadderTStars>& ladders,
+                            const std::vector<TStarCurve>& lab) {
+  std::set<std::string> tasks;
+  for (const LadderTStars& l : ladders)
+    for (const TStarCurve& c : l.curves)
+      if (!c.task.empty()) tasks.insert(c.task);
+  std::vector<LawSpec> specs{{"perturbation", "perturbed loss", "", "γ"}};
+  for (const std::string& task : tasks) {
+    specs.push_back({"fine-tuning, " + task, "fine-tuned OOD", task, "η"});
+    specs.push_back({"tuned LR, " + task, "OOD at the tuned LR", task, ""});
+  }
+  std::vector<LawRow> out;
+  for (const LawSpec& spec : specs)
+    out.push_back({spec.label, spec.variable, FitLaw(PointsOf(ladders, spec))});
+  for (const auto& [family, variable] :
+       {std::pair{"lab: perturbed loss A", "γ"}, {"lab: fine-tuned loss A", "η"}}) {
+    std::vector<LawPoint> points;
+    for (const TStarCurve& c : lab)
+      if (c.family == family && c.t.has) points.push_back({1.0, c.param, c.t});
+    if (!lab.empty()) out.push_back({std::string(family) + " (steps)", variable, FitLaw(points)});
+  }
+  return out;
+}
+
+std::string ExponentSentence(const LawRow& row) {
+  const Coefficient* c = row.fit.Term("c");
+  if (!row.fit.fitted || !c) return "";
+  return fmt::format("{}: T* ∝ {}^{:.3g} [{:.3g}, {:.3g}]", row.label, row.variable, c->value,
+                     c->lo, c->hi);
+}
+
 void LawSection(Document& doc, const std::vector<LadderTStars>& ladders,
                 const std::vector<TStarCurve>& lab, const std::filesystem::path& tables_dir) {
   std::vector<std::vector<std::string>> per_ladder;
@@ -66,11 +97,6 @@ void LawSection(Document& doc, const std::vector<LadderTStars>& ladders,
                             c.t.has ? fmt::format("{:.3g}", c.t.t_star / l.params) : "–",
                             c.rests_on});
     }
-  std::vector<LawSpec> specs{{"perturbation", "perturbed loss", "", "γ"}};
-  for (const std::string& task : tasks) {
-    specs.push_back({"fine-tuning, " + task, "fine-tuned OOD", task, "η"});
-    specs.push_back({"tuned LR, " + task, "OOD at the tuned LR", task, ""});
-  }
   std::vector<std::vector<std::string>> fits;
   std::vector<std::string> sentences;
   CsvWriter csv(tables_dir / "law.csv",
@@ -97,19 +123,10 @@ void LawSection(Document& doc, const std::vector<LadderTStars>& ladders,
           .Cell(int64_t{fit.points})
           .Cell(int64_t{fit.replicates}),
           csv.EndRow();
-    if (const Coefficient* c = fit.Term("c"))
-      sentences.push_back(fmt::format("{}: T* ∝ {}^{:.3g} [{:.3g}, {:.3g}]", label, variable,
-                                      c->value, c->lo, c->hi));
+    if (const std::string e = ExponentSentence({label, variable, fit}); !e.empty())
+      sentences.push_back(e);
   };
-  for (const LawSpec& spec : specs)
-    add_fit(spec.label, spec.variable, FitLaw(PointsOf(ladders, spec)));
-  for (const auto& [family, variable] :
-       {std::pair{"lab: perturbed loss A", "γ"}, {"lab: fine-tuned loss A", "η"}}) {
-    std::vector<LawPoint> points;
-    for (const TStarCurve& c : lab)
-      if (c.family == family && c.t.has) points.push_back({1.0, c.param, c.t});
-    if (!lab.empty()) add_fit(std::string(family) + " (steps)", variable, FitLaw(points));
-  }
+  for (const LawRow& row : FitLaws(ladders, lab)) add_fit(row.label, row.variable, row.fit);
   csv.Close();
 
   doc.Heading(2, "The inflection law: where T* falls with model size, γ and η");

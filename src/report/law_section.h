@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "report/document.h"
+#include "report/law.h"
 #include "report/tstar_curves.h"
 
 namespace ot {
@@ -18,6 +19,17 @@ struct LadderTStars {
   double params = 0;  // N: all parameters
   std::vector<TStarCurve> curves;
 };
+
+struct LawRow {
+  std::string label;     // "perturbation", "fine-tuning, code", "lab: perturbed loss A (steps)"
+  std::string variable;  // "γ", "η", or "" (the tuned-LR curve: size only)
+  LawFit fit;
+};
+// Every law the ladders (and the lab) support, fitted or with why not.
+std::vector<LawRow> FitLaws(const std::vector<LadderTStars>& ladders,
+                            const std::vector<TStarCurve>& lab);
+// "perturbation: T* ∝ γ^-1.9 [-2.3, -1.5]"; empty without a fitted c.
+std::string ExponentSentence(const LawRow& row);
 
 // Appends the section to `doc` and writes tables_dir/law.csv (one row per fitted coefficient).
 // `lab` holds the lab's curves (shared by all ladders), empty when the study ran no theory.

@@ -2,6 +2,7 @@
 // and tables/tstar.csv (docs/science.md §8).
 #include <fmt/format.h>
 
+#include "report/law_section.h"
 #include "report/sections.h"
 #include "report/tstar_curves.h"
 
@@ -64,6 +65,20 @@ void TStarSection(Ctx& ctx, const std::filesystem::path& tables_dir) {
       100 * options.level, options.replicates));
   ctx.body.Table({"curve", "T* [interval]", "tokens/param at T*", "epochs at T*", "rests on"},
                  std::move(rows));
+  // Within one ladder the law has no size term: how T* moves with γ and η here, and in the lab.
+  LadderTStars ladder{st.preset, double(st.params), {}};
+  std::vector<TStarCurve> lab;
+  for (const TStarCurve& c : curves) (c.steps ? lab : ladder.curves).push_back(c);
+  std::vector<std::string> exponents;
+  for (const LawRow& row : FitLaws({ladder}, lab))
+    if (const std::string e = ExponentSentence(row); !e.empty()) exponents.push_back(e);
+  if (!exponents.empty()) {
+    ctx.body.Paragraph(
+        "How T* moves with the modification's size within this ladder (least squares of log T* on "
+        "log γ or log η over the curves with a T*, 95% bootstrap intervals; c < 0 is the paper's "
+        "\"earlier for larger modifications\"):");
+    ctx.body.Bullets(std::move(exponents));
+  }
 }
 
 }  // namespace ot::report_detail

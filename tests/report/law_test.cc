@@ -77,14 +77,28 @@ TEST(FitLaw, OneSizeFitsOnlyTheModificationsExponent) {
   EXPECT_NEAR(fit.Term("c")->value, kC, 0.1);
 }
 
-TEST(FitLaw, RefusesAFitWithoutAResidualOrWithoutVariation) {
+TEST(FitLaw, TwoPointsDetermineTheExponentAndOneIsRefused) {
   std::vector<LawPoint> points = Synthetic(0.01, 10, 3);
-  points.resize(2);  // one size, two γs: two coefficients, two points
-  EXPECT_FALSE(FitLaw(points).fitted);
-  EXPECT_NE(FitLaw(points).why_not.find("only 2"), std::string::npos);
+  points.resize(2);  // one size, two γs: two coefficients through two points
+  const LawFit two = FitLaw(points);
+  ASSERT_TRUE(two.fitted) << two.why_not;
+  EXPECT_NEAR(two.Term("c")->value,
+              std::log(points[1].t.t_star / points[0].t.t_star) / std::log(2.0), 1e-9);
   points.resize(1);
   EXPECT_FALSE(FitLaw(points).fitted);
   EXPECT_NE(FitLaw(points).why_not.find("one model size"), std::string::npos);
+  // Sizes and γs doubling together: log N and log γ are collinear, b and c cannot be told apart.
+  std::vector<LawPoint> diagonal;
+  for (const double k : {1.0, 2.0, 4.0}) {
+    LawPoint p{.params = 15e3 * k, .size = 0.5 * k};
+    p.t.has = true;
+    p.t.t_star = 1e6 * k;
+    p.t.draws.assign(10, 1e6 * k);
+    diagonal.push_back(p);
+  }
+  const LawFit collinear = FitLaw(diagonal);
+  EXPECT_FALSE(collinear.fitted);
+  EXPECT_NE(collinear.why_not.find("cannot be told apart"), std::string::npos);
 }
 
 }  // namespace
