@@ -57,7 +57,10 @@ class ConfigSchema {
   // returns the TOML text of all of them (its own [table] headers), "" when there are none.
   struct TableDecl {
     std::string prefix, help;
-    std::function<std::string(S&, const std::string& subkey, const std::string& literal)> set;
+    // `where` is the entry's origin ("file.toml:12" or "--set"), for messages about it later.
+    std::function<std::string(S&, const std::string& subkey, const std::string& literal,
+                              const std::string& where)>
+        set;
     std::function<std::string(const S&)> print;
   };
 
@@ -254,7 +257,7 @@ void ApplyFile(const ConfigSchema<S>& schema, const std::string& path, S& s,
     if (!f) {
       const auto* t = schema.FindTable(key);
       if (!t) throw Error(where + ": unknown key '" + key + "'");
-      std::string e = t->set(s, key.substr(t->prefix.size()), config_detail::Literal(node));
+      std::string e = t->set(s, key.substr(t->prefix.size()), config_detail::Literal(node), where);
       if (!e.empty()) throw Error(where + ": key '" + key + "' " + e);
       origins[key] = where;
       return;
@@ -280,7 +283,8 @@ void ApplyOverride(const ConfigSchema<S>& schema, const std::string& assignment,
   config_detail::LeafVisitor v;
   v.leaf = [&](const std::string&, const toml::node& node, int) {
     std::string e =
-        f ? f->set(s, node) : t->set(s, key.substr(t->prefix.size()), config_detail::Literal(node));
+        f ? f->set(s, node)
+          : t->set(s, key.substr(t->prefix.size()), config_detail::Literal(node), "--set");
     if (!e.empty()) throw Error("--set: key '" + key + "' " + e);
   };
   config_detail::ParseOverrideValue(value, v);

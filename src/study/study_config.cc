@@ -20,12 +20,14 @@ bool IsArmName(const std::string& name) {
 
 // arms.<name>.<key> = value: one override of `name`; a later value of the same key replaces the
 // earlier.
-std::string SetArmEntry(StudyConfig& c, const std::string& subkey, const std::string& literal) {
+std::string SetArmEntry(StudyConfig& c, const std::string& subkey, const std::string& literal,
+                        const std::string& where) {
   const auto dot = subkey.find('.');
   const std::string name = subkey.substr(0, dot);
   if (dot == std::string::npos || dot + 1 >= subkey.size() || !IsArmName(name))
     return "expects arms.<name>.<study key>, the name of letters, digits, '-' or '_'";
   const std::string key = subkey.substr(dot + 1);
+  c.arm_origins[subkey] = where;
   auto& sets = c.arm_sets[name];
   for (auto& [k, v] : sets)
     if (k == key) return v = literal, "";
@@ -45,6 +47,7 @@ std::string PrintArms(const StudyConfig& c) {
 StudyConfig WithoutArms(StudyConfig c) {
   c.study.arms.clear();
   c.arm_sets.clear();
+  c.arm_origins.clear();
   return c;
 }
 
@@ -76,14 +79,7 @@ std::string ArmsProblem(const StudyConfig& c) {
     if (auto [at, fresh] = seen.emplace(sets, name); !fresh)
       return "arms '" + at->second + "' and '" + name + "' have identical overrides";
   }
-  for (const auto& name : c.study.arms) {
-    try {
-      (void)ConfigForArm(c, name);
-    } catch (const Error& e) {
-      return e.what();
-    }
-  }
-  return "";
+  return "";  // each arm's own keys are checked by ConfigForArm, naming the arm's own lines
 }
 
 std::string SeriesProblem(const StudyConfig& c) {
@@ -386,13 +382,27 @@ StudyConfig ConfigForArm(const StudyConfig& c, const std::string& arm) {
   StudyConfig out = WithoutArms(c);
   const auto it = c.arm_sets.find(arm);
   if (it == c.arm_sets.end()) return out;
+  // Each override is named by where the arm set it: "study.toml:19: [arms.sgd]".
+  auto label = [&](const std::string& key) {
+    const auto o = c.arm_origins.find(arm + "." + key);
+    return (o == c.arm_origins.end() ? std::string("--set") : o->second) + ": [arms." + arm + "]";
+  };
   ConfigOrigins origins;
-  try {
-    for (const auto& [key, literal] : it->second)
+  for (const auto& [key, literal] : it->second) {
+    try {
       ApplyOverride(StudySchema(), key + "=" + literal, out, origins);
+    } catch (const Error& e) {  // "--set: key 'k' ..." -> "<arm's line>: [arms.a]: key 'k' ..."
+      const std::string what = e.what();
+      throw Error(label(key) + ": " + (what.starts_with("--set: ") ? what.substr(7) : what));
+    }
+    origins[key] = label(key);
+  }
+  try {
     ValidateConfig(StudySchema(), out, origins);
-  } catch (const Error& e) {
-    throw Error("arm '" + arm + "': " + e.what());
+  } catch (const Error& e) {  // a rule over keys the arm did not set: name the arm's first line
+    const std::string what = e.what();
+    if (!what.starts_with("default: ")) throw;
+    throw Error(label(it->second.front().first) + ": " + what.substr(9));
   }
   return out;
 }
@@ -432,8 +442,10 @@ int64_t FinetuneTokens(const StudyConfig& c) {
 }
 
 StudyConfig LoadStudyConfig(const std::string& path, const std::vector<std::string>& overrides) {
-  return LoadConfigWithModelPreset(StudySchema(), path, overrides, StudyConfig{},
-                                   [](StudyConfig& c) -> ModelConfig& { return c.model; });
+  StudyConfig c = LoadConfigWithModelPreset(StudySchema(), path, overrides, StudyConfig{},
+                                            [](StudyConfig& c) -> ModelConfig& { return c.model; });
+  for (const auto& name : c.study.arms) (void)ConfigForArm(c, name);  // errors name the arm's line
+  return c;
 }
 
 }  // namespace ot

@@ -105,6 +105,7 @@ struct StudyConfig {
   // file order, e.g. arms.sgd = {pretrain.kind = "sgd", pretrain.lr = 0.1}. An arm listed in
   // study.arms with no table is the baseline (no overrides).
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> arm_sets;
+  std::map<std::string, std::string> arm_origins;  // "<arm>.<key>" -> "file.toml:12" or "--set"
 };
 
 // One ladder of the study: an arm, a model size, both or neither.

@@ -111,10 +111,25 @@ TEST(StudyArms, BadArmsAreRefusedNamingTheArmAndKey) {
             std::string::npos);
   EXPECT_NE(LoadError(base + "[arms.c]\npretrain.lr = 0.1\n").find("'c' is not in study.arms"),
             std::string::npos);
-  EXPECT_NE(LoadError(base + "[arms.a]\npretrain.lrr = 0.1\n")
-                .find("arm 'a': --set: unknown key 'pretrain.lrr'"),
+  // Errors in an arm's own keys name the arm's own line (line 6 is its first key), not `arms =`.
+  const std::string unknown = LoadError(base + "[arms.a]\npretrain.lrr = 0.1\n");
+  EXPECT_NE(unknown.find(".toml:6: [arms.a]: unknown key 'pretrain.lrr'"), std::string::npos)
+      << unknown;
+  const std::string invalid =
+      LoadError(base + "[arms.a]\npretrain.lr = 0.1\npretrain.batch_size = 0\n");
+  EXPECT_NE(invalid.find(".toml:7: [arms.a]: key 'pretrain.batch_size' = 0 is invalid"),
             std::string::npos)
-      << LoadError(base + "[arms.a]\npretrain.lrr = 0.1\n");
+      << invalid;
+  EXPECT_EQ(invalid.find("--set"), std::string::npos) << invalid;
+  EXPECT_EQ(invalid.find("default:"), std::string::npos) << invalid;
+  const std::string typed = LoadError(base + "[arms.a]\npretrain.lr = \"fast\"\n");
+  EXPECT_NE(typed.find(".toml:6: [arms.a]: key 'pretrain.lr'"), std::string::npos) << typed;
+  // An arm set from the command line says so.
+  const std::string from_set =
+      LoadError(base + "[arms.a]\npretrain.lr = 0.1\n", {"arms.b.pretrain.batch_size=0"});
+  EXPECT_NE(from_set.find("--set: [arms.b]: key 'pretrain.batch_size' = 0 is invalid"),
+            std::string::npos)
+      << from_set;
   EXPECT_NE(LoadError(base + "[arms.a]\ndata.config = \"x\"\n").find("cannot vary per arm"),
             std::string::npos);
   // Issue 19 defect 6: a series in an arm passed --dry-run, then every run of the arm failed.
