@@ -112,6 +112,7 @@ ReportOutput WriteReport(const fs::path& study_dir, const ReportOptions& options
   report_detail::FinetuneSection(ctx);
   report_detail::TunedSection(ctx);
   report_detail::TheorySection(ctx);
+  report_detail::BenchmarkSection(ctx);
   if (!ctx.findings.empty()) {
     InflectionsCsv(ctx, out.dir / "tables" / "inflections.csv");
     out.tables.push_back("inflections.csv");
