@@ -246,8 +246,8 @@ TEST_F(StudyE2E, Figure1BenchmarksBeforeAndAfterFineTuningAreFlaggedAtChance) {
   const std::string series = PublishedSeries(root_, tokenizers);
   std::string pairs;
   int n = 0;
-  for (const auto& [number, line] :
-       ot::data::NonBlankLines(ot::data::ReadMaybeGzip(gsm8k), "gsm8k")) {
+  const std::string records = ot::data::ReadMaybeGzip(gsm8k);  // outlives the lines viewing it
+  for (const auto& [number, line] : ot::data::NonBlankLines(records, "gsm8k")) {
     const auto j = nlohmann::json::parse(line);
     pairs +=
         nlohmann::json{{"prompt", "Question: " + j["question"].get<std::string>() + "\nAnswer:"},

@@ -331,7 +331,8 @@ TEST(PairTasks, Gsm8kPairsTrainOnTheResponseOnly) {
   const fs::path dir = ot::testing::TempDir("gsm8k_pairs");
   std::string pairs;
   int n = 0;
-  for (const auto& [number, line] : NonBlankLines(ReadMaybeGzip(gsm8k), gsm8k.string())) {
+  const std::string records = ReadMaybeGzip(gsm8k);  // outlives the lines that view it
+  for (const auto& [number, line] : NonBlankLines(records, gsm8k.string())) {
     const auto j = nlohmann::json::parse(line);
     pairs +=
         nlohmann::json{{"prompt", "Question: " + j["question"].get<std::string>() + "\nAnswer:"},
