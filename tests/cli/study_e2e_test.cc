@@ -39,9 +39,10 @@ std::string ReadAll(const fs::path& p) {
   return ss.str();
 }
 
-// Runs the study into `out` (plus extra --set overrides); returns its pid. Output goes to
-// <out>.log.
-pid_t StartStudy(const fs::path& out, const std::vector<std::string>& sets = {}) {
+// Runs the study into `out` (plus extra --set overrides and flags such as --dry-run); returns its
+// pid. Output goes to <out>.log.
+pid_t StartStudy(const fs::path& out, const std::vector<std::string>& sets = {},
+                 const std::vector<std::string>& flags = {}) {
   const std::string bin = EnvVar("OVERTRAIN_BIN"), src = EnvVar("OVERTRAIN_SOURCE_DIR");
   const pid_t pid = fork();
   if (pid == 0) {
@@ -51,6 +52,7 @@ pid_t StartStudy(const fs::path& out, const std::vector<std::string>& sets = {})
     std::vector<std::string> args = {
         bin, "study", "--config", "configs/ci.toml", "--set", "study.out=" + out.string()};
     for (const auto& s : sets) args.insert(args.end(), {"--set", s});
+    args.insert(args.end(), flags.begin(), flags.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -267,17 +269,30 @@ TEST_F(StudyE2E, Figure1BenchmarksBeforeAndAfterFineTuningAreFlaggedAtChance) {
             "\n";
   ot::WriteFileAtomic(root_ / "parity.jsonl", docs);
   const fs::path a = root_ / "fig1";
+  const std::vector<std::string> sets = {
+      series,
+      "checkpoints.corpus_tokens=\"2M\"",
+      "theory.config=\"\"",
+      "perturb.gammas=[0.5]",
+      "perturb.draws=1",
+      "finetune.tasks=[\"gsm8k_pairs\"]",
+      "data.pair_files=[\"" + (root_ / "gsm8k_pairs.jsonl").string() + "\"]",
+      "finetune.lrs=[1e-3, 3e-3]",
+      "finetune.seeds=[1, 2]",
+      "finetune.tokens=\"2K\"",
+      "eval.windows=8",
+      "eval.task_files=[\"" + (root_ / "parity.jsonl").string() + "\"]",
+      "eval.task_limit=16"};
+  // --dry-run shows what the benchmarks cost: 16 documents of 2 choices, one window (64) each, on
+  // 3 base checkpoints and 3 x 2 x 2 fine-tuned models.
+  ASSERT_EQ(Wait(StartStudy(root_ / "fig1-dry", sets, {"--dry-run"})), 0);
+  EXPECT_NE(ReadAll(root_ / "fig1-dry.log")
+                .find("benchmarks (eval.task_files, eval.rolling_files): 1 file(s), 16 documents, "
+                      "~2048 tokens per evaluation, scored on 15 models"),
+            std::string::npos)
+      << ReadAll(root_ / "fig1-dry.log");
   const auto t0 = std::chrono::steady_clock::now();
-  ASSERT_EQ(
-      Wait(StartStudy(
-          a, {series, "checkpoints.corpus_tokens=\"2M\"", "theory.config=\"\"",
-              "perturb.gammas=[0.5]", "perturb.draws=1", "finetune.tasks=[\"gsm8k_pairs\"]",
-              "data.pair_files=[\"" + (root_ / "gsm8k_pairs.jsonl").string() + "\"]",
-              "finetune.lrs=[1e-3, 3e-3]", "finetune.seeds=[1, 2]", "finetune.tokens=\"2K\"",
-              "eval.windows=8", "eval.task_files=[\"" + (root_ / "parity.jsonl").string() + "\"]",
-              "eval.task_limit=16"})),
-      0)
-      << ReadAll(a.string() + ".log");
+  ASSERT_EQ(Wait(StartStudy(a, sets)), 0) << ReadAll(a.string() + ".log");
   std::fprintf(stderr, "[figure 1 study: %.1f s]\n",
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   // Every base checkpoint and every fine-tuned model scored the same 16 documents.

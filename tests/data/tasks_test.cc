@@ -13,6 +13,7 @@
 #include "core/fileio.h"
 #include "data/lm_eval_tasks.h"
 #include "data/mc_records.h"
+#include "data/prepare.h"
 #include "data/task_tokens.h"
 #include "data/tokenizer.h"
 #include "data/tokenizer_fixture.h"
@@ -319,6 +320,23 @@ TEST(PairTasks, VerbatimPairsSplitWithTheSeedAndNamedByTheFile) {
             (dir / "one.jsonl").string() +
                 ": 1 pairs; expected at least 2 (one for training, one for validation)");
   fs::remove_all(dir);
+}
+
+// data.pair_files: a file whose name is a built-in task's or another pair file's is refused, so a
+// task name always means one set of examples.
+TEST(PairTasks, AFileNamingATakenTaskIsRefused) {
+  const auto& schema = DataConfigSchema();
+  EXPECT_NO_THROW(
+      LoadConfig(schema, "", {"data.pair_files=[\"a/hh.jsonl\", \"b/tulu.jsonl.gz\"]"}));
+  std::string m = ot::testing::ErrorOf(
+      [&] { LoadConfig(schema, "", {"data.pair_files=[\"x/gsm8k.jsonl\"]"}); });
+  EXPECT_NE(m.find("'x/gsm8k.jsonl' names the task 'gsm8k', which a built-in task or another pair "
+                   "file already has; rename the file"),
+            std::string::npos)
+      << m;
+  m = ot::testing::ErrorOf(
+      [&] { LoadConfig(schema, "", {"data.pair_files=[\"a/hh.jsonl\", \"b/hh.jsonl.gz\"]"}); });
+  EXPECT_NE(m.find("'b/hh.jsonl.gz' names the task 'hh'"), std::string::npos) << m;
 }
 
 // GSM8K's question/answer pairs from shared/data as a prompt/response file: the fine-tuning batch
