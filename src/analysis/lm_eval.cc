@@ -186,6 +186,10 @@ nlohmann::json LmEvalResults(std::span<const McTokenized> mc,
     const McTokenized& t = mc[i];
     const McTaskScores& s = mc_scores[i];
     common(t.name, t.original, s.n);
+    // The accuracy of guessing: mean over the scored documents of 1 / (number of choices).
+    double chance = 0;
+    for (const auto& doc : t.docs) chance += 1.0 / static_cast<double>(doc.requests.size());
+    if (!t.docs.empty()) chance /= static_cast<double>(t.docs.size());
     if (t.options.skip_long) j["n-samples"][t.name]["skipped_too_long"] = t.skipped;
     j["results"][t.name] = {{"alias", t.name},
                             {"acc,none", s.acc},
@@ -212,7 +216,8 @@ nlohmann::json LmEvalResults(std::span<const McTokenized> mc,
         {"metadata",
          {{"version", kTaskVersion},
           {"acc_norm", "argmax of loglikelihood / len(choice) in Unicode characters (lm-eval)"},
-          {"acc_bytes", "argmax of loglikelihood / len(choice) in UTF-8 bytes"}}}};
+          {"acc_bytes", "argmax of loglikelihood / len(choice) in UTF-8 bytes"},
+          {"chance_acc", chance}}}};
   }
   for (size_t i = 0; i < rolling.size(); ++i) {
     const RollingTokenized& t = rolling[i];

@@ -1,7 +1,8 @@
-// `overtrain data fetch|prepare|stats|mc-tasks|import-tokens|tokenize`: fetch the registry sources
-// into the cache, prepare tokenizer + token files + tasks from a data config, print the counts,
-// write lm-eval task files (PIQA, SIQA), turn raw ids or text into token files. Logic:
-// data/fetch.h, data/prepare.h, data/lm_eval_tasks.h, data/token_file.h, data/tokenize_text.h.
+// `overtrain data fetch|prepare|stats|mc-tasks|hf-tasks|import-tokens|tokenize`: fetch the registry
+// sources into the cache, prepare tokenizer + token files + tasks from a data config, print the
+// counts, write lm-eval task files (PIQA, SIQA; ARC, HellaSwag from Hugging Face files), turn raw
+// ids or text into token files. Logic: data/fetch.h, data/prepare.h, data/lm_eval_tasks.h,
+// data/hf_tasks.h, data/token_file.h, data/tokenize_text.h.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -16,6 +17,7 @@
 #include "core/check.h"
 #include "core/fileio.h"
 #include "data/fetch.h"
+#include "data/hf_tasks.h"
 #include "data/lm_eval_tasks.h"
 #include "data/prepare.h"
 #include "data/token_file.h"
@@ -75,6 +77,18 @@ OT_COMMAND("data", [](CLI::App& app) {
       ->required();
   mc->add_option("--out", *out, "output dir")->required();
 
+  CLI::App* hf = app.add_subcommand(
+      "hf-tasks",
+      "write an lm-eval task file (docs/lm_eval.md) from a Hugging Face dataset file of ARC "
+      "(ARC-Easy, ARC-Challenge) or HellaSwag records (JSON lines, as `datasets` exports them)");
+  auto format = std::make_shared<std::string>();
+  hf->add_option("--format", *format, "the records' dataset: arc or hellaswag")
+      ->required()
+      ->check(CLI::IsMember(ot::data::HfTaskFormats()));
+  hf->add_option("--in", *dir, "the dataset file (.jsonl or .jsonl.gz)")->required();
+  hf->add_option("--out", *out, "the task file to write; its name names the task (arc_easy.jsonl)")
+      ->required();
+
   CLI::App* import = app.add_subcommand(
       "import-tokens", "turn a raw little-endian uint16/uint32 id dump into a token file");
   auto dtype = std::make_shared<std::string>("uint16");
@@ -130,6 +144,11 @@ OT_COMMAND("data", [](CLI::App& app) {
           ot::data::ImportRawTokens(*dir, *dtype == "uint16" ? 2 : 4, *vocab, *eod, *out);
       fmt::print("{}: {} tokens, vocabulary {}, xxh3 {:016x}\n", *out, info.tokens, info.vocab_size,
                  info.xxh3);
+      return 0;
+    }
+    if (hf->parsed()) {
+      const size_t n = ot::data::WriteHfTaskFile(*format, *dir, *out);
+      fmt::print("{}: {} documents\n", *out, n);
       return 0;
     }
     if (mc->parsed()) {

@@ -37,6 +37,22 @@ void Visit(V& v, Row& r) {
     v("loss", r.loss, Range::kAny);
     v("base_loss", r.base_loss, Range::kAny);
     v("delta", r.delta, Range::kAny);
+  } else if constexpr (std::is_same_v<std::remove_const_t<Row>, BenchmarkRow>) {
+    v("tokens", r.tokens, 1);
+    v("epochs", r.epochs, Range::kNonNegative);
+    v("seed", r.seed, INT64_MIN);
+    v("model", r.model);
+    v("task", r.task);
+    v("lr", r.lr, Range::kNonNegative);
+    v("ft_seed", r.ft_seed, INT64_MIN);
+    v("benchmark", r.benchmark);
+    v("samples", r.samples, 0);
+    v("acc", r.acc);
+    v("acc_stderr", r.acc_stderr);
+    v("acc_norm", r.acc_norm);
+    v("acc_norm_stderr", r.acc_norm_stderr);
+    v("chance_acc", r.chance_acc);
+    v("bits_per_byte", r.bits_per_byte);
   } else {
     static_assert(std::is_same_v<std::remove_const_t<Row>, FinetuneRow>);
     v("tokens", r.tokens, 1);
@@ -139,6 +155,7 @@ Row Read(const json& object, const std::string& where) {
 json ToJson(const PretrainRow& row) { return Write(row); }
 json ToJson(const PerturbRow& row) { return Write(row); }
 json ToJson(const FinetuneRow& row) { return Write(row); }
+json ToJson(const BenchmarkRow& row) { return Write(row); }
 PretrainRow PretrainRowFromJson(const json& o, const std::string& where) {
   return Read<PretrainRow>(o, where);
 }
@@ -147,6 +164,13 @@ PerturbRow PerturbRowFromJson(const json& o, const std::string& where) {
 }
 FinetuneRow FinetuneRowFromJson(const json& o, const std::string& where) {
   return Read<FinetuneRow>(o, where);
+}
+BenchmarkRow BenchmarkRowFromJson(const json& o, const std::string& where) {
+  BenchmarkRow row = Read<BenchmarkRow>(o, where);
+  if (row.model != "base" && row.model != "finetuned")
+    throw Error(fmt::format("{}: key 'model' expected \"base\" or \"finetuned\", got \"{}\"", where,
+                            row.model));
+  return row;
 }
 
 }  // namespace ot

@@ -1,8 +1,8 @@
 // The study's result rows, declared once: each row type lists its fields in one Visit function, and
 // the writers (perturb stage, study collector, test fixtures) and the reader (overtrain report)
 // both go through it, so a key cannot drift between them. Entry points: PretrainRow, PerturbRow,
-// FinetuneRow, ToJson, FromJson (strict: an error names "<where>: key '<key>'"). Layout:
-// docs/formats.md.
+// FinetuneRow, BenchmarkRow, ToJson, FromJson (strict: an error names "<where>: key '<key>'").
+// Layout: docs/formats.md.
 #pragma once
 
 #include <cstdint>
@@ -49,14 +49,34 @@ struct FinetuneRow {
   double base_id_loss = 0, base_ood_loss = 0;
 };
 
+// One benchmark file (an lm-eval task file, eval.task_files / eval.rolling_files) scored on a base
+// checkpoint or on a fine-tuned model (results/benchmarks.jsonl): the paper's Figure 1.
+struct BenchmarkRow {
+  int64_t tokens = 0;
+  double epochs = 0;
+  int64_t seed = 0;       // pre-training seed
+  std::string model;      // "base" | "finetuned"
+  std::string task;       // the fine-tuning task ("" for a base row)
+  double lr = 0;          // the fine-tuning LR (0 for a base row)
+  int64_t ft_seed = 0;    // the fine-tuning data order (0 for a base row)
+  std::string benchmark;  // the task file's name (its file name without extensions)
+  int64_t samples = 0;    // documents scored
+  // Multiple-choice files: lm-eval's acc and acc_norm (per character) with their binomial standard
+  // errors, and the accuracy of guessing (mean 1 / number of choices).
+  std::optional<double> acc, acc_stderr, acc_norm, acc_norm_stderr, chance_acc;
+  std::optional<double> bits_per_byte;  // rolling files
+};
+
 nlohmann::json ToJson(const PretrainRow& row);
 nlohmann::json ToJson(const PerturbRow& row);
 nlohmann::json ToJson(const FinetuneRow& row);
+nlohmann::json ToJson(const BenchmarkRow& row);
 
 // `where` names the row in errors ("results/perturb.jsonl:12"). Unknown keys are ignored; optional
 // fields may be absent or null.
 PretrainRow PretrainRowFromJson(const nlohmann::json& object, const std::string& where);
 PerturbRow PerturbRowFromJson(const nlohmann::json& object, const std::string& where);
 FinetuneRow FinetuneRowFromJson(const nlohmann::json& object, const std::string& where);
+BenchmarkRow BenchmarkRowFromJson(const nlohmann::json& object, const std::string& where);
 
 }  // namespace ot

@@ -104,6 +104,19 @@ std::string_view RstripPython(std::string_view text) {
   return text.substr(0, end);
 }
 
+std::string_view StripPython(std::string_view text) {
+  text = RstripPython(text);
+  size_t begin = 0;  // the first code point that is not whitespace
+  while (begin < text.size()) {
+    uint32_t cp = 0;
+    size_t len = DecodeUtf8(text, begin, cp);
+    if (len == 0) cp = 0xFFFD, len = 1;
+    if (!IsPythonSpace(cp)) break;
+    begin += len;
+  }
+  return text.substr(begin);
+}
+
 std::vector<McDoc> ParseMcTaskFile(std::string_view jsonl, const std::string& where) {
   std::vector<McDoc> out;
   for (const auto& [number, line] : NonBlankLines(jsonl, where)) {

@@ -77,5 +77,7 @@ int64_t Utf8Chars(std::string_view text);
 int64_t CountWords(std::string_view text);
 // Python's str.rstrip(): `text` without its trailing run of Unicode whitespace (str.isspace).
 std::string_view RstripPython(std::string_view text);
+// Python's str.strip(): both runs of Unicode whitespace removed.
+std::string_view StripPython(std::string_view text);
 
 }  // namespace ot::data

@@ -77,6 +77,24 @@ const ConfigSchema<DataConfig>& DataConfigSchema() {
                [](C& c) -> std::vector<std::string>& { return c.sources; })
         .Field("data.tasks", "tasks to tokenize",
                [](C& c) -> std::vector<std::string>& { return c.tasks; })
+        .Field("data.pair_files",
+               "JSON-lines files of {\"prompt\", \"response\"} pairs, each a fine-tuning task "
+               "named by its file name (loss on the response only; docs/tasks.md)",
+               [](C& c) -> std::vector<std::string>& { return c.pair_files; })
+        .Rule({"data.pair_files", "data.tasks"},
+              [](const C& c) -> std::string {
+                std::vector<std::string> names = TaskNames();
+                for (const auto& f : c.pair_files) {
+                  const std::string name = PairTaskName(f);
+                  if (name.empty()) return "'" + f + "' names no task (an empty file name)";
+                  if (std::find(names.begin(), names.end(), name) != names.end())
+                    return "'" + f + "' names the task '" + name +
+                           "', which a built-in task or another pair file already has; rename "
+                           "the file";
+                  names.push_back(name);
+                }
+                return "";
+              })
         .Rule({"data.sources"},
               [](const C& c) -> std::string {
                 if (c.sources.empty()) return "expected at least one source";
@@ -362,6 +380,23 @@ void PrepareData(const DataConfig& c, const fs::path& out_dir, void (*log)(const
     }
     Log(log, fmt::format("  task {:<9} {:>6} train / {:>5} val examples ({:.1f} s)", name,
                          data.train.size(), data.val.size(), Since(tt)));
+  }
+  for (const auto& path : c.pair_files) {
+    const auto tt = Clock::now();
+    TaskData data = LoadPairTask(path, seed, c.task_val_fraction);
+    for (auto* part : {&data.train, &data.val})
+      if (c.max_task_examples > 0 && part->size() > static_cast<size_t>(c.max_task_examples))
+        part->resize(c.max_task_examples);
+    for (const auto& [split, ex] : {std::pair{"train", &data.train}, std::pair{"val", &data.val}}) {
+      const TaskSplit ts = TokenizeTask(data.name, split, *ex, {}, tok);
+      WriteTaskSplit(out_dir / "tasks", ts);
+      tasks_json[data.name][split] = {{"examples", ts.records.size()},
+                                      {"tokens", ts.tokens.size()},
+                                      {"target_tokens", ts.TargetTokens()},
+                                      {"pair_file", fs::absolute(path).string()}};
+    }
+    Log(log, fmt::format("  task {:<9} {:>6} train / {:>5} val pairs from {} ({:.1f} s)", data.name,
+                         data.train.size(), data.val.size(), path, Since(tt)));
   }
   manifest["tasks"] = tasks_json;
   timings["tasks_s"] = Since(t0);

@@ -35,6 +35,9 @@ struct DataConfig {
   std::vector<std::string> sources{"imdb",     "gutenberg", "brown", "sotu",
                                    "fortunes", "devil",     "jargon"};
   std::vector<std::string> tasks{"gsm8k", "code", "siqa", "mr", "rte", "trec", "sentiment", "piqa"};
+  // JSON-lines files of {"prompt", "response"} pairs, each tokenized as a task named by its file
+  // name (LoadPairTask; docs/tasks.md "Prompt/response files").
+  std::vector<std::string> pair_files;
 };
 
 // Keys live under [data] in TOML (data.vocab_size, ...).

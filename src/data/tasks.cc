@@ -208,6 +208,45 @@ std::vector<TaskExample> CodeExamples(const std::vector<Document>& files) {
   return out;
 }
 
+std::string PairTaskName(const fs::path& path) {
+  std::string name = path.filename().string();
+  for (const char* ext : {".gz", ".jsonl", ".json"})
+    if (name.size() > std::string_view(ext).size() && name.ends_with(ext))
+      name.resize(name.size() - std::string_view(ext).size());
+  return name;
+}
+
+std::vector<TaskExample> ParsePairs(std::string_view jsonl, const std::string& where) {
+  std::vector<TaskExample> out;
+  for (const auto& [number, line] : NonBlankLines(jsonl, where)) {
+    const std::string at = where + ":" + std::to_string(number);
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+      throw Error(at + ": expected a JSON object {\"prompt\": ..., \"response\": ...}");
+    for (const char* key : {"prompt", "response"})
+      if (!j.contains(key) || !j[key].is_string())
+        throw Error(at + ": expected a string field \"" + key + "\"");
+    TaskExample e;
+    e.prompt = j["prompt"].get<std::string>();
+    e.target = j["response"].get<std::string>();
+    if (e.target.empty())
+      throw Error(at + ": \"response\" is empty; the loss has nothing to train on");
+    out.push_back(std::move(e));
+  }
+  if (out.empty()) throw Error(where + ": no prompt/response pairs");
+  return out;
+}
+
+TaskData LoadPairTask(const fs::path& path, uint64_t seed, double val_fraction) {
+  TaskData t;
+  t.name = PairTaskName(path);
+  SplitExamples(ParsePairs(ReadMaybeGzip(path), path.string()), val_fraction, seed, t.name, t);
+  if (t.train.empty() || t.val.empty())
+    throw Error(path.string() + ": " + std::to_string(t.train.size() + t.val.size()) +
+                " pairs; expected at least 2 (one for training, one for validation)");
+  return t;
+}
+
 TaskData LoadTask(const std::string& name, const fs::path& data_dir, const fs::path& cache_dir,
                   uint64_t seed, double val_fraction, double imdb_fraction) {
   TaskData t;

@@ -44,6 +44,16 @@ TaskData LoadTask(const std::string& name, const std::filesystem::path& data_dir
                   const std::filesystem::path& cache_dir, uint64_t seed, double val_fraction = 0.1,
                   double imdb_fraction = 0.1);
 
+// A fine-tuning task from any JSON-lines file of {"prompt": "...", "response": "..."} pairs
+// (docs/tasks.md "Prompt/response files"): prompt and target verbatim, the loss on the response and
+// the end-of-document token after it, never on the prompt. The task is named by the file name
+// without extensions (PairTaskName); the pairs are split with the seed, `val_fraction` to
+// validation. Other keys of a line are ignored; a missing or non-string prompt, or an empty
+// response, is an error naming file and line.
+std::string PairTaskName(const std::filesystem::path& path);
+std::vector<TaskExample> ParsePairs(std::string_view jsonl, const std::string& where);
+TaskData LoadPairTask(const std::filesystem::path& path, uint64_t seed, double val_fraction = 0.1);
+
 // Parsers of one file's (decompressed) bytes; `where` names the file in errors. ParseSiqa and
 // ParsePiqa format the records of mc_records.h (shared with the lm-eval converters).
 std::vector<TaskExample> ParseGsm8k(std::string_view jsonl, const std::string& where);

@@ -1,7 +1,8 @@
 // The claims table (docs/science.md §6): one row per claim of the paper with a verdict, the
 // evidence with its uncertainty and the tokens/param range it rests on; and the flags on results
 // that cannot carry the science (accuracy at chance, ID loss at the label prior, loss above ln V,
-// data repeated, an LR optimum at the edge of its grid). Entry points: Claims, Flags.
+// data repeated, an LR optimum at the edge of its grid, a benchmark at chance). Entry points:
+// Claims, Flags, BenchmarkClaim (C9).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -37,11 +38,12 @@ std::string TppRange(const Ctx& ctx) {
 }
 
 // "0.123 ± 0.004"
-std::string ValueSe(const Finding& f, size_t i) {
-  const double se = i < f.curve.se.size() ? f.curve.se[i] : kNaN;
-  return std::isfinite(se) && se > 0 ? fmt::format("{:.3f} ± {:.3f}", f.curve.y[i], se)
-                                     : fmt::format("{:.3f}", f.curve.y[i]);
+std::string ValueSeOf(const Curve& c, size_t i) {
+  const double se = i < c.se.size() ? c.se[i] : kNaN;
+  return std::isfinite(se) && se > 0 ? fmt::format("{:.3f} ± {:.3f}", c.y[i], se)
+                                     : fmt::format("{:.3f}", c.y[i]);
 }
+std::string ValueSe(const Finding& f, size_t i) { return ValueSeOf(f.curve, i); }
 
 bool AllTested(const std::vector<const Finding*>& fam) {
   return std::all_of(fam.begin(), fam.end(), [](const Finding* f) { return f->result.tested; });
@@ -235,6 +237,119 @@ ClaimRow TheoryClaim(const Ctx& ctx, bool c8) {
   return row;
 }
 
+// How an accuracy curve moves with tokens, judged like a loss curve turned upside down (a peak of
+// accuracy is a minimum of −accuracy): "peaks at 2M, then falls", "falls", "rises", "flat".
+std::string AccuracyShape(const Ctx& ctx, const Curve& c, InflectionResult* out) {
+  std::vector<double> negated(c.y.size());
+  for (size_t i = 0; i < c.y.size(); ++i) negated[i] = -c.y[i];
+  InflectionOptions options = ctx.options.inflection;
+  options.format_x = [&ctx](double x) { return ctx.tokens.Short(x); };
+  *out = FindInflection(c.x, negated, c.se, options);
+  switch (out->shape) {
+    case CurveShape::kUShaped:
+      return fmt::format("peaks at {}, then falls", ctx.tokens.Short(out->x_min));
+    case CurveShape::kIncreasing:
+      return "falls";
+    case CurveShape::kDecreasing:
+      return "rises";
+    case CurveShape::kFlat:
+      return "flat";
+    case CurveShape::kNotTested:
+      return "not tested";
+  }
+  return "";
+}
+
+}  // namespace
+
+ClaimRow BenchmarkClaim(const Ctx& ctx) {
+  ClaimRow row{"C9",
+               "After fine-tuning, benchmark accuracy falls past some pre-training budget while "
+               "the base model's keeps rising",
+               kNotMeasured, "no benchmark results (eval.task_files)", TppRange(ctx)};
+  const double z = ctx.options.inflection.z;
+  std::vector<std::string> parts;
+  int members = 0, untested = 0, at_chance = 0, shown = 0;
+  for (const auto& bench : BenchmarkNames(ctx, "acc")) {
+    const double chance = BenchmarkChance(ctx, bench);
+    for (const char* metric : {"acc", "acc_norm"}) {
+      const Curve base = BenchmarkCurve(ctx, bench, metric, "", 0);
+      for (const auto& task : BenchmarkTasks(ctx)) {
+        const Curve ft = BenchmarkCurve(ctx, bench, metric, task, 0);
+        if (base.x.empty() || ft.x.empty()) continue;
+        ++members;
+        const std::string head = fmt::format("{} {} ({}, tuned LR)", bench, metric, task);
+        const std::string values =
+            fmt::format("base {} at {} → {} at {}, fine-tuned {} at {} → {} at {} (chance {:.3f})",
+                        ValueSeOf(base, 0), ctx.tokens.Short(base.x.front()),
+                        ValueSeOf(base, base.y.size() - 1), ctx.tokens.Short(base.x.back()),
+                        ValueSeOf(ft, 0), ctx.tokens.Short(ft.x.front()),
+                        ValueSeOf(ft, ft.y.size() - 1), ctx.tokens.Short(ft.x.back()), chance);
+        InflectionResult rb, rf;
+        const std::string base_shape = AccuracyShape(ctx, base, &rb);
+        const std::string ft_shape = AccuracyShape(ctx, ft, &rf);
+        if (!rb.tested || !rf.tested) {
+          ++untested;
+          parts.push_back(head + ": not tested (no standard errors): " + values);
+        } else if (AtChance(base, chance, z) && AtChance(ft, chance, z)) {
+          ++at_chance;
+          parts.push_back(head + ": " + values);
+        } else {
+          const bool ft_falls =
+              rf.shape == CurveShape::kUShaped || rf.shape == CurveShape::kIncreasing;
+          const bool base_rises = rb.shape == CurveShape::kDecreasing;
+          shown += ft_falls && base_rises;
+          parts.push_back(
+              fmt::format("{}: fine-tuned {}, base {}: {}", head, ft_shape, base_shape, values));
+        }
+      }
+    }
+  }
+  if (members == 0) return row;
+  row.evidence = fmt::format("{}", fmt::join(parts, "; "));
+  if (untested == members) {
+    row.verdict = kNotTested;
+  } else if (at_chance + untested == members) {
+    row.verdict = kNotAtScale;
+    row.evidence = fmt::format(
+        "at chance: not informative at this scale (every curve within {:g} s.e. of chance): {}", z,
+        row.evidence);
+  } else {
+    row.verdict = shown > 0 ? kReproduced : kNotAtScale;
+  }
+  return row;
+}
+
+namespace {
+
+// Per benchmark and metric, the curves (base, fine-tuned per task and LR) within z s.e. of chance
+// at every budget.
+std::vector<std::string> BenchmarkFlags(const Ctx& ctx) {
+  std::vector<std::string> flags;
+  const double z = ctx.options.inflection.z;
+  for (const auto& bench : BenchmarkNames(ctx, "acc")) {
+    const double chance = BenchmarkChance(ctx, bench);
+    for (const char* metric : {"acc", "acc_norm"}) {
+      std::vector<std::string> which;
+      if (AtChance(BenchmarkCurve(ctx, bench, metric, "", 0), chance, z)) which.push_back("base");
+      for (const auto& task : BenchmarkTasks(ctx)) {
+        std::vector<double> lrs;
+        for (const auto& p : ctx.s.benchmarks)
+          if (p.benchmark == bench && p.task == task) lrs.push_back(p.lr);
+        for (double lr : Distinct(lrs))
+          if (AtChance(BenchmarkCurve(ctx, bench, metric, task, lr), chance, z))
+            which.push_back(task + " lr " + FormatParam(lr));
+      }
+      if (!which.empty())
+        flags.push_back(fmt::format(
+            "{} {}: at chance: not informative at this scale (within {:g} s.e. of chance {:.3f} "
+            "at every budget) for {}",
+            bench, metric, z, chance, fmt::join(which, ", ")));
+    }
+  }
+  return flags;
+}
+
 }  // namespace
 
 std::vector<ClaimRow> Claims(const Ctx& ctx) {
@@ -273,11 +388,12 @@ std::vector<ClaimRow> Claims(const Ctx& ctx) {
   rows.push_back(OptimalLr(ctx));
   rows.push_back(TheoryClaim(ctx, false));
   rows.push_back(TheoryClaim(ctx, true));
+  rows.push_back(BenchmarkClaim(ctx));
   return rows;
 }
 
 std::vector<std::string> Flags(const Ctx& ctx) {
-  std::vector<std::string> flags;
+  std::vector<std::string> flags = BenchmarkFlags(ctx);
   const double z = ctx.options.inflection.z;
   for (const auto& b : ctx.s.budgets)
     if (b.epochs > 1)

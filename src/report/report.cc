@@ -114,6 +114,7 @@ ReportOutput WriteReport(const fs::path& study_dir, const ReportOptions& options
   report_detail::FinetuneSection(ctx);
   report_detail::TunedSection(ctx);
   report_detail::TheorySection(ctx);
+  report_detail::BenchmarkSection(ctx);
   report_detail::TStarSection(ctx, out.dir / "tables");
   out.tables.insert(out.tables.end(), ctx.tables.begin(), ctx.tables.end());
   if (!ctx.findings.empty()) {

@@ -91,11 +91,12 @@ std::string Lower(std::string s);
 std::string RangeText(const Ctx& ctx);                       // "1M–32M tokens, 0.125–4 epochs"
 std::vector<double> Distinct(const std::vector<double>& v);  // sorted, duplicates removed
 
-void BaseSection(Ctx& ctx);      // figure 1: base vs modified loss against tokens
-void PerturbSection(Ctx& ctx);   // figure 2: Δ and perturbed loss per γ
-void FinetuneSection(Ctx& ctx);  // figure 3: OOD, OOD degradation and ID per LR, per task
-void TunedSection(Ctx& ctx);     // figure 4: optimal LR, OOD and ID at the tuned LR
-void TheorySection(Ctx& ctx);    // figure 5: linear-network lab panels
+void BaseSection(Ctx& ctx);       // figure 1: base vs modified loss against tokens
+void PerturbSection(Ctx& ctx);    // figure 2: Δ and perturbed loss per γ
+void FinetuneSection(Ctx& ctx);   // figure 3: OOD, OOD degradation and ID per LR, per task
+void TunedSection(Ctx& ctx);      // figure 4: optimal LR, OOD and ID at the tuned LR
+void TheorySection(Ctx& ctx);     // figure 5: linear-network lab panels
+void BenchmarkSection(Ctx& ctx);  // the paper's figure 1: benchmark accuracy, base vs fine-tuned
 // T* with intervals for every curve that can have one; writes tables_dir/tstar.csv.
 void TStarSection(Ctx& ctx, const std::filesystem::path& tables_dir);
 
@@ -107,5 +108,20 @@ struct ClaimRow {
 };
 std::vector<ClaimRow> Claims(const Ctx& ctx);
 std::vector<std::string> Flags(const Ctx& ctx);
+
+// Benchmarks (results/benchmarks.jsonl, benchmark_section.cc). The benchmarks with `metric`, and
+// the fine-tuning tasks, in order of appearance.
+std::vector<std::string> BenchmarkNames(const Ctx& ctx, const std::string& metric);
+std::vector<std::string> BenchmarkTasks(const Ctx& ctx);
+// One metric of one benchmark against tokens: the base model (task ""), a fine-tuning task at one
+// LR (lr > 0), or at the LR tuned per budget for the best ID loss (lr = 0; Summaries::tuned).
+Curve BenchmarkCurve(const Ctx& ctx, const std::string& benchmark, const std::string& metric,
+                     const std::string& task, double lr);
+double BenchmarkChance(const Ctx& ctx, const std::string& benchmark);  // NaN when unknown
+// Every point within z standard errors of chance (a point without a standard error is not).
+bool AtChance(const Curve& c, double chance, double z);
+// C9: after fine-tuning, benchmark accuracy falls past some budget while the base model's keeps
+// rising (claims.cc).
+ClaimRow BenchmarkClaim(const Ctx& ctx);
 
 }  // namespace ot::report_detail

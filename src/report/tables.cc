@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -56,6 +58,46 @@ MeanSe OverAll(const Rows& rows, Get get) {
 
 }  // namespace
 
+std::vector<BenchmarkPoint> SummarizeBenchmarks(std::span<const BenchmarkRow> rows) {
+  using Key = std::tuple<std::string, std::string, std::string, std::string, double, int64_t>;
+  std::map<Key, std::vector<std::pair<double, std::optional<double>>>> values;  // (value, stderr)
+  std::map<Key, std::pair<std::vector<double>, std::vector<double>>> extra;     // chance, samples
+  for (const auto& r : rows) {
+    const std::pair<const char*, std::pair<std::optional<double>, std::optional<double>>>
+        metrics[] = {{"acc", {r.acc, r.acc_stderr}},
+                     {"acc_norm", {r.acc_norm, r.acc_norm_stderr}},
+                     {"bits_per_byte", {r.bits_per_byte, std::nullopt}}};
+    for (const auto& [metric, v] : metrics) {
+      if (!v.first) continue;
+      const Key key{r.benchmark, metric, r.model, r.task, r.lr, r.tokens};
+      values[key].push_back({*v.first, v.second});
+      if (r.chance_acc) extra[key].first.push_back(*r.chance_acc);
+      extra[key].second.push_back(double(r.samples));
+    }
+  }
+  std::vector<BenchmarkPoint> out;
+  for (const auto& [key, v] : values) {
+    BenchmarkPoint p;
+    std::tie(p.benchmark, p.metric, p.model, p.task, p.lr, p.tokens) = key;
+    std::vector<double> y, se;
+    for (const auto& [value, stderr_] : v) {
+      y.push_back(value);
+      if (stderr_) se.push_back(*stderr_);
+    }
+    p.value = MeanAndSe(y);
+    p.seed_se = p.value.se;  // NaN from one seed
+    if (se.size() == y.size()) p.binomial_se = MeanAndSe(se).mean;
+    const double b = std::isfinite(p.binomial_se) ? p.binomial_se : 0.0;
+    const double k = std::isfinite(p.seed_se) ? p.seed_se : 0.0;
+    p.value.se = std::isfinite(p.binomial_se) || std::isfinite(p.seed_se) ? std::hypot(b, k) : kNaN;
+    const auto& [chance, samples] = extra.at(key);
+    p.chance = chance.empty() ? kNaN : MeanAndSe(chance).mean;
+    p.samples = static_cast<int64_t>(MeanAndSe(samples).mean);
+    out.push_back(p);
+  }
+  return out;
+}
+
 Summaries Summarize(const StudyResults& results) {
   Summaries s;
   // Budgets and their epochs, from every file that has rows.
@@ -66,6 +108,8 @@ Summaries Summarize(const StudyResults& results) {
     for (const auto& r : *results.perturb) epochs[r.tokens].push_back(r.epochs);
   if (results.finetune)
     for (const auto& r : *results.finetune) epochs[r.tokens].push_back(r.epochs);
+  if (results.benchmarks)
+    for (const auto& r : *results.benchmarks) epochs[r.tokens].push_back(r.epochs);
   for (const auto& [tokens, e] : epochs)
     s.budgets.push_back(
         {tokens, MeanAndSe(e).mean, double(tokens) / double(results.study.params),
@@ -123,6 +167,7 @@ Summaries Summarize(const StudyResults& results) {
     }
     for (const auto& [key, p] : best) s.tuned.push_back(*p);
   }
+  if (results.benchmarks) s.benchmarks = SummarizeBenchmarks(*results.benchmarks);
   if (results.theory) {
     using Key = std::tuple<std::string, double, double, double, int64_t>;
     std::map<Key, std::vector<const TheoryRow*>> by;
@@ -298,6 +343,20 @@ std::vector<std::string> WriteTables(const StudyResults& results, const Summarie
       o.EndRow();
     }
     o.Close();
+  }
+  if (results.benchmarks) {
+    CsvWriter w(track("benchmarks.csv"), {"benchmark", "metric", "model", "task", "lr", "tokens",
+                                          "epochs", "tokens_per_param", "n", "mean", "se",
+                                          "binomial_se", "seed_se", "chance", "samples"});
+    for (const auto& p : s.benchmarks) {
+      w.Cell(p.benchmark).Cell(p.metric).Cell(p.model).Cell(p.task).Cell(p.lr);
+      BudgetCells(w, s, p.tokens);
+      w.Cell(p.value.n);
+      Ms(w, p.value);
+      w.Cell(p.binomial_se).Cell(p.seed_se).Cell(p.chance).Cell(p.samples);
+      w.EndRow();
+    }
+    w.Close();
   }
   if (results.theory) {
     CsvWriter w(track("theory.csv"), {"kind", "step", "gamma", "lr", "lambda", "loss_a",

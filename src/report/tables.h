@@ -49,6 +49,22 @@ struct FinetunePoint {
   MeanSe id_loss, ood_loss, c4_loss, accuracy, base_id_loss, base_ood_loss;  // over seeds
   MeanSe chance_accuracy, label_prior_loss;  // present for tasks with choices / shared labels
 };
+// One benchmark metric of one model at one budget (results/benchmarks.jsonl), over fine-tuning
+// seeds (and pre-training seeds). value.se combines the benchmark's binomial standard error (the
+// same documents score every model, so it does not shrink with seeds: the mean of the rows') with
+// the spread over seeds (sd / sqrt(seeds), from 2 seeds): sqrt(binomial_se² + seed_se²).
+struct BenchmarkPoint {
+  int64_t tokens = 0;
+  std::string benchmark, metric;  // metric: "acc" | "acc_norm" | "bits_per_byte"
+  std::string model, task;        // "base" (task "") | "finetuned"
+  double lr = 0;                  // 0 for the base model
+  MeanSe value;
+  double binomial_se = kNaN, seed_se = kNaN;
+  double chance = kNaN;  // accuracy of guessing (multiple choice only)
+  int64_t samples = 0;   // documents scored
+};
+std::vector<BenchmarkPoint> SummarizeBenchmarks(std::span<const BenchmarkRow> rows);
+
 // Theory rows averaged per condition and step (duplicates, if any, are averaged; se from the rows).
 struct TheoryPoint {
   std::string kind;
@@ -64,6 +80,8 @@ struct Summaries {
   std::vector<FinetunePoint> finetune;  // sorted by (task, lr, tokens)
   std::vector<FinetunePoint> tuned;     // per (task, tokens): the lr with the lowest mean id_loss
   std::vector<TheoryPoint> theory;      // sorted by (kind, gamma, lr, lambda, step)
+  // sorted by (benchmark, metric, model, task, lr, tokens)
+  std::vector<BenchmarkPoint> benchmarks;
   const Budget& At(int64_t tokens) const;
 };
 Summaries Summarize(const StudyResults& results);
@@ -77,8 +95,8 @@ struct Curve {
 };
 
 // Writes tables/{budgets, pretrain, pretrain_summary, perturb, perturb_summary, finetune,
-// finetune_summary, finetune_tuned, finetune_optimal_lr, theory}.csv (those whose rows exist).
-// Returns the file names written.
+// finetune_summary, finetune_tuned, finetune_optimal_lr, theory, benchmarks}.csv (those whose rows
+// exist). Returns the file names written.
 std::vector<std::string> WriteTables(const StudyResults& results, const Summaries& summaries,
                                      const std::filesystem::path& tables_dir);
 

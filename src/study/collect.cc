@@ -29,6 +29,29 @@ std::optional<double> OptionalNumber(const json& obj, const char* key) {
   return std::nullopt;
 }
 
+// One BenchmarkRow per task of an eval.json's "lm_eval" block (none without one); `proto` holds the
+// model's fields (tokens, seed, base or fine-tuned). A stderr lm-eval writes as "N/A" (fewer than
+// 2 documents) is absent.
+std::string BenchmarkRows(const json& eval, const BenchmarkRow& proto) {
+  if (!eval.contains("lm_eval")) return "";
+  const json& lm = eval["lm_eval"];
+  std::string out;
+  for (const auto& [name, r] : lm["results"].items()) {
+    BenchmarkRow row = proto;
+    row.benchmark = name;
+    row.samples = lm["n-samples"][name].value("effective", int64_t{0});
+    row.acc = OptionalNumber(r, "acc,none");
+    row.acc_stderr = OptionalNumber(r, "acc_stderr,none");
+    row.acc_norm = OptionalNumber(r, "acc_norm,none");
+    row.acc_norm_stderr = OptionalNumber(r, "acc_norm_stderr,none");
+    row.bits_per_byte = OptionalNumber(r, "bits_per_byte,none");
+    const json& meta = lm["configs"][name]["metadata"];
+    row.chance_acc = OptionalNumber(meta, "chance_acc");
+    out += ToJson(row).dump() + "\n";
+  }
+  return out;
+}
+
 constexpr double kNoBase = 0;  // never written: a missing base task is an error below
 
 }  // namespace
@@ -47,7 +70,7 @@ int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& st
     }
     return dir;
   };
-  std::string pretrain_rows, perturb_rows, finetune_rows, diagnose_rows;
+  std::string pretrain_rows, perturb_rows, finetune_rows, diagnose_rows, benchmark_rows;
   int64_t params = 0, per_epoch = 0;
   for (const auto& ck : sp.checkpoints) {
     json base;
@@ -69,6 +92,8 @@ int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& st
       for (const auto& task : c.finetune.tasks)
         if (r.contains(task)) row["task/" + task + "/loss"] = r[task]["loss"];
       pretrain_rows += row.dump() + "\n";
+      benchmark_rows += BenchmarkRows(
+          base, {.tokens = typed.tokens, .epochs = typed.epochs, .seed = ck.seed, .model = "base"});
     }
     if (auto dir = done_dir(ck.perturb_run)) {
       std::ifstream in(*dir / "results.jsonl");
@@ -108,6 +133,13 @@ int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& st
         throw Error(fmt::format("{}: the base evaluation has no task '{}'", ck.eval_run, task));
       json row = ToJson(typed);
       finetune_rows += row.dump() + "\n";
+      benchmark_rows += BenchmarkRows(ft, {.tokens = typed.tokens,
+                                           .epochs = typed.epochs,
+                                           .seed = ck.seed,
+                                           .model = "finetuned",
+                                           .task = task,
+                                           .lr = typed.lr,
+                                           .ft_seed = typed.ft_seed});
     }
   }
   // A published series' epochs are of its own pre-training corpus, not of the data prepared here.
@@ -132,6 +164,7 @@ int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& st
   WriteFileAtomic(results / "perturb.jsonl", perturb_rows);
   WriteFileAtomic(results / "finetune.jsonl", finetune_rows);
   WriteFileAtomic(results / "diagnostics.jsonl", diagnose_rows);
+  WriteFileAtomic(results / "benchmarks.jsonl", benchmark_rows);
   if (!sp.theory_run.empty())
     if (auto dir = done_dir(sp.theory_run))
       WriteFileAtomic(results / "theory.jsonl", ReadFile(*dir / "results.jsonl"));

@@ -9,6 +9,7 @@
 #include "analysis/suite.h"
 #include "core/fileio.h"
 #include "data/hf_tokenizer.h"
+#include "data/lm_eval_tasks.h"
 #include "data/prepare.h"
 #include "train/checkpoint.h"
 #include "train/pretrain_config.h"
@@ -32,6 +33,11 @@ std::string DataConfigText(const StudyConfig& c) {
     sets.push_back("data.data_dir=\"" + fs::absolute(c.data.data_dir).string() + "\"");
   if (!c.data.cache_dir.empty())
     sets.push_back("data.cache_dir=\"" + fs::absolute(c.data.cache_dir).string() + "\"");
+  if (!c.data.pair_files.empty()) {
+    std::vector<std::string> files;
+    for (const auto& f : c.data.pair_files) files.push_back(fs::absolute(f).string());
+    sets.push_back("data.pair_files=" + config_detail::Print(files));
+  }
   const data::DataConfig d = LoadConfig(data::DataConfigSchema(), c.data.config, sets);
   return PrintConfig(data::DataConfigSchema(), d);
 }
@@ -62,7 +68,35 @@ EvalSuiteConfig SuiteFor(const StudyConfig& c, const fs::path& data_dir) {
   e.max_examples = c.eval.max_examples;
   e.max_target_tokens = c.eval.max_target_tokens;
   e.tasks = c.finetune.tasks;
+  // Absolute: the runs read them from their own directories.
+  for (const auto& f : c.eval.task_files) e.task_files.push_back(fs::absolute(f).string());
+  for (const auto& f : c.eval.rolling_files) e.rolling_files.push_back(fs::absolute(f).string());
+  e.task_limit = c.eval.task_limit;
+  e.skip_long_docs = c.eval.skip_long_docs;
   return e;
+}
+
+// The benchmark files' cost per evaluation, read once at planning (so a missing or malformed file
+// stops the study before any run): every multiple-choice request is one row of the window T, and a
+// rolling document costs at most its UTF-8 bytes in tokens (a token holds at least one byte).
+BenchmarkCost CostOfBenchmarks(const StudyConfig& c, int T) {
+  BenchmarkCost cost;
+  for (const auto& path : c.eval.task_files) {
+    const data::McTaskFile file = data::LoadMcTaskFile(path);
+    const size_t n = c.eval.task_limit > 0 ? std::min<size_t>(file.docs.size(), c.eval.task_limit)
+                                           : file.docs.size();
+    ++cost.files;
+    cost.documents += static_cast<int64_t>(n);
+    for (size_t i = 0; i < n; ++i)
+      cost.tokens_per_eval += static_cast<double>(file.docs[i].choices.size()) * T;
+  }
+  for (const auto& path : c.eval.rolling_files) {
+    const data::RollingTaskFile file = data::LoadRollingTaskFile(path);
+    ++cost.files;
+    cost.documents += static_cast<int64_t>(file.docs.size());
+    for (const auto& doc : file.docs) cost.tokens_per_eval += static_cast<double>(doc.size()) + T;
+  }
+  return cost;
 }
 
 std::string LrLabel(double lr) { return fmt::format("{:g}", lr); }
@@ -148,7 +182,10 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
   for (const StudyVariant& variant : StudyVariants(c)) {
     const StudyConfig& cs = variant.config;  // everything below reads the variant's own config
     const int B = cs.pretrain.batch_size, T = cs.pretrain.seq_len;
-    const double eval_tokens = static_cast<double>(cs.eval.windows + cs.eval.c4_windows) * T;
+    const BenchmarkCost bench = CostOfBenchmarks(cs, T);
+    if (sp.benchmarks.files == 0) sp.benchmarks = bench;  // the same files in every variant
+    const double eval_tokens =
+        static_cast<double>(cs.eval.windows + cs.eval.c4_windows) * T + bench.tokens_per_eval;
     for (int64_t seed : c.study.seeds) {
       const std::string seed_tag =
           variant.tag + (c.study.seeds.size() > 1 ? fmt::format("seed-{}/", seed) : "");
@@ -227,6 +264,7 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
                   .config_toml = PrintConfig(EvalSchema(), ev),
                   .deps = ck_deps,
                   .cost_tokens = eval_tokens});
+        sp.benchmarks.evaluations += bench.files > 0;
         PerturbConfig pc{.checkpoint = ck.ref,
                          .suite = suite,
                          .gammas = cs.perturb.gammas,
@@ -236,6 +274,8 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
                          .scale = cs.perturb.scale,
                          .compute = cs.compute};
         pc.suite.tasks.clear();
+        pc.suite.task_files.clear();  // the probe is the general loss alone
+        pc.suite.rolling_files.clear();
         ck.perturb_run = "perturb/" + tag;
         plan.Add(
             {.stage = "perturb",
@@ -255,6 +295,8 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
                             .gammas = cs.perturb.gammas,
                             .compute = cs.compute};
           dc.suite.tasks.clear();
+          dc.suite.task_files.clear();
+          dc.suite.rolling_files.clear();
           ck.diagnose_run = "diagnose/" + tag;
           const double hvp_passes = 1 + 2.0 * cs.diagnose.max_iters + 4.0 * cs.diagnose.probes;
           plan.Add({.stage = "diagnose",
@@ -290,6 +332,7 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
                         .deps = ck_deps,
                         .cost_tokens = static_cast<double>(ft_tokens) + eval_tokens});
               ck.finetune_runs.push_back(name);
+              sp.benchmarks.evaluations += bench.files > 0;
             }
           }
         }

@@ -30,8 +30,17 @@ struct StudyCheckpoint {
   std::vector<std::string> finetune_runs;
 };
 
+// What scoring eval.task_files and eval.rolling_files costs (shown by --dry-run).
+struct BenchmarkCost {
+  int files = 0;
+  int64_t documents = 0;       // per evaluation (task_limit applied)
+  double tokens_per_eval = 0;  // estimated tokens forwarded per evaluation
+  int64_t evaluations = 0;     // models scored: every base checkpoint and every fine-tuned model
+};
+
 struct StudyPlan {
   Plan plan;
+  BenchmarkCost benchmarks;
   std::string data_run, theory_run;
   std::vector<StudyCheckpoint> checkpoints;
 };

@@ -193,7 +193,12 @@ const ConfigSchema<StudyConfig>& StudySchema() {
         .Field("data.data_dir", "real task files and C4 (shared/data); \"\" = registry data only",
                [](C& c) -> std::string& { return c.data.data_dir; })
         .Field("data.cache_dir", "fetched sources (\"\" = $OVERTRAIN_CACHE or ~/.cache/overtrain)",
-               [](C& c) -> std::string& { return c.data.cache_dir; });
+               [](C& c) -> std::string& { return c.data.cache_dir; })
+        .Field("data.pair_files",
+               "JSON-lines files of {\"prompt\", \"response\"} pairs, each a fine-tuning task "
+               "named by its file name, to list in finetune.tasks (loss on the response only; "
+               "docs/tasks.md)",
+               [](C& c) -> std::vector<std::string>& { return c.data.pair_files; });
     DeclareModelFields(s, [](C& c) -> ModelConfig& { return c.model; });
     s.Field(
          "pretrain.mode",
@@ -300,6 +305,21 @@ const ConfigSchema<StudyConfig>& StudySchema() {
         .Field(
             "eval.max_target_tokens", "target tokens scored per example",
             [](C& c) -> int64_t& { return c.eval.max_target_tokens; }, AtLeast(0))
+        .Field("eval.task_files",
+               "lm-eval multiple-choice task files (JSONL; docs/lm_eval.md) scored on every base "
+               "checkpoint and every fine-tuned model (the report's Figure 1 panels and C9)",
+               [](C& c) -> std::vector<std::string>& { return c.eval.task_files; })
+        .Field("eval.rolling_files",
+               "lm-eval rolling-loglikelihood files (.txt one document, .jsonl {\"text\"}) scored "
+               "on every base checkpoint and every fine-tuned model",
+               [](C& c) -> std::vector<std::string>& { return c.eval.rolling_files; })
+        .Field(
+            "eval.task_limit", "documents scored per task file (0 = all)",
+            [](C& c) -> int64_t& { return c.eval.task_limit; }, AtLeast(0))
+        .Field("eval.skip_long_docs",
+               "skip (and count) a task-file document whose continuation exceeds the window, "
+               "instead of stopping",
+               [](C& c) -> bool& { return c.eval.skip_long_docs; })
         .Field("theory.config", "theory config file (\"\" = no theory panels)",
                [](C& c) -> std::string& { return c.theory.config; })
         .Field("checkpoints.series",

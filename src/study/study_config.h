@@ -50,6 +50,9 @@ struct StudyConfig {
     std::vector<std::string> set;  // extra data.* overrides, e.g. ["data.vocab_size=4096"]
     std::string data_dir;          // real task files and C4 (shared/data); "" = registry data only
     std::string cache_dir;         // fetched sources; "" = $OVERTRAIN_CACHE or ~/.cache/overtrain
+    // {"prompt", "response"} JSON-lines files, each a fine-tuning task named by its file name
+    // (data.pair_files of data prepare; list the names in finetune.tasks).
+    std::vector<std::string> pair_files;
   } data;
   ModelConfig model = ModelConfig::Nano();
   struct Pretrain {
@@ -90,6 +93,11 @@ struct StudyConfig {
   struct Eval {
     int batch = 16;
     int64_t windows = 256, c4_windows = 256, max_examples = 200, max_target_tokens = 256;
+    // Benchmarks in lm-eval form (docs/lm_eval.md), scored on every base checkpoint and every
+    // fine-tuned model with the same documents: the paper's Figure 1.
+    std::vector<std::string> task_files, rolling_files;
+    int64_t task_limit = 0;  // documents per file (0 = all)
+    bool skip_long_docs = false;
   } eval;
   struct Theory {
     std::string config = "configs/theory/reference.toml";  // "" = no theory panels

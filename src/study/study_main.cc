@@ -139,6 +139,15 @@ void PrintPlan(const StudyPlan& sp, const fs::path& study_dir) {
   }
   std::printf("%-12s %6zu %16s\n", "total", sp.plan.runs().size(),
               FormatSize(static_cast<int64_t>(total)).c_str());
+  if (const BenchmarkCost& b = sp.benchmarks; b.files > 0)
+    std::printf(
+        "benchmarks (eval.task_files, eval.rolling_files): %d file(s), %lld documents, ~%s "
+        "tokens per evaluation, scored on %lld models (every base checkpoint and fine-tuned "
+        "model; included above): ~%s tokens\n",
+        b.files, static_cast<long long>(b.documents),
+        FormatSize(static_cast<int64_t>(b.tokens_per_eval)).c_str(),
+        static_cast<long long>(b.evaluations),
+        FormatSize(static_cast<int64_t>(b.tokens_per_eval * b.evaluations)).c_str());
   std::printf("\nruns (name  id  deps):\n");
   for (const auto& run : sp.plan.runs()) {
     std::string deps;

@@ -316,5 +316,20 @@ TEST(LmEvalResults, LayoutFollowsLmEvalResultsJson) {
   EXPECT_TRUE(j["group_subtasks"]["wiki"].is_array());
 }
 
+// The chance accuracy a study's report compares acc with: mean over the scored documents (not the
+// file) of 1 / number of choices; here 2 and 4 choices scored, a third document left out by limit.
+TEST(LmEvalResults, ChanceAccuracyIsTheMeanOfOneOverChoicesOfTheScoredDocuments) {
+  CharTableModel m(16, {});
+  McTaskOptions two;
+  two.limit = 2;
+  const McTokenized mc = TokenizeMcTask(File({{"", "c", {"a", "b"}, 0},
+                                              {"", "c", {"a", "b", "c", "d"}, 1},
+                                              {"", "c", {"a", "b", "c"}, 1}}),
+                                        kByteEncode, kPrefix, two, 16);
+  const McTaskScores mcs = ScoreMcTask(m, mc, 2);
+  const nlohmann::json j = LmEvalResults(std::span(&mc, 1), std::span(&mcs, 1), {}, {});
+  EXPECT_DOUBLE_EQ(j["configs"]["t"]["metadata"]["chance_acc"].get<double>(), (0.5 + 0.25) / 2);
+}
+
 }  // namespace
 }  // namespace ot

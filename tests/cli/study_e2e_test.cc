@@ -1,7 +1,9 @@
 // End to end through the real binary: the CI study (configs/ci.toml: registry data, nano, a
 // 3-budget ladder, perturbation, fine-tuning, theory) runs to a report; a second invocation redoes
 // nothing; a study killed with SIGKILL mid-run and restarted does not redo finished runs and ends
-// with the same results as the uninterrupted study (issue 7's "prove it").
+// with the same results as the uninterrupted study (issue 7's "prove it"). Also: arms, a study over
+// published checkpoints, and the paper's Figure 1 (benchmark files scored on a published series
+// before and after fine-tuning on prompt/response pairs, to a report with C9).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -37,9 +39,10 @@ std::string ReadAll(const fs::path& p) {
   return ss.str();
 }
 
-// Runs the study into `out` (plus extra --set overrides); returns its pid. Output goes to
-// <out>.log.
-pid_t StartStudy(const fs::path& out, const std::vector<std::string>& sets = {}) {
+// Runs the study into `out` (plus extra --set overrides and flags such as --dry-run); returns its
+// pid. Output goes to <out>.log.
+pid_t StartStudy(const fs::path& out, const std::vector<std::string>& sets = {},
+                 const std::vector<std::string>& flags = {}) {
   const std::string bin = EnvVar("OVERTRAIN_BIN"), src = EnvVar("OVERTRAIN_SOURCE_DIR");
   const pid_t pid = fork();
   if (pid == 0) {
@@ -49,6 +52,7 @@ pid_t StartStudy(const fs::path& out, const std::vector<std::string>& sets = {})
     std::vector<std::string> args = {
         bin, "study", "--config", "configs/ci.toml", "--set", "study.out=" + out.string()};
     for (const auto& s : sets) args.insert(args.end(), {"--set", s});
+    args.insert(args.end(), flags.begin(), flags.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -157,16 +161,10 @@ TEST_F(StudyE2E, ArmsGetTheirOwnLaddersAndAComparison) {
   EXPECT_TRUE(fs::exists(a / "report" / "figures" / "ladders.png"));
 }
 
-// A study over published checkpoints (checkpoints.series): three tiny Llama directories in Hugging
-// Face layout (config.json without an overtrain block, model.safetensors, GPT-2's tokenizer.json)
-// replace pre-training; the data is prepared with their tokenizer, and perturbation, fine-tuning,
-// evaluation and the report run as usual, at the series' token counts and epochs.
-TEST_F(StudyE2E, PublishedCheckpointSeriesReplacesPretraining) {
-  const fs::path tokenizers = ot::data::testing::SharedTokenizerDir();
-  if (tokenizers.empty()) {
-    if (EnvVar("CI") == "true") FAIL() << "no shared/data/tokenizers (CI=true)";
-    GTEST_SKIP() << "no shared/data/tokenizers folder (set OVERTRAIN_DATA_DIR)";
-  }
+// Three tiny Llama directories in Hugging Face layout under `root` (config.json without an
+// overtrain block, model.safetensors of seeded random weights, GPT-2's tokenizer.json) at 1M, 2M
+// and 4M tokens; returns the checkpoints.series override that names them.
+std::string PublishedSeries(const fs::path& root, const fs::path& tokenizers) {
   const std::string tokenizer = ot::data::ReadMaybeGzip(tokenizers / "gpt2" / "tokenizer.json.gz");
   ot::ModelConfig m;
   m.vocab_size = 50304;  // GPT-2's 50257 padded to a multiple of 64, as Pythia pads
@@ -181,7 +179,7 @@ TEST_F(StudyE2E, PublishedCheckpointSeriesReplacesPretraining) {
   std::string series = "checkpoints.series=[";
   const char* tokens[] = {"1M", "2M", "4M"};
   for (int k = 0; k < 3; ++k) {
-    const fs::path dir = root_ / ("published-" + std::to_string(k));
+    const fs::path dir = root / ("published-" + std::to_string(k));
     fs::create_directories(dir);
     std::vector<float> params(layout.total());
     ot::InitParams(layout, params, 100 + k);
@@ -195,7 +193,20 @@ TEST_F(StudyE2E, PublishedCheckpointSeriesReplacesPretraining) {
     series += std::string(k ? ", " : "") + "{dir = \"" + dir.string() + "\", tokens = \"" +
               tokens[k] + "\"}";
   }
-  series += "]";
+  return series + "]";
+}
+
+// A study over published checkpoints (checkpoints.series): the three directories of
+// PublishedSeries replace pre-training; the data is prepared with their tokenizer, and
+// perturbation, fine-tuning, evaluation and the report run as usual, at the series' token counts
+// and epochs.
+TEST_F(StudyE2E, PublishedCheckpointSeriesReplacesPretraining) {
+  const fs::path tokenizers = ot::data::testing::SharedTokenizerDir();
+  if (tokenizers.empty()) {
+    if (EnvVar("CI") == "true") FAIL() << "no shared/data/tokenizers (CI=true)";
+    GTEST_SKIP() << "no shared/data/tokenizers folder (set OVERTRAIN_DATA_DIR)";
+  }
+  const std::string series = PublishedSeries(root_, tokenizers);
   const fs::path a = root_ / "series";
   ASSERT_EQ(
       Wait(StartStudy(a, {series, "checkpoints.corpus_tokens=\"2M\"", "theory.config=\"\"",
@@ -220,6 +231,98 @@ TEST_F(StudyE2E, PublishedCheckpointSeriesReplacesPretraining) {
     hf_tokenized |= e.path().filename() == "tokenizer.json" &&
                     e.path().parent_path().filename().string().rfind("prepare", 0) == 0;
   EXPECT_TRUE(hf_tokenized) << "the prepared data holds no tokenizer.json";
+}
+
+// The paper's Figure 1 end to end: the published series of PublishedSeries fine-tuned on GSM8K's
+// question/answer pairs from shared/data as a prompt/response file (data.pair_files), with a short
+// two-choice task file (eval.task_files, eval.task_limit) scored on every base checkpoint and every
+// fine-tuned model. The report has the Figure 1 panels, the benchmarks table and the C9 row, which
+// random-weight models at this scale leave at chance, flagged as such rather than read as a curve.
+TEST_F(StudyE2E, Figure1BenchmarksBeforeAndAfterFineTuningAreFlaggedAtChance) {
+  const fs::path tokenizers = ot::data::testing::SharedTokenizerDir();
+  const fs::path gsm8k = tokenizers.parent_path() / "gsm8k" / "train.jsonl.gz";
+  if (tokenizers.empty() || !fs::exists(gsm8k)) {
+    if (EnvVar("CI") == "true") FAIL() << "no shared/data/tokenizers or gsm8k (CI=true)";
+    GTEST_SKIP() << "no shared/data/tokenizers or gsm8k folder (set OVERTRAIN_DATA_DIR)";
+  }
+  const std::string series = PublishedSeries(root_, tokenizers);
+  std::string pairs;
+  int n = 0;
+  const std::string records = ot::data::ReadMaybeGzip(gsm8k);  // outlives the lines viewing it
+  for (const auto& [number, line] : ot::data::NonBlankLines(records, "gsm8k")) {
+    const auto j = nlohmann::json::parse(line);
+    pairs +=
+        nlohmann::json{{"prompt", "Question: " + j["question"].get<std::string>() + "\nAnswer:"},
+                       {"response", " " + j["answer"].get<std::string>()}}
+            .dump() +
+        "\n";
+    if (++n == 40) break;
+  }
+  ot::WriteFileAtomic(root_ / "gsm8k_pairs.jsonl", pairs);
+  std::string docs;
+  for (int i = 0; i < 20; ++i)
+    docs += nlohmann::json{{"context",
+                            "Question: Is " + std::to_string(3 * i + 1) + " even or odd?\nAnswer:"},
+                           {"choices", {"even", "odd"}},
+                           {"gold", (3 * i + 1) % 2}}
+                .dump() +
+            "\n";
+  ot::WriteFileAtomic(root_ / "parity.jsonl", docs);
+  const fs::path a = root_ / "fig1";
+  const std::vector<std::string> sets = {
+      series,
+      "checkpoints.corpus_tokens=\"2M\"",
+      "theory.config=\"\"",
+      "perturb.gammas=[0.5]",
+      "perturb.draws=1",
+      "finetune.tasks=[\"gsm8k_pairs\"]",
+      "data.pair_files=[\"" + (root_ / "gsm8k_pairs.jsonl").string() + "\"]",
+      "finetune.lrs=[1e-3, 3e-3]",
+      "finetune.seeds=[1, 2]",
+      "finetune.tokens=\"2K\"",
+      "eval.windows=8",
+      "eval.task_files=[\"" + (root_ / "parity.jsonl").string() + "\"]",
+      "eval.task_limit=16"};
+  // --dry-run shows what the benchmarks cost: 16 documents of 2 choices, one window (64) each, on
+  // 3 base checkpoints and 3 x 2 x 2 fine-tuned models.
+  ASSERT_EQ(Wait(StartStudy(root_ / "fig1-dry", sets, {"--dry-run"})), 0);
+  EXPECT_NE(ReadAll(root_ / "fig1-dry.log")
+                .find("benchmarks (eval.task_files, eval.rolling_files): 1 file(s), 16 documents, "
+                      "~2048 tokens per evaluation, scored on 15 models"),
+            std::string::npos)
+      << ReadAll(root_ / "fig1-dry.log");
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(Wait(StartStudy(a, sets)), 0) << ReadAll(a.string() + ".log");
+  std::fprintf(stderr, "[figure 1 study: %.1f s]\n",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  // Every base checkpoint and every fine-tuned model scored the same 16 documents.
+  const std::string rows = ReadAll(a / "results" / "benchmarks.jsonl");
+  int base = 0, finetuned = 0;
+  std::istringstream lines(rows);
+  for (std::string line; std::getline(lines, line);) {
+    const auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["benchmark"], "parity") << line;
+    EXPECT_EQ(j["samples"], 16) << line;
+    EXPECT_DOUBLE_EQ(j["chance_acc"].get<double>(), 0.5) << line;
+    (j["model"] == "base" ? base : finetuned) += 1;
+    if (j["model"] == "finetuned") EXPECT_EQ(j["task"], "gsm8k_pairs") << line;
+  }
+  EXPECT_EQ(base, 3) << rows;
+  EXPECT_EQ(finetuned, 3 * 2 * 2) << rows;
+  EXPECT_TRUE(fs::exists(a / "report" / "tables" / "benchmarks.csv"));
+  EXPECT_GT(fs::file_size(a / "report" / "figures" / "fig1_benchmark_parity.png"), 1000u);
+  const std::string report = ReadAll(a / "report" / "report.md");
+  EXPECT_NE(report.find("6. Benchmarks after fine-tuning (the paper's Figure 1)"),
+            std::string::npos)
+      << report;
+  const size_t c9 = report.find("| C9 |");
+  ASSERT_NE(c9, std::string::npos) << report;
+  const std::string row = report.substr(c9, report.find('\n', c9) - c9);
+  EXPECT_NE(row.find("**not at this scale**"), std::string::npos) << row;
+  EXPECT_NE(row.find("at chance: not informative at this scale"), std::string::npos) << row;
+  EXPECT_NE(report.find("parity acc: at chance: not informative at this scale"), std::string::npos)
+      << "the flags list the benchmark:\n"
+      << report;
 }
 
 }  // namespace

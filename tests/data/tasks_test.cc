@@ -5,14 +5,19 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "common/test_util.h"
 #include "core/check.h"
+#include "core/fileio.h"
 #include "data/lm_eval_tasks.h"
 #include "data/mc_records.h"
+#include "data/prepare.h"
 #include "data/task_tokens.h"
 #include "data/tokenizer.h"
+#include "data/tokenizer_fixture.h"
+#include "data/util.h"
 
 namespace ot::data {
 namespace {
@@ -265,6 +270,114 @@ TEST(TaskTokens, LongTargetsAreCroppedInsideTheTarget) {
       found = std::equal(in.begin(), in.end(), x.begin() + s) && tg[T - 1] == x[s + T];
     EXPECT_TRUE(found);
   }
+}
+
+}  // namespace
+}  // namespace ot::data
+
+namespace ot::data {
+namespace {
+
+// Prompt/response files: fields verbatim (no trimming, no added space), other keys ignored, errors
+// naming file, line and field, a seeded split named by the file.
+TEST(PairTasks, VerbatimPairsSplitWithTheSeedAndNamedByTheFile) {
+  const auto ex = ParsePairs(
+      "{\"prompt\": \"Q: 2+2?\\nA:\", \"response\": \" 4\", \"id\": 7}\n\n"
+      "{\"prompt\": \"\", \"response\": \"whole document \"}\n",
+      "p.jsonl");
+  ASSERT_EQ(ex.size(), 2u);
+  EXPECT_EQ(ex[0].prompt, "Q: 2+2?\nA:");
+  EXPECT_EQ(ex[0].target, " 4");
+  EXPECT_EQ(ex[1].prompt, "");
+  EXPECT_EQ(ex[1].target, "whole document ");
+  EXPECT_TRUE(ex[0].choices.empty());
+  auto error = [](const std::string& jsonl) {
+    return ot::testing::ErrorOf([&] { ParsePairs(jsonl, "p.jsonl"); });
+  };
+  EXPECT_EQ(error("{\"prompt\": \"a\", \"response\": \"b\"}\n{\"prompt\": \"a\"}\n"),
+            "p.jsonl:2: expected a string field \"response\"");
+  EXPECT_EQ(error("{\"question\": \"a\", \"response\": \"b\"}\n"),
+            "p.jsonl:1: expected a string field \"prompt\"");
+  EXPECT_EQ(error("{\"prompt\": \"a\", \"response\": \"\"}\n"),
+            "p.jsonl:1: \"response\" is empty; the loss has nothing to train on");
+  EXPECT_EQ(error("not json\n"),
+            "p.jsonl:1: expected a JSON object {\"prompt\": ..., \"response\": ...}");
+
+  const fs::path dir = ot::testing::TempDir("pairs");
+  std::string text;
+  for (int i = 0; i < 20; ++i)
+    text += "{\"prompt\": \"p" + std::to_string(i) + "\", \"response\": \" r\"}\n";
+  WriteFileAtomic(dir / "my_sft.jsonl", text);
+  EXPECT_EQ(PairTaskName(dir / "my_sft.jsonl.gz"), "my_sft");
+  const TaskData a = LoadPairTask(dir / "my_sft.jsonl", 3, 0.1),
+                 b = LoadPairTask(dir / "my_sft.jsonl", 3, 0.1);
+  EXPECT_EQ(a.name, "my_sft");
+  EXPECT_EQ(a.train.size(), 18u);
+  ASSERT_EQ(a.val.size(), 2u);
+  EXPECT_EQ(a.val[0].prompt, b.val[0].prompt);  // a pure function of (file, seed)
+  WriteFileAtomic(dir / "one.jsonl", "{\"prompt\": \"p\", \"response\": \" r\"}\n");
+  EXPECT_EQ(ot::testing::ErrorOf([&] { LoadPairTask(dir / "one.jsonl", 3, 0.1); }),
+            (dir / "one.jsonl").string() +
+                ": 1 pairs; expected at least 2 (one for training, one for validation)");
+  fs::remove_all(dir);
+}
+
+// data.pair_files: a file whose name is a built-in task's or another pair file's is refused, so a
+// task name always means one set of examples.
+TEST(PairTasks, AFileNamingATakenTaskIsRefused) {
+  const auto& schema = DataConfigSchema();
+  EXPECT_NO_THROW(
+      LoadConfig(schema, "", {"data.pair_files=[\"a/hh.jsonl\", \"b/tulu.jsonl.gz\"]"}));
+  std::string m = ot::testing::ErrorOf(
+      [&] { LoadConfig(schema, "", {"data.pair_files=[\"x/gsm8k.jsonl\"]"}); });
+  EXPECT_NE(m.find("'x/gsm8k.jsonl' names the task 'gsm8k', which a built-in task or another pair "
+                   "file already has; rename the file"),
+            std::string::npos)
+      << m;
+  m = ot::testing::ErrorOf(
+      [&] { LoadConfig(schema, "", {"data.pair_files=[\"a/hh.jsonl\", \"b/hh.jsonl.gz\"]"}); });
+  EXPECT_NE(m.find("'b/hh.jsonl.gz' names the task 'hh'"), std::string::npos) << m;
+}
+
+// GSM8K's question/answer pairs from shared/data as a prompt/response file: the fine-tuning batch
+// trains on the response tokens and the end-of-document token only, never on the prompt.
+TEST(PairTasks, Gsm8kPairsTrainOnTheResponseOnly) {
+  const fs::path tokenizers = testing::SharedTokenizerDir();  // shared/data/tokenizers
+  const fs::path gsm8k = tokenizers.parent_path() / "gsm8k" / "train.jsonl.gz";
+  if (tokenizers.empty() || !fs::exists(gsm8k))
+    GTEST_SKIP() << "no shared/data/gsm8k (set OVERTRAIN_DATA_DIR)";
+  const fs::path dir = ot::testing::TempDir("gsm8k_pairs");
+  std::string pairs;
+  int n = 0;
+  const std::string records = ReadMaybeGzip(gsm8k);  // outlives the lines that view it
+  for (const auto& [number, line] : NonBlankLines(records, gsm8k.string())) {
+    const auto j = nlohmann::json::parse(line);
+    pairs +=
+        nlohmann::json{{"prompt", "Question: " + j["question"].get<std::string>() + "\nAnswer:"},
+                       {"response", " " + j["answer"].get<std::string>()}}
+            .dump() +
+        "\n";
+    if (++n == 12) break;
+  }
+  WriteFileAtomic(dir / "gsm8k_pairs.jsonl", pairs);
+  const TaskData data = LoadPairTask(dir / "gsm8k_pairs.jsonl", 1, 0.25);
+  EXPECT_EQ(data.train.size(), 9u);
+  EXPECT_EQ(data.val.size(), 3u);
+  const Tokenizer& tok = Tok();
+  const TaskSplit split = TokenizeTask(data.name, "train", data.train, {}, tok);
+  const int64_t T = 4096;  // the byte-level test tokenizer: one token per byte or so
+  FinetuneBatcher rows(split, 1, T, 1, /*shuffle=*/false);
+  std::vector<int32_t> in(T), tg(T);
+  rows.Batch({0, 0}, in, tg);
+  const auto& rec = split.records[0];
+  ASSERT_LE(rec.prompt_len + rec.target_len + 1, T + 1) << "the test's window must hold the pair";
+  std::vector<int32_t> trained;
+  for (int64_t t = 0; t < T; ++t)
+    if (tg[t] >= 0) trained.push_back(tg[t]);
+  std::vector<int32_t> expected(split.Target(0).begin(), split.Target(0).end());
+  expected.push_back(tok.eod_id());
+  EXPECT_EQ(trained, expected) << "exactly the response and its end-of-document token are trained";
+  fs::remove_all(dir);
 }
 
 }  // namespace
