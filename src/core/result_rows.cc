@@ -37,6 +37,7 @@ void Visit(V& v, Row& r) {
     v("loss", r.loss, Range::kAny);
     v("base_loss", r.base_loss, Range::kAny);
     v("delta", r.delta, Range::kAny);
+    v("scale", r.scale);
   } else {
     static_assert(std::is_same_v<std::remove_const_t<Row>, FinetuneRow>);
     v("tokens", r.tokens, 1);
@@ -143,7 +144,16 @@ PretrainRow PretrainRowFromJson(const json& o, const std::string& where) {
   return Read<PretrainRow>(o, where);
 }
 PerturbRow PerturbRowFromJson(const json& o, const std::string& where) {
-  return Read<PerturbRow>(o, where);
+  if (!o.is_object() || o.contains("scale")) {
+    PerturbRow row = Read<PerturbRow>(o, where);
+    // The scales' names before "init" | "relative" (same rules), so older files still read.
+    if (row.scale == "init-std") row.scale = "init";
+    if (row.scale == "relative-norm") row.scale = "relative";
+    return row;
+  }
+  json with_scale = o;  // rows written before the field: every one was init-scaled
+  with_scale["scale"] = "init";
+  return Read<PerturbRow>(with_scale, where);
 }
 FinetuneRow FinetuneRowFromJson(const json& o, const std::string& where) {
   return Read<FinetuneRow>(o, where);

@@ -31,6 +31,7 @@ struct PerturbRow {
   int64_t draw = 0;
   std::string group;  // "all" = every tensor with sigma_init > 0
   double loss = 0, base_loss = 0, delta = 0;
+  std::string scale = "init";  // the noise scale, "init" | "relative" (model/noise.h)
 };
 
 // One fine-tuning run (results/finetune.jsonl).

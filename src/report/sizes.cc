@@ -88,8 +88,9 @@ struct ComparisonPanels {
     for (const auto& p : s.pretrain)
       b.x.push_back(double(p.tokens)), b.y.push_back(p.base_loss.mean),
           b.se.push_back(p.base_loss.se);
+    const std::vector<std::string> scales = s.PerturbScales();
     for (const auto& p : s.perturb)
-      if (p.group == "all" && p.gamma == gamma)
+      if (p.group == "all" && p.gamma == gamma && p.scale == scales.front())
         d.x.push_back(double(p.tokens)), d.y.push_back(p.delta.mean), d.se.push_back(p.delta.se);
     for (const auto& [tokens, d] :
          diag)  // converged values only: an unconverged estimate is not a point
@@ -113,13 +114,16 @@ struct ComparisonPanels {
 std::vector<std::vector<std::string>> CurvatureRows(const SizeReport& v, const Summaries& s,
                                                     const Diagnostics& diag) {
   std::vector<std::vector<std::string>> rows;  // in token order: the map's
+  // The prediction is for init-scaled noise (probes scaled by σ_init), so it is compared with the
+  // init scale's Δ only.
   double gamma = kNaN;
   for (const auto& p : s.perturb)
-    if (p.group == "all" && !(p.gamma >= gamma)) gamma = p.gamma;
+    if (p.group == "all" && p.scale == "init" && !(p.gamma >= gamma)) gamma = p.gamma;
   for (const auto& [tokens, d] : diag) {
     std::string measured = "–", predicted = "–";
     for (const auto& p : s.perturb)
-      if (p.group == "all" && p.gamma == gamma && p.tokens == tokens) measured = Num(p.delta);
+      if (p.group == "all" && p.scale == "init" && p.gamma == gamma && p.tokens == tokens)
+        measured = Num(p.delta);
     for (const auto& q : d["predicted_delta"])
       if (q["gamma"].get<double>() == gamma)
         predicted = fmt::format("{:.4g} ± {:.2g}", q["delta"].get<double>(),
@@ -141,8 +145,10 @@ std::vector<std::vector<std::string>> AtAGlance(const SizeReport& v, const Summa
   std::vector<std::vector<std::string>> rows;
   if (s.budgets.empty()) return rows;
   std::vector<double> gammas;
+  const std::vector<std::string> scales = s.PerturbScales();
   for (const auto& p : s.perturb)
-    if (p.group == "all" && std::find(gammas.begin(), gammas.end(), p.gamma) == gammas.end())
+    if (p.group == "all" && p.scale == scales.front() &&
+        std::find(gammas.begin(), gammas.end(), p.gamma) == gammas.end())
       gammas.push_back(p.gamma);
   std::sort(gammas.begin(), gammas.end());
   const double gamma = gammas.empty() ? kNaN : gammas[gammas.size() / 2];
@@ -151,8 +157,12 @@ std::vector<std::vector<std::string>> AtAGlance(const SizeReport& v, const Summa
     std::string base = "–", delta = "–", tuned;
     for (const auto& p : s.pretrain)
       if (p.tokens == tokens) base = Num(p.base_loss);
-    for (const auto& p : s.perturb)
-      if (p.group == "all" && p.gamma == gamma && p.tokens == tokens) delta = Num(p.delta);
+    const std::vector<std::string> scales = s.PerturbScales();
+    for (const std::string& scale : scales)  // one entry per noise scale, the main one first
+      for (const auto& p : s.perturb)
+        if (p.group == "all" && p.scale == scale && p.gamma == gamma && p.tokens == tokens)
+          delta = (delta == "–" ? "" : delta + "; ") + (scales.size() > 1 ? scale + " " : "") +
+                  Num(p.delta);
     for (const auto& t : s.tuned)
       if (t.tokens == tokens)
         tuned += (tuned.empty() ? "" : "; ") +
@@ -205,17 +215,17 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
     for (auto& row : CurvatureRows(sz, s, diag)) curvature.push_back(std::move(row));
     panels.Add(sz, s, diag, reference_gamma, color++);
     if (tics.empty()) tics = report_detail::TokenTics(s);
-    std::map<double, Curve> by_gamma;
+    std::map<std::pair<std::string, double>, Curve> by_gamma;  // one curve per (scale, γ)
     for (const auto& p : s.perturb) {
       if (p.group != "all") continue;
-      Curve& c = by_gamma[p.gamma];
+      Curve& c = by_gamma[{p.scale, p.gamma}];
       c.label = fmt::format("γ = {:g}", p.gamma), c.param = p.gamma;
       c.x.push_back(double(p.tokens)), c.y.push_back(p.loss.mean), c.se.push_back(p.loss.se);
     }
-    for (auto& [gamma, c] : by_gamma) {
+    for (auto& [key, c] : by_gamma) {
       const Finding f = Analyze("sizes", "perturbed loss", c, axis, options.inflection);
-      perturb.push_back(
-          {sz.size, fmt::format("{:g}", gamma), MinimumText(f, s), f.result.uncertainty});
+      perturb.push_back({sz.size, key.first, fmt::format("{:g}", key.second), MinimumText(f, s),
+                         f.result.uncertainty});
     }
     std::map<std::pair<std::string, double>, Curve> by_lr;
     for (const auto& p : s.finetune) {
@@ -243,7 +253,8 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
   doc.Paragraph(
       fmt::format("Base validation loss, the perturbation's Δ at the reference γ = {:g} (the "
                   "grid's median; mean ± s.e. over "
-                  "draws and seeds), the training loss's top Hessian eigenvalue λ_max (`overtrain "
+                  "draws and seeds; one entry per noise scale when there are several), the "
+                  "training loss's top Hessian eigenvalue λ_max (`overtrain "
                   "diagnose`; \"not run\" when "
                   "the study does not diagnose), and the fine-tuned OOD loss at the tuned LR (the "
                   "LR with the lowest ID loss).",
@@ -295,7 +306,7 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
       "ladders; \"not measured\" "
       "when the study runs no theory).");
   doc.Heading(2, "Where the perturbed loss turns upward");
-  doc.Table({"ladder", "γ", "minimum at", "uncertainty"}, std::move(perturb));
+  doc.Table({"ladder", "noise scale", "γ", "minimum at", "uncertainty"}, std::move(perturb));
   doc.Heading(2, "Where the fine-tuned OOD loss turns upward");
   doc.Table({"ladder", "task", "lr", "minimum at"}, std::move(finetune));
   const fs::path out = study_dir / "report" / "report.md";

@@ -70,11 +70,12 @@ int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& st
         if (r.contains(task)) row["task/" + task + "/loss"] = r[task]["loss"];
       pretrain_rows += row.dump() + "\n";
     }
-    if (auto dir = done_dir(ck.perturb_run)) {
-      std::ifstream in(*dir / "results.jsonl");
-      for (std::string line; std::getline(in, line);)
-        if (!line.empty()) perturb_rows += line + "\n";
-    }
+    for (const auto& name : ck.perturb_runs)
+      if (auto dir = done_dir(name)) {
+        std::ifstream in(*dir / "results.jsonl");
+        for (std::string line; std::getline(in, line);)
+          if (!line.empty()) perturb_rows += line + "\n";
+      }
     if (!ck.diagnose_run.empty())
       if (auto dir = done_dir(ck.diagnose_run)) {
         json d = ReadJson(*dir / "diagnostics.json");  // docs/formats.md: one object per checkpoint
@@ -122,6 +123,7 @@ int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& st
                 {"seeds", c.study.seeds.size()},
                 {"tasks", c.finetune.tasks},
                 {"gammas", c.perturb.gammas},
+                {"scales", c.perturb.scales},
                 {"lrs", lrs},
                 {"pretrain_mode", c.pretrain.mode},
                 {"vocab_size", c.model.vocab_size},

@@ -227,23 +227,29 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
                   .config_toml = PrintConfig(EvalSchema(), ev),
                   .deps = ck_deps,
                   .cost_tokens = eval_tokens});
-        PerturbConfig pc{.checkpoint = ck.ref,
-                         .suite = suite,
-                         .gammas = cs.perturb.gammas,
-                         .draws = cs.perturb.draws,
-                         .seed = ck.seed,
-                         .groups = cs.perturb.groups,
-                         .scale = cs.perturb.scale,
-                         .compute = cs.compute};
-        pc.suite.tasks.clear();
-        ck.perturb_run = "perturb/" + tag;
-        plan.Add(
-            {.stage = "perturb",
-             .name = ck.perturb_run,
-             .config_toml = PrintConfig(PerturbSchema(), pc),
-             .deps = ck_deps,
-             .cost_tokens = cs.perturb.gammas.size() * cs.perturb.draws * cs.perturb.groups.size() *
-                            static_cast<double>(cs.eval.windows * T) / 3.0});
+        // One run per noise scale; "/scale-<name>" only when there are several (so a study of one
+        // scale keeps its run names).
+        for (const std::string& scale : cs.perturb.scales) {
+          PerturbConfig pc{.checkpoint = ck.ref,
+                           .suite = suite,
+                           .gammas = cs.perturb.gammas,
+                           .draws = cs.perturb.draws,
+                           .seed = ck.seed,
+                           .groups = cs.perturb.groups,
+                           .scale = scale,
+                           .compute = cs.compute};
+          pc.suite.tasks.clear();
+          std::string name = "perturb/" + tag;
+          if (cs.perturb.scales.size() > 1) name += "/scale-" + scale;
+          plan.Add({.stage = "perturb",
+                    .name = name,
+                    .config_toml = PrintConfig(PerturbSchema(), pc),
+                    .deps = ck_deps,
+                    .cost_tokens = cs.perturb.gammas.size() * cs.perturb.draws *
+                                   cs.perturb.groups.size() *
+                                   static_cast<double>(cs.eval.windows * T) / 3.0});
+          ck.perturb_runs.push_back(name);
+        }
         if (cs.diagnose.enabled) {
           DiagnoseConfig dc{.checkpoint = ck.ref,
                             .suite = suite,

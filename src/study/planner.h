@@ -25,8 +25,8 @@ struct StudyCheckpoint {
   std::string arm;            // the arm of this ladder when the study compares arms, else ""
   std::string
       variant;  // StudyVariant::tag: "", "arm-sgd/", "size-pico-32/", "arm-sgd/size-pico-32/"
-  std::string eval_run, perturb_run,
-      diagnose_run;  // diagnose_run "" when the study does not diagnose
+  std::string eval_run, diagnose_run;     // diagnose_run "" when the study does not diagnose
+  std::vector<std::string> perturb_runs;  // one per perturb.scales entry
   std::vector<std::string> finetune_runs;
 };
 

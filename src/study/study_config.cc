@@ -8,6 +8,8 @@
 #include <cctype>
 #include <climits>
 
+#include "model/noise.h"
+
 namespace ot {
 
 namespace {
@@ -242,10 +244,22 @@ const ConfigSchema<StudyConfig>& StudySchema() {
             AtLeast(1))
         .Field("perturb.groups", "conditions: \"all\" or a group name each",
                [](C& c) -> std::vector<std::string>& { return c.perturb.groups; })
-        .Field(
-            "perturb.scale", "init-std | relative-norm",
-            [](C& c) -> std::string& { return c.perturb.scale; },
-            OneOf({"init-std", "relative-norm"}))
+        .Field("perturb.scales",
+               "noise scales, one perturbation run per checkpoint each: init (σ = γ·σ_init) and/or "
+               "relative (σ = γ·rms(θ_t) per tensor at the checkpoint)",
+               [](C& c) -> std::vector<std::string>& { return c.perturb.scales; })
+        .Rule({"perturb.scales"},
+              [](const C& c) -> std::string {
+                if (c.perturb.scales.empty()) return "expected at least one of init, relative";
+                for (size_t i = 0; i < c.perturb.scales.size(); ++i) {
+                  const std::string& s = c.perturb.scales[i];
+                  if (std::string err = OneOf(NoiseScaleNames())(s); !err.empty())
+                    return "'" + s + "': " + err;
+                  for (size_t j = 0; j < i; ++j)
+                    if (c.perturb.scales[j] == s) return "'" + s + "' is listed twice";
+                }
+                return "";
+              })
         .Field("finetune.tasks", "tasks (docs/tasks.md)",
                [](C& c) -> std::vector<std::string>& { return c.finetune.tasks; })
         .Field(

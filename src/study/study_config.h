@@ -67,7 +67,9 @@ struct StudyConfig {
     std::vector<double> gammas{0.1, 0.2, 0.4};
     int draws = 5;
     std::vector<std::string> groups{"all"};
-    std::string scale = "init-std";
+    // Each checkpoint is perturbed once per scale ("init" | "relative", model/noise.h); the report
+    // keeps the scales apart.
+    std::vector<std::string> scales{"init"};
   } perturb;
   struct Finetune {
     std::vector<std::string> tasks{"sentiment", "code"};

@@ -14,7 +14,9 @@
 #include <sstream>
 
 #include "core/check.h"
+#include "report/results.h"
 #include "report/synthetic_study.h"
+#include "report/tables.h"
 
 namespace ot {
 namespace {
@@ -126,10 +128,11 @@ TEST_F(FullReport, TablesHaveTheirSchema) {
       "tokens,epochs,tokens_per_param,n,base_loss_mean,base_loss_se,base_ppl_mean,base_ppl_se,"
       "c4_loss_mean,c4_loss_se");
   EXPECT_EQ(FirstLine(t / "perturb.csv"),
-            "tokens,epochs,tokens_per_param,seed,gamma,draw,group,loss,base_loss,delta");
-  EXPECT_EQ(FirstLine(t / "perturb_summary.csv"),
-            "tokens,epochs,tokens_per_param,group,gamma,n,loss_mean,loss_se,delta_mean,delta_se,"
-            "base_loss_mean");
+            "tokens,epochs,tokens_per_param,seed,scale,gamma,draw,group,loss,base_loss,delta");
+  EXPECT_EQ(
+      FirstLine(t / "perturb_summary.csv"),
+      "tokens,epochs,tokens_per_param,scale,group,gamma,n,loss_mean,loss_se,delta_mean,delta_se,"
+      "base_loss_mean");
   EXPECT_EQ(
       FirstLine(t / "finetune.csv"),
       "tokens,epochs,tokens_per_param,seed,task,lr,id_loss,ood_loss,c4_loss,accuracy,base_id_loss,"
@@ -160,7 +163,7 @@ TEST_F(FullReport, TablesHaveTheirSchema) {
 
   // Aggregates: mean over 8 draws x seeds of Δ = 0.05 * 2^3 at 8M for γ = 0.1, with its s.e.
   const std::string summary = Read(t / "perturb_summary.csv");
-  EXPECT_NE(summary.find("8000000,1,8,all,0.1,8,3.6071068,"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("8000000,1,8,init,all,0.1,8,3.6071068,"), std::string::npos) << summary;
   // Budget table: epochs and tokens/param of every budget.
   EXPECT_NE(Read(t / "budgets.csv").find("\n32000000,4,32\n"), std::string::npos);
   // Optimal LR: 1e-3 up to 4M, then 1e-4.
@@ -327,7 +330,8 @@ TEST(Report, SingleDrawAndSeedIsSaidToBeUntested) {
   EXPECT_NE(v.find("Fine-tuning results come from a single seed"), std::string::npos) << v;
   // One row per point (draw 0 of seed 0 has noise -0.01): the s.e. cells are empty, not zero.
   const std::string summary = Read(study / "report" / "tables" / "perturb_summary.csv");
-  EXPECT_NE(summary.find("\n1000000,0.125,1,all,0.01,1,4.4905,,-0.0095,,4.5\n"), std::string::npos)
+  EXPECT_NE(summary.find("\n1000000,0.125,1,init,all,0.01,1,4.4905,,-0.0095,,4.5\n"),
+            std::string::npos)
       << summary;
   fs::remove_all(study);
 }
@@ -368,6 +372,27 @@ TEST(Report, ClaimsWithoutUncertaintyAreNotTested) {
     if (line.rfind("C1", 0) == 0 || line.rfind("C2", 0) == 0 || line.rfind("C3", 0) == 0 ||
         line.rfind("C4", 0) == 0)
       EXPECT_NE(line.find(" not tested:"), std::string::npos) << line;
+  fs::remove_all(study);
+}
+
+// Two noise scales: each has its own figures, and the claims rest on the init scale's curves alone
+// (the relative rows, whose Δ falls, would flatten C1 if they were averaged in).
+TEST(Report, NoiseScalesAreReportedSeparately) {
+  const fs::path study = TempStudy("two_scales");
+  testing::WriteSyntheticStudy(study, {.theory = false, .relative_scale = true});
+  const ReportOutput out = WriteReport(study);
+  EXPECT_TRUE(fs::exists(study / "report" / "figures" / "fig2_perturb.svg"));
+  EXPECT_TRUE(fs::exists(study / "report" / "figures" / "fig2_perturb_relative.svg"));
+  for (const auto& line : out.claims)
+    if (line.rfind("C1", 0) == 0) EXPECT_EQ(line.rfind("C1 reproduced:", 0), 0u) << line;
+  const Summaries s = Summarize(LoadStudyResults(study / "results"));
+  EXPECT_EQ(s.PerturbScales(), (std::vector<std::string>{"init", "relative"}));
+  for (const auto& p : s.perturb) EXPECT_EQ(p.loss.n, 8) << p.scale;  // 4 draws x 2 seeds, unmixed
+  const std::string md = Read(study / "report" / "report.md");
+  EXPECT_NE(md.find("Noise scale 'relative'"), std::string::npos) << md;
+  EXPECT_NE(md.find("Under the relative noise scale"), std::string::npos) << md;
+  const std::string csv = FirstLine(study / "report" / "tables" / "perturb_summary.csv");
+  EXPECT_NE(csv.find("scale"), std::string::npos) << csv;
   fs::remove_all(study);
 }
 
