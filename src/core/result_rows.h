@@ -1,8 +1,8 @@
 // The study's result rows, declared once: each row type lists its fields in one Visit function, and
 // the writers (perturb stage, study collector, test fixtures) and the reader (overtrain report)
 // both go through it, so a key cannot drift between them. Entry points: PretrainRow, PerturbRow,
-// FinetuneRow, ToJson, FromJson (strict: an error names "<where>: key '<key>'"). Layout:
-// docs/formats.md.
+// FinetuneRow, LrSweepRow, ToJson, FromJson (strict: an error names "<where>: key '<key>'").
+// Layout: docs/formats.md.
 #pragma once
 
 #include <cstdint>
@@ -50,7 +50,22 @@ struct FinetuneRow {
   double base_id_loss = 0, base_ood_loss = 0;
 };
 
+// One point of a ladder's pre-training LR sweep (results/lr_sweep.jsonl, written by `overtrain
+// tune-lr`, study.tune_lr): the sweep's checkpoint at the reference budget, at lr = factor × the
+// ladder's own pretrain.lr.
+struct LrSweepRow {
+  std::string arm;   // the ladder's arm, "" when the study has none
+  int64_t seed = 0;  // the pre-training seed the sweep ran at (the study's first)
+  int64_t tokens = 0;
+  double epochs = 0;
+  double lr = 0, factor = 0;
+  std::optional<double> val_loss;         // general validation loss; null when it is not finite
+  std::optional<double> val_loss_stderr;  // over evaluation windows
+  bool chosen = false;  // the lowest val_loss (ties: the smaller lr); the ladder's LR
+};
+
 nlohmann::json ToJson(const PretrainRow& row);
+nlohmann::json ToJson(const LrSweepRow& row);
 nlohmann::json ToJson(const PerturbRow& row);
 nlohmann::json ToJson(const FinetuneRow& row);
 
@@ -59,5 +74,6 @@ nlohmann::json ToJson(const FinetuneRow& row);
 PretrainRow PretrainRowFromJson(const nlohmann::json& object, const std::string& where);
 PerturbRow PerturbRowFromJson(const nlohmann::json& object, const std::string& where);
 FinetuneRow FinetuneRowFromJson(const nlohmann::json& object, const std::string& where);
+LrSweepRow LrSweepRowFromJson(const nlohmann::json& object, const std::string& where);
 
 }  // namespace ot

@@ -107,6 +107,7 @@ ReportOutput WriteReport(const fs::path& study_dir, const ReportOptions& options
   Ctx ctx{results, s, options, out.dir / "figures"};
   ctx.tokens.budgets = &s;
   if (!results.pretrain) ctx.omitted.push_back("pretrain.jsonl");
+  report_detail::LrSweepSection(ctx);
   report_detail::BaseSection(ctx);
   report_detail::PerturbSection(ctx);
   report_detail::FinetuneSection(ctx);

@@ -162,6 +162,7 @@ StudyResults LoadStudyResults(const std::filesystem::path& results_dir) {
   r.pretrain = ReadJsonl<PretrainRow>(results_dir / "pretrain.jsonl", PretrainRowFromJson);
   r.perturb = ReadJsonl<PerturbRow>(results_dir / "perturb.jsonl", PerturbRowFromJson);
   r.finetune = ReadJsonl<FinetuneRow>(results_dir / "finetune.jsonl", FinetuneRowFromJson);
+  r.lr_sweep = ReadJsonl<LrSweepRow>(results_dir / "lr_sweep.jsonl", LrSweepRowFromJson);
   r.theory = ReadJsonl<TheoryRow>(
       results_dir / "theory.jsonl", [](const json& object, const std::string& where) {
         const Fields f(object, where);

@@ -1,7 +1,7 @@
 // The result files `overtrain report` reads (docs/formats.md): results/study.json and the
-// JSON-lines files pretrain / perturb / finetune / theory. Entry point: LoadStudyResults. A
-// malformed row is an ot::Error naming the file, line and key; a missing (or empty) .jsonl file
-// leaves its std::optional empty.
+// JSON-lines files pretrain / perturb / finetune / theory / lr_sweep. Entry point:
+// LoadStudyResults. A malformed row is an ot::Error naming the file, line and key; a missing (or
+// empty) .jsonl file leaves its std::optional empty.
 #pragma once
 
 #include <cstdint>
@@ -45,6 +45,7 @@ struct StudyResults {
   std::optional<std::vector<PerturbRow>> perturb;
   std::optional<std::vector<FinetuneRow>> finetune;
   std::optional<std::vector<TheoryRow>> theory;
+  std::optional<std::vector<LrSweepRow>> lr_sweep;  // study.tune_lr
 };
 
 // Reads <results_dir>/study.json (required) and every *.jsonl present. Blank lines are skipped;

@@ -14,6 +14,7 @@
 #include "core/fileio.h"
 #include "report/document.h"
 #include "report/gnuplot.h"
+#include "report/lr_sweep.h"
 #include "report/results.h"
 #include "report/sections.h"
 #include "report/tables.h"
@@ -188,7 +189,8 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
       fmt::format("{:g}", options.inflection.z) +
       " combined standard errors; t/p = tokens per parameter (all parameters; non-embedding in "
       "brackets).");
-  std::vector<std::vector<std::string>> info, perturb, finetune, claims, glance, curvature;
+  std::vector<std::vector<std::string>> info, perturb, finetune, claims, glance, curvature,
+      tuned_lr;
   double reference_gamma = kNaN;
   ComparisonPanels panels;
   int color = 0;
@@ -210,6 +212,18 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
              : fmt::format("{:.3g}–{:.3g}", b.front().tokens_per_param, b.back().tokens_per_param),
          b.empty() ? none : fmt::format("{:.2g}–{:.2g}", b.front().epochs, b.back().epochs),
          fmt::format("[report](../{}/report/report.md)", sz.size)});
+    if (r.lr_sweep)  // study.tune_lr: each ladder's swept grid and the LR it trained at
+      for (const LrSweep& sw : SummarizeLrSweeps(*r.lr_sweep)) {
+        std::string grid;
+        for (const auto& p : sw.points)
+          grid += (grid.empty() ? "" : ", ") + fmt::format("{:g}", p.lr);
+        const LrSweepRow* c = sw.chosen >= 0 ? &sw.points[sw.chosen] : nullptr;
+        const std::string edge = LrSweepEdgeFlag(sw);
+        tuned_lr.push_back({sz.size, FormatSize(sw.tokens), grid,
+                            c ? fmt::format("{:g} (× {:g})", c->lr, c->factor) : "–",
+                            c && c->val_loss ? fmt::format("{:.4f}", *c->val_loss) : "–",
+                            edge.empty() ? "interior" : "**at the grid's edge: widen the grid**"});
+      }
     const Diagnostics diag = ReadDiagnostics(sz.study_dir / "results");
     for (auto& row : AtAGlance(sz, s, diag, &reference_gamma)) glance.push_back(std::move(row));
     for (auto& row : CurvatureRows(sz, s, diag)) curvature.push_back(std::move(row));
@@ -249,6 +263,15 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
   doc.Heading(2, "Ladders");
   doc.Table({"ladder", "parameters", "non-embedding", "tokens/param", "epochs", "full report"},
             std::move(info));
+  if (!tuned_lr.empty()) {
+    doc.Heading(2, "Pre-training LR per ladder (study.tune_lr)");
+    doc.Paragraph(
+        "Each ladder's pre-training LR, swept at one reference budget before the ladder (the "
+        "ladder trains at the lowest validation loss). An optimum at the grid's edge may lie "
+        "outside the grid.");
+    doc.Table({"ladder", "swept at", "grid (lr)", "chosen lr", "validation loss", "optimum"},
+              std::move(tuned_lr));
+  }
   doc.Heading(2, "At a glance: smallest and largest budget");
   doc.Paragraph(
       fmt::format("Base validation loss, the perturbation's Δ at the reference γ = {:g} (the "

@@ -9,6 +9,7 @@
 #include "core/fileio.h"
 #include "core/result_rows.h"
 #include "study/execute.h"
+#include "study/tune_lr.h"
 
 namespace ot {
 namespace fs = std::filesystem;
@@ -134,6 +135,12 @@ int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& st
   WriteFileAtomic(results / "perturb.jsonl", perturb_rows);
   WriteFileAtomic(results / "finetune.jsonl", finetune_rows);
   WriteFileAtomic(results / "diagnostics.jsonl", diagnose_rows);
+  if (c.study.tune_lr) {  // the LR sweeps' rows, one file for the variants in `sp`
+    std::string sweep_rows;
+    for (const auto& [tag, name] : sp.lr_sweep_runs)
+      if (auto dir = done_dir(name)) sweep_rows += ReadFile(*dir / kLrSweepFile);
+    WriteFileAtomic(results / kLrSweepFile, sweep_rows);
+  }
   if (!sp.theory_run.empty())
     if (auto dir = done_dir(sp.theory_run))
       WriteFileAtomic(results / "theory.jsonl", ReadFile(*dir / "results.jsonl"));

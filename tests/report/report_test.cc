@@ -15,6 +15,7 @@
 
 #include "core/check.h"
 #include "report/results.h"
+#include "report/sizes.h"
 #include "report/synthetic_study.h"
 #include "report/tables.h"
 
@@ -394,6 +395,56 @@ TEST(Report, NoiseScalesAreReportedSeparately) {
   const std::string csv = FirstLine(study / "report" / "tables" / "perturb_summary.csv");
   EXPECT_NE(csv.find("scale"), std::string::npos) << csv;
   fs::remove_all(study);
+}
+
+// study.tune_lr: the sweep's table with the chosen LR, and an optimum at the grid's edge flagged in
+// the ladder's report and in the comparison of ladders; an interior optimum is not flagged.
+TEST(Report, LrSweepIsTabledAndAnOptimumAtTheGridsEdgeIsFlagged) {
+  const fs::path root = TempStudy("lr_sweep");
+  const fs::path study = root / "arm-sgd";
+  testing::WriteSyntheticStudy(study, {.theory = false});
+  auto write_sweep = [&](int chosen) {
+    std::ofstream f(study / "results" / "lr_sweep.jsonl");
+    const double lrs[] = {0.05, 0.1, 0.2}, losses[] = {3.0, 2.8, 2.7};
+    for (int i = 0; i < 3; ++i)
+      f << ToJson(LrSweepRow{.arm = "sgd",
+                             .seed = 1,
+                             .tokens = 1000000,
+                             .epochs = 0.125,
+                             .lr = lrs[i],
+                             .factor = 0.5 * (1 << i),
+                             .val_loss = chosen == 1 && i == 1 ? 2.6 : losses[i],
+                             .val_loss_stderr = 0.01,
+                             .chosen = i == chosen})
+               .dump()
+        << "\n";
+  };
+  const std::string edge =
+      "arm sgd: the best pre-training LR (0.2, × 2 of pretrain.lr) is at the grid's edge (its "
+      "largest LR): widen the grid";
+  write_sweep(2);
+  const ReportOutput out = WriteReport(study);
+  std::string md = Read(study / "report" / "report.md");
+  EXPECT_NE(md.find("Pre-training learning rate (study.tune_lr)"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 0.2 | × 2 | 2.7000 ± 0.01 | **chosen** |"), std::string::npos) << md;
+  EXPECT_NE(md.find("the ladder trains at lr 0.2"), std::string::npos) << md;
+  const size_t flags = md.find("Flags: results that cannot carry the science");
+  ASSERT_NE(flags, std::string::npos) << md;
+  EXPECT_NE(md.find(edge, flags), std::string::npos) << md;
+  const std::string cmp =
+      Read(WriteSizeComparison(root, {{.size = "arm-sgd", .study_dir = study, .report = out}}));
+  EXPECT_NE(cmp.find("Pre-training LR per ladder"), std::string::npos) << cmp;
+  EXPECT_NE(cmp.find("| arm-sgd | 1M | 0.05, 0.1, 0.2 | 0.2 (× 2) | 2.7000 | **at the grid's "
+                     "edge: widen the grid** |"),
+            std::string::npos)
+      << cmp;
+
+  write_sweep(1);  // an interior optimum
+  WriteReport(study);
+  md = Read(study / "report" / "report.md");
+  EXPECT_NE(md.find("the ladder trains at lr 0.1"), std::string::npos) << md;
+  EXPECT_EQ(md.find("at the grid's edge"), std::string::npos) << md;
+  fs::remove_all(root);
 }
 
 // Flags: accuracy at chance and data repeated beyond one epoch are named.
