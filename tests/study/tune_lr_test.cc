@@ -1,9 +1,9 @@
-// study.tune_lr (fair arms) and perturb.scales in the plan: each ladder's LR sweep is runs of the
-// plan that its pre-training runs depend on and read at run time; the tune-lr stage picks the
-// lowest validation loss and writes the override the ladder reads; each checkpoint is perturbed
-// once per noise scale.
+// study.tune_lr (fair arms) in the plan: each ladder's LR sweep is runs of the plan that its
+// pre-training runs depend on and read at run time (also across Slurm waves); the tune-lr stage
+// picks the lowest validation loss and writes the override the ladder reads.
 #include "study/tune_lr.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -11,9 +11,11 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "common/test_util.h"
 #include "core/fileio.h"
+#include "study/execute.h"
 #include "study/planner.h"
 #include "train/pretrain_config.h"
 
@@ -112,6 +114,30 @@ TEST(TuneLr, EachLadderWaitsForItsSweepAndReadsItsChoice) {
     EXPECT_NE(run.name.rfind("tune/", 0), 0u) << run.name;
     EXPECT_TRUE(run.argv.empty() || run.stage != "pretrain") << run.name;
   }
+}
+
+// Slurm: the waves follow the dependencies, so each arm's sweep trains, is evaluated and chosen in
+// waves before any run of its ladder (whose `study --only` then reads the choice).
+TEST(TuneLr, SlurmWavesRunTheSweepBeforeTheLadder) {
+  const fs::path dir = testing::TempDir("tune_lr_slurm");
+  const StudyConfig c = LoadStudyConfig(TunedToml(kTuned).string(), {});
+  const StudyPlan sp = BuildStudyPlan(c, dir / "s");
+  EmitSlurm(sp.plan, dir / "s", "/bin/true", TunedToml(kTuned).string(), {}, 1);
+  std::map<std::string, int> wave;
+  for (int w = 0; fs::exists(dir / "s" / "slurm" / fmt::format("wave-{}.txt", w)); ++w) {
+    std::ifstream in(dir / "s" / "slurm" / fmt::format("wave-{}.txt", w));
+    for (std::string name; std::getline(in, name);) wave[name] = w;
+  }
+  for (const char* arm : {"adamw", "sgd"}) {
+    const std::string tag = std::string("arm-") + arm + "/";
+    ASSERT_TRUE(wave.count("tune/" + tag + "select")) << tag;
+    const int select = wave.at("tune/" + tag + "select");
+    for (const auto& [name, w] : wave) {
+      if (name.rfind("tune/" + tag + "lr-", 0) == 0) EXPECT_LT(w, select) << name;
+      if (name.rfind("pretrain/" + tag, 0) == 0) EXPECT_GT(w, select) << name;
+    }
+  }
+  fs::remove_all(dir);
 }
 
 TEST(TuneLr, TheReferenceBudgetIsAKey) {
