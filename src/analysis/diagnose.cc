@@ -148,7 +148,7 @@ Diagnostics Diagnose(BackendLossOracle& oracle, std::span<const int32_t> val_inp
         hessian.AsProduct(), n, {.max_iters = options.max_iters, .tol = options.tol, .seed = seed});
     d.lambda_max.vector = {};
     d.trace = HutchinsonTrace(hessian.AsProduct(), n, options.probes, seed);
-    // σ_t as the perturb stage's default scale (init-std): tensors with σ_init = 0 get no noise.
+    // σ_t as the perturb stage's default scale (init): tensors with σ_init = 0 get no noise.
     std::vector<double> sigma(n, 0.0);
     for (const TensorInfo& t : layout.tensors())
       if (IsPerturbed(t, NoiseSpec{}))

@@ -23,7 +23,7 @@ const ConfigSchema<PerturbConfig>& PerturbSchema() {
         "checkpoint to perturb");
     DeclareEvalFields(s, [](PerturbConfig& c) -> EvalSuiteConfig& { return c.suite; });
     s.Field(
-         "perturb.gammas", "noise scales γ (noise std = γ·σ_init per tensor)",
+         "perturb.gammas", "noise scales γ (noise std = γ·s_t per tensor, s_t from perturb.scale)",
          [](PerturbConfig& c) -> std::vector<double>& { return c.gammas; }, AtLeast(0))
         .Field(
             "perturb.draws", "noise draws per γ (mean ± standard error)",
@@ -35,9 +35,9 @@ const ConfigSchema<PerturbConfig>& PerturbSchema() {
                "conditions: \"all\" or one group (embed, attn, mlp, norm, head) each",
                [](PerturbConfig& c) -> std::vector<std::string>& { return c.groups; })
         .Field(
-            "perturb.scale", "per-tensor noise scale",
-            [](PerturbConfig& c) -> std::string& { return c.scale; },
-            OneOf({"init-std", "relative-norm"}))
+            "perturb.scale",
+            "per-tensor noise std: init = γ·σ_init, relative = γ·rms(θ_t) at this checkpoint",
+            [](PerturbConfig& c) -> std::string& { return c.scale; }, OneOf(NoiseScaleNames()))
         .Rule({"perturb.groups"}, [](const PerturbConfig& c) -> std::string {
           for (const auto& g : c.groups)
             if (g != "all" && g != "embed" && g != "attn" && g != "mlp" && g != "norm" &&
@@ -93,8 +93,8 @@ int RunPerturbStage(const PerturbConfig& config, const fs::path& out) {
                                                .group = group,
                                                .loss = r.loss,
                                                .base_loss = base.loss,
-                                               .delta = r.loss - base.loss});
-        row["scale"] = config.scale;
+                                               .delta = r.loss - base.loss,
+                                               .scale = config.scale});
         row["eval_tokens"] = r.tokens;
         rows += row.dump() + "\n";
         std::fprintf(

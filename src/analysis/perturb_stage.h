@@ -19,7 +19,7 @@ struct PerturbConfig {
   int draws = 5;
   int64_t seed = 0;
   std::vector<std::string> groups{"all"};  // each entry is one condition: "all" or a group name
-  std::string scale = "init-std";          // init-std | relative-norm
+  std::string scale = "init";              // init | relative (model/noise.h)
   ComputeConfig compute;                   // compute.*: the backend that perturbs and scores
 };
 

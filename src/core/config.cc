@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 
 namespace ot {
@@ -121,6 +122,24 @@ std::function<std::string(const std::string&)> OneOf(std::vector<std::string> ch
     for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
     return "expected one of: " + list;
   };
+}
+
+std::vector<std::string> ReadOverrideFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in)
+    throw Error("--set-from " + path + ": cannot be read; expected a file of key=value lines");
+  std::vector<std::string> out;
+  int line_no = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos || line[0] == '#') continue;
+    if (line.find('=') == std::string::npos)
+      throw Error(fmt::format("--set-from {}:{}: '{}' is not of the form section.key=value", path,
+                              line_no, line));
+    out.push_back(line);
+  }
+  return out;
 }
 
 namespace config_detail {

@@ -269,6 +269,10 @@ void ApplyFile(const ConfigSchema<S>& schema, const std::string& path, S& s,
   config_detail::ParseAndVisit(path, v);
 }
 
+// The `key=value` overrides of a file (`--set-from`): one per line; blank lines and lines starting
+// with '#' are skipped. Throws Error naming the file when it cannot be read or a line has no '='.
+std::vector<std::string> ReadOverrideFile(const std::string& path);
+
 // Applies one `key=value` override (from --set).
 template <typename S>
 void ApplyOverride(const ConfigSchema<S>& schema, const std::string& assignment, S& s,

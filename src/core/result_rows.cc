@@ -37,6 +37,17 @@ void Visit(V& v, Row& r) {
     v("loss", r.loss, Range::kAny);
     v("base_loss", r.base_loss, Range::kAny);
     v("delta", r.delta, Range::kAny);
+    v("scale", r.scale);
+  } else if constexpr (std::is_same_v<std::remove_const_t<Row>, LrSweepRow>) {
+    v("arm", r.arm);
+    v("seed", r.seed, INT64_MIN);
+    v("tokens", r.tokens, 1);
+    v("epochs", r.epochs, Range::kNonNegative);
+    v("lr", r.lr, Range::kPositive);
+    v("factor", r.factor, Range::kPositive);
+    v("val_loss", r.val_loss);
+    v("val_loss_stderr", r.val_loss_stderr);
+    v("chosen", r.chosen);
   } else if constexpr (std::is_same_v<std::remove_const_t<Row>, BenchmarkRow>) {
     v("tokens", r.tokens, 1);
     v("epochs", r.epochs, Range::kNonNegative);
@@ -77,6 +88,7 @@ struct Writer {
   void operator()(const char* k, const int64_t& v, int64_t) { out[k] = v; }
   void operator()(const char* k, const double& v, Range) { out[k] = v; }
   void operator()(const char* k, const std::string& v) { out[k] = v; }
+  void operator()(const char* k, const bool& v) { out[k] = v; }
   void operator()(const char* k, const std::optional<double>& v) {
     out[k] = v && std::isfinite(*v) ? json(*v) : json(nullptr);
   }
@@ -125,6 +137,11 @@ struct Reader {
     if (!v.is_string()) Fail(key, fmt::format("expected a string, got {}", v.dump()));
     out = v.get<std::string>();
   }
+  void operator()(const char* key, bool& out) const {
+    const json& v = Get(key, "true or false");
+    if (!v.is_boolean()) Fail(key, fmt::format("expected true or false, got {}", v.dump()));
+    out = v.get<bool>();
+  }
   void operator()(const char* key, std::optional<double>& out) const {
     auto it = object.find(key);
     if (it == object.end() || it->is_null()) return out.reset();
@@ -156,11 +173,24 @@ json ToJson(const PretrainRow& row) { return Write(row); }
 json ToJson(const PerturbRow& row) { return Write(row); }
 json ToJson(const FinetuneRow& row) { return Write(row); }
 json ToJson(const BenchmarkRow& row) { return Write(row); }
+json ToJson(const LrSweepRow& row) { return Write(row); }
+LrSweepRow LrSweepRowFromJson(const json& o, const std::string& where) {
+  return Read<LrSweepRow>(o, where);
+}
 PretrainRow PretrainRowFromJson(const json& o, const std::string& where) {
   return Read<PretrainRow>(o, where);
 }
 PerturbRow PerturbRowFromJson(const json& o, const std::string& where) {
-  return Read<PerturbRow>(o, where);
+  if (!o.is_object() || o.contains("scale")) {
+    PerturbRow row = Read<PerturbRow>(o, where);
+    // The scales' names before "init" | "relative" (same rules), so older files still read.
+    if (row.scale == "init-std") row.scale = "init";
+    if (row.scale == "relative-norm") row.scale = "relative";
+    return row;
+  }
+  json with_scale = o;  // rows written before the field: every one was init-scaled
+  with_scale["scale"] = "init";
+  return Read<PerturbRow>(with_scale, where);
 }
 FinetuneRow FinetuneRowFromJson(const json& o, const std::string& where) {
   return Read<FinetuneRow>(o, where);

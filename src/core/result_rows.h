@@ -1,7 +1,8 @@
 // The study's result rows, declared once: each row type lists its fields in one Visit function, and
 // the writers (perturb stage, study collector, test fixtures) and the reader (overtrain report)
 // both go through it, so a key cannot drift between them. Entry points: PretrainRow, PerturbRow,
-// FinetuneRow, BenchmarkRow, ToJson, FromJson (strict: an error names "<where>: key '<key>'").
+// FinetuneRow, BenchmarkRow, LrSweepRow, ToJson, FromJson (strict: an error names "<where>: key
+// '<key>'").
 // Layout: docs/formats.md.
 #pragma once
 
@@ -31,6 +32,7 @@ struct PerturbRow {
   int64_t draw = 0;
   std::string group;  // "all" = every tensor with sigma_init > 0
   double loss = 0, base_loss = 0, delta = 0;
+  std::string scale = "init";  // the noise scale, "init" | "relative" (model/noise.h)
 };
 
 // One fine-tuning run (results/finetune.jsonl).
@@ -67,7 +69,22 @@ struct BenchmarkRow {
   std::optional<double> bits_per_byte;  // rolling files
 };
 
+// One point of a ladder's pre-training LR sweep (results/lr_sweep.jsonl, written by `overtrain
+// tune-lr`, study.tune_lr): the sweep's checkpoint at the reference budget, at lr = factor × the
+// ladder's own pretrain.lr.
+struct LrSweepRow {
+  std::string arm;   // the ladder's arm, "" when the study has none
+  int64_t seed = 0;  // the pre-training seed the sweep ran at (the study's first)
+  int64_t tokens = 0;
+  double epochs = 0;
+  double lr = 0, factor = 0;
+  std::optional<double> val_loss;         // general validation loss; null when it is not finite
+  std::optional<double> val_loss_stderr;  // over evaluation windows
+  bool chosen = false;  // the lowest val_loss (ties: the smaller lr); the ladder's LR
+};
+
 nlohmann::json ToJson(const PretrainRow& row);
+nlohmann::json ToJson(const LrSweepRow& row);
 nlohmann::json ToJson(const PerturbRow& row);
 nlohmann::json ToJson(const FinetuneRow& row);
 nlohmann::json ToJson(const BenchmarkRow& row);
@@ -78,5 +95,6 @@ PretrainRow PretrainRowFromJson(const nlohmann::json& object, const std::string&
 PerturbRow PerturbRowFromJson(const nlohmann::json& object, const std::string& where);
 FinetuneRow FinetuneRowFromJson(const nlohmann::json& object, const std::string& where);
 BenchmarkRow BenchmarkRowFromJson(const nlohmann::json& object, const std::string& where);
+LrSweepRow LrSweepRowFromJson(const nlohmann::json& object, const std::string& where);
 
 }  // namespace ot

@@ -25,7 +25,7 @@ void AddNoise(const ParamLayout& layout, std::span<float> params, const NoiseSpe
     if (!IsPerturbed(t, spec)) continue;
     float* p = params.data() + t.offset;
     double scale = t.init_std;
-    if (spec.scale == NoiseScale::kRelativeNorm) {
+    if (spec.scale == NoiseScale::kRelative) {
       double ss = 0;
       for (int64_t i = 0; i < t.size; ++i) ss += static_cast<double>(p[i]) * p[i];
       scale = std::sqrt(ss / static_cast<double>(t.size));
@@ -46,9 +46,9 @@ void PerturbedCopy(const ParamLayout& layout, std::span<const float> base, std::
 }
 
 NoiseScale ParseNoiseScale(const std::string& name) {
-  if (name == "init-std") return NoiseScale::kInitStd;
-  if (name == "relative-norm") return NoiseScale::kRelativeNorm;
-  throw Error("perturb.scale = '" + name + "': expected init-std or relative-norm");
+  if (name == "init") return NoiseScale::kInit;
+  if (name == "relative") return NoiseScale::kRelative;
+  throw Error("perturb.scale = '" + name + "': expected init or relative");
 }
 
 }  // namespace ot

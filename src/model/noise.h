@@ -13,10 +13,11 @@
 namespace ot {
 
 // How the per-tensor scale s_t is chosen.
+// Names in configs and result rows: "init" | "relative" (docs/science.md §2.2).
 enum class NoiseScale {
-  kInitStd,  // s_t = σ_init of the tensor (the paper: covariance of the initialisation
-             // distribution)
-  kRelativeNorm,  // s_t = ‖θ_t‖ / sqrt(n_t), so E‖noise_t‖² = γ²‖θ_t‖² (what later work used)
+  kInit,      // s_t = σ_init of the tensor (the paper: covariance of the initialisation
+              // distribution)
+  kRelative,  // s_t = rms(θ_t) = ‖θ_t‖ / sqrt(n_t) at this checkpoint, so E‖noise_t‖² = γ²‖θ_t‖²
 };
 
 struct NoiseSpec {
@@ -24,7 +25,7 @@ struct NoiseSpec {
   uint64_t seed = 0;
   int64_t draw = 0;
   std::vector<std::string> groups;  // group names ("attn", "mlp", ...); empty = every group
-  NoiseScale scale = NoiseScale::kInitStd;
+  NoiseScale scale = NoiseScale::kInit;
 };
 
 // True when tensor t receives noise under `spec`: in a selected group and σ_init > 0
@@ -38,6 +39,11 @@ void AddNoise(const ParamLayout& layout, std::span<float> params, const NoiseSpe
 void PerturbedCopy(const ParamLayout& layout, std::span<const float> base, std::span<float> out,
                    const NoiseSpec& spec);
 
-NoiseScale ParseNoiseScale(const std::string& name);  // "init-std" | "relative-norm"; throws Error
+// The scale names, in the order configs list them.
+inline const std::vector<std::string>& NoiseScaleNames() {
+  static const std::vector<std::string> names{"init", "relative"};
+  return names;
+}
+NoiseScale ParseNoiseScale(const std::string& name);  // a NoiseScaleNames() entry; throws Error
 
 }  // namespace ot

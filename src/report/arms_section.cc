@@ -14,7 +14,8 @@ namespace {
 
 const TStarCurve* Find(const LadderTStars& l, const std::string& family, double param) {
   for (const TStarCurve& c : l.curves)
-    if (c.family == family && (family != "perturbed loss" || c.param == param)) return &c;
+    if (c.family == family && (!family.starts_with("perturbed loss") || c.param == param))
+      return &c;
   return nullptr;
 }
 
@@ -63,11 +64,11 @@ std::string Reading(const Ratio& r) {
 void ArmsSection(Document& doc, const std::vector<LadderTStars>& arms) {
   if (arms.size() < 2) return;
   const LadderTStars& reference = arms.front();
-  std::set<double> gammas;
+  std::set<std::pair<std::string, double>> gammas;  // (perturbed-loss family: its noise scale, γ)
   std::set<std::string> tasks;
   for (const LadderTStars& a : arms)
     for (const TStarCurve& c : a.curves) {
-      if (c.family == "perturbed loss") gammas.insert(c.param);
+      if (c.family.starts_with("perturbed loss")) gammas.insert({c.family, c.param});
       if (c.family == "OOD at the tuned LR") tasks.insert(c.task);
     }
   std::vector<std::vector<std::string>> rows;
@@ -87,9 +88,9 @@ void ArmsSection(Document& doc, const std::vector<LadderTStars>& arms) {
           ref->t.has ? "one" : "none"));
   };
   for (const LadderTStars& a : arms) {
-    for (double gamma : gammas)
-      add(a, fmt::format("perturbed loss, γ = {:g}", gamma), Find(a, "perturbed loss", gamma),
-          Find(reference, "perturbed loss", gamma));
+    for (const auto& [family, gamma] : gammas)
+      add(a, fmt::format("{}, γ = {:g}", family, gamma), Find(a, family, gamma),
+          Find(reference, family, gamma));
     for (const std::string& task : tasks) {
       const TStarCurve* arm = nullptr;
       const TStarCurve* ref = nullptr;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "report/lr_sweep.h"
 #include "report/sections.h"
 #include "report/theory_claims.h"
 
@@ -431,6 +432,9 @@ std::vector<std::string> Flags(const Ctx& ctx) {
   for (const auto& [task, v] : above_uniform)
     flags.push_back(
         fmt::format("{}: loss above uniform (ln V = {:.3g}) for {}", task, ln_v, list(v)));
+  if (ctx.results.lr_sweep)  // study.tune_lr: the pre-training LR's optimum at its grid's edge
+    for (const LrSweep& s : SummarizeLrSweeps(*ctx.results.lr_sweep))
+      if (std::string edge = LrSweepEdgeFlag(s); !edge.empty()) flags.push_back(edge);
   // An LR optimum at the edge of its grid: the true optimum may lie outside.
   std::map<std::string, std::vector<double>> grid;
   for (const auto& p : ctx.s.finetune) grid[p.task].push_back(p.lr);

@@ -56,6 +56,12 @@ std::vector<LawRow> FitLaws(const std::vector<LadderTStars>& ladders,
     for (const TStarCurve& c : l.curves)
       if (!c.task.empty()) tasks.insert(c.task);
   std::vector<LawSpec> specs{{"perturbation", "perturbed loss", "", "γ"}};
+  bool relative = false;  // perturb.scales with "relative": its own law, never pooled with init's
+  for (const LadderTStars& l : ladders)
+    for (const TStarCurve& c : l.curves)
+      relative = relative || c.family == PerturbFamily("relative");
+  if (relative)
+    specs.push_back({"perturbation, relative noise", PerturbFamily("relative"), "", "γ"});
   for (const std::string& task : tasks) {
     specs.push_back({"fine-tuning, " + task, "fine-tuned OOD", task, "η"});
     specs.push_back({"tuned LR, " + task, "OOD at the tuned LR", task, ""});

@@ -109,6 +109,7 @@ ReportOutput WriteReport(const fs::path& study_dir, const ReportOptions& options
   ctx.tokens.budgets = &s;
   ctx.bootstrap_seed = BootstrapSeed(study_dir);
   if (!results.pretrain) ctx.omitted.push_back("pretrain.jsonl");
+  report_detail::LrSweepSection(ctx);
   report_detail::BaseSection(ctx);
   report_detail::PerturbSection(ctx);
   report_detail::FinetuneSection(ctx);

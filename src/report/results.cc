@@ -163,6 +163,7 @@ StudyResults LoadStudyResults(const std::filesystem::path& results_dir) {
   r.perturb = ReadJsonl<PerturbRow>(results_dir / "perturb.jsonl", PerturbRowFromJson);
   r.finetune = ReadJsonl<FinetuneRow>(results_dir / "finetune.jsonl", FinetuneRowFromJson);
   r.benchmarks = ReadJsonl<BenchmarkRow>(results_dir / "benchmarks.jsonl", BenchmarkRowFromJson);
+  r.lr_sweep = ReadJsonl<LrSweepRow>(results_dir / "lr_sweep.jsonl", LrSweepRowFromJson);
   r.theory = ReadJsonl<TheoryRow>(
       results_dir / "theory.jsonl", [](const json& object, const std::string& where) {
         const Fields f(object, where);

@@ -1,5 +1,5 @@
 // The result files `overtrain report` reads (docs/formats.md): results/study.json and the
-// JSON-lines files pretrain / perturb / finetune / theory / benchmarks. Entry point:
+// JSON-lines files pretrain / perturb / finetune / theory / benchmarks / lr_sweep. Entry point:
 // LoadStudyResults. A malformed row is an ot::Error naming the file, line and key; a missing (or
 // empty) .jsonl file leaves its std::optional empty.
 #pragma once
@@ -46,6 +46,7 @@ struct StudyResults {
   std::optional<std::vector<FinetuneRow>> finetune;
   std::optional<std::vector<TheoryRow>> theory;
   std::optional<std::vector<BenchmarkRow>> benchmarks;
+  std::optional<std::vector<LrSweepRow>> lr_sweep;  // study.tune_lr
 };
 
 // Reads <results_dir>/study.json (required) and every *.jsonl present. Blank lines are skipped;

@@ -140,6 +140,12 @@ std::vector<double> Distinct(const std::vector<double>& v) {
 
 namespace {
 
+// The perturbation scale of the claims: "init" (the paper's) when present.
+std::string MainScale(const Summaries& s) {
+  const std::vector<std::string> scales = s.PerturbScales();
+  return scales.empty() ? "init" : scales.front();
+}
+
 // The perturbation group drawn in the figures: "all" when present.
 std::string MainGroup(const Summaries& s) {
   for (const auto& p : s.perturb)
@@ -147,12 +153,12 @@ std::string MainGroup(const Summaries& s) {
   return s.perturb.empty() ? "all" : s.perturb.front().group;
 }
 
-// The base model as the perturbation rows saw it (the reference of every Δ).
-Curve PerturbBaseCurve(const Ctx& ctx) {
+// The base model as the perturbation rows of one scale saw it (the reference of every Δ).
+Curve PerturbBaseCurve(const Ctx& ctx, const std::string& scale) {
   const std::string group = MainGroup(ctx.s);
   std::map<int64_t, std::vector<double>> by;
   for (const auto& p : ctx.s.perturb)
-    if (p.group == group) by[p.tokens].push_back(p.base_loss.mean);
+    if (p.group == group && p.scale == scale) by[p.tokens].push_back(p.base_loss.mean);
   Curve c{"base model", 0, {}, {}, {}};
   for (const auto& [tokens, v] : by) {
     c.x.push_back(double(tokens));
@@ -168,13 +174,14 @@ Curve BaseCurve(const Ctx& ctx) {
     return MakeCurve(
         "base model", 0, ctx.s.pretrain, [](auto&) { return true; },
         [](const PretrainPoint& p) { return p.base_loss; });
-  return PerturbBaseCurve(ctx);
+  return PerturbBaseCurve(ctx, MainScale(ctx.s));
 }
 
-std::vector<double> PerturbGammas(const Summaries& s, const std::string& group) {
+std::vector<double> PerturbGammas(const Summaries& s, const std::string& group,
+                                  const std::string& scale) {
   std::vector<double> gammas;
   for (const auto& p : s.perturb)
-    if (p.group == group) gammas.push_back(p.gamma);
+    if (p.group == group && p.scale == scale) gammas.push_back(p.gamma);
   return Distinct(gammas);
 }
 
@@ -231,70 +238,77 @@ void BaseSection(Ctx& ctx) {
                           " in tokens: " + DescribeCurve(fb) + ".");
 }
 
-void PerturbSection(Ctx& ctx) {
-  ctx.body.Heading(2, "2. Gaussian perturbation");
-  if (ctx.s.perturb.empty()) {
-    ctx.body.Paragraph("`results/perturb.jsonl` is absent or empty: no perturbation section.");
-    ctx.omitted.push_back("perturb.jsonl");
-    return;
-  }
+namespace {
+
+// "σ_init" / "rms(θ_t)": the per-tensor scale s_t of a noise scale's name.
+std::string ScaleSymbol(const std::string& scale) {
+  return scale == "relative" ? "rms(θ_t)" : "σ_init";
+}
+
+// The figures, findings table and verdict of one noise scale. The main scale's curves feed the
+// claims (families perturb.delta / perturb.loss); another scale's are its own ("perturb.<scale>.*")
+// and never share a curve with the main one's.
+void PerturbScaleSection(Ctx& ctx, const std::string& scale, bool main) {
   const std::string group = MainGroup(ctx.s);
-  const std::vector<double> gammas = PerturbGammas(ctx.s, group);
-  Figure fig = NewFigure("fig2_perturb",
-                         fmt::format("Gaussian perturbation θ + γ·σ_init·z (group '{}')", group));
+  const std::vector<double> gammas = PerturbGammas(ctx.s, group, scale);
+  const std::string suffix = main ? "" : "_" + scale;
+  const std::string family = main ? "perturb" : "perturb." + scale;
+  Figure fig = NewFigure("fig2_perturb" + suffix,
+                         fmt::format("Gaussian perturbation θ + γ·{}·z, scale '{}' (group '{}')",
+                                     ScaleSymbol(scale), scale, group));
   PlotPanel pd = TokenPanel(ctx, "Δ = perturbed − base loss", "Δ loss (nats)");
   PlotPanel pl = TokenPanel(ctx, "perturbed loss (base dashed)", "loss (nats)");
   std::vector<const Finding*> deltas, losses;
   int color = 1;
   for (double g : gammas) {
-    auto keep = [&](const PerturbPoint& p) { return p.group == group && p.gamma == g; };
+    auto keep = [&](const PerturbPoint& p) {
+      return p.group == group && p.scale == scale && p.gamma == g;
+    };
     const std::string label = fmt::format("γ = {}", FormatParam(g));
+    const std::string panel = main ? "" : ", " + scale + " scale";
     const Finding& fd = Record(
-        ctx, fig.name, "Δ loss",
+        ctx, fig.name, "Δ loss" + panel,
         MakeCurve(label, g, ctx.s.perturb, keep, [](auto& p) { return p.delta; }), ctx.tokens);
     const Finding& fl = Record(
-        ctx, fig.name, "perturbed loss",
+        ctx, fig.name, "perturbed loss" + panel,
         MakeCurve(label, g, ctx.s.perturb, keep, [](auto& p) { return p.loss; }), ctx.tokens);
     pd.series.push_back(Series(fd.curve, color, false, &fd));
     pl.series.push_back(Series(fl.curve, color, false, &fl));
     deltas.push_back(&fd);
     losses.push_back(&fl);
-    ctx.families["perturb.delta"].push_back(&fd);
-    ctx.families["perturb.loss"].push_back(&fl);
+    ctx.families[family + ".delta"].push_back(&fd);
+    ctx.families[family + ".loss"].push_back(&fl);
     ++color;
   }
-  Curve base = PerturbBaseCurve(ctx);
+  Curve base = PerturbBaseCurve(ctx, scale);
   base.se.clear();
   pl.series.insert(pl.series.begin(), Series(base, 0, true, nullptr));
   fig.panels = {pd, pl};
   int64_t n_lo = INT64_MAX, n_hi = 0;
   for (const auto& p : ctx.s.perturb)
-    n_lo = std::min(n_lo, p.loss.n), n_hi = std::max(n_hi, p.loss.n);
+    if (p.scale == scale) n_lo = std::min(n_lo, p.loss.n), n_hi = std::max(n_hi, p.loss.n);
   const std::string n_text =
       n_lo == n_hi ? fmt::format("{}", n_lo) : fmt::format("{}–{}", n_lo, n_hi);
   ctx.body.Paragraph(
-      fmt::format("Mean ± 1 s.e. over draws × seeds (n = {} per point). Each curve's minimum is "
-                  "marked; '(n.s.)' marks "
-                  "an interior minimum that is not significant.",
-                  n_text));
-  Draw(ctx, std::move(fig), "perturbation: delta and perturbed loss per gamma");
-  SmallMultiples(ctx, "fig2b_perturb_per_gamma",
-                 "perturbed loss per γ, each on its own scale (base dashed)", "loss (nats)", losses,
-                 base);
+      fmt::format("Noise scale '{}': per tensor σ = γ·{}. Mean ± 1 s.e. over draws × seeds (n = {} "
+                  "per point). Each curve's minimum is marked; '(n.s.)' marks an interior minimum "
+                  "that is not significant.",
+                  scale, ScaleSymbol(scale), n_text));
+  Draw(ctx, std::move(fig),
+       std::string("perturbation") + (main ? "" : " (" + scale + " scale)") +
+           ": delta and perturbed loss per gamma");
+  SmallMultiples(ctx, "fig2b_perturb_per_gamma" + suffix,
+                 "perturbed loss per γ, " + scale + " scale, each on its own scale (base dashed)",
+                 "loss (nats)", losses, base);
   std::vector<const Finding*> all = deltas;
   all.insert(all.end(), losses.begin(), losses.end());
   FindingsTable(ctx, all);
-  std::set<std::string> others;
-  for (const auto& p : ctx.s.perturb)
-    if (p.group != group) others.insert(p.group);
-  if (!others.empty())
-    ctx.body.Paragraph(
-        fmt::format("Other perturbation groups ({}) are in `tables/perturb_summary.csv`.",
-                    fmt::join(others, ", ")));
-  ctx.verdict.push_back(fmt::format("At this scale ({}, {} parameters, {}), {} {}",
-                                    ctx.results.study.preset, FormatSize(ctx.results.study.params),
-                                    RangeText(ctx), GrowthVerdict("Δ", "γ", deltas),
-                                    FamilyVerdict("the perturbed loss", "γ", losses)));
+  const std::string scale_text = main ? "" : fmt::format("Under the {} noise scale, ", scale);
+  ctx.verdict.push_back(fmt::format(
+      "{}{} ({}, {} parameters, {}), {} {}", scale_text, main ? "At this scale" : "at this scale",
+      ctx.results.study.preset, FormatSize(ctx.results.study.params), RangeText(ctx),
+      GrowthVerdict("Δ", "γ", deltas), FamilyVerdict("the perturbed loss", "γ", losses)));
+  if (!main) return;
   if (n_hi < 2)
     ctx.verdict.push_back(
         "Perturbation uncertainty: each point is a single draw of a single seed, so there are no "
@@ -307,6 +321,35 @@ void PerturbSection(Ctx& ctx) {
                     "{:g} combined standard errors{}.",
                     n_text, ctx.options.inflection.z,
                     n_lo < 2 ? " (points with n = 1 carry no standard error)" : ""));
+}
+
+}  // namespace
+
+void PerturbSection(Ctx& ctx) {
+  ctx.body.Heading(2, "2. Gaussian perturbation");
+  if (ctx.s.perturb.empty()) {
+    ctx.body.Paragraph("`results/perturb.jsonl` is absent or empty: no perturbation section.");
+    ctx.omitted.push_back("perturb.jsonl");
+    return;
+  }
+  const std::vector<std::string> scales = ctx.s.PerturbScales();
+  if (scales.size() > 1)
+    ctx.body.Paragraph(fmt::format(
+        "Noise scales, each with its own figures (never one curve across scales): {}. The "
+        "claims C1 and C2 rest on '{}'.",
+        fmt::join(scales, ", "), scales.front()));
+  for (size_t i = 0; i < scales.size(); ++i) {
+    if (scales.size() > 1) ctx.body.Heading(3, "Noise scale '" + scales[i] + "'");
+    PerturbScaleSection(ctx, scales[i], i == 0);
+  }
+  const std::string group = MainGroup(ctx.s);
+  std::set<std::string> others;
+  for (const auto& p : ctx.s.perturb)
+    if (p.group != group) others.insert(p.group);
+  if (!others.empty())
+    ctx.body.Paragraph(
+        fmt::format("Other perturbation groups ({}) are in `tables/perturb_summary.csv`.",
+                    fmt::join(others, ", ")));
 }
 
 }  // namespace ot::report_detail

@@ -91,6 +91,7 @@ std::string Lower(std::string s);
 std::string RangeText(const Ctx& ctx);                       // "1M–32M tokens, 0.125–4 epochs"
 std::vector<double> Distinct(const std::vector<double>& v);  // sorted, duplicates removed
 
+void LrSweepSection(Ctx& ctx);    // study.tune_lr: the sweep's table and chosen LR (lr_sweep.cc)
 void BaseSection(Ctx& ctx);       // figure 1: base vs modified loss against tokens
 void PerturbSection(Ctx& ctx);    // figure 2: Δ and perturbed loss per γ
 void FinetuneSection(Ctx& ctx);   // figure 3: OOD, OOD degradation and ID per LR, per task

@@ -16,6 +16,7 @@
 #include "report/document.h"
 #include "report/gnuplot.h"
 #include "report/law_section.h"
+#include "report/lr_sweep.h"
 #include "report/results.h"
 #include "report/sections.h"
 #include "report/tables.h"
@@ -90,8 +91,9 @@ struct ComparisonPanels {
     for (const auto& p : s.pretrain)
       b.x.push_back(double(p.tokens)), b.y.push_back(p.base_loss.mean),
           b.se.push_back(p.base_loss.se);
+    const std::vector<std::string> scales = s.PerturbScales();
     for (const auto& p : s.perturb)
-      if (p.group == "all" && p.gamma == gamma)
+      if (p.group == "all" && p.gamma == gamma && p.scale == scales.front())
         d.x.push_back(double(p.tokens)), d.y.push_back(p.delta.mean), d.se.push_back(p.delta.se);
     for (const auto& [tokens, d] :
          diag)  // converged values only: an unconverged estimate is not a point
@@ -115,13 +117,16 @@ struct ComparisonPanels {
 std::vector<std::vector<std::string>> CurvatureRows(const SizeReport& v, const Summaries& s,
                                                     const Diagnostics& diag) {
   std::vector<std::vector<std::string>> rows;  // in token order: the map's
+  // The prediction is for init-scaled noise (probes scaled by σ_init), so it is compared with the
+  // init scale's Δ only.
   double gamma = kNaN;
   for (const auto& p : s.perturb)
-    if (p.group == "all" && !(p.gamma >= gamma)) gamma = p.gamma;
+    if (p.group == "all" && p.scale == "init" && !(p.gamma >= gamma)) gamma = p.gamma;
   for (const auto& [tokens, d] : diag) {
     std::string measured = "–", predicted = "–";
     for (const auto& p : s.perturb)
-      if (p.group == "all" && p.gamma == gamma && p.tokens == tokens) measured = Num(p.delta);
+      if (p.group == "all" && p.scale == "init" && p.gamma == gamma && p.tokens == tokens)
+        measured = Num(p.delta);
     for (const auto& q : d["predicted_delta"])
       if (q["gamma"].get<double>() == gamma)
         predicted = fmt::format("{:.4g} ± {:.2g}", q["delta"].get<double>(),
@@ -143,8 +148,10 @@ std::vector<std::vector<std::string>> AtAGlance(const SizeReport& v, const Summa
   std::vector<std::vector<std::string>> rows;
   if (s.budgets.empty()) return rows;
   std::vector<double> gammas;
+  const std::vector<std::string> scales = s.PerturbScales();
   for (const auto& p : s.perturb)
-    if (p.group == "all" && std::find(gammas.begin(), gammas.end(), p.gamma) == gammas.end())
+    if (p.group == "all" && p.scale == scales.front() &&
+        std::find(gammas.begin(), gammas.end(), p.gamma) == gammas.end())
       gammas.push_back(p.gamma);
   std::sort(gammas.begin(), gammas.end());
   const double gamma = gammas.empty() ? kNaN : gammas[gammas.size() / 2];
@@ -153,8 +160,12 @@ std::vector<std::vector<std::string>> AtAGlance(const SizeReport& v, const Summa
     std::string base = "–", delta = "–", tuned;
     for (const auto& p : s.pretrain)
       if (p.tokens == tokens) base = Num(p.base_loss);
-    for (const auto& p : s.perturb)
-      if (p.group == "all" && p.gamma == gamma && p.tokens == tokens) delta = Num(p.delta);
+    const std::vector<std::string> scales = s.PerturbScales();
+    for (const std::string& scale : scales)  // one entry per noise scale, the main one first
+      for (const auto& p : s.perturb)
+        if (p.group == "all" && p.scale == scale && p.gamma == gamma && p.tokens == tokens)
+          delta = (delta == "–" ? "" : delta + "; ") + (scales.size() > 1 ? scale + " " : "") +
+                  Num(p.delta);
     for (const auto& t : s.tuned)
       if (t.tokens == tokens)
         tuned += (tuned.empty() ? "" : "; ") +
@@ -180,7 +191,8 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
       fmt::format("{:g}", options.inflection.z) +
       " combined standard errors; t/p = tokens per parameter (all parameters; non-embedding in "
       "brackets).");
-  std::vector<std::vector<std::string>> info, perturb, finetune, claims, glance, curvature;
+  std::vector<std::vector<std::string>> info, perturb, finetune, claims, glance, curvature,
+      tuned_lr;
   double reference_gamma = kNaN;
   ComparisonPanels panels;
   int color = 0;
@@ -221,22 +233,34 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
              : fmt::format("{:.3g}–{:.3g}", b.front().tokens_per_param, b.back().tokens_per_param),
          b.empty() ? none : fmt::format("{:.2g}–{:.2g}", b.front().epochs, b.back().epochs),
          fmt::format("[report](../{}/report/report.md)", sz.size)});
+    if (r.lr_sweep)  // study.tune_lr: each ladder's swept grid and the LR it trained at
+      for (const LrSweep& sw : SummarizeLrSweeps(*r.lr_sweep)) {
+        std::string grid;
+        for (const auto& p : sw.points)
+          grid += (grid.empty() ? "" : ", ") + fmt::format("{:g}", p.lr);
+        const LrSweepRow* c = sw.chosen >= 0 ? &sw.points[sw.chosen] : nullptr;
+        const std::string edge = LrSweepEdgeFlag(sw);
+        tuned_lr.push_back({sz.size, FormatSize(sw.tokens), grid,
+                            c ? fmt::format("{:g} (× {:g})", c->lr, c->factor) : "–",
+                            c && c->val_loss ? fmt::format("{:.4f}", *c->val_loss) : "–",
+                            edge.empty() ? "interior" : "**at the grid's edge: widen the grid**"});
+      }
     const Diagnostics diag = ReadDiagnostics(sz.study_dir / "results");
     for (auto& row : AtAGlance(sz, s, diag, &reference_gamma)) glance.push_back(std::move(row));
     for (auto& row : CurvatureRows(sz, s, diag)) curvature.push_back(std::move(row));
     panels.Add(sz, s, diag, reference_gamma, color++);
     if (tics.empty()) tics = report_detail::TokenTics(s);
-    std::map<double, Curve> by_gamma;
+    std::map<std::pair<std::string, double>, Curve> by_gamma;  // one curve per (scale, γ)
     for (const auto& p : s.perturb) {
       if (p.group != "all") continue;
-      Curve& c = by_gamma[p.gamma];
+      Curve& c = by_gamma[{p.scale, p.gamma}];
       c.label = fmt::format("γ = {:g}", p.gamma), c.param = p.gamma;
       c.x.push_back(double(p.tokens)), c.y.push_back(p.loss.mean), c.se.push_back(p.loss.se);
     }
-    for (auto& [gamma, c] : by_gamma) {
+    for (auto& [key, c] : by_gamma) {
       const Finding f = Analyze("sizes", "perturbed loss", c, axis, options.inflection);
-      perturb.push_back(
-          {sz.size, fmt::format("{:g}", gamma), MinimumText(f, s), f.result.uncertainty});
+      perturb.push_back({sz.size, key.first, fmt::format("{:g}", key.second), MinimumText(f, s),
+                         f.result.uncertainty});
     }
     std::map<std::pair<std::string, double>, Curve> by_lr;
     for (const auto& p : s.finetune) {
@@ -260,11 +284,21 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
   doc.Heading(2, "Ladders");
   doc.Table({"ladder", "parameters", "non-embedding", "tokens/param", "epochs", "full report"},
             std::move(info));
+  if (!tuned_lr.empty()) {
+    doc.Heading(2, "Pre-training LR per ladder (study.tune_lr)");
+    doc.Paragraph(
+        "Each ladder's pre-training LR, swept at one reference budget before the ladder (the "
+        "ladder trains at the lowest validation loss). An optimum at the grid's edge may lie "
+        "outside the grid.");
+    doc.Table({"ladder", "swept at", "grid (lr)", "chosen lr", "validation loss", "optimum"},
+              std::move(tuned_lr));
+  }
   doc.Heading(2, "At a glance: smallest and largest budget");
   doc.Paragraph(
       fmt::format("Base validation loss, the perturbation's Δ at the reference γ = {:g} (the "
                   "grid's median; mean ± s.e. over "
-                  "draws and seeds), the training loss's top Hessian eigenvalue λ_max (`overtrain "
+                  "draws and seeds; one entry per noise scale when there are several), the "
+                  "training loss's top Hessian eigenvalue λ_max (`overtrain "
                   "diagnose`; \"not run\" when "
                   "the study does not diagnose), and the fine-tuned OOD loss at the tuned LR (the "
                   "LR with the lowest ID loss).",
@@ -316,7 +350,7 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
       "ladders; \"not measured\" "
       "when the study runs no theory).");
   doc.Heading(2, "Where the perturbed loss turns upward");
-  doc.Table({"ladder", "γ", "minimum at", "uncertainty"}, std::move(perturb));
+  doc.Table({"ladder", "noise scale", "γ", "minimum at", "uncertainty"}, std::move(perturb));
   doc.Heading(2, "Where the fine-tuned OOD loss turns upward");
   doc.Table({"ladder", "task", "lr", "minimum at"}, std::move(finetune));
   if (all_sizes && ladders.size() > 1) {

@@ -36,6 +36,15 @@ const Budget& Summaries::At(int64_t tokens) const {
   return budgets.front();
 }
 
+std::vector<std::string> Summaries::PerturbScales() const {
+  std::vector<std::string> out;
+  for (const auto& p : perturb)
+    if (std::find(out.begin(), out.end(), p.scale) == out.end()) out.push_back(p.scale);
+  const auto init = std::find(out.begin(), out.end(), "init");
+  if (init != out.end()) std::rotate(out.begin(), init, init + 1);
+  return out;
+}
+
 namespace {
 
 MeanSe Over(const std::vector<double>& v) { return MeanAndSe(v); }
@@ -131,11 +140,13 @@ Summaries Summarize(const StudyResults& results) {
     }
   }
   if (results.perturb) {
-    std::map<std::tuple<std::string, double, int64_t>, std::vector<const PerturbRow*>> by;
-    for (const auto& r : *results.perturb) by[{r.group, r.gamma, r.tokens}].push_back(&r);
+    std::map<std::tuple<std::string, std::string, double, int64_t>, std::vector<const PerturbRow*>>
+        by;
+    for (const auto& r : *results.perturb) by[{r.scale, r.group, r.gamma, r.tokens}].push_back(&r);
     for (const auto& [key, rows] : by) {
-      const auto& [group, gamma, tokens] = key;
-      s.perturb.push_back({tokens, group, gamma, OverAll(rows, [](auto& r) { return r.loss; }),
+      const auto& [scale, group, gamma, tokens] = key;
+      s.perturb.push_back({tokens, scale, group, gamma,
+                           OverAll(rows, [](auto& r) { return r.loss; }),
                            OverAll(rows, [](auto& r) { return r.delta; }),
                            OverAll(rows, [](auto& r) { return r.base_loss; })});
     }
@@ -300,20 +311,26 @@ std::vector<std::string> WriteTables(const StudyResults& results, const Summarie
     a.Close();
   }
   if (results.perturb) {
-    CsvWriter w(track("perturb.csv"), {"tokens", "epochs", "tokens_per_param", "seed", "gamma",
-                                       "draw", "group", "loss", "base_loss", "delta"});
+    CsvWriter w(track("perturb.csv"), {"tokens", "epochs", "tokens_per_param", "seed", "scale",
+                                       "gamma", "draw", "group", "loss", "base_loss", "delta"});
     for (const auto& r : *results.perturb) {
       w.Cell(r.tokens).Cell(r.epochs).Cell(s.At(r.tokens).tokens_per_param).Cell(r.seed);
-      w.Cell(r.gamma).Cell(r.draw).Cell(r.group).Cell(r.loss).Cell(r.base_loss).Cell(r.delta);
+      w.Cell(r.scale)
+          .Cell(r.gamma)
+          .Cell(r.draw)
+          .Cell(r.group)
+          .Cell(r.loss)
+          .Cell(r.base_loss)
+          .Cell(r.delta);
       w.EndRow();
     }
     w.Close();
     CsvWriter a(track("perturb_summary.csv"),
-                {"tokens", "epochs", "tokens_per_param", "group", "gamma", "n", "loss_mean",
-                 "loss_se", "delta_mean", "delta_se", "base_loss_mean"});
+                {"tokens", "epochs", "tokens_per_param", "scale", "group", "gamma", "n",
+                 "loss_mean", "loss_se", "delta_mean", "delta_se", "base_loss_mean"});
     for (const auto& p : s.perturb) {
       BudgetCells(a, s, p.tokens);
-      a.Cell(p.group).Cell(p.gamma).Cell(p.loss.n);
+      a.Cell(p.scale).Cell(p.group).Cell(p.gamma).Cell(p.loss.n);
       Ms(a, p.loss);
       Ms(a, p.delta);
       a.Cell(p.base_loss.mean);

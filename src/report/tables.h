@@ -38,6 +38,7 @@ struct PretrainPoint {
 };
 struct PerturbPoint {
   int64_t tokens = 0;
+  std::string scale;  // "init" | "relative": points of different scales never share a curve
   std::string group;
   double gamma = 0;
   MeanSe loss, delta, base_loss;  // over draws x seeds
@@ -76,13 +77,15 @@ struct TheoryPoint {
 struct Summaries {
   std::vector<Budget> budgets;  // every token budget seen in any file, increasing
   std::vector<PretrainPoint> pretrain;
-  std::vector<PerturbPoint> perturb;    // sorted by (group, gamma, tokens)
+  std::vector<PerturbPoint> perturb;    // sorted by (scale, group, gamma, tokens)
   std::vector<FinetunePoint> finetune;  // sorted by (task, lr, tokens)
   std::vector<FinetunePoint> tuned;     // per (task, tokens): the lr with the lowest mean id_loss
   std::vector<TheoryPoint> theory;      // sorted by (kind, gamma, lr, lambda, step)
   // sorted by (benchmark, metric, model, task, lr, tokens)
   std::vector<BenchmarkPoint> benchmarks;
   const Budget& At(int64_t tokens) const;
+  // The perturbation scales present, the main one first: "init" (the paper's) when present.
+  std::vector<std::string> PerturbScales() const;
 };
 Summaries Summarize(const StudyResults& results);
 

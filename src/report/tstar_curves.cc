@@ -66,16 +66,24 @@ std::string RestsOn(const Samples& s, const std::string& inner, const std::strin
 }
 
 void PerturbCurves(const StudyResults& r, const TStarOptions& o, std::vector<TStarCurve>& out) {
-  Table<double> table;  // by γ
+  Table<std::pair<std::string, double>> table;  // by (noise scale, γ): scales are never mixed
   for (const PerturbRow& row : *r.perturb)
     if (row.group == "all")
-      table.Add(row.gamma, {row.seed, row.draw}, double(row.tokens), row.loss);
-  for (const auto& [gamma, units] : table.values) {
-    const Samples s = table.SamplesOf(gamma);
-    const Resampler resampler(s.cluster, o.replicates, RngSeed(o.seed, "perturb"));
-    out.push_back({"perturbed loss", "", gamma, false,
-                   MeanCurveTStar(s, resampler, o.inflection, o.level),
-                   RestsOn(s, "draws", "pre-training seeds")});
+      table.Add({row.scale, row.gamma}, {row.seed, row.draw}, double(row.tokens), row.loss);
+  std::set<std::string> scales;
+  for (const auto& [key, units] : table.values) scales.insert(key.first);
+  for (const std::string& scale : scales) {
+    // One resampler per scale: every γ's curve resamples the same (seed, draw) units.
+    std::vector<std::pair<double, Samples>> curves;
+    for (const auto& [key, units] : table.values)
+      if (key.first == scale) curves.emplace_back(key.second, table.SamplesOf(key));
+    const Resampler resampler(curves.front().second.cluster, o.replicates,
+                              RngSeed(o.seed, "perturb:" + scale));
+    for (const auto& [gamma, s] : curves)
+      if (s.cluster == curves.front().second.cluster)
+        out.push_back({PerturbFamily(scale), "", gamma, false,
+                       MeanCurveTStar(s, resampler, o.inflection, o.level),
+                       RestsOn(s, "draws", "pre-training seeds")});
   }
 }
 
@@ -168,6 +176,10 @@ void TheoryCurves(const StudyResults& r, const TStarOptions& o, std::vector<TSta
 }
 
 }  // namespace
+
+std::string PerturbFamily(const std::string& scale) {
+  return scale == "init" ? "perturbed loss" : "perturbed loss, " + scale + " noise";
+}
 
 std::vector<TStarCurve> StudyTStars(const StudyResults& results, const TStarOptions& options) {
   std::vector<TStarCurve> out;

@@ -1,4 +1,5 @@
-// T* for every curve of a study that can have one (docs/science.md §8): the perturbed loss per γ,
+// T* for every curve of a study that can have one (docs/science.md §8): the perturbed loss per γ
+// (per noise scale),
 // the fine-tuned OOD loss per task and LR, the OOD loss at the tuned LR per task (the LR re-tuned
 // on ID loss inside every bootstrap replicate), and the linear-network lab's task-A loss per γ and
 // per η_ft. Units: (pre-training seed, draw), (pre-training seed, fine-tuning seed), or the lab's
@@ -18,7 +19,8 @@
 namespace ot {
 
 struct TStarCurve {
-  std::string family;  // "perturbed loss", "fine-tuned OOD", "OOD at the tuned LR",
+  std::string family;  // "perturbed loss" (init-scaled noise), "perturbed loss, relative noise",
+                       // "fine-tuned OOD", "OOD at the tuned LR",
                        // "lab: perturbed loss A", "lab: fine-tuned loss A"
   std::string task;    // fine-tuning task; empty otherwise
   double param = 0;    // γ or LR (0 for the tuned curve)
@@ -35,6 +37,10 @@ struct TStarOptions {
 };
 
 std::vector<TStarCurve> StudyTStars(const StudyResults& results, const TStarOptions& options);
+
+// The perturbed-loss family of a noise scale: "perturbed loss" for "init" (the paper's, and the
+// law's), "perturbed loss, relative noise" for "relative".
+std::string PerturbFamily(const std::string& scale);
 
 // The bootstrap seed of the ladder in `study_dir` (from its directory name, e.g. size-pico-16): its
 // own report and the size comparison draw the same replicates, and two ladders never share them.

@@ -11,7 +11,7 @@ namespace ot::report_detail {
 namespace {
 
 std::string CurveName(const TStarCurve& c) {
-  if (c.family == "perturbed loss" || c.family == "lab: perturbed loss A")
+  if (c.family.starts_with("perturbed loss") || c.family == "lab: perturbed loss A")
     return fmt::format("{}, γ = {:g}", c.family, c.param);
   if (c.family == "OOD at the tuned LR") return fmt::format("{}, {}", c.family, c.task);
   if (c.task.empty()) return fmt::format("{}, η = {:g}", c.family, c.param);

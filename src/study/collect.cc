@@ -9,6 +9,7 @@
 #include "core/fileio.h"
 #include "core/result_rows.h"
 #include "study/execute.h"
+#include "study/tune_lr.h"
 
 namespace ot {
 namespace fs = std::filesystem;
@@ -95,11 +96,12 @@ int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& st
       benchmark_rows += BenchmarkRows(
           base, {.tokens = typed.tokens, .epochs = typed.epochs, .seed = ck.seed, .model = "base"});
     }
-    if (auto dir = done_dir(ck.perturb_run)) {
-      std::ifstream in(*dir / "results.jsonl");
-      for (std::string line; std::getline(in, line);)
-        if (!line.empty()) perturb_rows += line + "\n";
-    }
+    for (const auto& name : ck.perturb_runs)
+      if (auto dir = done_dir(name)) {
+        std::ifstream in(*dir / "results.jsonl");
+        for (std::string line; std::getline(in, line);)
+          if (!line.empty()) perturb_rows += line + "\n";
+      }
     if (!ck.diagnose_run.empty())
       if (auto dir = done_dir(ck.diagnose_run)) {
         json d = ReadJson(*dir / "diagnostics.json");  // docs/formats.md: one object per checkpoint
@@ -154,6 +156,7 @@ int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& st
                 {"seeds", c.study.seeds.size()},
                 {"tasks", c.finetune.tasks},
                 {"gammas", c.perturb.gammas},
+                {"scales", c.perturb.scales},
                 {"lrs", lrs},
                 {"pretrain_mode", c.pretrain.mode},
                 {"vocab_size", c.model.vocab_size},
@@ -165,6 +168,12 @@ int CollectResults(const StudyConfig& c, const StudyPlan& sp, const fs::path& st
   WriteFileAtomic(results / "finetune.jsonl", finetune_rows);
   WriteFileAtomic(results / "diagnostics.jsonl", diagnose_rows);
   WriteFileAtomic(results / "benchmarks.jsonl", benchmark_rows);
+  if (c.study.tune_lr) {  // the LR sweeps' rows, one file for the variants in `sp`
+    std::string sweep_rows;
+    for (const auto& [tag, name] : sp.lr_sweep_runs)
+      if (auto dir = done_dir(name)) sweep_rows += ReadFile(*dir / kLrSweepFile);
+    WriteFileAtomic(results / kLrSweepFile, sweep_rows);
+  }
   if (!sp.theory_run.empty())
     if (auto dir = done_dir(sp.theory_run))
       WriteFileAtomic(results / "theory.jsonl", ReadFile(*dir / "results.jsonl"));

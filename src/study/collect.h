@@ -9,7 +9,8 @@
 
 namespace ot {
 
-// Writes <study>/results/{study.json, pretrain.jsonl, perturb.jsonl, finetune.jsonl, theory.jsonl}
+// Writes <study>/results/{study.json, pretrain.jsonl, perturb.jsonl, finetune.jsonl, theory.jsonl,
+// lr_sweep.jsonl (study.tune_lr)}
 // from the complete runs (incomplete ones are skipped and counted). Returns the number of runs
 // skipped. Writes <results_root>/results (results_root "" = study_dir); run directories are under
 // study_dir.

@@ -11,6 +11,7 @@
 #include "data/hf_tokenizer.h"
 #include "data/lm_eval_tasks.h"
 #include "data/prepare.h"
+#include "study/tune_lr.h"
 #include "train/checkpoint.h"
 #include "train/pretrain_config.h"
 
@@ -101,11 +102,61 @@ BenchmarkCost CostOfBenchmarks(const StudyConfig& c, int T) {
 
 std::string LrLabel(double lr) { return fmt::format("{:g}", lr); }
 
+// study.tune_lr: the variant's LR sweep at its first seed — per factor, one pre-training run to the
+// reference budget and its evaluation on the general validation set — then the tune-lr run that
+// picks the LR. Sweep runs skip NaN steps instead of aborting: a diverging LR is a result of the
+// sweep (a high loss), not a failure that would stop the ladder. Returns the tune-lr run's name.
+std::string AddLrSweep(Plan& plan, const StudyVariant& v, const fs::path& data_dir,
+                       const fs::path& study_dir) {
+  const StudyConfig& cs = v.config;
+  const int64_t budget = TuneLrBudget(cs), seed = cs.study.seeds.front();
+  const int B = cs.pretrain.batch_size, T = cs.pretrain.seq_len;
+  TuneLrConfig tc{.arm = v.arm, .seed = seed};
+  std::vector<std::string> evals;
+  for (double factor : cs.study.tune_lr_factors) {
+    PretrainConfig p = PretrainFor(cs, data_dir, seed);
+    p.optim.lr = cs.pretrain.optim.lr * factor;
+    p.train.budget = Size{budget};
+    p.train.ladder_mode = "series";
+    p.train.nan_policy = "skip-step";
+    const std::string name = "tune/" + v.tag + "lr-" + LrLabel(p.optim.lr);
+    const Run& train = plan.Add({.stage = "pretrain",
+                                 .name = name,
+                                 .config_toml = PrintConfig(PretrainSchema(), p),
+                                 .deps = {"data/prepare"},
+                                 .cost_tokens = budget * (p.optim.sam_rho > 0 ? 2.0 : 1.0),
+                                 .nodes = cs.pretrain.nodes,
+                                 .tasks_per_node = cs.pretrain.tasks_per_node});
+    const fs::path ckpt = plan.DirOf(study_dir, train) / "ckpt" / CkptName(budget, B, T);
+    EvalConfig ev{.checkpoint = {.dir = ckpt.string()},
+                  .suite = SuiteFor(cs, data_dir),
+                  .compute = cs.compute};
+    ev.suite.tasks.clear();  // the criterion is the general validation loss alone
+    ev.suite.c4_windows = 0;
+    const Run& eval = plan.Add({.stage = "eval",
+                                .name = name + "/eval",
+                                .config_toml = PrintConfig(EvalSchema(), ev),
+                                .deps = {name},
+                                .cost_tokens = static_cast<double>(cs.eval.windows) * T});
+    tc.lrs.push_back(p.optim.lr);
+    tc.factors.push_back(factor);
+    tc.evals.push_back(plan.DirOf(study_dir, eval).string());
+    evals.push_back(eval.name);
+  }
+  const std::string select = "tune/" + v.tag + "select";
+  plan.Add({.stage = "tune-lr",
+            .name = select,
+            .config_toml = PrintConfig(TuneLrSchema(), tc),
+            .deps = evals});
+  return select;
+}
+
 }  // namespace
 
 StudyPlan PlanForVariant(const StudyPlan& plan, const std::string& tag) {
   StudyPlan out = plan;
   std::erase_if(out.checkpoints, [&](const StudyCheckpoint& ck) { return ck.variant != tag; });
+  std::erase_if(out.lr_sweep_runs, [&](const auto& entry) { return entry.first != tag; });
   return out;
 }
 
@@ -186,6 +237,13 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
     if (sp.benchmarks.files == 0) sp.benchmarks = bench;  // the same files in every variant
     const double eval_tokens =
         static_cast<double>(cs.eval.windows + cs.eval.c4_windows) * T + bench.tokens_per_eval;
+    // study.tune_lr: the ladder's pre-training runs wait for the sweep and read its choice.
+    std::string sweep, chosen_lr;
+    if (cs.study.tune_lr) {
+      sweep = AddLrSweep(plan, variant, data_dir, study_dir);
+      sp.lr_sweep_runs[variant.tag] = sweep;
+      chosen_lr = (plan.DirOf(study_dir, *plan.Find(sweep)) / kChosenLrFile).string();
+    }
     for (int64_t seed : c.study.seeds) {
       const std::string seed_tag =
           variant.tag + (c.study.seeds.size() > 1 ? fmt::format("seed-{}/", seed) : "");
@@ -198,6 +256,14 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
               .cost_tokens = cost * (p.optim.sam_rho > 0 ? 2.0 : 1.0),
               .nodes = cs.pretrain.nodes,
               .tasks_per_node = cs.pretrain.tasks_per_node};
+        if (!sweep.empty()) {
+          r.config_toml =
+              "# optim.lr below is replaced when the run starts by the LR sweep's "
+              "choice (study.tune_lr): --set-from " +
+              chosen_lr + "\n" + r.config_toml;
+          r.argv = {"pretrain", "--config", "{config}", "--set-from", chosen_lr, "--out", "{out}"};
+          r.deps.push_back(sweep);
+        }
         return plan.DirOf(study_dir, plan.Add(r));
       };
       std::vector<StudyCheckpoint> ckpts;
@@ -265,25 +331,31 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
                   .deps = ck_deps,
                   .cost_tokens = eval_tokens});
         sp.benchmarks.evaluations += bench.files > 0;
-        PerturbConfig pc{.checkpoint = ck.ref,
-                         .suite = suite,
-                         .gammas = cs.perturb.gammas,
-                         .draws = cs.perturb.draws,
-                         .seed = ck.seed,
-                         .groups = cs.perturb.groups,
-                         .scale = cs.perturb.scale,
-                         .compute = cs.compute};
-        pc.suite.tasks.clear();
-        pc.suite.task_files.clear();  // the probe is the general loss alone
-        pc.suite.rolling_files.clear();
-        ck.perturb_run = "perturb/" + tag;
-        plan.Add(
-            {.stage = "perturb",
-             .name = ck.perturb_run,
-             .config_toml = PrintConfig(PerturbSchema(), pc),
-             .deps = ck_deps,
-             .cost_tokens = cs.perturb.gammas.size() * cs.perturb.draws * cs.perturb.groups.size() *
-                            static_cast<double>(cs.eval.windows * T) / 3.0});
+        // One run per noise scale; "/scale-<name>" only when there are several (so a study of one
+        // scale keeps its run names).
+        for (const std::string& scale : cs.perturb.scales) {
+          PerturbConfig pc{.checkpoint = ck.ref,
+                           .suite = suite,
+                           .gammas = cs.perturb.gammas,
+                           .draws = cs.perturb.draws,
+                           .seed = ck.seed,
+                           .groups = cs.perturb.groups,
+                           .scale = scale,
+                           .compute = cs.compute};
+          pc.suite.tasks.clear();
+          pc.suite.task_files.clear();  // the probe is the general loss alone
+          pc.suite.rolling_files.clear();
+          std::string name = "perturb/" + tag;
+          if (cs.perturb.scales.size() > 1) name += "/scale-" + scale;
+          plan.Add({.stage = "perturb",
+                    .name = name,
+                    .config_toml = PrintConfig(PerturbSchema(), pc),
+                    .deps = ck_deps,
+                    .cost_tokens = cs.perturb.gammas.size() * cs.perturb.draws *
+                                   cs.perturb.groups.size() *
+                                   static_cast<double>(cs.eval.windows * T) / 3.0});
+          ck.perturb_runs.push_back(name);
+        }
         if (cs.diagnose.enabled) {
           DiagnoseConfig dc{.checkpoint = ck.ref,
                             .suite = suite,

@@ -1,11 +1,13 @@
-// Turns a StudyConfig into the run graph: data fetch → data prepare → pretrain (one run per budget,
-// one series, or WSD branches; or, for checkpoints.series, the published checkpoints) → per
+// Turns a StudyConfig into the run graph: data fetch → data prepare → [study.tune_lr: per ladder,
+// the LR sweep (tune/<variant>lr-<lr>, its eval, tune/<variant>select)] → pretrain (one run per
+// budget, one series, or WSD branches; or, for checkpoints.series, the published checkpoints) → per
 // checkpoint: eval (base), perturb, finetune per (task, lr); and theory. Each run's config is the
 // stage's own declared schema printed in full, so a run id changes exactly when something that run
 // reads changes. Entry points: StudyCheckpoint, BuildStudyPlan.
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <vector>
 
 #include "analysis/model_io.h"
@@ -25,8 +27,8 @@ struct StudyCheckpoint {
   std::string arm;            // the arm of this ladder when the study compares arms, else ""
   std::string
       variant;  // StudyVariant::tag: "", "arm-sgd/", "size-pico-32/", "arm-sgd/size-pico-32/"
-  std::string eval_run, perturb_run,
-      diagnose_run;  // diagnose_run "" when the study does not diagnose
+  std::string eval_run, diagnose_run;     // diagnose_run "" when the study does not diagnose
+  std::vector<std::string> perturb_runs;  // one per perturb.scales entry
   std::vector<std::string> finetune_runs;
 };
 
@@ -43,6 +45,8 @@ struct StudyPlan {
   BenchmarkCost benchmarks;
   std::string data_run, theory_run;
   std::vector<StudyCheckpoint> checkpoints;
+  // study.tune_lr: per variant tag (StudyVariant::tag), its LR sweep's tune-lr run.
+  std::map<std::string, std::string> lr_sweep_runs;
 };
 
 // Throws Error naming the key on a checkpoints.series that cannot be read or mixes models.

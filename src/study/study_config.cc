@@ -8,6 +8,8 @@
 #include <cctype>
 #include <climits>
 
+#include "model/noise.h"
+
 namespace ot {
 
 namespace {
@@ -186,6 +188,33 @@ const ConfigSchema<StudyConfig>& StudySchema() {
         .Field(
             "study.gpu_mfu", "GPU planning: the model FLOPs utilisation the estimate assumes",
             [](C& c) -> double& { return c.study.gpu_mfu; }, Between(0.001, 1))
+        .Field("study.tune_lr",
+               "fair arms: before each ladder, sweep its pre-training LR (pretrain.lr × "
+               "study.tune_lr_factors) at study.tune_lr_budget and train the ladder at the LR "
+               "with the lowest validation loss",
+               [](C& c) -> bool& { return c.study.tune_lr; })
+        .Field(
+            "study.tune_lr_factors",
+            "the sweep's grid as multiples of each ladder's own pretrain.lr (study.tune_lr)",
+            [](C& c) -> std::vector<double>& { return c.study.tune_lr_factors; }, Above(0))
+        .Field(
+            "study.tune_lr_budget",
+            "the sweep's reference budget in tokens (0 = the smallest pretrain.ladder budget)",
+            [](C& c) -> Size& { return c.study.tune_lr_budget; }, AtLeast(0))
+        .Rule({"study.tune_lr", "study.tune_lr_factors", "checkpoints.series"},
+              [](const C& c) -> std::string {
+                if (!c.study.tune_lr) return "";
+                if (!c.checkpoints.series.empty())
+                  return "study.tune_lr needs pre-training; checkpoints.series replaces it";
+                const auto& f = c.study.tune_lr_factors;
+                if (f.size() < 2)
+                  return "study.tune_lr_factors needs at least 2 factors (3 or more can show "
+                         "an interior optimum)";
+                for (size_t i = 0; i < f.size(); ++i)
+                  for (size_t j = 0; j < i; ++j)
+                    if (f[i] == f[j]) return fmt::format("factor {:g} is listed twice", f[i]);
+                return "";
+              })
         .Field("data.config", "data prepare config file (\"\" = defaults)",
                [](C& c) -> std::string& { return c.data.config; })
         .Field("data.set", "extra data.* overrides for prepare, e.g. [\"data.vocab_size=4096\"]",
@@ -243,10 +272,22 @@ const ConfigSchema<StudyConfig>& StudySchema() {
             AtLeast(1))
         .Field("perturb.groups", "conditions: \"all\" or a group name each",
                [](C& c) -> std::vector<std::string>& { return c.perturb.groups; })
-        .Field(
-            "perturb.scale", "init-std | relative-norm",
-            [](C& c) -> std::string& { return c.perturb.scale; },
-            OneOf({"init-std", "relative-norm"}))
+        .Field("perturb.scales",
+               "noise scales, one perturbation run per checkpoint each: init (σ = γ·σ_init) and/or "
+               "relative (σ = γ·rms(θ_t) per tensor at the checkpoint)",
+               [](C& c) -> std::vector<std::string>& { return c.perturb.scales; })
+        .Rule({"perturb.scales"},
+              [](const C& c) -> std::string {
+                if (c.perturb.scales.empty()) return "expected at least one of init, relative";
+                for (size_t i = 0; i < c.perturb.scales.size(); ++i) {
+                  const std::string& s = c.perturb.scales[i];
+                  if (std::string err = OneOf(NoiseScaleNames())(s); !err.empty())
+                    return "'" + s + "': " + err;
+                  for (size_t j = 0; j < i; ++j)
+                    if (c.perturb.scales[j] == s) return "'" + s + "' is listed twice";
+                }
+                return "";
+              })
         .Field("finetune.tasks", "tasks (docs/tasks.md)",
                [](C& c) -> std::vector<std::string>& { return c.finetune.tasks; })
         .Field(

@@ -44,6 +44,11 @@ struct StudyConfig {
     // GPU planning (--dry-run with compute.device = cuda): the card's dense peak and the MFU the
     // estimate assumes (an H100 SXM's bf16 peak; 40% is the target, not a measurement).
     double gpu_peak_tflops = 989, gpu_mfu = 0.4;
+    // Fair arms (study/tune_lr.h): before each ladder, sweep its pretrain.lr × each factor at one
+    // reference budget (0 = the smallest ladder budget) and train the ladder at the best one.
+    bool tune_lr = false;
+    std::vector<double> tune_lr_factors{0.25, 0.5, 1, 2, 4};
+    Size tune_lr_budget{0};
   } study;
   struct Data {
     std::string config;            // data prepare config file ("" = defaults)
@@ -70,7 +75,9 @@ struct StudyConfig {
     std::vector<double> gammas{0.1, 0.2, 0.4};
     int draws = 5;
     std::vector<std::string> groups{"all"};
-    std::string scale = "init-std";
+    // Each checkpoint is perturbed once per scale ("init" | "relative", model/noise.h); the report
+    // keeps the scales apart.
+    std::vector<std::string> scales{"init"};
   } perturb;
   struct Finetune {
     std::vector<std::string> tasks{"sentiment", "code"};

@@ -16,6 +16,7 @@
 #include "study/collect.h"
 #include "study/execute.h"
 #include "study/planner.h"
+#include "study/tune_lr.h"
 
 namespace ot {
 namespace fs = std::filesystem;
@@ -54,6 +55,14 @@ void PrintLadder(const StudyConfig& config, const StudyPlan& sp, const fs::path&
     std::printf("\n%smodel %s: %s parameters (%s non-embedding), vocabulary %d\n",
                 v.arm.empty() ? "" : ("arm " + v.arm + ", ").c_str(), m.preset.c_str(),
                 FormatSize(params).c_str(), FormatSize(params - embed).c_str(), m.vocab_size);
+    if (v.config.study.tune_lr)
+      std::printf(
+          "LR sweep (study.tune_lr): pretrain.lr %g x {%s} at %s tokens, seed %lld; the ladder "
+          "trains at the lowest validation loss\n",
+          v.config.pretrain.optim.lr,
+          fmt::format("{}", fmt::join(v.config.study.tune_lr_factors, ", ")).c_str(),
+          FormatSize(TuneLrBudget(v.config)).c_str(),
+          static_cast<long long>(v.config.study.seeds.front()));
     std::printf("%-10s %12s %16s %10s\n", "budget", "tokens/param", "non-embed t/p", "epochs");
     const int64_t corpus =
         v.config.checkpoints.series.empty() ? per_epoch : v.config.checkpoints.corpus_tokens.value;
@@ -123,21 +132,22 @@ void PrintPlan(const StudyPlan& sp, const fs::path& study_dir) {
   std::map<std::string, std::pair<int, double>> by_stage;
   int complete = 0;
   for (const auto& run : sp.plan.runs()) {
-    auto& [n, cost] = by_stage[run.stage];
+    // The LR sweep's runs (study.tune_lr) are counted apart: "tune pretrain", "tune eval", ...
+    auto& [n, cost] = by_stage[(run.name.rfind("tune/", 0) == 0 ? "tune " : "") + run.stage];
     ++n;
     cost += run.cost_tokens;
     complete += IsComplete(sp.plan.DirOf(study_dir, run), run);
   }
   std::printf("study %s: %zu runs (%d already complete)\n", study_dir.string().c_str(),
               sp.plan.runs().size(), complete);
-  std::printf("%-12s %6s %16s\n", "stage", "runs", "est. tokens");
+  std::printf("%-14s %6s %16s\n", "stage", "runs", "est. tokens");
   double total = 0;
   for (const auto& [stage, v] : by_stage) {
-    std::printf("%-12s %6d %16s\n", stage.c_str(), v.first,
+    std::printf("%-14s %6d %16s\n", stage.c_str(), v.first,
                 FormatSize(static_cast<int64_t>(v.second)).c_str());
     total += v.second;
   }
-  std::printf("%-12s %6zu %16s\n", "total", sp.plan.runs().size(),
+  std::printf("%-14s %6zu %16s\n", "total", sp.plan.runs().size(),
               FormatSize(static_cast<int64_t>(total)).c_str());
   if (const BenchmarkCost& b = sp.benchmarks; b.files > 0)
     std::printf(

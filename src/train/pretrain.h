@@ -92,9 +92,9 @@ TrainState LoadCheckpointParams(const fs::path& dir, const ParamLayout& layout,
 }  // namespace ot
 
 namespace ot {
-// `overtrain pretrain`: loads the config (file ← --set overrides), prints it and returns with
-// print_config, else runs the ladder into `out` (default runs/pretrain/<config stem>). Returns the
-// exit code; user errors throw Error.
+// `overtrain pretrain`: loads the config (file ← the lines of `set_from`, if any ← --set
+// overrides), prints it and returns with print_config, else runs the ladder into `out` (default
+// runs/pretrain/<config stem>). Returns the exit code; user errors throw Error.
 int PretrainMain(const std::string& config_path, const std::vector<std::string>& overrides,
-                 const std::string& out, bool print_config);
+                 const std::string& out, bool print_config, const std::string& set_from = "");
 }  // namespace ot

@@ -9,8 +9,11 @@
 namespace ot {
 
 int PretrainMain(const std::string& config_path, const std::vector<std::string>& overrides,
-                 const std::string& out, bool print_config) {
-  const PretrainConfig config = LoadPretrainConfig(config_path, overrides);
+                 const std::string& out, bool print_config, const std::string& set_from) {
+  std::vector<std::string> sets;
+  if (!set_from.empty()) sets = ReadOverrideFile(set_from);
+  sets.insert(sets.end(), overrides.begin(), overrides.end());
+  const PretrainConfig config = LoadPretrainConfig(config_path, sets);
   if (print_config) {
     std::fputs(PrintConfig(PretrainSchema(), config).c_str(), stdout);
     return 0;

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -37,6 +38,12 @@ std::string ReadAll(const fs::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+int Occurrences(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
 }
 
 // Runs the study into `out` (plus extra --set overrides and flags such as --dry-run); returns its
@@ -159,6 +166,54 @@ TEST_F(StudyE2E, ArmsGetTheirOwnLaddersAndAComparison) {
   EXPECT_EQ(report.find("| not run |"), std::string::npos) << "every checkpoint was diagnosed:\n"
                                                            << report;
   EXPECT_TRUE(fs::exists(a / "report" / "figures" / "ladders.png"));
+}
+
+// Fair arms and both noise scales (issue 22): each arm's LR sweep runs before its ladder, the
+// ladder trains at the LR the sweep chose (read when its runs start), the sweep's rows reach the
+// results and both reports, and every checkpoint is perturbed under both scales, kept apart in the
+// rows.
+TEST_F(StudyE2E, TunedArmsTrainAtTheSweepsChoiceAndPerturbUnderBothScales) {
+  const fs::path a = root_ / "tuned";
+  ASSERT_EQ(
+      Wait(StartStudy(
+          a, {"study.arms=[\"adamw\", \"no-wd\"]", "arms.no-wd.pretrain.weight_decay=0.0",
+              "study.tune_lr=true", "study.tune_lr_factors=[0.5, 2]",
+              "pretrain.ladder=[\"60K\", \"120K\"]", "theory.config=\"\"", "finetune.lrs=[3e-3]",
+              "finetune.seeds=[1]", "perturb.scales=[\"init\", \"relative\"]"})),
+      0)
+      << ReadAll(a.string() + ".log");
+  for (const char* arm : {"adamw", "no-wd"}) {
+    SCOPED_TRACE(arm);
+    const std::string tag = std::string("arm-") + arm;
+    const std::string sweep = ReadAll(a / tag / "results" / "lr_sweep.jsonl");
+    EXPECT_EQ(std::count(sweep.begin(), sweep.end(), '\n'), 2) << sweep;
+    EXPECT_EQ(Occurrences(sweep, "\"chosen\":true"), 1) << sweep;
+    // The chosen LR, as the tune-lr run wrote it, is the LR every ladder run trained at.
+    std::string chosen;
+    for (const auto& e : fs::directory_iterator(a / "tune" / tag))
+      if (e.path().filename().string().rfind("select-", 0) == 0)
+        chosen = ReadAll(e.path() / "chosen_lr.txt");
+    const size_t at = chosen.find("optim.lr=");
+    ASSERT_NE(at, std::string::npos) << chosen;
+    const std::string lr = chosen.substr(at + 9, chosen.find('\n', at) - at - 9);
+    int ladder_runs = 0;
+    for (const auto& e : fs::directory_iterator(a / "pretrain" / tag)) {
+      EXPECT_NE(ReadAll(e.path() / "config.toml").find("\nlr = " + lr + "\n"), std::string::npos)
+          << e.path() << " should train at the sweep's lr " << lr;
+      ++ladder_runs;
+    }
+    EXPECT_EQ(ladder_runs, 2);
+    const std::string perturb = ReadAll(a / tag / "results" / "perturb.jsonl");
+    const int init = Occurrences(perturb, "\"scale\":\"init\""),
+              relative = Occurrences(perturb, "\"scale\":\"relative\"");
+    EXPECT_GT(init, 0);
+    EXPECT_EQ(init, relative);
+    const std::string report = ReadAll(a / tag / "report" / "report.md");
+    EXPECT_NE(report.find("Pre-training learning rate (study.tune_lr)"), std::string::npos);
+    EXPECT_NE(report.find("Noise scale 'relative'"), std::string::npos);
+  }
+  const std::string comparison = ReadAll(a / "report" / "report.md");
+  EXPECT_NE(comparison.find("Pre-training LR per ladder"), std::string::npos) << comparison;
 }
 
 // Three tiny Llama directories in Hugging Face layout under `root` (config.json without an

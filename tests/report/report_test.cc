@@ -14,7 +14,10 @@
 #include <sstream>
 
 #include "core/check.h"
+#include "report/results.h"
+#include "report/sizes.h"
 #include "report/synthetic_study.h"
+#include "report/tables.h"
 
 namespace ot {
 namespace {
@@ -142,10 +145,11 @@ TEST_F(FullReport, TablesHaveTheirSchema) {
       "tokens,epochs,tokens_per_param,n,base_loss_mean,base_loss_se,base_ppl_mean,base_ppl_se,"
       "c4_loss_mean,c4_loss_se");
   EXPECT_EQ(FirstLine(t / "perturb.csv"),
-            "tokens,epochs,tokens_per_param,seed,gamma,draw,group,loss,base_loss,delta");
-  EXPECT_EQ(FirstLine(t / "perturb_summary.csv"),
-            "tokens,epochs,tokens_per_param,group,gamma,n,loss_mean,loss_se,delta_mean,delta_se,"
-            "base_loss_mean");
+            "tokens,epochs,tokens_per_param,seed,scale,gamma,draw,group,loss,base_loss,delta");
+  EXPECT_EQ(
+      FirstLine(t / "perturb_summary.csv"),
+      "tokens,epochs,tokens_per_param,scale,group,gamma,n,loss_mean,loss_se,delta_mean,delta_se,"
+      "base_loss_mean");
   EXPECT_EQ(
       FirstLine(t / "finetune.csv"),
       "tokens,epochs,tokens_per_param,seed,task,lr,id_loss,ood_loss,c4_loss,accuracy,base_id_loss,"
@@ -176,7 +180,7 @@ TEST_F(FullReport, TablesHaveTheirSchema) {
 
   // Aggregates: mean over 8 draws x seeds of Δ = 0.05 * 2^3 at 8M for γ = 0.1, with its s.e.
   const std::string summary = Read(t / "perturb_summary.csv");
-  EXPECT_NE(summary.find("8000000,1,8,all,0.1,8,3.6071068,"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("8000000,1,8,init,all,0.1,8,3.6071068,"), std::string::npos) << summary;
   // Budget table: epochs and tokens/param of every budget.
   EXPECT_NE(Read(t / "budgets.csv").find("\n32000000,4,32\n"), std::string::npos);
   // Optimal LR: 1e-3 up to 4M, then 1e-4.
@@ -343,7 +347,8 @@ TEST(Report, SingleDrawAndSeedIsSaidToBeUntested) {
   EXPECT_NE(v.find("Fine-tuning results come from a single seed"), std::string::npos) << v;
   // One row per point (draw 0 of seed 0 has noise -0.01): the s.e. cells are empty, not zero.
   const std::string summary = Read(study / "report" / "tables" / "perturb_summary.csv");
-  EXPECT_NE(summary.find("\n1000000,0.125,1,all,0.01,1,4.4905,,-0.0095,,4.5\n"), std::string::npos)
+  EXPECT_NE(summary.find("\n1000000,0.125,1,init,all,0.01,1,4.4905,,-0.0095,,4.5\n"),
+            std::string::npos)
       << summary;
   fs::remove_all(study);
 }
@@ -385,6 +390,77 @@ TEST(Report, ClaimsWithoutUncertaintyAreNotTested) {
         line.rfind("C4", 0) == 0)
       EXPECT_NE(line.find(" not tested:"), std::string::npos) << line;
   fs::remove_all(study);
+}
+
+// Two noise scales: each has its own figures, and the claims rest on the init scale's curves alone
+// (the relative rows, whose Δ falls, would flatten C1 if they were averaged in).
+TEST(Report, NoiseScalesAreReportedSeparately) {
+  const fs::path study = TempStudy("two_scales");
+  testing::WriteSyntheticStudy(study, {.theory = false, .relative_scale = true});
+  const ReportOutput out = WriteReport(study);
+  EXPECT_TRUE(fs::exists(study / "report" / "figures" / "fig2_perturb.svg"));
+  EXPECT_TRUE(fs::exists(study / "report" / "figures" / "fig2_perturb_relative.svg"));
+  for (const auto& line : out.claims)
+    if (line.rfind("C1", 0) == 0) EXPECT_EQ(line.rfind("C1 reproduced:", 0), 0u) << line;
+  const Summaries s = Summarize(LoadStudyResults(study / "results"));
+  EXPECT_EQ(s.PerturbScales(), (std::vector<std::string>{"init", "relative"}));
+  for (const auto& p : s.perturb) EXPECT_EQ(p.loss.n, 8) << p.scale;  // 4 draws x 2 seeds, unmixed
+  const std::string md = Read(study / "report" / "report.md");
+  EXPECT_NE(md.find("Noise scale 'relative'"), std::string::npos) << md;
+  EXPECT_NE(md.find("Under the relative noise scale"), std::string::npos) << md;
+  const std::string csv = FirstLine(study / "report" / "tables" / "perturb_summary.csv");
+  EXPECT_NE(csv.find("scale"), std::string::npos) << csv;
+  fs::remove_all(study);
+}
+
+// study.tune_lr: the sweep's table with the chosen LR, and an optimum at the grid's edge flagged in
+// the ladder's report and in the comparison of ladders; an interior optimum is not flagged.
+TEST(Report, LrSweepIsTabledAndAnOptimumAtTheGridsEdgeIsFlagged) {
+  const fs::path root = TempStudy("lr_sweep");
+  const fs::path study = root / "arm-sgd";
+  testing::WriteSyntheticStudy(study, {.theory = false});
+  auto write_sweep = [&](int chosen) {
+    std::ofstream f(study / "results" / "lr_sweep.jsonl");
+    const double lrs[] = {0.05, 0.1, 0.2}, losses[] = {3.0, 2.8, 2.7};
+    for (int i = 0; i < 3; ++i)
+      f << ToJson(LrSweepRow{.arm = "sgd",
+                             .seed = 1,
+                             .tokens = 1000000,
+                             .epochs = 0.125,
+                             .lr = lrs[i],
+                             .factor = 0.5 * (1 << i),
+                             .val_loss = chosen == 1 && i == 1 ? 2.6 : losses[i],
+                             .val_loss_stderr = 0.01,
+                             .chosen = i == chosen})
+               .dump()
+        << "\n";
+  };
+  const std::string edge =
+      "arm sgd: the best pre-training LR (0.2, × 2 of pretrain.lr) is at the grid's edge (its "
+      "largest LR): widen the grid";
+  write_sweep(2);
+  const ReportOutput out = WriteReport(study);
+  std::string md = Read(study / "report" / "report.md");
+  EXPECT_NE(md.find("Pre-training learning rate (study.tune_lr)"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 0.2 | × 2 | 2.7000 ± 0.01 | **chosen** |"), std::string::npos) << md;
+  EXPECT_NE(md.find("the ladder trains at lr 0.2"), std::string::npos) << md;
+  const size_t flags = md.find("Flags: results that cannot carry the science");
+  ASSERT_NE(flags, std::string::npos) << md;
+  EXPECT_NE(md.find(edge, flags), std::string::npos) << md;
+  const std::string cmp =
+      Read(WriteSizeComparison(root, {{.size = "arm-sgd", .study_dir = study, .report = out}}));
+  EXPECT_NE(cmp.find("Pre-training LR per ladder"), std::string::npos) << cmp;
+  EXPECT_NE(cmp.find("| arm-sgd | 1M | 0.05, 0.1, 0.2 | 0.2 (× 2) | 2.7000 | **at the grid's "
+                     "edge: widen the grid** |"),
+            std::string::npos)
+      << cmp;
+
+  write_sweep(1);  // an interior optimum
+  WriteReport(study);
+  md = Read(study / "report" / "report.md");
+  EXPECT_NE(md.find("the ladder trains at lr 0.1"), std::string::npos) << md;
+  EXPECT_EQ(md.find("at the grid's edge"), std::string::npos) << md;
+  fs::remove_all(root);
 }
 
 // Flags: accuracy at chance and data repeated beyond one epoch are named.

@@ -131,6 +131,31 @@ TEST_F(Results, WrongTypesAndRangesNameTheKey) {
       << LoadError();
 }
 
+// A perturb row's noise scale: absent reads as "init" (older files), the former names map to the
+// current ones, anything else that is not a string names the key.
+TEST_F(Results, PerturbScaleNamesReadWithTheirFormerSpellings) {
+  const std::string row =
+      R"({"tokens": 1000000, "epochs": 0.1, "seed": 0, "gamma": 0.1, "draw": 0, "group": "all", )"
+      R"("loss": 4.5, "base_loss": 4.4, "delta": 0.1SCALE})";
+  auto with = [&](const std::string& scale) {
+    std::string s = row;
+    s.replace(s.find("SCALE"), 5, scale);
+    return s + "\n";
+  };
+  Write("perturb.jsonl", with("") + with(R"(, "scale": "relative-norm")") +
+                             with(R"(, "scale": "init-std")") + with(R"(, "scale": "relative")"));
+  const StudyResults r = LoadStudyResults(results());
+  ASSERT_TRUE(r.perturb);
+  ASSERT_EQ(r.perturb->size(), 4u);
+  EXPECT_EQ((*r.perturb)[0].scale, "init");
+  EXPECT_EQ((*r.perturb)[1].scale, "relative");
+  EXPECT_EQ((*r.perturb)[2].scale, "init");
+  EXPECT_EQ((*r.perturb)[3].scale, "relative");
+  Write("perturb.jsonl", with(R"(, "scale": 2)"));
+  EXPECT_NE(LoadError().find("perturb.jsonl:1: key 'scale' expected a string"), std::string::npos)
+      << LoadError();
+}
+
 TEST_F(Results, InvalidJsonNamesTheLine) {
   Write("perturb.jsonl", "{\"tokens\": 1,\n");
   EXPECT_NE(LoadError().find("perturb.jsonl:1: not a valid JSON object"), std::string::npos)

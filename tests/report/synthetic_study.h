@@ -24,6 +24,9 @@ struct SyntheticOptions {
   int draws = 4, seeds = 2;
   double accuracy = 0.7;      // fine-tuned accuracy (chance is 0.5)
   double delta_factor = 1.0;  // scales every Δ: < 1 moves the perturbed-loss minima later
+  // Also perturbation rows under the "relative" noise scale, whose Δ falls with tokens (the init
+  // scale's rises): averaged into the init curves they would flatten C1.
+  bool relative_scale = false;
 };
 
 inline double SynthBase(int u) {
@@ -80,6 +83,20 @@ inline void WriteSyntheticStudy(const std::filesystem::path& study,
                                    .loss = SynthBase(u) + delta,
                                    .base_loss = SynthBase(u),
                                    .delta = delta})
+                     .dump()
+              << "\n";
+            if (!o.relative_scale) continue;
+            const double falling = 4 * scale[g] * std::pow(2.0, -u) + SynthNoise(draw, seed);
+            f << ToJson(PerturbRow{.tokens = tokens(u),
+                                   .epochs = epochs(u),
+                                   .seed = seed,
+                                   .gamma = gammas[g],
+                                   .draw = draw,
+                                   .group = "all",
+                                   .loss = SynthBase(u) + falling,
+                                   .base_loss = SynthBase(u),
+                                   .delta = falling,
+                                   .scale = "relative"})
                      .dump()
               << "\n";
           }
