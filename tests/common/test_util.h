@@ -38,6 +38,16 @@ inline std::filesystem::path TempDir(const std::string& tag) {
   return p;
 }
 
+// Writes `text` to a fresh file <tmp>/ot_<tag>_<pid>_<n>.toml; returns its path.
+inline std::filesystem::path WriteTempToml(const std::string& tag, const std::string& text) {
+  static int n = 0;
+  const std::filesystem::path p =
+      std::filesystem::temp_directory_path() /
+      ("ot_" + tag + "_" + std::to_string(getpid()) + "_" + std::to_string(n++) + ".toml");
+  std::ofstream(p) << text;
+  return p;
+}
+
 // Writes an executable shell script (#!/bin/sh + `body`) at `path`; returns the path as a string.
 inline std::string WriteScript(const std::filesystem::path& path, const std::string& body) {
   std::ofstream(path) << "#!/bin/sh\n" << body;

@@ -72,33 +72,23 @@ inline void WriteSyntheticStudy(const std::filesystem::path& study,
       for (int g = 0; g < 3; ++g)
         for (int seed = 0; seed < o.seeds; ++seed)
           for (int draw = 0; draw < o.draws; ++draw) {
-            const double delta =
-                o.delta_factor * scale[g] * std::pow(2.0, u) + SynthNoise(draw, seed);
-            f << ToJson(PerturbRow{.tokens = tokens(u),
-                                   .epochs = epochs(u),
-                                   .seed = seed,
-                                   .gamma = gammas[g],
-                                   .draw = draw,
-                                   .group = "all",
-                                   .loss = SynthBase(u) + delta,
-                                   .base_loss = SynthBase(u),
-                                   .delta = delta})
-                     .dump()
-              << "\n";
-            if (!o.relative_scale) continue;
-            const double falling = 4 * scale[g] * std::pow(2.0, -u) + SynthNoise(draw, seed);
-            f << ToJson(PerturbRow{.tokens = tokens(u),
-                                   .epochs = epochs(u),
-                                   .seed = seed,
-                                   .gamma = gammas[g],
-                                   .draw = draw,
-                                   .group = "all",
-                                   .loss = SynthBase(u) + falling,
-                                   .base_loss = SynthBase(u),
-                                   .delta = falling,
-                                   .scale = "relative"})
-                     .dump()
-              << "\n";
+            auto row = [&](double delta, const char* noise) {
+              f << ToJson(PerturbRow{.tokens = tokens(u),
+                                     .epochs = epochs(u),
+                                     .seed = seed,
+                                     .gamma = gammas[g],
+                                     .draw = draw,
+                                     .group = "all",
+                                     .loss = SynthBase(u) + delta,
+                                     .base_loss = SynthBase(u),
+                                     .delta = delta,
+                                     .scale = noise})
+                       .dump()
+                << "\n";
+            };
+            row(o.delta_factor * scale[g] * std::pow(2.0, u) + SynthNoise(draw, seed), "init");
+            if (o.relative_scale)
+              row(4 * scale[g] * std::pow(2.0, -u) + SynthNoise(draw, seed), "relative");
           }
   }
   if (o.finetune) {

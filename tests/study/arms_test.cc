@@ -17,14 +17,6 @@ namespace ot {
 namespace {
 namespace fs = std::filesystem;
 
-fs::path WriteToml(const std::string& text) {
-  static int n = 0;
-  const fs::path p = fs::temp_directory_path() /
-                     ("ot_arms_" + std::to_string(getpid()) + "_" + std::to_string(n++) + ".toml");
-  std::ofstream(p) << text;
-  return p;
-}
-
 const char* kArms = R"(
 [study]
 arms = ["adamw", "sgd", "sam"]
@@ -40,11 +32,12 @@ finetune.eps = 1e-6
 )";
 
 std::string LoadError(const std::string& text, const std::vector<std::string>& sets = {}) {
-  return testing::ErrorOf([&] { LoadStudyConfig(WriteToml(text).string(), sets); });
+  return testing::ErrorOf(
+      [&] { LoadStudyConfig(testing::WriteTempToml("arms", text).string(), sets); });
 }
 
 TEST(StudyArms, LoadPrintAndReloadToTheSameConfig) {
-  const StudyConfig c = LoadStudyConfig(WriteToml(kArms).string(), {});
+  const StudyConfig c = LoadStudyConfig(testing::WriteTempToml("arms", kArms).string(), {});
   ASSERT_EQ(c.study.arms.size(), 3u);
   ASSERT_EQ(c.arm_sets.at("sgd").size(), 3u);
   // Typed values, printed by the TOML printer (a literal string: no escaping can go wrong).
@@ -54,15 +47,16 @@ TEST(StudyArms, LoadPrintAndReloadToTheSameConfig) {
   EXPECT_NE(printed.find("[arms.sgd]\npretrain.kind = 'sgd'\npretrain.lr = 0.1\n"),
             std::string::npos)
       << printed;
-  const StudyConfig again = LoadStudyConfig(WriteToml(printed).string(), {});
+  const StudyConfig again = LoadStudyConfig(testing::WriteTempToml("arms", printed).string(), {});
   EXPECT_EQ(PrintConfig(StudySchema(), again), printed);
   // --set reaches arm tables too, typed like any value.
-  const StudyConfig set = LoadStudyConfig(WriteToml(kArms).string(), {"arms.sgd.pretrain.lr=0.2"});
+  const StudyConfig set =
+      LoadStudyConfig(testing::WriteTempToml("arms", kArms).string(), {"arms.sgd.pretrain.lr=0.2"});
   EXPECT_EQ(ConfigForArm(set, "sgd").pretrain.optim.lr, 0.2);
 }
 
 TEST(StudyArms, EachArmAppliesItsOverridesToTheStudy) {
-  const StudyConfig c = LoadStudyConfig(WriteToml(kArms).string(), {});
+  const StudyConfig c = LoadStudyConfig(testing::WriteTempToml("arms", kArms).string(), {});
   const auto variants = StudyVariants(c);
   ASSERT_EQ(variants.size(), 3u);
   EXPECT_EQ(variants[0].tag, "arm-adamw/");
@@ -75,7 +69,7 @@ TEST(StudyArms, EachArmAppliesItsOverridesToTheStudy) {
 }
 
 TEST(StudyArms, PlanHasOneLadderPerArmWithTheArmsStageConfigs) {
-  StudyConfig c = LoadStudyConfig(WriteToml(kArms).string(),
+  StudyConfig c = LoadStudyConfig(testing::WriteTempToml("arms", kArms).string(),
                                   {"theory.config=\"\"", "finetune.seeds=[1]",
                                    "finetune.lrs=[0.001]", "finetune.tasks=[\"code\"]"});
   const StudyPlan sp = BuildStudyPlan(c, fs::temp_directory_path() / "ot_arms_plan");
@@ -83,14 +77,15 @@ TEST(StudyArms, PlanHasOneLadderPerArmWithTheArmsStageConfigs) {
   int sgd_runs = 0, sam_ft = 0;
   for (const auto& run : sp.plan.runs()) {
     if (run.stage == "pretrain" && run.name.rfind("pretrain/arm-sgd/", 0) == 0) {
-      const PretrainConfig p = LoadPretrainConfig(WriteToml(run.config_toml).string(), {});
+      const PretrainConfig p =
+          LoadPretrainConfig(testing::WriteTempToml("arms", run.config_toml).string(), {});
       EXPECT_EQ(p.optim.kind, "sgd");
       EXPECT_EQ(p.optim.lr, 0.1);
       ++sgd_runs;
     }
     if (run.stage == "finetune" && run.name.find("arm-sam/") != std::string::npos) {
-      const FinetuneConfig f =
-          LoadConfig(FinetuneSchema(), WriteToml(run.config_toml).string(), {});
+      const FinetuneConfig f = LoadConfig(
+          FinetuneSchema(), testing::WriteTempToml("arms", run.config_toml).string(), {});
       EXPECT_EQ(f.ft.optim.eps, 1e-6);  // a knob no study could reach before one declaration
       EXPECT_EQ(f.ft.optim.lr, 0.001);  // the grid's
       ++sam_ft;

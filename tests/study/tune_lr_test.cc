@@ -23,14 +23,6 @@ namespace ot {
 namespace {
 namespace fs = std::filesystem;
 
-fs::path TunedToml(const std::string& text) {
-  static int n = 0;
-  const fs::path p = fs::temp_directory_path() / ("ot_tune_lr_" + std::to_string(getpid()) + "_" +
-                                                  std::to_string(n++) + ".toml");
-  std::ofstream(p) << text;
-  return p;
-}
-
 const char* kTuned = R"(
 [study]
 arms = ["adamw", "sgd"]
@@ -51,13 +43,9 @@ pretrain.kind = "sgd"
 pretrain.lr = 0.1
 )";
 
-bool HasName(const std::vector<std::string>& v, const std::string& x) {
-  return std::find(v.begin(), v.end(), x) != v.end();
-}
-
 TEST(TuneLr, EachLadderWaitsForItsSweepAndReadsItsChoice) {
   const fs::path study = fs::temp_directory_path() / "ot_tune_lr_plan";
-  const StudyConfig c = LoadStudyConfig(TunedToml(kTuned).string(), {});
+  const StudyConfig c = LoadStudyConfig(testing::WriteTempToml("tune_lr", kTuned).string(), {});
   const StudyPlan sp = BuildStudyPlan(c, study);
   ASSERT_EQ(sp.lr_sweep_runs.size(), 2u);
   for (const auto& [arm, base_lr] : {std::pair{"adamw", 3e-3}, {"sgd", 0.1}}) {
@@ -67,7 +55,8 @@ TEST(TuneLr, EachLadderWaitsForItsSweepAndReadsItsChoice) {
     ASSERT_NE(pick, nullptr);
     EXPECT_EQ(sp.lr_sweep_runs.at(tag), pick->name);
     EXPECT_EQ(pick->stage, "tune-lr");
-    const TuneLrConfig tc = LoadConfig(TuneLrSchema(), TunedToml(pick->config_toml).string(), {});
+    const TuneLrConfig tc = LoadConfig(
+        TuneLrSchema(), testing::WriteTempToml("tune_lr", pick->config_toml).string(), {});
     ASSERT_EQ(tc.lrs.size(), 3u);
     EXPECT_EQ(tc.arm, arm);
     EXPECT_EQ(tc.seed, 1);  // the study's first seed
@@ -82,7 +71,8 @@ TEST(TuneLr, EachLadderWaitsForItsSweepAndReadsItsChoice) {
       const ot::Run* train = sp.plan.Find(eval->deps.at(0));
       ASSERT_NE(train, nullptr);
       EXPECT_EQ(train->name.rfind("tune/" + tag + "lr-", 0), 0u) << train->name;
-      const PretrainConfig p = LoadPretrainConfig(TunedToml(train->config_toml).string(), {});
+      const PretrainConfig p =
+          LoadPretrainConfig(testing::WriteTempToml("tune_lr", train->config_toml).string(), {});
       EXPECT_DOUBLE_EQ(p.optim.lr, tc.lrs[i]);
       EXPECT_EQ(p.train.budget.value, 100000);
       EXPECT_EQ(p.train.seed, 1);
@@ -96,7 +86,7 @@ TEST(TuneLr, EachLadderWaitsForItsSweepAndReadsItsChoice) {
     for (const auto& run : sp.plan.runs()) {
       if (run.stage != "pretrain" || run.name.rfind("pretrain/" + tag, 0) != 0) continue;
       ++ladder_runs;
-      EXPECT_TRUE(HasName(run.deps, pick->name)) << run.name;
+      EXPECT_TRUE(std::ranges::count(run.deps, pick->name)) << run.name;
       const auto at = std::find(run.argv.begin(), run.argv.end(), "--set-from");
       ASSERT_NE(at, run.argv.end()) << run.name;
       EXPECT_EQ(*(at + 1), chosen);
@@ -107,8 +97,9 @@ TEST(TuneLr, EachLadderWaitsForItsSweepAndReadsItsChoice) {
   EXPECT_EQ(PlanForVariant(sp, "arm-sgd/").lr_sweep_runs.size(), 1u);
 
   // Without study.tune_lr: no sweep, and the ladder trains at its own LR.
-  const StudyPlan plain =
-      BuildStudyPlan(LoadStudyConfig(TunedToml(kTuned).string(), {"study.tune_lr=false"}), study);
+  const StudyPlan plain = BuildStudyPlan(
+      LoadStudyConfig(testing::WriteTempToml("tune_lr", kTuned).string(), {"study.tune_lr=false"}),
+      study);
   EXPECT_TRUE(plain.lr_sweep_runs.empty());
   for (const auto& run : plain.plan.runs()) {
     EXPECT_NE(run.name.rfind("tune/", 0), 0u) << run.name;
@@ -120,9 +111,10 @@ TEST(TuneLr, EachLadderWaitsForItsSweepAndReadsItsChoice) {
 // waves before any run of its ladder (whose `study --only` then reads the choice).
 TEST(TuneLr, SlurmWavesRunTheSweepBeforeTheLadder) {
   const fs::path dir = testing::TempDir("tune_lr_slurm");
-  const StudyConfig c = LoadStudyConfig(TunedToml(kTuned).string(), {});
+  const StudyConfig c = LoadStudyConfig(testing::WriteTempToml("tune_lr", kTuned).string(), {});
   const StudyPlan sp = BuildStudyPlan(c, dir / "s");
-  EmitSlurm(sp.plan, dir / "s", "/bin/true", TunedToml(kTuned).string(), {}, 1);
+  EmitSlurm(sp.plan, dir / "s", "/bin/true", testing::WriteTempToml("tune_lr", kTuned).string(), {},
+            1);
   std::map<std::string, int> wave;
   for (int w = 0; fs::exists(dir / "s" / "slurm" / fmt::format("wave-{}.txt", w)); ++w) {
     std::ifstream in(dir / "s" / "slurm" / fmt::format("wave-{}.txt", w));
@@ -141,19 +133,21 @@ TEST(TuneLr, SlurmWavesRunTheSweepBeforeTheLadder) {
 }
 
 TEST(TuneLr, TheReferenceBudgetIsAKey) {
-  const StudyConfig c =
-      LoadStudyConfig(TunedToml(kTuned).string(), {"study.tune_lr_budget=\"200K\""});
+  const StudyConfig c = LoadStudyConfig(testing::WriteTempToml("tune_lr", kTuned).string(),
+                                        {"study.tune_lr_budget=\"200K\""});
   EXPECT_EQ(TuneLrBudget(c), 200000);
   const StudyPlan sp = BuildStudyPlan(c, fs::temp_directory_path() / "ot_tune_lr_budget");
   const ot::Run* train = sp.plan.Find("tune/arm-adamw/lr-0.003");
   ASSERT_NE(train, nullptr);
-  EXPECT_EQ(LoadPretrainConfig(TunedToml(train->config_toml).string(), {}).train.budget.value,
+  EXPECT_EQ(LoadPretrainConfig(testing::WriteTempToml("tune_lr", train->config_toml).string(), {})
+                .train.budget.value,
             200000);
 }
 
 TEST(TuneLr, BadSweepsAreRefusedNamingTheKey) {
   auto error = [](const std::vector<std::string>& sets) {
-    return testing::ErrorOf([&] { LoadStudyConfig(TunedToml(kTuned).string(), sets); });
+    return testing::ErrorOf(
+        [&] { LoadStudyConfig(testing::WriteTempToml("tune_lr", kTuned).string(), sets); });
   };
   EXPECT_NE(error({"study.tune_lr_factors=[1]"}).find("at least 2 factors"), std::string::npos);
   EXPECT_NE(error({"study.tune_lr_factors=[1, 2, 1]"}).find("factor 1 is listed twice"),
