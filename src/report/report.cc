@@ -59,6 +59,8 @@ void WriteText(const fs::path& path, const std::string& text) {
   fs::rename(tmp, path);
 }
 
+}  // namespace
+
 // The variants of a study of arms or sizes (src/study: <root>/arm-<a>/, <root>/size-<p>/ or
 // <root>/arm-<a>/size-<p>/, each with its own results/), relative to the root, sorted.
 std::vector<std::string> VariantDirs(const fs::path& study_dir) {
@@ -79,8 +81,6 @@ std::vector<std::string> VariantDirs(const fs::path& study_dir) {
   std::sort(out.begin(), out.end());
   return out;
 }
-
-}  // namespace
 
 ReportOutput WriteReport(const fs::path& study_dir, const ReportOptions& options) {
   if (!fs::exists(study_dir / "results" / "study.json")) {

@@ -26,6 +26,10 @@ struct ReportOutput {
   std::vector<std::string> omitted;  // one line per result kind that was absent
 };
 
+// The variants of a study of arms or sizes under `study_dir` (arm-<a>, size-<p>, arm-<a>/size-<p>,
+// each with results/study.json), relative to it, sorted; empty for an ordinary study.
+std::vector<std::string> VariantDirs(const std::filesystem::path& study_dir);
+
 // Throws ot::Error for a missing study.json, a malformed row (file:line, key) or a gnuplot failure.
 // Replaces report/figures and report/tables wholesale, so no figure of an earlier run survives.
 ReportOutput WriteReport(const std::filesystem::path& study_dir, const ReportOptions& options = {});

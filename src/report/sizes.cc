@@ -2,6 +2,7 @@
 #include "report/sizes.h"
 
 #include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include <algorithm>
 #include <cmath>
@@ -362,6 +363,43 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
   fs::create_directories(out.parent_path());
   WriteFileAtomic(out, doc.Markdown());
   return out;
+}
+
+namespace {
+
+// study.arms of <root>/study.toml (the study's resolved config), or empty.
+std::vector<std::string> ArmOrder(const fs::path& root) {
+  std::vector<std::string> arms;
+  try {
+    const toml::table t = toml::parse_file((root / "study.toml").string());
+    if (const toml::array* a = t["study"]["arms"].as_array())
+      for (const auto& v : *a)
+        if (const auto name = v.value<std::string>()) arms.push_back(*name);
+  } catch (const toml::parse_error&) {
+  }
+  return arms;
+}
+
+}  // namespace
+
+fs::path WriteVariantReports(const fs::path& root, const ReportOptions& options) {
+  std::vector<std::string> variants = VariantDirs(root);
+  if (variants.empty())
+    throw Error(root.string() +
+                ": no results/study.json and no arm-* or size-* variants with "
+                "one: not a study directory");
+  const std::vector<std::string> arms = ArmOrder(root);
+  auto rank = [&](const std::string& v) {
+    for (size_t i = 0; i < arms.size(); ++i)
+      if (v == "arm-" + arms[i] || v.starts_with("arm-" + arms[i] + "/")) return i;
+    return arms.size();
+  };
+  std::stable_sort(variants.begin(), variants.end(),
+                   [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });
+  std::vector<SizeReport> reports;
+  for (const std::string& v : variants)
+    reports.push_back({v, root / v, WriteReport(root / v, options)});
+  return WriteSizeComparison(root, reports, options);
 }
 
 }  // namespace ot

@@ -24,4 +24,11 @@ std::filesystem::path WriteSizeComparison(const std::filesystem::path& study_dir
                                           const std::vector<SizeReport>& sizes,
                                           const ReportOptions& options = {});
 
+// `overtrain report <root>` of a study of arms or sizes: every variant's own report, then the
+// comparison, from results/ only (so a report improved since the study ran needs no rerun). Arms
+// are ordered as <root>/study.toml lists them in study.arms (the first is the reference), else by
+// name. Returns the comparison's path.
+std::filesystem::path WriteVariantReports(const std::filesystem::path& root,
+                                          const ReportOptions& options = {});
+
 }  // namespace ot

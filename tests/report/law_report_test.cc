@@ -130,5 +130,23 @@ TEST(TStarReport, AnArmWhoseMinimumComesLaterIsSaidToMoveTheInflectionLater) {
   fs::remove_all(root);
 }
 
+// `overtrain report <root>` of an arms study re-renders every arm's report and the comparison
+// from results/ only, with the arms in study.toml's order (the first is the reference).
+TEST(TStarReport, AVariantRootGetsEveryReportAndTheComparisonInTheStudysArmOrder) {
+  const fs::path root = LawTemp("variants");
+  testing::WriteSyntheticStudy(root / "arm-zeta", {.delta_factor = 1.0});
+  testing::WriteSyntheticStudy(root / "arm-alpha", {.delta_factor = 0.25});
+  std::ofstream(root / "study.toml") << "[study]\narms = [\"zeta\", \"alpha\"]\n";
+  const fs::path comparison = WriteVariantReports(root);
+  EXPECT_EQ(comparison, root / "report" / "report.md");
+  EXPECT_TRUE(fs::exists(root / "arm-zeta" / "report" / "report.md"));
+  EXPECT_TRUE(fs::exists(root / "arm-alpha" / "report" / "report.md"));
+  const std::string md = ReadFile(comparison);
+  EXPECT_NE(md.find("ratio to the reference arm arm-zeta"), std::string::npos);
+  EXPECT_NE(md.find("arm-alpha: perturbed loss, γ = 0.1 turns upward later"), std::string::npos)
+      << md;
+  fs::remove_all(root);
+}
+
 }  // namespace
 }  // namespace ot
