@@ -160,6 +160,7 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
   trainer.Run();
 
   nlohmann::json result = suite.Run();
+  const LmEvalSampleSet samples = suite.samples();  // the fine-tuned model's, not a WiSE blend's
   const CheckpointPoint point = PointOf(config.checkpoint, model, suite.train_tokens_per_epoch());
   result["checkpoint"] = {{"dir", fs::absolute(model.dir).string()},
                           {"tokens", point.tokens},
@@ -189,6 +190,8 @@ int RunFinetuneStage(const FinetuneConfig& config, const fs::path& out) {
     EnsureSameOnEveryRank(*dp, ParamsHash(*backend), "the fine-tuned weights");
     if (rank != 0) return 0;
   }
+  if (result.contains("lm_eval"))  // a fresh run directory: no earlier samples to clear
+    WriteLmEvalSamples(out, samples, result["lm_eval"], nullptr);
   WriteFileAtomic(out / "eval.json", result.dump(2) + "\n");
   std::fprintf(stderr, "finetune: %s lr %g from %lld tokens: ID loss %.4f, OOD loss %.4f\n",
                ft.task.c_str(), ft.optim.lr, static_cast<long long>(model.tokens),

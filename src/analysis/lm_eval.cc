@@ -41,6 +41,8 @@ McTokenized TokenizeMcTask(const data::McTaskFile& file, const EncodeFn& encode,
     const data::McDoc& doc = file.docs[d];
     McTokenized::Doc out;
     out.gold = doc.gold;
+    out.index = static_cast<int64_t>(d);
+    out.doc = doc;
     bool too_long = false;
     for (size_t c = 0; c < doc.choices.size(); ++c) {
       const std::string& choice = doc.choices[c];
@@ -145,6 +147,7 @@ RollingTaskScores ScoreRollingTask(LogProbModel& model, const RollingTokenized& 
     s.words += task.words[d];
     s.bytes += task.bytes[d];
   }
+  s.per_doc = results;
   OT_CHECK(s.words > 0 && s.bytes > 0) << "rolling task " << task.name << " has no text";
   s.word_perplexity = std::exp(-s.loglik / static_cast<double>(s.words));
   s.byte_perplexity = std::exp(-s.loglik / static_cast<double>(s.bytes));

@@ -1,8 +1,9 @@
 // lm-evaluation-harness semantics over a LogProbModel (docs/lm_eval.md): multiple-choice task files
 // scored as (context, target_delimiter + choice) requests with acc / acc_norm (per character) /
 // acc_bytes (per UTF-8 byte), rolling-log-likelihood files with word_perplexity / byte_perplexity /
-// bits_per_byte, and the results JSON in lm-eval's layout. Entry points: EncodePair,
-// TokenizeMcTask, ScoreMcTask, TokenizeRollingTask, ScoreRollingTask, LmEvalResults.
+// bits_per_byte, per-document samples, and the results JSON in lm-eval's layout. Entry points:
+// EncodePair, TokenizeMcTask, ScoreMcTask, TokenizeRollingTask, ScoreRollingTask, McSamples,
+// RollingSamples, LmEvalResults.
 #pragma once
 
 #include <cstdint>
@@ -49,6 +50,8 @@ struct McTokenized {
     std::vector<LoglikRequest> requests;
     std::vector<int64_t> chars, bytes;
     int gold = -1;
+    int64_t index = 0;  // position in the file (skip_long leaves gaps)
+    data::McDoc doc;    // the file's document as read (for per-document samples)
   };
   std::vector<Doc> docs;  // the first `limit` ("effective")
   McTaskOptions options;
@@ -83,12 +86,25 @@ struct RollingTaskScores {
   int64_t docs = 0, tokens = 0, words = 0, bytes = 0;
   double loglik = 0;  // summed over documents, nats
   double word_perplexity = 0, byte_perplexity = 0, bits_per_byte = 0;
+  std::vector<RollingResult> per_doc;  // each document's log-likelihood and tokens scored
 };
 // Each document's total log-likelihood over lm-eval's disjoint rolling windows (every token scored
 // once, each window with up to max_seq_len tokens of context; BatchRollingLogLikelihoods); then
 // lm-eval's weighted aggregates: word_perplexity = exp(-sum loglik / sum words), byte_perplexity =
 // exp(-sum loglik / sum bytes), bits_per_byte = -sum loglik / sum bytes / ln 2.
 RollingTaskScores ScoreRollingTask(LogProbModel& model, const RollingTokenized& task, int batch);
+
+// Per-document samples (lm-eval's --log_samples), one JSON object per scored document in file
+// order. Multiple choice: "doc_id" (position in the file), "doc" (id, context, choices, gold as
+// read), "target" (gold), "arguments" ([context, delimiter + choice] per choice), "loglik" (per
+// choice, nats), "continuation_tokens" (per choice), "pred" / "pred_norm" / "pred_bytes" and the
+// 0/1 "acc" / "acc_norm" / "acc_bytes" they earn. lm-eval's "is_greedy" is left out: this engine
+// scores the target tokens only, not the full logits. Rolling: "doc_id", "loglik", "tokens"
+// (scored), "words", "bytes", "word_perplexity", "byte_perplexity", "bits_per_byte" of that
+// document alone.
+std::vector<nlohmann::json> McSamples(const McTokenized& task, const McTaskScores& scores);
+std::vector<nlohmann::json> RollingSamples(const RollingTokenized& task,
+                                           const RollingTaskScores& scores);
 
 // The results in lm-eval's layout: "results" {task: {"alias", "<metric>,none",
 // "<metric>_stderr,none"}}, "group_subtasks", "configs", "versions", "n-shot", "higher_is_better",

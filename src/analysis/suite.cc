@@ -63,6 +63,10 @@ EvalSuite::EvalSuite(const EvalSuiteConfig& config, Backend& backend)
       if (t >= model.vocab_size)
         throw Error("data.dir = '" + config.data_dir + "': token " + std::to_string(t) +
                     " >= the model's vocab_size " + std::to_string(model.vocab_size));
+  if (config.log_samples && config.task_files.empty() && config.rolling_files.empty())
+    throw Error(
+        "eval.log_samples = true but eval.task_files and eval.rolling_files are empty; expected "
+        "task or rolling files to log the samples of");
   if (config.tasks.empty() && config.task_files.empty() && config.rolling_files.empty()) return;
   const auto tokenizer = data::LoadDataTokenizer(dir);
   LoadLmEvalTasks(*tokenizer, model);
@@ -223,6 +227,13 @@ nlohmann::json EvalSuite::Run() {
     for (const auto& t : lm_rolling_)
       rolling.push_back(ScoreRollingTask(scorer_, t, config_.batch));
     lm_eval = LmEvalResults(lm_mc_, mc, lm_rolling_, rolling);
+    samples_.clear();
+    if (config_.log_samples) {
+      for (size_t i = 0; i < lm_mc_.size(); ++i)
+        samples_.emplace_back(lm_mc_[i].name, McSamples(lm_mc_[i], mc[i]));
+      for (size_t i = 0; i < lm_rolling_.size(); ++i)
+        samples_.emplace_back(lm_rolling_[i].name, RollingSamples(lm_rolling_[i], rolling[i]));
+    }
   }
   nlohmann::json out = {
       {"results", results},
@@ -263,7 +274,7 @@ namespace {
 
 // An lm_eval_results.json in `out` that an earlier `overtrain eval` wrote (its "config" names model
 // "overtrain"); a file of any other origin is refused rather than overwritten or removed.
-bool HasOurLmEvalResults(const fs::path& out, std::string* checkpoint) {
+bool HasOurLmEvalResults(const fs::path& out, std::string* checkpoint, nlohmann::json* samples) {
   const fs::path path = out / "lm_eval_results.json";
   if (!fs::exists(path)) return false;
   const nlohmann::json j = nlohmann::json::parse(ReadFile(path), nullptr, false);
@@ -273,16 +284,43 @@ bool HasOurLmEvalResults(const fs::path& out, std::string* checkpoint) {
                 ": exists and was not written by overtrain eval; move it away or choose another "
                 "--out (eval writes its lm-eval results there)");
   *checkpoint = j["config"].value("checkpoint", "an unknown checkpoint");
+  if (j.contains("samples")) *samples = j["samples"];
   return true;
 }
 
 }  // namespace
 
+std::vector<std::string> WriteLmEvalSamples(const fs::path& out, const LmEvalSampleSet& samples,
+                                            nlohmann::json& lm_eval, const nlohmann::json& stale) {
+  std::set<std::string> written;
+  for (const auto& [task, lines] : samples) {
+    std::string text;
+    for (const auto& line : lines) text += line.dump() + "\n";
+    const std::string name = "samples_" + task + ".jsonl";
+    WriteFileAtomic(out / name, text);
+    lm_eval["samples"][task] = name;
+    written.insert(name);
+  }
+  std::vector<std::string> removed;
+  if (!stale.is_object()) return removed;
+  for (const auto& [task, file] : stale.items()) {
+    // Only our own file names, never a path: a tampered results file cannot steer the removal.
+    if (!file.is_string()) continue;
+    const std::string name = file.get<std::string>();
+    if (name != "samples_" + task + ".jsonl" || name.find('/') != std::string::npos ||
+        written.count(name) != 0)
+      continue;
+    if (fs::remove(out / name)) removed.push_back((out / name).string());
+  }
+  return removed;
+}
+
 int RunEvalStage(const EvalConfig& config, const fs::path& out) {
   RequireOneProcess("overtrain eval");
   CheckSameTokenizer(config.checkpoint.dir, config.suite.data_dir);
   std::string stale_checkpoint;
-  const bool stale = HasOurLmEvalResults(out, &stale_checkpoint);
+  nlohmann::json stale_samples;
+  const bool stale = HasOurLmEvalResults(out, &stale_checkpoint, &stale_samples);
   LoadedModel model = LoadModel(
       config.checkpoint.dir,
       {.arenas = 0,
@@ -318,9 +356,17 @@ int RunEvalStage(const EvalConfig& config, const fs::path& out) {
                     {"model_config", model.config.ToJson()}};
     const auto now = std::chrono::system_clock::now().time_since_epoch();
     lm["date"] = std::chrono::duration<double>(now).count();
+    for (const auto& path : WriteLmEvalSamples(out, suite.samples(), lm, stale_samples))
+      fmt::print(stderr, "overtrain eval: removed {}, left by an earlier eval of {}\n", path,
+                 stale_checkpoint);
+    if (lm.contains("samples")) j["lm_eval"]["samples"] = lm["samples"];
     WriteFileAtomic(out / "lm_eval_results.json", lm.dump(2) + "\n");
   } else if (stale) {
     // A reused --out: the file would otherwise sit next to this eval.json naming another run.
+    nlohmann::json none = nlohmann::json::object();
+    for (const auto& path : WriteLmEvalSamples(out, {}, none, stale_samples))
+      fmt::print(stderr, "overtrain eval: removed {}, left by an earlier eval of {}\n", path,
+                 stale_checkpoint);
     fs::remove(out / "lm_eval_results.json");
     fmt::print(stderr,
                "overtrain eval: removed {}, left by an earlier eval of {}; this eval has no task "

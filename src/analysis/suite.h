@@ -43,6 +43,9 @@ struct EvalSuiteConfig {
   // A task-file document with a choice longer than the window: skipped and counted (true), or an
   // error that stops the evaluation (false).
   bool skip_long_docs = false;
+  // Per-document samples of the task and rolling files, written beside the results as
+  // samples_<task>.jsonl (lm-eval's --log_samples; McSamples, RollingSamples).
+  bool log_samples = false;
 };
 
 // Declares data.dir and the [eval] section into any schema whose struct holds an EvalSuiteConfig.
@@ -87,7 +90,11 @@ void DeclareEvalFields(ConfigSchema<S>& schema, Get get) {
       .Field("eval.skip_long_docs",
              "skip (and count in n-samples) a task-file document whose continuation exceeds the "
              "window, instead of stopping",
-             [g](S& s) -> bool& { return g(s).skip_long_docs; });
+             [g](S& s) -> bool& { return g(s).skip_long_docs; })
+      .Field("eval.log_samples",
+             "also write each task file's per-document scores as samples_<task>.jsonl (lm-eval's "
+             "--log_samples)",
+             [g](S& s) -> bool& { return g(s).log_samples; });
 }
 
 // The evaluation window of `suite` for `model`: eval.seq_len, or the model's max_seq_len when 0.
@@ -96,6 +103,9 @@ int EvalWindow(const EvalSuiteConfig& suite, const ModelConfig& model);
 
 // The backend shape an evaluation suite scores with (eval.batch rows of EvalWindow tokens).
 BackendPlan EvalPlan(const EvalSuiteConfig& suite, const ModelConfig& model);
+
+// Per task file, the per-document samples of one evaluation (EvalSuite::samples).
+using LmEvalSampleSet = std::vector<std::pair<std::string, std::vector<nlohmann::json>>>;
 
 // Holds the data once (validation tokens, task splits, tokenizer byte lengths) and scores whatever
 // weights the backend holds when Run or GeneralLoss is called (the backend must be planned with
@@ -107,6 +117,9 @@ class EvalSuite {
   // "lm_eval" (the task files' results in lm-eval's layout, LmEvalResults) when task or rolling
   // files are configured.
   nlohmann::json Run();
+  // The per-document samples of the last Run, per task file in config order (eval.log_samples;
+  // empty otherwise).
+  const LmEvalSampleSet& samples() const { return samples_; }
   // Only the general-validation loss (the perturbation probe).
   PerplexityResult GeneralLoss();
   int64_t train_tokens_per_epoch() const { return train_tokens_; }
@@ -122,8 +135,17 @@ class EvalSuite {
   std::map<std::string, std::vector<std::vector<int>>> example_choice_bytes_;
   std::vector<McTokenized> lm_mc_;
   std::vector<RollingTokenized> lm_rolling_;
+  LmEvalSampleSet samples_;
   int64_t train_tokens_ = 0;
 };
+
+// Writes `samples` as <out>/samples_<task>.jsonl, one document per line, and lists the files in
+// lm_eval["samples"] ({task: file name}). Removes the samples files that `stale` (an earlier
+// results file's "samples" block in the same --out) lists and this run did not rewrite; returns
+// their paths.
+std::vector<std::string> WriteLmEvalSamples(const std::filesystem::path& out,
+                                            const LmEvalSampleSet& samples, nlohmann::json& lm_eval,
+                                            const nlohmann::json& stale);
 
 // `overtrain eval`: a checkpoint + a suite → <out>/eval.json, and <out>/lm_eval_results.json
 // (lm-eval's results file: the "lm_eval" block plus "config" and "date") when task or rolling files

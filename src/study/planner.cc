@@ -74,6 +74,7 @@ EvalSuiteConfig SuiteFor(const StudyConfig& c, const fs::path& data_dir) {
   for (const auto& f : c.eval.rolling_files) e.rolling_files.push_back(fs::absolute(f).string());
   e.task_limit = c.eval.task_limit;
   e.skip_long_docs = c.eval.skip_long_docs;
+  e.log_samples = c.eval.log_samples;
   return e;
 }
 
@@ -345,6 +346,7 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
           pc.suite.tasks.clear();
           pc.suite.task_files.clear();  // the probe is the general loss alone
           pc.suite.rolling_files.clear();
+          pc.suite.log_samples = false;
           std::string name = "perturb/" + tag;
           if (cs.perturb.scales.size() > 1) name += "/scale-" + scale;
           plan.Add({.stage = "perturb",
@@ -369,6 +371,7 @@ StudyPlan BuildStudyPlan(const StudyConfig& c, const fs::path& study_dir) {
           dc.suite.tasks.clear();
           dc.suite.task_files.clear();
           dc.suite.rolling_files.clear();
+          dc.suite.log_samples = false;
           ck.diagnose_run = "diagnose/" + tag;
           const double hvp_passes = 1 + 2.0 * cs.diagnose.max_iters + 4.0 * cs.diagnose.probes;
           plan.Add({.stage = "diagnose",

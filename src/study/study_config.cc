@@ -361,6 +361,10 @@ const ConfigSchema<StudyConfig>& StudySchema() {
                "skip (and count) a task-file document whose continuation exceeds the window, "
                "instead of stopping",
                [](C& c) -> bool& { return c.eval.skip_long_docs; })
+        .Field("eval.log_samples",
+               "also write each benchmark file's per-document scores as samples_<task>.jsonl "
+               "beside every run's eval.json",
+               [](C& c) -> bool& { return c.eval.log_samples; })
         .Field("theory.config", "theory config file (\"\" = no theory panels)",
                [](C& c) -> std::string& { return c.theory.config; })
         .Field("checkpoints.series",
@@ -403,6 +407,14 @@ const ConfigSchema<StudyConfig>& StudySchema() {
                     if (c.study.sizes[j] == name) return "'" + name + "' is listed twice";
                 }
                 return "";
+              })
+        .Rule({"eval.log_samples", "eval.task_files", "eval.rolling_files"},
+              [](const C& c) -> std::string {
+                return c.eval.log_samples && c.eval.task_files.empty() &&
+                               c.eval.rolling_files.empty()
+                           ? "eval.log_samples = true expects eval.task_files or "
+                             "eval.rolling_files to log the samples of"
+                           : "";
               })
         .Rule({"finetune.seeds"}, [](const C& c) -> std::string {
           if (c.finetune.seeds.empty()) return "expected at least one seed";

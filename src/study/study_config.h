@@ -105,6 +105,7 @@ struct StudyConfig {
     std::vector<std::string> task_files, rolling_files;
     int64_t task_limit = 0;  // documents per file (0 = all)
     bool skip_long_docs = false;
+    bool log_samples = false;  // samples_<task>.jsonl beside each run's eval.json
   } eval;
   struct Theory {
     std::string config = "configs/theory/reference.toml";  // "" = no theory panels

@@ -205,6 +205,77 @@ TEST(EvalStage, EvalWithoutTaskFilesRemovesTheLmEvalResultsOfAnEarlierEval) {
   fs::remove_all(root);
 }
 
+// eval.log_samples: one JSON line per document, in file order, whose scores agree with the
+// aggregate in lm_eval_results.json; the results list the file; a later eval into the same --out
+// that logs no samples removes it (saying so), like the results file itself.
+TEST(EvalStage, LogSamplesWritesOneLinePerDocumentThatAgreesWithTheAggregate) {
+  const fs::path root = TempDir("eval_samples");
+  const ModelConfig m = DataModel();
+  const fs::path ck = SaveModelCheckpoint(root / "ck", m, m, InitFor(m));
+  std::string quiz;
+  for (int i = 0; i < 5; ++i)
+    quiz += data::McDocJson({"q" + std::to_string(i),
+                             "Review: good " + std::to_string(i) + "\nSentiment:",
+                             {" negative", " positive", " dull"},
+                             i % 3})
+                .dump() +
+            "\n";
+  WriteFileAtomic(root / "quiz.jsonl", quiz);
+  WriteFileAtomic(root / "wiki.txt", "the film was good and the plot was dull");
+  EvalConfig config;
+  config.checkpoint.dir = ck.string();
+  config.suite.data_dir = Data().dir.string();
+  config.suite.batch = 4;
+  config.suite.windows = 2;
+  config.suite.task_files = {(root / "quiz.jsonl").string()};
+  config.suite.rolling_files = {(root / "wiki.txt").string()};
+  config.suite.log_samples = true;
+  const fs::path out = root / "out";
+  ASSERT_EQ(RunEvalStage(config, out), 0);
+  const auto results = nlohmann::json::parse(ReadFile(out / "lm_eval_results.json"));
+  EXPECT_EQ(results["samples"]["quiz"], "samples_quiz.jsonl");
+  EXPECT_EQ(results["samples"]["wiki"], "samples_wiki.jsonl");
+  std::istringstream lines(ReadFile(out / "samples_quiz.jsonl"));
+  std::string line;
+  int docs = 0;
+  double acc = 0;
+  while (std::getline(lines, line)) {
+    const auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["doc_id"], docs);
+    EXPECT_EQ(j["doc"]["id"], "q" + std::to_string(docs));
+    EXPECT_EQ(j["target"], docs % 3);
+    ASSERT_EQ(j["loglik"].size(), 3u);
+    EXPECT_EQ(j["arguments"][2][1], "  dull");  // the delimiter, then the choice as written
+    int best = 0;
+    for (int c = 1; c < 3; ++c)
+      if (j["loglik"][c].get<double>() > j["loglik"][best].get<double>()) best = c;
+    EXPECT_EQ(j["pred"], best);
+    EXPECT_EQ(j["acc"].get<double>(), best == docs % 3 ? 1.0 : 0.0);
+    acc += j["acc"].get<double>();
+    ++docs;
+  }
+  EXPECT_EQ(docs, 5);
+  EXPECT_DOUBLE_EQ(acc / docs, results["results"]["quiz"]["acc,none"].get<double>());
+  const auto wiki = nlohmann::json::parse(ReadFile(out / "samples_wiki.jsonl"));
+  EXPECT_EQ(wiki["doc_id"], 0);
+  EXPECT_NEAR(wiki["word_perplexity"].get<double>(),
+              results["results"]["wiki"]["word_perplexity,none"].get<double>(), 1e-9);
+  config.suite.log_samples = false;
+  ::testing::internal::CaptureStderr();
+  ASSERT_EQ(RunEvalStage(config, out), 0);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_FALSE(fs::exists(out / "samples_quiz.jsonl"));
+  EXPECT_FALSE(fs::exists(out / "samples_wiki.jsonl"));
+  EXPECT_NE(err.find("removed " + (out / "samples_quiz.jsonl").string()), std::string::npos) << err;
+  config.suite.task_files.clear();
+  config.suite.rolling_files.clear();
+  config.suite.log_samples = true;
+  EXPECT_EQ(ErrorOf([&] { RunEvalStage(config, out); }),
+            "eval.log_samples = true but eval.task_files and eval.rolling_files are empty; "
+            "expected task or rolling files to log the samples of");
+  fs::remove_all(root);
+}
+
 TEST(FinetuneStage, RecordsThatTheOptimizerWasResetAndWritesAValidEvalJson) {
   const fs::path root = TempDir("finetune");
   const ModelConfig m = DataModel();

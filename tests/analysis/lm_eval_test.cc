@@ -187,6 +187,48 @@ TEST(LmEvalMc, LongDocumentsAreSkippedAndCountedWhenAsked) {
   EXPECT_EQ(j["n-samples"]["t"]["skipped_too_long"], 1);
 }
 
+// Samples keep each document's position in the file: a skipped document leaves a gap in doc_id,
+// so a line can be traced to its source line. Scores and predictions are the task's own.
+TEST(LmEvalMc, SamplesKeepTheFilePositionAcrossSkippedDocuments) {
+  McTaskOptions skip;
+  skip.skip_long = true;
+  const McTokenized t = TokenizeMcTask(
+      File({{"q1", "c", {"a", "bb"}, 1}, {"q7", "c", {"a", "abcdefgh"}, 0}, {"q8", "c", {"b"}, 0}}),
+      kByteEncode, kPrefix, skip, 8);
+  CharTableModel m(16, {{' ', -1.0f}, {'a', -0.25f}, {'b', -0.5f}});
+  const McTaskScores s = ScoreMcTask(m, t, 2);
+  const auto lines = McSamples(t, s);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["doc_id"], 0);
+  EXPECT_EQ(lines[1]["doc_id"], 2);
+  EXPECT_EQ(lines[1]["doc"]["id"], "q8");
+  EXPECT_EQ(lines[0]["loglik"][0].get<double>(), -1.25);  // " a"
+  EXPECT_EQ(lines[0]["loglik"][1].get<double>(), -2.0);   // " bb"
+  EXPECT_EQ(lines[0]["continuation_tokens"], nlohmann::json({2, 3}));
+  EXPECT_EQ(lines[0]["arguments"][1], nlohmann::json({"c", " bb"}));
+  EXPECT_EQ(lines[0]["pred"], 0);
+  EXPECT_EQ(lines[0]["pred_norm"], 1);  // -1.25 / 1 < -2 / 2
+  EXPECT_EQ(lines[0]["acc"], 0.0);
+  EXPECT_EQ(lines[0]["acc_norm"], 1.0);
+}
+
+// Rolling samples: per document, and they sum to the task's aggregate.
+TEST(LmEvalRolling, SamplesArePerDocumentAndSumToTheAggregate) {
+  const RollingTokenized t =
+      TokenizeRollingTask({"w", "w.txt", {"ab c", "de"}}, kByteEncode, kPrefix);
+  CharTableModel m(4, {{'a', -1.0f}, {'d', -2.0f}});
+  const RollingTaskScores s = ScoreRollingTask(m, t, 2);
+  const auto lines = RollingSamples(t, s);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["tokens"], 4);
+  EXPECT_EQ(lines[0]["loglik"].get<double>(), -1.0 - 3.0);  // a, then b ' ' c at -1
+  EXPECT_EQ(lines[1]["loglik"].get<double>(), -2.0 - 1.0);
+  EXPECT_EQ(lines[0]["words"], 2);
+  EXPECT_EQ(lines[1]["bytes"], 2);
+  EXPECT_DOUBLE_EQ(lines[1]["bits_per_byte"].get<double>(), 3.0 / 2 / std::log(2.0));
+  EXPECT_DOUBLE_EQ(lines[0]["loglik"].get<double>() + lines[1]["loglik"].get<double>(), s.loglik);
+}
+
 // lm-eval's utils.get_rolling_token_windows(token_list, prefix_token, max_seq_len, context_len=1)
 // then make_disjoint_window, transcribed: (context, continuation) per window.
 std::vector<std::pair<std::vector<int32_t>, std::vector<int32_t>>> LmEvalWindows(
