@@ -10,6 +10,7 @@
 
 #include "report/document.h"
 #include "report/law.h"
+#include "report/sensitivity.h"
 #include "report/tstar_curves.h"
 
 namespace ot {
@@ -18,6 +19,7 @@ struct LadderTStars {
   std::string name;   // the ladder's preset
   double params = 0;  // N: all parameters
   std::vector<TStarCurve> curves;
+  std::vector<DeltaGrowth> growth;  // Δ's growth along the ladder (the arms' sensitivity)
 };
 
 struct LawRow {

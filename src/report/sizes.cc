@@ -213,7 +213,8 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
                sz.study_dir.filename().string().starts_with("arm-");
     {
       const TStarOptions t{.inflection = options.inflection, .seed = BootstrapSeed(sz.study_dir)};
-      LadderTStars ladder{sz.size, double(r.study.params), {}};
+      LadderTStars ladder{sz.size, double(r.study.params), {}, {}};
+      if (all_arms) ladder.growth = DeltaGrowths(r, t.seed);
       const bool first = ladders.empty();  // the lab is shared: take the first ladder's
       for (TStarCurve& c : StudyTStars(r, t))
         if (!c.steps)

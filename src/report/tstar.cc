@@ -77,7 +77,10 @@ double Percentile(std::vector<double> values, double q) {
   const double pos = q * double(values.size() - 1);
   const size_t i = static_cast<size_t>(std::floor(pos));
   if (i + 1 >= values.size()) return values.back();
-  return values[i] + (pos - double(i)) * (values[i + 1] - values[i]);
+  const double frac = pos - double(i);
+  // Exact order statistics need no interpolation (and an infinite one would make it NaN).
+  if (frac == 0 || values[i] == values[i + 1]) return values[i];
+  return values[i] + frac * (values[i + 1] - values[i]);
 }
 
 TStar EstimateTStar(std::span<const double> x, const Resampler& resampler,

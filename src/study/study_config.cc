@@ -412,8 +412,8 @@ const ConfigSchema<StudyConfig>& StudySchema() {
               [](const C& c) -> std::string {
                 return c.eval.log_samples && c.eval.task_files.empty() &&
                                c.eval.rolling_files.empty()
-                           ? "eval.log_samples = true expects eval.task_files or "
-                             "eval.rolling_files to log the samples of"
+                           ? "eval.log_samples = true expects task or rolling files to log "
+                             "the samples of"
                            : "";
               })
         .Rule({"finetune.seeds"}, [](const C& c) -> std::string {

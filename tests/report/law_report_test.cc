@@ -148,5 +148,29 @@ TEST(TStarReport, AVariantRootGetsEveryReportAndTheComparisonInTheStudysArmOrder
   fs::remove_all(root);
 }
 
+// Progressive sensitivity per arm: an arm whose Δ grows ×1.5 per doubling (×7.6 over the ladder)
+// against the reference's ×2 (×32) grows less sensitive, with an interval below 1; under relative
+// noise the two arms are the same curves, so the ratio's interval holds 1.
+TEST(TStarReport, AnArmWhoseDeltaGrowsSlowerIsSaidToGrowLessSensitive) {
+  const fs::path root = LawTemp("arms_growth");
+  std::vector<SizeReport> arms;
+  for (const auto& [name, growth] : {std::pair{"arm-reference", 2.0}, {"arm-flat", 1.5}}) {
+    const fs::path dir = root / name;
+    testing::WriteSyntheticStudy(dir, {.delta_growth = growth, .relative_scale = true});
+    arms.push_back({name, dir, WriteReport(dir)});
+  }
+  WriteSizeComparison(root, arms);
+  const std::string md = ReadFile(root / "report" / "report.md");
+  EXPECT_NE(md.find("### Progressive sensitivity per arm"), std::string::npos) << md;
+  EXPECT_NE(md.find("arm-flat, init noise at γ = 0.05: Δ grows ×"), std::string::npos) << md;
+  EXPECT_NE(md.find("it grows less sensitive with training than arm-reference."), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("arm-flat, relative noise at γ = 0.05: Δ grows"), std::string::npos) << md;
+  EXPECT_NE(md.find("it cannot be told apart (the ratio's interval holds 1) from arm-reference."),
+            std::string::npos)
+      << md;
+  fs::remove_all(root);
+}
+
 }  // namespace
 }  // namespace ot

@@ -24,6 +24,7 @@ struct SyntheticOptions {
   int draws = 4, seeds = 2;
   double accuracy = 0.7;      // fine-tuned accuracy (chance is 0.5)
   double delta_factor = 1.0;  // scales every Δ: < 1 moves the perturbed-loss minima later
+  double delta_growth = 2.0;  // Δ's factor per doubling of tokens (init scale)
   // Also perturbation rows under the "relative" noise scale, whose Δ falls with tokens (the init
   // scale's rises): averaged into the init curves they would flatten C1.
   bool relative_scale = false;
@@ -86,7 +87,8 @@ inline void WriteSyntheticStudy(const std::filesystem::path& study,
                        .dump()
                 << "\n";
             };
-            row(o.delta_factor * scale[g] * std::pow(2.0, u) + SynthNoise(draw, seed), "init");
+            row(o.delta_factor * scale[g] * std::pow(o.delta_growth, u) + SynthNoise(draw, seed),
+                "init");
             if (o.relative_scale)
               row(4 * scale[g] * std::pow(2.0, -u) + SynthNoise(draw, seed), "relative");
           }

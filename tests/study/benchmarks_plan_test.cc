@@ -1,6 +1,7 @@
 // eval.task_files / eval.rolling_files in a study (the paper's Figure 1): every base evaluation and
 // every fine-tuning run scores the same benchmark files (absolute paths, eval.task_limit), the
-// perturbation probe does not, a missing file stops the planning, and the cost is counted.
+// perturbation probe does not, a missing file stops the planning, and the cost is counted;
+// eval.log_samples follows the files.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -53,6 +54,20 @@ TEST(BenchmarkPlan, BaseAndFineTunedModelsScoreTheSameFilesAndTheCostIsCounted) 
   }
   EXPECT_EQ(evals, 2);
   EXPECT_EQ(finetunes, 8);
+
+  // eval.log_samples reaches the runs that score the files, and only those.
+  c.eval.log_samples = true;
+  for (const ot::Run& run : BuildStudyPlan(c, root / "study").plan.runs()) {
+    const bool logs = run.config_toml.find("log_samples = true") != std::string::npos;
+    EXPECT_EQ(logs, run.stage == "eval" || run.stage == "finetune") << run.name;
+  }
+  StudyConfig none = c;
+  none.eval.task_files.clear();
+  none.eval.rolling_files.clear();
+  EXPECT_EQ(ot::testing::ErrorOf([&] { ValidateConfig(StudySchema(), none, {}); }),
+            "default: keys 'eval.log_samples', 'eval.task_files', 'eval.rolling_files': "
+            "eval.log_samples = true expects task or rolling files to log the samples of");
+  c.eval.log_samples = false;
 
   c.eval.task_files.push_back((root / "missing.jsonl").string());
   const std::string m = ot::testing::ErrorOf([&] { BuildStudyPlan(c, root / "study"); });
