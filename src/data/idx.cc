@@ -184,9 +184,8 @@ IdxArray ReadIdx(std::string_view file, const std::string& name, uint8_t ndim,
                       "expected the file to end there",
                       name, rest - bytes, bytes, shape));
   }
-  // Gzip: grown as the data inflates, so a stream that ends early never costs the declared size.
-  out.data.resize(in.gzip() ? 0 : bytes);
   if (in.gzip()) {
+    // Grown as the data inflates, so a stream that ends early never costs the declared size.
     std::array<uint8_t, 1 << 16> buf;
     while (out.data.size() < bytes) {
       const size_t want = std::min<uint64_t>(buf.size(), bytes - out.data.size());
@@ -205,7 +204,7 @@ IdxArray ReadIdx(std::string_view file, const std::string& name, uint8_t ndim,
                       "expected the file to end there",
                       name, bytes, shape));
   } else {
-    in.Read(out.data.data(), bytes);
+    out.data.assign(file.begin() + header, file.end());  // exactly `bytes`, checked above
   }
   return out;
 }
