@@ -138,13 +138,17 @@ OT_COMMAND("data", [](CLI::App& app) {
 
   return [=]() -> int {
     if (vision->parsed()) {
+      // Both splits load before anything is printed: a bad file's sentence is the only output.
       const auto path = ot::data::ResolveCacheDir(*cache);
+      std::string summary;
       for (const char* split : {"train", "test"}) {
         const auto t0 = std::chrono::steady_clock::now();
         const auto d = ot::data::LoadVisionSource(path, *vision_source, split);
-        fmt::print("{}  loaded in {:.2f} s\n", ot::data::DescribeVisionDataset(d),
-                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        summary += fmt::format(
+            "{}  loaded in {:.2f} s\n", ot::data::DescribeVisionDataset(d),
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       }
+      fmt::print("{}", summary);
       return 0;
     }
     if (tokenize->parsed()) {
