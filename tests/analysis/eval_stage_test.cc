@@ -167,6 +167,16 @@ TEST(EvalStage, EvalJsonFollowsItsSchemaAndUniformLogitsGivePerplexityVocab) {
   fs::remove_all(root);
 }
 
+// An eval of checkpoint `ck` on the shared data: 4 rows per pass, 2 validation windows.
+EvalConfig SmallEvalConfig(const fs::path& ck) {
+  EvalConfig config;
+  config.checkpoint.dir = ck.string();
+  config.suite.data_dir = Data().dir.string();
+  config.suite.batch = 4;
+  config.suite.windows = 2;
+  return config;
+}
+
 // A reused --out: an eval with task files writes lm_eval_results.json; a later eval without them
 // into the same directory removes it (saying so on stderr) instead of leaving it next to the new
 // eval.json naming the previous checkpoint. A file eval did not write is refused, not removed.
@@ -178,11 +188,7 @@ TEST(EvalStage, EvalWithoutTaskFilesRemovesTheLmEvalResultsOfAnEarlierEval) {
       root / "quiz.jsonl",
       data::McDocJson({"a", "Review: good\nSentiment:", {" negative", " positive"}, 1}).dump() +
           "\n");
-  EvalConfig config;
-  config.checkpoint.dir = ck.string();
-  config.suite.data_dir = Data().dir.string();
-  config.suite.batch = 4;
-  config.suite.windows = 2;
+  EvalConfig config = SmallEvalConfig(ck);
   config.suite.task_files = {(root / "quiz.jsonl").string()};
   const fs::path out = root / "out";
   ASSERT_EQ(RunEvalStage(config, out), 0);
@@ -222,11 +228,7 @@ TEST(EvalStage, LogSamplesWritesOneLinePerDocumentThatAgreesWithTheAggregate) {
             "\n";
   WriteFileAtomic(root / "quiz.jsonl", quiz);
   WriteFileAtomic(root / "wiki.txt", "the film was good and the plot was dull");
-  EvalConfig config;
-  config.checkpoint.dir = ck.string();
-  config.suite.data_dir = Data().dir.string();
-  config.suite.batch = 4;
-  config.suite.windows = 2;
+  EvalConfig config = SmallEvalConfig(ck);
   config.suite.task_files = {(root / "quiz.jsonl").string()};
   config.suite.rolling_files = {(root / "wiki.txt").string()};
   config.suite.log_samples = true;

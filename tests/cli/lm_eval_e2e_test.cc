@@ -14,6 +14,7 @@
 
 #include "analysis/checkpoint_fixture.h"
 #include "analysis/lm_eval.h"
+#include "common/run_binary.h"
 #include "data/lm_eval_tasks.h"
 #include "data/token_file.h"
 #include "data/tokenizer.h"
@@ -23,31 +24,12 @@ namespace {
 
 using namespace ot::testing;
 
-// Runs the binary with `args`; returns {exit status, stdout + stderr}.
-std::pair<int, std::string> Overtrain(const std::vector<std::string>& args, const fs::path& log) {
-  const std::string bin = EnvVar("OVERTRAIN_BIN");
-  const pid_t pid = fork();
-  if (pid == 0) {
-    if (!freopen(log.c_str(), "w", stdout) || !freopen(log.c_str(), "a", stderr)) _exit(125);
-    std::vector<std::string> all = {bin};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), ReadFile(log)};
-}
-
 // `eval --print-config` prints the config (a template to fill in) without a checkpoint; what a run
 // would still need is a note on stderr, not an error.
 TEST(LmEvalE2E, PrintConfigNeedsNoCheckpoint) {
   ASSERT_FALSE(EnvVar("OVERTRAIN_BIN").empty()) << "run through ctest (OVERTRAIN_BIN is set there)";
   const fs::path root = TempDir("print_config");
-  const auto [rc, log] = Overtrain({"eval", "--print-config"}, root / "print.log");
+  const auto [rc, log] = RunOvertrain({"eval", "--print-config"}, root / "print.log");
   EXPECT_EQ(rc, 0) << log;
   EXPECT_EQ(log.rfind("# checkpoint to evaluate", 0), 0u) << log;
   EXPECT_NE(log.find("\ncheckpoint = ''\n"), std::string::npos) << log;
@@ -103,12 +85,12 @@ TEST(LmEvalE2E, EvalWritesLmEvalResultsThatATokenCountPredicts) {
 
   const fs::path out = root / "out";
   const auto [rc, log] =
-      Overtrain({"eval", "--set", "checkpoint=\"" + ck.string() + "\"", "--set",
-                 "data.dir=\"" + (root / "data").string() + "\"", "--set",
-                 "eval.task_files=[\"" + (root / "quiz.jsonl").string() + "\"]", "--set",
-                 "eval.rolling_files=[\"" + (root / "essay.txt").string() + "\"]", "--set",
-                 "eval.batch=4", "--set", "eval.windows=2", "--out", out.string()},
-                root / "eval.log");
+      RunOvertrain({"eval", "--set", "checkpoint=\"" + ck.string() + "\"", "--set",
+                    "data.dir=\"" + (root / "data").string() + "\"", "--set",
+                    "eval.task_files=[\"" + (root / "quiz.jsonl").string() + "\"]", "--set",
+                    "eval.rolling_files=[\"" + (root / "essay.txt").string() + "\"]", "--set",
+                    "eval.batch=4", "--set", "eval.windows=2", "--out", out.string()},
+                   root / "eval.log");
   ASSERT_EQ(rc, 0) << log;
   const nlohmann::json j = nlohmann::json::parse(ReadFile(out / "lm_eval_results.json"));
   for (const char* key : {"results", "group_subtasks", "configs", "versions", "n-shot",
@@ -171,7 +153,7 @@ TEST(LmEvalE2E, EvalWritesLmEvalResultsThatATokenCountPredicts) {
   // A bad task file: exit 1 and one sentence naming the file, line and field.
   WriteFileAtomic(root / "bad.jsonl",
                   file + "{\"context\": \"c\", \"choices\": [\"a\", \"b\"], \"gold\": 5}\n");
-  const auto [bad_rc, bad_log] = Overtrain(
+  const auto [bad_rc, bad_log] = RunOvertrain(
       {"eval", "--set", "checkpoint=\"" + ck.string() + "\"", "--set",
        "data.dir=\"" + (root / "data").string() + "\"", "--set",
        "eval.task_files=[\"" + (root / "bad.jsonl").string() + "\"]", "--out", out.string()},
@@ -197,7 +179,7 @@ TEST(LmEvalE2E, McTasksWritesPiqaAndSiqaTaskFiles) {
       "{\"context\": \"C.\", \"question\": \"Q?\", \"answerA\": \"x\", \"answerB\": \"y\", "
       "\"answerC\": \"z\"}\n");
   WriteFileAtomic(root / "siqa" / "dev-labels.lst.gz", "2\n");
-  const auto [rc, log] = Overtrain(
+  const auto [rc, log] = RunOvertrain(
       {"data", "mc-tasks", "--data-dir", root.string(), "--out", (root / "tasks").string()},
       root / "mc.log");
   ASSERT_EQ(rc, 0) << log;

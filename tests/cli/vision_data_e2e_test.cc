@@ -8,6 +8,7 @@
 #include <fstream>
 #include <tuple>
 
+#include "common/run_binary.h"
 #include "common/test_util.h"
 #include "core/fileio.h"
 
@@ -16,26 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace ot::testing;
-
-// Runs the binary with `args`; returns {exit status, stdout + stderr}.
-std::pair<int, std::string> RunOvertrainVision(const std::vector<std::string>& args,
-                                               const fs::path& log) {
-  const std::string bin = EnvVar("OVERTRAIN_BIN");
-  const pid_t pid = fork();
-  if (pid == 0) {
-    if (!freopen(log.c_str(), "w", stdout) || !freopen(log.c_str(), "a", stderr)) _exit(125);
-    std::vector<std::string> all = {bin};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), ReadFile(log)};
-}
 
 // A plain idx file of unsigned bytes: magic 00 00 08 <ndim>, big-endian dimensions, data.
 void PutVisionIdx(const fs::path& path, const std::vector<uint32_t>& dims,
@@ -54,7 +35,7 @@ TEST(VisionDataE2E, SummarisesBothSplitsAndRefusesBadInputInOneSentence) {
 
   int rc = 0;
   std::string log;
-  std::tie(rc, log) = RunOvertrainVision(args, root / "missing.log");
+  std::tie(rc, log) = RunOvertrain(args, root / "missing.log");
   EXPECT_EQ(rc, 1);
   EXPECT_EQ(log, "error: " + cache + "/data/mnist: source 'mnist' is not in the cache (or " +
                      "incomplete); run `overtrain data fetch --source mnist --cache " + cache +
@@ -71,7 +52,7 @@ TEST(VisionDataE2E, SummarisesBothSplitsAndRefusesBadInputInOneSentence) {
   // test: 1 image of 1x2 with pixels 255, 0 (mean 127.5), label 0.
   PutVisionIdx(idx / "t10k-images-idx3-ubyte", {1, 1, 2}, std::string("\xff\x00", 2));
   PutVisionIdx(idx / "t10k-labels-idx1-ubyte", {1}, std::string(1, '\0'));
-  std::tie(rc, log) = RunOvertrainVision(args, root / "ok.log");
+  std::tie(rc, log) = RunOvertrain(args, root / "ok.log");
   EXPECT_EQ(rc, 0) << log;
   EXPECT_NE(log.find("mnist train: 3 images of 1x2, mean pixel 2.50\n"
                      "  classes: 0 2 0 0 0 0 0 0 0 1\n"),
@@ -83,7 +64,7 @@ TEST(VisionDataE2E, SummarisesBothSplitsAndRefusesBadInputInOneSentence) {
       << log;
 
   PutVisionIdx(idx / "t10k-labels-idx1-ubyte", {1}, std::string(1, '\x0c'));
-  std::tie(rc, log) = RunOvertrainVision(args, root / "bad.log");
+  std::tie(rc, log) = RunOvertrain(args, root / "bad.log");
   EXPECT_EQ(rc, 1);
   EXPECT_EQ(log, "error: " + (idx / "t10k-labels-idx1-ubyte").string() +
                      ": item 0 has label 12; expected 0 to 9 (10 classes)\n");
