@@ -1,0 +1,312 @@
+// The vision transformer's ops (issue 23): rung 1 of the gradient-check ladder for each new
+// reference op (patch embedding, image tokens with CLS and learned positions, CLS / mean pool,
+// class head + softmax cross-entropy, bidirectional grouped-query attention) in double at input
+// magnitudes 0.1, 1 and 4; the bidirectional switch's dependence oracle (position 0 reads the last
+// position only when causal = false); and the fast kernels against the reference.
+#include "ops/reference/vision_ops.h"
+
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ops/cpu/kernels.h"
+#include "ops/cpu/vision.h"
+#include "ops/grad_check.h"
+#include "ops/parity_util.h"
+#include "ops/reference/ops.h"
+
+namespace ot {
+namespace {
+
+using testing::CheckGradient;
+using testing::D;
+using testing::ExpectClose;
+using testing::PrintGradCheck;
+using testing::Rand;
+using testing::RandomVector;
+using Vec = std::vector<double>;
+
+double VisionDot(const Vec& a, const Vec& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+  return s;
+}
+
+// max_rel_err < 1e-6 and cosine > 1 - 1e-9: grad_check.h's budget (~1e-9 expected); and the
+// gradient is not identically zero, so a disconnected input cannot pass.
+void ExpectVisionGrad(const std::string& name, Vec& x, const Vec& g,
+                      const std::function<double()>& f) {
+  auto r = CheckGradient(x, g, f);
+  PrintGradCheck(name, r);
+  EXPECT_LT(r.max_err, 1e-6) << name;
+  EXPECT_GT(r.cosine, 1 - 1e-9) << name;
+  EXPECT_GT(r.max_abs, 1e-6) << name;
+}
+
+const double kVisionScales[] = {0.1, 1.0, 4.0};
+
+// 2 images of 6x6 pixels x 2 channels, patch 3: 4 patches of P = 18 floats, embedded to C = 5.
+TEST(VisionGrad, PatchEmbedding) {
+  const int B = 2, S = 6, p = 3, ch = 2, Np = 4, P = 18, C = 5;
+  for (double s : kVisionScales) {
+    Vec pix = RandomVector(B * S * S * ch, s, 1), W = RandomVector(C * P, s, 2),
+        bias = RandomVector(C, s, 3), w = RandomVector(B * Np * C, 1, 4);
+    Vec patches(B * Np * P), out(B * Np * C);
+    auto f = [&] {
+      ref::PatchifyForward(patches.data(), pix.data(), B, S, p, ch);
+      ref::MatmulForward(out.data(), patches.data(), W.data(), B * Np, P, C);
+      ref::BiasForward(out.data(), bias.data(), B * Np, C);
+      return VisionDot(out, w);
+    };
+    f();
+    Vec dpatches(B * Np * P, 0), dW(C * P, 0), db(C, 0), dpix(B * S * S * ch, 0);
+    ref::MatmulBackward(dpatches.data(), dW.data(), w.data(), patches.data(), W.data(), B * Np, P,
+                        C);
+    ref::BiasBackward(db.data(), w.data(), B * Np, C);
+    ref::PatchifyBackward(dpix.data(), dpatches.data(), B, S, p, ch);
+    const std::string tag = " s=" + std::to_string(s);
+    ExpectVisionGrad("patch_embed weight" + tag, W, dW, f);
+    ExpectVisionGrad("patch_embed bias" + tag, bias, db, f);
+    ExpectVisionGrad("patch_embed pixels" + tag, pix, dpix, f);
+  }
+}
+
+// Patchify is the documented permutation: pixel (y, x, c) of image b lands in patch (y/p, x/p) at
+// ((y%p)*p + x%p)*ch + c; every pixel exactly once.
+TEST(VisionOps, PatchifyIsTheDocumentedPermutation) {
+  const int B = 2, S = 6, p = 3, ch = 2, side = 2, P = 18;
+  Vec pix(B * S * S * ch);
+  for (size_t i = 0; i < pix.size(); ++i) pix[i] = static_cast<double>(i);
+  Vec out(pix.size());
+  ref::PatchifyForward(out.data(), pix.data(), B, S, p, ch);
+  for (int b = 0; b < B; ++b)
+    for (int y = 0; y < S; ++y)
+      for (int x = 0; x < S; ++x)
+        for (int c = 0; c < ch; ++c) {
+          const int row = b * side * side + (y / p) * side + x / p;
+          const int col = ((y % p) * p + x % p) * ch + c;
+          EXPECT_EQ(out[row * P + col], pix[((b * S + y) * S + x) * ch + c]);
+        }
+  std::vector<float> fast(pix.size());
+  std::vector<float> pixf(pix.begin(), pix.end());
+  cpu::Patchify(fast.data(), pixf.data(), B, S, p, ch);
+  for (size_t i = 0; i < out.size(); ++i) EXPECT_EQ(fast[i], out[i]);
+}
+
+TEST(VisionGrad, ImageTokensWithAndWithoutClsAndPositions) {
+  const int B = 2, Np = 4, C = 3;
+  for (double s : kVisionScales)
+    for (bool cls : {true, false})
+      for (bool pos : {true, false}) {
+        const int T = Np + cls;
+        Vec emb = RandomVector(B * Np * C, s, 5), c0 = RandomVector(C, s, 6),
+            pe = RandomVector(T * C, s, 7), w = RandomVector(B * T * C, 1, 8), x(B * T * C);
+        auto f = [&] {
+          ref::ImageTokensForward(x.data(), emb.data(), cls ? c0.data() : nullptr,
+                                  pos ? pe.data() : nullptr, B, Np, C);
+          return VisionDot(x, w);
+        };
+        f();
+        Vec demb(B * Np * C, 0), dcls(C, 0), dpos(T * C, 0);
+        ref::ImageTokensBackward(demb.data(), cls ? dcls.data() : nullptr,
+                                 pos ? dpos.data() : nullptr, w.data(), B, Np, C);
+        const std::string tag =
+            std::string(cls ? " cls" : "") + (pos ? " pos" : "") + " s=" + std::to_string(s);
+        ExpectVisionGrad("image tokens emb" + tag, emb, demb, f);
+        if (cls) ExpectVisionGrad("image tokens cls" + tag, c0, dcls, f);
+        if (pos) ExpectVisionGrad("image tokens pos" + tag, pe, dpos, f);
+      }
+}
+
+TEST(VisionGrad, ClsAndMeanPool) {
+  const int B = 3, T = 5, C = 4;
+  for (double s : kVisionScales)
+    for (bool cls : {true, false}) {
+      Vec x = RandomVector(B * T * C, s, 9), w = RandomVector(B * C, 1, 10), out(B * C);
+      auto f = [&] {
+        ref::PoolForward(out.data(), x.data(), B, T, C, cls);
+        return VisionDot(out, w);
+      };
+      f();
+      Vec dx(B * T * C, 0);
+      ref::PoolBackward(dx.data(), w.data(), B, T, C, cls);
+      ExpectVisionGrad(std::string(cls ? "pool cls" : "pool mean") + " s=" + std::to_string(s), x,
+                       dx, f);
+      if (cls) {  // only the first token is read
+        for (int b = 0; b < B; ++b)
+          for (int t = 1; t < T; ++t)
+            for (int c = 0; c < C; ++c) EXPECT_EQ(dx[(b * T + t) * C + c], 0.0);
+      }
+    }
+}
+
+// The class head and its loss: mean CE of softmax(x W^T + b) against labels; x, W and b.
+TEST(VisionGrad, ClassHeadCrossEntropy) {
+  const int B = 4, C = 5, K = 3;
+  const std::vector<int32_t> labels = {0, 2, 1, 2};
+  for (double s : kVisionScales) {
+    Vec x = RandomVector(B * C, s, 11), W = RandomVector(K * C, s, 12),
+        bias = RandomVector(K, s, 13);
+    Vec logits(B * K), lp(B);
+    auto f = [&] {
+      ref::MatmulForward(logits.data(), x.data(), W.data(), B, C, K);
+      ref::BiasForward(logits.data(), bias.data(), B, K);
+      return ref::SoftmaxXentForward(lp.data(), logits.data(), labels.data(), B, K);
+    };
+    f();
+    Vec dlogits(B * K, 0), dx(B * C, 0), dW(K * C, 0), db(K, 0);
+    ref::SoftmaxXentBackward(dlogits.data(), 1.0, logits.data(), labels.data(), B, K);
+    ref::MatmulBackward(dx.data(), dW.data(), dlogits.data(), x.data(), W.data(), B, C, K);
+    ref::BiasBackward(db.data(), dlogits.data(), B, K);
+    const std::string tag = " s=" + std::to_string(s);
+    ExpectVisionGrad("class head x" + tag, x, dx, f);
+    ExpectVisionGrad("class head weight" + tag, W, dW, f);
+    ExpectVisionGrad("class head bias" + tag, bias, db, f);
+  }
+  // An oracle by hand: equal logits give CE = log K.
+  Vec zero(B * K, 0.0), lp(B);
+  EXPECT_NEAR(ref::SoftmaxXentForward(lp.data(), zero.data(), labels.data(), B, K), std::log(3.0),
+              1e-15);
+}
+
+// Bidirectional grouped-query attention (NH 4, KH 2), q, k and v against central differences.
+TEST(VisionGrad, BidirectionalAttention) {
+  const int B = 2, T = 4, NH = 4, KH = 2, HS = 3, C = NH * HS, KV = KH * HS;
+  for (double s : kVisionScales) {
+    Vec q = RandomVector(B * T * C, s, 14), k = RandomVector(B * T * KV, s, 15),
+        v = RandomVector(B * T * KV, s, 16), w = RandomVector(B * T * C, 1, 17);
+    Vec out(B * T * C), probs(B * NH * T * T);
+    auto f = [&] {
+      ref::BidirectionalAttentionForward(out.data(), probs.data(), q.data(), k.data(), v.data(), B,
+                                         T, NH, KH, HS, C, KV);
+      return VisionDot(out, w);
+    };
+    f();
+    Vec dq(q.size(), 0), dk(k.size(), 0), dv(v.size(), 0);
+    ref::BidirectionalAttentionBackward(dq.data(), dk.data(), dv.data(), w.data(), probs.data(),
+                                        q.data(), k.data(), v.data(), B, T, NH, KH, HS, C, KV);
+    const std::string tag = " s=" + std::to_string(s);
+    ExpectVisionGrad("bidirectional attention q" + tag, q, dq, f);
+    ExpectVisionGrad("bidirectional attention k" + tag, k, dk, f);
+    ExpectVisionGrad("bidirectional attention v" + tag, v, dv, f);
+  }
+}
+
+// The switch's oracle: with causal = false the output at position 0 changes when the key and value
+// of the last position change; with causal = true it is bit-identical. Reference and fast kernel.
+TEST(VisionOps, PositionZeroReadsTheLastPositionOnlyWhenBidirectional) {
+  const int B = 1, T = 70, NH = 2, KH = 2, HS = 4, C = NH * HS, ld = 3 * C;  // T: two row blocks
+  const std::vector<float> qkv = Rand(T * ld, 1.0f, 18);
+  std::vector<float> moved = qkv;
+  for (int i = C; i < 3 * C; ++i) moved[(T - 1) * ld + i] += 1.0f;  // k and v of position T-1
+  for (bool causal : {true, false}) {
+    std::vector<float> o1(T * C), o2(T * C), p(B * NH * T * T);
+    cpu::AttentionForward(o1.data(), p.data(), qkv.data(), B, T, NH, KH, HS, false, causal);
+    cpu::AttentionForward(o2.data(), p.data(), moved.data(), B, T, NH, KH, HS, false, causal);
+    Vec r1(T * C), r2(T * C), pd(B * NH * T * T);
+    const Vec a = D(qkv), b = D(moved);
+    using RefAttention = void (*)(double*, double*, const double*, const double*, const double*,
+                                  int, int, int, int, int, int64_t, int64_t);
+    const RefAttention ref_attention =
+        causal ? static_cast<RefAttention>(ref::AttentionForward<double>)
+               : static_cast<RefAttention>(ref::BidirectionalAttentionForward<double>);
+    ref_attention(r1.data(), pd.data(), a.data(), a.data() + C, a.data() + 2 * C, B, T, NH, KH, HS,
+                  ld, ld);
+    ref_attention(r2.data(), pd.data(), b.data(), b.data() + C, b.data() + 2 * C, B, T, NH, KH, HS,
+                  ld, ld);
+    double fast_change = 0, ref_change = 0;
+    for (int c = 0; c < C; ++c) {  // position 0's output row
+      fast_change = std::max(fast_change, (double)std::abs(o2[c] - o1[c]));
+      ref_change = std::max(ref_change, std::abs(r2[c] - r1[c]));
+    }
+    if (causal) {
+      EXPECT_EQ(fast_change, 0.0);
+      EXPECT_EQ(ref_change, 0.0);
+    } else {  // position 0 gives the last key weight ~1/T: its value moves the output by ~1/T
+      EXPECT_GT(fast_change, 1e-4);
+      EXPECT_GT(ref_change, 1e-4);
+    }
+  }
+}
+
+// The fast bidirectional kernel against the reference across row blocks (T 5, 64, 130), GQA, and
+// at 1 and 2 threads bit for bit. Tolerance 2e-6 as the causal kernel's (cpu_parity_test.cc).
+TEST(VisionOps, BidirectionalAttentionMatchesReference) {
+  for (int T : {5, 64, 130}) {
+    const int B = 2, NH = 4, KH = 2, HS = 8, C = NH * HS, KV = KH * HS, ld = C + 2 * KV;
+    const int N = B * T;
+    auto qkv = Rand(N * ld, 1.5f, 19 + T), dout = Rand(N * C, 1.0f, 20 + T);
+    auto run = [&] {
+      std::vector<float> out(N * C), probs(B * NH * T * T), dqkv(N * ld),
+          scratch(omp_get_max_threads() * cpu::AttentionScratchSize(T, HS));
+      cpu::AttentionForward(out.data(), probs.data(), qkv.data(), B, T, NH, KH, HS, false, false);
+      cpu::AttentionBackward(dqkv.data(), dout.data(), probs.data(), qkv.data(), B, T, NH, KH, HS,
+                             scratch.data(), false, false);
+      out.insert(out.end(), dqkv.begin(), dqkv.end());
+      return out;
+    };
+    const std::vector<float> both = run();
+    const std::vector<float> out(both.begin(), both.begin() + N * C),
+        dqkv(both.begin() + N * C, both.end());
+    const Vec qd = D(qkv);
+    Vec outd(N * C), pd(B * NH * T * T), dqd(N * ld, 0.0);
+    ref::BidirectionalAttentionForward(outd.data(), pd.data(), qd.data(), qd.data() + C,
+                                       qd.data() + C + KV, B, T, NH, KH, HS, ld, ld);
+    ref::BidirectionalAttentionBackward(dqd.data(), dqd.data() + C, dqd.data() + C + KV,
+                                        D(dout).data(), pd.data(), qd.data(), qd.data() + C,
+                                        qd.data() + C + KV, B, T, NH, KH, HS, ld, ld);
+    ExpectClose(out, outd, 2e-6, "bidirectional out T=" + std::to_string(T));
+    ExpectClose(dqkv, dqd, 2e-6, "bidirectional dqkv T=" + std::to_string(T));
+    EXPECT_TRUE(testing::SameAtOneAndTwoThreads(run));
+  }
+}
+
+// The fast tokens, pool and softmax cross-entropy against the reference (exact up to float
+// rounding of a sum of <= T terms: 1e-6), and thread-count independent.
+TEST(VisionOps, TokensPoolAndXentMatchReference) {
+  const int B = 3, Np = 4, C = 6, K = 5;
+  for (bool cls : {true, false}) {
+    const int T = Np + cls;
+    auto emb = Rand(B * Np * C, 1.0f, 21), c0 = Rand(C, 1.0f, 22), pe = Rand(T * C, 1.0f, 23),
+         dx = Rand(B * T * C, 1.0f, 24), dpool = Rand(B * C, 1.0f, 25);
+    std::vector<float> x(B * T * C), demb(B * Np * C), dcls(C, 0.5f), dpos(T * C, 0.5f);
+    cpu::ImageTokensForward(x.data(), emb.data(), cls ? c0.data() : nullptr, pe.data(), B, Np, C);
+    cpu::ImageTokensBackward(demb.data(), cls ? dcls.data() : nullptr, dpos.data(), dx.data(), B,
+                             Np, C);
+    Vec xd(B * T * C), dembd(B * Np * C, 0.0), dclsd(C, 0.5), dposd(T * C, 0.5);
+    ref::ImageTokensForward(xd.data(), D(emb).data(), cls ? D(c0).data() : nullptr, D(pe).data(), B,
+                            Np, C);
+    ref::ImageTokensBackward(dembd.data(), cls ? dclsd.data() : nullptr, dposd.data(), D(dx).data(),
+                             B, Np, C);
+    const std::string tag = cls ? " cls" : " mean";
+    ExpectClose(x, xd, 1e-6, "image tokens" + tag);
+    ExpectClose(demb, dembd, 1e-6, "image tokens demb" + tag);
+    if (cls) ExpectClose(dcls, dclsd, 1e-6, "image tokens dcls (accumulated)");
+    ExpectClose(dpos, dposd, 1e-6, "image tokens dpos (accumulated)" + tag);
+    std::vector<float> pooled(B * C), dxp(B * T * C, 9.0f);
+    cpu::PoolForward(pooled.data(), x.data(), B, T, C, cls);
+    cpu::PoolBackward(dxp.data(), dpool.data(), B, T, C, cls);
+    Vec pooledd(B * C), dxpd(B * T * C, 0.0);
+    ref::PoolForward(pooledd.data(), D(x).data(), B, T, C, cls);
+    ref::PoolBackward(dxpd.data(), D(dpool).data(), B, T, C, cls);
+    ExpectClose(pooled, pooledd, 1e-6, "pool" + tag);
+    ExpectClose(dxp, dxpd, 1e-6, "pool dx (overwritten)" + tag);
+  }
+  auto logits = Rand(B * K, 2.0f, 26);
+  const std::vector<int32_t> labels = {4, 0, 2};
+  std::vector<float> lp(B), dl(B * K);
+  const float loss = cpu::SoftmaxXent(lp.data(), dl.data(), logits.data(), labels.data(), B, K);
+  Vec lpd(B), dld(B * K, 0.0);
+  const double loss_ref =
+      ref::SoftmaxXentForward(lpd.data(), D(logits).data(), labels.data(), B, K);
+  ref::SoftmaxXentBackward(dld.data(), 1.0, D(logits).data(), labels.data(), B, K);
+  EXPECT_NEAR(loss, loss_ref, 1e-6 * loss_ref);  // K = 5 exps and a log in float: ~1e-7
+  ExpectClose(lp, lpd, 1e-6, "softmax xent logprob");
+  ExpectClose(dl, dld, 1e-6, "softmax xent dlogits");
+}
+
+}  // namespace
+}  // namespace ot
