@@ -2,7 +2,8 @@
 // the scalar so it runs in double, for every architecture switch of ModelConfig. It is the oracle
 // for the fast Decoder and the subject of the whole-model gradient check. Slow; tests only. Entry
 // point: ReferenceDecoder<R>::{Forward, Backward, set_z_loss, block_acts, ClipMargin},
-// ClipAwayFromProjections.
+// ClipAwayFromProjections; for a ViT (model.input = patches) ReferenceDecoder<R>::{ForwardImages,
+// Backward, logits, pooled}.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include "model/config.h"
 #include "model/layout.h"
 #include "ops/reference/ops.h"
+#include "ops/reference/vision_ops.h"
 
 namespace ot {
 
@@ -21,8 +23,9 @@ namespace ot {
 //   post-norm:                   h = x + na(attn(x));  y = h + nm(mlp(h))          (OLMo-2)
 // attn(n): q|k|v = n W^T (+ bias); clamp each to [-clip_qkv, clip_qkv] (if > 0); q = RMSNorm_C(q)
 // q_norm, k = RMSNorm_KV(k) k_norm (if qk_norm); RoPE on the first rotary_dims() dims of each head;
-// causal grouped-query softmax attention; o_proj (+ bias). mlp(n): down(silu(gate n) * up n) under
-// swiglu, down(gelu(up n)) under gelu (+ biases under mlp_bias). Then final norm and LM head.
+// grouped-query softmax attention, causal unless model.causal = false; o_proj (+ bias). mlp(n):
+// down(silu(gate n) * up n) under swiglu, down(gelu(up n)) under gelu (+ biases under mlp_bias).
+// Then final norm and LM head.
 template <typename R>
 class ReferenceDecoder {
  public:
@@ -54,6 +57,7 @@ class ReferenceDecoder {
   // Returns the mean NLL (plus the z-loss term) over counted targets; keeps every activation for
   // Backward.
   R Forward(const R* params, const int32_t* inputs, const int32_t* targets, int B, int T) {
+    OT_CHECK(!config_.vision()) << "a ViT reads images: ForwardImages";
     const int C = config_.d_model, N = B * T, L = config_.n_layers;
     B_ = B;
     T_ = T;
@@ -78,19 +82,65 @@ class ReferenceDecoder {
                                   log_z_.data());
   }
 
-  // d(mean loss)/d(params) accumulated into grads (layout order). Must follow a Forward.
+  // The ViT (model.input = patches): pixels (B, config.pixels()), labels (B) in [0, n_classes).
+  // tokens = [cls; patchify(pixels) W_patch^T + b_patch] + pos; the blocks; final norm; pool (CLS
+  // token or mean); logits = pool W_head^T + b_head. Returns the mean cross-entropy over the B
+  // images; keeps every activation for Backward.
+  R ForwardImages(const R* params, const R* pixels, const int32_t* labels, int B) {
+    const ModelConfig& m = config_;
+    OT_CHECK(m.vision()) << "ForwardImages needs model.input = patches";
+    const int C = m.d_model, T = m.image_tokens(), N = B * T, L = m.n_layers;
+    const int Np = m.num_patches(), P = m.patch_dim(), K = m.n_classes;
+    B_ = B;
+    T_ = T;
+    targets_.assign(labels, labels + B);
+    acts_.assign(L, {});
+    x_.assign((int64_t)(L + 1) * N * C, 0);
+    patches_.assign((int64_t)B * Np * P, 0);
+    ref::PatchifyForward(patches_.data(), pixels, B, m.image_size, m.patch_size, m.channels);
+    std::vector<R> emb((int64_t)B * Np * C);
+    Linear(emb.data(), patches_.data(), params + layout_.patch_offset(),
+           params + layout_.patch_bias_offset(), B * Np, P, C);
+    ref::ImageTokensForward(x_.data(), emb.data(), At(params, layout_.cls_offset()),
+                            At(params, layout_.pos_offset()), B, Np, C);
+    for (int l = 0; l < L; ++l)
+      BlockForward(x_.data() + (int64_t)(l + 1) * N * C, acts_[l], x_.data() + (int64_t)l * N * C,
+                   params, layout_.block(l));
+    FinalNorm(params, N);
+    pooled_.assign((int64_t)B * C, 0);
+    ref::PoolForward(pooled_.data(), nf_.data(), B, T, C, m.pool == "cls");
+    logits_.assign((int64_t)B * K, 0);
+    Linear(logits_.data(), pooled_.data(), params + layout_.head_offset(),
+           params + layout_.class_bias_offset(), B, C, K);
+    logprobs_.assign(B, 0);
+    count_ = B;
+    return ref::SoftmaxXentForward(logprobs_.data(), logits_.data(), labels, B, K);
+  }
+  const std::vector<R>& logits() const { return logits_; }  // (B,K) of the last ForwardImages
+  const std::vector<R>& pooled() const { return pooled_; }  // (B,C) of the last ForwardImages
+
+  // d(mean loss)/d(params) accumulated into grads (layout order). Must follow a Forward (or
+  // ForwardImages).
   void Backward(const R* params, R* grads) {
     const int C = config_.d_model, N = B_ * T_, L = config_.n_layers;
     std::vector<R> dx((int64_t)N * C, 0), dn((int64_t)N * C, 0);
-    ref::LmHeadXentBackward(dn.data(), grads + layout_.head_offset(), R(1), nf_.data(),
-                            params + layout_.head_offset(), targets_.data(), N, C,
-                            config_.vocab_size, z_loss_);
+    if (config_.vision()) {
+      ClassHeadBackward(dn.data(), params, grads);
+    } else {
+      ref::LmHeadXentBackward(dn.data(), grads + layout_.head_offset(), R(1), nf_.data(),
+                              params + layout_.head_offset(), targets_.data(), N, C,
+                              config_.vocab_size, z_loss_);
+    }
     NormBack(dx.data(), At(grads, layout_.final_norm_offset()),
              At(grads, layout_.final_norm_bias_offset()), dn.data(), x_.data() + (int64_t)L * N * C,
              At(params, layout_.final_norm_offset()), meanf_.data(), rstdf_.data(), N, C);
     for (int l = L - 1; l >= 0; --l)
       BlockBackward(dx, grads, acts_[l], x_.data() + (int64_t)l * N * C, params, layout_.block(l));
-    ref::EmbeddingBackward(grads + layout_.embed_offset(), dx.data(), inputs_.data(), N, C);
+    if (config_.vision()) {
+      ImageInputBackward(dx.data(), params, grads);
+    } else {
+      ref::EmbeddingBackward(grads + layout_.embed_offset(), dx.data(), inputs_.data(), N, C);
+    }
   }
 
   const std::vector<R>& logprobs() const { return logprobs_; }  // (B,T) from the last Forward
@@ -117,6 +167,35 @@ class ReferenceDecoder {
 
  private:
   bool pre() const { return config_.norm_placement == NormPlacement::kPre; }
+
+  void FinalNorm(const R* params, int N) {
+    const int C = config_.d_model;
+    nf_.assign((int64_t)N * C, 0);
+    meanf_.assign(N, 0);
+    rstdf_.assign(N, 0);
+    Norm(nf_.data(), meanf_.data(), rstdf_.data(), x_.data() + (int64_t)config_.n_layers * N * C,
+         At(params, layout_.final_norm_offset()), At(params, layout_.final_norm_bias_offset()), N,
+         C);
+  }
+  // The ViT's head: dn (N,C) += d loss / d nf through pool and class head; head grads accumulate.
+  void ClassHeadBackward(R* dn, const R* p, R* g) {
+    const int B = B_, C = config_.d_model, K = config_.n_classes;
+    std::vector<R> dlogits((int64_t)B * K, 0), dpooled((int64_t)B * C, 0);
+    ref::SoftmaxXentBackward(dlogits.data(), R(1), logits_.data(), targets_.data(), B, K);
+    LinearBack(dpooled.data(), g + layout_.head_offset(), g + layout_.class_bias_offset(),
+               dlogits.data(), pooled_.data(), p + layout_.head_offset(), B, C, K);
+    ref::PoolBackward(dn, dpooled.data(), B, T_, C, config_.pool == "cls");
+  }
+  // The ViT's input: d tokens dx (N,C) to the CLS token, positions and patch embedding.
+  void ImageInputBackward(const R* dx, const R* p, R* g) {
+    const ModelConfig& m = config_;
+    const int C = m.d_model, Np = m.num_patches(), P = m.patch_dim(), rows = B_ * Np;
+    std::vector<R> demb((int64_t)rows * C, 0), dpatches((int64_t)rows * P, 0);
+    ref::ImageTokensBackward(demb.data(), At(g, layout_.cls_offset()), At(g, layout_.pos_offset()),
+                             dx, B_, Np, C);
+    LinearBack(dpatches.data(), g + layout_.patch_offset(), g + layout_.patch_bias_offset(),
+               demb.data(), patches_.data(), p + layout_.patch_offset(), rows, P, C);
+  }
   bool swiglu() const { return config_.mlp == MlpKind::kSwiGlu; }
 
   // y (N,C) = block(x (N,C)); fills a.
@@ -144,8 +223,13 @@ class ReferenceDecoder {
                      config_.rotary_dims());
     ref::RopeForward(a.k.data(), a.k_normed.data(), B, T, KH, HS, KV, config_.rope_theta,
                      config_.rotary_dims());
-    ref::AttentionForward(a.att.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), B, T,
-                          NH, KH, HS, C, KV);
+    if (config_.causal) {
+      ref::AttentionForward(a.att.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), B, T,
+                            NH, KH, HS, C, KV);
+    } else {
+      ref::BidirectionalAttentionForward(a.att.data(), a.probs.data(), a.q.data(), a.k.data(),
+                                         a.v.data(), B, T, NH, KH, HS, C, KV);
+    }
     Linear(a.o.data(), a.att.data(), p + o.o, At(p, o.o_bias), N, C, C);
     const R* attn = a.o.data();  // (N,C) what the residual adds
     if (!pre()) {
@@ -227,8 +311,14 @@ class ReferenceDecoder {
                At(p, o.attn_norm), a.an_mean.data(), a.an_rstd.data(), N, C);
     }
     LinearBack(datt.data(), g + o.o, At(g, o.o_bias), dattn.data(), a.att.data(), p + o.o, N, C, C);
-    ref::AttentionBackward(dq.data(), dk.data(), dv.data(), datt.data(), a.probs.data(), a.q.data(),
-                           a.k.data(), a.v.data(), B, T, NH, KH, HS, C, KV);
+    if (config_.causal) {
+      ref::AttentionBackward(dq.data(), dk.data(), dv.data(), datt.data(), a.probs.data(),
+                             a.q.data(), a.k.data(), a.v.data(), B, T, NH, KH, HS, C, KV);
+    } else {
+      ref::BidirectionalAttentionBackward(dq.data(), dk.data(), dv.data(), datt.data(),
+                                          a.probs.data(), a.q.data(), a.k.data(), a.v.data(), B, T,
+                                          NH, KH, HS, C, KV);
+    }
     ref::RopeBackward(dqn.data(), dq.data(), B, T, NH, HS, C, config_.rope_theta,
                       config_.rotary_dims());
     ref::RopeBackward(dkn.data(), dk.data(), B, T, KH, HS, KV, config_.rope_theta,
@@ -341,6 +431,7 @@ class ReferenceDecoder {
   std::vector<int32_t> inputs_, targets_;
   std::vector<BlockActs> acts_;
   std::vector<R> x_, nf_, meanf_, rstdf_, logprobs_, log_z_;  // x_: (L+1, N, C) residual stream
+  std::vector<R> patches_, pooled_, logits_;                  // the ViT's: (B*Np,P), (B,C), (B,K)
 };
 
 // config.clip_qkv moved off the projections of one batch: the first of c, c (1 + 1/256), c (1 +
