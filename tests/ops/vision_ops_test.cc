@@ -172,6 +172,42 @@ TEST(VisionGrad, ClassHeadCrossEntropy) {
               1e-15);
 }
 
+// SigLIP's pairwise sigmoid loss: x, y, the log-temperature and the bias against central
+// differences, at the paper's initialisation (t = 10, b = -10) and at t = 1, b = 0; and two oracles
+// by hand.
+TEST(VisionGrad, SigLipLoss) {
+  const int B = 4, D = 5;
+  for (double s : kVisionScales)
+    for (auto [t0, b0] : {std::pair{std::log(10.0), -10.0}, std::pair{0.0, 0.0}}) {
+      Vec x = RandomVector(B * D, s, 30), y = RandomVector(B * D, s, 31), tl = {t0}, bias = {b0};
+      for (int i = 0; i < B * D; ++i) y[i] += 0.5 * x[i];  // pairs more alike than non-pairs
+      Vec u(B * D), w(B * D);
+      auto f = [&] {
+        return ref::SigLipForward(u.data(), w.data(), x.data(), y.data(), tl[0], bias[0], B, D);
+      };
+      f();
+      Vec dx(B * D, 0), dy(B * D, 0), dt(1, 0), db(1, 0);
+      ref::SigLipBackward(dx.data(), dy.data(), dt.data(), db.data(), 1.0, u.data(), w.data(),
+                          x.data(), y.data(), tl[0], bias[0], B, D);
+      const std::string tag = " t0=" + std::to_string(t0) + " s=" + std::to_string(s);
+      ExpectVisionGrad("siglip x" + tag, x, dx, f);
+      ExpectVisionGrad("siglip y" + tag, y, dy, f);
+      ExpectVisionGrad("siglip t_log" + tag, tl, dt, f);
+      ExpectVisionGrad("siglip bias" + tag, bias, db, f);
+    }
+  // One pair of parallel embeddings at the paper's init: z = 10 * 1 - 10 = 0, loss = log 2.
+  Vec x = {3.0, 4.0}, y = {0.6, 0.8}, u(2), w(2);
+  EXPECT_NEAR(
+      ref::SigLipForward(u.data(), w.data(), x.data(), y.data(), std::log(10.0), -10.0, 1, 2),
+      std::log(2.0), 1e-14);
+  // Two orthogonal pairs with z = 0 everywhere (t = 1, b = 0 and u_i . w_j = 0 for i != j, but
+  // u_i . w_i = 1 gives z_ii = 1): loss = -(2 log sigmoid(1) + 2 log sigmoid(0)) / 2.
+  Vec x2 = {1, 0, 0, 1}, y2 = {2, 0, 0, 5}, u2(4), w2(4);
+  const double want = -(2 * std::log(1 / (1 + std::exp(-1.0))) + 2 * std::log(0.5)) / 2;
+  EXPECT_NEAR(ref::SigLipForward(u2.data(), w2.data(), x2.data(), y2.data(), 0.0, 0.0, 2, 2), want,
+              1e-14);
+}
+
 // Bidirectional grouped-query attention (NH 4, KH 2), q, k and v against central differences.
 TEST(VisionGrad, BidirectionalAttention) {
   const int B = 2, T = 4, NH = 4, KH = 2, HS = 3, C = NH * HS, KV = KH * HS;

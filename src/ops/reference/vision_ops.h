@@ -3,12 +3,14 @@
 // Patchify then ops.h's Matmul and Bias; the non-causal attention is ops.h's Attention with causal
 // = false. Shapes: B images, Np patches per image, P = p*p*channels floats per patch, T tokens per
 // image (Np, + 1 with a CLS token), C channels, K classes. Entry points: Patchify*, ImageTokens*,
-// Pool*, SoftmaxXent*, BidirectionalAttention*.
+// Pool*, SoftmaxXent*, BidirectionalAttention*, SigLip*.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace ot::ref {
@@ -207,6 +209,66 @@ void BidirectionalAttentionBackward(R* dq, R* dk, R* dv, const R* dout, const R*
           }
         }
       }
+    }
+}
+
+// SigLIP's pairwise sigmoid loss (Zhai et al. 2023, Algorithm 1) over B pairs of embeddings x_i,
+// y_i (B,D): with u = x / |x|, w = y / |y| (L2 rows), t = exp(t_log) and z_ij = t u_i . w_j + bias,
+// loss = -1/B sum_i sum_j log sigmoid(l_ij z_ij), l_ij = 1 if i == j else -1 (the paper's
+// initialisation: t_log = log 10, bias = -10). log sigmoid(a) = min(a, 0) - log1p(exp(-|a|)),
+// exact for either sign. u, w (B,D) are written for the backward.
+template <typename R>
+R SigLipForward(R* u, R* w, const R* x, const R* y, R t_log, R bias, int B, int D) {
+  for (int i = 0; i < B; ++i)
+    for (auto [out, in] : {std::pair{u, x}, std::pair{w, y}}) {
+      R ss = 0;
+      for (int d = 0; d < D; ++d) ss += in[(int64_t)i * D + d] * in[(int64_t)i * D + d];
+      const R inv = R(1) / std::sqrt(ss);
+      for (int d = 0; d < D; ++d) out[(int64_t)i * D + d] = in[(int64_t)i * D + d] * inv;
+    }
+  const R t = std::exp(t_log);
+  R total = 0;
+  for (int i = 0; i < B; ++i)
+    for (int j = 0; j < B; ++j) {
+      R dot = 0;
+      for (int d = 0; d < D; ++d) dot += u[(int64_t)i * D + d] * w[(int64_t)j * D + d];
+      const R a = (i == j ? R(1) : R(-1)) * (t * dot + bias);
+      total += std::min(a, R(0)) - std::log1p(std::exp(-std::abs(a)));
+    }
+  return -total / R(B);
+}
+// dx, dy (B,D), dt_log, dbias accumulate dloss * the gradient of SigLipForward's loss. u, w from
+// the forward; x, y for their norms. With g_ij = d loss / d z_ij = -l_ij sigmoid(-l_ij z_ij) / B:
+// d t_log = sum g_ij t u_i . w_j, d bias = sum g_ij, d u_i = t sum_j g_ij w_j, and through the
+// normalisation dx_i = (du_i - u_i (u_i . du_i)) / |x_i| (likewise y).
+template <typename R>
+void SigLipBackward(R* dx, R* dy, R* dt_log, R* dbias, R dloss, const R* u, const R* w, const R* x,
+                    const R* y, R t_log, R bias, int B, int D) {
+  const R t = std::exp(t_log);
+  std::vector<R> du((int64_t)B * D, 0), dw((int64_t)B * D, 0);
+  for (int i = 0; i < B; ++i)
+    for (int j = 0; j < B; ++j) {
+      R dot = 0;
+      for (int d = 0; d < D; ++d) dot += u[(int64_t)i * D + d] * w[(int64_t)j * D + d];
+      const R l = i == j ? R(1) : R(-1), z = t * dot + bias;
+      const R g = -l / (R(1) + std::exp(l * z)) / R(B) * dloss;  // -l sigmoid(-l z) / B
+      *dt_log += g * t * dot;
+      *dbias += g;
+      for (int d = 0; d < D; ++d) {
+        du[(int64_t)i * D + d] += g * t * w[(int64_t)j * D + d];
+        dw[(int64_t)j * D + d] += g * t * u[(int64_t)i * D + d];
+      }
+    }
+  for (auto [dout, din, n, in] : {std::tuple{dx, du.data(), u, x}, std::tuple{dy, dw.data(), w, y}})
+    for (int i = 0; i < B; ++i) {
+      R ss = 0, proj = 0;
+      for (int d = 0; d < D; ++d) {
+        ss += in[(int64_t)i * D + d] * in[(int64_t)i * D + d];
+        proj += n[(int64_t)i * D + d] * din[(int64_t)i * D + d];
+      }
+      const R inv = R(1) / std::sqrt(ss);
+      for (int d = 0; d < D; ++d)
+        dout[(int64_t)i * D + d] += (din[(int64_t)i * D + d] - n[(int64_t)i * D + d] * proj) * inv;
     }
 }
 
