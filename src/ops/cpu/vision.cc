@@ -103,4 +103,65 @@ float SoftmaxXent(float* logprob, float* dlogits, const float* logits, const int
   return N ? static_cast<float>(total / N) : 0.0f;
 }
 
+namespace {
+// out (n,D) = rows of in divided by their L2 norm; inv_norm (n) the divisors' inverses if not null.
+void NormaliseRows(float* out, const float* in, int n, int D) {
+  for (int i = 0; i < n; ++i) {
+    float ss = 0;
+    for (int d = 0; d < D; ++d) ss += in[(int64_t)i * D + d] * in[(int64_t)i * D + d];
+    const float inv = 1.0f / std::sqrt(ss);
+    for (int d = 0; d < D; ++d) out[(int64_t)i * D + d] = in[(int64_t)i * D + d] * inv;
+  }
+}
+// dx (n,D): du on entry, (du - u (u . du)) / |x| on return (the normalisation's backward).
+void NormaliseRowsBackward(float* dx, const float* u, const float* x, int n, int D) {
+  for (int i = 0; i < n; ++i) {
+    float ss = 0, proj = 0;
+    for (int d = 0; d < D; ++d) {
+      ss += x[(int64_t)i * D + d] * x[(int64_t)i * D + d];
+      proj += u[(int64_t)i * D + d] * dx[(int64_t)i * D + d];
+    }
+    const float inv = 1.0f / std::sqrt(ss);
+    for (int d = 0; d < D; ++d)
+      dx[(int64_t)i * D + d] = (dx[(int64_t)i * D + d] - u[(int64_t)i * D + d] * proj) * inv;
+  }
+}
+}  // namespace
+
+float SigLip(float* u, float* w, float* dx, float* dy, float* dt_log, float* dbias, const float* x,
+             const float* y, float t_log, float bias, int B, int D) {
+  NormaliseRows(u, x, B, D);
+  NormaliseRows(w, y, B, D);
+  const float t = std::exp(t_log);
+  if (dx) {
+    std::memset(dx, 0, sizeof(float) * B * D);
+    std::memset(dy, 0, sizeof(float) * B * D);
+  }
+  double total = 0, dt = 0, db = 0;
+  for (int i = 0; i < B; ++i)
+    for (int j = 0; j < B; ++j) {
+      const float* ui = u + (int64_t)i * D;
+      const float* wj = w + (int64_t)j * D;
+      float dot = 0;
+      for (int d = 0; d < D; ++d) dot += ui[d] * wj[d];
+      const float l = i == j ? 1.0f : -1.0f, z = t * dot + bias, a = l * z;
+      total += std::min(a, 0.0f) - std::log1p(std::exp(-std::abs(a)));  // log sigmoid(a)
+      if (!dx) continue;
+      const float g = -l / (1.0f + std::exp(a)) / static_cast<float>(B);  // d loss / d z
+      dt += static_cast<double>(g) * t * dot;
+      db += g;
+      for (int d = 0; d < D; ++d) {
+        dx[(int64_t)i * D + d] += g * t * wj[d];
+        dy[(int64_t)j * D + d] += g * t * ui[d];
+      }
+    }
+  if (dx) {
+    NormaliseRowsBackward(dx, u, x, B, D);
+    NormaliseRowsBackward(dy, w, y, B, D);
+    *dt_log = static_cast<float>(dt);
+    *dbias = static_cast<float>(db);
+  }
+  return static_cast<float>(-total / B);
+}
+
 }  // namespace ot::cpu

@@ -1,7 +1,7 @@
 // Fast float32 kernels of the vision transformer's ops; their specification is
 // ops/reference/vision_ops.h (same names, layouts and orders). Deterministic: each output element
 // has one thread and a fixed summation order. The patch embedding's GEMM and bias are kernels.h's.
-// Entry points: Patchify, ImageTokens*, Pool*, SoftmaxXent.
+// Entry points: Patchify, ImageTokens*, Pool*, SoftmaxXent, SigLip.
 #pragma once
 
 #include <cstdint>
@@ -29,5 +29,12 @@ void PoolBackward(float* dx, const float* dout, int B, int T, int C, bool cls);
 // (softmax - onehot) / N, the gradient of that mean.
 float SoftmaxXent(float* logprob, float* dlogits, const float* logits, const int32_t* labels, int N,
                   int K);
+
+// SigLIP's pairwise sigmoid loss over B pairs x_i, y_i (B,D) (ref::SigLipForward for the formula):
+// u, w (B,D) receive the L2-normalised rows; returns the mean loss (summed in (i, j) order in
+// double). If dx != nullptr, also its gradient: dx, dy (B,D), *dt_log and *dbias OVERWRITTEN.
+// Plain serial loops (B^2 D multiply-adds, small next to the model), so one summation order.
+float SigLip(float* u, float* w, float* dx, float* dy, float* dt_log, float* dbias, const float* x,
+             const float* y, float t_log, float bias, int B, int D);
 
 }  // namespace ot::cpu
