@@ -128,6 +128,7 @@ int ModelConfig::num_patches() const {
 int ModelConfig::patch_dim() const { return patch_size * patch_size * channels; }
 int ModelConfig::pixels() const { return image_size * image_size * channels; }
 int ModelConfig::image_tokens() const { return num_patches() + (pool == "cls" ? 1 : 0); }
+int ModelConfig::head_dim() const { return head == "projection" ? proj_dim : n_classes; }
 
 bool ModelConfig::IsLlamaCompatible() const {
   return !vision() && causal && positions == "rope" && pool == "none" && head == "lm" &&
@@ -230,8 +231,10 @@ const std::vector<ModelField>& VisionFields() {
              {"none", "cls", "mean"}),
       Switch("head", &M::head,
              "lm (next-token logits) or classes (a linear classifier on the pool)", {},
-             {"lm", "classes"}),
+             {"lm", "classes", "projection"}),
       Switch("n_classes", &M::n_classes, "classes of head = classes", {1, kMaxClasses}),
+      Switch("proj_dim", &M::proj_dim, "embedding width of head = projection (SigLIP)",
+             {1, kMaxDModel}),
   };
   return fields;
 }
@@ -294,12 +297,12 @@ std::string VisionProblem(const ModelConfig& c) {
   if (c.image_size % c.patch_size != 0)
     return fmt::format("model.patch_size = {} must divide model.image_size = {}", c.patch_size,
                        c.image_size);
-  if (c.head != "classes")
+  if (c.head == "lm")
     return "model.head = " + c.head +
            " with model.input = patches is not supported; expected "
-           "classes";
+           "classes or projection";
   if (c.pool == "none")
-    return "model.pool = none with model.input = patches leaves the class head nothing to read; "
+    return "model.pool = none with model.input = patches leaves the head nothing to read; "
            "expected cls or mean";
   if (c.causal && c.pool == "cls")
     return "model.pool = cls with model.causal = true reads the first token, which attends to no "
@@ -360,10 +363,11 @@ int64_t ModelConfig::NumParams() const {
   if (mlp_bias) block += (branches - 1) * F + C;
   if (qk_norm) block += C + KV;
   if (vision()) {  // patch embedding + bias, CLS, position table, class head + bias (layout.h)
-    const int64_t T = image_tokens(), K = n_classes;
+    const int64_t T = image_tokens(), K = head_dim();
     const int64_t input = int64_t{patch_dim()} * C + C + (pool == "cls" ? C : 0) +
                           (positions == "learned" ? T * C : 0);
-    return input + n_layers * block + norm_per + K * C + K;
+    const int64_t siglip = head == "projection" ? 2 : 0;  // log-temperature and bias
+    return input + n_layers * block + norm_per + K * C + K + siglip;
   }
   return V * C + n_layers * block + norm_per + (tied_head ? 0 : V * C);
 }

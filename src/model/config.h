@@ -112,8 +112,10 @@ struct ModelConfig {
   bool causal = true;              // false: every position attends to every position
   std::string positions = "rope";  // rope (1-D over the sequence order) | learned (T, C) table
   std::string pool = "none";       // none (per position, the LM) | cls | mean, after the final norm
-  std::string head = "lm";         // lm (vocab_size logits per position) | classes
+  std::string head = "lm";         // lm (vocab_size logits per position) | classes | projection
   int n_classes = 10;              // head = classes: (n_classes, C) weight + bias on the pool
+  int proj_dim = 32;  // head = projection: (proj_dim, C) weight + bias, SigLIP's embedding
+                      // (with a learned log-temperature and bias)
 
   // nano: V 4096, d 64, L 2, H 2, T 64, tied (0.36M parameters, 0.26M of them the embedding: the
   // quick study's SentencePiece vocabulary is 4096, which sets the floor). tiny/small/medium:
@@ -152,6 +154,7 @@ struct ModelConfig {
   int patch_dim() const;     // P = patch_size^2 * channels
   int pixels() const;        // image_size^2 * channels: the floats of one image
   int image_tokens() const;  // T of an image: num_patches() + 1 under pool = cls
+  int head_dim() const;      // the vision head's width: n_classes, or proj_dim under projection
   // The model's default architecture apart from sizes: what overtrain pre-trains and exports as
   // Llama.
   bool IsLlamaCompatible() const;

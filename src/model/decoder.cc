@@ -80,12 +80,13 @@ void Decoder::PlanBuffers(const ModelConfig& config, int max_batch, int max_seq,
   when(config.parallel_residual, b.dpar, N * C);
   when(qk_norm, b.dqkv_raw, N * QKV);
   // The ViT's buffers (decoder.h, Buffers).
-  const int64_t Np = int64_t{max_batch} * config.num_patches(), K = config.n_classes;
+  const int64_t Np = int64_t{max_batch} * config.num_patches(), K = config.head_dim();
   when(vision, b.patches, Np * config.patch_dim());
   when(vision, b.pemb, Np * C);
   when(vision, b.pooled, max_batch * C);
   when(vision, b.logits, max_batch * K);
   when(vision, b.dlogits, max_batch * K);
+  when(vision && config.head == "projection", b.siglip_uw, max_batch * K);
   when(vision, b.dpooled, max_batch * C);
   b.seq.resize(vision ? 0 : threads);  // LogProbs' scratch: a ViT has no LogProbs
   for (auto& s : b.seq) {

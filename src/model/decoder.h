@@ -7,7 +7,7 @@
 // so its results are bit-identical whatever the batch size, the row's position and the thread count
 // (docs/reliability.md case 24). Entry points: Decoder::{Forward, Backward, LogProbs, Loss,
 // LogitStats, set_numerics}; for a ViT (model.input = patches, decoder_vision.cc)
-// Decoder::{ForwardImages, Backward, LossImages, ClassLogits, Features}.
+// Decoder::{ForwardImages, ForwardPairs, Backward, LossImages, ClassLogits, Embeddings, Features}.
 #pragma once
 
 #include <cstdint>
@@ -86,9 +86,9 @@ class Decoder {
   // is config().image_tokens() (<= max_seq). The token entry points above refuse a ViT and these
   // refuse a decoder, each with one sentence.
   //
-  // Returns the mean cross-entropy over the B images and keeps what Backward needs (the class
-  // head's backward is taken here, as the LM head's is in Forward). Default numerics only (a
-  // z-loss or bf16 is refused).
+  // head = classes. Returns the mean cross-entropy over the B images and keeps what Backward needs
+  // (the class head's backward is taken here, as the LM head's is in Forward). Default numerics
+  // only (a z-loss or bf16 is refused).
   float ForwardImages(std::span<const float> params, const float* pixels, const int32_t* labels,
                       int B);
   // Forward only: ForwardImages' loss without the head's backward. Invalidates Forward's state.
@@ -96,6 +96,15 @@ class Decoder {
                    int B);
   // Forward only: the class logits (B, n_classes) of each image. Invalidates Forward's state.
   void ClassLogits(std::span<const float> params, const float* pixels, int B, float* logits);
+  // head = projection: B pairs of views (pixels_a, pixels_b: (B, pixels()) each) run as one batch
+  // of 2B images (2B <= max_batch); returns SigLIP's pairwise sigmoid loss between the views'
+  // projections (cpu::SigLip, the log-temperature and bias being the parameters siglip.t_log,
+  // siglip.bias) and keeps what Backward needs. Default numerics only.
+  float ForwardPairs(std::span<const float> params, const float* pixels_a, const float* pixels_b,
+                     int B);
+  // Forward only, head = projection: the projections (B, proj_dim) SigLIP compares (before its
+  // normalisation). Invalidates Forward's state.
+  void Embeddings(std::span<const float> params, const float* pixels, int B, float* embeddings);
   // Forward only: the pooled representation (B, C) after the final norm, the features a linear
   // probe reads. Invalidates Forward's state.
   void Features(std::span<const float> params, const float* pixels, int B, float* features);
@@ -163,12 +172,13 @@ class Decoder {
     float* dqkv_raw;  // (N,QKV) d qkv_raw [qk_norm]
     std::vector<SeqScratch> seq;
     // The ViT's (input = patches; else null). Np = B * patches rows, P = patch_dim, K = n_classes.
-    float* patches;  // (Np,P) the patchified pixels, the patch embedding's GEMM input
-    float* pemb;     // (Np,C) patch embeddings; in Backward their gradient
-    float* pooled;   // (B,C) the pool of nf
-    float* logits;   // (B,K)
-    float* dlogits;  // (B,K) d loss / d logits (ForwardImages)
-    float* dpooled;  // (B,C)
+    float* patches;    // (Np,P) the patchified pixels, the patch embedding's GEMM input
+    float* pemb;       // (Np,C) patch embeddings; in Backward their gradient
+    float* pooled;     // (B,C) the pool of nf
+    float* logits;     // (B,K) class logits, or projections under head = projection
+    float* dlogits;    // (B,K) d loss / d logits (ForwardImages, ForwardPairs)
+    float* siglip_uw;  // (B,K) the normalised projections of ForwardPairs' views a, then b
+    float* dpooled;    // (B,C)
   };
   // Lays out every buffer of a Decoder(config, max_batch, max_seq) built with `threads` OpenMP
   // threads: calls slot(pointer, floats) for each (in one fixed order), leaving absent buffers
@@ -211,8 +221,12 @@ class Decoder {
   // The ViT's argument checks (labels may be null: no labels) and its trunk: patch embedding,
   // tokens, blocks, final norm into nf, and the pool into pooled (decoder_vision.cc).
   void CheckImageArgs(std::span<const float> params, const float* pixels, const int32_t* labels,
-                      int B) const;
-  void RunImageTrunk(const float* params, const float* pixels, int B);
+                      int B, const char* head) const;
+  // Patchifies B images into patches, from image `first` on; the trunk over B images whose
+  // patches are there; the numerics a ViT trains with (the defaults, else Error).
+  void Patchify(const float* pixels, int B, int first);
+  void RunImageTrunk(const float* params, int B);
+  void CheckImageNumerics() const;
   // The class head: logits (B,K) = pooled W^T + b.
   void ClassHead(const float* params, int B);
   // Backward's ViT ends: the class head to d nf, and d(block input) to the input's parameters.
@@ -227,6 +241,7 @@ class Decoder {
 
   ModelConfig config_;
   ParamLayout layout_;
+  float dsiglip_[2] = {0, 0};  // ForwardPairs: d loss / d (siglip.t_log, siglip.bias)
   int max_b_, max_t_, head_block_rows_, seq_head_rows_, attn_threads_;
   int B_ = 0, T_ = 0;
   bool have_forward_ = false;

@@ -1,6 +1,7 @@
 // ParamLayout construction (see layout.h).
 #include "model/layout.h"
 
+#include <cmath>
 #include <tuple>
 
 #include "core/check.h"
@@ -106,8 +107,13 @@ ParamLayout ParamLayout::ForModel(const ModelConfig& config) {
   }
   std::tie(p.final_norm_, p.final_norm_bias_) = norm("model.norm");
   if (config.vision()) {
-    p.head_ = weight("head", {config.n_classes, C}, ParamGroup::kHead);
-    p.class_bias_ = bias("head", config.n_classes);
+    p.head_ = weight("head", {config.head_dim(), C}, ParamGroup::kHead);
+    p.class_bias_ = bias("head", config.head_dim());
+    if (config.head == "projection") {  // SigLIP's initialisation (Zhai et al. 2023)
+      p.siglip_ = add("siglip.t_log", {1}, 0, ParamGroup::kBias, std::log(10.0f));
+      OT_CHECK(add("siglip.bias", {1}, 0, ParamGroup::kBias, -10.0f) == p.siglip_ + 1)
+          << "adjacency";
+    }
   } else {
     p.head_ = config.tied_head ? p.embed_ : weight("lm_head", {V, C}, ParamGroup::kHead);
   }

@@ -3,7 +3,7 @@
 // for the fast Decoder and the subject of the whole-model gradient check. Slow; tests only. Entry
 // point: ReferenceDecoder<R>::{Forward, Backward, set_z_loss, block_acts, ClipMargin},
 // ClipAwayFromProjections; for a ViT (model.input = patches) ReferenceDecoder<R>::{ForwardImages,
-// Backward, logits, pooled}.
+// ForwardPairs, Backward, logits, pooled}.
 #pragma once
 
 #include <cstdint>
@@ -87,36 +87,31 @@ class ReferenceDecoder {
   // token or mean); logits = pool W_head^T + b_head. Returns the mean cross-entropy over the B
   // images; keeps every activation for Backward.
   R ForwardImages(const R* params, const R* pixels, const int32_t* labels, int B) {
-    const ModelConfig& m = config_;
-    OT_CHECK(m.vision()) << "ForwardImages needs model.input = patches";
-    const int C = m.d_model, T = m.image_tokens(), N = B * T, L = m.n_layers;
-    const int Np = m.num_patches(), P = m.patch_dim(), K = m.n_classes;
-    B_ = B;
-    T_ = T;
+    OT_CHECK(config_.head == "classes") << "ForwardImages needs model.head = classes";
+    ImageTrunk(params, pixels, B);
     targets_.assign(labels, labels + B);
-    acts_.assign(L, {});
-    x_.assign((int64_t)(L + 1) * N * C, 0);
-    patches_.assign((int64_t)B * Np * P, 0);
-    ref::PatchifyForward(patches_.data(), pixels, B, m.image_size, m.patch_size, m.channels);
-    std::vector<R> emb((int64_t)B * Np * C);
-    Linear(emb.data(), patches_.data(), params + layout_.patch_offset(),
-           params + layout_.patch_bias_offset(), B * Np, P, C);
-    ref::ImageTokensForward(x_.data(), emb.data(), At(params, layout_.cls_offset()),
-                            At(params, layout_.pos_offset()), B, Np, C);
-    for (int l = 0; l < L; ++l)
-      BlockForward(x_.data() + (int64_t)(l + 1) * N * C, acts_[l], x_.data() + (int64_t)l * N * C,
-                   params, layout_.block(l));
-    FinalNorm(params, N);
-    pooled_.assign((int64_t)B * C, 0);
-    ref::PoolForward(pooled_.data(), nf_.data(), B, T, C, m.pool == "cls");
-    logits_.assign((int64_t)B * K, 0);
-    Linear(logits_.data(), pooled_.data(), params + layout_.head_offset(),
-           params + layout_.class_bias_offset(), B, C, K);
     logprobs_.assign(B, 0);
     count_ = B;
-    return ref::SoftmaxXentForward(logprobs_.data(), logits_.data(), labels, B, K);
+    return ref::SoftmaxXentForward(logprobs_.data(), logits_.data(), labels, B, config_.n_classes);
   }
-  const std::vector<R>& logits() const { return logits_; }  // (B,K) of the last ForwardImages
+  // head = projection: views a and b (B images each) as one batch of 2B; returns SigLIP's loss
+  // between the projections of a (rows 0..B-1) and b (rows B..2B-1), with t_log and bias the
+  // parameters siglip.t_log, siglip.bias.
+  R ForwardPairs(const R* params, const R* pixels_a, const R* pixels_b, int B) {
+    OT_CHECK(config_.head == "projection") << "ForwardPairs needs model.head = projection";
+    const int64_t n = (int64_t)B * config_.pixels(), K = config_.proj_dim;
+    std::vector<R> both(pixels_a, pixels_a + n);
+    both.insert(both.end(), pixels_b, pixels_b + n);
+    ImageTrunk(params, both.data(), 2 * B);
+    u_.assign(B * K, 0);
+    w_.assign(B * K, 0);
+    count_ = B;
+    const int64_t s = layout_.siglip_offset();
+    return ref::SigLipForward(u_.data(), w_.data(), logits_.data(), logits_.data() + B * K,
+                              params[s], params[s + 1], B, static_cast<int>(K));
+  }
+  // (B,K) class logits or projections of the last ForwardImages / ForwardPairs (2B rows)
+  const std::vector<R>& logits() const { return logits_; }
   const std::vector<R>& pooled() const { return pooled_; }  // (B,C) of the last ForwardImages
 
   // d(mean loss)/d(params) accumulated into grads (layout order). Must follow a Forward (or
@@ -168,6 +163,34 @@ class ReferenceDecoder {
  private:
   bool pre() const { return config_.norm_placement == NormPlacement::kPre; }
 
+  // tokens, blocks, final norm, pool and the head's linear map for B images: logits_ (B,K).
+  void ImageTrunk(const R* params, const R* pixels, int B) {
+    const ModelConfig& m = config_;
+    OT_CHECK(m.vision()) << "the image entry points need model.input = patches";
+    const int C = m.d_model, T = m.image_tokens(), N = B * T, L = m.n_layers;
+    const int Np = m.num_patches(), P = m.patch_dim(), K = m.head_dim();
+    B_ = B;
+    T_ = T;
+    acts_.assign(L, {});
+    x_.assign((int64_t)(L + 1) * N * C, 0);
+    patches_.assign((int64_t)B * Np * P, 0);
+    ref::PatchifyForward(patches_.data(), pixels, B, m.image_size, m.patch_size, m.channels);
+    std::vector<R> emb((int64_t)B * Np * C);
+    Linear(emb.data(), patches_.data(), params + layout_.patch_offset(),
+           params + layout_.patch_bias_offset(), B * Np, P, C);
+    ref::ImageTokensForward(x_.data(), emb.data(), At(params, layout_.cls_offset()),
+                            At(params, layout_.pos_offset()), B, Np, C);
+    for (int l = 0; l < L; ++l)
+      BlockForward(x_.data() + (int64_t)(l + 1) * N * C, acts_[l], x_.data() + (int64_t)l * N * C,
+                   params, layout_.block(l));
+    FinalNorm(params, N);
+    pooled_.assign((int64_t)B * C, 0);
+    ref::PoolForward(pooled_.data(), nf_.data(), B, T, C, m.pool == "cls");
+    logits_.assign((int64_t)B * K, 0);
+    Linear(logits_.data(), pooled_.data(), params + layout_.head_offset(),
+           params + layout_.class_bias_offset(), B, C, K);
+  }
+
   void FinalNorm(const R* params, int N) {
     const int C = config_.d_model;
     nf_.assign((int64_t)N * C, 0);
@@ -179,9 +202,17 @@ class ReferenceDecoder {
   }
   // The ViT's head: dn (N,C) += d loss / d nf through pool and class head; head grads accumulate.
   void ClassHeadBackward(R* dn, const R* p, R* g) {
-    const int B = B_, C = config_.d_model, K = config_.n_classes;
+    const int B = B_, C = config_.d_model, K = config_.head_dim();
     std::vector<R> dlogits((int64_t)B * K, 0), dpooled((int64_t)B * C, 0);
-    ref::SoftmaxXentBackward(dlogits.data(), R(1), logits_.data(), targets_.data(), B, K);
+    if (config_.head == "projection") {  // SigLIP over the two halves
+      const int pairs = B / 2;
+      const int64_t s = layout_.siglip_offset(), half = (int64_t)pairs * K;
+      ref::SigLipBackward(dlogits.data(), dlogits.data() + half, g + s, g + s + 1, R(1), u_.data(),
+                          w_.data(), logits_.data(), logits_.data() + half, p[s], p[s + 1], pairs,
+                          K);
+    } else {
+      ref::SoftmaxXentBackward(dlogits.data(), R(1), logits_.data(), targets_.data(), B, K);
+    }
     LinearBack(dpooled.data(), g + layout_.head_offset(), g + layout_.class_bias_offset(),
                dlogits.data(), pooled_.data(), p + layout_.head_offset(), B, C, K);
     ref::PoolBackward(dn, dpooled.data(), B, T_, C, config_.pool == "cls");
@@ -432,6 +463,7 @@ class ReferenceDecoder {
   std::vector<BlockActs> acts_;
   std::vector<R> x_, nf_, meanf_, rstdf_, logprobs_, log_z_;  // x_: (L+1, N, C) residual stream
   std::vector<R> patches_, pooled_, logits_;                  // the ViT's: (B*Np,P), (B,C), (B,K)
+  std::vector<R> u_, w_;  // ForwardPairs' normalised projections, (B/2,K) each
 };
 
 // config.clip_qkv moved off the projections of one batch: the first of c, c (1 + 1/256), c (1 +

@@ -62,6 +62,13 @@ ModelConfig VitMicro(const std::string& variant) {
     c.n_kv_heads = 2;
     c.norm_placement = NormPlacement::kPost;
     c.qk_norm = true;
+  } else if (variant == "projection_cls" || variant == "projection_mean") {  // SigLIP's head
+    c.head = "projection";
+    c.proj_dim = 4;
+    if (variant == "projection_mean") {
+      c.pool = "mean";
+      c.positions = "rope";
+    }
   } else if (variant != "cls_learned") {
     ADD_FAILURE() << "unknown variant " << variant;
   }
@@ -84,6 +91,16 @@ std::vector<double> VitPixels(const ModelConfig& c, int B, uint32_t seed) {
   return testing::RandomVector(static_cast<size_t>(B) * c.pixels(), 1.0, seed);
 }
 
+std::vector<float> VitScaledParams(const ParamLayout& layout, uint64_t seed, float scale) {
+  std::vector<float> p(layout.total());
+  InitParams(layout, p, seed);
+  for (const auto& t : layout.tensors())
+    for (int64_t i = 0; i < t.size; ++i)
+      p[t.offset + i] =
+          t.init_std == 0 ? t.init_const + 0.1f * ((i % 5) - 2) : p[t.offset + i] * scale;
+  return p;
+}
+
 TEST(VisionConfig, PresetsAndSwitchesHaveTheirSizes) {
   const ModelConfig v = ModelConfig::FromPreset("vit-pico");
   EXPECT_TRUE(v.vision());
@@ -97,12 +114,22 @@ TEST(VisionConfig, PresetsAndSwitchesHaveTheirSizes) {
   EXPECT_EQ(v.NumParams(),
             49 * 32 + 32 + 32 + 17 * 32 + 2 * (64 + 4 * 1024 + 3 * 32 * 96) + 32 + 10 * 32 + 10);
   for (const char* variant :
-       {"cls_learned", "mean_rope", "cls_rope", "causal_mean", "neox_switches", "gqa_post_norm"}) {
+       {"cls_learned", "mean_rope", "cls_rope", "causal_mean", "neox_switches", "gqa_post_norm",
+        "projection_cls", "projection_mean"}) {
     const ModelConfig c = VitMicro(variant);
     EXPECT_NO_THROW(c.Validate()) << variant;
     EXPECT_EQ(ParamLayout::ForModel(c).total(), c.NumParams()) << variant;
   }
   EXPECT_EQ(VitMicro("mean_rope").image_tokens(), 4);  // no CLS
+  // The projection head: (proj_dim, C) + bias, and SigLIP's two scalars.
+  EXPECT_EQ(VitMicro("projection_cls").NumParams() - VitMicro("cls_learned").NumParams(),
+            (4 - 3) * (8 + 1) + 2);
+  const ParamLayout proj = ParamLayout::ForModel(VitMicro("projection_cls"));
+  EXPECT_EQ(proj.Get("head.weight").shape, (std::vector<int64_t>{4, 8}));
+  EXPECT_EQ(proj.Get("siglip.t_log").init_const, std::log(10.0f));  // Zhai et al.'s init
+  EXPECT_EQ(proj.Get("siglip.bias").init_const, -10.0f);
+  EXPECT_EQ(proj.Get("siglip.t_log").group, ParamGroup::kBias);  // not decayed by default
+  EXPECT_EQ(proj.siglip_offset(), proj.Get("siglip.t_log").offset);
 }
 
 TEST(VisionConfig, LayoutNamesTheNewTensors) {
@@ -205,13 +232,15 @@ TEST(VisionConfig, InvalidCombinationsAreOneSentence) {
             "patch_size)^2 + 1 CLS)");
   c = ModelConfig::VitPico();
   c.pool = "none";
-  EXPECT_EQ(VitProblemOf(c),
-            "model.pool = none with model.input = patches leaves the class head nothing to read; "
-            "expected cls or mean");
+  EXPECT_EQ(
+      VitProblemOf(c),
+      "model.pool = none with model.input = patches leaves the head nothing to read; expected "
+      "cls or mean");
   c = ModelConfig::VitPico();
   c.head = "lm";
   EXPECT_EQ(VitProblemOf(c),
-            "model.head = lm with model.input = patches is not supported; expected classes");
+            "model.head = lm with model.input = patches is not supported; expected classes or "
+            "projection");
   c = ModelConfig::VitPico();
   c.input = "pixels";
   EXPECT_EQ(VitProblemOf(c), "model.input = 'pixels' is unknown; expected tokens, patches");
@@ -284,6 +313,103 @@ INSTANTIATE_TEST_SUITE_P(Switches, VisionReferenceGrad,
                          ::testing::Values("cls_learned", "mean_rope", "cls_rope", "causal_mean",
                                            "neox_switches", "gqa_post_norm"));
 
+class VisionPairsGrad : public ::testing::TestWithParam<std::string> {};
+
+// The SigLIP objective end to end in double: ForwardPairs' loss over B pairs of views against
+// central differences, every tensor (SigLIP's log-temperature and bias included), with the bounds
+// of EveryTensorMatchesCentralDifferences.
+TEST_P(VisionPairsGrad, EveryTensorMatchesCentralDifferences) {
+  const ModelConfig config = VitMicro(GetParam());
+  ReferenceDecoder<double> model(config);
+  const int B = 3;
+  const std::vector<double> a = VitPixels(config, B, 42);
+  std::vector<double> b = VitPixels(config, B, 43);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = 0.5 * b[i] + a[i];  // the views of one image alike
+  double worst = 0;
+  for (double w : {0.1, 0.5}) {
+    std::vector<double> params = VitRandomParams(model.layout(), 9, w);
+    const int64_t s = model.layout().siglip_offset();
+    params[s] = std::log(10.0);  // the paper's temperature and bias, so z spans both signs
+    params[s + 1] = -5.0;
+    std::vector<double> grads(params.size(), 0.0);
+    model.ForwardPairs(params.data(), a.data(), b.data(), B);
+    model.Backward(params.data(), grads.data());
+    for (const auto& t : model.layout().tensors()) {
+      std::vector<double> x(params.begin() + t.offset, params.begin() + t.offset + t.size);
+      const std::vector<double> g(grads.begin() + t.offset, grads.begin() + t.offset + t.size);
+      auto tensor_loss = [&] {
+        std::copy(x.begin(), x.end(), params.begin() + t.offset);
+        return model.ForwardPairs(params.data(), a.data(), b.data(), B);
+      };
+      const auto r = testing::CheckGradient(x, g, tensor_loss);
+      std::copy(x.begin(), x.end(), params.begin() + t.offset);
+      const double err = r.max_err * std::max(r.max_abs, 1e-12) / std::max(r.max_abs, 1e-3);
+      EXPECT_LT(err, 1e-6) << t.name << " w=" << w;
+      EXPECT_GT(r.cosine, 1 - 1e-9) << t.name << " w=" << w;
+      EXPECT_GT(r.max_abs, 1e-5) << t.name << " w=" << w << ": disconnected?";
+      worst = std::max(worst, err);
+    }
+  }
+  std::printf("  gradcheck vit siglip %-16s every tensor: worst max_err %.2e\n", GetParam().c_str(),
+              worst);
+}
+
+INSTANTIATE_TEST_SUITE_P(Switches, VisionPairsGrad,
+                         ::testing::Values("projection_cls", "projection_mean"));
+
+// The fast SigLIP model against the double reference at vit-pico's shape with a projection head
+// (proj_dim 16, B 4 pairs = 8 images): loss, embeddings and every gradient, the bounds of
+// FastMatchesDoubleReference (the SigLIP kernel adds B^2 terms of float exp/log1p, ~1e-7 each).
+TEST(VisionModel, PairsFastMatchesDoubleReference) {
+  ModelConfig c = ModelConfig::VitPico();
+  c.head = "projection";
+  c.proj_dim = 16;
+  const int B = 4, K = c.proj_dim;
+  std::vector<float> p = VitScaledParams(ParamLayout::ForModel(c), 13, 5.0f);
+  const int64_t s = ParamLayout::ForModel(c).siglip_offset();
+  p[s] = std::log(10.0f);
+  p[s + 1] = -5.0f;
+  std::vector<double> pd(p.begin(), p.end());
+  const std::vector<double> ad = VitPixels(c, B, 14), bd = VitPixels(c, B, 15);
+  const std::vector<float> a(ad.begin(), ad.end()), b(bd.begin(), bd.end());
+  Decoder fast(c, 2 * B, c.image_tokens());
+  ReferenceDecoder<double> ref(c);
+  std::vector<float> g(p.size(), 0.0f);
+  std::vector<double> gd(p.size(), 0.0);
+  const float loss = fast.ForwardPairs(p, a.data(), b.data(), B);
+  fast.Backward(p, g);
+  const double loss_ref = ref.ForwardPairs(pd.data(), ad.data(), bd.data(), B);
+  ref.Backward(pd.data(), gd.data());
+  EXPECT_NEAR(loss, loss_ref, 1e-5 * loss_ref);
+  std::vector<float> emb(B * K);
+  fast.Embeddings(p, a.data(), B, emb.data());
+  double emax = 0, eerr = 0;
+  for (int i = 0; i < B * K; ++i) {  // view a's projections: the reference's first B rows
+    emax = std::max(emax, std::abs(ref.logits()[i]));
+    eerr = std::max(eerr, std::abs(emb[i] - ref.logits()[i]));
+  }
+  EXPECT_LT(eerr, 1e-5 * emax);
+  double worst = 0;
+  for (const auto& t : fast.layout().tensors()) {
+    double scale = 0, err = 0;
+    for (int64_t i = 0; i < t.size; ++i) {
+      scale = std::max(scale, std::abs(gd[t.offset + i]));
+      err = std::max(err, std::abs(g[t.offset + i] - gd[t.offset + i]));
+    }
+    ASSERT_GT(scale, 0) << t.name;
+    EXPECT_LT(err / scale, 1e-5) << t.name;
+    worst = std::max(worst, err / scale);
+  }
+  std::printf(
+      "  vit siglip parity: loss %.7f vs %.7f, embeddings err %.1e, worst grad err/scale "
+      "%.1e\n",
+      loss, loss_ref, eerr / emax, worst);
+  // The class entry points refuse a projection head, and the pair entry points a class head.
+  EXPECT_EQ(testing::ErrorOf([&] { fast.ForwardImages(p, a.data(), nullptr, B); }),
+            "decoder: this entry point needs model.head = classes; the model has head = "
+            "projection");
+}
+
 // The bidirectional switch seen from the model. Fast model: vit-pico's CLS token sits at position
 // 0, so its pooled feature depends on the last patch's pixels (and image 1's feature on nothing of
 // image 0). Reference, mean pool: the last block's residual stream (x_mid) at position 0, the
@@ -329,16 +455,6 @@ TEST(VisionModel, PositionZeroReadsTheLastPatchOnlyWhenBidirectional) {
     std::printf("  reference causal=%d: position 0 change from the last patch %.2e\n", causal,
                 first);
   }
-}
-
-std::vector<float> VitScaledParams(const ParamLayout& layout, uint64_t seed, float scale) {
-  std::vector<float> p(layout.total());
-  InitParams(layout, p, seed);
-  for (const auto& t : layout.tensors())
-    for (int64_t i = 0; i < t.size; ++i)
-      p[t.offset + i] =
-          t.init_std == 0 ? t.init_const + 0.1f * ((i % 5) - 2) : p[t.offset + i] * scale;
-  return p;
 }
 
 class VisionParity : public ::testing::TestWithParam<std::string> {};
