@@ -129,7 +129,8 @@ TEST(TorchPlugin, AMissingPluginIsOneSentenceSayingHowToGetIt) {
 }
 
 // A vision transformer reaching the torch backend is refused in one sentence before the plugin
-// loads (so with or without LibTorch in the build); the token decoder is not.
+// loads (so with or without LibTorch in the build); the token decoder is not. The native backend
+// refuses it too until a vision stage exists (its interface takes token batches).
 TEST(TorchPlugin, AVisionTransformerIsRefusedInOneSentence) {
   const ModelConfig vit = ModelConfig::VitPico();
   const std::string want =
@@ -142,6 +143,10 @@ TEST(TorchPlugin, AVisionTransformerIsRefusedInOneSentence) {
                           Init(vit, 1));
             }),
             want);
+  EXPECT_EQ(testing::ErrorOf(
+                [&] { MakeBackend(vit, {}, {.eval_batch = 1, .eval_seq = 17}, Init(vit, 1)); }),
+            "model.input = patches (a vision transformer) is not run by compute.backend = "
+            "\"native\" yet: its TrainStep and evaluation take token batches");
 }
 
 std::function<const char*(const char*)> Env(std::map<std::string, std::string> vars) {
