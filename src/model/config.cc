@@ -226,7 +226,7 @@ const std::vector<ModelField>& VisionFields() {
       Switch("channels", &M::channels, "channels per pixel (1 grey, 3 RGB)", {1, kMaxChannels}),
       Switch("causal", &M::causal, "causal attention; false = bidirectional [input = patches]"),
       Switch("positions", &M::positions, "rope (1-D) or learned (a (T, C) table added)", {},
-             {"rope", "learned"}),
+             {"rope", "learned", "rope2d"}),
       Switch("pool", &M::pool, "none (per position), cls (a learned first token) or mean", {},
              {"none", "cls", "mean"}),
       Switch("head", &M::head,
@@ -289,7 +289,8 @@ std::string VisionProblem(const ModelConfig& c) {
     if (!c.causal)
       return "model.causal = false needs model.input = patches (a token decoder predicts the next "
              "token, which bidirectional attention would see)";
-    if (c.positions != "rope") return "model.positions = learned needs model.input = patches";
+    if (c.positions != "rope")
+      return "model.positions = " + c.positions + " needs model.input = patches";
     if (c.pool != "none") return "model.pool = " + c.pool + " needs model.input = patches";
     if (c.head != "lm") return "model.head = " + c.head + " needs model.input = patches";
     return "";
@@ -304,6 +305,12 @@ std::string VisionProblem(const ModelConfig& c) {
   if (c.pool == "none")
     return "model.pool = none with model.input = patches leaves the head nothing to read; "
            "expected cls or mean";
+  if (c.positions == "rope2d" && c.rotary_dims() % 4 != 0)
+    return fmt::format(
+        "model.positions = rope2d rotates {} dims of a head; 2-D RoPE gives half of "
+        "the rotated pairs to rows and half to columns, so that count must be a "
+        "multiple of 4",
+        c.rotary_dims());
   if (c.causal && c.pool == "cls")
     return "model.pool = cls with model.causal = true reads the first token, which attends to no "
            "patch; expected causal = false or pool = mean";

@@ -111,6 +111,7 @@ struct ModelConfig {
   int image_size = 28, patch_size = 7, channels = 1;
   bool causal = true;              // false: every position attends to every position
   std::string positions = "rope";  // rope (1-D over the sequence order) | learned (T, C) table
+                                   // | rope2d (patch row and column; ref::Rope2dAngles)
   std::string pool = "none";       // none (per position, the LM) | cls | mean, after the final norm
   std::string head = "lm";         // lm (vocab_size logits per position) | classes | projection
   int n_classes = 10;              // head = classes: (n_classes, C) weight + bias on the pool

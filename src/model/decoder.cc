@@ -11,6 +11,7 @@
 
 #include "core/check.h"
 #include "ops/cpu/kernels.h"
+#include "ops/cpu/vision.h"
 
 namespace ot {
 
@@ -129,8 +130,12 @@ Decoder::Decoder(const ModelConfig& config, int max_batch, int max_seq)
   for (int l = 0; l + 1 < config.n_layers; ++l) buf_.layers[l].y = buf_.layers[l + 1].x;
   buf_.layers.back().y = buf_.x_final;
   inputs_.resize(N);
-  if (config.rotary_dims() > 0)
+  if (config.positions == "rope2d") {  // the image's tokens: T = image_tokens() <= max_seq rows
+    cpu::Rope2dTable(buf_.rope_cos, buf_.rope_sin, config.image_size / config.patch_size,
+                     config.pool == "cls", config.rotary_dims(), config.rope_theta);
+  } else if (config.rotary_dims() > 0) {
     cpu::RopeTable(buf_.rope_cos, buf_.rope_sin, max_seq, config.rotary_dims(), config.rope_theta);
+  }
 }
 
 int64_t Decoder::ActivationBytes() const {

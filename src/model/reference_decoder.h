@@ -163,6 +163,13 @@ class ReferenceDecoder {
  private:
   bool pre() const { return config_.norm_placement == NormPlacement::kPre; }
 
+  // 2-D RoPE's angles (T, rotary_dims/2) of one image's tokens.
+  std::vector<R> Rope2d() const {
+    std::vector<R> ang((size_t)config_.image_tokens() * (config_.rotary_dims() / 2));
+    ref::Rope2dAngles(ang.data(), config_.image_size / config_.patch_size, config_.pool == "cls",
+                      config_.rotary_dims(), config_.rope_theta);
+    return ang;
+  }
   // tokens, blocks, final norm, pool and the head's linear map for B images: logits_ (B,K).
   void ImageTrunk(const R* params, const R* pixels, int B) {
     const ModelConfig& m = config_;
@@ -250,10 +257,18 @@ class ReferenceDecoder {
     Clip(a.v, a.v_proj, N, KV);
     QkNorm(a.q_normed, a.q_rstd, a.q_clip, At(p, o.q_norm), N, C);
     QkNorm(a.k_normed, a.k_rstd, a.k_clip, At(p, o.k_norm), N, KV);
-    ref::RopeForward(a.q.data(), a.q_normed.data(), B, T, NH, HS, C, config_.rope_theta,
-                     config_.rotary_dims());
-    ref::RopeForward(a.k.data(), a.k_normed.data(), B, T, KH, HS, KV, config_.rope_theta,
-                     config_.rotary_dims());
+    if (config_.positions == "rope2d") {  // the image's angle table (Rope2dAngles)
+      const std::vector<R> ang = Rope2d();
+      ref::RopeAnglesForward(a.q.data(), a.q_normed.data(), ang.data(), B, T, NH, HS, C,
+                             config_.rotary_dims());
+      ref::RopeAnglesForward(a.k.data(), a.k_normed.data(), ang.data(), B, T, KH, HS, KV,
+                             config_.rotary_dims());
+    } else {
+      ref::RopeForward(a.q.data(), a.q_normed.data(), B, T, NH, HS, C, config_.rope_theta,
+                       config_.rotary_dims());
+      ref::RopeForward(a.k.data(), a.k_normed.data(), B, T, KH, HS, KV, config_.rope_theta,
+                       config_.rotary_dims());
+    }
     if (config_.causal) {
       ref::AttentionForward(a.att.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), B, T,
                             NH, KH, HS, C, KV);
@@ -350,10 +365,18 @@ class ReferenceDecoder {
                                           a.probs.data(), a.q.data(), a.k.data(), a.v.data(), B, T,
                                           NH, KH, HS, C, KV);
     }
-    ref::RopeBackward(dqn.data(), dq.data(), B, T, NH, HS, C, config_.rope_theta,
-                      config_.rotary_dims());
-    ref::RopeBackward(dkn.data(), dk.data(), B, T, KH, HS, KV, config_.rope_theta,
-                      config_.rotary_dims());
+    if (config_.positions == "rope2d") {
+      const std::vector<R> ang = Rope2d();
+      ref::RopeAnglesBackward(dqn.data(), dq.data(), ang.data(), B, T, NH, HS, C,
+                              config_.rotary_dims());
+      ref::RopeAnglesBackward(dkn.data(), dk.data(), ang.data(), B, T, KH, HS, KV,
+                              config_.rotary_dims());
+    } else {
+      ref::RopeBackward(dqn.data(), dq.data(), B, T, NH, HS, C, config_.rope_theta,
+                        config_.rotary_dims());
+      ref::RopeBackward(dkn.data(), dk.data(), B, T, KH, HS, KV, config_.rope_theta,
+                        config_.rotary_dims());
+    }
     QkNormBack(dqc, At(g, o.q_norm), dqn, a.q_clip, At(p, o.q_norm), a.q_rstd, N, C);
     QkNormBack(dkc, At(g, o.k_norm), dkn, a.k_clip, At(p, o.k_norm), a.k_rstd, N, KV);
     ClipBack(dqp, dqc, a.q_proj, N, C);

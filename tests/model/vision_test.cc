@@ -46,6 +46,8 @@ ModelConfig VitMicro(const std::string& variant) {
     c.positions = "rope";
   } else if (variant == "cls_rope") {
     c.positions = "rope";
+  } else if (variant == "cls_rope2d") {  // HS 4: one rotated pair per axis
+    c.positions = "rope2d";
   } else if (variant == "causal_mean") {
     c.causal = true;
     c.pool = "mean";
@@ -114,8 +116,8 @@ TEST(VisionConfig, PresetsAndSwitchesHaveTheirSizes) {
   EXPECT_EQ(v.NumParams(),
             49 * 32 + 32 + 32 + 17 * 32 + 2 * (64 + 4 * 1024 + 3 * 32 * 96) + 32 + 10 * 32 + 10);
   for (const char* variant :
-       {"cls_learned", "mean_rope", "cls_rope", "causal_mean", "neox_switches", "gqa_post_norm",
-        "projection_cls", "projection_mean"}) {
+       {"cls_learned", "mean_rope", "cls_rope", "cls_rope2d", "causal_mean", "neox_switches",
+        "gqa_post_norm", "projection_cls", "projection_mean"}) {
     const ModelConfig c = VitMicro(variant);
     EXPECT_NO_THROW(c.Validate()) << variant;
     EXPECT_EQ(ParamLayout::ForModel(c).total(), c.NumParams()) << variant;
@@ -245,6 +247,12 @@ TEST(VisionConfig, InvalidCombinationsAreOneSentence) {
   c.input = "pixels";
   EXPECT_EQ(VitProblemOf(c), "model.input = 'pixels' is unknown; expected tokens, patches");
   c = ModelConfig::VitPico();
+  c.positions = "rope2d";
+  c.d_model = 36;  // HS 18: rotates 18 dims, 9 pairs
+  EXPECT_EQ(VitProblemOf(c),
+            "model.positions = rope2d rotates 18 dims of a head; 2-D RoPE gives half of the "
+            "rotated pairs to rows and half to columns, so that count must be a multiple of 4");
+  c = ModelConfig::VitPico();
   c.causal = true;
   EXPECT_EQ(VitProblemOf(c),
             "model.pool = cls with model.causal = true reads the first token, which attends to no "
@@ -310,8 +318,8 @@ TEST_P(VisionReferenceGrad, EveryTensorMatchesCentralDifferences) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Switches, VisionReferenceGrad,
-                         ::testing::Values("cls_learned", "mean_rope", "cls_rope", "causal_mean",
-                                           "neox_switches", "gqa_post_norm"));
+                         ::testing::Values("cls_learned", "mean_rope", "cls_rope", "cls_rope2d",
+                                           "causal_mean", "neox_switches", "gqa_post_norm"));
 
 class VisionPairsGrad : public ::testing::TestWithParam<std::string> {};
 
@@ -469,6 +477,8 @@ TEST_P(VisionParity, FastMatchesDoubleReference) {
   if (GetParam() == "mean_rope") {
     c.pool = "mean";
     c.positions = "rope";
+  } else if (GetParam() == "rope2d") {
+    c.positions = "rope2d";
   } else if (GetParam() == "neox_causal") {  // causal needs the mean pool (Validate)
     c.norm = NormKind::kLayerNormAffine;
     c.mlp = MlpKind::kGelu;
@@ -525,7 +535,7 @@ TEST_P(VisionParity, FastMatchesDoubleReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Switches, VisionParity,
-                         ::testing::Values("cls_learned", "mean_rope", "neox_causal"));
+                         ::testing::Values("cls_learned", "mean_rope", "rope2d", "neox_causal"));
 
 TEST(VisionModel, EntryPointsRefuseTheOtherInputInOneSentence) {
   const ModelConfig v = ModelConfig::VitPico();

@@ -235,6 +235,66 @@ TEST(VisionOps, SigLipMatchesReference) {
             loss);  // the forward-only call computes the same loss
 }
 
+// RoPE from an angle table: central differences in x; with the 1-D table t theta^(-2i/rot) it is
+// ops.h's RoPE (the same doubles, so to the last bit up to libm: 1e-15).
+TEST(VisionGrad, RopeFromAnglesTable) {
+  const int B = 2, T = 5, NH = 2, HS = 6, rot = 4, stride = NH * HS;
+  Vec angles(T * rot / 2);
+  for (int t = 0; t < T; ++t)
+    for (int i = 0; i < rot / 2; ++i) angles[t * rot / 2 + i] = t * std::pow(100.0, -2.0 * i / rot);
+  for (double s : kVisionScales) {
+    Vec x = RandomVector(B * T * stride, s, 50), w = RandomVector(B * T * stride, 1, 51),
+        out(x.size()), out1d(x.size());
+    auto f = [&] {
+      ref::RopeAnglesForward(out.data(), x.data(), angles.data(), B, T, NH, HS, stride, rot);
+      return VisionDot(out, w);
+    };
+    f();
+    Vec dx(x.size(), 0);
+    ref::RopeAnglesBackward(dx.data(), w.data(), angles.data(), B, T, NH, HS, stride, rot);
+    ExpectVisionGrad("rope from angles x s=" + std::to_string(s), x, dx, f);
+    f();
+    ref::RopeForward(out1d.data(), x.data(), B, T, NH, HS, stride, 100.0, rot);
+    for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(out[i], out1d[i], 1e-15 * (1 + s));
+  }
+}
+
+// 2-D RoPE's defining property: a query at one patch and a key at another score by their offset
+// in rows and in columns only; offsets (1, 2) and (2, 1) score differently, and a row or a column
+// offset alone moves the score (both axes turn); and the fast table with RopeApply is the reference
+// rotation.
+TEST(VisionOps, Rope2dScoresDependOnTheOffsetOnly) {
+  const int side = 4, rot = 8, HS = 8, T = side * side + 1;  // CLS, then 16 patches
+  Vec angles(T * rot / 2);
+  ref::Rope2dAngles(angles.data(), side, true, rot, 100.0);
+  const Vec q = RandomVector(HS, 1, 52), k = RandomVector(HS, 1, 53);
+  // q and k put at every token, rotated: score(t1, t2) = rot(q, t1) . rot(k, t2).
+  Vec qs(T * HS), ks(T * HS), qr(T * HS), kr(T * HS);
+  for (int t = 0; t < T; ++t)
+    for (int i = 0; i < HS; ++i) qs[t * HS + i] = q[i], ks[t * HS + i] = k[i];
+  ref::RopeAnglesForward(qr.data(), qs.data(), angles.data(), 1, T, 1, HS, HS, rot);
+  ref::RopeAnglesForward(kr.data(), ks.data(), angles.data(), 1, T, 1, HS, HS, rot);
+  auto token = [&](int row, int col) { return 1 + row * side + col; };
+  auto score = [&](int t1, int t2) {
+    double s = 0;
+    for (int i = 0; i < HS; ++i) s += qr[t1 * HS + i] * kr[t2 * HS + i];
+    return s;
+  };
+  const double a = score(token(0, 0), token(1, 2)), b = score(token(2, 1), token(3, 3)),
+               c = score(token(0, 0), token(2, 1));
+  EXPECT_NEAR(a, b, 1e-12);          // the same offset (1, 2) at two places
+  EXPECT_GT(std::abs(a - c), 1e-3);  // offset (2, 1) differs
+  // A column offset alone and a row offset alone each move the score: both axes turn.
+  const double same = score(token(1, 1), token(1, 1));
+  EXPECT_GT(std::abs(score(token(1, 1), token(1, 2)) - same), 1e-3);
+  EXPECT_GT(std::abs(score(token(1, 1), token(2, 1)) - same), 1e-3);
+  std::vector<float> cosf(T * rot / 2), sinf(T * rot / 2);
+  cpu::Rope2dTable(cosf.data(), sinf.data(), side, true, rot, 100.0);
+  std::vector<float> fast(qs.begin(), qs.end());
+  cpu::RopeApply(fast.data(), cosf.data(), sinf.data(), 1, T, 1, HS, rot, HS, false);
+  ExpectClose(fast, qr, 1e-6, "rope2d table + RopeApply");  // float cos/sin: ~6e-8 each
+}
+
 // Bidirectional grouped-query attention (NH 4, KH 2), q, k and v against central differences.
 TEST(VisionGrad, BidirectionalAttention) {
   const int B = 2, T = 4, NH = 4, KH = 2, HS = 3, C = NH * HS, KV = KH * HS;

@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
+
+#include "ops/reference/vision_ops.h"
 
 namespace ot::cpu {
 
@@ -162,6 +165,16 @@ float SigLip(float* u, float* w, float* dx, float* dy, float* dt_log, float* dbi
     *dbias = static_cast<float>(db);
   }
   return static_cast<float>(-total / B);
+}
+
+void Rope2dTable(float* cos, float* sin, int side, bool cls, int R, double theta) {
+  const int T = side * side + (cls ? 1 : 0), h2 = R / 2;
+  std::vector<double> angles((size_t)T * h2);
+  ref::Rope2dAngles(angles.data(), side, cls, R, theta);
+  for (int64_t i = 0; i < (int64_t)T * h2; ++i) {
+    cos[i] = static_cast<float>(std::cos(angles[i]));
+    sin[i] = static_cast<float>(std::sin(angles[i]));
+  }
 }
 
 }  // namespace ot::cpu

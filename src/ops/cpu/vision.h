@@ -1,7 +1,7 @@
 // Fast float32 kernels of the vision transformer's ops; their specification is
 // ops/reference/vision_ops.h (same names, layouts and orders). Deterministic: each output element
 // has one thread and a fixed summation order. The patch embedding's GEMM and bias are kernels.h's.
-// Entry points: Patchify, ImageTokens*, Pool*, SoftmaxXent, SigLip.
+// Entry points: Patchify, ImageTokens*, Pool*, SoftmaxXent, SigLip, Rope2dTable.
 #pragma once
 
 #include <cstdint>
@@ -36,5 +36,9 @@ float SoftmaxXent(float* logprob, float* dlogits, const float* logits, const int
 // Plain serial loops (B^2 D multiply-adds, small next to the model), so one summation order.
 float SigLip(float* u, float* w, float* dx, float* dy, float* dt_log, float* dbias, const float* x,
              const float* y, float t_log, float bias, int B, int D);
+
+// 2-D RoPE's cos/sin tables (T, R/2) for kernels.h's RopeApply, T = side^2 (+ 1 with a CLS
+// token): the angles of ref::Rope2dAngles, computed in double as RopeTable's.
+void Rope2dTable(float* cos, float* sin, int side, bool cls, int R, double theta);
 
 }  // namespace ot::cpu

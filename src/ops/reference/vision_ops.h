@@ -3,7 +3,7 @@
 // Patchify then ops.h's Matmul and Bias; the non-causal attention is ops.h's Attention with causal
 // = false. Shapes: B images, Np patches per image, P = p*p*channels floats per patch, T tokens per
 // image (Np, + 1 with a CLS token), C channels, K classes. Entry points: Patchify*, ImageTokens*,
-// Pool*, SoftmaxXent*, BidirectionalAttention*, SigLip*.
+// Pool*, SoftmaxXent*, BidirectionalAttention*, SigLip*, Rope2dAngles, RopeAngles*.
 #pragma once
 
 #include <algorithm>
@@ -210,6 +210,63 @@ void BidirectionalAttentionBackward(R* dq, R* dk, R* dv, const R* dout, const R*
         }
       }
     }
+}
+
+// 2-D RoPE's angles (T, rot/2) for the tokens of one image: a patch at grid (py, px) sits at
+// (row, col) = (py + 1, px + 1) and the CLS token (cls = true, token 0) at (0, 0). The first rot/4
+// rotated pairs turn with the row, the other rot/4 with the column, each half at the 1-D RoPE
+// frequencies of rot/2 dims: angle(t, i) = row(t) theta^(-4i/rot) for i < rot/4, and
+// col(t) theta^(-4(i - rot/4)/rot) after. rot divisible by 4. Since a rotation by a and one by b
+// give q . k a dependence on b - a only, attention then sees the offset in rows and in columns.
+template <typename R>
+void Rope2dAngles(R* angles, int side, bool cls, int rot, double theta) {
+  const int T = side * side + (cls ? 1 : 0), q = rot / 4;
+  for (int t = 0; t < T; ++t) {
+    const int k = t - (cls ? 1 : 0);
+    const double row = k < 0 ? 0 : k / side + 1, col = k < 0 ? 0 : k % side + 1;
+    for (int i = 0; i < q; ++i) {
+      const double freq = std::pow(theta, -4.0 * i / rot);
+      angles[(int64_t)t * (rot / 2) + i] = R(row * freq);
+      angles[(int64_t)t * (rot / 2) + q + i] = R(col * freq);
+    }
+  }
+}
+
+// ops.h's rotate-half RoPE with the angle of pair i at position t read from angles (T, rot/2)
+// instead of computed from t (Rope2dAngles' table; any table).
+template <typename R>
+void RopeAnglesForward(R* out, const R* x, const R* angles, int B, int T, int NH, int HS,
+                       int64_t stride, int rot) {
+  const int h2 = rot / 2;
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < T; ++t)
+      for (int h = 0; h < NH; ++h) {
+        const int64_t base = ((int64_t)b * T + t) * stride + (int64_t)h * HS;
+        for (int i = 0; i < h2; ++i) {
+          const R ang = angles[(int64_t)t * h2 + i], c = std::cos(ang), s = std::sin(ang);
+          const R x1 = x[base + i], x2 = x[base + i + h2];
+          out[base + i] = x1 * c - x2 * s;
+          out[base + i + h2] = x2 * c + x1 * s;
+        }
+        for (int j = rot; j < HS; ++j) out[base + j] = x[base + j];
+      }
+}
+template <typename R>
+void RopeAnglesBackward(R* dx, const R* dout, const R* angles, int B, int T, int NH, int HS,
+                        int64_t stride, int rot) {
+  const int h2 = rot / 2;
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < T; ++t)
+      for (int h = 0; h < NH; ++h) {
+        const int64_t base = ((int64_t)b * T + t) * stride + (int64_t)h * HS;
+        for (int i = 0; i < h2; ++i) {
+          const R ang = angles[(int64_t)t * h2 + i], c = std::cos(ang), s = std::sin(ang);
+          const R d1 = dout[base + i], d2 = dout[base + i + h2];
+          dx[base + i] += d1 * c + d2 * s;
+          dx[base + i + h2] += d2 * c - d1 * s;
+        }
+        for (int j = rot; j < HS; ++j) dx[base + j] += dout[base + j];
+      }
 }
 
 // SigLIP's pairwise sigmoid loss (Zhai et al. 2023, Algorithm 1) over B pairs of embeddings x_i,
