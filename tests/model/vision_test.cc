@@ -5,6 +5,7 @@
 // float model against that double reference (loss, logits, features, every gradient element); the
 // bidirectional switch seen from the model's output; the refusals; and a convergence rung.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <filesystem>
@@ -14,6 +15,7 @@
 
 #include "common/test_util.h"
 #include "model/decoder.h"
+#include "model/hf_config.h"
 #include "model/init.h"
 #include "model/layout.h"
 #include "model/reference_decoder.h"
@@ -169,6 +171,27 @@ TEST(VisionConfig, LayoutNamesTheNewTensors) {
   const ParamLayout dec = ParamLayout::ForModel(ModelConfig::Nano());
   EXPECT_EQ(dec.Find("patch_embed.weight"), nullptr);
   EXPECT_EQ(dec.patch_offset(), -1);
+}
+
+// The memory plan is the allocation for a ViT too (one PlanBuffers for both), for each head.
+TEST(VisionConfig, PlannedActivationBytesAreTheAllocation) {
+  for (const char* head : {"classes", "projection"}) {
+    ModelConfig c = ModelConfig::VitPico();
+    c.head = head;
+    Decoder d(c, 8, c.image_tokens());
+    EXPECT_EQ(d.ActivationBytes(),
+              Decoder::PlannedActivationBytes(c, 8, c.image_tokens(), omp_get_max_threads()))
+        << head;
+  }
+}
+
+// Hugging Face export: a ViT has no model_type (vit-pico's blocks alone would pass for Llama's).
+TEST(VisionConfig, ExportNamesNoHuggingFaceType) {
+  std::string why;
+  EXPECT_EQ(HfExportType(ModelConfig::VitPico(), &why), "");
+  EXPECT_NE(why.find("model.input = patches"), std::string::npos) << why;
+  EXPECT_EQ(HfConfigJson(ModelConfig::VitPico()).count("model_type"), 0u);
+  EXPECT_EQ(HfExportType(ModelConfig::Pico16()), "llama");
 }
 
 TEST(VisionConfig, JsonRoundTripsAndOldJsonIsTheDecoder) {
