@@ -46,6 +46,7 @@ class ConfigSchema {
     std::function<std::string(S&, const toml::node&)> set;  // returns "" or "expects <type>"
     std::function<std::string(const S&)> print;             // TOML literal of the current value
     std::function<std::string(const S&)> check;             // returns "" or the expectation
+    std::function<bool(const S&)> printed;  // null: always printed; else PrintConfig's condition
   };
   struct RuleDecl {
     std::vector<std::string> keys;
@@ -77,6 +78,16 @@ class ConfigSchema {
   // (Find), so every other key of the section is refused as unknown.
   ConfigSchema& Add(FieldDecl field) {
     fields_.push_back(std::move(field));
+    return *this;
+  }
+
+  // PrintConfig writes the last declared field only when `when` holds: a switch that exists for one
+  // kind of model (the vision switches) stays out of every other's printed config, so that text,
+  // and the run ids hashed from it, stay what they were before the switch existed. A key left out
+  // loads as its default, which is what it held.
+  ConfigSchema& PrintedWhen(std::function<bool(const S&)> when) {
+    OT_CHECK(!fields_.empty()) << "PrintedWhen before any Field";
+    fields_.back().printed = std::move(when);
     return *this;
   }
 
@@ -342,12 +353,14 @@ S LoadConfig(const ConfigSchema<S>& schema, const std::string& path,
 
 // The fully resolved config as TOML, grouped by section (in order of each section's first field, so
 // a section declared in two places, e.g. a study's [pretrain] keys and its embedded optimizer
-// knobs, is still one TOML table), each field preceded by its help as a comment.
+// knobs, is still one TOML table), each field preceded by its help as a comment. A field whose
+// `printed` condition is false is left out (PrintedWhen).
 template <typename S>
 std::string PrintConfig(const ConfigSchema<S>& schema, const S& s) {
   std::vector<std::string> order;
   std::map<std::string, std::string> body;
   for (const auto& f : schema.fields()) {
+    if (f.printed && !f.printed(s)) continue;
     const auto dot = f.key.rfind('.');
     const std::string sec = dot == std::string::npos ? "" : f.key.substr(0, dot);
     const std::string name = dot == std::string::npos ? f.key : f.key.substr(dot + 1);

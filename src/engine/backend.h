@@ -144,9 +144,13 @@ class Backend {
 // The backend's parameters as a host vector (ReadParams into a new arena).
 std::vector<float> HostParams(Backend& backend);
 
+// "" when the torch backend can run `config`, else the sentence saying why not (MakeBackend and
+// the plugin both refuse with it).
+std::string TorchModelProblem(const ModelConfig& config);
 // The backend `compute` names, holding `params` (layout order; moved in, so the native engine keeps
 // the caller's arena without a copy). Throws Error naming compute.backend / compute.device when
-// the backend or device is unavailable (a build without LibTorch, no CUDA, an unknown device).
+// the backend or device is unavailable (a build without LibTorch, no CUDA, an unknown device), or
+// model.input when the torch backend cannot run the model (TorchModelProblem).
 std::unique_ptr<Backend> MakeBackend(const ModelConfig& config, const ComputeConfig& compute,
                                      const BackendPlan& plan, std::vector<float> params);
 

@@ -377,6 +377,7 @@ std::string DescribePlugin() {
 
 std::unique_ptr<Backend> MakeTorchBackend(const ModelConfig& config, const ComputeConfig& compute,
                                           const BackendPlan& plan, std::vector<float> params) {
+  if (const std::string problem = TorchModelProblem(config); !problem.empty()) throw Error(problem);
   return std::make_unique<TorchBackend>(config, compute, plan, std::move(params));
 }
 

@@ -46,6 +46,27 @@ ModelConfig ModelConfig::Olmo30M() { return Make("olmo-30m", 32000, 384, 8, 6, 1
 ModelConfig ModelConfig::Olmo90M() { return Make("olmo-90m", 32000, 640, 10, 10, 1024, 2560); }
 
 namespace {
+// A ViT on 28x28 grey images (Fashion-MNIST, MNIST): patch 7 => 16 patches + CLS = T 17.
+// vocab_size is unused under input = patches; the default is kept.
+ModelConfig Vit(const char* preset, int d) {
+  ModelConfig c = Make(preset, 4096, d, 2, 2, 17);
+  c.input = "patches";
+  c.image_size = 28;
+  c.patch_size = 7;
+  c.channels = 1;
+  c.causal = false;
+  c.positions = "learned";
+  c.pool = "cls";
+  c.head = "classes";
+  c.n_classes = 10;
+  return c;
+}
+}  // namespace
+
+ModelConfig ModelConfig::VitPico() { return Vit("vit-pico", 32); }
+ModelConfig ModelConfig::VitPico48() { return Vit("vit-pico-48", 48); }
+
+namespace {
 // The law's intermediate sizes (configs/law.toml): pico-16 … pico-48 in steps of 8 in width.
 ModelConfig Pico24() { return Make("pico-24", 512, 24, 2, 2, 64); }
 ModelConfig Pico40() { return Make("pico-40", 512, 40, 2, 2, 64); }
@@ -62,6 +83,7 @@ constexpr Preset kPresets[] = {
     {"tiny", ModelConfig::Tiny},        {"small", ModelConfig::Small},
     {"medium", ModelConfig::Medium},    {"olmo-15m", ModelConfig::Olmo15M},
     {"olmo-30m", ModelConfig::Olmo30M}, {"olmo-90m", ModelConfig::Olmo90M},
+    {"vit-pico", ModelConfig::VitPico}, {"vit-pico-48", ModelConfig::VitPico48},
 };
 }  // namespace
 
@@ -92,13 +114,25 @@ int ModelConfig::kv_heads() const { return n_kv_heads > 0 ? n_kv_heads : n_heads
 int ModelConfig::kv_dim() const { return kv_heads() * head_size(); }
 int ModelConfig::qkv_dim() const { return d_model + 2 * kv_dim(); }
 int ModelConfig::rotary_dims() const {
+  if (positions == "learned") return 0;  // the position table replaces the rotation
   // HF GPT-NeoX: int(head_size * rotary_pct); the small epsilon keeps 0.25 * 64 from flooring
   // to 15.
   return static_cast<int>(std::floor(rotary_pct * head_size() + 1e-9));
 }
 
+int ModelConfig::num_patches() const {
+  if (!vision() || patch_size <= 0) return 0;
+  const int side = image_size / patch_size;
+  return side * side;
+}
+int ModelConfig::patch_dim() const { return patch_size * patch_size * channels; }
+int ModelConfig::pixels() const { return image_size * image_size * channels; }
+int ModelConfig::image_tokens() const { return num_patches() + (pool == "cls" ? 1 : 0); }
+int ModelConfig::head_dim() const { return head == "projection" ? proj_dim : n_classes; }
+
 bool ModelConfig::IsLlamaCompatible() const {
-  return norm == NormKind::kRmsNorm && norm_placement == NormPlacement::kPre &&
+  return !vision() && causal && positions == "rope" && pool == "none" && head == "lm" &&
+         norm == NormKind::kRmsNorm && norm_placement == NormPlacement::kPre &&
          mlp == MlpKind::kSwiGlu && !attn_bias && !mlp_bias && !qk_norm && !parallel_residual &&
          rotary_pct == 1.0 && clip_qkv == 0;
 }
@@ -122,11 +156,11 @@ ModelField Required(const char* name, ModelField::Member member, const char* hel
   return f;
 }
 
-// An architecture switch (n_kv_heads ... clip_qkv): checkpoints written before the switches have
-// none in config.json, and FromJson then keeps the default.
+// An architecture switch (n_kv_heads ... clip_qkv, the vision switches): checkpoints written
+// before the switches have none in config.json, and FromJson then keeps the default.
 ModelField Switch(const char* name, ModelField::Member member, const char* help,
-                  ModelFieldRange range = {}) {
-  ModelField f = Required(name, member, help, range);
+                  ModelFieldRange range = {}, std::vector<std::string> choices = {}) {
+  ModelField f = Required(name, member, help, range, std::move(choices));
   f.optional_in_json = true;
   return f;
 }
@@ -180,6 +214,31 @@ const std::vector<ModelField>& ModelFields() {
   return fields;
 }
 
+const std::vector<ModelField>& VisionFields() {
+  using M = ModelConfig;
+  static const std::vector<ModelField> fields = {
+      Switch("input", &M::input, "tokens (the decoder) or patches (a ViT over images)", {},
+             {"tokens", "patches"}),
+      Switch("image_size", &M::image_size, "image side in pixels [input = patches]",
+             {1, kMaxImageSize}),
+      Switch("patch_size", &M::patch_size, "patch side in pixels; divides image_size",
+             {1, kMaxImageSize}),
+      Switch("channels", &M::channels, "channels per pixel (1 grey, 3 RGB)", {1, kMaxChannels}),
+      Switch("causal", &M::causal, "causal attention; false = bidirectional [input = patches]"),
+      Switch("positions", &M::positions, "rope (1-D) or learned (a (T, C) table added)", {},
+             {"rope", "learned", "rope2d"}),
+      Switch("pool", &M::pool, "none (per position), cls (a learned first token) or mean", {},
+             {"none", "cls", "mean"}),
+      Switch("head", &M::head,
+             "lm (next-token logits) or classes (a linear classifier on the pool)", {},
+             {"lm", "classes", "projection"}),
+      Switch("n_classes", &M::n_classes, "classes of head = classes", {1, kMaxClasses}),
+      Switch("proj_dim", &M::proj_dim, "embedding width of head = projection (SigLIP)",
+             {1, kMaxDModel}),
+  };
+  return fields;
+}
+
 namespace {
 
 // "" or the sentence for field `f` of `c` alone (config.h, ModelFieldRange, for the wording).
@@ -222,9 +281,59 @@ std::string FieldProblem(const ModelField& f, const ModelConfig& c) {
 
 }  // namespace
 
+namespace {
+
+// The vision switches' cross-field rules: a decoder keeps every default; a ViT classifies.
+std::string VisionProblem(const ModelConfig& c) {
+  if (!c.vision()) {
+    if (!c.causal)
+      return "model.causal = false needs model.input = patches (a token decoder predicts the next "
+             "token, which bidirectional attention would see)";
+    if (c.positions != "rope")
+      return "model.positions = " + c.positions + " needs model.input = patches";
+    if (c.pool != "none") return "model.pool = " + c.pool + " needs model.input = patches";
+    if (c.head != "lm") return "model.head = " + c.head + " needs model.input = patches";
+    return "";
+  }
+  if (c.image_size % c.patch_size != 0)
+    return fmt::format("model.patch_size = {} must divide model.image_size = {}", c.patch_size,
+                       c.image_size);
+  if (c.head == "lm")
+    return "model.head = " + c.head +
+           " with model.input = patches is not supported; expected "
+           "classes or projection";
+  if (c.pool == "none")
+    return "model.pool = none with model.input = patches leaves the head nothing to read; "
+           "expected cls or mean";
+  if (c.positions == "rope2d" && c.rotary_dims() % 4 != 0)
+    return fmt::format(
+        "model.positions = rope2d rotates {} dims of a head; 2-D RoPE gives half of "
+        "the rotated pairs to rows and half to columns, so that count must be a "
+        "multiple of 4",
+        c.rotary_dims());
+  if (c.causal && c.pool == "cls")
+    return "model.pool = cls with model.causal = true reads the first token, which attends to no "
+           "patch; expected causal = false or pool = mean";
+  if (int64_t{c.patch_size} * c.patch_size * c.channels > kMaxDModel)
+    return fmt::format(
+        "model.patch_size = {} with model.channels = {} makes patches of {} floats; "
+        "expected at most {}",
+        c.patch_size, c.channels, int64_t{c.patch_size} * c.patch_size * c.channels, kMaxDModel);
+  const int64_t side = c.image_size / c.patch_size, T = side * side + (c.pool == "cls" ? 1 : 0);
+  if (T > c.max_seq_len)
+    return fmt::format(
+        "model.max_seq_len = {} must be >= the {} tokens of an image ((image_size / "
+        "patch_size)^2{})",
+        c.max_seq_len, T, c.pool == "cls" ? " + 1 CLS" : "");
+  return "";
+}
+
+}  // namespace
+
 std::string ModelConfigProblem(const ModelConfig& c) {
-  for (const ModelField& f : ModelFields())
-    if (std::string e = FieldProblem(f, c); !e.empty()) return e;
+  for (const auto* list : {&ModelFields(), &VisionFields()})
+    for (const ModelField& f : *list)
+      if (std::string e = FieldProblem(f, c); !e.empty()) return e;
   // Cross-field rules (every field is in its own range here: n_heads >= 1, rotary_pct in [0, 1]).
   if (c.d_model % c.n_heads != 0)
     return fmt::format("model.n_heads = {} must divide model.d_model = {}", c.n_heads, c.d_model);
@@ -242,7 +351,7 @@ std::string ModelConfigProblem(const ModelConfig& c) {
   if (c.parallel_residual && c.norm_placement == NormPlacement::kPost)
     return "model.parallel_residual = true needs model.norm_placement = pre (a post-norm block has "
            "no shared normalised input)";
-  return "";
+  return VisionProblem(c);
 }
 
 void ModelConfig::Validate() const {
@@ -260,6 +369,13 @@ int64_t ModelConfig::NumParams() const {
   if (attn_bias) block += 2 * C + 2 * KV;
   if (mlp_bias) block += (branches - 1) * F + C;
   if (qk_norm) block += C + KV;
+  if (vision()) {  // patch embedding + bias, CLS, position table, class head + bias (layout.h)
+    const int64_t T = image_tokens(), K = head_dim();
+    const int64_t input = int64_t{patch_dim()} * C + C + (pool == "cls" ? C : 0) +
+                          (positions == "learned" ? T * C : 0);
+    const int64_t siglip = head == "projection" ? 2 : 0;  // log-temperature and bias
+    return input + n_layers * block + norm_per + K * C + K + siglip;
+  }
   return V * C + n_layers * block + norm_per + (tied_head ? 0 : V * C);
 }
 
@@ -273,7 +389,12 @@ double ModelConfig::TrainFlopsPerToken(int T) const {
 
 nlohmann::json ModelConfig::ToJson() const {
   nlohmann::json j = nlohmann::json::object();  // keys sorted on dump: the order here is moot
-  for (const ModelField& f : ModelFields()) {
+  std::vector<const ModelField*> fields;
+  for (const ModelField& f : ModelFields()) fields.push_back(&f);
+  if (vision())  // a decoder's config.json keeps its bytes (VisionFields)
+    for (const ModelField& f : VisionFields()) fields.push_back(&f);
+  for (const ModelField* field : fields) {
+    const ModelField& f = *field;
     std::visit(
         [&](auto member) {
           const auto& v = this->*member;
@@ -331,7 +452,11 @@ void ReadJsonField(const nlohmann::json& j, const char* key, T& out) {
 
 ModelConfig ModelConfig::FromJson(const nlohmann::json& j) {
   ModelConfig c;
-  for (const ModelField& f : ModelFields()) {
+  std::vector<const ModelField*> fields;
+  for (const auto* list : {&ModelFields(), &VisionFields()})
+    for (const ModelField& f : *list) fields.push_back(&f);
+  for (const ModelField* field : fields) {
+    const ModelField& f = *field;
     if (f.optional_in_json && !(j.is_object() && j.contains(f.name))) continue;  // the default
     std::visit([&](auto member) { ReadJsonField(j, f.name, c.*member); }, f.member);
   }

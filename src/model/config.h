@@ -61,14 +61,18 @@ inline constexpr int kMaxLayers = 1024;     // 8x the deepest published decoder 
 inline constexpr int kMaxHeads = 1024;      // head size >= 2 (RoPE pairs) already implies <= d/2
 inline constexpr int kMaxFf = 1 << 18;      // 262,144 = 4 * kMaxDModel
 inline constexpr int kMaxSeqLen = 1 << 20;  // 1,048,576 tokens
+inline constexpr int kMaxImageSize = 4096;  // pixels per side: 4x the largest ViT input (1024)
+inline constexpr int kMaxChannels = 64;     // 16x RGBA
+inline constexpr int kMaxClasses = 1 << 20;  // as kMaxVocabSize (ImageNet-21K has 21,841)
 inline constexpr int kMaxBatchSize =
     1 << 16;  // sequences per step or forward pass (any stage's batch)
 
 // Shape letters used in every comment of ops/ and model/: B batch, T time, C = d_model, NH heads,
 // HS = C / NH head size, KH key/value heads (KH divides NH; KH = NH is plain multi-head attention),
 // KV = KH * HS, F = d_ff (MLP width; per branch under SwiGLU), V vocabulary, L layers, N = B*T
-// rows. Each field has one entry in ModelFields() (config.cc): its key, help, range and whether
-// config.json may lack it; the TOML schema, Validate and the JSON round trip derive from that list.
+// rows. Each field has one entry in ModelFields() (config.cc), or for the vision switches in
+// VisionFields(): its key, help, range and whether config.json may lack it; the TOML schema,
+// Validate and the JSON round trip derive from those lists.
 struct ModelConfig {
   std::string preset = "custom";
   int vocab_size = 4096, d_model = 64, n_layers = 2, n_heads = 2;
@@ -97,6 +101,23 @@ struct ModelConfig {
                                    // head (GPT-NeoX rotary_pct), rotate-half within them
   double clip_qkv = 0;             // clamp the q, k, v projections to [-c, c] (OLMo-1); 0 off
 
+  // Vision switches (a ViT as the same blocks; docs/backends.md "Vision transformer"). The
+  // defaults are the decoder; every other value needs input = "patches". An image of
+  // image_size^2 pixels x channels (row-major (H, W, channels)) is cut into (image_size /
+  // patch_size)^2 patches in raster order, each flattened as (dy, dx, channel) and embedded by
+  // patch_embed (C, P) + bias, P = patch_size^2 * channels; with pool = "cls" a learned token
+  // leads the sequence (T = patches + 1).
+  std::string input = "tokens";  // tokens | patches
+  int image_size = 28, patch_size = 7, channels = 1;
+  bool causal = true;              // false: every position attends to every position
+  std::string positions = "rope";  // rope (1-D over the sequence order) | learned (T, C) table
+                                   // | rope2d (patch row and column; ref::Rope2dAngles)
+  std::string pool = "none";       // none (per position, the LM) | cls | mean, after the final norm
+  std::string head = "lm";         // lm (vocab_size logits per position) | classes | projection
+  int n_classes = 10;              // head = classes: (n_classes, C) weight + bias on the pool
+  int proj_dim = 32;  // head = projection: (proj_dim, C) weight + bias, SigLIP's embedding
+                      // (with a learned log-temperature and bias)
+
   // nano: V 4096, d 64, L 2, H 2, T 64, tied (0.36M parameters, 0.26M of them the embedding: the
   // quick study's SentencePiece vocabulary is 4096, which sets the floor). tiny/small/medium:
   // docs/performance.md's shapes with SwiGLU. olmo-15m/30m/90m: d 256/384/640, L 6/8/10, F = 4d, V
@@ -115,6 +136,10 @@ struct ModelConfig {
   static ModelConfig Olmo15M();
   static ModelConfig Olmo30M();
   static ModelConfig Olmo90M();
+  // vit-pico / vit-pico-48: 28x28x1 images, patch 7 (16 patches + CLS = T 17), d 32 / 48, L 2,
+  // H 2, bidirectional, learned positions, CLS pool, 10 classes (Fashion-MNIST / MNIST).
+  static ModelConfig VitPico();
+  static ModelConfig VitPico48();
   static ModelConfig FromPreset(const std::string& name);  // throws Error listing the valid names
   static std::vector<std::string> PresetNames();
 
@@ -123,7 +148,14 @@ struct ModelConfig {
   int kv_heads() const;     // n_kv_heads, or n_heads when 0
   int kv_dim() const;       // KV = kv_heads() * head_size()
   int qkv_dim() const;      // C + 2 KV: the width of the fused q|k|v projection
-  int rotary_dims() const;  // int(rotary_pct * head_size()) (HF's int() truncation), even
+  int rotary_dims() const;  // int(rotary_pct * head_size()) (HF's int() truncation), even;
+                            // 0 under positions = learned (no rotation)
+  bool vision() const { return input == "patches"; }
+  int num_patches() const;   // (image_size / patch_size)^2 (0 unless vision())
+  int patch_dim() const;     // P = patch_size^2 * channels
+  int pixels() const;        // image_size^2 * channels: the floats of one image
+  int image_tokens() const;  // T of an image: num_patches() + 1 under pool = cls
+  int head_dim() const;      // the vision head's width: n_classes, or proj_dim under projection
   // The model's default architecture apart from sizes: what overtrain pre-trains and exports as
   // Llama.
   bool IsLlamaCompatible() const;
@@ -177,6 +209,11 @@ struct ModelField {
   bool optional_in_json = false;
 };
 const std::vector<ModelField>& ModelFields();
+// The vision switches (input ... n_classes), declared like ModelFields() but kept out of a token
+// decoder's config.json and printed config (ToJson writes them, and DeclareModelFields' keys print,
+// only when input = patches): a decoder's files and the study run ids hashed from its printed
+// config keep the bytes they had before the switches. A missing key reads as its default.
+const std::vector<ModelField>& VisionFields();
 
 // Declares the [model] section (model.preset, model.vocab_size, ...) into a schema whose struct S
 // holds a ModelConfig reachable as get_model(S&), one key per ModelFields() entry, plus the
@@ -185,7 +222,7 @@ const std::vector<ModelField>& ModelFields();
 template <typename S, typename Get>
 void DeclareModelFields(ConfigSchema<S>& schema, Get get_model) {
   auto m = [get_model](S& s) -> ModelConfig& { return get_model(s); };
-  for (const ModelField& f : ModelFields()) {
+  auto declare = [&](const ModelField& f) {
     std::visit(
         [&](auto member) {
           using T = std::remove_reference_t<decltype(std::declval<ModelConfig&>().*member)>;
@@ -203,6 +240,11 @@ void DeclareModelFields(ConfigSchema<S>& schema, Get get_model) {
           }
         },
         f.member);
+  };
+  for (const ModelField& f : ModelFields()) declare(f);
+  for (const ModelField& f : VisionFields()) {
+    declare(f);
+    schema.PrintedWhen([m](const S& s) { return m(const_cast<S&>(s)).vision(); });
   }
   schema.Rule({"model.n_heads", "model.d_model", "model.n_kv_heads", "model.rotary_pct"},
               [m](const S& s) { return ModelConfigProblem(m(const_cast<S&>(s))); });

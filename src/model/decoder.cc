@@ -11,6 +11,7 @@
 
 #include "core/check.h"
 #include "ops/cpu/kernels.h"
+#include "ops/cpu/vision.h"
 
 namespace ot {
 
@@ -22,7 +23,7 @@ void Decoder::PlanBuffers(const ModelConfig& config, int max_batch, int max_seq,
   const int64_t QKV = config.qkv_dim(), G = config.mlp == MlpKind::kSwiGlu ? 2 * F : F;
   const int64_t R = config.rotary_dims();
   const bool post = config.norm_placement == NormPlacement::kPost, qk_norm = config.qk_norm;
-  const bool raw = config.clip_qkv > 0 || qk_norm;
+  const bool raw = config.clip_qkv > 0 || qk_norm, vision = config.vision();
   // Head row block: ~4 MB of logits per block (L3-resident), at least 128 rows so the dW GEMM (K =
   // rows) stays efficient; 128-256 rows measured best at V 4096 (64 was 30% slower, 512 20%
   // slower). LogProbs' per-sequence head blocks: min(seq_rows, T) rows, a function of V and T only.
@@ -64,10 +65,10 @@ void Decoder::PlanBuffers(const ModelConfig& config, int max_batch, int max_seq,
   slot(b.log_z, N);
   slot(b.max_logit, N);
   slot(b.dnf, N * C);
-  slot(b.dhead, V * C);
+  when(!vision, b.dhead, V * C);
   when(R > 0, b.rope_cos, T * R / 2);
   when(R > 0, b.rope_sin, T * R / 2);
-  slot(b.head_scratch, head_rows * V);
+  when(!vision, b.head_scratch, head_rows * V);
   slot(b.attn_scratch,
        threads * cpu::AttentionScratchSize(static_cast<int>(T), static_cast<int>(HS)));
   slot(b.dres, N * C);
@@ -79,7 +80,16 @@ void Decoder::PlanBuffers(const ModelConfig& config, int max_batch, int max_seq,
   when(post, b.dbranch, N * C);
   when(config.parallel_residual, b.dpar, N * C);
   when(qk_norm, b.dqkv_raw, N * QKV);
-  b.seq.resize(threads);
+  // The ViT's buffers (decoder.h, Buffers).
+  const int64_t Np = int64_t{max_batch} * config.num_patches(), K = config.head_dim();
+  when(vision, b.patches, Np * config.patch_dim());
+  when(vision, b.pemb, Np * C);
+  when(vision, b.pooled, max_batch * C);
+  when(vision, b.logits, max_batch * K);
+  when(vision, b.dlogits, max_batch * K);
+  when(vision && config.head == "projection", b.siglip_uw, max_batch * K);
+  when(vision, b.dpooled, max_batch * C);
+  b.seq.resize(vision ? 0 : threads);  // LogProbs' scratch: a ViT has no LogProbs
   for (auto& s : b.seq) {
     block(s.block, T, T, false);
     slot(s.x_a, T * C);
@@ -97,6 +107,9 @@ Decoder::Decoder(const ModelConfig& config, int max_batch, int max_seq)
   if (max_seq > config.max_seq_len)
     throw Error("decoder: max_seq = " + std::to_string(max_seq) +
                 " exceeds model.max_seq_len = " + std::to_string(config.max_seq_len));
+  if (config.vision() && max_seq < config.image_tokens())
+    throw Error("decoder: max_seq = " + std::to_string(max_seq) + " is below the " +
+                std::to_string(config.image_tokens()) + " tokens of an image");
   const int64_t V = config.vocab_size, N = (int64_t)max_batch * max_seq;
   seq_head_rows_ =
       static_cast<int>(std::clamp<int64_t>((1 << 20) / V, 128, 1024));  // as PlanBuffers
@@ -117,8 +130,12 @@ Decoder::Decoder(const ModelConfig& config, int max_batch, int max_seq)
   for (int l = 0; l + 1 < config.n_layers; ++l) buf_.layers[l].y = buf_.layers[l + 1].x;
   buf_.layers.back().y = buf_.x_final;
   inputs_.resize(N);
-  if (config.rotary_dims() > 0)
+  if (config.positions == "rope2d") {  // the image's tokens: T = image_tokens() <= max_seq rows
+    cpu::Rope2dTable(buf_.rope_cos, buf_.rope_sin, config.image_size / config.patch_size,
+                     config.pool == "cls", config.rotary_dims(), config.rope_theta);
+  } else if (config.rotary_dims() > 0) {
     cpu::RopeTable(buf_.rope_cos, buf_.rope_sin, max_seq, config.rotary_dims(), config.rope_theta);
+  }
 }
 
 int64_t Decoder::ActivationBytes() const {
@@ -155,6 +172,10 @@ void Decoder::CheckArgs(std::span<const float> params, const int32_t* inputs,
       << "params has " << params.size() << " floats, the layout " << layout_.total();
   OT_CHECK(B >= 1 && B <= max_b_ && T >= 1 && T <= max_t_)
       << "B=" << B << " T=" << T << " exceed the decoder's max " << max_b_ << "x" << max_t_;
+  if (config_.vision())
+    throw Error(
+        "decoder: model.input = patches reads images; call ForwardImages, LossImages, "
+        "ClassLogits or Features, not the token entry points");
   const int V = config_.vocab_size;
   for (int64_t i = 0; i < (int64_t)B * T; ++i) {
     if (inputs[i] < 0 || inputs[i] >= V)
@@ -351,18 +372,26 @@ void Decoder::Backward(std::span<const float> params, std::span<float> grads) {
       << "OpenMP threads grew from " << attn_threads_ << " after the Decoder was built";
   if (count_ == 0) return;  // nothing counted: the loss is the constant 0
 
-  // Head: Forward left dnf = d loss / d nf and dhead = d loss / d W_head.
-  float* gh = g + layout_.head_offset();
-  const float* dhead = buf_.dhead;
+  if (config_.vision()) {
+    ClassHeadBackward(p, g);  // dnf = d loss / d nf
+  } else {
+    // Head: Forward left dnf = d loss / d nf and dhead = d loss / d W_head.
+    float* gh = g + layout_.head_offset();
+    const float* dhead = buf_.dhead;
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < (int64_t)V * C; ++i) gh[i] += dhead[i];
+    for (int64_t i = 0; i < (int64_t)V * C; ++i) gh[i] += dhead[i];
+  }
   std::memset(buf_.dres, 0, sizeof(float) * N * C);
   NormBackward(buf_.dres, grad_at(layout_.final_norm_offset()),
                grad_at(layout_.final_norm_bias_offset()), buf_.dnf, buf_.x_final,
                at(layout_.final_norm_offset()), buf_.meanf, buf_.rstdf, N);
   for (int l = config_.n_layers - 1; l >= 0; --l)
     BlockBackward(buf_.layers[l], layout_.block(l), p, w, g, B_, T_, bf16);
-  cpu::EmbeddingBackward(g + layout_.embed_offset(), buf_.dres, inputs_.data(), N, C);
+  if (config_.vision()) {
+    ImageInputBackward(p, g);
+  } else {
+    cpu::EmbeddingBackward(g + layout_.embed_offset(), buf_.dres, inputs_.data(), N, C);
+  }
   have_forward_ = false;
 }
 

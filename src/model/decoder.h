@@ -6,7 +6,8 @@
 // LogProbs runs each sequence on its own (one per OpenMP thread, single-threaded GEMMs of T rows),
 // so its results are bit-identical whatever the batch size, the row's position and the thread count
 // (docs/reliability.md case 24). Entry points: Decoder::{Forward, Backward, LogProbs, Loss,
-// LogitStats, set_numerics}.
+// LogitStats, set_numerics}; for a ViT (model.input = patches, decoder_vision.cc)
+// Decoder::{ForwardImages, ForwardPairs, Backward, LossImages, ClassLogits, Embeddings, Features}.
 #pragma once
 
 #include <cstdint>
@@ -78,6 +79,36 @@ class Decoder {
   void LogitStats(std::span<const float> params, const int32_t* inputs, int B, int T,
                   double* max_logit, double* log_z);
 
+  // --- The vision transformer (model.input = patches; decoder_vision.cc). The same blocks (with
+  // model.causal), final norm and backward; patch embedding, CLS, positions, pool and class head
+  // in place of the token embedding and the LM head. pixels: (B, config().pixels()) floats, each
+  // image row-major (H, W, channels); labels (B) in [0, n_classes). B <= max_batch; the sequence
+  // is config().image_tokens() (<= max_seq). The token entry points above refuse a ViT and these
+  // refuse a decoder, each with one sentence.
+  //
+  // head = classes. Returns the mean cross-entropy over the B images and keeps what Backward needs
+  // (the class head's backward is taken here, as the LM head's is in Forward). Default numerics
+  // only (a z-loss or bf16 is refused).
+  float ForwardImages(std::span<const float> params, const float* pixels, const int32_t* labels,
+                      int B);
+  // Forward only: ForwardImages' loss without the head's backward. Invalidates Forward's state.
+  float LossImages(std::span<const float> params, const float* pixels, const int32_t* labels,
+                   int B);
+  // Forward only: the class logits (B, n_classes) of each image. Invalidates Forward's state.
+  void ClassLogits(std::span<const float> params, const float* pixels, int B, float* logits);
+  // head = projection: B pairs of views (pixels_a, pixels_b: (B, pixels()) each) run as one batch
+  // of 2B images (2B <= max_batch); returns SigLIP's pairwise sigmoid loss between the views'
+  // projections (cpu::SigLip, the log-temperature and bias being the parameters siglip.t_log,
+  // siglip.bias) and keeps what Backward needs. Default numerics only.
+  float ForwardPairs(std::span<const float> params, const float* pixels_a, const float* pixels_b,
+                     int B);
+  // Forward only, head = projection: the projections (B, proj_dim) SigLIP compares (before its
+  // normalisation). Invalidates Forward's state.
+  void Embeddings(std::span<const float> params, const float* pixels, int B, float* embeddings);
+  // Forward only: the pooled representation (B, C) after the final norm, the features a linear
+  // probe reads. Invalidates Forward's state.
+  void Features(std::span<const float> params, const float* pixels, int B, float* features);
+
   // Means over the counted targets of the last Forward or Loss (LogProbs leaves them alone), summed
   // in row order in double. Forward returns cross_entropy + z_loss (to float rounding).
   struct HeadStats {
@@ -140,6 +171,14 @@ class Decoder {
     float* dpar;      // (N,C) the MLP branch's d x [parallel_residual]
     float* dqkv_raw;  // (N,QKV) d qkv_raw [qk_norm]
     std::vector<SeqScratch> seq;
+    // The ViT's (input = patches; else null). Np = B * patches rows, P = patch_dim, K = n_classes.
+    float* patches;    // (Np,P) the patchified pixels, the patch embedding's GEMM input
+    float* pemb;       // (Np,C) patch embeddings; in Backward their gradient
+    float* pooled;     // (B,C) the pool of nf
+    float* logits;     // (B,K) class logits, or projections under head = projection
+    float* dlogits;    // (B,K) d loss / d logits (ForwardImages, ForwardPairs)
+    float* siglip_uw;  // (B,K) the normalised projections of ForwardPairs' views a, then b
+    float* dpooled;    // (B,C)
   };
   // Lays out every buffer of a Decoder(config, max_batch, max_seq) built with `threads` OpenMP
   // threads: calls slot(pointer, floats) for each (in one fixed order), leaving absent buffers
@@ -179,6 +218,20 @@ class Decoder {
                            int T, SeqScratch& s, float* logprobs) const;
   void CheckArgs(std::span<const float> params, const int32_t* inputs, const int32_t* targets,
                  int B, int T) const;
+  // The ViT's argument checks (labels may be null: no labels) and its trunk: patch embedding,
+  // tokens, blocks, final norm into nf, and the pool into pooled (decoder_vision.cc).
+  void CheckImageArgs(std::span<const float> params, const float* pixels, const int32_t* labels,
+                      int B, const char* head) const;
+  // Patchifies B images into patches, from image `first` on; the trunk over B images whose
+  // patches are there; the numerics a ViT trains with (the defaults, else Error).
+  void Patchify(const float* pixels, int B, int first);
+  void RunImageTrunk(const float* params, int B);
+  void CheckImageNumerics() const;
+  // The class head: logits (B,K) = pooled W^T + b.
+  void ClassHead(const float* params, int B);
+  // Backward's ViT ends: the class head to d nf, and d(block input) to the input's parameters.
+  void ClassHeadBackward(const float* params, float* grads);
+  void ImageInputBackward(const float* params, float* grads);
   // The model's norm (rmsnorm / layernorm / layernorm_affine) over N rows of C; gain and bias are
   // null where the norm has none. Backward: dx ACCUMULATES, dgain / dbias accumulate.
   void Norm(float* out, float* mean, float* rstd, const float* x, const float* gain,
@@ -188,6 +241,7 @@ class Decoder {
 
   ModelConfig config_;
   ParamLayout layout_;
+  float dsiglip_[2] = {0, 0};  // ForwardPairs: d loss / d (siglip.t_log, siglip.bias)
   int max_b_, max_t_, head_block_rows_, seq_head_rows_, attn_threads_;
   int B_ = 0, T_ = 0;
   bool have_forward_ = false;

@@ -58,7 +58,7 @@ void Decoder::BlockForward(const BlockActs& a, const BlockOffsets& o, const floa
   cpu::RopeApply(a.qkv, buf_.rope_cos, buf_.rope_sin, B, T, NH + KH, HS, m.rotary_dims(), QKV,
                  false);
   gemm_input(a.qkv, (int64_t)N * QKV);
-  cpu::AttentionForward(a.att, a.probs, a.qkv, B, T, NH, KH, HS, bf16);
+  cpu::AttentionForward(a.att, a.probs, a.qkv, B, T, NH, KH, HS, bf16, m.causal);
   gemm_input(a.att, NC);
   // x_mid = x + att W_o^T + b_o, or x + norm_a(att W_o^T + b_o) under post-norm
   ResidualBranch(a.x_mid, a.x, a.att, w + o.o, at(o.o_bias), N, C, post ? a.o_out : nullptr,
@@ -177,7 +177,8 @@ void Decoder::BlockBackward(const BlockActs& a, const BlockOffsets& o, const flo
   if (o.o_bias >= 0) cpu::BiasBackward(g + o.o_bias, dao, N, C);
   cpu::MatmulBackward(b.datt, g + o.o, gemm_dout(dao), a.att, w + o.o, N, C, C, 0.0f);
   gemm_input(b.datt, NC);
-  cpu::AttentionBackward(b.dqkv, b.datt, a.probs, a.qkv, B, T, NH, KH, HS, b.attn_scratch, bf16);
+  cpu::AttentionBackward(b.dqkv, b.datt, a.probs, a.qkv, B, T, NH, KH, HS, b.attn_scratch, bf16,
+                         m.causal);
   cpu::RopeApply(b.dqkv, b.rope_cos, b.rope_sin, B, T, NH + KH, HS, m.rotary_dims(), QKV, true);
   float* dproj = b.dqkv;  // d(projections + bias), (N,QKV)
   if (m.clip_qkv > 0)

@@ -226,6 +226,13 @@ ModelConfig FromHfConfig(const Json& hf, const std::string& what) {
 }
 
 std::string HfExportType(const ModelConfig& m, std::string* why) {
+  if (m.vision()) {  // the Llama/OLMo names would describe a decoder this model is not
+    if (why)
+      *why =
+          "model.input = patches: a vision transformer (patch embedding, class or projection "
+          "head) has no transformers model_type with overtrain's tensor names";
+    return "";
+  }
   const bool common = m.mlp == MlpKind::kSwiGlu && !m.parallel_residual && m.rotary_pct == 1.0;
   const bool pre = m.norm_placement == NormPlacement::kPre;
   if (common) {

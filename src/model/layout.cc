@@ -1,6 +1,7 @@
 // ParamLayout construction (see layout.h).
 #include "model/layout.h"
 
+#include <cmath>
 #include <tuple>
 
 #include "core/check.h"
@@ -56,7 +57,16 @@ ParamLayout ParamLayout::ForModel(const ModelConfig& config) {
     if (norm_bias) o.second = add(name + ".bias", {C}, 0, ParamGroup::kNorm, 0.0f);
     return o;
   };
-  p.embed_ = weight("model.embed_tokens", {V, C}, ParamGroup::kEmbed);
+  if (config.vision()) {
+    p.embed_ = -1;
+    p.patch_ = weight("patch_embed", {C, config.patch_dim()}, ParamGroup::kEmbed);
+    p.patch_bias_ = bias("patch_embed", C);
+    if (config.pool == "cls") p.cls_ = add("cls_token", {C}, std, ParamGroup::kEmbed);
+    if (config.positions == "learned")
+      p.pos_ = add("pos_embed", {config.image_tokens(), C}, std, ParamGroup::kEmbed);
+  } else {
+    p.embed_ = weight("model.embed_tokens", {V, C}, ParamGroup::kEmbed);
+  }
   for (int i = 0; i < config.n_layers; ++i) {
     const std::string pre = "model.layers." + std::to_string(i) + ".";
     BlockOffsets b;
@@ -96,7 +106,17 @@ ParamLayout ParamLayout::ForModel(const ModelConfig& config) {
     p.blocks_.push_back(b);
   }
   std::tie(p.final_norm_, p.final_norm_bias_) = norm("model.norm");
-  p.head_ = config.tied_head ? p.embed_ : weight("lm_head", {V, C}, ParamGroup::kHead);
+  if (config.vision()) {
+    p.head_ = weight("head", {config.head_dim(), C}, ParamGroup::kHead);
+    p.class_bias_ = bias("head", config.head_dim());
+    if (config.head == "projection") {  // SigLIP's initialisation (Zhai et al. 2023)
+      p.siglip_ = add("siglip.t_log", {1}, 0, ParamGroup::kBias, std::log(10.0f));
+      OT_CHECK(add("siglip.bias", {1}, 0, ParamGroup::kBias, -10.0f) == p.siglip_ + 1)
+          << "adjacency";
+    }
+  } else {
+    p.head_ = config.tied_head ? p.embed_ : weight("lm_head", {V, C}, ParamGroup::kHead);
+  }
   return p;
 }
 

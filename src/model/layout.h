@@ -56,6 +56,14 @@ class ParamLayout {
   //   [mlp_bias], mlp.down_proj.weight (C,F), mlp.down_proj.bias (C) [mlp_bias]; post-norm:
   //   post_feedforward_layernorm.{weight,bias} (the MLP branch's norm);
   // model.norm.{weight,bias} (C); lm_head.weight (V,C) [untied only].
+  // input = patches (a ViT) replaces embed_tokens by patch_embed.weight (C,P) [out,in],
+  // patch_embed.bias (C), cls_token (C) [pool = cls], pos_embed (T,C) [positions = learned],
+  // and the LM head by head.weight (K,C), head.bias (K) after model.norm (K = n_classes, or
+  // proj_dim under head = projection, which adds SigLIP's scalars siglip.t_log (init log 10) and
+  // siglip.bias (init -10), group bias: not decayed by default, not perturbed). The
+  // weights, CLS and position table draw from N(0, init_std) like every decoder weight (ViT's
+  // trunc-normal 0.02 for all of them; timm zero-inits the class head, we do not, so a fresh
+  // model's class gradient reaches the trunk).
   static ParamLayout ForModel(const ModelConfig& config);
 
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
@@ -69,11 +77,19 @@ class ParamLayout {
   int64_t final_norm_bias_offset() const { return final_norm_bias_; }  // -1 unless layernorm_affine
   int64_t head_offset() const { return head_; }  // == embed_offset() when tied
   const BlockOffsets& block(int layer) const { return blocks_[layer]; }
+  // The ViT's tensors (-1 unless input = patches; cls / pos -1 where the switch is off).
+  int64_t patch_offset() const { return patch_; }            // (C,P)
+  int64_t patch_bias_offset() const { return patch_bias_; }  // (C)
+  int64_t cls_offset() const { return cls_; }                // (C)
+  int64_t pos_offset() const { return pos_; }                // (T,C)
+  int64_t class_bias_offset() const { return class_bias_; }  // (K); the weight: head_offset()
+  int64_t siglip_offset() const { return siglip_; }          // (2): t_log, bias [head = projection]
 
  private:
   std::vector<TensorInfo> tensors_;
   std::vector<BlockOffsets> blocks_;
   int64_t total_ = 0, embed_ = 0, final_norm_ = -1, final_norm_bias_ = -1, head_ = 0;
+  int64_t patch_ = -1, patch_bias_ = -1, cls_ = -1, pos_ = -1, class_bias_ = -1, siglip_ = -1;
 };
 
 template <typename Fn>

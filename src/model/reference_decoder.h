@@ -2,7 +2,8 @@
 // the scalar so it runs in double, for every architecture switch of ModelConfig. It is the oracle
 // for the fast Decoder and the subject of the whole-model gradient check. Slow; tests only. Entry
 // point: ReferenceDecoder<R>::{Forward, Backward, set_z_loss, block_acts, ClipMargin},
-// ClipAwayFromProjections.
+// ClipAwayFromProjections; for a ViT (model.input = patches) ReferenceDecoder<R>::{ForwardImages,
+// ForwardPairs, Backward, logits, pooled}.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include "model/config.h"
 #include "model/layout.h"
 #include "ops/reference/ops.h"
+#include "ops/reference/vision_ops.h"
 
 namespace ot {
 
@@ -21,8 +23,9 @@ namespace ot {
 //   post-norm:                   h = x + na(attn(x));  y = h + nm(mlp(h))          (OLMo-2)
 // attn(n): q|k|v = n W^T (+ bias); clamp each to [-clip_qkv, clip_qkv] (if > 0); q = RMSNorm_C(q)
 // q_norm, k = RMSNorm_KV(k) k_norm (if qk_norm); RoPE on the first rotary_dims() dims of each head;
-// causal grouped-query softmax attention; o_proj (+ bias). mlp(n): down(silu(gate n) * up n) under
-// swiglu, down(gelu(up n)) under gelu (+ biases under mlp_bias). Then final norm and LM head.
+// grouped-query softmax attention, causal unless model.causal = false; o_proj (+ bias). mlp(n):
+// down(silu(gate n) * up n) under swiglu, down(gelu(up n)) under gelu (+ biases under mlp_bias).
+// Then final norm and LM head.
 template <typename R>
 class ReferenceDecoder {
  public:
@@ -54,6 +57,7 @@ class ReferenceDecoder {
   // Returns the mean NLL (plus the z-loss term) over counted targets; keeps every activation for
   // Backward.
   R Forward(const R* params, const int32_t* inputs, const int32_t* targets, int B, int T) {
+    OT_CHECK(!config_.vision()) << "a ViT reads images: ForwardImages";
     const int C = config_.d_model, N = B * T, L = config_.n_layers;
     B_ = B;
     T_ = T;
@@ -78,19 +82,60 @@ class ReferenceDecoder {
                                   log_z_.data());
   }
 
-  // d(mean loss)/d(params) accumulated into grads (layout order). Must follow a Forward.
+  // The ViT (model.input = patches): pixels (B, config.pixels()), labels (B) in [0, n_classes).
+  // tokens = [cls; patchify(pixels) W_patch^T + b_patch] + pos; the blocks; final norm; pool (CLS
+  // token or mean); logits = pool W_head^T + b_head. Returns the mean cross-entropy over the B
+  // images; keeps every activation for Backward.
+  R ForwardImages(const R* params, const R* pixels, const int32_t* labels, int B) {
+    OT_CHECK(config_.head == "classes") << "ForwardImages needs model.head = classes";
+    ImageTrunk(params, pixels, B);
+    targets_.assign(labels, labels + B);
+    logprobs_.assign(B, 0);
+    count_ = B;
+    return ref::SoftmaxXentForward(logprobs_.data(), logits_.data(), labels, B, config_.n_classes);
+  }
+  // head = projection: views a and b (B images each) as one batch of 2B; returns SigLIP's loss
+  // between the projections of a (rows 0..B-1) and b (rows B..2B-1), with t_log and bias the
+  // parameters siglip.t_log, siglip.bias.
+  R ForwardPairs(const R* params, const R* pixels_a, const R* pixels_b, int B) {
+    OT_CHECK(config_.head == "projection") << "ForwardPairs needs model.head = projection";
+    const int64_t n = (int64_t)B * config_.pixels(), K = config_.proj_dim;
+    std::vector<R> both(pixels_a, pixels_a + n);
+    both.insert(both.end(), pixels_b, pixels_b + n);
+    ImageTrunk(params, both.data(), 2 * B);
+    u_.assign(B * K, 0);
+    w_.assign(B * K, 0);
+    count_ = B;
+    const int64_t s = layout_.siglip_offset();
+    return ref::SigLipForward(u_.data(), w_.data(), logits_.data(), logits_.data() + B * K,
+                              params[s], params[s + 1], B, static_cast<int>(K));
+  }
+  // (B,K) class logits or projections of the last ForwardImages / ForwardPairs (2B rows)
+  const std::vector<R>& logits() const { return logits_; }
+  const std::vector<R>& pooled() const { return pooled_; }  // (B,C) of the last ForwardImages
+
+  // d(mean loss)/d(params) accumulated into grads (layout order). Must follow a Forward (or
+  // ForwardImages).
   void Backward(const R* params, R* grads) {
     const int C = config_.d_model, N = B_ * T_, L = config_.n_layers;
     std::vector<R> dx((int64_t)N * C, 0), dn((int64_t)N * C, 0);
-    ref::LmHeadXentBackward(dn.data(), grads + layout_.head_offset(), R(1), nf_.data(),
-                            params + layout_.head_offset(), targets_.data(), N, C,
-                            config_.vocab_size, z_loss_);
+    if (config_.vision()) {
+      ClassHeadBackward(dn.data(), params, grads);
+    } else {
+      ref::LmHeadXentBackward(dn.data(), grads + layout_.head_offset(), R(1), nf_.data(),
+                              params + layout_.head_offset(), targets_.data(), N, C,
+                              config_.vocab_size, z_loss_);
+    }
     NormBack(dx.data(), At(grads, layout_.final_norm_offset()),
              At(grads, layout_.final_norm_bias_offset()), dn.data(), x_.data() + (int64_t)L * N * C,
              At(params, layout_.final_norm_offset()), meanf_.data(), rstdf_.data(), N, C);
     for (int l = L - 1; l >= 0; --l)
       BlockBackward(dx, grads, acts_[l], x_.data() + (int64_t)l * N * C, params, layout_.block(l));
-    ref::EmbeddingBackward(grads + layout_.embed_offset(), dx.data(), inputs_.data(), N, C);
+    if (config_.vision()) {
+      ImageInputBackward(dx.data(), params, grads);
+    } else {
+      ref::EmbeddingBackward(grads + layout_.embed_offset(), dx.data(), inputs_.data(), N, C);
+    }
   }
 
   const std::vector<R>& logprobs() const { return logprobs_; }  // (B,T) from the last Forward
@@ -117,6 +162,78 @@ class ReferenceDecoder {
 
  private:
   bool pre() const { return config_.norm_placement == NormPlacement::kPre; }
+
+  // 2-D RoPE's angles (T, rotary_dims/2) of one image's tokens.
+  std::vector<R> Rope2d() const {
+    std::vector<R> ang((size_t)config_.image_tokens() * (config_.rotary_dims() / 2));
+    ref::Rope2dAngles(ang.data(), config_.image_size / config_.patch_size, config_.pool == "cls",
+                      config_.rotary_dims(), config_.rope_theta);
+    return ang;
+  }
+  // tokens, blocks, final norm, pool and the head's linear map for B images: logits_ (B,K).
+  void ImageTrunk(const R* params, const R* pixels, int B) {
+    const ModelConfig& m = config_;
+    OT_CHECK(m.vision()) << "the image entry points need model.input = patches";
+    const int C = m.d_model, T = m.image_tokens(), N = B * T, L = m.n_layers;
+    const int Np = m.num_patches(), P = m.patch_dim(), K = m.head_dim();
+    B_ = B;
+    T_ = T;
+    acts_.assign(L, {});
+    x_.assign((int64_t)(L + 1) * N * C, 0);
+    patches_.assign((int64_t)B * Np * P, 0);
+    ref::PatchifyForward(patches_.data(), pixels, B, m.image_size, m.patch_size, m.channels);
+    std::vector<R> emb((int64_t)B * Np * C);
+    Linear(emb.data(), patches_.data(), params + layout_.patch_offset(),
+           params + layout_.patch_bias_offset(), B * Np, P, C);
+    ref::ImageTokensForward(x_.data(), emb.data(), At(params, layout_.cls_offset()),
+                            At(params, layout_.pos_offset()), B, Np, C);
+    for (int l = 0; l < L; ++l)
+      BlockForward(x_.data() + (int64_t)(l + 1) * N * C, acts_[l], x_.data() + (int64_t)l * N * C,
+                   params, layout_.block(l));
+    FinalNorm(params, N);
+    pooled_.assign((int64_t)B * C, 0);
+    ref::PoolForward(pooled_.data(), nf_.data(), B, T, C, m.pool == "cls");
+    logits_.assign((int64_t)B * K, 0);
+    Linear(logits_.data(), pooled_.data(), params + layout_.head_offset(),
+           params + layout_.class_bias_offset(), B, C, K);
+  }
+
+  void FinalNorm(const R* params, int N) {
+    const int C = config_.d_model;
+    nf_.assign((int64_t)N * C, 0);
+    meanf_.assign(N, 0);
+    rstdf_.assign(N, 0);
+    Norm(nf_.data(), meanf_.data(), rstdf_.data(), x_.data() + (int64_t)config_.n_layers * N * C,
+         At(params, layout_.final_norm_offset()), At(params, layout_.final_norm_bias_offset()), N,
+         C);
+  }
+  // The ViT's head: dn (N,C) += d loss / d nf through pool and class head; head grads accumulate.
+  void ClassHeadBackward(R* dn, const R* p, R* g) {
+    const int B = B_, C = config_.d_model, K = config_.head_dim();
+    std::vector<R> dlogits((int64_t)B * K, 0), dpooled((int64_t)B * C, 0);
+    if (config_.head == "projection") {  // SigLIP over the two halves
+      const int pairs = B / 2;
+      const int64_t s = layout_.siglip_offset(), half = (int64_t)pairs * K;
+      ref::SigLipBackward(dlogits.data(), dlogits.data() + half, g + s, g + s + 1, R(1), u_.data(),
+                          w_.data(), logits_.data(), logits_.data() + half, p[s], p[s + 1], pairs,
+                          K);
+    } else {
+      ref::SoftmaxXentBackward(dlogits.data(), R(1), logits_.data(), targets_.data(), B, K);
+    }
+    LinearBack(dpooled.data(), g + layout_.head_offset(), g + layout_.class_bias_offset(),
+               dlogits.data(), pooled_.data(), p + layout_.head_offset(), B, C, K);
+    ref::PoolBackward(dn, dpooled.data(), B, T_, C, config_.pool == "cls");
+  }
+  // The ViT's input: d tokens dx (N,C) to the CLS token, positions and patch embedding.
+  void ImageInputBackward(const R* dx, const R* p, R* g) {
+    const ModelConfig& m = config_;
+    const int C = m.d_model, Np = m.num_patches(), P = m.patch_dim(), rows = B_ * Np;
+    std::vector<R> demb((int64_t)rows * C, 0), dpatches((int64_t)rows * P, 0);
+    ref::ImageTokensBackward(demb.data(), At(g, layout_.cls_offset()), At(g, layout_.pos_offset()),
+                             dx, B_, Np, C);
+    LinearBack(dpatches.data(), g + layout_.patch_offset(), g + layout_.patch_bias_offset(),
+               demb.data(), patches_.data(), p + layout_.patch_offset(), rows, P, C);
+  }
   bool swiglu() const { return config_.mlp == MlpKind::kSwiGlu; }
 
   // y (N,C) = block(x (N,C)); fills a.
@@ -140,12 +257,25 @@ class ReferenceDecoder {
     Clip(a.v, a.v_proj, N, KV);
     QkNorm(a.q_normed, a.q_rstd, a.q_clip, At(p, o.q_norm), N, C);
     QkNorm(a.k_normed, a.k_rstd, a.k_clip, At(p, o.k_norm), N, KV);
-    ref::RopeForward(a.q.data(), a.q_normed.data(), B, T, NH, HS, C, config_.rope_theta,
-                     config_.rotary_dims());
-    ref::RopeForward(a.k.data(), a.k_normed.data(), B, T, KH, HS, KV, config_.rope_theta,
-                     config_.rotary_dims());
-    ref::AttentionForward(a.att.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), B, T,
-                          NH, KH, HS, C, KV);
+    if (config_.positions == "rope2d") {  // the image's angle table (Rope2dAngles)
+      const std::vector<R> ang = Rope2d();
+      ref::RopeAnglesForward(a.q.data(), a.q_normed.data(), ang.data(), B, T, NH, HS, C,
+                             config_.rotary_dims());
+      ref::RopeAnglesForward(a.k.data(), a.k_normed.data(), ang.data(), B, T, KH, HS, KV,
+                             config_.rotary_dims());
+    } else {
+      ref::RopeForward(a.q.data(), a.q_normed.data(), B, T, NH, HS, C, config_.rope_theta,
+                       config_.rotary_dims());
+      ref::RopeForward(a.k.data(), a.k_normed.data(), B, T, KH, HS, KV, config_.rope_theta,
+                       config_.rotary_dims());
+    }
+    if (config_.causal) {
+      ref::AttentionForward(a.att.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), B, T,
+                            NH, KH, HS, C, KV);
+    } else {
+      ref::BidirectionalAttentionForward(a.att.data(), a.probs.data(), a.q.data(), a.k.data(),
+                                         a.v.data(), B, T, NH, KH, HS, C, KV);
+    }
     Linear(a.o.data(), a.att.data(), p + o.o, At(p, o.o_bias), N, C, C);
     const R* attn = a.o.data();  // (N,C) what the residual adds
     if (!pre()) {
@@ -227,12 +357,26 @@ class ReferenceDecoder {
                At(p, o.attn_norm), a.an_mean.data(), a.an_rstd.data(), N, C);
     }
     LinearBack(datt.data(), g + o.o, At(g, o.o_bias), dattn.data(), a.att.data(), p + o.o, N, C, C);
-    ref::AttentionBackward(dq.data(), dk.data(), dv.data(), datt.data(), a.probs.data(), a.q.data(),
-                           a.k.data(), a.v.data(), B, T, NH, KH, HS, C, KV);
-    ref::RopeBackward(dqn.data(), dq.data(), B, T, NH, HS, C, config_.rope_theta,
-                      config_.rotary_dims());
-    ref::RopeBackward(dkn.data(), dk.data(), B, T, KH, HS, KV, config_.rope_theta,
-                      config_.rotary_dims());
+    if (config_.causal) {
+      ref::AttentionBackward(dq.data(), dk.data(), dv.data(), datt.data(), a.probs.data(),
+                             a.q.data(), a.k.data(), a.v.data(), B, T, NH, KH, HS, C, KV);
+    } else {
+      ref::BidirectionalAttentionBackward(dq.data(), dk.data(), dv.data(), datt.data(),
+                                          a.probs.data(), a.q.data(), a.k.data(), a.v.data(), B, T,
+                                          NH, KH, HS, C, KV);
+    }
+    if (config_.positions == "rope2d") {
+      const std::vector<R> ang = Rope2d();
+      ref::RopeAnglesBackward(dqn.data(), dq.data(), ang.data(), B, T, NH, HS, C,
+                              config_.rotary_dims());
+      ref::RopeAnglesBackward(dkn.data(), dk.data(), ang.data(), B, T, KH, HS, KV,
+                              config_.rotary_dims());
+    } else {
+      ref::RopeBackward(dqn.data(), dq.data(), B, T, NH, HS, C, config_.rope_theta,
+                        config_.rotary_dims());
+      ref::RopeBackward(dkn.data(), dk.data(), B, T, KH, HS, KV, config_.rope_theta,
+                        config_.rotary_dims());
+    }
     QkNormBack(dqc, At(g, o.q_norm), dqn, a.q_clip, At(p, o.q_norm), a.q_rstd, N, C);
     QkNormBack(dkc, At(g, o.k_norm), dkn, a.k_clip, At(p, o.k_norm), a.k_rstd, N, KV);
     ClipBack(dqp, dqc, a.q_proj, N, C);
@@ -341,6 +485,8 @@ class ReferenceDecoder {
   std::vector<int32_t> inputs_, targets_;
   std::vector<BlockActs> acts_;
   std::vector<R> x_, nf_, meanf_, rstdf_, logprobs_, log_z_;  // x_: (L+1, N, C) residual stream
+  std::vector<R> patches_, pooled_, logits_;                  // the ViT's: (B*Np,P), (B,C), (B,K)
+  std::vector<R> u_, w_;  // ForwardPairs' normalised projections, (B/2,K) each
 };
 
 // config.clip_qkv moved off the projections of one batch: the first of c, c (1 + 1/256), c (1 +

@@ -161,6 +161,23 @@ TEST(Config, PrintRoundTrips) {
   EXPECT_EQ(again.gammas, d.gammas);
 }
 
+// PrintedWhen: the last declared field is printed only while its condition holds; left out, it
+// loads as its default (which it held), so the printed text still round-trips.
+TEST(Config, PrintedWhenLeavesAFieldOutUnlessItsConditionHolds) {
+  ConfigSchema<Demo> s = DemoSchema();
+  s.Field("model.extra", "only for layernorm", [](Demo& d) -> double& {
+     return d.scale;
+   }).PrintedWhen([](const Demo& d) { return d.norm == "layernorm"; });
+  Demo d;
+  EXPECT_EQ(PrintConfig(s, d).find("extra = "), std::string::npos);
+  EXPECT_EQ(PrintConfig(s, d), PrintConfig(DemoSchema(), d));  // the text without the field
+  d.norm = "layernorm";
+  d.scale = 2.5;
+  const std::string text = PrintConfig(s, d);
+  EXPECT_NE(text.find("extra = 2.5"), std::string::npos) << text;
+  EXPECT_EQ(LoadConfig(s, WriteToml(text), {}).scale, 2.5);
+}
+
 TEST(Config, ParseSize) {
   EXPECT_EQ(ParseSize("4096", "x"), 4096);
   EXPECT_EQ(ParseSize("16K", "x"), 16000);

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <map>
 
+#include "common/test_util.h"
 #include "engine/collective_config.h"
 #include "engine/native_backend.h"
 #include "engine/torch_plugin.h"
@@ -125,6 +126,27 @@ TEST(TorchPlugin, AMissingPluginIsOneSentenceSayingHowToGetIt) {
         std::exit(2);
       },
       ::testing::ExitedWithCode(0), "no LibTorch plugin");
+}
+
+// A vision transformer reaching the torch backend is refused in one sentence before the plugin
+// loads (so with or without LibTorch in the build); the token decoder is not. The native backend
+// refuses it too until a vision stage exists (its interface takes token batches).
+TEST(TorchPlugin, AVisionTransformerIsRefusedInOneSentence) {
+  const ModelConfig vit = ModelConfig::VitPico();
+  const std::string want =
+      "model.input = patches (a vision transformer) is not supported by compute.backend = "
+      "\"torch\", whose model is the token decoder only";
+  EXPECT_EQ(TorchModelProblem(vit), want);
+  EXPECT_EQ(TorchModelProblem(Tiny()), "");
+  EXPECT_EQ(testing::ErrorOf([&] {
+              MakeBackend(vit, {.backend = "torch"}, {.eval_batch = 1, .eval_seq = 17},
+                          Init(vit, 1));
+            }),
+            want);
+  EXPECT_EQ(testing::ErrorOf(
+                [&] { MakeBackend(vit, {}, {.eval_batch = 1, .eval_seq = 17}, Init(vit, 1)); }),
+            "model.input = patches (a vision transformer) is not run by compute.backend = "
+            "\"native\" yet: its TrainStep and evaluation take token batches");
 }
 
 std::function<const char*(const char*)> Env(std::map<std::string, std::string> vars) {

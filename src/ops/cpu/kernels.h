@@ -85,7 +85,8 @@ inline void RopeApply(float* x, const float* cos, const float* sin, int B, int T
   RopeApply(x, cos, sin, B, T, heads, HS, HS, stride, inverse);
 }
 
-// Causal attention over a packed qkv (B,T,C+2KV) buffer ([q | k | v] per row, heads contiguous
+// Causal (causal = false: bidirectional, every row a softmax over all T keys) attention over a
+// packed qkv (B,T,C+2KV) buffer ([q | k | v] per row, heads contiguous
 // inside each; q has NH heads, k and v KH heads, KH divides NH, query head h reads kv head h /
 // (NH/KH)). out (B,T,C) overwritten; probs (B,NH,T,T) saved (entries above the diagonal are not all
 // written and must not be read). Parallel over (b,h) pairs; each pair runs single-threaded GEMMs on
@@ -96,11 +97,12 @@ inline void RopeApply(float* x, const float* cos, const float* sin, int B, int T
 // model/decoder.h).
 int64_t AttentionScratchSize(int T, int HS);
 void AttentionForward(float* out, float* probs, const float* qkv, int B, int T, int NH, int KH,
-                      int HS, bool bf16 = false);
+                      int HS, bool bf16 = false, bool causal = true);
 // dqkv (B,T,C+2KV) overwritten from dout (B,T,C), probs, qkv. Parallel over (b, kv head) pairs; a
 // kv head's dK, dV sum its query heads in head order (fixed: thread-count independent).
 void AttentionBackward(float* dqkv, const float* dout, const float* probs, const float* qkv, int B,
-                       int T, int NH, int KH, int HS, float* scratch, bool bf16 = false);
+                       int T, int NH, int KH, int HS, float* scratch, bool bf16 = false,
+                       bool causal = true);
 
 // --- Architecture switches (model/config.h): arch_kernels.cc ---
 
