@@ -280,6 +280,33 @@ TEST(VisionBatcher, EveryImageOncePerEpochAndEpochsAsAFraction) {
   EXPECT_EQ(std::set<uint32_t>(stream.begin() + 20, stream.end()).size(), 4u);
 }
 
+// n = 2, B = 2: batch 0 is epoch 0, batch 1 epoch 1, each holding both images. With augmentation
+// on, an image's pixels differ between the epochs (new draws at counter 2e); off, they are equal.
+TEST(VisionBatcher, AnImageGetsNewDrawsEachEpoch) {
+  const VisionDataset d = VbDataset(2, 28, 28);
+  VisionBatchOptions o;
+  o.batch = 2;
+  o.budget_images = 4;
+  o.seed = 8;
+  o.norm = PixelStats(d);
+  for (const bool on : {false, true}) {
+    if (on) o.augment = {2, true, 10.0, 0.1};
+    VisionBatcher vb(d, o);
+    std::vector<float> e0(2 * 784), e1(2 * 784);
+    std::vector<int32_t> l0(2), l1(2);
+    vb.Batch(0, e0, l0);
+    vb.Batch(1, e1, l1);
+    const auto i0 = vb.BatchImages(0), i1 = vb.BatchImages(1);
+    for (int b = 0; b < 2; ++b) {
+      const int b1 = i1[0] == i0[b] ? 0 : 1;  // where image i0[b] sits in epoch 1
+      ASSERT_EQ(i1[b1], i0[b]);
+      const bool same =
+          std::memcmp(e0.data() + b * 784, e1.data() + b1 * 784, 784 * sizeof(float)) == 0;
+      EXPECT_EQ(same, !on) << "image " << i0[b] << (on ? ", augmentation on" : ", off");
+    }
+  }
+}
+
 TEST(VisionBatcher, RefusesABudgetBelowOneBatchAndAStepOutside) {
   const VisionDataset d = VbDataset(10, 4, 4);
   VisionBatchOptions o;
