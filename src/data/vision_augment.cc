@@ -2,8 +2,11 @@
 // pixel (flip, then crop shift, then the affine's inverse), so the image is resampled once.
 #include "data/vision_augment.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "core/check.h"
 #include "core/rng.h"
@@ -32,8 +35,17 @@ bool FlipAllowed(const std::string& source) {
   throw Error("unknown vision source '" + source + "' (expected mnist or fashion-mnist)");
 }
 
+void ValidateAugment(const AugmentParams& p) {
+  if (p.pad < 0) throw Error(fmt::format("augment.pad is {}; expected >= 0", p.pad));
+  if (!(p.rotate_deg >= 0.0 && p.rotate_deg <= 180.0))
+    throw Error(fmt::format("augment.rotate_deg is {}; expected 0 to 180 degrees", p.rotate_deg));
+  if (!(p.scale >= 0.0 && p.scale < 1.0))
+    throw Error(fmt::format("augment.scale is {}; expected 0 <= scale < 1", p.scale));
+}
+
 AugmentDraw DrawAugment(const AugmentParams& p, uint64_t key, uint64_t index, uint64_t counter) {
-  OT_CHECK(p.pad >= 0 && p.rotate_deg >= 0.0 && p.scale >= 0.0 && p.scale < 1.0)
+  OT_CHECK(p.pad >= 0 && p.rotate_deg >= 0.0 && p.rotate_deg <= 180.0 && p.scale >= 0.0 &&
+           p.scale < 1.0)
       << "AugmentParams out of range: pad " << p.pad << ", rotate_deg " << p.rotate_deg
       << ", scale " << p.scale;
   const uint64_t k = RngKey(key, StreamId("vision/augment"), index, counter);

@@ -3,7 +3,7 @@
 // horizontal flip where the classes allow it, then (x/255 - mean)/std. Every draw is a pure
 // function of (key, image index, counter) through Philox, so it is the same at any thread count and
 // on any machine. Entry points: AugmentParams, PixelNorm, PixelStats, FlipAllowed, DrawAugment,
-// ApplyAugment, AugmentImage, AugmentViews.
+// ApplyAugment, AugmentImage, AugmentViews, ValidateAugment.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +22,10 @@ struct AugmentParams {
   double scale = 0.0;       // scale factor uniform in [1 - scale, 1 + scale]
   bool operator==(const AugmentParams&) const = default;
 };
+
+// Throws Error, one sentence naming the field, unless pad >= 0, rotate_deg in [0, 180] and scale in
+// [0, 1) (a factor of 1 - scale must stay positive).
+void ValidateAugment(const AugmentParams& p);
 
 // Normalisation: out = (x/255 - mean) / std.
 struct PixelNorm {

@@ -19,6 +19,8 @@ VisionBatcher::VisionBatcher(const VisionDataset& d, const VisionBatchOptions& o
   if (o.budget_images < batch_)
     throw Error(d.name + ": a budget of " + std::to_string(o.budget_images) +
                 " images seen is less than one batch of " + std::to_string(batch_));
+  ValidateAugment(o.augment);
+  if (!(o.norm.std > 0.0f)) throw Error(d.name + ": vision normalisation std must be > 0");
   steps_ = o.budget_images / batch_;
   SetStep(start_step);
 }

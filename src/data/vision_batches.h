@@ -31,8 +31,8 @@ struct VisionBatchOptions {
 class VisionBatcher {
  public:
   // Starts at step `start_step` (0 <= start_step <= steps()); batch k is the same as that of a
-  // batcher that started at 0 and ran k steps. Throws Error for B <= 0, an empty dataset or a
-  // budget below one batch.
+  // batcher that started at 0 and ran k steps. Throws Error for B <= 0, an empty dataset, a
+  // budget below one batch, augmentation out of range (ValidateAugment) or a std that is not > 0.
   VisionBatcher(const VisionDataset& d, const VisionBatchOptions& o, int64_t start_step = 0);
 
   // Fill the batch at the current step (pixels (B, rows*cols), labels (B)) and advance; false, with

@@ -319,6 +319,47 @@ TEST(VisionBatcher, RefusesABudgetBelowOneBatchAndAStepOutside) {
             "synthetic train: vision batcher step 3 is outside 0..2");
 }
 
+// B = 7 over n = 3: one batch spans three epochs; each epoch is still a permutation of the images.
+TEST(VisionBatcher, ABatchLargerThanTheDatasetSpansEpochs) {
+  const VisionDataset d = VbDataset(3, 2, 2);
+  VisionBatchOptions o;
+  o.batch = 7;
+  o.budget_images = 21;
+  o.seed = 5;
+  VisionBatcher vb(d, o);
+  EXPECT_DOUBLE_EQ(vb.BudgetEpochs(), 7.0);
+  std::vector<uint32_t> stream;
+  for (int64_t k = 0; k < vb.steps(); ++k) {
+    const auto images = vb.BatchImages(k);
+    stream.insert(stream.end(), images.begin(), images.end());
+  }
+  for (size_t e = 0; e < 7; ++e)
+    EXPECT_EQ(std::set<uint32_t>(stream.begin() + 3 * e, stream.begin() + 3 * e + 3).size(), 3u)
+        << "epoch " << e;
+}
+
+TEST(VisionAugment, ParametersOutOfRangeAreOneSentence) {
+  EXPECT_EQ(ErrorOf([] {
+              ValidateAugment({-1, false, 0.0, 0.0});
+            }),
+            "augment.pad is -1; expected >= 0");
+  EXPECT_EQ(ErrorOf([] {
+              ValidateAugment({0, false, 200.0, 0.0});
+            }),
+            "augment.rotate_deg is 200; expected 0 to 180 degrees");
+  EXPECT_EQ(ErrorOf([] {
+              ValidateAugment({0, false, 0.0, 1.0});
+            }),
+            "augment.scale is 1; expected 0 <= scale < 1");
+  const VisionDataset d = VbDataset(4, 2, 2);
+  VisionBatchOptions o;
+  o.batch = 2;
+  o.budget_images = 4;
+  o.augment.scale = -0.5;
+  EXPECT_EQ(ErrorOf([&] { VisionBatcher vb(d, o); }),
+            "augment.scale is -0.5; expected 0 <= scale < 1");
+}
+
 // A batcher started at step 3 gives batches 3..6 bit for bit as one that ran from 0, with
 // augmentation on, single view and two views, B = 4 over n = 7 (batches straddle epochs).
 TEST(VisionBatcher, ResumesBitForBit) {
