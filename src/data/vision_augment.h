@@ -49,20 +49,21 @@ struct AugmentDraw {
   double scale = 1.0;
 };
 
-// The draw for image `index` at `counter` (the batcher passes the epoch and view). Uniforms
-// u_j = UniformAt(RngKey(key, "vision/augment", index, counter), j), one fixed j per transform so
-// turning one off does not change the others: j=0,1 crop row/col offset floor(u*(2p+1)); j=2 flip
-// when u < 1/2; j=3 angle (2u-1)*rotate_deg; j=4 scale 1 + (2u-1)*scale.
+// The draw for image `index` at `counter` (the batcher passes 2*epoch, and 2*epoch+1 for a second
+// view). Uniforms u_j = UniformAt(RngKey(key, "vision/augment", index, counter), j), one fixed j
+// per transform so turning one off does not change the others: j=0,1 crop row/col offset
+// floor(u*(2p+1)) - p; j=2 flip when u < 1/2; j=3 angle (2u-1)*rotate_deg; j=4 scale
+// 1 + (2u-1)*scale.
 AugmentDraw DrawAugment(const AugmentParams& p, uint64_t key, uint64_t index, uint64_t counter);
 
 // Applies `draw` to one image (rows, cols) into `out` (rows*cols floats). Output pixel (y, x):
-//   x1 = flip ? cols-1-x : x;                        flip of the cropped image
-//   (v, u) = (y + dy, x1 + dx);                      pad+crop: a shift, zero outside the image
-//   affine off: a = image[v][u]; on: with centre c = ((rows-1)/2, (cols-1)/2) and
-//   (ry, rx) = (v, u) - c, the source point is c + (sin t * rx + cos t * ry, cos t * rx - sin t *
-//   ry) / scale (the inverse of rotating by t counter-clockwise and scaling about c), sampled
-//   bilinearly with zero outside;
-//   out = (a/255 - mean) / std.
+//   flip:       x1 = flip ? cols-1-x : x
+//   pad + crop: (v, u) = (y + dy, x1 + dx), a shift with zeros coming in
+//   affine off: a = image[v][u] (0 outside)
+//   affine on:  with centre c = ((rows-1)/2, (cols-1)/2) and (ry, rx) = (v, u) - c, the source is
+//               c + (sin t*rx + cos t*ry, cos t*rx - sin t*ry) / scale, the inverse of rotating
+//               by t counter-clockwise and scaling about c; a is its bilinear sample, 0 outside
+//   out = (a/255 - mean) / std, computed as a * (1/(255 std)) - mean/std.
 void ApplyAugment(const AugmentDraw& draw, std::span<const uint8_t> image, uint32_t rows,
                   uint32_t cols, const PixelNorm& norm, std::span<float> out);
 

@@ -1,7 +1,8 @@
 // Vision augmentation and batching (data/vision_augment.h, data/vision_batches.h): each transform
 // against a hand-derived oracle (identity, the crop's shift of one lit pixel, the exact mirror, a
-// rotation's landing point from complex arithmetic), draws repeat bit for bit and views differ,
-// every image once per epoch, epochs at fractional budgets, and resume bit for bit.
+// rotation's landing point from complex arithmetic, quarter turns and scale on the grid); draws
+// repeat bit for bit and views differ; every image once per epoch, new draws each epoch, epochs at
+// fractional budgets, batches larger than the dataset; resume bit for bit; bad parameters refused.
 #include "data/vision_batches.h"
 
 #include <gtest/gtest.h>
