@@ -1,8 +1,9 @@
 // The native backend's image path: a ViT learns a separable toy task (bright quadrants) through
 // TrainStepImages; its first step is the Decoder's ForwardImages + Backward + clip + AdamW by hand,
-// bit for bit; a resumed run matches an uninterrupted one; the data-parallel sum weighs by image
-// count; evaluation and features are the Decoder's; the token and image paths refuse each other's
-// models in one sentence; the backbone noise covers the ViT's input tensors and spares the head.
+// bit for bit, and so is SigLIP's pairs step; SAM's second pass and the NaN policy hold on images;
+// a resumed run matches an uninterrupted one; the data-parallel sum weighs by image count;
+// evaluation and features are the Decoder's; the token and image paths refuse each other's models
+// in one sentence; the backbone noise covers the ViT's input tensors and spares the head.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -142,6 +143,61 @@ TEST(NativeVision, FirstStepIsForwardImagesBackwardClipAndAdamWByHand) {
   EXPECT_GT(norm, clip);
   EXPECT_TRUE(VtSameBits(HostParams(*backend), params));
   EXPECT_FALSE(VtSameBits(params, init));
+}
+
+// head = projection: B pairs run as one batch of 2B images through ForwardPairs (SigLIP), then the
+// same clip and optimizer; the class step refuses the head.
+TEST(NativeVision, PairsStepIsForwardPairsBackwardClipAndAdamWByHand) {
+  ModelConfig c = ModelConfig::VitPico();
+  c.head = "projection";
+  c.proj_dim = 8;
+  const ParamLayout layout = ParamLayout::ForModel(c);
+  constexpr int kPairs = 4;
+  const VtBatch a = VtQuadrants(c, kPairs, 21), b = VtQuadrants(c, kPairs, 22);
+  const std::vector<float> init = VtInit(c, 8);
+  auto backend = MakeBackend(c, {}, {.optim = VtAdamW(), .image_batch = kPairs}, init);
+  const StepResult r =
+      backend->TrainStepPairs(a.pixels.data(), b.pixels.data(), kPairs, 2e-3, {.clip = 1.0});
+
+  Decoder decoder(c, 2 * kPairs, c.image_tokens());
+  std::vector<float> params = init, grads(layout.total(), 0.0f);
+  const float loss = decoder.ForwardPairs(params, a.pixels.data(), b.pixels.data(), kPairs);
+  decoder.Backward(params, grads);
+  const double norm = ClipGradNorm(grads, 1.0);
+  MakeOptimizer(VtAdamW(), layout, "optim")->Step(params, grads, 2e-3);
+
+  EXPECT_EQ(r.loss, loss);
+  EXPECT_EQ(r.grad_norm, norm);
+  EXPECT_EQ(r.counted_tokens, kPairs);
+  EXPECT_TRUE(VtSameBits(HostParams(*backend), params));
+  EXPECT_EQ(testing::ErrorOf([&] {
+              backend->TrainStepImages(a.pixels.data(), a.labels.data(), kPairs, 1e-3, {});
+            }),
+            "decoder: this entry point needs model.head = classes; the model has head = "
+            "projection");
+}
+
+// SAM's second pass runs at the ascended weights on the same images; a non-finite second pass
+// unwinds to the weights before the step (bad_pass 2), as on the token path.
+TEST(NativeVision, SamTakesTwoPassesAndUnwindsABadSecondOne) {
+  const ModelConfig c = VtQuadrantVit();
+  constexpr int kB = 4;
+  const VtBatch batch = VtQuadrants(c, kB, 31);
+  const std::vector<float> init = VtInit(c, 9);
+  OptimConfig sam = VtAdamW();
+  sam.sam_rho = 0.05;
+  auto b = MakeBackend(c, {}, {.optim = sam, .image_batch = kB}, init);
+  EXPECT_EQ(b->PassesPerStep(), 2);
+  const StepResult bad = b->TrainStepImages(
+      batch.pixels.data(), batch.labels.data(), kB, 3e-3, {.fault = [](int64_t, int pass) {
+        return pass == 1 ? PassFault::kLossNaN : PassFault::kNone;
+      }});
+  EXPECT_EQ(bad.bad_pass, 2);
+  EXPECT_TRUE(VtSameBits(HostParams(*b), init));
+  const StepResult good =
+      b->TrainStepImages(batch.pixels.data(), batch.labels.data(), kB, 3e-3, {});
+  EXPECT_EQ(good.bad_pass, 0);
+  EXPECT_FALSE(VtSameBits(HostParams(*b), init));
 }
 
 // Six steps straight equal three, a fresh backend given the weights, optimizer state and step
