@@ -69,7 +69,8 @@ class NativeBackend final : public Backend {
               const StepControl& control, int pass, float& loss);
   // TrainStep's body over any batch: the passes, bad_pass and the optimizer's update.
   StepResult Step(const ForwardBackward& run, double lr, const StepControl& control);
-  // The one-sentence refusals of a ViT on the token path and of a token model on the image path.
+  // The one-sentence refusals of a ViT on the token path and of a token model on the image path;
+  // Images also checks that B items of `capacity_per_item` images each (pairs: 2) fit the plan.
   void RequireTokens(const char* what) const;
   Decoder& Images(const char* what, int B, int capacity_per_item);
   Decoder& Batched(const char* what);  // the (train_batch, train_seq) decoder, or a clear check
@@ -80,8 +81,8 @@ class NativeBackend final : public Backend {
   std::vector<std::vector<float>> snapshots_;
   std::unique_ptr<Decoder> train_, eval_;
   std::unique_ptr<Optimizer> optimizer_;
-  std::vector<float>
-      logits_;           // (image_batch, n_classes): EvalImages' class logits [head = classes]
+  // (image_batch, n_classes): EvalImages' class logits [head = classes]
+  std::vector<float> logits_;
   int64_t counted_ = 0;  // targets >= 0 of the last pass, summed across ranks
 };
 
