@@ -3,7 +3,11 @@
 // a CPU or CUDA device for the torch backend), and offers every operation the trainer and the
 // stages need as calls that return scalars. Nothing above this layer indexes parameter memory:
 // host transfer (ReadParams, ReadOptimizerState, ...) is for checkpoints, metrics and tests only.
-// Entry points: Backend, BackendPlan, StepControl, StepResult, PassFault, Collective, MakeBackend.
+// A vision transformer (model.input = patches) trains and evaluates through the image entry points
+// (TrainStepImages, TrainStepPairs, EvalImages, FeaturesImages); the token ones refuse it, and the
+// image ones refuse a token model, each in one sentence.
+// Entry points: Backend, BackendPlan, StepControl, StepResult, ImageEval, PassFault, Collective,
+// MakeBackend.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +39,10 @@ struct BackendPlan {
   int eval_batch = 0, eval_seq = 0;
   // Parameter-sized snapshot slots (SaveSnapshot / RestoreSnapshot / Interpolate / PullToward).
   int snapshots = 0;
+  // A ViT's image path (TrainStepImages, EvalImages, FeaturesImages: B <= image_batch images;
+  // TrainStepPairs: B <= image_batch pairs, run as one batch of 2B). Replaces train_batch /
+  // train_seq and eval_batch / eval_seq, which a ViT plan leaves 0. 0 = none.
+  int image_batch = 0;
 };
 
 // Sums across the ranks of a data-parallel run (engine_torch/torch_collective.cc builds one on
@@ -69,11 +77,19 @@ struct StepResult {
   // The first pass: the objective (cross-entropy + z-loss term), its two parts, the head's mean
   // log Z, and the global gradient norm before clipping (global across ranks when data parallel).
   double loss = 0, cross_entropy = 0, z_loss = 0, mean_log_z = 0, grad_norm = 0;
-  int64_t counted_tokens = 0;  // targets >= 0 in the batch (summed across ranks)
+  int64_t counted_tokens = 0;  // targets >= 0 in the batch; images or pairs on the image path
+                               // (summed across ranks)
   // 0: the update was applied. 1 or 2: that pass had a non-finite loss or gradient norm and the
   // weights and optimizer state are as before the step; bad_loss and bad_norm are that pass's.
   int bad_pass = 0;
   double bad_loss = 0, bad_norm = 0;
+};
+
+// EvalImages' result over one batch: the mean cross-entropy (double, from the float logits) and the
+// images whose largest logit is their label (ties go to the lowest class).
+struct ImageEval {
+  double loss = 0;
+  int64_t correct = 0;
 };
 
 class Backend {
@@ -111,6 +127,16 @@ class Backend {
   // current weights, into host (layout().total()); returns the loss. For curvature diagnostics.
   virtual double Gradient(const int32_t* inputs, const int32_t* targets, int B, int T,
                           std::span<float> host) = 0;
+  // The image path (model.input = patches): pixels (B, config().pixels()) floats, each image
+  // row-major (H, W, channels); labels (B) int32 in [0, n_classes). What TrainStep does (passes,
+  // cross-rank sum weighted by image count, fault hook, clipping, optimizer, bad_pass) on the mean
+  // cross-entropy of head = classes. Plain fp32: a z-loss or bf16 optimizer is refused.
+  virtual StepResult TrainStepImages(const float* pixels, const int32_t* labels, int B, double lr,
+                                     const StepControl& control) = 0;
+  // The same step on SigLIP's pairwise sigmoid loss between B pairs of views (pixels_a, pixels_b:
+  // (B, pixels()) each; head = projection).
+  virtual StepResult TrainStepPairs(const float* pixels_a, const float* pixels_b, int B, double lr,
+                                    const StepControl& control) = 0;
   // L2 norm of the weights per ParamGroup name ("embed", "attn", ...), fixed-order reductions.
   virtual std::map<std::string, double> GroupNorms() = 0;
 
@@ -124,6 +150,11 @@ class Backend {
   // Per position the largest logit and log Z of the next-token distribution, each (B,T).
   virtual void LogitStats(const int32_t* inputs, int B, int T, double* max_logit,
                           double* log_z) = 0;
+
+  // Forward only, head = classes: the mean cross-entropy and correct count over B images.
+  virtual ImageEval EvalImages(const float* pixels, const int32_t* labels, int B) = 0;
+  // Forward only: the pooled features (B, d_model) after the final norm, what a linear probe reads.
+  virtual void FeaturesImages(const float* pixels, int B, float* features) = 0;
 
   // --- Parameter-space operations, on the backend's own memory. ---
   virtual void SaveSnapshot(int slot) = 0;     // slot ← θ

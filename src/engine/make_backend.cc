@@ -25,12 +25,6 @@ std::unique_ptr<Backend> MakeBackend(const ModelConfig& config, const ComputeCon
                                      const BackendPlan& plan, std::vector<float> params) {
   if (const std::string problem = ComputeProblem(compute); !problem.empty()) throw Error(problem);
   if (compute.backend == "native") {
-    // The Backend interface takes token batches; a ViT runs through the Decoder's image entry
-    // points until a vision stage exists (issue 23).
-    if (config.vision())
-      throw Error(
-          "model.input = patches (a vision transformer) is not run by compute.backend = "
-          "\"native\" yet: its TrainStep and evaluation take token batches");
     return std::make_unique<NativeBackend>(config, plan, std::move(params));
   }
   OT_CHECK(compute.backend == "torch") << compute.backend;

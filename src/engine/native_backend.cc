@@ -41,9 +41,25 @@ NativeBackend::NativeBackend(const ModelConfig& config, const BackendPlan& plan,
     : Backend(config), plan_(plan), params_(std::move(params)) {
   OT_CHECK(static_cast<int64_t>(params_.size()) == layout_.total())
       << "params " << params_.size() << " vs layout " << layout_.total();
-  if (plan.train_batch > 0) {
-    train_ = std::make_unique<Decoder>(config, plan.train_batch, plan.train_seq);
-    grads_.assign(params_.size(), 0.0f);
+  if (config.vision()) {
+    OT_CHECK(plan.train_batch == 0 && plan.eval_batch == 0)
+        << "a ViT plans image_batch, not the token shapes";
+    if (plan.optim && (plan.optim->z_loss > 0 || plan.optim->precision == "bf16"))
+      throw Error(
+          "model.input = patches trains in plain float32: optim.z_loss must be 0 and "
+          "optim.precision fp32");
+    if (plan.image_batch > 0) {  // head = projection runs B pairs as one batch of 2B images
+      const int images = plan.image_batch * (config.head == "projection" ? 2 : 1);
+      train_ = std::make_unique<Decoder>(config, images, config.image_tokens());
+      grads_.assign(params_.size(), 0.0f);
+      if (config.head == "classes") logits_.assign((size_t)plan.image_batch * config.n_classes, 0);
+    }
+  } else {
+    OT_CHECK(plan.image_batch == 0) << "image_batch is for model.input = patches";
+    if (plan.train_batch > 0) {
+      train_ = std::make_unique<Decoder>(config, plan.train_batch, plan.train_seq);
+      grads_.assign(params_.size(), 0.0f);
+    }
   }
   if (plan.optim) {
     OT_CHECK(train_ != nullptr) << "an optimizer needs the training shape (train_batch)";
@@ -110,19 +126,26 @@ void NativeBackend::ResetOptimizer() {
 }
 int NativeBackend::PassesPerStep() const { return optimizer_ ? optimizer_->PassesPerStep() : 1; }
 
+void NativeBackend::RequireTokens(const char* what) const {
+  if (config_.vision())
+    throw Error(fmt::format(
+        "{} takes token batches; model.input = patches (a vision transformer) runs through "
+        "TrainStepImages, TrainStepPairs, EvalImages and FeaturesImages",
+        what));
+}
+
 Decoder& NativeBackend::Batched(const char* what) {
+  RequireTokens(what);
   OT_CHECK(train_ != nullptr) << what << " needs a backend planned with a training shape";
   return *train_;
 }
 
-double NativeBackend::Pass(std::span<const float> at, std::span<float> grads, const int32_t* inputs,
-                           const int32_t* targets, int B, int T, const StepControl& control,
-                           int pass, float& loss) {
-  Decoder& decoder = *train_;
+double NativeBackend::Pass(std::span<const float> at, std::span<float> grads,
+                           const ForwardBackward& run, const StepControl& control, int pass,
+                           float& loss) {
   std::fill(grads.begin(), grads.end(), 0.0f);
-  loss = decoder.Forward(at, inputs, targets, B, T);
-  decoder.Backward(at, grads);
-  counted_ = decoder.CountedTokensLast();
+  loss = run(at, grads);
+  counted_ = train_->CountedTokensLast();
   if (control.collective != nullptr) {
     // The global mean: each rank's mean weighted by its counted targets, summed, divided by the
     // total count (ranks may hold different numbers of counted targets: fine-tuning masks).
@@ -159,10 +182,21 @@ struct NonFinitePass {
 
 StepResult NativeBackend::TrainStep(const int32_t* inputs, const int32_t* targets, int B, int T,
                                     double lr, const StepControl& control) {
+  Decoder& decoder = Batched("TrainStep");
+  return Step(
+      [&](std::span<const float> at, std::span<float> grads) {
+        const float loss = decoder.Forward(at, inputs, targets, B, T);
+        decoder.Backward(at, grads);
+        return loss;
+      },
+      lr, control);
+}
+
+StepResult NativeBackend::Step(const ForwardBackward& run, double lr, const StepControl& control) {
   OT_CHECK(optimizer_ != nullptr) << "TrainStep needs a backend planned with an optimizer";
   StepResult r;
   float loss = 0;
-  r.grad_norm = Pass(params_, grads_, inputs, targets, B, T, control, 0, loss);
+  r.grad_norm = Pass(params_, grads_, run, control, 0, loss);
   r.loss = loss;
   r.counted_tokens = counted_;
   const Decoder::HeadStats& head = train_->HeadStatsLast();
@@ -180,7 +214,7 @@ StepResult NativeBackend::TrainStep(const int32_t* inputs, const int32_t* target
   }
   const LossAndGrad again = [&](std::span<const float> at, std::span<float> grads) {
     float l = 0;
-    const double norm = Pass(at, grads, inputs, targets, B, T, control, 1, l);
+    const double norm = Pass(at, grads, run, control, 1, l);
     if (!std::isfinite(l) || !std::isfinite(norm)) throw NonFinitePass{l, norm};
     return l;
   };
@@ -221,6 +255,7 @@ std::map<std::string, double> NativeBackend::GroupNorms() {
 
 void NativeBackend::LogProbs(const int32_t* inputs, const int32_t* targets, int B, int T,
                              float* logprobs) {
+  RequireTokens("LogProbs");
   OT_CHECK(eval_ != nullptr) << "LogProbs needs a backend planned with an evaluation shape";
   eval_->LogProbs(params_, inputs, targets, B, T, logprobs);
 }

@@ -2,9 +2,11 @@
 // snapshots and optimizer state are host float arenas of the ParamLayout; the model is the fast
 // Decoder (model/decoder.h), the optimizers are optim/'s. Every call does exactly what the stages
 // and the trainer did before the seam existed, in the same order, so results are bit-identical.
-// Entry point: NativeBackend.
+// A ViT runs on the same arenas through the Decoder's image entry points
+// (native_backend_images.cc). Entry point: NativeBackend.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -34,12 +36,18 @@ class NativeBackend final : public Backend {
                        const StepControl& control) override;
   double Gradient(const int32_t* inputs, const int32_t* targets, int B, int T,
                   std::span<float> host) override;
+  StepResult TrainStepImages(const float* pixels, const int32_t* labels, int B, double lr,
+                             const StepControl& control) override;
+  StepResult TrainStepPairs(const float* pixels_a, const float* pixels_b, int B, double lr,
+                            const StepControl& control) override;
   std::map<std::string, double> GroupNorms() override;
 
   void LogProbs(const int32_t* inputs, const int32_t* targets, int B, int T,
                 float* logprobs) override;
   double Loss(const int32_t* inputs, const int32_t* targets, int B, int T) override;
   void LogitStats(const int32_t* inputs, int B, int T, double* max_logit, double* log_z) override;
+  ImageEval EvalImages(const float* pixels, const int32_t* labels, int B) override;
+  void FeaturesImages(const float* pixels, int B, float* features) override;
 
   void SaveSnapshot(int slot) override;
   void RestoreSnapshot(int slot) override;
@@ -51,12 +59,20 @@ class NativeBackend final : public Backend {
   std::span<const float> params() const { return params_; }
 
  private:
+  // One forward and backward at `at`: returns the objective and leaves its gradient accumulated
+  // into grads (zeroed by Pass); the token or image batch is bound in the function.
+  using ForwardBackward = std::function<float(std::span<const float> at, std::span<float> grads)>;
   // One forward/backward of the step's batch at `at` into grads (zeroed first), the cross-rank sum,
   // the fault hook, and clipping. Returns the gradient norm before clipping; `loss` gets the
   // objective.
-  double Pass(std::span<const float> at, std::span<float> grads, const int32_t* inputs,
-              const int32_t* targets, int B, int T, const StepControl& control, int pass,
-              float& loss);
+  double Pass(std::span<const float> at, std::span<float> grads, const ForwardBackward& run,
+              const StepControl& control, int pass, float& loss);
+  // TrainStep's body over any batch: the passes, bad_pass and the optimizer's update.
+  StepResult Step(const ForwardBackward& run, double lr, const StepControl& control);
+  // The one-sentence refusals of a ViT on the token path and of a token model on the image path;
+  // Images also checks that B items of `capacity_per_item` images each (pairs: 2) fit the plan.
+  void RequireTokens(const char* what) const;
+  Decoder& Images(const char* what, int B, int capacity_per_item);
   Decoder& Batched(const char* what);  // the (train_batch, train_seq) decoder, or a clear check
   const std::vector<float>& Slot(int slot) const;
 
@@ -65,6 +81,8 @@ class NativeBackend final : public Backend {
   std::vector<std::vector<float>> snapshots_;
   std::unique_ptr<Decoder> train_, eval_;
   std::unique_ptr<Optimizer> optimizer_;
+  // (image_batch, n_classes): EvalImages' class logits [head = classes]
+  std::vector<float> logits_;
   int64_t counted_ = 0;  // targets >= 0 of the last pass, summed across ranks
 };
 

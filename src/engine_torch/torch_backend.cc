@@ -58,6 +58,9 @@ auto Guarded(const char* what, int B, int T, const ModelConfig& config, F&& body
   }
 }
 
+constexpr const char* kNoImages =
+    "compute.backend = \"torch\" has no image entry points: it runs model.input = tokens only";
+
 class TorchBackend final : public Backend {
  public:
   TorchBackend(const ModelConfig& config, const ComputeConfig& compute, const BackendPlan& plan,
@@ -230,6 +233,18 @@ class TorchBackend final : public Backend {
       return 0;
     });
   }
+
+  // The torch model is the token decoder alone (TorchModelProblem refuses a ViT before this
+  // backend is built), so the image entry points can only be reached with a token model.
+  StepResult TrainStepImages(const float*, const int32_t*, int, double,
+                             const StepControl&) override {
+    throw Error(kNoImages);
+  }
+  StepResult TrainStepPairs(const float*, const float*, int, double, const StepControl&) override {
+    throw Error(kNoImages);
+  }
+  ImageEval EvalImages(const float*, const int32_t*, int) override { throw Error(kNoImages); }
+  void FeaturesImages(const float*, int, float*) override { throw Error(kNoImages); }
 
   void SaveSnapshot(int slot) override {
     at::NoGradGuard no_grad;

@@ -1,6 +1,9 @@
 // Gaussian perturbation of a parameter arena (paper §3.3, docs/science.md §2.2): θ̃ = θ + γ·s_t·z
 // with i.i.d. standard normal z keyed by (seed, draw, tensor index, element index) — the same noise
-// at any thread count and in any tensor order. Entry points: NoiseSpec, AddNoise, PerturbedCopy.
+// at any thread count and in any tensor order. On a ViT the groups embed (patch_embed.weight,
+// cls_token, pos_embed), attn and mlp are the backbone; the class or projection head is group head,
+// and biases, norms and SigLIP's scalars (σ_init = 0) are never perturbed.
+// Entry points: NoiseSpec, AddNoise, PerturbedCopy.
 #pragma once
 
 #include <cstdint>

@@ -129,8 +129,7 @@ TEST(TorchPlugin, AMissingPluginIsOneSentenceSayingHowToGetIt) {
 }
 
 // A vision transformer reaching the torch backend is refused in one sentence before the plugin
-// loads (so with or without LibTorch in the build); the token decoder is not. The native backend
-// refuses it too until a vision stage exists (its interface takes token batches).
+// loads (so with or without LibTorch in the build); the token decoder is not.
 TEST(TorchPlugin, AVisionTransformerIsRefusedInOneSentence) {
   const ModelConfig vit = ModelConfig::VitPico();
   const std::string want =
@@ -143,10 +142,13 @@ TEST(TorchPlugin, AVisionTransformerIsRefusedInOneSentence) {
                           Init(vit, 1));
             }),
             want);
-  EXPECT_EQ(testing::ErrorOf(
-                [&] { MakeBackend(vit, {}, {.eval_batch = 1, .eval_seq = 17}, Init(vit, 1)); }),
-            "model.input = patches (a vision transformer) is not run by compute.backend = "
-            "\"native\" yet: its TrainStep and evaluation take token batches");
+  // The native backend runs it through the image entry points (native_vision_test.cc), and its
+  // token entry points refuse it.
+  auto native = MakeBackend(vit, {}, {.image_batch = 1}, Init(vit, 1));
+  std::vector<int32_t> tokens(17, 0);
+  EXPECT_EQ(testing::ErrorOf([&] { native->Loss(tokens.data(), tokens.data(), 1, 17); }),
+            "Loss takes token batches; model.input = patches (a vision transformer) runs through "
+            "TrainStepImages, TrainStepPairs, EvalImages and FeaturesImages");
 }
 
 std::function<const char*(const char*)> Env(std::map<std::string, std::string> vars) {
