@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <iterator>
+#include <map>
 #include <set>
 
 #include "report/tstar.h"
@@ -60,67 +60,78 @@ std::string Reading(const Ratio& r) {
                      r.hi);
 }
 
-// The sensitivity table: per noise scale at the reference γ, each arm's Δ growth from the first
-// budget to the last, and its ratio to the reference arm's; then Δ at the last budget likewise.
+// The sensitivity table: per noise scale and γ, each arm's Δ growth from the first budget to the
+// last, its ratio to the reference arm's, and the last-budget Δ ratio. The findings read one γ per
+// scale: the smallest at which the reference arm's Δ at the first budget is significantly positive
+// (its interval above 0), the regime nearest the quadratic one where Δ measures curvature and a
+// growth factor is measurable. A larger γ can saturate (Δ of several nats: the model destroyed).
 void SensitivityTable(Document& doc, const std::vector<LadderTStars>& arms) {
   const LadderTStars& reference = arms.front();
-  std::set<double> gammas;
-  std::set<std::string> scales;
-  for (const DeltaGrowth& g : reference.growth) gammas.insert(g.gamma), scales.insert(g.scale);
-  if (gammas.empty()) return;
-  // The grid's median γ (the at-a-glance table's reference γ).
-  const double gamma = *std::next(gammas.begin(), static_cast<std::ptrdiff_t>(gammas.size() / 2));
-  auto find = [&](const LadderTStars& a, const std::string& scale) -> const DeltaGrowth* {
+  std::map<std::string, std::vector<const DeltaGrowth*>> by_scale;  // γ ascending (map order)
+  for (const DeltaGrowth& g : reference.growth) by_scale[g.scale].push_back(&g);
+  if (by_scale.empty()) return;
+  auto find = [](const LadderTStars& a, const std::string& scale,
+                 double gamma) -> const DeltaGrowth* {
     for (const DeltaGrowth& g : a.growth)
       if (g.scale == scale && g.gamma == gamma) return &g;
     return nullptr;
   };
   std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> findings;
-  for (const std::string& scale : scales) {
-    const DeltaGrowth* ref = find(reference, scale);
-    for (const LadderTStars& a : arms) {
-      const DeltaGrowth* g = find(a, scale);
-      if (!g) {
-        rows.push_back({a.name, scale, "not measured", "–", "–", "–"});
-        continue;
+  std::vector<std::string> findings, chosen;
+  for (const auto& [scale, refs] : by_scale) {
+    const DeltaGrowth* read = nullptr;
+    for (const DeltaGrowth* g : refs)
+      if (!read && Percentile(g->first_draws, 0.025) > 0) read = g;
+    chosen.push_back(
+        read ? fmt::format("{} noise: γ = {:g}", scale, read->gamma)
+             : fmt::format("{} noise: none (no γ's first-budget Δ is significant)", scale));
+    for (const LadderTStars& a : arms)
+      for (const DeltaGrowth* ref : refs) {
+        const DeltaGrowth* g = find(a, scale, ref->gamma);
+        if (!g) {
+          rows.push_back(
+              {a.name, scale, fmt::format("{:g}", ref->gamma), "not measured", "–", "–", "–"});
+          continue;
+        }
+        const bool is_ref = &a == &reference;
+        const DrawRatio growth = RatioOfDraws(g->growth, g->draws, ref->growth, ref->draws);
+        const DrawRatio last =
+            RatioOfDraws(g->delta_last, g->last_draws, ref->delta_last, ref->last_draws);
+        auto cell = [&](const DrawRatio& r) {
+          return is_ref  ? std::string("reference")
+                 : r.has ? fmt::format("{:.3g} [{:.3g}, {:.3g}]", r.value, r.lo, r.hi)
+                         : std::string("–");
+        };
+        rows.push_back({a.name, scale, fmt::format("{:g}", ref->gamma),
+                        fmt::format("{:.3g} → {:.3g}", g->delta_first, g->delta_last),
+                        fmt::format("×{:.3g} [{:.3g}, {:.3g}]", g->growth, g->lo, g->hi),
+                        cell(growth), cell(last)});
+        if (is_ref || !growth.has || ref != read) continue;
+        const std::string reading =
+            growth.hi < 1   ? "grows less sensitive with training than"
+            : growth.lo > 1 ? "grows more sensitive with training than"
+                            : "cannot be told apart (the ratio's interval holds 1) from";
+        findings.push_back(fmt::format(
+            "{}, {} noise at γ = {:g}: Δ grows ×{:.3g} [{:.3g}, {:.3g}] from the first budget to "
+            "the last, against ×{:.3g} for {}; ratio {:.3g} [{:.3g}, {:.3g}]: it {} {}.",
+            a.name, scale, ref->gamma, g->growth, g->lo, g->hi, ref->growth, reference.name,
+            growth.value, growth.lo, growth.hi, reading, reference.name));
       }
-      const bool is_ref = &a == &reference;
-      const DrawRatio growth =
-          ref ? RatioOfDraws(g->growth, g->draws, ref->growth, ref->draws) : DrawRatio{};
-      const DrawRatio last =
-          ref ? RatioOfDraws(g->delta_last, g->last_draws, ref->delta_last, ref->last_draws)
-              : DrawRatio{};
-      auto cell = [&](const DrawRatio& r) {
-        return is_ref  ? std::string("reference")
-               : r.has ? fmt::format("{:.3g} [{:.3g}, {:.3g}]", r.value, r.lo, r.hi)
-                       : std::string("–");
-      };
-      rows.push_back({a.name, scale, fmt::format("{:.3g} → {:.3g}", g->delta_first, g->delta_last),
-                      fmt::format("×{:.3g} [{:.3g}, {:.3g}]", g->growth, g->lo, g->hi),
-                      cell(growth), cell(last)});
-      if (is_ref || !growth.has) continue;
-      const std::string reading = growth.hi < 1 ? "grows less sensitive with training than"
-                                  : growth.lo > 1
-                                      ? "grows more sensitive with training than"
-                                      : "cannot be told apart (the ratio's interval holds 1) from";
-      findings.push_back(fmt::format(
-          "{}, {} noise at γ = {:g}: Δ grows ×{:.3g} [{:.3g}, {:.3g}] from the first budget to the "
-          "last, against ×{:.3g} for {}; ratio {:.3g} [{:.3g}, {:.3g}]: it {} {}.",
-          a.name, scale, gamma, g->growth, g->lo, g->hi, ref->growth, reference.name, growth.value,
-          growth.lo, growth.hi, reading, reference.name));
-    }
   }
+  std::string read_at;
+  for (const std::string& c : chosen) read_at += (read_at.empty() ? "" : "; ") + c;
   doc.Heading(3, "Progressive sensitivity per arm");
   doc.Paragraph(fmt::format(
-      "How much the perturbation's Δ grows from the ladder's first budget to its last, at the "
-      "grid's median γ = {:g}, under each noise scale (init: σ = γ·σ_init; relative: σ = "
-      "γ·rms(θ) of each tensor at that checkpoint, which factors out weights that weight decay "
-      "shrinks). The growth's 95% interval is a bootstrap over pre-training seeds and draws; the "
-      "ratios pair two arms' independent replicates. A growth ratio below 1 means the arm's "
-      "sensitivity rises less with training than the reference arm's.",
-      gamma));
-  doc.Table({"arm", "noise scale", "Δ first → last", "growth [interval]",
+      "How much the perturbation's Δ grows from the ladder's first budget to its last, per noise "
+      "scale (init: σ = γ·σ_init; relative: σ = γ·rms(θ) of each tensor at that checkpoint, "
+      "which factors out weights that weight decay shrinks) and γ. The growth's 95% interval is "
+      "a bootstrap over pre-training seeds and draws; the ratios pair two arms' independent "
+      "replicates. A growth ratio below 1 means the arm's sensitivity rises less with training "
+      "than the reference arm's. The sentences below read one γ per scale, the smallest whose "
+      "first-budget Δ in the reference arm is significantly positive ({}); a Δ of several nats "
+      "means that γ destroys the model, and its growth says little.",
+      read_at));
+  doc.Table({"arm", "noise scale", "γ", "Δ first → last", "growth [interval]",
              "growth ratio to the reference [interval]", "last-budget Δ ratio [interval]"},
             std::move(rows));
   if (!findings.empty()) doc.Bullets(std::move(findings));

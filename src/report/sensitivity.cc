@@ -81,6 +81,7 @@ std::vector<DeltaGrowth> DeltaGrowths(const StudyResults& results, uint64_t seed
       // A replicate whose start is not positive has no finite growth: it counts as unbounded.
       const double growth = rf > 0 ? rl / rf : INFINITY;
       g.draws.push_back(growth);
+      g.first_draws.push_back(rf);
       g.last_draws.push_back(rl);
     }
     g.lo = Percentile(g.draws, (1 - level) / 2);

@@ -22,8 +22,9 @@ struct DeltaGrowth {
   // growth = delta_last / delta_first; [lo, hi] its percentile interval; draws the replicates'
   // values (the same replicate count for every ladder, so ratios pair them one by one).
   double growth = 0, lo = 0, hi = 0;
-  std::vector<double> draws, last_draws;  // growth, and Δ at the last budget, per replicate
-  std::string rests_on;                   // "4 draws × 3 pre-training seeds"
+  // Per replicate: the growth, and the mean Δ at the first and at the last budget.
+  std::vector<double> draws, first_draws, last_draws;
+  std::string rests_on;  // "4 draws × 3 pre-training seeds"
 };
 
 // One entry per (scale, γ) of the "all" group whose units cover the ladder's first and last
