@@ -205,8 +205,10 @@ void RopeBackward(R* dx, const R* dout, int B, int T, int NH, int HS, int64_t st
 // . k_s / sqrt(HS)) over s <= t. q (B,T,NH*HS) has row stride q_stride, k and v (B,T,KH*HS) row
 // stride kv_stride (separate tensors: C and KV; inside a packed (C+2KV) qkv buffer both are C+2KV);
 // out (B,T,C) is dense. Head h occupies channels [h*HS, (h+1)*HS). probs (B,NH,T,T) is saved for
-// the backward (zero above the diagonal).
-template <typename R>
+// the backward (zero above the diagonal). kCausal = false is the bidirectional attention of a
+// vision transformer: every position reads all T keys (the sums run over s < T instead of s <= t;
+// a compile-time switch, so the causal arithmetic is the same code as before it existed).
+template <typename R, bool kCausal = true>
 void AttentionForward(R* out, R* probs, const R* q, const R* k, const R* v, int B, int T, int NH,
                       int KH, int HS, int64_t q_stride, int64_t kv_stride) {
   const int C = NH * HS, group = NH / KH;
@@ -218,7 +220,7 @@ void AttentionForward(R* out, R* probs, const R* q, const R* k, const R* v, int 
       for (int t = 0; t < T; ++t) {
         const R* qt = q + ((int64_t)b * T + t) * q_stride + h * HS;
         R mx = -INFINITY;
-        for (int s = 0; s <= t; ++s) {
+        for (int s = 0; s < (kCausal ? t + 1 : T); ++s) {
           const R* ks = k + ((int64_t)b * T + s) * kv_stride + hk;
           R dot = 0;
           for (int i = 0; i < HS; ++i) dot += qt[i] * ks[i];
@@ -226,20 +228,22 @@ void AttentionForward(R* out, R* probs, const R* q, const R* k, const R* v, int 
           mx = std::max(mx, P[t * T + s]);
         }
         R sum = 0;
-        for (int s = 0; s <= t; ++s) sum += (P[t * T + s] = std::exp(P[t * T + s] - mx));
-        for (int s = 0; s <= t; ++s) P[t * T + s] /= sum;
-        for (int s = t + 1; s < T; ++s) P[t * T + s] = 0;
+        for (int s = 0; s < (kCausal ? t + 1 : T); ++s)
+          sum += (P[t * T + s] = std::exp(P[t * T + s] - mx));
+        for (int s = 0; s < (kCausal ? t + 1 : T); ++s) P[t * T + s] /= sum;
+        if constexpr (kCausal)
+          for (int s = t + 1; s < T; ++s) P[t * T + s] = 0;
         R* ot = out + ((int64_t)b * T + t) * C + h * HS;
         for (int i = 0; i < HS; ++i) {
           R acc = 0;
-          for (int s = 0; s <= t; ++s)
+          for (int s = 0; s < (kCausal ? t + 1 : T); ++s)
             acc += P[t * T + s] * v[((int64_t)b * T + s) * kv_stride + hk + i];
           ot[i] = acc;
         }
       }
     }
 }
-template <typename R>
+template <typename R, bool kCausal = true>
 void AttentionBackward(R* dq, R* dk, R* dv, const R* dout, const R* probs, const R* q, const R* k,
                        const R* v, int B, int T, int NH, int KH, int HS, int64_t q_stride,
                        int64_t kv_stride) {
@@ -255,7 +259,7 @@ void AttentionBackward(R* dq, R* dk, R* dv, const R* dout, const R* probs, const
       for (int t = 0; t < T; ++t) {
         const R* dot = dout + ((int64_t)b * T + t) * C + h * HS;
         R sum = 0;  // sum_s P[t,s] dP[t,s]
-        for (int s = 0; s <= t; ++s) {
+        for (int s = 0; s < (kCausal ? t + 1 : T); ++s) {
           const int64_t vs = ((int64_t)b * T + s) * kv_stride + hk;
           R d = 0;
           for (int i = 0; i < HS; ++i) {
@@ -266,7 +270,7 @@ void AttentionBackward(R* dq, R* dk, R* dv, const R* dout, const R* probs, const
           sum += P[t * T + s] * d;
         }
         const int64_t qt = ((int64_t)b * T + t) * q_stride + h * HS;
-        for (int s = 0; s <= t; ++s) {
+        for (int s = 0; s < (kCausal ? t + 1 : T); ++s) {
           const R ds = P[t * T + s] * (dp[s] - sum) * scale;  // d score (pre-softmax, pre-scale)
           const int64_t ks = ((int64_t)b * T + s) * kv_stride + hk;
           for (int i = 0; i < HS; ++i) {

@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "ops/reference/ops.h"
+
 namespace ot::ref {
 
 // Cuts each image (row-major (S, S, channels), S = image side) into (S/p)^2 patches of p x p in
@@ -136,80 +138,21 @@ void SoftmaxXentBackward(R* dlogits, R dloss, const R* logits, const int32_t* la
   }
 }
 
-// Bidirectional grouped-query attention: ops.h's AttentionForward with every position reading every
+// Bidirectional grouped-query attention: ops.h's attention with every position reading every
 // position, out_t = sum_s P[t,s] v_s, P[t,:] = softmax_s(q_t . k_s / sqrt(HS)) over all T keys.
-// Same layouts and strides; probs (B,NH,T,T) is saved for the backward. (ops.h's causal op is left
-// as it was, so its compiled arithmetic, which tests compare bit for bit, is unchanged.)
+// Same layouts and strides; probs (B,NH,T,T) is saved for the backward.
 template <typename R>
 void BidirectionalAttentionForward(R* out, R* probs, const R* q, const R* k, const R* v, int B,
                                    int T, int NH, int KH, int HS, int64_t q_stride,
                                    int64_t kv_stride) {
-  const int C = NH * HS, group = NH / KH;
-  const R scale = R(1) / std::sqrt(R(HS));
-  for (int b = 0; b < B; ++b)
-    for (int h = 0; h < NH; ++h) {
-      R* P = probs + ((int64_t)b * NH + h) * T * T;
-      const int64_t hk = (int64_t)(h / group) * HS;  // the kv head's channel offset
-      for (int t = 0; t < T; ++t) {
-        const R* qt = q + ((int64_t)b * T + t) * q_stride + h * HS;
-        R mx = -INFINITY;
-        for (int s = 0; s < T; ++s) {
-          const R* ks = k + ((int64_t)b * T + s) * kv_stride + hk;
-          R dot = 0;
-          for (int i = 0; i < HS; ++i) dot += qt[i] * ks[i];
-          P[t * T + s] = dot * scale;
-          mx = std::max(mx, P[t * T + s]);
-        }
-        R sum = 0;
-        for (int s = 0; s < T; ++s) sum += (P[t * T + s] = std::exp(P[t * T + s] - mx));
-        for (int s = 0; s < T; ++s) P[t * T + s] /= sum;
-        R* ot = out + ((int64_t)b * T + t) * C + h * HS;
-        for (int i = 0; i < HS; ++i) {
-          R acc = 0;
-          for (int s = 0; s < T; ++s)
-            acc += P[t * T + s] * v[((int64_t)b * T + s) * kv_stride + hk + i];
-          ot[i] = acc;
-        }
-      }
-    }
+  AttentionForward<R, false>(out, probs, q, k, v, B, T, NH, KH, HS, q_stride, kv_stride);
 }
 template <typename R>
 void BidirectionalAttentionBackward(R* dq, R* dk, R* dv, const R* dout, const R* probs, const R* q,
                                     const R* k, const R* v, int B, int T, int NH, int KH, int HS,
                                     int64_t q_stride, int64_t kv_stride) {
-  // dq, dk, dv: like q, k, v (same row strides); dout (B,T,C). dk, dv sum over the heads of a
-  // group.
-  const int C = NH * HS, group = NH / KH;
-  const R scale = R(1) / std::sqrt(R(HS));
-  std::vector<R> dp(T);
-  for (int b = 0; b < B; ++b)
-    for (int h = 0; h < NH; ++h) {
-      const R* P = probs + ((int64_t)b * NH + h) * T * T;
-      const int64_t hk = (int64_t)(h / group) * HS;
-      for (int t = 0; t < T; ++t) {
-        const R* dot = dout + ((int64_t)b * T + t) * C + h * HS;
-        R sum = 0;  // sum_s P[t,s] dP[t,s]
-        for (int s = 0; s < T; ++s) {
-          const int64_t vs = ((int64_t)b * T + s) * kv_stride + hk;
-          R d = 0;
-          for (int i = 0; i < HS; ++i) {
-            d += dot[i] * v[vs + i];
-            dv[vs + i] += P[t * T + s] * dot[i];
-          }
-          dp[s] = d;
-          sum += P[t * T + s] * d;
-        }
-        const int64_t qt = ((int64_t)b * T + t) * q_stride + h * HS;
-        for (int s = 0; s < T; ++s) {
-          const R ds = P[t * T + s] * (dp[s] - sum) * scale;  // d score (pre-softmax, pre-scale)
-          const int64_t ks = ((int64_t)b * T + s) * kv_stride + hk;
-          for (int i = 0; i < HS; ++i) {
-            dq[qt + i] += ds * k[ks + i];
-            dk[ks + i] += ds * q[qt + i];
-          }
-        }
-      }
-    }
+  AttentionBackward<R, false>(dq, dk, dv, dout, probs, q, k, v, B, T, NH, KH, HS, q_stride,
+                              kv_stride);
 }
 
 // 2-D RoPE's angles (T, rot/2) for the tokens of one image: a patch at grid (py, px) sits at
