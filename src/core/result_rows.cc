@@ -27,6 +27,9 @@ void Visit(V& v, Row& r) {
     v("base_ppl", r.base_ppl, Range::kNonNegative);
     v("base_loss_stderr", r.base_loss_stderr);
     v("c4_loss", r.c4_loss);
+    v("accuracy", r.accuracy);
+    v("probe_loss", r.probe_loss);
+    v("probe_accuracy", r.probe_accuracy);
   } else if constexpr (std::is_same_v<std::remove_const_t<Row>, PerturbRow>) {
     v("tokens", r.tokens, 1);
     v("epochs", r.epochs, Range::kNonNegative);
@@ -78,6 +81,7 @@ void Visit(V& v, Row& r) {
     v("accuracy", r.accuracy);
     v("chance_accuracy", r.chance_accuracy);
     v("label_prior_loss", r.label_prior_loss);
+    v("ood_accuracy", r.ood_accuracy);
     v("base_id_loss", r.base_id_loss, Range::kAny);
     v("base_ood_loss", r.base_ood_loss, Range::kAny);
   }

@@ -21,6 +21,9 @@ struct PretrainRow {
   double base_loss = 0, base_ppl = 0;
   std::optional<double> base_loss_stderr;  // over evaluation windows (the probe's sampling error)
   std::optional<double> c4_loss;
+  // Vision (overtrain vision-study): accuracy on the pre-training test set (supervised), and the
+  // linear probe on the downstream set (fit on training features, scored on the test split).
+  std::optional<double> accuracy, probe_loss, probe_accuracy;
 };
 
 // One perturbation draw (results/perturb.jsonl, written by `overtrain perturb`).
@@ -30,7 +33,7 @@ struct PerturbRow {
   int64_t seed = 0;
   double gamma = 0;
   int64_t draw = 0;
-  std::string group;  // "all" = every tensor with sigma_init > 0
+  std::string group;  // "all" = every tensor with sigma_init > 0; "backbone" = all but a ViT's head
   double loss = 0, base_loss = 0, delta = 0;
   std::string scale = "init";  // the noise scale, "init" | "relative" (model/noise.h)
 };
@@ -49,6 +52,7 @@ struct FinetuneRow {
   std::optional<double>
       label_prior_loss;  // ID loss of predicting only the label prior (label tasks)
   double base_id_loss = 0, base_ood_loss = 0;
+  std::optional<double> ood_accuracy;  // vision: accuracy of the retention measure
 };
 
 // One benchmark file (an lm-eval task file, eval.task_files / eval.rolling_files) scored on a base
@@ -82,6 +86,12 @@ struct LrSweepRow {
   std::optional<double> val_loss_stderr;  // over evaluation windows
   bool chosen = false;  // the lowest val_loss (ties: the smaller lr); the ladder's LR
 };
+
+// The group of a perturbation over the whole model: "all", or "backbone" on a ViT (whose
+// perturbation leaves the head alone): the rows the report's figures, sizes and arms read.
+inline bool IsWholeModelGroup(const std::string& group) {
+  return group == "all" || group == "backbone";
+}
 
 nlohmann::json ToJson(const PretrainRow& row);
 nlohmann::json ToJson(const LrSweepRow& row);

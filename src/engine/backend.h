@@ -153,6 +153,9 @@ class Backend {
 
   // Forward only, head = classes: the mean cross-entropy and correct count over B images.
   virtual ImageEval EvalImages(const float* pixels, const int32_t* labels, int B) = 0;
+  // Forward only, head = projection: SigLIP's pairwise sigmoid loss over B pairs of views (what
+  // TrainStepPairs' first pass reports), the pre-training objective of a contrastive ViT.
+  virtual double EvalPairs(const float* pixels_a, const float* pixels_b, int B) = 0;
   // Forward only: the pooled features (B, d_model) after the final norm, what a linear probe reads.
   virtual void FeaturesImages(const float* pixels, int B, float* features) = 0;
 

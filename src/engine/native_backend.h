@@ -47,6 +47,7 @@ class NativeBackend final : public Backend {
   double Loss(const int32_t* inputs, const int32_t* targets, int B, int T) override;
   void LogitStats(const int32_t* inputs, int B, int T, double* max_logit, double* log_z) override;
   ImageEval EvalImages(const float* pixels, const int32_t* labels, int B) override;
+  double EvalPairs(const float* pixels_a, const float* pixels_b, int B) override;
   void FeaturesImages(const float* pixels, int B, float* features) override;
 
   void SaveSnapshot(int slot) override;

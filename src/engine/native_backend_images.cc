@@ -76,6 +76,13 @@ ImageEval NativeBackend::EvalImages(const float* pixels, const int32_t* labels, 
   return e;
 }
 
+double NativeBackend::EvalPairs(const float* pixels_a, const float* pixels_b, int B) {
+  Decoder& decoder = Images("EvalPairs", B, 2);
+  if (config_.head != "projection")
+    throw Error("EvalPairs needs model.head = projection; the model has head = " + config_.head);
+  return decoder.ForwardPairs(params_, pixels_a, pixels_b, B);
+}
+
 void NativeBackend::FeaturesImages(const float* pixels, int B, float* features) {
   Images("FeaturesImages", B, 1).Features(params_, pixels, B, features);
 }

@@ -244,6 +244,7 @@ class TorchBackend final : public Backend {
     throw Error(kNoImages);
   }
   ImageEval EvalImages(const float*, const int32_t*, int) override { throw Error(kNoImages); }
+  double EvalPairs(const float*, const float*, int) override { throw Error(kNoImages); }
   void FeaturesImages(const float*, int, float*) override { throw Error(kNoImages); }
 
   void SaveSnapshot(int slot) override {

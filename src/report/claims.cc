@@ -30,8 +30,8 @@ const std::vector<const Finding*>* Family(const Ctx& ctx, const std::string& key
 std::string TppRange(const Ctx& ctx) {
   const auto& b = ctx.s.budgets;
   if (b.empty()) return "–";
-  std::string out = fmt::format("{:.3g}–{:.3g} tokens/param", b.front().tokens_per_param,
-                                b.back().tokens_per_param);
+  std::string out = fmt::format("{:.3g}–{:.3g} {}/param", b.front().tokens_per_param,
+                                b.back().tokens_per_param, ctx.s.unit);
   if (b.front().tokens_per_nonembed_param > 0)
     out += fmt::format(" ({:.3g}–{:.3g} per non-embedding param)",
                        b.front().tokens_per_nonembed_param, b.back().tokens_per_nonembed_param);
@@ -390,6 +390,12 @@ std::vector<ClaimRow> Claims(const Ctx& ctx) {
   rows.push_back(TheoryClaim(ctx, false));
   rows.push_back(TheoryClaim(ctx, true));
   rows.push_back(BenchmarkClaim(ctx));
+  if (ctx.s.unit != "tokens") {  // a vision study: budgets are images seen; C7–C9 are text-only
+    rows.resize(6);
+    for (ClaimRow& r : rows)
+      for (size_t at; (at = r.claim.find("tokens")) != std::string::npos;)
+        r.claim.replace(at, 6, ctx.s.unit);
+  }
   return rows;
 }
 
@@ -398,8 +404,8 @@ std::vector<std::string> Flags(const Ctx& ctx) {
   const double z = ctx.options.inflection.z;
   for (const auto& b : ctx.s.budgets)
     if (b.epochs > 1)
-      flags.push_back(fmt::format("data repeated: {} tokens is {:.2g} epochs of the training set",
-                                  ctx.tokens.Short(double(b.tokens)), b.epochs));
+      flags.push_back(fmt::format("data repeated: {} {} is {:.2g} epochs of the training set",
+                                  ctx.tokens.Short(double(b.tokens)), ctx.s.unit, b.epochs));
   const double ln_v =
       ctx.results.study.vocab_size > 0 ? std::log(double(ctx.results.study.vocab_size)) : kNaN;
   std::map<std::string, std::vector<std::string>> chance, prior, above_uniform;

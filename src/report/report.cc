@@ -117,6 +117,7 @@ ReportOutput WriteReport(const fs::path& study_dir, const ReportOptions& options
   report_detail::TheorySection(ctx);
   report_detail::BenchmarkSection(ctx);
   report_detail::TStarSection(ctx, out.dir / "tables");
+  report_detail::VisionSection(ctx);
   out.tables.insert(out.tables.end(), ctx.tables.begin(), ctx.tables.end());
   if (!ctx.findings.empty()) {
     InflectionsCsv(ctx, out.dir / "tables" / "inflections.csv");
@@ -127,20 +128,32 @@ ReportOutput WriteReport(const fs::path& study_dir, const ReportOptions& options
   Document doc;
   doc.Heading(1, "overtrain report: " + st.name);
   doc.Paragraph(fmt::format(
-      "Preset `{}`, {} parameters, {} training tokens per epoch, {} seed(s); tasks: {}; γ grid: "
+      "Preset `{}`, {} parameters, {} training {} per epoch, {} seed(s); tasks: {}; γ grid: "
       "{}; "
-      "fine-tuning LRs: {}. Losses are mean token-level cross-entropy in nats on held-out sets "
-      "(perplexity = exp(loss)). Error bars are ±1 standard error over draws and seeds; a change "
+      "fine-tuning LRs: {}. {} Error bars are ±1 standard error over draws and seeds; a change "
       "counts "
       "as real only beyond {:g} combined standard errors. Read from `results/` only.",
-      st.preset, FormatSize(st.params), FormatSize(st.train_tokens_per_epoch), st.seeds,
+      st.preset, FormatSize(st.params), FormatSize(st.train_tokens_per_epoch), st.unit, st.seeds,
       st.tasks.empty() ? "none" : fmt::format("{}", fmt::join(st.tasks, ", ")),
       st.gammas.empty() ? "none" : fmt::format("{}", fmt::join(st.gammas, ", ")),
-      st.lrs.empty() ? "none" : fmt::format("{}", fmt::join(st.lrs, ", ")), options.inflection.z));
+      st.lrs.empty() ? "none" : fmt::format("{}", fmt::join(st.lrs, ", ")),
+      st.unit == "images"
+          ? "Losses are in nats on held-out images: the pre-training objective (per-image "
+            "cross-entropy, or SigLIP's pairwise loss), and per-image cross-entropy after "
+            "fine-tuning (docs/science.md §9)."
+          : "Losses are mean token-level cross-entropy in nats on held-out sets (perplexity = "
+            "exp(loss)).",
+      options.inflection.z));
   doc.Heading(2, "The paper's claims at this scale");
   {
     std::vector<std::vector<std::string>> rows;
-    for (const auto& c : report_detail::Claims(ctx)) {
+    const std::vector<report_detail::ClaimRow> claims = report_detail::Claims(ctx);
+    if (st.unit == "images") {
+      const std::string answer = report_detail::VisionAnswer(ctx, claims);
+      doc.Paragraph(answer);
+      ctx.verdict.insert(ctx.verdict.begin(), answer);
+    }
+    for (const auto& c : claims) {
       rows.push_back({c.id, c.claim, "**" + c.verdict + "**", c.evidence, c.range});
       out.claims.push_back(fmt::format("{} {}: {}", c.id, c.verdict, c.claim));
     }
@@ -166,7 +179,7 @@ ReportOutput WriteReport(const fs::path& study_dir, const ReportOptions& options
     doc.Paragraph(fmt::format("Absent result files (their sections are omitted): {}.",
                               fmt::join(ctx.omitted, ", ")));
   if (!s.budgets.empty()) {
-    doc.Heading(2, "Token budgets");
+    doc.Heading(2, st.unit == "images" ? "Budgets (images seen)" : "Token budgets");
     std::vector<std::vector<std::string>> rows;
     for (const auto& b : s.budgets)
       rows.push_back({ctx.tokens.Short(double(b.tokens)), fmt::format("{}", b.tokens),
@@ -174,7 +187,7 @@ ReportOutput WriteReport(const fs::path& study_dir, const ReportOptions& options
                       b.tokens_per_nonembed_param > 0
                           ? fmt::format("{:.3g}", b.tokens_per_nonembed_param)
                           : std::string("–")});
-    doc.Table({"budget", "tokens", "epochs", "tokens/param", "tokens/non-embedding param"},
+    doc.Table({"budget", st.unit, "epochs", st.unit + "/param", st.unit + "/non-embedding param"},
               std::move(rows));
   }
   doc.Append(ctx.body);

@@ -148,6 +148,12 @@ StudyInfo ReadStudyInfo(const std::filesystem::path& path) {
   s.tasks = f.Array<std::string>("tasks");
   s.gammas = f.Array<double>("gammas");
   s.lrs = f.Array<double>("lrs");
+  if (object.contains("unit")) {
+    s.unit = f.Str("unit");
+    if (s.unit != "tokens" && s.unit != "images")
+      throw Error(
+          fmt::format("{}: key 'unit' is '{}'; expected tokens or images", path.string(), s.unit));
+  }
   if (object.contains("vocab_size")) s.vocab_size = f.Int("vocab_size", 1);
   if (object.contains("embedding_params")) s.embedding_params = f.Int("embedding_params", 0);
   return s;

@@ -19,7 +19,8 @@ struct StudyInfo {
   int64_t params = 0;                  // non-embedding + embedding
   int64_t embedding_params = 0;        // token embedding (+ untied head); 0 = not recorded
   int64_t vocab_size = 0;              // 0 = not recorded
-  int64_t train_tokens_per_epoch = 0;  // size of the general training set in tokens
+  int64_t train_tokens_per_epoch = 0;  // size of the general training set in tokens (or images)
+  std::string unit = "tokens";         // what a budget counts: "tokens", or "images" (vision)
   int64_t seeds = 0;
   std::vector<std::string> tasks;
   std::vector<double> gammas, lrs;

@@ -56,14 +56,14 @@ std::vector<std::pair<double, std::string>> TokenTics(const Summaries& s) {
 PlotPanel TokenPanel(const Ctx& ctx, std::string title, std::string ylabel) {
   PlotPanel p;
   p.title = std::move(title);
-  p.xlabel = "pre-training tokens (epochs)";
+  p.xlabel = "pre-training " + ctx.s.unit + " (epochs)";
   p.ylabel = std::move(ylabel);
   p.xtics = TokenTics(ctx.s);
   const size_t stride = (ctx.s.budgets.size() + 7) / 8;
   for (size_t i = 0; i < ctx.s.budgets.size(); i += stride)
     p.x2tics.push_back({double(ctx.s.budgets[i].tokens),
                         fmt::format("{:.3g}", ctx.s.budgets[i].tokens_per_param)});
-  p.x2label = "tokens per parameter";
+  p.x2label = ctx.s.unit + " per parameter";
   return p;
 }
 
@@ -92,7 +92,7 @@ void SmallMultiples(Ctx& ctx, const std::string& name, const std::string& title,
     PlotPanel p = TokenPanel(ctx, f->curve.label, what);
     p.x2tics.clear();  // narrow panels: tokens/param and epochs are on the main figure
     for (auto& [x, label] : p.xtics) label = label.substr(0, label.find('\n'));
-    p.xlabel = "pre-training tokens";
+    p.xlabel = "pre-training " + ctx.s.unit;
     if (!reference.x.empty()) p.series.push_back(Series(reference, 0, true, nullptr));
     p.series.push_back(Series(f->curve, color++, false, f));
     fig.panels.push_back(std::move(p));
@@ -126,9 +126,9 @@ std::string Lower(std::string s) {
 std::string RangeText(const Ctx& ctx) {
   const auto& b = ctx.s.budgets;
   if (b.empty()) return "";
-  return fmt::format("{}–{} tokens, {:.3g}–{:.3g} epochs",
-                     ctx.tokens.Short(double(b.front().tokens)),
-                     ctx.tokens.Short(double(b.back().tokens)), b.front().epochs, b.back().epochs);
+  return fmt::format("{}–{} {}, {:.3g}–{:.3g} epochs", ctx.tokens.Short(double(b.front().tokens)),
+                     ctx.tokens.Short(double(b.back().tokens)), ctx.s.unit, b.front().epochs,
+                     b.back().epochs);
 }
 
 std::vector<double> Distinct(const std::vector<double>& v) {
@@ -146,10 +146,10 @@ std::string MainScale(const Summaries& s) {
   return scales.empty() ? "init" : scales.front();
 }
 
-// The perturbation group drawn in the figures: "all" when present.
+// The perturbation group drawn in the figures: "all" (or a ViT's "backbone") when present.
 std::string MainGroup(const Summaries& s) {
   for (const auto& p : s.perturb)
-    if (p.group == "all") return "all";
+    if (IsWholeModelGroup(p.group)) return p.group;
   return s.perturb.empty() ? "all" : s.perturb.front().group;
 }
 
@@ -231,11 +231,11 @@ void BaseSection(Ctx& ctx) {
   FindingsTable(ctx, shown);
   if (fb.result.monotone_decreasing)
     ctx.verdict.push_back(fmt::format(
-        "The base model keeps improving: its loss decreases monotonically with tokens ({}).",
-        RangeText(ctx)));
+        "The base model keeps improving: its loss decreases monotonically with {} ({}).",
+        ctx.s.unit, RangeText(ctx)));
   else
     ctx.verdict.push_back("The base model's loss is " + std::string(ShapeName(fb.result.shape)) +
-                          " in tokens: " + DescribeCurve(fb) + ".");
+                          " in " + ctx.s.unit + ": " + DescribeCurve(fb) + ".");
 }
 
 namespace {

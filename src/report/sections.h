@@ -110,6 +110,12 @@ struct ClaimRow {
 std::vector<ClaimRow> Claims(const Ctx& ctx);
 std::vector<std::string> Flags(const Ctx& ctx);
 
+// A vision study (budgets in images, vision_section.cc): the budgets' meaning, linear probe and
+// retention per budget; and the sentence answering "does longer pre-training make this ViT harder
+// to fine-tune?" (yes / no / not at this scale, and why) from the claims.
+void VisionSection(Ctx& ctx);
+std::string VisionAnswer(const Ctx& ctx, const std::vector<ClaimRow>& claims);
+
 // Benchmarks (results/benchmarks.jsonl, benchmark_section.cc). The benchmarks with `metric`, and
 // the fine-tuning tasks, in order of appearance.
 std::vector<std::string> BenchmarkNames(const Ctx& ctx, const std::string& metric);

@@ -34,7 +34,7 @@ std::vector<DeltaGrowth> DeltaGrowths(const StudyResults& results, uint64_t seed
   std::map<std::pair<std::string, double>, std::map<Unit, std::map<int64_t, double>>> table;
   std::set<int64_t> budgets;
   for (const PerturbRow& row : *results.perturb)
-    if (row.group == "all") {
+    if (IsWholeModelGroup(row.group)) {
       table[{row.scale, row.gamma}][{row.seed, row.draw}][row.tokens] = row.delta;
       budgets.insert(row.tokens);
     }

@@ -94,7 +94,7 @@ struct ComparisonPanels {
           b.se.push_back(p.base_loss.se);
     const std::vector<std::string> scales = s.PerturbScales();
     for (const auto& p : s.perturb)
-      if (p.group == "all" && p.gamma == gamma && p.scale == scales.front())
+      if (IsWholeModelGroup(p.group) && p.gamma == gamma && p.scale == scales.front())
         d.x.push_back(double(p.tokens)), d.y.push_back(p.delta.mean), d.se.push_back(p.delta.se);
     for (const auto& [tokens, d] :
          diag)  // converged values only: an unconverged estimate is not a point
@@ -122,11 +122,11 @@ std::vector<std::vector<std::string>> CurvatureRows(const SizeReport& v, const S
   // init scale's Δ only.
   double gamma = kNaN;
   for (const auto& p : s.perturb)
-    if (p.group == "all" && p.scale == "init" && !(p.gamma >= gamma)) gamma = p.gamma;
+    if (IsWholeModelGroup(p.group) && p.scale == "init" && !(p.gamma >= gamma)) gamma = p.gamma;
   for (const auto& [tokens, d] : diag) {
     std::string measured = "–", predicted = "–";
     for (const auto& p : s.perturb)
-      if (p.group == "all" && p.scale == "init" && p.gamma == gamma && p.tokens == tokens)
+      if (IsWholeModelGroup(p.group) && p.scale == "init" && p.gamma == gamma && p.tokens == tokens)
         measured = Num(p.delta);
     for (const auto& q : d["predicted_delta"])
       if (q["gamma"].get<double>() == gamma)
@@ -151,7 +151,7 @@ std::vector<std::vector<std::string>> AtAGlance(const SizeReport& v, const Summa
   std::vector<double> gammas;
   const std::vector<std::string> scales = s.PerturbScales();
   for (const auto& p : s.perturb)
-    if (p.group == "all" && p.scale == scales.front() &&
+    if (IsWholeModelGroup(p.group) && p.scale == scales.front() &&
         std::find(gammas.begin(), gammas.end(), p.gamma) == gammas.end())
       gammas.push_back(p.gamma);
   std::sort(gammas.begin(), gammas.end());
@@ -164,7 +164,8 @@ std::vector<std::vector<std::string>> AtAGlance(const SizeReport& v, const Summa
     const std::vector<std::string> scales = s.PerturbScales();
     for (const std::string& scale : scales)  // one entry per noise scale, the main one first
       for (const auto& p : s.perturb)
-        if (p.group == "all" && p.scale == scale && p.gamma == gamma && p.tokens == tokens)
+        if (IsWholeModelGroup(p.group) && p.scale == scale && p.gamma == gamma &&
+            p.tokens == tokens)
           delta = (delta == "–" ? "" : delta + "; ") + (scales.size() > 1 ? scale + " " : "") +
                   Num(p.delta);
     for (const auto& t : s.tuned)
@@ -254,7 +255,7 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
     if (tics.empty()) tics = report_detail::TokenTics(s);
     std::map<std::pair<std::string, double>, Curve> by_gamma;  // one curve per (scale, γ)
     for (const auto& p : s.perturb) {
-      if (p.group != "all") continue;
+      if (!IsWholeModelGroup(p.group)) continue;
       Curve& c = by_gamma[{p.scale, p.gamma}];
       c.label = fmt::format("γ = {:g}", p.gamma), c.param = p.gamma;
       c.x.push_back(double(p.tokens)), c.y.push_back(p.loss.mean), c.se.push_back(p.loss.se);
@@ -368,12 +369,15 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
 
 namespace {
 
-// study.arms of <root>/study.toml (the study's resolved config), or empty.
+// study.arms of <root>/study.toml (the study's resolved config), or a vision study's
+// pretrain.objectives, or empty.
 std::vector<std::string> ArmOrder(const fs::path& root) {
   std::vector<std::string> arms;
   try {
     const toml::table t = toml::parse_file((root / "study.toml").string());
-    if (const toml::array* a = t["study"]["arms"].as_array())
+    const toml::array* a = t["study"]["arms"].as_array();
+    if (!a) a = t["pretrain"]["objectives"].as_array();
+    if (a)
       for (const auto& v : *a)
         if (const auto name = v.value<std::string>()) arms.push_back(*name);
   } catch (const toml::parse_error&) {

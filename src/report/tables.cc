@@ -109,6 +109,7 @@ std::vector<BenchmarkPoint> SummarizeBenchmarks(std::span<const BenchmarkRow> ro
 
 Summaries Summarize(const StudyResults& results) {
   Summaries s;
+  s.unit = results.study.unit;
   // Budgets and their epochs, from every file that has rows.
   std::map<int64_t, std::vector<double>> epochs;
   if (results.pretrain)

@@ -75,6 +75,7 @@ struct TheoryPoint {
 };
 
 struct Summaries {
+  std::string unit = "tokens";  // what a budget counts (StudyInfo::unit): tokens | images
   std::vector<Budget> budgets;  // every token budget seen in any file, increasing
   std::vector<PretrainPoint> pretrain;
   std::vector<PerturbPoint> perturb;    // sorted by (scale, group, gamma, tokens)

@@ -68,7 +68,7 @@ std::string RestsOn(const Samples& s, const std::string& inner, const std::strin
 void PerturbCurves(const StudyResults& r, const TStarOptions& o, std::vector<TStarCurve>& out) {
   Table<std::pair<std::string, double>> table;  // by (noise scale, γ): scales are never mixed
   for (const PerturbRow& row : *r.perturb)
-    if (row.group == "all")
+    if (IsWholeModelGroup(row.group))
       table.Add({row.scale, row.gamma}, {row.seed, row.draw}, double(row.tokens), row.loss);
   std::set<std::string> scales;
   for (const auto& [key, units] : table.values) scales.insert(key.first);

@@ -54,15 +54,15 @@ std::string XAxis::Format(double x) const {
   for (const Budget& b : budgets->budgets)
     if (double(b.tokens) == x) {
       const std::string e = fmt::format("{:.3g}", b.epochs);
-      return fmt::format("{} tokens ({} epoch{}, {:.3g} tokens/param)", TokenLabel(x), e,
-                         e == "1" ? "" : "s", b.tokens_per_param);
+      return fmt::format("{} {} ({} epoch{}, {:.3g} {}/param)", TokenLabel(x), budgets->unit, e,
+                         e == "1" ? "" : "s", b.tokens_per_param, budgets->unit);
     }
-  return TokenLabel(x) + " tokens";
+  return TokenLabel(x) + " " + budgets->unit;
 }
 std::string XAxis::Short(double x) const {
   return budgets ? TokenLabel(x) : fmt::format("{:g}", x);
 }
-std::string XAxis::Unit() const { return budgets ? "tokens" : "steps"; }
+std::string XAxis::Unit() const { return budgets ? budgets->unit : "steps"; }
 std::string XAxis::Largest() const { return budgets ? "the largest budget" : "the last step"; }
 std::string XAxis::Smallest() const { return budgets ? "the smallest budget" : "the first step"; }
 

@@ -10,22 +10,10 @@
 #include "core/check.h"
 #include "engine/backend.h"
 #include "model/init.h"
+#include "train/vision_pretrain.h"
 
 namespace ot {
 namespace {
-
-void CheckFits(const ModelConfig& config, const data::VisionDataset& d) {
-  if (d.size() == 0) throw Error(fmt::format("{}: no images", d.name));
-  if (d.rows != static_cast<uint32_t>(config.image_size) ||
-      d.cols != static_cast<uint32_t>(config.image_size) || config.channels != 1)
-    throw Error(
-        fmt::format("{}: images of {}x{} with one channel do not fit model.image_size = {}, "
-                    "model.channels = {}",
-                    d.name, d.rows, d.cols, config.image_size, config.channels));
-  if (d.classes > static_cast<uint32_t>(config.n_classes))
-    throw Error(fmt::format("{}: {} classes do not fit model.n_classes = {}", d.name, d.classes,
-                            config.n_classes));
-}
 
 // Images first..first+B-1 (mod n) of `d` into pixels (B, rows*cols) in [0, 1] and labels (B).
 void FillBatch(const data::VisionDataset& d, size_t first, int B, std::vector<float>& pixels,
@@ -48,8 +36,8 @@ VisionClassifierResult TrainVisionClassifier(const ModelConfig& config,
   if (!config.vision() || config.head != "classes")
     throw Error("TrainVisionClassifier needs model.input = patches and model.head = classes");
   OT_CHECK(batch >= 1 && steps >= 0) << "batch " << batch << ", steps " << steps;
-  CheckFits(config, train);
-  CheckFits(config, test);
+  CheckVisionFits(config, train);
+  CheckVisionFits(config, test);
   const ParamLayout layout = ParamLayout::ForModel(config);
   std::vector<float> params(layout.total());
   InitParams(layout, params, seed);

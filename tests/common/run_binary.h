@@ -23,7 +23,10 @@ inline std::pair<int, std::string> RunOvertrain(const std::vector<std::string>& 
   const std::string bin = EnvVar("OVERTRAIN_BIN");
   const pid_t pid = fork();
   if (pid == 0) {
-    if (!freopen(log.c_str(), "w", stdout) || !freopen(log.c_str(), "a", stderr)) _exit(125);
+    // Both streams append to the emptied file, so neither overwrites what the other wrote.
+    if (!freopen(log.c_str(), "w", stdout) || !freopen(log.c_str(), "a", stdout) ||
+        !freopen(log.c_str(), "a", stderr))
+      _exit(125);
     std::vector<std::string> all = {bin};
     all.insert(all.end(), args.begin(), args.end());
     std::vector<char*> argv;

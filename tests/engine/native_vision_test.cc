@@ -177,6 +177,28 @@ TEST(NativeVision, PairsStepIsForwardPairsBackwardClipAndAdamWByHand) {
             "projection");
 }
 
+// EvalPairs is the pairs step's first-pass loss at the current weights, and changes nothing; a
+// class head is refused.
+TEST(NativeVision, EvalPairsIsThePairsStepsLossWithoutAStep) {
+  ModelConfig c = ModelConfig::VitPico();
+  c.head = "projection";
+  c.proj_dim = 8;
+  constexpr int kPairs = 4;
+  const VtBatch a = VtQuadrants(c, kPairs, 31), b = VtQuadrants(c, kPairs, 32);
+  const std::vector<float> init = VtInit(c, 9);
+  auto backend = MakeBackend(c, {}, {.optim = VtAdamW(), .image_batch = kPairs}, init);
+  const double eval = backend->EvalPairs(a.pixels.data(), b.pixels.data(), kPairs);
+  EXPECT_TRUE(VtSameBits(HostParams(*backend), init));
+  EXPECT_EQ(backend->optimizer_steps(), 0);
+  const StepResult r =
+      backend->TrainStepPairs(a.pixels.data(), b.pixels.data(), kPairs, 2e-3, {.clip = 1.0});
+  EXPECT_EQ(eval, r.loss);
+  const ModelConfig classes = VtQuadrantVit();
+  auto other = MakeBackend(classes, {}, {.image_batch = kPairs}, VtInit(classes, 1));
+  EXPECT_EQ(testing::ErrorOf([&] { other->EvalPairs(a.pixels.data(), b.pixels.data(), 1); }),
+            "EvalPairs needs model.head = projection; the model has head = classes");
+}
+
 // SAM's second pass runs at the ascended weights on the same images; a non-finite second pass
 // unwinds to the weights before the step (bad_pass 2), as on the token path.
 TEST(NativeVision, SamTakesTwoPassesAndUnwindsABadSecondOne) {
