@@ -6,14 +6,19 @@ torch modules that mirror transformers' modeling files (reference/hf_families.py
 architecture switches of the `bench.model` JSON (ModelConfig::ToJson with d_ff resolved): written
 independently of the C++ engine. The default architecture (RMSNorm or OLMo's LayerNorm, SwiGLU, RoPE,
 no biases) is Llama / OLMo. Loss: mean cross-entropy over targets >= 0. Runs on Debian's python3-torch
-1.13 (/usr/bin/python3).
+1.13 (/usr/bin/python3). A model JSON with "input": "patches" is the vision transformer instead
+(reference/vit.py: the same family blocks between a patch embedding and a class or SigLIP head), in
+--parity and --bench alike.
 
 Modes:
   reference.py --parity IN.safetensors OUT.safetensors [--dtype float64|float32]
       IN holds the parameters (canonical names, src/model/layout.h), `batch.inputs` / `batch.targets` (B,T) I32 and metadata
       `bench.model` (architecture JSON) and `bench.optim` (AdamW JSON: lr, beta1, beta2, eps,
       weight_decay, decay = [tensor names that get weight decay]). OUT gets `loss` (F32, shape []),
-      `grad.<name>` and `step.<name>` (weights after one AdamW step) for every parameter.
+      `grad.<name>` and `step.<name>` (weights after one AdamW step) for every parameter. A ViT reads
+      `batch.pixels` (B, pixels) F32 and `batch.labels` (B) I32 (head = classes: mean cross-entropy), or
+      `batch.pixels` and `batch.pixels_b` (B pairs of views, head = projection: SigLIP's loss) instead
+      of the tokens (tests/bench/vit_parity_test.cc).
   reference.py --optim-parity IN.safetensors OUT.safetensors
       The optimizers other than AdamW, written from their published rules in float64 (tests/bench/
       optim_parity_test.cc). IN holds `param.<name>` and `grad.<k>.<name>` (step k = 0..steps-1) for any
@@ -25,7 +30,8 @@ Modes:
       Builds the same model in float32 with random weights and tokens, then serves a line protocol on
       stdin/stdout so the caller can alternate with its own timing: `run N` -> one JSON line
       {"step_s": [...]} (each step: zero_grad, forward, backward, AdamW step); `quit` ends.
-      Prints {"ready": true, "params": N} once the model is built and warmed up.
+      Prints {"ready": true, "params": N} once the model is built and warmed up. A ViT: B random
+      images (or pairs of views) instead of tokens; --seq is ignored.
   reference.py --forward-bench IN.safetensors [--threads 2] [--warmup 3] [--clock wall|cpu]
       Evaluation speed on the weights and batch in IN (as --parity's IN, no bench.optim): `run N` ->
       {"forward_s": [...], "value": sum of the targets' log-probs} (each: no-grad forward, log_softmax,
@@ -51,6 +57,7 @@ import torch
 import torch.nn.functional as F
 
 import hf_families as hf  # reference/hf_families.py, next to this script
+import vit  # reference/vit.py: the vision transformer (model.input = patches)
 
 CLOCK = time.perf_counter  # bench step times; main() switches to process CPU time for --clock cpu
 
@@ -256,10 +263,39 @@ def run_optim_parity(args):
     write_safetensors(args.optim_parity[1], out)
 
 
+def run_vit_parity(args, tensors, cfg, opt):
+    """--parity for model.input = patches: batch.pixels (B, pixels) F32 with batch.labels (B) I32 (class
+    head), or batch.pixels and batch.pixels_b (B pairs of views, SigLIP's projection head)."""
+    dtype = {"float64": torch.float64, "float32": torch.float32}[args.dtype]
+    try:
+        model = vit.build_vit(cfg, dtype, {n: t for n, t in tensors.items() if not n.startswith("batch.")})
+    except ValueError as e:
+        sys.exit(f"reference.py: the weights do not fit the model JSON: {e}")
+    params = model.trainable()
+    pixels = torch.tensor(tensors["batch.pixels"], dtype=dtype)
+    if cfg["head"] == "projection":
+        loss = vit.vit_loss(model, pixels, pixels_b=torch.tensor(tensors["batch.pixels_b"], dtype=dtype))
+    else:
+        loss = vit.vit_loss(model, pixels, torch.tensor(tensors["batch.labels"].astype(np.int64)))
+    loss.backward()
+    out = {"loss": np.array(loss.item(), dtype=np.float32).reshape(())}
+    for name, g in model.to_canonical({n: p.grad for n, p in params.items()}).items():
+        out["grad." + name] = g.detach().numpy().astype(np.float32)
+    decay = set(opt["decay"])
+    decay = {n for n, p in params.items() if set(model.to_canonical({n: p})) <= decay}
+    make_adamw(params, dict(opt, decay=decay)).step()
+    for name, w in model.to_canonical({n: p.detach() for n, p in params.items()}).items():
+        out["step." + name] = w.numpy().astype(np.float32)
+    write_safetensors(args.parity[1], out, {"loss": repr(loss.item()), "dtype": args.dtype,
+                                            "family": "vit+" + hf.family_of(cfg)})
+
+
 def run_parity(args):
     tensors, meta = read_safetensors(args.parity[0])
     cfg = json.loads(meta["bench.model"])
     opt = json.loads(meta["bench.optim"])
+    if cfg.get("input") == "patches":
+        return run_vit_parity(args, tensors, cfg, opt)
     dtype = {"float64": torch.float64, "float32": torch.float32}[args.dtype]
     canonical = {n: t for n, t in tensors.items() if not n.startswith("batch.")}
     model = build(cfg, dtype, canonical)
@@ -303,8 +339,39 @@ def serve(run_once, key, extra=None):
         print(json.dumps({key: times, "value": value}), flush=True)
 
 
+def run_vit_bench(args, cfg):
+    """--bench for model.input = patches: B random images (N(0, 1) pixels) with random labels, or B
+    pairs of views under a projection head; --seq is ignored (T is the image's tokens)."""
+    B, gen = args.batch, torch.Generator().manual_seed(args.seed)
+    model = vit.build_vit(cfg, torch.float32, vit.random_canonical(cfg, torch.float32))
+    params = model.trainable()
+    pixels = torch.randn(B, cfg["image_size"] ** 2 * cfg["channels"], generator=gen)
+    if cfg["head"] == "projection":
+        batch = dict(pixels_b=pixels + 0.5 * torch.randn(pixels.shape, generator=gen))
+    else:
+        batch = dict(labels=torch.randint(0, cfg["n_classes"], (B,), generator=gen))
+    opt = {"lr": 1e-4, "beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "weight_decay": 0.1,
+           "decay": {n for n, p in params.items() if p.dim() == 2}}
+    adamw = make_adamw(params, opt)
+
+    def step():
+        adamw.zero_grad(set_to_none=True)
+        loss = vit.vit_loss(model, pixels, **batch)
+        loss.backward()
+        adamw.step()
+        return loss.item()
+
+    for _ in range(args.warmup):
+        step()
+    print(json.dumps({"ready": True, "params": sum(p.numel() for p in params.values()),
+                      "threads": torch.get_num_threads()}), flush=True)
+    serve(step, "step_s")
+
+
 def run_bench(args):
     cfg = json.loads(args.model)
+    if cfg.get("input") == "patches":
+        return run_vit_bench(args, cfg)
     B, T = args.batch, args.seq
     gen = torch.Generator().manual_seed(args.seed)
     model = build(cfg, torch.float32)

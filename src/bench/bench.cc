@@ -32,12 +32,25 @@ class BackendStep {
  public:
   BackendStep(const ModelConfig& config, int B, int T, uint64_t seed, const ComputeConfig& compute,
               const OptimConfig& optim)
-      : B_(B), T_(T) {
+      : B_(B), T_(T), vision_(config.vision()), pairs_(config.head == "projection") {
     const ParamLayout layout = ParamLayout::ForModel(config);
     std::vector<float> params(layout.total());
     InitParams(layout, params, seed);
-    backend_ = MakeBackend(config, compute, {.train_batch = B, .train_seq = T, .optim = optim},
-                           std::move(params));
+    BackendPlan plan{.train_batch = B, .train_seq = T, .optim = optim};
+    if (vision_) plan = {.optim = optim, .image_batch = B};  // a ViT plans images, not tokens
+    backend_ = MakeBackend(config, compute, plan, std::move(params));
+    if (vision_) {  // B images of N(0, 1) pixels with random labels, or B pairs of views
+      const uint64_t key = RngKey(seed, StreamId("bench-images"));
+      const int64_t n = int64_t{B} * config.pixels();
+      pixels_.resize((pairs_ ? 2 : 1) * n);
+      for (int64_t i = 0; i < n; ++i) pixels_[i] = NormalAt(key, i);
+      for (int64_t i = n; i < int64_t(pixels_.size()); ++i)
+        pixels_[i] = pixels_[i - n] + 0.5f * NormalAt(key, i);
+      for (int b = 0; b < B; ++b)
+        targets_.push_back(static_cast<int32_t>(UniformAt(key, n * 2 + b) * config.n_classes) %
+                           config.n_classes);
+      return;
+    }
     const uint64_t key = RngKey(seed, StreamId("bench-tokens"));
     std::vector<int32_t> tokens(static_cast<size_t>(B) * (T + 1));
     for (size_t i = 0; i < tokens.size(); ++i)
@@ -52,7 +65,14 @@ class BackendStep {
   }
 
   double Step() {
-    return backend_->TrainStep(inputs_.data(), targets_.data(), B_, T_, 1e-4, {.clip = 1.0}).loss;
+    const StepControl control{.clip = 1.0};
+    if (vision_ && pairs_)
+      return backend_
+          ->TrainStepPairs(pixels_.data(), pixels_.data() + pixels_.size() / 2, B_, 1e-4, control)
+          .loss;
+    if (vision_)
+      return backend_->TrainStepImages(pixels_.data(), targets_.data(), B_, 1e-4, control).loss;
+    return backend_->TrainStep(inputs_.data(), targets_.data(), B_, T_, 1e-4, control).loss;
   }
 
   // Seconds of each of n steps; a device backend is synchronised by the loss it returns.
@@ -70,7 +90,9 @@ class BackendStep {
 
  private:
   int B_, T_;
-  std::vector<int32_t> inputs_, targets_;
+  bool vision_, pairs_;
+  std::vector<int32_t> inputs_, targets_;  // a ViT: targets_ holds the B labels
+  std::vector<float> pixels_;              // a ViT: (B, pixels) images (x2 for pairs)
   std::unique_ptr<Backend> backend_;
 };
 
@@ -86,6 +108,16 @@ OptimConfig BenchOptimizer(const std::string& entry, double sam_rho) {
   return c;
 }
 
+// A ViT's 6 N_matmul + 12 L T d per token: the blocks' matrices as the decoder's, plus the patch
+// embedding (once per patch token) and the head (once per image, so / T), instead of the LM head.
+double VisionTrainFlopsPerToken(const ModelConfig& c, int T) {
+  const double C = c.d_model, F = c.ff_dim(), L = c.n_layers, KV = c.kv_dim();
+  const double branches = c.mlp == MlpKind::kSwiGlu ? 3 : 2;
+  const double blocks = L * (2 * C * C + 2 * KV * C + branches * C * F);
+  const double ends = (double(c.patch_dim()) * C * c.num_patches() + double(c.head_dim()) * C) / T;
+  return 6 * (blocks + ends) + 12 * L * T * C;
+}
+
 }  // namespace
 
 TokensPerSecond SummariseTokens(std::vector<double> seconds, double tokens) {
@@ -97,7 +129,9 @@ TokensPerSecond SummariseTokens(std::vector<double> seconds, double tokens) {
 }
 
 void BenchShapeFor(const std::string& preset, int* B, int* T) {
-  if (preset == "nano" || preset.starts_with("pico"))
+  if (const ModelConfig c = ModelConfig::FromPreset(preset); c.vision())
+    *B = 32, *T = c.image_tokens();  // a ViT: 32 images of T tokens (patches + CLS)
+  else if (preset == "nano" || preset.starts_with("pico"))
     *B = 32, *T = 64;
   else if (preset == "tiny" || preset == "small")
     *B = 32, *T = 128;
@@ -137,7 +171,8 @@ std::vector<BenchRow> RunBench(const BenchOptions& options, std::FILE* log) {
     const ModelConfig config = ModelConfig::FromPreset(name);
     BenchShapeFor(name, &row.B, &row.T);
     const double tokens = static_cast<double>(row.B) * row.T;
-    row.flops_per_token = config.TrainFlopsPerToken(row.T);
+    row.flops_per_token = config.vision() ? VisionTrainFlopsPerToken(config, row.T)
+                                          : config.TrainFlopsPerToken(row.T);
     if (log)
       std::fprintf(log, "bench %s: B %d x T %d, building and warming up...\n", name.c_str(), row.B,
                    row.T);
@@ -268,6 +303,16 @@ std::string FormatBenchTable(const std::vector<BenchRow>& rows, const BenchOptio
         "{:.1f} GFLOP/s\n",
         r.config, r.gemm_calls, r.gemm_flops_per_token * 1e-6, r.flops_per_token * 1e-6,
         r.ceiling.median * r.gemm_flops_per_token * 1e-9);
+  for (const auto& r : rows) {
+    if (!ModelConfig::FromPreset(r.config).vision()) continue;
+    const double tokens = static_cast<double>(r.B) * r.T;  // step ms = 1000 B T / (tok/s)
+    out += fmt::format(
+        "{}: a ViT; a step is {} images of T {} tokens; median step ms: overtrain {:.2f}{}\n",
+        r.config, r.B, r.T, 1e3 * tokens / r.ours.median,
+        r.torch.median > 0
+            ? fmt::format(", PyTorch (reference/vit.py) {:.2f}", 1e3 * tokens / r.torch.median)
+            : std::string());
+  }
   for (const auto& r : rows) {
     if (r.optims.empty()) continue;
     // ms per step from tokens/s: B*T tokens per step; min-max of the step time come from max-min
