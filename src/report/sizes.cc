@@ -204,9 +204,11 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
   std::vector<LadderTStars> ladders;  // the law's inputs, when the ladders are model sizes
   std::vector<TStarCurve> lab;        // the linear-network lab's curves (shared by all ladders)
   bool all_sizes = !sizes.empty(), all_arms = !sizes.empty();
+  std::string unit = "tokens";  // what the budgets count: "images" when every ladder is a ViT's
   for (const auto& sz : sizes) {
     const StudyResults r = LoadStudyResults(sz.study_dir / "results");
     const Summaries s = Summarize(r);
+    unit = &sz == &sizes.front() || unit == r.study.unit ? r.study.unit : "tokens";
     // A pure size study (size-<preset> ladders) has a law; a pure arms study has its findings.
     all_sizes = all_sizes && sz.size.find('/') == std::string::npos &&
                 sz.study_dir.filename().string().starts_with("size-");
@@ -310,11 +312,13 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
              "fine-tuned OOD at tuned LR"},
             std::move(glance));
   Figure fig{.name = "ladders",
-             .title = "ladders compared against pre-training tokens",
+             .title = "ladders compared against pre-training " + unit,
              .panel_width = 430,
              .height = 430};
-  for (PlotPanel* p : {&panels.base, &panels.delta, &panels.sharp, &panels.tuned})
+  for (PlotPanel* p : {&panels.base, &panels.delta, &panels.sharp, &panels.tuned}) {
+    p->xlabel = "pre-training " + unit;
     if (!p->series.empty()) fig.panels.push_back(*p);
+  }
   for (PlotPanel& p : fig.panels) p.xtics = tics;
   if (!fig.panels.empty()) {
     fs::create_directories(study_dir / "report" / "figures");
@@ -363,7 +367,11 @@ fs::path WriteSizeComparison(const fs::path& study_dir, const std::vector<SizeRe
   if (all_arms && ladders.size() > 1) ArmsSection(doc, ladders);
   const fs::path out = study_dir / "report" / "report.md";
   fs::create_directories(out.parent_path());
-  WriteFileAtomic(out, doc.Markdown());
+  std::string text = doc.Markdown();
+  if (unit != "tokens")  // a vision study: every "tokens" of the comparison counts images
+    for (size_t at = 0; (at = text.find("tokens", at)) != std::string::npos; at += unit.size())
+      text.replace(at, 6, unit);
+  WriteFileAtomic(out, text);
   return out;
 }
 

@@ -15,11 +15,13 @@
 #include "analysis/vision_stage.h"
 #include "core/fileio.h"
 #include "core/result_rows.h"
+#include "core/run_lock.h"
 #include "data/fetch.h"
 #include "model/layout.h"
 #include "model/noise.h"
 #include "report/report.h"
 #include "report/sizes.h"
+#include "study/plan.h"
 #include "study/vision_config.h"
 #include "train/checkpoint.h"
 #include "train/vision_pretrain.h"
@@ -50,14 +52,38 @@ struct Variant {
   ModelConfig model;
 };
 
+// The config a unit's files depend on, as an 8-hex-digit key in their names: the resolved config
+// with what does not reach them reset (the study's name, seeds and jobs, the cache, the other
+// ladders; for a checkpoint also the measurements), so that changing a knob makes new units and a
+// rerun never reuses a checkpoint or measurement made under other settings.
+std::string UnitKey(const C& c, const Variant& v, bool measure) {
+  C k = c;
+  k.study = {};
+  k.data.cache = "";
+  k.model.sizes = {v.size};
+  k.pretrain.objectives = {v.objective};
+  k.pretrain.budgets = {};
+  if (!measure) {
+    k.data.downstream = C{}.data.downstream;
+    k.data.eval_images = C{}.data.eval_images;
+    k.data.probe_images = C{}.data.probe_images;
+    k.perturb = {};
+    k.finetune = {};
+  }
+  return HashHex(PrintConfig(VisionStudySchema(), k)).substr(0, 8);
+}
+
 struct Unit {
   const Variant* v;
   int64_t seed, budget;
+  std::string pretrain_key, measure_key;
   fs::path checkpoint() const {
-    return v->dir / "runs" / fmt::format("pretrain-s{}-{}", seed, FormatSize(budget));
+    return v->dir / "runs" /
+           fmt::format("pretrain-s{}-{}-{}", seed, FormatSize(budget), pretrain_key);
   }
   fs::path measured() const {
-    return v->dir / "runs" / fmt::format("measure-s{}-{}.json", seed, FormatSize(budget));
+    return v->dir / "runs" /
+           fmt::format("measure-s{}-{}-{}.json", seed, FormatSize(budget), measure_key);
   }
   std::string Name() const {
     return fmt::format("{} {} seed {} at {} images", v->objective, v->size, seed,
@@ -328,12 +354,13 @@ int VisionStudyMain(const VisionStudyOptions& opt) {
   std::fputs(PlanText(c, variants, d.src_train.size()).c_str(), stderr);
   if (opt.dry_run) return 0;
 
-  fs::create_directories(root);
+  const RunDirLock lock = RunDirLock::Acquire(root, "vision study");  // one process per study
   WriteFileAtomic(root / "study.toml", PrintConfig(VisionStudySchema(), c));
   std::vector<Unit> units;
   for (const auto& v : variants)
     for (int64_t seed : c.study.seeds)
-      for (const auto& b : c.pretrain.budgets) units.push_back({&v, seed, b.value});
+      for (const auto& b : c.pretrain.budgets)
+        units.push_back({&v, seed, b.value, UnitKey(c, v, false), UnitKey(c, v, true)});
   for (const auto& v : variants) fs::create_directories(v.dir / "runs");
   const int cores = std::max(1, omp_get_num_procs());
   const int jobs = opt.jobs > 0 ? opt.jobs : c.study.jobs > 0 ? c.study.jobs : cores;

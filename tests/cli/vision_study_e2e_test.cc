@@ -2,7 +2,8 @@
 // the fetched mnist and fashion-mnist idx files of a hand-made cache: both objectives, two seeds,
 // a two-budget ladder. The study writes the text study's result files with budgets in images and
 // the report's answer sentence; its results are the same bits at one job or two (every unit runs
-// on one thread from keyed seeds); a second run finds every unit done; a bad ladder is refused in
+// on one thread from keyed seeds); a second run finds every unit done, and
+// another fine-tuning grid reuses the checkpoints; a bad ladder is refused in
 // one sentence naming the key.
 #include <gtest/gtest.h>
 
@@ -104,6 +105,19 @@ TEST(VisionStudyE2E, WritesImageBudgetsAndTheAnswerTheSameAtAnyJobCountAndResume
   EXPECT_NE(log.find("measuring: 0 checkpoints"), std::string::npos) << log;
   EXPECT_EQ(ResultsOf(root / "one"), ResultsOf(root / "two"));
 
+  // Another fine-tuning grid reuses every checkpoint and measures each again; the results hold
+  // only the new grid's rows.
+  std::tie(rc, log) = RunOvertrain(
+      {"vision-study", "--config", config.string(), "--out", (root / "two").string(), "--set",
+       "data.cache=" + (root / "cache").string(), "--set", "finetune.lrs=[2e-3]"},
+      root / "lr.log");
+  ASSERT_EQ(rc, 0) << log;
+  EXPECT_NE(log.find("pre-training: 0 runs (8 already done)"), std::string::npos) << log;
+  EXPECT_NE(log.find("measuring: 8 checkpoints"), std::string::npos) << log;
+  const std::string ft = ReadFile(root / "two" / "arm-siglip" / "results" / "finetune.jsonl");
+  EXPECT_EQ(std::count(ft.begin(), ft.end(), '\n'), 2 * 2);
+  EXPECT_EQ(ft.find("\"lr\":0.001"), std::string::npos) << ft;
+
   std::tie(rc, log) =
       RunOvertrain({"vision-study", "--config", config.string(), "--out", (root / "bad").string(),
                     "--set", "pretrain.budgets=[320, 650]"},
@@ -113,6 +127,17 @@ TEST(VisionStudyE2E, WritesImageBudgetsAndTheAnswerTheSameAtAnyJobCountAndResume
             std::string::npos)
       << log;
   EXPECT_FALSE(fs::exists(root / "bad"));
+  // Sources not fetched: the fix, in one sentence, before anything is written.
+  std::tie(rc, log) =
+      RunOvertrain({"vision-study", "--config", config.string(), "--out",
+                    (root / "nodata").string(), "--set", "data.cache=" + (root / "empty").string()},
+                   root / "nodata.log");
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(log.find("source 'fashion-mnist' is not in the cache (or incomplete); run `overtrain "
+                     "data fetch --source fashion-mnist"),
+            std::string::npos)
+      << log;
+  EXPECT_FALSE(fs::exists(root / "nodata"));
   fs::remove_all(root);
 }
 

@@ -474,6 +474,30 @@ TEST(Report, FlagsNameResultsThatCannotCarryTheScience) {
   fs::remove_all(study);
 }
 
+// A vision study's results (budgets in images): the report speaks of images, lists C1–C6 only, and
+// answers the question in one sentence read off the claims, with what the tuned LR rests on.
+TEST(Report, VisionStudyCountsImagesAndAnswersTheQuestion) {
+  const fs::path dir = testing::TempDir("report_vision");
+  testing::WriteSyntheticStudy(dir, {.theory = false, .unit = "images"});
+  const ReportOutput out = WriteReport(dir);
+  const std::string md = Read(out.dir / "report.md");
+  EXPECT_NE(md.find("Does longer pre-training make this ViT harder to fine-tune? **yes** at 1M–32M "
+                    "images, 0.125–4 epochs (nano): at a fixed fine-tuning LR the retention (OOD) "
+                    "loss turns upward past a budget (C4: "),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("retention accuracy stays within 0.850–0.900 across budgets (chance 0.500)"),
+            std::string::npos);
+  EXPECT_NE(md.find("The tuned LR sits at the edge of its grid at 6 of 6 budgets"),
+            std::string::npos);
+  EXPECT_NE(md.find("## Budgets (images seen)"), std::string::npos);
+  EXPECT_NE(md.find("images/param"), std::string::npos);
+  EXPECT_EQ(md.find("| C7 |"), std::string::npos);
+  EXPECT_NE(md.find("| C6 |"), std::string::npos);
+  EXPECT_EQ(out.verdict.front().rfind("Does longer pre-training make this ViT", 0), 0u);
+  fs::remove_all(dir);
+}
+
 TEST(Report, MalformedRowNamesFileLineAndKey) {
   const fs::path study = TempStudy("malformed");
   testing::WriteSyntheticStudy(

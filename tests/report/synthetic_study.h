@@ -28,6 +28,8 @@ struct SyntheticOptions {
   // Also perturbation rows under the "relative" noise scale, whose Δ falls with tokens (the init
   // scale's rises): averaged into the init curves they would flatten C1.
   bool relative_scale = false;
+  // "images": a vision study's results (study.json "unit", rows with retention accuracy).
+  std::string unit = "tokens";
 };
 
 inline double SynthBase(int u) {
@@ -46,7 +48,8 @@ inline void WriteSyntheticStudy(const std::filesystem::path& study,
       << json{{"name", "synthetic"}, {"preset", "nano"},
               {"params", 1000000},   {"train_tokens_per_epoch", 8000000},
               {"seeds", o.seeds},    {"tasks", {"sst"}},
-              {"gammas", gammas},    {"lrs", lrs}}
+              {"gammas", gammas},    {"lrs", lrs},
+              {"unit", o.unit}}
              .dump()
       << "\n";
   auto tokens = [](int u) { return int64_t(1000000) << u; };
@@ -112,7 +115,10 @@ inline void WriteSyntheticStudy(const std::filesystem::path& study,
                                   .accuracy = o.accuracy,
                                   .chance_accuracy = 0.5,
                                   .base_id_loss = 2.5,
-                                  .base_ood_loss = SynthBase(u)})
+                                  .base_ood_loss = SynthBase(u),
+                                  .ood_accuracy = o.unit == "images"
+                                                      ? std::optional<double>(0.9 - 0.01 * u)
+                                                      : std::nullopt})
                    .dump()
             << "\n";
         }
