@@ -350,18 +350,24 @@ def run_vit_bench(args, cfg):
         batch = dict(pixels_b=pixels + 0.5 * torch.randn(pixels.shape, generator=gen))
     else:
         batch = dict(labels=torch.randint(0, cfg["n_classes"], (B,), generator=gen))
+    serve_training_steps(params, lambda: vit.vit_loss(model, pixels, **batch), args.warmup)
+
+
+def serve_training_steps(params, loss_fn, warmup):
+    """The timed step of --bench (zero-grad, forward, backward, AdamW at lr 1e-4 with decay on the
+    matrices), warmed up, then served over the pipe."""
     opt = {"lr": 1e-4, "beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "weight_decay": 0.1,
            "decay": {n for n, p in params.items() if p.dim() == 2}}
     adamw = make_adamw(params, opt)
 
     def step():
         adamw.zero_grad(set_to_none=True)
-        loss = vit.vit_loss(model, pixels, **batch)
+        loss = loss_fn()
         loss.backward()
         adamw.step()
         return loss.item()
 
-    for _ in range(args.warmup):
+    for _ in range(warmup):
         step()
     print(json.dumps({"ready": True, "params": sum(p.numel() for p in params.values()),
                       "threads": torch.get_num_threads()}), flush=True)
@@ -379,22 +385,7 @@ def run_bench(args):
     inputs = torch.randint(0, cfg["vocab_size"], (B, T), generator=gen)
     targets = torch.randint(0, cfg["vocab_size"], (B, T), generator=gen)
     rope = rope_for(model, cfg, T, torch.float32)
-    opt = {"lr": 1e-4, "beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "weight_decay": 0.1,
-           "decay": {n for n, p in params.items() if p.dim() == 2}}
-    adamw = make_adamw(params, opt)
-
-    def step():
-        adamw.zero_grad(set_to_none=True)
-        loss = forward_loss(model, inputs, targets, rope)
-        loss.backward()
-        adamw.step()
-        return loss.item()
-
-    for _ in range(args.warmup):
-        step()
-    print(json.dumps({"ready": True, "params": sum(p.numel() for p in params.values()),
-                      "threads": torch.get_num_threads()}), flush=True)
-    serve(step, "step_s")
+    serve_training_steps(params, lambda: forward_loss(model, inputs, targets, rope), args.warmup)
 
 
 def run_forward_bench(args):

@@ -9,7 +9,6 @@
 #include "data/vision_batches.h"
 #include "model/init.h"
 #include "model/layout.h"
-#include "optim/schedule.h"
 #include "train/vision_pretrain.h"
 
 namespace ot {
@@ -121,19 +120,8 @@ std::vector<float> FinetuneVision(const ModelConfig& base_model, const std::vect
                                       .seed = o.seed,
                                       .augment = o.augment,
                                       .norm = o.norm});
-  const ScheduleConfig schedule = ScheduleFor(o.optim, batcher.steps(), o.batch);
-  std::vector<float> pixels(static_cast<size_t>(o.batch) * model.pixels());
-  std::vector<int32_t> labels(o.batch);
-  for (int64_t step = 0; batcher.Next(pixels, labels); ++step) {
-    const StepResult s = backend->TrainStepImages(pixels.data(), labels.data(), o.batch,
-                                                  LearningRate(schedule, step),
-                                                  {.step = step, .clip = o.optim.clip});
-    if (s.bad_pass != 0)
-      throw Error(fmt::format(
-          "vision fine-tuning at lr {}: step {} had a non-finite loss ({}) or gradient norm ({}); "
-          "lower finetune.lrs",
-          o.optim.lr, step, s.bad_loss, s.bad_norm));
-  }
+  RunImageSteps(*backend, batcher, o.optim, /*pairs=*/false,
+                fmt::format("vision fine-tuning at lr {}", o.optim.lr), "finetune.lrs");
   return HostParams(*backend);
 }
 

@@ -52,6 +52,7 @@ class VisionBatcher {
   int64_t step() const { return step_; }
   void SetStep(int64_t step);  // throws Error outside 0..steps()
   int64_t steps() const { return steps_; }
+  int64_t batch() const { return batch_; }  // B images per batch
   int64_t images_seen() const { return step_ * batch_; }
   // Epochs of source images: images seen so far / images in the dataset (a fraction).
   double Epochs() const;

@@ -29,6 +29,41 @@ void CheckVisionFits(const ModelConfig& config, const data::VisionDataset& d) {
                             config.n_classes));
 }
 
+ImageStepsResult RunImageSteps(Backend& backend, data::VisionBatcher& batcher,
+                               const OptimConfig& optim, bool pairs, const std::string& what,
+                               const std::string& knob, std::FILE* progress) {
+  const int64_t B = batcher.batch();
+  const ScheduleConfig schedule = ScheduleFor(optim, batcher.steps(), B);
+  const size_t floats = static_cast<size_t>(B) * batcher.pixels_per_image();
+  std::vector<float> a(floats), b(pairs ? floats : 0);
+  std::vector<int32_t> labels(B);
+  const int64_t total = batcher.steps(), tail_from = total - std::max<int64_t>(1, total / 10);
+  ImageStepsResult r;
+  double tail_sum = 0;
+  for (int64_t step = batcher.step(); step < total; ++step) {
+    if (pairs)
+      batcher.NextViews(a, b, labels);
+    else
+      batcher.Next(a, labels);
+    const double lr = LearningRate(schedule, step);
+    const StepControl control{.step = step, .clip = optim.clip};
+    const StepResult s =
+        pairs ? backend.TrainStepPairs(a.data(), b.data(), static_cast<int>(B), lr, control)
+              : backend.TrainStepImages(a.data(), labels.data(), static_cast<int>(B), lr, control);
+    if (s.bad_pass != 0)
+      throw Error(
+          fmt::format("{}: step {} had a non-finite loss ({}) or gradient norm ({}); lower {}",
+                      what, step, s.bad_loss, s.bad_norm, knob));
+    r.last_loss = s.loss;
+    if (step >= tail_from) tail_sum += s.loss;
+    if (progress && total >= 10 && (step + 1) % (total / 10) == 0)
+      std::fprintf(progress, "  [%s] step %lld/%lld loss %.4f\n", what.c_str(),
+                   static_cast<long long>(step + 1), static_cast<long long>(total), s.loss);
+  }
+  r.tail_loss = tail_sum / static_cast<double>(total - tail_from);
+  return r;
+}
+
 VisionPretrainResult PretrainVision(const VisionPretrainOptions& o,
                                     const data::VisionDataset& train, std::FILE* progress) {
   const bool siglip = o.objective == "siglip";
@@ -49,39 +84,17 @@ VisionPretrainResult PretrainVision(const VisionPretrainOptions& o,
                                       .seed = o.seed,
                                       .augment = o.augment,
                                       .norm = o.norm});
-  const ScheduleConfig schedule = ScheduleFor(o.optim, batcher.steps(), o.batch);
-  const size_t floats = static_cast<size_t>(o.batch) * o.model.pixels();
-  std::vector<float> a(floats), b(siglip ? floats : 0);
-  std::vector<int32_t> labels(o.batch);
+  const ImageStepsResult steps =
+      RunImageSteps(*backend, batcher, o.optim, siglip,
+                    fmt::format("vision pre-training ({}, {} images, seed {})", o.objective,
+                                o.budget_images, o.seed),
+                    "pretrain.lr", progress);
   VisionPretrainResult r;
-  const int64_t tail_from = batcher.steps() - std::max<int64_t>(1, batcher.steps() / 10);
-  double tail_sum = 0;
-  for (int64_t step = 0; step < batcher.steps(); ++step) {
-    if (siglip)
-      batcher.NextViews(a, b, labels);
-    else
-      batcher.Next(a, labels);
-    const double lr = LearningRate(schedule, step);
-    const StepControl control{.step = step, .clip = o.optim.clip};
-    const StepResult s =
-        siglip ? backend->TrainStepPairs(a.data(), b.data(), o.batch, lr, control)
-               : backend->TrainStepImages(a.data(), labels.data(), o.batch, lr, control);
-    if (s.bad_pass != 0)
-      throw Error(fmt::format(
-          "vision pre-training ({}, {} images, seed {}): step {} had a non-finite loss ({}) or "
-          "gradient norm ({}); lower pretrain.lr",
-          o.objective, o.budget_images, o.seed, step, s.bad_loss, s.bad_norm));
-    r.last_loss = s.loss;
-    if (step >= tail_from) tail_sum += s.loss;
-    if (progress && batcher.steps() >= 10 && (step + 1) % (batcher.steps() / 10) == 0)
-      std::fprintf(progress, "  [%s seed %llu] step %lld/%lld loss %.4f\n", o.objective.c_str(),
-                   static_cast<unsigned long long>(o.seed), static_cast<long long>(step + 1),
-                   static_cast<long long>(batcher.steps()), s.loss);
-  }
+  r.last_loss = steps.last_loss;
+  r.mean_loss = steps.tail_loss;
   r.steps = batcher.steps();
   r.images = batcher.images_seen();
   r.epochs = batcher.Epochs();
-  r.mean_loss = tail_sum / static_cast<double>(batcher.steps() - tail_from);
   r.params = HostParams(*backend);
   return r;
 }

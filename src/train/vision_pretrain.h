@@ -16,6 +16,8 @@
 
 #include "data/idx.h"
 #include "data/vision_augment.h"
+#include "data/vision_batches.h"
+#include "engine/backend.h"
 #include "model/config.h"
 #include "optim/optim_config.h"
 
@@ -43,6 +45,18 @@ struct VisionPretrainResult {
 // Throws Error in one sentence unless `d`'s images (one channel, image_size per side) and classes
 // fit `config`.
 void CheckVisionFits(const ModelConfig& config, const data::VisionDataset& d);
+
+// Every step of `batcher` on `backend` (planned with image_batch >= the batcher's B), at the
+// schedule of `optim` fitted to the batcher's steps: TrainStepPairs on two views when `pairs`, else
+// TrainStepImages. `progress` (may be null) gets one line per tenth of the run. Throws Error
+// "<what>: step <s> had a non-finite loss (...) or gradient norm (...); lower <knob>". Returns the
+// last step's loss and the mean over the final 10% of steps.
+struct ImageStepsResult {
+  double last_loss = 0, tail_loss = 0;
+};
+ImageStepsResult RunImageSteps(Backend& backend, data::VisionBatcher& batcher,
+                               const OptimConfig& optim, bool pairs, const std::string& what,
+                               const std::string& knob, std::FILE* progress = nullptr);
 
 // Trains from InitParams(seed). `progress` (may be null) gets one line per tenth of the run. Throws
 // Error in one sentence for a model that does not fit the images, an unknown objective, or a step

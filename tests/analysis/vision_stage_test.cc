@@ -12,33 +12,14 @@
 #include "common/test_util.h"
 #include "common/vision_synth.h"
 #include "core/rng.h"
-#include "model/init.h"
 #include "model/layout.h"
 #include "train/vision_pretrain.h"
 
 namespace ot {
 namespace {
 
-// 8x8 grey images, patch 4 (4 patches + CLS), C 16, one block, 4 classes.
-ModelConfig StageVit(const std::string& head = "classes") {
-  ModelConfig c = ModelConfig::VitPico();
-  c.image_size = 8;
-  c.patch_size = 4;
-  c.d_model = 16;
-  c.n_layers = 1;
-  c.n_heads = 2;
-  c.max_seq_len = 5;
-  c.n_classes = 4;
-  c.head = head;
-  c.proj_dim = 8;
-  return c;
-}
-
-std::vector<float> StageInit(const ModelConfig& c, uint64_t seed) {
-  std::vector<float> p(ParamLayout::ForModel(c).total());
-  InitParams(ParamLayout::ForModel(c), p, seed);
-  return p;
-}
+using testing::TinyVit;
+using testing::TinyVitInit;
 
 // Three Gaussian blobs in 5 dimensions, centres 3 apart, unit noise: 100 rows each.
 void Blobs(std::vector<float>& f, std::vector<int32_t>& labels) {
@@ -122,9 +103,9 @@ TEST(LinearProbe, RefusesLabelsOutsideTheClassesInOneSentence) {
 }
 
 TEST(VisionStage, TransplantCopiesTheBackboneAndKeepsTheNewHead) {
-  const ModelConfig from = StageVit("projection"), to = DownstreamModel(from, 4);
-  const std::vector<float> a = StageInit(from, 1);
-  std::vector<float> b = StageInit(to, 2);
+  const ModelConfig from = TinyVit("projection"), to = DownstreamModel(from, 4);
+  const std::vector<float> a = TinyVitInit(from, 1);
+  std::vector<float> b = TinyVitInit(to, 2);
   const std::vector<float> before = b;
   TransplantBackbone(from, a, to, b);
   const ParamLayout la = ParamLayout::ForModel(from), lb = ParamLayout::ForModel(to);
@@ -148,8 +129,8 @@ TEST(VisionStage, ObjectiveScoresAverageTheBackendsBatches) {
   ASSERT_EQ(pairs.b.size(), plain.a.size());
   EXPECT_NE(pairs.a, pairs.b);
 
-  const ModelConfig c = StageVit();
-  auto backend = MakeBackend(c, {}, {.image_batch = 4}, StageInit(c, 3));
+  const ModelConfig c = TinyVit();
+  auto backend = MakeBackend(c, {}, {.image_batch = 4}, TinyVitInit(c, 3));
   const ObjectiveScore s = ScoreObjective(*backend, "supervised", plain, 4);
   double sum = 0;
   int64_t correct = 0;
@@ -163,8 +144,8 @@ TEST(VisionStage, ObjectiveScoresAverageTheBackendsBatches) {
   EXPECT_DOUBLE_EQ(s.loss, sum / 10);
   EXPECT_DOUBLE_EQ(*s.accuracy, correct / 10.0);
 
-  const ModelConfig p = StageVit("projection");
-  auto pb = MakeBackend(p, {}, {.image_batch = 4}, StageInit(p, 3));
+  const ModelConfig p = TinyVit("projection");
+  auto pb = MakeBackend(p, {}, {.image_batch = 4}, TinyVitInit(p, 3));
   // Two whole chunks of 4 pairs; the last 2 pairs are dropped (SigLIP's loss depends on the size).
   const double want = (pb->EvalPairs(pairs.a.data(), pairs.b.data(), 4) +
                        pb->EvalPairs(pairs.a.data() + 4 * 64, pairs.b.data() + 4 * 64, 4)) /
@@ -178,7 +159,7 @@ TEST(VisionStage, FinetuningLearnsANewTaskThroughANewHeadDeterministically) {
   const data::VisionDataset rows = testing::SynthBands("rows", 256, 8, 4, false, 1);
   const data::VisionDataset cols = testing::SynthBands("cols", 256, 8, 4, true, 2);
   const data::VisionDataset cols_test = testing::SynthBands("cols test", 64, 8, 4, true, 3);
-  const ModelConfig c = StageVit();
+  const ModelConfig c = TinyVit();
   OptimConfig optim;
   optim.lr = 3e-3;
   const VisionPretrainResult pre = PretrainVision({.model = c,

@@ -93,7 +93,10 @@ class ScopedTempDir {
   fs::path path_;
 };
 
-inline TorchResult RunTorch(const Fixture& f, const fs::path& dir, const std::string& dtype) {
+// reference.py --parity on `f`'s parameters and `batch` (tensors named batch.*, spans into memory
+// that outlives the call) with kAdamW's settings: the loss, every gradient and one AdamW step.
+inline TorchResult RunTorchParity(const Fixture& f, const std::vector<TensorToWrite>& batch,
+                                  const fs::path& dir, const std::string& dtype) {
   nlohmann::json optim = {{"lr", kLr},
                           {"beta1", kAdamW.beta1},
                           {"beta2", kAdamW.beta2},
@@ -108,12 +111,7 @@ inline TorchResult RunTorch(const Fixture& f, const fs::path& dir, const std::st
   std::vector<TensorToWrite> tensors;
   for (const auto& t : f.layout.tensors())
     tensors.push_back(F32Tensor(t.name, t.shape, std::span(f.params).subspan(t.offset, t.size)));
-  auto i32 = [&](const char* name, const std::vector<int32_t>& v) {
-    return TensorToWrite{
-        name, DType::kI32, {f.B, f.T}, std::as_bytes(std::span<const int32_t>(v.data(), v.size()))};
-  };
-  tensors.push_back(i32("batch.inputs", f.inputs));
-  tensors.push_back(i32("batch.targets", f.targets));
+  tensors.insert(tensors.end(), batch.begin(), batch.end());
   const fs::path in = dir / "in.safetensors", out = dir / "out.safetensors";
   WriteSafetensorsFile(
       in, tensors,
@@ -128,6 +126,16 @@ inline TorchResult RunTorch(const Fixture& f, const fs::path& dir, const std::st
     r.step[t.name] = ToF32(file.Get("step." + t.name));
   }
   return r;
+}
+
+// The token decoder's parity run: batch.inputs and batch.targets (B, T).
+inline TorchResult RunTorch(const Fixture& f, const fs::path& dir, const std::string& dtype) {
+  auto i32 = [&](const char* name, const std::vector<int32_t>& v) {
+    return TensorToWrite{
+        name, DType::kI32, {f.B, f.T}, std::as_bytes(std::span<const int32_t>(v.data(), v.size()))};
+  };
+  return RunTorchParity(f, {i32("batch.inputs", f.inputs), i32("batch.targets", f.targets)}, dir,
+                        dtype);
 }
 
 // max |a - b| / max |b| over one tensor (the error relative to the tensor's scale).

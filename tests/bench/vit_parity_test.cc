@@ -85,22 +85,8 @@ Fixture VitParityFixture(const ModelConfig& c, VitBatch* batch) {
 // reference.py --parity on a ViT (it dispatches on model.input): the parameters, batch.pixels and
 // batch.labels (or batch.pixels_b), the AdamW settings of parity_harness.h's RunTorch.
 TorchResult RunVitTorch(const Fixture& f, const VitBatch& batch, const fs::path& dir) {
-  nlohmann::json optim = {{"lr", kLr},
-                          {"beta1", kAdamW.beta1},
-                          {"beta2", kAdamW.beta2},
-                          {"eps", kAdamW.eps},
-                          {"weight_decay", kAdamW.weight_decay}};
-  std::vector<std::string> decay;
-  const auto groups = DefaultDecayGroups();
-  for (const auto& t : f.layout.tensors())
-    if (std::find(groups.begin(), groups.end(), GroupName(t.group)) != groups.end())
-      decay.push_back(t.name);
-  optim["decay"] = decay;
-  std::vector<TensorToWrite> tensors;
-  for (const auto& t : f.layout.tensors())
-    tensors.push_back(F32Tensor(t.name, t.shape, std::span(f.params).subspan(t.offset, t.size)));
   const int64_t P = f.config.pixels();
-  tensors.push_back(F32Tensor("batch.pixels", {batch.B, P}, batch.pixels));
+  std::vector<TensorToWrite> tensors{F32Tensor("batch.pixels", {batch.B, P}, batch.pixels)};
   if (!batch.pixels_b.empty())
     tensors.push_back(F32Tensor("batch.pixels_b", {batch.B, P}, batch.pixels_b));
   if (!batch.labels.empty())
@@ -108,20 +94,7 @@ TorchResult RunVitTorch(const Fixture& f, const VitBatch& batch, const fs::path&
                                     DType::kI32,
                                     {batch.B},
                                     std::as_bytes(std::span<const int32_t>(batch.labels))});
-  const fs::path in = dir / "in.safetensors", out = dir / "out.safetensors";
-  WriteSafetensorsFile(
-      in, tensors,
-      {{"bench.model", ReferenceModelJson(f.config).dump()}, {"bench.optim", optim.dump()}});
-  RunReferenceParity(in, out, "float64");
-  const SafetensorsFile file = SafetensorsFile::Open(out);
-  TorchResult r;
-  r.loss = std::stod(file.metadata().at("loss"));
-  r.family = file.metadata().at("family");
-  for (const auto& t : f.layout.tensors()) {
-    r.grad[t.name] = ToF32(file.Get("grad." + t.name));
-    r.step[t.name] = ToF32(file.Get("step." + t.name));
-  }
-  return r;
+  return RunTorchParity(f, tensors, dir, "float64");
 }
 
 class VitParityTest : public ::testing::TestWithParam<std::string> {};

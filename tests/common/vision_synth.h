@@ -1,7 +1,8 @@
 // Synthetic image datasets for the vision stage and study tests: class k of `classes` is a bright
 // band at rows (or, transposed, columns) proportional to k over a dim noisy background, so a tiny
 // ViT separates them in a few hundred steps, and the two orientations are two different tasks for
-// transfer. Entry points: SynthBands, PutIdxSplit.
+// transfer; and the tiny ViT that reads them. Entry points: SynthBands, PutIdxSplit, TinyVit,
+// TinyVitInit.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,9 @@
 
 #include "core/rng.h"
 #include "data/idx.h"
+#include "model/config.h"
+#include "model/init.h"
+#include "model/layout.h"
 
 namespace ot::testing {
 
@@ -55,6 +59,29 @@ inline void PutIdxSplit(const std::filesystem::path& dir, const std::string& spl
   const auto n = static_cast<uint32_t>(d.size());
   put(dir / (split + "-images-idx3-ubyte"), {n, d.rows, d.cols}, d.images);
   put(dir / (split + "-labels-idx1-ubyte"), {n}, d.labels);
+}
+
+// 8x8 grey images, patch 4 (4 patches + CLS), C 16, one block, 4 classes (head = classes) or an
+// 8-wide SigLIP projection (head = projection).
+inline ModelConfig TinyVit(const std::string& head = "classes") {
+  ModelConfig c = ModelConfig::VitPico();
+  c.image_size = 8;
+  c.patch_size = 4;
+  c.d_model = 16;
+  c.n_layers = 1;
+  c.n_heads = 2;
+  c.max_seq_len = 5;
+  c.n_classes = 4;
+  c.head = head;
+  c.proj_dim = 8;
+  return c;
+}
+
+inline std::vector<float> TinyVitInit(const ModelConfig& c, uint64_t seed) {
+  const ParamLayout layout = ParamLayout::ForModel(c);
+  std::vector<float> p(layout.total());
+  InitParams(layout, p, seed);
+  return p;
 }
 
 }  // namespace ot::testing

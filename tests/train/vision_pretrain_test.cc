@@ -12,23 +12,9 @@
 namespace ot {
 namespace {
 
-ModelConfig PretrainVit(const std::string& head) {
-  ModelConfig c = ModelConfig::VitPico();
-  c.image_size = 8;
-  c.patch_size = 4;
-  c.d_model = 16;
-  c.n_layers = 1;
-  c.n_heads = 2;
-  c.max_seq_len = 5;
-  c.n_classes = 4;
-  c.head = head;
-  c.proj_dim = 8;
-  return c;
-}
-
 VisionPretrainOptions PretrainOptions(const std::string& objective, const data::VisionDataset& d) {
   VisionPretrainOptions o;
-  o.model = PretrainVit(objective == "siglip" ? "projection" : "classes");
+  o.model = testing::TinyVit(objective == "siglip" ? "projection" : "classes");
   o.objective = objective;
   o.batch = 16;
   o.budget_images = 1600;
