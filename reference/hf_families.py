@@ -424,21 +424,26 @@ def config_from_hf(hf):
     return cfg
 
 
+def check_tensors(expected, given, what, ignored=()):
+    """ValueError unless `given` has every name of `expected` with its shape and no other name (but
+    `ignored`): the first five missing and unexpected names, or the first misshapen tensor."""
+    missing = sorted(set(expected) - set(given))
+    extra = sorted(set(given) - set(expected) - set(ignored))
+    if missing or extra:
+        raise ValueError(f"{what}: missing {missing[:5]}, unexpected {extra[:5]}")
+    for name, t in expected.items():
+        if tuple(t.shape) != tuple(given[name].shape):
+            raise ValueError(f"tensor {name} has shape {tuple(given[name].shape)}, "
+                             f"expected {tuple(t.shape)}")
+
+
 def load_hf(model, tensors):
     """Copies tensors named as in the HF files (name -> array/tensor) into the model's parameters. Every
     parameter must be present with its shape and every tensor used, except a tied head's own copy
     (lm_head / embed_out weight), which transformers also overwrites with the embedding. ValueError
     names the first mismatches."""
     params = dict(model.named_parameters())  # a tied head appears once, under the embedding's name
-    aliases = set(model.state_dict()) - set(params)
-    missing = sorted(set(params) - set(tensors))
-    extra = sorted(set(tensors) - set(params) - aliases)
-    if missing or extra:
-        raise ValueError(f"tensors: missing {missing[:5]}, unexpected {extra[:5]}")
-    for name, p in params.items():
-        if tuple(p.shape) != tuple(tensors[name].shape):
-            raise ValueError(f"tensor {name} has shape {tuple(tensors[name].shape)}, "
-                             f"expected {tuple(p.shape)}")
+    check_tensors(params, tensors, "tensors", ignored=set(model.state_dict()) - set(params))
     with torch.no_grad():
         for name, p in params.items():
             p.copy_(torch.as_tensor(tensors[name], dtype=p.dtype))

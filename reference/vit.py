@@ -124,14 +124,7 @@ class ViT(nn.Module):
 
     def load_canonical(self, canonical):
         """Copies canonical tensors into the parameters; ValueError names missing, extra or misshapen."""
-        expected = self.to_canonical(self.trainable())
-        missing, extra = sorted(set(expected) - set(canonical)), sorted(set(canonical) - set(expected))
-        if missing or extra:
-            raise ValueError(f"parameters: missing {missing[:5]}, unexpected {extra[:5]}")
-        for name, t in expected.items():
-            if tuple(t.shape) != tuple(canonical[name].shape):
-                raise ValueError(f"tensor {name} has shape {tuple(canonical[name].shape)}, "
-                                 f"expected {tuple(t.shape)}")
+        hf.check_tensors(self.to_canonical(self.trainable()), canonical, "parameters")
         fam = {n: canonical[n] for n in canonical if n.startswith("model.")}
         shapes = hf.to_canonical(self.family, dict(self.family.named_parameters()))
         fam.update({n: torch.zeros(shapes[n].shape) for n in _TOKEN_ENDS})
