@@ -241,10 +241,7 @@ TEST(VisionAugment, TwoViewsDifferAndTheSameDrawRepeatsBitForBit) {
 // the image.
 TEST(VisionBatcher, EveryImageOncePerEpochAndEpochsAsAFraction) {
   const VisionDataset d = VbDataset(10, 4, 4);
-  VisionBatchOptions o;
-  o.batch = 3;
-  o.budget_images = 25;
-  o.seed = 42;
+  VisionBatchOptions o{.batch = 3, .budget_images = 25, .seed = 42};
   o.norm = {0.0f, 1.0f};
   VisionBatcher vb(d, o);
   EXPECT_EQ(vb.steps(), 8);
@@ -285,10 +282,7 @@ TEST(VisionBatcher, EveryImageOncePerEpochAndEpochsAsAFraction) {
 // on, an image's pixels differ between the epochs (new draws at counter 2e); off, they are equal.
 TEST(VisionBatcher, AnImageGetsNewDrawsEachEpoch) {
   const VisionDataset d = VbDataset(2, 28, 28);
-  VisionBatchOptions o;
-  o.batch = 2;
-  o.budget_images = 4;
-  o.seed = 8;
+  VisionBatchOptions o{.batch = 2, .budget_images = 4, .seed = 8};
   o.norm = PixelStats(d);
   for (const bool on : {false, true}) {
     if (on) o.augment = {2, true, 10.0, 0.1};
@@ -310,9 +304,7 @@ TEST(VisionBatcher, AnImageGetsNewDrawsEachEpoch) {
 
 TEST(VisionBatcher, RefusesABudgetBelowOneBatchAndAStepOutside) {
   const VisionDataset d = VbDataset(10, 4, 4);
-  VisionBatchOptions o;
-  o.batch = 4;
-  o.budget_images = 3;
+  VisionBatchOptions o{.batch = 4, .budget_images = 3};
   EXPECT_EQ(ErrorOf([&] { VisionBatcher vb(d, o); }),
             "synthetic train: a budget of 3 images seen is less than one batch of 4");
   o.budget_images = 8;
@@ -323,10 +315,7 @@ TEST(VisionBatcher, RefusesABudgetBelowOneBatchAndAStepOutside) {
 // B = 7 over n = 3: one batch spans three epochs; each epoch is still a permutation of the images.
 TEST(VisionBatcher, ABatchLargerThanTheDatasetSpansEpochs) {
   const VisionDataset d = VbDataset(3, 2, 2);
-  VisionBatchOptions o;
-  o.batch = 7;
-  o.budget_images = 21;
-  o.seed = 5;
+  VisionBatchOptions o{.batch = 7, .budget_images = 21, .seed = 5};
   VisionBatcher vb(d, o);
   EXPECT_DOUBLE_EQ(vb.BudgetEpochs(), 7.0);
   std::vector<uint32_t> stream;
@@ -353,9 +342,7 @@ TEST(VisionAugment, ParametersOutOfRangeAreOneSentence) {
             }),
             "augment.scale is 1; expected 0 <= scale < 1");
   const VisionDataset d = VbDataset(4, 2, 2);
-  VisionBatchOptions o;
-  o.batch = 2;
-  o.budget_images = 4;
+  VisionBatchOptions o{.batch = 2, .budget_images = 4};
   o.augment.scale = -0.5;
   EXPECT_EQ(ErrorOf([&] { VisionBatcher vb(d, o); }),
             "augment.scale is -0.5; expected 0 <= scale < 1");
@@ -365,10 +352,7 @@ TEST(VisionAugment, ParametersOutOfRangeAreOneSentence) {
 // augmentation on, single view and two views, B = 4 over n = 7 (batches straddle epochs).
 TEST(VisionBatcher, ResumesBitForBit) {
   const VisionDataset d = VbDataset(7, 28, 28);
-  VisionBatchOptions o;
-  o.batch = 4;
-  o.budget_images = 28;
-  o.seed = 3;
+  VisionBatchOptions o{.batch = 4, .budget_images = 28, .seed = 3};
   o.augment = {2, true, 15.0, 0.1};
   o.norm = PixelStats(d);
   const size_t P = 784;

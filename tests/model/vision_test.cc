@@ -13,6 +13,7 @@
 
 #include "common/test_util.h"
 #include "model/decoder.h"
+#include "model/grad_parity.h"
 #include "model/init.h"
 #include "model/layout.h"
 #include "model/reference_decoder.h"
@@ -142,17 +143,7 @@ TEST(VisionModel, PairsFastMatchesDoubleReference) {
     eerr = std::max(eerr, std::abs(emb[i] - ref.logits()[i]));
   }
   EXPECT_LT(eerr, 1e-5 * emax);
-  double worst = 0;
-  for (const auto& t : fast.layout().tensors()) {
-    double scale = 0, err = 0;
-    for (int64_t i = 0; i < t.size; ++i) {
-      scale = std::max(scale, std::abs(gd[t.offset + i]));
-      err = std::max(err, std::abs(g[t.offset + i] - gd[t.offset + i]));
-    }
-    ASSERT_GT(scale, 0) << t.name;
-    EXPECT_LT(err / scale, 1e-5) << t.name;
-    worst = std::max(worst, err / scale);
-  }
+  const double worst = ExpectGradParity(fast.layout(), g, gd, 1e-5);
   std::printf(
       "  vit siglip parity: loss %.7f vs %.7f, embeddings err %.1e, worst grad err/scale "
       "%.1e\n",
@@ -262,17 +253,7 @@ TEST_P(VisionParity, FastMatchesDoubleReference) {
   }
   EXPECT_LT(lerr, 1e-5 * lmax);
   EXPECT_LT(ferr, 1e-5 * fmax);
-  double worst = 0;
-  for (const auto& t : fast.layout().tensors()) {
-    double scale = 0, err = 0;
-    for (int64_t i = 0; i < t.size; ++i) {
-      scale = std::max(scale, std::abs(gd[t.offset + i]));
-      err = std::max(err, std::abs(g[t.offset + i] - gd[t.offset + i]));
-    }
-    ASSERT_GT(scale, 0) << t.name;
-    EXPECT_LT(err / scale, 1e-5) << t.name;
-    worst = std::max(worst, err / scale);
-  }
+  const double worst = ExpectGradParity(fast.layout(), g, gd, 1e-5);
   std::printf(
       "  vit parity %s: loss %.7f vs %.7f, logits err %.1e, features err %.1e, worst grad "
       "err/scale %.1e\n",
