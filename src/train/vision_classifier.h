@@ -1,6 +1,7 @@
 // The smallest end-to-end ViT classifier: a fresh model trained on an idx dataset (data/idx.h)
-// through the native backend's image path, then scored on a test split. Not yet a stage: no run
-// directory, checkpoints or schedule. Entry points: TrainVisionClassifier, VisionClassifierResult.
+// through the native backend's image path, then scored on a test split: a constant LR and file-order
+// batches, no run directory (the vision study's stages are train/vision_pretrain.h and
+// analysis/vision_stage.h). Entry points: TrainVisionClassifier, VisionClassifierResult.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +22,7 @@ struct VisionClassifierResult {
 // Trains a ViT of `config` (model.input = patches, head = classes, one channel matching the
 // images' side) from InitParams(seed) for `steps` steps of `batch` images at the constant learning
 // rate optim.lr, clipped at optim.clip, with optim's optimizer. Batches walk the training images in
-// file order, wrapping around (the images-seen batcher of data/ replaces this walk). Throws Error
+// file order, wrapping around (the study uses the images-seen batcher instead). Throws Error
 // in one sentence when the images or classes do not fit the model.
 VisionClassifierResult TrainVisionClassifier(const ModelConfig& config,
                                              const data::VisionDataset& train,
