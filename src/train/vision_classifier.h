@@ -1,6 +1,6 @@
 // The smallest end-to-end ViT classifier: a fresh model trained on an idx dataset (data/idx.h)
-// through the native backend's image path, then scored on a test split: a constant LR and file-order
-// batches, no run directory (the vision study's stages are train/vision_pretrain.h and
+// through the native backend's image path, then scored on a test split: a constant LR and
+// file-order batches, no run directory (the vision study's stages are train/vision_pretrain.h and
 // analysis/vision_stage.h). Entry points: TrainVisionClassifier, VisionClassifierResult.
 #pragma once
 
